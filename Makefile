@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ckpt: in-kernel checkpoint/restart as an out-of-tree Rust module.
+#
+#   make            build ckpt.ko, ckpt and rstr, and the selftests
+#   make check      set up the machine, build, lint, host tests, selftests in the VM
+#   make demo       boot the test VM and show the module at work
+#   make KDIR=/path/to/linux   build the module against your own CONFIG_RUST=y kernel
+#
+# Without KDIR, the project's own test kernel is built once into the cache
+# (scripts/build-kernel) and used.
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+ENV := . $(TOP)/scripts/env.sh
+ifneq ($(KDIR),)
+kdir := $(KDIR)
+else
+kdir = $$($(TOP)/scripts/build-kernel)
+endif
+CARGO := env -u RUSTC cargo
+CARGO_DIR := $(TOP)/userspace
+BIN_DIR := $(CARGO_DIR)/target/x86_64-unknown-linux-gnu/release
+
+all: module userspace selftests
+
+setup:
+	$(TOP)/scripts/setup
+
+kernel:
+	$(TOP)/scripts/build-kernel
+
+module:
+	+$(ENV); $(MAKE) -C "$(kdir)" M=$(TOP) $$KMAKE_FLAGS modules
+
+userspace:
+	$(CARGO) build --release --manifest-path $(CARGO_DIR)/Cargo.toml
+
+selftests:
+	+$(MAKE) -C $(TOP)/selftests KDIR="$(kdir)"
+
+# Kernel-style lints: the module through clippy (the kernel's own lint set),
+# rustfmt with the kernel's .rustfmt.toml, userspace through cargo clippy/fmt.
+# Any warning fails.
+lint:
+	$(TOP)/scripts/lint "$(kdir)"
+
+# Host-side unit tests (image encoding, ABI header agreement).
+test-host:
+	$(CARGO) test --release --manifest-path $(CARGO_DIR)/Cargo.toml
+
+check:
+	$(TOP)/scripts/check
+
+demo: setup all
+	$(TOP)/scripts/vm run -- $(TOP)/scripts/demo
+
+clean:
+	-$(ENV); [ -d "$(kdir)" ] && $(MAKE) -C "$(kdir)" M=$(TOP) clean
+	$(MAKE) -C $(TOP)/selftests clean KDIR=unused
+	$(CARGO) clean --manifest-path $(CARGO_DIR)/Cargo.toml
+
+.PHONY: all setup kernel module userspace selftests lint test-host check demo clean

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The misc device `/dev/checkpoint` and its ioctl dispatch.
+
+use kernel::{
+    fs::File,
+    ioctl::_IOC_SIZE,
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    prelude::*,
+    uaccess::{UserPtr, UserSlice, UserSliceWriter},
+};
+use zerocopy::IntoBytes;
+
+use crate::{sys, uapi};
+
+/// Registers `/dev/checkpoint`.
+pub(crate) fn register() -> impl PinInit<MiscDeviceRegistration<CkptDevice>, Error> {
+    MiscDeviceRegistration::register(MiscDeviceOptions {
+        name: c"checkpoint",
+    })
+}
+
+/// One open file of `/dev/checkpoint`. It holds no state yet: every ioctl is self-contained.
+pub(crate) struct CkptDevice;
+
+#[vtable]
+impl MiscDevice for CkptDevice {
+    type Ptr = KBox<Self>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+        Ok(KBox::new(CkptDevice, GFP_KERNEL)?)
+    }
+
+    fn ioctl(_me: &CkptDevice, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let user = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd));
+        match cmd {
+            uapi::CKPT_IOC_VERSION => version(user.writer()),
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+/// `CKPT_IOC_VERSION`: reports the ABI and image versions and the running kernel's release.
+fn version(mut out: UserSliceWriter) -> Result<isize> {
+    let mut answer = uapi::CkptVersion {
+        abi_version: uapi::CKPT_ABI_VERSION,
+        image_version: uapi::CKPT_IMAGE_VERSION,
+        features: 0,
+        kernel_release: [0; 64],
+    };
+    sys::uts::kernel_release(&mut answer.kernel_release);
+    out.write_slice(answer.as_bytes())?;
+    Ok(0)
+}
+
+#[kunit_tests(ckpt_uapi)]
+mod tests {
+    use crate::uapi;
+    use kernel::ioctl::_IOR;
+
+    /// The uapi's own `_IOC` encoding, shared with userspace, agrees with the kernel's.
+    #[test]
+    fn ioctl_numbers_match_kernel_encoding() {
+        assert_eq!(
+            uapi::CKPT_IOC_VERSION,
+            _IOR::<uapi::CkptVersion>(uapi::CKPT_IOC_MAGIC, 0x00)
+        );
+    }
+
+    /// The reply struct has no implicit padding: its size is the sum of its fields.
+    #[test]
+    fn version_struct_layout() {
+        assert_eq!(core::mem::size_of::<uapi::CkptVersion>(), 4 + 4 + 8 + 64);
+    }
+}

@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the test VM (scripts/vm run -- selftests/run_tests.sh), with
+# ckpt.ko loaded. Runs every selftest binary and the module's KUnit suites
+# (which the kernel ran when the module was loaded) and ends with the line
+# `selftests: N passed, N failed`. Exit status 0 only if nothing failed.
+#
+# Usage: run_tests.sh [TEST...]   (default: every program in selftests/out)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+pass=0 fail=0 skip=0
+
+count_tap() {	# top-level TAP lines of one test program's output
+	local out=$1
+	local ok sk
+	ok=$(grep -cE '^ok [0-9]+' "$out" || true)
+	sk=$(grep -cE '^ok [0-9]+ .*# SKIP' "$out" || true)
+	pass=$((pass + ok - sk)) skip=$((skip + sk))
+	fail=$((fail + $(grep -cE '^not ok [0-9]+' "$out" || true)))
+}
+
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=($(ls "$here/out"))
+tmp=$(mktemp -d)
+for t in "${tests[@]}"; do
+	echo "# selftest: $t"
+	"$here/out/$t" 2>&1 | tee "$tmp/$t.tap"
+	rc=${PIPESTATUS[0]}
+	count_tap "$tmp/$t.tap"
+	# A program that died before printing its totals has failed, whatever it printed.
+	if [ "$rc" != 0 ] && ! grep -qE '^not ok' "$tmp/$t.tap"; then
+		echo "not ok - $t exited with status $rc"
+		fail=$((fail + 1))
+	fi
+done
+
+# KUnit: the module's #[kunit_tests] suites ran at insmod; their KTAP is in the log.
+echo "# kunit suites of ckpt.ko"
+# Keep the lines from each ckpt_* suite's "# Subtest:" to its closing result line.
+dmesg | sed 's/^\[[^]]*\] //' | awk '
+	/^    # Subtest: ckpt_/ { on = 1 }
+	on { print }
+	on && /^(not )?ok [0-9]+ ckpt_/ { on = 0 }' | tee "$tmp/kunit"
+kpass=$(grep -cE '^    ok [0-9]+ ' "$tmp/kunit" || true)
+kfail=$(grep -cE '^    not ok [0-9]+ ' "$tmp/kunit" || true)
+if ! grep -q '# Subtest: ckpt_' "$tmp/kunit"; then
+	echo "not ok - no KUnit suite of ckpt.ko ran (is CONFIG_KUNIT=y and the module loaded?)"
+	kfail=$((kfail + 1))
+fi
+pass=$((pass + kpass)) fail=$((fail + kfail))
+rm -rf "$tmp"
+
+echo "selftests: $pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]

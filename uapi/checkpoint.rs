@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note
+
+//! The userspace ABI of `/dev/checkpoint`: ioctl numbers and argument structs.
+//!
+//! This one file is compiled into the kernel module (`kmod/main.rs`) and into the userspace
+//! library (`userspace/ckptlib`). It must stay `no_std` and depend on nothing but `zerocopy`.
+//! `uapi/linux/checkpoint.h` mirrors it for C programs; `userspace/ckptlib/tests/c_header.rs`
+//! fails when the two disagree.
+//!
+//! Layout rules: every struct is `#[repr(C)]`, made of fixed-size integers and byte arrays,
+//! with explicit padding fields (`__reserved`), so that it has the same layout on every
+//! 64-bit architecture and no uninitialised bytes cross the user/kernel boundary. Reserved
+//! fields must be zero on input; the kernel refuses non-zero ones with `EINVAL` so that
+//! they can be given a meaning later.
+
+use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
+pub const CKPT_ABI_VERSION: u32 = 1;
+
+/// Version of the image format the module writes and reads.
+pub const CKPT_IMAGE_VERSION: u32 = 1;
+
+/// The ioctl "type" byte of `/dev/checkpoint`.
+pub const CKPT_IOC_MAGIC: u32 = 0xCB;
+
+/// Name of the misc device, under `/dev`.
+pub const CKPT_DEVICE_NAME: &str = "checkpoint";
+
+/// Answer of [`CKPT_IOC_VERSION`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptVersion {
+    /// [`CKPT_ABI_VERSION`] of the running module.
+    pub abi_version: u32,
+    /// [`CKPT_IMAGE_VERSION`] of the running module.
+    pub image_version: u32,
+    /// Bit mask of what this module can checkpoint and restart (`CKPT_FEATURE_*`; none are
+    /// defined in ABI version 1, so it is 0).
+    pub features: u64,
+    /// `uname -r` of the kernel the module runs on, NUL-terminated.
+    pub kernel_release: [u8; 64],
+}
+
+/// Direction bits of an ioctl number, as `<asm-generic/ioctl.h>` defines them.
+pub const IOC_NONE: u32 = 0;
+/// Userspace writes, the kernel reads.
+pub const IOC_WRITE: u32 = 1;
+/// The kernel writes, userspace reads.
+pub const IOC_READ: u32 = 2;
+
+/// Encodes an ioctl number like the `_IOC()` macro of `<asm-generic/ioctl.h>`.
+pub const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
+    (dir << 30) | ((size as u32) << 16) | (ty << 8) | nr
+}
+
+/// `_IOR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)`: query the ABI and image versions.
+pub const CKPT_IOC_VERSION: u32 = ioc(
+    IOC_READ,
+    CKPT_IOC_MAGIC,
+    0x00,
+    core::mem::size_of::<CkptVersion>(),
+);

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Shared library of the `ckpt` and `rstr` tools: the ABI of `/dev/checkpoint` (compiled from
+//! the same `uapi/checkpoint.rs` as the kernel module) and a handle on the device.
+
+#[path = "../../../uapi/checkpoint.rs"]
+pub mod abi;
+
+pub mod cli;
+pub mod device;
