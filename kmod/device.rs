@@ -9,9 +9,10 @@ use kernel::{
     prelude::*,
     uaccess::{UserPtr, UserSlice, UserSliceWriter},
 };
-use zerocopy::IntoBytes;
+use zerocopy::{FromBytes, IntoBytes};
 
-use crate::{sys, uapi};
+use crate::error::CkptError;
+use crate::{checkpoint, sys, uapi};
 
 /// Registers `/dev/checkpoint`.
 pub(crate) fn register() -> impl PinInit<MiscDeviceRegistration<CkptDevice>, Error> {
@@ -35,9 +36,39 @@ impl MiscDevice for CkptDevice {
         let user = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd));
         match cmd {
             uapi::CKPT_IOC_VERSION => version(user.writer()),
+            uapi::CKPT_IOC_CHECKPOINT => {
+                let args: uapi::CkptCheckpointArgs = read_args(user)?;
+                checkpoint::checkpoint(&args)
+                    .map(|()| 0)
+                    .map_err(|e| report(e, args.reason, args.reason_len))
+            }
             _ => Err(ENOTTY),
         }
     }
+}
+
+/// Copies an ioctl's argument struct in from userspace.
+fn read_args<T: FromBytes>(user: UserSlice) -> Result<T> {
+    let mut buf = [0u8; 64];
+    let len = size_of::<T>();
+    let buf = buf.get_mut(..len).ok_or(EINVAL)?;
+    user.reader().read_slice(buf)?;
+    T::read_from_bytes(buf).map_err(|_| EINVAL)
+}
+
+/// Turns a failure into the ioctl's errno, after copying its reason to the caller's buffer
+/// (NUL-terminated, truncated to fit). A reason that cannot be copied is dropped: the errno
+/// still tells what happened.
+fn report(e: CkptError, buf: u64, len: u32) -> Error {
+    if let (Some(reason), true) = (&e.reason, len > 0) {
+        let bytes = reason.to_bytes_with_nul();
+        let n = bytes.len().min(len as usize);
+        let mut out = UserSlice::new(UserPtr::from_addr(buf as usize), n).writer();
+        if n > 0 && out.write_slice(&bytes[..n - 1]).is_ok() {
+            let _ = out.write_slice(&[0]);
+        }
+    }
+    e.errno
 }
 
 /// `CKPT_IOC_VERSION`: reports the ABI and image versions and the running kernel's release.
@@ -45,7 +76,7 @@ fn version(mut out: UserSliceWriter) -> Result<isize> {
     let mut answer = uapi::CkptVersion {
         abi_version: uapi::CKPT_ABI_VERSION,
         image_version: uapi::CKPT_IMAGE_VERSION,
-        features: 0,
+        features: uapi::CKPT_FEATURE_CHECKPOINT,
         kernel_release: [0; 64],
     };
     sys::uts::kernel_release(&mut answer.kernel_release);

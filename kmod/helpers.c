@@ -1,9 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C helpers for the Rust side of ckpt.ko: see helpers.h.
+ * C helpers for the Rust side of ckpt.ko: see helpers.h. Each one wraps
+ * static inline functions, macros or locking that Rust cannot reach, and
+ * copies what it reads into a flat struct. No decisions are taken here.
  */
+#include <linux/bvec.h>
+#include <linux/cred.h>
+#include <linux/dcache.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/huge_mm.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/pagemap.h>
+#include <linux/pid.h>
+#include <linux/ptrace.h>
+#include <linux/regset.h>
+#include <linux/futex.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/shmem_fs.h>
+#include <linux/signal.h>
+#include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <linux/uio.h>
+#include <linux/user_namespace.h>
 #include <linux/utsname.h>
+#include <asm/fpu/xcr.h>
 
 #include "helpers.h"
 
@@ -11,4 +38,526 @@
 ssize_t ckpt_helper_kernel_release(char *buf, size_t len)
 {
 	return strscpy(buf, utsname()->release, len);
+}
+
+/* ---- Tasks ---------------------------------------------------------- */
+
+struct task_struct *ckpt_helper_get_task(pid_t vpid)
+{
+	struct pid *pid = find_get_pid(vpid);
+	struct task_struct *task;
+
+	if (!pid)
+		return NULL;
+	task = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	return task;
+}
+
+void ckpt_helper_put_task(struct task_struct *task)
+{
+	put_task_struct(task);
+}
+
+void ckpt_helper_task_state(struct task_struct *task, struct ckpt_h_task_state *out)
+{
+	rcu_read_lock();
+	out->traced_by_current = ptrace_parent(task) == current;
+	rcu_read_unlock();
+	out->stopped = task_is_traced(task);
+	out->kthread = !!(task->flags & PF_KTHREAD);
+	out->nr_threads = get_nr_threads(task);
+	out->is_current = task == current;
+	out->has_mm = READ_ONCE(task->mm) != NULL;
+}
+
+void ckpt_helper_task_info(struct task_struct *task, struct ckpt_h_task *out)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+
+	memset(out, 0, sizeof(*out));
+	out->pid = task_pid_nr_ns(task, ns);
+	out->tgid = task_tgid_nr_ns(task, ns);
+	rcu_read_lock();
+	out->ppid = task_ppid_nr_ns(task, ns);
+	rcu_read_unlock();
+	out->pgid = task_pgrp_nr_ns(task, ns);
+	out->sid = task_session_nr_ns(task, ns);
+	out->personality = task->personality;
+	out->exit_signal = task->exit_signal;
+	out->no_new_privs = task_no_new_privs(task);
+	get_task_comm(out->comm, task);
+	task_lock(task);
+	if (task->fs)
+		out->umask = task->fs->umask;
+	task_unlock(task);
+	/* task_exec_state_get_dumpable() is not exported: the value is not known. */
+	out->dumpable = U32_MAX;
+#ifdef CONFIG_FUTEX
+	out->robust_list = (unsigned long)task->futex.robust_list;
+	out->robust_list_len = task->futex.robust_list ? sizeof(struct robust_list_head) : 0;
+#endif
+	out->set_child_tid = (unsigned long)task->set_child_tid;
+	out->clear_child_tid = (unsigned long)task->clear_child_tid;
+}
+
+int ckpt_helper_task_creds(struct task_struct *task, struct ckpt_h_creds *out,
+			   u32 *groups, u32 max_groups)
+{
+	const struct cred *c = get_task_cred(task);
+	struct user_namespace *ns = current_user_ns();
+	int i, n = c->group_info->ngroups;
+
+	out->uid = from_kuid_munged(ns, c->uid);
+	out->euid = from_kuid_munged(ns, c->euid);
+	out->suid = from_kuid_munged(ns, c->suid);
+	out->fsuid = from_kuid_munged(ns, c->fsuid);
+	out->gid = from_kgid_munged(ns, c->gid);
+	out->egid = from_kgid_munged(ns, c->egid);
+	out->sgid = from_kgid_munged(ns, c->sgid);
+	out->fsgid = from_kgid_munged(ns, c->fsgid);
+	out->securebits = c->securebits;
+	out->ngroups = n;
+	out->cap_inheritable = c->cap_inheritable.val;
+	out->cap_permitted = c->cap_permitted.val;
+	out->cap_effective = c->cap_effective.val;
+	out->cap_bset = c->cap_bset.val;
+	out->cap_ambient = c->cap_ambient.val;
+	if (n > max_groups) {
+		put_cred(c);
+		return -E2BIG;
+	}
+	for (i = 0; i < n; i++)
+		groups[i] = from_kgid_munged(ns, c->group_info->gid[i]);
+	put_cred(c);
+	return n;
+}
+
+void ckpt_helper_task_rlimits(struct task_struct *task, u64 *cur_max, u32 n)
+{
+	u32 i;
+
+	task_lock(task->group_leader);
+	for (i = 0; i < n && i < RLIM_NLIMITS; i++) {
+		cur_max[2 * i] = task->signal->rlim[i].rlim_cur;
+		cur_max[2 * i + 1] = task->signal->rlim[i].rlim_max;
+	}
+	task_unlock(task->group_leader);
+}
+
+/* d_path() writes at the end of the buffer: move the string to its start. */
+static int path_to_buf(const struct path *path, char *buf, u32 size)
+{
+	char *s = d_path(path, buf, size);
+	size_t len;
+
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	len = strlen(s);
+	memmove(buf, s, len + 1);
+	return len;
+}
+
+int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len)
+{
+	struct path path;
+	int ret;
+
+	task_lock(task);
+	if (!task->fs) {
+		task_unlock(task);
+		return -ENOENT;
+	}
+	if (pwd)
+		get_fs_pwd(task->fs, &path);
+	else
+		get_fs_root(task->fs, &path);
+	task_unlock(task);
+	ret = path_to_buf(&path, buf, len);
+	path_put(&path);
+	return ret;
+}
+
+/* lock_task_sighand() without its out-of-line, unexported half. */
+static struct sighand_struct *lock_sighand(struct task_struct *task)
+{
+	struct sighand_struct *sighand;
+
+	rcu_read_lock();
+	for (;;) {
+		sighand = rcu_dereference(task->sighand);
+		if (!sighand)
+			break;
+		spin_lock_irq(&sighand->siglock);
+		if (likely(sighand == rcu_access_pointer(task->sighand)))
+			break;
+		spin_unlock_irq(&sighand->siglock);
+	}
+	rcu_read_unlock();
+	return sighand;
+}
+
+void ckpt_helper_task_sigactions(struct task_struct *task, struct ckpt_h_sigaction *out,
+				 u32 n)
+{
+	struct sighand_struct *sighand = lock_sighand(task);
+	u32 i;
+
+	memset(out, 0, n * sizeof(*out));
+	if (!sighand)
+		return;
+	for (i = 0; i < n && i < _NSIG; i++) {
+		const struct sigaction *sa = &sighand->action[i].sa;
+
+		out[i].handler = (unsigned long)sa->sa_handler;
+		out[i].flags = sa->sa_flags;
+		out[i].restorer = (unsigned long)sa->sa_restorer;
+		out[i].mask = sa->sa_mask.sig[0];
+	}
+	spin_unlock_irq(&sighand->siglock);
+}
+
+static int collect_pending(struct sigpending *pend, u32 shared,
+			   struct ckpt_h_siginfo *infos, u32 max, u32 *count)
+{
+	struct sigqueue *q;
+	sigset_t seen;
+	siginfo_t si;
+	int sig;
+
+	sigemptyset(&seen);
+	list_for_each_entry(q, &pend->list, list) {
+		if (*count >= max)
+			return -E2BIG;
+		copy_siginfo_to_external(&si, &q->info);
+		BUILD_BUG_ON(sizeof(si) != sizeof(infos[0].info));
+		memcpy(infos[*count].info, &si, sizeof(si));
+		infos[*count].shared = shared;
+		(*count)++;
+		sigaddset(&seen, q->info.si_signo);
+	}
+	/* A signal can be pending without a queue entry (allocation failed). */
+	for (sig = 1; sig <= _NSIG; sig++) {
+		if (!sigismember(&pend->signal, sig) || sigismember(&seen, sig))
+			continue;
+		if (*count >= max)
+			return -E2BIG;
+		memset(&si, 0, sizeof(si));
+		si.si_signo = sig;
+		si.si_code = SI_KERNEL;
+		memcpy(infos[*count].info, &si, sizeof(si));
+		infos[*count].shared = shared;
+		(*count)++;
+	}
+	return 0;
+}
+
+int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_h_signals *out,
+			     struct ckpt_h_siginfo *infos, u32 max)
+{
+	struct sighand_struct *sighand = lock_sighand(task);
+	u32 count = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!sighand)
+		return -ESRCH;
+	out->blocked = task->blocked.sig[0];
+	out->altstack_sp = task->sas_ss_sp;
+	out->altstack_size = task->sas_ss_size;
+	out->altstack_flags = task->sas_ss_flags;
+	ret = collect_pending(&task->pending, 0, infos, max, &count);
+	if (!ret)
+		ret = collect_pending(&task->signal->shared_pending, 1, infos, max, &count);
+	spin_unlock_irq(&sighand->siglock);
+	out->nr_pending = count;
+	return ret ? ret : count;
+}
+
+int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_h_file *out,
+			     char *path, u32 path_size)
+{
+	struct files_struct *files;
+	struct inode *inode;
+	struct file *file;
+	unsigned int n = *fd;
+	int len;
+
+	file = fget_task_next(task, &n);
+	if (!file)
+		return 0;
+	*fd = n;
+	inode = file_inode(file);
+	memset(out, 0, sizeof(*out));
+	out->mode = inode->i_mode;
+	out->flags = file->f_flags;
+	out->pos = file->f_pos;
+	if (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode))
+		out->rdev = new_encode_dev(inode->i_rdev);
+	out->unlinked = d_unlinked(file->f_path.dentry);
+	out->fs_magic = inode->i_sb->s_magic;
+	task_lock(task);
+	files = task->files;
+	if (files) {
+		rcu_read_lock();
+		out->cloexec = close_on_exec(n, files);
+		rcu_read_unlock();
+	}
+	task_unlock(task);
+	len = path_to_buf(&file->f_path, path, path_size);
+	fput(file);
+	if (len < 0)
+		return len;
+	out->path_len = len;
+	return 1;
+}
+
+int ckpt_helper_task_regset(struct task_struct *task, u32 note_type, void **data)
+{
+	const struct user_regset_view *view = task_user_regset_view(task);
+	unsigned int i;
+
+	for (i = 0; i < view->n; i++) {
+		const struct user_regset *r = &view->regsets[i];
+
+		if (r->core_note_type == note_type)
+			return regset_get_alloc(task, r, r->n * r->size, data);
+	}
+	return -ENODEV;
+}
+
+void ckpt_helper_kfree(const void *p)
+{
+	kfree(p);
+}
+
+u64 ckpt_helper_xfeatures(void)
+{
+	if (!boot_cpu_has(X86_FEATURE_OSXSAVE))
+		return 0;
+	return xgetbv(XCR_XFEATURE_ENABLED_MASK);
+}
+
+u64 ckpt_helper_time_ns(void)
+{
+	return ktime_get_real_ns();
+}
+
+/* ---- Memory --------------------------------------------------------- */
+
+struct mm_struct *ckpt_helper_task_mm(struct task_struct *task)
+{
+	return get_task_mm(task);
+}
+
+void ckpt_helper_mmput(struct mm_struct *mm)
+{
+	mmput(mm);
+}
+
+void ckpt_helper_mm_info(struct mm_struct *mm, struct ckpt_h_mm *out)
+{
+	u32 i, n = min_t(u32, AT_VECTOR_SIZE, ARRAY_SIZE(out->auxv));
+
+	memset(out, 0, sizeof(*out));
+	mmap_read_lock(mm);
+	out->start_code = mm->start_code;
+	out->end_code = mm->end_code;
+	out->start_data = mm->start_data;
+	out->end_data = mm->end_data;
+	out->start_brk = mm->start_brk;
+	out->brk = mm->brk;
+	out->start_stack = mm->start_stack;
+	out->map_count = mm->map_count;
+	out->vdso = (unsigned long)mm->context.vdso;
+	spin_lock(&mm->arg_lock);
+	out->arg_start = mm->arg_start;
+	out->arg_end = mm->arg_end;
+	out->env_start = mm->env_start;
+	out->env_end = mm->env_end;
+	spin_unlock(&mm->arg_lock);
+	for (i = 0; i + 1 < n; i += 2) {
+		out->auxv[i] = mm->saved_auxv[i];
+		out->auxv[i + 1] = mm->saved_auxv[i + 1];
+		if (mm->saved_auxv[i] == AT_NULL) {
+			i += 2;
+			break;
+		}
+	}
+	out->auxv_words = i;
+	mmap_read_unlock(mm);
+}
+
+static u32 special_kind(struct vm_area_struct *vma)
+{
+	const char *name;
+
+	if (!vma->vm_ops || !vma->vm_ops->name)
+		return CKPT_H_SPECIAL_NONE;
+	name = vma->vm_ops->name(vma);
+	if (!name)
+		return CKPT_H_SPECIAL_NONE;
+	if (!strcmp(name, "[vdso]"))
+		return CKPT_H_SPECIAL_VDSO;
+	if (!strcmp(name, "[vvar]"))
+		return CKPT_H_SPECIAL_VVAR;
+	if (!strcmp(name, "[vvar_vclock]"))
+		return CKPT_H_SPECIAL_VVAR_VCLOCK;
+	return CKPT_H_SPECIAL_OTHER;
+}
+
+int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_h_vma *out, u32 max)
+{
+	struct vm_area_struct *vma;
+	VMA_ITERATOR(vmi, mm, 0);
+	u32 n = 0, i;
+
+	mmap_read_lock(mm);
+	for_each_vma(vmi, vma) {
+		struct ckpt_h_vma *o;
+
+		if (n == max) {
+			mmap_read_unlock(mm);
+			for (i = 0; i < n; i++)
+				if (out[i].file)
+					fput(out[i].file);
+			return -E2BIG;
+		}
+		o = &out[n];
+		o->start = vma->vm_start;
+		o->end = vma->vm_end;
+		o->pgoff = vma->vm_pgoff;
+		o->vm_flags = vma->vm_flags;
+		o->file = vma->vm_file ? get_file(vma->vm_file) : NULL;
+		o->special = special_kind(vma);
+		o->shared_anon = vma->vm_file && shmem_file(vma->vm_file) &&
+				 IS_PRIVATE(file_inode(vma->vm_file));
+		n++;
+	}
+	mmap_read_unlock(mm);
+	return n;
+}
+
+int ckpt_helper_file_path(struct file *file, char *buf, u32 size)
+{
+	return path_to_buf(&file->f_path, buf, size);
+}
+
+long ckpt_helper_get_pages(struct mm_struct *mm, u64 start, u32 n, struct page **pages)
+{
+	int locked = 1;
+	long ret;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	ret = get_user_pages_remote(mm, start, n, FOLL_FORCE, pages, &locked);
+	if (locked)
+		mmap_read_unlock(mm);
+	return ret;
+}
+
+/*
+ * The pages of @file's page cache from @index on, without faulting or
+ * allocating anything: an absent page (a hole, or swapped out) is NULL.
+ */
+long ckpt_helper_cached_pages(struct file *file, u64 index, u32 n, struct page **pages)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		struct folio *folio = filemap_get_folio(file->f_mapping, index + i);
+
+		pages[i] = IS_ERR(folio) ? NULL : folio_file_page(folio, index + i);
+	}
+	return n;
+}
+
+void ckpt_helper_put_pages(struct page **pages, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (pages[i])
+			put_page(pages[i]);
+}
+
+u32 ckpt_helper_page_kind(struct page *page)
+{
+	if (!page)
+		return CKPT_H_PAGE_ABSENT;
+	if (is_zero_page(page) || is_huge_zero_folio(page_folio(page)))
+		return CKPT_H_PAGE_ZERO;
+	if (PageAnon(page))
+		return CKPT_H_PAGE_ANON;
+	return CKPT_H_PAGE_OTHER;
+}
+
+/* ---- Files ---------------------------------------------------------- */
+
+struct file *ckpt_helper_fget(int fd)
+{
+	return fget(fd);
+}
+
+void ckpt_helper_fput(struct file *file)
+{
+	fput(file);
+}
+
+int ckpt_helper_file_writable(struct file *file)
+{
+	return !!(file->f_mode & FMODE_WRITE);
+}
+
+ssize_t ckpt_helper_write(struct file *file, const void *buf, size_t len, loff_t *pos)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = kernel_write(file, buf + done, len - done, pos);
+
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return -EIO;
+		done += r;
+	}
+	return done;
+}
+
+ssize_t ckpt_helper_write_pages(struct file *file, struct page **pages, u32 n, loff_t *pos)
+{
+	struct bio_vec *bv;
+	struct iov_iter iter;
+	ssize_t ret = 0;
+	u32 i;
+
+	bv = kmalloc_array(n, sizeof(*bv), GFP_KERNEL);
+	if (!bv)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
+	iov_iter_bvec(&iter, ITER_SOURCE, bv, n, (size_t)n * PAGE_SIZE);
+	while (iov_iter_count(&iter)) {
+		ssize_t r = vfs_iter_write(file, &iter, pos, 0);
+
+		if (r <= 0) {
+			ret = r ? r : -EIO;
+			break;
+		}
+		ret += r;
+	}
+	kfree(bv);
+	return ret;
+}
+
+loff_t ckpt_helper_file_pos(struct file *file)
+{
+	return file->f_pos;
+}
+
+void ckpt_helper_set_file_pos(struct file *file, loff_t pos)
+{
+	if (!(file->f_mode & FMODE_STREAM))
+		file->f_pos = pos;
 }

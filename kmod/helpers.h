@@ -1,14 +1,137 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C helpers linked into ckpt.ko. They exist only for what the kernel offers
- * as static inline functions or macros, which Rust cannot call directly.
- * Their only caller is the Rust layer kmod/sys/.
+ * as static inline functions, macros or locks that Rust cannot take, and for
+ * exported functions whose arguments are built with inline helpers (bvecs,
+ * iov_iters). They carry no policy: what is supported and what is refused is
+ * decided in Rust. Their only caller is the Rust layer kmod/sys/.
  */
 #ifndef CKPT_HELPERS_H
 #define CKPT_HELPERS_H
 
 #include <linux/types.h>
 
+struct file;
+struct mm_struct;
+struct page;
+struct task_struct;
+
 ssize_t ckpt_helper_kernel_release(char *buf, size_t len);
+
+/* Tasks */
+struct ckpt_h_task_state {
+	u32 traced_by_current;	/* ptrace-attached by the caller */
+	u32 stopped;		/* in a ptrace stop */
+	u32 kthread;
+	u32 nr_threads;
+	u32 is_current;
+	u32 has_mm;
+};
+
+struct ckpt_h_task {
+	s32 pid, tgid, ppid, pgid, sid;
+	u32 personality, umask;
+	s32 exit_signal;
+	u32 dumpable, no_new_privs;
+	char comm[16];
+	u64 robust_list, robust_list_len, set_child_tid, clear_child_tid;
+};
+
+struct ckpt_h_creds {
+	u32 uid, euid, suid, fsuid, gid, egid, sgid, fsgid;
+	u32 securebits, ngroups;
+	u64 cap_inheritable, cap_permitted, cap_effective, cap_bset, cap_ambient;
+};
+
+struct ckpt_h_sigaction {
+	u64 handler, flags, restorer, mask;
+};
+
+struct ckpt_h_signals {
+	u64 blocked, altstack_sp, altstack_size;
+	u32 altstack_flags, nr_pending;
+};
+
+struct ckpt_h_siginfo {
+	u32 shared;
+	u32 __reserved;
+	u8 info[128];
+};
+
+struct ckpt_h_file {
+	u32 mode;		/* i_mode */
+	u32 flags;		/* f_flags */
+	s64 pos;
+	u32 cloexec;
+	u32 rdev;		/* new_encode_dev() */
+	u32 unlinked;		/* the dentry is deleted */
+	u32 path_len;		/* bytes of path written, no NUL */
+	u64 fs_magic;		/* s_magic of its filesystem */
+};
+
+struct task_struct *ckpt_helper_get_task(pid_t vpid);
+void ckpt_helper_put_task(struct task_struct *task);
+void ckpt_helper_task_state(struct task_struct *task, struct ckpt_h_task_state *out);
+void ckpt_helper_task_info(struct task_struct *task, struct ckpt_h_task *out);
+int ckpt_helper_task_creds(struct task_struct *task, struct ckpt_h_creds *out,
+			   u32 *groups, u32 max_groups);
+void ckpt_helper_task_rlimits(struct task_struct *task, u64 *cur_max, u32 n);
+int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len);
+void ckpt_helper_task_sigactions(struct task_struct *task, struct ckpt_h_sigaction *out,
+				 u32 n);
+int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_h_signals *out,
+			     struct ckpt_h_siginfo *infos, u32 max);
+int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_h_file *out,
+			     char *path, u32 path_size);
+int ckpt_helper_task_regset(struct task_struct *task, u32 note_type, void **data);
+void ckpt_helper_kfree(const void *p);
+u64 ckpt_helper_xfeatures(void);
+u64 ckpt_helper_time_ns(void);
+
+/* Memory */
+struct ckpt_h_mm {
+	u64 start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
+	u64 arg_start, arg_end, env_start, env_end;
+	u32 map_count, auxv_words;
+	u64 auxv[64];
+	u64 vdso;
+};
+
+struct ckpt_h_vma {
+	u64 start, end, pgoff, vm_flags;
+	struct file *file;	/* a reference, or NULL */
+	u32 special;		/* CKPT_H_SPECIAL_* */
+	u32 shared_anon;	/* MAP_SHARED|MAP_ANONYMOUS (private shmem inode) */
+};
+
+#define CKPT_H_SPECIAL_NONE		0
+#define CKPT_H_SPECIAL_VDSO		1
+#define CKPT_H_SPECIAL_VVAR		2
+#define CKPT_H_SPECIAL_VVAR_VCLOCK	3
+#define CKPT_H_SPECIAL_OTHER		4
+
+#define CKPT_H_PAGE_ZERO	0
+#define CKPT_H_PAGE_ANON	1
+#define CKPT_H_PAGE_OTHER	2
+#define CKPT_H_PAGE_ABSENT	3
+
+struct mm_struct *ckpt_helper_task_mm(struct task_struct *task);
+void ckpt_helper_mmput(struct mm_struct *mm);
+void ckpt_helper_mm_info(struct mm_struct *mm, struct ckpt_h_mm *out);
+int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_h_vma *out, u32 max);
+int ckpt_helper_file_path(struct file *file, char *buf, u32 size);
+long ckpt_helper_get_pages(struct mm_struct *mm, u64 start, u32 n, struct page **pages);
+long ckpt_helper_cached_pages(struct file *file, u64 index, u32 n, struct page **pages);
+void ckpt_helper_put_pages(struct page **pages, u32 n);
+u32 ckpt_helper_page_kind(struct page *page);
+
+/* Files */
+struct file *ckpt_helper_fget(int fd);
+void ckpt_helper_fput(struct file *file);
+int ckpt_helper_file_writable(struct file *file);
+ssize_t ckpt_helper_write(struct file *file, const void *buf, size_t len, loff_t *pos);
+ssize_t ckpt_helper_write_pages(struct file *file, struct page **pages, u32 n, loff_t *pos);
+loff_t ckpt_helper_file_pos(struct file *file);
+void ckpt_helper_set_file_pos(struct file *file, loff_t pos);
 
 #endif

@@ -13,8 +13,16 @@
 #[path = "../uapi/checkpoint.rs"]
 mod uapi;
 
+mod checkpoint;
 mod device;
+mod error;
+mod files;
+mod image;
+mod memory;
+mod regs;
+mod signal;
 mod sys;
+mod task;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 

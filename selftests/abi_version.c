@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
@@ -53,7 +56,7 @@ TEST_F(dev, version_matches_header_and_uname)
 	ASSERT_EQ(0, ioctl(self->fd, CKPT_IOC_VERSION, &v));
 	EXPECT_EQ(CKPT_ABI_VERSION, v.abi_version);
 	EXPECT_EQ(CKPT_IMAGE_VERSION, v.image_version);
-	EXPECT_EQ(0, v.features);
+	EXPECT_EQ(CKPT_FEATURE_CHECKPOINT, v.features);
 
 	ASSERT_EQ(0, uname(&u));
 	EXPECT_STREQ(u.release, v.kernel_release);
@@ -79,6 +82,105 @@ TEST_F(dev, bad_pointer_is_efault)
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ(-1, ioctl(self->fd, CKPT_IOC_VERSION, NULL));
 	EXPECT_EQ(EFAULT, errno);
+}
+
+/* Calls CKPT_IOC_CHECKPOINT and checks the errno and the reason it reports. */
+static void expect_refusal(struct __test_metadata *_metadata, int dev,
+			   struct ckpt_checkpoint_args *a, int err, const char *words)
+{
+	char reason[256];
+
+	memset(reason, 'x', sizeof(reason));
+	a->reason = (unsigned long)reason;
+	a->reason_len = sizeof(reason);
+	EXPECT_EQ(-1, ioctl(dev, CKPT_IOC_CHECKPOINT, a));
+	EXPECT_EQ(err, errno);
+	ASSERT_NE(NULL, memchr(reason, 0, sizeof(reason)));
+	EXPECT_NE(NULL, strstr(reason, words)) {
+		TH_LOG("reason: %s", reason);
+	}
+}
+
+FIXTURE(child) {
+	int dev, out;
+	pid_t pid;
+};
+
+FIXTURE_SETUP(child)
+{
+	self->dev = open(DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->dev);
+	self->out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, self->out);
+	self->pid = fork();
+	ASSERT_LE(0, self->pid);
+	if (self->pid == 0) {
+		pause();
+		_exit(0);
+	}
+}
+
+FIXTURE_TEARDOWN(child)
+{
+	kill(self->pid, SIGKILL);
+	waitpid(self->pid, NULL, 0);
+	close(self->out);
+	close(self->dev);
+}
+
+TEST_F(child, checkpoint_refuses_untraced_process)
+{
+	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out };
+
+	expect_refusal(_metadata, self->dev, &a, EPERM, "not ptrace-attached by the caller");
+}
+
+TEST_F(child, checkpoint_refuses_running_tracee)
+{
+	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out };
+
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, self->pid, 0, 0));
+	expect_refusal(_metadata, self->dev, &a, EBUSY, "not in a ptrace stop");
+}
+
+TEST_F(child, checkpoint_refuses_bad_arguments)
+{
+	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out, .flags = 1 };
+
+	expect_refusal(_metadata, self->dev, &a, EINVAL, "unknown flags");
+	a.flags = 0;
+	a.__reserved = 1;
+	expect_refusal(_metadata, self->dev, &a, EINVAL, "reserved");
+	a.__reserved = 0;
+	a.fd = 999;
+	expect_refusal(_metadata, self->dev, &a, EBADF, "image fd 999 is not open");
+	a.fd = self->dev;	/* open, but not for writing? it is O_RDWR: use a read-only fd */
+	a.fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	expect_refusal(_metadata, self->dev, &a, EBADF, "not open for writing");
+	close(a.fd);
+	a.fd = self->out;
+	a.pid = 0x3fffffff;
+	expect_refusal(_metadata, self->dev, &a, ESRCH, "no process");
+	a.pid = getpid();
+	expect_refusal(_metadata, self->dev, &a, EINVAL, "cannot checkpoint itself");
+}
+
+TEST_F(child, checkpoint_reason_is_truncated_to_the_buffer)
+{
+	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out };
+	char reason[8];
+
+	memset(reason, 'x', sizeof(reason));
+	a.reason = (unsigned long)reason;
+	a.reason_len = 5;
+	EXPECT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &a));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, reason[4]);
+	EXPECT_EQ('x', reason[5]);	/* nothing past reason_len */
+	/* A bad reason pointer does not change the errno. */
+	a.reason = 8;
+	EXPECT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &a));
+	EXPECT_EQ(EPERM, errno);
 }
 
 TEST_HARNESS_MAIN

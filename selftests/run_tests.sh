@@ -5,7 +5,8 @@
 # (which the kernel ran when the module was loaded) and ends with the line
 # `selftests: N passed, N failed`. Exit status 0 only if nothing failed.
 #
-# Usage: run_tests.sh [TEST...]   (default: every program in selftests/out)
+# Usage: run_tests.sh [TEST...]   (default: every program in selftests/out and every
+#        selftests/test_*.py; a TEST is a path relative to selftests/)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0 skip=0
@@ -20,15 +21,18 @@ count_tap() {	# top-level TAP lines of one test program's output
 }
 
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=($(ls "$here/out"))
+if [ ${#tests[@]} -eq 0 ]; then
+	for f in "$here"/out/*; do [ -f "$f" ] && tests+=("out/$(basename "$f")"); done
+	for f in "$here"/test_*.py; do tests+=("$(basename "$f")"); done
+fi
 tmp=$(mktemp -d)
 for t in "${tests[@]}"; do
 	echo "# selftest: $t"
-	"$here/out/$t" 2>&1 | tee "$tmp/$t.tap"
+	"$here/$t" 2>&1 | tee "$tmp/$(basename "$t").tap"
 	rc=${PIPESTATUS[0]}
-	count_tap "$tmp/$t.tap"
+	count_tap "$tmp/$(basename "$t").tap"
 	# A program that died before printing its totals has failed, whatever it printed.
-	if [ "$rc" != 0 ] && ! grep -qE '^not ok' "$tmp/$t.tap"; then
+	if [ "$rc" != 0 ] && ! grep -qE '^not ok' "$tmp/$(basename "$t").tap"; then
 		echo "not ok - $t exited with status $rc"
 		fail=$((fail + 1))
 	fi

@@ -15,6 +15,9 @@
 
 use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+/// The image format: records written by `CKPT_IOC_CHECKPOINT` (`uapi/image.rs`).
+pub mod image;
+
 /// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
 pub const CKPT_ABI_VERSION: u32 = 1;
 
@@ -35,11 +38,32 @@ pub struct CkptVersion {
     pub abi_version: u32,
     /// [`CKPT_IMAGE_VERSION`] of the running module.
     pub image_version: u32,
-    /// Bit mask of what this module can checkpoint and restart (`CKPT_FEATURE_*`; none are
-    /// defined in ABI version 1, so it is 0).
+    /// Bit mask of `CKPT_FEATURE_*`: what this module can do.
     pub features: u64,
     /// `uname -r` of the kernel the module runs on, NUL-terminated.
     pub kernel_release: [u8; 64],
+}
+
+/// The module writes images (`CKPT_IOC_CHECKPOINT`).
+pub const CKPT_FEATURE_CHECKPOINT: u64 = 1 << 0;
+
+/// Argument of [`CKPT_IOC_CHECKPOINT`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptCheckpointArgs {
+    /// The process to checkpoint, in the caller's pid namespace. The caller must be its
+    /// ptrace tracer and it must be in a ptrace stop.
+    pub pid: i32,
+    /// Where the image goes: a file descriptor open for writing (a file, a pipe, a socket).
+    pub fd: i32,
+    /// No flags are defined: must be 0.
+    pub flags: u64,
+    /// Address of a buffer that receives, on failure, the reason as a NUL-terminated string.
+    pub reason: u64,
+    /// Size of that buffer (0: no reason wanted).
+    pub reason_len: u32,
+    /// Must be 0.
+    pub __reserved: u32,
 }
 
 /// Direction bits of an ioctl number, as `<asm-generic/ioctl.h>` defines them.
@@ -60,4 +84,12 @@ pub const CKPT_IOC_VERSION: u32 = ioc(
     CKPT_IOC_MAGIC,
     0x00,
     core::mem::size_of::<CkptVersion>(),
+);
+
+/// `_IOW(CKPT_IOC_MAGIC, 0x01, struct ckpt_checkpoint_args)`: write the image of a process.
+pub const CKPT_IOC_CHECKPOINT: u32 = ioc(
+    IOC_WRITE,
+    CKPT_IOC_MAGIC,
+    0x01,
+    core::mem::size_of::<CkptCheckpointArgs>(),
 );

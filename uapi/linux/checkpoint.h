@@ -17,13 +17,30 @@
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
 
+#define CKPT_FEATURE_CHECKPOINT	(1ULL << 0)
+
 struct ckpt_version {
 	__u32 abi_version;	/* CKPT_ABI_VERSION of the running module */
 	__u32 image_version;	/* CKPT_IMAGE_VERSION of the running module */
-	__u64 features;		/* CKPT_FEATURE_* (none in ABI version 1) */
+	__u64 features;		/* CKPT_FEATURE_* */
 	char kernel_release[64];/* uname -r, NUL-terminated */
 };
 
+/*
+ * Write the image of process @pid (the caller must be its ptrace tracer and
+ * it must be in a ptrace stop) to file descriptor @fd. On failure, the reason
+ * is copied, NUL-terminated, to the @reason_len bytes at @reason.
+ */
+struct ckpt_checkpoint_args {
+	__s32 pid;
+	__s32 fd;
+	__u64 flags;		/* none defined: 0 */
+	__u64 reason;		/* user pointer */
+	__u32 reason_len;
+	__u32 __reserved;	/* 0 */
+};
+
 #define CKPT_IOC_VERSION	_IOR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)
+#define CKPT_IOC_CHECKPOINT	_IOW(CKPT_IOC_MAGIC, 0x01, struct ckpt_checkpoint_args)
 
 #endif /* _UAPI_LINUX_CHECKPOINT_H */

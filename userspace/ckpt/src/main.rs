@@ -2,27 +2,65 @@
 
 //! `ckpt`: checkpoint a running process through the kernel's `/dev/checkpoint`.
 
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
-use clap::{Parser, Subcommand};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
 
+use ckptlib::checkpoint::{self, Stopped};
 use ckptlib::device::Device;
+use ckptlib::image::{self, Decoded};
 
 /// Checkpoint a process with the in-kernel checkpoint/restart module (ckpt.ko).
 ///
-/// The module must be loaded (`insmod ckpt.ko`), which creates /dev/checkpoint.
-/// `ckpt version` is the quickest way to see that it is there and speaks the
-/// same ABI as these tools.
+/// `ckpt PID -o IMAGE` stops the process (ptrace seize and interrupt: no signal is sent),
+/// has the kernel write its whole state into IMAGE, then lets it run on, or kills it with
+/// --kill. Restart it later with `rstr IMAGE`. The module must be loaded (`insmod ckpt.ko`);
+/// `ckpt version` shows that it is and which ABI it speaks.
+///
+/// Checkpointing needs ptrace rights over the process: the same user (and the process
+/// dumpable) or CAP_SYS_PTRACE. State that cannot be saved yet (sockets, pipes, threads...)
+/// makes the checkpoint fail with its reason rather than write an incomplete image.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    checkpoint: CheckpointArgs,
+}
+
+#[derive(Args, Debug)]
+struct CheckpointArgs {
+    /// The process to checkpoint.
+    pid: Option<i32>,
+    /// Where to write the image; `-` (the default) is standard output, to pipe it.
+    #[arg(short, long, value_name = "IMAGE", default_value = "-")]
+    output: PathBuf,
+    /// Kill the process once the image is complete (it runs on otherwise).
+    #[arg(long)]
+    kill: bool,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Decode an image record by record (like CRIU's crit), for people or with --json.
+    ///
+    /// Checks the framing and every length as it goes; an image that is truncated,
+    /// corrupt or that ends with an ERROR record makes it exit non-zero after printing
+    /// what it could read.
+    Show {
+        /// The image; `-` reads standard input.
+        image: PathBuf,
+        /// One JSON object per record, one per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask the loaded module for its ABI and image format versions.
     ///
     /// Exits non-zero if /dev/checkpoint is missing or speaks another ABI
@@ -41,18 +79,164 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Version { json } => {
-            let dev = Device::open()?;
-            let v = dev.version();
-            if json {
-                println!("{}", serde_json::to_string(v)?);
-            } else {
-                println!("module ABI version:   {}", v.abi_version);
-                println!("image format version: {}", v.image_version);
-                println!("features:             {:#x}", v.features);
-                println!("kernel release:       {}", v.kernel_release);
-            }
+        Some(Command::Version { json }) => version(json),
+        Some(Command::Show { image, json }) => show(&image, json),
+        None => {
+            let Some(pid) = cli.checkpoint.pid else {
+                bail!("which process? usage: ckpt [--kill] PID [-o IMAGE] (see ckpt --help)")
+            };
+            take(pid, &cli.checkpoint)
         }
     }
+}
+
+fn version(json: bool) -> Result<ExitCode> {
+    let dev = Device::open()?;
+    let v = dev.version();
+    if json {
+        println!("{}", serde_json::to_string(v)?);
+    } else {
+        println!("module ABI version:   {}", v.abi_version);
+        println!("image format version: {}", v.image_version);
+        println!("features:             {:#x}", v.features);
+        println!("kernel release:       {}", v.kernel_release);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
+    let dev = Device::open()?;
+    let to_stdout = args.output.as_os_str() == "-";
+    if to_stdout && io::stdout().is_terminal() {
+        bail!("refusing to write a binary image to a terminal: use -o IMAGE or a pipe");
+    }
+    let target = Stopped::seize(pid)?;
+    let file = if to_stdout {
+        None
+    } else {
+        // Images hold the process's memory: readable by its owner only.
+        Some(
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&args.output)
+                .with_context(|| format!("cannot create {}", args.output.display()))?,
+        )
+    };
+    let stdout = io::stdout();
+    let out = match &file {
+        Some(f) => f.as_fd(),
+        None => stdout.as_fd(),
+    };
+    if let Err(e) = checkpoint::checkpoint(&dev, &target, out) {
+        if file.is_some() {
+            let _ = std::fs::remove_file(&args.output);
+        }
+        return Err(e);
+    }
+    if args.kill {
+        target.kill()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(path: &PathBuf, json: bool) -> Result<ExitCode> {
+    let input: Box<dyn io::Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
+    };
+    let mut rd = image::RecordReader::new(io::BufReader::with_capacity(1 << 20, input));
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut seen_tail = false;
+    let mut first = true;
+    while let Some(r) = rd.next_record()? {
+        let off = rd.offset();
+        if first && r.kind != ckptlib::abi::image::rec::HEADER {
+            bail!("not a checkpoint image: it does not start with a HEADER record");
+        }
+        first = false;
+        let d = image::decode(&r)
+            .with_context(|| format!("record {} ending at offset {off}", rd.count()))?;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&d)?)?;
+        } else {
+            writeln!(out, "{}", describe(&d))?;
+        }
+        match d {
+            Decoded::Error { errno, reason } => {
+                out.flush()?;
+                bail!("the image ends with an ERROR record: the checkpoint failed (errno {errno}): {reason}")
+            }
+            Decoded::Tail { nr_records } => {
+                if nr_records + 1 != rd.count() {
+                    out.flush()?;
+                    bail!(
+                        "TAIL counts {nr_records} records before it, the image has {}",
+                        rd.count() - 1
+                    )
+                }
+                seen_tail = true;
+            }
+            _ if seen_tail => bail!("data after the TAIL record"),
+            _ => {}
+        }
+    }
+    out.flush()?;
+    if !seen_tail {
+        bail!(
+            "truncated image: no TAIL record after {} records",
+            rd.count()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line for people.
+fn describe(d: &Decoded) -> String {
+    match d {
+        Decoded::Pages {
+            addr,
+            nr_pages,
+            fnv1a64,
+        } => {
+            format!("PAGES   {addr} {nr_pages} pages  fnv1a64 {fnv1a64}")
+        }
+        Decoded::Vma {
+            start,
+            end,
+            kind,
+            prot,
+            path,
+            ..
+        } => {
+            format!("VMA     {start}-{end} {prot} {kind} {path}")
+        }
+        Decoded::File {
+            fd,
+            kind,
+            path,
+            pos,
+            flags,
+            cloexec,
+            ..
+        } => {
+            format!(
+                "FILE    fd {fd} {kind} {path} pos {pos} flags {flags}{}",
+                if *cloexec { " cloexec" } else { "" }
+            )
+        }
+        other => {
+            let v = serde_json::to_value(other).unwrap_or_default();
+            let mut s = format!("{:<7}", v["type"].as_str().unwrap_or("?"));
+            if let Some(obj) = v.as_object() {
+                for (k, val) in obj.iter().filter(|(k, _)| *k != "type" && *k != "all") {
+                    s.push_str(&format!(" {k}={val}"));
+                }
+            }
+            s
+        }
+    }
 }

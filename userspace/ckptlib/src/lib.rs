@@ -6,5 +6,7 @@
 #[path = "../../../uapi/checkpoint.rs"]
 pub mod abi;
 
+pub mod checkpoint;
 pub mod cli;
 pub mod device;
+pub mod image;

@@ -31,6 +31,15 @@ int main(void)
 	V(CKPT_IMAGE_VERSION);
 	V(CKPT_IOC_MAGIC);
 	V(CKPT_IOC_VERSION);
+	V(CKPT_IOC_CHECKPOINT);
+	V(CKPT_FEATURE_CHECKPOINT);
+	V(sizeof(struct ckpt_checkpoint_args));
+	V(offsetof(struct ckpt_checkpoint_args, pid));
+	V(offsetof(struct ckpt_checkpoint_args, fd));
+	V(offsetof(struct ckpt_checkpoint_args, flags));
+	V(offsetof(struct ckpt_checkpoint_args, reason));
+	V(offsetof(struct ckpt_checkpoint_args, reason_len));
+	V(offsetof(struct ckpt_checkpoint_args, __reserved));
 	S(CKPT_DEVICE_NAME);
 	V(sizeof(struct ckpt_version));
 	V(offsetof(struct ckpt_version, abi_version));
@@ -76,6 +85,36 @@ fn c_header_matches_rust_abi() {
         ("CKPT_IMAGE_VERSION", abi::CKPT_IMAGE_VERSION.into()),
         ("CKPT_IOC_MAGIC", abi::CKPT_IOC_MAGIC.into()),
         ("CKPT_IOC_VERSION", abi::CKPT_IOC_VERSION.into()),
+        ("CKPT_IOC_CHECKPOINT", abi::CKPT_IOC_CHECKPOINT.into()),
+        ("CKPT_FEATURE_CHECKPOINT", abi::CKPT_FEATURE_CHECKPOINT),
+        (
+            "sizeof(struct ckpt_checkpoint_args)",
+            size_of::<abi::CkptCheckpointArgs>() as u64,
+        ),
+        (
+            "offsetof(struct ckpt_checkpoint_args, pid)",
+            offset_of!(abi::CkptCheckpointArgs, pid) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_checkpoint_args, fd)",
+            offset_of!(abi::CkptCheckpointArgs, fd) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_checkpoint_args, flags)",
+            offset_of!(abi::CkptCheckpointArgs, flags) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_checkpoint_args, reason)",
+            offset_of!(abi::CkptCheckpointArgs, reason) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_checkpoint_args, reason_len)",
+            offset_of!(abi::CkptCheckpointArgs, reason_len) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_checkpoint_args, __reserved)",
+            offset_of!(abi::CkptCheckpointArgs, __reserved) as u64,
+        ),
         (
             "sizeof(struct ckpt_version)",
             size_of::<abi::CkptVersion>() as u64,

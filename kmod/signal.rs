@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Signals: dispositions (`SIGHAND`), mask and alternate stack (`SIGNALS`), and every
+//! pending signal with its `siginfo` (`SIGINFO`), per-task and shared.
+//!
+//! On restart, `rstr` installs dispositions with `rt_sigaction` and queues pending signals
+//! to itself with `rt_tgsigqueueinfo` while all signals are blocked (`do_sigaction` is not
+//! exported); the module sets the final blocked mask as its last step.
+
+use kernel::prelude::*;
+use zerocopy::FromZeros;
+
+use crate::error::{CkptResult, Context};
+use crate::image::ImageWriter;
+use crate::sys::task::TaskRef;
+use crate::uapi::image::{self as img, rec};
+
+pub(crate) fn checkpoint(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
+    let mut h = img::CkptSighandRec::new_zeroed();
+    task.sigactions(&mut h);
+    w.fixed(rec::SIGHAND, &h)?;
+
+    let mut s = img::CkptSignalsRec::new_zeroed();
+    let mut pending = KVec::new();
+    task.signals(&mut s, &mut pending)
+        .context(fmt!("pending signals"))?;
+    w.fixed(rec::SIGNALS, &s)?;
+    for info in pending.iter() {
+        w.fixed(rec::SIGINFO, info)?;
+    }
+    Ok(())
+}

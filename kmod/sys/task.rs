@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tasks: a reference on a `task_struct` and what can be read of a stopped one.
+
+use core::ffi::c_void;
+use core::mem::size_of;
+use core::ptr::NonNull;
+
+use kernel::prelude::*;
+
+use super::check;
+use super::mm::MmRef;
+use crate::uapi::image as img;
+
+/// Where a task stands, as the checkpoint needs to know.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct TaskState {
+    pub(crate) traced_by_current: u32,
+    pub(crate) stopped: u32,
+    pub(crate) kthread: u32,
+    pub(crate) nr_threads: u32,
+    pub(crate) is_current: u32,
+    pub(crate) has_mm: u32,
+}
+
+/// One open file descriptor, as `ckpt_helper_task_next_fd` reports it.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct FdInfo {
+    pub(crate) mode: u32,
+    pub(crate) flags: u32,
+    pub(crate) pos: i64,
+    pub(crate) cloexec: u32,
+    pub(crate) rdev: u32,
+    pub(crate) unlinked: u32,
+    pub(crate) path_len: u32,
+    pub(crate) fs_magic: u64,
+}
+
+// The helpers fill these image records directly: their C twins in helpers.h must match.
+const _: () = assert!(size_of::<img::CkptTaskRec>() == 88);
+const _: () = assert!(size_of::<img::CkptCredsRec>() == 80);
+const _: () = assert!(size_of::<img::CkptSigaction>() == 32);
+const _: () = assert!(size_of::<img::CkptSignalsRec>() == 32);
+const _: () = assert!(size_of::<img::CkptSiginfoRec>() == 136);
+const _: () = assert!(size_of::<FdInfo>() == 40);
+
+extern "C" {
+    fn ckpt_helper_get_task(vpid: i32) -> *mut c_void;
+    fn ckpt_helper_put_task(task: *mut c_void);
+    fn ckpt_helper_task_state(task: *mut c_void, out: *mut TaskState);
+    fn ckpt_helper_task_info(task: *mut c_void, out: *mut img::CkptTaskRec);
+    fn ckpt_helper_task_creds(
+        task: *mut c_void,
+        out: *mut img::CkptCredsRec,
+        groups: *mut u32,
+        max: u32,
+    ) -> i32;
+    fn ckpt_helper_task_rlimits(task: *mut c_void, cur_max: *mut u64, n: u32);
+    fn ckpt_helper_task_fs_path(task: *mut c_void, pwd: i32, buf: *mut u8, len: i32) -> i32;
+    fn ckpt_helper_task_sigactions(task: *mut c_void, out: *mut img::CkptSigaction, n: u32);
+    fn ckpt_helper_task_signals(
+        task: *mut c_void,
+        out: *mut img::CkptSignalsRec,
+        infos: *mut img::CkptSiginfoRec,
+        max: u32,
+    ) -> i32;
+    fn ckpt_helper_task_next_fd(
+        task: *mut c_void,
+        fd: *mut u32,
+        out: *mut FdInfo,
+        path: *mut u8,
+        size: u32,
+    ) -> i32;
+    fn ckpt_helper_task_regset(task: *mut c_void, note: u32, data: *mut *mut c_void) -> i32;
+    fn ckpt_helper_kfree(p: *const c_void);
+    fn ckpt_helper_task_mm(task: *mut c_void) -> *mut c_void;
+}
+
+/// A reference on a task.
+///
+/// # Invariants
+///
+/// `ptr` points to a `task_struct` on which this value holds one reference
+/// (`get_task_struct`), dropped by `Drop`.
+pub(crate) struct TaskRef {
+    ptr: NonNull<c_void>,
+}
+
+/// Which path of a task's `fs_struct`.
+pub(crate) enum FsPath {
+    Root,
+    Cwd,
+}
+
+/// A buffer `kmalloc`ed by `regset_get_alloc`, freed on drop.
+///
+/// # Invariants
+///
+/// `ptr` points to `len` initialised bytes owned by this value.
+pub(crate) struct RegsetBuf {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl RegsetBuf {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: by the type invariant, `ptr` is valid for reads of `len` bytes.
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for RegsetBuf {
+    fn drop(&mut self) {
+        // SAFETY: the buffer was allocated with kmalloc and is owned by us.
+        unsafe { ckpt_helper_kfree(self.ptr.as_ptr().cast()) }
+    }
+}
+
+/// `NT_PRSTATUS`: the general registers (`struct user_regs_struct`).
+pub(crate) const NT_PRSTATUS: u32 = 1;
+/// `NT_X86_XSTATE`: the XSAVE area.
+pub(crate) const NT_X86_XSTATE: u32 = 0x202;
+
+impl TaskRef {
+    /// The task with this pid in the caller's pid namespace.
+    pub(crate) fn lookup(pid: i32) -> Option<TaskRef> {
+        // SAFETY: the helper accepts any pid and returns a referenced task or NULL.
+        let ptr = unsafe { ckpt_helper_get_task(pid) };
+        // INVARIANT: a non-NULL return carries a reference.
+        NonNull::new(ptr).map(|ptr| TaskRef { ptr })
+    }
+
+    fn raw(&self) -> *mut c_void {
+        self.ptr.as_ptr()
+    }
+
+    pub(crate) fn state(&self) -> TaskState {
+        let mut s = TaskState::default();
+        // SAFETY: the task is valid by the type invariant; `s` is writable.
+        unsafe { ckpt_helper_task_state(self.raw(), &mut s) };
+        s
+    }
+
+    /// The `TASK` record of this task.
+    pub(crate) fn info(&self, out: &mut img::CkptTaskRec) {
+        // SAFETY: the task is valid; `out` is a writable record of the C layout.
+        unsafe { ckpt_helper_task_info(self.raw(), out) };
+    }
+
+    /// The `CREDS` record; the supplementary groups go to `groups`.
+    pub(crate) fn creds(&self, out: &mut img::CkptCredsRec, groups: &mut KVec<u32>) -> Result {
+        loop {
+            let cap = groups.capacity();
+            // SAFETY: the task is valid; `groups` has room for `cap` entries.
+            let ret =
+                unsafe { ckpt_helper_task_creds(self.raw(), out, groups.as_mut_ptr(), cap as u32) };
+            if ret == -(E2BIG.to_errno()) {
+                groups.reserve(out.ngroups as usize, GFP_KERNEL)?;
+                continue;
+            }
+            let n = check(ret as isize)?;
+            // SAFETY: the helper initialised `n <= cap` entries.
+            unsafe { groups.inc_len(n) };
+            return Ok(());
+        }
+    }
+
+    /// Every resource limit as `(cur, max)` pairs.
+    pub(crate) fn rlimits(&self, out: &mut img::CkptRlimitsRec) {
+        let n = out.rlim.len() as u32;
+        // SAFETY: the task is valid; `out.rlim` holds `n` pairs of `u64`.
+        unsafe { ckpt_helper_task_rlimits(self.raw(), out.rlim.as_mut_ptr().cast(), n) };
+    }
+
+    /// The root or working directory, into `buf`; returns its length.
+    pub(crate) fn fs_path(&self, which: FsPath, buf: &mut [u8]) -> Result<usize> {
+        let pwd = i32::from(matches!(which, FsPath::Cwd));
+        // SAFETY: the task is valid; `buf` is writable for its length.
+        let ret = unsafe {
+            ckpt_helper_task_fs_path(self.raw(), pwd, buf.as_mut_ptr(), buf.len() as i32)
+        };
+        check(ret as isize)
+    }
+
+    /// The dispositions of signals 1 to 64.
+    pub(crate) fn sigactions(&self, out: &mut img::CkptSighandRec) {
+        let n = out.action.len() as u32;
+        // SAFETY: the task is valid; `out.action` holds `n` entries.
+        unsafe { ckpt_helper_task_sigactions(self.raw(), out.action.as_mut_ptr(), n) };
+    }
+
+    /// The signal mask, alternate stack and pending signals.
+    pub(crate) fn signals(
+        &self,
+        out: &mut img::CkptSignalsRec,
+        infos: &mut KVec<img::CkptSiginfoRec>,
+    ) -> Result {
+        loop {
+            let cap = infos.capacity();
+            // SAFETY: the task is valid; `infos` has room for `cap` records.
+            let ret = unsafe {
+                ckpt_helper_task_signals(self.raw(), out, infos.as_mut_ptr(), cap as u32)
+            };
+            if ret == -(E2BIG.to_errno()) {
+                infos.reserve(cap.max(16), GFP_KERNEL)?;
+                continue;
+            }
+            let n = check(ret as isize)?;
+            // SAFETY: the helper initialised `n <= cap` records.
+            unsafe { infos.inc_len(n) };
+            return Ok(());
+        }
+    }
+
+    /// The first open descriptor `>= fd`: its number and what it is; its path goes to `path`.
+    pub(crate) fn next_fd(&self, fd: u32, path: &mut [u8]) -> Result<Option<(u32, FdInfo)>> {
+        let mut n = fd;
+        let mut info = FdInfo::default();
+        // SAFETY: the task is valid; all out-pointers are writable, `path` for its length.
+        let ret = unsafe {
+            ckpt_helper_task_next_fd(
+                self.raw(),
+                &mut n,
+                &mut info,
+                path.as_mut_ptr(),
+                path.len() as u32,
+            )
+        };
+        Ok((check(ret as isize)? == 1).then_some((n, info)))
+    }
+
+    /// A register set (`NT_PRSTATUS`, `NT_X86_XSTATE`) of this stopped task.
+    pub(crate) fn regset(&self, note: u32) -> Result<RegsetBuf> {
+        let mut data: *mut c_void = core::ptr::null_mut();
+        // SAFETY: the task is valid and stopped; `data` receives a kmalloc'ed buffer.
+        let ret = unsafe { ckpt_helper_task_regset(self.raw(), note, &mut data) };
+        let len = check(ret as isize)?;
+        let ptr = NonNull::new(data.cast::<u8>()).ok_or(EINVAL)?;
+        // INVARIANT: `regset_get_alloc` filled `len` bytes of the buffer it allocated.
+        Ok(RegsetBuf { ptr, len })
+    }
+
+    /// The task's memory, if it has any.
+    pub(crate) fn mm(&self) -> Option<MmRef> {
+        // SAFETY: the task is valid; the helper returns a counted `mm` or NULL.
+        let mm = unsafe { ckpt_helper_task_mm(self.raw()) };
+        // SAFETY: a non-NULL `mm` carries one `mm_users` reference we now own.
+        unsafe { MmRef::from_raw(mm) }
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference by the type invariant.
+        unsafe { ckpt_helper_put_task(self.raw()) }
+    }
+}

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0
+"""A small KTAP producer for the Python selftests, in the manner of kselftest's ksft.py.
+
+Each test is a function; a failed `assert` or an exception fails it, `skip(reason)` skips
+it. Output: `TAP version 13`, the plan, one `ok`/`not ok` line per test, and the totals.
+"""
+import os
+import subprocess
+import sys
+import time
+import traceback
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(TOP, "selftests", "out")
+TARGET = os.path.join(OUT, "targets", "target")
+BIN = os.path.join(TOP, "userspace", "target", "x86_64-unknown-linux-gnu", "release")
+CKPT = os.path.join(BIN, "ckpt")
+RSTR = os.path.join(BIN, "rstr")
+
+
+class Skip(Exception):
+    pass
+
+
+def skip(reason):
+    raise Skip(reason)
+
+
+def run(tests):
+    print("TAP version 13")
+    print(f"1..{len(tests)}")
+    failed = 0
+    for i, t in enumerate(tests, 1):
+        name = t.__name__
+        try:
+            t()
+            print(f"ok {i} {name}")
+        except Skip as s:
+            print(f"ok {i} {name} # SKIP {s}")
+        except Exception:  # noqa: BLE001 - any failure of a test is reported, not raised
+            failed += 1
+            for line in traceback.format_exc().rstrip().splitlines():
+                print(f"# {line}")
+            print(f"not ok {i} {name}")
+        sys.stdout.flush()
+    print(f"# Totals: pass:{len(tests) - failed} fail:{failed}")
+    return 1 if failed else 0
+
+
+def sh(*args, check=True, **kw):
+    """Runs a command, returning (status, stdout, stderr) as text."""
+    p = subprocess.run(args, capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} exited {p.returncode}: {p.stderr.strip()}")
+    return p.returncode, p.stdout, p.stderr
+
+
+def wait_for(cond, what, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Target:
+    """A running selftests/targets/target process, with its status files in a fresh dir."""
+
+    def __init__(self, tmp, *opts, user=None):
+        self.status = os.path.join(tmp, "status")
+        kw = {}
+        if user is not None:
+            kw["user"] = user
+        self.proc = subprocess.Popen([TARGET, self.status, *opts], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+        self.pid = self.proc.pid
+        self.info = wait_for(self._read_info, "the target to start")
+
+    def _read_info(self):
+        try:
+            with open(self.status + ".info") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return None
+        if "pid=" not in text:
+            return None
+        return dict(line.split("=", 1) for line in text.split())
+
+    def counter(self):
+        with open(self.status) as f:
+            words = f.read().split()
+        return int(words[1]) if len(words) >= 2 else 0
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+
+
+def show_json(image):
+    """`ckpt show --json IMAGE` as a list of records."""
+    import json
+    _, out, _ = sh(CKPT, "show", "--json", image)
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def records(recs, kind):
+    return [r for r in recs if r["type"] == kind]

@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Checkpoint: what `ckpt PID` writes, checked record by record against the process."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ktap import CKPT, TARGET, Target, records, run, sh, show_json, wait_for  # noqa: E402
+
+tmp = tempfile.mkdtemp(prefix="ckpt-test-", dir="/tmp")
+
+
+def fresh(name):
+    d = os.path.join(tmp, name)
+    os.mkdir(d)
+    return d
+
+
+def image_is_complete_and_describes_process():
+    d = fresh("complete")
+    t = Target(d)
+    try:
+        img = os.path.join(d, "img")
+        sh(CKPT, str(t.pid), "-o", img)
+        assert os.stat(img).st_mode & 0o777 == 0o600, "images are private to their owner"
+        recs = show_json(img)
+        kinds = [r["type"] for r in recs]
+        assert kinds[0] == "HEADER" and kinds[-1] == "TAIL", kinds
+        order = ["HEADER", "TASK", "CREDS", "RLIMITS", "FS", "SIGHAND", "SIGNALS"]
+        assert kinds[:len(order)] == order, kinds
+        assert kinds.index("XSTATE") < kinds.index("MM") < kinds.index("VMA") < kinds.index("REGS")
+        h = recs[0]
+        assert h["arch"] == "x86_64" and h["page_size"] == 4096 and h["nr_tasks"] == 1
+        assert h["kernel_release"] == os.uname().release
+        task = records(recs, "TASK")[0]
+        assert task["pid"] == t.pid and task["tgid"] == t.pid, task
+        assert task["ppid"] == os.getpid(), task
+        assert task["comm"] == "target", task
+        creds = records(recs, "CREDS")[0]
+        assert creds["uid"] == [os.getuid()] * 4 and creds["gid"] == [os.getgid()] * 4, creds
+        fs = records(recs, "FS")[0]
+        assert fs["cwd"] == os.getcwd() and fs["root"] == "/", fs
+        files = {f["fd"]: f for f in records(recs, "FILE")}
+        assert files[0]["path"] == "/dev/null" and files[0]["kind"] == "chardev", files[0]
+        assert files[3]["path"] == t.status and files[3]["kind"] == "regular", files
+        vmas = records(recs, "VMA")
+        assert len(vmas) == records(recs, "MM")[0]["nr_vmas"]
+        kinds = {v["kind"] for v in vmas}
+        assert {"stack", "vdso", "vvar"} <= kinds, kinds
+        assert any(v["kind"] == "file-private" and v["path"] == TARGET for v in vmas), vmas
+        regs = records(recs, "REGS")[0]
+        ip, sp = int(regs["ip"], 16), int(regs["sp"], 16)
+        text = [v for v in vmas if v["path"] == TARGET and "x" in v["prot"]]
+        assert any(int(v["start"], 16) <= ip < int(v["end"], 16) for v in text), (regs, text)
+        stack = [v for v in vmas if v["kind"] == "stack"][0]
+        assert int(stack["start"], 16) <= sp < int(stack["end"], 16), (regs, stack)
+        assert int(regs["fs_base"], 16) != 0, "glibc's TLS base was not saved"
+        assert regs["cs"] == "0x33" and regs["ss"] == "0x2b", regs
+        assert records(recs, "TAIL")[0]["nr_records"] == len(recs) - 1
+    finally:
+        t.kill()
+
+
+def memory_pages_hold_the_pattern():
+    d = fresh("pattern")
+    t = Target(d, "--mem", "64")
+    try:
+        img = os.path.join(d, "img")
+        sh(CKPT, str(t.pid), "-o", img)
+        region = int(t.info["region"], 16)
+        npages = int(t.info["region_pages"])
+        end = region + npages * 4096
+        pages = [p for p in records(show_json(img), "PAGES")
+                 if region <= int(p["addr"], 16) < end]
+        assert sum(p["nr_pages"] for p in pages) == npages, "every touched page is saved once"
+        for p in pages:
+            _, want, _ = sh(TARGET, "hash", p["addr"], str(p["nr_pages"]))
+            assert p["fnv1a64"] == want.strip(), (p, want)
+        # Pages only for what was touched: the image is about the size of the region.
+        size = os.stat(img).st_size
+        assert npages * 4096 <= size < npages * 4096 * 1.05 + (2 << 20), size
+    finally:
+        t.kill()
+
+
+def untouched_memory_costs_nothing():
+    d = fresh("sparse")
+    # A 256 MiB mapping of which nothing is touched: no PAGES for it.
+    code = ("import mmap, os, sys, time; m = mmap.mmap(-1, 256 << 20); "
+            "open(sys.argv[1], 'w').write(hex(id(m))); time.sleep(600)")
+    p = subprocess.Popen([sys.executable, "-c", code, os.path.join(d, "ready")],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(d, "ready")), "python to start")
+        img = os.path.join(d, "img")
+        sh(CKPT, str(p.pid), "-o", img)
+        recs = show_json(img)
+        big = [v for v in records(recs, "VMA")
+               if int(v["end"], 16) - int(v["start"], 16) >= 256 << 20]
+        assert big, "the 256 MiB mapping is in the image"
+        saved = sum(r["nr_pages"] for r in records(recs, "PAGES")) * 4096
+        assert saved < 64 << 20, f"{saved} bytes of pages saved for an untouched mapping"
+    finally:
+        p.kill()
+        p.wait()
+
+
+def process_runs_on_after_checkpoint():
+    d = fresh("runs-on")
+    t = Target(d)
+    try:
+        sh(CKPT, str(t.pid), "-o", os.path.join(d, "img"))
+        before = t.counter()
+        wait_for(lambda: t.counter() > before + 5, "the counter to go on")
+        assert t.alive()
+    finally:
+        t.kill()
+
+
+def kill_flag_kills_process():
+    d = fresh("kill")
+    t = Target(d)
+    sh(CKPT, "--kill", str(t.pid), "-o", os.path.join(d, "img"))
+    t.proc.wait(timeout=10)
+    assert t.proc.returncode == -signal.SIGKILL, t.proc.returncode
+    assert records(show_json(os.path.join(d, "img")), "TAIL")
+
+
+def image_streams_through_a_pipe():
+    d = fresh("pipe-out")
+    t = Target(d, "--mem", "4")
+    try:
+        ck = subprocess.Popen([CKPT, str(t.pid)], stdout=subprocess.PIPE)
+        show = subprocess.run([CKPT, "show", "--json", "-"], stdin=ck.stdout,
+                              capture_output=True, text=True)
+        ck.stdout.close()
+        assert ck.wait() == 0 and show.returncode == 0, show.stderr
+        assert '"type":"TAIL"' in show.stdout.splitlines()[-1]
+        assert '"type":"PAGES"' in show.stdout
+    finally:
+        t.kill()
+
+
+def refusal(opt, fd_key, words):
+    d = fresh("refuse" + opt)
+    t = Target(d, opt)
+    try:
+        img = os.path.join(d, "img")
+        status, _, err = sh(CKPT, str(t.pid), "-o", img, check=False)
+        assert status != 0, "the checkpoint must fail"
+        fd = t.info[fd_key]
+        assert f"fd {fd}: {words} not supported yet" in err, err
+        assert not os.path.exists(img), "no partial image is left behind"
+        before = t.counter()
+        wait_for(lambda: t.counter() > before, "the refused process to run on")
+    finally:
+        t.kill()
+
+
+def socket_refused_with_reason():
+    refusal("--socket", "socket_fd", "socket")
+
+
+def pipe_refused_with_reason():
+    refusal("--pipe", "pipe_fd", "pipe or FIFO")
+
+
+def signals_and_handlers_saved():
+    d = fresh("signals")
+    t = Target(d, "--signals")
+    try:
+        img = os.path.join(d, "img")
+        sh(CKPT, str(t.pid), "-o", img)
+        recs = show_json(img)
+        acts = {a["signo"]: a for a in records(recs, "SIGHAND")[0]["actions"]}
+        usr1 = acts[signal.SIGUSR1]
+        assert int(usr1["handler"], 16) == int(t.info["handler"], 16), usr1
+        flags = int(usr1["flags"], 16)
+        assert flags & 0x10000000, "SA_RESTART kept"
+        assert flags & 0x04000000 and int(usr1["restorer"], 16) != 0, "SA_RESTORER and its address"
+        assert int(usr1["mask"], 16) == 1 << (signal.SIGTERM - 1), usr1
+        sigs = records(recs, "SIGNALS")[0]
+        assert int(sigs["blocked"], 16) & (1 << (signal.SIGUSR2 - 1)), sigs
+        assert sigs["nr_pending"] == 1, sigs
+        info = records(recs, "SIGINFO")
+        assert [(i["signo"], i["shared"]) for i in info] == [(signal.SIGUSR2, False)], info
+    finally:
+        t.kill()
+
+
+def open_file_saved():
+    d = fresh("file")
+    path = os.path.join(d, "data")
+    t = Target(d, "--file", path)
+    try:
+        img = os.path.join(d, "img")
+        sh(CKPT, str(t.pid), "-o", img)
+        fd = int(t.info["file_fd"])
+        f = [r for r in records(show_json(img), "FILE") if r["fd"] == fd][0]
+        assert f["path"] == path and f["pos"] == 2 and f["cloexec"], f
+        flags = int(f["flags"], 8)
+        assert flags & os.O_APPEND and flags & os.O_ACCMODE == os.O_RDWR, f
+    finally:
+        t.kill()
+
+
+def unprivileged_checkpoint_rejected():
+    d = fresh("unpriv")
+    os.chmod(d, 0o777)
+    t = Target(d)
+    try:
+        img = os.path.join(d, "img")
+        status, _, err = sh(CKPT, str(t.pid), "-o", img, check=False, user=65534)
+        assert status != 0 and "not allowed to ptrace-attach" in err, err
+        assert not os.path.exists(img)
+        assert t.alive()
+    finally:
+        t.kill()
+
+
+def show_rejects_damaged_images():
+    d = fresh("damaged")
+    t = Target(d, "--mem", "1")
+    try:
+        img = os.path.join(d, "img")
+        sh(CKPT, str(t.pid), "-o", img)
+    finally:
+        t.kill()
+    data = open(img, "rb").read()
+    cases = {
+        "truncated": data[: len(data) // 2],
+        "no tail": data[:-24],
+        "bad magic": data[:8] + b"X" + data[9:],
+        "huge length": data[:4] + b"\xff\xff\xff\x7f" + data[8:],
+        "empty": b"",
+    }
+    for name, blob in cases.items():
+        bad = os.path.join(d, name.replace(" ", "-"))
+        open(bad, "wb").write(blob)
+        status, _, err = sh(CKPT, "show", bad, check=False)
+        assert status != 0, f"{name}: accepted"
+        assert "ckpt: error:" in err, (name, err)
+
+
+sys.exit(run([
+    image_is_complete_and_describes_process,
+    memory_pages_hold_the_pattern,
+    untouched_memory_costs_nothing,
+    process_runs_on_after_checkpoint,
+    kill_flag_kills_process,
+    image_streams_through_a_pipe,
+    socket_refused_with_reason,
+    pipe_refused_with_reason,
+    signals_and_handlers_saved,
+    open_file_saved,
+    unprivileged_checkpoint_rejected,
+    show_rejects_damaged_images,
+]))

@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note
+
+//! The checkpoint image format: a stream of records.
+//!
+//! Compiled into the module and into `ckptlib` like `checkpoint.rs`. Every record starts with
+//! a [`CkptHdr`] (type and payload length) and is padded with zeros to a multiple of 8 bytes,
+//! so the next header is 8-byte aligned. The image is written and read strictly in order,
+//! never seeking, so it can go through a pipe or a socket.
+//!
+//! Order of a single-process image:
+//!
+//! ```text
+//! HEADER TASK CREDS RLIMITS FS SIGHAND SIGNALS SIGINFO* FILE* XSTATE   <- read by rstr
+//! MM VMA* PAGES* REGS TAIL                                             <- read by the module
+//! ```
+//!
+//! All `VMA` records come before any `PAGES`, so that a restart can check the whole address
+//! space before it replaces its own. A checkpoint that fails after it started
+//! writing ends the stream with an `ERROR` record carrying the errno and the reason, instead
+//! of a `TAIL`; an image without a `TAIL` is incomplete and is refused.
+
+use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// First bytes of the `HEADER` payload.
+pub const CKPT_IMAGE_MAGIC: [u8; 8] = *b"LinuxCR\0";
+/// First bytes of the `TAIL` payload.
+pub const CKPT_TAIL_MAGIC: [u8; 8] = *b"CRdone\0\0";
+/// `AUDIT_ARCH_X86_64`, the only architecture supported.
+pub const CKPT_ARCH_X86_64: u32 = 0xC000_003E;
+/// Records are padded to this alignment.
+pub const CKPT_RECORD_ALIGN: usize = 8;
+/// The largest payload of one record (a `PAGES` record of 1024 pages plus its header fits).
+pub const CKPT_MAX_PAYLOAD: u32 = 8 << 20;
+/// Longest path stored in an image, as `PATH_MAX`, NUL excluded.
+pub const CKPT_PATH_MAX: u32 = 4095;
+/// Longest reason in an `ERROR` record.
+pub const CKPT_REASON_MAX: u32 = 512;
+/// The size of a page, the unit of `PAGES` records.
+pub const CKPT_PAGE_SIZE: u32 = 4096;
+/// Pages in one `PAGES` record at the most.
+pub const CKPT_PAGES_PER_RECORD: u32 = 1024;
+/// Words of `saved_auxv` kept (the kernel's `AT_VECTOR_SIZE` is smaller on x86-64).
+pub const CKPT_AUXV_WORDS: usize = 64;
+/// Signals (1..=64) of a sigaction table.
+pub const CKPT_NSIG: usize = 64;
+/// `RLIM_NLIMITS`.
+pub const CKPT_RLIM_NLIMITS: usize = 16;
+/// Size of a `siginfo_t`.
+pub const CKPT_SIGINFO_SIZE: usize = 128;
+/// Supplementary groups kept at the most (`NGROUPS_MAX`).
+pub const CKPT_NGROUPS_MAX: u32 = 65536;
+
+/// Record types.
+pub mod rec {
+    pub const HEADER: u32 = 1;
+    pub const TAIL: u32 = 2;
+    pub const ERROR: u32 = 3;
+    pub const TASK: u32 = 10;
+    pub const CREDS: u32 = 11;
+    pub const RLIMITS: u32 = 12;
+    pub const FS: u32 = 13;
+    pub const SIGHAND: u32 = 20;
+    pub const SIGNALS: u32 = 21;
+    pub const SIGINFO: u32 = 22;
+    pub const FILE: u32 = 30;
+    pub const XSTATE: u32 = 40;
+    pub const MM: u32 = 50;
+    pub const VMA: u32 = 51;
+    pub const PAGES: u32 = 52;
+    pub const REGS: u32 = 60;
+
+    /// A name for people (`ckpt show`).
+    pub const fn name(kind: u32) -> &'static str {
+        match kind {
+            HEADER => "HEADER",
+            TAIL => "TAIL",
+            ERROR => "ERROR",
+            TASK => "TASK",
+            CREDS => "CREDS",
+            RLIMITS => "RLIMITS",
+            FS => "FS",
+            SIGHAND => "SIGHAND",
+            SIGNALS => "SIGNALS",
+            SIGINFO => "SIGINFO",
+            FILE => "FILE",
+            XSTATE => "XSTATE",
+            MM => "MM",
+            VMA => "VMA",
+            PAGES => "PAGES",
+            REGS => "REGS",
+            _ => "UNKNOWN",
+        }
+    }
+}
+
+/// Rounds a record's size up to [`CKPT_RECORD_ALIGN`].
+pub const fn record_pad(len: usize) -> usize {
+    (CKPT_RECORD_ALIGN - len % CKPT_RECORD_ALIGN) % CKPT_RECORD_ALIGN
+}
+
+/// The header of every record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptHdr {
+    /// One of [`rec`].
+    pub kind: u32,
+    /// Payload bytes after this header, padding excluded; at most [`CKPT_MAX_PAYLOAD`].
+    pub len: u32,
+}
+
+/// `HEADER`: what wrote the image, and for which machine.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptHeaderRec {
+    pub magic: [u8; 8],
+    /// `CKPT_IMAGE_VERSION` of the writer.
+    pub image_version: u32,
+    /// [`CKPT_ARCH_X86_64`].
+    pub arch: u32,
+    pub page_size: u32,
+    /// Size of the `XSTATE` area (the CPU's XSAVE size for `xfeatures`).
+    pub xsave_size: u32,
+    /// XCR0 of the checkpointing CPU: the xsave features the image may use.
+    pub xfeatures: u64,
+    /// `CLOCK_REALTIME` when the checkpoint started, in ns.
+    pub time_ns: u64,
+    /// Tasks in the image (1 for a single process).
+    pub nr_tasks: u32,
+    pub __reserved: u32,
+    /// `uname -r` of the checkpointing kernel, NUL-padded.
+    pub kernel_release: [u8; 64],
+}
+
+/// `TAIL`: the image is complete.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptTailRec {
+    pub magic: [u8; 8],
+    /// Records before this one, `HEADER` included.
+    pub nr_records: u64,
+}
+
+/// `ERROR`: the checkpoint failed; followed by `len` bytes of reason (UTF-8, no NUL).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptErrorRec {
+    /// Positive errno.
+    pub errno: i32,
+    /// Bytes of reason that follow, at most [`CKPT_REASON_MAX`].
+    pub len: u32,
+}
+
+/// `TASK`: identity and per-task settings.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptTaskRec {
+    pub pid: i32,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub personality: u32,
+    pub umask: u32,
+    pub exit_signal: i32,
+    /// `PR_GET_DUMPABLE`, or `u32::MAX` when the module cannot read it (kernel 7.3 does not
+    /// export the accessor); `rstr` then leaves the default.
+    pub dumpable: u32,
+    /// `PR_GET_NO_NEW_PRIVS`.
+    pub no_new_privs: u32,
+    pub comm: [u8; 16],
+    pub robust_list: u64,
+    pub robust_list_len: u64,
+    pub set_child_tid: u64,
+    pub clear_child_tid: u64,
+}
+
+/// `CREDS`: followed by `ngroups` `u32` supplementary group ids.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptCredsRec {
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub fsuid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub fsgid: u32,
+    pub securebits: u32,
+    pub ngroups: u32,
+    pub cap_inheritable: u64,
+    pub cap_permitted: u64,
+    pub cap_effective: u64,
+    pub cap_bset: u64,
+    pub cap_ambient: u64,
+}
+
+/// One resource limit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptRlimit {
+    pub cur: u64,
+    pub max: u64,
+}
+
+/// `RLIMITS`: every `RLIMIT_*`, indexed by resource number.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptRlimitsRec {
+    pub rlim: [CkptRlimit; CKPT_RLIM_NLIMITS],
+}
+
+/// `FS`: followed by `root_len` bytes of root path, then `cwd_len` bytes of cwd path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptFsRec {
+    pub root_len: u32,
+    pub cwd_len: u32,
+}
+
+/// One signal's disposition, as `struct k_sigaction` (x86-64 layout).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSigaction {
+    /// `SIG_DFL` (0), `SIG_IGN` (1) or a handler address.
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+/// `SIGHAND`: the dispositions of signals 1 to 64 (index 0 is signal 1).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSighandRec {
+    pub action: [CkptSigaction; CKPT_NSIG],
+}
+
+/// `SIGNALS`: the mask and alternate stack; `nr_pending` `SIGINFO` records follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSignalsRec {
+    /// Blocked signals: bit `n - 1` is signal `n`.
+    pub blocked: u64,
+    pub altstack_sp: u64,
+    pub altstack_size: u64,
+    pub altstack_flags: u32,
+    pub nr_pending: u32,
+}
+
+/// `SIGINFO`: one pending signal.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSiginfoRec {
+    /// 1 if pending for the whole thread group, 0 if for the task.
+    pub shared: u32,
+    pub __reserved: u32,
+    /// The `siginfo_t` as `rt_sigqueueinfo` takes it.
+    pub info: [u8; CKPT_SIGINFO_SIZE],
+}
+
+/// Kinds of open files.
+pub mod file_kind {
+    /// A regular file, reopened by path.
+    pub const REGULAR: u32 = 1;
+    /// A character device, reopened by path.
+    pub const CHARDEV: u32 = 2;
+    /// A directory, reopened by path.
+    pub const DIRECTORY: u32 = 3;
+}
+
+/// `FILE`: one file descriptor; followed by `path_len` bytes of path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptFileRec {
+    pub fd: i32,
+    /// One of [`file_kind`].
+    pub kind: u32,
+    /// `f_flags` (`O_*`), as `fcntl(F_GETFL)` shows them plus the access mode.
+    pub flags: u32,
+    /// 1 if close-on-exec.
+    pub cloexec: u32,
+    pub pos: i64,
+    /// `i_mode` of the inode.
+    pub mode: u32,
+    /// Device number of a character device (`new_encode_dev`), else 0.
+    pub rdev: u32,
+    pub path_len: u32,
+    pub __reserved: u32,
+}
+
+/// `XSTATE`: followed by `size` bytes of XSAVE area (standard format, as `XSAVE` writes it).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptXstateRec {
+    /// `XSTATE_BV` of the area: features whose state is not in their init state.
+    pub xstate_bv: u64,
+    pub size: u32,
+    pub __reserved: u32,
+}
+
+/// `MM`: the layout fields of the memory descriptor; `nr_vmas` `VMA` records follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptMmRec {
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub brk: u64,
+    pub start_stack: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+    pub nr_vmas: u32,
+    /// Words of `auxv` in use (pairs of type and value, ending with `AT_NULL`).
+    pub auxv_words: u32,
+    pub auxv: [u64; CKPT_AUXV_WORDS],
+}
+
+/// Kinds of memory areas.
+pub mod vma_kind {
+    pub const ANON_PRIVATE: u32 = 1;
+    pub const ANON_SHARED: u32 = 2;
+    pub const FILE_PRIVATE: u32 = 3;
+    pub const FILE_SHARED: u32 = 4;
+    /// The brk heap (anonymous, private).
+    pub const HEAP: u32 = 5;
+    /// The main stack (anonymous, private, grows down).
+    pub const STACK: u32 = 6;
+    pub const VDSO: u32 = 7;
+    pub const VVAR: u32 = 8;
+    pub const VVAR_VCLOCK: u32 = 9;
+    pub const VSYSCALL: u32 = 10;
+}
+
+/// `VMA`: one memory area; followed by `path_len` bytes of path (file mappings only).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptVmaRec {
+    pub start: u64,
+    pub end: u64,
+    /// Offset in the file, in pages.
+    pub pgoff: u64,
+    /// The kernel's `vm_flags` (`VM_*`), for `ckpt show` and for checks.
+    pub vm_flags: u64,
+    /// `PROT_*`.
+    pub prot: u32,
+    /// One of [`vma_kind`].
+    pub kind: u32,
+    pub path_len: u32,
+    pub __reserved: u32,
+}
+
+/// `PAGES`: `nr_pages` pages starting at `addr`, their contents follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptPagesRec {
+    pub addr: u64,
+    pub nr_pages: u32,
+    pub __reserved: u32,
+}
+
+/// `REGS`: the general registers, as `struct user_regs_struct` (x86-64), and how the task
+/// stood with respect to a system call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptRegsRec {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub bp: u64,
+    pub bx: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub ax: u64,
+    pub cx: u64,
+    pub dx: u64,
+    pub si: u64,
+    pub di: u64,
+    pub orig_ax: u64,
+    pub ip: u64,
+    pub cs: u64,
+    pub flags: u64,
+    pub sp: u64,
+    pub ss: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub ds: u64,
+    pub es: u64,
+    pub fs: u64,
+    pub gs: u64,
+}
