@@ -12,7 +12,7 @@ use kernel::{
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::error::CkptError;
-use crate::{checkpoint, sys, uapi};
+use crate::{checkpoint, restart, sys, uapi};
 
 /// Registers `/dev/checkpoint`.
 pub(crate) fn register() -> impl PinInit<MiscDeviceRegistration<CkptDevice>, Error> {
@@ -42,6 +42,12 @@ impl MiscDevice for CkptDevice {
                     .map(|()| 0)
                     .map_err(|e| report(e, args.reason, args.reason_len))
             }
+            uapi::CKPT_IOC_RESTART => {
+                let args: uapi::CkptRestartArgs = read_args(user)?;
+                restart::restart(&args)
+                    .map(|ax| ax as isize)
+                    .map_err(|e| report(e, args.reason, args.reason_len))
+            }
             _ => Err(ENOTTY),
         }
     }
@@ -49,7 +55,7 @@ impl MiscDevice for CkptDevice {
 
 /// Copies an ioctl's argument struct in from userspace.
 fn read_args<T: FromBytes>(user: UserSlice) -> Result<T> {
-    let mut buf = [0u8; 64];
+    let mut buf = [0u8; 256];
     let len = size_of::<T>();
     let buf = buf.get_mut(..len).ok_or(EINVAL)?;
     user.reader().read_slice(buf)?;
@@ -76,7 +82,7 @@ fn version(mut out: UserSliceWriter) -> Result<isize> {
     let mut answer = uapi::CkptVersion {
         abi_version: uapi::CKPT_ABI_VERSION,
         image_version: uapi::CKPT_IMAGE_VERSION,
-        features: uapi::CKPT_FEATURE_CHECKPOINT,
+        features: uapi::CKPT_FEATURE_CHECKPOINT | uapi::CKPT_FEATURE_RESTART,
         kernel_release: [0; 64],
     };
     sys::uts::kernel_release(&mut answer.kernel_release);

@@ -31,8 +31,21 @@
 #include <linux/user_namespace.h>
 #include <linux/utsname.h>
 #include <asm/fpu/xcr.h>
+#include <asm/fsgsbase.h>
+#include <asm/ptrace.h>
+#include <asm/segment.h>
+#include <linux/sched/task_stack.h>
 
 #include "helpers.h"
+
+/* The helpers fill image records of uapi/image.rs: the layouts must agree. */
+static_assert(sizeof(struct ckpt_h_task) == 96);
+static_assert(sizeof(struct ckpt_h_creds) == 80);
+static_assert(sizeof(struct ckpt_h_sigaction) == 32);
+static_assert(sizeof(struct ckpt_h_signals) == 32);
+static_assert(sizeof(struct ckpt_h_siginfo) == 136);
+static_assert(sizeof(struct ckpt_h_file) == 40);
+static_assert(sizeof(struct ckpt_h_regs) == 27 * 8);
 
 /* utsname() is a static inline reading current->nsproxy. */
 ssize_t ckpt_helper_kernel_release(char *buf, size_t len)
@@ -90,6 +103,8 @@ void ckpt_helper_task_info(struct task_struct *task, struct ckpt_h_task *out)
 	task_lock(task);
 	if (task->fs)
 		out->umask = task->fs->umask;
+	if (task->mm)
+		out->vdso_base = (unsigned long)task->mm->context.vdso;
 	task_unlock(task);
 	/* task_exec_state_get_dumpable() is not exported: the value is not known. */
 	out->dumpable = U32_MAX;
@@ -504,6 +519,16 @@ void ckpt_helper_fput(struct file *file)
 	fput(file);
 }
 
+int ckpt_helper_file_readable(struct file *file)
+{
+	return !!(file->f_mode & FMODE_READ);
+}
+
+int ckpt_helper_file_is_reg(struct file *file)
+{
+	return S_ISREG(file_inode(file)->i_mode);
+}
+
 int ckpt_helper_file_writable(struct file *file)
 {
 	return !!(file->f_mode & FMODE_WRITE);
@@ -560,4 +585,180 @@ void ckpt_helper_set_file_pos(struct file *file, loff_t pos)
 {
 	if (!(file->f_mode & FMODE_STREAM))
 		file->f_pos = pos;
+}
+
+/* ---- Restart (the calling task) --------------------------------------- */
+
+u64 ckpt_helper_task_size(void)
+{
+	return TASK_SIZE;
+}
+
+struct mm_struct *ckpt_helper_current_mm(void)
+{
+	return get_task_mm(current);
+}
+
+struct file *ckpt_helper_open(const char *path, int flags, int *err)
+{
+	struct file *f = filp_open(path, flags, 0);
+
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	return f;
+}
+
+long ckpt_helper_mmap(struct file *file, u64 addr, u64 len, u32 prot, u32 flags, u64 off)
+{
+	return vm_mmap(file, addr, len, prot, flags, off);
+}
+
+int ckpt_helper_munmap(u64 addr, u64 len)
+{
+	return vm_munmap(addr, len);
+}
+
+/* Reads exactly @len bytes unless the file ends: returns the bytes read. */
+ssize_t ckpt_helper_read(struct file *file, void *buf, size_t len, loff_t *pos)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = kernel_read(file, buf + done, len - done, pos);
+
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		done += r;
+	}
+	return done;
+}
+
+/* Reads from @file straight into the caller's memory at @uaddr. */
+ssize_t ckpt_helper_read_user(struct file *file, u64 uaddr, size_t len, loff_t *pos)
+{
+	struct iov_iter iter;
+	size_t done = 0;
+
+	iov_iter_ubuf(&iter, ITER_DEST, (void __user *)(unsigned long)uaddr, len);
+	while (iov_iter_count(&iter)) {
+		ssize_t r = vfs_iter_read(file, &iter, pos, 0);
+
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		done += r;
+	}
+	return done;
+}
+
+/* Writes into the caller's own memory even where it is not writable, as ptrace does. */
+int ckpt_helper_poke(u64 addr, const void *buf, u32 len)
+{
+	int n = access_process_vm(current, addr, (void *)buf, len, FOLL_FORCE | FOLL_WRITE);
+
+	return n == len ? 0 : -EFAULT;
+}
+
+#define CKPT_FLAG_MASK (X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF | \
+			X86_EFLAGS_SF | X86_EFLAGS_TF | X86_EFLAGS_DF | X86_EFLAGS_OF | \
+			X86_EFLAGS_RF | X86_EFLAGS_AC | X86_EFLAGS_NT)
+
+/*
+ * Installs saved registers as the state the current task returns to from
+ * this system call, with the checks ptrace's putreg() makes: user code and
+ * stack selectors, user-changeable flags only, bases below TASK_SIZE_MAX.
+ * orig_ax becomes -1: the caller has already decided about syscall restart.
+ */
+int ckpt_helper_set_regs(const struct ckpt_h_regs *r)
+{
+	struct pt_regs *regs = task_pt_regs(current);
+
+	if (r->cs != __USER_CS || r->ss != __USER_DS)
+		return -EINVAL;
+	if ((r->ds && r->ds != __USER_DS) || (r->es && r->es != __USER_DS))
+		return -EINVAL;
+	if (r->fs || r->gs)
+		return -EINVAL;
+	if (r->fs_base >= TASK_SIZE_MAX || r->gs_base)
+		return -EINVAL;
+
+	regs->r15 = r->r15;
+	regs->r14 = r->r14;
+	regs->r13 = r->r13;
+	regs->r12 = r->r12;
+	regs->bp = r->bp;
+	regs->bx = r->bx;
+	regs->r11 = r->r11;
+	regs->r10 = r->r10;
+	regs->r9 = r->r9;
+	regs->r8 = r->r8;
+	regs->ax = r->ax;
+	regs->cx = r->cx;
+	regs->dx = r->dx;
+	regs->si = r->si;
+	regs->di = r->di;
+	regs->orig_ax = -1;
+	regs->ip = r->ip;
+	regs->sp = r->sp;
+	regs->flags = (regs->flags & ~CKPT_FLAG_MASK) | (r->flags & CKPT_FLAG_MASK);
+
+	preempt_disable();
+	loadsegment(fs, 0);
+	x86_fsbase_write_cpu(r->fs_base);
+	current->thread.fsbase = r->fs_base;
+	current->thread.fsindex = 0;
+	preempt_enable();
+	return 0;
+}
+
+int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m)
+{
+	struct mm_struct *mm = current->mm;
+	u32 i, n = min_t(u32, m->auxv_words, AT_VECTOR_SIZE);
+
+	if (!mm || m->auxv_words > AT_VECTOR_SIZE)
+		return -EINVAL;
+	mmap_write_lock(mm);
+	mm->start_code = m->start_code;
+	mm->end_code = m->end_code;
+	mm->start_data = m->start_data;
+	mm->end_data = m->end_data;
+	mm->start_brk = m->start_brk;
+	mm->brk = m->brk;
+	mm->start_stack = m->start_stack;
+	spin_lock(&mm->arg_lock);
+	mm->arg_start = m->arg_start;
+	mm->arg_end = m->arg_end;
+	mm->env_start = m->env_start;
+	mm->env_end = m->env_end;
+	spin_unlock(&mm->arg_lock);
+	memset(mm->saved_auxv, 0, sizeof(mm->saved_auxv));
+	for (i = 0; i < n; i++)
+		mm->saved_auxv[i] = m->auxv[i];
+	mmap_write_unlock(mm);
+	return 0;
+}
+
+int ckpt_helper_set_blocked(u64 mask)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	set.sig[0] = mask & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
+	return sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+int ckpt_helper_close_fd(int fd)
+{
+	return close_fd(fd);
+}
+
+void ckpt_helper_kill_self(void)
+{
+	force_sig(SIGKILL);
 }

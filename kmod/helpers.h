@@ -35,6 +35,7 @@ struct ckpt_h_task {
 	u32 dumpable, no_new_privs;
 	char comm[16];
 	u64 robust_list, robust_list_len, set_child_tid, clear_child_tid;
+	u64 vdso_base;
 };
 
 struct ckpt_h_creds {
@@ -128,10 +129,32 @@ u32 ckpt_helper_page_kind(struct page *page);
 /* Files */
 struct file *ckpt_helper_fget(int fd);
 void ckpt_helper_fput(struct file *file);
+int ckpt_helper_file_readable(struct file *file);
+int ckpt_helper_file_is_reg(struct file *file);
 int ckpt_helper_file_writable(struct file *file);
 ssize_t ckpt_helper_write(struct file *file, const void *buf, size_t len, loff_t *pos);
 ssize_t ckpt_helper_write_pages(struct file *file, struct page **pages, u32 n, loff_t *pos);
 loff_t ckpt_helper_file_pos(struct file *file);
 void ckpt_helper_set_file_pos(struct file *file, loff_t pos);
+
+/* Restart: all of these act on the calling task (current). */
+struct ckpt_h_regs {		/* struct user_regs_struct */
+	u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di;
+	u64 orig_ax, ip, cs, flags, sp, ss, fs_base, gs_base, ds, es, fs, gs;
+};
+
+u64 ckpt_helper_task_size(void);
+struct mm_struct *ckpt_helper_current_mm(void);
+struct file *ckpt_helper_open(const char *path, int flags, int *err);
+long ckpt_helper_mmap(struct file *file, u64 addr, u64 len, u32 prot, u32 flags, u64 off);
+int ckpt_helper_munmap(u64 addr, u64 len);
+ssize_t ckpt_helper_read(struct file *file, void *buf, size_t len, loff_t *pos);
+ssize_t ckpt_helper_read_user(struct file *file, u64 uaddr, size_t len, loff_t *pos);
+int ckpt_helper_poke(u64 addr, const void *buf, u32 len);
+int ckpt_helper_set_regs(const struct ckpt_h_regs *r);
+int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m);
+int ckpt_helper_set_blocked(u64 mask);
+int ckpt_helper_close_fd(int fd);
+void ckpt_helper_kill_self(void);
 
 #endif

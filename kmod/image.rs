@@ -3,10 +3,10 @@
 //! Writing and reading the record stream of `uapi/image.rs`.
 
 use kernel::prelude::*;
-use zerocopy::IntoBytes;
+use zerocopy::{FromBytes, IntoBytes};
 
-use crate::error::{refuse, CkptResult};
-use crate::sys::file::Output;
+use crate::error::{refuse, CkptError, CkptResult};
+use crate::sys::file::{Input, Output};
 use crate::sys::mm::PageBatch;
 use crate::uapi::image::{self as img, rec};
 
@@ -87,5 +87,98 @@ impl ImageWriter {
     /// Records written so far.
     pub(crate) fn count(&self) -> u64 {
         self.count
+    }
+}
+
+/// Reads records in order from the image file, checking the framing of each.
+pub(crate) struct ImageReader {
+    input: Input,
+    /// Records read so far.
+    count: u64,
+}
+
+impl ImageReader {
+    pub(crate) fn new(input: Input) -> Self {
+        ImageReader { input, count: 0 }
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The next record's header, its length checked.
+    pub(crate) fn header(&mut self) -> CkptResult<img::CkptHdr> {
+        let mut b = [0u8; size_of::<img::CkptHdr>()];
+        self.input.read_exact(&mut b).map_err(truncated)?;
+        let Ok(h) = img::CkptHdr::read_from_bytes(&b) else {
+            refuse!(EINVAL, "bad record header");
+        };
+        if h.len > img::CKPT_MAX_PAYLOAD {
+            refuse!(EINVAL, "record {}: payload of {} bytes exceeds the limit", rec::name(h.kind), h.len);
+        }
+        self.count += 1;
+        Ok(h)
+    }
+
+    /// Reads the payload of a record whose header was just read, which must be exactly a `T`.
+    pub(crate) fn fixed<T: FromBytes + IntoBytes>(&mut self, h: &img::CkptHdr) -> CkptResult<T> {
+        if h.len as usize != size_of::<T>() {
+            refuse!(EINVAL, "record {}: {} bytes, expected {}", rec::name(h.kind), h.len, size_of::<T>());
+        }
+        let v = self.prefix::<T>(h)?;
+        self.end(h)?;
+        Ok(v)
+    }
+
+    /// Reads a `T` at the start of the payload; the rest is read with [`Self::bytes`].
+    pub(crate) fn prefix<T: FromBytes + IntoBytes>(&mut self, h: &img::CkptHdr) -> CkptResult<T> {
+        if (h.len as usize) < size_of::<T>() {
+            refuse!(EINVAL, "record {}: {} bytes, shorter than {}", rec::name(h.kind), h.len, size_of::<T>());
+        }
+        let mut v = T::new_zeroed();
+        self.input.read_exact(v.as_mut_bytes()).map_err(truncated)?;
+        Ok(v)
+    }
+
+    /// Reads `buf.len()` more payload bytes.
+    pub(crate) fn bytes(&mut self, buf: &mut [u8]) -> CkptResult {
+        self.input.read_exact(buf).map_err(truncated)
+    }
+
+    /// Reads `len` more payload bytes straight into the caller's memory at `uaddr`.
+    pub(crate) fn bytes_to_user(&mut self, uaddr: u64, len: usize) -> CkptResult {
+        match self.input.read_to_user(uaddr, len) {
+            Err(e) if e == ENODATA => Err(truncated(e)),
+            r => r.map_err(CkptError::from),
+        }
+    }
+
+    /// Reads the padding after a payload of `h.len` bytes, which must be zero.
+    pub(crate) fn end(&mut self, h: &img::CkptHdr) -> CkptResult {
+        let pad = img::record_pad(h.len as usize);
+        let mut b = [0u8; img::CKPT_RECORD_ALIGN];
+        self.input.read_exact(&mut b[..pad]).map_err(truncated)?;
+        if b.iter().any(|&x| x != 0) {
+            refuse!(EINVAL, "record {}: non-zero padding", rec::name(h.kind));
+        }
+        Ok(())
+    }
+
+    /// Reads a record that must be of type `kind` and exactly a `T`.
+    pub(crate) fn expect<T: FromBytes + IntoBytes>(&mut self, kind: u32) -> CkptResult<T> {
+        let h = self.header()?;
+        if h.kind != kind {
+            refuse!(EINVAL, "expected a {} record, found {}", rec::name(kind), rec::name(h.kind));
+        }
+        self.fixed(&h)
+    }
+}
+
+/// An image that ends early is an invalid one.
+fn truncated(e: Error) -> CkptError {
+    if e == ENODATA {
+        CkptError::new(EINVAL, fmt!("truncated image"))
+    } else {
+        CkptError::from(e)
     }
 }

@@ -20,6 +20,7 @@ mod files;
 mod image;
 mod memory;
 mod regs;
+mod restart;
 mod signal;
 mod sys;
 mod task;

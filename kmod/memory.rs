@@ -13,8 +13,12 @@ use kernel::prelude::*;
 use zerocopy::IntoBytes;
 
 use crate::error::{refuse, CkptResult, Context};
-use crate::image::ImageWriter;
-use crate::sys::mm::{special, MmRef, PageBatch, PageKind, Vma};
+use crate::image::{ImageReader, ImageWriter};
+use crate::sys::{
+    self,
+    file::FileRef,
+    mm::{current, special, MmRef, PageBatch, PageKind, Vma},
+};
 use crate::uapi::image::{self as img, rec, vma_kind};
 
 pub(crate) const VM_READ: u64 = 1 << 0;
@@ -229,4 +233,264 @@ fn save_pages(
         addr += got as u64 * PAGE_SIZE;
     }
     Ok(())
+}
+
+// ---- Restart --------------------------------------------------------------------------
+
+const MAP_SHARED: u32 = 0x01;
+const MAP_PRIVATE: u32 = 0x02;
+const MAP_FIXED: u32 = 0x10;
+const MAP_ANONYMOUS: u32 = 0x20;
+const MAP_GROWSDOWN: u32 = 0x0100;
+const O_RDONLY: i32 = 0;
+const O_RDWR: i32 = 2;
+const O_LARGEFILE: i32 = 0o100000;
+/// `DEFAULT_MAX_MAP_COUNT`: more areas than a process may have.
+const MAX_VMAS: u32 = 65530;
+
+/// One area to restore, checked, with its file open.
+pub(crate) struct Planned {
+    r: img::CkptVmaRec,
+    file: Option<FileRef>,
+}
+
+/// The memory a restart will install: checked in full before anything is changed.
+pub(crate) struct Plan {
+    mm: img::CkptMmRec,
+    vmas: KVec<Planned>,
+}
+
+fn is_special(kind: u32) -> bool {
+    matches!(kind, vma_kind::VDSO | vma_kind::VVAR | vma_kind::VVAR_VCLOCK)
+}
+
+fn is_file(kind: u32) -> bool {
+    matches!(kind, vma_kind::FILE_PRIVATE | vma_kind::FILE_SHARED)
+}
+
+/// Takes pages from the image.
+fn takes_pages(kind: u32) -> bool {
+    matches!(
+        kind,
+        vma_kind::ANON_PRIVATE | vma_kind::HEAP | vma_kind::STACK | vma_kind::ANON_SHARED | vma_kind::FILE_PRIVATE
+    )
+}
+
+/// Checks the `MM` record: every address a user address, every range in order.
+pub(crate) fn check_mm(m: &img::CkptMmRec, task_size: u64) -> CkptResult {
+    let pairs = [
+        ("code", m.start_code, m.end_code),
+        ("data", m.start_data, m.end_data),
+        ("brk", m.start_brk, m.brk),
+        ("arguments", m.arg_start, m.arg_end),
+        ("environment", m.env_start, m.env_end),
+        ("stack", m.start_stack, m.start_stack),
+    ];
+    for (what, a, b) in pairs {
+        if a > b || b > task_size {
+            refuse!(EINVAL, "MM record: {what} range {a:#x}-{b:#x} is not a user range");
+        }
+    }
+    if m.auxv_words as usize > img::CKPT_AUXV_WORDS || m.auxv_words % 2 != 0 {
+        refuse!(EINVAL, "MM record: bad auxv length {}", m.auxv_words);
+    }
+    if m.nr_vmas == 0 || m.nr_vmas > MAX_VMAS {
+        refuse!(EINVAL, "MM record: {} memory areas", m.nr_vmas);
+    }
+    Ok(())
+}
+
+/// Checks one `VMA` record against the previous area and the address-space limit.
+pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> CkptResult {
+    let (s, e) = (v.start, v.end);
+    if s % PAGE_SIZE != 0 || e % PAGE_SIZE != 0 || s >= e || e > task_size {
+        refuse!(EINVAL, "VMA record: {s:#x}-{e:#x} is not a page-aligned user range");
+    }
+    if s < prev_end {
+        refuse!(EINVAL, "VMA record: {s:#x}-{e:#x} overlaps or precedes the area before it");
+    }
+    if v.prot & !7 != 0 || v.__reserved != 0 {
+        refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: bad protection {:#x}", v.prot);
+    }
+    if !matches!(v.kind, vma_kind::ANON_PRIVATE..=vma_kind::VVAR_VCLOCK) {
+        refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: unknown kind {}", v.kind);
+    }
+    if is_file(v.kind) != (v.path_len > 0) || v.path_len > img::CKPT_PATH_MAX {
+        refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: path length {} does not fit its kind", v.path_len);
+    }
+    if is_file(v.kind) && v.pgoff.checked_mul(PAGE_SIZE).is_none() {
+        refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: file offset overflows");
+    }
+    Ok(())
+}
+
+/// Reads and checks the `MM` and `VMA` records and opens every mapped file.
+/// Changes nothing: a failure here leaves the caller as it was.
+pub(crate) fn plan(rd: &mut ImageReader) -> CkptResult<Plan> {
+    let task_size = sys::mm::current::task_size();
+    let mm: img::CkptMmRec = rd.expect(rec::MM)?;
+    check_mm(&mm, task_size)?;
+    let mut vmas = KVec::with_capacity(mm.nr_vmas as usize, GFP_KERNEL)?;
+    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    let mut prev_end = 0;
+    for _ in 0..mm.nr_vmas {
+        let h = rd.header()?;
+        if h.kind != rec::VMA {
+            refuse!(EINVAL, "expected {} VMA records, found {}", mm.nr_vmas, rec::name(h.kind));
+        }
+        let r: img::CkptVmaRec = rd.prefix(&h)?;
+        check_vma(&r, prev_end, task_size)?;
+        if h.len as usize != size_of::<img::CkptVmaRec>() + r.path_len as usize {
+            refuse!(EINVAL, "VMA record {:#x}: length does not match its path", r.start);
+        }
+        let n = r.path_len as usize;
+        rd.bytes(&mut path[..n])?;
+        rd.end(&h)?;
+        let file = if is_file(r.kind) {
+            Some(open_mapped(&r, &mut path[..n + 1])?)
+        } else {
+            None
+        };
+        prev_end = r.end;
+        vmas.push(Planned { r, file }, GFP_KERNEL)?;
+    }
+    Ok(Plan { mm, vmas })
+}
+
+/// Opens the file of a file-backed area as its mapping needs it.
+fn open_mapped(r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
+    let n = path.len() - 1;
+    path[n] = 0;
+    let Ok(c) = CStr::from_bytes_with_nul(path) else {
+        refuse!(EINVAL, "VMA record {:#x}: NUL inside its path", r.start);
+    };
+    let shown = core::str::from_utf8(&path[..n]).unwrap_or("?");
+    if path.first() != Some(&b'/') {
+        refuse!(EINVAL, "VMA record {:#x}: path {shown} is not absolute", r.start);
+    }
+    let writable_shared = r.kind == vma_kind::FILE_SHARED && r.prot & 2 != 0;
+    let flags = O_LARGEFILE | if writable_shared { O_RDWR } else { O_RDONLY };
+    let f = FileRef::open(c, flags).context(fmt!("memory {:#x}-{:#x}: opening {shown}", r.start, r.end))?;
+    if !f.is_regular() {
+        refuse!(EINVAL, "memory {:#x}-{:#x}: {shown} is not a regular file", r.start, r.end);
+    }
+    Ok(f)
+}
+
+/// The special mappings (vDSO, vvar) must already be where the image has them: `rstr` moves
+/// the vDSO with `arch_prctl(ARCH_MAP_VDSO_64)` before it calls the restart.
+pub(crate) fn check_specials(plan: &Plan) -> CkptResult {
+    let Some(mm) = sys::mm::current::mm() else {
+        refuse!(EINVAL, "the caller has no memory");
+    };
+    let mine = mm.vmas()?;
+    let mut want = plan.vmas.iter().filter(|p| is_special(p.r.kind));
+    for v in mine.iter().filter(|v| v.special != special::NONE) {
+        match want.next() {
+            Some(p) if p.r.start == v.start && p.r.end == v.end => {}
+            _ => refuse!(
+                EINVAL,
+                "the caller's special mapping {:#x}-{:#x} is not where the image has it (rstr must move the vDSO first)",
+                v.start,
+                v.end
+            ),
+        }
+    }
+    if let Some(p) = want.next() {
+        refuse!(EINVAL, "the image's special mapping {:#x}-{:#x} is missing in the caller", p.r.start, p.r.end);
+    }
+    Ok(())
+}
+
+/// The point of no return: unmaps everything of the caller but its special mappings, then
+/// maps every area of the plan at its place.
+pub(crate) fn replace(plan: &Plan) -> CkptResult {
+    let Some(mm) = sys::mm::current::mm() else {
+        refuse!(EINVAL, "the caller has no memory");
+    };
+    for v in mm.vmas()?.iter().filter(|v| v.special == special::NONE) {
+        current::munmap(v.start, v.end - v.start).context(fmt!("unmapping {:#x}-{:#x}", v.start, v.end))?;
+    }
+    drop(mm);
+    for p in plan.vmas.iter().filter(|p| !is_special(p.r.kind)) {
+        let r = &p.r;
+        let mut flags = MAP_FIXED;
+        flags |= match r.kind {
+            vma_kind::ANON_SHARED => MAP_SHARED | MAP_ANONYMOUS,
+            vma_kind::FILE_SHARED => MAP_SHARED,
+            vma_kind::FILE_PRIVATE => MAP_PRIVATE,
+            vma_kind::STACK => MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN,
+            _ => MAP_PRIVATE | MAP_ANONYMOUS,
+        };
+        let off = if is_file(r.kind) { r.pgoff * PAGE_SIZE } else { 0 };
+        let got = current::mmap(p.file.as_ref(), r.start, r.end - r.start, r.prot, flags, off)
+            .context(fmt!("mapping {:#x}-{:#x}", r.start, r.end))?;
+        if got != r.start {
+            refuse!(EINVAL, "mapping {:#x}-{:#x} landed at {got:#x}", r.start, r.end);
+        }
+    }
+    Ok(())
+}
+
+/// Reads `PAGES` records into the new memory until the first record of another type,
+/// whose header is returned.
+pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr> {
+    let mut bounce = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
+    loop {
+        let h = rd.header()?;
+        if h.kind != rec::PAGES {
+            return Ok(h);
+        }
+        let pg: img::CkptPagesRec = rd.prefix(&h)?;
+        let n = u64::from(pg.nr_pages);
+        if pg.nr_pages == 0 || pg.nr_pages > img::CKPT_PAGES_PER_RECORD || pg.__reserved != 0 {
+            refuse!(EINVAL, "PAGES record at {:#x}: {} pages", pg.addr, pg.nr_pages);
+        }
+        if h.len as u64 != size_of::<img::CkptPagesRec>() as u64 + n * PAGE_SIZE {
+            refuse!(EINVAL, "PAGES record at {:#x}: length does not match {} pages", pg.addr, n);
+        }
+        let end = pg.addr.checked_add(n * PAGE_SIZE).unwrap_or(u64::MAX);
+        let Some(p) = plan.vmas.iter().find(|p| p.r.start <= pg.addr && end <= p.r.end) else {
+            refuse!(EINVAL, "PAGES record {:#x}-{end:#x}: not inside one memory area", pg.addr);
+        };
+        if pg.addr % PAGE_SIZE != 0 || !takes_pages(p.r.kind) {
+            refuse!(EINVAL, "PAGES record {:#x}-{end:#x}: misaligned, or in an area without pages", pg.addr);
+        }
+        let writable = p.r.prot & 2 != 0;
+        if writable {
+            rd.bytes_to_user(pg.addr, (n * PAGE_SIZE) as usize)
+                .context(fmt!("pages {:#x}-{end:#x}", pg.addr))?;
+        } else {
+            // Read-only memory: through a bounce page, written as ptrace pokes.
+            for i in 0..n {
+                rd.bytes(&mut bounce)?;
+                current::poke(pg.addr + i * PAGE_SIZE, &bounce)
+                    .context(fmt!("page {:#x}", pg.addr + i * PAGE_SIZE))?;
+            }
+        }
+        rd.end(&h)?;
+    }
+}
+
+/// Installs the layout fields of the `MM` record (checked by [`check_mm`]).
+pub(crate) fn set_layout(plan: &Plan) -> CkptResult {
+    let m = &plan.mm;
+    let info = sys::mm::MmInfo {
+        start_code: m.start_code,
+        end_code: m.end_code,
+        start_data: m.start_data,
+        end_data: m.end_data,
+        start_brk: m.start_brk,
+        brk: m.brk,
+        start_stack: m.start_stack,
+        arg_start: m.arg_start,
+        arg_end: m.arg_end,
+        env_start: m.env_start,
+        env_end: m.env_end,
+        map_count: 0,
+        auxv_words: m.auxv_words,
+        auxv: m.auxv,
+        vdso: 0,
+    };
+    current::set_layout(&info).context(fmt!("memory layout"))
 }

@@ -8,9 +8,9 @@
 use kernel::prelude::*;
 use zerocopy::{FromBytes, IntoBytes};
 
-use crate::error::{refuse, CkptResult, Context};
-use crate::image::ImageWriter;
-use crate::sys::task::{RegsetBuf, TaskRef, NT_PRSTATUS, NT_X86_XSTATE};
+use crate::error::{refuse, CkptError, CkptResult, Context};
+use crate::image::{ImageReader, ImageWriter};
+use crate::sys::task::{current, RegsetBuf, TaskRef, NT_PRSTATUS, NT_X86_XSTATE};
 use crate::uapi::image::{self as img, rec};
 
 /// Offset of `XSTATE_BV` in an XSAVE area (the XSAVE header follows the 512-byte legacy area).
@@ -54,4 +54,97 @@ pub(crate) fn checkpoint_regs(task: &TaskRef, w: &mut ImageWriter) -> CkptResult
         );
     };
     w.fixed(rec::REGS, &regs)
+}
+
+// ---- Restart --------------------------------------------------------------------------
+
+const ERESTARTSYS: i64 = 512;
+const ERESTARTNOINTR: i64 = 513;
+const ERESTARTNOHAND: i64 = 514;
+const ERESTART_RESTARTBLOCK: i64 = 516;
+const EINTR: i64 = 4;
+/// Length of the `syscall` instruction.
+const SYSCALL_INSN_LEN: u64 = 2;
+
+/// A task stopped inside an interrupted system call has `ax` = `-ERESTART*` and `orig_ax` =
+/// the system call number. Resumes it as the kernel's signal code would for a signal with no
+/// handler (`arch_do_signal_or_restart`): the call is made again. `-ERESTART_RESTARTBLOCK`
+/// (nanosleep, poll with a timeout...) needs the task's `restart_block`, which the module
+/// cannot install: the call returns `-EINTR` instead, as it would for a handled signal.
+pub(crate) fn resume_syscall(r: &mut img::CkptRegsRec) {
+    if (r.orig_ax as i64) < 0 {
+        return;
+    }
+    match -(r.ax as i64) {
+        ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
+            r.ax = r.orig_ax;
+            r.ip = r.ip.wrapping_sub(SYSCALL_INSN_LEN);
+        }
+        ERESTART_RESTARTBLOCK => r.ax = (-EINTR) as u64,
+        _ => {}
+    }
+}
+
+/// Reads the payload of the `REGS` record whose header `h` was just read.
+pub(crate) fn read(rd: &mut ImageReader, h: &img::CkptHdr) -> CkptResult<img::CkptRegsRec> {
+    if h.kind != rec::REGS {
+        refuse!(EINVAL, "expected the REGS record, found {}", rec::name(h.kind));
+    }
+    rd.fixed(h)
+}
+
+/// Makes `r` the state the caller returns to; returns the value for `ax`.
+pub(crate) fn install(mut r: img::CkptRegsRec) -> CkptResult<u64> {
+    resume_syscall(&mut r);
+    if r.gs_base != 0 {
+        refuse!(EOPNOTSUPP, "registers: a non-zero gs base cannot be restored yet");
+    }
+    current::set_regs(&r).map_err(|e| {
+        CkptError::new(e, fmt!("registers: selectors cs {:#x} ss {:#x} ds {:#x} es {:#x} fs {:#x} gs {:#x} or fs base {:#x} refused", r.cs, r.ss, r.ds, r.es, r.fs, r.gs, r.fs_base))
+    })?;
+    Ok(r.ax)
+}
+
+#[kunit_tests(ckpt_regs)]
+mod tests {
+    use super::*;
+    use zerocopy::FromZeros;
+
+    fn stopped_in(nr: u64, ax: i64) -> img::CkptRegsRec {
+        let mut r = img::CkptRegsRec::new_zeroed();
+        r.orig_ax = nr;
+        r.ax = ax as u64;
+        r.ip = 0x401000;
+        r
+    }
+
+    #[test]
+    fn restartable_calls_are_made_again() {
+        for code in [ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND] {
+            let mut r = stopped_in(0, -code); // read(2)
+            resume_syscall(&mut r);
+            assert_eq!(r.ax, 0);
+            assert_eq!(r.ip, 0x401000 - 2);
+        }
+    }
+
+    #[test]
+    fn restart_block_calls_return_eintr() {
+        let mut r = stopped_in(35, -ERESTART_RESTARTBLOCK); // nanosleep(2)
+        resume_syscall(&mut r);
+        assert_eq!(r.ax as i64, -EINTR);
+        assert_eq!(r.ip, 0x401000);
+    }
+
+    #[test]
+    fn other_states_are_left_alone() {
+        // A finished system call, and user code (orig_ax = -1) whose ax happens to look like
+        // a restart code.
+        let mut r = stopped_in(1, 5);
+        resume_syscall(&mut r);
+        assert_eq!((r.ax, r.ip), (5, 0x401000));
+        let mut r = stopped_in(u64::MAX, -ERESTARTSYS);
+        resume_syscall(&mut r);
+        assert_eq!((r.ax as i64, r.ip), (-ERESTARTSYS, 0x401000));
+    }
 }

@@ -66,6 +66,38 @@ pub struct CkptCheckpointArgs {
     pub __reserved: u32,
 }
 
+/// The module restarts images (`CKPT_IOC_RESTART`).
+pub const CKPT_FEATURE_RESTART: u64 = 1 << 1;
+
+/// Descriptors `rstr` may ask the restart to close.
+pub const CKPT_RESTART_MAX_CLOSE: usize = 16;
+
+/// Argument of [`CKPT_IOC_RESTART`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptRestartArgs {
+    /// The image, open for reading and positioned at its `MM` record.
+    pub fd: i32,
+    /// Receives `OK` on success, or the reason of a failure after the caller's memory was
+    /// replaced (the caller is then killed); -1 for none.
+    pub err_fd: i32,
+    /// No flags are defined: must be 0.
+    pub flags: u64,
+    /// Buffer for the reason of a failure before anything was changed (NUL-terminated).
+    pub reason: u64,
+    pub reason_len: u32,
+    /// Entries of `close_fds` in use.
+    pub nr_close: u32,
+    /// The caller's own descriptors (image, device, `err_fd`), closed on success.
+    pub close_fds: [i32; CKPT_RESTART_MAX_CLOSE],
+    /// The signal mask the restored process starts with.
+    pub blocked: u64,
+    /// Records of the image the caller read before `MM`, for the `TAIL`'s count.
+    pub records_before: u64,
+    /// Must be 0.
+    pub __reserved: u64,
+}
+
 /// Direction bits of an ioctl number, as `<asm-generic/ioctl.h>` defines them.
 pub const IOC_NONE: u32 = 0;
 /// Userspace writes, the kernel reads.
@@ -92,4 +124,13 @@ pub const CKPT_IOC_CHECKPOINT: u32 = ioc(
     CKPT_IOC_MAGIC,
     0x01,
     core::mem::size_of::<CkptCheckpointArgs>(),
+);
+
+/// `_IOW(CKPT_IOC_MAGIC, 0x02, struct ckpt_restart_args)`: become the process of an image.
+/// Does not return to the caller's code on success: it returns into the restored registers.
+pub const CKPT_IOC_RESTART: u32 = ioc(
+    IOC_WRITE,
+    CKPT_IOC_MAGIC,
+    0x02,
+    core::mem::size_of::<CkptRestartArgs>(),
 );

@@ -172,6 +172,9 @@ pub struct CkptTaskRec {
     pub robust_list_len: u64,
     pub set_child_tid: u64,
     pub clear_child_tid: u64,
+    /// Start of the vDSO's text (`mm->context.vdso`), 0 if none: `rstr` moves its own vDSO
+    /// there before the module reads the memory records.
+    pub vdso_base: u64,
 }
 
 /// `CREDS`: followed by `ngroups` `u32` supplementary group ids.

@@ -24,6 +24,11 @@ extern "C" {
     fn ckpt_helper_file_pos(file: *mut c_void) -> i64;
     fn ckpt_helper_set_file_pos(file: *mut c_void, pos: i64);
     fn ckpt_helper_file_path(file: *mut c_void, buf: *mut u8, size: u32) -> i32;
+    fn ckpt_helper_file_readable(file: *mut c_void) -> i32;
+    fn ckpt_helper_file_is_reg(file: *mut c_void) -> i32;
+    fn ckpt_helper_open(path: *const u8, flags: i32, err: *mut i32) -> *mut c_void;
+    fn ckpt_helper_read(file: *mut c_void, buf: *mut u8, len: usize, pos: *mut i64) -> isize;
+    fn ckpt_helper_read_user(file: *mut c_void, uaddr: u64, len: usize, pos: *mut i64) -> isize;
 }
 
 /// A reference on an open file.
@@ -55,6 +60,30 @@ impl FileRef {
     pub(crate) unsafe fn from_raw(ptr: *mut c_void) -> Option<FileRef> {
         // INVARIANT: the caller hands over its reference.
         NonNull::new(ptr).map(|ptr| FileRef { ptr })
+    }
+
+    /// Opens `path` (NUL-terminated) with the caller's credentials, as `open(2)` would.
+    pub(crate) fn open(path: &CStr, flags: i32) -> Result<FileRef> {
+        let mut err = 0;
+        // SAFETY: `path` is NUL-terminated; `err` is writable.
+        let ptr = unsafe { ckpt_helper_open(path.as_ptr().cast(), flags, &mut err) };
+        match NonNull::new(ptr) {
+            // INVARIANT: `filp_open` returned a new reference.
+            Some(ptr) => Ok(FileRef { ptr }),
+            None => Err(Error::from_errno(err)),
+        }
+    }
+
+    /// Whether the file was opened for reading.
+    pub(crate) fn readable(&self) -> bool {
+        // SAFETY: `self.ptr` is a valid file by the type invariant.
+        unsafe { ckpt_helper_file_readable(self.ptr.as_ptr()) != 0 }
+    }
+
+    /// Whether it is a regular file.
+    pub(crate) fn is_regular(&self) -> bool {
+        // SAFETY: `self.ptr` is a valid file by the type invariant.
+        unsafe { ckpt_helper_file_is_reg(self.ptr.as_ptr()) != 0 }
     }
 
     /// Whether the file was opened for writing.
@@ -134,6 +163,51 @@ impl Output {
 impl Drop for Output {
     fn drop(&mut self) {
         // SAFETY: the file is valid; as `write(2)` does, the position advances.
+        unsafe { ckpt_helper_set_file_pos(self.file.ptr.as_ptr(), self.pos) }
+    }
+}
+
+/// A file being read from its current position on, strictly in order.
+pub(crate) struct Input {
+    file: FileRef,
+    pos: i64,
+}
+
+impl Input {
+    pub(crate) fn new(file: FileRef) -> Input {
+        // SAFETY: `file.ptr` is a valid file by the `FileRef` invariant.
+        let pos = unsafe { ckpt_helper_file_pos(file.ptr.as_ptr()) };
+        Input { file, pos }
+    }
+
+    /// Fills `buf`, or fails with `ENODATA` if the file ends first.
+    pub(crate) fn read_exact(&mut self, buf: &mut [u8]) -> Result {
+        // SAFETY: the file is valid; `buf` is writable for its length; `pos` is ours.
+        let ret = unsafe {
+            ckpt_helper_read(self.file.ptr.as_ptr(), buf.as_mut_ptr(), buf.len(), &mut self.pos)
+        };
+        if check(ret)? != buf.len() {
+            return Err(ENODATA);
+        }
+        Ok(())
+    }
+
+    /// Reads `len` bytes into the calling process's memory at `uaddr`, or fails with
+    /// `ENODATA` if the file ends first (`EFAULT` if the memory is not writable).
+    pub(crate) fn read_to_user(&mut self, uaddr: u64, len: usize) -> Result {
+        // SAFETY: the file is valid; the destination is user memory, which the kernel's
+        // copy routines check and fault in; `pos` is ours.
+        let ret = unsafe { ckpt_helper_read_user(self.file.ptr.as_ptr(), uaddr, len, &mut self.pos) };
+        if check(ret)? != len {
+            return Err(ENODATA);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Input {
+    fn drop(&mut self) {
+        // SAFETY: the file is valid; as `read(2)` does, the position advances.
         unsafe { ckpt_helper_set_file_pos(self.file.ptr.as_ptr(), self.pos) }
     }
 }

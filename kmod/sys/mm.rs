@@ -88,6 +88,61 @@ extern "C" {
     ) -> isize;
     fn ckpt_helper_put_pages(pages: *const *mut c_void, n: u32);
     fn ckpt_helper_page_kind(page: *mut c_void) -> u32;
+    fn ckpt_helper_current_mm() -> *mut c_void;
+    fn ckpt_helper_task_size() -> u64;
+    fn ckpt_helper_mmap(file: *mut c_void, addr: u64, len: u64, prot: u32, flags: u32, off: u64) -> isize;
+    fn ckpt_helper_munmap(addr: u64, len: u64) -> i32;
+    fn ckpt_helper_poke(addr: u64, buf: *const u8, len: u32) -> i32;
+    fn ckpt_helper_set_mm_layout(m: *const MmInfo) -> i32;
+}
+
+/// The calling process's own memory, for restart.
+pub(crate) mod current {
+    use super::*;
+
+    /// The caller's address space.
+    pub(crate) fn mm() -> Option<MmRef> {
+        // SAFETY: the helper returns a counted `mm` of current, or NULL.
+        let ptr = unsafe { ckpt_helper_current_mm() };
+        // SAFETY: a non-NULL `mm` carries one `mm_users` reference we now own.
+        unsafe { MmRef::from_raw(ptr) }
+    }
+
+    /// `TASK_SIZE` of the caller: user addresses are below it.
+    pub(crate) fn task_size() -> u64 {
+        // SAFETY: no arguments; reads the caller's address-space limit.
+        unsafe { ckpt_helper_task_size() }
+    }
+
+    /// `mmap(2)` in the caller's address space (`vm_mmap`); returns the address.
+    pub(crate) fn mmap(file: Option<&FileRef>, addr: u64, len: u64, prot: u32, flags: u32, off: u64) -> Result<u64> {
+        let f = file.map_or(core::ptr::null_mut(), |f| f.raw());
+        // SAFETY: `f` is NULL or a file kept alive by `file`; `vm_mmap` checks the rest.
+        let ret = unsafe { ckpt_helper_mmap(f, addr, len, prot, flags, off) };
+        // `vm_mmap` returns an address or a negative errno.
+        if (-4095..0).contains(&ret) {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(ret as u64)
+    }
+
+    /// `munmap(2)` in the caller's address space.
+    pub(crate) fn munmap(addr: u64, len: u64) -> Result {
+        // SAFETY: `vm_munmap` checks its arguments; it only affects the caller's memory.
+        check(unsafe { ckpt_helper_munmap(addr, len) } as isize).map(|_| ())
+    }
+
+    /// Writes `buf` at `addr` in the caller's memory even where it is not writable.
+    pub(crate) fn poke(addr: u64, buf: &[u8]) -> Result {
+        // SAFETY: `buf` is readable for its length; the destination is checked by GUP.
+        check(unsafe { ckpt_helper_poke(addr, buf.as_ptr(), buf.len() as u32) } as isize).map(|_| ())
+    }
+
+    /// Sets the layout fields (code, data, brk, stack, args, env, auxv) of the caller's mm.
+    pub(crate) fn set_layout(m: &MmInfo) -> Result {
+        // SAFETY: `m` is a valid struct of the C layout.
+        check(unsafe { ckpt_helper_set_mm_layout(m) } as isize).map(|_| ())
+    }
 }
 
 /// A counted reference (`mm_users`) on an address space.

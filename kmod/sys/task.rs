@@ -39,7 +39,8 @@ pub(crate) struct FdInfo {
 }
 
 // The helpers fill these image records directly: their C twins in helpers.h must match.
-const _: () = assert!(size_of::<img::CkptTaskRec>() == 88);
+const _: () = assert!(size_of::<img::CkptTaskRec>() == 96);
+const _: () = assert!(size_of::<img::CkptRegsRec>() == 27 * 8);
 const _: () = assert!(size_of::<img::CkptCredsRec>() == 80);
 const _: () = assert!(size_of::<img::CkptSigaction>() == 32);
 const _: () = assert!(size_of::<img::CkptSignalsRec>() == 32);
@@ -76,6 +77,40 @@ extern "C" {
     fn ckpt_helper_task_regset(task: *mut c_void, note: u32, data: *mut *mut c_void) -> i32;
     fn ckpt_helper_kfree(p: *const c_void);
     fn ckpt_helper_task_mm(task: *mut c_void) -> *mut c_void;
+    fn ckpt_helper_set_regs(r: *const img::CkptRegsRec) -> i32;
+    fn ckpt_helper_set_blocked(mask: u64) -> i32;
+    fn ckpt_helper_close_fd(fd: i32) -> i32;
+    fn ckpt_helper_kill_self();
+}
+
+/// The calling task, for restart.
+pub(crate) mod current {
+    use super::*;
+
+    /// Makes `r` the registers the caller returns to from this system call (checked as
+    /// ptrace's `putreg` checks them; `EINVAL` for selectors or bases it would refuse).
+    pub(crate) fn set_regs(r: &img::CkptRegsRec) -> Result {
+        // SAFETY: `r` is a valid struct of the C layout (`struct user_regs_struct`).
+        check(unsafe { ckpt_helper_set_regs(r) } as isize).map(|_| ())
+    }
+
+    /// Sets the blocked signal mask (SIGKILL and SIGSTOP cannot be blocked).
+    pub(crate) fn set_blocked(mask: u64) -> Result {
+        // SAFETY: plain value; `sigprocmask` acts on the caller.
+        check(unsafe { ckpt_helper_set_blocked(mask) } as isize).map(|_| ())
+    }
+
+    /// Closes one of the caller's descriptors.
+    pub(crate) fn close_fd(fd: i32) -> Result {
+        // SAFETY: `close_fd` accepts any number.
+        check(unsafe { ckpt_helper_close_fd(fd) } as isize).map(|_| ())
+    }
+
+    /// Queues SIGKILL to the caller: it dies on its way back to userspace.
+    pub(crate) fn kill_self() {
+        // SAFETY: no arguments; `force_sig` acts on the caller.
+        unsafe { ckpt_helper_kill_self() }
+    }
 }
 
 /// A reference on a task.

@@ -10,3 +10,4 @@ pub mod checkpoint;
 pub mod cli;
 pub mod device;
 pub mod image;
+pub mod restart;
