@@ -59,6 +59,7 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
             st.nr_threads
         );
     }
+    task::check_supported(&target, pid)?;
     let Some(mm) = target.mm() else {
         refuse!(ESRCH, "pid {pid} is exiting");
     };

@@ -11,6 +11,8 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
+#include <linux/hrtimer.h>
+#include <linux/nsproxy.h>
 #include <linux/huge_mm.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -55,6 +57,8 @@ ssize_t ckpt_helper_kernel_release(char *buf, size_t len)
 
 /* ---- Tasks ---------------------------------------------------------- */
 
+static struct sighand_struct *lock_sighand(struct task_struct *task);
+
 struct task_struct *ckpt_helper_get_task(pid_t vpid)
 {
 	struct pid *pid = find_get_pid(vpid);
@@ -82,6 +86,30 @@ void ckpt_helper_task_state(struct task_struct *task, struct ckpt_h_task_state *
 	out->nr_threads = get_nr_threads(task);
 	out->is_current = task == current;
 	out->has_mm = READ_ONCE(task->mm) != NULL;
+}
+
+void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupported *out)
+{
+	struct sighand_struct *sighand = lock_sighand(task);
+	struct signal_struct *sig = task->signal;
+
+	memset(out, 0, sizeof(*out));
+	if (sighand) {
+		out->posix_timers = !hlist_empty(&sig->posix_timers) ||
+				    !hlist_empty(&sig->ignored_posix_timers);
+		out->itimer_real = hrtimer_active(&sig->real_timer);
+		out->itimer_cpu = sig->it[0].expires || sig->it[1].expires;
+		out->shared_sighand = refcount_read(&sighand->count) > 1;
+		spin_unlock_irq(&sighand->siglock);
+	}
+	task_lock(task);
+#ifdef CONFIG_SYSVIPC
+	out->sem_undo = task->sysvsem.undo_list != NULL;
+#endif
+	out->other_ns = task->nsproxy != current->nsproxy;
+	out->shared_files = task->files && atomic_read(&task->files->count) > 1;
+	out->shared_fs = task->fs && READ_ONCE(task->fs->users) > 1;
+	task_unlock(task);
 }
 
 void ckpt_helper_task_info(struct task_struct *task, struct ckpt_h_task *out)

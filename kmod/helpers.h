@@ -70,7 +70,20 @@ struct ckpt_h_file {
 	u64 fs_magic;		/* s_magic of its filesystem */
 };
 
+/* State the checkpoint cannot save yet, to be refused rather than lost. */
+struct ckpt_h_unsupported {
+	u32 posix_timers;	/* timer_create() timers exist */
+	u32 itimer_real;	/* ITIMER_REAL armed */
+	u32 itimer_cpu;		/* ITIMER_VIRTUAL or ITIMER_PROF armed */
+	u32 sem_undo;		/* SysV semaphore undo list */
+	u32 other_ns;		/* namespaces differ from the caller's */
+	u32 shared_files;	/* fd table shared (CLONE_FILES) */
+	u32 shared_fs;		/* fs_struct shared (CLONE_FS) */
+	u32 shared_sighand;	/* signal handlers shared (CLONE_SIGHAND) */
+};
+
 struct task_struct *ckpt_helper_get_task(pid_t vpid);
+void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupported *out);
 void ckpt_helper_put_task(struct task_struct *task);
 void ckpt_helper_task_state(struct task_struct *task, struct ckpt_h_task_state *out);
 void ckpt_helper_task_info(struct task_struct *task, struct ckpt_h_task *out);

@@ -114,7 +114,12 @@ impl ImageReader {
             refuse!(EINVAL, "bad record header");
         };
         if h.len > img::CKPT_MAX_PAYLOAD {
-            refuse!(EINVAL, "record {}: payload of {} bytes exceeds the limit", rec::name(h.kind), h.len);
+            refuse!(
+                EINVAL,
+                "record {}: payload of {} bytes exceeds the limit",
+                rec::name(h.kind),
+                h.len
+            );
         }
         self.count += 1;
         Ok(h)
@@ -123,7 +128,13 @@ impl ImageReader {
     /// Reads the payload of a record whose header was just read, which must be exactly a `T`.
     pub(crate) fn fixed<T: FromBytes + IntoBytes>(&mut self, h: &img::CkptHdr) -> CkptResult<T> {
         if h.len as usize != size_of::<T>() {
-            refuse!(EINVAL, "record {}: {} bytes, expected {}", rec::name(h.kind), h.len, size_of::<T>());
+            refuse!(
+                EINVAL,
+                "record {}: {} bytes, expected {}",
+                rec::name(h.kind),
+                h.len,
+                size_of::<T>()
+            );
         }
         let v = self.prefix::<T>(h)?;
         self.end(h)?;
@@ -133,7 +144,13 @@ impl ImageReader {
     /// Reads a `T` at the start of the payload; the rest is read with [`Self::bytes`].
     pub(crate) fn prefix<T: FromBytes + IntoBytes>(&mut self, h: &img::CkptHdr) -> CkptResult<T> {
         if (h.len as usize) < size_of::<T>() {
-            refuse!(EINVAL, "record {}: {} bytes, shorter than {}", rec::name(h.kind), h.len, size_of::<T>());
+            refuse!(
+                EINVAL,
+                "record {}: {} bytes, shorter than {}",
+                rec::name(h.kind),
+                h.len,
+                size_of::<T>()
+            );
         }
         let mut v = T::new_zeroed();
         self.input.read_exact(v.as_mut_bytes()).map_err(truncated)?;
@@ -168,7 +185,12 @@ impl ImageReader {
     pub(crate) fn expect<T: FromBytes + IntoBytes>(&mut self, kind: u32) -> CkptResult<T> {
         let h = self.header()?;
         if h.kind != kind {
-            refuse!(EINVAL, "expected a {} record, found {}", rec::name(kind), rec::name(h.kind));
+            refuse!(
+                EINVAL,
+                "expected a {} record, found {}",
+                rec::name(kind),
+                rec::name(h.kind)
+            );
         }
         self.fixed(&h)
     }

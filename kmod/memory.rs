@@ -261,7 +261,10 @@ pub(crate) struct Plan {
 }
 
 fn is_special(kind: u32) -> bool {
-    matches!(kind, vma_kind::VDSO | vma_kind::VVAR | vma_kind::VVAR_VCLOCK)
+    matches!(
+        kind,
+        vma_kind::VDSO | vma_kind::VVAR | vma_kind::VVAR_VCLOCK
+    )
 }
 
 fn is_file(kind: u32) -> bool {
@@ -272,7 +275,11 @@ fn is_file(kind: u32) -> bool {
 fn takes_pages(kind: u32) -> bool {
     matches!(
         kind,
-        vma_kind::ANON_PRIVATE | vma_kind::HEAP | vma_kind::STACK | vma_kind::ANON_SHARED | vma_kind::FILE_PRIVATE
+        vma_kind::ANON_PRIVATE
+            | vma_kind::HEAP
+            | vma_kind::STACK
+            | vma_kind::ANON_SHARED
+            | vma_kind::FILE_PRIVATE
     )
 }
 
@@ -288,7 +295,10 @@ pub(crate) fn check_mm(m: &img::CkptMmRec, task_size: u64) -> CkptResult {
     ];
     for (what, a, b) in pairs {
         if a > b || b > task_size {
-            refuse!(EINVAL, "MM record: {what} range {a:#x}-{b:#x} is not a user range");
+            refuse!(
+                EINVAL,
+                "MM record: {what} range {a:#x}-{b:#x} is not a user range"
+            );
         }
     }
     if m.auxv_words as usize > img::CKPT_AUXV_WORDS || m.auxv_words % 2 != 0 {
@@ -304,19 +314,33 @@ pub(crate) fn check_mm(m: &img::CkptMmRec, task_size: u64) -> CkptResult {
 pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> CkptResult {
     let (s, e) = (v.start, v.end);
     if s % PAGE_SIZE != 0 || e % PAGE_SIZE != 0 || s >= e || e > task_size {
-        refuse!(EINVAL, "VMA record: {s:#x}-{e:#x} is not a page-aligned user range");
+        refuse!(
+            EINVAL,
+            "VMA record: {s:#x}-{e:#x} is not a page-aligned user range"
+        );
     }
     if s < prev_end {
-        refuse!(EINVAL, "VMA record: {s:#x}-{e:#x} overlaps or precedes the area before it");
+        refuse!(
+            EINVAL,
+            "VMA record: {s:#x}-{e:#x} overlaps or precedes the area before it"
+        );
     }
     if v.prot & !7 != 0 || v.__reserved != 0 {
-        refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: bad protection {:#x}", v.prot);
+        refuse!(
+            EINVAL,
+            "VMA record {s:#x}-{e:#x}: bad protection {:#x}",
+            v.prot
+        );
     }
     if !matches!(v.kind, vma_kind::ANON_PRIVATE..=vma_kind::VVAR_VCLOCK) {
         refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: unknown kind {}", v.kind);
     }
     if is_file(v.kind) != (v.path_len > 0) || v.path_len > img::CKPT_PATH_MAX {
-        refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: path length {} does not fit its kind", v.path_len);
+        refuse!(
+            EINVAL,
+            "VMA record {s:#x}-{e:#x}: path length {} does not fit its kind",
+            v.path_len
+        );
     }
     if is_file(v.kind) && v.pgoff.checked_mul(PAGE_SIZE).is_none() {
         refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: file offset overflows");
@@ -336,12 +360,21 @@ pub(crate) fn plan(rd: &mut ImageReader) -> CkptResult<Plan> {
     for _ in 0..mm.nr_vmas {
         let h = rd.header()?;
         if h.kind != rec::VMA {
-            refuse!(EINVAL, "expected {} VMA records, found {}", mm.nr_vmas, rec::name(h.kind));
+            refuse!(
+                EINVAL,
+                "expected {} VMA records, found {}",
+                mm.nr_vmas,
+                rec::name(h.kind)
+            );
         }
         let r: img::CkptVmaRec = rd.prefix(&h)?;
         check_vma(&r, prev_end, task_size)?;
         if h.len as usize != size_of::<img::CkptVmaRec>() + r.path_len as usize {
-            refuse!(EINVAL, "VMA record {:#x}: length does not match its path", r.start);
+            refuse!(
+                EINVAL,
+                "VMA record {:#x}: length does not match its path",
+                r.start
+            );
         }
         let n = r.path_len as usize;
         rd.bytes(&mut path[..n])?;
@@ -366,13 +399,26 @@ fn open_mapped(r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
     };
     let shown = core::str::from_utf8(&path[..n]).unwrap_or("?");
     if path.first() != Some(&b'/') {
-        refuse!(EINVAL, "VMA record {:#x}: path {shown} is not absolute", r.start);
+        refuse!(
+            EINVAL,
+            "VMA record {:#x}: path {shown} is not absolute",
+            r.start
+        );
     }
     let writable_shared = r.kind == vma_kind::FILE_SHARED && r.prot & 2 != 0;
     let flags = O_LARGEFILE | if writable_shared { O_RDWR } else { O_RDONLY };
-    let f = FileRef::open(c, flags).context(fmt!("memory {:#x}-{:#x}: opening {shown}", r.start, r.end))?;
+    let f = FileRef::open(c, flags).context(fmt!(
+        "memory {:#x}-{:#x}: opening {shown}",
+        r.start,
+        r.end
+    ))?;
     if !f.is_regular() {
-        refuse!(EINVAL, "memory {:#x}-{:#x}: {shown} is not a regular file", r.start, r.end);
+        refuse!(
+            EINVAL,
+            "memory {:#x}-{:#x}: {shown} is not a regular file",
+            r.start,
+            r.end
+        );
     }
     Ok(f)
 }
@@ -397,7 +443,12 @@ pub(crate) fn check_specials(plan: &Plan) -> CkptResult {
         }
     }
     if let Some(p) = want.next() {
-        refuse!(EINVAL, "the image's special mapping {:#x}-{:#x} is missing in the caller", p.r.start, p.r.end);
+        refuse!(
+            EINVAL,
+            "the image's special mapping {:#x}-{:#x} is missing in the caller",
+            p.r.start,
+            p.r.end
+        );
     }
     Ok(())
 }
@@ -409,7 +460,11 @@ pub(crate) fn replace(plan: &Plan) -> CkptResult {
         refuse!(EINVAL, "the caller has no memory");
     };
     for v in mm.vmas()?.iter().filter(|v| v.special == special::NONE) {
-        current::munmap(v.start, v.end - v.start).context(fmt!("unmapping {:#x}-{:#x}", v.start, v.end))?;
+        current::munmap(v.start, v.end - v.start).context(fmt!(
+            "unmapping {:#x}-{:#x}",
+            v.start,
+            v.end
+        ))?;
     }
     drop(mm);
     for p in plan.vmas.iter().filter(|p| !is_special(p.r.kind)) {
@@ -422,11 +477,27 @@ pub(crate) fn replace(plan: &Plan) -> CkptResult {
             vma_kind::STACK => MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN,
             _ => MAP_PRIVATE | MAP_ANONYMOUS,
         };
-        let off = if is_file(r.kind) { r.pgoff * PAGE_SIZE } else { 0 };
-        let got = current::mmap(p.file.as_ref(), r.start, r.end - r.start, r.prot, flags, off)
-            .context(fmt!("mapping {:#x}-{:#x}", r.start, r.end))?;
+        let off = if is_file(r.kind) {
+            r.pgoff * PAGE_SIZE
+        } else {
+            0
+        };
+        let got = current::mmap(
+            p.file.as_ref(),
+            r.start,
+            r.end - r.start,
+            r.prot,
+            flags,
+            off,
+        )
+        .context(fmt!("mapping {:#x}-{:#x}", r.start, r.end))?;
         if got != r.start {
-            refuse!(EINVAL, "mapping {:#x}-{:#x} landed at {got:#x}", r.start, r.end);
+            refuse!(
+                EINVAL,
+                "mapping {:#x}-{:#x} landed at {got:#x}",
+                r.start,
+                r.end
+            );
         }
     }
     Ok(())
@@ -444,17 +515,39 @@ pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr
         let pg: img::CkptPagesRec = rd.prefix(&h)?;
         let n = u64::from(pg.nr_pages);
         if pg.nr_pages == 0 || pg.nr_pages > img::CKPT_PAGES_PER_RECORD || pg.__reserved != 0 {
-            refuse!(EINVAL, "PAGES record at {:#x}: {} pages", pg.addr, pg.nr_pages);
+            refuse!(
+                EINVAL,
+                "PAGES record at {:#x}: {} pages",
+                pg.addr,
+                pg.nr_pages
+            );
         }
-        if h.len as u64 != size_of::<img::CkptPagesRec>() as u64 + n * PAGE_SIZE {
-            refuse!(EINVAL, "PAGES record at {:#x}: length does not match {} pages", pg.addr, n);
+        if u64::from(h.len) != size_of::<img::CkptPagesRec>() as u64 + n * PAGE_SIZE {
+            refuse!(
+                EINVAL,
+                "PAGES record at {:#x}: length does not match {} pages",
+                pg.addr,
+                n
+            );
         }
-        let end = pg.addr.checked_add(n * PAGE_SIZE).unwrap_or(u64::MAX);
-        let Some(p) = plan.vmas.iter().find(|p| p.r.start <= pg.addr && end <= p.r.end) else {
-            refuse!(EINVAL, "PAGES record {:#x}-{end:#x}: not inside one memory area", pg.addr);
+        let end = pg.addr.saturating_add(n * PAGE_SIZE);
+        let Some(p) = plan
+            .vmas
+            .iter()
+            .find(|p| p.r.start <= pg.addr && end <= p.r.end)
+        else {
+            refuse!(
+                EINVAL,
+                "PAGES record {:#x}-{end:#x}: not inside one memory area",
+                pg.addr
+            );
         };
         if pg.addr % PAGE_SIZE != 0 || !takes_pages(p.r.kind) {
-            refuse!(EINVAL, "PAGES record {:#x}-{end:#x}: misaligned, or in an area without pages", pg.addr);
+            refuse!(
+                EINVAL,
+                "PAGES record {:#x}-{end:#x}: misaligned, or in an area without pages",
+                pg.addr
+            );
         }
         let writable = p.r.prot & 2 != 0;
         if writable {

@@ -88,7 +88,11 @@ pub(crate) fn resume_syscall(r: &mut img::CkptRegsRec) {
 /// Reads the payload of the `REGS` record whose header `h` was just read.
 pub(crate) fn read(rd: &mut ImageReader, h: &img::CkptHdr) -> CkptResult<img::CkptRegsRec> {
     if h.kind != rec::REGS {
-        refuse!(EINVAL, "expected the REGS record, found {}", rec::name(h.kind));
+        refuse!(
+            EINVAL,
+            "expected the REGS record, found {}",
+            rec::name(h.kind)
+        );
     }
     rd.fixed(h)
 }
@@ -97,7 +101,10 @@ pub(crate) fn read(rd: &mut ImageReader, h: &img::CkptHdr) -> CkptResult<img::Ck
 pub(crate) fn install(mut r: img::CkptRegsRec) -> CkptResult<u64> {
     resume_syscall(&mut r);
     if r.gs_base != 0 {
-        refuse!(EOPNOTSUPP, "registers: a non-zero gs base cannot be restored yet");
+        refuse!(
+            EOPNOTSUPP,
+            "registers: a non-zero gs base cannot be restored yet"
+        );
     }
     current::set_regs(&r).map_err(|e| {
         CkptError::new(e, fmt!("registers: selectors cs {:#x} ss {:#x} ds {:#x} es {:#x} fs {:#x} gs {:#x} or fs base {:#x} refused", r.cs, r.ss, r.ds, r.es, r.fs, r.gs, r.fs_base))

@@ -27,10 +27,19 @@ use crate::{memory, regs};
 /// Runs the restart; the value is what the caller's `ax` must hold when it returns.
 pub(crate) fn restart(args: &CkptRestartArgs) -> CkptResult<u64> {
     if args.flags != 0 || args.__reserved != 0 {
-        refuse!(EINVAL, "unknown flags {:#x} or non-zero reserved field", args.flags);
+        refuse!(
+            EINVAL,
+            "unknown flags {:#x} or non-zero reserved field",
+            args.flags
+        );
     }
     if args.nr_close as usize > args.close_fds.len() {
-        refuse!(EINVAL, "{} descriptors to close, at most {}", args.nr_close, args.close_fds.len());
+        refuse!(
+            EINVAL,
+            "{} descriptors to close, at most {}",
+            args.nr_close,
+            args.close_fds.len()
+        );
     }
     let Some(file) = FileRef::fget(args.fd) else {
         refuse!(EBADF, "image fd {} is not open", args.fd);
@@ -65,7 +74,11 @@ pub(crate) fn restart(args: &CkptRestartArgs) -> CkptResult<u64> {
         }
         Err(e) => {
             if let Some(out) = report.as_mut() {
-                let reason = e.reason.as_ref().map(|r| r.to_bytes()).unwrap_or(b"restart failed");
+                let reason = e
+                    .reason
+                    .as_ref()
+                    .map(|r| r.to_bytes())
+                    .unwrap_or(b"restart failed");
                 let _ = out.write(reason);
             }
             current::kill_self();
@@ -74,17 +87,28 @@ pub(crate) fn restart(args: &CkptRestartArgs) -> CkptResult<u64> {
     }
 }
 
-fn become_image(rd: &mut ImageReader, plan: &memory::Plan, args: &CkptRestartArgs) -> CkptResult<u64> {
+fn become_image(
+    rd: &mut ImageReader,
+    plan: &memory::Plan,
+    args: &CkptRestartArgs,
+) -> CkptResult<u64> {
     memory::replace(plan)?;
     let h = memory::fill(rd, plan)?;
     let r = regs::read(rd, &h)?;
     let tail: img::CkptTailRec = rd.expect(rec::TAIL)?;
     let total = args.records_before.checked_add(rd.count() - 1);
     if tail.magic != img::CKPT_TAIL_MAGIC || Some(tail.nr_records) != total {
-        refuse!(EINVAL, "TAIL record: bad magic or record count {} (read {:?})", tail.nr_records, total);
+        refuse!(
+            EINVAL,
+            "TAIL record: bad magic or record count {} (read {:?})",
+            tail.nr_records,
+            total
+        );
     }
     memory::set_layout(plan)?;
     let ax = regs::install(r)?;
-    current::set_blocked(args.blocked).map_err(CkptError::from).context(fmt!("signal mask"))?;
+    current::set_blocked(args.blocked)
+        .map_err(CkptError::from)
+        .context(fmt!("signal mask"))?;
     Ok(ax)
 }

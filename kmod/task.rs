@@ -8,10 +8,40 @@
 use kernel::prelude::*;
 use zerocopy::{FromZeros, IntoBytes};
 
-use crate::error::{CkptResult, Context};
+use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::sys::task::TaskRef;
 use crate::uapi::image::{self as img, rec};
+
+/// Refuses, with its reason, what this version cannot save, instead of losing it.
+pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
+    let u = task.unsupported();
+    let refusals = [
+        (u.posix_timers, "POSIX timers (timer_create)"),
+        (u.itimer_real, "an armed ITIMER_REAL (setitimer, alarm)"),
+        (u.itimer_cpu, "an armed ITIMER_VIRTUAL or ITIMER_PROF"),
+        (u.sem_undo, "SysV semaphores with undo (SEM_UNDO)"),
+        (u.other_ns, "namespaces other than the caller's"),
+        (
+            u.shared_files,
+            "a descriptor table shared with another process (CLONE_FILES)",
+        ),
+        (
+            u.shared_fs,
+            "a root and cwd shared with another process (CLONE_FS)",
+        ),
+        (
+            u.shared_sighand,
+            "signal handlers shared with another process (CLONE_SIGHAND)",
+        ),
+    ];
+    for (set, what) in refusals {
+        if set != 0 {
+            refuse!(EOPNOTSUPP, "pid {pid} uses {what}: not supported yet");
+        }
+    }
+    Ok(())
+}
 
 pub(crate) fn checkpoint(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
     let mut t = img::CkptTaskRec::new_zeroed();

@@ -169,6 +169,22 @@ def pipe_refused_with_reason():
     refusal("--pipe", "pipe_fd", "pipe or FIFO")
 
 
+def armed_timer_refused_with_reason():
+    d = fresh("itimer")
+    code = ("import signal, sys, time; signal.signal(signal.SIGALRM, lambda *a: None); "
+            "signal.setitimer(signal.ITIMER_REAL, 100); open(sys.argv[1], 'w').close(); time.sleep(600)")
+    p = subprocess.Popen([sys.executable, "-c", code, os.path.join(d, "ready")],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(d, "ready")), "python to start")
+        status, _, err = sh(CKPT, str(p.pid), "-o", os.path.join(d, "img"), check=False)
+        assert status != 0 and f"pid {p.pid} uses an armed ITIMER_REAL" in err, err
+        assert p.poll() is None, "the refused process runs on"
+    finally:
+        p.kill()
+        p.wait()
+
+
 def signals_and_handlers_saved():
     d = fresh("signals")
     t = Target(d, "--signals")
@@ -214,7 +230,13 @@ def unprivileged_checkpoint_rejected():
     t = Target(d)
     try:
         img = os.path.join(d, "img")
-        status, _, err = sh(CKPT, str(t.pid), "-o", img, check=False, user=65534)
+        # Open the device to everyone, so that the kernel's own checks are what refuses.
+        mode = os.stat("/dev/checkpoint").st_mode
+        os.chmod("/dev/checkpoint", 0o666)
+        try:
+            status, _, err = sh(CKPT, str(t.pid), "-o", img, check=False, user=65534)
+        finally:
+            os.chmod("/dev/checkpoint", mode & 0o777)
         assert status != 0 and "not allowed to ptrace-attach" in err, err
         assert not os.path.exists(img)
         assert t.alive()
@@ -255,6 +277,7 @@ sys.exit(run([
     image_streams_through_a_pipe,
     socket_refused_with_reason,
     pipe_refused_with_reason,
+    armed_timer_refused_with_reason,
     signals_and_handlers_saved,
     open_file_saved,
     unprivileged_checkpoint_rejected,

@@ -66,7 +66,7 @@ impl FileRef {
     pub(crate) fn open(path: &CStr, flags: i32) -> Result<FileRef> {
         let mut err = 0;
         // SAFETY: `path` is NUL-terminated; `err` is writable.
-        let ptr = unsafe { ckpt_helper_open(path.as_ptr().cast(), flags, &mut err) };
+        let ptr = unsafe { ckpt_helper_open(path.as_char_ptr().cast(), flags, &mut err) };
         match NonNull::new(ptr) {
             // INVARIANT: `filp_open` returned a new reference.
             Some(ptr) => Ok(FileRef { ptr }),
@@ -184,7 +184,12 @@ impl Input {
     pub(crate) fn read_exact(&mut self, buf: &mut [u8]) -> Result {
         // SAFETY: the file is valid; `buf` is writable for its length; `pos` is ours.
         let ret = unsafe {
-            ckpt_helper_read(self.file.ptr.as_ptr(), buf.as_mut_ptr(), buf.len(), &mut self.pos)
+            ckpt_helper_read(
+                self.file.ptr.as_ptr(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut self.pos,
+            )
         };
         if check(ret)? != buf.len() {
             return Err(ENODATA);
@@ -197,7 +202,8 @@ impl Input {
     pub(crate) fn read_to_user(&mut self, uaddr: u64, len: usize) -> Result {
         // SAFETY: the file is valid; the destination is user memory, which the kernel's
         // copy routines check and fault in; `pos` is ours.
-        let ret = unsafe { ckpt_helper_read_user(self.file.ptr.as_ptr(), uaddr, len, &mut self.pos) };
+        let ret =
+            unsafe { ckpt_helper_read_user(self.file.ptr.as_ptr(), uaddr, len, &mut self.pos) };
         if check(ret)? != len {
             return Err(ENODATA);
         }

@@ -90,7 +90,14 @@ extern "C" {
     fn ckpt_helper_page_kind(page: *mut c_void) -> u32;
     fn ckpt_helper_current_mm() -> *mut c_void;
     fn ckpt_helper_task_size() -> u64;
-    fn ckpt_helper_mmap(file: *mut c_void, addr: u64, len: u64, prot: u32, flags: u32, off: u64) -> isize;
+    fn ckpt_helper_mmap(
+        file: *mut c_void,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        flags: u32,
+        off: u64,
+    ) -> isize;
     fn ckpt_helper_munmap(addr: u64, len: u64) -> i32;
     fn ckpt_helper_poke(addr: u64, buf: *const u8, len: u32) -> i32;
     fn ckpt_helper_set_mm_layout(m: *const MmInfo) -> i32;
@@ -115,7 +122,14 @@ pub(crate) mod current {
     }
 
     /// `mmap(2)` in the caller's address space (`vm_mmap`); returns the address.
-    pub(crate) fn mmap(file: Option<&FileRef>, addr: u64, len: u64, prot: u32, flags: u32, off: u64) -> Result<u64> {
+    pub(crate) fn mmap(
+        file: Option<&FileRef>,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        flags: u32,
+        off: u64,
+    ) -> Result<u64> {
         let f = file.map_or(core::ptr::null_mut(), |f| f.raw());
         // SAFETY: `f` is NULL or a file kept alive by `file`; `vm_mmap` checks the rest.
         let ret = unsafe { ckpt_helper_mmap(f, addr, len, prot, flags, off) };
@@ -135,7 +149,8 @@ pub(crate) mod current {
     /// Writes `buf` at `addr` in the caller's memory even where it is not writable.
     pub(crate) fn poke(addr: u64, buf: &[u8]) -> Result {
         // SAFETY: `buf` is readable for its length; the destination is checked by GUP.
-        check(unsafe { ckpt_helper_poke(addr, buf.as_ptr(), buf.len() as u32) } as isize).map(|_| ())
+        check(unsafe { ckpt_helper_poke(addr, buf.as_ptr(), buf.len() as u32) } as isize)
+            .map(|_| ())
     }
 
     /// Sets the layout fields (code, data, brk, stack, args, env, auxv) of the caller's mm.

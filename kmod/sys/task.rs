@@ -24,6 +24,20 @@ pub(crate) struct TaskState {
     pub(crate) has_mm: u32,
 }
 
+/// State the checkpoint cannot save yet (`ckpt_helper_task_unsupported`).
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct Unsupported {
+    pub(crate) posix_timers: u32,
+    pub(crate) itimer_real: u32,
+    pub(crate) itimer_cpu: u32,
+    pub(crate) sem_undo: u32,
+    pub(crate) other_ns: u32,
+    pub(crate) shared_files: u32,
+    pub(crate) shared_fs: u32,
+    pub(crate) shared_sighand: u32,
+}
+
 /// One open file descriptor, as `ckpt_helper_task_next_fd` reports it.
 #[repr(C)]
 #[derive(Default)]
@@ -51,6 +65,7 @@ extern "C" {
     fn ckpt_helper_get_task(vpid: i32) -> *mut c_void;
     fn ckpt_helper_put_task(task: *mut c_void);
     fn ckpt_helper_task_state(task: *mut c_void, out: *mut TaskState);
+    fn ckpt_helper_task_unsupported(task: *mut c_void, out: *mut Unsupported);
     fn ckpt_helper_task_info(task: *mut c_void, out: *mut img::CkptTaskRec);
     fn ckpt_helper_task_creds(
         task: *mut c_void,
@@ -176,6 +191,14 @@ impl TaskRef {
         // SAFETY: the task is valid by the type invariant; `s` is writable.
         unsafe { ckpt_helper_task_state(self.raw(), &mut s) };
         s
+    }
+
+    /// What this task uses that cannot be saved yet.
+    pub(crate) fn unsupported(&self) -> Unsupported {
+        let mut u = Unsupported::default();
+        // SAFETY: the task is valid; `u` is writable.
+        unsafe { ckpt_helper_task_unsupported(self.raw(), &mut u) };
+        u
     }
 
     /// The `TASK` record of this task.

@@ -6,6 +6,9 @@
  *
  *   target STATUS [--mem MIB] [--socket] [--pipe] [--signals] [--file PATH]
  *   target hash ADDR NPAGES     print the FNV-1a 64 the pattern gives those pages
+ *   target fpu STATUS           keep known values in ymm8-15, x87 st0 and MXCSR while
+ *                               counting in an all-assembly loop; SIGUSR2 ends it: exit 0
+ *                               if every register held, 42 if one changed
  *
  * Memory pattern: the 64-bit word at address a holds pattern(a), so the
  * contents of any page can be recomputed from its address alone.
@@ -50,6 +53,94 @@ static int hash_mode(uint64_t addr, uint64_t npages)
 }
 
 static volatile sig_atomic_t usr1_count;
+static volatile unsigned char fpu_stop;
+static volatile unsigned long long fpu_counter;
+static unsigned long long fpu_expect[8][4] __attribute__((aligned(32)));
+
+static void on_usr2_stop(int sig)
+{
+	(void)sig;
+	fpu_stop = 1;
+}
+
+/*
+ * Loads ymm8-15, st0 and MXCSR, then loops: check them all, count, sleep 2 ms
+ * with a raw nanosleep (no libc code may run: it could use vector registers).
+ */
+static int fpu_mode(const char *status)
+{
+	static const double st0 = 3.14159265358979;
+	static const unsigned int mxcsr = 0x1f80 | 0x6000;	/* round toward zero */
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
+	struct sigaction sa = { .sa_handler = on_usr2_stop };
+	unsigned long long bad = 0;
+	unsigned int tmp;
+	double dtmp;
+	char info[256];
+	int fd, n, i, j;
+
+	for (i = 0; i < 8; i++)
+		for (j = 0; j < 4; j++)
+			fpu_expect[i][j] = 0x0123456789abcdefull * (i + 1) + j;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+	n = snprintf(info, sizeof(info), "pid=%d\ncounter_addr=%p\n", getpid(), (void *)&fpu_counter);
+	fd = open(status, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, info, n) != n)
+		return 8;
+	close(fd);
+	asm volatile(
+		"vmovdqa 0(%[e]), %%ymm8\n\t"
+		"vmovdqa 32(%[e]), %%ymm9\n\t"
+		"vmovdqa 64(%[e]), %%ymm10\n\t"
+		"vmovdqa 96(%[e]), %%ymm11\n\t"
+		"vmovdqa 128(%[e]), %%ymm12\n\t"
+		"vmovdqa 160(%[e]), %%ymm13\n\t"
+		"vmovdqa 192(%[e]), %%ymm14\n\t"
+		"vmovdqa 224(%[e]), %%ymm15\n\t"
+		"fninit\n\t"
+		"fldl %[st0]\n\t"
+		"ldmxcsr %[mx]\n\t"
+		"1:\n\t"
+#define CHECK(r, off) \
+		"vpcmpeqq " off "(%[e]), %%ymm" r ", %%ymm0\n\t" \
+		"vpmovmskb %%ymm0, %%eax\n\t" \
+		"cmp $-1, %%eax\n\t" \
+		"jne 2f\n\t"
+		CHECK("8", "0") CHECK("9", "32") CHECK("10", "64") CHECK("11", "96")
+		CHECK("12", "128") CHECK("13", "160") CHECK("14", "192") CHECK("15", "224")
+		"stmxcsr %[tmp]\n\t"
+		"mov %[tmp], %%eax\n\t"
+		"cmp %[mx], %%eax\n\t"
+		"jne 2f\n\t"
+		"fstl %[dtmp]\n\t"
+		"mov %[dtmp], %%rax\n\t"
+		"cmp %[st0], %%rax\n\t"
+		"jne 2f\n\t"
+		"incq %[cnt]\n\t"
+		"cmpb $0, %[stop]\n\t"
+		"jne 3f\n\t"
+		"mov $35, %%eax\n\t"		/* nanosleep(&ts, NULL) */
+		"lea %[ts], %%rdi\n\t"
+		"xor %%esi, %%esi\n\t"
+		"syscall\n\t"
+		"jmp 1b\n\t"
+		"2:\n\t"
+		"movq $1, %[bad]\n\t"
+		"3:\n\t"
+		"vzeroupper\n\t"
+		"fninit\n\t"
+		: [cnt] "+m"(fpu_counter), [bad] "+m"(bad), [tmp] "=m"(tmp), [dtmp] "=m"(dtmp)
+		: [e] "r"(fpu_expect), [st0] "m"(st0), [mx] "m"(mxcsr), [stop] "m"(fpu_stop), [ts] "m"(ts)
+		: "rax", "rcx", "rdx", "rdi", "rsi", "r11", "memory", "cc",
+		  "xmm0", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+	{
+		unsigned int dflt = 0x1f80;
+
+		asm volatile("ldmxcsr %0" : : "m"(dflt));
+	}
+	return bad ? 42 : 0;
+}
 
 static void on_usr1(int sig)
 {
@@ -62,11 +153,14 @@ int main(int argc, char **argv)
 	const char *status, *file = NULL;
 	size_t mem = 0;
 	int want_socket = 0, want_pipe = 0, want_signals = 0;
-	unsigned long long counter = 0;
+	unsigned long long counter = 0, bad_words = 0;
+	int checked = 0, verified = 0;
 	uint64_t *region = NULL;
 	char info[4096], line[64];
 	int fd, n = 0, i;
 
+	if (argc == 3 && !strcmp(argv[1], "fpu"))
+		return fpu_mode(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "hash"))
 		return hash_mode(strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0));
 	if (argc < 2) {
@@ -153,7 +247,16 @@ int main(int argc, char **argv)
 		int len;
 
 		counter++;
-		len = snprintf(line, sizeof(line), "counter %llu usr1 %d\n", counter, (int)usr1_count);
+		if (region && usr1_count != checked) {
+			/* Asked (SIGUSR1) to check the memory pattern. */
+			checked = usr1_count;
+			for (size_t w = 0; w < mem / 8; w++)
+				if (region[w] != pattern((uint64_t)(uintptr_t)&region[w]))
+					bad_words++;
+			verified++;
+		}
+		len = snprintf(line, sizeof(line), "counter %llu usr1 %d verified %d bad %llu\n",
+			       counter, (int)usr1_count, verified, bad_words);
 		if (pwrite(fd, line, len, 0) != len)
 			return 9;
 		while (nanosleep(&ts, &ts) && errno == EINTR)

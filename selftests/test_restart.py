@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Restart: a process checkpointed, killed and restarted continues where it was."""
+import os
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ktap import CKPT, RSTR, TARGET, Target, records, run, sh, show_json, wait_for  # noqa: E402
+
+tmp = tempfile.mkdtemp(prefix="ckpt-restart-", dir="/tmp")
+
+
+def fresh(name):
+    d = os.path.join(tmp, name)
+    os.mkdir(d)
+    return d
+
+
+def status_of(path):
+    with open(path) as f:
+        w = f.read().split()
+    return dict(zip(w[0::2], map(int, w[1::2])))
+
+
+def proc_status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+        return False
+    except ProcessLookupError:
+        return True
+
+
+def kill_pid(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    wait_for(lambda: gone(pid) or open(f"/proc/{pid}/stat").read().split()[2] == "Z", "the process to die")
+
+
+def checkpoint_and_kill(d, t):
+    img = os.path.join(d, "img")
+    sh(CKPT, "--kill", str(t.pid), "-o", img)
+    t.proc.wait(timeout=10)
+    return img
+
+
+def restart_detached(img):
+    sh(RSTR, "--detach", img)
+
+
+def counter_continues_after_restart():
+    d = fresh("counter")
+    t = Target(d)
+    wait_for(lambda: t.counter() > 3, "the target to count")
+    img = checkpoint_and_kill(d, t)
+    last = t.counter()
+    restart_detached(img)
+    try:
+        assert not gone(t.pid), "the restarted process has the original pid"
+        assert open(f"/proc/{t.pid}/comm").read().strip() == "target"
+        wait_for(lambda: t.counter() > last + 5, "the restarted counter to go on")
+        now = t.counter()
+        assert last < now < last + 100000, (last, now)
+    finally:
+        kill_pid(t.pid)
+
+
+def memory_intact_after_restart():
+    d = fresh("memory")
+    t = Target(d, "--mem", "64", "--signals")
+    img = checkpoint_and_kill(d, t)
+    restart_detached(img)
+    try:
+        os.kill(t.pid, signal.SIGUSR1)      # ask the restored process to check its memory
+        wait_for(lambda: status_of(t.status).get("verified", 0) >= 1, "the memory check", timeout=120)
+        st = status_of(t.status)
+        assert st["bad"] == 0, f"{st['bad']} words of the 64 MiB pattern changed"
+        assert st["usr1"] == 1, "the SIGUSR1 handler ran once"
+    finally:
+        kill_pid(t.pid)
+
+
+def signals_restored():
+    d = fresh("signals")
+    t = Target(d, "--signals")
+    before = proc_status(t.pid)
+    img = checkpoint_and_kill(d, t)
+    restart_detached(img)
+    try:
+        after = proc_status(t.pid)
+        for k in ("SigBlk", "SigIgn", "SigCgt", "SigPnd", "ShdPnd"):
+            assert after[k] == before[k], (k, before[k], after[k])
+        assert int(after["SigPnd"], 16) & (1 << (signal.SIGUSR2 - 1)), "SIGUSR2 still pending"
+        os.kill(t.pid, signal.SIGUSR1)
+        wait_for(lambda: status_of(t.status)["usr1"] == 1, "the restored handler to run")
+    finally:
+        kill_pid(t.pid)
+
+
+def file_offset_and_flags_restored():
+    d = fresh("file")
+    path = os.path.join(d, "data")
+    t = Target(d, "--file", path)
+    fd = int(t.info["file_fd"])
+    img = checkpoint_and_kill(d, t)
+    restart_detached(img)
+    try:
+        info = dict(line.split(":\t") for line in open(f"/proc/{t.pid}/fdinfo/{fd}").read().splitlines()
+                    if ":\t" in line)
+        assert int(info["pos"]) == 2, info
+        flags = int(info["flags"], 8)
+        assert flags & os.O_APPEND and flags & os.O_CLOEXEC and flags & os.O_ACCMODE == os.O_RDWR, info
+        assert os.readlink(f"/proc/{t.pid}/fd/{fd}") == path
+        assert os.readlink(f"/proc/{t.pid}/fd/0") == "/dev/null"
+        # The status file is written through a restored descriptor.
+        c = t.counter()
+        wait_for(lambda: t.counter() > c, "writes through the restored fd 3")
+    finally:
+        kill_pid(t.pid)
+
+
+def fpu_registers_intact():
+    d = fresh("fpu")
+    info = os.path.join(d, "info")
+    p = subprocess.Popen([TARGET, "fpu", info], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kv = wait_for(lambda: os.path.exists(info) and dict(
+        line.split("=") for line in open(info).read().split()) or None, "the fpu target")
+    addr = int(kv["counter_addr"], 16)
+
+    def count(pid):
+        with open(f"/proc/{pid}/mem", "rb") as m:
+            m.seek(addr)
+            return struct.unpack("Q", m.read(8))[0]
+
+    wait_for(lambda: count(p.pid) > 5, "the fpu loop")
+    img = os.path.join(d, "img")
+    sh(CKPT, "--kill", str(p.pid), "-o", img)
+    p.wait()
+    x = records(show_json(img), "XSTATE")[0]
+    assert int(x["xstate_bv"], 16) & 0x7 == 0x7, f"x87, SSE and AVX state saved: {x}"
+    r = subprocess.Popen([RSTR, img], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        at = wait_for(lambda: not gone(p.pid) and count(p.pid), "the restored loop")
+        wait_for(lambda: count(p.pid) > at + 5, "the restored loop to go on")
+        os.kill(p.pid, signal.SIGUSR2)
+        out, err = r.communicate(timeout=30)
+        assert r.returncode == 0, f"rstr exit {r.returncode} (42: a register changed): {err}"
+    finally:
+        if r.poll() is None:
+            kill_pid(p.pid)
+            r.wait()
+
+
+def python_program_continues():
+    d = fresh("python")
+    out = os.path.join(d, "progress")
+    code = ("import sys, time\n"
+            "n, total = 0, 0\n"
+            "while True:\n"
+            "    n += 1; total += sum(i * i for i in range(2000))\n"
+            "    with open(sys.argv[1], 'w') as f: f.write(f'{n} {total}')\n"
+            "    time.sleep(0.01)\n")
+    p = subprocess.Popen([sys.executable, "-c", code, out], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def progress():
+        try:
+            n, total = map(int, open(out).read().split())
+            return n, total
+        except (FileNotFoundError, ValueError):
+            return None
+
+    wait_for(lambda: progress() and progress()[0] > 3, "python to compute")
+    img = os.path.join(d, "img")
+    sh(CKPT, "--kill", str(p.pid), "-o", img)
+    p.wait()
+    n0, _ = wait_for(progress, "the last progress")
+    restart_detached(img)
+    try:
+        wait_for(lambda: progress() and progress()[0] > n0 + 3, "python to go on after restart")
+        n, total = progress()
+        per = sum(i * i for i in range(2000))
+        assert total == n * per, "the interpreter's state is consistent"
+    finally:
+        kill_pid(p.pid)
+
+
+def restart_twice_from_one_image():
+    d = fresh("twice")
+    t = Target(d)
+    img = checkpoint_and_kill(d, t)
+    for _ in range(2):
+        restart_detached(img)
+        c = t.counter()
+        wait_for(lambda: t.counter() > c, "the counter")
+        kill_pid(t.pid)
+
+
+def checkpoint_twice_while_running():
+    d = fresh("twice-running")
+    t = Target(d)
+    try:
+        a, b = os.path.join(d, "a"), os.path.join(d, "b")
+        sh(CKPT, str(t.pid), "-o", a)
+        c = t.counter()
+        wait_for(lambda: t.counter() > c + 3, "the counter")
+        sh(CKPT, str(t.pid), "-o", b)
+        assert records(show_json(a), "TAIL") and records(show_json(b), "TAIL")
+    finally:
+        t.kill()
+    restart_detached(b)
+    try:
+        c = t.counter()
+        wait_for(lambda: t.counter() > c, "the second image to run")
+    finally:
+        kill_pid(t.pid)
+
+
+def taken_pid_refused():
+    d = fresh("taken")
+    t = Target(d)
+    try:
+        img = os.path.join(d, "img")
+        sh(CKPT, str(t.pid), "-o", img)
+        status, _, err = sh(RSTR, "-d", img, check=False)
+        assert status != 0 and f"pid {t.pid} is taken" in err, err
+    finally:
+        t.kill()
+
+
+def damaged_images_refused_and_nothing_survives():
+    d = fresh("damaged")
+    t = Target(d, "--mem", "2")
+    img = checkpoint_and_kill(d, t)
+    data = open(img, "rb").read()
+    recs = show_json(img)
+    cases = {
+        "truncated in the pages": data[: len(data) - 4096 * 100],
+        "no tail": data[:-24],
+        "bad magic": data[:8] + b"X" + data[9:],
+        "header only": data[:112],
+    }
+    assert records(recs, "PAGES")
+    for name, blob in cases.items():
+        bad = os.path.join(d, name.replace(" ", "-"))
+        open(bad, "wb").write(blob)
+        status, _, err = sh(RSTR, bad, check=False)
+        assert status != 0, f"{name}: accepted"
+        assert "rstr: error:" in err, (name, err)
+        assert gone(t.pid) or open(f"/proc/{t.pid}/stat").read().split()[2] == "Z", \
+            f"{name}: a process with pid {t.pid} survived"
+
+
+def unprivileged_restart_rejected():
+    d = fresh("unpriv")
+    os.chmod(d, 0o777)
+    t = Target(d)
+    img = checkpoint_and_kill(d, t)
+    os.chmod(img, 0o644)
+    # Open the device to everyone, so that the kernel's own checks are what refuses.
+    mode = os.stat("/dev/checkpoint").st_mode
+    os.chmod("/dev/checkpoint", 0o666)
+    try:
+        status, _, err = sh(RSTR, img, check=False, user=65534)
+    finally:
+        os.chmod("/dev/checkpoint", mode & 0o777)
+    assert status != 0, "an unprivileged user restarted a root image"
+    assert f"choosing pid {t.pid} needs CAP_CHECKPOINT_RESTORE" in err, err
+    assert gone(t.pid)
+
+
+sys.exit(run([
+    counter_continues_after_restart,
+    memory_intact_after_restart,
+    signals_restored,
+    file_offset_and_flags_restored,
+    fpu_registers_intact,
+    python_program_continues,
+    restart_twice_from_one_image,
+    checkpoint_twice_while_running,
+    taken_pid_refused,
+    damaged_images_refused_and_nothing_survives,
+    unprivileged_restart_rejected,
+]))
