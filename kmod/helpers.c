@@ -41,7 +41,7 @@
 #include "helpers.h"
 
 /* The helpers fill image records of uapi/image.rs: the layouts must agree. */
-static_assert(sizeof(struct ckpt_h_task) == 96);
+static_assert(sizeof(struct ckpt_h_task) == 112);
 static_assert(sizeof(struct ckpt_h_creds) == 80);
 static_assert(sizeof(struct ckpt_h_sigaction) == 32);
 static_assert(sizeof(struct ckpt_h_signals) == 32);
@@ -139,6 +139,11 @@ void ckpt_helper_task_info(struct task_struct *task, struct ckpt_h_task *out)
 #ifdef CONFIG_FUTEX
 	out->robust_list = (unsigned long)task->futex.robust_list;
 	out->robust_list_len = task->futex.robust_list ? sizeof(struct robust_list_head) : 0;
+#endif
+#ifdef CONFIG_RSEQ
+	out->rseq = (unsigned long)task->rseq.usrptr;
+	out->rseq_len = task->rseq.len;
+	out->rseq_sig = task->rseq.sig;
 #endif
 	out->set_child_tid = (unsigned long)task->set_child_tid;
 	out->clear_child_tid = (unsigned long)task->clear_child_tid;
@@ -580,6 +585,7 @@ ssize_t ckpt_helper_write(struct file *file, const void *buf, size_t len, loff_t
 
 ssize_t ckpt_helper_write_pages(struct file *file, struct page **pages, u32 n, loff_t *pos)
 {
+	size_t total = (size_t)n * PAGE_SIZE, done = 0;
 	struct bio_vec *bv;
 	struct iov_iter iter;
 	ssize_t ret = 0;
@@ -590,18 +596,24 @@ ssize_t ckpt_helper_write_pages(struct file *file, struct page **pages, u32 n, l
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
-	iov_iter_bvec(&iter, ITER_SOURCE, bv, n, (size_t)n * PAGE_SIZE);
-	while (iov_iter_count(&iter)) {
-		ssize_t r = vfs_iter_write(file, &iter, pos, 0);
+	/*
+	 * Progress is counted here, not read back from the iterator: not every
+	 * filesystem advances the caller's iterator (9p does not).
+	 */
+	while (done < total) {
+		ssize_t r;
 
+		iov_iter_bvec(&iter, ITER_SOURCE, bv, n, total);
+		iov_iter_advance(&iter, done);
+		r = vfs_iter_write(file, &iter, pos, 0);
 		if (r <= 0) {
 			ret = r ? r : -EIO;
 			break;
 		}
-		ret += r;
+		done += r;
 	}
 	kfree(bv);
-	return ret;
+	return ret < 0 ? ret : done;
 }
 
 loff_t ckpt_helper_file_pos(struct file *file)
@@ -671,10 +683,13 @@ ssize_t ckpt_helper_read_user(struct file *file, u64 uaddr, size_t len, loff_t *
 	struct iov_iter iter;
 	size_t done = 0;
 
-	iov_iter_ubuf(&iter, ITER_DEST, (void __user *)(unsigned long)uaddr, len);
-	while (iov_iter_count(&iter)) {
-		ssize_t r = vfs_iter_read(file, &iter, pos, 0);
+	/* As for writes: progress is counted here, not read back from the iterator. */
+	while (done < len) {
+		ssize_t r;
 
+		iov_iter_ubuf(&iter, ITER_DEST, (void __user *)(unsigned long)(uaddr + done),
+			      len - done);
+		r = vfs_iter_read(file, &iter, pos, 0);
 		if (r < 0)
 			return r;
 		if (r == 0)

@@ -36,6 +36,8 @@ struct ckpt_h_task {
 	char comm[16];
 	u64 robust_list, robust_list_len, set_child_tid, clear_child_tid;
 	u64 vdso_base;
+	u64 rseq;
+	u32 rseq_len, rseq_sig;
 };
 
 struct ckpt_h_creds {

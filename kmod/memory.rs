@@ -46,46 +46,34 @@ fn prot(vm_flags: u64) -> u32 {
 /// What kind of area this is, or why it cannot be saved.
 fn classify(v: &Vma, mm: &crate::sys::mm::MmInfo) -> CkptResult<u32> {
     let (s, e) = (v.start, v.end);
+    // The vDSO and vvar are special mappings (vvar is VM_PFNMAP): they are recognised
+    // before the refusal of device mappings, and never saved, only placed.
+    match v.special {
+        special::VDSO => return Ok(vma_kind::VDSO),
+        special::VVAR => return Ok(vma_kind::VVAR),
+        special::VVAR_VCLOCK => return Ok(vma_kind::VVAR_VCLOCK),
+        special::NONE => {}
+        _ => refuse!(EOPNOTSUPP, "memory {s:#x}-{e:#x}: special mapping not supported"),
+    }
     if v.vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP) != 0 {
-        refuse!(
-            EOPNOTSUPP,
-            "memory {s:#x}-{e:#x}: device mapping not supported"
-        );
+        refuse!(EOPNOTSUPP, "memory {s:#x}-{e:#x}: device mapping not supported");
     }
     if v.vm_flags & VM_HUGETLB != 0 {
-        refuse!(
-            EOPNOTSUPP,
-            "memory {s:#x}-{e:#x}: hugetlbfs mapping not supported yet"
-        );
+        refuse!(EOPNOTSUPP, "memory {s:#x}-{e:#x}: hugetlbfs mapping not supported yet");
     }
     if v.vm_flags & (VM_UFFD_MISSING | VM_UFFD_WP) != 0 {
-        refuse!(
-            EOPNOTSUPP,
-            "memory {s:#x}-{e:#x}: registered with userfaultfd, not supported yet"
-        );
+        refuse!(EOPNOTSUPP, "memory {s:#x}-{e:#x}: registered with userfaultfd, not supported yet");
     }
     if v.vm_flags & VM_LOCKED != 0 {
-        refuse!(
-            EOPNOTSUPP,
-            "memory {s:#x}-{e:#x}: mlock()ed memory not supported yet"
-        );
+        refuse!(EOPNOTSUPP, "memory {s:#x}-{e:#x}: mlock()ed memory not supported yet");
     }
-    Ok(match v.special {
-        special::VDSO => vma_kind::VDSO,
-        special::VVAR => vma_kind::VVAR,
-        special::VVAR_VCLOCK => vma_kind::VVAR_VCLOCK,
-        special::NONE => match &v.file {
-            _ if v.shared_anon => vma_kind::ANON_SHARED,
-            Some(_) if v.vm_flags & VM_SHARED != 0 => vma_kind::FILE_SHARED,
-            Some(_) => vma_kind::FILE_PRIVATE,
-            None if s <= mm.start_brk && mm.brk <= e && mm.start_brk < e => vma_kind::HEAP,
-            None if v.vm_flags & VM_GROWSDOWN != 0 => vma_kind::STACK,
-            None => vma_kind::ANON_PRIVATE,
-        },
-        _ => refuse!(
-            EOPNOTSUPP,
-            "memory {s:#x}-{e:#x}: special mapping not supported"
-        ),
+    Ok(match &v.file {
+        _ if v.shared_anon => vma_kind::ANON_SHARED,
+        Some(_) if v.vm_flags & VM_SHARED != 0 => vma_kind::FILE_SHARED,
+        Some(_) => vma_kind::FILE_PRIVATE,
+        None if s <= mm.start_brk && mm.brk <= e && mm.start_brk < e => vma_kind::HEAP,
+        None if v.vm_flags & VM_GROWSDOWN != 0 => vma_kind::STACK,
+        None => vma_kind::ANON_PRIVATE,
     })
 }
 

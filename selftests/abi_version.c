@@ -56,7 +56,7 @@ TEST_F(dev, version_matches_header_and_uname)
 	ASSERT_EQ(0, ioctl(self->fd, CKPT_IOC_VERSION, &v));
 	EXPECT_EQ(CKPT_ABI_VERSION, v.abi_version);
 	EXPECT_EQ(CKPT_IMAGE_VERSION, v.image_version);
-	EXPECT_EQ(CKPT_FEATURE_CHECKPOINT, v.features);
+	EXPECT_EQ(CKPT_FEATURE_CHECKPOINT | CKPT_FEATURE_RESTART, v.features);
 
 	ASSERT_EQ(0, uname(&u));
 	EXPECT_STREQ(u.release, v.kernel_release);

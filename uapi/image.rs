@@ -175,6 +175,11 @@ pub struct CkptTaskRec {
     /// Start of the vDSO's text (`mm->context.vdso`), 0 if none: `rstr` moves its own vDSO
     /// there before the module reads the memory records.
     pub vdso_base: u64,
+    /// The registered rseq area (`rseq(2)`), 0 if none, with its length and signature:
+    /// `rstr` registers it again.
+    pub rseq: u64,
+    pub rseq_len: u32,
+    pub rseq_sig: u32,
 }
 
 /// `CREDS`: followed by `ngroups` `u32` supplementary group ids.

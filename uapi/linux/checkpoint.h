@@ -18,6 +18,7 @@
 #define CKPT_DEVICE_NAME	"checkpoint"
 
 #define CKPT_FEATURE_CHECKPOINT	(1ULL << 0)
+#define CKPT_FEATURE_RESTART	(1ULL << 1)
 
 struct ckpt_version {
 	__u32 abi_version;	/* CKPT_ABI_VERSION of the running module */
@@ -40,7 +41,27 @@ struct ckpt_checkpoint_args {
 	__u32 __reserved;	/* 0 */
 };
 
+#define CKPT_RESTART_MAX_CLOSE	16
+
+/*
+ * Become the process of an image (see Documentation/restart.rst): @fd is
+ * positioned at the image's MM record. Returns into the restored registers.
+ */
+struct ckpt_restart_args {
+	__s32 fd;
+	__s32 err_fd;		/* gets "OK", or the reason of a late failure */
+	__u64 flags;		/* 0 */
+	__u64 reason;		/* user pointer, reason of an early failure */
+	__u32 reason_len;
+	__u32 nr_close;
+	__s32 close_fds[CKPT_RESTART_MAX_CLOSE];
+	__u64 blocked;		/* signal mask of the restored process */
+	__u64 records_before;	/* records read before MM */
+	__u64 __reserved;	/* 0 */
+};
+
 #define CKPT_IOC_VERSION	_IOR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)
 #define CKPT_IOC_CHECKPOINT	_IOW(CKPT_IOC_MAGIC, 0x01, struct ckpt_checkpoint_args)
+#define CKPT_IOC_RESTART	_IOW(CKPT_IOC_MAGIC, 0x02, struct ckpt_restart_args)
 
 #endif /* _UAPI_LINUX_CHECKPOINT_H */

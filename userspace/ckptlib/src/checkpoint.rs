@@ -126,7 +126,7 @@ pub fn checkpoint(dev: &Device, target: &Stopped, out: BorrowedFd<'_>) -> Result
             if why.is_empty() {
                 bail!("checkpoint of {} failed: {}", target.pid(), e.desc())
             }
-            bail!("checkpoint of {} failed: {} ({})", target.pid(), why, e)
+            bail!("checkpoint of {} failed: {} ({:?})", target.pid(), why, e)
         }
     }
 }

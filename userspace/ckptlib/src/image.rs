@@ -287,6 +287,9 @@ pub enum Decoded {
         robust_list_len: u64,
         set_child_tid: String,
         clear_child_tid: String,
+        vdso_base: String,
+        rseq: String,
+        rseq_len: u32,
     },
     Creds {
         uid: [u32; 4],
@@ -457,6 +460,9 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 robust_list_len: t.robust_list_len,
                 set_child_tid: hex(t.set_child_tid),
                 clear_child_tid: hex(t.clear_child_tid),
+                vdso_base: hex(t.vdso_base),
+                rseq: hex(t.rseq),
+                rseq_len: t.rseq_len,
             }
         }
         rec::CREDS => {

@@ -33,6 +33,19 @@ int main(void)
 	V(CKPT_IOC_VERSION);
 	V(CKPT_IOC_CHECKPOINT);
 	V(CKPT_FEATURE_CHECKPOINT);
+	V(CKPT_FEATURE_RESTART);
+	V(CKPT_IOC_RESTART);
+	V(CKPT_RESTART_MAX_CLOSE);
+	V(sizeof(struct ckpt_restart_args));
+	V(offsetof(struct ckpt_restart_args, err_fd));
+	V(offsetof(struct ckpt_restart_args, flags));
+	V(offsetof(struct ckpt_restart_args, reason));
+	V(offsetof(struct ckpt_restart_args, reason_len));
+	V(offsetof(struct ckpt_restart_args, nr_close));
+	V(offsetof(struct ckpt_restart_args, close_fds));
+	V(offsetof(struct ckpt_restart_args, blocked));
+	V(offsetof(struct ckpt_restart_args, records_before));
+	V(offsetof(struct ckpt_restart_args, __reserved));
 	V(sizeof(struct ckpt_checkpoint_args));
 	V(offsetof(struct ckpt_checkpoint_args, pid));
 	V(offsetof(struct ckpt_checkpoint_args, fd));
@@ -87,6 +100,19 @@ fn c_header_matches_rust_abi() {
         ("CKPT_IOC_VERSION", abi::CKPT_IOC_VERSION.into()),
         ("CKPT_IOC_CHECKPOINT", abi::CKPT_IOC_CHECKPOINT.into()),
         ("CKPT_FEATURE_CHECKPOINT", abi::CKPT_FEATURE_CHECKPOINT),
+        ("CKPT_FEATURE_RESTART", abi::CKPT_FEATURE_RESTART),
+        ("CKPT_IOC_RESTART", abi::CKPT_IOC_RESTART.into()),
+        ("CKPT_RESTART_MAX_CLOSE", abi::CKPT_RESTART_MAX_CLOSE as u64),
+        ("sizeof(struct ckpt_restart_args)", size_of::<abi::CkptRestartArgs>() as u64),
+        ("offsetof(struct ckpt_restart_args, err_fd)", offset_of!(abi::CkptRestartArgs, err_fd) as u64),
+        ("offsetof(struct ckpt_restart_args, flags)", offset_of!(abi::CkptRestartArgs, flags) as u64),
+        ("offsetof(struct ckpt_restart_args, reason)", offset_of!(abi::CkptRestartArgs, reason) as u64),
+        ("offsetof(struct ckpt_restart_args, reason_len)", offset_of!(abi::CkptRestartArgs, reason_len) as u64),
+        ("offsetof(struct ckpt_restart_args, nr_close)", offset_of!(abi::CkptRestartArgs, nr_close) as u64),
+        ("offsetof(struct ckpt_restart_args, close_fds)", offset_of!(abi::CkptRestartArgs, close_fds) as u64),
+        ("offsetof(struct ckpt_restart_args, blocked)", offset_of!(abi::CkptRestartArgs, blocked) as u64),
+        ("offsetof(struct ckpt_restart_args, records_before)", offset_of!(abi::CkptRestartArgs, records_before) as u64),
+        ("offsetof(struct ckpt_restart_args, __reserved)", offset_of!(abi::CkptRestartArgs, __reserved) as u64),
         (
             "sizeof(struct ckpt_checkpoint_args)",
             size_of::<abi::CkptCheckpointArgs>() as u64,

@@ -411,6 +411,8 @@ fn restore(dev: &Device, image: &File, report: OwnedFd, u: &UserRecords) -> Resu
 
         // The vDSO moves to where the image has it; the module checks it landed there.
         move_vdso(u)?;
+        // rseq: ours goes, the image's comes (see `swap_rseq`).
+        swap_rseq(u)?;
 
         let mut reason = [0u8; 513];
         let mut args = abi::CkptRestartArgs {
@@ -626,36 +628,115 @@ fn reopen(f: &ckptlib::restart::OpenFile) -> Result<()> {
     Ok(())
 }
 
+extern "C" {
+    /// glibc (2.35 and later): where its rseq area is, relative to the thread pointer, and
+    /// its registered size (0 if glibc did not register one).
+    static __rseq_offset: isize;
+    static __rseq_size: u32;
+}
+
+const RSEQ_FLAG_UNREGISTER: libc::c_int = 1;
+/// glibc's rseq signature on x86.
+const RSEQ_SIG: u32 = 0x5305_3053;
+
+/// Unregisters this process's own rseq area (glibc's): left registered, the kernel would go
+/// on updating it after the restart, at an address that then holds the image's memory.
+/// Then registers the image's area, at its address: a scratch page is mapped there first,
+/// because the kernel writes the area as soon as it is registered; the module replaces that
+/// page with the image's own, and the kernel keeps updating the restored area from then on.
+fn swap_rseq(u: &UserRecords) -> Result<()> {
+    // SAFETY: reading glibc's exported rseq variables and the thread pointer; the system
+    // calls only concern this process.
+    unsafe {
+        let size = core::ptr::read_volatile(&raw const __rseq_size);
+        if size > 0 {
+            let tp: u64;
+            core::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly));
+            let area = tp.wrapping_add(core::ptr::read_volatile(&raw const __rseq_offset) as u64);
+            let mut done = false;
+            for len in [size.max(32), 32] {
+                if libc::syscall(libc::SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) == 0 {
+                    done = true;
+                    break;
+                }
+            }
+            ensure!(done, "cannot unregister rstr's own rseq area: {}", io::Error::last_os_error());
+        }
+        let t = &u.task;
+        if t.rseq == 0 {
+            return Ok(());
+        }
+        ensure!(
+            t.rseq % 32 == 0 && t.rseq_len >= 32 && t.rseq_len <= 4096,
+            "TASK record: bad rseq area {:#x} of {} bytes",
+            t.rseq,
+            t.rseq_len
+        );
+        let page = t.rseq & !4095;
+        let got = libc::mmap(
+            page as *mut libc::c_void,
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        );
+        ensure!(
+            got as u64 == page,
+            "the image's rseq area {:#x} collides with rstr's own memory: try again",
+            t.rseq
+        );
+        check(
+            libc::syscall(libc::SYS_rseq, t.rseq, t.rseq_len, 0, t.rseq_sig),
+            format!("registering the image's rseq area {:#x}", t.rseq),
+        )?;
+    }
+    Ok(())
+}
+
 /// `ARCH_MAP_VDSO_64`.
 const ARCH_MAP_VDSO_64: libc::c_int = 0x2003;
 
-/// Unmaps our vDSO and vvar and maps the vDSO at the image's address. From here on this
-/// process must not call into the vDSO (no clock_gettime through libc).
+/// Unmaps our vDSO and vvar and maps them again so that the vDSO text is at the image's
+/// address. `arch_prctl(ARCH_MAP_VDSO_64, addr)` places the vvar pages at `addr` and the
+/// text after them: the distance is read off our own layout, which the same kernel made.
+/// From here on this process must not call into the vDSO (no clock_gettime through libc).
 fn move_vdso(u: &UserRecords) -> Result<()> {
     let want = u.task.vdso_base;
     if want == 0 {
         bail!("the image has no vDSO: not supported yet");
     }
     let maps = std::fs::read_to_string("/proc/self/maps").context("/proc/self/maps")?;
+    let mut lowest = u64::MAX;
+    let mut text = None;
+    let mut ranges = Vec::new();
     for line in maps.lines() {
-        if !(line.ends_with("[vdso]")
-            || line.ends_with("[vvar]")
-            || line.ends_with("[vvar_vclock]"))
-        {
+        let is_text = line.ends_with("[vdso]");
+        if !(is_text || line.ends_with("[vvar]") || line.ends_with("[vvar_vclock]")) {
             continue;
         }
         let range = line.split_whitespace().next().unwrap_or("");
         let (a, b) = range.split_once('-').context("bad /proc/self/maps line")?;
         let (a, b) = (u64::from_str_radix(a, 16)?, u64::from_str_radix(b, 16)?);
-        // SAFETY: unmapping the vDSO/vvar of this process, which nothing here uses.
-        check(
-            unsafe { libc::munmap(a as *mut libc::c_void, (b - a) as usize) }.into(),
-            "munmap vdso",
-        )?;
+        lowest = lowest.min(a);
+        if is_text {
+            text = Some(a);
+        }
+        ranges.push((a, b));
     }
-    // SAFETY: maps a fresh vDSO at `want`; a plain system call.
+    let Some(text) = text else {
+        bail!("rstr itself has no vDSO: cannot place the image's")
+    };
+    let block = want
+        .checked_sub(text - lowest)
+        .context("the image's vDSO address is too low")?;
+    for (a, b) in ranges {
+        // SAFETY: unmapping the vDSO/vvar of this process, which nothing here uses.
+        check(unsafe { libc::munmap(a as *mut libc::c_void, (b - a) as usize) }.into(), "munmap vdso")?;
+    }
+    // SAFETY: maps a fresh vDSO block at `block`; a plain system call.
     check(
-        unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, want) },
+        unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, block) },
         format!("moving the vDSO to {want:#x}"),
     )?;
     Ok(())
