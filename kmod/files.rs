@@ -67,13 +67,13 @@ pub(crate) fn checkpoint(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
             S_IFCHR => file_kind::CHARDEV,
             S_IFIFO => refuse!(
                 EOPNOTSUPP,
-                "fd {fd}: pipe or FIFO {} not supported yet",
+                "fd {fd}: pipe or FIFO not supported yet ({})",
                 show(p)
             ),
             S_IFSOCK => refuse!(EOPNOTSUPP, "fd {fd}: socket not supported yet"),
             S_IFBLK => refuse!(
                 EOPNOTSUPP,
-                "fd {fd}: block device {} not supported yet",
+                "fd {fd}: block device not supported yet ({})",
                 show(p)
             ),
             _ => refuse!(EOPNOTSUPP, "fd {fd}: {} not supported yet", show(p)),

@@ -53,19 +53,34 @@ fn classify(v: &Vma, mm: &crate::sys::mm::MmInfo) -> CkptResult<u32> {
         special::VVAR => return Ok(vma_kind::VVAR),
         special::VVAR_VCLOCK => return Ok(vma_kind::VVAR_VCLOCK),
         special::NONE => {}
-        _ => refuse!(EOPNOTSUPP, "memory {s:#x}-{e:#x}: special mapping not supported"),
+        _ => refuse!(
+            EOPNOTSUPP,
+            "memory {s:#x}-{e:#x}: special mapping not supported"
+        ),
     }
     if v.vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP) != 0 {
-        refuse!(EOPNOTSUPP, "memory {s:#x}-{e:#x}: device mapping not supported");
+        refuse!(
+            EOPNOTSUPP,
+            "memory {s:#x}-{e:#x}: device mapping not supported"
+        );
     }
     if v.vm_flags & VM_HUGETLB != 0 {
-        refuse!(EOPNOTSUPP, "memory {s:#x}-{e:#x}: hugetlbfs mapping not supported yet");
+        refuse!(
+            EOPNOTSUPP,
+            "memory {s:#x}-{e:#x}: hugetlbfs mapping not supported yet"
+        );
     }
     if v.vm_flags & (VM_UFFD_MISSING | VM_UFFD_WP) != 0 {
-        refuse!(EOPNOTSUPP, "memory {s:#x}-{e:#x}: registered with userfaultfd, not supported yet");
+        refuse!(
+            EOPNOTSUPP,
+            "memory {s:#x}-{e:#x}: registered with userfaultfd, not supported yet"
+        );
     }
     if v.vm_flags & VM_LOCKED != 0 {
-        refuse!(EOPNOTSUPP, "memory {s:#x}-{e:#x}: mlock()ed memory not supported yet");
+        refuse!(
+            EOPNOTSUPP,
+            "memory {s:#x}-{e:#x}: mlock()ed memory not supported yet"
+        );
     }
     Ok(match &v.file {
         _ if v.shared_anon => vma_kind::ANON_SHARED,

@@ -26,6 +26,12 @@ if [ ${#tests[@]} -eq 0 ]; then
 	for f in "$here"/test_*.py; do tests+=("$(basename "$f")"); done
 fi
 tmp=$(mktemp -d)
+# Test files live on a tmpfs of the guest: fast, and without the 9p quirks of the
+# host-shared /tmp (a read racing a truncating writer fails with ENODATA there).
+export CKPT_TEST_TMP=/run/ckpt-tests
+mkdir -p "$CKPT_TEST_TMP"
+mountpoint -q "$CKPT_TEST_TMP" || mount -t tmpfs -o mode=0755 tmpfs "$CKPT_TEST_TMP"
+
 for t in "${tests[@]}"; do
 	echo "# selftest: $t"
 	"$here/$t" 2>&1 | tee "$tmp/$(basename "$t").tap"

@@ -10,7 +10,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import CKPT, TARGET, Target, records, run, sh, show_json, wait_for  # noqa: E402
 
-tmp = tempfile.mkdtemp(prefix="ckpt-test-", dir="/tmp")
+tmp = tempfile.mkdtemp(prefix="ckpt-test-", dir=os.environ.get("CKPT_TEST_TMP", "/tmp"))
+os.chmod(tmp, 0o755)  # the unprivileged tests run as another user
 
 
 def fresh(name):

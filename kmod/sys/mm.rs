@@ -212,7 +212,7 @@ impl MmRef {
             // SAFETY: the mm is valid; `raw` has room for `max` entries.
             let ret =
                 unsafe { ckpt_helper_mm_vmas(self.ptr.as_ptr(), raw.as_mut_ptr(), max as u32) };
-            if ret == -(E2BIG.to_errno()) {
+            if ret == E2BIG.to_errno() {
                 // The helper dropped its file references; the mm grew meanwhile.
                 max *= 2;
                 continue;

@@ -214,7 +214,7 @@ impl TaskRef {
             // SAFETY: the task is valid; `groups` has room for `cap` entries.
             let ret =
                 unsafe { ckpt_helper_task_creds(self.raw(), out, groups.as_mut_ptr(), cap as u32) };
-            if ret == -(E2BIG.to_errno()) {
+            if ret == E2BIG.to_errno() {
                 groups.reserve(out.ngroups as usize, GFP_KERNEL)?;
                 continue;
             }
@@ -261,7 +261,7 @@ impl TaskRef {
             let ret = unsafe {
                 ckpt_helper_task_signals(self.raw(), out, infos.as_mut_ptr(), cap as u32)
             };
-            if ret == -(E2BIG.to_errno()) {
+            if ret == E2BIG.to_errno() {
                 infos.reserve(cap.max(16), GFP_KERNEL)?;
                 continue;
             }

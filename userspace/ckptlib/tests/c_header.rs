@@ -103,16 +103,46 @@ fn c_header_matches_rust_abi() {
         ("CKPT_FEATURE_RESTART", abi::CKPT_FEATURE_RESTART),
         ("CKPT_IOC_RESTART", abi::CKPT_IOC_RESTART.into()),
         ("CKPT_RESTART_MAX_CLOSE", abi::CKPT_RESTART_MAX_CLOSE as u64),
-        ("sizeof(struct ckpt_restart_args)", size_of::<abi::CkptRestartArgs>() as u64),
-        ("offsetof(struct ckpt_restart_args, err_fd)", offset_of!(abi::CkptRestartArgs, err_fd) as u64),
-        ("offsetof(struct ckpt_restart_args, flags)", offset_of!(abi::CkptRestartArgs, flags) as u64),
-        ("offsetof(struct ckpt_restart_args, reason)", offset_of!(abi::CkptRestartArgs, reason) as u64),
-        ("offsetof(struct ckpt_restart_args, reason_len)", offset_of!(abi::CkptRestartArgs, reason_len) as u64),
-        ("offsetof(struct ckpt_restart_args, nr_close)", offset_of!(abi::CkptRestartArgs, nr_close) as u64),
-        ("offsetof(struct ckpt_restart_args, close_fds)", offset_of!(abi::CkptRestartArgs, close_fds) as u64),
-        ("offsetof(struct ckpt_restart_args, blocked)", offset_of!(abi::CkptRestartArgs, blocked) as u64),
-        ("offsetof(struct ckpt_restart_args, records_before)", offset_of!(abi::CkptRestartArgs, records_before) as u64),
-        ("offsetof(struct ckpt_restart_args, __reserved)", offset_of!(abi::CkptRestartArgs, __reserved) as u64),
+        (
+            "sizeof(struct ckpt_restart_args)",
+            size_of::<abi::CkptRestartArgs>() as u64,
+        ),
+        (
+            "offsetof(struct ckpt_restart_args, err_fd)",
+            offset_of!(abi::CkptRestartArgs, err_fd) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_restart_args, flags)",
+            offset_of!(abi::CkptRestartArgs, flags) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_restart_args, reason)",
+            offset_of!(abi::CkptRestartArgs, reason) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_restart_args, reason_len)",
+            offset_of!(abi::CkptRestartArgs, reason_len) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_restart_args, nr_close)",
+            offset_of!(abi::CkptRestartArgs, nr_close) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_restart_args, close_fds)",
+            offset_of!(abi::CkptRestartArgs, close_fds) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_restart_args, blocked)",
+            offset_of!(abi::CkptRestartArgs, blocked) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_restart_args, records_before)",
+            offset_of!(abi::CkptRestartArgs, records_before) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_restart_args, __reserved)",
+            offset_of!(abi::CkptRestartArgs, __reserved) as u64,
+        ),
         (
             "sizeof(struct ckpt_checkpoint_args)",
             size_of::<abi::CkptCheckpointArgs>() as u64,

@@ -660,14 +660,18 @@ fn swap_rseq(u: &UserRecords) -> Result<()> {
                     break;
                 }
             }
-            ensure!(done, "cannot unregister rstr's own rseq area: {}", io::Error::last_os_error());
+            ensure!(
+                done,
+                "cannot unregister rstr's own rseq area: {}",
+                io::Error::last_os_error()
+            );
         }
         let t = &u.task;
         if t.rseq == 0 {
             return Ok(());
         }
         ensure!(
-            t.rseq % 32 == 0 && t.rseq_len >= 32 && t.rseq_len <= 4096,
+            t.rseq.is_multiple_of(32) && t.rseq_len >= 32 && t.rseq_len <= 4096,
             "TASK record: bad rseq area {:#x} of {} bytes",
             t.rseq,
             t.rseq_len
@@ -732,7 +736,10 @@ fn move_vdso(u: &UserRecords) -> Result<()> {
         .context("the image's vDSO address is too low")?;
     for (a, b) in ranges {
         // SAFETY: unmapping the vDSO/vvar of this process, which nothing here uses.
-        check(unsafe { libc::munmap(a as *mut libc::c_void, (b - a) as usize) }.into(), "munmap vdso")?;
+        check(
+            unsafe { libc::munmap(a as *mut libc::c_void, (b - a) as usize) }.into(),
+            "munmap vdso",
+        )?;
     }
     // SAFETY: maps a fresh vDSO block at `block`; a plain system call.
     check(
