@@ -89,9 +89,14 @@ class Target:
         return dict(line.split("=", 1) for line in text.split())
 
     def counter(self):
-        with open(self.status) as f:
-            words = f.read().split()
-        return int(words[1]) if len(words) >= 2 else 0
+        """The last count the process wrote; 0 if it has not written a whole line yet
+        (the line is rewritten in place, so a read can see it half-written)."""
+        try:
+            with open(self.status) as f:
+                words = f.read().split()
+            return int(words[1]) if len(words) >= 2 and words[0] == "counter" else 0
+        except (OSError, ValueError):
+            return 0
 
     def alive(self):
         return self.proc.poll() is None

@@ -184,11 +184,12 @@ def fpu_registers_intact():
 def python_program_continues():
     d = fresh("python")
     out = os.path.join(d, "progress")
-    code = ("import sys, time\n"
+    code = ("import os, sys, time\n"
             "n, total = 0, 0\n"
             "while True:\n"
             "    n += 1; total += sum(i * i for i in range(2000))\n"
-            "    with open(sys.argv[1], 'w') as f: f.write(f'{n} {total}')\n"
+            "    with open(sys.argv[1] + '.new', 'w') as f: f.write(f'{n} {total}')\n"
+            "    os.replace(sys.argv[1] + '.new', sys.argv[1])\n"
             "    time.sleep(0.01)\n")
     p = subprocess.Popen([sys.executable, "-c", code, out], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -200,15 +201,18 @@ def python_program_continues():
         except (OSError, ValueError):
             return None
 
-    wait_for(lambda: progress() and progress()[0] > 3, "python to compute")
+    def beyond(n):
+        p = progress()
+        return p if p and p[0] > n else None
+
+    wait_for(lambda: beyond(3), "python to compute")
     img = os.path.join(d, "img")
     sh(CKPT, "--kill", str(p.pid), "-o", img)
     p.wait()
     n0, _ = wait_for(progress, "the last progress")
     restart_detached(img)
     try:
-        wait_for(lambda: progress() and progress()[0] > n0 + 3, "python to go on after restart")
-        n, total = progress()
+        n, total = wait_for(lambda: beyond(n0 + 3), "python to go on after restart")
         per = sum(i * i for i in range(2000))
         assert total == n * per, "the interpreter's state is consistent"
     finally:
