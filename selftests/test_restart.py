@@ -131,6 +131,74 @@ def file_offset_and_flags_restored():
         kill_pid(t.pid)
 
 
+def maps(pid):
+    """{start address: permissions} of /proc/PID/maps."""
+    out = {}
+    for line in open(f"/proc/{pid}/maps"):
+        rng, perms = line.split()[:2]
+        out[int(rng.split("-")[0], 16)] = perms
+    return out
+
+
+def perms_at(m, addr):
+    return [p for start, p in m.items() if start <= addr][-1]
+
+
+def memory_areas_restored():
+    d = fresh("areas")
+    t = Target(d, "--maps", d, "--signals")
+    addrs = {k: int(t.info[k], 16) for k in ("shared", "private", "ro", "heap")}
+    before = maps(t.pid)
+    img = checkpoint_and_kill(d, t)
+    kinds = {r["start"]: r["kind"] for r in records(show_json(img), "VMA")}
+    assert kinds[hex(addrs["shared"])] == "file-shared", kinds
+    assert kinds[hex(addrs["private"])] == "file-private", kinds
+    restart_detached(img)
+    try:
+        after = maps(t.pid)
+        for k, a in addrs.items():
+            assert perms_at(after, a) == perms_at(before, a), (k, perms_at(before, a), perms_at(after, a))
+        assert perms_at(after, addrs["ro"]) == "r--p" and perms_at(after, addrs["shared"]) == "rw-s"
+        os.kill(t.pid, signal.SIGUSR1)
+        wait_for(lambda: status_of(t.status).get("verified", 0) >= 1, "the areas check")
+        assert status_of(t.status)["bad"] == 0, "contents of the shared, private, read-only or heap areas changed"
+        # The shared mapping still maps the file: what the process wrote is in the file.
+        raw = open(os.path.join(d, "shared"), "rb").read(16)
+        word0 = struct.unpack("Q", raw[:8])[0]
+        with open(f"/proc/{t.pid}/mem", "rb") as m:
+            m.seek(addrs["shared"])
+            assert struct.unpack("Q", m.read(8))[0] == word0
+        # A second checkpoint of the restarted process shows the same sigaltstack.
+        img2 = os.path.join(d, "img2")
+        sh(CKPT, str(t.pid), "-o", img2)
+        alt = records(show_json(img2), "SIGNALS")[0]["altstack_sp"]
+        assert int(alt, 16) == int(t.info["altstack"], 16), alt
+    finally:
+        kill_pid(t.pid)
+
+
+def blocked_read_resumes():
+    d = fresh("read")
+    master, slave = os.openpty()
+    try:
+        t = Target(d, "--read-tty", os.ttyname(slave))
+        wait_for(lambda: "read" in open(f"/proc/{t.pid}/wchan").read() or
+                 "wait" in open(f"/proc/{t.pid}/wchan").read(), "the target to block in read")
+        img = checkpoint_and_kill(d, t)
+        regs = records(show_json(img), "REGS")[0]
+        assert int(regs["orig_ax"], 16) == 0, f"stopped in read(2): {regs}"
+        assert int(regs["ax"], 16) == (1 << 64) - 512, f"with -ERESTARTSYS: {regs}"
+        restart_detached(img)
+        try:
+            os.write(master, b"hello\n")
+            wait_for(lambda: status_of(t.status).get("got", 0) == 6, "the restored read to return")
+        finally:
+            kill_pid(t.pid)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def fpu_registers_intact():
     d = fresh("fpu")
     info = os.path.join(d, "info")
@@ -308,6 +376,8 @@ TESTS = [
     memory_intact_after_restart,
     signals_restored,
     file_offset_and_flags_restored,
+    memory_areas_restored,
+    blocked_read_resumes,
     fpu_registers_intact,
     python_program_continues,
     restart_twice_from_one_image,

@@ -5,6 +5,13 @@
  * forever, writing "counter N" at the start of STATUS after each step.
  *
  *   target STATUS [--mem MIB] [--socket] [--pipe] [--signals] [--file PATH]
+ *                 [--maps DIR] [--read-tty PATH]
+ *
+ * --maps DIR: a shared and a private mapping of files in DIR, a read-only
+ * (mprotect) page, brk heap and a sigaltstack, all with known contents; SIGUSR1
+ * makes the process check them all ("bad" counts the words that differ).
+ * --read-tty PATH: the loop blocks in read() on PATH (a pty slave) and counts
+ * the bytes it gets ("got N").
  *   target hash ADDR NPAGES     print the FNV-1a 64 the pattern gives those pages
  *   target fpu STATUS           keep known values in ymm8-15, x87 st0 and MXCSR while
  *                               counting in an all-assembly loop; SIGUSR2 ends it: exit 0
@@ -53,6 +60,69 @@ static int hash_mode(uint64_t addr, uint64_t npages)
 }
 
 static volatile sig_atomic_t usr1_count;
+
+/* --maps areas, checked on SIGUSR1 */
+static uint64_t *m_shared, *m_private, *m_ro, *m_heap;
+static size_t m_words = 4096 / 8;
+
+static unsigned long long check_area(uint64_t *a, size_t words, uint64_t salt)
+{
+	unsigned long long bad = 0;
+
+	for (size_t w = 0; a && w < words; w++)
+		if (a[w] != (pattern((uint64_t)(uintptr_t)&a[w]) ^ salt))
+			bad++;
+	return bad;
+}
+
+static void fill_area(uint64_t *a, size_t words, uint64_t salt)
+{
+	for (size_t w = 0; w < words; w++)
+		a[w] = pattern((uint64_t)(uintptr_t)&a[w]) ^ salt;
+}
+
+static int setup_maps(const char *dir, char *info, int n, size_t size)
+{
+	char path[4200];
+	stack_t ss;
+	int f;
+
+	/* A shared mapping of a file: written through the mapping. */
+	snprintf(path, sizeof(path), "%s/shared", dir);
+	f = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (f < 0 || ftruncate(f, 4096))
+		return -1;
+	m_shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	close(f);
+	/* A private mapping of a file: one page copied on write. */
+	snprintf(path, sizeof(path), "%s/private", dir);
+	f = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (f < 0 || ftruncate(f, 8192))
+		return -1;
+	m_private = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, f, 0);
+	close(f);
+	/* An anonymous page made read-only after it was written. */
+	m_ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* The brk heap. */
+	m_heap = sbrk(4096);
+	if (m_shared == MAP_FAILED || m_private == MAP_FAILED || m_ro == MAP_FAILED ||
+	    m_heap == (void *)-1)
+		return -1;
+	fill_area(m_shared, m_words, 1);
+	fill_area(m_private, m_words, 2);	/* only the first page */
+	fill_area(m_ro, m_words, 3);
+	fill_area(m_heap, m_words, 4);
+	if (mprotect(m_ro, 4096, PROT_READ))
+		return -1;
+	ss.ss_sp = malloc(SIGSTKSZ * 4);
+	ss.ss_size = SIGSTKSZ * 4;
+	ss.ss_flags = 0;
+	if (!ss.ss_sp || sigaltstack(&ss, NULL))
+		return -1;
+	return snprintf(info + n, size - n,
+			"shared=%p\nprivate=%p\nro=%p\nheap=%p\naltstack=%p\n",
+			(void *)m_shared, (void *)m_private, (void *)m_ro, (void *)m_heap, ss.ss_sp);
+}
 static volatile unsigned char fpu_stop;
 static volatile unsigned long long fpu_counter;
 static unsigned long long fpu_expect[8][4] __attribute__((aligned(32)));
@@ -150,13 +220,15 @@ static void on_usr1(int sig)
 
 int main(int argc, char **argv)
 {
-	const char *status, *file = NULL;
+	const char *status, *file = NULL, *maps = NULL, *tty = NULL;
+	int tty_fd = -1;
+	unsigned long long got = 0;
 	size_t mem = 0;
 	int want_socket = 0, want_pipe = 0, want_signals = 0;
 	unsigned long long counter = 0, bad_words = 0;
 	int checked = 0, verified = 0;
 	uint64_t *region = NULL;
-	char info[4096], line[64];
+	char info[4096], line[160];
 	int fd, n = 0, i;
 
 	if (argc == 3 && !strcmp(argv[1], "fpu"))
@@ -179,6 +251,10 @@ int main(int argc, char **argv)
 			want_signals = 1;
 		else if (!strcmp(argv[i], "--file") && i + 1 < argc)
 			file = argv[++i];
+		else if (!strcmp(argv[i], "--maps") && i + 1 < argc)
+			maps = argv[++i];
+		else if (!strcmp(argv[i], "--read-tty") && i + 1 < argc)
+			tty = argv[++i];
 		else
 			return 2;
 	}
@@ -229,6 +305,20 @@ int main(int argc, char **argv)
 		n += snprintf(info + n, sizeof(info) - n, "file_fd=%d\n", f);
 	}
 
+	if (maps) {
+		int m = setup_maps(maps, info, n, sizeof(info));
+
+		if (m < 0)
+			return 10;
+		n += m;
+	}
+	if (tty) {
+		tty_fd = open(tty, O_RDWR | O_NOCTTY);
+		if (tty_fd < 0)
+			return 11;
+		n += snprintf(info + n, sizeof(info) - n, "tty_fd=%d\n", tty_fd);
+	}
+
 	fd = open(status, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return 7;
@@ -247,6 +337,14 @@ int main(int argc, char **argv)
 		int len;
 
 		counter++;
+		if (maps && usr1_count != checked) {
+			checked = usr1_count;
+			bad_words += check_area(m_shared, m_words, 1);
+			bad_words += check_area(m_private, m_words, 2);
+			bad_words += check_area(m_ro, m_words, 3);
+			bad_words += check_area(m_heap, m_words, 4);
+			verified++;
+		}
 		if (region && usr1_count != checked) {
 			/* Asked (SIGUSR1) to check the memory pattern. */
 			checked = usr1_count;
@@ -255,10 +353,18 @@ int main(int argc, char **argv)
 					bad_words++;
 			verified++;
 		}
-		len = snprintf(line, sizeof(line), "counter %llu usr1 %d verified %d bad %llu\n",
-			       counter, (int)usr1_count, verified, bad_words);
+		len = snprintf(line, sizeof(line), "counter %llu usr1 %d verified %d bad %llu got %llu\n",
+			       counter, (int)usr1_count, verified, bad_words, got);
 		if (pwrite(fd, line, len, 0) != len)
 			return 9;
+		if (tty_fd >= 0) {
+			char buf[64];
+			ssize_t r = read(tty_fd, buf, sizeof(buf));	/* blocks */
+
+			if (r > 0)
+				got += r;
+			continue;
+		}
 		while (nanosleep(&ts, &ts) && errno == EINTR)
 			;
 	}
