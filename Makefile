@@ -17,8 +17,10 @@ kdir := $(KDIR)
 else
 kdir = $$($(TOP)/scripts/build-kernel)
 endif
-CARGO := env -u RUSTC cargo
+# Cargo reads userspace/.cargo/config.toml (static binaries, explicit target) only when
+# run from inside userspace/, so every cargo command starts there.
 CARGO_DIR := $(TOP)/userspace
+CARGO := cd $(CARGO_DIR) && env -u RUSTC cargo
 BIN_DIR := $(CARGO_DIR)/target/x86_64-unknown-linux-gnu/release
 
 all: module userspace selftests
@@ -33,7 +35,7 @@ module:
 	+$(ENV); $(MAKE) -C "$(kdir)" M=$(TOP) $$KMAKE_FLAGS modules
 
 userspace:
-	$(CARGO) build --release --manifest-path $(CARGO_DIR)/Cargo.toml
+	$(CARGO) build --release
 
 selftests:
 	+$(MAKE) -C $(TOP)/selftests KDIR="$(kdir)"
@@ -46,7 +48,7 @@ lint:
 
 # Host-side unit tests (image encoding, ABI header agreement).
 test-host:
-	$(CARGO) test --release --manifest-path $(CARGO_DIR)/Cargo.toml
+	$(CARGO) test --release
 
 check:
 	$(TOP)/scripts/check
@@ -57,6 +59,6 @@ demo: setup all
 clean:
 	-$(ENV); [ -d "$(kdir)" ] && $(MAKE) -C "$(kdir)" M=$(TOP) clean
 	$(MAKE) -C $(TOP)/selftests clean KDIR=unused
-	$(CARGO) clean --manifest-path $(CARGO_DIR)/Cargo.toml
+	$(CARGO) clean
 
 .PHONY: all setup kernel module userspace selftests lint test-host check demo clean
