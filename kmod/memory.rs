@@ -92,6 +92,18 @@ fn classify(v: &Vma, mm: &crate::sys::mm::MmInfo) -> CkptResult<u32> {
     })
 }
 
+/// Areas whose pages go into the image (and come back from it).
+fn takes_pages(kind: u32) -> bool {
+    matches!(
+        kind,
+        vma_kind::ANON_PRIVATE
+            | vma_kind::HEAP
+            | vma_kind::STACK
+            | vma_kind::ANON_SHARED
+            | vma_kind::FILE_PRIVATE
+    )
+}
+
 /// Whether a page of an area of this kind must go into the image.
 fn keep(kind: u32, page: PageKind) -> bool {
     match kind {
@@ -162,14 +174,7 @@ pub(crate) fn checkpoint(mm: &MmRef, w: &mut ImageWriter) -> CkptResult {
 
     let mut batch = PageBatch::new(BATCH)?;
     for (v, &kind) in vmas.iter().zip(kinds.iter()) {
-        if !matches!(
-            kind,
-            vma_kind::ANON_PRIVATE
-                | vma_kind::HEAP
-                | vma_kind::STACK
-                | vma_kind::ANON_SHARED
-                | vma_kind::FILE_PRIVATE
-        ) {
+        if !takes_pages(kind) {
             continue;
         }
         save_pages(mm, v, kind, &mut batch, w)?;
@@ -272,18 +277,6 @@ fn is_special(kind: u32) -> bool {
 
 fn is_file(kind: u32) -> bool {
     matches!(kind, vma_kind::FILE_PRIVATE | vma_kind::FILE_SHARED)
-}
-
-/// Takes pages from the image.
-fn takes_pages(kind: u32) -> bool {
-    matches!(
-        kind,
-        vma_kind::ANON_PRIVATE
-            | vma_kind::HEAP
-            | vma_kind::STACK
-            | vma_kind::ANON_SHARED
-            | vma_kind::FILE_PRIVATE
-    )
 }
 
 /// Checks the `MM` record: every address a user address, every range in order.

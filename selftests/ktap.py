@@ -18,6 +18,22 @@ CKPT = os.path.join(BIN, "ckpt")
 RSTR = os.path.join(BIN, "rstr")
 
 
+def scratch(prefix):
+    """A fresh directory for one test file's processes and images, on the tmpfs that
+    run_tests.sh mounts (CKPT_TEST_TMP), readable by the user the unprivileged tests use;
+    returns a function making one subdirectory per test."""
+    import tempfile
+    top = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("CKPT_TEST_TMP", "/tmp"))
+    os.chmod(top, 0o755)
+
+    def fresh(name):
+        d = os.path.join(top, name)
+        os.mkdir(d)
+        return d
+
+    return fresh
+
+
 class Skip(Exception):
     pass
 

@@ -5,19 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import CKPT, TARGET, Target, records, run, sh, show_json, wait_for  # noqa: E402
+from ktap import scratch, CKPT, TARGET, Target, records, run, sh, show_json, wait_for  # noqa: E402
 
-tmp = tempfile.mkdtemp(prefix="ckpt-test-", dir=os.environ.get("CKPT_TEST_TMP", "/tmp"))
-os.chmod(tmp, 0o755)  # the unprivileged tests run as another user
-
-
-def fresh(name):
-    d = os.path.join(tmp, name)
-    os.mkdir(d)
-    return d
+fresh = scratch("ckpt-test-")
 
 
 def image_is_complete_and_describes_process():

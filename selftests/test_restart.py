@@ -6,20 +6,12 @@ import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import CKPT, RSTR, TARGET, Target, records, run, sh, show_json, wait_for  # noqa: E402
+from ktap import scratch, CKPT, RSTR, TARGET, Target, records, run, sh, show_json, wait_for  # noqa: E402
 
-tmp = tempfile.mkdtemp(prefix="ckpt-restart-", dir=os.environ.get("CKPT_TEST_TMP", "/tmp"))
-os.chmod(tmp, 0o755)  # the unprivileged tests run as another user
-
-
-def fresh(name):
-    d = os.path.join(tmp, name)
-    os.mkdir(d)
-    return d
+fresh = scratch("ckpt-restart-")
 
 
 def status_of(path):
