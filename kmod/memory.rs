@@ -420,8 +420,9 @@ fn open_mapped(r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
 }
 
 /// The special mappings (vDSO, vvar) must already be where the image has them: `rstr` moves
-/// the vDSO with `arch_prctl(ARCH_MAP_VDSO_64)` before it calls the restart.
-pub(crate) fn check_specials(plan: &Plan) -> CkptResult {
+/// the vDSO with `arch_prctl(ARCH_MAP_VDSO_64)` before it calls the restart. Returns the
+/// caller's areas, for [`replace`].
+pub(crate) fn check_specials(plan: &Plan) -> CkptResult<KVec<Vma>> {
     let Some(mm) = sys::mm::current::mm() else {
         refuse!(EINVAL, "the caller has no memory");
     };
@@ -446,23 +447,19 @@ pub(crate) fn check_specials(plan: &Plan) -> CkptResult {
             p.r.end
         );
     }
-    Ok(())
+    Ok(mine)
 }
 
-/// The point of no return: unmaps everything of the caller but its special mappings, then
-/// maps every area of the plan at its place.
-pub(crate) fn replace(plan: &Plan) -> CkptResult {
-    let Some(mm) = sys::mm::current::mm() else {
-        refuse!(EINVAL, "the caller has no memory");
-    };
-    for v in mm.vmas()?.iter().filter(|v| v.special == special::NONE) {
+/// The point of no return: unmaps every area of the caller (`mine`, as [`check_specials`]
+/// listed them) but its special mappings, then maps every area of the plan at its place.
+pub(crate) fn replace(plan: &Plan, mine: &[Vma]) -> CkptResult {
+    for v in mine.iter().filter(|v| v.special == special::NONE) {
         current::munmap(v.start, v.end - v.start).context(fmt!(
             "unmapping {:#x}-{:#x}",
             v.start,
             v.end
         ))?;
     }
-    drop(mm);
     for p in plan.vmas.iter().filter(|p| !is_special(p.r.kind)) {
         let r = &p.r;
         let mut flags = MAP_FIXED;

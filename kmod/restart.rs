@@ -19,6 +19,7 @@ use kernel::prelude::*;
 use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::ImageReader;
 use crate::sys::file::{FileRef, Input, Output};
+use crate::sys::mm::Vma;
 use crate::sys::task::current;
 use crate::uapi::image::{self as img, rec};
 use crate::uapi::CkptRestartArgs;
@@ -58,10 +59,10 @@ pub(crate) fn restart(args: &CkptRestartArgs) -> CkptResult<u64> {
 
     // Phase 1: check, change nothing.
     let plan = memory::plan(&mut rd)?;
-    memory::check_specials(&plan)?;
+    let mine = memory::check_specials(&plan)?;
 
     // Phase 2: no way back.
-    match become_image(&mut rd, &plan, args) {
+    match become_image(&mut rd, &plan, &mine, args) {
         Ok(ax) => {
             if let Some(out) = report.as_mut() {
                 let _ = out.write(b"OK");
@@ -90,9 +91,10 @@ pub(crate) fn restart(args: &CkptRestartArgs) -> CkptResult<u64> {
 fn become_image(
     rd: &mut ImageReader,
     plan: &memory::Plan,
+    mine: &[Vma],
     args: &CkptRestartArgs,
 ) -> CkptResult<u64> {
-    memory::replace(plan)?;
+    memory::replace(plan, mine)?;
     let h = memory::fill(rd, plan)?;
     let r = regs::read(rd, &h)?;
     let tail: img::CkptTailRec = rd.expect(rec::TAIL)?;

@@ -13,7 +13,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -66,7 +66,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     // The image descriptor is shared with the child and the module: no buffering here, so
     // that the module continues exactly where this reader stopped.
     let image: File = if cli.image.as_os_str() == "-" {
-        File::from(io::stdin().lock().as_raw_fd().pipe_dup()?)
+        File::from(
+            io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("dup of standard input")?,
+        )
     } else {
         File::open(&cli.image).with_context(|| format!("cannot open {}", cli.image.display()))?
     };
@@ -88,7 +93,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .read_to_string(&mut msg)
         .context("reading the restart's report")?;
     if msg != "OK" {
-        let status = wait(child);
+        let status = wait_status(child);
         if msg.is_empty() {
             bail!("restart of pid {pid} failed: the new process died ({status}) before restoring")
         }
@@ -101,22 +106,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Status::Exited(c) => ExitCode::from(c as u8),
         Status::Killed(s) => ExitCode::from(128u8.wrapping_add(s as u8)),
     })
-}
-
-trait PipeDup {
-    fn pipe_dup(self) -> Result<OwnedFd>;
-}
-
-impl PipeDup for RawFd {
-    fn pipe_dup(self) -> Result<OwnedFd> {
-        // SAFETY: duplicating a descriptor we hold; the new one is owned by the result.
-        let fd = unsafe { libc::fcntl(self, libc::F_DUPFD_CLOEXEC, 3) };
-        if fd < 0 {
-            return Err(last_os("dup of standard input"));
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
@@ -206,10 +195,6 @@ fn wait_status(pid: i32) -> Status {
     }
 }
 
-fn wait(pid: i32) -> Status {
-    wait_status(pid)
-}
-
 /// XCR0 and the XSAVE area size it needs on this CPU.
 fn cpu_xsave() -> (u64, usize) {
     let (lo, hi): (u32, u32);
@@ -250,8 +235,6 @@ fn moved_report_fd() -> Option<RawFd> {
     }
 }
 
-enum Never {}
-
 fn check(ret: libc::c_long, what: impl std::fmt::Display) -> Result<libc::c_long> {
     if ret < 0 {
         Err(last_os(what))
@@ -260,7 +243,12 @@ fn check(ret: libc::c_long, what: impl std::fmt::Display) -> Result<libc::c_long
     }
 }
 
-fn restore(dev: &Device, image: &File, report: OwnedFd, u: &UserRecords) -> Result<Never> {
+fn restore(
+    dev: &Device,
+    image: &File,
+    report: OwnedFd,
+    u: &UserRecords,
+) -> Result<std::convert::Infallible> {
     // SAFETY: each call below is a plain system call on values owned here; errors are checked.
     unsafe {
         // Signals stay blocked until the module sets the image's mask, so that pending ones
