@@ -56,9 +56,13 @@ check:
 demo: setup all
 	$(TOP)/scripts/vm run -- $(TOP)/scripts/demo
 
+# Benchmark against CRIU, in a guest booted on a Debian trixie root (Documentation/benchmarks.rst).
+bench: setup all
+	BENCH_BIG=$(BENCH_BIG) $(TOP)/scripts/bench
+
 clean:
 	-$(ENV); [ -d "$(kdir)" ] && $(MAKE) -C "$(kdir)" M=$(TOP) clean
 	$(MAKE) -C $(TOP)/selftests clean KDIR=unused
 	$(CARGO) clean
 
-.PHONY: all setup kernel module userspace selftests lint test-host check demo clean
+.PHONY: all setup kernel module userspace selftests lint test-host check demo bench clean
