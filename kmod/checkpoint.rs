@@ -1,29 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `CKPT_IOC_CHECKPOINT`: write the image of a stopped process.
+//! `CKPT_IOC_CHECKPOINT`: write the image of a stopped tree of tasks.
 //!
-//! The caller must be the target's ptrace tracer and the target must be in a ptrace stop
-//! (`ckpt` seizes and interrupts it). This is also the permission check: the kernel let the
-//! caller attach only if it has ptrace rights over the target (`ptrace_may_access` is not
-//! exported, so the module leans on the attach having passed it), and the stop guarantees
-//! that nothing changes while the image is written.
+//! The caller must be the ptrace tracer of every task and each must be in a ptrace stop
+//! (`ckpt` seizes and interrupts them; [`crate::tree`] checks the list). This is also the
+//! permission check: the kernel let the caller attach only if it has ptrace rights over
+//! each task (`ptrace_may_access` is not exported, so the module leans on the attach having
+//! passed it), and the stops guarantee that nothing changes while the image is written.
 
 use kernel::prelude::*;
+use kernel::uaccess::{UserPtr, UserSlice};
 
 use crate::error::{refuse, CkptError, CkptResult};
 use crate::image::ImageWriter;
-use crate::sys::{self, file::FileRef, file::Output, mm::MmRef, task::TaskRef};
+use crate::sys::{self, file::FileRef, file::Output};
+use crate::tree::{Member, Tree};
 use crate::uapi::image::{self as img, rec};
-use crate::uapi::CkptCheckpointArgs;
+use crate::uapi::{CkptCheckpointArgs, CKPT_CHECKPOINT_CONTAINER, CKPT_MAX_TASKS};
 use crate::{files, memory, regs, signal, task};
 use zerocopy::IntoBytes;
 
 pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
-    if args.flags != 0 || args.__reserved != 0 {
+    if args.flags & !CKPT_CHECKPOINT_CONTAINER != 0 {
+        refuse!(EINVAL, "unknown flags {:#x}", args.flags);
+    }
+    if args.nr_tasks == 0 || args.nr_tasks > CKPT_MAX_TASKS {
         refuse!(
             EINVAL,
-            "unknown flags {:#x} or non-zero reserved field",
-            args.flags
+            "{} tasks: between 1 and {CKPT_MAX_TASKS} can be checkpointed at once",
+            args.nr_tasks
         );
     }
     let Some(file) = FileRef::fget(args.fd) else {
@@ -32,40 +37,27 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     if !file.writable() {
         refuse!(EBADF, "image fd {} is not open for writing", args.fd);
     }
-    let pid = args.pid;
-    let Some(target) = TaskRef::lookup(pid) else {
-        refuse!(ESRCH, "no process {pid}");
-    };
-    let st = target.state();
-    if st.is_current != 0 {
-        refuse!(EINVAL, "a process cannot checkpoint itself");
-    }
-    if st.kthread != 0 || st.has_mm == 0 {
-        refuse!(EPERM, "pid {pid} is a kernel thread");
-    }
-    if st.traced_by_current == 0 {
+    let n = args.nr_tasks as usize;
+    let mut tids = KVec::from_elem(0i32, n, GFP_KERNEL)?;
+    UserSlice::new(UserPtr::from_addr(args.tasks as usize), n * 4)
+        .reader()
+        .read_slice(tids.as_mut_bytes())?;
+    if tids[0] != args.pid {
         refuse!(
-            EPERM,
-            "pid {pid} is not ptrace-attached by the caller (ckpt attaches first; that needs ptrace rights over it)"
+            EINVAL,
+            "the task list starts with {}, not with the root {}",
+            tids[0],
+            args.pid
         );
     }
-    if st.stopped == 0 {
-        refuse!(EBUSY, "pid {pid} is not in a ptrace stop");
+    let container = args.flags & CKPT_CHECKPOINT_CONTAINER != 0;
+    let mut tree = Tree::collect(&tids, container)?;
+    for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
+        task::check_supported(&m.task, m.info.pid)?;
     }
-    if st.nr_threads != 1 {
-        refuse!(
-            EOPNOTSUPP,
-            "pid {pid} has {} threads: multi-threaded processes are not supported yet",
-            st.nr_threads
-        );
-    }
-    task::check_supported(&target, pid)?;
-    let Some(mm) = target.mm() else {
-        refuse!(ESRCH, "pid {pid} is exiting");
-    };
 
     let mut w = ImageWriter::new(Output::new(file));
-    let result = write_image(&target, &mm, &mut w);
+    let result = write_image(&mut tree, &mut w);
     if let Err(e) = &result {
         // Best effort: the stream ends with the reason instead of a TAIL.
         let _ = write_error(&mut w, e);
@@ -73,36 +65,81 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     result
 }
 
-fn write_image(target: &TaskRef, mm: &MmRef, w: &mut ImageWriter) -> CkptResult {
-    let xstate = regs::xstate(target)?;
+fn write_image(tree: &mut Tree, w: &mut ImageWriter) -> CkptResult {
+    let root_xstate = regs::xstate(&tree.members[0].task)?;
     let mut h = img::CkptHeaderRec {
         magic: img::CKPT_IMAGE_MAGIC,
         image_version: crate::uapi::CKPT_IMAGE_VERSION,
         arch: img::CKPT_ARCH_X86_64,
         page_size: img::CKPT_PAGE_SIZE,
-        xsave_size: xstate.as_slice().len() as u32,
+        xsave_size: root_xstate.as_slice().len() as u32,
         xfeatures: sys::cpu::xfeatures(),
         time_ns: sys::cpu::time_ns(),
-        nr_tasks: 1,
+        nr_tasks: tree.members.len() as u32,
         __reserved: 0,
         kernel_release: [0; 64],
     };
     sys::uts::kernel_release(&mut h.kernel_release);
     w.fixed(rec::HEADER, &h)?;
+    drop(root_xstate);
 
-    task::checkpoint(target, w)?;
-    files::checkpoint_fs(target, w)?;
-    signal::checkpoint(target, w)?;
-    files::checkpoint(target, w)?;
-    regs::checkpoint_xstate(&xstate, w)?;
-    memory::checkpoint(mm, w)?;
-    regs::checkpoint_regs(target, w)?;
+    let t = img::CkptTreeRec {
+        nr: tree.members.len() as u32,
+        flags: if tree.container {
+            img::CKPT_TREE_CONTAINER
+        } else {
+            0
+        },
+    };
+    let mut entries = KVec::with_capacity(tree.members.len(), GFP_KERNEL)?;
+    for m in tree.members.iter() {
+        entries.push(m.entry, GFP_KERNEL)?;
+    }
+    w.record(rec::TREE, &[t.as_bytes(), entries.as_slice().as_bytes()])?;
+    drop(entries);
+
+    let ns = tree.ns().map(|t| t.clone_ref());
+    for i in 0..tree.members.len() {
+        let m = &tree.members[i];
+        if m.info.zombie != 0 {
+            continue;
+        }
+        write_task(m, ns.as_ref(), &mut tree.objects, w)?;
+    }
 
     let tail = img::CkptTailRec {
         magic: img::CKPT_TAIL_MAGIC,
         nr_records: w.count(),
     };
     w.fixed(rec::TAIL, &tail)
+}
+
+/// One live task's records; shared objects only if this task is the first to have them.
+fn write_task(
+    m: &Member,
+    ns: Option<&sys::task::TaskRef>,
+    objs: &mut crate::objects::Objects,
+    w: &mut ImageWriter,
+) -> CkptResult {
+    let (task, i) = (&m.task, &m.info);
+    let pid = i.pid;
+    task::checkpoint(task, ns, w)?;
+    if objs.first_save(i.fs) {
+        files::checkpoint_fs(task, w)?;
+    }
+    signal::checkpoint(task, objs.first_save(i.sighand), i.leader != 0, w)?;
+    if objs.first_save(i.files) {
+        files::checkpoint(task, objs, w)?;
+    }
+    let xstate = regs::xstate(task)?;
+    regs::checkpoint_xstate(&xstate, w)?;
+    if objs.first_save(i.mm) {
+        let Some(mm) = task.mm() else {
+            refuse!(ESRCH, "task {pid} is exiting");
+        };
+        memory::checkpoint(&mm, objs, w)?;
+    }
+    regs::checkpoint_regs(task, w)
 }
 
 fn write_error(w: &mut ImageWriter, e: &CkptError) -> CkptResult {

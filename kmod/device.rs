@@ -12,6 +12,7 @@ use kernel::{
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::error::CkptError;
+use crate::session::Session;
 use crate::{checkpoint, restart, sys, uapi};
 
 /// Registers `/dev/checkpoint`.
@@ -21,18 +22,28 @@ pub(crate) fn register() -> impl PinInit<MiscDeviceRegistration<CkptDevice>, Err
     })
 }
 
-/// One open file of `/dev/checkpoint`. It holds no state yet: every ioctl is self-contained.
-pub(crate) struct CkptDevice;
+/// One open file of `/dev/checkpoint`. Checkpoints are self-contained; a restart of a tree
+/// is a [`Session`] of the tasks that share this open file.
+#[pin_data]
+pub(crate) struct CkptDevice {
+    #[pin]
+    session: Session,
+}
 
 #[vtable]
 impl MiscDevice for CkptDevice {
-    type Ptr = KBox<Self>;
+    type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        Ok(KBox::new(CkptDevice, GFP_KERNEL)?)
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(CkptDevice {
+                session <- Session::new(),
+            }),
+            GFP_KERNEL,
+        )
     }
 
-    fn ioctl(_me: &CkptDevice, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(me: Pin<&CkptDevice>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let user = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd));
         match cmd {
             uapi::CKPT_IOC_VERSION => version(user.writer()),
@@ -44,10 +55,21 @@ impl MiscDevice for CkptDevice {
             }
             uapi::CKPT_IOC_RESTART => {
                 let args: uapi::CkptRestartArgs = read_args(user)?;
-                restart::restart(&args)
+                restart::restart(&me.session, &args)
                     .map(|ax| ax as isize)
                     .map_err(|e| report(e, args.reason, args.reason_len))
             }
+            uapi::CKPT_IOC_RESTART_BEGIN => {
+                let args: uapi::CkptSessionArgs = read_args(user)?;
+                if args.flags != 0 {
+                    return Err(EINVAL);
+                }
+                me.session
+                    .begin(args.nr_tasks)
+                    .map(|()| 0)
+                    .map_err(|e| e.errno)
+            }
+            uapi::CKPT_IOC_RESTART_GO => me.session.go().map(|()| 0).map_err(|e| e.errno),
             _ => Err(ENOTTY),
         }
     }

@@ -13,6 +13,11 @@
 #include <linux/fs_struct.h>
 #include <linux/hrtimer.h>
 #include <linux/nsproxy.h>
+#include <linux/pid_namespace.h>
+#include <linux/pipe_fs_i.h>
+#include <linux/highmem.h>
+#include <linux/time_namespace.h>
+#include <uapi/linux/magic.h>
 #include <linux/huge_mm.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -46,7 +51,8 @@ static_assert(sizeof(struct ckpt_h_creds) == 80);
 static_assert(sizeof(struct ckpt_h_sigaction) == 32);
 static_assert(sizeof(struct ckpt_h_signals) == 32);
 static_assert(sizeof(struct ckpt_h_siginfo) == 136);
-static_assert(sizeof(struct ckpt_h_file) == 40);
+static_assert(sizeof(struct ckpt_h_file) == 56);
+static_assert(sizeof(struct ckpt_h_tree) == 104);
 static_assert(sizeof(struct ckpt_h_regs) == 27 * 8);
 
 /* utsname() is a static inline reading current->nsproxy. */
@@ -88,10 +94,23 @@ void ckpt_helper_task_state(struct task_struct *task, struct ckpt_h_task_state *
 	out->has_mm = READ_ONCE(task->mm) != NULL;
 }
 
+#ifdef CONFIG_SYSVIPC
+/*
+ * Private to ipc/sem.c; mirrored to tell an undo list in use from the empty
+ * one every CLONE_SYSVSEM thread creation allocates. Same layout since 2.6.
+ */
+struct ckpt_sem_undo_list {
+	refcount_t refcnt;
+	spinlock_t lock;
+	struct list_head list_proc;
+};
+#endif
+
 void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupported *out)
 {
 	struct sighand_struct *sighand = lock_sighand(task);
 	struct signal_struct *sig = task->signal;
+	struct nsproxy *a, *b;
 
 	memset(out, 0, sizeof(*out));
 	if (sighand) {
@@ -99,22 +118,159 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 				    !hlist_empty(&sig->ignored_posix_timers);
 		out->itimer_real = hrtimer_active(&sig->real_timer);
 		out->itimer_cpu = sig->it[0].expires || sig->it[1].expires;
-		out->shared_sighand = refcount_read(&sighand->count) > 1;
 		spin_unlock_irq(&sighand->siglock);
 	}
 	task_lock(task);
 #ifdef CONFIG_SYSVIPC
-	out->sem_undo = task->sysvsem.undo_list != NULL;
+	if (task->sysvsem.undo_list) {
+		struct ckpt_sem_undo_list *u = (void *)task->sysvsem.undo_list;
+
+		spin_lock(&u->lock);
+		out->sem_undo = !list_empty(&u->list_proc);
+		spin_unlock(&u->lock);
+	}
 #endif
-	out->other_ns = task->nsproxy != current->nsproxy;
-	out->shared_files = task->files && atomic_read(&task->files->count) > 1;
-	out->shared_fs = task->fs && READ_ONCE(task->fs->users) > 1;
+	/* The pid namespace is checked on its own (ckpt_helper_task_tree). */
+	a = task->nsproxy;
+	b = current->nsproxy;
+	out->other_ns = !a || a->uts_ns != b->uts_ns || a->ipc_ns != b->ipc_ns ||
+			a->mnt_ns != b->mnt_ns || a->net_ns != b->net_ns ||
+			a->cgroup_ns != b->cgroup_ns
+#ifdef CONFIG_TIME_NS
+			|| a->time_ns != b->time_ns
+#endif
+			;
 	task_unlock(task);
 }
 
-void ckpt_helper_task_info(struct task_struct *task, struct ckpt_h_task *out)
+static struct pid_namespace *ns_of(struct task_struct *ns_task)
 {
-	struct pid_namespace *ns = task_active_pid_ns(current);
+	return task_active_pid_ns(ns_task ? ns_task : current);
+}
+
+void ckpt_helper_task_tree(struct task_struct *task, struct task_struct *ns_task,
+			   struct ckpt_h_tree *out)
+{
+	struct pid_namespace *ns = ns_of(ns_task);
+	struct sighand_struct *sighand;
+
+	memset(out, 0, sizeof(*out));
+	out->pid = task_pid_nr_ns(task, ns);
+	out->tgid = task_tgid_nr_ns(task, ns);
+	rcu_read_lock();
+	out->ppid = task_tgid_nr_ns(rcu_dereference(task->real_parent), ns);
+	rcu_read_unlock();
+	out->pgid = task_pgrp_nr_ns(task, ns);
+	out->sid = task_session_nr_ns(task, ns);
+	out->zombie = READ_ONCE(task->exit_state) == EXIT_ZOMBIE;
+	out->leader = thread_group_leader(task);
+	out->exit_code = READ_ONCE(task->exit_code);
+	out->exit_signal = task->exit_signal;
+	out->nr_threads = get_nr_threads(task);
+	out->ns_init = ns->child_reaper == task;
+	sighand = lock_sighand(task);
+	if (sighand) {
+		out->group_stopped = !!(task->signal->flags & SIGNAL_STOP_STOPPED);
+		out->subreaper = task->signal->is_child_subreaper;
+		out->sighand = (unsigned long)sighand;
+		out->sighand_users = refcount_read(&sighand->count);
+		spin_unlock_irq(&sighand->siglock);
+	}
+	task_lock(task);
+	out->in_ns = task_active_pid_ns(task) == ns &&
+		     (!task->nsproxy || task->nsproxy->pid_ns_for_children == ns);
+	out->mm = (unsigned long)task->mm;
+	out->files = (unsigned long)task->files;
+	if (task->files)
+		out->files_users = atomic_read(&task->files->count);
+	out->fs = (unsigned long)task->fs;
+	if (task->fs)
+		out->fs_users = READ_ONCE(task->fs->users);
+	task_unlock(task);
+}
+
+/*
+ * The thread ids of @task's children and, for a thread-group leader, of its
+ * other threads; -E2BIG if there are more than @max. The tasks of a tree being
+ * checkpointed are all stopped, so these lists cannot change under us but for
+ * a child's exit (which leaves a zombie in place) or reaping by an outside
+ * reaper (then the child was not ours to save).
+ */
+int ckpt_helper_task_relatives(struct task_struct *task, struct task_struct *ns_task,
+			       s32 *out, u32 max)
+{
+	struct pid_namespace *ns = ns_of(ns_task);
+	struct task_struct *t;
+	u32 n = 0;
+	int ret = 0;
+
+	rcu_read_lock();
+	list_for_each_entry(t, &task->children, sibling) {
+		if (n == max) {
+			ret = -E2BIG;
+			goto out;
+		}
+		out[n++] = task_pid_nr_ns(t, ns);
+	}
+	if (thread_group_leader(task)) {
+		for_each_thread(task, t) {
+			if (t == task)
+				continue;
+			if (n == max) {
+				ret = -E2BIG;
+				goto out;
+			}
+			out[n++] = task_pid_nr_ns(t, ns);
+		}
+	}
+out:
+	rcu_read_unlock();
+	return ret ? ret : n;
+}
+
+/* What is buffered in the anonymous pipe at @task's @fd, unread; -E2BIG if over @size. */
+int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 size,
+			       u32 *capacity)
+{
+	unsigned int n = fd, tail;
+	struct pipe_inode_info *pipe;
+	struct file *file;
+	u32 len = 0;
+	int ret = 0;
+
+	file = fget_task_next(task, &n);
+	if (!file)
+		return -EBADF;
+	if (n != fd || file_inode(file)->i_sb->s_magic != PIPEFS_MAGIC ||
+	    !file_inode(file)->i_pipe) {
+		fput(file);
+		return -EINVAL;
+	}
+	pipe = file_inode(file)->i_pipe;
+	pipe_lock(pipe);
+	*capacity = pipe->max_usage * PAGE_SIZE;
+	for (tail = pipe->tail; tail != pipe->head; tail++) {
+		struct pipe_buffer *b = pipe_buf(pipe, tail);
+		void *p;
+
+		if (b->len > size - len) {
+			ret = -E2BIG;
+			break;
+		}
+		p = kmap_local_page(b->page);
+		memcpy(buf + len, p + b->offset, b->len);
+		kunmap_local(p);
+		len += b->len;
+	}
+	pipe_unlock(pipe);
+	fput(file);
+	return ret ? ret : len;
+}
+
+void ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task,
+			   struct ckpt_h_task *out)
+{
+	struct pid_namespace *ns = ns_of(ns_task);
 
 	memset(out, 0, sizeof(*out));
 	out->pid = task_pid_nr_ns(task, ns);
@@ -344,6 +500,9 @@ int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_h_fi
 		out->rdev = new_encode_dev(inode->i_rdev);
 	out->unlinked = d_unlinked(file->f_path.dentry);
 	out->fs_magic = inode->i_sb->s_magic;
+	out->file_id = (unsigned long)file;
+	if (out->fs_magic == PIPEFS_MAGIC)
+		out->pipe_id = (unsigned long)inode->i_pipe;
 	task_lock(task);
 	files = task->files;
 	if (files) {
@@ -480,6 +639,10 @@ int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_h_vma *out, u32 max)
 		o->special = special_kind(vma);
 		o->shared_anon = vma->vm_file && shmem_file(vma->vm_file) &&
 				 IS_PRIVATE(file_inode(vma->vm_file));
+		if (o->shared_anon) {
+			o->shm_id = (unsigned long)file_inode(vma->vm_file);
+			o->shm_size = i_size_read(file_inode(vma->vm_file));
+		}
 		n++;
 	}
 	mmap_read_unlock(mm);
@@ -804,4 +967,56 @@ int ckpt_helper_close_fd(int fd)
 void ckpt_helper_kill_self(void)
 {
 	force_sig(SIGKILL);
+}
+
+void ckpt_helper_stop_self(void)
+{
+	send_sig(SIGSTOP, current, 1);
+}
+
+u64 ckpt_helper_current_mm_id(void)
+{
+	return (unsigned long)current->mm;
+}
+
+/* A shared anonymous memory object, as mmap(MAP_SHARED|MAP_ANONYMOUS) makes one. */
+struct file *ckpt_helper_shm_create(u64 size, int *err)
+{
+	struct file *f = shmem_kernel_file_setup("dev/zero", size, EMPTY_VMA_FLAGS);
+
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	return f;
+}
+
+struct task_struct *ckpt_helper_get_current(void)
+{
+	return get_task_struct(current);
+}
+
+int ckpt_helper_task_exiting(struct task_struct *task)
+{
+	return (READ_ONCE(task->flags) & PF_EXITING) || READ_ONCE(task->exit_state);
+}
+
+int ckpt_helper_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+void ckpt_helper_get_file(struct file *file)
+{
+	get_file(file);
+}
+
+void ckpt_helper_get_task_ref(struct task_struct *task)
+{
+	get_task_struct(task);
+}
+
+void ckpt_helper_sleep_killable_ms(u32 ms)
+{
+	schedule_timeout_killable(msecs_to_jiffies(ms));
 }

@@ -70,6 +70,8 @@ struct ckpt_h_file {
 	u32 unlinked;		/* the dentry is deleted */
 	u32 path_len;		/* bytes of path written, no NUL */
 	u64 fs_magic;		/* s_magic of its filesystem */
+	u64 file_id;		/* the struct file's address: identity only */
+	u64 pipe_id;		/* an anonymous pipe's pipe_inode_info, else 0 */
 };
 
 /* State the checkpoint cannot save yet, to be refused rather than lost. */
@@ -78,17 +80,37 @@ struct ckpt_h_unsupported {
 	u32 itimer_real;	/* ITIMER_REAL armed */
 	u32 itimer_cpu;		/* ITIMER_VIRTUAL or ITIMER_PROF armed */
 	u32 sem_undo;		/* SysV semaphore undo list */
-	u32 other_ns;		/* namespaces differ from the caller's */
-	u32 shared_files;	/* fd table shared (CLONE_FILES) */
-	u32 shared_fs;		/* fs_struct shared (CLONE_FS) */
-	u32 shared_sighand;	/* signal handlers shared (CLONE_SIGHAND) */
+	u32 other_ns;		/* namespaces (but pid) differ from the caller's */
+};
+
+/*
+ * A task's place in the tree and the addresses of the objects it may share
+ * (identity only, never dereferenced by Rust). Pids are in the namespace of
+ * the ns_task given to the helper (the caller's if NULL).
+ */
+struct ckpt_h_tree {
+	s32 pid, tgid, ppid, pgid, sid;
+	u32 zombie, group_stopped, subreaper, leader;
+	s32 exit_code, exit_signal;
+	u32 in_ns;		/* its pid namespace and its children's are that one */
+	u32 ns_init;		/* the init (child reaper) of that namespace */
+	u32 nr_threads;
+	u64 mm, files, fs, sighand;
+	u32 files_users, fs_users, sighand_users, __pad;
 };
 
 struct task_struct *ckpt_helper_get_task(pid_t vpid);
 void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupported *out);
 void ckpt_helper_put_task(struct task_struct *task);
 void ckpt_helper_task_state(struct task_struct *task, struct ckpt_h_task_state *out);
-void ckpt_helper_task_info(struct task_struct *task, struct ckpt_h_task *out);
+void ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task,
+			   struct ckpt_h_task *out);
+void ckpt_helper_task_tree(struct task_struct *task, struct task_struct *ns_task,
+			   struct ckpt_h_tree *out);
+int ckpt_helper_task_relatives(struct task_struct *task, struct task_struct *ns_task,
+			       s32 *out, u32 max);
+int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 size,
+			       u32 *capacity);
 int ckpt_helper_task_creds(struct task_struct *task, struct ckpt_h_creds *out,
 			   u32 *groups, u32 max_groups);
 void ckpt_helper_task_rlimits(struct task_struct *task, u64 *cur_max, u32 n);
@@ -118,6 +140,8 @@ struct ckpt_h_vma {
 	struct file *file;	/* a reference, or NULL */
 	u32 special;		/* CKPT_H_SPECIAL_* */
 	u32 shared_anon;	/* MAP_SHARED|MAP_ANONYMOUS (private shmem inode) */
+	u64 shm_id;		/* that inode's address (identity only), else 0 */
+	u64 shm_size;		/* its size in bytes */
 };
 
 #define CKPT_H_SPECIAL_NONE		0
@@ -171,5 +195,14 @@ int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m);
 int ckpt_helper_set_blocked(u64 mask);
 int ckpt_helper_close_fd(int fd);
 void ckpt_helper_kill_self(void);
+void ckpt_helper_stop_self(void);
+u64 ckpt_helper_current_mm_id(void);
+struct file *ckpt_helper_shm_create(u64 size, int *err);
+void ckpt_helper_get_file(struct file *file);
+struct task_struct *ckpt_helper_get_current(void);
+void ckpt_helper_get_task_ref(struct task_struct *task);
+int ckpt_helper_task_exiting(struct task_struct *task);
+int ckpt_helper_fatal_signal_pending(void);
+void ckpt_helper_sleep_killable_ms(u32 ms);
 
 #endif

@@ -93,17 +93,11 @@ impl ImageWriter {
 /// Reads records in order from the image file, checking the framing of each.
 pub(crate) struct ImageReader {
     input: Input,
-    /// Records read so far.
-    count: u64,
 }
 
 impl ImageReader {
     pub(crate) fn new(input: Input) -> Self {
-        ImageReader { input, count: 0 }
-    }
-
-    pub(crate) fn count(&self) -> u64 {
-        self.count
+        ImageReader { input }
     }
 
     /// The next record's header, its length checked.
@@ -121,7 +115,6 @@ impl ImageReader {
                 h.len
             );
         }
-        self.count += 1;
         Ok(h)
     }
 

@@ -19,11 +19,14 @@ mod error;
 mod files;
 mod image;
 mod memory;
+mod objects;
 mod regs;
 mod restart;
+mod session;
 mod signal;
 mod sys;
 mod task;
+mod tree;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 

@@ -14,6 +14,7 @@ use zerocopy::IntoBytes;
 
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::{ImageReader, ImageWriter};
+use crate::objects::Objects;
 use crate::sys::{
     self,
     file::FileRef,
@@ -115,7 +116,9 @@ fn keep(kind: u32, page: PageKind) -> bool {
     }
 }
 
-pub(crate) fn checkpoint(mm: &MmRef, w: &mut ImageWriter) -> CkptResult {
+/// `MM`, `VMA`s and `PAGES` of a memory. Shared anonymous memory is named by its object id;
+/// its pages are saved with the first memory that maps the object.
+pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) -> CkptResult {
     let info = mm.info();
     let vmas = mm.vmas().context(fmt!("memory areas"))?;
     let mut kinds = KVec::with_capacity(vmas.len(), GFP_KERNEL)?;
@@ -159,6 +162,7 @@ pub(crate) fn checkpoint(mm: &MmRef, w: &mut ImageWriter) -> CkptResult {
                 core::str::from_utf8(p).unwrap_or("?")
             );
         }
+        let shared = kind == vma_kind::ANON_SHARED;
         let r = img::CkptVmaRec {
             start: v.start,
             end: v.end,
@@ -167,14 +171,22 @@ pub(crate) fn checkpoint(mm: &MmRef, w: &mut ImageWriter) -> CkptResult {
             prot: prot(v.vm_flags),
             kind,
             path_len: len as u32,
-            __reserved: 0,
+            shm: if shared { objs.id(v.shm_id)? } else { 0 },
+            shm_size: if shared { v.shm_size } else { 0 },
         };
         w.record(rec::VMA, &[r.as_bytes(), p])?;
     }
 
+    // The shared objects whose pages this memory saves: those no earlier memory mapped.
+    let mut mine = KVec::new();
+    for (v, &kind) in vmas.iter().zip(kinds.iter()) {
+        if kind == vma_kind::ANON_SHARED && objs.first_save(v.shm_id) {
+            mine.push(v.shm_id, GFP_KERNEL)?;
+        }
+    }
     let mut batch = PageBatch::new(BATCH)?;
     for (v, &kind) in vmas.iter().zip(kinds.iter()) {
-        if !takes_pages(kind) {
+        if !takes_pages(kind) || (kind == vma_kind::ANON_SHARED && !mine.contains(&v.shm_id)) {
             continue;
         }
         save_pages(mm, v, kind, &mut batch, w)?;
@@ -321,7 +333,7 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
             "VMA record: {s:#x}-{e:#x} overlaps or precedes the area before it"
         );
     }
-    if v.prot & !7 != 0 || v.__reserved != 0 {
+    if v.prot & !7 != 0 {
         refuse!(
             EINVAL,
             "VMA record {s:#x}-{e:#x}: bad protection {:#x}",
@@ -341,12 +353,30 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
     if is_file(v.kind) && v.pgoff.checked_mul(PAGE_SIZE).is_none() {
         refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: file offset overflows");
     }
+    let shared = v.kind == vma_kind::ANON_SHARED;
+    let in_object = v
+        .pgoff
+        .checked_mul(PAGE_SIZE)
+        .and_then(|o| o.checked_add(e - s))
+        .is_some_and(|end| end <= v.shm_size && v.shm_size <= task_size);
+    if shared != (v.shm != 0) || (shared && (!in_object || v.shm_size % PAGE_SIZE != 0)) {
+        refuse!(
+            EINVAL,
+            "VMA record {s:#x}-{e:#x}: shared memory object {} of {} bytes does not fit it",
+            v.shm,
+            v.shm_size
+        );
+    }
     Ok(())
 }
 
-/// Reads and checks the `MM` and `VMA` records and opens every mapped file.
-/// Changes nothing: a failure here leaves the caller as it was.
-pub(crate) fn plan(rd: &mut ImageReader) -> CkptResult<Plan> {
+/// Reads and checks the `MM` and `VMA` records and opens every mapped file; `shm` gives the
+/// object of shared anonymous memory by id and size (made once per restart session).
+/// Changes nothing in the caller: a failure here leaves it as it was.
+pub(crate) fn plan(
+    rd: &mut ImageReader,
+    shm: &mut dyn FnMut(u32, u64) -> CkptResult<FileRef>,
+) -> CkptResult<Plan> {
     let task_size = sys::mm::current::task_size();
     let mm: img::CkptMmRec = rd.expect(rec::MM)?;
     check_mm(&mm, task_size)?;
@@ -377,6 +407,12 @@ pub(crate) fn plan(rd: &mut ImageReader) -> CkptResult<Plan> {
         rd.end(&h)?;
         let file = if is_file(r.kind) {
             Some(open_mapped(&r, &mut path[..n + 1])?)
+        } else if r.kind == vma_kind::ANON_SHARED {
+            Some(shm(r.shm, r.shm_size).context(fmt!(
+                "shared memory {:#x}-{:#x}",
+                r.start,
+                r.end
+            ))?)
         } else {
             None
         };
@@ -464,13 +500,13 @@ pub(crate) fn replace(plan: &Plan, mine: &[Vma]) -> CkptResult {
         let r = &p.r;
         let mut flags = MAP_FIXED;
         flags |= match r.kind {
-            vma_kind::ANON_SHARED => MAP_SHARED | MAP_ANONYMOUS,
+            vma_kind::ANON_SHARED => MAP_SHARED,
             vma_kind::FILE_SHARED => MAP_SHARED,
             vma_kind::FILE_PRIVATE => MAP_PRIVATE,
             vma_kind::STACK => MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN,
             _ => MAP_PRIVATE | MAP_ANONYMOUS,
         };
-        let off = if is_file(r.kind) {
+        let off = if is_file(r.kind) || r.kind == vma_kind::ANON_SHARED {
             r.pgoff * PAGE_SIZE
         } else {
             0

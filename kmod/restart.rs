@@ -2,32 +2,35 @@
 
 //! `CKPT_IOC_RESTART`: become the process of an image.
 //!
-//! Called by `rstr`'s child once it has restored, with system calls, what the module cannot
-//! (pid, credentials, files, signal handlers, pending signals, the vDSO's place) and loaded
-//! the image's FPU state with `XRSTOR`. The module reads the rest of the image from the
-//! descriptor's current position: `MM`, `VMA`s, `PAGES`, `REGS`, `TAIL`.
+//! Called by each task `rstr` creates, once it has restored, with system calls, what the
+//! module cannot (pid, credentials, files, signal handlers, pending signals, the vDSO's
+//! place) and loaded the image's FPU state with `XRSTOR`. The module reads the task's own
+//! records from the offset `rstr` gives: `MM`, `VMA`s, `PAGES`, `REGS` (only `REGS` for a
+//! thread whose memory another task restores). Every task belongs to a [`Session`].
 //!
 //! Two phases. First everything that can be checked is checked and every mapped file is
 //! opened, changing nothing: a failure returns an error and a reason to `rstr`. Then the
 //! caller's memory is replaced; from there on a failure cannot be returned to code that no
 //! longer exists, so the reason goes to `err_fd` and the caller is killed: no half-restored
-//! process ever runs. On success `err_fd` receives `OK`, `rstr`'s own descriptors are
-//! closed, and the ioctl "returns" into the restored registers.
+//! process ever runs. On success `err_fd` receives `OK\n` and the task waits for the session's
+//! go; then `rstr`'s own descriptors are closed and the ioctl "returns" into the restored
+//! registers.
 
 use kernel::prelude::*;
+use kernel::str::CString;
 
 use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::ImageReader;
+use crate::session::Session;
 use crate::sys::file::{FileRef, Input, Output};
-use crate::sys::mm::Vma;
 use crate::sys::task::current;
-use crate::uapi::image::{self as img, rec};
-use crate::uapi::CkptRestartArgs;
+use crate::uapi::{CkptRestartArgs, CKPT_RESTART_SHARED_MM, CKPT_RESTART_STOPPED};
 use crate::{memory, regs};
 
 /// Runs the restart; the value is what the caller's `ax` must hold when it returns.
-pub(crate) fn restart(args: &CkptRestartArgs) -> CkptResult<u64> {
-    if args.flags != 0 || args.__reserved != 0 {
+pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u64> {
+    if args.flags & !(CKPT_RESTART_SHARED_MM | CKPT_RESTART_STOPPED) != 0 || args.__reserved != 0
+    {
         refuse!(
             EINVAL,
             "unknown flags {:#x} or non-zero reserved field",
@@ -42,6 +45,10 @@ pub(crate) fn restart(args: &CkptRestartArgs) -> CkptResult<u64> {
             args.close_fds.len()
         );
     }
+    let Ok(pos) = i64::try_from(args.pos) else {
+        refuse!(EINVAL, "image offset {:#x} out of range", args.pos);
+    };
+    session.check_open()?;
     let Some(file) = FileRef::fget(args.fd) else {
         refuse!(EBADF, "image fd {} is not open", args.fd);
     };
@@ -55,59 +62,85 @@ pub(crate) fn restart(args: &CkptRestartArgs) -> CkptResult<u64> {
             _ => refuse!(EBADF, "error fd {fd} is not open for writing"),
         },
     };
-    let mut rd = ImageReader::new(Input::new(file));
+    let mut rd = ImageReader::new(Input::new_at(file, pos));
 
     // Phase 1: check, change nothing.
-    let plan = memory::plan(&mut rd)?;
-    let mine = memory::check_specials(&plan)?;
+    let shared_mm = args.flags & CKPT_RESTART_SHARED_MM != 0;
+    let plan = if shared_mm {
+        None
+    } else {
+        let plan = memory::plan(&mut rd, &mut |id, size| session.shm(id, size))?;
+        let mine = memory::check_specials(&plan)?;
+        Some((plan, mine))
+    };
 
     // Phase 2: no way back.
-    match become_image(&mut rd, &plan, &mine, args) {
-        Ok(ax) => {
-            if let Some(out) = report.as_mut() {
-                let _ = out.write(b"OK");
-            }
-            drop(report);
+    let result = match &plan {
+        Some((plan, mine)) => become_image(session, &mut rd, plan, mine, args),
+        None => become_thread(session, &mut rd, args),
+    };
+    let result = result.and_then(|ax| {
+        if let Some(out) = report.as_mut() {
+            let _ = out.write(b"OK\n");
+        }
+        drop(report.take());
+        session.ready_and_wait(|| {
             for &fd in &args.close_fds[..args.nr_close as usize] {
                 let _ = current::close_fd(fd);
             }
-            Ok(ax)
+        })?;
+        if args.flags & CKPT_RESTART_STOPPED != 0 {
+            current::stop_self();
         }
-        Err(e) => {
-            if let Some(out) = report.as_mut() {
-                let reason = e
-                    .reason
-                    .as_ref()
-                    .map(|r| r.to_bytes())
-                    .unwrap_or(b"restart failed");
-                let _ = out.write(reason);
+        Ok(ax)
+    });
+    if let Err(e) = &result {
+        if let Some(out) = report.as_mut() {
+            // One line, written at once: tasks of a tree share the pipe.
+            let reason = e.reason.as_ref().and_then(|r| r.to_str().ok());
+            let pid = kernel::current!().pid();
+            if let Ok(line) = CString::try_from_fmt(fmt!(
+                "pid {pid}: {}\n",
+                reason.unwrap_or("restart failed")
+            )) {
+                let _ = out.write(line.to_bytes());
             }
-            current::kill_self();
-            Err(e)
         }
+        current::kill_self();
     }
+    result
 }
 
+/// Replaces the caller's memory once every task sharing it waits, then its registers.
 fn become_image(
+    session: &Session,
     rd: &mut ImageReader,
     plan: &memory::Plan,
-    mine: &[Vma],
+    mine: &[crate::sys::mm::Vma],
     args: &CkptRestartArgs,
 ) -> CkptResult<u64> {
+    session.wait_sharers(args.mm_sharers)?;
     memory::replace(plan, mine)?;
     let h = memory::fill(rd, plan)?;
     let r = regs::read(rd, &h)?;
-    let tail: img::CkptTailRec = rd.expect(rec::TAIL)?;
-    let total = args.records_before.checked_add(rd.count() - 1);
-    if tail.magic != img::CKPT_TAIL_MAGIC || Some(tail.nr_records) != total {
-        refuse!(
-            EINVAL,
-            "TAIL record: bad magic or record count {} (read {:?})",
-            tail.nr_records,
-            total
-        );
-    }
     memory::set_layout(plan)?;
+    session.memory_done()?;
+    finish(r, args)
+}
+
+/// A thread of a restored process: its memory is restored by the task that owns it.
+fn become_thread(
+    session: &Session,
+    rd: &mut ImageReader,
+    args: &CkptRestartArgs,
+) -> CkptResult<u64> {
+    let h = rd.header()?;
+    let r = regs::read(rd, &h)?;
+    session.wait_memory()?;
+    finish(r, args)
+}
+
+fn finish(r: crate::uapi::image::CkptRegsRec, args: &CkptRestartArgs) -> CkptResult<u64> {
     let ax = regs::install(r)?;
     current::set_blocked(args.blocked)
         .map_err(CkptError::from)

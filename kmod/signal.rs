@@ -15,15 +15,29 @@ use crate::image::ImageWriter;
 use crate::sys::task::TaskRef;
 use crate::uapi::image::{self as img, rec};
 
-pub(crate) fn checkpoint(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
-    let mut h = img::CkptSighandRec::new_zeroed();
-    task.sigactions(&mut h);
-    w.fixed(rec::SIGHAND, &h)?;
+/// `SIGHAND` if `handlers` (the first task of its handler table), then `SIGNALS` and
+/// `SIGINFO`s: signals pending for the task itself, and, for a thread-group `leader`, those
+/// pending for the whole process.
+pub(crate) fn checkpoint(
+    task: &TaskRef,
+    handlers: bool,
+    leader: bool,
+    w: &mut ImageWriter,
+) -> CkptResult {
+    if handlers {
+        let mut h = img::CkptSighandRec::new_zeroed();
+        task.sigactions(&mut h);
+        w.fixed(rec::SIGHAND, &h)?;
+    }
 
     let mut s = img::CkptSignalsRec::new_zeroed();
     let mut pending = KVec::new();
     task.signals(&mut s, &mut pending)
         .context(fmt!("pending signals"))?;
+    if !leader {
+        pending.retain(|p| p.shared == 0);
+        s.nr_pending = pending.len() as u32;
+    }
     w.fixed(rec::SIGNALS, &s)?;
     for info in pending.iter() {
         w.fixed(rec::SIGINFO, info)?;

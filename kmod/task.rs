@@ -21,18 +21,9 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
         (u.itimer_real, "an armed ITIMER_REAL (setitimer, alarm)"),
         (u.itimer_cpu, "an armed ITIMER_VIRTUAL or ITIMER_PROF"),
         (u.sem_undo, "SysV semaphores with undo (SEM_UNDO)"),
-        (u.other_ns, "namespaces other than the caller's"),
         (
-            u.shared_files,
-            "a descriptor table shared with another process (CLONE_FILES)",
-        ),
-        (
-            u.shared_fs,
-            "a root and cwd shared with another process (CLONE_FS)",
-        ),
-        (
-            u.shared_sighand,
-            "signal handlers shared with another process (CLONE_SIGHAND)",
+            u.other_ns,
+            "namespaces (other than pid) other than the caller's",
         ),
     ];
     for (set, what) in refusals {
@@ -43,9 +34,10 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
     Ok(())
 }
 
-pub(crate) fn checkpoint(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
+/// `TASK`, `CREDS`, `RLIMITS`; pids as seen in the namespace of `ns` (the caller's if `None`).
+pub(crate) fn checkpoint(task: &TaskRef, ns: Option<&TaskRef>, w: &mut ImageWriter) -> CkptResult {
     let mut t = img::CkptTaskRec::new_zeroed();
-    task.info(&mut t);
+    task.info(ns, &mut t);
     w.fixed(rec::TASK, &t)?;
 
     let mut c = img::CkptCredsRec::new_zeroed();

@@ -18,6 +18,9 @@
 
 #include <linux/checkpoint.h>
 
+/* The task list of a one-task checkpoint: the root alone. */
+#define ONE_TASK(pid) .nr_tasks = 1, .tasks = (unsigned long)&(pid)
+
 #include "kselftest_harness.h"
 
 #define DEV "/dev/" CKPT_DEVICE_NAME
@@ -130,14 +133,14 @@ FIXTURE_TEARDOWN(child)
 
 TEST_F(child, checkpoint_refuses_untraced_process)
 {
-	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out };
+	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out, ONE_TASK(self->pid) };
 
 	expect_refusal(_metadata, self->dev, &a, EPERM, "not ptrace-attached by the caller");
 }
 
 TEST_F(child, checkpoint_refuses_running_tracee)
 {
-	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out };
+	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out, ONE_TASK(self->pid) };
 
 	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, self->pid, 0, 0));
 	expect_refusal(_metadata, self->dev, &a, EBUSY, "not in a ptrace stop");
@@ -145,13 +148,15 @@ TEST_F(child, checkpoint_refuses_running_tracee)
 
 TEST_F(child, checkpoint_refuses_bad_arguments)
 {
-	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out, .flags = 1 };
+	int tid = self->pid;
+	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out, .flags = 2,
+					  ONE_TASK(tid) };
 
 	expect_refusal(_metadata, self->dev, &a, EINVAL, "unknown flags");
 	a.flags = 0;
-	a.__reserved = 1;
-	expect_refusal(_metadata, self->dev, &a, EINVAL, "reserved");
-	a.__reserved = 0;
+	a.nr_tasks = 0;
+	expect_refusal(_metadata, self->dev, &a, EINVAL, "0 tasks");
+	a.nr_tasks = 1;
 	a.fd = 999;
 	expect_refusal(_metadata, self->dev, &a, EBADF, "image fd 999 is not open");
 	a.fd = self->dev;	/* open, but not for writing? it is O_RDWR: use a read-only fd */
@@ -159,15 +164,17 @@ TEST_F(child, checkpoint_refuses_bad_arguments)
 	expect_refusal(_metadata, self->dev, &a, EBADF, "not open for writing");
 	close(a.fd);
 	a.fd = self->out;
-	a.pid = 0x3fffffff;
+	a.pid = tid = 0x3fffffff;
 	expect_refusal(_metadata, self->dev, &a, ESRCH, "no process");
 	a.pid = getpid();
+	expect_refusal(_metadata, self->dev, &a, EINVAL, "starts with");
+	tid = getpid();
 	expect_refusal(_metadata, self->dev, &a, EINVAL, "cannot checkpoint itself");
 }
 
 TEST_F(child, checkpoint_reason_is_truncated_to_the_buffer)
 {
-	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out };
+	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out, ONE_TASK(self->pid) };
 	char reason[8];
 
 	memset(reason, 'x', sizeof(reason));

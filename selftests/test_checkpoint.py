@@ -22,11 +22,17 @@ def image_is_complete_and_describes_process():
         recs = show_json(img)
         kinds = [r["type"] for r in recs]
         assert kinds[0] == "HEADER" and kinds[-1] == "TAIL", kinds
-        order = ["HEADER", "TASK", "CREDS", "RLIMITS", "FS", "SIGHAND", "SIGNALS"]
+        order = ["HEADER", "TREE", "TASK", "CREDS", "RLIMITS", "FS", "SIGHAND", "SIGNALS"]
         assert kinds[:len(order)] == order, kinds
         assert kinds.index("XSTATE") < kinds.index("MM") < kinds.index("VMA") < kinds.index("REGS")
         h = recs[0]
         assert h["arch"] == "x86_64" and h["page_size"] == 4096 and h["nr_tasks"] == 1
+        tree = records(recs, "TREE")[0]
+        assert not tree["container"] and len(tree["tasks"]) == 1, tree
+        me = tree["tasks"][0]
+        assert (me["pid"], me["tgid"], me["ppid"]) == (t.pid, t.pid, 0), me
+        assert me["pgid"] == os.getpgid(t.pid) and me["sid"] == os.getsid(t.pid), me
+        assert not me["zombie"] and me["mm"] > 0 and me["files"] > 0, me
         assert h["kernel_release"] == os.uname().release
         task = records(recs, "TASK")[0]
         assert task["pid"] == t.pid and task["tgid"] == t.pid, task
@@ -158,8 +164,25 @@ def socket_refused_with_reason():
     refusal("--socket", "socket_fd", "socket")
 
 
-def pipe_refused_with_reason():
-    refusal("--pipe", "pipe_fd", "pipe or FIFO")
+def pipe_saved_with_contents():
+    d = fresh("pipe")
+    t = Target(d, "--pipe")
+    try:
+        img = os.path.join(d, "img")
+        sh(CKPT, str(t.pid), "-o", img)
+        recs = show_json(img)
+        pipes = records(recs, "PIPE")
+        assert len(pipes) == 1 and pipes[0]["len"] == 10, pipes
+        assert pipes[0]["capacity"] >= 4096, pipes
+        files = {f["fd"]: f for f in records(recs, "FILE")}
+        r, w = files[t.info["pipe_fd"]], files[t.info["pipe_wfd"]]
+        assert r["kind"] == w["kind"] == "pipe", (r, w)
+        assert r["pipe"] == w["pipe"] == pipes[0]["id"], (r, w)
+        assert r["obj"] != w["obj"], "two ends, two open files"
+        with open(img, "rb") as f:
+            assert b"hello pipe" in f.read(), "the buffered bytes are in the image"
+    finally:
+        t.kill()
 
 
 def armed_timer_refused_with_reason():
@@ -263,7 +286,7 @@ sys.exit(run([
     kill_flag_kills_process,
     image_streams_through_a_pipe,
     socket_refused_with_reason,
-    pipe_refused_with_reason,
+    pipe_saved_with_contents,
     armed_timer_refused_with_reason,
     signals_and_handlers_saved,
     open_file_saved,

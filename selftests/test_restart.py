@@ -131,6 +131,25 @@ def file_offset_and_flags_restored():
         kill_pid(t.pid)
 
 
+def pipe_refilled_after_restart():
+    d = fresh("pipe")
+    t = Target(d, "--pipe")
+    rfd, wfd = int(t.info["pipe_fd"]), int(t.info["pipe_wfd"])
+    img = checkpoint_and_kill(d, t)
+    restart_detached(img)
+    try:
+        r, w = (os.readlink(f"/proc/{t.pid}/fd/{n}") for n in (rfd, wfd))
+        assert r == w and r.startswith("pipe:"), (r, w)
+        # Opening /proc/PID/fd/N of a pipe opens that same pipe: the restored bytes are there.
+        fd = os.open(f"/proc/{t.pid}/fd/{rfd}", os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            assert os.read(fd, 100) == b"hello pipe"
+        finally:
+            os.close(fd)
+    finally:
+        kill_pid(t.pid)
+
+
 def maps(pid):
     """{start address: permissions} of /proc/PID/maps."""
     out = {}
@@ -405,6 +424,7 @@ TESTS = [
     memory_intact_after_restart,
     signals_restored,
     file_offset_and_flags_restored,
+    pipe_refilled_after_restart,
     memory_areas_restored,
     blocked_read_resumes,
     fpu_registers_intact,

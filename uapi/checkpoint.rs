@@ -19,10 +19,10 @@ use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 pub mod image;
 
 /// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
-pub const CKPT_ABI_VERSION: u32 = 1;
+pub const CKPT_ABI_VERSION: u32 = 2;
 
 /// Version of the image format the module writes and reads.
-pub const CKPT_IMAGE_VERSION: u32 = 1;
+pub const CKPT_IMAGE_VERSION: u32 = 2;
 
 /// The ioctl "type" byte of `/dev/checkpoint`.
 pub const CKPT_IOC_MAGIC: u32 = 0xCB;
@@ -51,20 +51,33 @@ pub const CKPT_FEATURE_CHECKPOINT: u64 = 1 << 0;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptCheckpointArgs {
-    /// The process to checkpoint, in the caller's pid namespace. The caller must be its
-    /// ptrace tracer and it must be in a ptrace stop.
+    /// The root of the tree to checkpoint, in the caller's pid namespace.
     pub pid: i32,
     /// Where the image goes: a file descriptor open for writing (a file, a pipe, a socket).
     pub fd: i32,
-    /// No flags are defined: must be 0.
+    /// `CKPT_CHECKPOINT_*`.
     pub flags: u64,
     /// Address of a buffer that receives, on failure, the reason as a NUL-terminated string.
     pub reason: u64,
     /// Size of that buffer (0: no reason wanted).
     pub reason_len: u32,
-    /// Must be 0.
-    pub __reserved: u32,
+    /// Entries of `tasks`: between 1 and [`CKPT_MAX_TASKS`].
+    pub nr_tasks: u32,
+    /// Address of an array of `nr_tasks` thread ids (`i32`, caller's pid namespace): `pid`
+    /// first, then every thread and every descendant of it, each after its parent and
+    /// after its thread-group leader. The caller must be the ptrace tracer of each, and
+    /// each must be in a ptrace stop, except zombies (whose parent must be in the list).
+    /// The module checks that the list is the whole tree: no thread, child or sharer of
+    /// an object (fd table, fs, signal handlers) is left out.
+    pub tasks: u64,
 }
+
+/// [`CkptCheckpointArgs::flags`]: `pid` is the init of a pid namespace; pids are saved as
+/// seen inside that namespace, which the whole tree must live in (a container).
+pub const CKPT_CHECKPOINT_CONTAINER: u64 = 1 << 0;
+
+/// The most tasks (threads included) one checkpoint or restart takes.
+pub const CKPT_MAX_TASKS: u32 = 1 << 16;
 
 /// The module restarts images (`CKPT_IOC_RESTART`).
 pub const CKPT_FEATURE_RESTART: u64 = 1 << 1;
@@ -76,12 +89,12 @@ pub const CKPT_RESTART_MAX_CLOSE: usize = 16;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptRestartArgs {
-    /// The image, open for reading and positioned at its `MM` record.
+    /// The image, open for reading.
     pub fd: i32,
-    /// Receives `OK` on success, or the reason of a failure after the caller's memory was
-    /// replaced (the caller is then killed); -1 for none.
+    /// Receives `OK` when the task is restored (and waits for the go of the session), or
+    /// the reason of a late failure (the caller is then killed); -1 for none.
     pub err_fd: i32,
-    /// No flags are defined: must be 0.
+    /// `CKPT_RESTART_*`.
     pub flags: u64,
     /// Buffer for the reason of a failure before anything was changed (NUL-terminated).
     pub reason: u64,
@@ -90,12 +103,34 @@ pub struct CkptRestartArgs {
     pub nr_close: u32,
     /// The caller's own descriptors (image, device, `err_fd`), closed on success.
     pub close_fds: [i32; CKPT_RESTART_MAX_CLOSE],
-    /// The signal mask the restored process starts with.
+    /// The signal mask the restored task starts with.
     pub blocked: u64,
-    /// Records of the image the caller read before `MM`, for the `TAIL`'s count.
-    pub records_before: u64,
+    /// Offset in the image of this task's records read by the module: `MM` (or `REGS`
+    /// for a task that shares its memory with one restoring it, see
+    /// [`CKPT_RESTART_SHARED_MM`]). The descriptor's own offset is not used.
+    pub pos: u64,
+    /// How many other tasks of the session share the caller's memory and restart with
+    /// [`CKPT_RESTART_SHARED_MM`]: the caller replaces the memory once they all wait.
+    pub mm_sharers: u32,
     /// Must be 0.
-    pub __reserved: u64,
+    pub __reserved: u32,
+}
+
+/// [`CkptRestartArgs::flags`]: the caller shares its memory (`CLONE_VM`) with another task
+/// of the session, which restores it; the image has only this task's `REGS` at `pos`.
+pub const CKPT_RESTART_SHARED_MM: u64 = 1 << 0;
+/// [`CkptRestartArgs::flags`]: the task was stopped (group stop): it stops again (`SIGSTOP`)
+/// when the session goes.
+pub const CKPT_RESTART_STOPPED: u64 = 1 << 1;
+
+/// Argument of [`CKPT_IOC_RESTART_BEGIN`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSessionArgs {
+    /// Tasks that will call [`CKPT_IOC_RESTART`] on this open file (1..=[`CKPT_MAX_TASKS`]).
+    pub nr_tasks: u32,
+    /// Must be 0.
+    pub flags: u32,
 }
 
 /// Direction bits of an ioctl number, as `<asm-generic/ioctl.h>` defines them.
@@ -134,3 +169,20 @@ pub const CKPT_IOC_RESTART: u32 = ioc(
     0x02,
     core::mem::size_of::<CkptRestartArgs>(),
 );
+
+/// `_IOW(CKPT_IOC_MAGIC, 0x03, struct ckpt_session_args)`: make this open file of
+/// `/dev/checkpoint` a restart session of `nr_tasks` tasks. Each task that calls
+/// [`CKPT_IOC_RESTART`] on it (on the same open file, inherited across `fork`) waits in the
+/// kernel once restored, until [`CKPT_IOC_RESTART_GO`]; no restored task runs before all
+/// are restored. The caller of `BEGIN` is the coordinator: if it exits before `GO`, every
+/// waiting task dies.
+pub const CKPT_IOC_RESTART_BEGIN: u32 = ioc(
+    IOC_WRITE,
+    CKPT_IOC_MAGIC,
+    0x03,
+    core::mem::size_of::<CkptSessionArgs>(),
+);
+
+/// `_IO(CKPT_IOC_MAGIC, 0x04)`: let every task of the session return into its restored
+/// context. Fails with `EBUSY` unless all `nr_tasks` tasks are restored and waiting.
+pub const CKPT_IOC_RESTART_GO: u32 = ioc(IOC_NONE, CKPT_IOC_MAGIC, 0x04, 0);

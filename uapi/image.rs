@@ -7,15 +7,24 @@
 //! so the next header is 8-byte aligned. The image is written and read strictly in order,
 //! never seeking, so it can go through a pipe or a socket.
 //!
-//! Order of a single-process image:
+//! Order of an image of `n` tasks (processes and threads):
 //!
 //! ```text
-//! HEADER TASK CREDS RLIMITS FS SIGHAND SIGNALS SIGINFO* FILE* XSTATE   <- read by rstr
-//! MM VMA* PAGES* REGS TAIL                                             <- read by the module
+//! HEADER TREE
+//! then for each live task, in TREE order:
+//!   TASK CREDS RLIMITS [FS] [SIGHAND] SIGNALS SIGINFO* [PIPE* FILE*] XSTATE   <- rstr
+//!   [MM VMA* PAGES*] REGS                                                     <- the module
+//! TAIL
 //! ```
 //!
-//! All `VMA` records come before any `PAGES`, so that a restart can check the whole address
-//! space before it replaces its own. A checkpoint that fails after it started
+//! Objects shared by several tasks are written once, with the first task that has them, and
+//! named by id everywhere (the `TREE` entry's `mm`, `files`, `fs`, `sighand`; `FILE.obj`,
+//! `FILE.pipe`, `VMA.shm`): `FS` appears with the first task of its `fs` id, `SIGHAND` with
+//! the first of its `sighand` id, the `FILE`s with the first of its `files` id, `MM` with the
+//! first of its `mm` id. Zombies have a `TREE` entry and nothing else.
+//!
+//! All `VMA` records of a memory come before its `PAGES`, so that a restart can check the
+//! whole address space before it replaces its own. A checkpoint that fails after it started
 //! writing ends the stream with an `ERROR` record carrying the errno and the reason, instead
 //! of a `TAIL`; an image without a `TAIL` is incomplete and is refused.
 
@@ -55,6 +64,7 @@ pub mod rec {
     pub const HEADER: u32 = 1;
     pub const TAIL: u32 = 2;
     pub const ERROR: u32 = 3;
+    pub const TREE: u32 = 5;
     pub const TASK: u32 = 10;
     pub const CREDS: u32 = 11;
     pub const RLIMITS: u32 = 12;
@@ -63,6 +73,7 @@ pub mod rec {
     pub const SIGNALS: u32 = 21;
     pub const SIGINFO: u32 = 22;
     pub const FILE: u32 = 30;
+    pub const PIPE: u32 = 31;
     pub const XSTATE: u32 = 40;
     pub const MM: u32 = 50;
     pub const VMA: u32 = 51;
@@ -75,6 +86,7 @@ pub mod rec {
             HEADER => "HEADER",
             TAIL => "TAIL",
             ERROR => "ERROR",
+            TREE => "TREE",
             TASK => "TASK",
             CREDS => "CREDS",
             RLIMITS => "RLIMITS",
@@ -83,6 +95,7 @@ pub mod rec {
             SIGNALS => "SIGNALS",
             SIGINFO => "SIGINFO",
             FILE => "FILE",
+            PIPE => "PIPE",
             XSTATE => "XSTATE",
             MM => "MM",
             VMA => "VMA",
@@ -149,6 +162,50 @@ pub struct CkptErrorRec {
     /// Bytes of reason that follow, at most [`CKPT_REASON_MAX`].
     pub len: u32,
 }
+
+/// `TREE`: header of the task table; followed by `nr` [`CkptTreeEntry`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptTreeRec {
+    pub nr: u32,
+    /// [`CKPT_TREE_CONTAINER`] or 0.
+    pub flags: u32,
+}
+
+/// [`CkptTreeRec::flags`]: the image is a whole pid namespace; the first task is its init.
+pub const CKPT_TREE_CONTAINER: u32 = 1;
+
+/// One task of the tree. Pids are as seen in the image's pid namespace (the checkpointer's,
+/// or the container's); a parent, group or session outside the tree keeps its number,
+/// which the restart does not recreate.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptTreeEntry {
+    pub pid: i32,
+    pub tgid: i32,
+    /// The parent process's tgid; the root's parent is outside the tree.
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    /// `CKPT_TASK_*`.
+    pub flags: u32,
+    /// A zombie's wait status (`WEXITSTATUS`/`WTERMSIG` encoding), else 0.
+    pub exit_code: i32,
+    /// Signal sent to the parent when the task dies (`SIGCHLD`, usually).
+    pub exit_signal: i32,
+    /// Object ids (0 for a zombie): memory, descriptor table, root/cwd/umask, handlers.
+    pub mm: u32,
+    pub files: u32,
+    pub fs: u32,
+    pub sighand: u32,
+}
+
+/// A zombie: dead, not yet reaped by its parent.
+pub const CKPT_TASK_ZOMBIE: u32 = 1 << 0;
+/// Stopped by a signal (group stop), not only by the checkpoint.
+pub const CKPT_TASK_STOPPED: u32 = 1 << 1;
+/// A child subreaper (`PR_SET_CHILD_SUBREAPER`).
+pub const CKPT_TASK_SUBREAPER: u32 = 1 << 2;
 
 /// `TASK`: identity and per-task settings.
 #[repr(C)]
@@ -275,6 +332,8 @@ pub mod file_kind {
     pub const CHARDEV: u32 = 2;
     /// A directory, reopened by path.
     pub const DIRECTORY: u32 = 3;
+    /// One end of a pipe (`pipe(2)`), recreated with its contents.
+    pub const PIPE: u32 = 4;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -294,6 +353,23 @@ pub struct CkptFileRec {
     /// Device number of a character device (`new_encode_dev`), else 0.
     pub rdev: u32,
     pub path_len: u32,
+    /// The open file description: one id per description in the image, so that
+    /// descriptors sharing one (`dup`, `fork`) share it again after restart.
+    pub obj: u32,
+    /// For [`file_kind::PIPE`]: the pipe's id (its `PIPE` record comes first); else 0.
+    pub pipe: u32,
+    pub __reserved: u32,
+}
+
+/// `PIPE`: a pipe (or FIFO) some descriptor of the image has open, written before the
+/// first `FILE` that refers to it; followed by `len` bytes: what was buffered in it, unread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptPipeRec {
+    pub id: u32,
+    /// Capacity in bytes (`F_GETPIPE_SZ`).
+    pub capacity: u32,
+    pub len: u32,
     pub __reserved: u32,
 }
 
@@ -359,7 +435,11 @@ pub struct CkptVmaRec {
     /// One of [`vma_kind`].
     pub kind: u32,
     pub path_len: u32,
-    pub __reserved: u32,
+    /// For [`vma_kind::ANON_SHARED`]: the id of the shared memory object, the same in
+    /// every area (of every process) that maps it; else 0.
+    pub shm: u32,
+    /// For [`vma_kind::ANON_SHARED`]: the object's size in bytes; else 0.
+    pub shm_size: u64,
 }
 
 /// `PAGES`: `nr_pages` pages starting at `addr`, their contents follow.

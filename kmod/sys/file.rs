@@ -29,6 +29,8 @@ extern "C" {
     fn ckpt_helper_open(path: *const u8, flags: i32, err: *mut i32) -> *mut c_void;
     fn ckpt_helper_read(file: *mut c_void, buf: *mut u8, len: usize, pos: *mut i64) -> isize;
     fn ckpt_helper_read_user(file: *mut c_void, uaddr: u64, len: usize, pos: *mut i64) -> isize;
+    fn ckpt_helper_shm_create(size: u64, err: *mut i32) -> *mut c_void;
+    fn ckpt_helper_get_file(file: *mut c_void);
 }
 
 /// A reference on an open file.
@@ -72,6 +74,27 @@ impl FileRef {
             Some(ptr) => Ok(FileRef { ptr }),
             None => Err(Error::from_errno(err)),
         }
+    }
+
+    /// A new shared anonymous memory object of `size` bytes, as
+    /// `mmap(MAP_SHARED | MAP_ANONYMOUS)` makes one, to be mapped with [`Self`] as its file.
+    pub(crate) fn shm_create(size: u64) -> Result<FileRef> {
+        let mut err = 0;
+        // SAFETY: `err` is writable; the helper checks the size.
+        let ptr = unsafe { ckpt_helper_shm_create(size, &mut err) };
+        match NonNull::new(ptr) {
+            // INVARIANT: `shmem_kernel_file_setup` returned a new reference.
+            Some(ptr) => Ok(FileRef { ptr }),
+            None => Err(Error::from_errno(err)),
+        }
+    }
+
+    /// Another reference on the same file (`get_file`).
+    pub(crate) fn clone_ref(&self) -> FileRef {
+        // SAFETY: `self.ptr` is a valid file; `get_file` takes a reference.
+        unsafe { ckpt_helper_get_file(self.ptr.as_ptr()) };
+        // INVARIANT: the reference just taken belongs to the new value.
+        FileRef { ptr: self.ptr }
     }
 
     /// Whether the file was opened for reading.
@@ -167,16 +190,16 @@ impl Drop for Output {
     }
 }
 
-/// A file being read from its current position on, strictly in order.
+/// A file being read from a given offset on, strictly in order, without moving the
+/// file's own offset (tasks restoring from one shared open file each read their part).
 pub(crate) struct Input {
     file: FileRef,
     pos: i64,
 }
 
 impl Input {
-    pub(crate) fn new(file: FileRef) -> Input {
-        // SAFETY: `file.ptr` is a valid file by the `FileRef` invariant.
-        let pos = unsafe { ckpt_helper_file_pos(file.ptr.as_ptr()) };
+    /// Reads from offset `pos` on; the file's own offset is left alone.
+    pub(crate) fn new_at(file: FileRef, pos: i64) -> Input {
         Input { file, pos }
     }
 
@@ -211,9 +234,3 @@ impl Input {
     }
 }
 
-impl Drop for Input {
-    fn drop(&mut self) {
-        // SAFETY: the file is valid; as `read(2)` does, the position advances.
-        unsafe { ckpt_helper_set_file_pos(self.file.ptr.as_ptr(), self.pos) }
-    }
-}

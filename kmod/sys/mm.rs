@@ -48,6 +48,8 @@ struct RawVma {
     file: *mut c_void,
     special: u32,
     shared_anon: u32,
+    shm_id: u64,
+    shm_size: u64,
 }
 
 /// One memory area, with a reference on its file.
@@ -59,6 +61,9 @@ pub(crate) struct Vma {
     pub(crate) file: Option<FileRef>,
     pub(crate) special: u32,
     pub(crate) shared_anon: bool,
+    /// For shared anonymous memory: the object's identity (compared, never followed) and size.
+    pub(crate) shm_id: u64,
+    pub(crate) shm_size: u64,
 }
 
 /// What a page holds (`ckpt_helper_page_kind`).
@@ -233,6 +238,8 @@ impl MmRef {
                     file,
                     special: r.special,
                     shared_anon: r.shared_anon != 0,
+                    shm_id: r.shm_id,
+                    shm_size: r.shm_size,
                 });
             }
             return Ok(vmas);

@@ -6,6 +6,7 @@ use core::ffi::c_void;
 use core::mem::size_of;
 use core::ptr::NonNull;
 
+use kernel::alloc::VVec;
 use kernel::prelude::*;
 
 use super::check;
@@ -33,9 +34,35 @@ pub(crate) struct Unsupported {
     pub(crate) itimer_cpu: u32,
     pub(crate) sem_undo: u32,
     pub(crate) other_ns: u32,
-    pub(crate) shared_files: u32,
-    pub(crate) shared_fs: u32,
-    pub(crate) shared_sighand: u32,
+}
+
+/// A task's place in the tree and the identity of what it may share
+/// (`ckpt_helper_task_tree`). The `u64` fields are addresses, compared, never followed.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub(crate) struct TreeInfo {
+    pub(crate) pid: i32,
+    pub(crate) tgid: i32,
+    pub(crate) ppid: i32,
+    pub(crate) pgid: i32,
+    pub(crate) sid: i32,
+    pub(crate) zombie: u32,
+    pub(crate) group_stopped: u32,
+    pub(crate) subreaper: u32,
+    pub(crate) leader: u32,
+    pub(crate) exit_code: i32,
+    pub(crate) exit_signal: i32,
+    pub(crate) in_ns: u32,
+    pub(crate) ns_init: u32,
+    pub(crate) nr_threads: u32,
+    pub(crate) mm: u64,
+    pub(crate) files: u64,
+    pub(crate) fs: u64,
+    pub(crate) sighand: u64,
+    pub(crate) files_users: u32,
+    pub(crate) fs_users: u32,
+    pub(crate) sighand_users: u32,
+    _pad: u32,
 }
 
 /// One open file descriptor, as `ckpt_helper_task_next_fd` reports it.
@@ -50,6 +77,10 @@ pub(crate) struct FdInfo {
     pub(crate) unlinked: u32,
     pub(crate) path_len: u32,
     pub(crate) fs_magic: u64,
+    /// The open file description's identity.
+    pub(crate) file_id: u64,
+    /// An anonymous pipe's identity, else 0.
+    pub(crate) pipe_id: u64,
 }
 
 // The helpers fill these image records directly: their C twins in helpers.h must match.
@@ -59,14 +90,36 @@ const _: () = assert!(size_of::<img::CkptCredsRec>() == 80);
 const _: () = assert!(size_of::<img::CkptSigaction>() == 32);
 const _: () = assert!(size_of::<img::CkptSignalsRec>() == 32);
 const _: () = assert!(size_of::<img::CkptSiginfoRec>() == 136);
-const _: () = assert!(size_of::<FdInfo>() == 40);
+const _: () = assert!(size_of::<FdInfo>() == 56);
+const _: () = assert!(size_of::<TreeInfo>() == 104);
 
 extern "C" {
     fn ckpt_helper_get_task(vpid: i32) -> *mut c_void;
     fn ckpt_helper_put_task(task: *mut c_void);
     fn ckpt_helper_task_state(task: *mut c_void, out: *mut TaskState);
     fn ckpt_helper_task_unsupported(task: *mut c_void, out: *mut Unsupported);
-    fn ckpt_helper_task_info(task: *mut c_void, out: *mut img::CkptTaskRec);
+    fn ckpt_helper_task_info(task: *mut c_void, ns_task: *mut c_void, out: *mut img::CkptTaskRec);
+    fn ckpt_helper_task_tree(task: *mut c_void, ns_task: *mut c_void, out: *mut TreeInfo);
+    fn ckpt_helper_task_relatives(
+        task: *mut c_void,
+        ns_task: *mut c_void,
+        out: *mut i32,
+        max: u32,
+    ) -> i32;
+    fn ckpt_helper_task_pipe_data(
+        task: *mut c_void,
+        fd: u32,
+        buf: *mut u8,
+        size: u32,
+        capacity: *mut u32,
+    ) -> i32;
+    fn ckpt_helper_get_current() -> *mut c_void;
+    fn ckpt_helper_get_task_ref(task: *mut c_void);
+    fn ckpt_helper_task_exiting(task: *mut c_void) -> i32;
+    fn ckpt_helper_stop_self();
+    fn ckpt_helper_current_mm_id() -> u64;
+    fn ckpt_helper_fatal_signal_pending() -> i32;
+    fn ckpt_helper_sleep_killable_ms(ms: u32);
     fn ckpt_helper_task_creds(
         task: *mut c_void,
         out: *mut img::CkptCredsRec,
@@ -126,6 +179,30 @@ pub(crate) mod current {
         // SAFETY: no arguments; `force_sig` acts on the caller.
         unsafe { ckpt_helper_kill_self() }
     }
+
+    /// Queues SIGSTOP to the caller: it stops on its way back to userspace.
+    pub(crate) fn stop_self() {
+        // SAFETY: no arguments; `send_sig` acts on the caller.
+        unsafe { ckpt_helper_stop_self() }
+    }
+
+    /// The identity (address) of the caller's memory, 0 for none: compared, never followed.
+    pub(crate) fn mm_id() -> u64 {
+        // SAFETY: no arguments; reads `current->mm`.
+        unsafe { ckpt_helper_current_mm_id() }
+    }
+
+    /// Sleeps `ms` milliseconds, or less if SIGKILL comes.
+    pub(crate) fn sleep_killable(ms: u32) {
+        // SAFETY: plain value; sleeps the caller.
+        unsafe { ckpt_helper_sleep_killable_ms(ms) }
+    }
+
+    /// Whether the caller has been sent SIGKILL.
+    pub(crate) fn fatal_signal_pending() -> bool {
+        // SAFETY: no arguments.
+        unsafe { ckpt_helper_fatal_signal_pending() != 0 }
+    }
 }
 
 /// A reference on a task.
@@ -173,6 +250,9 @@ pub(crate) const NT_PRSTATUS: u32 = 1;
 /// `NT_X86_XSTATE`: the XSAVE area.
 pub(crate) const NT_X86_XSTATE: u32 = 0x202;
 
+// SAFETY: a task reference may be taken and dropped (`put_task_struct`) on any thread.
+unsafe impl Send for TaskRef {}
+
 impl TaskRef {
     /// The task with this pid in the caller's pid namespace.
     pub(crate) fn lookup(pid: i32) -> Option<TaskRef> {
@@ -182,8 +262,90 @@ impl TaskRef {
         NonNull::new(ptr).map(|ptr| TaskRef { ptr })
     }
 
+    /// The calling task.
+    pub(crate) fn current() -> TaskRef {
+        // SAFETY: `current` is always valid; the helper takes a reference on it.
+        let ptr = unsafe { ckpt_helper_get_current() };
+        // INVARIANT: the helper returned `current` with a reference taken.
+        TaskRef {
+            ptr: NonNull::new(ptr).expect("current is never NULL"),
+        }
+    }
+
+    /// Another reference on the same task.
+    pub(crate) fn clone_ref(&self) -> TaskRef {
+        // SAFETY: the task is valid by the type invariant; the helper takes a reference.
+        unsafe { ckpt_helper_get_task_ref(self.raw()) };
+        // INVARIANT: the reference just taken belongs to the new value.
+        TaskRef { ptr: self.ptr }
+    }
+
     fn raw(&self) -> *mut c_void {
         self.ptr.as_ptr()
+    }
+
+    fn ns_raw(ns: Option<&TaskRef>) -> *mut c_void {
+        ns.map_or(core::ptr::null_mut(), TaskRef::raw)
+    }
+
+    /// Whether the task is exiting or dead.
+    pub(crate) fn exiting(&self) -> bool {
+        // SAFETY: the task is valid by the type invariant.
+        unsafe { ckpt_helper_task_exiting(self.raw()) != 0 }
+    }
+
+    /// Its place in the tree, pids as seen in the namespace of `ns` (the caller's if `None`).
+    pub(crate) fn tree(&self, ns: Option<&TaskRef>) -> TreeInfo {
+        let mut t = TreeInfo::default();
+        // SAFETY: both tasks are valid; `t` is writable.
+        unsafe { ckpt_helper_task_tree(self.raw(), Self::ns_raw(ns), &mut t) };
+        t
+    }
+
+    /// The thread ids of its children and, for a thread-group leader, of its other threads.
+    pub(crate) fn relatives(&self, ns: Option<&TaskRef>, out: &mut KVec<i32>) -> Result {
+        out.clear();
+        loop {
+            let cap = out.capacity();
+            // SAFETY: both tasks are valid; `out` has room for `cap` entries.
+            let ret = unsafe {
+                ckpt_helper_task_relatives(
+                    self.raw(),
+                    Self::ns_raw(ns),
+                    out.as_mut_ptr(),
+                    cap as u32,
+                )
+            };
+            if ret == E2BIG.to_errno() {
+                out.reserve(cap.max(16) * 2, GFP_KERNEL)?;
+                continue;
+            }
+            let n = check(ret as isize)?;
+            // SAFETY: the helper initialised `n <= cap` entries.
+            unsafe { out.inc_len(n) };
+            return Ok(());
+        }
+    }
+
+    /// What is buffered in the anonymous pipe open at `fd`, into `buf` (whose capacity is
+    /// the most taken: `E2BIG` beyond); returns the pipe's capacity in bytes.
+    pub(crate) fn pipe_data(&self, fd: u32, buf: &mut VVec<u8>) -> Result<u32> {
+        let mut capacity = 0;
+        buf.clear();
+        // SAFETY: the task is valid; `buf` has room for its capacity.
+        let ret = unsafe {
+            ckpt_helper_task_pipe_data(
+                self.raw(),
+                fd,
+                buf.as_mut_ptr(),
+                buf.capacity() as u32,
+                &mut capacity,
+            )
+        };
+        let n = check(ret as isize)?;
+        // SAFETY: the helper initialised `n <= capacity` bytes.
+        unsafe { buf.inc_len(n) };
+        Ok(capacity)
     }
 
     pub(crate) fn state(&self) -> TaskState {
@@ -202,9 +364,9 @@ impl TaskRef {
     }
 
     /// The `TASK` record of this task.
-    pub(crate) fn info(&self, out: &mut img::CkptTaskRec) {
-        // SAFETY: the task is valid; `out` is a writable record of the C layout.
-        unsafe { ckpt_helper_task_info(self.raw(), out) };
+    pub(crate) fn info(&self, ns: Option<&TaskRef>, out: &mut img::CkptTaskRec) {
+        // SAFETY: both tasks are valid; `out` is a writable record of the C layout.
+        unsafe { ckpt_helper_task_info(self.raw(), Self::ns_raw(ns), out) };
     }
 
     /// The `CREDS` record; the supplementary groups go to `groups`.

@@ -279,9 +279,9 @@ int main(int argc, char **argv)
 	if (want_pipe) {
 		int p[2];
 
-		if (pipe(p))
+		if (pipe(p) || write(p[1], "hello pipe", 10) != 10)
 			return 5;
-		n += snprintf(info + n, sizeof(info) - n, "pipe_fd=%d\n", p[0]);
+		n += snprintf(info + n, sizeof(info) - n, "pipe_fd=%d\npipe_wfd=%d\n", p[0], p[1]);
 	}
 	if (want_signals) {
 		struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };

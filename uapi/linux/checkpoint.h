@@ -12,8 +12,8 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CKPT_ABI_VERSION	1
-#define CKPT_IMAGE_VERSION	1
+#define CKPT_ABI_VERSION	2
+#define CKPT_IMAGE_VERSION	2
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
 
@@ -28,40 +28,61 @@ struct ckpt_version {
 };
 
 /*
- * Write the image of process @pid (the caller must be its ptrace tracer and
- * it must be in a ptrace stop) to file descriptor @fd. On failure, the reason
- * is copied, NUL-terminated, to the @reason_len bytes at @reason.
+ * Write the image of the tree rooted at @pid to file descriptor @fd. @tasks
+ * points to @nr_tasks thread ids: @pid first, then every thread and descendant,
+ * each after its parent and its thread-group leader; the caller must be the
+ * ptrace tracer of each (zombies excepted) and each must be in a ptrace stop.
+ * On failure, the reason is copied, NUL-terminated, to the @reason_len bytes
+ * at @reason.
  */
 struct ckpt_checkpoint_args {
 	__s32 pid;
 	__s32 fd;
-	__u64 flags;		/* none defined: 0 */
+	__u64 flags;		/* CKPT_CHECKPOINT_* */
 	__u64 reason;		/* user pointer */
 	__u32 reason_len;
-	__u32 __reserved;	/* 0 */
+	__u32 nr_tasks;		/* 1..CKPT_MAX_TASKS */
+	__u64 tasks;		/* user pointer to __s32[nr_tasks] */
 };
+
+#define CKPT_CHECKPOINT_CONTAINER	(1ULL << 0)	/* @pid is a pid namespace's init */
+#define CKPT_MAX_TASKS			(1U << 16)
 
 #define CKPT_RESTART_MAX_CLOSE	16
 
 /*
- * Become the process of an image (see Documentation/restart.rst): @fd is
- * positioned at the image's MM record. Returns into the restored registers.
+ * Become a task of an image (see Documentation/restart.rst), in the restart
+ * session of this open file: the module reads the task's records from offset
+ * @pos of @fd (MM..REGS, or REGS alone with CKPT_RESTART_SHARED_MM), waits for
+ * the session's go, and returns into the restored registers.
  */
 struct ckpt_restart_args {
 	__s32 fd;
-	__s32 err_fd;		/* gets "OK", or the reason of a late failure */
-	__u64 flags;		/* 0 */
+	__s32 err_fd;		/* gets "OK\n", or "pid N: reason\n" of a late failure */
+	__u64 flags;		/* CKPT_RESTART_* */
 	__u64 reason;		/* user pointer, reason of an early failure */
 	__u32 reason_len;
 	__u32 nr_close;
 	__s32 close_fds[CKPT_RESTART_MAX_CLOSE];
-	__u64 blocked;		/* signal mask of the restored process */
-	__u64 records_before;	/* records read before MM */
-	__u64 __reserved;	/* 0 */
+	__u64 blocked;		/* signal mask of the restored task */
+	__u64 pos;		/* offset of the task's records read by the module */
+	__u32 mm_sharers;	/* threads that restart sharing the caller's memory */
+	__u32 __reserved;	/* 0 */
+};
+
+#define CKPT_RESTART_SHARED_MM	(1ULL << 0)	/* another task restores our memory */
+#define CKPT_RESTART_STOPPED	(1ULL << 1)	/* stop (SIGSTOP) once the session goes */
+
+/* A restart session: @nr_tasks tasks will call CKPT_IOC_RESTART on this open file. */
+struct ckpt_session_args {
+	__u32 nr_tasks;
+	__u32 flags;		/* 0 */
 };
 
 #define CKPT_IOC_VERSION	_IOR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)
 #define CKPT_IOC_CHECKPOINT	_IOW(CKPT_IOC_MAGIC, 0x01, struct ckpt_checkpoint_args)
 #define CKPT_IOC_RESTART	_IOW(CKPT_IOC_MAGIC, 0x02, struct ckpt_restart_args)
+#define CKPT_IOC_RESTART_BEGIN	_IOW(CKPT_IOC_MAGIC, 0x03, struct ckpt_session_args)
+#define CKPT_IOC_RESTART_GO	_IO(CKPT_IOC_MAGIC, 0x04)
 
 #endif /* _UAPI_LINUX_CHECKPOINT_H */

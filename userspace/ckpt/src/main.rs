@@ -12,20 +12,22 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use ckptlib::checkpoint::{self, Stopped};
+use ckptlib::checkpoint::{self, StoppedTree};
 use ckptlib::device::Device;
 use ckptlib::image::{self, Decoded};
 
 /// Checkpoint a process with the in-kernel checkpoint/restart module (ckpt.ko).
 ///
-/// `ckpt PID -o IMAGE` stops the process (ptrace seize and interrupt: no signal is sent),
-/// has the kernel write its whole state into IMAGE, then lets it run on, or kills it with
-/// --kill. Restart it later with `rstr IMAGE`. The module must be loaded (`insmod ckpt.ko`);
+/// `ckpt PID -o IMAGE` stops the process, its threads and all its descendants (ptrace seize
+/// and interrupt: no signal is sent), has the kernel write the state of the whole tree into
+/// IMAGE as one instant, then lets it run on, or kills it with --kill. Restart it later with
+/// `rstr IMAGE`. The module must be loaded (`insmod ckpt.ko`);
 /// `ckpt version` shows that it is and which ABI it speaks.
 ///
 /// Checkpointing needs ptrace rights over the process: the same user (and the process
-/// dumpable) or CAP_SYS_PTRACE. State that cannot be saved yet (sockets, pipes, threads...)
-/// makes the checkpoint fail with its reason rather than write an incomplete image.
+/// dumpable) or CAP_SYS_PTRACE. State that cannot be saved yet (sockets, timers, other
+/// namespaces...) makes the checkpoint fail with its reason rather than write an
+/// incomplete image.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -42,9 +44,13 @@ struct CheckpointArgs {
     /// Where to write the image; `-` (the default) is standard output, to pipe it.
     #[arg(short, long, value_name = "IMAGE", default_value = "-")]
     output: PathBuf,
-    /// Kill the process once the image is complete (it runs on otherwise).
+    /// Kill every checkpointed process once the image is complete (they run on otherwise).
     #[arg(long)]
     kill: bool,
+    /// PID is the init of a pid namespace: save the whole namespace, pids as seen inside
+    /// it. `rstr` brings it back in a new pid namespace.
+    #[arg(long)]
+    container: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,7 +116,7 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
     if to_stdout && io::stdout().is_terminal() {
         bail!("refusing to write a binary image to a terminal: use -o IMAGE or a pipe");
     }
-    let target = Stopped::seize(pid)?;
+    let target = StoppedTree::seize(pid)?;
     let file = if to_stdout {
         None
     } else {
@@ -130,7 +136,7 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
         Some(f) => f.as_fd(),
         None => stdout.as_fd(),
     };
-    if let Err(e) = checkpoint::checkpoint(&dev, &target, out) {
+    if let Err(e) = checkpoint::checkpoint(&dev, &target, args.container, out) {
         if file.is_some() {
             let _ = std::fs::remove_file(&args.output);
         }
@@ -221,12 +227,48 @@ fn describe(d: &Decoded) -> String {
             pos,
             flags,
             cloexec,
+            obj,
+            pipe,
             ..
         } => {
+            let what = if *pipe != 0 {
+                format!("pipe {pipe}")
+            } else {
+                path.clone()
+            };
             format!(
-                "FILE    fd {fd} {kind} {path} pos {pos} flags {flags}{}",
+                "FILE    fd {fd} {kind} {what} pos {pos} flags {flags}{} (file {obj})",
                 if *cloexec { " cloexec" } else { "" }
             )
+        }
+        Decoded::Tree { container, tasks } => {
+            let mut s = format!(
+                "TREE    {} tasks{}",
+                tasks.len(),
+                if *container { " (container)" } else { "" }
+            );
+            for t in tasks {
+                s.push_str(&format!(
+                    "\n        pid {} tgid {} ppid {} pgid {} sid {} mm {} files {} fs {} sighand {}{}{}{}",
+                    t.pid,
+                    t.tgid,
+                    t.ppid,
+                    t.pgid,
+                    t.sid,
+                    t.mm,
+                    t.files,
+                    t.fs,
+                    t.sighand,
+                    if t.zombie {
+                        format!(" zombie(status {:#x})", t.exit_code)
+                    } else {
+                        String::new()
+                    },
+                    if t.stopped { " stopped" } else { "" },
+                    if t.subreaper { " subreaper" } else { "" },
+                ));
+            }
+            s
         }
         other => {
             let v = serde_json::to_value(other).unwrap_or_default();

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Stopping a process with ptrace and asking the module for its image.
+//! Stopping a process tree with ptrace and asking the module for its image.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
@@ -81,10 +81,8 @@ impl Stopped {
         self.pid.as_raw()
     }
 
-    /// Kills the process (`SIGKILL`) and reaps our ptrace notification of its death.
-    pub fn kill(mut self) -> Result<()> {
-        nix::sys::signal::kill(self.pid, Signal::SIGKILL)
-            .with_context(|| format!("killing {}", self.pid))?;
+    /// Reaps our ptrace notification of the task's death, once it was killed.
+    fn reap(&mut self) -> Result<()> {
         self.attached = false;
         loop {
             match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
@@ -98,6 +96,120 @@ impl Stopped {
     }
 }
 
+/// A process, its threads and all its descendants, every live task held in a ptrace stop,
+/// listed as the module wants them: the root first, each task after its parent and after
+/// its thread-group leader. Zombies are listed but not attached (they cannot be, and cannot
+/// change either). They all run on when this is dropped.
+pub struct StoppedTree {
+    tids: Vec<i32>,
+    /// Thread-group ids of the live processes.
+    procs: Vec<i32>,
+    stopped: Vec<Stopped>,
+}
+
+/// The state letter of `/proc/PID/stat` (`R`, `S`, `Z`...), or `None` if it is gone.
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// The numbered entries of a `/proc` directory, in numeric order.
+fn numbers_in(dir: &str) -> Vec<i32> {
+    let mut v: Vec<i32> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_unstable();
+    v
+}
+
+impl StoppedTree {
+    /// Stops `root` and everything below it. Threads and children created while this runs
+    /// are found too: a task's threads are listed again until none is new, and children are
+    /// read only once their parent's threads are all stopped.
+    pub fn seize(root: i32) -> Result<StoppedTree> {
+        let mut t = StoppedTree {
+            tids: Vec::new(),
+            procs: Vec::new(),
+            stopped: Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = std::collections::VecDeque::from([root]);
+        while let Some(pid) = queue.pop_front() {
+            if !seen.insert(pid) {
+                continue;
+            }
+            if pid != root && proc_state(pid) == Some('Z') {
+                t.tids.push(pid);
+                continue;
+            }
+            match Stopped::seize(pid) {
+                Ok(s) => t.stopped.push(s),
+                // It died meanwhile: a zombie now, or reaped and gone.
+                Err(_) if pid != root && proc_state(pid).is_none_or(|c| c == 'Z') => {
+                    if proc_state(pid) == Some('Z') {
+                        t.tids.push(pid);
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            t.tids.push(pid);
+            t.procs.push(pid);
+            loop {
+                let mut new = false;
+                for tid in numbers_in(&format!("/proc/{pid}/task")) {
+                    if seen.insert(tid) {
+                        match Stopped::seize(tid) {
+                            Ok(s) => t.stopped.push(s),
+                            // A thread that exited meanwhile is no longer part of the process.
+                            Err(_) if proc_state(tid).is_none_or(|c| c == 'Z' || c == 'X') => {
+                                continue
+                            }
+                            Err(e) => return Err(e),
+                        }
+                        t.tids.push(tid);
+                        new = true;
+                    }
+                }
+                if !new {
+                    break;
+                }
+            }
+            for tid in numbers_in(&format!("/proc/{pid}/task")) {
+                let children =
+                    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/children"))
+                        .unwrap_or_default();
+                queue.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
+            }
+        }
+        Ok(t)
+    }
+
+    /// Every task, as the checkpoint ioctl takes them.
+    pub fn tids(&self) -> &[i32] {
+        &self.tids
+    }
+
+    pub fn root(&self) -> i32 {
+        self.tids[0]
+    }
+
+    /// Kills every live process of the tree (`SIGKILL`) and reaps our ptrace notifications.
+    pub fn kill(mut self) -> Result<()> {
+        for &p in &self.procs {
+            nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGKILL)
+                .with_context(|| format!("killing {p}"))?;
+        }
+        for s in &mut self.stopped {
+            s.reap()?;
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Stopped {
     fn drop(&mut self) {
         if self.attached {
@@ -106,27 +218,39 @@ impl Drop for Stopped {
     }
 }
 
-/// Asks the module to write the image of the stopped process to `out`.
-pub fn checkpoint(dev: &Device, target: &Stopped, out: BorrowedFd<'_>) -> Result<()> {
+/// Asks the module to write the image of the stopped tree to `out`; `container` if its
+/// root is the init of a pid namespace to be saved whole.
+pub fn checkpoint(
+    dev: &Device,
+    tree: &StoppedTree,
+    container: bool,
+    out: BorrowedFd<'_>,
+) -> Result<()> {
     let mut reason = [0u8; abi::image::CKPT_REASON_MAX as usize + 1];
+    let tids = tree.tids();
     let args = abi::CkptCheckpointArgs {
-        pid: target.pid(),
+        pid: tree.root(),
         fd: out.as_raw_fd(),
-        flags: 0,
+        flags: if container {
+            abi::CKPT_CHECKPOINT_CONTAINER
+        } else {
+            0
+        },
         reason: reason.as_mut_ptr() as u64,
         reason_len: reason.len() as u32,
-        __reserved: 0,
+        nr_tasks: tids.len() as u32,
+        tasks: tids.as_ptr() as u64,
     };
     // SAFETY: `args` is a valid struct of the size the ioctl number encodes; the reason
-    // buffer it points to lives until the call returns.
+    // buffer and the task list it points to live until the call returns.
     match unsafe { ioc_checkpoint(dev.file().as_raw_fd(), &args) } {
         Ok(_) => Ok(()),
         Err(e) => {
             let why = crate::image::c_str(&reason);
             if why.is_empty() {
-                bail!("checkpoint of {} failed: {}", target.pid(), e.desc())
+                bail!("checkpoint of {} failed: {}", tree.root(), e.desc())
             }
-            bail!("checkpoint of {} failed: {} ({:?})", target.pid(), why, e)
+            bail!("checkpoint of {} failed: {} ({:?})", tree.root(), why, e)
         }
     }
 }

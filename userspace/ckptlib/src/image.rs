@@ -7,7 +7,7 @@
 //! record into a [`Decoded`] value for `ckpt show`, checking each payload's size and the
 //! lengths inside it. [`RecordWriter`] writes the same framing, for tests and tools.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use anyhow::{bail, ensure, Result};
 use serde::Serialize;
@@ -50,6 +50,18 @@ impl<R: Read> RecordReader<R> {
 
     /// The next record, or `None` at a clean end of stream (between records).
     pub fn next_record(&mut self) -> Result<Option<Record>> {
+        match self.next_header()? {
+            None => Ok(None),
+            Some(h) => Ok(Some(Record {
+                kind: h.kind,
+                payload: self.payload(&h)?,
+            })),
+        }
+    }
+
+    /// The next record's header, or `None` at a clean end of stream; its payload must be
+    /// read next, with [`Self::payload`] or [`Self::skip_payload`].
+    pub fn next_header(&mut self) -> Result<Option<img::CkptHdr>> {
         let mut hdr = [0u8; size_of::<img::CkptHdr>()];
         let got = read_full(&mut self.inner, &mut hdr)?;
         if got == 0 {
@@ -69,6 +81,11 @@ impl<R: Read> RecordReader<R> {
             hdr.len,
             img::CKPT_MAX_PAYLOAD
         );
+        Ok(Some(hdr))
+    }
+
+    /// The payload of the record whose header was just read, its padding checked.
+    pub fn payload(&mut self, hdr: &img::CkptHdr) -> Result<Vec<u8>> {
         let len = hdr.len as usize;
         let pad = img::record_pad(len);
         let mut payload = vec![0u8; len + pad];
@@ -88,12 +105,33 @@ impl<R: Read> RecordReader<R> {
             self.offset
         );
         payload.truncate(len);
-        self.offset += (size_of::<img::CkptHdr>() + len + pad) as u64;
+        self.advance(hdr);
+        Ok(payload)
+    }
+
+    fn advance(&mut self, hdr: &img::CkptHdr) {
+        let len = hdr.len as usize;
+        self.offset += (size_of::<img::CkptHdr>() + len + img::record_pad(len)) as u64;
         self.count += 1;
-        Ok(Some(Record {
-            kind: hdr.kind,
-            payload,
-        }))
+    }
+}
+
+impl<R: Read + Seek> RecordReader<R> {
+    /// Skips the payload of the record whose header was just read (the module reads and
+    /// checks it). Fails if the stream ends inside it.
+    pub fn skip_payload(&mut self, hdr: &img::CkptHdr) -> Result<()> {
+        let len = hdr.len as u64 + img::record_pad(hdr.len as usize) as u64;
+        let at = self.inner.seek(SeekFrom::Current(len as i64))?;
+        let end = self.inner.seek(SeekFrom::End(0))?;
+        ensure!(
+            at <= end,
+            "truncated image: record {} at offset {} ends past the end of the image",
+            rec::name(hdr.kind),
+            self.offset
+        );
+        self.inner.seek(SeekFrom::Start(at))?;
+        self.advance(hdr);
+        Ok(())
     }
 }
 
@@ -236,6 +274,7 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::REGULAR => "regular",
         file_kind::CHARDEV => "chardev",
         file_kind::DIRECTORY => "directory",
+        file_kind::PIPE => "pipe",
         _ => "unknown",
     }
 }
@@ -248,6 +287,43 @@ pub struct Sigaction {
     pub flags: String,
     pub restorer: String,
     pub mask: String,
+}
+
+/// One `TREE` entry, decoded.
+#[derive(Debug, Serialize)]
+pub struct TreeTask {
+    pub pid: i32,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub zombie: bool,
+    pub stopped: bool,
+    pub subreaper: bool,
+    pub exit_code: i32,
+    pub exit_signal: i32,
+    pub mm: u32,
+    pub files: u32,
+    pub fs: u32,
+    pub sighand: u32,
+}
+
+/// The `TREE` record: its header and entries, lengths checked.
+pub fn tree_entries(payload: &[u8]) -> Result<(img::CkptTreeRec, Vec<img::CkptTreeEntry>)> {
+    let (t, rest) = split::<img::CkptTreeRec>(rec::TREE, payload)?;
+    ensure!(
+        t.nr >= 1
+            && t.nr <= crate::abi::CKPT_MAX_TASKS
+            && rest.len() == t.nr as usize * size_of::<img::CkptTreeEntry>(),
+        "TREE record: {} tasks do not match its {} bytes",
+        t.nr,
+        rest.len()
+    );
+    let entries = rest
+        .chunks_exact(size_of::<img::CkptTreeEntry>())
+        .map(|c| img::CkptTreeEntry::read_from_bytes(c).expect("size checked"))
+        .collect();
+    Ok((t, entries))
 }
 
 /// A decoded record, for `ckpt show`.
@@ -270,6 +346,15 @@ pub enum Decoded {
     Error {
         errno: i32,
         reason: String,
+    },
+    Tree {
+        container: bool,
+        tasks: Vec<TreeTask>,
+    },
+    Pipe {
+        id: u32,
+        capacity: u32,
+        len: u32,
     },
     Task {
         pid: i32,
@@ -336,6 +421,8 @@ pub enum Decoded {
         pos: i64,
         mode: String,
         rdev: u32,
+        obj: u32,
+        pipe: u32,
     },
     Xstate {
         xstate_bv: String,
@@ -364,6 +451,8 @@ pub enum Decoded {
         pgoff: u64,
         vm_flags: String,
         path: String,
+        shm: u32,
+        shm_size: u64,
     },
     Pages {
         addr: String,
@@ -440,6 +529,45 @@ pub fn decode(r: &Record) -> Result<Decoded> {
             Decoded::Error {
                 errno: e.errno,
                 reason: String::from_utf8_lossy(rest).into_owned(),
+            }
+        }
+        rec::TREE => {
+            let (t, entries) = tree_entries(p)?;
+            Decoded::Tree {
+                container: t.flags & img::CKPT_TREE_CONTAINER != 0,
+                tasks: entries
+                    .iter()
+                    .map(|e| TreeTask {
+                        pid: e.pid,
+                        tgid: e.tgid,
+                        ppid: e.ppid,
+                        pgid: e.pgid,
+                        sid: e.sid,
+                        zombie: e.flags & img::CKPT_TASK_ZOMBIE != 0,
+                        stopped: e.flags & img::CKPT_TASK_STOPPED != 0,
+                        subreaper: e.flags & img::CKPT_TASK_SUBREAPER != 0,
+                        exit_code: e.exit_code,
+                        exit_signal: e.exit_signal,
+                        mm: e.mm,
+                        files: e.files,
+                        fs: e.fs,
+                        sighand: e.sighand,
+                    })
+                    .collect(),
+            }
+        }
+        rec::PIPE => {
+            let (pr, rest) = split::<img::CkptPipeRec>(k, p)?;
+            ensure!(
+                pr.len as usize == rest.len() && pr.len <= pr.capacity,
+                "PIPE record: {} bytes of contents do not match its {} bytes",
+                pr.len,
+                rest.len()
+            );
+            Decoded::Pipe {
+                id: pr.id,
+                capacity: pr.capacity,
+                len: pr.len,
             }
         }
         rec::TASK => {
@@ -556,6 +684,8 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 pos: f.pos,
                 mode: format!("{:#o}", f.mode),
                 rdev: f.rdev,
+                obj: f.obj,
+                pipe: f.pipe,
             }
         }
         rec::XSTATE => {
@@ -609,6 +739,8 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 pgoff: v.pgoff,
                 vm_flags: hex(v.vm_flags),
                 path,
+                shm: v.shm,
+                shm_size: v.shm_size,
             }
         }
         rec::PAGES => {

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The part of an image `rstr` restores itself, with system calls: everything from `HEADER`
-//! to `XSTATE`, read and checked before anything is done.
+//! The parts of an image `rstr` restores itself, with system calls: the tree, and each task's
+//! records from `TASK` to `XSTATE`, read and checked before anything is done.
 
-use std::io::Read;
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Seek};
 
 use anyhow::{bail, ensure, Context, Result};
 use zerocopy::FromBytes;
 
 use crate::abi::image::{self as img, file_kind, rec};
 use crate::abi::CKPT_IMAGE_VERSION;
-use crate::image::{exact, split, Record, RecordReader};
+use crate::image::{exact, split, tree_entries, Record, RecordReader};
 
 /// One open file to reopen.
 #[derive(Debug, Clone)]
@@ -19,24 +20,45 @@ pub struct OpenFile {
     pub path: String,
 }
 
-/// The records before `MM`, checked.
+/// A pipe to recreate, with what was buffered in it.
 #[derive(Debug, Clone)]
-pub struct UserRecords {
-    pub header: img::CkptHeaderRec,
+pub struct PipeImage {
+    pub capacity: u32,
+    pub data: Vec<u8>,
+}
+
+/// What `rstr` restores of one live task itself, checked; `None` fields are objects saved
+/// with an earlier task that shares them.
+#[derive(Debug, Clone)]
+pub struct TaskImage {
     pub task: img::CkptTaskRec,
     pub creds: img::CkptCredsRec,
     pub groups: Vec<u32>,
     pub rlimits: img::CkptRlimitsRec,
-    pub root: String,
-    pub cwd: String,
-    pub sighand: img::CkptSighandRec,
+    /// Root and working directory.
+    pub fs: Option<(String, String)>,
+    pub sighand: Option<img::CkptSighandRec>,
     pub signals: img::CkptSignalsRec,
     pub pending: Vec<img::CkptSiginfoRec>,
-    pub files: Vec<OpenFile>,
+    pub files: Option<Vec<OpenFile>>,
     pub xstate: img::CkptXstateRec,
     pub xsave: Vec<u8>,
-    /// Records read, for the `TAIL`'s count.
-    pub count: u64,
+    /// Offset of the records the module reads for this task (`MM`, or `REGS`).
+    pub kernel_pos: u64,
+    /// Whether they start with `MM`: this task restores the memory its threads share.
+    pub owns_mm: bool,
+}
+
+/// A whole image, scanned: every record checked for framing, the records `rstr` needs
+/// decoded and checked, the module's records skipped (the module checks them).
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub header: img::CkptHeaderRec,
+    pub container: bool,
+    pub tree: Vec<img::CkptTreeEntry>,
+    /// One per `tree` entry; `None` for a zombie.
+    pub tasks: Vec<Option<TaskImage>>,
+    pub pipes: HashMap<u32, PipeImage>,
 }
 
 fn next<R: Read>(rd: &mut RecordReader<R>, kind: u32) -> Result<Record> {
@@ -46,8 +68,13 @@ fn next<R: Read>(rd: &mut RecordReader<R>, kind: u32) -> Result<Record> {
             rec::name(kind)
         )
     };
+    check_kind(&r, kind)?;
+    Ok(r)
+}
+
+fn check_kind(r: &Record, kind: u32) -> Result<()> {
     if r.kind == rec::ERROR {
-        let d = crate::image::decode(&r)?;
+        let d = crate::image::decode(r)?;
         bail!("the image records a failed checkpoint: {d:?}");
     }
     ensure!(
@@ -56,7 +83,7 @@ fn next<R: Read>(rd: &mut RecordReader<R>, kind: u32) -> Result<Record> {
         rec::name(kind),
         rec::name(r.kind)
     );
-    Ok(r)
+    Ok(())
 }
 
 fn utf8_path(bytes: &[u8], what: &str) -> Result<String> {
@@ -67,8 +94,8 @@ fn utf8_path(bytes: &[u8], what: &str) -> Result<String> {
         .to_owned())
 }
 
-/// Reads `HEADER` .. `XSTATE` from `rd`, stopping before `MM`, checking as it goes.
-pub fn read_user_records<R: Read>(rd: &mut RecordReader<R>) -> Result<UserRecords> {
+/// Reads and checks a whole image from a seekable file.
+pub fn scan<R: Read + Seek>(rd: &mut RecordReader<R>) -> Result<Image> {
     let r = next(rd, rec::HEADER)?;
     let header: img::CkptHeaderRec = exact(r.kind, &r.payload)?;
     ensure!(
@@ -91,19 +118,132 @@ pub fn read_user_records<R: Read>(rd: &mut RecordReader<R>) -> Result<UserRecord
         "page size {}",
         header.page_size
     );
+    let r = next(rd, rec::TREE)?;
+    let (t, tree) = tree_entries(&r.payload)?;
     ensure!(
-        header.nr_tasks == 1,
-        "{} tasks: only single-process images can be restarted yet",
+        t.nr == header.nr_tasks,
+        "TREE record: {} tasks, HEADER says {}",
+        t.nr,
         header.nr_tasks
     );
+    check_tree(&tree)?;
+
+    let mut seen = HashSet::new();
+    let mut pipes = HashMap::new();
+    let mut tasks = Vec::with_capacity(tree.len());
+    for e in &tree {
+        if e.flags & img::CKPT_TASK_ZOMBIE != 0 {
+            tasks.push(None);
+            continue;
+        }
+        let t = read_task(rd, &header, e, &mut seen, &mut pipes)
+            .with_context(|| format!("task {}", e.pid))?;
+        tasks.push(Some(t));
+    }
+    let count = rd.count();
+    let r = next(rd, rec::TAIL)?;
+    let tail: img::CkptTailRec = exact(r.kind, &r.payload)?;
+    ensure!(
+        tail.magic == img::CKPT_TAIL_MAGIC && tail.nr_records == count,
+        "TAIL record: bad magic, or {} records counted where the image has {count}",
+        tail.nr_records
+    );
+    ensure!(
+        rd.next_header()?.is_none(),
+        "data after the TAIL record"
+    );
+    Ok(Image {
+        header,
+        container: t.flags & img::CKPT_TREE_CONTAINER != 0,
+        tree,
+        tasks,
+        pipes,
+    })
+}
+
+/// The tree's shape: unique positive pids, the root a live process first, every thread
+/// after its leader and sharing its memory and handlers, every process after its parent.
+pub fn check_tree(tree: &[img::CkptTreeEntry]) -> Result<()> {
+    let mut index: HashMap<i32, usize> = HashMap::new();
+    for (i, e) in tree.iter().enumerate() {
+        let zombie = e.flags & img::CKPT_TASK_ZOMBIE != 0;
+        ensure!(
+            e.pid > 0 && e.tgid > 0,
+            "TREE entry {i}: pid {} tgid {}",
+            e.pid,
+            e.tgid
+        );
+        ensure!(
+            index.insert(e.pid, i).is_none(),
+            "TREE: pid {} appears twice",
+            e.pid
+        );
+        ensure!(
+            (1..=64).contains(&e.exit_signal) || e.exit_signal == 0 || e.pid != e.tgid,
+            "TREE entry {}: exit signal {}",
+            e.pid,
+            e.exit_signal
+        );
+        ensure!(
+            zombie == (e.mm == 0),
+            "TREE entry {}: a zombie has no memory, a live task has one",
+            e.pid
+        );
+        if i == 0 {
+            ensure!(
+                e.pid == e.tgid && !zombie,
+                "TREE: the root {} must be a live process",
+                e.pid
+            );
+            continue;
+        }
+        if e.pid != e.tgid {
+            let Some(&l) = index.get(&e.tgid) else {
+                bail!("TREE: thread {} comes before its leader {}", e.pid, e.tgid)
+            };
+            let leader = &tree[l];
+            ensure!(
+                leader.pid == leader.tgid && !zombie,
+                "TREE: thread {} of {} is not a live thread of a process",
+                e.pid,
+                e.tgid
+            );
+            ensure!(
+                e.mm == leader.mm && e.sighand == leader.sighand,
+                "TREE: thread {} does not share its process's memory and handlers",
+                e.pid
+            );
+        } else {
+            ensure!(
+                index.contains_key(&e.ppid) && tree[index[&e.ppid]].pid == tree[index[&e.ppid]].tgid,
+                "TREE: process {} comes before its parent {}, or its parent is not in the image",
+                e.pid,
+                e.ppid
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read_task<R: Read + Seek>(
+    rd: &mut RecordReader<R>,
+    header: &img::CkptHeaderRec,
+    e: &img::CkptTreeEntry,
+    seen: &mut HashSet<(u32, u32)>,
+    pipes: &mut HashMap<u32, PipeImage>,
+) -> Result<TaskImage> {
+    // An object's records come with the first task that has it.
+    let mut first = |kind: u32, id: u32| seen.insert((kind, id));
 
     let r = next(rd, rec::TASK)?;
     let task: img::CkptTaskRec = exact(r.kind, &r.payload)?;
     ensure!(
-        task.pid > 0 && task.pid == task.tgid,
-        "TASK record: pid {} tgid {}",
+        task.pid == e.pid && task.tgid == e.tgid,
+        "TASK record: pid {} tgid {}, the TREE says {} {}",
         task.pid,
-        task.tgid
+        task.tgid,
+        e.pid,
+        e.tgid
     );
 
     let r = next(rd, rec::CREDS)?;
@@ -126,20 +266,30 @@ pub fn read_user_records<R: Read>(rd: &mut RecordReader<R>) -> Result<UserRecord
         );
     }
 
-    let r = next(rd, rec::FS)?;
-    let (fs, rest) = split::<img::CkptFsRec>(r.kind, &r.payload)?;
-    let (rl, cl) = (fs.root_len as usize, fs.cwd_len as usize);
-    ensure!(
-        fs.root_len <= img::CKPT_PATH_MAX
-            && fs.cwd_len <= img::CKPT_PATH_MAX
-            && rl + cl == rest.len(),
-        "FS record: path lengths do not match its length"
-    );
-    let root = utf8_path(&rest[..rl], "FS root")?;
-    let cwd = utf8_path(&rest[rl..], "FS cwd")?;
+    let fs = if first(rec::FS, e.fs) {
+        let r = next(rd, rec::FS)?;
+        let (fs, rest) = split::<img::CkptFsRec>(r.kind, &r.payload)?;
+        let (rl, cl) = (fs.root_len as usize, fs.cwd_len as usize);
+        ensure!(
+            fs.root_len <= img::CKPT_PATH_MAX
+                && fs.cwd_len <= img::CKPT_PATH_MAX
+                && rl + cl == rest.len(),
+            "FS record: path lengths do not match its length"
+        );
+        Some((
+            utf8_path(&rest[..rl], "FS root")?,
+            utf8_path(&rest[rl..], "FS cwd")?,
+        ))
+    } else {
+        None
+    };
 
-    let r = next(rd, rec::SIGHAND)?;
-    let sighand: img::CkptSighandRec = exact(r.kind, &r.payload)?;
+    let sighand = if first(rec::SIGHAND, e.sighand) {
+        let r = next(rd, rec::SIGHAND)?;
+        Some(exact::<img::CkptSighandRec>(r.kind, &r.payload)?)
+    } else {
+        None
+    };
 
     let r = next(rd, rec::SIGNALS)?;
     let signals: img::CkptSignalsRec = exact(r.kind, &r.payload)?;
@@ -154,49 +304,47 @@ pub fn read_user_records<R: Read>(rd: &mut RecordReader<R>) -> Result<UserRecord
         let s: img::CkptSiginfoRec = exact(r.kind, &r.payload)?;
         let signo = i32::from_ne_bytes(s.info[..4].try_into().unwrap());
         ensure!((1..=64).contains(&signo), "SIGINFO record: signal {signo}");
+        ensure!(
+            s.shared == 0 || e.pid == e.tgid,
+            "SIGINFO record: a process-wide signal saved with a thread"
+        );
         pending.push(s);
     }
 
+    let table = first(rec::FILE, e.files);
     let mut files = Vec::new();
     let mut r = rd
         .next_record()?
         .context("truncated image: it ends among FILE records")?;
-    while r.kind == rec::FILE {
-        let (f, rest) = split::<img::CkptFileRec>(r.kind, &r.payload)?;
-        ensure!(
-            f.path_len as usize == rest.len() && f.path_len <= img::CKPT_PATH_MAX,
-            "FILE record: path length does not match its length"
-        );
-        ensure!(
-            f.fd >= 0 && f.fd < (1 << 20),
-            "FILE record: descriptor {} out of range",
-            f.fd
-        );
-        ensure!(
-            matches!(
-                f.kind,
-                file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY
-            ),
-            "FILE record: fd {} of unknown kind {}",
-            f.fd,
-            f.kind
-        );
-        ensure!(
-            files.last().is_none_or(|p: &OpenFile| p.rec.fd < f.fd),
-            "FILE record: fd {} out of order",
-            f.fd
-        );
-        let path = utf8_path(rest, &format!("fd {}", f.fd))?;
-        files.push(OpenFile { rec: f, path });
+    while table && (r.kind == rec::FILE || r.kind == rec::PIPE) {
+        if r.kind == rec::PIPE {
+            let (p, rest) = split::<img::CkptPipeRec>(r.kind, &r.payload)?;
+            ensure!(
+                p.len as usize == rest.len() && p.len <= p.capacity && p.capacity <= 1 << 30,
+                "PIPE record {}: {} bytes of contents do not match its length",
+                p.id,
+                p.len
+            );
+            ensure!(
+                first(rec::PIPE, p.id),
+                "PIPE record {} appears twice",
+                p.id
+            );
+            pipes.insert(
+                p.id,
+                PipeImage {
+                    capacity: p.capacity,
+                    data: rest.to_vec(),
+                },
+            );
+        } else {
+            files.push(read_file(&r, pipes, files.last())?);
+        }
         r = rd
             .next_record()?
             .context("truncated image: it ends among FILE records")?;
     }
-    ensure!(
-        r.kind == rec::XSTATE,
-        "expected XSTATE, found {}",
-        rec::name(r.kind)
-    );
+    check_kind(&r, rec::XSTATE)?;
     let (xstate, rest) = split::<img::CkptXstateRec>(r.kind, &r.payload)?;
     ensure!(
         xstate.size as usize == rest.len() && xstate.size >= 576 && xstate.size <= 1 << 16,
@@ -209,27 +357,99 @@ pub fn read_user_records<R: Read>(rd: &mut RecordReader<R>) -> Result<UserRecord
         xstate.xstate_bv,
         header.xfeatures
     );
-    Ok(UserRecords {
-        header,
+    let xsave = rest.to_vec();
+
+    // The module's part: MM VMA* PAGES* REGS, or REGS alone; skipped here.
+    let kernel_pos = rd.offset();
+    let owns_mm = first(rec::MM, e.mm);
+    let mut h = rd
+        .next_header()?
+        .context("truncated image: it ends before the task's REGS")?;
+    if owns_mm {
+        ensure!(
+            h.kind == rec::MM,
+            "expected MM, found {}",
+            rec::name(h.kind)
+        );
+        while h.kind != rec::REGS {
+            ensure!(
+                matches!(h.kind, rec::MM | rec::VMA | rec::PAGES),
+                "unexpected {} among the memory records",
+                rec::name(h.kind)
+            );
+            rd.skip_payload(&h)?;
+            h = rd
+                .next_header()?
+                .context("truncated image: it ends before the task's REGS")?;
+        }
+    }
+    ensure!(
+        h.kind == rec::REGS,
+        "expected REGS, found {}",
+        rec::name(h.kind)
+    );
+    rd.skip_payload(&h)?;
+
+    Ok(TaskImage {
         task,
         creds,
         groups,
         rlimits,
-        root,
-        cwd,
+        fs,
         sighand,
         signals,
         pending,
-        files,
+        files: table.then_some(files),
         xstate,
-        xsave: rest.to_vec(),
-        count: rd.count(),
+        xsave,
+        kernel_pos,
+        owns_mm,
     })
+}
+
+fn read_file(
+    r: &Record,
+    pipes: &HashMap<u32, PipeImage>,
+    prev: Option<&OpenFile>,
+) -> Result<OpenFile> {
+    let (f, rest) = split::<img::CkptFileRec>(r.kind, &r.payload)?;
+    ensure!(
+        f.path_len as usize == rest.len() && f.path_len <= img::CKPT_PATH_MAX,
+        "FILE record: path length does not match its length"
+    );
+    ensure!(
+        f.fd >= 0 && f.fd < (1 << 20),
+        "FILE record: descriptor {} out of range",
+        f.fd
+    );
+    ensure!(f.obj != 0, "FILE record: fd {} has no object id", f.fd);
+    ensure!(
+        prev.is_none_or(|p| p.rec.fd < f.fd),
+        "FILE record: fd {} out of order",
+        f.fd
+    );
+    let path = match f.kind {
+        file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY => {
+            ensure!(f.pipe == 0, "FILE record: fd {} names a pipe", f.fd);
+            utf8_path(rest, &format!("fd {}", f.fd))?
+        }
+        file_kind::PIPE => {
+            ensure!(
+                pipes.contains_key(&f.pipe) && rest.is_empty(),
+                "FILE record: fd {} refers to pipe {} before its PIPE record",
+                f.fd,
+                f.pipe
+            );
+            String::new()
+        }
+        k => bail!("FILE record: fd {} of unknown kind {k}", f.fd),
+    };
+    Ok(OpenFile { rec: f, path })
 }
 
 /// Checks that this CPU can load the image's FPU state: `xcr0` is this CPU's XCR0 and
 /// `xsave_size` its XSAVE area size for it.
-pub fn check_xstate(u: &UserRecords, xcr0: u64, xsave_size: usize) -> Result<()> {
+pub fn check_xstate(u: &TaskImage, xcr0: u64, xsave_size: usize) -> Result<()> {
     ensure!(
         u.xstate.xstate_bv & !xcr0 == 0,
         "the image uses FPU/vector state {:#x} this CPU does not enable (XCR0 {:#x})",

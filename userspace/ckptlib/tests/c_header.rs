@@ -44,15 +44,25 @@ int main(void)
 	V(offsetof(struct ckpt_restart_args, nr_close));
 	V(offsetof(struct ckpt_restart_args, close_fds));
 	V(offsetof(struct ckpt_restart_args, blocked));
-	V(offsetof(struct ckpt_restart_args, records_before));
+	V(offsetof(struct ckpt_restart_args, pos));
+	V(offsetof(struct ckpt_restart_args, mm_sharers));
 	V(offsetof(struct ckpt_restart_args, __reserved));
+	V(CKPT_RESTART_SHARED_MM);
+	V(CKPT_RESTART_STOPPED);
+	V(CKPT_IOC_RESTART_BEGIN);
+	V(CKPT_IOC_RESTART_GO);
+	V(sizeof(struct ckpt_session_args));
+	V(offsetof(struct ckpt_session_args, flags));
+	V(CKPT_CHECKPOINT_CONTAINER);
+	V(CKPT_MAX_TASKS);
 	V(sizeof(struct ckpt_checkpoint_args));
 	V(offsetof(struct ckpt_checkpoint_args, pid));
 	V(offsetof(struct ckpt_checkpoint_args, fd));
 	V(offsetof(struct ckpt_checkpoint_args, flags));
 	V(offsetof(struct ckpt_checkpoint_args, reason));
 	V(offsetof(struct ckpt_checkpoint_args, reason_len));
-	V(offsetof(struct ckpt_checkpoint_args, __reserved));
+	V(offsetof(struct ckpt_checkpoint_args, nr_tasks));
+	V(offsetof(struct ckpt_checkpoint_args, tasks));
 	S(CKPT_DEVICE_NAME);
 	V(sizeof(struct ckpt_version));
 	V(offsetof(struct ckpt_version, abi_version));
@@ -136,9 +146,27 @@ fn c_header_matches_rust_abi() {
             offset_of!(abi::CkptRestartArgs, blocked) as u64,
         ),
         (
-            "offsetof(struct ckpt_restart_args, records_before)",
-            offset_of!(abi::CkptRestartArgs, records_before) as u64,
+            "offsetof(struct ckpt_restart_args, pos)",
+            offset_of!(abi::CkptRestartArgs, pos) as u64,
         ),
+        (
+            "offsetof(struct ckpt_restart_args, mm_sharers)",
+            offset_of!(abi::CkptRestartArgs, mm_sharers) as u64,
+        ),
+        ("CKPT_RESTART_SHARED_MM", abi::CKPT_RESTART_SHARED_MM),
+        ("CKPT_RESTART_STOPPED", abi::CKPT_RESTART_STOPPED),
+        ("CKPT_IOC_RESTART_BEGIN", abi::CKPT_IOC_RESTART_BEGIN.into()),
+        ("CKPT_IOC_RESTART_GO", abi::CKPT_IOC_RESTART_GO.into()),
+        (
+            "sizeof(struct ckpt_session_args)",
+            size_of::<abi::CkptSessionArgs>() as u64,
+        ),
+        (
+            "offsetof(struct ckpt_session_args, flags)",
+            offset_of!(abi::CkptSessionArgs, flags) as u64,
+        ),
+        ("CKPT_CHECKPOINT_CONTAINER", abi::CKPT_CHECKPOINT_CONTAINER),
+        ("CKPT_MAX_TASKS", abi::CKPT_MAX_TASKS.into()),
         (
             "offsetof(struct ckpt_restart_args, __reserved)",
             offset_of!(abi::CkptRestartArgs, __reserved) as u64,
@@ -168,8 +196,12 @@ fn c_header_matches_rust_abi() {
             offset_of!(abi::CkptCheckpointArgs, reason_len) as u64,
         ),
         (
-            "offsetof(struct ckpt_checkpoint_args, __reserved)",
-            offset_of!(abi::CkptCheckpointArgs, __reserved) as u64,
+            "offsetof(struct ckpt_checkpoint_args, nr_tasks)",
+            offset_of!(abi::CkptCheckpointArgs, nr_tasks) as u64,
+        ),
+        (
+            "offsetof(struct ckpt_checkpoint_args, tasks)",
+            offset_of!(abi::CkptCheckpointArgs, tasks) as u64,
         ),
         (
             "sizeof(struct ckpt_version)",

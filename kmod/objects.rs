@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The object table of a checkpoint, as Linux-CR's objhash: every kernel object that tasks
+//! may share (a memory, a descriptor table, an fs context, signal handlers, an open file,
+//! a pipe, a shared memory object) gets one id, in the order first met, and is saved once,
+//! with the first task that has it; every other user names it by id.
+//!
+//! Objects are keyed by their address, which stays valid because every task of the tree is
+//! stopped while the image is written. A red-black tree keeps lookups logarithmic, so a
+//! checkpoint of `n` tasks costs `O(n log n)` here, not `O(n^2)`.
+
+use kernel::prelude::*;
+use kernel::rbtree::RBTree;
+
+use crate::error::CkptResult;
+
+struct Obj {
+    id: u32,
+    /// Tasks of the tree that use it.
+    users: u32,
+    /// Whether its contents are in the image already.
+    saved: bool,
+}
+
+pub(crate) struct Objects {
+    map: RBTree<u64, Obj>,
+    next: u32,
+}
+
+impl Objects {
+    pub(crate) fn new() -> Self {
+        Objects {
+            map: RBTree::new(),
+            next: 1,
+        }
+    }
+
+    /// The id of the object at `addr` (0 for none), counting one more user of it.
+    pub(crate) fn add_user(&mut self, addr: u64) -> CkptResult<u32> {
+        if addr == 0 {
+            return Ok(0);
+        }
+        if let Some(o) = self.map.get_mut(&addr) {
+            o.users += 1;
+            return Ok(o.id);
+        }
+        let id = self.next;
+        self.next += 1;
+        self.map.try_create_and_insert(
+            addr,
+            Obj {
+                id,
+                users: 1,
+                saved: false,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(id)
+    }
+
+    /// The id of the object at `addr` (0 for none), registering it if it is new.
+    pub(crate) fn id(&mut self, addr: u64) -> CkptResult<u32> {
+        if let Some(o) = self.map.get_mut(&addr) {
+            return Ok(o.id);
+        }
+        let id = self.add_user(addr)?;
+        if let Some(o) = self.map.get_mut(&addr) {
+            o.users = 0;
+        }
+        Ok(id)
+    }
+
+    /// Tasks of the tree counted as users of the object at `addr`.
+    pub(crate) fn users(&self, addr: u64) -> u32 {
+        self.map.get(&addr).map_or(0, |o| o.users)
+    }
+
+    /// Whether the object at `addr` is to be saved now: true the first time only.
+    pub(crate) fn first_save(&mut self, addr: u64) -> bool {
+        match self.map.get_mut(&addr) {
+            Some(o) if !o.saved => {
+                o.saved = true;
+                true
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A restart session: the tasks of one image restarting together, all or nothing.
+//!
+//! `rstr` opens `/dev/checkpoint`, makes the open file a session of `n` tasks
+//! (`CKPT_IOC_RESTART_BEGIN`) and creates the tree; every task inherits the open file and
+//! calls `CKPT_IOC_RESTART` on it. A task that is restored does not return to user code: it
+//! waits here until `rstr` says go (`CKPT_IOC_RESTART_GO`), which it may only do once all
+//! `n` are waiting. On any failure `rstr` kills every task, and they all die in these
+//! waits; if `rstr` itself dies, they notice and die too. The session also holds what tasks
+//! share while they restore: the shared anonymous memory objects, and, per address space,
+//! the count of threads that must be waiting before its owner may replace it.
+
+use kernel::prelude::*;
+use kernel::rbtree::RBTree;
+use kernel::sync::{new_condvar, new_mutex, CondVar, CondVarTimeoutResult, Mutex};
+use kernel::time::msecs_to_jiffies;
+
+use crate::error::{refuse, CkptResult};
+use crate::sys::file::FileRef;
+use crate::sys::task::{current, TaskRef};
+use crate::uapi::CKPT_MAX_TASKS;
+
+/// Tasks restoring one address space: its owner and the threads that share it.
+struct MmGroup {
+    /// Sharers waiting for the owner.
+    arrived: u32,
+    /// The owner has installed the memory.
+    done: bool,
+}
+
+struct State {
+    /// Set by `BEGIN`, with the tasks expected and the coordinator.
+    expected: u32,
+    coordinator: Option<TaskRef>,
+    /// Tasks restored and waiting for the go.
+    ready: u32,
+    go: bool,
+    /// Tasks past their cleanup after the go.
+    cleaned: u32,
+    mms: RBTree<u64, MmGroup>,
+    /// Shared anonymous memory objects by image id, with their size.
+    shms: RBTree<u32, (u64, FileRef)>,
+}
+
+#[pin_data]
+pub(crate) struct Session {
+    #[pin]
+    state: Mutex<State>,
+    #[pin]
+    cond: CondVar,
+}
+
+/// How often a waiting task looks whether the coordinator is still there.
+const POLL_MS: u32 = 100;
+
+impl Session {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Session {
+            state <- new_mutex!(State {
+                expected: 0,
+                coordinator: None,
+                ready: 0,
+                go: false,
+                cleaned: 0,
+                mms: RBTree::new(),
+                shms: RBTree::new(),
+            }),
+            cond <- new_condvar!(),
+        })
+    }
+
+    /// `CKPT_IOC_RESTART_BEGIN`: the caller coordinates `nr_tasks` restoring tasks.
+    pub(crate) fn begin(&self, nr_tasks: u32) -> CkptResult {
+        if nr_tasks == 0 || nr_tasks > CKPT_MAX_TASKS {
+            refuse!(EINVAL, "a session of {nr_tasks} tasks");
+        }
+        let mut s = self.state.lock();
+        if s.coordinator.is_some() {
+            refuse!(EBUSY, "this open file is a restart session already");
+        }
+        s.expected = nr_tasks;
+        s.coordinator = Some(TaskRef::current());
+        Ok(())
+    }
+
+    /// `CKPT_IOC_RESTART_GO`: every task returns into its restored context.
+    pub(crate) fn go(&self) -> CkptResult {
+        let mut s = self.state.lock();
+        if s.coordinator.is_none() {
+            refuse!(EINVAL, "no restart session on this open file");
+        }
+        if s.ready != s.expected || s.go {
+            refuse!(
+                EBUSY,
+                "{} of {} tasks restored{}",
+                s.ready,
+                s.expected,
+                if s.go { ", and gone already" } else { "" }
+            );
+        }
+        s.go = true;
+        drop(s);
+        self.cond.notify_all();
+        Ok(())
+    }
+
+    /// A task may restart in this session: one was begun and has not gone yet.
+    pub(crate) fn check_open(&self) -> CkptResult {
+        let s = self.state.lock();
+        if s.coordinator.is_none() {
+            refuse!(
+                EINVAL,
+                "no restart session on this open file (CKPT_IOC_RESTART_BEGIN first)"
+            );
+        }
+        if s.go || s.ready >= s.expected {
+            refuse!(EBUSY, "the restart session is complete");
+        }
+        Ok(())
+    }
+
+    /// The shared anonymous memory object `id` of `size` bytes: made by its first user,
+    /// the same file for every other.
+    pub(crate) fn shm(&self, id: u32, size: u64) -> CkptResult<FileRef> {
+        let mut s = self.state.lock();
+        if let Some((sz, f)) = s.shms.get(&id) {
+            if *sz != size {
+                refuse!(
+                    EINVAL,
+                    "shared memory object {id}: {size} bytes here, {sz} elsewhere in the image"
+                );
+            }
+            return Ok(f.clone_ref());
+        }
+        let f = FileRef::shm_create(size)?;
+        let mine = f.clone_ref();
+        s.shms.try_create_and_insert(id, (size, f), GFP_KERNEL)?;
+        Ok(mine)
+    }
+
+    /// The owner of the caller's memory waits until the `sharers` tasks that share it are
+    /// waiting in [`Self::wait_memory`]: then it may replace it.
+    pub(crate) fn wait_sharers(&self, sharers: u32) -> CkptResult {
+        let mm = current::mm_id();
+        self.wait(|s| s.mms.get(&mm).map_or(0, |g| g.arrived) >= sharers)
+    }
+
+    /// The owner has installed the memory: its sharers go on.
+    pub(crate) fn memory_done(&self) -> CkptResult {
+        let mm = current::mm_id();
+        let mut s = self.state.lock();
+        match s.mms.get_mut(&mm) {
+            Some(g) => g.done = true,
+            None => {
+                s.mms.try_create_and_insert(
+                    mm,
+                    MmGroup {
+                        arrived: 0,
+                        done: true,
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+        }
+        drop(s);
+        self.cond.notify_all();
+        Ok(())
+    }
+
+    /// A task sharing its memory with the task restoring it waits until that is done.
+    pub(crate) fn wait_memory(&self) -> CkptResult {
+        let mm = current::mm_id();
+        let mut s = self.state.lock();
+        match s.mms.get_mut(&mm) {
+            Some(g) => g.arrived += 1,
+            None => {
+                s.mms.try_create_and_insert(
+                    mm,
+                    MmGroup {
+                        arrived: 1,
+                        done: false,
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+        }
+        drop(s);
+        self.cond.notify_all();
+        self.wait(|s| s.mms.get(&mm).is_some_and(|g| g.done))
+    }
+
+    /// The caller is restored: counts it and waits for the go. Then `cleanup` runs (it
+    /// closes `rstr`'s descriptors, maybe in a table other tasks share), and the caller
+    /// waits until every task has run its own: no task returns to user code while another
+    /// still closes descriptors by number.
+    pub(crate) fn ready_and_wait(&self, cleanup: impl FnOnce()) -> CkptResult {
+        let mut s = self.state.lock();
+        s.ready += 1;
+        drop(s);
+        self.cond.notify_all();
+        self.wait(|s| s.go)?;
+        cleanup();
+        let mut s = self.state.lock();
+        s.cleaned += 1;
+        drop(s);
+        self.cond.notify_all();
+        self.wait(|s| s.cleaned == s.expected)
+    }
+
+    /// Sleeps until `done` holds. Fails if the caller is killed or the coordinator is gone.
+    fn wait(&self, done: impl Fn(&State) -> bool) -> CkptResult {
+        let mut s = self.state.lock();
+        loop {
+            if done(&s) {
+                return Ok(());
+            }
+            if current::fatal_signal_pending() {
+                refuse!(EINTR, "killed while waiting for the other tasks of the restart");
+            }
+            // After the go the coordinator may leave: the tasks no longer need it.
+            if !s.go && s.coordinator.as_ref().is_none_or(|c| c.exiting()) {
+                refuse!(
+                    ECANCELED,
+                    "the restart's coordinator (rstr) is gone before all tasks were restored"
+                );
+            }
+            let r = self
+                .cond
+                .wait_interruptible_timeout(&mut s, msecs_to_jiffies(POLL_MS));
+            if let CondVarTimeoutResult::Signal { .. } = r {
+                // A signal other than SIGKILL (SIGSTOP, which cannot be blocked): it waits
+                // for the restored task; do not spin on it.
+                drop(s);
+                current::sleep_killable(POLL_MS / 10);
+                s = self.state.lock();
+            }
+        }
+    }
+}

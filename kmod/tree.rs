@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The process tree of a checkpoint: which tasks, in which order, related how, sharing what.
+//!
+//! `ckpt` stops every thread of the root and of its descendants (ptrace) and hands the
+//! module the list. The module trusts none of it: each task must be stopped by the caller
+//! (or be a zombie, which cannot change), each must come after its parent and after its
+//! thread-group leader, and the list must be closed: every child and every thread of a
+//! listed task is listed, and every shared object (descriptor table, fs context, signal
+//! handlers) has all its users in the list. A tree that passes is one consistent instant.
+
+use kernel::prelude::*;
+use kernel::rbtree::RBTree;
+
+use crate::error::{refuse, CkptResult};
+use crate::objects::Objects;
+use crate::sys::task::{TaskRef, TreeInfo};
+use crate::uapi::image::{self as img};
+
+/// One task of the tree.
+pub(crate) struct Member {
+    pub(crate) task: TaskRef,
+    pub(crate) info: TreeInfo,
+    /// Its `TREE` entry, object ids filled in.
+    pub(crate) entry: img::CkptTreeEntry,
+}
+
+pub(crate) struct Tree {
+    pub(crate) members: KVec<Member>,
+    pub(crate) objects: Objects,
+    /// The root, whose pid namespace numbers the image in a container checkpoint.
+    pub(crate) container: bool,
+}
+
+impl Tree {
+    /// Checks and collects the tasks `tids` (caller's pid namespace), `tids[0]` the root.
+    pub(crate) fn collect(tids: &[i32], container: bool) -> CkptResult<Tree> {
+        let Some(&root_tid) = tids.first() else {
+            refuse!(EINVAL, "no task to checkpoint");
+        };
+        let Some(root) = TaskRef::lookup(root_tid) else {
+            refuse!(ESRCH, "no process {root_tid}");
+        };
+        // In a container, pids are numbered in the root's namespace.
+        let ns = container.then_some(&root);
+        let mut members = KVec::with_capacity(tids.len(), GFP_KERNEL)?;
+        let mut index: RBTree<i32, usize> = RBTree::new();
+        for (i, &tid) in tids.iter().enumerate() {
+            let task = if i == 0 {
+                root.clone_ref()
+            } else {
+                match TaskRef::lookup(tid) {
+                    Some(t) => t,
+                    None => refuse!(ESRCH, "no task {tid}"),
+                }
+            };
+            let info = task.tree(ns);
+            check_task(&task, &info, tid, i == 0, container)?;
+            if index.get(&info.pid).is_some() {
+                refuse!(EINVAL, "task {tid} is listed twice");
+            }
+            // Order: the leader before its threads, the parent before its children.
+            if i > 0 {
+                let (before, what) = if info.pid != info.tgid {
+                    (info.tgid, "its thread-group leader")
+                } else {
+                    (info.ppid, "its parent")
+                };
+                if index.get(&before).is_none() {
+                    refuse!(
+                        EINVAL,
+                        "task {tid} is listed before {what} ({before}), or without it"
+                    );
+                }
+            }
+            index.try_create_and_insert(info.pid, i, GFP_KERNEL)?;
+            members.push(
+                Member {
+                    task,
+                    info,
+                    entry: img::CkptTreeEntry {
+                        pid: info.pid,
+                        tgid: info.tgid,
+                        ppid: if i == 0 { 0 } else { info.ppid },
+                        pgid: info.pgid,
+                        sid: info.sid,
+                        flags: flags(&info),
+                        exit_code: if info.zombie != 0 { info.exit_code } else { 0 },
+                        exit_signal: info.exit_signal,
+                        mm: 0,
+                        files: 0,
+                        fs: 0,
+                        sighand: 0,
+                    },
+                },
+                GFP_KERNEL,
+            )?;
+        }
+
+        // Closed: no child or thread left out.
+        let mut rel = KVec::new();
+        for m in members.iter() {
+            if m.info.zombie != 0 {
+                continue;
+            }
+            m.task.relatives(ns, &mut rel)?;
+            for &r in rel.iter() {
+                if index.get(&r).is_none() {
+                    refuse!(
+                        EINVAL,
+                        "task {r}, a child or thread of {}, is not in the list: the tree would be cut",
+                        m.info.pid
+                    );
+                }
+            }
+        }
+
+        let mut objects = Objects::new();
+        for m in members.iter_mut() {
+            let i = &m.info;
+            if i.zombie != 0 {
+                continue;
+            }
+            m.entry.mm = objects.add_user(i.mm)?;
+            m.entry.files = objects.add_user(i.files)?;
+            m.entry.fs = objects.add_user(i.fs)?;
+            m.entry.sighand = objects.add_user(i.sighand)?;
+        }
+        // Shared with nobody outside.
+        for m in members.iter() {
+            let i = &m.info;
+            if i.zombie != 0 {
+                continue;
+            }
+            let shared = [
+                (i.files, i.files_users, "descriptor table (CLONE_FILES)"),
+                (i.fs, i.fs_users, "root and cwd (CLONE_FS)"),
+                (i.sighand, i.sighand_users, "signal handlers (CLONE_SIGHAND)"),
+            ];
+            for (addr, users, what) in shared {
+                if users > objects.users(addr) {
+                    refuse!(
+                        EOPNOTSUPP,
+                        "task {} shares its {what} with a task outside the checkpoint",
+                        i.pid
+                    );
+                }
+            }
+        }
+        Ok(Tree {
+            members,
+            objects,
+            container,
+        })
+    }
+
+    /// The task whose pid namespace numbers the image: the root of a container.
+    pub(crate) fn ns(&self) -> Option<&TaskRef> {
+        self.members
+            .first()
+            .filter(|_| self.container)
+            .map(|m| &m.task)
+    }
+}
+
+fn flags(i: &TreeInfo) -> u32 {
+    let mut f = 0;
+    if i.zombie != 0 {
+        f |= img::CKPT_TASK_ZOMBIE;
+    }
+    if i.group_stopped != 0 {
+        f |= img::CKPT_TASK_STOPPED;
+    }
+    if i.subreaper != 0 {
+        f |= img::CKPT_TASK_SUBREAPER;
+    }
+    f
+}
+
+/// What one task must be to be checkpointed.
+fn check_task(
+    task: &TaskRef,
+    info: &TreeInfo,
+    tid: i32,
+    root: bool,
+    container: bool,
+) -> CkptResult {
+    let st = task.state();
+    if st.is_current != 0 {
+        refuse!(EINVAL, "a process cannot checkpoint itself ({tid})");
+    }
+    if st.kthread != 0 {
+        refuse!(EPERM, "task {tid} is a kernel thread");
+    }
+    if info.in_ns == 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "task {tid} is in another pid namespace than the tree's: nested pid namespaces are not supported yet"
+        );
+    }
+    if root {
+        if info.pid != info.tgid {
+            refuse!(EINVAL, "{tid} is a thread, not a process: checkpoint its process");
+        }
+        if info.zombie != 0 {
+            refuse!(ESRCH, "process {tid} is a zombie");
+        }
+        if container && (info.ns_init == 0 || info.pid != 1) {
+            refuse!(
+                EINVAL,
+                "process {tid} is not the init of a pid namespace: it cannot be checkpointed as a container"
+            );
+        }
+    }
+    if info.zombie != 0 {
+        if info.leader != 0 && info.nr_threads > 1 {
+            refuse!(
+                EOPNOTSUPP,
+                "process {tid}: its leader thread exited while other threads run: not supported yet"
+            );
+        }
+        return Ok(());
+    }
+    if st.has_mm == 0 {
+        refuse!(ESRCH, "task {tid} is exiting");
+    }
+    if st.traced_by_current == 0 {
+        refuse!(
+            EPERM,
+            "task {tid} is not ptrace-attached by the caller (ckpt attaches first; that needs ptrace rights over it)"
+        );
+    }
+    if st.stopped == 0 {
+        refuse!(EBUSY, "task {tid} is not in a ptrace stop");
+    }
+    Ok(())
+}
