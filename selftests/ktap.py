@@ -64,7 +64,9 @@ def run(tests):
 
 
 def sh(*args, check=True, **kw):
-    """Runs a command, returning (status, stdout, stderr) as text."""
+    """Runs a command, returning (status, stdout, stderr) as text. A command that hangs
+    fails the test after `timeout` seconds (300 by default) instead of the whole run."""
+    kw.setdefault("timeout", 300)
     p = subprocess.run(args, capture_output=True, text=True, **kw)
     if check and p.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, args))} exited {p.returncode}: {p.stderr.strip()}")

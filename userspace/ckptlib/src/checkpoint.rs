@@ -203,7 +203,9 @@ impl StoppedTree {
             nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGKILL)
                 .with_context(|| format!("killing {p}"))?;
         }
-        for s in &mut self.stopped {
+        // Threads first: a traced thread-group leader's death is reported only once its
+        // other threads are reaped.
+        for s in self.stopped.iter_mut().rev() {
             s.reap()?;
         }
         Ok(())
