@@ -80,11 +80,12 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
         None => become_thread(session, &mut rd, args),
     };
     let result = result.and_then(|ax| {
+        session.ready();
         if let Some(out) = report.as_mut() {
             let _ = out.write(b"OK\n");
         }
         drop(report.take());
-        session.ready_and_wait(|| {
+        session.wait_go(|| {
             for &fd in &args.close_fds[..args.nr_close as usize] {
                 let _ = current::close_fd(fd);
             }

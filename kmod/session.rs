@@ -190,15 +190,19 @@ impl Session {
         self.wait(|s| s.mms.get(&mm).is_some_and(|g| g.done))
     }
 
-    /// The caller is restored: counts it and waits for the go. Then `cleanup` runs (it
-    /// closes `rstr`'s descriptors, maybe in a table other tasks share), and the caller
-    /// waits until every task has run its own: no task returns to user code while another
-    /// still closes descriptors by number.
-    pub(crate) fn ready_and_wait(&self, cleanup: impl FnOnce()) -> CkptResult {
+    /// The caller is restored: counts it. Done before it says `OK` to the coordinator, which
+    /// may then go at once.
+    pub(crate) fn ready(&self) {
         let mut s = self.state.lock();
         s.ready += 1;
         drop(s);
         self.cond.notify_all();
+    }
+
+    /// Waits for the go. Then `cleanup` runs (it closes `rstr`'s descriptors, maybe in a
+    /// table other tasks share), and the caller waits until every task has run its own: no
+    /// task returns to user code while another still closes descriptors by number.
+    pub(crate) fn wait_go(&self, cleanup: impl FnOnce()) -> CkptResult {
         self.wait(|s| s.go)?;
         cleanup();
         let mut s = self.state.lock();

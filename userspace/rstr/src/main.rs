@@ -280,11 +280,10 @@ fn ns_init(ctx: &task::Ctx) -> ! {
         // SAFETY: leaving at once.
         unsafe { libc::_exit(1) }
     }
-    objects::unpark(ctx.parked);
-    for fd in ctx.own {
-        // SAFETY: the init keeps none of rstr's descriptors.
-        unsafe { libc::close(fd) };
-    }
+    // The init keeps no descriptor: none of rstr's, none of the caller's (a pipe it held
+    // open would keep whoever reads rstr's output waiting).
+    // SAFETY: closing every descriptor of this process, which uses none from here on.
+    unsafe { libc::syscall(libc::SYS_close_range, 0, u32::MAX, 0) };
     // SAFETY: reaping children until the root is gone.
     unsafe {
         let mut none: libc::sigset_t = std::mem::zeroed();
