@@ -129,7 +129,14 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
     Ok(())
 }
 
-fn file_rec(fd: u32, kind: u32, f: &FdInfo, path_len: u32, obj: u32, pipe: u32) -> img::CkptFileRec {
+fn file_rec(
+    fd: u32,
+    kind: u32,
+    f: &FdInfo,
+    path_len: u32,
+    obj: u32,
+    pipe: u32,
+) -> img::CkptFileRec {
     img::CkptFileRec {
         fd: fd as i32,
         kind,

@@ -29,8 +29,7 @@ use crate::{memory, regs};
 
 /// Runs the restart; the value is what the caller's `ax` must hold when it returns.
 pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u64> {
-    if args.flags & !(CKPT_RESTART_SHARED_MM | CKPT_RESTART_STOPPED) != 0 || args.__reserved != 0
-    {
+    if args.flags & !(CKPT_RESTART_SHARED_MM | CKPT_RESTART_STOPPED) != 0 || args.__reserved != 0 {
         refuse!(
             EINVAL,
             "unknown flags {:#x} or non-zero reserved field",
@@ -100,10 +99,9 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
             // One line, written at once: tasks of a tree share the pipe.
             let reason = e.reason.as_ref().and_then(|r| r.to_str().ok());
             let pid = kernel::current!().pid();
-            if let Ok(line) = CString::try_from_fmt(fmt!(
-                "pid {pid}: {}\n",
-                reason.unwrap_or("restart failed")
-            )) {
+            if let Ok(line) =
+                CString::try_from_fmt(fmt!("pid {pid}: {}\n", reason.unwrap_or("restart failed")))
+            {
                 let _ = out.write(line.to_bytes());
             }
         }

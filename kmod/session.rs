@@ -220,7 +220,10 @@ impl Session {
                 return Ok(());
             }
             if current::fatal_signal_pending() {
-                refuse!(EINTR, "killed while waiting for the other tasks of the restart");
+                refuse!(
+                    EINTR,
+                    "killed while waiting for the other tasks of the restart"
+                );
             }
             // After the go the coordinator may leave: the tasks no longer need it.
             if !s.go && s.coordinator.as_ref().is_none_or(|c| c.exiting()) {

@@ -135,7 +135,11 @@ impl Tree {
             let shared = [
                 (i.files, i.files_users, "descriptor table (CLONE_FILES)"),
                 (i.fs, i.fs_users, "root and cwd (CLONE_FS)"),
-                (i.sighand, i.sighand_users, "signal handlers (CLONE_SIGHAND)"),
+                (
+                    i.sighand,
+                    i.sighand_users,
+                    "signal handlers (CLONE_SIGHAND)",
+                ),
             ];
             for (addr, users, what) in shared {
                 if users > objects.users(addr) {
@@ -200,7 +204,10 @@ fn check_task(
     }
     if root {
         if info.pid != info.tgid {
-            refuse!(EINVAL, "{tid} is a thread, not a process: checkpoint its process");
+            refuse!(
+                EINVAL,
+                "{tid} is a thread, not a process: checkpoint its process"
+            );
         }
         if info.zombie != 0 {
             refuse!(ESRCH, "process {tid} is a zombie");

@@ -179,10 +179,13 @@ impl StoppedTree {
                 }
             }
             for tid in numbers_in(&format!("/proc/{pid}/task")) {
-                let children =
-                    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/children"))
-                        .unwrap_or_default();
-                queue.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
+                let children = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/children"))
+                    .unwrap_or_default();
+                queue.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
             }
         }
         Ok(t)

@@ -148,10 +148,7 @@ pub fn scan<R: Read + Seek>(rd: &mut RecordReader<R>) -> Result<Image> {
         "TAIL record: bad magic, or {} records counted where the image has {count}",
         tail.nr_records
     );
-    ensure!(
-        rd.next_header()?.is_none(),
-        "data after the TAIL record"
-    );
+    ensure!(rd.next_header()?.is_none(), "data after the TAIL record");
     Ok(Image {
         header,
         container: t.flags & img::CKPT_TREE_CONTAINER != 0,
@@ -215,7 +212,8 @@ pub fn check_tree(tree: &[img::CkptTreeEntry]) -> Result<()> {
             );
         } else {
             ensure!(
-                index.contains_key(&e.ppid) && tree[index[&e.ppid]].pid == tree[index[&e.ppid]].tgid,
+                index.contains_key(&e.ppid)
+                    && tree[index[&e.ppid]].pid == tree[index[&e.ppid]].tgid,
                 "TREE: process {} comes before its parent {}, or its parent is not in the image",
                 e.pid,
                 e.ppid
@@ -325,11 +323,7 @@ fn read_task<R: Read + Seek>(
                 p.id,
                 p.len
             );
-            ensure!(
-                first(rec::PIPE, p.id),
-                "PIPE record {} appears twice",
-                p.id
-            );
+            ensure!(first(rec::PIPE, p.id), "PIPE record {} appears twice", p.id);
             pipes.insert(
                 p.id,
                 PipeImage {

@@ -239,9 +239,18 @@ fn check_vm_children(image: &Image, plan: &plan::Plan) -> Result<()> {
             let (ce, ct) = (&image.tree[c], image.tasks[c].as_ref().context("child")?);
             let same = [
                 ("descriptor table", table(ce.files) == table(pe.files)),
-                ("root and cwd", fs(ce.fs) == fs(pe.fs) && ct.task.umask == pt.task.umask),
-                ("signal handlers", handlers(ce.sighand) == handlers(pe.sighand)),
-                ("credentials", ct.creds == pt.creds && ct.groups == pt.groups),
+                (
+                    "root and cwd",
+                    fs(ce.fs) == fs(pe.fs) && ct.task.umask == pt.task.umask,
+                ),
+                (
+                    "signal handlers",
+                    handlers(ce.sighand) == handlers(pe.sighand),
+                ),
+                (
+                    "credentials",
+                    ct.creds == pt.creds && ct.groups == pt.groups,
+                ),
                 ("resource limits", ct.rlimits == pt.rlimits),
             ];
             for (what, ok) in same {
@@ -377,7 +386,10 @@ fn dead(first: i32, image: &Image, pidns: bool) -> Option<String> {
         .find(|e| {
             std::fs::read_to_string(format!("/proc/{}/stat", e.pid))
                 .ok()
-                .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')))
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, r)| r.trim_start().starts_with('Z'))
+                })
                 .unwrap_or(false)
         })
         .map(|e| format!("task {} died", e.pid))
@@ -414,10 +426,13 @@ fn kill_all(first: i32, pidns: bool) {
                     grew = true;
                     kill(p, libc::SIGSTOP);
                 }
-                for t in std::fs::read_dir(format!("/proc/{p}/task")).into_iter().flatten() {
+                for t in std::fs::read_dir(format!("/proc/{p}/task"))
+                    .into_iter()
+                    .flatten()
+                {
                     let Ok(t) = t else { continue };
-                    let children = std::fs::read_to_string(t.path().join("children"))
-                        .unwrap_or_default();
+                    let children =
+                        std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
                     for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
                         if !all.contains(&c) {
                             all.push(c);

@@ -9,6 +9,7 @@
 //! Files are opened with `rstr`'s credentials, as CRIU does: a restart by root reopens what
 //! the image names even if its owner could no longer open it.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -120,31 +121,33 @@ fn pipe_end(
     pipes: &mut HashMap<u32, (Option<OwnedFd>, Option<OwnedFd>)>,
 ) -> Result<OwnedFd> {
     let r = &f.rec;
-    if !pipes.contains_key(&r.pipe) {
-        let p = &image.pipes[&r.pipe];
-        let (rd, wr) = pipe()?;
-        // SAFETY: plain system calls on descriptors we own; `p.data` is readable.
-        unsafe {
-            if p.capacity > 0 {
-                check(
-                    libc::fcntl(wr.as_raw_fd(), F_SETPIPE_SZ, p.capacity as libc::c_int).into(),
-                    format!("pipe {}: capacity {}", r.pipe, p.capacity),
-                )?;
+    let ends = match pipes.entry(r.pipe) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(v) => {
+            let p = &image.pipes[&r.pipe];
+            let (rd, wr) = pipe()?;
+            // SAFETY: plain system calls on descriptors we own; `p.data` is readable.
+            unsafe {
+                if p.capacity > 0 {
+                    check(
+                        libc::fcntl(wr.as_raw_fd(), F_SETPIPE_SZ, p.capacity as libc::c_int).into(),
+                        format!("pipe {}: capacity {}", r.pipe, p.capacity),
+                    )?;
+                }
+                if !p.data.is_empty() {
+                    let n = libc::write(wr.as_raw_fd(), p.data.as_ptr().cast(), p.data.len());
+                    ensure!(
+                        n == p.data.len() as isize,
+                        "pipe {}: refilling {} bytes: {}",
+                        r.pipe,
+                        p.data.len(),
+                        std::io::Error::last_os_error()
+                    );
+                }
             }
-            if !p.data.is_empty() {
-                let n = libc::write(wr.as_raw_fd(), p.data.as_ptr().cast(), p.data.len());
-                ensure!(
-                    n == p.data.len() as isize,
-                    "pipe {}: refilling {} bytes: {}",
-                    r.pipe,
-                    p.data.len(),
-                    std::io::Error::last_os_error()
-                );
-            }
+            v.insert((Some(rd), Some(wr)))
         }
-        pipes.insert(r.pipe, (Some(rd), Some(wr)));
-    }
-    let ends = pipes.get_mut(&r.pipe).expect("just made");
+    };
     let write_end = r.flags as i32 & libc::O_ACCMODE == libc::O_WRONLY;
     let slot = if write_end { &mut ends.1 } else { &mut ends.0 };
     let fd = match slot.take() {

@@ -181,7 +181,11 @@ pub fn plan(tree: &[CkptTreeEntry]) -> Result<Plan> {
             let p_first = born_in[parent];
             let p_own = nodes[parent].setsid.then_some(Id::Led(nodes[parent].pid));
             // A leader makes its own session: it may be born in either of its parent's.
-            let late = if leader { p_own.is_some() } else { Some(sid) == p_own };
+            let late = if leader {
+                p_own.is_some()
+            } else {
+                Some(sid) == p_own
+            };
             if late || leader || sid == p_first {
                 if late {
                     nodes[parent].late.push(me);
@@ -289,7 +293,13 @@ pub fn plan(tree: &[CkptTreeEntry]) -> Result<Plan> {
             continue;
         }
         for (id, first, owns, flag, what) in [
-            (e.files, &mut first_files, &mut owns_files, CLONE_FILES, "descriptor table"),
+            (
+                e.files,
+                &mut first_files,
+                &mut owns_files,
+                CLONE_FILES,
+                "descriptor table",
+            ),
             (e.fs, &mut first_fs, &mut owns_fs, CLONE_FS, "root and cwd"),
         ] {
             match first.get(&id) {

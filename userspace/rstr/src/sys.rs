@@ -152,7 +152,10 @@ impl Board {
 /// allocation: usable from threads that share memory with their process.
 pub fn report_line(fd: RawFd, pid: i32, msg: &str) {
     let mut buf = [0u8; 512];
-    let mut w = Cursor { buf: &mut buf, at: 0 };
+    let mut w = Cursor {
+        buf: &mut buf,
+        at: 0,
+    };
     let _ = std::fmt::Write::write_fmt(&mut w, format_args!("pid {pid}: {msg}"));
     let n = w.at.min(buf.len() - 1);
     buf[n] = b'\n';
@@ -220,7 +223,6 @@ pub unsafe fn xrstor_and_restart(area: *const u8, dev: RawFd, args: &abi::CkptRe
     }
     ret
 }
-
 
 nix::ioctl_write_ptr_bad!(
     ioc_restart_begin,

@@ -377,6 +377,10 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
         let ret = xrstor_and_restart(area, own[1], &args);
         // Only a failure before anything was changed comes back here.
         let why = c_str(&reason);
-        bail!("{} ({})", why, std::io::Error::from_raw_os_error(-ret as i32))
+        bail!(
+            "{} ({})",
+            why,
+            std::io::Error::from_raw_os_error(-ret as i32)
+        )
     }
 }
