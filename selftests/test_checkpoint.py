@@ -175,7 +175,7 @@ def pipe_saved_with_contents():
         assert len(pipes) == 1 and pipes[0]["len"] == 10, pipes
         assert pipes[0]["capacity"] >= 4096, pipes
         files = {f["fd"]: f for f in records(recs, "FILE")}
-        r, w = files[t.info["pipe_fd"]], files[t.info["pipe_wfd"]]
+        r, w = files[int(t.info["pipe_fd"])], files[int(t.info["pipe_wfd"])]
         assert r["kind"] == w["kind"] == "pipe", (r, w)
         assert r["pipe"] == w["pipe"] == pipes[0]["id"], (r, w)
         assert r["obj"] != w["obj"], "two ends, two open files"

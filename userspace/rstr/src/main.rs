@@ -124,6 +124,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         !image.container || image.tree[0].pid == 1,
         "a container image whose init is not pid 1"
     );
+    let root = plan.nodes[0].pid;
+    ensure!(
+        may_choose_pids()?,
+        "choosing pid {root} needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN)"
+    );
     let live = image.tasks.iter().flatten().count() as u32;
     sys::session_begin(dev.file().as_raw_fd(), live)?;
 
@@ -158,7 +163,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
     // Every signal stays blocked in the new processes until the module sets their masks.
     block_all_signals()?;
-    let root = plan.nodes[0].pid;
     let first = if pidns {
         let init = clone_process(0, CLONE_NEWPID, libc::SIGCHLD)?;
         if init == 0 {
@@ -264,6 +268,21 @@ fn check_vm_children(image: &Image, plan: &plan::Plan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether this process may give new processes the pids it chooses (`clone3` with
+/// `set_tid`): asked before anything is opened or created, so that a restart that cannot
+/// succeed says why first.
+fn may_choose_pids() -> Result<bool> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_CHECKPOINT_RESTORE: u32 = 40;
+    let status = std::fs::read_to_string("/proc/self/status").context("/proc/self/status")?;
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .context("no CapEff in /proc/self/status")?;
+    Ok(eff & (1 << CAP_SYS_ADMIN | 1 << CAP_CHECKPOINT_RESTORE) != 0)
 }
 
 fn block_all_signals() -> Result<()> {
