@@ -84,12 +84,15 @@ def assert_same_ids(before, root):
 
 
 class Tree:
-    """A tree.c tree, its root started in a session of its own; every process the test
-    named with watch() (and the root) is killed when the `with` block ends."""
+    """A tree.c tree, its root started in a session of its own, writing its errors to
+    DIR/stderr. When the `with` block ends, every process with that file as its fd 2
+    (restored or not, in any pid namespace), every process the test named with watch(),
+    and the init of a pid namespace any of them is in, is killed."""
 
     def __init__(self, mode, d, *args):
         self.dir = d
-        with open(os.path.join(d, "stderr"), "w") as err:
+        self.stderr = os.path.join(d, "stderr")
+        with open(self.stderr, "w") as err:
             self.proc = subprocess.Popen([TREE, mode, d, *map(str, args)], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         self.root = self.proc.pid
@@ -98,8 +101,27 @@ class Tree:
     def __enter__(self):
         return self
 
+    def members(self):
+        """The running processes whose fd 2 is this tree's stderr file."""
+        out = set()
+        for e in os.listdir("/proc"):
+            try:
+                if e.isdigit() and os.readlink(f"/proc/{e}/fd/2") == self.stderr:
+                    out.add(int(e))
+            except OSError:
+                pass
+        return out
+
     def __exit__(self, *exc):
-        for p in self.pids:
+        doomed = self.pids | self.members()
+        depth = len(nspid(os.getpid()))
+        for p in list(doomed):
+            try:
+                if len(nspid(p)) > depth:
+                    doomed.add(ns_members(p)[1])
+            except (OSError, KeyError):
+                pass
+        for p in doomed:
             if running(p):
                 try:
                     os.kill(p, signal.SIGKILL)
@@ -109,7 +131,7 @@ class Tree:
             self.proc.kill()
             self.proc.wait()
         try:
-            wait_for(lambda: not any(running(p) for p in self.pids), "the tree to die", timeout=120)
+            wait_for(lambda: not any(running(p) for p in doomed), "the tree to die", timeout=120)
         except AssertionError:
             if exc[0] is None:
                 raise
@@ -143,11 +165,12 @@ class Tree:
         """ckpt --kill the tree at PID (default: the root), then wait until every one of
         PIDS is gone (their pids free again). Returns the image and the seconds ckpt took."""
         img = os.path.join(self.dir, "img")
+        pids = list(pids)
+        self.limit = 120 + len(pids) / 4     # seconds for ckpt, and later rstr, to finish
         t = time.monotonic()
-        sh(CKPT, "--kill", *opts, str(pid or self.root), "-o", img, timeout=600)
+        sh(CKPT, "--kill", *opts, str(pid or self.root), "-o", img, timeout=self.limit)
         took = time.monotonic() - t
         self.proc.wait(timeout=60)
-        pids = list(pids)
         try:
             wait_for(lambda: all(stat(p) is None for p in pids), "", timeout=30 + len(pids) / 20)
         except AssertionError:
@@ -158,8 +181,18 @@ class Tree:
     def restart(self, img, *opts):
         """rstr --detach IMG: returns the pid it printed and the seconds it took."""
         t = time.monotonic()
-        _, out, _ = sh(RSTR, "--detach", *opts, img, timeout=600)
+        p = subprocess.Popen([RSTR, "--detach", *opts, img], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            p.wait(timeout=self.limit)
+        finally:
+            if p.poll() is None:
+                p.kill()
         took = time.monotonic() - t
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("rstr --detach exited, but a process keeps its stdout or stderr open") from None
+        assert p.returncode == 0, f"rstr --detach exited {p.returncode}: {err.strip()}"
         assert re.fullmatch(r"\d+\n?", out), f"rstr --detach printed {out!r}, not a pid"
         self.watch([int(out)])
         return int(out), took
@@ -457,7 +490,7 @@ def failed_restart_leaves_no_task_alive():
         before = ids(pid.values())
         img, _ = t.checkpoint(pid.values())
         os.unlink(held)
-        status, _, err = sh(RSTR, "--detach", img, check=False, timeout=600)
+        status, _, err = sh(RSTR, "--detach", img, check=False, timeout=t.limit)
         assert status != 0, "rstr restored a tree whose file is gone"
         assert "held" in err or re.search(r"\bfd \d+", err), f"the reason names the file or fd: {err}"
         wait_for(lambda: all(stat(p) is None for p in pid.values()),
