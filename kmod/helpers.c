@@ -25,6 +25,7 @@
 #include <linux/pid.h>
 #include <linux/ptrace.h>
 #include <linux/regset.h>
+#include <linux/rseq.h>
 #include <linux/futex.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -957,6 +958,32 @@ int ckpt_helper_set_blocked(u64 mask)
 	sigemptyset(&set);
 	set.sig[0] = mask & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
 	return sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/*
+ * The caller's memory was just replaced, rseq area included, with the image's: that area
+ * now holds the cpu and mm_cid the checkpointed task last saw. Since 6.19 the kernel checks,
+ * for an rseq registered with more than 32 bytes (glibc 2.41 does), that the area still holds
+ * the ids it wrote last (cached in task_struct) before it writes new ones, and kills the task
+ * with SIGSEGV when they differ. Writes the cached ids back into the area, then asks for an
+ * update on the way out, so the task returns with its current cpu in the area.
+ */
+int ckpt_helper_rseq_sync(void)
+{
+#ifdef CONFIG_RSEQ
+	struct rseq __user *rseq = current->rseq.usrptr;
+	struct rseq_ids ids = current->rseq.ids;
+
+	if (!rseq)
+		return 0;
+	if (put_user(ids.cpu_id, &rseq->cpu_id_start) ||
+	    put_user(ids.cpu_id, &rseq->cpu_id) ||
+	    put_user(ids.node_id, &rseq->node_id) ||
+	    put_user(ids.mm_cid, &rseq->mm_cid))
+		return -EFAULT;
+	rseq_force_update();
+#endif
+	return 0;
 }
 
 int ckpt_helper_close_fd(int fd)

@@ -193,6 +193,7 @@ int ckpt_helper_poke(u64 addr, const void *buf, u32 len);
 int ckpt_helper_set_regs(const struct ckpt_h_regs *r);
 int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m);
 int ckpt_helper_set_blocked(u64 mask);
+int ckpt_helper_rseq_sync(void);
 int ckpt_helper_close_fd(int fd);
 void ckpt_helper_kill_self(void);
 void ckpt_helper_stop_self(void);

@@ -141,6 +141,9 @@ fn become_thread(
 
 fn finish(r: crate::uapi::image::CkptRegsRec, args: &CkptRestartArgs) -> CkptResult<u64> {
     let ax = regs::install(r)?;
+    current::rseq_sync()
+        .map_err(CkptError::from)
+        .context(fmt!("the rseq area is not writable in the restored memory"))?;
     current::set_blocked(args.blocked)
         .map_err(CkptError::from)
         .context(fmt!("signal mask"))?;

@@ -306,6 +306,35 @@ def python_program_continues():
         kill_pid(p.pid)
 
 
+def rseq_area_follows_the_new_cpu():
+    """An rseq area registered with more than 32 bytes (glibc 2.41 does it for every thread):
+    the kernel checks that the area still holds the cpu it last wrote there. Checkpointed on
+    cpu 0, restarted by an rstr that runs on cpu 1 only: the process must go on, and the
+    area must then say cpu 1."""
+    assert len(os.sched_getaffinity(0)) >= 2, "this test needs a guest with two cpus"
+    d = fresh("rseq")
+    t = Target(d, "--rseq", "0")
+    assert int(t.info["rseq_len"]) > 32, f"AT_RSEQ_FEATURE_SIZE {t.info['rseq_len']}: no v2 rseq"
+
+    def fields():
+        w = open(t.status).read().split()
+        return dict(zip(w[::2], w[1::2])) if len(w) >= 14 else None
+
+    wait_for(lambda: (f := fields()) and f["rseq_cpu"] == "0" and f["cpu"] == "0",
+             "the target to run on cpu 0 with its rseq area saying so")
+    img = checkpoint_and_kill(d, t)
+    last = t.counter()
+    sh(RSTR, "--detach", img, preexec_fn=lambda: os.sched_setaffinity(0, {1}))
+    try:
+        wait_for(lambda: t.counter() > last + 5, "the restarted counter to go on")
+        assert not gone(t.pid), "the restarted process died"
+        f = wait_for(lambda: (f := fields()) and int(f["counter"]) > last + 5 and f,
+                     "a line written after the restart")
+        assert f["cpu"] == "1" and f["rseq_cpu"] == "1", f"restored on cpu 1: {f}"
+    finally:
+        kill_pid(t.pid)
+
+
 def restart_twice_from_one_image():
     d = fresh("twice")
     t = Target(d)
@@ -429,6 +458,7 @@ TESTS = [
     blocked_read_resumes,
     fpu_registers_intact,
     python_program_continues,
+    rseq_area_follows_the_new_cpu,
     restart_twice_from_one_image,
     checkpoint_twice_while_running,
     taken_pid_refused,

@@ -147,6 +147,7 @@ extern "C" {
     fn ckpt_helper_task_mm(task: *mut c_void) -> *mut c_void;
     fn ckpt_helper_set_regs(r: *const img::CkptRegsRec) -> i32;
     fn ckpt_helper_set_blocked(mask: u64) -> i32;
+    fn ckpt_helper_rseq_sync() -> i32;
     fn ckpt_helper_close_fd(fd: i32) -> i32;
     fn ckpt_helper_kill_self();
 }
@@ -166,6 +167,13 @@ pub(crate) mod current {
     pub(crate) fn set_blocked(mask: u64) -> Result {
         // SAFETY: plain value; `sigprocmask` acts on the caller.
         check(unsafe { ckpt_helper_set_blocked(mask) } as isize).map(|_| ())
+    }
+
+    /// After the caller's memory was replaced: makes its rseq area (if it registered one) hold
+    /// the ids the kernel last wrote there, as the kernel checks before it writes new ones.
+    pub(crate) fn rseq_sync() -> Result {
+        // SAFETY: no arguments; writes the caller's own registered rseq area with `put_user`.
+        check(unsafe { ckpt_helper_rseq_sync() } as isize).map(|_| ())
     }
 
     /// Closes one of the caller's descriptors.

@@ -12,6 +12,10 @@
  * makes the process check them all ("bad" counts the words that differ).
  * --read-tty PATH: the loop blocks in read() on PATH (a pty slave) and counts
  * the bytes it gets ("got N").
+ * --rseq CPU: runs on CPU only, replaces glibc's rseq registration by its own of
+ * AT_RSEQ_FEATURE_SIZE bytes (the kernel's "v2" mode when that exceeds 32, as
+ * glibc 2.41 registers) and adds "rseq_cpu A cpu B" to each line: the cpu_id the
+ * kernel wrote in the area and the one getcpu() reports.
  *   target hash ADDR NPAGES     print the FNV-1a 64 the pattern gives those pages
  *   target fpu STATUS           keep known values in ymm8-15, x87 st0 and MXCSR while
  *                               counting in an all-assembly loop; SIGUSR2 ends it: exit 0
@@ -20,17 +24,64 @@
  * Memory pattern: the 64-bit word at address a holds pattern(a), so the
  * contents of any page can be recomputed from its address alone.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+/* glibc 2.35+: where its own rseq area is, relative to the thread pointer. */
+extern const ptrdiff_t __rseq_offset;
+extern const unsigned int __rseq_size;
+
+#define RSEQ_SIG 0x53053053
+#ifndef AT_RSEQ_FEATURE_SIZE
+#define AT_RSEQ_FEATURE_SIZE 27
+#endif
+
+/* struct rseq's fixed head; the kernel may use up to 256 bytes behind it. */
+static struct {
+	uint32_t cpu_id_start, cpu_id;
+	uint64_t rseq_cs;
+	uint32_t flags, node_id, mm_cid;
+	char rest[228];
+} rseq_area __attribute__((aligned(256)));
+
+/* Pins the process to cpu, drops glibc's rseq registration and registers rseq_area. */
+static int setup_rseq(int cpu, char *info, int n, size_t size)
+{
+	unsigned long len = getauxval(AT_RSEQ_FEATURE_SIZE);
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return -1;
+	if (__rseq_size) {
+		char *tp;
+
+		__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+		if (syscall(SYS_rseq, tp + __rseq_offset, __rseq_size < 32 ? 32 : __rseq_size,
+			    1, RSEQ_SIG))
+			return -1;
+	}
+	if (len < 32)
+		len = 32;
+	if (len > sizeof(rseq_area) || syscall(SYS_rseq, &rseq_area, (unsigned int)len, 0, RSEQ_SIG))
+		return -1;
+	return snprintf(info + n, size - n, "rseq=%p\nrseq_len=%lu\n", (void *)&rseq_area, len);
+}
 
 static uint64_t pattern(uint64_t addr)
 {
@@ -221,7 +272,7 @@ static void on_usr1(int sig)
 int main(int argc, char **argv)
 {
 	const char *status, *file = NULL, *maps = NULL, *tty = NULL;
-	int tty_fd = -1;
+	int tty_fd = -1, rseq_cpu = -1;
 	unsigned long long got = 0;
 	size_t mem = 0;
 	int want_socket = 0, want_pipe = 0, want_signals = 0;
@@ -255,6 +306,8 @@ int main(int argc, char **argv)
 			maps = argv[++i];
 		else if (!strcmp(argv[i], "--read-tty") && i + 1 < argc)
 			tty = argv[++i];
+		else if (!strcmp(argv[i], "--rseq") && i + 1 < argc)
+			rseq_cpu = atoi(argv[++i]);
 		else
 			return 2;
 	}
@@ -312,6 +365,13 @@ int main(int argc, char **argv)
 			return 10;
 		n += m;
 	}
+	if (rseq_cpu >= 0) {
+		int r = setup_rseq(rseq_cpu, info, n, sizeof(info));
+
+		if (r < 0)
+			return 12;
+		n += r;
+	}
 	if (tty) {
 		tty_fd = open(tty, O_RDWR | O_NOCTTY);
 		if (tty_fd < 0)
@@ -353,8 +413,16 @@ int main(int argc, char **argv)
 					bad_words++;
 			verified++;
 		}
-		len = snprintf(line, sizeof(line), "counter %llu usr1 %d verified %d bad %llu got %llu\n",
+		len = snprintf(line, sizeof(line), "counter %llu usr1 %d verified %d bad %llu got %llu",
 			       counter, (int)usr1_count, verified, bad_words, got);
+		if (rseq_cpu >= 0) {
+			unsigned int now = ~0u;
+
+			syscall(SYS_getcpu, &now, NULL, NULL);
+			len += snprintf(line + len, sizeof(line) - len, " rseq_cpu %d cpu %u",
+					(int)*(volatile uint32_t *)&rseq_area.cpu_id, now);
+		}
+		line[len++] = '\n';
 		if (pwrite(fd, line, len, 0) != len)
 			return 9;
 		if (tty_fd >= 0) {
