@@ -111,12 +111,14 @@ fn version(json: bool) -> Result<ExitCode> {
 }
 
 fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
+    ckptlib::phase::mark("start");
     let dev = Device::open()?;
     let to_stdout = args.output.as_os_str() == "-";
     if to_stdout && io::stdout().is_terminal() {
         bail!("refusing to write a binary image to a terminal: use -o IMAGE or a pipe");
     }
     let target = StoppedTree::seize(pid)?;
+    ckptlib::phase::mark("seized");
     let file = if to_stdout {
         None
     } else {
@@ -142,8 +144,10 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
         }
         return Err(e);
     }
+    ckptlib::phase::mark("checkpointed");
     if args.kill {
         target.kill()?;
+        ckptlib::phase::mark("killed");
     }
     Ok(ExitCode::SUCCESS)
 }

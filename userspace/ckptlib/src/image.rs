@@ -27,6 +27,8 @@ pub struct RecordReader<R> {
     inner: R,
     offset: u64,
     count: u64,
+    /// Where the stream ends (in `offset`'s terms), once [`Self::skip_payload`] needed it.
+    end: Option<u64>,
 }
 
 impl<R: Read> RecordReader<R> {
@@ -35,6 +37,7 @@ impl<R: Read> RecordReader<R> {
             inner,
             offset: 0,
             count: 0,
+            end: None,
         }
     }
 
@@ -118,18 +121,35 @@ impl<R: Read> RecordReader<R> {
 
 impl<R: Read + Seek> RecordReader<R> {
     /// Skips the payload of the record whose header was just read (the module reads and
-    /// checks it). Fails if the stream ends inside it.
+    /// checks it). Fails if the stream ends inside it. Over a `BufReader`, a payload of up to
+    /// 64 KiB is skipped inside the buffer, with no system call; a larger one costs one `lseek`.
     pub fn skip_payload(&mut self, hdr: &img::CkptHdr) -> Result<()> {
         let len = hdr.len as u64 + img::record_pad(hdr.len as usize) as u64;
-        let at = self.inner.seek(SeekFrom::Current(len as i64))?;
-        let end = self.inner.seek(SeekFrom::End(0))?;
+        let here = self.offset + size_of::<img::CkptHdr>() as u64;
+        let end = match self.end {
+            Some(e) => e,
+            None => {
+                // Where the stream ends, counted as `offset` counts: measured once.
+                let at = self.inner.stream_position()?;
+                let e = self.inner.seek(SeekFrom::End(0))?;
+                self.inner.seek(SeekFrom::Start(at))?;
+                let e = (e + here).saturating_sub(at);
+                self.end = Some(e);
+                e
+            }
+        };
         ensure!(
-            at <= end,
+            here + len <= end,
             "truncated image: record {} at offset {} ends past the end of the image",
             rec::name(hdr.kind),
             self.offset
         );
-        self.inner.seek(SeekFrom::Start(at))?;
+        if len <= 64 << 10 {
+            let got = io::copy(&mut (&mut self.inner).take(len), &mut io::sink())?;
+            ensure!(got == len, "truncated image at offset {}", self.offset);
+        } else {
+            self.inner.seek(SeekFrom::Current(len as i64))?;
+        }
         self.advance(hdr);
         Ok(())
     }
@@ -847,6 +867,43 @@ mod tests {
             // A cut exactly between records is a clean end; anywhere else is an error.
             let between = cut == 8 + size_of::<img::CkptHeaderRec>();
             assert_eq!(res.is_ok(), between, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn skipped_payloads_small_and_large_and_truncated() {
+        // A small payload (skipped in the buffer), a large one (skipped by lseek), then FS.
+        let bytes = stream(&[
+            (rec::PAGES, vec![7; 100]),
+            (rec::PAGES, vec![8; 70_000]),
+            (rec::FS, vec![1, 2, 3]),
+        ]);
+        let mut rd = RecordReader::new(io::BufReader::with_capacity(
+            4096,
+            io::Cursor::new(&bytes[..]),
+        ));
+        for _ in 0..2 {
+            let h = rd.next_header().unwrap().unwrap();
+            rd.skip_payload(&h).unwrap();
+        }
+        let r = rd.next_record().unwrap().unwrap();
+        assert_eq!((r.kind, r.payload), (rec::FS, vec![1, 2, 3]));
+        assert_eq!(rd.offset(), bytes.len() as u64);
+        assert_eq!(rd.count(), 3);
+
+        // Cut inside either skipped payload: refused, never read past the end.
+        for cut in [8 + 50, 8 + 104 + 8 + 60_000] {
+            let mut rd = RecordReader::new(io::BufReader::new(io::Cursor::new(&bytes[..cut])));
+            let mut res = Ok(());
+            while res.is_ok() {
+                match rd.next_header() {
+                    Ok(Some(h)) => res = rd.skip_payload(&h),
+                    Ok(None) => panic!("cut at {cut} read as a clean end"),
+                    Err(e) => res = Err(e),
+                }
+            }
+            let err = res.unwrap_err().to_string();
+            assert!(err.contains("truncated"), "cut at {cut}: {err}");
         }
     }
 

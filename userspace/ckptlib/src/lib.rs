@@ -10,4 +10,5 @@ pub mod checkpoint;
 pub mod cli;
 pub mod device;
 pub mod image;
+pub mod phase;
 pub mod restart;

@@ -105,6 +105,7 @@ fn tempfile_in_memory() -> Result<File> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    ckptlib::phase::mark("start");
     let dev = Device::open()?;
     ensure!(
         dev.version().features & abi::CKPT_FEATURE_RESTART != 0,
@@ -112,11 +113,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         dev.version().features
     );
     let image_file = open_image(&cli.image)?;
-    let image = scan(&mut RecordReader::new(&image_file)).context("reading the image")?;
+    // Buffered: the scan reads every record header and skips the module's payloads; small
+    // ones are skipped inside the buffer, with no system call.
+    let image = scan(&mut RecordReader::new(io::BufReader::with_capacity(
+        64 << 10,
+        &image_file,
+    )))
+    .context("reading the image")?;
     let (xcr0, xsize) = cpu_xsave();
     for t in image.tasks.iter().flatten() {
         check_xstate(t, xcr0, xsize).with_context(|| format!("task {}", t.task.pid))?;
     }
+    ckptlib::phase::mark("scanned");
     let plan = plan::plan(&image.tree)?;
     check_vm_children(&image, &plan)?;
     let pidns = cli.pidns || image.container;
@@ -150,6 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let parked = objects::park(&image, moved.iter().max().unwrap() + 1)?;
     let board = Board::new()?;
+    ckptlib::phase::mark("parked");
     // SAFETY: reading our own process group.
     let outer_pgid = unsafe { libc::getpgid(0) };
     let ctx = task::Ctx {
@@ -183,14 +192,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
     // SAFETY: closing our copy of the moved report descriptor: only the tree writes to it.
     unsafe { libc::close(moved[2]) };
 
+    ckptlib::phase::mark("cloned");
     if let Err(e) = wait_ready(rd_end, live, first, &image, pidns) {
         kill_all(first, pidns);
         return Err(e);
     }
+    ckptlib::phase::mark("ready");
     if let Err(e) = sys::session_go(dev.file().as_raw_fd()) {
         kill_all(first, pidns);
         return Err(e);
     }
+    ckptlib::phase::mark("go");
     let shown = if pidns && !image.container {
         outer_pid_of_root(first, root).unwrap_or(first)
     } else {

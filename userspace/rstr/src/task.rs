@@ -92,6 +92,7 @@ fn run(ctx: &Ctx, n: usize) -> Result<std::convert::Infallible> {
         }
     }
     ctx.board.barrier(BOARD_CREATED, n_all);
+    ckptlib::phase::mark("child: created");
     if let Some(pg) = node.join {
         let pgid = match pg {
             Id::Outer => ctx.outer_pgid,
@@ -146,6 +147,7 @@ fn run(ctx: &Ctx, n: usize) -> Result<std::convert::Infallible> {
     let t = ctx.image.tasks[i]
         .as_ref()
         .context("a live task without records")?;
+    ckptlib::phase::mark("child: joined");
     restore_process(ctx, i, t)
 }
 
