@@ -166,6 +166,10 @@ impl ImageReader {
     /// Reads the padding after a payload of `h.len` bytes, which must be zero.
     pub(crate) fn end(&mut self, h: &img::CkptHdr) -> CkptResult {
         let pad = img::record_pad(h.len as usize);
+        if pad == 0 {
+            // No read at all: PAGES records (whole pages) never have padding.
+            return Ok(());
+        }
         let mut b = [0u8; img::CKPT_RECORD_ALIGN];
         self.input.read_exact(&mut b[..pad]).map_err(truncated)?;
         if b.iter().any(|&x| x != 0) {
