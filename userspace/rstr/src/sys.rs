@@ -12,6 +12,52 @@ use anyhow::{bail, Result};
 
 use ckptlib::abi;
 
+/// Installs the image's alternate signal stack for the calling thread, if it had one. Raw
+/// system call, no allocation: a thread started by `clone3` calls it too. `false` if the
+/// kernel refused it (`errno` tells why).
+pub fn set_altstack(s: &abi::image::CkptSignalsRec) -> bool {
+    if s.altstack_flags & libc::SS_DISABLE as u32 != 0 || s.altstack_size == 0 {
+        return true;
+    }
+    let ss = libc::stack_t {
+        ss_sp: s.altstack_sp as *mut libc::c_void,
+        ss_flags: (s.altstack_flags & (1 << 31)) as i32,
+        ss_size: s.altstack_size as usize,
+    };
+    // SAFETY: `sigaltstack` only records the range for this thread; nothing is dereferenced.
+    unsafe { libc::syscall(libc::SYS_sigaltstack, &ss, 0) == 0 }
+}
+
+/// Queues a saved pending signal again: to the whole process `tgid` if `shared`, else to
+/// its thread `tid`. Raw system call, no allocation. The signal number, or `Err` with it.
+pub fn requeue_pending(
+    tgid: i32,
+    tid: i32,
+    shared: bool,
+    p: &abi::image::CkptSiginfoRec,
+) -> Result<i32, i32> {
+    let signo = i32::from_ne_bytes([p.info[0], p.info[1], p.info[2], p.info[3]]);
+    // SAFETY: the kernel copies the siginfo from `p.info`, which outlives the call.
+    let r = unsafe {
+        if shared {
+            libc::syscall(libc::SYS_rt_sigqueueinfo, tgid, signo, p.info.as_ptr())
+        } else {
+            libc::syscall(
+                libc::SYS_rt_tgsigqueueinfo,
+                tgid,
+                tid,
+                signo,
+                p.info.as_ptr(),
+            )
+        }
+    };
+    if r == 0 {
+        Ok(signo)
+    } else {
+        Err(signo)
+    }
+}
+
 /// `errno` of the last failed call, as an error with context.
 pub fn last_os(what: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(io::Error::last_os_error()).context(what.to_string())

@@ -26,6 +26,7 @@ use ckptlib::restart::{Image, TaskImage};
 use crate::objects::{self, Parked};
 use crate::plan::{Id, Plan, What};
 use crate::restore;
+use crate::sys;
 use crate::sys::{check, clone_process, report_line, xrstor_and_restart, Board};
 use crate::sys::{BOARD_CREATED, BOARD_JOINED};
 use crate::thread::{Kind, ThreadStart, SHARE_FILES, SHARE_FS, SHARE_SIGHAND};
@@ -252,27 +253,14 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
                 )?;
             }
         }
-        let s = &t.signals;
-        if s.altstack_flags & libc::SS_DISABLE as u32 == 0 && s.altstack_size > 0 {
-            let ss = libc::stack_t {
-                ss_sp: s.altstack_sp as *mut libc::c_void,
-                ss_flags: (s.altstack_flags & (1 << 31)) as i32,
-                ss_size: s.altstack_size as usize,
-            };
-            check(
-                libc::sigaltstack(&ss, std::ptr::null_mut()).into(),
-                "sigaltstack",
-            )?;
+        if !sys::set_altstack(&t.signals) {
+            return Err(sys::last_os("sigaltstack"));
         }
         let me = libc::getpid();
         for p in &t.pending {
-            let signo = i32::from_ne_bytes(p.info[..4].try_into().unwrap());
-            let r = if p.shared != 0 {
-                libc::syscall(libc::SYS_rt_sigqueueinfo, me, signo, p.info.as_ptr())
-            } else {
-                libc::syscall(libc::SYS_rt_tgsigqueueinfo, me, me, signo, p.info.as_ptr())
-            };
-            check(r, format!("queueing pending signal {signo}"))?;
+            if let Err(signo) = sys::requeue_pending(me, me, p.shared != 0, p) {
+                return Err(sys::last_os(format!("queueing pending signal {signo}")));
+            }
         }
         if t.task.robust_list != 0 {
             check(

@@ -19,7 +19,7 @@ use anyhow::{ensure, Result};
 use ckptlib::abi::{self, image as img};
 use ckptlib::restart::TaskImage;
 
-use crate::sys::{report_line, xrstor_and_restart, CloneArgs};
+use crate::sys::{self, report_line, xrstor_and_restart, CloneArgs};
 
 const CLONE_VM: u64 = 0x100;
 const CLONE_FS: u64 = 0x200;
@@ -199,27 +199,11 @@ extern "C" fn thread_entry(start: *mut ThreadStart) -> ! {
     };
     // SAFETY: plain system calls on this thread, with values from the image.
     unsafe {
-        let g = &s.signals;
-        if g.altstack_flags & libc::SS_DISABLE as u32 == 0 && g.altstack_size > 0 {
-            let ss = libc::stack_t {
-                ss_sp: g.altstack_sp as *mut libc::c_void,
-                ss_flags: (g.altstack_flags & (1 << 31)) as i32,
-                ss_size: g.altstack_size as usize,
-            };
-            if libc::syscall(libc::SYS_sigaltstack, &ss, 0) != 0 {
-                fail("thread: sigaltstack failed");
-            }
+        if !sys::set_altstack(&s.signals) {
+            fail("thread: sigaltstack failed");
         }
         for p in &s.pending {
-            let signo = i32::from_ne_bytes([p.info[0], p.info[1], p.info[2], p.info[3]]);
-            let r = libc::syscall(
-                libc::SYS_rt_tgsigqueueinfo,
-                s.tgid,
-                s.tid,
-                signo,
-                p.info.as_ptr(),
-            );
-            if r != 0 {
+            if sys::requeue_pending(s.tgid, s.tid, false, p).is_err() {
                 fail("thread: queueing a pending signal failed");
             }
         }
