@@ -7,6 +7,7 @@ use kernel::{
     ioctl::_IOC_SIZE,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     prelude::*,
+    sync::aref::ARef,
     uaccess::{UserPtr, UserSlice, UserSliceWriter},
 };
 use zerocopy::{FromBytes, IntoBytes};
@@ -43,7 +44,7 @@ impl MiscDevice for CkptDevice {
         )
     }
 
-    fn ioctl(me: Pin<&CkptDevice>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(me: Pin<&CkptDevice>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let user = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd));
         match cmd {
             uapi::CKPT_IOC_VERSION => version(user.writer()),
@@ -55,6 +56,11 @@ impl MiscDevice for CkptDevice {
             }
             uapi::CKPT_IOC_RESTART => {
                 let args: uapi::CkptRestartArgs = read_args(user)?;
+                // The restart closes the caller's descriptors, among them, maybe, the last
+                // one of this open file: without a reference of its own, the file and the
+                // session in it would be freed while this and other tasks still wait in it
+                // (`fdget` takes none for a task whose descriptor table is not shared).
+                let _held = ARef::<File>::from(file);
                 restart::restart(&me.session, &args)
                     .map(|ax| ax as isize)
                     .map_err(|e| report(e, args.reason, args.reason_len))

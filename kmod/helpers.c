@@ -97,14 +97,11 @@ void ckpt_helper_task_state(struct task_struct *task, struct ckpt_h_task_state *
 
 #ifdef CONFIG_SYSVIPC
 /*
- * Private to ipc/sem.c; mirrored to tell an undo list in use from the empty
- * one every CLONE_SYSVSEM thread creation allocates. Same layout since 2.6.
+ * Private to ipc/sem.c: to tell an undo list in use from the empty one every
+ * CLONE_SYSVSEM thread creation allocates. The definition is taken from the
+ * kernel's ipc/sem.c at build time (Kbuild), not mirrored by hand.
  */
-struct ckpt_sem_undo_list {
-	refcount_t refcnt;
-	spinlock_t lock;
-	struct list_head list_proc;
-};
+#include "sem_undo_list.h"
 #endif
 
 void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupported *out)
@@ -124,7 +121,7 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 	task_lock(task);
 #ifdef CONFIG_SYSVIPC
 	if (task->sysvsem.undo_list) {
-		struct ckpt_sem_undo_list *u = (void *)task->sysvsem.undo_list;
+		struct sem_undo_list *u = task->sysvsem.undo_list;
 
 		spin_lock(&u->lock);
 		out->sem_undo = !list_empty(&u->list_proc);
@@ -144,18 +141,32 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 	task_unlock(task);
 }
 
-static struct pid_namespace *ns_of(struct task_struct *ns_task)
+/*
+ * The pid namespace of @ns_task (of current if NULL), counted: put_pid_ns()
+ * it. NULL once @ns_task is reaped (its pid is detached): its namespace may be
+ * gone with it.
+ */
+static struct pid_namespace *get_ns_of(struct task_struct *ns_task)
 {
-	return task_active_pid_ns(ns_task ? ns_task : current);
+	struct pid_namespace *ns;
+
+	rcu_read_lock();
+	ns = task_active_pid_ns(ns_task ? ns_task : current);
+	if (ns && !ns_ref_get(ns))
+		ns = NULL;
+	rcu_read_unlock();
+	return ns;
 }
 
-void ckpt_helper_task_tree(struct task_struct *task, struct task_struct *ns_task,
-			   struct ckpt_h_tree *out)
+int ckpt_helper_task_tree(struct task_struct *task, struct task_struct *ns_task,
+			  struct ckpt_h_tree *out)
 {
-	struct pid_namespace *ns = ns_of(ns_task);
+	struct pid_namespace *ns = get_ns_of(ns_task);
 	struct sighand_struct *sighand;
 
 	memset(out, 0, sizeof(*out));
+	if (!ns)
+		return -ESRCH;
 	out->pid = task_pid_nr_ns(task, ns);
 	out->tgid = task_tgid_nr_ns(task, ns);
 	rcu_read_lock();
@@ -188,30 +199,43 @@ void ckpt_helper_task_tree(struct task_struct *task, struct task_struct *ns_task
 	if (task->fs)
 		out->fs_users = READ_ONCE(task->fs->users);
 	task_unlock(task);
+	put_pid_ns(ns);
+	return 0;
 }
 
 /*
  * The thread ids of @task's children and, for a thread-group leader, of its
  * other threads; -E2BIG if there are more than @max. The tasks of a tree being
- * checkpointed are all stopped, so these lists cannot change under us but for
- * a child's exit (which leaves a zombie in place) or reaping by an outside
+ * checkpointed are all stopped, so these cannot change under us but for a
+ * child's exit (which leaves a zombie in place) or reaping by an outside
  * reaper (then the child was not ours to save).
+ *
+ * @task->children is protected by tasklist_lock, which modules cannot take:
+ * the children are found instead among the pids of the namespace, under RCU,
+ * as the thread-group leaders whose real parent is @task (exactly the members
+ * of that list). Children in a namespace below @ns have pids in it too.
  */
 int ckpt_helper_task_relatives(struct task_struct *task, struct task_struct *ns_task,
 			       s32 *out, u32 max)
 {
-	struct pid_namespace *ns = ns_of(ns_task);
+	struct pid_namespace *ns = get_ns_of(ns_task);
 	struct task_struct *t;
+	struct pid *pid;
 	u32 n = 0;
-	int ret = 0;
+	int nr, ret = 0;
 
+	if (!ns)
+		return -ESRCH;
 	rcu_read_lock();
-	list_for_each_entry(t, &task->children, sibling) {
+	for (nr = 1; (pid = find_ge_pid(nr, ns)); nr = pid_nr_ns(pid, ns) + 1) {
+		t = pid_task(pid, PIDTYPE_PID);
+		if (!t || !thread_group_leader(t) || rcu_access_pointer(t->real_parent) != task)
+			continue;
 		if (n == max) {
 			ret = -E2BIG;
 			goto out;
 		}
-		out[n++] = task_pid_nr_ns(t, ns);
+		out[n++] = pid_nr_ns(pid, ns);
 	}
 	if (thread_group_leader(task)) {
 		for_each_thread(task, t) {
@@ -226,6 +250,7 @@ int ckpt_helper_task_relatives(struct task_struct *task, struct task_struct *ns_
 	}
 out:
 	rcu_read_unlock();
+	put_pid_ns(ns);
 	return ret ? ret : n;
 }
 
@@ -268,12 +293,14 @@ int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 
 	return ret ? ret : len;
 }
 
-void ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task,
-			   struct ckpt_h_task *out)
+int ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task,
+			  struct ckpt_h_task *out)
 {
-	struct pid_namespace *ns = ns_of(ns_task);
+	struct pid_namespace *ns = get_ns_of(ns_task);
 
 	memset(out, 0, sizeof(*out));
+	if (!ns)
+		return -ESRCH;
 	out->pid = task_pid_nr_ns(task, ns);
 	out->tgid = task_tgid_nr_ns(task, ns);
 	rcu_read_lock();
@@ -304,6 +331,8 @@ void ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task
 #endif
 	out->set_child_tid = (unsigned long)task->set_child_tid;
 	out->clear_child_tid = (unsigned long)task->clear_child_tid;
+	put_pid_ns(ns);
+	return 0;
 }
 
 int ckpt_helper_task_creds(struct task_struct *task, struct ckpt_h_creds *out,
@@ -668,22 +697,6 @@ long ckpt_helper_get_pages(struct mm_struct *mm, u64 start, u32 n, struct page *
 	return ret;
 }
 
-/*
- * The pages of @file's page cache from @index on, without faulting or
- * allocating anything: an absent page (a hole, or swapped out) is NULL.
- */
-long ckpt_helper_cached_pages(struct file *file, u64 index, u32 n, struct page **pages)
-{
-	u32 i;
-
-	for (i = 0; i < n; i++) {
-		struct folio *folio = filemap_get_folio(file->f_mapping, index + i);
-
-		pages[i] = IS_ERR(folio) ? NULL : folio_file_page(folio, index + i);
-	}
-	return n;
-}
-
 void ckpt_helper_put_pages(struct page **pages, u32 n)
 {
 	u32 i;
@@ -692,6 +705,46 @@ void ckpt_helper_put_pages(struct page **pages, u32 n)
 		if (pages[i])
 			put_page(pages[i]);
 }
+
+/*
+ * The pages of @file's page cache from @index on, without allocating anything
+ * for a hole: a hole is NULL. A shmem page that is out in swap (a value entry
+ * in the cache) or not up to date is read in, as a read(2) of the file would:
+ * its contents exist, only not in memory. -errno if such a read fails (no page
+ * is then held).
+ */
+long ckpt_helper_cached_pages(struct file *file, u64 index, u32 n, struct page **pages)
+{
+	struct address_space *mapping = file->f_mapping;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		struct folio *folio = filemap_get_folio(mapping, index + i);
+		bool read;
+
+		if (!IS_ERR(folio) && folio_test_uptodate(folio)) {
+			pages[i] = folio_file_page(folio, index + i);
+			continue;
+		}
+		if (!IS_ERR(folio)) {
+			folio_put(folio);
+			read = true;
+		} else {
+			read = xa_is_value(xa_load(&mapping->i_pages, index + i));
+		}
+		pages[i] = NULL;
+		if (!read || !shmem_mapping(mapping))
+			continue;
+		folio = shmem_read_folio_gfp(mapping, index + i, mapping_gfp_mask(mapping));
+		if (IS_ERR(folio)) {
+			ckpt_helper_put_pages(pages, i);
+			return PTR_ERR(folio);
+		}
+		pages[i] = folio_file_page(folio, index + i);
+	}
+	return n;
+}
+
 
 u32 ckpt_helper_page_kind(struct page *page)
 {
@@ -792,6 +845,11 @@ void ckpt_helper_set_file_pos(struct file *file, loff_t pos)
 }
 
 /* ---- Restart (the calling task) --------------------------------------- */
+
+u32 ckpt_helper_auxv_words(void)
+{
+	return AT_VECTOR_SIZE;
+}
 
 u64 ckpt_helper_task_size(void)
 {
@@ -947,6 +1005,9 @@ int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m)
 	memset(mm->saved_auxv, 0, sizeof(mm->saved_auxv));
 	for (i = 0; i < n; i++)
 		mm->saved_auxv[i] = m->auxv[i];
+	/* As prctl(PR_SET_MM_MAP): whatever the caller checked, it ends with AT_NULL. */
+	mm->saved_auxv[AT_VECTOR_SIZE - 2] = AT_NULL;
+	mm->saved_auxv[AT_VECTOR_SIZE - 1] = AT_NULL;
 	mmap_write_unlock(mm);
 	return 0;
 }

@@ -103,10 +103,10 @@ struct task_struct *ckpt_helper_get_task(pid_t vpid);
 void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupported *out);
 void ckpt_helper_put_task(struct task_struct *task);
 void ckpt_helper_task_state(struct task_struct *task, struct ckpt_h_task_state *out);
-void ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task,
-			   struct ckpt_h_task *out);
-void ckpt_helper_task_tree(struct task_struct *task, struct task_struct *ns_task,
-			   struct ckpt_h_tree *out);
+int ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task,
+			  struct ckpt_h_task *out);
+int ckpt_helper_task_tree(struct task_struct *task, struct task_struct *ns_task,
+			  struct ckpt_h_tree *out);
 int ckpt_helper_task_relatives(struct task_struct *task, struct task_struct *ns_task,
 			       s32 *out, u32 max);
 int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 size,
@@ -182,6 +182,7 @@ struct ckpt_h_regs {		/* struct user_regs_struct */
 	u64 orig_ax, ip, cs, flags, sp, ss, fs_base, gs_base, ds, es, fs, gs;
 };
 
+u32 ckpt_helper_auxv_words(void);
 u64 ckpt_helper_task_size(void);
 struct mm_struct *ckpt_helper_current_mm(void);
 struct file *ckpt_helper_open(const char *path, int flags, int *err);

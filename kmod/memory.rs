@@ -291,31 +291,90 @@ fn is_file(kind: u32) -> bool {
     matches!(kind, vma_kind::FILE_PRIVATE | vma_kind::FILE_SHARED)
 }
 
-/// Checks the `MM` record: every address a user address, every range in order.
-pub(crate) fn check_mm(m: &img::CkptMmRec, task_size: u64) -> CkptResult {
-    let pairs = [
-        ("code", m.start_code, m.end_code),
-        ("data", m.start_data, m.end_data),
-        ("brk", m.start_brk, m.brk),
-        ("arguments", m.arg_start, m.arg_end),
-        ("environment", m.env_start, m.env_end),
-        ("stack", m.start_stack, m.start_stack),
+/// Checks the `MM` record as `prctl(PR_SET_MM_MAP)` checks its map: every field a user
+/// address at or above the lowest mappable one, the ranges in order, `brk` within
+/// `RLIMIT_DATA` (`data_limit`, the caller's, set from the image by `rstr`); and the saved
+/// auxiliary vector within the kernel's `AT_VECTOR_SIZE` words (`auxv_max`), ending with
+/// `AT_NULL`, since `/proc/PID/auxv` reads up to it.
+pub(crate) fn check_mm(
+    m: &img::CkptMmRec,
+    task_size: u64,
+    auxv_max: usize,
+    data_limit: u64,
+) -> CkptResult {
+    let fields = [
+        ("start_code", m.start_code),
+        ("end_code", m.end_code),
+        ("start_data", m.start_data),
+        ("end_data", m.end_data),
+        ("start_brk", m.start_brk),
+        ("brk", m.brk),
+        ("start_stack", m.start_stack),
+        ("arg_start", m.arg_start),
+        ("arg_end", m.arg_end),
+        ("env_start", m.env_start),
+        ("env_end", m.env_end),
     ];
-    for (what, a, b) in pairs {
-        if a > b || b > task_size {
+    for (what, v) in fields {
+        if !(sys::mm::MIN_ADDR..task_size).contains(&v) {
+            refuse!(EINVAL, "MM record: {what} {v:#x} is not a user address");
+        }
+    }
+    let pairs = [
+        ("code", m.start_code, m.end_code, m.start_code < m.end_code),
+        ("data", m.start_data, m.end_data, m.start_data <= m.end_data),
+        ("brk", m.start_brk, m.brk, m.start_brk <= m.brk),
+        (
+            "arguments",
+            m.arg_start,
+            m.arg_end,
+            m.arg_start <= m.arg_end,
+        ),
+        (
+            "environment",
+            m.env_start,
+            m.env_end,
+            m.env_start <= m.env_end,
+        ),
+    ];
+    for (what, a, b, ordered) in pairs {
+        if !ordered {
             refuse!(
                 EINVAL,
-                "MM record: {what} range {a:#x}-{b:#x} is not a user range"
+                "MM record: {what} range {a:#x}-{b:#x} is out of order"
             );
         }
     }
-    if m.auxv_words as usize > img::CKPT_AUXV_WORDS || m.auxv_words % 2 != 0 {
-        refuse!(EINVAL, "MM record: bad auxv length {}", m.auxv_words);
+    // All in order and below `task_size`: no subtraction can wrap.
+    let data = (m.brk - m.start_brk) + (m.end_data - m.start_data);
+    if data > data_limit {
+        refuse!(
+            EINVAL,
+            "MM record: heap and data of {data} bytes exceed RLIMIT_DATA ({data_limit})"
+        );
     }
+    check_auxv(m, auxv_max)?;
     if m.nr_vmas == 0 || m.nr_vmas > MAX_VMAS {
         refuse!(EINVAL, "MM record: {} memory areas", m.nr_vmas);
     }
     Ok(())
+}
+
+/// The saved auxiliary vector: whole (type, value) pairs, at most `max` words with its
+/// last pair `AT_NULL` (type 0).
+fn check_auxv(m: &img::CkptMmRec, max: usize) -> CkptResult {
+    let n = m.auxv_words as usize;
+    if n > max.min(img::CKPT_AUXV_WORDS) || n % 2 != 0 || n == 0 {
+        refuse!(
+            EINVAL,
+            "MM record: auxv of {n} words (an even number, at most {max} here)"
+        );
+    }
+    match m.auxv[..n].chunks_exact(2).position(|p| p[0] == 0) {
+        Some(i) if (i + 1) * 2 == n => Ok(()),
+        Some(i) => refuse!(EINVAL, "MM record: auxv ends at word {} of {n}", i * 2),
+        None => refuse!(EINVAL, "MM record: auxv of {n} words has no AT_NULL"),
+    }
 }
 
 /// Checks one `VMA` record against the previous area and the address-space limit.
@@ -379,7 +438,12 @@ pub(crate) fn plan(
 ) -> CkptResult<Plan> {
     let task_size = sys::mm::current::task_size();
     let mm: img::CkptMmRec = rd.expect(rec::MM)?;
-    check_mm(&mm, task_size)?;
+    check_mm(
+        &mm,
+        task_size,
+        sys::mm::auxv_max(),
+        sys::task::current::data_limit(),
+    )?;
     let mut vmas = KVec::with_capacity(mm.nr_vmas as usize, GFP_KERNEL)?;
     let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
     let mut prev_end = 0;

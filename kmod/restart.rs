@@ -47,7 +47,6 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
     let Ok(pos) = i64::try_from(args.pos) else {
         refuse!(EINVAL, "image offset {:#x} out of range", args.pos);
     };
-    session.check_open()?;
     let Some(file) = FileRef::fget(args.fd) else {
         refuse!(EBADF, "image fd {} is not open", args.fd);
     };
@@ -62,6 +61,7 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
         },
     };
     let mut rd = ImageReader::new(Input::new_at(file, pos));
+    session.join()?;
 
     // Phase 1: check, change nothing.
     let shared_mm = args.flags & CKPT_RESTART_SHARED_MM != 0;
@@ -107,7 +107,12 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
         }
         current::kill_self();
     }
-    result
+    // Past the point of no return the caller's memory is the image's: the reason went to
+    // `err_fd` only, never to `args.reason`, which may now point into a restored mapping.
+    result.map_err(|e| CkptError {
+        errno: e.errno,
+        reason: None,
+    })
 }
 
 /// Replaces the caller's memory once every task sharing it waits, then its registers.

@@ -33,7 +33,9 @@ struct State {
     /// Set by `BEGIN`, with the tasks expected and the coordinator.
     expected: u32,
     coordinator: Option<TaskRef>,
-    /// Tasks restored and waiting for the go.
+    /// Tasks that joined the session (`CKPT_IOC_RESTART` called), and of them those
+    /// restored and waiting for the go.
+    joined: u32,
     ready: u32,
     go: bool,
     /// Tasks past their cleanup after the go.
@@ -60,6 +62,7 @@ impl Session {
             state <- new_mutex!(State {
                 expected: 0,
                 coordinator: None,
+                joined: 0,
                 ready: 0,
                 go: false,
                 cleaned: 0,
@@ -105,18 +108,25 @@ impl Session {
         Ok(())
     }
 
-    /// A task may restart in this session: one was begun and has not gone yet.
-    pub(crate) fn check_open(&self) -> CkptResult {
-        let s = self.state.lock();
+    /// The caller joins the session as one of its tasks: one was begun, has not gone yet
+    /// and has room for it. A task that fails after joining is not counted out: the
+    /// session has failed, and `rstr` kills every task of it.
+    pub(crate) fn join(&self) -> CkptResult {
+        let mut s = self.state.lock();
         if s.coordinator.is_none() {
             refuse!(
                 EINVAL,
                 "no restart session on this open file (CKPT_IOC_RESTART_BEGIN first)"
             );
         }
-        if s.go || s.ready >= s.expected {
-            refuse!(EBUSY, "the restart session is complete");
+        if s.go || s.joined >= s.expected {
+            refuse!(
+                EBUSY,
+                "the restart session of {} tasks is complete",
+                s.expected
+            );
         }
+        s.joined += 1;
         Ok(())
     }
 

@@ -23,3 +23,36 @@ fn check(ret: isize) -> Result<usize> {
         Ok(ret as usize)
     }
 }
+
+/// Calls `fill(buf, room)`, a helper that writes at most `room` entries into `buf` and
+/// returns how many, or `-E2BIG` when there are more; grows `v` (at least doubling it, or
+/// to `want()` entries if that is more) and tries again until the entries fit. Ends: every retry
+/// grows `v`, so the loop stops when the entries fit, when memory runs out, or when the
+/// caller is killed (the entries can keep growing while it runs: queued signals).
+fn fill_growing<T>(
+    v: &mut KVec<T>,
+    want: impl Fn() -> usize,
+    mut fill: impl FnMut(*mut T, u32) -> core::ffi::c_int,
+) -> Result {
+    v.clear();
+    loop {
+        let cap = u32::try_from(v.capacity()).map_err(|_| E2BIG)?;
+        let ret = fill(v.as_mut_ptr(), cap);
+        if ret != E2BIG.to_errno() {
+            let n = check(ret as isize)?;
+            if n > cap as usize {
+                return Err(EINVAL);
+            }
+            // SAFETY: `v` is empty; the helper initialised the first `n <= cap` entries of
+            // its buffer.
+            unsafe { v.inc_len(n) };
+            return Ok(());
+        }
+        if task::current::fatal_signal_pending() {
+            return Err(EINTR);
+        }
+        // `v` is empty: `reserve` counts from its length, so ask for more than it holds.
+        let cap = cap as usize;
+        v.reserve(want().max(cap.max(8) * 2), GFP_KERNEL)?;
+    }
+}

@@ -37,7 +37,8 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
 /// `TASK`, `CREDS`, `RLIMITS`; pids as seen in the namespace of `ns` (the caller's if `None`).
 pub(crate) fn checkpoint(task: &TaskRef, ns: Option<&TaskRef>, w: &mut ImageWriter) -> CkptResult {
     let mut t = img::CkptTaskRec::new_zeroed();
-    task.info(ns, &mut t);
+    task.info(ns, &mut t)
+        .context(fmt!("the root of the pid namespace is gone"))?;
     w.fixed(rec::TASK, &t)?;
 
     let mut c = img::CkptCredsRec::new_zeroed();

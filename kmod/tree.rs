@@ -12,7 +12,7 @@
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 
-use crate::error::{refuse, CkptResult};
+use crate::error::{refuse, CkptResult, Context};
 use crate::objects::Objects;
 use crate::sys::task::{TaskRef, TreeInfo};
 use crate::uapi::image::{self as img};
@@ -54,7 +54,9 @@ impl Tree {
                     None => refuse!(ESRCH, "no task {tid}"),
                 }
             };
-            let info = task.tree(ns);
+            let info = task
+                .tree(ns)
+                .context(fmt!("task {tid}: the root of the pid namespace is gone"))?;
             check_task(&task, &info, tid, i == 0, container)?;
             if index.get(&info.pid).is_some() {
                 refuse!(EINVAL, "task {tid} is listed twice");

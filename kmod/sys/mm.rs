@@ -80,6 +80,7 @@ pub(crate) enum PageKind {
 }
 
 extern "C" {
+    fn ckpt_helper_auxv_words() -> u32;
     fn ckpt_helper_mmput(mm: *mut c_void);
     fn ckpt_helper_mm_info(mm: *mut c_void, out: *mut MmInfo);
     fn ckpt_helper_mm_vmas(mm: *mut c_void, out: *mut RawVma, max: u32) -> i32;
@@ -106,6 +107,16 @@ extern "C" {
     fn ckpt_helper_munmap(addr: u64, len: u64) -> i32;
     fn ckpt_helper_poke(addr: u64, buf: *const u8, len: u32) -> i32;
     fn ckpt_helper_set_mm_layout(m: *const MmInfo) -> i32;
+}
+
+/// The lowest address the layout fields of an mm may hold: the kernel's default
+/// `mmap_min_addr` (the sysctl itself is not exported to modules).
+pub(crate) const MIN_ADDR: u64 = kernel::bindings::CONFIG_DEFAULT_MMAP_MIN_ADDR as u64;
+
+/// The words of an mm's saved auxiliary vector (`AT_VECTOR_SIZE`, a macro).
+pub(crate) fn auxv_max() -> usize {
+    // SAFETY: no arguments; returns a constant.
+    unsafe { ckpt_helper_auxv_words() as usize }
 }
 
 /// The calling process's own memory, for restart.

@@ -9,8 +9,8 @@ use core::ptr::NonNull;
 use kernel::alloc::VVec;
 use kernel::prelude::*;
 
-use super::check;
 use super::mm::MmRef;
+use super::{check, fill_growing};
 use crate::uapi::image as img;
 
 /// Where a task stands, as the checkpoint needs to know.
@@ -98,8 +98,12 @@ extern "C" {
     fn ckpt_helper_put_task(task: *mut c_void);
     fn ckpt_helper_task_state(task: *mut c_void, out: *mut TaskState);
     fn ckpt_helper_task_unsupported(task: *mut c_void, out: *mut Unsupported);
-    fn ckpt_helper_task_info(task: *mut c_void, ns_task: *mut c_void, out: *mut img::CkptTaskRec);
-    fn ckpt_helper_task_tree(task: *mut c_void, ns_task: *mut c_void, out: *mut TreeInfo);
+    fn ckpt_helper_task_info(
+        task: *mut c_void,
+        ns_task: *mut c_void,
+        out: *mut img::CkptTaskRec,
+    ) -> i32;
+    fn ckpt_helper_task_tree(task: *mut c_void, ns_task: *mut c_void, out: *mut TreeInfo) -> i32;
     fn ckpt_helper_task_relatives(
         task: *mut c_void,
         ns_task: *mut c_void,
@@ -207,6 +211,15 @@ pub(crate) mod current {
     }
 
     /// Whether the caller has been sent SIGKILL.
+    /// The caller's `RLIMIT_DATA` soft limit, in bytes (`u64::MAX`: none).
+    pub(crate) fn data_limit() -> u64 {
+        let mut r = <img::CkptRlimitsRec as zerocopy::FromZeros>::new_zeroed();
+        TaskRef::current().rlimits(&mut r);
+        r.rlim
+            .get(kernel::bindings::RLIMIT_DATA as usize)
+            .map_or(u64::MAX, |l| l.cur)
+    }
+
     pub(crate) fn fatal_signal_pending() -> bool {
         // SAFETY: no arguments.
         unsafe { ckpt_helper_fatal_signal_pending() != 0 }
@@ -303,36 +316,24 @@ impl TaskRef {
     }
 
     /// Its place in the tree, pids as seen in the namespace of `ns` (the caller's if `None`).
-    pub(crate) fn tree(&self, ns: Option<&TaskRef>) -> TreeInfo {
+    /// `ESRCH` once the task of `ns` is reaped.
+    pub(crate) fn tree(&self, ns: Option<&TaskRef>) -> Result<TreeInfo> {
         let mut t = TreeInfo::default();
         // SAFETY: both tasks are valid; `t` is writable.
-        unsafe { ckpt_helper_task_tree(self.raw(), Self::ns_raw(ns), &mut t) };
-        t
+        check(unsafe { ckpt_helper_task_tree(self.raw(), Self::ns_raw(ns), &mut t) } as isize)?;
+        Ok(t)
     }
 
     /// The thread ids of its children and, for a thread-group leader, of its other threads.
     pub(crate) fn relatives(&self, ns: Option<&TaskRef>, out: &mut KVec<i32>) -> Result {
-        out.clear();
-        loop {
-            let cap = out.capacity();
-            // SAFETY: both tasks are valid; `out` has room for `cap` entries.
-            let ret = unsafe {
-                ckpt_helper_task_relatives(
-                    self.raw(),
-                    Self::ns_raw(ns),
-                    out.as_mut_ptr(),
-                    cap as u32,
-                )
-            };
-            if ret == E2BIG.to_errno() {
-                out.reserve(cap.max(16) * 2, GFP_KERNEL)?;
-                continue;
-            }
-            let n = check(ret as isize)?;
-            // SAFETY: the helper initialised `n <= cap` entries.
-            unsafe { out.inc_len(n) };
-            return Ok(());
-        }
+        fill_growing(
+            out,
+            || 0,
+            // SAFETY: both tasks are valid; `buf` has room for `room` entries.
+            |buf, room| unsafe {
+                ckpt_helper_task_relatives(self.raw(), Self::ns_raw(ns), buf, room)
+            },
+        )
     }
 
     /// What is buffered in the anonymous pipe open at `fd`, into `buf` (whose capacity is
@@ -371,28 +372,26 @@ impl TaskRef {
         u
     }
 
-    /// The `TASK` record of this task.
-    pub(crate) fn info(&self, ns: Option<&TaskRef>, out: &mut img::CkptTaskRec) {
+    /// The `TASK` record of this task. `ESRCH` once the task of `ns` is reaped.
+    pub(crate) fn info(&self, ns: Option<&TaskRef>, out: &mut img::CkptTaskRec) -> Result {
         // SAFETY: both tasks are valid; `out` is a writable record of the C layout.
-        unsafe { ckpt_helper_task_info(self.raw(), Self::ns_raw(ns), out) };
+        check(unsafe { ckpt_helper_task_info(self.raw(), Self::ns_raw(ns), out) } as isize)?;
+        Ok(())
     }
 
     /// The `CREDS` record; the supplementary groups go to `groups`.
     pub(crate) fn creds(&self, out: &mut img::CkptCredsRec, groups: &mut KVec<u32>) -> Result {
-        loop {
-            let cap = groups.capacity();
-            // SAFETY: the task is valid; `groups` has room for `cap` entries.
-            let ret =
-                unsafe { ckpt_helper_task_creds(self.raw(), out, groups.as_mut_ptr(), cap as u32) };
-            if ret == E2BIG.to_errno() {
-                groups.reserve(out.ngroups as usize, GFP_KERNEL)?;
-                continue;
-            }
-            let n = check(ret as isize)?;
-            // SAFETY: the helper initialised `n <= cap` entries.
-            unsafe { groups.inc_len(n) };
-            return Ok(());
-        }
+        let ngroups = core::cell::Cell::new(0);
+        fill_growing(
+            groups,
+            || ngroups.get(),
+            |buf, room| {
+                // SAFETY: the task is valid; `buf` has room for `room` entries.
+                let ret = unsafe { ckpt_helper_task_creds(self.raw(), out, buf, room) };
+                ngroups.set(out.ngroups as usize);
+                ret
+            },
+        )
     }
 
     /// Every resource limit as `(cur, max)` pairs.
@@ -425,21 +424,12 @@ impl TaskRef {
         out: &mut img::CkptSignalsRec,
         infos: &mut KVec<img::CkptSiginfoRec>,
     ) -> Result {
-        loop {
-            let cap = infos.capacity();
-            // SAFETY: the task is valid; `infos` has room for `cap` records.
-            let ret = unsafe {
-                ckpt_helper_task_signals(self.raw(), out, infos.as_mut_ptr(), cap as u32)
-            };
-            if ret == E2BIG.to_errno() {
-                infos.reserve(cap.max(16), GFP_KERNEL)?;
-                continue;
-            }
-            let n = check(ret as isize)?;
-            // SAFETY: the helper initialised `n <= cap` records.
-            unsafe { infos.inc_len(n) };
-            return Ok(());
-        }
+        fill_growing(
+            infos,
+            || 0,
+            // SAFETY: the task is valid; `buf` has room for `room` records.
+            |buf, room| unsafe { ckpt_helper_task_signals(self.raw(), out, buf, room) },
+        )
     }
 
     /// The first open descriptor `>= fd`: its number and what it is; its path goes to `path`.
