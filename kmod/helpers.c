@@ -647,9 +647,12 @@ int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_h_vma *out, u32 max)
 {
 	struct vm_area_struct *vma;
 	VMA_ITERATOR(vmi, mm, 0);
+	struct file *exe;
 	u32 n = 0, i;
 
 	mmap_read_lock(mm);
+	/* Replaced only under the mmap write lock (replace_mm_exe_file): stable here. */
+	exe = rcu_dereference_raw(mm->exe_file);
 	for_each_vma(vmi, vma) {
 		struct ckpt_h_vma *o;
 
@@ -673,10 +676,23 @@ int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_h_vma *out, u32 max)
 			o->shm_id = (unsigned long)file_inode(vma->vm_file);
 			o->shm_size = i_size_read(file_inode(vma->vm_file));
 		}
+		/* The path users see: on overlayfs vm_file is the backing file. */
+		o->exe = exe && vma->vm_file &&
+			 path_equal(file_user_path(vma->vm_file), file_user_path(exe));
 		n++;
 	}
 	mmap_read_unlock(mm);
 	return n;
+}
+
+int ckpt_helper_mm_has_exe(struct mm_struct *mm)
+{
+	int ret;
+
+	rcu_read_lock();
+	ret = rcu_access_pointer(mm->exe_file) != NULL;
+	rcu_read_unlock();
+	return ret;
 }
 
 int ckpt_helper_file_path(struct file *file, char *buf, u32 size)
@@ -1009,6 +1025,32 @@ int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m)
 	mm->saved_auxv[AT_VECTOR_SIZE - 2] = AT_NULL;
 	mm->saved_auxv[AT_VECTOR_SIZE - 1] = AT_NULL;
 	mmap_write_unlock(mm);
+	return 0;
+}
+
+/*
+ * Makes @file the caller's executable (/proc/PID/exe), as replace_mm_exe_file()
+ * (not exported) does for prctl(PR_SET_MM_EXE_FILE): the file is denied write
+ * access while it is the executable.
+ */
+int ckpt_helper_set_exe_file(struct file *file)
+{
+	struct mm_struct *mm = current->mm;
+	struct file *old;
+
+	if (!mm)
+		return -EINVAL;
+	if (exe_file_deny_write_access(file))
+		return -ETXTBSY;
+	get_file(file);
+	mmap_write_lock(mm);
+	old = rcu_dereference_protected(mm->exe_file, lockdep_is_held(&mm->mmap_lock));
+	rcu_assign_pointer(mm->exe_file, file);
+	mmap_write_unlock(mm);
+	if (old) {
+		exe_file_allow_write_access(old);
+		fput(old);
+	}
 	return 0;
 }
 

@@ -142,6 +142,8 @@ struct ckpt_h_vma {
 	u32 shared_anon;	/* MAP_SHARED|MAP_ANONYMOUS (private shmem inode) */
 	u64 shm_id;		/* that inode's address (identity only), else 0 */
 	u64 shm_size;		/* its size in bytes */
+	u32 exe;		/* maps the mm's executable file (/proc/PID/exe) */
+	u32 __pad;
 };
 
 #define CKPT_H_SPECIAL_NONE		0
@@ -159,6 +161,7 @@ struct mm_struct *ckpt_helper_task_mm(struct task_struct *task);
 void ckpt_helper_mmput(struct mm_struct *mm);
 void ckpt_helper_mm_info(struct mm_struct *mm, struct ckpt_h_mm *out);
 int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_h_vma *out, u32 max);
+int ckpt_helper_mm_has_exe(struct mm_struct *mm);
 int ckpt_helper_file_path(struct file *file, char *buf, u32 size);
 long ckpt_helper_get_pages(struct mm_struct *mm, u64 start, u32 n, struct page **pages);
 long ckpt_helper_cached_pages(struct file *file, u64 index, u32 n, struct page **pages);
@@ -193,6 +196,7 @@ ssize_t ckpt_helper_read_user(struct file *file, u64 uaddr, size_t len, loff_t *
 int ckpt_helper_poke(u64 addr, const void *buf, u32 len);
 int ckpt_helper_set_regs(const struct ckpt_h_regs *r);
 int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m);
+int ckpt_helper_set_exe_file(struct file *file);
 int ckpt_helper_set_blocked(u64 mask);
 int ckpt_helper_rseq_sync(void);
 int ckpt_helper_close_fd(int fd);

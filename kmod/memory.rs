@@ -126,6 +126,14 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
         kinds.push(classify(v, &info)?, GFP_KERNEL)?;
     }
 
+    let exe_vma = match vmas.iter().position(|v| v.exe) {
+        Some(i) => i as u32,
+        None if mm.has_exe() => refuse!(
+            EOPNOTSUPP,
+            "its executable file (/proc/PID/exe) is not mapped: not supported yet"
+        ),
+        None => img::CKPT_NO_EXE,
+    };
     let m = img::CkptMmRec {
         start_code: info.start_code,
         end_code: info.end_code,
@@ -141,6 +149,8 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
         nr_vmas: vmas.len() as u32,
         auxv_words: info.auxv_words,
         auxv: info.auxv,
+        exe_vma,
+        __reserved: 0,
     };
     w.fixed(rec::MM, &m)?;
 
@@ -357,6 +367,14 @@ pub(crate) fn check_mm(
     if m.nr_vmas == 0 || m.nr_vmas > MAX_VMAS {
         refuse!(EINVAL, "MM record: {} memory areas", m.nr_vmas);
     }
+    if (m.exe_vma != img::CKPT_NO_EXE && m.exe_vma >= m.nr_vmas) || m.__reserved != 0 {
+        refuse!(
+            EINVAL,
+            "MM record: executable in area {} of {}, or non-zero reserved field",
+            m.exe_vma,
+            m.nr_vmas
+        );
+    }
     Ok(())
 }
 
@@ -482,6 +500,16 @@ pub(crate) fn plan(
         };
         prev_end = r.end;
         vmas.push(Planned { r, file }, GFP_KERNEL)?;
+    }
+    if let Some(p) = exe_area(&mm, &vmas) {
+        if p.file.is_none() {
+            refuse!(
+                EINVAL,
+                "MM record: the executable's area {:#x}-{:#x} maps no file",
+                p.r.start,
+                p.r.end
+            );
+        }
     }
     Ok(Plan { mm, vmas })
 }
@@ -655,6 +683,20 @@ pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr
             }
         }
         rd.end(&h)?;
+    }
+}
+
+/// The planned area that maps the executable file, if the memory has one.
+fn exe_area<'a>(m: &img::CkptMmRec, vmas: &'a [Planned]) -> Option<&'a Planned> {
+    vmas.get(usize::try_from(m.exe_vma).ok()?)
+}
+
+/// Makes the file of the executable's area the caller's `/proc/PID/exe` (checked by
+/// [`plan`]: the area maps a file). Done once `rstr`'s own executable is unmapped.
+pub(crate) fn set_exe(plan: &Plan) -> CkptResult {
+    match exe_area(&plan.mm, &plan.vmas).and_then(|p| p.file.as_ref()) {
+        Some(f) => current::set_exe_file(f).context(fmt!("the executable file")),
+        None => Ok(()),
     }
 }
 

@@ -128,6 +128,7 @@ fn become_image(
     let h = memory::fill(rd, plan)?;
     let r = regs::read(rd, &h)?;
     memory::set_layout(plan)?;
+    memory::set_exe(plan)?;
     session.memory_done()?;
     finish(r, args)
 }

@@ -302,12 +302,41 @@ def concurrent_session_restarts_leave_the_kernel_healthy():
             kill(p)
 
 
+def executable_file_restored():
+    """/proc/PID/exe of a restarted process names its own executable, not rstr: a test
+    target and a distribution binary (/usr/bin/sleep, dynamically linked)."""
+    d = fresh("exe")
+    t = Correct(d, "sigq", 1)
+    sleeper = subprocess.Popen(["sleep", "1000"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    exe = os.path.realpath("/usr/bin/sleep")
+    try:
+        for pid, want in ((t.pid, CORRECT), (sleeper.pid, exe)):
+            assert os.readlink(f"/proc/{pid}/exe") == want
+            img = os.path.join(d, f"img{pid}")
+            sh(CKPT, "--kill", str(pid), "-o", img, timeout=120)
+            (t.proc if pid == t.pid else sleeper).wait(timeout=60)
+            _, out, _ = sh(RSTR, "--detach", img, timeout=120)
+            assert int(out) == pid
+            got = os.readlink(f"/proc/{pid}/exe")
+            assert got == want, f"pid {pid}: /proc/PID/exe is {got}, not {want}"
+            mm = [r for r in show_json(img) if r["type"] == "MM"][0]
+            assert mm["exe_vma"] is not None, mm
+    finally:
+        for p in (t.proc, sleeper):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        kill(t.pid)
+        kill(sleeper.pid)
+
+
 TESTS = [
     many_queued_signals_delivered_in_order,
     swapped_shared_memory_saved,
     shared_memory_of_two_processes_saved,
     memory_layouts_prctl_would_refuse_are_refused,
     concurrent_session_restarts_leave_the_kernel_healthy,
+    executable_file_restored,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
 sys.exit(run(only or TESTS))

@@ -402,7 +402,14 @@ pub struct CkptMmRec {
     /// Words of `auxv` in use (pairs of type and value, ending with `AT_NULL`).
     pub auxv_words: u32,
     pub auxv: [u64; CKPT_AUXV_WORDS],
+    /// The area (index among the `VMA` records that follow) mapping the executable
+    /// file, `/proc/PID/exe`; [`CKPT_NO_EXE`] for a memory without one.
+    pub exe_vma: u32,
+    pub __reserved: u32,
 }
+
+/// [`CkptMmRec::exe_vma`] of a memory with no executable file.
+pub const CKPT_NO_EXE: u32 = u32::MAX;
 
 /// Kinds of memory areas.
 pub mod vma_kind {

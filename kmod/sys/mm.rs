@@ -50,6 +50,8 @@ struct RawVma {
     shared_anon: u32,
     shm_id: u64,
     shm_size: u64,
+    exe: u32,
+    _pad: u32,
 }
 
 /// One memory area, with a reference on its file.
@@ -64,6 +66,8 @@ pub(crate) struct Vma {
     /// For shared anonymous memory: the object's identity (compared, never followed) and size.
     pub(crate) shm_id: u64,
     pub(crate) shm_size: u64,
+    /// It maps the memory's executable file (`/proc/PID/exe`).
+    pub(crate) exe: bool,
 }
 
 /// What a page holds (`ckpt_helper_page_kind`).
@@ -84,6 +88,7 @@ extern "C" {
     fn ckpt_helper_mmput(mm: *mut c_void);
     fn ckpt_helper_mm_info(mm: *mut c_void, out: *mut MmInfo);
     fn ckpt_helper_mm_vmas(mm: *mut c_void, out: *mut RawVma, max: u32) -> i32;
+    fn ckpt_helper_mm_has_exe(mm: *mut c_void) -> i32;
     fn ckpt_helper_get_pages(mm: *mut c_void, start: u64, n: u32, pages: *mut *mut c_void)
         -> isize;
     fn ckpt_helper_cached_pages(
@@ -107,6 +112,7 @@ extern "C" {
     fn ckpt_helper_munmap(addr: u64, len: u64) -> i32;
     fn ckpt_helper_poke(addr: u64, buf: *const u8, len: u32) -> i32;
     fn ckpt_helper_set_mm_layout(m: *const MmInfo) -> i32;
+    fn ckpt_helper_set_exe_file(file: *mut c_void) -> i32;
 }
 
 /// The lowest address the layout fields of an mm may hold: the kernel's default
@@ -170,6 +176,14 @@ pub(crate) mod current {
     }
 
     /// Sets the layout fields (code, data, brk, stack, args, env, auxv) of the caller's mm.
+    /// Makes `file` the caller's executable file (`/proc/PID/exe`); `ETXTBSY` if the
+    /// file is open for writing.
+    pub(crate) fn set_exe_file(file: &FileRef) -> Result {
+        // SAFETY: the file is valid while `file` lives; the helper takes its own reference.
+        check(unsafe { ckpt_helper_set_exe_file(file.raw()) } as isize)?;
+        Ok(())
+    }
+
     pub(crate) fn set_layout(m: &MmInfo) -> Result {
         // SAFETY: `m` is a valid struct of the C layout.
         check(unsafe { ckpt_helper_set_mm_layout(m) } as isize).map(|_| ())
@@ -218,6 +232,12 @@ impl MmRef {
     }
 
     /// Every memory area, in address order.
+    /// The memory has an executable file (`/proc/PID/exe`).
+    pub(crate) fn has_exe(&self) -> bool {
+        // SAFETY: the mm is valid by the type invariant.
+        unsafe { ckpt_helper_mm_has_exe(self.ptr.as_ptr()) != 0 }
+    }
+
     pub(crate) fn vmas(&self) -> Result<KVec<Vma>> {
         let mut max = self.info().map_count as usize + 16;
         loop {
@@ -229,7 +249,11 @@ impl MmRef {
             let ret =
                 unsafe { ckpt_helper_mm_vmas(self.ptr.as_ptr(), raw.as_mut_ptr(), max as u32) };
             if ret == E2BIG.to_errno() {
-                // The helper dropped its file references; the mm grew meanwhile.
+                // The helper dropped its file references; the mm grew meanwhile (it can
+                // only while the target runs: stop on a fatal signal of ours).
+                if super::task::current::fatal_signal_pending() {
+                    return Err(EINTR);
+                }
                 max *= 2;
                 continue;
             }
@@ -251,6 +275,7 @@ impl MmRef {
                     shared_anon: r.shared_anon != 0,
                     shm_id: r.shm_id,
                     shm_size: r.shm_size,
+                    exe: r.exe != 0,
                 });
             }
             return Ok(vmas);

@@ -461,6 +461,8 @@ pub enum Decoded {
         env_start: String,
         env_end: String,
         nr_vmas: u32,
+        /// The area mapping the executable file (`/proc/PID/exe`), if any.
+        exe_vma: Option<u32>,
         auxv: Vec<(u64, String)>,
     },
     Vma {
@@ -728,6 +730,13 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 "MM record: bad auxv length {}",
                 m.auxv_words
             );
+            ensure!(
+                m.exe_vma == img::CKPT_NO_EXE || m.exe_vma < m.nr_vmas,
+                "MM record: executable in area {} of {}",
+                m.exe_vma,
+                m.nr_vmas
+            );
+            ensure!(m.__reserved == 0, "MM record: non-zero reserved field");
             Decoded::Mm {
                 start_code: hex(m.start_code),
                 end_code: hex(m.end_code),
@@ -741,6 +750,7 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 env_start: hex(m.env_start),
                 env_end: hex(m.env_end),
                 nr_vmas: m.nr_vmas,
+                exe_vma: (m.exe_vma != img::CKPT_NO_EXE).then_some(m.exe_vma),
                 auxv: m.auxv[..m.auxv_words as usize]
                     .chunks_exact(2)
                     .map(|w| (w[0], hex(w[1])))
