@@ -10,7 +10,7 @@ use std::fmt;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::str::FromStr;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Result};
 use nix::fcntl::{fcntl, FcntlArg};
 use nix::unistd::{getpgid, getpgrp, getsid, isatty, tcgetpgrp, tcsetpgrp, Pid};
 
@@ -174,29 +174,33 @@ impl Foreground {
     /// Makes the process group of `root` (a pid as rstr sees it) the foreground group of
     /// rstr's controlling terminal, when the tree was given that terminal (`given`: the
     /// rstr descriptors handed to it), rstr is that terminal's foreground group, and the
-    /// root is in rstr's session but another group. `None` when nothing was changed.
+    /// root is in rstr's session but another group. `None` when nothing was changed; a
+    /// failure is only a warning: the tree runs, in the background.
     pub fn hand_over(
         inh: &Inherited,
         given: &HashMap<(u32, RawFd), RawFd>,
         root: i32,
-    ) -> Result<Option<Foreground>> {
+    ) -> Option<Foreground> {
         let own = getpgrp();
-        let Some(fd) = (0..3).find(|&fd| {
+        let fd = (0..3).find(|&fd| {
             inh.std_tty[fd as usize]
                 && given.values().any(|&g| g == fd)
                 && tcgetpgrp(borrow(fd)).is_ok_and(|fg| fg == own)
-        }) else {
-            return Ok(None);
-        };
+        })?;
         let root = Pid::from_raw(root);
-        let pgrp = getpgid(Some(root)).with_context(|| format!("getpgid({root})"))?;
+        let pgrp = getpgid(Some(root)).ok()?;
         let same_session = getsid(Some(root)).ok() == getsid(None).ok();
         if pgrp == own || !same_session {
-            return Ok(None);
+            return None;
         }
-        tcsetpgrp(borrow(fd), pgrp)
-            .with_context(|| format!("making process group {pgrp} the terminal's foreground"))?;
-        Ok(Some(Foreground { fd, own }))
+        if let Err(e) = tcsetpgrp(borrow(fd), pgrp) {
+            eprintln!(
+                "rstr: warning: process group {pgrp} stays in the background of the terminal \
+                 (tcsetpgrp: {e})"
+            );
+            return None;
+        }
+        Some(Foreground { fd, own })
     }
 }
 

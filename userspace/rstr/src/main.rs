@@ -225,17 +225,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     // Before the tree runs: a restored process reading its terminal at once must find
     // itself in the foreground. Given back when this function returns.
-    let foreground = if cli.detach {
-        None
-    } else {
-        match inherit::Foreground::hand_over(&inherited, &given, shown) {
-            Ok(f) => f,
-            Err(e) => {
-                kill_all(first, pidns);
-                return Err(e);
-            }
-        }
-    };
+    let foreground = (!cli.detach)
+        .then(|| inherit::Foreground::hand_over(&inherited, &given, shown))
+        .flatten();
     if let Err(e) = sys::session_go(dev.file().as_raw_fd()) {
         kill_all(first, pidns);
         return Err(e);
