@@ -68,7 +68,8 @@ class Reader:
 
     def counts(self):
         self.pump()
-        return [int(n) for n in re.findall(r"^count (\d+)\r?$", self.text, re.M)]
+        # The terminal echoes a Ctrl-Z as "^Z", at the start of the next line.
+        return [int(n) for n in re.findall(r"^(?:\^Z)?count (\d+)\r?$", self.text, re.M)]
 
     def until(self, cond, what, timeout=60):
         return wait_for(lambda: (self.pump(), cond())[1], f"{what}; read so far: {self.text[-400:]!r}",
@@ -143,6 +144,20 @@ def pty_job_restarts_on_rstr_terminal():
         new.until(lambda: "read after" in new.text, "the restarted job to read its terminal",
                   timeout=20)
         assert stat(pid)[0] in "RS", stat(pid)[0]
+        # Ctrl-Z stops the job, and rstr with it, which takes the terminal back; continuing
+        # rstr (a shell's `fg`) gives it to the job again and continues the job.
+        os.write(m2, b"\x1a")
+        wait_for(lambda: stat(pid)[0] == "T" and stat(rstr.pid)[0] == "T", "job and rstr to stop")
+        assert os.tcgetpgrp(m2) == rstr.pid, (os.tcgetpgrp(m2), rstr.pid)
+        new.pump()
+        stopped_at = new.counts()[-1]
+        os.kill(rstr.pid, signal.SIGCONT)
+        new.until(lambda: new.counts()[-1] > stopped_at + 3, "the job to go on after fg")
+        c = new.counts()
+        assert c == list(range(last + 1, last + 1 + len(c))), (last, c)
+        assert os.tcgetpgrp(m2) == pid and stat(rstr.pid)[0] == "S", (os.tcgetpgrp(m2), stat(rstr.pid))
+        os.write(m2, b"again\n")
+        new.until(lambda: "read again" in new.text, "the job to read its terminal after fg")
     finally:
         kill_pid(pid)
         try:

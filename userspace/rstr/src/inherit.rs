@@ -11,11 +11,16 @@ use std::os::fd::{BorrowedFd, RawFd};
 use std::str::FromStr;
 
 use anyhow::{bail, ensure, Result};
+use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg};
-use nix::unistd::{getpgid, getpgrp, getsid, isatty, tcgetpgrp, tcsetpgrp, Pid};
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{getpgid, getpgrp, getpid, getsid, isatty, tcgetpgrp, tcsetpgrp, Pid};
 
 use ckptlib::restart::Image;
 use ckptlib::terminal::terminal_kind;
+
+use crate::Status;
 
 /// One `--fd [PID:]FD=RSTRFD`: descriptor `fd` of process `pid` (of every process of the
 /// image without a pid) is given `rstr`'s descriptor `from`.
@@ -168,6 +173,8 @@ pub fn choose(image: &Image, inh: &Inherited) -> Result<HashMap<(u32, RawFd), Ra
 pub struct Foreground {
     fd: RawFd,
     own: Pid,
+    /// The root's process group, which has the terminal.
+    pgrp: Pid,
 }
 
 impl Foreground {
@@ -200,7 +207,34 @@ impl Foreground {
             );
             return None;
         }
-        Some(Foreground { fd, own })
+        Some(Foreground { fd, own, pgrp })
+    }
+}
+
+impl Foreground {
+    /// Waits for the end of `first` (the root) as a shell waits for its foreground job: when
+    /// the root stops (Ctrl-Z, SIGSTOP), rstr takes the terminal back and stops too, so that
+    /// its shell sees the job stopped; continued in the foreground (`fg`), it gives the
+    /// terminal to the tree again, in the background (`bg`) it does not; then continues the
+    /// root's group.
+    pub fn wait(&self, first: i32) -> Status {
+        loop {
+            match waitpid(Pid::from_raw(first), Some(WaitPidFlag::WUNTRACED)) {
+                Ok(WaitStatus::Exited(_, code)) => return Status::Exited(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => return Status::Killed(sig as i32),
+                Ok(WaitStatus::Stopped(..)) => {
+                    let _ = tcsetpgrp(borrow(self.fd), self.own);
+                    // SIGSTOP cannot be blocked: rstr stops here until its shell continues it.
+                    let _ = kill(getpid(), Signal::SIGSTOP);
+                    if tcgetpgrp(borrow(self.fd)).is_ok_and(|fg| fg == self.own) {
+                        let _ = tcsetpgrp(borrow(self.fd), self.pgrp);
+                    }
+                    let _ = killpg(self.pgrp, Signal::SIGCONT);
+                }
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => return Status::Exited(255),
+            }
+        }
     }
 }
 

@@ -64,7 +64,8 @@ use sys::{check, clone_process, cpu_xsave, pipe, Board, CLONE_NEWPID};
 /// rstr's first terminal among 0, 1, 2 for a higher one. So `ckpt --kill PID` then `rstr
 /// IMAGE` in the same shell works even when the old terminal is gone, busy or another's,
 /// and `rstr IMAGE </dev/pts/4 >/dev/pts/4 2>&1` puts it on another. While rstr waits (no
-/// --detach) the restored root's process group is the terminal's foreground group.
+/// --detach) the restored root's process group is the terminal's foreground group; when it
+/// stops (Ctrl-Z) rstr stops too, and `fg` continues both.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -237,7 +238,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         println!("{shown}");
         return Ok(ExitCode::SUCCESS);
     }
-    let status = wait_status(first);
+    let status = match &foreground {
+        Some(f) => f.wait(first),
+        None => wait_status(first),
+    };
     drop(foreground);
     Ok(match status {
         Status::Exited(c) => ExitCode::from(c as u8),
