@@ -117,10 +117,7 @@ pub fn choose(image: &Image, inh: &Inherited) -> Result<HashMap<(u32, RawFd), Ra
     for s in &inh.specs {
         if let Some(p) = s.pid {
             ensure!(
-                image
-                    .tree
-                    .iter()
-                    .any(|e| e.pid == p && image.tasks.iter().flatten().any(|t| t.task.pid == p)),
+                image.tasks.iter().flatten().any(|t| t.task.pid == p),
                 "--fd {s}: process {p} is not a live task of the image"
             );
         }
