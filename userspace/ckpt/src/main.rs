@@ -233,6 +233,7 @@ fn describe(d: &Decoded) -> String {
             cloexec,
             obj,
             pipe,
+            terminal,
             ..
         } => {
             let what = if *pipe != 0 {
@@ -241,8 +242,9 @@ fn describe(d: &Decoded) -> String {
                 path.clone()
             };
             format!(
-                "FILE    fd {fd} {kind} {what} pos {pos} flags {flags}{} (file {obj})",
-                if *cloexec { " cloexec" } else { "" }
+                "FILE    fd {fd} {kind} {what} pos {pos} flags {flags}{} (file {obj}){}",
+                if *cloexec { " cloexec" } else { "" },
+                terminal.map_or(String::new(), |t| format!(" terminal ({t})"))
             )
         }
         Decoded::Tree { container, tasks } => {

@@ -443,6 +443,9 @@ pub enum Decoded {
         rdev: u32,
         obj: u32,
         pipe: u32,
+        /// `tty`, `pty` or `console` for a terminal ([`crate::terminal`]), which `rstr`
+        /// gives its own descriptor instead of reopening.
+        terminal: Option<&'static str>,
     },
     Xstate {
         xstate_bv: String,
@@ -697,6 +700,7 @@ pub fn decode(r: &Record) -> Result<Decoded> {
             let (f, rest) = split::<img::CkptFileRec>(k, p)?;
             let (path, n) = path_at(k, rest, f.path_len)?;
             ensure!(n == rest.len(), "FILE record: trailing bytes");
+            let terminal = crate::terminal::terminal_kind(&f, &path);
             Decoded::File {
                 fd: f.fd,
                 kind: file_kind_name(f.kind),
@@ -708,6 +712,7 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 rdev: f.rdev,
                 obj: f.obj,
                 pipe: f.pipe,
+                terminal,
             }
         }
         rec::XSTATE => {

@@ -13,6 +13,7 @@
 //! When every task is restored, `rstr` lets them all go at once (`CKPT_IOC_RESTART_GO`);
 //! if any fails, it kills them all.
 
+mod inherit;
 mod objects;
 mod plan;
 mod restore;
@@ -56,6 +57,15 @@ use sys::{check, clone_process, cpu_xsave, pipe, Board, CLONE_NEWPID};
 /// opened once by rstr, with its own credentials, and shared as they were. Either the whole
 /// tree comes back or none of it runs: on any failure every task is killed and rstr exits
 /// non-zero with the reason.
+///
+/// Terminals (a shell job): a descriptor that was on a terminal (a tty, pty or console;
+/// `ckpt show` marks them) is not reopened: as a job started from this shell would, the
+/// restarted process gets rstr's own descriptor of the same number for its 0, 1 and 2, and
+/// rstr's first terminal among 0, 1, 2 for a higher one. So `ckpt --kill PID` then `rstr
+/// IMAGE` in the same shell works even when the old terminal is gone, busy or another's,
+/// and `rstr IMAGE </dev/pts/4 >/dev/pts/4 2>&1` puts it on another. While rstr waits (no
+/// --detach) the restored root's process group is the terminal's foreground group; when it
+/// stops (Ctrl-Z) rstr stops too, and `fg` continues both.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -67,6 +77,14 @@ struct Cli {
     /// Restart in a new pid namespace.
     #[arg(long)]
     pidns: bool,
+    /// Give descriptor FD of process PID (of every process of the image if no PID: pids
+    /// as the image has them) rstr's own open descriptor RSTRFD instead of reopening what
+    /// the image names: for a file that is gone or cannot be opened, the other end of a
+    /// pipe outside the tree, or to choose what a terminal descriptor gets. The descriptor
+    /// keeps RSTRFD's offset and flags (shared with rstr's); close-on-exec is the image's.
+    /// Repeatable. E.g. `rstr --fd 1=5 IMAGE 5>>log`, `rstr --fd 4242:3=0 IMAGE </dev/null`.
+    #[arg(long = "fd", value_name = "[PID:]FD=RSTRFD")]
+    fds: Vec<inherit::FdSpec>,
 }
 
 fn main() -> ExitCode {
@@ -106,6 +124,8 @@ fn tempfile_in_memory() -> Result<File> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     ckptlib::phase::mark("start");
+    // Before anything is opened: a descriptor of ours must not take a number the user meant.
+    let inherited = inherit::at_start(cli.fds.clone())?;
     let dev = Device::open()?;
     ensure!(
         dev.version().features & abi::CKPT_FEATURE_RESTART != 0,
@@ -156,7 +176,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             "moving rstr's descriptors",
         )? as RawFd;
     }
-    let parked = objects::park(&image, moved.iter().max().unwrap() + 1)?;
+    let given = inherit::choose(&image, &inherited)?;
+    let parked = objects::park(&image, moved.iter().max().unwrap() + 1, &given)?;
     let board = Board::new()?;
     ckptlib::phase::mark("parked");
     // SAFETY: reading our own process group.
@@ -198,21 +219,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return Err(e);
     }
     ckptlib::phase::mark("ready");
-    if let Err(e) = sys::session_go(dev.file().as_raw_fd()) {
-        kill_all(first, pidns);
-        return Err(e);
-    }
-    ckptlib::phase::mark("go");
     let shown = if pidns && !image.container {
         outer_pid_of_root(first, root).unwrap_or(first)
     } else {
         first
     };
+    // Before the tree runs: a restored process reading its terminal at once must find
+    // itself in the foreground. Given back when this function returns.
+    let foreground = (!cli.detach)
+        .then(|| inherit::Foreground::hand_over(&inherited, &given, shown))
+        .flatten();
+    if let Err(e) = sys::session_go(dev.file().as_raw_fd()) {
+        kill_all(first, pidns);
+        return Err(e);
+    }
+    ckptlib::phase::mark("go");
     if cli.detach {
         println!("{shown}");
         return Ok(ExitCode::SUCCESS);
     }
-    Ok(match wait_status(first) {
+    let status = match &foreground {
+        Some(f) => f.wait(first),
+        None => wait_status(first),
+    };
+    drop(foreground);
+    Ok(match status {
         Status::Exited(c) => ExitCode::from(c as u8),
         Status::Killed(s) => ExitCode::from(128u8.wrapping_add(s as u8)),
     })

@@ -24,44 +24,79 @@ use crate::sys::{check, pipe};
 /// Every file object of the image, by id, at its parked descriptor.
 pub struct Parked {
     pub fds: HashMap<u32, RawFd>,
+    /// Descriptors given one of rstr's own instead (a terminal, `--fd`), by (files table
+    /// id, fd): the parked copy of rstr's descriptor.
+    pub given: HashMap<(u32, RawFd), RawFd>,
     /// The lowest and one past the highest parked number.
     pub range: (RawFd, RawFd),
 }
 
 const F_SETPIPE_SZ: libc::c_int = 1031;
 
+/// Duplicates `fd` to the lowest free number from `next`, close-on-exec.
+fn park_at(fd: RawFd, next: RawFd) -> Result<RawFd> {
+    // SAFETY: duplicating a descriptor we own to the lowest free number from `next`
+    // (above every descriptor rstr keeps, so the parked ones follow each other).
+    Ok(check(
+        unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, next) }.into(),
+        "parking a descriptor",
+    )? as RawFd)
+}
+
 /// Opens every object of `image` at descriptors from `base` up (closing any descriptor of
-/// ours there first).
-pub fn park(image: &Image, base: RawFd) -> Result<Parked> {
+/// ours there first), but for the descriptors `given` hands one of rstr's own (by files
+/// table id and fd, see [`crate::inherit::choose`]): those get a parked copy of it, and an
+/// object only they use is not opened at all.
+pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) -> Result<Parked> {
     let mut fds = HashMap::new();
+    let mut copies: HashMap<RawFd, RawFd> = HashMap::new();
+    let mut given_at = HashMap::new();
     let mut next = base;
     let mut pipes: HashMap<u32, (Option<OwnedFd>, Option<OwnedFd>)> = HashMap::new();
-    let files = image
-        .tasks
+    let tables = image
+        .tree
         .iter()
-        .flatten()
-        .filter_map(|t| t.files.as_ref())
-        .flatten();
-    for f in files {
-        if fds.contains_key(&f.rec.obj) {
-            continue;
+        .zip(&image.tasks)
+        .filter_map(|(e, t)| Some((e, t.as_ref()?.files.as_ref()?)));
+    for (e, files) in tables {
+        for f in files {
+            if let Some(&from) = given.get(&(e.files, f.rec.fd)) {
+                let at = match copies.entry(from) {
+                    Entry::Occupied(c) => *c.get(),
+                    Entry::Vacant(v) => {
+                        let at = park_at(from, next)
+                            .with_context(|| format!("rstr's descriptor {from}"))?;
+                        next = at + 1;
+                        *v.insert(at)
+                    }
+                };
+                given_at.insert((e.files, f.rec.fd), at);
+                continue;
+            }
+            if fds.contains_key(&f.rec.obj) {
+                continue;
+            }
+            let fd = if f.rec.kind == file_kind::PIPE {
+                pipe_end(image, f, &mut pipes)?
+            } else {
+                open_file(f).map_err(|err| {
+                    anyhow::anyhow!(
+                        "process {} {err:#} (`rstr --fd {}:{}=N` gives it rstr's \
+                         descriptor N instead)",
+                        e.pid,
+                        e.pid,
+                        f.rec.fd
+                    )
+                })?
+            };
+            let at = park_at(fd.as_raw_fd(), next)?;
+            fds.insert(f.rec.obj, at);
+            next = at + 1;
         }
-        let fd = if f.rec.kind == file_kind::PIPE {
-            pipe_end(image, f, &mut pipes)?
-        } else {
-            open_file(f)?
-        };
-        // SAFETY: duplicating a descriptor we own to the lowest free number from `next`
-        // (above every descriptor rstr keeps, so the parked ones follow each other).
-        let at = check(
-            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, next) }.into(),
-            "parking a descriptor",
-        )? as RawFd;
-        fds.insert(f.rec.obj, at);
-        next = at + 1;
     }
     Ok(Parked {
         fds,
+        given: given_at,
         range: (base, next),
     })
 }
@@ -180,9 +215,10 @@ fn bail_reopen(pipe: u32, end: &str) -> Result<OwnedFd> {
     .context("pipes")
 }
 
-/// In a process that owns its descriptor table: closes every descriptor but `keep` and the
-/// parked ones, then installs the image's descriptors from the parked objects.
-pub fn install(files: &[OpenFile], parked: &Parked, keep: &[RawFd]) -> Result<()> {
+/// In a process that owns its descriptor table (of id `table`): closes every descriptor but
+/// `keep` and the parked ones, then installs the image's descriptors from the parked
+/// objects, or rstr's own where they were given one.
+pub fn install(files: &[OpenFile], table: u32, parked: &Parked, keep: &[RawFd]) -> Result<()> {
     let mut others = Vec::new();
     for entry in std::fs::read_dir("/proc/self/fd").context("/proc/self/fd")? {
         let name = entry?.file_name();
@@ -199,7 +235,10 @@ pub fn install(files: &[OpenFile], parked: &Parked, keep: &[RawFd]) -> Result<()
     }
     for f in files {
         let r = &f.rec;
-        let from = parked.fds[&r.obj];
+        let from = match parked.given.get(&(table, r.fd)) {
+            Some(&at) => at,
+            None => parked.fds[&r.obj],
+        };
         // SAFETY: plain system calls on descriptors of this process.
         unsafe {
             check(

@@ -197,7 +197,7 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
     unsafe {
         if plan.owns_files[i] {
             let files = t.files.as_deref().unwrap_or(&[]);
-            objects::install(files, ctx.parked, &ctx.own)?;
+            objects::install(files, e.files, ctx.parked, &ctx.own)?;
             objects::unpark(ctx.parked);
         }
         if let (true, Some((root, _))) = (plan.owns_fs[i], &t.fs) {
