@@ -11,19 +11,25 @@
 use kernel::prelude::*;
 use kernel::uaccess::{UserPtr, UserSlice};
 
-use crate::error::{refuse, CkptError, CkptResult};
+use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::sys::{self, file::FileRef, file::Output};
 use crate::tree::{Member, Tree};
 use crate::uapi::image::{self as img, rec};
-use crate::uapi::{CkptCheckpointArgs, CKPT_CHECKPOINT_CONTAINER, CKPT_MAX_TASKS};
+use crate::uapi::{
+    CkptCheckpointArgs, CKPT_CHECKPOINT_CONTAINER, CKPT_CHECKPOINT_REFUSE, CKPT_MAX_TASKS,
+};
 use crate::{files, memory, regs, signal, task};
 use zerocopy::IntoBytes;
 
 pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
-    if args.flags & !CKPT_CHECKPOINT_CONTAINER != 0 {
+    if args.flags & !(CKPT_CHECKPOINT_CONTAINER | CKPT_CHECKPOINT_REFUSE) != 0 {
         refuse!(EINVAL, "unknown flags {:#x}", args.flags);
     }
+    let refusal = match args.flags & CKPT_CHECKPOINT_REFUSE {
+        0 => None,
+        _ => Some(caller_refusal(args)?),
+    };
     if args.nr_tasks == 0 || args.nr_tasks > CKPT_MAX_TASKS {
         refuse!(
             EINVAL,
@@ -57,7 +63,7 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     }
 
     let mut w = ImageWriter::new(Output::new(file));
-    let result = write_image(&mut tree, &mut w);
+    let result = write_image(&mut tree, &mut w, refusal.as_deref());
     if let Err(e) = &result {
         // Best effort: the stream ends with the reason instead of a TAIL.
         let _ = write_error(&mut w, e);
@@ -65,7 +71,25 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     result
 }
 
-fn write_image(tree: &mut Tree, w: &mut ImageWriter) -> CkptResult {
+/// The reason of a [`CKPT_CHECKPOINT_REFUSE`]: the caller's NUL-terminated string, cut to
+/// what an `ERROR` record holds.
+fn caller_refusal(args: &CkptCheckpointArgs) -> CkptResult<KVec<u8>> {
+    let n = (args.reason_len as usize).min(img::CKPT_REASON_MAX as usize + 1);
+    let mut buf = KVec::from_elem(0u8, n, GFP_KERNEL)?;
+    UserSlice::new(UserPtr::from_addr(args.reason as usize), n)
+        .reader()
+        .read_slice(&mut buf)?;
+    let Some(len) = buf.iter().position(|&b| b == 0) else {
+        refuse!(EINVAL, "CKPT_CHECKPOINT_REFUSE: the reason is not NUL-terminated");
+    };
+    if len == 0 || core::str::from_utf8(&buf[..len]).is_err() {
+        refuse!(EINVAL, "CKPT_CHECKPOINT_REFUSE: the reason is empty or not UTF-8");
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+fn write_image(tree: &mut Tree, w: &mut ImageWriter, refusal: Option<&[u8]>) -> CkptResult {
     let root_xstate = regs::xstate(&tree.members[0].task)?;
     let mut h = img::CkptHeaderRec {
         magic: img::CKPT_IMAGE_MAGIC,
@@ -98,6 +122,14 @@ fn write_image(tree: &mut Tree, w: &mut ImageWriter) -> CkptResult {
     w.record(rec::TREE, &[t.as_bytes(), entries.as_slice().as_bytes()])?;
     drop(entries);
 
+    if let Some(r) = refusal {
+        refuse!(
+            EOPNOTSUPP,
+            "{}",
+            core::str::from_utf8(r).unwrap_or("(refused by the caller)")
+        );
+    }
+
     let ns = tree.ns().map(|t| t.clone_ref());
     for i in 0..tree.members.len() {
         let m = &tree.members[i];
@@ -125,11 +157,12 @@ fn write_task(
     let pid = i.pid;
     task::checkpoint(task, ns, w)?;
     if objs.first_save(i.fs) {
-        files::checkpoint_fs(task, w)?;
+        files::checkpoint_fs(task, w).context(fmt!("task {pid}"))?;
     }
-    signal::checkpoint(task, objs.first_save(i.sighand), i.leader != 0, w)?;
+    signal::checkpoint(task, objs.first_save(i.sighand), i.leader != 0, w)
+        .context(fmt!("task {pid}"))?;
     if objs.first_save(i.files) {
-        files::checkpoint(task, objs, w)?;
+        files::checkpoint(task, objs, w).context(fmt!("task {pid}"))?;
     }
     let xstate = regs::xstate(task)?;
     regs::checkpoint_xstate(&xstate, w)?;
@@ -137,9 +170,9 @@ fn write_task(
         let Some(mm) = task.mm() else {
             refuse!(ESRCH, "task {pid} is exiting");
         };
-        memory::checkpoint(&mm, objs, w)?;
+        memory::checkpoint(&mm, objs, w).context(fmt!("task {pid}"))?;
     }
-    regs::checkpoint_regs(task, w)
+    regs::checkpoint_regs(task, w).context(fmt!("task {pid}"))
 }
 
 fn write_error(w: &mut ImageWriter, e: &CkptError) -> CkptResult {

@@ -59,6 +59,13 @@ fn classify(v: &Vma, mm: &crate::sys::mm::MmInfo) -> CkptResult<u32> {
             "memory {s:#x}-{e:#x}: special mapping not supported"
         ),
     }
+    if v.file.as_ref().is_some_and(|f| f.is_sysv_shm()) {
+        // Restart would map a new shared object: the segment would be left behind.
+        refuse!(
+            EOPNOTSUPP,
+            "memory {s:#x}-{e:#x}: SysV shared memory segment (shmat) not supported yet"
+        );
+    }
     if v.vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP) != 0 {
         refuse!(
             EOPNOTSUPP,
@@ -126,6 +133,21 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
         kinds.push(classify(v, &info)?, GFP_KERNEL)?;
     }
 
+    // rstr places its own vDSO where the image's was: there must be one, where the kernel
+    // has it.
+    let vdso = vmas
+        .iter()
+        .zip(kinds.iter())
+        .find(|(_, &k)| k == vma_kind::VDSO)
+        .map(|(v, _)| v.start);
+    if vdso.is_none() || vdso != Some(info.vdso) {
+        refuse!(
+            EOPNOTSUPP,
+            "memory: the vDSO is unmapped or moved ({:#x}, the kernel has it at {:#x}); not supported yet",
+            vdso.unwrap_or(0),
+            info.vdso
+        );
+    }
     let m = img::CkptMmRec {
         start_code: info.start_code,
         end_code: info.end_code,

@@ -138,7 +138,9 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
         Some(f) => f.as_fd(),
         None => stdout.as_fd(),
     };
-    if let Err(e) = checkpoint::checkpoint(&dev, &target, args.container, out) {
+    // SysV IPC the tree uses by id is invisible to the module: read it here.
+    let refusal = ckptlib::sysvipc::refusal(target.procs())?;
+    if let Err(e) = checkpoint::checkpoint(&dev, &target, args.container, refusal.as_deref(), out) {
         if file.is_some() {
             let _ = std::fs::remove_file(&args.output);
         }

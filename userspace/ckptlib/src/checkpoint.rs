@@ -200,6 +200,11 @@ impl StoppedTree {
         self.tids[0]
     }
 
+    /// The live processes (thread-group ids).
+    pub fn procs(&self) -> &[i32] {
+        &self.procs
+    }
+
     /// Kills every live process of the tree (`SIGKILL`) and reaps our ptrace notifications.
     pub fn kill(mut self) -> Result<()> {
         for &p in &self.procs {
@@ -224,20 +229,30 @@ impl Drop for Stopped {
 }
 
 /// Asks the module to write the image of the stopped tree to `out`; `container` if its
-/// root is the init of a pid namespace to be saved whole.
+/// root is the init of a pid namespace to be saved whole. With a `refusal` (state only the
+/// caller sees, such as SysV IPC in use), the module ends the image with it and fails.
 pub fn checkpoint(
     dev: &Device,
     tree: &StoppedTree,
     container: bool,
+    refusal: Option<&str>,
     out: BorrowedFd<'_>,
 ) -> Result<()> {
     let mut reason = [0u8; abi::image::CKPT_REASON_MAX as usize + 1];
+    if let Some(r) = refusal {
+        let n = r.len().min(reason.len() - 1);
+        reason[..n].copy_from_slice(&r.as_bytes()[..n]);
+    }
     let tids = tree.tids();
     let args = abi::CkptCheckpointArgs {
         pid: tree.root(),
         fd: out.as_raw_fd(),
         flags: if container {
             abi::CKPT_CHECKPOINT_CONTAINER
+        } else {
+            0
+        } | if refusal.is_some() {
+            abi::CKPT_CHECKPOINT_REFUSE
         } else {
             0
         },

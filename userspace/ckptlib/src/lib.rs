@@ -12,3 +12,4 @@ pub mod device;
 pub mod image;
 pub mod phase;
 pub mod restart;
+pub mod sysvipc;
