@@ -80,10 +80,16 @@ fn caller_refusal(args: &CkptCheckpointArgs) -> CkptResult<KVec<u8>> {
         .reader()
         .read_slice(&mut buf)?;
     let Some(len) = buf.iter().position(|&b| b == 0) else {
-        refuse!(EINVAL, "CKPT_CHECKPOINT_REFUSE: the reason is not NUL-terminated");
+        refuse!(
+            EINVAL,
+            "CKPT_CHECKPOINT_REFUSE: the reason is not NUL-terminated"
+        );
     };
     if len == 0 || core::str::from_utf8(&buf[..len]).is_err() {
-        refuse!(EINVAL, "CKPT_CHECKPOINT_REFUSE: the reason is empty or not UTF-8");
+        refuse!(
+            EINVAL,
+            "CKPT_CHECKPOINT_REFUSE: the reason is empty or not UTF-8"
+        );
     }
     buf.truncate(len);
     Ok(buf)

@@ -82,10 +82,7 @@ fn reopenable(what: fmt::Arguments<'_>, p: &[u8]) -> CkptResult {
         );
     }
     if core::str::from_utf8(p).is_err() {
-        refuse!(
-            EOPNOTSUPP,
-            "{what}: path is not UTF-8; not supported yet"
-        );
+        refuse!(EOPNOTSUPP, "{what}: path is not UTF-8; not supported yet");
     }
     Ok(())
 }

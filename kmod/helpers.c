@@ -364,21 +364,29 @@ static int path_to_buf(const struct path *path, char *buf, u32 size)
 	return len;
 }
 
-int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len)
+/* @task's working directory (@pwd) or root, referenced into @path. */
+static int task_fs_get(struct task_struct *task, int pwd, struct path *path)
 {
-	struct path path;
-	int ret;
-
 	task_lock(task);
 	if (!task->fs) {
 		task_unlock(task);
 		return -ENOENT;
 	}
 	if (pwd)
-		get_fs_pwd(task->fs, &path);
+		get_fs_pwd(task->fs, path);
 	else
-		get_fs_root(task->fs, &path);
+		get_fs_root(task->fs, path);
 	task_unlock(task);
+	return 0;
+}
+
+int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len)
+{
+	struct path path;
+	int ret = task_fs_get(task, pwd, &path);
+
+	if (ret)
+		return ret;
 	ret = path_to_buf(&path, buf, len);
 	path_put(&path);
 	return ret;
@@ -1090,18 +1098,10 @@ int ckpt_helper_task_fd_extra(struct task_struct *task, u32 fd, struct ckpt_h_fd
 int ckpt_helper_task_fs_unlinked(struct task_struct *task, int pwd)
 {
 	struct path path;
-	int ret;
+	int ret = task_fs_get(task, pwd, &path);
 
-	task_lock(task);
-	if (!task->fs) {
-		task_unlock(task);
-		return -ENOENT;
-	}
-	if (pwd)
-		get_fs_pwd(task->fs, &path);
-	else
-		get_fs_root(task->fs, &path);
-	task_unlock(task);
+	if (ret)
+		return ret;
 	ret = d_unlinked(path.dentry);
 	path_put(&path);
 	return ret;

@@ -79,6 +79,12 @@ def restart_after(p, img, pid):
     """What happened on the old code: the checkpoint succeeded; kill the process and show how
     its restart went, for the failure message."""
     p.kill()
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
+             open(f"/proc/{pid}/stat").read().split()[2] == "Z", f"process {pid} to die")
     st, _, err = sh(RSTR, "--detach", img, check=False, timeout=120)
     try:
         os.kill(pid, signal.SIGKILL)
