@@ -17,15 +17,19 @@ use crate::sys::{self, file::FileRef, file::Output};
 use crate::tree::{Member, Tree};
 use crate::uapi::image::{self as img, rec};
 use crate::uapi::{
-    CkptCheckpointArgs, CKPT_CHECKPOINT_CONTAINER, CKPT_CHECKPOINT_REFUSE, CKPT_MAX_TASKS,
+    CkptCheckpointArgs, CKPT_CHECKPOINT_CONTAINER, CKPT_CHECKPOINT_REFUSE,
+    CKPT_CHECKPOINT_TREE_ONLY, CKPT_MAX_TASKS,
 };
 use crate::{files, memory, regs, signal, task};
 use zerocopy::IntoBytes;
 
 pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
-    if args.flags & !(CKPT_CHECKPOINT_CONTAINER | CKPT_CHECKPOINT_REFUSE) != 0 {
-        refuse!(EINVAL, "unknown flags {:#x}", args.flags);
+    let known = CKPT_CHECKPOINT_CONTAINER | CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
+    let both = CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
+    if args.flags & !known != 0 || args.flags & both == both {
+        refuse!(EINVAL, "unknown or conflicting flags {:#x}", args.flags);
     }
+    let tree_only = args.flags & CKPT_CHECKPOINT_TREE_ONLY != 0;
     let refusal = match args.flags & CKPT_CHECKPOINT_REFUSE {
         0 => None,
         _ => Some(caller_refusal(args)?),
@@ -63,7 +67,7 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     }
 
     let mut w = ImageWriter::new(Output::new(file));
-    let result = write_image(&mut tree, &mut w, refusal.as_deref());
+    let result = write_image(&mut tree, &mut w, refusal.as_deref(), tree_only);
     if let Err(e) = &result {
         // Best effort: the stream ends with the reason instead of a TAIL.
         let _ = write_error(&mut w, e);
@@ -95,7 +99,12 @@ fn caller_refusal(args: &CkptCheckpointArgs) -> CkptResult<KVec<u8>> {
     Ok(buf)
 }
 
-fn write_image(tree: &mut Tree, w: &mut ImageWriter, refusal: Option<&[u8]>) -> CkptResult {
+fn write_image(
+    tree: &mut Tree,
+    w: &mut ImageWriter,
+    refusal: Option<&[u8]>,
+    tree_only: bool,
+) -> CkptResult {
     let root_xstate = regs::xstate(&tree.members[0].task)?;
     let mut h = img::CkptHeaderRec {
         magic: img::CKPT_IMAGE_MAGIC,
@@ -128,6 +137,9 @@ fn write_image(tree: &mut Tree, w: &mut ImageWriter, refusal: Option<&[u8]>) -> 
     w.record(rec::TREE, &[t.as_bytes(), entries.as_slice().as_bytes()])?;
     drop(entries);
 
+    if tree_only {
+        return Ok(());
+    }
     if let Some(r) = refusal {
         refuse!(
             EOPNOTSUPP,

@@ -267,6 +267,20 @@ def gs_base_refused_at_checkpoint():
         p.kill()
 
 
+def tree_restart_cannot_build_refused():
+    """A thread with its own descriptor table: rstr's plan refuses that tree, so ckpt (which
+    runs the same plan on the module's TREE record) refuses it first."""
+    p = Proc("thread-files", "thread-files")
+    try:
+        tid = p.info["tid"]
+        refused(p, [f"thread {tid} has its own descriptor table or fs context",
+                    "restart could not rebuild this tree"])
+        untouched(p.status, p.pid)
+        assert os.path.exists(f"/proc/{p.pid}/task/{tid}"), "the thread is still there"
+    finally:
+        p.kill()
+
+
 if __name__ == "__main__":
     tests = [
         memfd_refused,
@@ -280,6 +294,7 @@ if __name__ == "__main__":
         sysv_queue_of_another_process_is_not_refused,
         signal_driven_io_refused,
         gs_base_refused_at_checkpoint,
+        tree_restart_cannot_build_refused,
     ]
     names = sys.argv[1:]
     sys.exit(run([t for t in tests if not names or t.__name__ in names]))

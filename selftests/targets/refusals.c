@@ -17,11 +17,14 @@
  * same, attached by the parent before fork: the child's pid is in no ipc record;
  * info child=), msg (a SysV message queue it sent to), sem (a SysV semaphore it
  * changed), async (O_ASYNC pipe owned by itself, F_SETSIG SIGUSR1), gsbase (a gs
- * base set with arch_prctl), plain (nothing of these).
+ * base set with arch_prctl), thread-files (a thread that unshared its
+ * descriptor table: rstr's plan cannot build it; info tid=), plain (nothing of these).
  */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -43,6 +46,21 @@
 static volatile sig_atomic_t sig_count;
 static uint64_t *mem;		/* memory whose contents are checked */
 static uint64_t gs_word = 42;
+
+static volatile pid_t thread_tid;
+
+/* A thread with a descriptor table of its own. */
+static void *unshare_files(void *arg)
+{
+	(void)arg;
+	if (unshare(CLONE_FILES))
+		thread_tid = -1;
+	else
+		thread_tid = syscall(SYS_gettid);
+	for (;;)
+		pause();
+	return NULL;
+}
 
 static void on_sig(int sig)
 {
@@ -185,6 +203,16 @@ int main(int argc, char **argv)
 		if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)&gs_word))
 			return 3;
 		n += snprintf(info + n, sizeof(info) - n, "gs_base=%p\n", (void *)&gs_word);
+	} else if (!strcmp(mode, "thread-files")) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, unshare_files, NULL))
+			return 3;
+		while (!thread_tid)
+			usleep(1000);
+		if (thread_tid < 0)
+			return 4;
+		n += snprintf(info + n, sizeof(info) - n, "tid=%d\n", (int)thread_tid);
 	} else if (strcmp(mode, "plain")) {
 		return 2;
 	}
