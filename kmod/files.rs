@@ -167,6 +167,9 @@ fn check_pipe_end(objs: &mut Objects, fd: u32, f: &FdInfo, pipe: u32) -> CkptRes
     Ok(())
 }
 
+/// The largest pipe `rstr` takes (its check of the `PIPE` record).
+const PIPE_CAPACITY_MAX: u32 = 1 << 30;
+
 /// The most a pipe's saved contents may hold (a pipe of `/proc/sys/fs/pipe-max-size`).
 const PIPE_MAX: usize = 1 << 20;
 
@@ -188,6 +191,12 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
                 let capacity = task
                     .pipe_data(fd, &mut pipe_buf)
                     .context(fmt!("fd {fd}: pipe contents"))?;
+                if capacity > PIPE_CAPACITY_MAX {
+                    refuse!(
+                        EOPNOTSUPP,
+                        "fd {fd}: pipe {pipe} of {capacity} bytes, more than the {PIPE_CAPACITY_MAX} a restart makes"
+                    );
+                }
                 let r = img::CkptPipeRec {
                     id: pipe,
                     capacity,

@@ -164,9 +164,14 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
         auxv_words: info.auxv_words,
         auxv: info.auxv,
     };
+    // What the restart checks of these records depends on the state alone: refuse now what
+    // it would refuse (more areas than it takes, a layout it rejects).
+    let task_size = sys::mm::current::task_size();
+    check_mm(&m, task_size).context(fmt!("restart would refuse this memory"))?;
     w.fixed(rec::MM, &m)?;
 
     let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    let mut prev_end = 0;
     for (v, &kind) in vmas.iter().zip(kinds.iter()) {
         let len = match &v.file {
             Some(f) if kind == vma_kind::FILE_PRIVATE || kind == vma_kind::FILE_SHARED => f
@@ -196,6 +201,9 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
             shm: if shared { objs.id(v.shm_id)? } else { 0 },
             shm_size: if shared { v.shm_size } else { 0 },
         };
+        // A shared anonymous area grown with mremap past its object, for one.
+        check_vma(&r, prev_end, task_size).context(fmt!("restart would refuse this area"))?;
+        prev_end = r.end;
         w.record(rec::VMA, &[r.as_bytes(), p])?;
     }
 

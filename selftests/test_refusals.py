@@ -267,6 +267,19 @@ def gs_base_refused_at_checkpoint():
         p.kill()
 
 
+def shared_memory_grown_past_its_object_refused():
+    """The restart's own check of each VMA record runs at checkpoint too."""
+    p = Proc("grown", "grown")
+    try:
+        addr = int(p.info["addr"], 16)
+        refused(p, [f"task {p.pid}: restart would refuse this area: VMA record "
+                    f"{addr:#x}-{addr + 8192:#x}: shared memory object",
+                    "of 4096 bytes does not fit it"])
+        untouched(p.status, p.pid)
+    finally:
+        p.kill()
+
+
 def tree_restart_cannot_build_refused():
     """A thread with its own descriptor table: rstr's plan refuses that tree, so ckpt (which
     runs the same plan on the module's TREE record) refuses it first."""
@@ -294,6 +307,7 @@ if __name__ == "__main__":
         sysv_queue_of_another_process_is_not_refused,
         signal_driven_io_refused,
         gs_base_refused_at_checkpoint,
+        shared_memory_grown_past_its_object_refused,
         tree_restart_cannot_build_refused,
     ]
     names = sys.argv[1:]

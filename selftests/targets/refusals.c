@@ -17,7 +17,8 @@
  * same, attached by the parent before fork: the child's pid is in no ipc record;
  * info child=), msg (a SysV message queue it sent to), sem (a SysV semaphore it
  * changed), async (O_ASYNC pipe owned by itself, F_SETSIG SIGUSR1), gsbase (a gs
- * base set with arch_prctl), thread-files (a thread that unshared its
+ * base set with arch_prctl), grown (shared anonymous memory grown with
+ * mremap past its object; info addr=), thread-files (a thread that unshared its
  * descriptor table: rstr's plan cannot build it; info tid=), plain (nothing of these).
  */
 #define _GNU_SOURCE
@@ -203,6 +204,19 @@ int main(int argc, char **argv)
 		if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)&gs_word))
 			return 3;
 		n += snprintf(info + n, sizeof(info) - n, "gs_base=%p\n", (void *)&gs_word);
+	} else if (!strcmp(mode, "grown")) {
+		void *g;
+
+		mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (mem == MAP_FAILED)
+			return 3;
+		fill(mem);
+		/* The area grows, its shared object does not: the new page is past its end. */
+		g = mremap(mem, 4096, 8192, MREMAP_MAYMOVE);
+		if (g == MAP_FAILED)
+			return 4;
+		mem = g;
+		n += snprintf(info + n, sizeof(info) - n, "addr=%p\n", g);
 	} else if (!strcmp(mode, "thread-files")) {
 		pthread_t t;
 
