@@ -62,9 +62,6 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     }
     let container = args.flags & CKPT_CHECKPOINT_CONTAINER != 0;
     let mut tree = Tree::collect(&tids, container)?;
-    for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
-        task::check_supported(&m.task, m.info.pid)?;
-    }
 
     let mut w = ImageWriter::new(Output::new(file));
     let result = write_image(&mut tree, &mut w, refusal.as_deref(), tree_only);
@@ -139,6 +136,10 @@ fn write_image(
 
     if tree_only {
         return Ok(());
+    }
+    // After the TREE: what cannot be saved is said by the image's ERROR record too.
+    for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
+        task::check_supported(&m.task, m.info.pid)?;
     }
     if let Some(r) = refusal {
         refuse!(

@@ -167,7 +167,7 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
     // What the restart checks of these records depends on the state alone: refuse now what
     // it would refuse (more areas than it takes, a layout it rejects).
     let task_size = sys::mm::current::task_size();
-    check_mm(&m, task_size).context(fmt!("restart would refuse this memory"))?;
+    refusal(check_mm(&m, task_size)).context(fmt!("restart would refuse this memory"))?;
     w.fixed(rec::MM, &m)?;
 
     let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
@@ -202,7 +202,8 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
             shm_size: if shared { v.shm_size } else { 0 },
         };
         // A shared anonymous area grown with mremap past its object, for one.
-        check_vma(&r, prev_end, task_size).context(fmt!("restart would refuse this area"))?;
+        refusal(check_vma(&r, prev_end, task_size))
+            .context(fmt!("restart would refuse this area"))?;
         prev_end = r.end;
         w.record(rec::VMA, &[r.as_bytes(), p])?;
     }
@@ -222,6 +223,15 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
         save_pages(mm, v, kind, &mut batch, w)?;
     }
     Ok(())
+}
+
+/// A restart check failed at checkpoint: the state is not supported (`EOPNOTSUPP`), the
+/// record is not invalid (`EINVAL`).
+fn refusal(r: CkptResult) -> CkptResult {
+    r.map_err(|e| crate::error::CkptError {
+        errno: EOPNOTSUPP,
+        ..e
+    })
 }
 
 /// Saves the pages of one area that [`keep`] selects, a run of consecutive pages per record.

@@ -280,6 +280,26 @@ def shared_memory_grown_past_its_object_refused():
         p.kill()
 
 
+def timer_refusal_ends_the_image_with_its_reason():
+    """The module's refusals of unsupported task state (timers...) come after the TREE now,
+    so the image's ERROR record says them too."""
+    d = fresh("itimer")
+    code = ("import signal, sys, time; signal.signal(signal.SIGALRM, lambda *a: None); "
+            "signal.setitimer(signal.ITIMER_REAL, 100); open(sys.argv[1], 'w').close(); "
+            "time.sleep(600)")
+    p = subprocess.Popen([sys.executable, "-c", code, os.path.join(d, "ready")],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    p.dir, p.pid = d, p.pid
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(d, "ready")), "python to start")
+        refused(p, [f"pid {p.pid} uses an armed ITIMER_REAL (setitimer, alarm): not supported"])
+        assert p.poll() is None, "the refused process runs on"
+    finally:
+        p.kill()
+        p.wait()
+
+
 def tree_restart_cannot_build_refused():
     """A thread with its own descriptor table: rstr's plan refuses that tree, so ckpt (which
     runs the same plan on the module's TREE record) refuses it first."""
@@ -309,6 +329,7 @@ if __name__ == "__main__":
         gs_base_refused_at_checkpoint,
         shared_memory_grown_past_its_object_refused,
         tree_restart_cannot_build_refused,
+        timer_refusal_ends_the_image_with_its_reason,
     ]
     names = sys.argv[1:]
     sys.exit(run([t for t in tests if not names or t.__name__ in names]))

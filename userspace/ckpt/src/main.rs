@@ -147,9 +147,11 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
     // as rstr would build it again: a tree it cannot build is refused now, not at restart.
     let mut refusal = ckptlib::sysvipc::refusal(target.procs())?;
     if refusal.is_none() {
-        let entries = checkpoint::tree_entries(&dev, &target, args.container)?;
-        if let Err(e) = plan::plan(&entries) {
-            refusal = Some(format!("{e:#}: restart could not rebuild this tree"));
+        // A tree the module refuses is refused again, with its ERROR record, below.
+        if let Ok(entries) = checkpoint::tree_entries(&dev, &target, args.container) {
+            if let Err(e) = plan::plan(&entries) {
+                refusal = Some(format!("{e:#}: restart could not rebuild this tree"));
+            }
         }
     }
     if let Err(e) = checkpoint::checkpoint(&dev, &target, args.container, refusal.as_deref(), out) {
