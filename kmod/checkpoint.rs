@@ -27,7 +27,11 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     let known = CKPT_CHECKPOINT_CONTAINER | CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
     let both = CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
     if args.flags & !known != 0 || args.flags & both == both {
-        refuse!(EINVAL, "unknown or conflicting flags {:#x}", args.flags);
+        refuse!(
+            EINVAL,
+            "unknown flags {:#x}, or CKPT_CHECKPOINT_REFUSE with CKPT_CHECKPOINT_TREE_ONLY",
+            args.flags
+        );
     }
     let tree_only = args.flags & CKPT_CHECKPOINT_TREE_ONLY != 0;
     let refusal = match args.flags & CKPT_CHECKPOINT_REFUSE {
