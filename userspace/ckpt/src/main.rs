@@ -124,6 +124,17 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
     }
     let target = StoppedTree::seize(pid)?;
     ckptlib::phase::mark("seized");
+    // SysV IPC the tree uses by id is invisible to the module: read it here. Then the tree
+    // as rstr would build it again: a tree it cannot build is refused now, not at restart.
+    let mut refusal = ckptlib::sysvipc::refusal(target.procs())?;
+    if refusal.is_none() {
+        // A tree the module refuses is refused again, with its ERROR record, below.
+        if let Ok(entries) = checkpoint::tree_entries(&dev, &target, args.container) {
+            if let Err(e) = plan::plan(&entries) {
+                refusal = Some(format!("{e:#}: restart could not rebuild this tree"));
+            }
+        }
+    }
     let file = if to_stdout {
         None
     } else {
@@ -143,17 +154,6 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
         Some(f) => f.as_fd(),
         None => stdout.as_fd(),
     };
-    // SysV IPC the tree uses by id is invisible to the module: read it here. Then the tree
-    // as rstr would build it again: a tree it cannot build is refused now, not at restart.
-    let mut refusal = ckptlib::sysvipc::refusal(target.procs())?;
-    if refusal.is_none() {
-        // A tree the module refuses is refused again, with its ERROR record, below.
-        if let Ok(entries) = checkpoint::tree_entries(&dev, &target, args.container) {
-            if let Err(e) = plan::plan(&entries) {
-                refusal = Some(format!("{e:#}: restart could not rebuild this tree"));
-            }
-        }
-    }
     if let Err(e) = checkpoint::checkpoint(&dev, &target, args.container, refusal.as_deref(), out) {
         if file.is_some() {
             let _ = std::fs::remove_file(&args.output);
