@@ -280,6 +280,27 @@ def shared_memory_grown_past_its_object_refused():
         p.kill()
 
 
+def vm_child_with_its_own_umask_refused():
+    """A CLONE_VM child is restarted as a clone of its parent: what it does not share must
+    be the parent's. The module compares them at checkpoint, as rstr did at restart."""
+    p = Proc("vm-umask", "vm-umask")
+    child = int(p.info["child"])
+    try:
+        umask = lambda pid: [l for l in open(f"/proc/{pid}/status") if l.startswith("Umask")]
+        wait_for(lambda: umask(child) == ["Umask:\t0077\n"], "the child's umask")
+        assert umask(p.pid) != umask(child)
+        refused(p, [f"process {child} shares its parent's memory but not its root and cwd, "
+                    "which differs: not supported yet"])
+        untouched(p.status, p.pid)
+        assert open(f"/proc/{child}/stat").read().split()[2] in "RS", "the child runs on"
+    finally:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.kill()
+
+
 def timer_refusal_ends_the_image_with_its_reason():
     """The module's refusals of unsupported task state (timers...) come after the TREE now,
     so the image's ERROR record says them too."""
@@ -330,6 +351,7 @@ if __name__ == "__main__":
         shared_memory_grown_past_its_object_refused,
         tree_restart_cannot_build_refused,
         timer_refusal_ends_the_image_with_its_reason,
+        vm_child_with_its_own_umask_refused,
     ]
     names = sys.argv[1:]
     sys.exit(run([t for t in tests if not names or t.__name__ in names]))

@@ -19,7 +19,8 @@
  * changed), async (O_ASYNC pipe owned by itself, F_SETSIG SIGUSR1), gsbase (a gs
  * base set with arch_prctl), grown (shared anonymous memory grown with
  * mremap past its object; info addr=), thread-files (a thread that unshared its
- * descriptor table: rstr's plan cannot build it; info tid=), plain (nothing of these).
+ * descriptor table: rstr's plan cannot build it; info tid=), vm-umask (a
+ * CLONE_VM child with a umask of its own; info child=), plain (nothing of these).
  */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
@@ -61,6 +62,16 @@ static void *unshare_files(void *arg)
 	for (;;)
 		pause();
 	return NULL;
+}
+
+/* A process sharing its parent's memory, with a umask of its own: raw system calls only. */
+static int vm_child(void *arg)
+{
+	(void)arg;
+	syscall(SYS_umask, 077);
+	for (;;)
+		syscall(SYS_pause);
+	return 0;
 }
 
 static void on_sig(int sig)
@@ -217,6 +228,13 @@ int main(int argc, char **argv)
 			return 4;
 		mem = g;
 		n += snprintf(info + n, sizeof(info) - n, "addr=%p\n", g);
+	} else if (!strcmp(mode, "vm-umask")) {
+		static char stack[64 << 10] __attribute__((aligned(16)));
+		pid_t c = clone(vm_child, stack + sizeof(stack), CLONE_VM | SIGCHLD, NULL);
+
+		if (c < 0)
+			return 3;
+		n += snprintf(info + n, sizeof(info) - n, "child=%d\n", c);
 	} else if (!strcmp(mode, "thread-files")) {
 		pthread_t t;
 
