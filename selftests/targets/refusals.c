@@ -229,12 +229,7 @@ int main(int argc, char **argv)
 		mem = g;
 		n += snprintf(info + n, sizeof(info) - n, "addr=%p\n", g);
 	} else if (!strcmp(mode, "vm-umask")) {
-		static char stack[64 << 10] __attribute__((aligned(16)));
-		pid_t c = clone(vm_child, stack + sizeof(stack), CLONE_VM | SIGCHLD, NULL);
-
-		if (c < 0)
-			return 3;
-		n += snprintf(info + n, sizeof(info) - n, "child=%d\n", c);
+		/* Made once the status file is open: the same descriptors as its parent. */
 	} else if (!strcmp(mode, "thread-files")) {
 		pthread_t t;
 
@@ -252,6 +247,14 @@ int main(int argc, char **argv)
 	fd = open(status, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return 7;
+	if (!strcmp(mode, "vm-umask")) {
+		static char stack[64 << 10] __attribute__((aligned(16)));
+		pid_t c = clone(vm_child, stack + sizeof(stack), CLONE_VM | SIGCHLD, NULL);
+
+		if (c < 0)
+			return 3;
+		n += snprintf(info + n, sizeof(info) - n, "child=%d\n", c);
+	}
 	snprintf(path, sizeof(path), "%s.info", status);
 	info_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (info_fd < 0 || write(info_fd, info, n) != n)
