@@ -11,19 +11,33 @@
 use kernel::prelude::*;
 use kernel::uaccess::{UserPtr, UserSlice};
 
-use crate::error::{refuse, CkptError, CkptResult};
+use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::sys::{self, file::FileRef, file::Output};
 use crate::tree::{Member, Tree};
 use crate::uapi::image::{self as img, rec};
-use crate::uapi::{CkptCheckpointArgs, CKPT_CHECKPOINT_CONTAINER, CKPT_MAX_TASKS};
+use crate::uapi::{
+    CkptCheckpointArgs, CKPT_CHECKPOINT_CONTAINER, CKPT_CHECKPOINT_REFUSE,
+    CKPT_CHECKPOINT_TREE_ONLY, CKPT_MAX_TASKS,
+};
 use crate::{files, memory, regs, signal, task};
-use zerocopy::IntoBytes;
+use zerocopy::{FromZeros, IntoBytes};
 
 pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
-    if args.flags & !CKPT_CHECKPOINT_CONTAINER != 0 {
-        refuse!(EINVAL, "unknown flags {:#x}", args.flags);
+    let known = CKPT_CHECKPOINT_CONTAINER | CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
+    let both = CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
+    if args.flags & !known != 0 || args.flags & both == both {
+        refuse!(
+            EINVAL,
+            "unknown flags {:#x}, or CKPT_CHECKPOINT_REFUSE with CKPT_CHECKPOINT_TREE_ONLY",
+            args.flags
+        );
     }
+    let tree_only = args.flags & CKPT_CHECKPOINT_TREE_ONLY != 0;
+    let refusal = match args.flags & CKPT_CHECKPOINT_REFUSE {
+        0 => None,
+        _ => Some(caller_refusal(args)?),
+    };
     if args.nr_tasks == 0 || args.nr_tasks > CKPT_MAX_TASKS {
         refuse!(
             EINVAL,
@@ -52,12 +66,9 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     }
     let container = args.flags & CKPT_CHECKPOINT_CONTAINER != 0;
     let mut tree = Tree::collect(&tids, container)?;
-    for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
-        task::check_supported(&m.task, m.info.pid)?;
-    }
 
     let mut w = ImageWriter::new(Output::new(file));
-    let result = write_image(&mut tree, &mut w);
+    let result = write_image(&mut tree, &mut w, refusal.as_deref(), tree_only);
     if let Err(e) = &result {
         // Best effort: the stream ends with the reason instead of a TAIL.
         let _ = write_error(&mut w, e);
@@ -65,7 +76,36 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     result
 }
 
-fn write_image(tree: &mut Tree, w: &mut ImageWriter) -> CkptResult {
+/// The reason of a [`CKPT_CHECKPOINT_REFUSE`]: the caller's NUL-terminated string, cut to
+/// what an `ERROR` record holds.
+fn caller_refusal(args: &CkptCheckpointArgs) -> CkptResult<KVec<u8>> {
+    let n = (args.reason_len as usize).min(img::CKPT_REASON_MAX as usize + 1);
+    let mut buf = KVec::from_elem(0u8, n, GFP_KERNEL)?;
+    UserSlice::new(UserPtr::from_addr(args.reason as usize), n)
+        .reader()
+        .read_slice(&mut buf)?;
+    let Some(len) = buf.iter().position(|&b| b == 0) else {
+        refuse!(
+            EINVAL,
+            "CKPT_CHECKPOINT_REFUSE: the reason is not NUL-terminated"
+        );
+    };
+    if len == 0 || core::str::from_utf8(&buf[..len]).is_err() {
+        refuse!(
+            EINVAL,
+            "CKPT_CHECKPOINT_REFUSE: the reason is empty or not UTF-8"
+        );
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+fn write_image(
+    tree: &mut Tree,
+    w: &mut ImageWriter,
+    refusal: Option<&[u8]>,
+    tree_only: bool,
+) -> CkptResult {
     let root_xstate = regs::xstate(&tree.members[0].task)?;
     let mut h = img::CkptHeaderRec {
         magic: img::CKPT_IMAGE_MAGIC,
@@ -98,6 +138,22 @@ fn write_image(tree: &mut Tree, w: &mut ImageWriter) -> CkptResult {
     w.record(rec::TREE, &[t.as_bytes(), entries.as_slice().as_bytes()])?;
     drop(entries);
 
+    if tree_only {
+        return Ok(());
+    }
+    // After the TREE: what cannot be saved is said by the image's ERROR record too.
+    for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
+        task::check_supported(&m.task, m.info.pid)?;
+    }
+    check_vm_children(tree)?;
+    if let Some(r) = refusal {
+        refuse!(
+            EOPNOTSUPP,
+            "{}",
+            core::str::from_utf8(r).unwrap_or("(refused by the caller)")
+        );
+    }
+
     let ns = tree.ns().map(|t| t.clone_ref());
     for i in 0..tree.members.len() {
         let m = &tree.members[i];
@@ -125,11 +181,12 @@ fn write_task(
     let pid = i.pid;
     task::checkpoint(task, ns, w)?;
     if objs.first_save(i.fs) {
-        files::checkpoint_fs(task, w)?;
+        files::checkpoint_fs(task, w).context(fmt!("task {pid}"))?;
     }
-    signal::checkpoint(task, objs.first_save(i.sighand), i.leader != 0, w)?;
+    signal::checkpoint(task, objs.first_save(i.sighand), i.leader != 0, w)
+        .context(fmt!("task {pid}"))?;
     if objs.first_save(i.files) {
-        files::checkpoint(task, objs, w)?;
+        files::checkpoint(task, objs, w).context(fmt!("task {pid}"))?;
     }
     let xstate = regs::xstate(task)?;
     regs::checkpoint_xstate(&xstate, w)?;
@@ -137,9 +194,9 @@ fn write_task(
         let Some(mm) = task.mm() else {
             refuse!(ESRCH, "task {pid} is exiting");
         };
-        memory::checkpoint(&mm, objs, w)?;
+        memory::checkpoint(&mm, task.data_limit(), objs, w).context(fmt!("task {pid}"))?;
     }
-    regs::checkpoint_regs(task, w)
+    regs::checkpoint_regs(task, w).context(fmt!("task {pid}"))
 }
 
 fn write_error(w: &mut ImageWriter, e: &CkptError) -> CkptResult {
@@ -150,4 +207,125 @@ fn write_error(w: &mut ImageWriter, e: &CkptError) -> CkptResult {
         len: reason.len() as u32,
     };
     w.record(rec::ERROR, &[r.as_bytes(), reason])
+}
+
+/// `rstr` creates a process that shares its parent's memory (`clone(CLONE_VM)` without
+/// `CLONE_THREAD`) with `clone` from the parent: what it does not share it gets as a copy of
+/// the parent's, which must be what the image has (`rstr`'s `check_vm_children`). Refuses
+/// now the processes whose descriptor table, root and cwd, umask, signal handlers,
+/// credentials or limits differ from their parent's.
+fn check_vm_children(tree: &Tree) -> CkptResult {
+    let live = |m: &&Member| m.info.zombie == 0;
+    for c in tree.members.iter().filter(live) {
+        if c.info.pid != c.info.tgid {
+            continue;
+        }
+        let Some(p) = tree
+            .members
+            .iter()
+            .filter(live)
+            .find(|p| p.info.pid == c.info.ppid && p.info.mm == c.info.mm)
+        else {
+            continue;
+        };
+        let (ct, pt) = (&c.task, &p.task);
+        let same = [
+            (
+                "descriptor table",
+                c.info.files == p.info.files || same_fds(ct, pt)?,
+            ),
+            (
+                "root and cwd",
+                (c.info.fs == p.info.fs || same_fs(ct, pt)?) && umask(ct)? == umask(pt)?,
+            ),
+            (
+                "signal handlers",
+                c.info.sighand == p.info.sighand || same_handlers(ct, pt),
+            ),
+            ("credentials", same_creds(ct, pt)?),
+            ("resource limits", same_limits(ct, pt)),
+        ];
+        for (what, ok) in same {
+            if !ok {
+                refuse!(
+                    EOPNOTSUPP,
+                    "process {} shares its parent's memory but not its {what}, which differs: not supported yet",
+                    c.info.pid
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The same descriptors, open file descriptions and close-on-exec bits.
+fn same_fds(a: &sys::task::TaskRef, b: &sys::task::TaskRef) -> CkptResult<bool> {
+    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    let mut from = 0;
+    // Ends: descriptor numbers only grow, and a table is finite.
+    loop {
+        let x = a.next_fd(from, &mut path)?;
+        let y = b.next_fd(from, &mut path)?;
+        match (x, y) {
+            (None, None) => return Ok(true),
+            (Some((n, i)), Some((m, j)))
+                if n == m && i.file_id == j.file_id && i.cloexec == j.cloexec =>
+            {
+                from = n + 1;
+            }
+            _ => return Ok(false),
+        }
+    }
+}
+
+fn same_fs(a: &sys::task::TaskRef, b: &sys::task::TaskRef) -> CkptResult<bool> {
+    use sys::task::FsPath;
+    let mut pa = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    let mut pb = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    for cwd in [false, true] {
+        let which = || if cwd { FsPath::Cwd } else { FsPath::Root };
+        let la = a.fs_path(which(), &mut pa)?;
+        let lb = b.fs_path(which(), &mut pb)?;
+        if pa[..la] != pb[..lb] {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn umask(t: &sys::task::TaskRef) -> Result<u32> {
+    let mut r = img::CkptTaskRec::new_zeroed();
+    t.info(None, &mut r)?;
+    Ok(r.umask)
+}
+
+fn same_handlers(a: &sys::task::TaskRef, b: &sys::task::TaskRef) -> bool {
+    let (mut x, mut y) = (
+        img::CkptSighandRec::new_zeroed(),
+        img::CkptSighandRec::new_zeroed(),
+    );
+    a.sigactions(&mut x);
+    b.sigactions(&mut y);
+    x.as_bytes() == y.as_bytes()
+}
+
+fn same_creds(a: &sys::task::TaskRef, b: &sys::task::TaskRef) -> CkptResult<bool> {
+    let (mut x, mut y) = (
+        img::CkptCredsRec::new_zeroed(),
+        img::CkptCredsRec::new_zeroed(),
+    );
+    let (mut gx, mut gy) = (KVec::new(), KVec::new());
+    a.creds(&mut x, &mut gx)?;
+    b.creds(&mut y, &mut gy)?;
+    Ok(x.as_bytes() == y.as_bytes() && gx.as_slice() == gy.as_slice())
+}
+
+fn same_limits(a: &sys::task::TaskRef, b: &sys::task::TaskRef) -> bool {
+    let (mut x, mut y) = (
+        img::CkptRlimitsRec::new_zeroed(),
+        img::CkptRlimitsRec::new_zeroed(),
+    );
+    a.rlimits(&mut x);
+    b.rlimits(&mut y);
+    x.as_bytes() == y.as_bytes()
 }

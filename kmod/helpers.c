@@ -21,6 +21,7 @@
 #include <linux/huge_mm.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/mount.h>
 #include <linux/pagemap.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
@@ -392,21 +393,29 @@ static int path_to_buf(const struct path *path, char *buf, u32 size)
 	return len;
 }
 
-int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len)
+/* @task's working directory (@pwd) or root, referenced into @path. */
+static int task_fs_get(struct task_struct *task, int pwd, struct path *path)
 {
-	struct path path;
-	int ret;
-
 	task_lock(task);
 	if (!task->fs) {
 		task_unlock(task);
 		return -ENOENT;
 	}
 	if (pwd)
-		get_fs_pwd(task->fs, &path);
+		get_fs_pwd(task->fs, path);
 	else
-		get_fs_root(task->fs, &path);
+		get_fs_root(task->fs, path);
 	task_unlock(task);
+	return 0;
+}
+
+int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len)
+{
+	struct path path;
+	int ret = task_fs_get(task, pwd, &path);
+
+	if (ret)
+		return ret;
 	ret = path_to_buf(&path, buf, len);
 	path_put(&path);
 	return ret;
@@ -1149,4 +1158,64 @@ void ckpt_helper_get_task_ref(struct task_struct *task)
 void ckpt_helper_sleep_killable_ms(u32 ms)
 {
 	schedule_timeout_killable(msecs_to_jiffies(ms));
+}
+
+/* ---- Refusals at checkpoint ------------------------------------------ */
+
+/*
+ * What ckpt_helper_task_next_fd does not tell about @task's @fd: whether the
+ * file lives on a kernel-internal mount (memfd, a shmem object opened through
+ * /proc/PID/map_files: no path reopens it) and its F_SETOWN/F_SETSIG owner.
+ */
+int ckpt_helper_task_fd_extra(struct task_struct *task, u32 fd, struct ckpt_h_fd_extra *out)
+{
+	unsigned int n = fd;
+	struct fown_struct *o;
+	struct file *file;
+
+	memset(out, 0, sizeof(*out));
+	file = fget_task_next(task, &n);
+	if (!file)
+		return -EBADF;
+	if (n != fd) {
+		fput(file);
+		return -EBADF;
+	}
+	out->internal = !!(file->f_path.mnt->mnt_flags & MNT_INTERNAL);
+	o = file_f_owner(file);
+	if (o) {
+		read_lock_irq(&o->lock);
+		if (o->pid) {
+			out->owned = 1;
+			out->owner = pid_vnr(o->pid);
+			out->owner_type = o->pid_type;
+		}
+		read_unlock_irq(&o->lock);
+		out->signum = READ_ONCE(o->signum);
+	}
+	fput(file);
+	return 0;
+}
+
+/* Whether @task's working directory (@pwd) or root was removed; 1 if so. */
+int ckpt_helper_task_fs_unlinked(struct task_struct *task, int pwd)
+{
+	struct path path;
+	int ret = task_fs_get(task, pwd, &path);
+
+	if (ret)
+		return ret;
+	ret = d_unlinked(path.dentry);
+	path_put(&path);
+	return ret;
+}
+
+/*
+ * A SysV shared memory segment (shmat) is a shmem object behind ipc/shm.c's
+ * own file operations (private to it): the file's operations are not its
+ * inode's, as they are for the shared anonymous memory of mmap.
+ */
+int ckpt_helper_file_is_sysv_shm(struct file *file)
+{
+	return shmem_file(file) && file->f_op != file_inode(file)->i_fop;
 }

@@ -211,4 +211,18 @@ int ckpt_helper_task_exiting(struct task_struct *task);
 int ckpt_helper_fatal_signal_pending(void);
 void ckpt_helper_sleep_killable_ms(u32 ms);
 
+/* Refusals at checkpoint of what restart could not rebuild. */
+struct ckpt_h_fd_extra {
+	u32 internal;		/* on a kernel-internal mount (memfd, shmem, ...) */
+	u32 owned;		/* F_SETOWN set an owner */
+	s32 owner;		/* its pid (process group: positive too), caller's namespace */
+	u32 owner_type;		/* enum pid_type */
+	s32 signum;		/* F_SETSIG */
+	u32 __pad;
+};
+
+int ckpt_helper_task_fd_extra(struct task_struct *task, u32 fd, struct ckpt_h_fd_extra *out);
+int ckpt_helper_task_fs_unlinked(struct task_struct *task, int pwd);
+int ckpt_helper_file_is_sysv_shm(struct file *file);
+
 #endif

@@ -59,6 +59,13 @@ fn classify(v: &Vma, mm: &crate::sys::mm::MmInfo) -> CkptResult<u32> {
             "memory {s:#x}-{e:#x}: special mapping not supported"
         ),
     }
+    if v.file.as_ref().is_some_and(|f| f.is_sysv_shm()) {
+        // Restart would map a new shared object: the segment would be left behind.
+        refuse!(
+            EOPNOTSUPP,
+            "memory {s:#x}-{e:#x}: SysV shared memory segment (shmat) not supported yet"
+        );
+    }
     if v.vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP) != 0 {
         refuse!(
             EOPNOTSUPP,
@@ -116,9 +123,15 @@ fn keep(kind: u32, page: PageKind) -> bool {
     }
 }
 
-/// `MM`, `VMA`s and `PAGES` of a memory. Shared anonymous memory is named by its object id;
+/// `MM`, `VMA`s and `PAGES` of a memory; `data_limit` is its owner's `RLIMIT_DATA`, which
+/// the restart checks the layout against. Shared anonymous memory is named by its object id;
 /// its pages are saved with the first memory that maps the object.
-pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) -> CkptResult {
+pub(crate) fn checkpoint(
+    mm: &MmRef,
+    data_limit: u64,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+) -> CkptResult {
     let info = mm.info();
     let vmas = mm.vmas().context(fmt!("memory areas"))?;
     let mut kinds = KVec::with_capacity(vmas.len(), GFP_KERNEL)?;
@@ -126,6 +139,21 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
         kinds.push(classify(v, &info)?, GFP_KERNEL)?;
     }
 
+    // rstr places its own vDSO where the image's was: there must be one, where the kernel
+    // has it.
+    let vdso = vmas
+        .iter()
+        .zip(kinds.iter())
+        .find(|(_, &k)| k == vma_kind::VDSO)
+        .map(|(v, _)| v.start);
+    if vdso.is_none() || vdso != Some(info.vdso) {
+        refuse!(
+            EOPNOTSUPP,
+            "memory: the vDSO is unmapped or moved ({:#x}, the kernel has it at {:#x}); not supported yet",
+            vdso.unwrap_or(0),
+            info.vdso
+        );
+    }
     let exe_vma = match vmas.iter().position(|v| v.exe) {
         Some(i) => i as u32,
         None if mm.has_exe() => refuse!(
@@ -152,9 +180,15 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
         exe_vma,
         __reserved: 0,
     };
+    // What the restart checks of these records depends on the state alone: refuse now what
+    // it would refuse (more areas than it takes, a layout it rejects).
+    let task_size = sys::mm::current::task_size();
+    refusal(check_mm(&m, task_size, sys::mm::auxv_max(), data_limit))
+        .context(fmt!("restart would refuse this memory"))?;
     w.fixed(rec::MM, &m)?;
 
     let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    let mut prev_end = 0;
     for (v, &kind) in vmas.iter().zip(kinds.iter()) {
         let len = match &v.file {
             Some(f) if kind == vma_kind::FILE_PRIVATE || kind == vma_kind::FILE_SHARED => f
@@ -184,6 +218,10 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
             shm: if shared { objs.id(v.shm_id)? } else { 0 },
             shm_size: if shared { v.shm_size } else { 0 },
         };
+        // A shared anonymous area grown with mremap past its object, for one.
+        refusal(check_vma(&r, prev_end, task_size))
+            .context(fmt!("restart would refuse this area"))?;
+        prev_end = r.end;
         w.record(rec::VMA, &[r.as_bytes(), p])?;
     }
 
@@ -202,6 +240,15 @@ pub(crate) fn checkpoint(mm: &MmRef, objs: &mut Objects, w: &mut ImageWriter) ->
         save_pages(mm, v, kind, &mut batch, w)?;
     }
     Ok(())
+}
+
+/// A restart check failed at checkpoint: the state is not supported (`EOPNOTSUPP`), the
+/// record is not invalid (`EINVAL`).
+fn refusal(r: CkptResult) -> CkptResult {
+    r.map_err(|e| crate::error::CkptError {
+        errno: EOPNOTSUPP,
+        ..e
+    })
 }
 
 /// Saves the pages of one area that [`keep`] selects, a run of consecutive pages per record.

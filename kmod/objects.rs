@@ -25,6 +25,9 @@ struct Obj {
 pub(crate) struct Objects {
     map: RBTree<u64, Obj>,
     next: u32,
+    /// The open file description of each pipe end met so far: the pipe's address (aligned)
+    /// plus 1 for the write end, to the file's.
+    pipe_ends: RBTree<u64, u64>,
 }
 
 impl Objects {
@@ -32,6 +35,7 @@ impl Objects {
         Objects {
             map: RBTree::new(),
             next: 1,
+            pipe_ends: RBTree::new(),
         }
     }
 
@@ -84,5 +88,17 @@ impl Objects {
             }
             _ => false,
         }
+    }
+
+    /// Whether `file` is the only open file description met so far of this end of the
+    /// pipe at `pipe`: true the first time, and again for the same file.
+    pub(crate) fn pipe_end(&mut self, pipe: u64, write: bool, file: u64) -> CkptResult<bool> {
+        let key = pipe | u64::from(write);
+        if let Some(&f) = self.pipe_ends.get(&key) {
+            return Ok(f == file);
+        }
+        self.pipe_ends
+            .try_create_and_insert(key, file, GFP_KERNEL)?;
+        Ok(true)
     }
 }

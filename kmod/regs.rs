@@ -53,7 +53,46 @@ pub(crate) fn checkpoint_regs(task: &TaskRef, w: &mut ImageWriter) -> CkptResult
             size_of::<img::CkptRegsRec>()
         );
     };
+    restorable(&regs)?;
     w.fixed(rec::REGS, &regs)
+}
+
+const USER_CS: u64 = 0x33;
+const USER_DS: u64 = 0x2b;
+
+/// Refuses at checkpoint the registers the restart would refuse (`ckpt_helper_set_regs`
+/// checks them as ptrace's `putreg` does, and a gs base cannot be restored): a 32-bit or
+/// otherwise foreign code or stack segment, a data selector other than the user one, an
+/// fs or gs selector (`set_thread_area`), a gs base. The fs base is below `TASK_SIZE_MAX` of
+/// the checkpointing machine; only a restart on one with a smaller address space can fail.
+fn restorable(r: &img::CkptRegsRec) -> CkptResult {
+    let data_ok = |sel: u64| sel == 0 || sel == USER_DS;
+    if r.cs != USER_CS || r.ss != USER_DS || !data_ok(r.ds) || !data_ok(r.es) {
+        refuse!(
+            EOPNOTSUPP,
+            "registers: segments cs {:#x} ss {:#x} ds {:#x} es {:#x} (32-bit or foreign code) not supported",
+            r.cs,
+            r.ss,
+            r.ds,
+            r.es
+        );
+    }
+    if r.fs != 0 || r.gs != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "registers: fs selector {:#x} gs selector {:#x} (set_thread_area) not supported yet",
+            r.fs,
+            r.gs
+        );
+    }
+    if r.gs_base != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "registers: gs base {:#x} (arch_prctl ARCH_SET_GS) cannot be restored yet",
+            r.gs_base
+        );
+    }
+    Ok(())
 }
 
 // ---- Restart --------------------------------------------------------------------------

@@ -10,10 +10,13 @@
 use kernel::prelude::*;
 use zerocopy::FromZeros;
 
-use crate::error::{CkptResult, Context};
+use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::sys::task::TaskRef;
 use crate::uapi::image::{self as img, rec};
+
+/// The most pending signals of one task `rstr` takes (its check of the `SIGNALS` record).
+const MAX_PENDING: u32 = 4096;
 
 /// `SIGHAND` if `handlers` (the first task of its handler table), then `SIGNALS` and
 /// `SIGINFO`s: signals pending for the task itself, and, for a thread-group `leader`, those
@@ -37,6 +40,13 @@ pub(crate) fn checkpoint(
     if !leader {
         pending.retain(|p| p.shared == 0);
         s.nr_pending = pending.len() as u32;
+    }
+    if s.nr_pending > MAX_PENDING {
+        refuse!(
+            EOPNOTSUPP,
+            "{} pending signals, more than the {MAX_PENDING} a restart queues again",
+            s.nr_pending
+        );
     }
     w.fixed(rec::SIGNALS, &s)?;
     for info in pending.iter() {

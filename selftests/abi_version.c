@@ -149,10 +149,12 @@ TEST_F(child, checkpoint_refuses_running_tracee)
 TEST_F(child, checkpoint_refuses_bad_arguments)
 {
 	int tid = self->pid;
-	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out, .flags = 2,
+	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out, .flags = 1ULL << 63,
 					  ONE_TASK(tid) };
 
 	expect_refusal(_metadata, self->dev, &a, EINVAL, "unknown flags");
+	a.flags = CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
+	expect_refusal(_metadata, self->dev, &a, EINVAL, "REFUSE with CKPT_CHECKPOINT_TREE_ONLY");
 	a.flags = 0;
 	a.nr_tasks = 0;
 	expect_refusal(_metadata, self->dev, &a, EINVAL, "0 tasks");

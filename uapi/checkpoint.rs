@@ -76,6 +76,18 @@ pub struct CkptCheckpointArgs {
 /// seen inside that namespace, which the whole tree must live in (a container).
 pub const CKPT_CHECKPOINT_CONTAINER: u64 = 1 << 0;
 
+/// [`CkptCheckpointArgs::flags`]: the caller found state of the tree that cannot be saved and
+/// that only it can see (SysV IPC used by id, read from `/proc/sysvipc`); `reason` holds,
+/// NUL-terminated, why. The module checks the tree as for a checkpoint, writes the `HEADER`
+/// and `TREE` records and ends the image with an `ERROR` record of that reason, then fails
+/// with `EOPNOTSUPP`, the reason copied back to `reason` as for its own refusals.
+pub const CKPT_CHECKPOINT_REFUSE: u64 = 1 << 1;
+
+/// [`CkptCheckpointArgs::flags`]: check the tree and write only its `HEADER` and `TREE`
+/// records, then succeed (no `TAIL`: this is not an image). `ckpt` runs `rstr`'s plan of the
+/// tree on them first, to refuse at checkpoint a tree that restart could not build.
+pub const CKPT_CHECKPOINT_TREE_ONLY: u64 = 1 << 2;
+
 /// The most tasks (threads included) one checkpoint or restart takes.
 pub const CKPT_MAX_TASKS: u32 = 1 << 16;
 

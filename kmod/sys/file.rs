@@ -31,6 +31,7 @@ extern "C" {
     fn ckpt_helper_read_user(file: *mut c_void, uaddr: u64, len: usize, pos: *mut i64) -> isize;
     fn ckpt_helper_shm_create(size: u64, err: *mut i32) -> *mut c_void;
     fn ckpt_helper_get_file(file: *mut c_void);
+    fn ckpt_helper_file_is_sysv_shm(file: *mut c_void) -> i32;
 }
 
 /// A reference on an open file.
@@ -107,6 +108,12 @@ impl FileRef {
     pub(crate) fn is_regular(&self) -> bool {
         // SAFETY: `self.ptr` is a valid file by the type invariant.
         unsafe { ckpt_helper_file_is_reg(self.ptr.as_ptr()) != 0 }
+    }
+
+    /// Whether this is a SysV shared memory segment attached with `shmat`.
+    pub(crate) fn is_sysv_shm(&self) -> bool {
+        // SAFETY: `self.ptr` is a valid file by the type invariant.
+        unsafe { ckpt_helper_file_is_sysv_shm(self.ptr.as_ptr()) != 0 }
     }
 
     /// Whether the file was opened for writing.

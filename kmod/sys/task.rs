@@ -83,6 +83,23 @@ pub(crate) struct FdInfo {
     pub(crate) pipe_id: u64,
 }
 
+/// What else the checkpoint must know of a descriptor (`ckpt_helper_task_fd_extra`).
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct FdExtra {
+    /// The file is on a kernel-internal mount (memfd, shared memory): no path reopens it.
+    pub(crate) internal: u32,
+    /// `F_SETOWN` gave it an owner.
+    pub(crate) owned: u32,
+    /// The owner's pid or process group, in the caller's pid namespace.
+    pub(crate) owner: i32,
+    /// `enum pid_type` of the owner.
+    pub(crate) owner_type: u32,
+    /// `F_SETSIG`'s signal, 0 for `SIGIO`.
+    pub(crate) signum: i32,
+    _pad: u32,
+}
+
 // The helpers fill these image records directly: their C twins in helpers.h must match.
 const _: () = assert!(size_of::<img::CkptTaskRec>() == 112);
 const _: () = assert!(size_of::<img::CkptRegsRec>() == 27 * 8);
@@ -92,6 +109,7 @@ const _: () = assert!(size_of::<img::CkptSignalsRec>() == 32);
 const _: () = assert!(size_of::<img::CkptSiginfoRec>() == 136);
 const _: () = assert!(size_of::<FdInfo>() == 56);
 const _: () = assert!(size_of::<TreeInfo>() == 104);
+const _: () = assert!(size_of::<FdExtra>() == 24);
 
 extern "C" {
     fn ckpt_helper_get_task(vpid: i32) -> *mut c_void;
@@ -154,6 +172,8 @@ extern "C" {
     fn ckpt_helper_rseq_sync() -> i32;
     fn ckpt_helper_close_fd(fd: i32) -> i32;
     fn ckpt_helper_kill_self();
+    fn ckpt_helper_task_fd_extra(task: *mut c_void, fd: u32, out: *mut FdExtra) -> i32;
+    fn ckpt_helper_task_fs_unlinked(task: *mut c_void, pwd: i32) -> i32;
 }
 
 /// The calling task, for restart.
@@ -213,11 +233,7 @@ pub(crate) mod current {
     /// Whether the caller has been sent SIGKILL.
     /// The caller's `RLIMIT_DATA` soft limit, in bytes (`u64::MAX`: none).
     pub(crate) fn data_limit() -> u64 {
-        let mut r = <img::CkptRlimitsRec as zerocopy::FromZeros>::new_zeroed();
-        TaskRef::current().rlimits(&mut r);
-        r.rlim
-            .get(kernel::bindings::RLIMIT_DATA as usize)
-            .map_or(u64::MAX, |l| l.cur)
+        TaskRef::current().data_limit()
     }
 
     pub(crate) fn fatal_signal_pending() -> bool {
@@ -394,6 +410,15 @@ impl TaskRef {
         )
     }
 
+    /// Its `RLIMIT_DATA` soft limit, in bytes (`u64::MAX`: none).
+    pub(crate) fn data_limit(&self) -> u64 {
+        let mut r = <img::CkptRlimitsRec as zerocopy::FromZeros>::new_zeroed();
+        self.rlimits(&mut r);
+        r.rlim
+            .get(kernel::bindings::RLIMIT_DATA as usize)
+            .map_or(u64::MAX, |l| l.cur)
+    }
+
     /// Every resource limit as `(cur, max)` pairs.
     pub(crate) fn rlimits(&self, out: &mut img::CkptRlimitsRec) {
         let n = out.rlim.len() as u32;
@@ -447,6 +472,22 @@ impl TaskRef {
             )
         };
         Ok((check(ret as isize)? == 1).then_some((n, info)))
+    }
+
+    /// What [`TaskRef::next_fd`] does not tell of the descriptor `fd`.
+    pub(crate) fn fd_extra(&self, fd: u32) -> Result<FdExtra> {
+        let mut e = FdExtra::default();
+        // SAFETY: the task is valid; `e` is writable.
+        check(unsafe { ckpt_helper_task_fd_extra(self.raw(), fd, &mut e) } as isize)?;
+        Ok(e)
+    }
+
+    /// Whether the root or working directory was removed.
+    pub(crate) fn fs_unlinked(&self, which: FsPath) -> Result<bool> {
+        let pwd = i32::from(matches!(which, FsPath::Cwd));
+        // SAFETY: the task is valid by the type invariant.
+        let ret = unsafe { ckpt_helper_task_fs_unlinked(self.raw(), pwd) };
+        Ok(check(ret as isize)? != 0)
     }
 
     /// A register set (`NT_PRSTATUS`, `NT_X86_XSTATE`) of this stopped task.

@@ -46,6 +46,8 @@ struct ckpt_checkpoint_args {
 };
 
 #define CKPT_CHECKPOINT_CONTAINER	(1ULL << 0)	/* @pid is a pid namespace's init */
+#define CKPT_CHECKPOINT_REFUSE		(1ULL << 1)	/* end the image with @reason */
+#define CKPT_CHECKPOINT_TREE_ONLY	(1ULL << 2)	/* HEADER and TREE only */
 #define CKPT_MAX_TASKS			(1U << 16)
 
 #define CKPT_RESTART_MAX_CLOSE	16

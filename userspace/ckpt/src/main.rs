@@ -9,6 +9,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// rstr's plan of the tree, pure logic: ckpt runs it before the checkpoint.
+#[allow(dead_code)]
+#[path = "../../rstr/src/plan.rs"]
+mod plan;
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
@@ -119,6 +124,17 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
     }
     let target = StoppedTree::seize(pid)?;
     ckptlib::phase::mark("seized");
+    // SysV IPC the tree uses by id is invisible to the module: read it here. Then the tree
+    // as rstr would build it again: a tree it cannot build is refused now, not at restart.
+    let mut refusal = ckptlib::sysvipc::refusal(target.procs())?;
+    if refusal.is_none() {
+        // A tree the module refuses is refused again, with its ERROR record, below.
+        if let Ok(entries) = checkpoint::tree_entries(&dev, &target, args.container) {
+            if let Err(e) = plan::plan(&entries) {
+                refusal = Some(format!("{e:#}: restart could not rebuild this tree"));
+            }
+        }
+    }
     let file = if to_stdout {
         None
     } else {
@@ -138,7 +154,7 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
         Some(f) => f.as_fd(),
         None => stdout.as_fd(),
     };
-    if let Err(e) = checkpoint::checkpoint(&dev, &target, args.container, out) {
+    if let Err(e) = checkpoint::checkpoint(&dev, &target, args.container, refusal.as_deref(), out) {
         if file.is_some() {
             let _ = std::fs::remove_file(&args.output);
         }

@@ -4,7 +4,7 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use nix::errno::Errno;
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
@@ -200,6 +200,11 @@ impl StoppedTree {
         self.tids[0]
     }
 
+    /// The live processes (thread-group ids).
+    pub fn procs(&self) -> &[i32] {
+        &self.procs
+    }
+
     /// Kills every live process of the tree (`SIGKILL`) and reaps our ptrace notifications.
     pub fn kill(mut self) -> Result<()> {
         for &p in &self.procs {
@@ -224,23 +229,79 @@ impl Drop for Stopped {
 }
 
 /// Asks the module to write the image of the stopped tree to `out`; `container` if its
-/// root is the init of a pid namespace to be saved whole.
+/// root is the init of a pid namespace to be saved whole. With a `refusal` (state only the
+/// caller sees, such as SysV IPC in use), the module ends the image with it and fails.
 pub fn checkpoint(
     dev: &Device,
     tree: &StoppedTree,
     container: bool,
+    refusal: Option<&str>,
+    out: BorrowedFd<'_>,
+) -> Result<()> {
+    let flags = if container {
+        abi::CKPT_CHECKPOINT_CONTAINER
+    } else {
+        0
+    } | if refusal.is_some() {
+        abi::CKPT_CHECKPOINT_REFUSE
+    } else {
+        0
+    };
+    call(dev, tree, flags, refusal, out)
+}
+
+/// The `TREE` record's entries of the stopped tree, as the module checks and writes them
+/// (`CKPT_CHECKPOINT_TREE_ONLY`, into a memfd): what `rstr` plans the restart from.
+pub fn tree_entries(
+    dev: &Device,
+    tree: &StoppedTree,
+    container: bool,
+) -> Result<Vec<abi::image::CkptTreeEntry>> {
+    use std::io::Seek;
+    use std::os::fd::FromRawFd;
+    // SAFETY: a plain system call with a NUL-terminated name.
+    let fd = unsafe { libc::memfd_create(c"ckpt-tree".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("memfd_create");
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut flags = abi::CKPT_CHECKPOINT_TREE_ONLY;
+    if container {
+        flags |= abi::CKPT_CHECKPOINT_CONTAINER;
+    }
+    call(dev, tree, flags, None, std::os::fd::AsFd::as_fd(&f))?;
+    f.rewind()?;
+    let mut rd = crate::image::RecordReader::new(std::io::BufReader::new(f));
+    for kind in [abi::image::rec::HEADER, abi::image::rec::TREE] {
+        let r = rd
+            .next_record()?
+            .context("the module wrote no HEADER and TREE")?;
+        ensure!(r.kind == kind, "the module wrote {} first", r.kind);
+        if kind == abi::image::rec::TREE {
+            return Ok(crate::image::tree_entries(&r.payload)?.1);
+        }
+    }
+    unreachable!()
+}
+
+fn call(
+    dev: &Device,
+    tree: &StoppedTree,
+    flags: u64,
+    refusal: Option<&str>,
     out: BorrowedFd<'_>,
 ) -> Result<()> {
     let mut reason = [0u8; abi::image::CKPT_REASON_MAX as usize + 1];
+    if let Some(r) = refusal {
+        let n = r.len().min(reason.len() - 1);
+        reason[..n].copy_from_slice(&r.as_bytes()[..n]);
+    }
     let tids = tree.tids();
     let args = abi::CkptCheckpointArgs {
         pid: tree.root(),
         fd: out.as_raw_fd(),
-        flags: if container {
-            abi::CKPT_CHECKPOINT_CONTAINER
-        } else {
-            0
-        },
+        flags,
         reason: reason.as_mut_ptr() as u64,
         reason_len: reason.len() as u32,
         nr_tasks: tids.len() as u32,

@@ -12,4 +12,5 @@ pub mod device;
 pub mod image;
 pub mod phase;
 pub mod restart;
+pub mod sysvipc;
 pub mod terminal;

@@ -54,6 +54,8 @@ int main(void)
 	V(sizeof(struct ckpt_session_args));
 	V(offsetof(struct ckpt_session_args, flags));
 	V(CKPT_CHECKPOINT_CONTAINER);
+	V(CKPT_CHECKPOINT_REFUSE);
+	V(CKPT_CHECKPOINT_TREE_ONLY);
 	V(CKPT_MAX_TASKS);
 	V(sizeof(struct ckpt_checkpoint_args));
 	V(offsetof(struct ckpt_checkpoint_args, pid));
@@ -166,6 +168,8 @@ fn c_header_matches_rust_abi() {
             offset_of!(abi::CkptSessionArgs, flags) as u64,
         ),
         ("CKPT_CHECKPOINT_CONTAINER", abi::CKPT_CHECKPOINT_CONTAINER),
+        ("CKPT_CHECKPOINT_REFUSE", abi::CKPT_CHECKPOINT_REFUSE),
+        ("CKPT_CHECKPOINT_TREE_ONLY", abi::CKPT_CHECKPOINT_TREE_ONLY),
         ("CKPT_MAX_TASKS", abi::CKPT_MAX_TASKS.into()),
         (
             "offsetof(struct ckpt_restart_args, __reserved)",
