@@ -9,27 +9,16 @@ directory.
 """
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import CKPT, OUT, RSTR, run, scratch, sh, wait_for  # noqa: E402
+from test_tree import Tree, counting, stat  # noqa: E402
 
 HANGS = os.path.join(OUT, "targets", "hangs")
 fresh = scratch("ckpt-hangs-")
-
-
-def stat(pid):
-    """(state, ppid, pgid, sid) of a process; None if there is none."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except OSError:
-        return None
-    f = s[s.rindex(")") + 2:].split()
-    return f[0], int(f[1]), int(f[2]), int(f[3])
 
 
 def tracer(pid):
@@ -37,67 +26,16 @@ def tracer(pid):
         return int(re.search(r"^TracerPid:\s*(\d+)", f.read(), re.M).group(1))
 
 
-class Family:
-    """hangs MODE DIR ARGS, its root in a session of its own, its errors in DIR/stderr.
-    When the `with` block ends every process with that file as its fd 2 (restored or not)
-    is killed and waited for."""
+def family(mode, d, *args):
+    """A hangs.c family as a test_tree.Tree: killed, restored or not, when the block ends."""
+    return Tree(mode, d, *args, binary=HANGS)
 
-    def __init__(self, mode, d, *args):
-        self.dir = d
-        self.stderr = os.path.join(d, "stderr")
-        with open(self.stderr, "w") as err:
-            self.proc = subprocess.Popen([HANGS, mode, d, *map(str, args)], stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-        self.root = self.proc.pid
 
-    def __enter__(self):
-        return self
-
-    def members(self):
-        out = set()
-        for e in os.listdir("/proc"):
-            try:
-                if e.isdigit() and os.readlink(f"/proc/{e}/fd/2") == self.stderr:
-                    out.add(int(e))
-            except OSError:
-                pass
-        return out
-
-    def __exit__(self, *exc):
-        doomed = self.members() | {self.root}
-        for p in doomed:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        try:
-            wait_for(lambda: not any((stat(p) or "Z")[0] != "Z" for p in doomed), "the processes to die", 60)
-        except AssertionError:
-            if exc[0] is None:
-                raise
-
-    def report(self, name):
-        try:
-            with open(os.path.join(self.dir, name)) as f:
-                w = f.read().split()
-        except FileNotFoundError:
-            return None
-        return {k: int(v) if re.fullmatch(r"-?\d+", v) else v for k, v in zip(w[0::2], w[1::2])}
-
-    def counted(self, names, more=2, since=None):
-        """{name: report} once each of NAMES counted MORE past SINCE[name] (or past 0)."""
-        def all_in():
-            out = {}
-            for n in names:
-                r = self.report(n)
-                if r is None or r.get("count", 0) < (since[n]["count"] if since else 0) + more:
-                    return None
-                out[n] = r
-            return out
-        return wait_for(all_in, f"{', '.join(names)} to count", 120)
+def counted(t, names, since=None):
+    """{name: report} once each of NAMES counted 2 past SINCE[name] (or past 0)."""
+    if since is None:
+        return t.reports(names, f"{', '.join(names)} to count", lambda _, r: r["count"] >= 2)
+    return t.reports(names, f"{', '.join(names)} to count on", counting(since, 2), timeout=120)
 
 
 def ckpt_refuses_a_parent_in_vfork():
@@ -106,7 +44,7 @@ def ckpt_refuses_a_parent_in_vfork():
     the parent is left untraced and goes on once its child exits."""
     d = fresh("vfork")
     img = os.path.join(d, "img")
-    with Family("vfork", d) as f:
+    with family("vfork", d) as f:
         child = wait_for(lambda: f.report("child"), "the vfork child")
         assert child["ppid"] == f.root, child
         wait_for(lambda: stat(f.root)[0] == "D", f"the parent to wait for its child ({stat(f.root)})")
@@ -124,7 +62,7 @@ def ckpt_refuses_a_parent_in_vfork():
         assert tracer(f.root) == 0 and tracer(child["pid"]) == 0, "ckpt left a process traced"
         assert stat(f.root)[0] == "D" and f.report("parent")["count"] == 0, "the parent left vfork"
         open(os.path.join(d, "release"), "w").close()
-        r = f.counted(["parent"])["parent"]
+        r = counted(f, ["parent"])["parent"]
         assert r["child"] == child["pid"], r
 
 
@@ -134,8 +72,8 @@ def ckpt_names_the_tracer_of_a_traced_task():
     that ptrace rights are missing; both go on, the child still traced by its parent."""
     d = fresh("traced")
     img = os.path.join(d, "img")
-    with Family("traced", d) as f:
-        r = f.counted(["parent", "child"])
+    with family("traced", d) as f:
+        r = counted(f, ["parent", "child"])
         child = r["child"]["pid"]
         assert r["parent"]["child"] == child and tracer(child) == f.root, (r, tracer(child))
         for target in (f.root, child):
@@ -146,7 +84,7 @@ def ckpt_names_the_tracer_of_a_traced_task():
             assert "not allowed" not in err and "CAP_SYS_PTRACE" not in err, err
             assert not os.path.exists(img), "an image was left behind"
         assert tracer(f.root) == 0 and tracer(child) == f.root, (tracer(f.root), tracer(child))
-        f.counted(["parent", "child"], since=r)
+        counted(f, ["parent", "child"], since=r)
 
 
 ROUNDS = 30
@@ -159,8 +97,8 @@ def zombie_session_leader_restarts_every_time():
     saved, and the member goes on counting."""
     d = fresh("zleader")
     img = os.path.join(d, "img")
-    with Family("zleader", d) as f:
-        r = f.counted(["root", "member"])
+    with family("zleader", d) as f:
+        r = counted(f, ["root", "member"])
         leader, member = r["root"]["leader"], r["member"]["pid"]
         want = {  # (state, ppid, pgid, sid)
             leader: ("Z", f.root, leader, leader),
@@ -189,7 +127,7 @@ def zombie_session_leader_restarts_every_time():
             assert out.strip() == str(f.root), f"round {n}: rstr printed {out!r}"
             check(f"round {n}")
             last = {"member": f.report("member"), "root": f.report("root")}
-            f.counted(["member", "root"], since=last)
+            counted(f, ["member", "root"], since=last)
         assert not failures, f"{len(failures)} of {ROUNDS} rounds failed: {failures[:3]}"
 
 
@@ -199,16 +137,16 @@ def rstr_refuses_a_taken_pid_at_once_and_leaves_nothing():
     within 60 s; no process of the image's pids is left but the one holding the pid."""
     d = fresh("taken")
     img = os.path.join(d, "img")
-    with Family("fan", d, 3) as f:
+    with family("fan", d, 3) as f:
         names = ["root"] + [f"{k}{i}" for i in (1, 2, 3) for k in ("child", "grandchild")]
-        r = f.counted(names)
+        r = counted(f, names)
         pids = {n: r[n]["pid"] for n in names}
         taken = pids["child3"]
         assert stat(taken)[1] == f.root
         sh(CKPT, "--kill", str(f.root), "-o", img, timeout=120)
         f.proc.wait(timeout=30)
         wait_for(lambda: all(stat(p) is None for p in pids.values()), "the tree's pids to be free")
-        with open(f.stderr, "a") as e:     # the holder is one of the family, killed at the end
+        with open(f.stderr, "a") as e:     # the holder is one of the family (its fd 2), killed at the end
             subprocess.run([HANGS, "hold", d, str(taken)], stdout=subprocess.DEVNULL, stderr=e, check=True)
         holder = wait_for(lambda: f.report("holder"), "the holder")
         assert holder["pid"] == taken, holder
