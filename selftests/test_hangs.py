@@ -168,11 +168,44 @@ def rstr_refuses_a_taken_pid_at_once_and_leaves_nothing():
         assert stat(taken) and stat(taken)[0] != "Z", f"the holder of {taken} is alive: {stat(taken)}"
 
 
+def rstr_waits_for_a_pid_held_by_a_zombie_being_reaped():
+    """After ckpt --kill, a pid of the image is held by a zombie that its parent reaps 2 s
+    later (as init reaps a killed tree's zombies, a moment after ckpt exits): rstr -d waits
+    for the pid and restores the whole tree, every pid, parent, group and session as saved."""
+    d = fresh("zombie-held")
+    img = os.path.join(d, "img")
+    with family("fan", d, 2) as f:
+        names = ["root"] + [f"{k}{i}" for i in (1, 2) for k in ("child", "grandchild")]
+        r = counted(f, names)
+        pids = {n: r[n]["pid"] for n in names}
+        before = {p: stat(p)[1:] for p in pids.values()}
+        held = pids["grandchild2"]
+        sh(CKPT, "--kill", str(f.root), "-o", img, timeout=120)
+        f.proc.wait(timeout=30)
+        wait_for(lambda: all(stat(p) is None for p in pids.values()), "the tree's pids to be free")
+        reaper = subprocess.Popen([HANGS, "hold", d, str(held), "2000"], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: f.report("reaper"), "the zombie holding the pid")
+            assert stat(held)[0] == "Z", f"pid {held} is a zombie: {stat(held)}"
+            status, out, err = sh(RSTR, "--detach", img, check=False, timeout=120)
+        finally:
+            reaper.wait(timeout=30)
+        assert status == 0, f"rstr -d exited {status}: {err.strip()}"
+        assert out.strip() == str(f.root), out
+        for p, (ppid, pgid, sid) in before.items():
+            s = stat(p)
+            assert s and s[0] != "Z" and s[2:] == (pgid, sid), f"pid {p}: {s}, was {(ppid, pgid, sid)}"
+            assert p == f.root or s[1] == ppid, f"pid {p}: parent {s[1]}, was {ppid}"
+        counted(f, names, since={n: f.report(n) for n in names})
+
+
 TESTS = [
     ckpt_refuses_a_parent_in_vfork,
     ckpt_names_the_tracer_of_a_traced_task,
     zombie_session_leader_restarts_every_time,
     rstr_refuses_a_taken_pid_at_once_and_leaves_nothing,
+    rstr_waits_for_a_pid_held_by_a_zombie_being_reaped,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
 sys.exit(run(only or TESTS))

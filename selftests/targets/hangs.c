@@ -13,6 +13,8 @@
  *   hangs fan DIR N        a root with N children, each with one child; all count
  *   hangs hold DIR PID     holds pid PID (clone3 with set_tid) in a child that
  *                          reports as "holder" and sleeps; the caller returns at once
+ *   hangs hold DIR PID MS  the child with pid PID exits at once; its parent reports as
+ *                          "reaper", reaps it MS ms later and exits
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -150,7 +152,7 @@ static void __attribute__((noreturn)) fan(int n)
 	count("root", "");
 }
 
-static int hold(pid_t pid)
+static int hold(pid_t pid, int reap_ms)
 {
 	struct clone_args args = { .exit_signal = SIGCHLD };
 	pid_t tid[1] = { pid };
@@ -162,9 +164,22 @@ static int hold(pid_t pid)
 	if (r < 0)
 		die("clone3 with set_tid");
 	if (r == 0) {
+		if (reap_ms >= 0)
+			_exit(0);
 		report("holder", "held %d", pid);
 		for (;;)
 			pause();
+	}
+	if (reap_ms >= 0) {
+		siginfo_t si;
+
+		/* A zombie now, reaped only later. */
+		if (waitid(P_PID, r, &si, WEXITED | WNOWAIT))
+			die("waitid");
+		report("reaper", "zombie %d", pid);
+		nap(reap_ms);
+		if (waitpid(r, NULL, 0) != r)
+			die("waitpid");
 	}
 	return 0;
 }
@@ -184,7 +199,9 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "fan") && argc == 4 && a >= 1)
 		fan(a);
 	if (!strcmp(mode, "hold") && argc == 4 && a > 0)
-		return hold(a);
-	fprintf(stderr, "usage: hangs MODE DIR [ARGS], MODE: vfork, traced, zleader, fan N, hold PID\n");
+		return hold(a, -1);
+	if (!strcmp(mode, "hold") && argc == 5 && a > 0 && atoi(argv[4]) >= 0)
+		return hold(a, atoi(argv[4]));
+	fprintf(stderr, "usage: hangs MODE DIR [ARGS], MODE: vfork, traced, zleader, fan N, hold PID [MS]\n");
 	return 2;
 }

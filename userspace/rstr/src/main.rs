@@ -451,6 +451,10 @@ fn dead(first: i32, image: &Image, pidns: bool) -> Option<String> {
     if pidns {
         return None;
     }
+    // Ours only: a zombie of the tree, or of us. One of another parent holds a pid of the
+    // image that a creator waits for (sys::clone_process).
+    let me = std::process::id() as i32;
+    let ours = |ppid: i32| ppid == me || image.tree.iter().any(|e| e.pid == ppid);
     image
         .tree
         .iter()
@@ -459,8 +463,9 @@ fn dead(first: i32, image: &Image, pidns: bool) -> Option<String> {
             std::fs::read_to_string(format!("/proc/{}/stat", e.pid))
                 .ok()
                 .and_then(|s| {
-                    s.rsplit_once(')')
-                        .map(|(_, r)| r.trim_start().starts_with('Z'))
+                    let mut f = s.rsplit_once(')')?.1.split_whitespace();
+                    let zombie = f.next()? == "Z";
+                    Some(zombie && ours(f.next()?.parse().ok()?))
                 })
                 .unwrap_or(false)
         })
