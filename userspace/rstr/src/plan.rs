@@ -235,11 +235,19 @@ pub fn plan(tree: &[CkptTreeEntry]) -> Result<Plan> {
                     // dies, and the member falls back to the subreaper, as it did.
                     let leader = &tree[l];
                     ensure!(
-                        zombie(leader) && leader.ppid == e.ppid && node_of.contains_key(&l),
-                        "process {} is in session {s}, whose leader {s} is {} but neither its \
-                         parent nor a zombie of its parent {}: the session cannot be recreated",
+                        zombie(leader),
+                        "process {} is in session {s}, whose leader {s} is alive but out of \
+                         its line (its parent {} is in another session): the session cannot \
+                         be recreated",
                         e.pid,
-                        if zombie(leader) { "a zombie" } else { "alive" },
+                        e.ppid
+                    );
+                    ensure!(
+                        leader.ppid == e.ppid && node_of.contains_key(&l),
+                        "process {} is in session {s}, whose dead leader {s} is a zombie of {}, \
+                         not of its own parent {}: the session cannot be recreated",
+                        e.pid,
+                        leader.ppid,
                         e.ppid
                     );
                     let z = node_of[&l];
