@@ -46,9 +46,10 @@ selftests:
 lint:
 	$(TOP)/scripts/lint "$(kdir)"
 
-# Host-side unit tests (image encoding, ABI header agreement).
+# Host-side unit tests (image encoding, ABI header agreement, the VM's kernel-log check).
 test-host:
 	$(CARGO) test --release
+	$(TOP)/scripts/test-kmsg-problems
 
 check:
 	$(TOP)/scripts/check

@@ -89,11 +89,11 @@ class Tree:
     (restored or not, in any pid namespace), every process the test named with watch(),
     and the init of a pid namespace any of them is in, is killed."""
 
-    def __init__(self, mode, d, *args):
+    def __init__(self, mode, d, *args, binary=TREE):
         self.dir = d
         self.stderr = os.path.join(d, "stderr")
         with open(self.stderr, "w") as err:
-            self.proc = subprocess.Popen([TREE, mode, d, *map(str, args)], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([binary, mode, d, *map(str, args)], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         self.root = self.proc.pid
         self.pids = {self.root}
@@ -539,5 +539,6 @@ TESTS = [
     failed_restart_leaves_no_task_alive,
     thousand_process_tree,
 ]
-only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
-sys.exit(run(only or TESTS))
+if __name__ == "__main__":     # test_hangs.py imports Tree
+    only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
+    sys.exit(run(only or TESTS))

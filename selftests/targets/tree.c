@@ -44,40 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *dir;
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(3);
-}
-
-/* Replaces DIR/NAME with "pid P " and the formatted pairs. */
-static void report(const char *name, const char *fmt, ...)
-{
-	char line[1024], tmp[4200], path[4200];
-	va_list ap;
-	int n, fd;
-
-	n = snprintf(line, sizeof(line), "pid %d ", getpid());
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	va_end(ap);
-	line[n++] = '\n';
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.new", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, line, n) != n || close(fd) || rename(tmp, path))
-		die(path);
-}
-
-static void nap(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
+#include "report.h"
 
 static volatile sig_atomic_t usr1, usr2;
 

@@ -3,11 +3,13 @@
 //! Stopping a process tree with ptrace and asking the module for its image.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use nix::errno::Errno;
 use nix::sys::ptrace;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
@@ -38,10 +40,20 @@ impl Stopped {
         match ptrace::seize(pid, ptrace::Options::empty()) {
             Ok(()) => {}
             Err(Errno::ESRCH) => bail!("no process {pid}"),
-            Err(Errno::EPERM) => bail!(
-                "not allowed to ptrace-attach to {pid}: checkpoint needs ptrace rights over it \
-                 (same user and dumpable, or CAP_SYS_PTRACE; see also kernel.yama.ptrace_scope)"
-            ),
+            Err(Errno::EPERM) => {
+                if let Some(tracer) = tracer_of(pid.as_raw()) {
+                    bail!(
+                        "process {pid} is already traced by process {tracer} ({}): a task has \
+                         one tracer only; checkpoint it once {tracer} has detached",
+                        comm(tracer)
+                    )
+                }
+                bail!(
+                    "not allowed to ptrace-attach to {pid}: checkpoint needs ptrace rights over \
+                     it (same user and dumpable, or CAP_SYS_PTRACE; see also \
+                     kernel.yama.ptrace_scope)"
+                )
+            }
             Err(e) => return Err(e).with_context(|| format!("PTRACE_SEIZE {pid}")),
         }
         let mut me = Stopped {
@@ -49,10 +61,22 @@ impl Stopped {
             attached: true,
         };
         ptrace::interrupt(pid).with_context(|| format!("PTRACE_INTERRUPT {pid}"))?;
+        let deadline = Instant::now() + WAIT_LIMIT;
         loop {
-            match waitpid(pid, Some(WaitPidFlag::__WALL))
-                .with_context(|| format!("waiting for {pid} to stop"))?
-            {
+            // A task that does not stop at once may never: a parent in vfork waits for its
+            // child, out of reach of ptrace, until the child execs or exits.
+            let status = wait_traced(pid, deadline, || match in_vfork(pid.as_raw()) {
+                Some(why) => Err(anyhow!("{why}")),
+                None => Ok(()),
+            })?
+            .with_context(|| {
+                format!(
+                    "process {pid} did not stop within {} s of PTRACE_INTERRUPT ({})",
+                    WAIT_LIMIT.as_secs(),
+                    where_is(pid.as_raw())
+                )
+            })?;
+            match status {
                 WaitStatus::PtraceEvent(_, _, PTRACE_EVENT_STOP) => return Ok(me),
                 WaitStatus::Stopped(_, sig) => {
                     // A signal-delivery stop: let the signal go on as it would have.
@@ -84,17 +108,152 @@ impl Stopped {
     /// Reaps our ptrace notification of the task's death, once it was killed.
     fn reap(&mut self) -> Result<()> {
         self.attached = false;
+        let deadline = Instant::now() + WAIT_LIMIT;
         loop {
-            match waitpid(self.pid, Some(WaitPidFlag::__WALL)) {
-                Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(Errno::ECHILD) => {
+            match wait_traced(self.pid, deadline, || Ok(())) {
+                Ok(Some(WaitStatus::Exited(..))) | Ok(Some(WaitStatus::Signaled(..))) => {
                     return Ok(())
                 }
-                Ok(_) => {}
-                Err(e) => return Err(e).context("waiting for the killed process"),
+                Err(e) if e.downcast_ref() == Some(&Errno::ECHILD) => return Ok(()),
+                Ok(Some(_)) => {}
+                Ok(None) => bail!(
+                    "killed process {} did not die within {} s ({})",
+                    self.pid,
+                    WAIT_LIMIT.as_secs(),
+                    where_is(self.pid.as_raw())
+                ),
+                Err(e) => {
+                    return Err(e.context(format!("waiting for the killed process {}", self.pid)))
+                }
             }
         }
     }
 }
+
+/// How long `ckpt` waits for a task to stop, or for a killed one to die.
+const WAIT_LIMIT: Duration = Duration::from_secs(30);
+
+/// Waits for the next wait status of the traced task `pid`, until `deadline` (then `None`).
+/// `idle` runs now and then while nothing comes, after a first short wait; its error ends
+/// the wait. Every wait is bounded: `SIGCHLD` (blocked meanwhile) wakes it early.
+fn wait_traced(
+    pid: Pid,
+    deadline: Instant,
+    mut idle: impl FnMut() -> Result<()>,
+) -> Result<Option<WaitStatus>> {
+    let chld = SigSet::from(Signal::SIGCHLD);
+    let mut old = SigSet::empty();
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&chld), Some(&mut old))
+        .context("blocking SIGCHLD")?;
+    let start = Instant::now();
+    let mut next_idle = start + Duration::from_millis(50);
+    let r = loop {
+        match waitpid(pid, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(s) => break Ok(Some(s)),
+            Err(e) => break Err(anyhow::Error::new(e)),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break Ok(None);
+        }
+        if now >= next_idle {
+            if let Err(e) = idle() {
+                break Err(e);
+            }
+            next_idle = now + Duration::from_millis(200);
+        }
+        let wait = (deadline - now).min(next_idle.saturating_duration_since(now));
+        let ts = libc::timespec {
+            tv_sec: wait.as_secs() as libc::time_t,
+            tv_nsec: wait.subsec_nanos().into(),
+        };
+        // SAFETY: `chld` is a valid signal set and `ts` a valid timeout, both outliving the
+        // call; the signal's information is not asked for.
+        unsafe { libc::sigtimedwait(chld.as_ref(), std::ptr::null_mut(), &ts) };
+    };
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    r
+}
+
+/// The tracer of `pid` (`TracerPid` of `/proc/PID/status`), if it has one.
+fn tracer_of(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let t: i32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    (t != 0).then_some(t)
+}
+
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim_end().to_string())
+        .unwrap_or_else(|_| "gone".into())
+}
+
+/// Where a task that does not stop is: its state and the kernel function it waits in.
+fn where_is(pid: i32) -> String {
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    format!(
+        "state {}, waiting in {}",
+        proc_state(pid).unwrap_or('?'),
+        if wchan.is_empty() { "?" } else { &wchan }
+    )
+}
+
+const CLONE_VFORK: u64 = 0x4000;
+
+/// Why `pid` cannot be stopped if it is a parent waiting in `vfork` (`vfork`, or `clone`
+/// or `clone3` with `CLONE_VFORK`) for its child: the system call it is blocked in, as
+/// `/proc/PID/syscall` shows it (and the flags `clone3` reads, from its memory), or the
+/// kernel function it waits in.
+fn in_vfork(pid: i32) -> Option<String> {
+    if !matches!(proc_state(pid), Some('D' | 'S')) {
+        return None;
+    }
+    let call = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let mut f = call.split_whitespace();
+    let nr: i64 = f.next()?.parse().ok()?;
+    let arg1 = f
+        .next()
+        .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0);
+    let vfork = match nr {
+        libc::SYS_vfork => true,
+        libc::SYS_clone => arg1 & CLONE_VFORK != 0,
+        libc::SYS_clone3 => {
+            let mut flags = [0u8; 8];
+            std::fs::File::open(format!("/proc/{pid}/mem"))
+                .and_then(|m| m.read_exact_at(&mut flags, arg1))
+                .is_ok_and(|()| u64::from_ne_bytes(flags) & CLONE_VFORK != 0)
+        }
+        _ => false,
+    } || std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+        .is_ok_and(|w| w.trim() == "wait_for_vfork_done");
+    if !vfork {
+        return None;
+    }
+    // The child is the one sharing its memory.
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let child = children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<i32>().ok())
+        .find(|&c| {
+            // SAFETY: kcmp only compares two tasks' memory; no pointer is passed.
+            unsafe { libc::syscall(libc::SYS_kcmp, pid, c, KCMP_VM, 0, 0) == 0 }
+        });
+    let who = child.map_or("its child".into(), |c| format!("its child {c}"));
+    Some(format!(
+        "process {pid} is in vfork: {who} shares its memory until it execs or exits, and the \
+         parent cannot be stopped until then; checkpoint it after that"
+    ))
+}
+
+const KCMP_VM: libc::c_long = 1;
 
 /// A process, its threads and all its descendants, every live task held in a ptrace stop,
 /// listed as the module wants them: the root first, each task after its parent and after

@@ -193,6 +193,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
     // Every signal stays blocked in the new processes until the module sets their masks.
     block_all_signals()?;
+    // Until the tree runs, a process whose creator failed comes to us, not to init: a
+    // failed restart finds and kills it (kill_all). The plan leaves no other orphan.
+    if !pidns {
+        set_subreaper(true)?;
+    }
     let first = if pidns {
         let init = clone_process(0, CLONE_NEWPID, libc::SIGCHLD)?;
         if init == 0 {
@@ -234,6 +239,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return Err(e);
     }
     ckptlib::phase::mark("go");
+    if !pidns {
+        set_subreaper(false)?;
+    }
     if cli.detach {
         println!("{shown}");
         return Ok(ExitCode::SUCCESS);
@@ -326,6 +334,39 @@ fn may_choose_pids() -> Result<bool> {
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         .context("no CapEff in /proc/self/status")?;
     Ok(eff & (1 << CAP_SYS_ADMIN | 1 << CAP_CHECKPOINT_RESTORE) != 0)
+}
+
+fn set_subreaper(on: bool) -> Result<()> {
+    // SAFETY: a plain system call on this process.
+    check(
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_CHILD_SUBREAPER,
+                libc::c_ulong::from(on),
+                0,
+                0,
+                0,
+            )
+        }
+        .into(),
+        "PR_SET_CHILD_SUBREAPER",
+    )?;
+    Ok(())
+}
+
+/// Our children: the first process and, while we are a subreaper, every orphan of the tree.
+fn own_children() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|t| {
+            let c = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            c.split_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect()
 }
 
 fn block_all_signals() -> Result<()> {
@@ -441,6 +482,10 @@ fn dead(first: i32, image: &Image, pidns: bool) -> Option<String> {
     if pidns {
         return None;
     }
+    // Ours only: a zombie of the tree, or of us. One of another parent holds a pid of the
+    // image that a creator waits for (sys::clone_process).
+    let me = std::process::id() as i32;
+    let ours = |ppid: i32| ppid == me || image.tree.iter().any(|e| e.pid == ppid);
     image
         .tree
         .iter()
@@ -449,8 +494,9 @@ fn dead(first: i32, image: &Image, pidns: bool) -> Option<String> {
             std::fs::read_to_string(format!("/proc/{}/stat", e.pid))
                 .ok()
                 .and_then(|s| {
-                    s.rsplit_once(')')
-                        .map(|(_, r)| r.trim_start().starts_with('Z'))
+                    let mut f = s.rsplit_once(')')?.1.split_whitespace();
+                    let zombie = f.next()? == "Z";
+                    Some(zombie && ours(f.next()?.parse().ok()?))
                 })
                 .unwrap_or(false)
         })
@@ -465,9 +511,10 @@ fn describe_status(st: i32) -> String {
     }
 }
 
-/// Kills every process of the tree under `first`: stopped first, so that none can create
-/// more while the tree is walked, then killed. In a new pid namespace killing its init is
-/// enough: the kernel kills the rest.
+/// Kills every process of the tree under `first` and under us (orphans whose creator failed
+/// came to us): stopped first, so that none can create more while the tree is walked, then
+/// killed and reaped. In a new pid namespace killing its init is enough: the kernel kills
+/// the rest.
 fn kill_all(first: i32, pidns: bool) {
     let kill = |p: i32, sig| {
         // SAFETY: signalling a process of the tree we made.
@@ -477,6 +524,7 @@ fn kill_all(first: i32, pidns: bool) {
         kill(first, libc::SIGKILL);
     } else {
         let mut all = vec![first];
+        all.extend(own_children().into_iter().filter(|&c| c != first));
         let mut seen = std::collections::HashSet::new();
         loop {
             let mut grew = false;
@@ -511,6 +559,9 @@ fn kill_all(first: i32, pidns: bool) {
         }
     }
     let _ = wait_status(first);
+    for c in own_children() {
+        let _ = wait_status(c);
+    }
 }
 
 enum Status {

@@ -149,7 +149,25 @@ pub fn plan(tree: &[CkptTreeEntry]) -> Result<Plan> {
     }
     let vm_child = |i: usize| vm_children.values().flatten().any(|&c| c == i);
 
-    for (i, e) in tree.iter().enumerate() {
+    // Zombies right after their parent: a zombie that led a session creates the members
+    // of that session that came to its parent (below), so it must exist before them.
+    let zombie = |e: &CkptTreeEntry| is_process(e) && e.flags & img::CKPT_TASK_ZOMBIE != 0;
+    let mut zombies_of: HashMap<i32, Vec<usize>> = HashMap::new();
+    for (z, e) in tree.iter().enumerate().skip(1).filter(|(_, e)| zombie(e)) {
+        zombies_of.entry(e.ppid).or_default().push(z);
+    }
+    let mut order: Vec<usize> = Vec::with_capacity(tree.len());
+    for (i, e) in tree.iter().enumerate().filter(|(_, e)| !zombie(e)) {
+        order.push(i);
+        if is_process(e) {
+            order.extend(zombies_of.remove(&e.pid).unwrap_or_default());
+        }
+    }
+    // (The module lists a zombie only after its parent: none is left here.)
+    order.extend(zombies_of.into_values().flatten());
+
+    for &i in &order {
+        let e = &tree[i];
         if !is_process(e) || vm_child(i) {
             continue;
         }
@@ -211,6 +229,36 @@ pub fn plan(tree: &[CkptTreeEntry]) -> Result<Plan> {
                     e.pid,
                     e.ppid
                 );
+                if let Some(&l) = index.get(&s) {
+                    // The leader is in the image: no ghost can have its pid. A dead leader
+                    // (a zombie of the same parent) creates the member itself, before it
+                    // dies, and the member falls back to the subreaper, as it did.
+                    let leader = &tree[l];
+                    ensure!(
+                        zombie(leader),
+                        "process {} is in session {s}, whose leader {s} is alive but out of \
+                         its line (its parent {} is in another session): the session cannot \
+                         be recreated",
+                        e.pid,
+                        e.ppid
+                    );
+                    ensure!(
+                        leader.ppid == e.ppid && node_of.contains_key(&l),
+                        "process {} is in session {s}, whose dead leader {s} is a zombie of {}, \
+                         not of its own parent {}: the session cannot be recreated",
+                        e.pid,
+                        leader.ppid,
+                        e.ppid
+                    );
+                    let z = node_of[&l];
+                    let me = nodes.len();
+                    nodes[z].late.push(me);
+                    born_in.push(Id::Led(s));
+                    node.creator = Some(z);
+                    node_of.insert(i, me);
+                    nodes.push(node);
+                    continue;
+                }
                 let g = match ghost_sessions.get(&s) {
                     Some(&g) => {
                         ensure!(
@@ -416,6 +464,44 @@ mod tests {
         let child = p.node_of[&1];
         assert_eq!(p.nodes[child].creator, Some(ghost));
         assert_eq!(p.nodes[child].join, Some(Id::Led(20)));
+    }
+
+    #[test]
+    fn zombie_session_leader_creates_its_members() {
+        let mut root = e(10, 1, 10, 10);
+        root.flags = img::CKPT_TASK_SUBREAPER;
+        // 20 led session 20 and is a zombie of 10; its member 21 came to 10. In both
+        // orders of the TREE record.
+        let mut zombie = e(20, 10, 20, 20);
+        zombie.flags = img::CKPT_TASK_ZOMBIE;
+        for t in [
+            [root, zombie, e(21, 10, 20, 20)],
+            [root, e(21, 10, 20, 20), zombie],
+        ] {
+            let p = plan(&t).unwrap();
+            let pids: Vec<i32> = p.nodes.iter().map(|n| n.pid).collect();
+            assert_eq!(pids.len(), 3, "one node per pid, no ghost: {pids:?}");
+            let z = p.nodes.iter().position(|n| n.pid == 20).unwrap();
+            let m = p.nodes.iter().position(|n| n.pid == 21).unwrap();
+            assert!(matches!(p.nodes[z].what, What::Task(_)) && p.nodes[z].setsid);
+            assert_eq!(p.nodes[z].creator, Some(0));
+            assert_eq!(p.nodes[z].late, vec![m]);
+            assert_eq!(p.nodes[m].creator, Some(z));
+            assert_eq!(p.nodes[m].join, Some(Id::Led(20)));
+        }
+    }
+
+    #[test]
+    fn member_of_a_live_leaders_session_elsewhere_is_refused() {
+        let mut root = e(10, 1, 10, 10);
+        root.flags = img::CKPT_TASK_SUBREAPER;
+        // 20 leads session 20 and lives; 21, in its session, is a child of 10.
+        let t = [root, e(20, 10, 20, 20), e(21, 10, 20, 20)];
+        let err = plan(&t).unwrap_err().to_string();
+        assert!(
+            err.contains("21") && err.contains("leader 20 is alive"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -112,22 +112,62 @@ pub fn clone_process(pid: i32, flags: u64, exit_signal: i32) -> Result<i32> {
         set_tid_size: u64::from(pid > 0),
         ..Default::default()
     };
-    // SAFETY: clone3 without CLONE_VM is a fork; `args` and `tids` outlive the call. The
-    // caller is single-threaded, so the child may go on running ordinary Rust code.
-    let ret = unsafe { libc::syscall(libc::SYS_clone3, &args, size_of::<CloneArgs>()) };
-    if ret < 0 {
+    // A pid held by a zombie its parent is about to reap (the image's process killed by
+    // `ckpt --kill` a moment ago, waiting for init) is free soon: waited for, a while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ret = loop {
+        // SAFETY: clone3 without CLONE_VM is a fork; `args` and `tids` outlive the call.
+        // The caller is single-threaded, so the child may go on running ordinary Rust code.
+        let ret = unsafe { libc::syscall(libc::SYS_clone3, &args, size_of::<CloneArgs>()) };
         let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EEXIST) => {
-                bail!("pid {pid} is taken: the original process, or another, has it")
-            }
+        if ret >= 0 {
+            break Ok(ret);
+        }
+        if e.raw_os_error() != Some(libc::EEXIST)
+            || !holder_is_dead(pid)
+            || std::time::Instant::now() >= deadline
+        {
+            break Err(e);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let ret = match ret {
+        Ok(ret) => ret,
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EEXIST) => bail!("pid {pid} is taken: {}", holder_of(pid)),
             Some(libc::EPERM) => {
                 bail!("choosing pid {pid} needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN)")
             }
             _ => return Err(anyhow::Error::new(e).context(format!("clone3 with pid {pid}"))),
-        }
-    }
+        },
+    };
     Ok(ret as i32)
+}
+
+/// `/proc/PID/stat`'s state and parent.
+fn state_and_parent(pid: i32) -> Option<(char, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut f = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    Some((state, f.next()?.parse().ok()?))
+}
+
+/// Whether the task holding `pid` is dead (a zombie, or being released) or already gone.
+fn holder_is_dead(pid: i32) -> bool {
+    state_and_parent(pid).is_none_or(|(s, _)| s == 'Z' || s == 'X')
+}
+
+/// Who holds `pid`, for the error that says it is taken.
+fn holder_of(pid: i32) -> String {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    match state_and_parent(pid) {
+        Some(('Z', ppid)) => format!(
+            "process {pid} ({}) is a zombie its parent {ppid} has not reaped",
+            comm.trim_end()
+        ),
+        Some(_) => format!("process {pid} ({}) has it", comm.trim_end()),
+        None => "a task had it (a thread, or one gone since)".into(),
+    }
 }
 
 /// Counters in memory shared by every process `rstr` creates (an anonymous shared mapping

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the selftests' target programs (tree.c, hangs.c) share: DIR, where each process
+ * reports, and the report itself, one line of "key value" pairs starting with "pid P",
+ * replaced whole (written aside, then renamed) so that a reader never sees half a line.
+ */
+#ifndef SELFTESTS_TARGETS_REPORT_H
+#define SELFTESTS_TARGETS_REPORT_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *dir;
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(3);
+}
+
+/* Replaces DIR/NAME with "pid P " and the formatted pairs. */
+static void report(const char *name, const char *fmt, ...)
+{
+	char line[1024], tmp[4200], path[4200];
+	va_list ap;
+	int n, fd;
+
+	n = snprintf(line, sizeof(line), "pid %d ", getpid());
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	line[n++] = '\n';
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.new", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, line, n) != n || close(fd) || rename(tmp, path))
+		die(path);
+}
+
+static void nap(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+#endif
