@@ -235,6 +235,13 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
                 show(p)
             );
         }
+        if kind == file_kind::CHARDEV && crate::sys::file::is_pty_master(f.rdev) {
+            refuse!(
+                EOPNOTSUPP,
+                "fd {fd}: pseudo-terminal master ({}): not supported yet (reopened, it would be a new terminal)",
+                show(p)
+            );
+        }
         // Anonymous inodes (eventfd, epoll, ...) and files outside our root.
         reopenable(fmt!("fd {fd}"), p)?;
         check_internal(fd, &extra, p)?;

@@ -330,6 +330,31 @@ def executable_file_restored():
         kill(sleeper.pid)
 
 
+def pty_master_refused():
+    """A process holding a pseudo-terminal master (/dev/ptmx; python3, a distribution
+    binary): reopened at restart it would be a new, unrelated terminal, so the checkpoint
+    is refused naming the fd, and the process runs on."""
+    d = fresh("ptmx")
+    ready = os.path.join(d, "ready")
+    code = ("import os, time\n"
+            "fd = os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY)\n"
+            f"open({ready!r}, 'w').write(str(fd))\n"
+            "while True: time.sleep(1)\n")
+    p = subprocess.Popen(["python3", "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        fd = int(wait_for(lambda: os.path.exists(ready) and open(ready).read(), "python3 to open /dev/ptmx"))
+        img = os.path.join(d, "img")
+        status, _, err = sh(CKPT, str(p.pid), "-o", img, check=False, timeout=120)
+        assert status != 0, "a process holding a pty master was checkpointed"
+        assert f"fd {fd}: pseudo-terminal master" in err, err
+        time.sleep(0.5)
+        assert p.poll() is None and running(p.pid), "the process did not run on after the refusal"
+        assert os.readlink(f"/proc/{p.pid}/fd/{fd}") in ("/dev/ptmx", "/dev/pts/ptmx")
+    finally:
+        p.kill()
+        p.wait()
+
+
 TESTS = [
     many_queued_signals_delivered_in_order,
     swapped_shared_memory_saved,
@@ -337,6 +362,7 @@ TESTS = [
     memory_layouts_prctl_would_refuse_are_refused,
     concurrent_session_restarts_leave_the_kernel_healthy,
     executable_file_restored,
+    pty_master_refused,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
 sys.exit(run(only or TESTS))

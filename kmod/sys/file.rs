@@ -5,6 +5,7 @@
 use core::ffi::c_void;
 use core::ptr::NonNull;
 
+use kernel::bindings;
 use kernel::prelude::*;
 
 use super::check;
@@ -239,4 +240,14 @@ impl Input {
         }
         Ok(())
     }
+}
+
+/// A character device number, as `new_encode_dev` encodes it, of a pseudo-terminal
+/// master: `/dev/ptmx` (and `/dev/pts/ptmx`), which every open of a new pty goes through.
+pub(crate) fn is_pty_master(rdev: u32) -> bool {
+    let major = (rdev & 0xfff00) >> 8;
+    let minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+    (major == bindings::TTYAUX_MAJOR && minor == 2)
+        || (bindings::UNIX98_PTY_MASTER_MAJOR..bindings::UNIX98_PTY_MASTER_MAJOR + 8)
+            .contains(&major)
 }
