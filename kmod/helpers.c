@@ -27,6 +27,7 @@
 #include <linux/regset.h>
 #include <linux/rseq.h>
 #include <linux/futex.h>
+#include <linux/sched/exec_state.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -47,7 +48,7 @@
 #include "helpers.h"
 
 /* The helpers fill image records of uapi/image.rs: the layouts must agree. */
-static_assert(sizeof(struct ckpt_h_task) == 112);
+static_assert(sizeof(struct ckpt_h_task) == 120);
 static_assert(sizeof(struct ckpt_h_creds) == 80);
 static_assert(sizeof(struct ckpt_h_sigaction) == 32);
 static_assert(sizeof(struct ckpt_h_signals) == 32);
@@ -272,6 +273,7 @@ void ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task
 			   struct ckpt_h_task *out)
 {
 	struct pid_namespace *ns = ns_of(ns_task);
+	const struct task_exec_state *es;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = task_pid_nr_ns(task, ns);
@@ -291,8 +293,18 @@ void ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task
 	if (task->mm)
 		out->vdso_base = (unsigned long)task->mm->context.vdso;
 	task_unlock(task);
-	/* task_exec_state_get_dumpable() is not exported: the value is not known. */
+	/*
+	 * task_exec_state_get_dumpable() is not exported, but the state it reads is
+	 * in a public header: the same RCU read of task->exec_state.
+	 */
 	out->dumpable = U32_MAX;
+	rcu_read_lock();
+	es = rcu_dereference(task->exec_state);
+	if (es)
+		out->dumpable = READ_ONCE(es->dumpable);
+	rcu_read_unlock();
+	/* Written under tasklist_lock by prctl(); a stopped task does not change it. */
+	out->pdeath_signal = READ_ONCE(task->pdeath_signal);
 #ifdef CONFIG_FUTEX
 	out->robust_list = (unsigned long)task->futex.robust_list;
 	out->robust_list_len = task->futex.robust_list ? sizeof(struct robust_list_head) : 0;

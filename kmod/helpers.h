@@ -38,6 +38,8 @@ struct ckpt_h_task {
 	u64 vdso_base;
 	u64 rseq;
 	u32 rseq_len, rseq_sig;
+	s32 pdeath_signal;
+	u32 __reserved;
 };
 
 struct ckpt_h_creds {

@@ -31,6 +31,15 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
             refuse!(EOPNOTSUPP, "pid {pid} uses {what}: not supported yet");
         }
     }
+    let mut t = img::CkptTaskRec::new_zeroed();
+    task.info(None, &mut t);
+    if t.dumpable == 2 {
+        refuse!(
+            EOPNOTSUPP,
+            "pid {pid} is dumpable by root only (dumpable 2, from the suid_dumpable sysctl): \
+             prctl(PR_SET_DUMPABLE) cannot set that back"
+        );
+    }
     Ok(())
 }
 

@@ -84,7 +84,7 @@ pub(crate) struct FdInfo {
 }
 
 // The helpers fill these image records directly: their C twins in helpers.h must match.
-const _: () = assert!(size_of::<img::CkptTaskRec>() == 112);
+const _: () = assert!(size_of::<img::CkptTaskRec>() == 120);
 const _: () = assert!(size_of::<img::CkptRegsRec>() == 27 * 8);
 const _: () = assert!(size_of::<img::CkptCredsRec>() == 80);
 const _: () = assert!(size_of::<img::CkptSigaction>() == 32);

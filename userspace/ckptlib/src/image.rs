@@ -395,6 +395,7 @@ pub enum Decoded {
         vdso_base: String,
         rseq: String,
         rseq_len: u32,
+        pdeath_signal: i32,
     },
     Creds {
         uid: [u32; 4],
@@ -611,6 +612,7 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 vdso_base: hex(t.vdso_base),
                 rseq: hex(t.rseq),
                 rseq_len: t.rseq_len,
+                pdeath_signal: t.pdeath_signal,
             }
         }
         rec::CREDS => {

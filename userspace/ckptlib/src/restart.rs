@@ -243,6 +243,18 @@ fn read_task<R: Read + Seek>(
         e.pid,
         e.tgid
     );
+    ensure!(
+        (0..=img::CKPT_NSIG as i32).contains(&task.pdeath_signal),
+        "TASK record of {}: parent-death signal {} is not a signal",
+        task.pid,
+        task.pdeath_signal
+    );
+    ensure!(
+        matches!(task.dumpable, 0 | 1 | u32::MAX),
+        "TASK record of {}: dumpable {} cannot be set",
+        task.pid,
+        task.dumpable
+    );
 
     let r = next(rd, rec::CREDS)?;
     let (creds, rest) = split::<img::CkptCredsRec>(r.kind, &r.payload)?;

@@ -6,106 +6,313 @@
 use std::io;
 
 use anyhow::{bail, ensure, Context, Result};
+use nix::sys::prctl;
+use nix::unistd::{
+    getgroups, getresgid, getresuid, setfsgid, setfsuid, setgroups, setresgid, setresuid, Gid, Uid,
+};
 
 use ckptlib::restart::TaskImage;
 
 use crate::sys::check;
 
+/// `_LINUX_CAPABILITY_VERSION_3`: capget/capset with two 32-bit halves of each set.
+const CAPABILITY_V3: u32 = 0x2008_0522;
+/// `SECBIT_KEEP_CAPS`, the one securebit `PR_SET_KEEPCAPS` sets without `CAP_SETPCAP`.
+const SECBIT_KEEP_CAPS: u32 = 1 << 4;
+
+/// The calling thread's capability sets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Caps {
+    effective: u64,
+    permitted: u64,
+    inheritable: u64,
+}
+
+fn capget() -> Result<Caps> {
+    let hdr = [CAPABILITY_V3, 0];
+    let mut d = [0u32; 6];
+    // SAFETY: a v3 header for this thread and room for the 2 x 3 words the kernel writes.
+    check(
+        unsafe { libc::syscall(libc::SYS_capget, hdr.as_ptr(), d.as_mut_ptr()) },
+        "capget",
+    )?;
+    let join = |lo: u32, hi: u32| u64::from(lo) | u64::from(hi) << 32;
+    Ok(Caps {
+        effective: join(d[0], d[3]),
+        permitted: join(d[1], d[4]),
+        inheritable: join(d[2], d[5]),
+    })
+}
+
+fn capset(c: Caps, why: &str) -> Result<()> {
+    let hdr = [CAPABILITY_V3, 0];
+    let (lo, hi) = (|v: u64| v as u32, |v: u64| (v >> 32) as u32);
+    let d = [
+        lo(c.effective),
+        lo(c.permitted),
+        lo(c.inheritable),
+        hi(c.effective),
+        hi(c.permitted),
+        hi(c.inheritable),
+    ];
+    // SAFETY: a v3 header for this thread and its 2 x 3 words; the kernel checks the sets.
+    check(
+        unsafe { libc::syscall(libc::SYS_capset, hdr.as_ptr(), d.as_ptr()) },
+        format!(
+            "capset effective {:#x} permitted {:#x} inheritable {:#x} ({why})",
+            c.effective, c.permitted, c.inheritable
+        ),
+    )?;
+    Ok(())
+}
+
+/// `prctl(option, arg2)` for the options nix does not wrap (capability sets, securebits).
+fn prctl2(option: libc::c_int, arg2: u64, what: impl std::fmt::Display) -> Result<libc::c_long> {
+    // SAFETY: a prctl taking integer arguments only, on this thread.
+    check(
+        unsafe { libc::prctl(option, arg2 as libc::c_ulong, 0, 0, 0) }.into(),
+        what,
+    )
+}
+
+fn securebits() -> Result<u32> {
+    Ok(prctl2(libc::PR_GET_SECUREBITS, 0, "PR_GET_SECUREBITS")? as u32)
+}
+
+/// Gives the calling process the image's credentials, in an order that reaches every state
+/// the kernel lets a process reach, with the permissions the caller has (the kernel's own
+/// checks decide; a failure names the step):
+///
+/// 1. groups and gids, while the caller still has its capabilities (`CAP_SETGID`);
+/// 2. the inheritable set, while the permitted set is still the caller's (raising a bit
+///    needs it in permitted or `CAP_SETPCAP`), and before any bounding-set drop (a bit may
+///    stay inheritable after it left the bounding set, but cannot be raised then);
+/// 3. `PR_SET_KEEPCAPS` (needs no capability), then uids: leaving uid 0 keeps the permitted
+///    set, which the next steps need;
+/// 4. effective raised to all of permitted, then fsgid and fsuid (each checked by a second
+///    call: `setfsuid` returns the previous id, failed or not), the bounding set, the
+///    ambient set (raising needs the bit in the inheritable and permitted sets, which still
+///    hold it), the securebits (the keep-caps bit alone through `PR_SET_KEEPCAPS`, any other
+///    difference with `PR_SET_SECUREBITS`, which needs `CAP_SETPCAP`; after the ambient set,
+///    as `SECBIT_NO_CAP_AMBIENT_RAISE` forbids raising);
+/// 5. the final effective, permitted and inheritable sets (shrinking the permitted set keeps
+///    the ambient bits it still holds), then everything read back and compared.
 pub fn set_credentials(u: &TaskImage) -> Result<()> {
     let c = &u.creds;
-    // SAFETY: plain system calls with values from the image; the kernel checks permissions.
-    unsafe {
-        let (mut r, mut e, mut s) = (0, 0, 0);
-        libc::getresuid(&mut r, &mut e, &mut s);
-        let same_uid = [r, e, s] == [c.uid, c.euid, c.suid];
-        libc::getresgid(&mut r, &mut e, &mut s);
-        let same_gid = [r, e, s] == [c.gid, c.egid, c.sgid];
-        let n = libc::getgroups(0, std::ptr::null_mut());
-        let mut mine = vec![0; n.max(0) as usize];
-        libc::getgroups(n, mine.as_mut_ptr());
-        if mine != u.groups {
-            check(
-                libc::setgroups(u.groups.len(), u.groups.as_ptr()).into(),
-                format!("setgroups {:?} (not permitted to this user?)", u.groups),
-            )?;
-        }
-        if !same_gid {
-            check(
-                libc::setresgid(c.gid, c.egid, c.sgid).into(),
-                format!("setresgid {} {} {}", c.gid, c.egid, c.sgid),
-            )?;
-        }
-        if !same_uid {
-            libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
-            check(
-                libc::setresuid(c.uid, c.euid, c.suid).into(),
-                format!("setresuid {} {} {}", c.uid, c.euid, c.suid),
-            )?;
-        }
-        libc::setfsgid(c.fsgid);
-        libc::setfsuid(c.fsuid);
-        // Bounding set: drop what the image lacks (needs CAP_SETPCAP to drop).
-        for cap in 0..64 {
-            let has = libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0);
-            if has < 0 {
-                break;
-            }
-            if has == 1 && c.cap_bset & (1 << cap) == 0 {
-                check(
-                    libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0).into(),
-                    format!("dropping capability {cap} from the bounding set"),
-                )?;
-            }
-        }
-        // Permitted, effective, inheritable (capset v3: two 32-bit halves).
-        let hdr = [0x2008_0522u32, 0];
-        let lo = |v: u64| v as u32;
-        let hi = |v: u64| (v >> 32) as u32;
-        let data = [
-            lo(c.cap_effective),
-            lo(c.cap_permitted),
-            lo(c.cap_inheritable),
-            hi(c.cap_effective),
-            hi(c.cap_permitted),
-            hi(c.cap_inheritable),
-        ];
-        check(
-            libc::syscall(libc::SYS_capset, hdr.as_ptr(), data.as_ptr()),
+    let uid = |r, e, s| [r, e, s].map(Uid::from_raw);
+    let gid = |r, e, s| [r, e, s].map(Gid::from_raw);
+    let (want_uid, want_gid) = (uid(c.uid, c.euid, c.suid), gid(c.gid, c.egid, c.sgid));
+    let ids = || -> Result<([Uid; 3], [Gid; 3])> {
+        let u = getresuid().context("getresuid")?;
+        let g = getresgid().context("getresgid")?;
+        Ok((
+            [u.real, u.effective, u.saved],
+            [g.real, g.effective, g.saved],
+        ))
+    };
+    let sorted_groups = |mut g: Vec<Gid>| {
+        g.sort_by_key(|g| g.as_raw());
+        g
+    };
+    let want_groups = sorted_groups(u.groups.iter().copied().map(Gid::from_raw).collect());
+    let (have_uid, have_gid) = ids()?;
+
+    // 1. Groups and gids.
+    if sorted_groups(getgroups().context("getgroups")?) != want_groups {
+        setgroups(&want_groups)
+            .with_context(|| format!("setgroups {:?} (needs CAP_SETGID)", u.groups))?;
+    }
+    if have_gid != want_gid {
+        setresgid(want_gid[0], want_gid[1], want_gid[2]).with_context(|| {
             format!(
-                "capabilities: permitted {:#x} effective {:#x} (not permitted to this user?)",
-                c.cap_permitted, c.cap_effective
-            ),
-        )?;
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        );
-        for cap in 0..64 {
-            if c.cap_ambient & (1 << cap) != 0 {
-                check(
-                    libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE, cap, 0, 0).into(),
-                    format!("ambient capability {cap}"),
-                )?;
-            }
+                "setresgid {} {} {} (from {have_gid:?}: needs CAP_SETGID)",
+                c.gid, c.egid, c.sgid
+            )
+        })?;
+    }
+
+    // 2. The inheritable set.
+    let mut now = capget()?;
+    if now.inheritable != c.cap_inheritable {
+        now.inheritable = c.cap_inheritable;
+        capset(now, "the image's inheritable set")?;
+    }
+
+    // 3. Uids, keeping the permitted set.
+    if have_uid != want_uid {
+        if !prctl::get_keepcaps().context("PR_GET_KEEPCAPS")? {
+            prctl::set_keepcaps(true)
+                .context("PR_SET_KEEPCAPS 1 (to keep capabilities across setresuid)")?;
         }
-        let bits = libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0);
-        if bits >= 0 && bits as u32 != c.securebits {
-            check(
+        setresuid(want_uid[0], want_uid[1], want_uid[2]).with_context(|| {
+            format!(
+                "setresuid {} {} {} (from {have_uid:?}: needs CAP_SETUID)",
+                c.uid, c.euid, c.suid
+            )
+        })?;
+    }
+
+    // 4. With every permitted capability effective: fs ids, bounding and ambient sets,
+    // securebits.
+    let mut now = capget()?;
+    if now.effective != now.permitted {
+        now.effective = now.permitted;
+        capset(now, "raising effective to permitted for the next steps")?;
+    }
+    setfsgid(Gid::from_raw(c.fsgid));
+    let got = setfsgid(Gid::from_raw(c.fsgid)).as_raw();
+    ensure!(
+        got == c.fsgid,
+        "setfsgid {}: the fsgid stayed {got} (needs CAP_SETGID)",
+        c.fsgid
+    );
+    setfsuid(Uid::from_raw(c.fsuid));
+    let got = setfsuid(Uid::from_raw(c.fsuid)).as_raw();
+    ensure!(
+        got == c.fsuid,
+        "setfsuid {}: the fsuid stayed {got} (needs CAP_SETUID)",
+        c.fsuid
+    );
+    for cap in 0..64u64 {
+        let bit = 1u64 << cap;
+        // EINVAL past the last capability this kernel knows.
+        let Ok(has) = prctl2(libc::PR_CAPBSET_READ, cap, "") else {
+            ensure!(
+                c.cap_bset >> cap == 0,
+                "bounding set {:#x}: capability {cap} and above are unknown to this kernel",
+                c.cap_bset
+            );
+            break;
+        };
+        if has == 1 && c.cap_bset & bit == 0 {
+            prctl2(
+                libc::PR_CAPBSET_DROP,
+                cap,
+                format!("dropping capability {cap} from the bounding set (needs CAP_SETPCAP)"),
+            )?;
+        }
+        ensure!(
+            has == 1 || c.cap_bset & bit == 0,
+            "capability {cap} is in the image's bounding set, not in rstr's: it cannot be \
+             raised"
+        );
+    }
+    // SAFETY: a prctl with integer arguments only, on this thread.
+    check(
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        }
+        .into(),
+        "PR_CAP_AMBIENT_CLEAR_ALL",
+    )?;
+    for cap in (0..64u64).filter(|cap| c.cap_ambient & 1 << cap != 0) {
+        // SAFETY: as above.
+        check(
+            unsafe {
                 libc::prctl(
-                    libc::PR_SET_SECUREBITS,
-                    c.securebits as libc::c_ulong,
-                    0,
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE,
+                    cap as libc::c_ulong,
                     0,
                     0,
                 )
-                .into(),
-                "securebits",
-            )?;
+            }
+            .into(),
+            format!("raising ambient capability {cap}"),
+        )?;
+    }
+    let bits = securebits()?;
+    if bits ^ c.securebits == SECBIT_KEEP_CAPS {
+        prctl::set_keepcaps(c.securebits & SECBIT_KEEP_CAPS != 0)
+            .context("PR_SET_KEEPCAPS (the image's keep-caps securebit)")?;
+    } else if bits != c.securebits {
+        prctl2(
+            libc::PR_SET_SECUREBITS,
+            c.securebits.into(),
+            format!(
+                "securebits {:#x} (from {bits:#x}: needs CAP_SETPCAP, and no locked bit may change)",
+                c.securebits
+            ),
+        )?;
+    }
+
+    // 5. The image's sets, then a read-back of all.
+    let want = Caps {
+        effective: c.cap_effective,
+        permitted: c.cap_permitted,
+        inheritable: c.cap_inheritable,
+    };
+    if capget()? != want {
+        capset(want, "the image's capabilities")?;
+    }
+    let (got_uid, got_gid) = ids()?;
+    let (got_caps, got_bits) = (capget()?, securebits()?);
+    let mut got_ambient = 0u64;
+    for cap in 0..64u64 {
+        // SAFETY: a prctl with integer arguments only, on this thread.
+        let set = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_IS_SET,
+                cap as libc::c_ulong,
+                0,
+                0,
+            )
+        };
+        if set < 0 {
+            break;
+        }
+        got_ambient |= u64::from(set == 1) << cap;
+    }
+    ensure!(
+        got_uid == want_uid
+            && got_gid == want_gid
+            && got_caps == want
+            && got_bits == c.securebits
+            && got_ambient == c.cap_ambient,
+        "credentials read back differ from the image's: uids {got_uid:?} gids {got_gid:?} \
+         effective {:#x} permitted {:#x} inheritable {:#x} ambient {got_ambient:#x} \
+         securebits {got_bits:#x}",
+        got_caps.effective,
+        got_caps.permitted,
+        got_caps.inheritable
+    );
+    Ok(())
+}
+
+/// The parent-death signal, once the parent is the image's: a process created by a
+/// placeholder is its child until the placeholder exits and the process is reparented to the
+/// image's parent (a subreaper); with the signal set before, that exit would send it. The
+/// root's parent is `rstr` (outside the image), its parent from the start.
+pub fn set_pdeathsig(u: &TaskImage, parent_in_tree: bool) -> Result<()> {
+    let (sig, ppid) = (u.task.pdeath_signal, u.task.ppid);
+    if sig == 0 {
+        return Ok(()); // as fork left it
+    }
+    if parent_in_tree {
+        let mut waited = 0;
+        while nix::unistd::getppid().as_raw() != ppid {
+            ensure!(
+                waited < 10_000,
+                "the parent is still {} instead of {ppid} after 10 s",
+                nix::unistd::getppid()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            waited += 1;
         }
     }
+    // Raw prctl: nix's Signal has no real-time signals, which are valid here.
+    prctl2(
+        libc::PR_SET_PDEATHSIG,
+        sig as u64,
+        format!("PR_SET_PDEATHSIG {sig}"),
+    )?;
     Ok(())
 }
 

@@ -279,14 +279,16 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
                 "PR_SET_NO_NEW_PRIVS",
             )?;
         }
-        if t.task.dumpable != u32::MAX {
-            check(
-                libc::prctl(libc::PR_SET_DUMPABLE, t.task.dumpable as libc::c_ulong).into(),
-                "PR_SET_DUMPABLE",
-            )?;
-        }
 
+        // Credentials, then what a change of credentials resets (commit_creds sets dumpable
+        // to the suid_dumpable sysctl and clears the parent-death signal).
         restore::set_credentials(t)?;
+        if t.task.dumpable != u32::MAX {
+            nix::sys::prctl::set_dumpable(t.task.dumpable == 1)
+                .with_context(|| format!("PR_SET_DUMPABLE {}", t.task.dumpable))?;
+        }
+        let parent_in_tree = ctx.image.tree.iter().any(|p| p.pid == t.task.ppid);
+        restore::set_pdeathsig(t, parent_in_tree)?;
 
         if let (true, Some((_, cwd))) = (plan.owns_fs[i], &t.fs) {
             let c = CString::new(cwd.as_str())?;

@@ -215,6 +215,12 @@ extern "C" fn thread_entry(start: *mut ThreadStart) -> ! {
         }
         libc::syscall(libc::SYS_set_tid_address, t.clear_child_tid);
         libc::syscall(libc::SYS_prctl, libc::PR_SET_NAME, t.comm.as_ptr());
+        // Per task; its parent is the leader's (a thread) or the leader (a process).
+        if t.pdeath_signal != 0
+            && libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, t.pdeath_signal) != 0
+        {
+            fail("thread: PR_SET_PDEATHSIG failed");
+        }
         if t.rseq != 0 {
             if t.rseq % 32 != 0 || t.rseq_len < 32 || t.rseq_len > 4096 {
                 fail("thread: bad rseq area in the image");
