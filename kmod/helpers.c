@@ -28,6 +28,7 @@
 #include <linux/rseq.h>
 #include <linux/futex.h>
 #include <linux/sched/exec_state.h>
+#include <linux/seccomp.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -48,7 +49,8 @@
 #include "helpers.h"
 
 /* The helpers fill image records of uapi/image.rs: the layouts must agree. */
-static_assert(sizeof(struct ckpt_h_task) == 120);
+static_assert(sizeof(struct ckpt_h_task) == 128);
+static_assert(sizeof(struct ckpt_h_unsupported) == 28);
 static_assert(sizeof(struct ckpt_h_creds) == 80);
 static_assert(sizeof(struct ckpt_h_sigaction) == 32);
 static_assert(sizeof(struct ckpt_h_signals) == 32);
@@ -143,6 +145,10 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 #endif
 			;
 	task_unlock(task);
+	out->sched_policy = task->policy != SCHED_NORMAL || task->sched_reset_on_fork;
+#ifdef CONFIG_SECCOMP
+	out->seccomp = READ_ONCE(task->seccomp.mode) != SECCOMP_MODE_DISABLED;
+#endif
 }
 
 static struct pid_namespace *ns_of(struct task_struct *ns_task)
@@ -305,6 +311,8 @@ void ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task
 	rcu_read_unlock();
 	/* Written under tasklist_lock by prctl(); a stopped task does not change it. */
 	out->pdeath_signal = READ_ONCE(task->pdeath_signal);
+	out->nice = task_nice(task);
+	out->timer_slack_ns = task->timer_slack_ns;
 #ifdef CONFIG_FUTEX
 	out->robust_list = (unsigned long)task->futex.robust_list;
 	out->robust_list_len = task->futex.robust_list ? sizeof(struct robust_list_head) : 0;

@@ -38,8 +38,8 @@ struct ckpt_h_task {
 	u64 vdso_base;
 	u64 rseq;
 	u32 rseq_len, rseq_sig;
-	s32 pdeath_signal;
-	u32 __reserved;
+	s32 pdeath_signal, nice;
+	u64 timer_slack_ns;
 };
 
 struct ckpt_h_creds {
@@ -83,6 +83,8 @@ struct ckpt_h_unsupported {
 	u32 itimer_cpu;		/* ITIMER_VIRTUAL or ITIMER_PROF armed */
 	u32 sem_undo;		/* SysV semaphore undo list */
 	u32 other_ns;		/* namespaces (but pid) differ from the caller's */
+	u32 sched_policy;	/* a policy other than SCHED_NORMAL, or reset-on-fork */
+	u32 seccomp;		/* a seccomp mode (strict or filter) */
 };
 
 /*

@@ -25,6 +25,11 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
             u.other_ns,
             "namespaces (other than pid) other than the caller's",
         ),
+        (
+            u.sched_policy,
+            "a scheduling policy other than SCHED_OTHER, or SCHED_RESET_ON_FORK",
+        ),
+        (u.seccomp, "seccomp (strict mode or filters)"),
     ];
     for (set, what) in refusals {
         if set != 0 {

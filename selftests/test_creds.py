@@ -17,7 +17,8 @@ NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 # The /proc/PID/status lines of credentials, and the target's own prctl reports.
 PROC_KEYS = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
              "NoNewPrivs")
-REPORT_KEYS = ("pdeathsig", "securebits", "keepcaps", "dumpable", "no_new_privs")
+REPORT_KEYS = ("pdeathsig", "securebits", "keepcaps", "dumpable", "no_new_privs", "nice",
+               "timerslack")
 CAP_CHOWN, CAP_KILL, CAP_NET_BIND_SERVICE, CAP_NET_RAW = 0, 5, 10, 13
 CAP_SYS_MODULE, CAP_SYS_BOOT = 16, 22
 
@@ -216,12 +217,77 @@ def pdeath_signal_restored():
         t.kill()
 
 
+def pdeath_signal_set_after_reparenting():
+    """A child whose session leader died, reparented to its subreaper, with a parent-death
+    signal: at restart a placeholder of the leader creates it and exits; the signal must not
+    be set before that exit (it would be sent then), and must be set after."""
+    d = fresh("orphan")
+    t = Creds(d, "orphan", roles=("root", "orphan"))
+    try:
+        r = t.reports["orphan"]
+        assert r["pdeathsig"] == signal.SIGUSR1 and r["ppid"] == t.pid, r
+        restarted_equal(t, d, as_root)
+        r = t.state("orphan")[2]
+        assert r["usr1"] == 0, "SIGUSR1 came at restart, when the placeholder parent exited"
+        assert r["ppid"] == t.pid and r["pdeathsig"] == signal.SIGUSR1, r
+        os.kill(t.pid, signal.SIGKILL)
+        wait_for(lambda: (r := report(t.status, "orphan")) and r["usr1"] == 1,
+                 "SIGUSR1 at the subreaper's death")
+    finally:
+        t.kill()
+
+
+def not_dumpable_stays_so():
+    d = fresh("nodump")
+
+    def check(proc, rep):
+        assert rep["dumpable"] == 0, rep
+
+    check_and_restart(Creds(d, "nodump"), d, check)
+
+
+def nice_and_timer_slack_restored_per_thread():
+    d = fresh("nice")
+
+    def check(proc, rep):
+        r = report(t.status, "thread")
+        assert (rep["nice"], rep["timerslack"]) == (7, 123456), rep
+        assert (r["nice"], r["timerslack"]) == (3, 654321), r
+
+    t = Creds(d, "nice", roles=("root", "thread"))
+    t.pids["thread"] = t.pid        # signals go to the process; every thread reports
+    check_and_restart(t, d, check)
+    tasks = records(show_json(os.path.join(d, "img")), "TASK")
+    assert sorted((r["nice"], r["timer_slack_ns"]) for r in tasks) == [(3, 654321), (7, 123456)]
+
+
+def scheduling_policy_refused_with_reason():
+    """rstr cannot give a process its scheduling policy back yet: checkpoint refuses it,
+    says why, and the process runs on untouched."""
+    d = fresh("sched")
+    t = Creds(d, "idle", prefix=("chrt", "--batch", "0"))
+    try:
+        img = os.path.join(d, "img")
+        status, _, err = sh(CKPT, str(t.pid), "-o", img, check=False)
+        assert status != 0, "a SCHED_BATCH process was checkpointed"
+        assert (f"pid {t.pid} uses a scheduling policy other than SCHED_OTHER, or "
+                "SCHED_RESET_ON_FORK: not supported yet") in err, err
+        assert not dead(t.pid), "the refused process was killed"
+        assert t.state()[2]["reports"] > 1, "the refused process runs on"
+    finally:
+        t.kill()
+
+
 TESTS = [
     setuid_process_restarted_as_root,
     securebits_process_restarted_as_root,
     nobody_restarted_by_root,
     nobody_restarts_itself_with_checkpoint_restore,
     pdeath_signal_restored,
+    pdeath_signal_set_after_reparenting,
+    not_dumpable_stays_so,
+    nice_and_timer_slack_restored_per_thread,
+    scheduling_policy_refused_with_reason,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
 sys.exit(run(only or TESTS))

@@ -239,7 +239,10 @@ pub struct CkptTaskRec {
     pub rseq_sig: u32,
     /// `PR_GET_PDEATHSIG`: the signal the task gets when its parent dies, 0 for none.
     pub pdeath_signal: i32,
-    pub __reserved: u32,
+    /// The nice value, -20 to 19 (`getpriority(PRIO_PROCESS)` of this thread).
+    pub nice: i32,
+    /// `PR_GET_TIMERSLACK`: this thread's timer slack in ns.
+    pub timer_slack_ns: u64,
 }
 
 /// `CREDS`: followed by `ngroups` `u32` supplementary group ids.

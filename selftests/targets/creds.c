@@ -26,20 +26,30 @@
  *   pdeath     forks three children that set PR_SET_PDEATHSIG: SIGUSR1 (role
  *              "usr1"), none ("none"), signal 40 ("rt40"); the parent is "root".
  *              Each child reports once its pdeathsig is set.
+ *   orphan     becomes a subreaper and forks B, which calls setsid, forks C and
+ *              exits (reaped): C ("orphan"), in B's session, waits to be the
+ *              root's child, then sets PR_SET_PDEATHSIG SIGUSR1
+ *   nodump     PR_SET_DUMPABLE 0
+ *   nice       nice 7 and timer slack 123456 ns; a thread ("thread") with nice
+ *              3 and timer slack 654321 ns
  *
- * ROLE is "root" for the process started, except the pdeath children.
+ * ROLE is "root" for the process started, except the children and the thread.
+ * Reports also hold the reporting thread's nice and timer slack.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,8 +66,9 @@
 #define BIT(c) (1ULL << (c))
 
 static const char *status;
-static const char *role = "root";
-static volatile sig_atomic_t want_report, usr1, rt40;
+static __thread const char *role = "root";
+/* Bumped by SIGUSR2, whichever thread gets it: every thread then reports. */
+static volatile sig_atomic_t report_gen, usr1, rt40;
 
 static void die(const char *what)
 {
@@ -95,7 +106,7 @@ static unsigned long long permitted(void)
 
 static void report(void)
 {
-	static int reports;
+	static __thread int reports;
 	char path[4000], tmp[4096];
 	int pdeath = -1;
 	FILE *f;
@@ -107,10 +118,13 @@ static void report(void)
 	if (!f)
 		die(tmp);
 	fprintf(f, "pid %d\nppid %d\npdeathsig %d\nsecurebits %d\nkeepcaps %d\n"
-		"dumpable %d\nno_new_privs %d\nusr1 %d\nrt40 %d\nreports %d\n",
+		"dumpable %d\nno_new_privs %d\nnice %ld\ntimerslack %d\nusr1 %d\n"
+		"rt40 %d\nreports %d\n",
 		getpid(), getppid(), pdeath, prctl(PR_GET_SECUREBITS, 0, 0, 0, 0),
 		prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
-		prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), usr1, rt40, ++reports);
+		prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
+		20 - syscall(SYS_getpriority, PRIO_PROCESS, 0),
+		prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), usr1, rt40, ++reports);
 	if (fclose(f) || rename(tmp, path))
 		die(path);
 }
@@ -118,7 +132,7 @@ static void report(void)
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR2)
-		want_report = 1;
+		report_gen++;
 	else if (sig == SIGUSR1)
 		usr1++;
 	else if (sig == RT40)
@@ -136,13 +150,13 @@ static void handle(int sig)
 static __attribute__((noreturn)) void loop(void)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int last_usr1 = 0, last_rt40 = 0;
+	int last_usr1 = 0, last_rt40 = 0, last_gen = report_gen;
 
 	report();
 	for (;;) {
 		nanosleep(&ts, NULL);
-		if (want_report || usr1 != last_usr1 || rt40 != last_rt40) {
-			want_report = 0;
+		if (report_gen != last_gen || usr1 != last_usr1 || rt40 != last_rt40) {
+			last_gen = report_gen;
 			last_usr1 = usr1;
 			last_rt40 = rt40;
 			report();
@@ -209,12 +223,58 @@ static void pdeath_mode(void)
 	}
 }
 
+static void orphan_mode(void)
+{
+	pid_t root = getpid(), b;
+	int st;
+
+	ok(prctl(PR_SET_CHILD_SUBREAPER, 1), "PR_SET_CHILD_SUBREAPER");
+	b = fork();
+	ok(b, "fork");
+	if (b == 0) {
+		ok(setsid(), "setsid");
+		ok(b = fork(), "fork");
+		if (b == 0) {
+			struct timespec ts = { 0, 1000 * 1000 };
+
+			while (getppid() != root)
+				nanosleep(&ts, NULL);
+			role = "orphan";
+			ok(prctl(PR_SET_PDEATHSIG, SIGUSR1), "PR_SET_PDEATHSIG");
+			loop();
+		}
+		_exit(0);
+	}
+	ok(waitpid(b, &st, 0), "waitpid");
+}
+
+static void *thread_main(void *arg)
+{
+	(void)arg;
+	role = "thread";
+	ok(setpriority(PRIO_PROCESS, syscall(SYS_gettid), 3), "setpriority thread");
+	ok(prctl(PR_SET_TIMERSLACK, 654321), "PR_SET_TIMERSLACK thread");
+	loop();
+}
+
+static void nice_mode(void)
+{
+	pthread_t t;
+
+	errno = pthread_create(&t, NULL, thread_main, NULL);
+	if (errno)
+		die("pthread_create");
+	ok(setpriority(PRIO_PROCESS, syscall(SYS_gettid), 7), "setpriority");
+	ok(prctl(PR_SET_TIMERSLACK, 123456), "PR_SET_TIMERSLACK");
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: creds STATUS idle|keepcaps|setuid|secure|pdeath\n");
+		fprintf(stderr, "usage: creds STATUS "
+			"idle|keepcaps|setuid|secure|pdeath|orphan|nodump|nice\n");
 		return 2;
 	}
 	status = argv[1];
@@ -230,6 +290,12 @@ int main(int argc, char **argv)
 		secure_mode();
 	else if (!strcmp(mode, "pdeath"))
 		pdeath_mode();
+	else if (!strcmp(mode, "orphan"))
+		orphan_mode();
+	else if (!strcmp(mode, "nodump"))
+		ok(prctl(PR_SET_DUMPABLE, 0), "PR_SET_DUMPABLE 0");
+	else if (!strcmp(mode, "nice"))
+		nice_mode();
 	else if (strcmp(mode, "idle"))
 		die("unknown mode");
 	loop();

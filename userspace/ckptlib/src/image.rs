@@ -396,6 +396,8 @@ pub enum Decoded {
         rseq: String,
         rseq_len: u32,
         pdeath_signal: i32,
+        nice: i32,
+        timer_slack_ns: u64,
     },
     Creds {
         uid: [u32; 4],
@@ -613,6 +615,8 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 rseq: hex(t.rseq),
                 rseq_len: t.rseq_len,
                 pdeath_signal: t.pdeath_signal,
+                nice: t.nice,
+                timer_slack_ns: t.timer_slack_ns,
             }
         }
         rec::CREDS => {

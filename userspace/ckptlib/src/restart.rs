@@ -250,6 +250,12 @@ fn read_task<R: Read + Seek>(
         task.pdeath_signal
     );
     ensure!(
+        (-20..=19).contains(&task.nice),
+        "TASK record of {}: nice {} is out of range",
+        task.pid,
+        task.nice
+    );
+    ensure!(
         matches!(task.dumpable, 0 | 1 | u32::MAX),
         "TASK record of {}: dumpable {} cannot be set",
         task.pid,

@@ -286,6 +286,16 @@ pub fn set_credentials(u: &TaskImage) -> Result<()> {
     Ok(())
 }
 
+/// This thread's nice value.
+pub fn set_nice(nice: i32) -> Result<()> {
+    // SAFETY: integer arguments; `who` 0 is the calling thread.
+    check(
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }.into(),
+        format!("nice {nice} (lowering it needs CAP_SYS_NICE or RLIMIT_NICE)"),
+    )?;
+    Ok(())
+}
+
 /// The parent-death signal, once the parent is the image's: a process created by a
 /// placeholder is its child until the placeholder exits and the process is reparented to the
 /// image's parent (a subreaper); with the signal set before, that exit would send it. The

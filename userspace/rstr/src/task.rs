@@ -280,6 +280,19 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
             )?;
         }
 
+        // Nice: lowering it needs CAP_SYS_NICE (or RLIMIT_NICE), so before the credentials
+        // this process takes the lowest of its own and of the tasks it starts (they begin
+        // with it; each raises its own); it raises its own last, just before the restart.
+        let starts = |ti: usize, te: &img::CkptTreeEntry| {
+            (te.tgid == e.pid && te.pid != e.pid)
+                || plan.vm_children.get(&i).is_some_and(|v| v.contains(&ti))
+        };
+        let lowest = (ctx.image.tree.iter().zip(&ctx.image.tasks).enumerate())
+            .filter(|(ti, (te, _))| starts(*ti, te))
+            .filter_map(|(_, (_, tt))| tt.as_ref().map(|tt| tt.task.nice))
+            .fold(t.task.nice, i32::min);
+        restore::set_nice(lowest)?;
+
         // Credentials, then what a change of credentials resets (commit_creds sets dumpable
         // to the suid_dumpable sysctl and clears the parent-death signal).
         restore::set_credentials(t)?;
@@ -289,6 +302,10 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
         }
         let parent_in_tree = ctx.image.tree.iter().any(|p| p.pid == t.task.ppid);
         restore::set_pdeathsig(t, parent_in_tree)?;
+        if t.task.timer_slack_ns != 0 {
+            nix::sys::prctl::set_timerslack(t.task.timer_slack_ns as libc::c_ulong)
+                .with_context(|| format!("PR_SET_TIMERSLACK {}", t.task.timer_slack_ns))?;
+        }
 
         if let (true, Some((_, cwd))) = (plan.owns_fs[i], &t.fs) {
             let c = CString::new(cwd.as_str())?;
@@ -365,6 +382,9 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
         }
         // The structs stay: the threads read them until the module takes over.
         std::mem::forget(threads);
+        if lowest != t.task.nice {
+            restore::set_nice(t.task.nice)?;
+        }
 
         let ret = xrstor_and_restart(area, own[1], &args);
         // Only a failure before anything was changed comes back here.

@@ -221,6 +221,15 @@ extern "C" fn thread_entry(start: *mut ThreadStart) -> ! {
         {
             fail("thread: PR_SET_PDEATHSIG failed");
         }
+        // Started with its leader's nice, the lowest of the process's: raising needs nothing.
+        if libc::syscall(libc::SYS_setpriority, libc::PRIO_PROCESS, 0, t.nice) != 0 {
+            fail("thread: setpriority failed");
+        }
+        if t.timer_slack_ns != 0
+            && libc::syscall(libc::SYS_prctl, libc::PR_SET_TIMERSLACK, t.timer_slack_ns) != 0
+        {
+            fail("thread: PR_SET_TIMERSLACK failed");
+        }
         if t.rseq != 0 {
             if t.rseq % 32 != 0 || t.rseq_len < 32 || t.rseq_len > 4096 {
                 fail("thread: bad rseq area in the image");
