@@ -15,6 +15,7 @@
 #include <linux/nsproxy.h>
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
+#include <linux/prctl.h>
 #include <linux/highmem.h>
 #include <linux/time_namespace.h>
 #include <uapi/linux/magic.h>
@@ -49,8 +50,8 @@
 #include "helpers.h"
 
 /* The helpers fill image records of uapi/image.rs: the layouts must agree. */
-static_assert(sizeof(struct ckpt_h_task) == 128);
-static_assert(sizeof(struct ckpt_h_unsupported) == 28);
+static_assert(sizeof(struct ckpt_h_task) == 136);
+static_assert(sizeof(struct ckpt_h_unsupported) == 32);
 static_assert(sizeof(struct ckpt_h_creds) == 80);
 static_assert(sizeof(struct ckpt_h_sigaction) == 32);
 static_assert(sizeof(struct ckpt_h_signals) == 32);
@@ -134,6 +135,7 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 		spin_unlock(&u->lock);
 	}
 #endif
+	out->mdwe = task->mm && mm_flags_test(MMF_HAS_MDWE, task->mm);
 	/* The pid namespace is checked on its own (ckpt_helper_task_tree). */
 	a = task->nsproxy;
 	b = current->nsproxy;
@@ -296,8 +298,13 @@ void ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task
 	task_lock(task);
 	if (task->fs)
 		out->umask = task->fs->umask;
-	if (task->mm)
+	if (task->mm) {
 		out->vdso_base = (unsigned long)task->mm->context.vdso;
+		if (mm_flags_test(MMF_DISABLE_THP_COMPLETELY, task->mm))
+			out->thp_disable = 1;
+		else if (mm_flags_test(MMF_DISABLE_THP_EXCEPT_ADVISED, task->mm))
+			out->thp_disable = 1 | PR_THP_DISABLE_EXCEPT_ADVISED;
+	}
 	task_unlock(task);
 	/*
 	 * task_exec_state_get_dumpable() is not exported, but the state it reads is

@@ -40,6 +40,8 @@ struct ckpt_h_task {
 	u32 rseq_len, rseq_sig;
 	s32 pdeath_signal, nice;
 	u64 timer_slack_ns;
+	u32 thp_disable;	/* as PR_GET_THP_DISABLE returns it */
+	u32 __reserved;
 };
 
 struct ckpt_h_creds {
@@ -85,6 +87,7 @@ struct ckpt_h_unsupported {
 	u32 other_ns;		/* namespaces (but pid) differ from the caller's */
 	u32 sched_policy;	/* a policy other than SCHED_NORMAL, or reset-on-fork */
 	u32 seccomp;		/* a seccomp mode (strict or filter) */
+	u32 mdwe;		/* PR_SET_MDWE: memory-deny-write-execute */
 };
 
 /*

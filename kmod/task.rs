@@ -30,6 +30,11 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
             "a scheduling policy other than SCHED_OTHER, or SCHED_RESET_ON_FORK",
         ),
         (u.seccomp, "seccomp (strict mode or filters)"),
+        (
+            u.mdwe,
+            "memory-deny-write-execute (PR_SET_MDWE), which would forbid the restart its \
+             own mappings",
+        ),
     ];
     for (set, what) in refusals {
         if set != 0 {

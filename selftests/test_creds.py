@@ -18,13 +18,13 @@ NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 PROC_KEYS = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
              "NoNewPrivs")
 REPORT_KEYS = ("pdeathsig", "securebits", "keepcaps", "dumpable", "no_new_privs", "nice",
-               "timerslack")
+               "timerslack", "thp")
 CAP_CHOWN, CAP_KILL, CAP_NET_BIND_SERVICE, CAP_NET_RAW = 0, 5, 10, 13
 CAP_SYS_MODULE, CAP_SYS_BOOT = 16, 22
 
 
-def proc_status(pid):
-    with open(f"/proc/{pid}/status") as f:
+def proc_status(pid, tid=None):
+    with open(f"/proc/{pid}/task/{tid or pid}/status") as f:
         lines = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
     return {k: lines[k].strip() for k in PROC_KEYS}
 
@@ -71,7 +71,7 @@ class Creds:
         """Its /proc credentials and its own report, asked for now."""
         pid = self.pids[role]
         r = fresh_report(self.status, role, pid)
-        return proc_status(pid), {k: r[k] for k in REPORT_KEYS}, r
+        return proc_status(pid, r["tid"]), {k: r[k] for k in REPORT_KEYS}, r
 
     def checkpoint_and_kill(self, d):
         img = os.path.join(d, "img")
@@ -254,28 +254,88 @@ def nice_and_timer_slack_restored_per_thread():
         assert (rep["nice"], rep["timerslack"]) == (7, 123456), rep
         assert (r["nice"], r["timerslack"]) == (3, 654321), r
 
-    t = Creds(d, "nice", roles=("root", "thread"))
-    t.pids["thread"] = t.pid        # signals go to the process; every thread reports
+    t = threaded(d, "nice")
     check_and_restart(t, d, check)
     tasks = records(show_json(os.path.join(d, "img")), "TASK")
     assert sorted((r["nice"], r["timer_slack_ns"]) for r in tasks) == [(3, 654321), (7, 123456)]
 
 
-def scheduling_policy_refused_with_reason():
-    """rstr cannot give a process its scheduling policy back yet: checkpoint refuses it,
-    says why, and the process runs on untouched."""
-    d = fresh("sched")
-    t = Creds(d, "idle", prefix=("chrt", "--batch", "0"))
+def threaded(d, mode, prefix=()):
+    t = Creds(d, mode, prefix=prefix, roles=("root", "thread"))
+    t.pids["thread"] = t.pid        # signals go to the process; every thread reports
+    return t
+
+
+def thread_keeps_its_own_credentials():
+    """A thread whose uids and gids differ from its process's (set with raw system calls)."""
+    d = fresh("threaduid")
+
+    def check(proc, rep):
+        r = report(t.status, "thread")
+        assert proc["Uid"] == "0\t0\t0\t0", proc
+        thread = proc_status(t.pid, r["tid"])
+        assert thread["Uid"] == "2001\t2002\t2003\t2002", thread
+        assert thread["Gid"] == "2001\t2002\t2003\t2002", thread
+        assert thread["CapPrm"] == caps(), thread
+
+    t = threaded(d, "threaduid")
+    check_and_restart(t, d, check)
+
+
+def threaded_nobody_restarted_by_root():
+    """Threads are created with their pids (which needs CAP_CHECKPOINT_RESTORE) before the
+    process takes the image's credentials, and then take their own."""
+    d = fresh("threaded-nobody")
+
+    def check(proc, rep):
+        assert proc["Uid"] == "65534\t65534\t65534\t65534" and proc["CapPrm"] == caps(), proc
+
+    check_and_restart(threaded(d, "nice", prefix=NOBODY), d, check)
+
+
+def no_new_privs_per_thread():
+    d = fresh("nnp")
+
+    def check(proc, rep):
+        r = report(t.status, "thread")
+        assert rep["no_new_privs"] == 1 and r["no_new_privs"] == 0, (rep, r)
+
+    t = threaded(d, "nnp")
+    check_and_restart(t, d, check)
+
+
+def thp_disable_restored():
+    d = fresh("thp")
+
+    def check(proc, rep):
+        assert rep["thp"] == 3, rep     # 1 | PR_THP_DISABLE_EXCEPT_ADVISED
+
+    check_and_restart(Creds(d, "thp"), d, check)
+
+
+def refused_with_reason(name, prefix, mode, what):
+    """Checkpoint refuses what rstr cannot give back, says why, and the process runs on."""
+    d = fresh(name)
+    t = Creds(d, mode, prefix=prefix)
     try:
         img = os.path.join(d, "img")
         status, _, err = sh(CKPT, str(t.pid), "-o", img, check=False)
-        assert status != 0, "a SCHED_BATCH process was checkpointed"
-        assert (f"pid {t.pid} uses a scheduling policy other than SCHED_OTHER, or "
-                "SCHED_RESET_ON_FORK: not supported yet") in err, err
+        assert status != 0, f"a process with {what} was checkpointed"
+        assert f"pid {t.pid} uses {what}: not supported yet" in err, err
         assert not dead(t.pid), "the refused process was killed"
         assert t.state()[2]["reports"] > 1, "the refused process runs on"
     finally:
         t.kill()
+
+
+def scheduling_policy_refused_with_reason():
+    refused_with_reason("sched", ("chrt", "--batch", "0"), "idle",
+                        "a scheduling policy other than SCHED_OTHER, or SCHED_RESET_ON_FORK")
+
+
+def mdwe_refused_with_reason():
+    refused_with_reason("mdwe", (), "mdwe", "memory-deny-write-execute (PR_SET_MDWE), which "
+                        "would forbid the restart its own mappings")
 
 
 TESTS = [
@@ -287,7 +347,12 @@ TESTS = [
     pdeath_signal_set_after_reparenting,
     not_dumpable_stays_so,
     nice_and_timer_slack_restored_per_thread,
+    thread_keeps_its_own_credentials,
+    threaded_nobody_restarted_by_root,
+    no_new_privs_per_thread,
+    thp_disable_restored,
     scheduling_policy_refused_with_reason,
+    mdwe_refused_with_reason,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
 sys.exit(run(only or TESTS))

@@ -243,6 +243,9 @@ pub struct CkptTaskRec {
     pub nice: i32,
     /// `PR_GET_TIMERSLACK`: this thread's timer slack in ns.
     pub timer_slack_ns: u64,
+    /// `PR_GET_THP_DISABLE` of its memory: 0, or 1 with `PR_THP_DISABLE_EXCEPT_ADVISED` (2).
+    pub thp_disable: u32,
+    pub __reserved: u32,
 }
 
 /// `CREDS`: followed by `ngroups` `u32` supplementary group ids.

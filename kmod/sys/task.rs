@@ -36,6 +36,7 @@ pub(crate) struct Unsupported {
     pub(crate) other_ns: u32,
     pub(crate) sched_policy: u32,
     pub(crate) seccomp: u32,
+    pub(crate) mdwe: u32,
 }
 
 /// A task's place in the tree and the identity of what it may share
@@ -86,14 +87,14 @@ pub(crate) struct FdInfo {
 }
 
 // The helpers fill these image records directly: their C twins in helpers.h must match.
-const _: () = assert!(size_of::<img::CkptTaskRec>() == 128);
+const _: () = assert!(size_of::<img::CkptTaskRec>() == 136);
 const _: () = assert!(size_of::<img::CkptRegsRec>() == 27 * 8);
 const _: () = assert!(size_of::<img::CkptCredsRec>() == 80);
 const _: () = assert!(size_of::<img::CkptSigaction>() == 32);
 const _: () = assert!(size_of::<img::CkptSignalsRec>() == 32);
 const _: () = assert!(size_of::<img::CkptSiginfoRec>() == 136);
 const _: () = assert!(size_of::<FdInfo>() == 56);
-const _: () = assert!(size_of::<Unsupported>() == 28);
+const _: () = assert!(size_of::<Unsupported>() == 32);
 const _: () = assert!(size_of::<TreeInfo>() == 104);
 
 extern "C" {

@@ -32,9 +32,16 @@
  *   nodump     PR_SET_DUMPABLE 0
  *   nice       nice 7 and timer slack 123456 ns; a thread ("thread") with nice
  *              3 and timer slack 654321 ns
+ *   threaduid  a thread ("thread") that gives itself, with raw system calls (not
+ *              glibc's, which change every thread), gids 2001 2002 2003 and uids
+ *              2001 2002 2003: its credentials differ from the process's
+ *   nnp        a thread ("thread"), then PR_SET_NO_NEW_PRIVS in the main thread only
+ *   thp        PR_SET_THP_DISABLE 1 with PR_THP_DISABLE_EXCEPT_ADVISED
+ *   mdwe       PR_SET_MDWE PR_MDWE_REFUSE_EXEC_GAIN
  *
  * ROLE is "root" for the process started, except the children and the thread.
- * Reports also hold the reporting thread's nice and timer slack.
+ * Reports also hold the reporting thread's tid, nice and timer slack, and
+ * PR_GET_THP_DISABLE.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -62,6 +69,13 @@
 #define SECBIT_KEEP_CAPS_LOCKED (1 << 5)
 #define SECBIT_NO_CAP_AMBIENT_RAISE (1 << 6)
 
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_MDWE_REFUSE_EXEC_GAIN 1
+#endif
+#ifndef PR_THP_DISABLE_EXCEPT_ADVISED
+#define PR_THP_DISABLE_EXCEPT_ADVISED (1 << 1)
+#endif
 #define RT40 40
 #define BIT(c) (1ULL << (c))
 
@@ -117,14 +131,15 @@ static void report(void)
 	f = fopen(tmp, "w");
 	if (!f)
 		die(tmp);
-	fprintf(f, "pid %d\nppid %d\npdeathsig %d\nsecurebits %d\nkeepcaps %d\n"
-		"dumpable %d\nno_new_privs %d\nnice %ld\ntimerslack %d\nusr1 %d\n"
-		"rt40 %d\nreports %d\n",
-		getpid(), getppid(), pdeath, prctl(PR_GET_SECUREBITS, 0, 0, 0, 0),
+	fprintf(f, "pid %d\ntid %ld\nppid %d\npdeathsig %d\nsecurebits %d\nkeepcaps %d\n"
+		"dumpable %d\nno_new_privs %d\nnice %ld\ntimerslack %d\nthp %d\n"
+		"usr1 %d\nrt40 %d\nreports %d\n",
+		getpid(), syscall(SYS_gettid), getppid(), pdeath, prctl(PR_GET_SECUREBITS, 0, 0, 0, 0),
 		prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
 		prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
 		20 - syscall(SYS_getpriority, PRIO_PROCESS, 0),
-		prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), usr1, rt40, ++reports);
+		prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0),
+		usr1, rt40, ++reports);
 	if (fclose(f) || rename(tmp, path))
 		die(path);
 }
@@ -250,22 +265,32 @@ static void orphan_mode(void)
 
 static void *thread_main(void *arg)
 {
-	(void)arg;
+	const char *mode = arg;
+
 	role = "thread";
-	ok(setpriority(PRIO_PROCESS, syscall(SYS_gettid), 3), "setpriority thread");
-	ok(prctl(PR_SET_TIMERSLACK, 654321), "PR_SET_TIMERSLACK thread");
+	if (!strcmp(mode, "threaduid")) {
+		ok(syscall(SYS_setresgid, 2001, 2002, 2003), "thread setresgid");
+		ok(syscall(SYS_setresuid, 2001, 2002, 2003), "thread setresuid");
+	} else if (!strcmp(mode, "nice")) {
+		ok(setpriority(PRIO_PROCESS, syscall(SYS_gettid), 3), "setpriority thread");
+		ok(prctl(PR_SET_TIMERSLACK, 654321), "PR_SET_TIMERSLACK thread");
+	}
 	loop();
 }
 
-static void nice_mode(void)
+static void thread_mode(const char *mode)
 {
 	pthread_t t;
 
-	errno = pthread_create(&t, NULL, thread_main, NULL);
+	errno = pthread_create(&t, NULL, thread_main, (void *)mode);
 	if (errno)
 		die("pthread_create");
-	ok(setpriority(PRIO_PROCESS, syscall(SYS_gettid), 7), "setpriority");
-	ok(prctl(PR_SET_TIMERSLACK, 123456), "PR_SET_TIMERSLACK");
+	if (!strcmp(mode, "nice")) {
+		ok(setpriority(PRIO_PROCESS, syscall(SYS_gettid), 7), "setpriority");
+		ok(prctl(PR_SET_TIMERSLACK, 123456), "PR_SET_TIMERSLACK");
+	} else if (!strcmp(mode, "nnp")) {
+		ok(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
+	}
 }
 
 int main(int argc, char **argv)
@@ -274,7 +299,7 @@ int main(int argc, char **argv)
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: creds STATUS "
-			"idle|keepcaps|setuid|secure|pdeath|orphan|nodump|nice\n");
+			"idle|keepcaps|setuid|secure|pdeath|orphan|nodump|nice|threaduid|nnp|thp|mdwe\n");
 		return 2;
 	}
 	status = argv[1];
@@ -294,8 +319,13 @@ int main(int argc, char **argv)
 		orphan_mode();
 	else if (!strcmp(mode, "nodump"))
 		ok(prctl(PR_SET_DUMPABLE, 0), "PR_SET_DUMPABLE 0");
-	else if (!strcmp(mode, "nice"))
-		nice_mode();
+	else if (!strcmp(mode, "nice") || !strcmp(mode, "threaduid") || !strcmp(mode, "nnp"))
+		thread_mode(mode);
+	else if (!strcmp(mode, "thp"))
+		ok(prctl(PR_SET_THP_DISABLE, 1, PR_THP_DISABLE_EXCEPT_ADVISED, 0, 0),
+		   "PR_SET_THP_DISABLE");
+	else if (!strcmp(mode, "mdwe"))
+		ok(prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0), "PR_SET_MDWE");
 	else if (strcmp(mode, "idle"))
 		die("unknown mode");
 	loop();

@@ -398,6 +398,7 @@ pub enum Decoded {
         pdeath_signal: i32,
         nice: i32,
         timer_slack_ns: u64,
+        thp_disable: u32,
     },
     Creds {
         uid: [u32; 4],
@@ -617,6 +618,7 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 pdeath_signal: t.pdeath_signal,
                 nice: t.nice,
                 timer_slack_ns: t.timer_slack_ns,
+                thp_disable: t.thp_disable,
             }
         }
         rec::CREDS => {

@@ -250,6 +250,12 @@ fn read_task<R: Read + Seek>(
         task.pdeath_signal
     );
     ensure!(
+        matches!(task.thp_disable, 0 | 1 | 3),
+        "TASK record of {}: THP-disable mode {} is unknown",
+        task.pid,
+        task.thp_disable
+    );
+    ensure!(
         (-20..=19).contains(&task.nice),
         "TASK record of {}: nice {} is out of range",
         task.pid,

@@ -6,11 +6,9 @@
 use std::io;
 
 use anyhow::{bail, ensure, Context, Result};
-use nix::sys::prctl;
-use nix::unistd::{
-    getgroups, getresgid, getresuid, setfsgid, setfsuid, setgroups, setresgid, setresuid, Gid, Uid,
-};
+use nix::unistd::{getgroups, getresgid, getresuid, Gid};
 
+use ckptlib::abi::image as img;
 use ckptlib::restart::TaskImage;
 
 use crate::sys::check;
@@ -20,6 +18,59 @@ const CAPABILITY_V3: u32 = 0x2008_0522;
 /// `SECBIT_KEEP_CAPS`, the one securebit `PR_SET_KEEPCAPS` sets without `CAP_SETPCAP`.
 const SECBIT_KEEP_CAPS: u32 = 1 << 4;
 
+/// A failed step of [`apply_credentials`] and its errno (0 when nothing failed but the
+/// result differs from the image).
+#[derive(Debug)]
+pub struct CredsError {
+    pub step: &'static str,
+    pub errno: i32,
+}
+
+/// A system call without libc: `-errno` on failure, nothing written to `errno`, so that
+/// [`apply_credentials`] runs in the threads ([`crate::thread`]), which share the leader's
+/// thread pointer and must not touch libc's per-thread state.
+///
+/// # Safety
+///
+/// `nr` and its arguments must make a call that is safe for this process.
+unsafe fn raw(nr: libc::c_long, a: u64, b: u64, c: u64) -> i64 {
+    let ret: i64;
+    // SAFETY: a plain `syscall` instruction; the caller vouches for the call.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            in("r10") 0u64,
+            in("r8") 0u64,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// [`raw`] of a call taking integers only (or pointers to locals of the caller).
+fn sys(nr: libc::c_long, a: u64, b: u64, c: u64, step: &'static str) -> Result<i64, CredsError> {
+    // SAFETY: every call below acts on the calling thread's credentials only, with integer
+    // arguments or pointers to live buffers of the sizes the kernel expects.
+    let ret = unsafe { raw(nr, a, b, c) };
+    if (-4095..0).contains(&ret) {
+        return Err(CredsError {
+            step,
+            errno: -ret as i32,
+        });
+    }
+    Ok(ret)
+}
+
+fn prctl(option: libc::c_int, arg2: u64, arg3: u64, step: &'static str) -> Result<i64, CredsError> {
+    sys(libc::SYS_prctl, option as u64, arg2, arg3, step)
+}
+
 /// The calling thread's capability sets.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Caps {
@@ -28,14 +79,11 @@ struct Caps {
     inheritable: u64,
 }
 
-fn capget() -> Result<Caps> {
+fn capget() -> Result<Caps, CredsError> {
     let hdr = [CAPABILITY_V3, 0];
     let mut d = [0u32; 6];
-    // SAFETY: a v3 header for this thread and room for the 2 x 3 words the kernel writes.
-    check(
-        unsafe { libc::syscall(libc::SYS_capget, hdr.as_ptr(), d.as_mut_ptr()) },
-        "capget",
-    )?;
+    let (h, p) = (hdr.as_ptr() as u64, d.as_mut_ptr() as u64);
+    sys(libc::SYS_capget, h, p, 0, "capget")?;
     let join = |lo: u32, hi: u32| u64::from(lo) | u64::from(hi) << 32;
     Ok(Caps {
         effective: join(d[0], d[3]),
@@ -44,7 +92,7 @@ fn capget() -> Result<Caps> {
     })
 }
 
-fn capset(c: Caps, why: &str) -> Result<()> {
+fn capset(c: Caps, step: &'static str) -> Result<(), CredsError> {
     let hdr = [CAPABILITY_V3, 0];
     let (lo, hi) = (|v: u64| v as u32, |v: u64| (v >> 32) as u32);
     let d = [
@@ -55,33 +103,39 @@ fn capset(c: Caps, why: &str) -> Result<()> {
         hi(c.permitted),
         hi(c.inheritable),
     ];
-    // SAFETY: a v3 header for this thread and its 2 x 3 words; the kernel checks the sets.
-    check(
-        unsafe { libc::syscall(libc::SYS_capset, hdr.as_ptr(), d.as_ptr()) },
-        format!(
-            "capset effective {:#x} permitted {:#x} inheritable {:#x} ({why})",
-            c.effective, c.permitted, c.inheritable
-        ),
+    sys(
+        libc::SYS_capset,
+        hdr.as_ptr() as u64,
+        d.as_ptr() as u64,
+        0,
+        step,
     )?;
     Ok(())
 }
 
-/// `prctl(option, arg2)` for the options nix does not wrap (capability sets, securebits).
-fn prctl2(option: libc::c_int, arg2: u64, what: impl std::fmt::Display) -> Result<libc::c_long> {
-    // SAFETY: a prctl taking integer arguments only, on this thread.
-    check(
-        unsafe { libc::prctl(option, arg2 as libc::c_ulong, 0, 0, 0) }.into(),
-        what,
-    )
+fn getres(nr: libc::c_long, step: &'static str) -> Result<[u32; 3], CredsError> {
+    let mut v = [0u32; 3];
+    let p = v.as_mut_ptr() as u64;
+    sys(nr, p, p + 4, p + 8, step)?;
+    Ok(v)
 }
 
-fn securebits() -> Result<u32> {
-    Ok(prctl2(libc::PR_GET_SECUREBITS, 0, "PR_GET_SECUREBITS")? as u32)
+/// setfsuid/setfsgid return the previous id, failed or not: a second call tells whether the
+/// first took.
+fn set_fs_id(nr: libc::c_long, id: u32, step: &'static str) -> Result<(), CredsError> {
+    sys(nr, id.into(), 0, 0, step)?;
+    if sys(nr, id.into(), 0, 0, step)? as u32 != id {
+        return Err(CredsError {
+            step,
+            errno: libc::EPERM,
+        });
+    }
+    Ok(())
 }
 
-/// Gives the calling process the image's credentials, in an order that reaches every state
-/// the kernel lets a process reach, with the permissions the caller has (the kernel's own
-/// checks decide; a failure names the step):
+/// Gives the calling thread the credentials `c` (with supplementary groups `groups`, set only
+/// if `groups_differ` from the thread's), in an order that reaches every state the kernel
+/// lets a task reach, with the permissions the caller has (the kernel's own checks decide):
 ///
 /// 1. groups and gids, while the caller still has its capabilities (`CAP_SETGID`);
 /// 2. the inheritable set, while the permitted set is still the caller's (raising a bit
@@ -89,67 +143,47 @@ fn securebits() -> Result<u32> {
 ///    stay inheritable after it left the bounding set, but cannot be raised then);
 /// 3. `PR_SET_KEEPCAPS` (needs no capability), then uids: leaving uid 0 keeps the permitted
 ///    set, which the next steps need;
-/// 4. effective raised to all of permitted, then fsgid and fsuid (each checked by a second
-///    call: `setfsuid` returns the previous id, failed or not), the bounding set, the
+/// 4. effective raised to all of permitted, then fsgid and fsuid, the bounding set, the
 ///    ambient set (raising needs the bit in the inheritable and permitted sets, which still
 ///    hold it), the securebits (the keep-caps bit alone through `PR_SET_KEEPCAPS`, any other
 ///    difference with `PR_SET_SECUREBITS`, which needs `CAP_SETPCAP`; after the ambient set,
 ///    as `SECBIT_NO_CAP_AMBIENT_RAISE` forbids raising);
 /// 5. the final effective, permitted and inheritable sets (shrinking the permitted set keeps
 ///    the ambient bits it still holds), then everything read back and compared.
-pub fn set_credentials(u: &TaskImage) -> Result<()> {
-    let c = &u.creds;
-    let uid = |r, e, s| [r, e, s].map(Uid::from_raw);
-    let gid = |r, e, s| [r, e, s].map(Gid::from_raw);
-    let (want_uid, want_gid) = (uid(c.uid, c.euid, c.suid), gid(c.gid, c.egid, c.sgid));
-    let ids = || -> Result<([Uid; 3], [Gid; 3])> {
-        let u = getresuid().context("getresuid")?;
-        let g = getresgid().context("getresgid")?;
-        Ok((
-            [u.real, u.effective, u.saved],
-            [g.real, g.effective, g.saved],
-        ))
-    };
-    let sorted_groups = |mut g: Vec<Gid>| {
-        g.sort_by_key(|g| g.as_raw());
-        g
-    };
-    let want_groups = sorted_groups(u.groups.iter().copied().map(Gid::from_raw).collect());
-    let (have_uid, have_gid) = ids()?;
+///
+/// Raw system calls only, no allocation: the threads run it too.
+pub fn apply_credentials(
+    c: &img::CkptCredsRec,
+    groups: &[u32],
+    groups_differ: bool,
+) -> Result<(), CredsError> {
+    let want_uid = [c.uid, c.euid, c.suid];
+    let want_gid = [c.gid, c.egid, c.sgid];
 
     // 1. Groups and gids.
-    if sorted_groups(getgroups().context("getgroups")?) != want_groups {
-        setgroups(&want_groups)
-            .with_context(|| format!("setgroups {:?} (needs CAP_SETGID)", u.groups))?;
+    if groups_differ {
+        let (n, p) = (groups.len() as u64, groups.as_ptr() as u64);
+        sys(libc::SYS_setgroups, n, p, 0, "setgroups (needs CAP_SETGID)")?;
     }
-    if have_gid != want_gid {
-        setresgid(want_gid[0], want_gid[1], want_gid[2]).with_context(|| {
-            format!(
-                "setresgid {} {} {} (from {have_gid:?}: needs CAP_SETGID)",
-                c.gid, c.egid, c.sgid
-            )
-        })?;
+    if getres(libc::SYS_getresgid, "getresgid")? != want_gid {
+        let [r, e, s] = want_gid.map(u64::from);
+        sys(libc::SYS_setresgid, r, e, s, "setresgid (needs CAP_SETGID)")?;
     }
 
     // 2. The inheritable set.
     let mut now = capget()?;
     if now.inheritable != c.cap_inheritable {
         now.inheritable = c.cap_inheritable;
-        capset(now, "the image's inheritable set")?;
+        capset(now, "capset of the inheritable set")?;
     }
 
     // 3. Uids, keeping the permitted set.
-    if have_uid != want_uid {
-        if !prctl::get_keepcaps().context("PR_GET_KEEPCAPS")? {
-            prctl::set_keepcaps(true)
-                .context("PR_SET_KEEPCAPS 1 (to keep capabilities across setresuid)")?;
+    if getres(libc::SYS_getresuid, "getresuid")? != want_uid {
+        if prctl(libc::PR_GET_KEEPCAPS, 0, 0, "PR_GET_KEEPCAPS")? == 0 {
+            prctl(libc::PR_SET_KEEPCAPS, 1, 0, "PR_SET_KEEPCAPS 1")?;
         }
-        setresuid(want_uid[0], want_uid[1], want_uid[2]).with_context(|| {
-            format!(
-                "setresuid {} {} {} (from {have_uid:?}: needs CAP_SETUID)",
-                c.uid, c.euid, c.suid
-            )
-        })?;
+        let [r, e, s] = want_uid.map(u64::from);
+        sys(libc::SYS_setresuid, r, e, s, "setresuid (needs CAP_SETUID)")?;
     }
 
     // 4. With every permitted capability effective: fs ids, bounding and ambient sets,
@@ -157,89 +191,47 @@ pub fn set_credentials(u: &TaskImage) -> Result<()> {
     let mut now = capget()?;
     if now.effective != now.permitted {
         now.effective = now.permitted;
-        capset(now, "raising effective to permitted for the next steps")?;
+        capset(now, "capset raising effective to permitted")?;
     }
-    setfsgid(Gid::from_raw(c.fsgid));
-    let got = setfsgid(Gid::from_raw(c.fsgid)).as_raw();
-    ensure!(
-        got == c.fsgid,
-        "setfsgid {}: the fsgid stayed {got} (needs CAP_SETGID)",
-        c.fsgid
-    );
-    setfsuid(Uid::from_raw(c.fsuid));
-    let got = setfsuid(Uid::from_raw(c.fsuid)).as_raw();
-    ensure!(
-        got == c.fsuid,
-        "setfsuid {}: the fsuid stayed {got} (needs CAP_SETUID)",
-        c.fsuid
-    );
+    set_fs_id(libc::SYS_setfsgid, c.fsgid, "setfsgid (needs CAP_SETGID)")?;
+    set_fs_id(libc::SYS_setfsuid, c.fsuid, "setfsuid (needs CAP_SETUID)")?;
     for cap in 0..64u64 {
         let bit = 1u64 << cap;
         // EINVAL past the last capability this kernel knows.
-        let Ok(has) = prctl2(libc::PR_CAPBSET_READ, cap, "") else {
-            ensure!(
-                c.cap_bset >> cap == 0,
-                "bounding set {:#x}: capability {cap} and above are unknown to this kernel",
-                c.cap_bset
-            );
+        let Ok(has) = prctl(libc::PR_CAPBSET_READ, cap, 0, "PR_CAPBSET_READ") else {
+            if c.cap_bset >> cap != 0 {
+                return Err(CredsError {
+                    step: "bounding set: capabilities unknown to this kernel",
+                    errno: libc::EINVAL,
+                });
+            }
             break;
         };
         if has == 1 && c.cap_bset & bit == 0 {
-            prctl2(
-                libc::PR_CAPBSET_DROP,
-                cap,
-                format!("dropping capability {cap} from the bounding set (needs CAP_SETPCAP)"),
-            )?;
+            let step = "PR_CAPBSET_DROP (needs CAP_SETPCAP)";
+            prctl(libc::PR_CAPBSET_DROP, cap, 0, step)?;
         }
-        ensure!(
-            has == 1 || c.cap_bset & bit == 0,
-            "capability {cap} is in the image's bounding set, not in rstr's: it cannot be \
-             raised"
-        );
+        if has == 0 && c.cap_bset & bit != 0 {
+            return Err(CredsError {
+                step: "bounding set: a capability of the image's is not in rstr's",
+                errno: libc::EPERM,
+            });
+        }
     }
-    // SAFETY: a prctl with integer arguments only, on this thread.
-    check(
-        unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_CLEAR_ALL,
-                0,
-                0,
-                0,
-            )
-        }
-        .into(),
-        "PR_CAP_AMBIENT_CLEAR_ALL",
-    )?;
+    let ambient = libc::PR_CAP_AMBIENT;
+    let clear = libc::PR_CAP_AMBIENT_CLEAR_ALL as u64;
+    prctl(ambient, clear, 0, "PR_CAP_AMBIENT_CLEAR_ALL")?;
     for cap in (0..64u64).filter(|cap| c.cap_ambient & 1 << cap != 0) {
-        // SAFETY: as above.
-        check(
-            unsafe {
-                libc::prctl(
-                    libc::PR_CAP_AMBIENT,
-                    libc::PR_CAP_AMBIENT_RAISE,
-                    cap as libc::c_ulong,
-                    0,
-                    0,
-                )
-            }
-            .into(),
-            format!("raising ambient capability {cap}"),
-        )?;
+        let raise = libc::PR_CAP_AMBIENT_RAISE as u64;
+        prctl(ambient, raise, cap, "PR_CAP_AMBIENT_RAISE")?;
     }
-    let bits = securebits()?;
+    let bits = prctl(libc::PR_GET_SECUREBITS, 0, 0, "PR_GET_SECUREBITS")? as u32;
     if bits ^ c.securebits == SECBIT_KEEP_CAPS {
-        prctl::set_keepcaps(c.securebits & SECBIT_KEEP_CAPS != 0)
-            .context("PR_SET_KEEPCAPS (the image's keep-caps securebit)")?;
+        let keep = u64::from(c.securebits & SECBIT_KEEP_CAPS != 0);
+        prctl(libc::PR_SET_KEEPCAPS, keep, 0, "PR_SET_KEEPCAPS")?;
     } else if bits != c.securebits {
-        prctl2(
-            libc::PR_SET_SECUREBITS,
-            c.securebits.into(),
-            format!(
-                "securebits {:#x} (from {bits:#x}: needs CAP_SETPCAP, and no locked bit may change)",
-                c.securebits
-            ),
-        )?;
+        let step = "PR_SET_SECUREBITS (needs CAP_SETPCAP; a locked bit cannot change)";
+        prctl(libc::PR_SET_SECUREBITS, c.securebits.into(), 0, step)?;
     }
 
     // 5. The image's sets, then a read-back of all.
@@ -249,41 +241,79 @@ pub fn set_credentials(u: &TaskImage) -> Result<()> {
         inheritable: c.cap_inheritable,
     };
     if capget()? != want {
-        capset(want, "the image's capabilities")?;
+        capset(want, "capset of the image's sets")?;
     }
-    let (got_uid, got_gid) = ids()?;
-    let (got_caps, got_bits) = (capget()?, securebits()?);
     let mut got_ambient = 0u64;
     for cap in 0..64u64 {
-        // SAFETY: a prctl with integer arguments only, on this thread.
-        let set = unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_IS_SET,
-                cap as libc::c_ulong,
-                0,
-                0,
-            )
-        };
-        if set < 0 {
-            break;
+        let is_set = libc::PR_CAP_AMBIENT_IS_SET as u64;
+        match prctl(ambient, is_set, cap, "PR_CAP_AMBIENT_IS_SET") {
+            Ok(set) => got_ambient |= u64::from(set == 1) << cap,
+            Err(_) => break,
         }
-        got_ambient |= u64::from(set == 1) << cap;
     }
-    ensure!(
-        got_uid == want_uid
-            && got_gid == want_gid
-            && got_caps == want
-            && got_bits == c.securebits
-            && got_ambient == c.cap_ambient,
-        "credentials read back differ from the image's: uids {got_uid:?} gids {got_gid:?} \
-         effective {:#x} permitted {:#x} inheritable {:#x} ambient {got_ambient:#x} \
-         securebits {got_bits:#x}",
-        got_caps.effective,
-        got_caps.permitted,
-        got_caps.inheritable
-    );
+    let same = getres(libc::SYS_getresuid, "getresuid")? == want_uid
+        && getres(libc::SYS_getresgid, "getresgid")? == want_gid
+        && capget()? == want
+        && prctl(libc::PR_GET_SECUREBITS, 0, 0, "PR_GET_SECUREBITS")? as u32 == c.securebits
+        && got_ambient == c.cap_ambient;
+    if !same {
+        return Err(CredsError {
+            step: "the credentials read back differ from the image's",
+            errno: 0,
+        });
+    }
     Ok(())
+}
+
+/// Whether the image's supplementary groups differ from the caller's (set apart: reading
+/// them allocates, which the threads cannot).
+pub fn groups_differ(groups: &[u32]) -> Result<bool> {
+    let sorted = |mut g: Vec<u32>| {
+        g.sort_unstable();
+        g
+    };
+    let mine = getgroups().context("getgroups")?;
+    Ok(sorted(mine.into_iter().map(Gid::as_raw).collect()) != sorted(groups.to_vec()))
+}
+
+/// The image's credentials for this process ([`apply_credentials`]); a failure names the
+/// step, the image's credentials and the ones `rstr` had.
+pub fn set_credentials(u: &TaskImage) -> Result<()> {
+    let c = &u.creds;
+    let had = (
+        getresuid().context("getresuid")?,
+        getresgid().context("getresgid")?,
+    );
+    let Err(e) = apply_credentials(c, &u.groups, groups_differ(&u.groups)?) else {
+        return Ok(());
+    };
+    let why = match e.errno {
+        0 => String::new(),
+        n => format!(": {}", io::Error::from_raw_os_error(n)),
+    };
+    bail!(
+        "credentials: {}{why}; the image has uids {} {} {} fsuid {} gids {} {} {} fsgid {} \
+         groups {:?}, capabilities effective {:#x} permitted {:#x} inheritable {:#x} \
+         bounding {:#x} ambient {:#x}, securebits {:#x}; rstr had uids {:?} gids {:?}",
+        e.step,
+        c.uid,
+        c.euid,
+        c.suid,
+        c.fsuid,
+        c.gid,
+        c.egid,
+        c.sgid,
+        c.fsgid,
+        u.groups,
+        c.cap_effective,
+        c.cap_permitted,
+        c.cap_inheritable,
+        c.cap_bset,
+        c.cap_ambient,
+        c.securebits,
+        had.0,
+        had.1
+    )
 }
 
 /// This thread's nice value.
@@ -317,10 +347,10 @@ pub fn set_pdeathsig(u: &TaskImage, parent_in_tree: bool) -> Result<()> {
             waited += 1;
         }
     }
-    // Raw prctl: nix's Signal has no real-time signals, which are valid here.
-    prctl2(
-        libc::PR_SET_PDEATHSIG,
-        sig as u64,
+    // Not nix's set_pdeathsig: its Signal has no real-time signals, which are valid here.
+    // SAFETY: a prctl with integer arguments, on this thread.
+    check(
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) }.into(),
         format!("PR_SET_PDEATHSIG {sig}"),
     )?;
     Ok(())
