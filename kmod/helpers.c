@@ -51,7 +51,7 @@
 
 /* The helpers fill image records of uapi/image.rs: the layouts must agree. */
 static_assert(sizeof(struct ckpt_h_task) == 136);
-static_assert(sizeof(struct ckpt_h_unsupported) == 32);
+static_assert(sizeof(struct ckpt_h_unsupported) == 40);
 static_assert(sizeof(struct ckpt_h_creds) == 80);
 static_assert(sizeof(struct ckpt_h_sigaction) == 32);
 static_assert(sizeof(struct ckpt_h_signals) == 32);
@@ -151,6 +151,13 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 #ifdef CONFIG_SECCOMP
 	out->seccomp = READ_ONCE(task->seccomp.mode) != SECCOMP_MODE_DISABLED;
 #endif
+#ifdef CONFIG_SYSCALL_USER_DISPATCH
+	out->syscall_dispatch = test_task_syscall_work(task, SYSCALL_USER_DISPATCH);
+#endif
+	out->speculation = task_spec_ssb_disable(task) || task_spec_ssb_noexec(task) ||
+			   task_spec_ssb_force_disable(task) || task_spec_ib_disable(task) ||
+			   task_spec_ib_force_disable(task) ||
+			   test_tsk_thread_flag(task, TIF_SPEC_L1D_FLUSH);
 }
 
 static struct pid_namespace *ns_of(struct task_struct *ns_task)

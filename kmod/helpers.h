@@ -88,6 +88,8 @@ struct ckpt_h_unsupported {
 	u32 sched_policy;	/* a policy other than SCHED_NORMAL, or reset-on-fork */
 	u32 seccomp;		/* a seccomp mode (strict or filter) */
 	u32 mdwe;		/* PR_SET_MDWE: memory-deny-write-execute */
+	u32 syscall_dispatch;	/* PR_SET_SYSCALL_USER_DISPATCH on */
+	u32 speculation;	/* PR_SET_SPECULATION_CTRL: a task flag set */
 };
 
 /*

@@ -35,6 +35,14 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
             "memory-deny-write-execute (PR_SET_MDWE), which would forbid the restart its \
              own mappings",
         ),
+        (
+            u.syscall_dispatch,
+            "syscall user dispatch (PR_SET_SYSCALL_USER_DISPATCH)",
+        ),
+        (
+            u.speculation,
+            "speculation controls (PR_SET_SPECULATION_CTRL)",
+        ),
     ];
     for (set, what) in refusals {
         if set != 0 {

@@ -224,6 +224,10 @@ extern "C" fn thread_entry(start: *mut ThreadStart) -> ! {
         }
         libc::syscall(libc::SYS_set_tid_address, t.clear_child_tid);
         libc::syscall(libc::SYS_prctl, libc::PR_SET_NAME, t.comm.as_ptr());
+        // Per task; returns the previous persona, -1 on failure.
+        if libc::syscall(libc::SYS_personality, t.personality as libc::c_ulong) == -1 {
+            fail("thread: personality failed");
+        }
         // Started with the leader's credentials before they changed, as the leader's own
         // started: the same steps (raw system calls only).
         if let Err(e) = restore::apply_credentials(&s.creds, &s.groups, s.groups_differ) {
