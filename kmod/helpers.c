@@ -51,7 +51,7 @@
 
 /* The helpers fill image records of uapi/image.rs: the layouts must agree. */
 static_assert(sizeof(struct ckpt_h_task) == 136);
-static_assert(sizeof(struct ckpt_h_unsupported) == 40);
+static_assert(sizeof(struct ckpt_h_unsupported) == 56);
 static_assert(sizeof(struct ckpt_h_creds) == 80);
 static_assert(sizeof(struct ckpt_h_sigaction) == 32);
 static_assert(sizeof(struct ckpt_h_signals) == 32);
@@ -136,6 +136,7 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 	}
 #endif
 	out->mdwe = task->mm && mm_flags_test(MMF_HAS_MDWE, task->mm);
+	out->ioprio = task->io_context && task->io_context->ioprio;
 	/* The pid namespace is checked on its own (ckpt_helper_task_tree). */
 	a = task->nsproxy;
 	b = current->nsproxy;
@@ -158,6 +159,9 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 			   task_spec_ssb_force_disable(task) || task_spec_ib_disable(task) ||
 			   task_spec_ib_force_disable(task) ||
 			   test_tsk_thread_flag(task, TIF_SPEC_L1D_FLUSH);
+	out->mce_kill = !!(task->flags & PF_MCE_PROCESS);
+	out->io_flusher = !!(task->flags & (PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE));
+	out->notsc = test_tsk_thread_flag(task, TIF_NOTSC);
 }
 
 static struct pid_namespace *ns_of(struct task_struct *ns_task)

@@ -90,6 +90,10 @@ struct ckpt_h_unsupported {
 	u32 mdwe;		/* PR_SET_MDWE: memory-deny-write-execute */
 	u32 syscall_dispatch;	/* PR_SET_SYSCALL_USER_DISPATCH on */
 	u32 speculation;	/* PR_SET_SPECULATION_CTRL: a task flag set */
+	u32 mce_kill;		/* PR_MCE_KILL: a policy of its own */
+	u32 io_flusher;		/* PR_SET_IO_FLUSHER */
+	u32 notsc;		/* PR_SET_TSC PR_TSC_SIGSEGV */
+	u32 ioprio;		/* ioprio_set: an I/O priority of its own */
 };
 
 /*

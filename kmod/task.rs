@@ -43,6 +43,10 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
             u.speculation,
             "speculation controls (PR_SET_SPECULATION_CTRL)",
         ),
+        (u.mce_kill, "a machine-check kill policy (PR_MCE_KILL)"),
+        (u.io_flusher, "PR_SET_IO_FLUSHER"),
+        (u.notsc, "a disabled time-stamp counter (PR_SET_TSC)"),
+        (u.ioprio, "an I/O priority (ioprio_set)"),
     ];
     for (set, what) in refusals {
         if set != 0 {

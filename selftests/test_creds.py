@@ -338,6 +338,13 @@ def mdwe_refused_with_reason():
                         "would forbid the restart its own mappings")
 
 
+def task_flags_refused_with_reason():
+    refused_with_reason("mce", (), "mce", "a machine-check kill policy (PR_MCE_KILL)")
+    refused_with_reason("ioflusher", (), "ioflusher", "PR_SET_IO_FLUSHER")
+    refused_with_reason("notsc", (), "notsc", "a disabled time-stamp counter (PR_SET_TSC)")
+    refused_with_reason("ioprio", ("ionice", "-c", "3"), "idle", "an I/O priority (ioprio_set)")
+
+
 TESTS = [
     setuid_process_restarted_as_root,
     securebits_process_restarted_as_root,
@@ -353,6 +360,7 @@ TESTS = [
     thp_disable_restored,
     scheduling_policy_refused_with_reason,
     mdwe_refused_with_reason,
+    task_flags_refused_with_reason,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
 sys.exit(run(only or TESTS))

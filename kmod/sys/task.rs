@@ -39,6 +39,10 @@ pub(crate) struct Unsupported {
     pub(crate) mdwe: u32,
     pub(crate) syscall_dispatch: u32,
     pub(crate) speculation: u32,
+    pub(crate) mce_kill: u32,
+    pub(crate) io_flusher: u32,
+    pub(crate) notsc: u32,
+    pub(crate) ioprio: u32,
 }
 
 /// A task's place in the tree and the identity of what it may share
@@ -96,7 +100,7 @@ const _: () = assert!(size_of::<img::CkptSigaction>() == 32);
 const _: () = assert!(size_of::<img::CkptSignalsRec>() == 32);
 const _: () = assert!(size_of::<img::CkptSiginfoRec>() == 136);
 const _: () = assert!(size_of::<FdInfo>() == 56);
-const _: () = assert!(size_of::<Unsupported>() == 40);
+const _: () = assert!(size_of::<Unsupported>() == 56);
 const _: () = assert!(size_of::<TreeInfo>() == 104);
 
 extern "C" {

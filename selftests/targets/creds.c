@@ -38,6 +38,9 @@
  *   nnp        a thread ("thread"), then PR_SET_NO_NEW_PRIVS in the main thread only
  *   thp        PR_SET_THP_DISABLE 1 with PR_THP_DISABLE_EXCEPT_ADVISED
  *   mdwe       PR_SET_MDWE PR_MDWE_REFUSE_EXEC_GAIN
+ *   mce        PR_MCE_KILL PR_MCE_KILL_SET PR_MCE_KILL_EARLY
+ *   ioflusher  PR_SET_IO_FLUSHER 1 (as root)
+ *   notsc      PR_SET_TSC PR_TSC_SIGSEGV
  *
  * ROLE is "root" for the process started, except the children and the thread.
  * Reports also hold the reporting thread's tid, nice and timer slack, and
@@ -72,6 +75,9 @@
 #ifndef PR_SET_MDWE
 #define PR_SET_MDWE 65
 #define PR_MDWE_REFUSE_EXEC_GAIN 1
+#endif
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
 #endif
 #ifndef PR_THP_DISABLE_EXCEPT_ADVISED
 #define PR_THP_DISABLE_EXCEPT_ADVISED (1 << 1)
@@ -299,7 +305,8 @@ int main(int argc, char **argv)
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: creds STATUS "
-			"idle|keepcaps|setuid|secure|pdeath|orphan|nodump|nice|threaduid|nnp|thp|mdwe\n");
+			"idle|keepcaps|setuid|secure|pdeath|orphan|nodump|nice|threaduid|nnp|thp|mdwe|"
+			"mce|ioflusher|notsc\n");
 		return 2;
 	}
 	status = argv[1];
@@ -326,6 +333,12 @@ int main(int argc, char **argv)
 		   "PR_SET_THP_DISABLE");
 	else if (!strcmp(mode, "mdwe"))
 		ok(prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0), "PR_SET_MDWE");
+	else if (!strcmp(mode, "mce"))
+		ok(prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0), "PR_MCE_KILL");
+	else if (!strcmp(mode, "ioflusher"))
+		ok(prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0), "PR_SET_IO_FLUSHER");
+	else if (!strcmp(mode, "notsc"))
+		ok(prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0), "PR_SET_TSC");
 	else if (strcmp(mode, "idle"))
 		die("unknown mode");
 	loop();
