@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What a restoring process sets on itself with system calls before the module takes over:
-//! credentials, the vDSO's place, its rseq registration.
+//! credentials (also in its threads), nice value, parent-death signal, the vDSO's place, its
+//! rseq registration.
 
 use std::io;
 
