@@ -15,6 +15,7 @@
 #include <linux/nsproxy.h>
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
+#include <linux/prctl.h>
 #include <linux/highmem.h>
 #include <linux/time_namespace.h>
 #include <uapi/linux/magic.h>
@@ -28,6 +29,8 @@
 #include <linux/regset.h>
 #include <linux/rseq.h>
 #include <linux/futex.h>
+#include <linux/sched/exec_state.h>
+#include <linux/seccomp.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -48,7 +51,8 @@
 #include "helpers.h"
 
 /* The helpers fill image records of uapi/image.rs: the layouts must agree. */
-static_assert(sizeof(struct ckpt_h_task) == 112);
+static_assert(sizeof(struct ckpt_h_task) == 136);
+static_assert(sizeof(struct ckpt_h_unsupported) == 56);
 static_assert(sizeof(struct ckpt_h_creds) == 80);
 static_assert(sizeof(struct ckpt_h_sigaction) == 32);
 static_assert(sizeof(struct ckpt_h_signals) == 32);
@@ -129,6 +133,8 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 		spin_unlock(&u->lock);
 	}
 #endif
+	out->mdwe = task->mm && mm_flags_test(MMF_HAS_MDWE, task->mm);
+	out->ioprio = task->io_context && task->io_context->ioprio;
 	/* The pid namespace is checked on its own (ckpt_helper_task_tree). */
 	a = task->nsproxy;
 	b = current->nsproxy;
@@ -140,6 +146,20 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 #endif
 			;
 	task_unlock(task);
+	out->sched_policy = task->policy != SCHED_NORMAL || task->sched_reset_on_fork;
+#ifdef CONFIG_SECCOMP
+	out->seccomp = READ_ONCE(task->seccomp.mode) != SECCOMP_MODE_DISABLED;
+#endif
+#ifdef CONFIG_SYSCALL_USER_DISPATCH
+	out->syscall_dispatch = test_task_syscall_work(task, SYSCALL_USER_DISPATCH);
+#endif
+	out->speculation = task_spec_ssb_disable(task) || task_spec_ssb_noexec(task) ||
+			   task_spec_ssb_force_disable(task) || task_spec_ib_disable(task) ||
+			   task_spec_ib_force_disable(task) ||
+			   test_tsk_thread_flag(task, TIF_SPEC_L1D_FLUSH);
+	out->mce_kill = !!(task->flags & PF_MCE_PROCESS);
+	out->io_flusher = !!(task->flags & (PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE));
+	out->notsc = test_tsk_thread_flag(task, TIF_NOTSC);
 }
 
 /*
@@ -298,6 +318,7 @@ int ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task,
 			  struct ckpt_h_task *out)
 {
 	struct pid_namespace *ns = get_ns_of(ns_task);
+	const struct task_exec_state *es;
 
 	memset(out, 0, sizeof(*out));
 	if (!ns)
@@ -316,11 +337,28 @@ int ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task,
 	task_lock(task);
 	if (task->fs)
 		out->umask = task->fs->umask;
-	if (task->mm)
+	if (task->mm) {
 		out->vdso_base = (unsigned long)task->mm->context.vdso;
+		if (mm_flags_test(MMF_DISABLE_THP_COMPLETELY, task->mm))
+			out->thp_disable = 1;
+		else if (mm_flags_test(MMF_DISABLE_THP_EXCEPT_ADVISED, task->mm))
+			out->thp_disable = 1 | PR_THP_DISABLE_EXCEPT_ADVISED;
+	}
 	task_unlock(task);
-	/* task_exec_state_get_dumpable() is not exported: the value is not known. */
+	/*
+	 * task_exec_state_get_dumpable() is not exported, but the state it reads is
+	 * in a public header: the same RCU read of task->exec_state.
+	 */
 	out->dumpable = U32_MAX;
+	rcu_read_lock();
+	es = rcu_dereference(task->exec_state);
+	if (es)
+		out->dumpable = READ_ONCE(es->dumpable);
+	rcu_read_unlock();
+	/* Written under tasklist_lock by prctl(); a stopped task does not change it. */
+	out->pdeath_signal = READ_ONCE(task->pdeath_signal);
+	out->nice = task_nice(task);
+	out->timer_slack_ns = task->timer_slack_ns;
 #ifdef CONFIG_FUTEX
 	out->robust_list = (unsigned long)task->futex.robust_list;
 	out->robust_list_len = task->futex.robust_list ? sizeof(struct robust_list_head) : 0;

@@ -38,6 +38,10 @@ struct ckpt_h_task {
 	u64 vdso_base;
 	u64 rseq;
 	u32 rseq_len, rseq_sig;
+	s32 pdeath_signal, nice;
+	u64 timer_slack_ns;
+	u32 thp_disable;	/* as PR_GET_THP_DISABLE returns it */
+	u32 __reserved;
 };
 
 struct ckpt_h_creds {
@@ -81,6 +85,15 @@ struct ckpt_h_unsupported {
 	u32 itimer_cpu;		/* ITIMER_VIRTUAL or ITIMER_PROF armed */
 	u32 sem_undo;		/* SysV semaphore undo list */
 	u32 other_ns;		/* namespaces (but pid) differ from the caller's */
+	u32 sched_policy;	/* a policy other than SCHED_NORMAL, or reset-on-fork */
+	u32 seccomp;		/* a seccomp mode (strict or filter) */
+	u32 mdwe;		/* PR_SET_MDWE: memory-deny-write-execute */
+	u32 syscall_dispatch;	/* PR_SET_SYSCALL_USER_DISPATCH on */
+	u32 speculation;	/* PR_SET_SPECULATION_CTRL: a task flag set */
+	u32 mce_kill;		/* PR_MCE_KILL: a policy of its own */
+	u32 io_flusher;		/* PR_SET_IO_FLUSHER */
+	u32 notsc;		/* PR_SET_TSC PR_TSC_SIGSEGV */
+	u32 ioprio;		/* ioprio_set: an I/O priority of its own */
 };
 
 /*

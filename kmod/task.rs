@@ -25,11 +25,42 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
             u.other_ns,
             "namespaces (other than pid) other than the caller's",
         ),
+        (
+            u.sched_policy,
+            "a scheduling policy other than SCHED_OTHER, or SCHED_RESET_ON_FORK",
+        ),
+        (u.seccomp, "seccomp (strict mode or filters)"),
+        (
+            u.mdwe,
+            "memory-deny-write-execute (PR_SET_MDWE), which would forbid the restart its \
+             own mappings",
+        ),
+        (
+            u.syscall_dispatch,
+            "syscall user dispatch (PR_SET_SYSCALL_USER_DISPATCH)",
+        ),
+        (
+            u.speculation,
+            "speculation controls (PR_SET_SPECULATION_CTRL)",
+        ),
+        (u.mce_kill, "a machine-check kill policy (PR_MCE_KILL)"),
+        (u.io_flusher, "PR_SET_IO_FLUSHER"),
+        (u.notsc, "a disabled time-stamp counter (PR_SET_TSC)"),
+        (u.ioprio, "an I/O priority (ioprio_set)"),
     ];
     for (set, what) in refusals {
         if set != 0 {
             refuse!(EOPNOTSUPP, "pid {pid} uses {what}: not supported yet");
         }
+    }
+    let mut t = img::CkptTaskRec::new_zeroed();
+    task.info(None, &mut t).context(fmt!("pid {pid}"))?;
+    if t.dumpable == 2 {
+        refuse!(
+            EOPNOTSUPP,
+            "pid {pid} is dumpable by root only (dumpable 2, from the suid_dumpable sysctl): \
+             prctl(PR_SET_DUMPABLE) cannot set that back"
+        );
     }
     Ok(())
 }

@@ -219,8 +219,8 @@ pub struct CkptTaskRec {
     pub personality: u32,
     pub umask: u32,
     pub exit_signal: i32,
-    /// `PR_GET_DUMPABLE`, or `u32::MAX` when the module cannot read it (kernel 7.3 does not
-    /// export the accessor); `rstr` then leaves the default.
+    /// `PR_GET_DUMPABLE` (0 or 1; a checkpoint refuses 2, which no `prctl` can set), or
+    /// `u32::MAX` when the writer could not read it; `rstr` then leaves what the kernel gives.
     pub dumpable: u32,
     /// `PR_GET_NO_NEW_PRIVS`.
     pub no_new_privs: u32,
@@ -237,6 +237,15 @@ pub struct CkptTaskRec {
     pub rseq: u64,
     pub rseq_len: u32,
     pub rseq_sig: u32,
+    /// `PR_GET_PDEATHSIG`: the signal the task gets when its parent dies, 0 for none.
+    pub pdeath_signal: i32,
+    /// The nice value, -20 to 19 (`getpriority(PRIO_PROCESS)` of this thread).
+    pub nice: i32,
+    /// `PR_GET_TIMERSLACK`: this thread's timer slack in ns.
+    pub timer_slack_ns: u64,
+    /// `PR_GET_THP_DISABLE` of its memory: 0, or 1 with `PR_THP_DISABLE_EXCEPT_ADVISED` (2).
+    pub thp_disable: u32,
+    pub __reserved: u32,
 }
 
 /// `CREDS`: followed by `ngroups` `u32` supplementary group ids.

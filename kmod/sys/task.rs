@@ -34,6 +34,15 @@ pub(crate) struct Unsupported {
     pub(crate) itimer_cpu: u32,
     pub(crate) sem_undo: u32,
     pub(crate) other_ns: u32,
+    pub(crate) sched_policy: u32,
+    pub(crate) seccomp: u32,
+    pub(crate) mdwe: u32,
+    pub(crate) syscall_dispatch: u32,
+    pub(crate) speculation: u32,
+    pub(crate) mce_kill: u32,
+    pub(crate) io_flusher: u32,
+    pub(crate) notsc: u32,
+    pub(crate) ioprio: u32,
 }
 
 /// A task's place in the tree and the identity of what it may share
@@ -101,13 +110,14 @@ pub(crate) struct FdExtra {
 }
 
 // The helpers fill these image records directly: their C twins in helpers.h must match.
-const _: () = assert!(size_of::<img::CkptTaskRec>() == 112);
+const _: () = assert!(size_of::<img::CkptTaskRec>() == 136);
 const _: () = assert!(size_of::<img::CkptRegsRec>() == 27 * 8);
 const _: () = assert!(size_of::<img::CkptCredsRec>() == 80);
 const _: () = assert!(size_of::<img::CkptSigaction>() == 32);
 const _: () = assert!(size_of::<img::CkptSignalsRec>() == 32);
 const _: () = assert!(size_of::<img::CkptSiginfoRec>() == 136);
 const _: () = assert!(size_of::<FdInfo>() == 56);
+const _: () = assert!(size_of::<Unsupported>() == 56);
 const _: () = assert!(size_of::<TreeInfo>() == 104);
 const _: () = assert!(size_of::<FdExtra>() == 24);
 

@@ -395,6 +395,10 @@ pub enum Decoded {
         vdso_base: String,
         rseq: String,
         rseq_len: u32,
+        pdeath_signal: i32,
+        nice: i32,
+        timer_slack_ns: u64,
+        thp_disable: u32,
     },
     Creds {
         uid: [u32; 4],
@@ -616,6 +620,10 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 vdso_base: hex(t.vdso_base),
                 rseq: hex(t.rseq),
                 rseq_len: t.rseq_len,
+                pdeath_signal: t.pdeath_signal,
+                nice: t.nice,
+                timer_slack_ns: t.timer_slack_ns,
+                thp_disable: t.thp_disable,
             }
         }
         rec::CREDS => {

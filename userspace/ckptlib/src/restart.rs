@@ -243,6 +243,30 @@ fn read_task<R: Read + Seek>(
         e.pid,
         e.tgid
     );
+    ensure!(
+        (0..=img::CKPT_NSIG as i32).contains(&task.pdeath_signal),
+        "TASK record of {}: parent-death signal {} is not a signal",
+        task.pid,
+        task.pdeath_signal
+    );
+    ensure!(
+        matches!(task.thp_disable, 0 | 1 | 3),
+        "TASK record of {}: THP-disable mode {} is unknown",
+        task.pid,
+        task.thp_disable
+    );
+    ensure!(
+        (-20..=19).contains(&task.nice),
+        "TASK record of {}: nice {} is out of range",
+        task.pid,
+        task.nice
+    );
+    ensure!(
+        matches!(task.dumpable, 0 | 1 | u32::MAX),
+        "TASK record of {}: dumpable {} cannot be set",
+        task.pid,
+        task.dumpable
+    );
 
     let r = next(rd, rec::CREDS)?;
     let (creds, rest) = split::<img::CkptCredsRec>(r.kind, &r.payload)?;

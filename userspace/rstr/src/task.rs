@@ -227,6 +227,14 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
             libc::personality(t.task.personality as libc::c_ulong).into(),
             "personality",
         )?;
+        // Of the memory, which stays ours when the module replaces its mappings.
+        if t.task.thp_disable != 0 {
+            let flags = t.task.thp_disable & !1;
+            check(
+                libc::prctl(libc::PR_SET_THP_DISABLE, 1, flags as libc::c_ulong, 0, 0).into(),
+                format!("PR_SET_THP_DISABLE 1 {flags:#x}"),
+            )?;
+        }
         let comm = CString::new(c_str(&t.task.comm))?;
         check(
             libc::prctl(libc::PR_SET_NAME, comm.as_ptr()).into(),
@@ -273,25 +281,19 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
             )?;
         }
         libc::syscall(libc::SYS_set_tid_address, t.task.clear_child_tid);
-        if t.task.no_new_privs != 0 {
-            check(
-                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).into(),
-                "PR_SET_NO_NEW_PRIVS",
-            )?;
-        }
-        if t.task.dumpable != u32::MAX {
-            check(
-                libc::prctl(libc::PR_SET_DUMPABLE, t.task.dumpable as libc::c_ulong).into(),
-                "PR_SET_DUMPABLE",
-            )?;
-        }
 
-        restore::set_credentials(t)?;
-
-        if let (true, Some((_, cwd))) = (plan.owns_fs[i], &t.fs) {
-            let c = CString::new(cwd.as_str())?;
-            check(libc::chdir(c.as_ptr()).into(), format!("chdir {cwd}"))?;
-        }
+        // Nice: lowering it needs CAP_SYS_NICE (or RLIMIT_NICE), so before the credentials
+        // this process takes the lowest of its own and of the tasks it starts (they begin
+        // with it; each raises its own); it raises its own last, just before the restart.
+        let starts = |ti: usize, te: &img::CkptTreeEntry| {
+            (te.tgid == e.pid && te.pid != e.pid)
+                || plan.vm_children.get(&i).is_some_and(|v| v.contains(&ti))
+        };
+        let lowest = (ctx.image.tree.iter().zip(&ctx.image.tasks).enumerate())
+            .filter(|(ti, (te, _))| starts(*ti, te))
+            .filter_map(|(_, (_, tt))| tt.as_ref().map(|tt| tt.task.nice))
+            .fold(t.task.nice, i32::min);
+        restore::set_nice(lowest)?;
 
         // The vDSO moves to where the image has it; the module checks it landed there.
         restore::move_vdso(t)?;
@@ -299,7 +301,9 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
         restore::swap_rseq(t)?;
 
         // Threads: all prepared before any starts (they share our memory and must find
-        // everything ready), then started; each waits in the module for our memory.
+        // everything ready), then started, before our credentials change (creating a task
+        // with a chosen pid needs CAP_CHECKPOINT_RESTORE); each sets its own credentials and
+        // waits in the module for our memory.
         let own = ctx.own;
         let mut threads = Vec::new();
         for (ti, te) in ctx.image.tree.iter().enumerate() {
@@ -363,6 +367,31 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<std::convert::I
         }
         // The structs stay: the threads read them until the module takes over.
         std::mem::forget(threads);
+
+        // Credentials, then what a change of credentials resets (commit_creds sets dumpable
+        // to the suid_dumpable sysctl and clears the parent-death signal).
+        restore::set_credentials(t)?;
+        if t.task.dumpable != u32::MAX {
+            nix::sys::prctl::set_dumpable(t.task.dumpable == 1)
+                .with_context(|| format!("PR_SET_DUMPABLE {}", t.task.dumpable))?;
+        }
+        let parent_in_tree = ctx.image.tree.iter().any(|p| p.pid == t.task.ppid);
+        restore::set_pdeathsig(t, parent_in_tree)?;
+        if t.task.timer_slack_ns != 0 {
+            nix::sys::prctl::set_timerslack(t.task.timer_slack_ns as libc::c_ulong)
+                .with_context(|| format!("PR_SET_TIMERSLACK {}", t.task.timer_slack_ns))?;
+        }
+        if lowest != t.task.nice {
+            restore::set_nice(t.task.nice)?;
+        }
+        // Per task, and for good: after the threads started (each sets its own).
+        if t.task.no_new_privs != 0 {
+            nix::sys::prctl::set_no_new_privs().context("PR_SET_NO_NEW_PRIVS")?;
+        }
+        if let (true, Some((_, cwd))) = (plan.owns_fs[i], &t.fs) {
+            let c = CString::new(cwd.as_str())?;
+            check(libc::chdir(c.as_ptr()).into(), format!("chdir {cwd}"))?;
+        }
 
         let ret = xrstor_and_restart(area, own[1], &args);
         // Only a failure before anything was changed comes back here.

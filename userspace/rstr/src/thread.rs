@@ -19,6 +19,7 @@ use anyhow::{ensure, Result};
 use ckptlib::abi::{self, image as img};
 use ckptlib::restart::TaskImage;
 
+use crate::restore;
 use crate::sys::{self, report_line, xrstor_and_restart, CloneArgs};
 
 const CLONE_VM: u64 = 0x100;
@@ -34,6 +35,11 @@ pub struct ThreadStart {
     tid: i32,
     tgid: i32,
     task: img::CkptTaskRec,
+    creds: img::CkptCredsRec,
+    groups: Vec<u32>,
+    /// Whether `groups` differ from the leader's when it starts the thread (and so the
+    /// thread's): reading them allocates.
+    groups_differ: bool,
     signals: img::CkptSignalsRec,
     pending: Vec<img::CkptSiginfoRec>,
     /// 64-byte aligned copy of the XSAVE area.
@@ -127,6 +133,9 @@ impl ThreadStart {
             tid: t.task.pid,
             tgid: t.task.tgid,
             task: t.task,
+            creds: t.creds,
+            groups: t.groups.clone(),
+            groups_differ: restore::groups_differ(&t.groups)?,
             signals: t.signals,
             pending: t.pending.clone(),
             xsave,
@@ -215,6 +224,43 @@ extern "C" fn thread_entry(start: *mut ThreadStart) -> ! {
         }
         libc::syscall(libc::SYS_set_tid_address, t.clear_child_tid);
         libc::syscall(libc::SYS_prctl, libc::PR_SET_NAME, t.comm.as_ptr());
+        // Per task; returns the previous persona, -1 on failure.
+        if libc::syscall(libc::SYS_personality, t.personality as libc::c_ulong) == -1 {
+            fail("thread: personality failed");
+        }
+        // Started with the leader's credentials before they changed, as the leader's own
+        // started: the same steps (raw system calls only).
+        if let Err(e) = restore::apply_credentials(&s.creds, &s.groups, s.groups_differ) {
+            let mut buf = [0u8; 160];
+            fail(join(&mut buf, &["thread: credentials: ", e.step]));
+        }
+        // Shared with the leader, which sets it after its own credentials; a change of ours
+        // resets it too, so we set it again after ours.
+        if t.dumpable != u32::MAX
+            && libc::syscall(libc::SYS_prctl, libc::PR_SET_DUMPABLE, t.dumpable) != 0
+        {
+            fail("thread: PR_SET_DUMPABLE failed");
+        }
+        // Per task, after the credentials (which clear it); its parent is the leader's (a
+        // thread) or the leader (a process).
+        if t.pdeath_signal != 0
+            && libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, t.pdeath_signal) != 0
+        {
+            fail("thread: PR_SET_PDEATHSIG failed");
+        }
+        if t.no_new_privs != 0 && libc::syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1) != 0
+        {
+            fail("thread: PR_SET_NO_NEW_PRIVS failed");
+        }
+        // Started with its leader's nice, the lowest of the process's: raising needs nothing.
+        if libc::syscall(libc::SYS_setpriority, libc::PRIO_PROCESS, 0, t.nice) != 0 {
+            fail("thread: setpriority failed");
+        }
+        if t.timer_slack_ns != 0
+            && libc::syscall(libc::SYS_prctl, libc::PR_SET_TIMERSLACK, t.timer_slack_ns) != 0
+        {
+            fail("thread: PR_SET_TIMERSLACK failed");
+        }
         if t.rseq != 0 {
             if t.rseq % 32 != 0 || t.rseq_len < 32 || t.rseq_len > 4096 {
                 fail("thread: bad rseq area in the image");
@@ -244,4 +290,18 @@ extern "C" fn thread_entry(start: *mut ThreadStart) -> ! {
         let _ = ret;
         fail("thread: the restart ioctl failed (see the leader's reason)");
     }
+}
+
+/// `parts` end to end in `buf` (cut at its end), without allocating.
+fn join<'a>(buf: &'a mut [u8], parts: &[&str]) -> &'a str {
+    let mut n = 0;
+    for p in parts {
+        // Whole parts only, so that the result stays valid UTF-8.
+        if n + p.len() > buf.len() {
+            break;
+        }
+        buf[n..n + p.len()].copy_from_slice(p.as_bytes());
+        n += p.len();
+    }
+    core::str::from_utf8(&buf[..n]).unwrap_or("thread: credentials")
 }
