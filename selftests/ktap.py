@@ -5,6 +5,7 @@ Each test is a function; a failed `assert` or an exception fails it, `skip(reaso
 it. Output: `TAP version 13`, the plan, one `ok`/`not ok` line per test, and the totals.
 """
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -82,6 +83,30 @@ def sh_unprivileged(*args):
         return sh(*args, check=False, user=65534)
     finally:
         os.chmod("/dev/checkpoint", mode & 0o777)
+
+
+def running(pid):
+    """A process with this pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def reaped(pid):
+    """No process, not even a zombie, has this pid: it is free again."""
+    return not os.path.exists(f"/proc/{pid}")
+
+
+def kill_reaped(pid):
+    """SIGKILL to PID, then waits until it is reaped (by its parent, which must not be the
+    caller: a child of the caller is reaped with its Popen's wait())."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    wait_for(lambda: reaped(pid), f"pid {pid} to die and be reaped")
 
 
 def wait_for(cond, what, timeout=30.0):

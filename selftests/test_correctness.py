@@ -13,32 +13,11 @@ import subprocess
 import sys
 import time
 
-from ktap import CKPT, OUT, RSTR, run, scratch, sh, show_json, skip, wait_for
+from ktap import CKPT, OUT, RSTR, kill_reaped as kill, reaped as gone, run, running, scratch, sh, show_json, skip, wait_for
 
 CORRECT = os.path.join(OUT, "targets", "correct")
 TREE = os.path.join(OUT, "targets", "tree")
 fresh = scratch("ckpt-correct-")
-
-
-def running(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def gone(pid):
-    return not os.path.exists(f"/proc/{pid}")
-
-
-def kill(pid):
-    """Kills PID and waits until it is reaped: its pid is free again."""
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    wait_for(lambda: gone(pid), f"pid {pid} to die and be reaped")
 
 
 class Correct:
