@@ -18,6 +18,25 @@ KMAKE_FLAGS="RUSTC=$RUSTC BINDGEN=$BINDGEN HOSTRUSTC=$RUSTC"
 die() { echo "error: $*" >&2; exit 1; }
 log() { echo ">>> $*" >&2; }
 
+# The kernel flavour: unset (or "normal") is the test kernel of make check; "debug" is
+# the same kernel plus scripts/kernel-debug.config (KASAN, lockdep, kmemleak...), built
+# with clang and lld (LLVM=1), in its own cache directory, with the module built into
+# out/debug instead of the repository top (make check-debug).
+CKPT_FLAVOUR=${CKPT_FLAVOUR:-}
+case "$CKPT_FLAVOUR" in
+"" | normal) CKPT_FLAVOUR= ;;
+debug) KMAKE_FLAGS="$KMAKE_FLAGS LLVM=1" ;;
+*) die "CKPT_FLAVOUR=$CKPT_FLAVOUR: the flavours are normal (unset) and debug" ;;
+esac
+export CKPT_FLAVOUR
+
+# The config fragments of the flavour, in the order they are applied.
+kernel_fragments() {
+	local top=$1
+	echo "$top/scripts/kernel.config"
+	[ -z "$CKPT_FLAVOUR" ] || echo "$top/scripts/kernel-$CKPT_FLAVOUR.config"
+}
+
 # The cache key of the test kernel: kernel source version, config fragment,
 # compiler versions. Printed as one short token.
 kernel_key() {
@@ -28,9 +47,27 @@ kernel_key() {
 		$RUSTC --version
 		gcc --version | head -1
 		bindgen --version 2>/dev/null
+		if [ "$CKPT_FLAVOUR" = debug ]; then
+			echo LLVM=1
+			cat "$top/scripts/kernel-debug.config"
+			clang --version | head -1
+			ld.lld --version
+		fi
 	} | sha256sum | cut -c1-16
 }
 
 kernel_dir() {
-	echo "$CKPT_CACHE/kernel-$(kernel_key "$1")"
+	echo "$CKPT_CACHE/kernel-${CKPT_FLAVOUR:+$CKPT_FLAVOUR-}$(kernel_key "$1")"
+}
+
+# Where the module of the flavour is built: the repository itself for the normal
+# flavour (ckpt.ko at the top, as always), else a directory of its own (kbuild's MO=)
+# so that the two builds never overwrite each other's objects.
+module_dir() {
+	local top=$1
+	if [ -z "$CKPT_FLAVOUR" ]; then
+		echo "$top"
+	else
+		echo "$top/out/$CKPT_FLAVOUR"
+	fi
 }
