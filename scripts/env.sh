@@ -23,9 +23,18 @@ log() { echo ">>> $*" >&2; }
 # with clang and lld (LLVM=1), in its own cache directory, with the module built into
 # out/debug instead of the repository top (make check-debug).
 CKPT_FLAVOUR=${CKPT_FLAVOUR:-}
+# scripts/vm boots the flavour's kernel with CKPT_VM_APPEND on its command line and,
+# unless --memory says otherwise, CKPT_VM_MEMORY of memory.
+CKPT_VM_MEMORY=2G CKPT_VM_APPEND=
 case "$CKPT_FLAVOUR" in
 "" | normal) CKPT_FLAVOUR= ;;
-debug) KMAKE_FLAGS="$KMAKE_FLAGS LLVM=1" ;;
+debug)
+	KMAKE_FLAGS="$KMAKE_FLAGS LLVM=1"
+	# KASAN's shadow is an eighth of memory, kmemleak and lockdep keep their own.
+	CKPT_VM_MEMORY=4G
+	# A soft lockup after 10 s (2 * watchdog_thresh); page-level use-after-free checks.
+	CKPT_VM_APPEND="watchdog_thresh=5 debug_pagealloc=on"
+	;;
 *) die "CKPT_FLAVOUR=$CKPT_FLAVOUR: the flavours are normal (unset) and debug" ;;
 esac
 export CKPT_FLAVOUR
