@@ -35,7 +35,7 @@ kernel:
 # CKPT_FLAVOUR=debug builds the module against the debug kernel into out/debug
 # (kbuild's MO=), leaving the normal build at the top untouched.
 module:
-	+$(ENV); $(MAKE) -C "$(kdir)" M=$(TOP) $${CKPT_FLAVOUR:+MO=$$(module_dir $(TOP))} $$KMAKE_FLAGS modules
+	+$(ENV); $(MAKE) -C "$(kdir)" $$(module_kbuild_args $(TOP)) $$KMAKE_FLAGS modules
 
 userspace:
 	$(CARGO) build --release

@@ -80,3 +80,20 @@ module_dir() {
 		echo "$top/out/$CKPT_FLAVOUR"
 	fi
 }
+
+# The M= (and MO=) arguments of kbuild for the flavour's module. kbuild refuses MO= on a
+# module source tree that holds a build of its own (modules.order at the top: the normal
+# build), so the flavour's source directory is made of links to the repository's.
+module_kbuild_args() {
+	local top=$1 mo
+	if [ -z "$CKPT_FLAVOUR" ]; then
+		echo "M=$top"
+		return
+	fi
+	mo=$(module_dir "$top")
+	mkdir -p "$mo/src"
+	ln -sfn "$top/Kbuild" "$mo/src/Kbuild"
+	ln -sfn "$top/kmod" "$mo/src/kmod"
+	# helpers.c includes the header Kbuild generates next to it, which with MO= is in $mo/kmod.
+	echo "M=$mo/src MO=$mo KCFLAGS=-I$mo/kmod"
+}
