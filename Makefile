@@ -4,6 +4,7 @@
 #
 #   make            build ckpt.ko, ckpt and rstr, and the selftests
 #   make check      set up the machine, build, lint, host tests, selftests in the VM
+#   make check-debug  the selftests on the debug kernel (KASAN, lockdep, kmemleak...)
 #   make demo       boot the test VM and show the module at work
 #   make KDIR=/path/to/linux   build the module against your own CONFIG_RUST=y kernel
 #
@@ -31,8 +32,10 @@ setup:
 kernel:
 	$(TOP)/scripts/build-kernel
 
+# CKPT_FLAVOUR=debug builds the module against the debug kernel into out/debug
+# (kbuild's MO=), leaving the normal build at the top untouched.
 module:
-	+$(ENV); $(MAKE) -C "$(kdir)" M=$(TOP) $$KMAKE_FLAGS modules
+	+$(ENV); $(MAKE) -C "$(kdir)" $$(module_kbuild_args $(TOP)) $$KMAKE_FLAGS modules
 
 userspace:
 	$(CARGO) build --release
@@ -54,6 +57,11 @@ test-host:
 check:
 	$(TOP)/scripts/check
 
+# The debug kernel flavour (Documentation/testing.rst): the whole selftest suite, then
+# a kmemleak scan; any splat, leak or lockup fails it. Not part of make check.
+check-debug:
+	$(TOP)/scripts/check-debug
+
 demo: setup all
 	$(TOP)/scripts/vm run -- $(TOP)/scripts/demo
 
@@ -65,5 +73,6 @@ clean:
 	-$(ENV); [ -d "$(kdir)" ] && $(MAKE) -C "$(kdir)" M=$(TOP) clean
 	$(MAKE) -C $(TOP)/selftests clean KDIR=unused
 	$(CARGO) clean
+	rm -rf $(TOP)/out
 
-.PHONY: all setup kernel module userspace selftests lint test-host check demo bench clean
+.PHONY: all setup kernel module userspace selftests lint test-host check check-debug demo bench clean

@@ -11,6 +11,9 @@ import sys
 import time
 import traceback
 
+# A slow guest (the debug kernel: KASAN, lockdep, kmemleak under TCG) sets CKPT_TEST_SLOW to
+# a factor every timeout of sh() and wait_for() is multiplied by; the normal run leaves it unset.
+SLOW = float(os.environ.get("CKPT_TEST_SLOW") or 1)
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(TOP, "selftests", "out")
 TARGET = os.path.join(OUT, "targets", "target")
@@ -66,8 +69,9 @@ def run(tests):
 
 def sh(*args, check=True, **kw):
     """Runs a command, returning (status, stdout, stderr) as text. A command that hangs
-    fails the test after `timeout` seconds (300 by default) instead of the whole run."""
-    kw.setdefault("timeout", 300)
+    fails the test after `timeout` seconds (300 by default, times SLOW) instead of the whole
+    run."""
+    kw["timeout"] = kw.get("timeout", 300) * SLOW
     p = subprocess.run(args, capture_output=True, text=True, **kw)
     if check and p.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, args))} exited {p.returncode}: {p.stderr.strip()}")
@@ -110,7 +114,7 @@ def kill_reaped(pid):
 
 
 def wait_for(cond, what, timeout=30.0):
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * SLOW
     while time.monotonic() < end:
         v = cond()
         if v:
