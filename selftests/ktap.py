@@ -6,6 +6,7 @@ it. Output: `TAP version 13`, the plan, one `ok`/`not ok` line per test, and the
 """
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -113,6 +114,28 @@ def kill_reaped(pid):
     wait_for(lambda: reaped(pid), f"pid {pid} to die and be reaped")
 
 
+def image_records(data):
+    """(kind, offset of the header, payload length) of every record of an image's bytes:
+    an 8-byte header (kind, length), then the payload padded to 8 bytes."""
+    off = 0
+    while off < len(data):
+        kind, ln = struct.unpack_from("<II", data, off)
+        yield kind, off, ln
+        off += 8 + ln + (-ln % 8)
+
+
+def read_info(status):
+    """A target's STATUS.info file of key=value words as a dict; None until it holds pid=."""
+    try:
+        with open(status + ".info") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    if "pid=" not in text:
+        return None
+    return dict(line.split("=", 1) for line in text.split())
+
+
 def wait_for(cond, what, timeout=30.0):
     end = time.monotonic() + timeout * SLOW
     while time.monotonic() < end:
@@ -134,17 +157,7 @@ class Target:
         self.proc = subprocess.Popen([TARGET, self.status, *opts], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
         self.pid = self.proc.pid
-        self.info = wait_for(self._read_info, "the target to start")
-
-    def _read_info(self):
-        try:
-            with open(self.status + ".info") as f:
-                text = f.read()
-        except FileNotFoundError:
-            return None
-        if "pid=" not in text:
-            return None
-        return dict(line.split("=", 1) for line in text.split())
+        self.info = wait_for(lambda: read_info(self.status), "the target to start")
 
     def counter(self):
         """The last count the process wrote; 0 if it has not written a whole line yet

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from ktap import CKPT, OUT, RSTR, kill_reaped as kill, reaped as gone, run, running, scratch, sh, show_json, skip, wait_for
+from ktap import CKPT, OUT, RSTR, image_records, kill_reaped as kill, reaped as gone, run, running, scratch, sh, show_json, skip, wait_for
 
 CORRECT = os.path.join(OUT, "targets", "correct")
 TREE = os.path.join(OUT, "targets", "tree")
@@ -153,12 +153,9 @@ MM, MM_FIELDS = 50, ["start_code", "end_code", "start_data", "end_data", "start_
 
 def mm_offset(data):
     """The offset of the first MM record's payload in an image."""
-    off = 0
-    while off < len(data):
-        kind, ln = struct.unpack_from("<II", data, off)
+    for kind, off, _ in image_records(data):
         if kind == MM:
             return off + 8
-        off += 8 + ln + (-ln % 8)
     raise AssertionError("no MM record")
 
 
@@ -252,12 +249,7 @@ def concurrent_session_restarts_leave_the_kernel_healthy():
     img, pids = tree_image(d, 7)
     data = open(img, "rb").read()
     # The last REGS record belongs to the last task: a code segment ptrace would refuse.
-    off, last_regs = 0, None
-    while off < len(data):
-        kind, ln = struct.unpack_from("<II", data, off)
-        if kind == 60:
-            last_regs = off + 8
-        off += 8 + ln + (-ln % 8)
+    last_regs = [off + 8 for kind, off, _ in image_records(data) if kind == 60][-1]
     bad = bytearray(data)
     struct.pack_into("<Q", bad, last_regs + 17 * 8, 0x1234)
     bad_img = os.path.join(d, "bad")

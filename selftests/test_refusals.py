@@ -12,23 +12,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import OUT, CKPT, RSTR, run, sh, show_json, wait_for  # noqa: E402
-from ktap import scratch  # noqa: E402
+from ktap import read_info, scratch  # noqa: E402
 
 REFUSALS = os.path.join(OUT, "targets", "refusals")
 fresh = scratch("ckpt-refuse-")
 libc = ctypes.CDLL(None, use_errno=True)
 IPC_RMID = 0
-
-
-def read_info(status):
-    try:
-        with open(status + ".info") as f:
-            text = f.read()
-    except FileNotFoundError:
-        return None
-    if "pid=" not in text:
-        return None
-    return dict(line.split("=", 1) for line in text.split())
 
 
 def read_status(status):

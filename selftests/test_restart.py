@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import scratch, sh_unprivileged, CKPT, RSTR, TARGET, Target, records, run, sh, show_json, wait_for  # noqa: E402
+from ktap import scratch, sh_unprivileged, CKPT, RSTR, TARGET, Target, image_records, records, run, sh, show_json, wait_for  # noqa: E402
 
 fresh = scratch("ckpt-restart-")
 
@@ -411,12 +411,9 @@ def hostile_images_leave_the_kernel_healthy():
     data = open(img, "rb").read()
     # The bytes that are structure, not page contents: every record header and every
     # payload but the pages of PAGES records (whose 16-byte header stays in).
-    structure, off = [], 0
-    while off < len(data):
-        kind, ln = struct.unpack_from("<II", data, off)
-        keep = 8 + (16 if kind == 52 else ln)
-        structure.extend(range(off, off + keep))
-        off += 8 + ln + (-ln % 8)
+    structure = []
+    for kind, off, ln in image_records(data):
+        structure.extend(range(off, off + 8 + (16 if kind == 52 else ln)))
     rng = random.Random(20261121)
     refused = restored = 0
     for _ in range(40):
