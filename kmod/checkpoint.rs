@@ -203,7 +203,7 @@ fn write_error(w: &mut ImageWriter, e: &CkptError) -> CkptResult {
     let reason = e.reason.as_ref().map(|r| r.to_bytes()).unwrap_or(b"");
     let reason = &reason[..reason.len().min(img::CKPT_REASON_MAX as usize)];
     let r = img::CkptErrorRec {
-        errno: -e.errno.to_errno(),
+        error: -e.errno.to_errno(),
         len: reason.len() as u32,
     };
     w.record(rec::ERROR, &[r.as_bytes(), reason])

@@ -158,7 +158,7 @@ pub struct CkptTailRec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptErrorRec {
     /// Positive errno.
-    pub errno: i32,
+    pub error: i32,
     /// Bytes of reason that follow, at most [`CKPT_REASON_MAX`].
     pub len: u32,
 }

@@ -556,7 +556,7 @@ pub fn decode(r: &Record) -> Result<Decoded> {
                 rest.len()
             );
             Decoded::Error {
-                errno: e.errno,
+                errno: e.error,
                 reason: String::from_utf8_lossy(rest).into_owned(),
             }
         }

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * The checkpoint image format, for C programs and for the module's C helpers.
+ *
+ * The source of truth is uapi/image.rs (see it and Documentation/image.rst for
+ * the order of records); this header declares the same records.
+ * userspace/ckptlib/tests/c_header.rs checks every field's offset and size and
+ * every constant against the Rust definitions.
+ *
+ * An image is a stream of records, each a struct ckpt_hdr, the payload, and
+ * zeros up to a multiple of CKPT_RECORD_ALIGN bytes.
+ */
+#ifndef _UAPI_LINUX_CHECKPOINT_IMAGE_H
+#define _UAPI_LINUX_CHECKPOINT_IMAGE_H
+
+#include <linux/types.h>
+
+#define CKPT_IMAGE_MAGIC	"LinuxCR\0"	/* 8 bytes, HEADER's magic */
+#define CKPT_TAIL_MAGIC		"CRdone\0\0"	/* 8 bytes, TAIL's magic */
+#define CKPT_ARCH_X86_64	0xC000003EU	/* AUDIT_ARCH_X86_64 */
+#define CKPT_RECORD_ALIGN	8
+#define CKPT_MAX_PAYLOAD	(8U << 20)
+#define CKPT_PATH_MAX		4095
+#define CKPT_REASON_MAX		512
+#define CKPT_PAGE_SIZE		4096
+#define CKPT_PAGES_PER_RECORD	1024
+#define CKPT_AUXV_WORDS		64
+#define CKPT_NSIG		64
+#define CKPT_RLIM_NLIMITS	16
+#define CKPT_SIGINFO_SIZE	128
+#define CKPT_NGROUPS_MAX	65536
+
+/* Record types (struct ckpt_hdr's kind). */
+#define CKPT_REC_HEADER		1
+#define CKPT_REC_TAIL		2
+#define CKPT_REC_ERROR		3
+#define CKPT_REC_TREE		5
+#define CKPT_REC_TASK		10
+#define CKPT_REC_CREDS		11
+#define CKPT_REC_RLIMITS	12
+#define CKPT_REC_FS		13
+#define CKPT_REC_SIGHAND	20
+#define CKPT_REC_SIGNALS	21
+#define CKPT_REC_SIGINFO	22
+#define CKPT_REC_FILE		30
+#define CKPT_REC_PIPE		31
+#define CKPT_REC_XSTATE		40
+#define CKPT_REC_MM		50
+#define CKPT_REC_VMA		51
+#define CKPT_REC_PAGES		52
+#define CKPT_REC_REGS		60
+
+/* The header of every record. */
+struct ckpt_hdr {
+	__u32 kind;
+	__u32 len;
+};
+
+/* HEADER: what wrote the image, and for which machine. */
+struct ckpt_header_rec {
+	__u8 magic[8];
+	__u32 image_version;
+	__u32 arch;
+	__u32 page_size;
+	__u32 xsave_size;
+	__u64 xfeatures;
+	__u64 time_ns;
+	__u32 nr_tasks;
+	__u32 __reserved;
+	__u8 kernel_release[64];
+};
+
+/* TAIL: the image is complete. */
+struct ckpt_tail_rec {
+	__u8 magic[8];
+	__u64 nr_records;
+};
+
+/*
+ * ERROR: the checkpoint failed; followed by len bytes of reason (UTF-8,
+ * no NUL).
+ */
+struct ckpt_error_rec {
+	__s32 error;
+	__u32 len;
+};
+
+/* TREE: header of the task table; followed by nr struct ckpt_tree_entry. */
+struct ckpt_tree_rec {
+	__u32 nr;
+	__u32 flags;
+};
+
+/* ckpt_tree_rec.flags */
+#define CKPT_TREE_CONTAINER	1
+
+/*
+ * One task of the tree. Pids are as seen in the image's pid namespace (the
+ * checkpointer's, or the container's); a parent, group or session outside the
+ * tree keeps its number, which the restart does not recreate.
+ */
+struct ckpt_tree_entry {
+	__s32 pid;
+	__s32 tgid;
+	__s32 ppid;
+	__s32 pgid;
+	__s32 sid;
+	__u32 flags;
+	__s32 exit_code;
+	__s32 exit_signal;
+	__u32 mm;
+	__u32 files;
+	__u32 fs;
+	__u32 sighand;
+};
+
+/* ckpt_tree_entry.flags */
+#define CKPT_TASK_ZOMBIE	(1U << 0)
+#define CKPT_TASK_STOPPED	(1U << 1)
+#define CKPT_TASK_SUBREAPER	(1U << 2)
+
+/* TASK: identity and per-task settings. */
+struct ckpt_task_rec {
+	__s32 pid;
+	__s32 tgid;
+	__s32 ppid;
+	__s32 pgid;
+	__s32 sid;
+	__u32 personality;
+	__u32 umask;
+	__s32 exit_signal;
+	__u32 dumpable;
+	__u32 no_new_privs;
+	__u8 comm[16];
+	__u64 robust_list;
+	__u64 robust_list_len;
+	__u64 set_child_tid;
+	__u64 clear_child_tid;
+	__u64 vdso_base;
+	__u64 rseq;
+	__u32 rseq_len;
+	__u32 rseq_sig;
+	__s32 pdeath_signal;
+	__s32 nice;
+	__u64 timer_slack_ns;
+	__u32 thp_disable;
+	__u32 __reserved;
+};
+
+/* CREDS: followed by ngroups u32 supplementary group ids. */
+struct ckpt_creds_rec {
+	__u32 uid;
+	__u32 euid;
+	__u32 suid;
+	__u32 fsuid;
+	__u32 gid;
+	__u32 egid;
+	__u32 sgid;
+	__u32 fsgid;
+	__u32 securebits;
+	__u32 ngroups;
+	__u64 cap_inheritable;
+	__u64 cap_permitted;
+	__u64 cap_effective;
+	__u64 cap_bset;
+	__u64 cap_ambient;
+};
+
+/* One resource limit. */
+struct ckpt_rlimit {
+	__u64 cur;
+	__u64 max;
+};
+
+/* RLIMITS: every RLIMIT_*, indexed by resource number. */
+struct ckpt_rlimits_rec {
+	struct ckpt_rlimit rlim[CKPT_RLIM_NLIMITS];
+};
+
+/*
+ * FS: followed by root_len bytes of root path, then cwd_len bytes of
+ * cwd path.
+ */
+struct ckpt_fs_rec {
+	__u32 root_len;
+	__u32 cwd_len;
+};
+
+/* One signal's disposition, as struct k_sigaction (x86-64 layout). */
+struct ckpt_sigaction {
+	__u64 handler;
+	__u64 flags;
+	__u64 restorer;
+	__u64 mask;
+};
+
+/* SIGHAND: the dispositions of signals 1 to 64 (index 0 is signal 1). */
+struct ckpt_sighand_rec {
+	struct ckpt_sigaction action[CKPT_NSIG];
+};
+
+/*
+ * SIGNALS: the mask and alternate stack; nr_pending SIGINFO records
+ * follow.
+ */
+struct ckpt_signals_rec {
+	__u64 blocked;
+	__u64 altstack_sp;
+	__u64 altstack_size;
+	__u32 altstack_flags;
+	__u32 nr_pending;
+};
+
+/* SIGINFO: one pending signal. */
+struct ckpt_siginfo_rec {
+	__u32 shared;
+	__u32 __reserved;
+	__u8 info[CKPT_SIGINFO_SIZE];
+};
+
+/* ckpt_file_rec.kind */
+#define CKPT_FILE_REGULAR	1
+#define CKPT_FILE_CHARDEV	2
+#define CKPT_FILE_DIRECTORY	3
+#define CKPT_FILE_PIPE		4
+
+/* FILE: one file descriptor; followed by path_len bytes of path. */
+struct ckpt_file_rec {
+	__s32 fd;
+	__u32 kind;
+	__u32 flags;
+	__u32 cloexec;
+	__s64 pos;
+	__u32 mode;
+	__u32 rdev;
+	__u32 path_len;
+	__u32 obj;
+	__u32 pipe;
+	__u32 __reserved;
+};
+
+/*
+ * PIPE: a pipe (or FIFO) some descriptor of the image has open, written
+ * before the first FILE that refers to it; followed by len bytes: what
+ * was buffered in it, unread.
+ */
+struct ckpt_pipe_rec {
+	__u32 id;
+	__u32 capacity;
+	__u32 len;
+	__u32 __reserved;
+};
+
+/*
+ * XSTATE: followed by size bytes of XSAVE area (standard format, as
+ * XSAVE writes it).
+ */
+struct ckpt_xstate_rec {
+	__u64 xstate_bv;
+	__u32 size;
+	__u32 __reserved;
+};
+
+/*
+ * MM: the layout fields of the memory descriptor; nr_vmas VMA records
+ * follow.
+ */
+struct ckpt_mm_rec {
+	__u64 start_code;
+	__u64 end_code;
+	__u64 start_data;
+	__u64 end_data;
+	__u64 start_brk;
+	__u64 brk;
+	__u64 start_stack;
+	__u64 arg_start;
+	__u64 arg_end;
+	__u64 env_start;
+	__u64 env_end;
+	__u32 nr_vmas;
+	__u32 auxv_words;
+	__u64 auxv[CKPT_AUXV_WORDS];
+	__u32 exe_vma;
+	__u32 __reserved;
+};
+
+/* ckpt_mm_rec.exe_vma of a memory without an executable */
+#define CKPT_NO_EXE		0xFFFFFFFFU
+
+/* ckpt_vma_rec.kind */
+#define CKPT_VMA_ANON_PRIVATE	1
+#define CKPT_VMA_ANON_SHARED	2
+#define CKPT_VMA_FILE_PRIVATE	3
+#define CKPT_VMA_FILE_SHARED	4
+#define CKPT_VMA_HEAP		5
+#define CKPT_VMA_STACK		6
+#define CKPT_VMA_VDSO		7
+#define CKPT_VMA_VVAR		8
+#define CKPT_VMA_VVAR_VCLOCK	9
+#define CKPT_VMA_VSYSCALL	10
+
+/*
+ * VMA: one memory area; followed by path_len bytes of path (file mappings
+ * only).
+ */
+struct ckpt_vma_rec {
+	__u64 start;
+	__u64 end;
+	__u64 pgoff;
+	__u64 vm_flags;
+	__u32 prot;
+	__u32 kind;
+	__u32 path_len;
+	__u32 shm;
+	__u64 shm_size;
+};
+
+/* PAGES: nr_pages pages starting at addr, their contents follow. */
+struct ckpt_pages_rec {
+	__u64 addr;
+	__u32 nr_pages;
+	__u32 __reserved;
+};
+
+/*
+ * REGS: the general registers, as struct user_regs_struct (x86-64), and
+ * how the task stood with respect to a system call.
+ */
+struct ckpt_regs_rec {
+	__u64 r15;
+	__u64 r14;
+	__u64 r13;
+	__u64 r12;
+	__u64 bp;
+	__u64 bx;
+	__u64 r11;
+	__u64 r10;
+	__u64 r9;
+	__u64 r8;
+	__u64 ax;
+	__u64 cx;
+	__u64 dx;
+	__u64 si;
+	__u64 di;
+	__u64 orig_ax;
+	__u64 ip;
+	__u64 cs;
+	__u64 flags;
+	__u64 sp;
+	__u64 ss;
+	__u64 fs_base;
+	__u64 gs_base;
+	__u64 ds;
+	__u64 es;
+	__u64 fs;
+	__u64 gs;
+};
+
+#endif
