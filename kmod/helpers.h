@@ -10,6 +10,7 @@
 #define CKPT_HELPERS_H
 
 #include <linux/types.h>
+#include <linux/checkpoint_image.h>
 
 struct file;
 struct mm_struct;
