@@ -20,13 +20,10 @@ use crate::objects::Objects;
 use crate::sys::task::{FdExtra, FdInfo, FsPath, TaskRef};
 use crate::uapi::image::{self as img, file_kind, rec};
 
-const S_IFMT: u32 = 0o170000;
-const S_IFSOCK: u32 = 0o140000;
-const S_IFREG: u32 = 0o100000;
-const S_IFBLK: u32 = 0o060000;
-const S_IFDIR: u32 = 0o040000;
-const S_IFCHR: u32 = 0o020000;
-const S_IFIFO: u32 = 0o010000;
+use kernel::bindings::{
+    pid_type_PIDTYPE_PGID, pid_type_PIDTYPE_PID, pid_type_PIDTYPE_TGID, FASYNC as O_ASYNC,
+    O_ACCMODE, O_RDWR, O_WRONLY, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK,
+};
 
 /// A buffer for one path (`PATH_MAX`).
 fn path_buf() -> CkptResult<KVec<u8>> {
@@ -89,17 +86,16 @@ fn reopenable(what: fmt::Arguments<'_>, p: &[u8]) -> CkptResult {
 
 /// The highest descriptor number `rstr` takes (`FILE` records are checked against it).
 const FD_MAX: u32 = 1 << 20;
-const O_ACCMODE: u32 = 0o3;
-const O_RDWR: u32 = 0o2;
-const O_WRONLY: u32 = 0o1;
-const O_ASYNC: u32 = 0o20000;
 /// `enum pid_type`: what an `F_SETOWN` owner is.
 fn owner_kind(t: u32) -> &'static str {
-    match t {
-        0 => "thread",
-        1 => "process",
-        2 => "process group",
-        _ => "session",
+    if t == pid_type_PIDTYPE_PID {
+        "thread"
+    } else if t == pid_type_PIDTYPE_TGID {
+        "process"
+    } else if t == pid_type_PIDTYPE_PGID {
+        "process group"
+    } else {
+        "session"
     }
 }
 

@@ -50,16 +50,32 @@
 
 #include "helpers.h"
 
-/* The helpers fill image records of uapi/image.rs: the layouts must agree. */
-static_assert(sizeof(struct ckpt_h_task) == 136);
-static_assert(sizeof(struct ckpt_h_unsupported) == 56);
-static_assert(sizeof(struct ckpt_h_creds) == 80);
-static_assert(sizeof(struct ckpt_h_sigaction) == 32);
-static_assert(sizeof(struct ckpt_h_signals) == 32);
-static_assert(sizeof(struct ckpt_h_siginfo) == 136);
-static_assert(sizeof(struct ckpt_h_file) == 56);
+/*
+ * The helpers fill image records of uapi/linux/checkpoint_image.h directly; the few
+ * structs of their own (helpers.h) have their offsets asserted here and in kmod/sys/task.rs.
+ */
 static_assert(sizeof(struct ckpt_h_tree) == 104);
-static_assert(sizeof(struct ckpt_h_regs) == 27 * 8);
+static_assert(offsetof(struct ckpt_h_tree, ppid) == 8 && offsetof(struct ckpt_h_tree, sid) == 16);
+static_assert(offsetof(struct ckpt_h_tree, zombie) == 20 &&
+	      offsetof(struct ckpt_h_tree, leader) == 32);
+static_assert(offsetof(struct ckpt_h_tree, exit_code) == 36 &&
+	      offsetof(struct ckpt_h_tree, nr_threads) == 52);
+static_assert(offsetof(struct ckpt_h_tree, mm) == 56 && offsetof(struct ckpt_h_tree, sighand) == 80);
+static_assert(offsetof(struct ckpt_h_tree, files_users) == 88 &&
+	      offsetof(struct ckpt_h_tree, sighand_users) == 96);
+static_assert(sizeof(struct ckpt_h_file) == 56);
+static_assert(offsetof(struct ckpt_h_file, pos) == 8 && offsetof(struct ckpt_h_file, cloexec) == 16);
+static_assert(offsetof(struct ckpt_h_file, unlinked) == 24 &&
+	      offsetof(struct ckpt_h_file, path_len) == 28);
+static_assert(offsetof(struct ckpt_h_file, fs_magic) == 32 &&
+	      offsetof(struct ckpt_h_file, pipe_id) == 48);
+static_assert(sizeof(struct ckpt_h_fd_extra) == 24);
+static_assert(offsetof(struct ckpt_h_fd_extra, owner) == 8 &&
+	      offsetof(struct ckpt_h_fd_extra, signum) == 16);
+static_assert(sizeof(struct ckpt_h_locked) == 32);
+static_assert(offsetof(struct ckpt_h_locked, other_ns) == 16 &&
+	      offsetof(struct ckpt_h_locked, seccomp_mode) == 28);
+static_assert(sizeof(struct ckpt_h_pending) == 16);
 
 /* utsname() is a static inline reading current->nsproxy. */
 ssize_t ckpt_helper_kernel_release(char *buf, size_t len)
@@ -71,35 +87,6 @@ ssize_t ckpt_helper_kernel_release(char *buf, size_t len)
 
 static struct sighand_struct *lock_sighand(struct task_struct *task);
 
-struct task_struct *ckpt_helper_get_task(pid_t vpid)
-{
-	struct pid *pid = find_get_pid(vpid);
-	struct task_struct *task;
-
-	if (!pid)
-		return NULL;
-	task = get_pid_task(pid, PIDTYPE_PID);
-	put_pid(pid);
-	return task;
-}
-
-void ckpt_helper_put_task(struct task_struct *task)
-{
-	put_task_struct(task);
-}
-
-void ckpt_helper_task_state(struct task_struct *task, struct ckpt_h_task_state *out)
-{
-	rcu_read_lock();
-	out->traced_by_current = ptrace_parent(task) == current;
-	rcu_read_unlock();
-	out->stopped = task_is_traced(task);
-	out->kthread = !!(task->flags & PF_KTHREAD);
-	out->nr_threads = get_nr_threads(task);
-	out->is_current = task == current;
-	out->has_mm = READ_ONCE(task->mm) != NULL;
-}
-
 #ifdef CONFIG_SYSVIPC
 /*
  * Private to ipc/sem.c: to tell an undo list in use from the empty one every
@@ -109,7 +96,12 @@ void ckpt_helper_task_state(struct task_struct *task, struct ckpt_h_task_state *
 #include "sem_undo_list.h"
 #endif
 
-void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupported *out)
+/*
+ * What only a lock tells of @task's state that the checkpoint cannot save yet; the rest
+ * (scheduling policy, task and thread flags) Rust reads itself. Raw facts: what is
+ * refused is decided in Rust (kmod/task.rs).
+ */
+void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked *out)
 {
 	struct sighand_struct *sighand = lock_sighand(task);
 	struct signal_struct *sig = task->signal;
@@ -134,7 +126,7 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 	}
 #endif
 	out->mdwe = task->mm && mm_flags_test(MMF_HAS_MDWE, task->mm);
-	out->ioprio = task->io_context && task->io_context->ioprio;
+	out->ioprio = task->io_context ? task->io_context->ioprio : 0;
 	/* The pid namespace is checked on its own (ckpt_helper_task_tree). */
 	a = task->nsproxy;
 	b = current->nsproxy;
@@ -146,48 +138,17 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_unsupp
 #endif
 			;
 	task_unlock(task);
-	out->sched_policy = task->policy != SCHED_NORMAL || task->sched_reset_on_fork;
 #ifdef CONFIG_SECCOMP
-	out->seccomp = READ_ONCE(task->seccomp.mode) != SECCOMP_MODE_DISABLED;
+	out->seccomp_mode = READ_ONCE(task->seccomp.mode);
 #endif
-#ifdef CONFIG_SYSCALL_USER_DISPATCH
-	out->syscall_dispatch = test_task_syscall_work(task, SYSCALL_USER_DISPATCH);
-#endif
-	out->speculation = task_spec_ssb_disable(task) || task_spec_ssb_noexec(task) ||
-			   task_spec_ssb_force_disable(task) || task_spec_ib_disable(task) ||
-			   task_spec_ib_force_disable(task) ||
-			   test_tsk_thread_flag(task, TIF_SPEC_L1D_FLUSH);
-	out->mce_kill = !!(task->flags & PF_MCE_PROCESS);
-	out->io_flusher = !!(task->flags & (PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE));
-	out->notsc = test_tsk_thread_flag(task, TIF_NOTSC);
 }
 
-/*
- * The pid namespace of @ns_task (of current if NULL), counted: put_pid_ns()
- * it. NULL once @ns_task is reaped (its pid is detached): its namespace may be
- * gone with it.
- */
-static struct pid_namespace *get_ns_of(struct task_struct *ns_task)
+void ckpt_helper_task_tree(struct task_struct *task, struct pid_namespace *ns,
+			   struct ckpt_h_tree *out)
 {
-	struct pid_namespace *ns;
-
-	rcu_read_lock();
-	ns = task_active_pid_ns(ns_task ? ns_task : current);
-	if (ns && !ns_ref_get(ns))
-		ns = NULL;
-	rcu_read_unlock();
-	return ns;
-}
-
-int ckpt_helper_task_tree(struct task_struct *task, struct task_struct *ns_task,
-			  struct ckpt_h_tree *out)
-{
-	struct pid_namespace *ns = get_ns_of(ns_task);
 	struct sighand_struct *sighand;
 
 	memset(out, 0, sizeof(*out));
-	if (!ns)
-		return -ESRCH;
 	out->pid = task_pid_nr_ns(task, ns);
 	out->tgid = task_tgid_nr_ns(task, ns);
 	rcu_read_lock();
@@ -220,8 +181,6 @@ int ckpt_helper_task_tree(struct task_struct *task, struct task_struct *ns_task,
 	if (task->fs)
 		out->fs_users = READ_ONCE(task->fs->users);
 	task_unlock(task);
-	put_pid_ns(ns);
-	return 0;
 }
 
 /*
@@ -236,17 +195,14 @@ int ckpt_helper_task_tree(struct task_struct *task, struct task_struct *ns_task,
  * as the thread-group leaders whose real parent is @task (exactly the members
  * of that list). Children in a namespace below @ns have pids in it too.
  */
-int ckpt_helper_task_relatives(struct task_struct *task, struct task_struct *ns_task,
+int ckpt_helper_task_relatives(struct task_struct *task, struct pid_namespace *ns,
 			       s32 *out, u32 max)
 {
-	struct pid_namespace *ns = get_ns_of(ns_task);
 	struct task_struct *t;
 	struct pid *pid;
 	u32 n = 0;
 	int nr, ret = 0;
 
-	if (!ns)
-		return -ESRCH;
 	rcu_read_lock();
 	for (nr = 1; (pid = find_ge_pid(nr, ns)); nr = pid_nr_ns(pid, ns) + 1) {
 		t = pid_task(pid, PIDTYPE_PID);
@@ -271,7 +227,6 @@ int ckpt_helper_task_relatives(struct task_struct *task, struct task_struct *ns_
 	}
 out:
 	rcu_read_unlock();
-	put_pid_ns(ns);
 	return ret ? ret : n;
 }
 
@@ -314,15 +269,12 @@ int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 
 	return ret ? ret : len;
 }
 
-int ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task,
-			  struct ckpt_h_task *out)
+void ckpt_helper_task_info(struct task_struct *task, struct pid_namespace *ns,
+			   struct ckpt_task_rec *out)
 {
-	struct pid_namespace *ns = get_ns_of(ns_task);
 	const struct task_exec_state *es;
 
 	memset(out, 0, sizeof(*out));
-	if (!ns)
-		return -ESRCH;
 	out->pid = task_pid_nr_ns(task, ns);
 	out->tgid = task_tgid_nr_ns(task, ns);
 	rcu_read_lock();
@@ -370,50 +322,18 @@ int ckpt_helper_task_info(struct task_struct *task, struct task_struct *ns_task,
 #endif
 	out->set_child_tid = (unsigned long)task->set_child_tid;
 	out->clear_child_tid = (unsigned long)task->clear_child_tid;
-	put_pid_ns(ns);
-	return 0;
 }
 
-int ckpt_helper_task_creds(struct task_struct *task, struct ckpt_h_creds *out,
-			   u32 *groups, u32 max_groups)
-{
-	const struct cred *c = get_task_cred(task);
-	struct user_namespace *ns = current_user_ns();
-	int i, n = c->group_info->ngroups;
-
-	out->uid = from_kuid_munged(ns, c->uid);
-	out->euid = from_kuid_munged(ns, c->euid);
-	out->suid = from_kuid_munged(ns, c->suid);
-	out->fsuid = from_kuid_munged(ns, c->fsuid);
-	out->gid = from_kgid_munged(ns, c->gid);
-	out->egid = from_kgid_munged(ns, c->egid);
-	out->sgid = from_kgid_munged(ns, c->sgid);
-	out->fsgid = from_kgid_munged(ns, c->fsgid);
-	out->securebits = c->securebits;
-	out->ngroups = n;
-	out->cap_inheritable = c->cap_inheritable.val;
-	out->cap_permitted = c->cap_permitted.val;
-	out->cap_effective = c->cap_effective.val;
-	out->cap_bset = c->cap_bset.val;
-	out->cap_ambient = c->cap_ambient.val;
-	if (n > max_groups) {
-		put_cred(c);
-		return -E2BIG;
-	}
-	for (i = 0; i < n; i++)
-		groups[i] = from_kgid_munged(ns, c->group_info->gid[i]);
-	put_cred(c);
-	return n;
-}
-
-void ckpt_helper_task_rlimits(struct task_struct *task, u64 *cur_max, u32 n)
+/* Under the group leader's task_lock, as do_prlimit() writes them. */
+void ckpt_helper_task_rlimits(struct task_struct *task, struct ckpt_rlimits_rec *out)
 {
 	u32 i;
 
+	BUILD_BUG_ON(ARRAY_SIZE(out->rlim) != RLIM_NLIMITS);
 	task_lock(task->group_leader);
-	for (i = 0; i < n && i < RLIM_NLIMITS; i++) {
-		cur_max[2 * i] = task->signal->rlim[i].rlim_cur;
-		cur_max[2 * i + 1] = task->signal->rlim[i].rlim_max;
+	for (i = 0; i < RLIM_NLIMITS; i++) {
+		out->rlim[i].cur = task->signal->rlim[i].rlim_cur;
+		out->rlim[i].max = task->signal->rlim[i].rlim_max;
 	}
 	task_unlock(task->group_leader);
 }
@@ -478,54 +398,39 @@ static struct sighand_struct *lock_sighand(struct task_struct *task)
 	return sighand;
 }
 
-void ckpt_helper_task_sigactions(struct task_struct *task, struct ckpt_h_sigaction *out,
-				 u32 n)
+void ckpt_helper_task_sigactions(struct task_struct *task, struct ckpt_sighand_rec *out)
 {
 	struct sighand_struct *sighand = lock_sighand(task);
 	u32 i;
 
-	memset(out, 0, n * sizeof(*out));
+	BUILD_BUG_ON(ARRAY_SIZE(out->action) != _NSIG);
+	memset(out, 0, sizeof(*out));
 	if (!sighand)
 		return;
-	for (i = 0; i < n && i < _NSIG; i++) {
+	for (i = 0; i < _NSIG; i++) {
 		const struct sigaction *sa = &sighand->action[i].sa;
 
-		out[i].handler = (unsigned long)sa->sa_handler;
-		out[i].flags = sa->sa_flags;
-		out[i].restorer = (unsigned long)sa->sa_restorer;
-		out[i].mask = sa->sa_mask.sig[0];
+		out->action[i].handler = (unsigned long)sa->sa_handler;
+		out->action[i].flags = sa->sa_flags;
+		out->action[i].restorer = (unsigned long)sa->sa_restorer;
+		out->action[i].mask = sa->sa_mask.sig[0];
 	}
 	spin_unlock_irq(&sighand->siglock);
 }
 
-static int collect_pending(struct sigpending *pend, u32 shared,
-			   struct ckpt_h_siginfo *infos, u32 max, u32 *count)
+/* The queued signals of @pend, with their siginfo; -E2BIG past @max. */
+static int collect_queued(struct sigpending *pend, u32 shared,
+			  struct ckpt_siginfo_rec *infos, u32 max, u32 *count)
 {
 	struct sigqueue *q;
-	sigset_t seen;
 	siginfo_t si;
-	int sig;
 
-	sigemptyset(&seen);
+	BUILD_BUG_ON(sizeof(si) != sizeof(infos[0].info));
 	list_for_each_entry(q, &pend->list, list) {
 		if (*count >= max)
 			return -E2BIG;
 		copy_siginfo_to_external(&si, &q->info);
-		BUILD_BUG_ON(sizeof(si) != sizeof(infos[0].info));
-		memcpy(infos[*count].info, &si, sizeof(si));
-		infos[*count].shared = shared;
-		(*count)++;
-		sigaddset(&seen, q->info.si_signo);
-	}
-	/* A signal can be pending without a queue entry (allocation failed). */
-	for (sig = 1; sig <= _NSIG; sig++) {
-		if (!sigismember(&pend->signal, sig) || sigismember(&seen, sig))
-			continue;
-		if (*count >= max)
-			return -E2BIG;
-		memset(&si, 0, sizeof(si));
-		si.si_signo = sig;
-		si.si_code = SI_KERNEL;
+		memset(&infos[*count], 0, sizeof(infos[0]));
 		memcpy(infos[*count].info, &si, sizeof(si));
 		infos[*count].shared = shared;
 		(*count)++;
@@ -533,23 +438,32 @@ static int collect_pending(struct sigpending *pend, u32 shared,
 	return 0;
 }
 
-int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_h_signals *out,
-			     struct ckpt_h_siginfo *infos, u32 max)
+/*
+ * Under @task's siglock: its mask and alternate stack, the signals queued for it and for
+ * its process (in that order), and both pending sets. A signal can be pending without a
+ * queue entry (its allocation failed): Rust finds those in the sets (kmod/signal.rs).
+ */
+int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_signals_rec *out,
+			     struct ckpt_h_pending *pending, struct ckpt_siginfo_rec *infos,
+			     u32 max)
 {
 	struct sighand_struct *sighand = lock_sighand(task);
 	u32 count = 0;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	memset(pending, 0, sizeof(*pending));
 	if (!sighand)
 		return -ESRCH;
 	out->blocked = task->blocked.sig[0];
 	out->altstack_sp = task->sas_ss_sp;
 	out->altstack_size = task->sas_ss_size;
 	out->altstack_flags = task->sas_ss_flags;
-	ret = collect_pending(&task->pending, 0, infos, max, &count);
+	pending->private = task->pending.signal.sig[0];
+	pending->shared = task->signal->shared_pending.signal.sig[0];
+	ret = collect_queued(&task->pending, 0, infos, max, &count);
 	if (!ret)
-		ret = collect_pending(&task->signal->shared_pending, 1, infos, max, &count);
+		ret = collect_queued(&task->signal->shared_pending, 1, infos, max, &count);
 	spin_unlock_irq(&sighand->siglock);
 	out->nr_pending = count;
 	return ret ? ret : count;
@@ -610,21 +524,11 @@ int ckpt_helper_task_regset(struct task_struct *task, u32 note_type, void **data
 	return -ENODEV;
 }
 
-void ckpt_helper_kfree(const void *p)
-{
-	kfree(p);
-}
-
 u64 ckpt_helper_xfeatures(void)
 {
 	if (!boot_cpu_has(X86_FEATURE_OSXSAVE))
 		return 0;
 	return xgetbv(XCR_XFEATURE_ENABLED_MASK);
-}
-
-u64 ckpt_helper_time_ns(void)
-{
-	return ktime_get_real_ns();
 }
 
 /* ---- Memory --------------------------------------------------------- */
@@ -992,56 +896,30 @@ int ckpt_helper_poke(u64 addr, const void *buf, u32 len)
 	return n == len ? 0 : -EFAULT;
 }
 
-#define CKPT_FLAG_MASK (X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF | \
-			X86_EFLAGS_SF | X86_EFLAGS_TF | X86_EFLAGS_DF | X86_EFLAGS_OF | \
-			X86_EFLAGS_RF | X86_EFLAGS_AC | X86_EFLAGS_NT)
+/* task_pt_regs() is a macro: the user registers the caller returns to. */
+struct pt_regs *ckpt_helper_current_pt_regs(void)
+{
+	return task_pt_regs(current);
+}
 
 /*
- * Installs saved registers as the state the current task returns to from
- * this system call, with the checks ptrace's putreg() makes: user code and
- * stack selectors, user-changeable flags only, bases below TASK_SIZE_MAX.
- * orig_ax becomes -1: the caller has already decided about syscall restart.
+ * The caller's fs base, with a null fs selector, as do_arch_prctl_64(ARCH_SET_FS) sets
+ * it: loadsegment() and x86_fsbase_write_cpu() are inline. Rust checked @base.
  */
-int ckpt_helper_set_regs(const struct ckpt_h_regs *r)
+void ckpt_helper_set_fsbase(u64 base)
 {
-	struct pt_regs *regs = task_pt_regs(current);
-
-	if (r->cs != __USER_CS || r->ss != __USER_DS)
-		return -EINVAL;
-	if ((r->ds && r->ds != __USER_DS) || (r->es && r->es != __USER_DS))
-		return -EINVAL;
-	if (r->fs || r->gs)
-		return -EINVAL;
-	if (r->fs_base >= TASK_SIZE_MAX || r->gs_base)
-		return -EINVAL;
-
-	regs->r15 = r->r15;
-	regs->r14 = r->r14;
-	regs->r13 = r->r13;
-	regs->r12 = r->r12;
-	regs->bp = r->bp;
-	regs->bx = r->bx;
-	regs->r11 = r->r11;
-	regs->r10 = r->r10;
-	regs->r9 = r->r9;
-	regs->r8 = r->r8;
-	regs->ax = r->ax;
-	regs->cx = r->cx;
-	regs->dx = r->dx;
-	regs->si = r->si;
-	regs->di = r->di;
-	regs->orig_ax = -1;
-	regs->ip = r->ip;
-	regs->sp = r->sp;
-	regs->flags = (regs->flags & ~CKPT_FLAG_MASK) | (r->flags & CKPT_FLAG_MASK);
-
 	preempt_disable();
 	loadsegment(fs, 0);
-	x86_fsbase_write_cpu(r->fs_base);
-	current->thread.fsbase = r->fs_base;
+	x86_fsbase_write_cpu(base);
+	current->thread.fsbase = base;
 	current->thread.fsindex = 0;
 	preempt_enable();
-	return 0;
+}
+
+/* TASK_SIZE_MAX depends on the paging mode (task_size_max(), inline). */
+u64 ckpt_helper_task_size_max(void)
+{
+	return TASK_SIZE_MAX;
 }
 
 int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m)
@@ -1101,15 +979,6 @@ int ckpt_helper_set_exe_file(struct file *file)
 	return 0;
 }
 
-int ckpt_helper_set_blocked(u64 mask)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	set.sig[0] = mask & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
-	return sigprocmask(SIG_SETMASK, &set, NULL);
-}
-
 /*
  * The caller's memory was just replaced, rseq area included, with the image's: that area
  * now holds the cpu and mm_cid the checkpointed task last saw. Since 6.19 the kernel checks,
@@ -1136,26 +1005,6 @@ int ckpt_helper_rseq_sync(void)
 	return 0;
 }
 
-int ckpt_helper_close_fd(int fd)
-{
-	return close_fd(fd);
-}
-
-void ckpt_helper_kill_self(void)
-{
-	force_sig(SIGKILL);
-}
-
-void ckpt_helper_stop_self(void)
-{
-	send_sig(SIGSTOP, current, 1);
-}
-
-u64 ckpt_helper_current_mm_id(void)
-{
-	return (unsigned long)current->mm;
-}
-
 /* A shared anonymous memory object, as mmap(MAP_SHARED|MAP_ANONYMOUS) makes one. */
 struct file *ckpt_helper_shm_create(u64 size, int *err)
 {
@@ -1168,34 +1017,9 @@ struct file *ckpt_helper_shm_create(u64 size, int *err)
 	return f;
 }
 
-struct task_struct *ckpt_helper_get_current(void)
-{
-	return get_task_struct(current);
-}
-
-int ckpt_helper_task_exiting(struct task_struct *task)
-{
-	return (READ_ONCE(task->flags) & PF_EXITING) || READ_ONCE(task->exit_state);
-}
-
-int ckpt_helper_fatal_signal_pending(void)
-{
-	return fatal_signal_pending(current);
-}
-
 void ckpt_helper_get_file(struct file *file)
 {
 	get_file(file);
-}
-
-void ckpt_helper_get_task_ref(struct task_struct *task)
-{
-	get_task_struct(task);
-}
-
-void ckpt_helper_sleep_killable_ms(u32 ms)
-{
-	schedule_timeout_killable(msecs_to_jiffies(ms));
 }
 
 /* ---- Refusals at checkpoint ------------------------------------------ */

@@ -5,6 +5,7 @@
 //!
 //! Both are read from the stopped task with the regsets ptrace and core dumps use.
 
+use kernel::bindings;
 use kernel::prelude::*;
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -57,51 +58,100 @@ pub(crate) fn checkpoint_regs(task: &TaskRef, w: &mut ImageWriter) -> CkptResult
     w.fixed(rec::REGS, &regs)
 }
 
-const USER_CS: u64 = 0x33;
-const USER_DS: u64 = 0x2b;
+const USER_CS: u64 = bindings::__USER_CS as u64;
+const USER_DS: u64 = bindings::__USER_DS as u64;
 
-/// Refuses at checkpoint the registers the restart would refuse (`ckpt_helper_set_regs`
-/// checks them as ptrace's `putreg` does, and a gs base cannot be restored): a 32-bit or
-/// otherwise foreign code or stack segment, a data selector other than the user one, an
-/// fs or gs selector (`set_thread_area`), a gs base. The fs base is below `TASK_SIZE_MAX` of
-/// the checkpointing machine; only a restart on one with a smaller address space can fail.
-fn restorable(r: &img::CkptRegsRec) -> CkptResult {
+/// The flags a user may change, as ptrace's `putreg` allows them (`FLAG_MASK` in
+/// `arch/x86/kernel/ptrace.c`, private to it).
+const FLAG_MASK: usize = {
+    let bits = [
+        bindings::X86_EFLAGS_CF_BIT,
+        bindings::X86_EFLAGS_PF_BIT,
+        bindings::X86_EFLAGS_AF_BIT,
+        bindings::X86_EFLAGS_ZF_BIT,
+        bindings::X86_EFLAGS_SF_BIT,
+        bindings::X86_EFLAGS_TF_BIT,
+        bindings::X86_EFLAGS_DF_BIT,
+        bindings::X86_EFLAGS_OF_BIT,
+        bindings::X86_EFLAGS_RF_BIT,
+        bindings::X86_EFLAGS_AC_BIT,
+        bindings::X86_EFLAGS_NT_BIT,
+    ];
+    let mut mask = 0;
+    let mut i = 0;
+    while i < bits.len() {
+        mask |= 1 << bits[i];
+        i += 1;
+    }
+    mask
+};
+
+/// Why the registers `r` cannot be installed in a 64-bit task of this machine, whose user
+/// addresses end at `task_size_max`; `None` if they can. The checks of ptrace's `putreg`: a
+/// 32-bit or otherwise foreign code or stack segment, a data selector other than the user
+/// one, an fs or gs selector (`set_thread_area`), an fs base beyond user space; and a gs
+/// base, which cannot be restored yet. One check for checkpoint (refuse what the restart
+/// would refuse) and restart (never install what `putreg` would refuse).
+fn unrestorable(r: &img::CkptRegsRec, task_size_max: u64) -> Option<CkptError> {
     let data_ok = |sel: u64| sel == 0 || sel == USER_DS;
     if r.cs != USER_CS || r.ss != USER_DS || !data_ok(r.ds) || !data_ok(r.es) {
-        refuse!(
+        return Some(CkptError::new(
             EOPNOTSUPP,
-            "registers: segments cs {:#x} ss {:#x} ds {:#x} es {:#x} (32-bit or foreign code) not supported",
-            r.cs,
-            r.ss,
-            r.ds,
-            r.es
-        );
+            fmt!(
+                "registers: segments cs {:#x} ss {:#x} ds {:#x} es {:#x} (32-bit or foreign code) not supported",
+                r.cs,
+                r.ss,
+                r.ds,
+                r.es
+            ),
+        ));
     }
     if r.fs != 0 || r.gs != 0 {
-        refuse!(
+        return Some(CkptError::new(
             EOPNOTSUPP,
-            "registers: fs selector {:#x} gs selector {:#x} (set_thread_area) not supported yet",
-            r.fs,
-            r.gs
-        );
+            fmt!(
+                "registers: fs selector {:#x} gs selector {:#x} (set_thread_area) not supported yet",
+                r.fs,
+                r.gs
+            ),
+        ));
     }
     if r.gs_base != 0 {
-        refuse!(
+        return Some(CkptError::new(
             EOPNOTSUPP,
-            "registers: gs base {:#x} (arch_prctl ARCH_SET_GS) cannot be restored yet",
-            r.gs_base
-        );
+            fmt!(
+                "registers: gs base {:#x} (arch_prctl ARCH_SET_GS) cannot be restored yet",
+                r.gs_base
+            ),
+        ));
     }
-    Ok(())
+    if r.fs_base >= task_size_max {
+        return Some(CkptError::new(
+            EINVAL,
+            fmt!(
+                "registers: fs base {:#x} beyond user space ({task_size_max:#x})",
+                r.fs_base
+            ),
+        ));
+    }
+    None
+}
+
+/// Refuses at checkpoint the registers the restart would refuse.
+fn restorable(r: &img::CkptRegsRec) -> CkptResult {
+    match unrestorable(r, current::task_size_max()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 // ---- Restart --------------------------------------------------------------------------
 
-const ERESTARTSYS: i64 = 512;
-const ERESTARTNOINTR: i64 = 513;
-const ERESTARTNOHAND: i64 = 514;
-const ERESTART_RESTARTBLOCK: i64 = 516;
-const EINTR: i64 = 4;
+const ERESTARTSYS: i64 = bindings::ERESTARTSYS as i64;
+const ERESTARTNOINTR: i64 = bindings::ERESTARTNOINTR as i64;
+const ERESTARTNOHAND: i64 = bindings::ERESTARTNOHAND as i64;
+const ERESTART_RESTARTBLOCK: i64 = bindings::ERESTART_RESTARTBLOCK as i64;
+const EINTR: i64 = bindings::EINTR as i64;
 /// Length of the `syscall` instruction.
 const SYSCALL_INSN_LEN: u64 = 2;
 
@@ -139,15 +189,10 @@ pub(crate) fn read(rd: &mut ImageReader, h: &img::CkptHdr) -> CkptResult<img::Ck
 /// Makes `r` the state the caller returns to; returns the value for `ax`.
 pub(crate) fn install(mut r: img::CkptRegsRec) -> CkptResult<u64> {
     resume_syscall(&mut r);
-    if r.gs_base != 0 {
-        refuse!(
-            EOPNOTSUPP,
-            "registers: a non-zero gs base cannot be restored yet"
-        );
+    if let Some(e) = unrestorable(&r, current::task_size_max()) {
+        return Err(e);
     }
-    current::set_regs(&r).map_err(|e| {
-        CkptError::new(e, fmt!("registers: selectors cs {:#x} ss {:#x} ds {:#x} es {:#x} fs {:#x} gs {:#x} or fs base {:#x} refused", r.cs, r.ss, r.ds, r.es, r.fs, r.gs, r.fs_base))
-    })?;
+    current::write_regs(&r, FLAG_MASK);
     Ok(r.ax)
 }
 
@@ -162,6 +207,53 @@ mod tests {
         r.ax = ax as u64;
         r.ip = 0x401000;
         r
+    }
+
+    /// The registers of a 64-bit task in user code, as the kernel leaves them.
+    fn user_regs() -> img::CkptRegsRec {
+        let mut r = img::CkptRegsRec::new_zeroed();
+        r.cs = USER_CS;
+        r.ss = USER_DS;
+        r.fs_base = 0x7f00_0000_0000;
+        r
+    }
+
+    const TOP: u64 = (1 << 47) - 4096;
+
+    #[test]
+    fn user_registers_are_restorable() {
+        assert!(unrestorable(&user_regs(), TOP).is_none());
+        let mut r = user_regs();
+        r.ds = USER_DS;
+        r.es = USER_DS;
+        assert!(unrestorable(&r, TOP).is_none());
+    }
+
+    #[test]
+    fn what_putreg_refuses_is_refused() {
+        let cases: [fn(&mut img::CkptRegsRec); 7] = [
+            |r| r.cs = 0x23, // 32-bit code
+            |r| r.ss = 0,
+            |r| r.ds = 0x10,
+            |r| r.fs = 0x63, // set_thread_area
+            |r| r.gs = 0x6b,
+            |r| r.gs_base = 0x1000,
+            |r| r.fs_base = TOP,
+        ];
+        for set in cases {
+            let mut r = user_regs();
+            set(&mut r);
+            assert!(unrestorable(&r, TOP).is_some());
+        }
+    }
+
+    #[test]
+    fn only_user_flags_change() {
+        // IF, IOPL, VM and ID stay the kernel's.
+        for bit in [9, 12, 13, 17, 21] {
+            assert_eq!(FLAG_MASK & (1 << bit), 0);
+        }
+        assert_eq!(FLAG_MASK, 0x54dd5);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::session::Session;
 use crate::sys::file::{FileRef, Input, Output};
 use crate::sys::task::current;
 use crate::uapi::{CkptRestartArgs, CKPT_RESTART_SHARED_MM, CKPT_RESTART_STOPPED};
-use crate::{memory, regs};
+use crate::{memory, regs, signal};
 
 /// Runs the restart; the value is what the caller's `ax` must hold when it returns.
 pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u64> {
@@ -150,8 +150,6 @@ fn finish(r: crate::uapi::image::CkptRegsRec, args: &CkptRestartArgs) -> CkptRes
     current::rseq_sync()
         .map_err(CkptError::from)
         .context(fmt!("the rseq area is not writable in the restored memory"))?;
-    current::set_blocked(args.blocked)
-        .map_err(CkptError::from)
-        .context(fmt!("signal mask"))?;
+    signal::restore_blocked(args.blocked)?;
     Ok(ax)
 }

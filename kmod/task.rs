@@ -5,17 +5,26 @@
 //! Restart of these is done by `rstr` with system calls (`prctl`, `setresuid`, `capset`,
 //! `setrlimit`): the kernel's own permission checks then decide what a caller may get back.
 
+use kernel::bindings;
 use kernel::prelude::*;
 use zerocopy::{FromZeros, IntoBytes};
 
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
-use crate::sys::task::TaskRef;
+use crate::sys::task::{TaskRef, Unsupported};
 use crate::uapi::image::{self as img, rec};
 
-/// Refuses, with its reason, what this version cannot save, instead of losing it.
-pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
-    let u = task.unsupported();
+/// What of `u` this version cannot save, as words for the refusal; `None` if nothing.
+fn unsupported_use(u: &Unsupported) -> Option<&'static str> {
+    let pfa = |bit: u32| u.atomic_flags & (1 << bit) != 0;
+    let tif = |bit: u32| u.tif & (1 << bit) != 0;
+    let speculation = pfa(bindings::PFA_SPEC_SSB_DISABLE)
+        || pfa(bindings::PFA_SPEC_SSB_NOEXEC)
+        || pfa(bindings::PFA_SPEC_SSB_FORCE_DISABLE)
+        || pfa(bindings::PFA_SPEC_IB_DISABLE)
+        || pfa(bindings::PFA_SPEC_IB_FORCE_DISABLE)
+        || tif(bindings::TIF_SPEC_L1D_FLUSH);
+    let dispatch = 1 << bindings::syscall_work_bit_SYSCALL_WORK_BIT_SYSCALL_USER_DISPATCH;
     let refusals = [
         (u.posix_timers, "POSIX timers (timer_create)"),
         (u.itimer_real, "an armed ITIMER_REAL (setitimer, alarm)"),
@@ -26,32 +35,50 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
             "namespaces (other than pid) other than the caller's",
         ),
         (
-            u.sched_policy,
+            u.policy != bindings::SCHED_NORMAL || u.reset_on_fork,
             "a scheduling policy other than SCHED_OTHER, or SCHED_RESET_ON_FORK",
         ),
-        (u.seccomp, "seccomp (strict mode or filters)"),
+        (
+            u.seccomp_mode != bindings::SECCOMP_MODE_DISABLED,
+            "seccomp (strict mode or filters)",
+        ),
         (
             u.mdwe,
             "memory-deny-write-execute (PR_SET_MDWE), which would forbid the restart its \
              own mappings",
         ),
         (
-            u.syscall_dispatch,
+            u.syscall_work & dispatch != 0,
             "syscall user dispatch (PR_SET_SYSCALL_USER_DISPATCH)",
         ),
         (
-            u.speculation,
+            speculation,
             "speculation controls (PR_SET_SPECULATION_CTRL)",
         ),
-        (u.mce_kill, "a machine-check kill policy (PR_MCE_KILL)"),
-        (u.io_flusher, "PR_SET_IO_FLUSHER"),
-        (u.notsc, "a disabled time-stamp counter (PR_SET_TSC)"),
-        (u.ioprio, "an I/O priority (ioprio_set)"),
+        (
+            u.flags & bindings::PF_MCE_PROCESS != 0,
+            "a machine-check kill policy (PR_MCE_KILL)",
+        ),
+        (
+            u.flags & (bindings::PF_MEMALLOC_NOIO | bindings::PF_LOCAL_THROTTLE) != 0,
+            "PR_SET_IO_FLUSHER",
+        ),
+        (
+            tif(bindings::TIF_NOTSC),
+            "a disabled time-stamp counter (PR_SET_TSC)",
+        ),
+        (u.ioprio != 0, "an I/O priority (ioprio_set)"),
     ];
-    for (set, what) in refusals {
-        if set != 0 {
-            refuse!(EOPNOTSUPP, "pid {pid} uses {what}: not supported yet");
-        }
+    refusals
+        .into_iter()
+        .find(|(set, _)| *set)
+        .map(|(_, what)| what)
+}
+
+/// Refuses, with its reason, what this version cannot save, instead of losing it.
+pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
+    if let Some(what) = unsupported_use(&task.unsupported()) {
+        refuse!(EOPNOTSUPP, "pid {pid} uses {what}: not supported yet");
     }
     let mut t = img::CkptTaskRec::new_zeroed();
     task.info(None, &mut t).context(fmt!("pid {pid}"))?;
@@ -81,4 +108,76 @@ pub(crate) fn checkpoint(task: &TaskRef, ns: Option<&TaskRef>, w: &mut ImageWrit
     let mut r = img::CkptRlimitsRec::new_zeroed();
     task.rlimits(&mut r);
     w.fixed(rec::RLIMITS, &r)
+}
+
+#[kunit_tests(ckpt_task)]
+mod tests {
+    use super::*;
+
+    fn plain() -> Unsupported {
+        Unsupported {
+            posix_timers: false,
+            itimer_real: false,
+            itimer_cpu: false,
+            sem_undo: false,
+            other_ns: false,
+            mdwe: false,
+            ioprio: 0,
+            seccomp_mode: bindings::SECCOMP_MODE_DISABLED,
+            policy: bindings::SCHED_NORMAL,
+            reset_on_fork: false,
+            flags: 0,
+            atomic_flags: 0,
+            tif: 0,
+            syscall_work: 0,
+        }
+    }
+
+    #[test]
+    fn a_plain_task_is_supported() {
+        assert!(unsupported_use(&plain()).is_none());
+        // Flags the checkpoint does not care about.
+        let mut u = plain();
+        u.flags = bindings::PF_EXITING | bindings::PF_KTHREAD;
+        u.tif = 1 << bindings::TIF_NEED_RESCHED;
+        assert!(unsupported_use(&u).is_none());
+    }
+
+    /// Sets one raw fact of a task.
+    type Set = fn(&mut Unsupported);
+
+    #[test]
+    fn each_raw_fact_is_refused() {
+        let cases: [(Set, &str); 8] = [
+            (|u| u.policy = bindings::SCHED_FIFO, "scheduling policy"),
+            (|u| u.reset_on_fork = true, "SCHED_RESET_ON_FORK"),
+            (
+                |u| u.seccomp_mode = bindings::SECCOMP_MODE_FILTER,
+                "seccomp",
+            ),
+            (|u| u.flags = bindings::PF_MCE_PROCESS, "PR_MCE_KILL"),
+            (
+                |u| u.flags = bindings::PF_LOCAL_THROTTLE,
+                "PR_SET_IO_FLUSHER",
+            ),
+            (|u| u.tif = 1 << bindings::TIF_NOTSC, "PR_SET_TSC"),
+            (
+                |u| u.atomic_flags = 1 << bindings::PFA_SPEC_IB_DISABLE,
+                "PR_SET_SPECULATION_CTRL",
+            ),
+            (
+                |u| {
+                    u.syscall_work =
+                        1 << bindings::syscall_work_bit_SYSCALL_WORK_BIT_SYSCALL_USER_DISPATCH
+                },
+                "PR_SET_SYSCALL_USER_DISPATCH",
+            ),
+        ];
+        for (set, want) in cases {
+            let mut u = plain();
+            set(&mut u);
+            let got = unsupported_use(&u).unwrap_or("");
+            assert!(got.contains(want));
+        }
+    }
 }

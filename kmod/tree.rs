@@ -192,10 +192,10 @@ fn check_task(
     container: bool,
 ) -> CkptResult {
     let st = task.state();
-    if st.is_current != 0 {
+    if st.is_current {
         refuse!(EINVAL, "a process cannot checkpoint itself ({tid})");
     }
-    if st.kthread != 0 {
+    if st.kthread {
         refuse!(EPERM, "task {tid} is a kernel thread");
     }
     if info.in_ns == 0 {
@@ -230,16 +230,16 @@ fn check_task(
         }
         return Ok(());
     }
-    if st.has_mm == 0 {
+    if !st.has_mm {
         refuse!(ESRCH, "task {tid} is exiting");
     }
-    if st.traced_by_current == 0 {
+    if !st.traced_by_current {
         refuse!(
             EPERM,
             "task {tid} is not ptrace-attached by the caller (ckpt attaches first; that needs ptrace rights over it)"
         );
     }
-    if st.stopped == 0 {
+    if !st.stopped {
         refuse!(EBUSY, "task {tid} is not in a ptrace stop");
     }
     Ok(())

@@ -1,48 +1,80 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Tasks: a reference on a `task_struct` and what can be read of a stopped one.
+//! Tasks: a reference on a [`Task`] and what can be read of a stopped one.
+//!
+//! Built on the kernel crate's [`Task`] (`ARef<Task>`), [`Credential`] and [`PidNamespace`];
+//! fields of `bindings::task_struct` that are stable on a stopped, referenced task are read
+//! here. `helpers.c` is called only for what needs a lock or an iteration macro Rust cannot
+//! take (`siglock`, `task_lock`, the fd table under RCU, the pipe ring, the thread list).
 
-use core::ffi::c_void;
-use core::mem::size_of;
-use core::ptr::NonNull;
+use core::mem::offset_of;
+use core::ptr::{self, NonNull};
 
 use kernel::alloc::VVec;
+use kernel::bindings;
+use kernel::cred::Credential;
+use kernel::pid_namespace::PidNamespace;
 use kernel::prelude::*;
+use kernel::sync::aref::ARef;
+use kernel::task::Task;
 
 use super::mm::MmRef;
 use super::{check, fill_growing};
 use crate::uapi::image as img;
 
 /// Where a task stands, as the checkpoint needs to know.
-#[repr(C)]
-#[derive(Default)]
 pub(crate) struct TaskState {
-    pub(crate) traced_by_current: u32,
-    pub(crate) stopped: u32,
-    pub(crate) kthread: u32,
-    pub(crate) nr_threads: u32,
-    pub(crate) is_current: u32,
-    pub(crate) has_mm: u32,
+    /// Ptrace-attached by the caller.
+    pub(crate) traced_by_current: bool,
+    /// In a ptrace stop.
+    pub(crate) stopped: bool,
+    pub(crate) kthread: bool,
+    pub(crate) is_current: bool,
+    pub(crate) has_mm: bool,
 }
 
-/// State the checkpoint cannot save yet (`ckpt_helper_task_unsupported`).
+/// What only a lock held in C can tell of a task's use of state the checkpoint cannot save
+/// (`ckpt_helper_task_unsupported`); the rest of [`Unsupported`] is read here.
 #[repr(C)]
 #[derive(Default)]
+struct LockedFacts {
+    posix_timers: u32,
+    itimer_real: u32,
+    itimer_cpu: u32,
+    sem_undo: u32,
+    other_ns: u32,
+    mdwe: u32,
+    ioprio: u32,
+    seccomp_mode: u32,
+}
+
+/// The raw facts of a task's state that this version cannot save; `crate::task` decides.
 pub(crate) struct Unsupported {
-    pub(crate) posix_timers: u32,
-    pub(crate) itimer_real: u32,
-    pub(crate) itimer_cpu: u32,
-    pub(crate) sem_undo: u32,
-    pub(crate) other_ns: u32,
-    pub(crate) sched_policy: u32,
-    pub(crate) seccomp: u32,
-    pub(crate) mdwe: u32,
-    pub(crate) syscall_dispatch: u32,
-    pub(crate) speculation: u32,
-    pub(crate) mce_kill: u32,
-    pub(crate) io_flusher: u32,
-    pub(crate) notsc: u32,
+    /// `timer_create()` timers exist.
+    pub(crate) posix_timers: bool,
+    /// `ITIMER_REAL` armed.
+    pub(crate) itimer_real: bool,
+    /// `ITIMER_VIRTUAL` or `ITIMER_PROF` armed.
+    pub(crate) itimer_cpu: bool,
+    /// A SysV semaphore undo list in use.
+    pub(crate) sem_undo: bool,
+    /// Namespaces (but pid) differ from the caller's.
+    pub(crate) other_ns: bool,
+    /// `PR_SET_MDWE`.
+    pub(crate) mdwe: bool,
+    /// `ioprio_set`: the task's I/O priority, 0 for none of its own.
     pub(crate) ioprio: u32,
+    /// `task->seccomp.mode` (`bindings::SECCOMP_MODE_*`).
+    pub(crate) seccomp_mode: u32,
+    /// `task->policy` and `sched_reset_on_fork`.
+    pub(crate) policy: u32,
+    pub(crate) reset_on_fork: bool,
+    /// `task->flags` (`bindings::PF_*`), `task->atomic_flags` (`bindings::PFA_*` bits),
+    /// `thread_info.flags` (`bindings::TIF_*` bits) and `thread_info.syscall_work`.
+    pub(crate) flags: u32,
+    pub(crate) atomic_flags: usize,
+    pub(crate) tif: usize,
+    pub(crate) syscall_work: usize,
 }
 
 /// A task's place in the tree and the identity of what it may share
@@ -102,105 +134,146 @@ pub(crate) struct FdExtra {
     pub(crate) owned: u32,
     /// The owner's pid or process group, in the caller's pid namespace.
     pub(crate) owner: i32,
-    /// `enum pid_type` of the owner.
+    /// `enum pid_type` of the owner (`bindings::pid_type_PIDTYPE_*`).
     pub(crate) owner_type: u32,
     /// `F_SETSIG`'s signal, 0 for `SIGIO`.
     pub(crate) signum: i32,
     _pad: u32,
 }
 
-// The helpers fill these image records directly: their C twins in helpers.h must match.
-const _: () = assert!(size_of::<img::CkptTaskRec>() == 136);
-const _: () = assert!(size_of::<img::CkptRegsRec>() == 27 * 8);
-const _: () = assert!(size_of::<img::CkptCredsRec>() == 80);
-const _: () = assert!(size_of::<img::CkptSigaction>() == 32);
-const _: () = assert!(size_of::<img::CkptSignalsRec>() == 32);
-const _: () = assert!(size_of::<img::CkptSiginfoRec>() == 136);
-const _: () = assert!(size_of::<FdInfo>() == 56);
-const _: () = assert!(size_of::<Unsupported>() == 56);
-const _: () = assert!(size_of::<TreeInfo>() == 104);
-const _: () = assert!(size_of::<FdExtra>() == 24);
+/// What `ckpt_helper_task_signals` read under the task's `siglock`: the task's pending sets.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct PendingSets {
+    /// Signals pending for the task itself (`task->pending.signal`).
+    pub(crate) private: u64,
+    /// Signals pending for the whole process (`task->signal->shared_pending.signal`).
+    pub(crate) shared: u64,
+}
 
+// Structs filled by helpers.c that are not image records: their C twins in helpers.h
+// assert the same offsets, so that two swapped fields of one size cannot pass.
+const _: () = {
+    assert!(size_of::<TreeInfo>() == 104);
+    assert!(offset_of!(TreeInfo, ppid) == 8 && offset_of!(TreeInfo, sid) == 16);
+    assert!(offset_of!(TreeInfo, zombie) == 20 && offset_of!(TreeInfo, leader) == 32);
+    assert!(offset_of!(TreeInfo, exit_code) == 36 && offset_of!(TreeInfo, nr_threads) == 52);
+    assert!(offset_of!(TreeInfo, mm) == 56 && offset_of!(TreeInfo, sighand) == 80);
+    assert!(offset_of!(TreeInfo, files_users) == 88 && offset_of!(TreeInfo, sighand_users) == 96);
+    assert!(size_of::<FdInfo>() == 56);
+    assert!(offset_of!(FdInfo, pos) == 8 && offset_of!(FdInfo, cloexec) == 16);
+    assert!(offset_of!(FdInfo, unlinked) == 24 && offset_of!(FdInfo, path_len) == 28);
+    assert!(offset_of!(FdInfo, fs_magic) == 32 && offset_of!(FdInfo, pipe_id) == 48);
+    assert!(size_of::<FdExtra>() == 24);
+    assert!(offset_of!(FdExtra, owner) == 8 && offset_of!(FdExtra, signum) == 16);
+    assert!(size_of::<LockedFacts>() == 32);
+    assert!(offset_of!(LockedFacts, other_ns) == 16 && offset_of!(LockedFacts, seccomp_mode) == 28);
+    assert!(size_of::<PendingSets>() == 16);
+};
+
+type TaskPtr = *mut bindings::task_struct;
+type NsPtr = *mut bindings::pid_namespace;
+
+// Only pointers to these C structs cross: `task_struct` has members that are empty structs
+// in this configuration (as in C), which the lint flags although no such value is passed.
+#[allow(
+    improper_ctypes,
+    reason = "pointers to bindgen structs with empty members"
+)]
 extern "C" {
-    fn ckpt_helper_get_task(vpid: i32) -> *mut c_void;
-    fn ckpt_helper_put_task(task: *mut c_void);
-    fn ckpt_helper_task_state(task: *mut c_void, out: *mut TaskState);
-    fn ckpt_helper_task_unsupported(task: *mut c_void, out: *mut Unsupported);
-    fn ckpt_helper_task_info(
-        task: *mut c_void,
-        ns_task: *mut c_void,
-        out: *mut img::CkptTaskRec,
-    ) -> i32;
-    fn ckpt_helper_task_tree(task: *mut c_void, ns_task: *mut c_void, out: *mut TreeInfo) -> i32;
-    fn ckpt_helper_task_relatives(
-        task: *mut c_void,
-        ns_task: *mut c_void,
-        out: *mut i32,
-        max: u32,
-    ) -> i32;
+    fn ckpt_helper_task_unsupported(task: TaskPtr, out: *mut LockedFacts);
+    fn ckpt_helper_task_info(task: TaskPtr, ns: NsPtr, out: *mut img::CkptTaskRec);
+    fn ckpt_helper_task_tree(task: TaskPtr, ns: NsPtr, out: *mut TreeInfo);
+    fn ckpt_helper_task_relatives(task: TaskPtr, ns: NsPtr, out: *mut i32, max: u32) -> i32;
     fn ckpt_helper_task_pipe_data(
-        task: *mut c_void,
+        task: TaskPtr,
         fd: u32,
         buf: *mut u8,
         size: u32,
         capacity: *mut u32,
     ) -> i32;
-    fn ckpt_helper_get_current() -> *mut c_void;
-    fn ckpt_helper_get_task_ref(task: *mut c_void);
-    fn ckpt_helper_task_exiting(task: *mut c_void) -> i32;
-    fn ckpt_helper_stop_self();
-    fn ckpt_helper_current_mm_id() -> u64;
-    fn ckpt_helper_fatal_signal_pending() -> i32;
-    fn ckpt_helper_sleep_killable_ms(ms: u32);
-    fn ckpt_helper_task_creds(
-        task: *mut c_void,
-        out: *mut img::CkptCredsRec,
-        groups: *mut u32,
-        max: u32,
-    ) -> i32;
-    fn ckpt_helper_task_rlimits(task: *mut c_void, cur_max: *mut u64, n: u32);
-    fn ckpt_helper_task_fs_path(task: *mut c_void, pwd: i32, buf: *mut u8, len: i32) -> i32;
-    fn ckpt_helper_task_sigactions(task: *mut c_void, out: *mut img::CkptSigaction, n: u32);
+    fn ckpt_helper_task_rlimits(task: TaskPtr, out: *mut img::CkptRlimitsRec);
+    fn ckpt_helper_task_fs_path(task: TaskPtr, pwd: i32, buf: *mut u8, len: i32) -> i32;
+    fn ckpt_helper_task_fs_unlinked(task: TaskPtr, pwd: i32) -> i32;
+    fn ckpt_helper_task_sigactions(task: TaskPtr, out: *mut img::CkptSighandRec);
     fn ckpt_helper_task_signals(
-        task: *mut c_void,
+        task: TaskPtr,
         out: *mut img::CkptSignalsRec,
+        pending: *mut PendingSets,
         infos: *mut img::CkptSiginfoRec,
         max: u32,
     ) -> i32;
     fn ckpt_helper_task_next_fd(
-        task: *mut c_void,
+        task: TaskPtr,
         fd: *mut u32,
         out: *mut FdInfo,
         path: *mut u8,
         size: u32,
     ) -> i32;
-    fn ckpt_helper_task_regset(task: *mut c_void, note: u32, data: *mut *mut c_void) -> i32;
-    fn ckpt_helper_kfree(p: *const c_void);
-    fn ckpt_helper_task_mm(task: *mut c_void) -> *mut c_void;
-    fn ckpt_helper_set_regs(r: *const img::CkptRegsRec) -> i32;
-    fn ckpt_helper_set_blocked(mask: u64) -> i32;
+    fn ckpt_helper_task_fd_extra(task: TaskPtr, fd: u32, out: *mut FdExtra) -> i32;
+    fn ckpt_helper_task_regset(task: TaskPtr, note: u32, data: *mut *mut u8) -> i32;
+    fn ckpt_helper_current_pt_regs() -> *mut bindings::pt_regs;
+    fn ckpt_helper_set_fsbase(base: u64);
+    fn ckpt_helper_task_size_max() -> u64;
     fn ckpt_helper_rseq_sync() -> i32;
-    fn ckpt_helper_close_fd(fd: i32) -> i32;
-    fn ckpt_helper_kill_self();
-    fn ckpt_helper_task_fd_extra(task: *mut c_void, fd: u32, out: *mut FdExtra) -> i32;
-    fn ckpt_helper_task_fs_unlinked(task: *mut c_void, pwd: i32) -> i32;
+}
+
+/// Reads `*p` once, as C's `READ_ONCE`: a field other CPUs may write concurrently.
+///
+/// # Safety
+///
+/// `p` must be valid for reads and aligned.
+unsafe fn read_once<T: Copy>(p: *const T) -> T {
+    // SAFETY: by the function's safety requirements. A volatile read is the kernel's
+    // `READ_ONCE` (the Linux kernel memory model's marked access).
+    unsafe { ptr::read_volatile(p) }
 }
 
 /// The calling task, for restart.
 pub(crate) mod current {
     use super::*;
 
-    /// Makes `r` the registers the caller returns to from this system call (checked as
-    /// ptrace's `putreg` checks them; `EINVAL` for selectors or bases it would refuse).
-    pub(crate) fn set_regs(r: &img::CkptRegsRec) -> Result {
-        // SAFETY: `r` is a valid struct of the C layout (`struct user_regs_struct`).
-        check(unsafe { ckpt_helper_set_regs(r) } as isize).map(|_| ())
+    /// `TASK_SIZE_MAX`: where user addresses end. It depends on the paging mode found at
+    /// boot (`task_size_max()`, a static inline), so `bindings` has no constant for it.
+    pub(crate) fn task_size_max() -> u64 {
+        // SAFETY: no arguments; evaluates `TASK_SIZE_MAX`.
+        unsafe { ckpt_helper_task_size_max() }
     }
 
-    /// Sets the blocked signal mask (SIGKILL and SIGSTOP cannot be blocked).
+    /// Writes `r` into the registers the caller returns to from this system call. The
+    /// values are the caller's to check (`crate::regs`): this installs them as they are.
+    /// `flags` replaces the bits of `flags_mask` only; `orig_ax` becomes -1 (no system call
+    /// to restart), fs selector 0 with base `r.fs_base`.
+    pub(crate) fn write_regs(r: &img::CkptRegsRec, flags_mask: usize) {
+        // SAFETY: `task_pt_regs(current)` is the caller's own saved user state, on its kernel
+        // stack; only the caller reads or writes it while it is in this system call.
+        unsafe {
+            let p = &mut *ckpt_helper_current_pt_regs();
+            // `c_ulong` is `usize`; this module is built for x86-64 only, where it is `u64`.
+            macro_rules! copy {
+                ($($f:ident),*) => { $(p.$f = r.$f as usize;)* };
+            }
+            copy!(r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, ip, sp);
+            p.orig_ax = usize::MAX;
+            p.flags = (p.flags & !flags_mask) | (r.flags as usize & flags_mask);
+        }
+        // SAFETY: plain value, which the caller checked is below `TASK_SIZE_MAX`.
+        unsafe { ckpt_helper_set_fsbase(r.fs_base) };
+    }
+
+    /// Sets the blocked signal mask to `mask` (which the caller cleared of what cannot be
+    /// blocked).
     pub(crate) fn set_blocked(mask: u64) -> Result {
-        // SAFETY: plain value; `sigprocmask` acts on the caller.
-        check(unsafe { ckpt_helper_set_blocked(mask) } as isize).map(|_| ())
+        // `c_ulong` is `usize`, 64 bits on x86-64, the only target of this module.
+        let mut set = bindings::sigset_t {
+            sig: [mask as usize],
+        };
+        // SAFETY: `set` is a valid `sigset_t`; `sigprocmask` acts on the caller and accepts
+        // a NULL old set.
+        let ret = unsafe {
+            bindings::sigprocmask(bindings::SIG_SETMASK as i32, &mut set, ptr::null_mut())
+        };
+        check(ret as isize).map(|_| ())
     }
 
     /// After the caller's memory was replaced: makes its rseq area (if it registered one) hold
@@ -210,57 +283,57 @@ pub(crate) mod current {
         check(unsafe { ckpt_helper_rseq_sync() } as isize).map(|_| ())
     }
 
-    /// Closes one of the caller's descriptors.
+    /// Closes one of the caller's descriptors (`EBADF` for a negative number).
     pub(crate) fn close_fd(fd: i32) -> Result {
+        let fd = u32::try_from(fd).map_err(|_| EBADF)?;
         // SAFETY: `close_fd` accepts any number.
-        check(unsafe { ckpt_helper_close_fd(fd) } as isize).map(|_| ())
+        check(unsafe { bindings::close_fd(fd) } as isize).map(|_| ())
     }
 
     /// Queues SIGKILL to the caller: it dies on its way back to userspace.
     pub(crate) fn kill_self() {
-        // SAFETY: no arguments; `force_sig` acts on the caller.
-        unsafe { ckpt_helper_kill_self() }
+        // SAFETY: `force_sig` acts on the caller.
+        unsafe { bindings::force_sig(bindings::SIGKILL as i32) }
     }
 
     /// Queues SIGSTOP to the caller: it stops on its way back to userspace.
     pub(crate) fn stop_self() {
-        // SAFETY: no arguments; `send_sig` acts on the caller.
-        unsafe { ckpt_helper_stop_self() }
+        // SAFETY: `current` is a valid task; `send_sig` takes its siglock itself.
+        unsafe { bindings::send_sig(bindings::SIGSTOP as i32, Task::current_raw(), 1) };
     }
 
     /// The identity (address) of the caller's memory, 0 for none: compared, never followed.
     pub(crate) fn mm_id() -> u64 {
-        // SAFETY: no arguments; reads `current->mm`.
-        unsafe { ckpt_helper_current_mm_id() }
+        kernel::current!()
+            .mm()
+            .map_or(0, |mm| ptr::from_ref(mm) as u64)
     }
 
     /// Sleeps `ms` milliseconds, or less if SIGKILL comes.
     pub(crate) fn sleep_killable(ms: u32) {
-        // SAFETY: plain value; sleeps the caller.
-        unsafe { ckpt_helper_sleep_killable_ms(ms) }
+        // SAFETY: sleeps the caller; any timeout is accepted.
+        unsafe { bindings::schedule_timeout_killable(kernel::time::msecs_to_jiffies(ms) as isize) };
     }
 
-    /// Whether the caller has been sent SIGKILL.
     /// The caller's `RLIMIT_DATA` soft limit, in bytes (`u64::MAX`: none).
     pub(crate) fn data_limit() -> u64 {
         TaskRef::current().data_limit()
     }
 
+    /// Whether the caller has been sent SIGKILL (`fatal_signal_pending`, a static inline).
     pub(crate) fn fatal_signal_pending() -> bool {
-        // SAFETY: no arguments.
-        unsafe { ckpt_helper_fatal_signal_pending() != 0 }
+        let cur = kernel::current!();
+        let p = cur.as_ptr();
+        // SAFETY: `current` is valid; its pending set is read without its siglock, as
+        // `__fatal_signal_pending` reads it: a set SIGKILL bit is never cleared under us.
+        let set = unsafe { read_once(&raw const (*p).pending.signal.sig[0]) };
+        cur.signal_pending() && set & (1 << (bindings::SIGKILL - 1)) != 0
     }
 }
 
 /// A reference on a task.
-///
-/// # Invariants
-///
-/// `ptr` points to a `task_struct` on which this value holds one reference
-/// (`get_task_struct`), dropped by `Drop`.
-pub(crate) struct TaskRef {
-    ptr: NonNull<c_void>,
-}
+#[derive(Clone)]
+pub(crate) struct TaskRef(ARef<Task>);
 
 /// Which path of a task's `fs_struct`.
 pub(crate) enum FsPath {
@@ -272,7 +345,7 @@ pub(crate) enum FsPath {
 ///
 /// # Invariants
 ///
-/// `ptr` points to `len` initialised bytes owned by this value.
+/// `ptr` points to `len` initialised bytes allocated with `kmalloc` and owned by this value.
 pub(crate) struct RegsetBuf {
     ptr: NonNull<u8>,
     len: usize,
@@ -287,79 +360,141 @@ impl RegsetBuf {
 
 impl Drop for RegsetBuf {
     fn drop(&mut self) {
-        // SAFETY: the buffer was allocated with kmalloc and is owned by us.
-        unsafe { ckpt_helper_kfree(self.ptr.as_ptr().cast()) }
+        // SAFETY: by the type invariant the buffer came from kmalloc and is ours.
+        unsafe { bindings::kfree(self.ptr.as_ptr().cast()) }
     }
 }
 
 /// `NT_PRSTATUS`: the general registers (`struct user_regs_struct`).
-pub(crate) const NT_PRSTATUS: u32 = 1;
+pub(crate) const NT_PRSTATUS: u32 = bindings::NT_PRSTATUS;
 /// `NT_X86_XSTATE`: the XSAVE area.
-pub(crate) const NT_X86_XSTATE: u32 = 0x202;
+pub(crate) const NT_X86_XSTATE: u32 = bindings::NT_X86_XSTATE;
 
-// SAFETY: a task reference may be taken and dropped (`put_task_struct`) on any thread.
-unsafe impl Send for TaskRef {}
+/// The pid namespace that numbers pids for `ns`: that task's, or the caller's.
+enum Ns {
+    Counted(ARef<PidNamespace>),
+    Current,
+}
 
 impl TaskRef {
     /// The task with this pid in the caller's pid namespace.
-    pub(crate) fn lookup(pid: i32) -> Option<TaskRef> {
-        // SAFETY: the helper accepts any pid and returns a referenced task or NULL.
-        let ptr = unsafe { ckpt_helper_get_task(pid) };
-        // INVARIANT: a non-NULL return carries a reference.
-        NonNull::new(ptr).map(|ptr| TaskRef { ptr })
+    pub(crate) fn lookup(vpid: i32) -> Option<TaskRef> {
+        // SAFETY: `find_get_pid` accepts any number; it returns a counted pid or NULL.
+        let pid = unsafe { bindings::find_get_pid(vpid) };
+        if pid.is_null() {
+            return None;
+        }
+        // SAFETY: `pid` is a counted pid; `get_pid_task` returns a counted task or NULL.
+        let task = unsafe { bindings::get_pid_task(pid, bindings::pid_type_PIDTYPE_PID) };
+        // SAFETY: drops the reference `find_get_pid` took.
+        unsafe { bindings::put_pid(pid) };
+        let task = NonNull::new(task)?;
+        // SAFETY: `get_pid_task` took the reference the `ARef` now owns; `Task` is a
+        // transparent wrapper of `task_struct`.
+        Some(TaskRef(unsafe { ARef::from_raw(task.cast()) }))
     }
 
     /// The calling task.
     pub(crate) fn current() -> TaskRef {
-        // SAFETY: `current` is always valid; the helper takes a reference on it.
-        let ptr = unsafe { ckpt_helper_get_current() };
-        // INVARIANT: the helper returned `current` with a reference taken.
-        TaskRef {
-            ptr: NonNull::new(ptr).expect("current is never NULL"),
-        }
+        TaskRef(ARef::from(&**kernel::current!()))
     }
 
     /// Another reference on the same task.
     pub(crate) fn clone_ref(&self) -> TaskRef {
-        // SAFETY: the task is valid by the type invariant; the helper takes a reference.
-        unsafe { ckpt_helper_get_task_ref(self.raw()) };
-        // INVARIANT: the reference just taken belongs to the new value.
-        TaskRef { ptr: self.ptr }
+        self.clone()
     }
 
-    fn raw(&self) -> *mut c_void {
-        self.ptr.as_ptr()
+    fn raw(&self) -> TaskPtr {
+        self.0.as_ptr()
     }
 
-    fn ns_raw(ns: Option<&TaskRef>) -> *mut c_void {
-        ns.map_or(core::ptr::null_mut(), TaskRef::raw)
+    /// Runs `f` with the pid namespace that numbers pids: the one of `ns`, the caller's if
+    /// `None`. `ESRCH` once the task of `ns` is reaped (its pid, and with it its namespace,
+    /// detached).
+    fn with_ns<R>(ns: Option<&TaskRef>, f: impl FnOnce(NsPtr) -> R) -> Result<R> {
+        let ns = match ns {
+            Some(t) => Ns::Counted(t.0.get_pid_ns().ok_or(ESRCH)?),
+            None => Ns::Current,
+        };
+        match &ns {
+            Ns::Counted(ns) => Ok(f(ns.as_ptr())),
+            Ns::Current => {
+                let cur = kernel::current!();
+                let ns = cur.active_pid_ns().ok_or(ESRCH)?;
+                Ok(f(ns.as_ptr()))
+            }
+        }
     }
 
     /// Whether the task is exiting or dead.
     pub(crate) fn exiting(&self) -> bool {
-        // SAFETY: the task is valid by the type invariant.
-        unsafe { ckpt_helper_task_exiting(self.raw()) != 0 }
+        let t = self.raw();
+        // SAFETY: the task is valid while referenced; the fields are written by the task
+        // itself or at its exit, read once.
+        let (flags, exit_state) = unsafe {
+            (
+                read_once(&raw const (*t).flags),
+                read_once(&raw const (*t).exit_state),
+            )
+        };
+        flags & bindings::PF_EXITING != 0 || exit_state != 0
+    }
+
+    /// Where the task stands: traced and stopped by the caller, a kernel thread, ...
+    pub(crate) fn state(&self) -> TaskState {
+        let t = self.raw();
+        let cur = Task::current_raw();
+        let rcu = kernel::sync::rcu::read_lock();
+        // SAFETY: the task is valid while referenced. As `ptrace_parent()`: `parent` is
+        // RCU-protected and only compared here, never followed.
+        let tracer = unsafe {
+            if read_once(&raw const (*t).ptrace) != 0 {
+                read_once(&raw const (*t).parent)
+            } else {
+                ptr::null_mut()
+            }
+        };
+        drop(rcu);
+        // SAFETY: the task is valid while referenced; each field is read once, as
+        // `task_is_traced()` and `READ_ONCE(task->mm)` read them.
+        let (jobctl, flags, mm) = unsafe {
+            (
+                read_once(&raw const (*t).jobctl),
+                read_once(&raw const (*t).flags),
+                read_once(&raw const (*t).mm),
+            )
+        };
+        TaskState {
+            traced_by_current: tracer == cur,
+            stopped: jobctl & bindings::JOBCTL_TRACED as usize != 0,
+            kthread: flags & bindings::PF_KTHREAD != 0,
+            is_current: t == cur,
+            has_mm: !mm.is_null(),
+        }
     }
 
     /// Its place in the tree, pids as seen in the namespace of `ns` (the caller's if `None`).
     /// `ESRCH` once the task of `ns` is reaped.
     pub(crate) fn tree(&self, ns: Option<&TaskRef>) -> Result<TreeInfo> {
         let mut t = TreeInfo::default();
-        // SAFETY: both tasks are valid; `t` is writable.
-        check(unsafe { ckpt_helper_task_tree(self.raw(), Self::ns_raw(ns), &mut t) } as isize)?;
+        // SAFETY: the task and the namespace are valid; `t` is writable.
+        Self::with_ns(ns, |ns| unsafe {
+            ckpt_helper_task_tree(self.raw(), ns, &mut t)
+        })?;
         Ok(t)
     }
 
     /// The thread ids of its children and, for a thread-group leader, of its other threads.
     pub(crate) fn relatives(&self, ns: Option<&TaskRef>, out: &mut KVec<i32>) -> Result {
-        fill_growing(
-            out,
-            || 0,
-            // SAFETY: both tasks are valid; `buf` has room for `room` entries.
-            |buf, room| unsafe {
-                ckpt_helper_task_relatives(self.raw(), Self::ns_raw(ns), buf, room)
-            },
-        )
+        Self::with_ns(ns, |ns| {
+            fill_growing(
+                out,
+                || 0,
+                // SAFETY: the task and the namespace are valid; `buf` has room for `room`
+                // entries.
+                |buf, room| unsafe { ckpt_helper_task_relatives(self.raw(), ns, buf, room) },
+            )
+        })?
     }
 
     /// What is buffered in the anonymous pipe open at `fd`, into `buf` (whose capacity is
@@ -367,57 +502,109 @@ impl TaskRef {
     pub(crate) fn pipe_data(&self, fd: u32, buf: &mut VVec<u8>) -> Result<u32> {
         let mut capacity = 0;
         buf.clear();
-        // SAFETY: the task is valid; `buf` has room for its capacity.
+        let room = u32::try_from(buf.capacity()).map_err(|_| EINVAL)?;
+        // SAFETY: the task is valid; `buf` has room for `room` bytes.
         let ret = unsafe {
-            ckpt_helper_task_pipe_data(
-                self.raw(),
-                fd,
-                buf.as_mut_ptr(),
-                buf.capacity() as u32,
-                &mut capacity,
-            )
+            ckpt_helper_task_pipe_data(self.raw(), fd, buf.as_mut_ptr(), room, &mut capacity)
         };
         let n = check(ret as isize)?;
-        // SAFETY: the helper initialised `n <= capacity` bytes.
+        if n > room as usize {
+            return Err(EINVAL);
+        }
+        // SAFETY: the helper initialised `n <= room` bytes.
         unsafe { buf.inc_len(n) };
         Ok(capacity)
     }
 
-    pub(crate) fn state(&self) -> TaskState {
-        let mut s = TaskState::default();
-        // SAFETY: the task is valid by the type invariant; `s` is writable.
-        unsafe { ckpt_helper_task_state(self.raw(), &mut s) };
-        s
-    }
-
-    /// What this task uses that cannot be saved yet.
+    /// What this task uses that cannot be saved yet, as raw facts.
     pub(crate) fn unsupported(&self) -> Unsupported {
-        let mut u = Unsupported::default();
-        // SAFETY: the task is valid; `u` is writable.
-        unsafe { ckpt_helper_task_unsupported(self.raw(), &mut u) };
-        u
+        let mut l = LockedFacts::default();
+        // SAFETY: the task is valid; `l` is writable.
+        unsafe { ckpt_helper_task_unsupported(self.raw(), &mut l) };
+        let t = self.raw();
+        // SAFETY: the task is valid and stopped: its policy, flags and thread flags are
+        // changed only by itself or by system calls naming it, read once here.
+        let (policy, reset_on_fork, flags, atomic_flags, tif, syscall_work) = unsafe {
+            (
+                read_once(&raw const (*t).policy),
+                (*t).sched_reset_on_fork() != 0,
+                read_once(&raw const (*t).flags),
+                read_once(&raw const (*t).atomic_flags),
+                read_once(&raw const (*t).thread_info.flags),
+                read_once(&raw const (*t).thread_info.syscall_work),
+            )
+        };
+        Unsupported {
+            posix_timers: l.posix_timers != 0,
+            itimer_real: l.itimer_real != 0,
+            itimer_cpu: l.itimer_cpu != 0,
+            sem_undo: l.sem_undo != 0,
+            other_ns: l.other_ns != 0,
+            mdwe: l.mdwe != 0,
+            ioprio: l.ioprio,
+            seccomp_mode: l.seccomp_mode,
+            policy,
+            reset_on_fork,
+            flags,
+            atomic_flags,
+            tif,
+            syscall_work,
+        }
     }
 
     /// The `TASK` record of this task. `ESRCH` once the task of `ns` is reaped.
     pub(crate) fn info(&self, ns: Option<&TaskRef>, out: &mut img::CkptTaskRec) -> Result {
-        // SAFETY: both tasks are valid; `out` is a writable record of the C layout.
-        check(unsafe { ckpt_helper_task_info(self.raw(), Self::ns_raw(ns), out) } as isize)?;
-        Ok(())
+        // SAFETY: the task and the namespace are valid; `out` is a writable record of the C
+        // layout (`struct ckpt_task_rec`).
+        Self::with_ns(ns, |ns| unsafe {
+            ckpt_helper_task_info(self.raw(), ns, out)
+        })
     }
 
-    /// The `CREDS` record; the supplementary groups go to `groups`.
+    /// The `CREDS` record; the supplementary groups go to `groups`. Ids as seen in the
+    /// caller's user namespace.
     pub(crate) fn creds(&self, out: &mut img::CkptCredsRec, groups: &mut KVec<u32>) -> Result {
-        let ngroups = core::cell::Cell::new(0);
-        fill_growing(
-            groups,
-            || ngroups.get(),
-            |buf, room| {
-                // SAFETY: the task is valid; `buf` has room for `room` entries.
-                let ret = unsafe { ckpt_helper_task_creds(self.raw(), out, buf, room) };
-                ngroups.set(out.ngroups as usize);
-                ret
-            },
-        )
+        // SAFETY: the task is valid; `get_task_cred` returns its credentials, counted.
+        let c = unsafe { bindings::get_task_cred(self.raw()) };
+        let c = NonNull::new(c.cast_mut()).ok_or(ESRCH)?;
+        // SAFETY: the reference `get_task_cred` took is the `ARef`'s; `Credential` is a
+        // transparent wrapper of `cred`.
+        let cred: ARef<Credential> = unsafe { ARef::from_raw(c.cast()) };
+        let c = cred.as_ptr();
+        // SAFETY: no arguments; the caller's user namespace lives as long as the caller.
+        let ns = unsafe { bindings::current_user_ns() };
+        // SAFETY: `from_k*id_munged` take any id and a valid namespace.
+        let uid = |k: bindings::kuid_t| unsafe { bindings::from_kuid_munged(ns, k) };
+        // SAFETY: as above.
+        let gid = |k: bindings::kgid_t| unsafe { bindings::from_kgid_munged(ns, k) };
+        // SAFETY: `c` is valid while `cred` is held, and credentials never change once
+        // committed; `group_info` holds `ngroups` ids.
+        let gi = unsafe {
+            let c = &*c;
+            out.uid = uid(c.uid);
+            out.euid = uid(c.euid);
+            out.suid = uid(c.suid);
+            out.fsuid = uid(c.fsuid);
+            out.gid = gid(c.gid);
+            out.egid = gid(c.egid);
+            out.sgid = gid(c.sgid);
+            out.fsgid = gid(c.fsgid);
+            out.securebits = c.securebits;
+            out.cap_inheritable = c.cap_inheritable.val;
+            out.cap_permitted = c.cap_permitted.val;
+            out.cap_effective = c.cap_effective.val;
+            out.cap_bset = c.cap_bset.val;
+            out.cap_ambient = c.cap_ambient.val;
+            let gi = &*c.group_info;
+            core::slice::from_raw_parts(gi.gid.as_ptr(), gi.ngroups as usize)
+        };
+        out.ngroups = gi.len() as u32;
+        groups.clear();
+        groups.reserve(gi.len(), GFP_KERNEL)?;
+        for &g in gi {
+            groups.push(gid(g), GFP_KERNEL)?;
+        }
+        Ok(())
     }
 
     /// Its `RLIMIT_DATA` soft limit, in bytes (`u64::MAX`: none).
@@ -425,61 +612,68 @@ impl TaskRef {
         let mut r = <img::CkptRlimitsRec as zerocopy::FromZeros>::new_zeroed();
         self.rlimits(&mut r);
         r.rlim
-            .get(kernel::bindings::RLIMIT_DATA as usize)
+            .get(bindings::RLIMIT_DATA as usize)
             .map_or(u64::MAX, |l| l.cur)
     }
 
-    /// Every resource limit as `(cur, max)` pairs.
+    /// Every resource limit, indexed by `RLIMIT_*`.
     pub(crate) fn rlimits(&self, out: &mut img::CkptRlimitsRec) {
-        let n = out.rlim.len() as u32;
-        // SAFETY: the task is valid; `out.rlim` holds `n` pairs of `u64`.
-        unsafe { ckpt_helper_task_rlimits(self.raw(), out.rlim.as_mut_ptr().cast(), n) };
+        const _: () = assert!(img::CKPT_RLIM_NLIMITS == bindings::RLIM_NLIMITS as usize);
+        // SAFETY: the task is valid; `out` is a writable record of the C layout.
+        unsafe { ckpt_helper_task_rlimits(self.raw(), out) };
     }
 
     /// The root or working directory, into `buf`; returns its length.
     pub(crate) fn fs_path(&self, which: FsPath, buf: &mut [u8]) -> Result<usize> {
         let pwd = i32::from(matches!(which, FsPath::Cwd));
-        // SAFETY: the task is valid; `buf` is writable for its length.
-        let ret = unsafe {
-            ckpt_helper_task_fs_path(self.raw(), pwd, buf.as_mut_ptr(), buf.len() as i32)
-        };
+        let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the task is valid; `buf` is writable for `len` bytes.
+        let ret = unsafe { ckpt_helper_task_fs_path(self.raw(), pwd, buf.as_mut_ptr(), len) };
         check(ret as isize)
+    }
+
+    /// Whether the root or working directory was removed.
+    pub(crate) fn fs_unlinked(&self, which: FsPath) -> Result<bool> {
+        let pwd = i32::from(matches!(which, FsPath::Cwd));
+        // SAFETY: the task is valid while referenced.
+        let ret = unsafe { ckpt_helper_task_fs_unlinked(self.raw(), pwd) };
+        Ok(check(ret as isize)? != 0)
     }
 
     /// The dispositions of signals 1 to 64.
     pub(crate) fn sigactions(&self, out: &mut img::CkptSighandRec) {
-        let n = out.action.len() as u32;
-        // SAFETY: the task is valid; `out.action` holds `n` entries.
-        unsafe { ckpt_helper_task_sigactions(self.raw(), out.action.as_mut_ptr(), n) };
+        const _: () = assert!(img::CKPT_NSIG == bindings::_NSIG as usize);
+        // SAFETY: the task is valid; `out` is a writable record of the C layout.
+        unsafe { ckpt_helper_task_sigactions(self.raw(), out) };
     }
 
-    /// The signal mask, alternate stack and pending signals.
+    /// The signal mask and alternate stack into `out` (`nr_pending` counts the queued
+    /// signals), the queued signals with their `siginfo` into `queued` (the task's own,
+    /// then the process's), and the sets of pending signals.
     pub(crate) fn signals(
         &self,
         out: &mut img::CkptSignalsRec,
-        infos: &mut KVec<img::CkptSiginfoRec>,
-    ) -> Result {
+        queued: &mut KVec<img::CkptSiginfoRec>,
+    ) -> Result<PendingSets> {
+        let mut sets = PendingSets::default();
         fill_growing(
-            infos,
+            queued,
             || 0,
-            // SAFETY: the task is valid; `buf` has room for `room` records.
-            |buf, room| unsafe { ckpt_helper_task_signals(self.raw(), out, buf, room) },
-        )
+            // SAFETY: the task is valid; `out` and `sets` are writable; `buf` has room for
+            // `room` records.
+            |buf, room| unsafe { ckpt_helper_task_signals(self.raw(), out, &mut sets, buf, room) },
+        )?;
+        Ok(sets)
     }
 
     /// The first open descriptor `>= fd`: its number and what it is; its path goes to `path`.
     pub(crate) fn next_fd(&self, fd: u32, path: &mut [u8]) -> Result<Option<(u32, FdInfo)>> {
         let mut n = fd;
         let mut info = FdInfo::default();
-        // SAFETY: the task is valid; all out-pointers are writable, `path` for its length.
+        let size = u32::try_from(path.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the task is valid; all out-pointers are writable, `path` for `size` bytes.
         let ret = unsafe {
-            ckpt_helper_task_next_fd(
-                self.raw(),
-                &mut n,
-                &mut info,
-                path.as_mut_ptr(),
-                path.len() as u32,
-            )
+            ckpt_helper_task_next_fd(self.raw(), &mut n, &mut info, path.as_mut_ptr(), size)
         };
         Ok((check(ret as isize)? == 1).then_some((n, info)))
     }
@@ -492,37 +686,22 @@ impl TaskRef {
         Ok(e)
     }
 
-    /// Whether the root or working directory was removed.
-    pub(crate) fn fs_unlinked(&self, which: FsPath) -> Result<bool> {
-        let pwd = i32::from(matches!(which, FsPath::Cwd));
-        // SAFETY: the task is valid by the type invariant.
-        let ret = unsafe { ckpt_helper_task_fs_unlinked(self.raw(), pwd) };
-        Ok(check(ret as isize)? != 0)
-    }
-
     /// A register set (`NT_PRSTATUS`, `NT_X86_XSTATE`) of this stopped task.
     pub(crate) fn regset(&self, note: u32) -> Result<RegsetBuf> {
-        let mut data: *mut c_void = core::ptr::null_mut();
+        let mut data: *mut u8 = ptr::null_mut();
         // SAFETY: the task is valid and stopped; `data` receives a kmalloc'ed buffer.
         let ret = unsafe { ckpt_helper_task_regset(self.raw(), note, &mut data) };
         let len = check(ret as isize)?;
-        let ptr = NonNull::new(data.cast::<u8>()).ok_or(EINVAL)?;
-        // INVARIANT: `regset_get_alloc` filled `len` bytes of the buffer it allocated.
+        let ptr = NonNull::new(data).ok_or(EINVAL)?;
+        // INVARIANT: `regset_get_alloc` filled `len` bytes of the buffer it kmalloc'ed.
         Ok(RegsetBuf { ptr, len })
     }
 
     /// The task's memory, if it has any.
     pub(crate) fn mm(&self) -> Option<MmRef> {
-        // SAFETY: the task is valid; the helper returns a counted `mm` or NULL.
-        let mm = unsafe { ckpt_helper_task_mm(self.raw()) };
+        // SAFETY: the task is valid; `get_task_mm` returns a counted `mm` or NULL.
+        let mm = unsafe { bindings::get_task_mm(self.raw()) };
         // SAFETY: a non-NULL `mm` carries one `mm_users` reference we now own.
-        unsafe { MmRef::from_raw(mm) }
-    }
-}
-
-impl Drop for TaskRef {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference by the type invariant.
-        unsafe { ckpt_helper_put_task(self.raw()) }
+        unsafe { MmRef::from_raw(mm.cast()) }
     }
 }
