@@ -21,7 +21,7 @@ use crate::uapi::{
     CKPT_CHECKPOINT_TREE_ONLY, CKPT_MAX_TASKS,
 };
 use crate::{files, memory, regs, signal, task};
-use zerocopy::{FromZeros, IntoBytes};
+use zerocopy::IntoBytes;
 
 pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     let known = CKPT_CHECKPOINT_CONTAINER | CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
@@ -145,7 +145,7 @@ fn write_image(
     for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
         task::check_supported(&m.task, m.info.pid)?;
     }
-    check_vm_children(tree)?;
+    tree.check_vm_children()?;
     if let Some(r) = refusal {
         refuse!(
             EOPNOTSUPP,
@@ -207,125 +207,4 @@ fn write_error(w: &mut ImageWriter, e: &CkptError) -> CkptResult {
         len: reason.len() as u32,
     };
     w.record(rec::ERROR, &[r.as_bytes(), reason])
-}
-
-/// `rstr` creates a process that shares its parent's memory (`clone(CLONE_VM)` without
-/// `CLONE_THREAD`) with `clone` from the parent: what it does not share it gets as a copy of
-/// the parent's, which must be what the image has (`rstr`'s `check_vm_children`). Refuses
-/// now the processes whose descriptor table, root and cwd, umask, signal handlers,
-/// credentials or limits differ from their parent's.
-fn check_vm_children(tree: &Tree) -> CkptResult {
-    let live = |m: &&Member| m.info.zombie == 0;
-    for c in tree.members.iter().filter(live) {
-        if c.info.pid != c.info.tgid {
-            continue;
-        }
-        let Some(p) = tree
-            .members
-            .iter()
-            .filter(live)
-            .find(|p| p.info.pid == c.info.ppid && p.info.mm == c.info.mm)
-        else {
-            continue;
-        };
-        let (ct, pt) = (&c.task, &p.task);
-        let same = [
-            (
-                "descriptor table",
-                c.info.files == p.info.files || same_fds(ct, pt)?,
-            ),
-            (
-                "root and cwd",
-                (c.info.fs == p.info.fs || same_fs(ct, pt)?) && umask(ct)? == umask(pt)?,
-            ),
-            (
-                "signal handlers",
-                c.info.sighand == p.info.sighand || same_handlers(ct, pt),
-            ),
-            ("credentials", same_creds(ct, pt)?),
-            ("resource limits", same_limits(ct, pt)),
-        ];
-        for (what, ok) in same {
-            if !ok {
-                refuse!(
-                    EOPNOTSUPP,
-                    "process {} shares its parent's memory but not its {what}, which differs: not supported yet",
-                    c.info.pid
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The same descriptors, open file descriptions and close-on-exec bits.
-fn same_fds(a: &sys::task::TaskRef, b: &sys::task::TaskRef) -> CkptResult<bool> {
-    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
-    let mut from = 0;
-    // Ends: descriptor numbers only grow, and a table is finite.
-    loop {
-        let x = a.next_fd(from, &mut path)?;
-        let y = b.next_fd(from, &mut path)?;
-        match (x, y) {
-            (None, None) => return Ok(true),
-            (Some((n, i)), Some((m, j)))
-                if n == m && i.file_id == j.file_id && i.cloexec == j.cloexec =>
-            {
-                from = n + 1;
-            }
-            _ => return Ok(false),
-        }
-    }
-}
-
-fn same_fs(a: &sys::task::TaskRef, b: &sys::task::TaskRef) -> CkptResult<bool> {
-    use sys::task::FsPath;
-    let mut pa = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
-    let mut pb = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
-    for cwd in [false, true] {
-        let which = || if cwd { FsPath::Cwd } else { FsPath::Root };
-        let la = a.fs_path(which(), &mut pa)?;
-        let lb = b.fs_path(which(), &mut pb)?;
-        if pa[..la] != pb[..lb] {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-fn umask(t: &sys::task::TaskRef) -> Result<u32> {
-    let mut r = img::CkptTaskRec::new_zeroed();
-    t.info(None, &mut r)?;
-    Ok(r.umask)
-}
-
-fn same_handlers(a: &sys::task::TaskRef, b: &sys::task::TaskRef) -> bool {
-    let (mut x, mut y) = (
-        img::CkptSighandRec::new_zeroed(),
-        img::CkptSighandRec::new_zeroed(),
-    );
-    a.sigactions(&mut x);
-    b.sigactions(&mut y);
-    x.as_bytes() == y.as_bytes()
-}
-
-fn same_creds(a: &sys::task::TaskRef, b: &sys::task::TaskRef) -> CkptResult<bool> {
-    let (mut x, mut y) = (
-        img::CkptCredsRec::new_zeroed(),
-        img::CkptCredsRec::new_zeroed(),
-    );
-    let (mut gx, mut gy) = (KVec::new(), KVec::new());
-    a.creds(&mut x, &mut gx)?;
-    b.creds(&mut y, &mut gy)?;
-    Ok(x.as_bytes() == y.as_bytes() && gx.as_slice() == gy.as_slice())
-}
-
-fn same_limits(a: &sys::task::TaskRef, b: &sys::task::TaskRef) -> bool {
-    let (mut x, mut y) = (
-        img::CkptRlimitsRec::new_zeroed(),
-        img::CkptRlimitsRec::new_zeroed(),
-    );
-    a.rlimits(&mut x);
-    b.rlimits(&mut y);
-    x.as_bytes() == y.as_bytes()
 }

@@ -17,7 +17,7 @@ use zerocopy::IntoBytes;
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::objects::Objects;
-use crate::sys::task::{FdExtra, FdInfo, FsPath, TaskRef};
+use crate::sys::task::{FdFacts, FsPath, OpenFd, TaskRef};
 use crate::uapi::image::{self as img, file_kind, rec};
 
 use kernel::bindings::{
@@ -101,16 +101,17 @@ fn owner_kind(t: u32) -> &'static str {
 
 /// Refuses what `rstr` would not rebuild of the descriptor `fd`: an `O_ASYNC` or owned
 /// (`F_SETOWN`, `F_SETSIG`) one, a number beyond [`FD_MAX`].
-fn check_fd(task: &TaskRef, fd: u32, f: &FdInfo) -> CkptResult<FdExtra> {
+fn check_fd(o: &OpenFd) -> CkptResult {
+    let (fd, e) = (o.fd, &o.facts);
     if fd >= FD_MAX {
         refuse!(
             EOPNOTSUPP,
             "fd {fd}: descriptors from {FD_MAX} on are not supported yet"
         );
     }
-    let e = task.fd_extra(fd).context(fmt!("fd {fd}"))?;
-    if f.flags & O_ASYNC != 0 || e.owned != 0 || e.signum != 0 {
-        let o_async = if f.flags & O_ASYNC != 0 { "on" } else { "off" };
+    let flags = o.rec.flags;
+    if flags & O_ASYNC != 0 || e.owned != 0 || e.signum != 0 {
+        let o_async = if flags & O_ASYNC != 0 { "on" } else { "off" };
         refuse!(
             EOPNOTSUPP,
             "fd {fd}: signal-driven I/O (O_ASYNC {o_async}, F_SETOWN {} {}, F_SETSIG {}) is not saved yet",
@@ -119,12 +120,12 @@ fn check_fd(task: &TaskRef, fd: u32, f: &FdInfo) -> CkptResult<FdExtra> {
             e.signum
         );
     }
-    Ok(e)
+    Ok(())
 }
 
 /// Refuses a regular file, directory or device of a kernel-internal mount: a memfd, or a
 /// shared memory object opened through `/proc/PID/map_files`. Their paths name no file.
-fn check_internal(fd: u32, e: &FdExtra, p: &[u8]) -> CkptResult {
+fn check_internal(fd: u32, e: &FdFacts, p: &[u8]) -> CkptResult {
     if e.internal != 0 {
         let kind = if p.starts_with(b"/memfd:") {
             "memfd"
@@ -145,8 +146,9 @@ fn check_internal(fd: u32, e: &FdExtra, p: &[u8]) -> CkptResult {
 /// Refuses a second open file description of one end of a pipe (a pipe end reopened
 /// through `/proc/PID/fd`), and a pipe opened for reading and writing: `rstr` makes each
 /// pipe with `pipe()`, one description per end.
-fn check_pipe_end(objs: &mut Objects, fd: u32, f: &FdInfo, pipe: u32) -> CkptResult {
-    let acc = f.flags & O_ACCMODE;
+fn check_pipe_end(objs: &mut Objects, o: &OpenFd, pipe: u32) -> CkptResult {
+    let fd = o.fd;
+    let acc = o.rec.flags & O_ACCMODE;
     if acc == O_RDWR {
         refuse!(
             EOPNOTSUPP,
@@ -154,7 +156,7 @@ fn check_pipe_end(objs: &mut Objects, fd: u32, f: &FdInfo, pipe: u32) -> CkptRes
         );
     }
     let end = if acc == O_WRONLY { "write" } else { "read" };
-    if !objs.pipe_end(f.pipe_id, acc == O_WRONLY, f.file_id)? {
+    if !objs.pipe_end(o.facts.pipe_id, acc == O_WRONLY, o.facts.file_id)? {
         refuse!(
             EOPNOTSUPP,
             "fd {fd}: pipe {pipe}: a second open file description of its {end} end (reopened through /proc/PID/fd); not supported yet"
@@ -169,21 +171,47 @@ const PIPE_CAPACITY_MAX: u32 = 1 << 30;
 /// The most a pipe's saved contents may hold (a pipe of `/proc/sys/fs/pipe-max-size`).
 const PIPE_MAX: usize = 1 << 20;
 
+/// A file this version does not save, by type.
+#[derive(Debug, PartialEq)]
+enum Unsaved {
+    Fifo,
+    Socket,
+    BlockDevice,
+    /// No file type: an anonymous inode (eventfd, epoll, ...).
+    Other,
+}
+
+/// What a descriptor is, by the file type of its inode (`mode`), as a `FILE` record's kind.
+fn kind_of(mode: u32) -> core::result::Result<u32, Unsaved> {
+    match mode & S_IFMT {
+        S_IFREG => Ok(file_kind::REGULAR),
+        S_IFDIR => Ok(file_kind::DIRECTORY),
+        S_IFCHR => Ok(file_kind::CHARDEV),
+        S_IFIFO => Err(Unsaved::Fifo),
+        S_IFSOCK => Err(Unsaved::Socket),
+        S_IFBLK => Err(Unsaved::BlockDevice),
+        _ => Err(Unsaved::Other),
+    }
+}
+
 /// `FILE` records of every descriptor; each pipe's `PIPE` record before its first `FILE`.
 pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter) -> CkptResult {
     let mut path = path_buf()?;
     let mut pipe_buf = VVec::with_capacity(PIPE_MAX, GFP_KERNEL)?;
     let mut from = 0;
-    while let Some((fd, f)) = task
+    while let Some(mut o) = task
         .next_fd(from, &mut path)
         .context(fmt!("fd {from} and up"))?
     {
-        let obj = objs.id(f.file_id)?;
-        let extra = check_fd(task, fd, &f)?;
-        if f.mode & S_IFMT == S_IFIFO && f.pipe_id != 0 {
-            let pipe = objs.id(f.pipe_id)?;
-            check_pipe_end(objs, fd, &f, pipe)?;
-            if objs.first_save(f.pipe_id) {
+        let fd = o.fd;
+        from = fd + 1;
+        o.rec.fd = fd as i32;
+        o.rec.obj = objs.id(o.facts.file_id)?;
+        check_fd(&o)?;
+        if o.rec.mode & S_IFMT == S_IFIFO && o.facts.pipe_id != 0 {
+            let pipe = objs.id(o.facts.pipe_id)?;
+            check_pipe_end(objs, &o, pipe)?;
+            if objs.first_save(o.facts.pipe_id) {
                 let capacity = task
                     .pipe_data(fd, &mut pipe_buf)
                     .context(fmt!("fd {fd}: pipe contents"))?;
@@ -201,37 +229,38 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
                 };
                 w.record(rec::PIPE, &[r.as_bytes(), &pipe_buf])?;
             }
-            let r = file_rec(fd, file_kind::PIPE, &f, 0, obj, pipe);
-            w.record(rec::FILE, &[r.as_bytes()])?;
-            from = fd + 1;
+            // A pipe is made again by `pipe()`: no path, no offset.
+            o.rec.kind = file_kind::PIPE;
+            o.rec.pipe = pipe;
+            o.rec.pos = 0;
+            o.rec.path_len = 0;
+            w.record(rec::FILE, &[o.rec.as_bytes()])?;
             continue;
         }
-        let p = &path[..f.path_len as usize];
-        let kind = match f.mode & S_IFMT {
-            S_IFREG => file_kind::REGULAR,
-            S_IFDIR => file_kind::DIRECTORY,
-            S_IFCHR => file_kind::CHARDEV,
-            S_IFIFO => refuse!(
+        let p = &path[..o.rec.path_len as usize];
+        let kind = match kind_of(o.rec.mode) {
+            Ok(kind) => kind,
+            Err(Unsaved::Fifo) => refuse!(
                 EOPNOTSUPP,
                 "fd {fd}: named pipe (FIFO) not supported yet ({})",
                 show(p)
             ),
-            S_IFSOCK => refuse!(EOPNOTSUPP, "fd {fd}: socket not supported yet"),
-            S_IFBLK => refuse!(
+            Err(Unsaved::Socket) => refuse!(EOPNOTSUPP, "fd {fd}: socket not supported yet"),
+            Err(Unsaved::BlockDevice) => refuse!(
                 EOPNOTSUPP,
                 "fd {fd}: block device not supported yet ({})",
                 show(p)
             ),
-            _ => refuse!(EOPNOTSUPP, "fd {fd}: {} not supported yet", show(p)),
+            Err(Unsaved::Other) => refuse!(EOPNOTSUPP, "fd {fd}: {} not supported yet", show(p)),
         };
-        if f.unlinked != 0 {
+        if o.facts.unlinked != 0 {
             refuse!(
                 EOPNOTSUPP,
                 "fd {fd}: {} is deleted; deleted files are not supported yet",
                 show(p)
             );
         }
-        if kind == file_kind::CHARDEV && crate::sys::file::is_pty_master(f.rdev) {
+        if kind == file_kind::CHARDEV && crate::sys::file::is_pty_master(o.rec.rdev) {
             refuse!(
                 EOPNOTSUPP,
                 "fd {fd}: pseudo-terminal master ({}): not supported yet (reopened, it would be a new terminal)",
@@ -240,33 +269,32 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
         }
         // Anonymous inodes (eventfd, epoll, ...) and files outside our root.
         reopenable(fmt!("fd {fd}"), p)?;
-        check_internal(fd, &extra, p)?;
-        let r = file_rec(fd, kind, &f, f.path_len, obj, 0);
-        w.record(rec::FILE, &[r.as_bytes(), p])?;
-        from = fd + 1;
+        check_internal(fd, &o.facts, p)?;
+        o.rec.kind = kind;
+        w.record(rec::FILE, &[o.rec.as_bytes(), p])?;
     }
     Ok(())
 }
 
-fn file_rec(
-    fd: u32,
-    kind: u32,
-    f: &FdInfo,
-    path_len: u32,
-    obj: u32,
-    pipe: u32,
-) -> img::CkptFileRec {
-    img::CkptFileRec {
-        fd: fd as i32,
-        kind,
-        flags: f.flags,
-        cloexec: f.cloexec,
-        pos: if kind == file_kind::PIPE { 0 } else { f.pos },
-        mode: f.mode,
-        rdev: f.rdev,
-        path_len,
-        obj,
-        pipe,
-        __reserved: 0,
+#[kunit_tests(ckpt_files)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_types_are_classified() {
+        assert_eq!(kind_of(S_IFREG | 0o644), Ok(file_kind::REGULAR));
+        assert_eq!(kind_of(S_IFDIR | 0o755), Ok(file_kind::DIRECTORY));
+        assert_eq!(kind_of(S_IFCHR | 0o620), Ok(file_kind::CHARDEV));
+        assert_eq!(kind_of(S_IFIFO | 0o600), Err(Unsaved::Fifo));
+        assert_eq!(kind_of(S_IFSOCK | 0o777), Err(Unsaved::Socket));
+        assert_eq!(kind_of(S_IFBLK | 0o660), Err(Unsaved::BlockDevice));
+        // An anonymous inode has no file type.
+        assert_eq!(kind_of(0o600), Err(Unsaved::Other));
+    }
+
+    #[test]
+    fn only_pid_types_name_owners() {
+        assert_eq!(owner_kind(pid_type_PIDTYPE_PID), "thread");
+        assert_eq!(owner_kind(pid_type_PIDTYPE_PGID), "process group");
     }
 }

@@ -63,15 +63,10 @@ static_assert(offsetof(struct ckpt_h_tree, exit_code) == 36 &&
 static_assert(offsetof(struct ckpt_h_tree, mm) == 56 && offsetof(struct ckpt_h_tree, sighand) == 80);
 static_assert(offsetof(struct ckpt_h_tree, files_users) == 88 &&
 	      offsetof(struct ckpt_h_tree, sighand_users) == 96);
-static_assert(sizeof(struct ckpt_h_file) == 56);
-static_assert(offsetof(struct ckpt_h_file, pos) == 8 && offsetof(struct ckpt_h_file, cloexec) == 16);
-static_assert(offsetof(struct ckpt_h_file, unlinked) == 24 &&
-	      offsetof(struct ckpt_h_file, path_len) == 28);
-static_assert(offsetof(struct ckpt_h_file, fs_magic) == 32 &&
-	      offsetof(struct ckpt_h_file, pipe_id) == 48);
-static_assert(sizeof(struct ckpt_h_fd_extra) == 24);
-static_assert(offsetof(struct ckpt_h_fd_extra, owner) == 8 &&
-	      offsetof(struct ckpt_h_fd_extra, signum) == 16);
+static_assert(sizeof(struct ckpt_h_fd) == 48);
+static_assert(offsetof(struct ckpt_h_fd, pipe_id) == 8 && offsetof(struct ckpt_h_fd, fs_magic) == 16);
+static_assert(offsetof(struct ckpt_h_fd, unlinked) == 24 &&
+	      offsetof(struct ckpt_h_fd, owner) == 36 && offsetof(struct ckpt_h_fd, signum) == 44);
 static_assert(sizeof(struct ckpt_h_locked) == 32);
 static_assert(offsetof(struct ckpt_h_locked, other_ns) == 16 &&
 	      offsetof(struct ckpt_h_locked, seccomp_mode) == 28);
@@ -469,44 +464,65 @@ int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_signals_rec *
 	return ret ? ret : count;
 }
 
-int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_h_file *out,
-			     char *path, u32 path_size)
+/*
+ * The first descriptor of @task from *@fd on: its number into *@fd, the fields of its
+ * FILE record that the kernel holds into @rec (mode, flags, pos, cloexec, rdev,
+ * path_len), its path into @path, and what Rust needs to classify it into @out. 0 when
+ * there is none. fget_task_next() takes the files lock; the close-on-exec bit is read
+ * under RCU, the owner under its lock.
+ */
+int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_file_rec *rec,
+			     struct ckpt_h_fd *out, char *path, u32 path_size)
 {
 	struct files_struct *files;
+	struct fown_struct *o;
 	struct inode *inode;
 	struct file *file;
 	unsigned int n = *fd;
 	int len;
 
+	memset(rec, 0, sizeof(*rec));
+	memset(out, 0, sizeof(*out));
 	file = fget_task_next(task, &n);
 	if (!file)
 		return 0;
 	*fd = n;
 	inode = file_inode(file);
-	memset(out, 0, sizeof(*out));
-	out->mode = inode->i_mode;
-	out->flags = file->f_flags;
-	out->pos = file->f_pos;
+	rec->mode = inode->i_mode;
+	rec->flags = file->f_flags;
+	rec->pos = file->f_pos;
 	if (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode))
-		out->rdev = new_encode_dev(inode->i_rdev);
+		rec->rdev = new_encode_dev(inode->i_rdev);
+	task_lock(task);
+	files = task->files;
+	if (files) {
+		rcu_read_lock();
+		rec->cloexec = close_on_exec(n, files);
+		rcu_read_unlock();
+	}
+	task_unlock(task);
 	out->unlinked = d_unlinked(file->f_path.dentry);
 	out->fs_magic = inode->i_sb->s_magic;
 	out->file_id = (unsigned long)file;
 	if (out->fs_magic == PIPEFS_MAGIC)
 		out->pipe_id = (unsigned long)inode->i_pipe;
-	task_lock(task);
-	files = task->files;
-	if (files) {
-		rcu_read_lock();
-		out->cloexec = close_on_exec(n, files);
-		rcu_read_unlock();
+	out->internal = !!(file->f_path.mnt->mnt_flags & MNT_INTERNAL);
+	o = file_f_owner(file);
+	if (o) {
+		read_lock_irq(&o->lock);
+		if (o->pid) {
+			out->owned = 1;
+			out->owner = pid_vnr(o->pid);
+			out->owner_type = o->pid_type;
+		}
+		read_unlock_irq(&o->lock);
+		out->signum = READ_ONCE(o->signum);
 	}
-	task_unlock(task);
 	len = path_to_buf(&file->f_path, path, path_size);
 	fput(file);
 	if (len < 0)
 		return len;
-	out->path_len = len;
+	rec->path_len = len;
 	return 1;
 }
 
@@ -1023,41 +1039,6 @@ void ckpt_helper_get_file(struct file *file)
 }
 
 /* ---- Refusals at checkpoint ------------------------------------------ */
-
-/*
- * What ckpt_helper_task_next_fd does not tell about @task's @fd: whether the
- * file lives on a kernel-internal mount (memfd, a shmem object opened through
- * /proc/PID/map_files: no path reopens it) and its F_SETOWN/F_SETSIG owner.
- */
-int ckpt_helper_task_fd_extra(struct task_struct *task, u32 fd, struct ckpt_h_fd_extra *out)
-{
-	unsigned int n = fd;
-	struct fown_struct *o;
-	struct file *file;
-
-	memset(out, 0, sizeof(*out));
-	file = fget_task_next(task, &n);
-	if (!file)
-		return -EBADF;
-	if (n != fd) {
-		fput(file);
-		return -EBADF;
-	}
-	out->internal = !!(file->f_path.mnt->mnt_flags & MNT_INTERNAL);
-	o = file_f_owner(file);
-	if (o) {
-		read_lock_irq(&o->lock);
-		if (o->pid) {
-			out->owned = 1;
-			out->owner = pid_vnr(o->pid);
-			out->owner_type = o->pid_type;
-		}
-		read_unlock_irq(&o->lock);
-		out->signum = READ_ONCE(o->signum);
-	}
-	fput(file);
-	return 0;
-}
 
 /* Whether @task's working directory (@pwd) or root was removed; 1 if so. */
 int ckpt_helper_task_fs_unlinked(struct task_struct *task, int pwd)

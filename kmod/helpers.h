@@ -49,18 +49,17 @@ struct ckpt_h_tree {
 	u32 files_users, fs_users, sighand_users, __pad;
 };
 
-/* One descriptor, as found; Rust classifies it and writes its ckpt_file_rec. */
-struct ckpt_h_file {
-	u32 mode;		/* i_mode */
-	u32 flags;		/* f_flags */
-	s64 pos;
-	u32 cloexec;
-	u32 rdev;		/* new_encode_dev() */
-	u32 unlinked;		/* the dentry is deleted */
-	u32 path_len;		/* bytes of path written, no NUL */
-	u64 fs_magic;		/* s_magic of its filesystem */
+/* What Rust needs to classify a descriptor, besides its ckpt_file_rec fields. */
+struct ckpt_h_fd {
 	u64 file_id;		/* the struct file's address: identity only */
 	u64 pipe_id;		/* an anonymous pipe's pipe_inode_info, else 0 */
+	u64 fs_magic;		/* s_magic of its filesystem */
+	u32 unlinked;		/* the dentry is deleted */
+	u32 internal;		/* on a kernel-internal mount (memfd, shmem, ...) */
+	u32 owned;		/* F_SETOWN set an owner */
+	s32 owner;		/* its pid (process group: positive too), caller's namespace */
+	u32 owner_type;		/* enum pid_type */
+	s32 signum;		/* F_SETSIG */
 };
 
 /* The pending sets, read under siglock with the queued signals. */
@@ -85,8 +84,8 @@ void ckpt_helper_task_sigactions(struct task_struct *task, struct ckpt_sighand_r
 int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_signals_rec *out,
 			     struct ckpt_h_pending *pending, struct ckpt_siginfo_rec *infos,
 			     u32 max);
-int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_h_file *out,
-			     char *path, u32 path_size);
+int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_file_rec *rec,
+			     struct ckpt_h_fd *out, char *path, u32 path_size);
 int ckpt_helper_task_regset(struct task_struct *task, u32 note_type, void **data);
 u64 ckpt_helper_xfeatures(void);
 
@@ -163,16 +162,6 @@ struct file *ckpt_helper_shm_create(u64 size, int *err);
 void ckpt_helper_get_file(struct file *file);
 
 /* Refusals at checkpoint of what restart could not rebuild. */
-struct ckpt_h_fd_extra {
-	u32 internal;		/* on a kernel-internal mount (memfd, shmem, ...) */
-	u32 owned;		/* F_SETOWN set an owner */
-	s32 owner;		/* its pid (process group: positive too), caller's namespace */
-	u32 owner_type;		/* enum pid_type */
-	s32 signum;		/* F_SETSIG */
-	u32 __pad;
-};
-
-int ckpt_helper_task_fd_extra(struct task_struct *task, u32 fd, struct ckpt_h_fd_extra *out);
 int ckpt_helper_task_fs_unlinked(struct task_struct *task, int pwd);
 int ckpt_helper_file_is_sysv_shm(struct file *file);
 

@@ -11,10 +11,11 @@
 
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
+use zerocopy::{FromZeros, IntoBytes};
 
 use crate::error::{refuse, CkptResult, Context};
 use crate::objects::Objects;
-use crate::sys::task::{TaskRef, TreeInfo};
+use crate::sys::task::{FsPath, TaskRef, TreeInfo};
 use crate::uapi::image::{self as img};
 
 /// One task of the tree.
@@ -160,6 +161,55 @@ impl Tree {
         })
     }
 
+    /// `rstr` creates a process that shares its parent's memory (`clone(CLONE_VM)` without
+    /// `CLONE_THREAD`) with `clone` from the parent: what it does not share it gets as a copy of
+    /// the parent's, which must be what the image has (`rstr`'s `check_vm_children`). Refuses
+    /// now the processes whose descriptor table, root and cwd, umask, signal handlers,
+    /// credentials or limits differ from their parent's.
+    pub(crate) fn check_vm_children(&self) -> CkptResult {
+        let live = |m: &&Member| m.info.zombie == 0;
+        for c in self.members.iter().filter(live) {
+            if c.info.pid != c.info.tgid {
+                continue;
+            }
+            let Some(p) = self
+                .members
+                .iter()
+                .filter(live)
+                .find(|p| p.info.pid == c.info.ppid && p.info.mm == c.info.mm)
+            else {
+                continue;
+            };
+            let (ct, pt) = (&c.task, &p.task);
+            let same = [
+                (
+                    "descriptor table",
+                    c.info.files == p.info.files || same_fds(ct, pt)?,
+                ),
+                (
+                    "root and cwd",
+                    (c.info.fs == p.info.fs || same_fs(ct, pt)?) && umask(ct)? == umask(pt)?,
+                ),
+                (
+                    "signal handlers",
+                    c.info.sighand == p.info.sighand || same_handlers(ct, pt),
+                ),
+                ("credentials", same_creds(ct, pt)?),
+                ("resource limits", same_limits(ct, pt)),
+            ];
+            for (what, ok) in same {
+                if !ok {
+                    refuse!(
+                        EOPNOTSUPP,
+                        "process {} shares its parent's memory but not its {what}, which differs: not supported yet",
+                        c.info.pid
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The task whose pid namespace numbers the image: the root of a container.
     pub(crate) fn ns(&self) -> Option<&TaskRef> {
         self.members
@@ -243,4 +293,77 @@ fn check_task(
         refuse!(EBUSY, "task {tid} is not in a ptrace stop");
     }
     Ok(())
+}
+
+/// The same descriptors, open file descriptions and close-on-exec bits.
+fn same_fds(a: &TaskRef, b: &TaskRef) -> CkptResult<bool> {
+    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    let mut from = 0;
+    // Ends: descriptor numbers only grow, and a table is finite.
+    loop {
+        let x = a.next_fd(from, &mut path)?;
+        let y = b.next_fd(from, &mut path)?;
+        match (x, y) {
+            (None, None) => return Ok(true),
+            (Some(i), Some(j))
+                if i.fd == j.fd
+                    && i.facts.file_id == j.facts.file_id
+                    && i.rec.cloexec == j.rec.cloexec =>
+            {
+                from = i.fd + 1;
+            }
+            _ => return Ok(false),
+        }
+    }
+}
+
+fn same_fs(a: &TaskRef, b: &TaskRef) -> CkptResult<bool> {
+    let mut pa = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    let mut pb = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    for cwd in [false, true] {
+        let which = || if cwd { FsPath::Cwd } else { FsPath::Root };
+        let la = a.fs_path(which(), &mut pa)?;
+        let lb = b.fs_path(which(), &mut pb)?;
+        if pa[..la] != pb[..lb] {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn umask(t: &TaskRef) -> Result<u32> {
+    let mut r = img::CkptTaskRec::new_zeroed();
+    t.info(None, &mut r)?;
+    Ok(r.umask)
+}
+
+fn same_handlers(a: &TaskRef, b: &TaskRef) -> bool {
+    let (mut x, mut y) = (
+        img::CkptSighandRec::new_zeroed(),
+        img::CkptSighandRec::new_zeroed(),
+    );
+    a.sigactions(&mut x);
+    b.sigactions(&mut y);
+    x.as_bytes() == y.as_bytes()
+}
+
+fn same_creds(a: &TaskRef, b: &TaskRef) -> CkptResult<bool> {
+    let (mut x, mut y) = (
+        img::CkptCredsRec::new_zeroed(),
+        img::CkptCredsRec::new_zeroed(),
+    );
+    let (mut gx, mut gy) = (KVec::new(), KVec::new());
+    a.creds(&mut x, &mut gx)?;
+    b.creds(&mut y, &mut gy)?;
+    Ok(x.as_bytes() == y.as_bytes() && gx.as_slice() == gy.as_slice())
+}
+
+fn same_limits(a: &TaskRef, b: &TaskRef) -> bool {
+    let (mut x, mut y) = (
+        img::CkptRlimitsRec::new_zeroed(),
+        img::CkptRlimitsRec::new_zeroed(),
+    );
+    a.rlimits(&mut x);
+    b.rlimits(&mut y);
+    x.as_bytes() == y.as_bytes()
 }

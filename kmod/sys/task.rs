@@ -106,28 +106,19 @@ pub(crate) struct TreeInfo {
     _pad: u32,
 }
 
-/// One open file descriptor, as `ckpt_helper_task_next_fd` reports it.
+/// What the checkpoint must know of a descriptor besides the fields of its `FILE` record
+/// (`ckpt_helper_task_next_fd`).
 #[repr(C)]
 #[derive(Default)]
-pub(crate) struct FdInfo {
-    pub(crate) mode: u32,
-    pub(crate) flags: u32,
-    pub(crate) pos: i64,
-    pub(crate) cloexec: u32,
-    pub(crate) rdev: u32,
-    pub(crate) unlinked: u32,
-    pub(crate) path_len: u32,
-    pub(crate) fs_magic: u64,
+pub(crate) struct FdFacts {
     /// The open file description's identity.
     pub(crate) file_id: u64,
     /// An anonymous pipe's identity, else 0.
     pub(crate) pipe_id: u64,
-}
-
-/// What else the checkpoint must know of a descriptor (`ckpt_helper_task_fd_extra`).
-#[repr(C)]
-#[derive(Default)]
-pub(crate) struct FdExtra {
+    /// `s_magic` of its filesystem.
+    pub(crate) fs_magic: u64,
+    /// The file was deleted.
+    pub(crate) unlinked: u32,
     /// The file is on a kernel-internal mount (memfd, shared memory): no path reopens it.
     pub(crate) internal: u32,
     /// `F_SETOWN` gave it an owner.
@@ -138,7 +129,14 @@ pub(crate) struct FdExtra {
     pub(crate) owner_type: u32,
     /// `F_SETSIG`'s signal, 0 for `SIGIO`.
     pub(crate) signum: i32,
-    _pad: u32,
+}
+
+/// An open descriptor: its number, its `FILE` record with the fields the kernel holds
+/// filled in (`mode`, `flags`, `pos`, `cloexec`, `rdev`, `path_len`), and what else is known.
+pub(crate) struct OpenFd {
+    pub(crate) fd: u32,
+    pub(crate) rec: img::CkptFileRec,
+    pub(crate) facts: FdFacts,
 }
 
 /// What `ckpt_helper_task_signals` read under the task's `siglock`: the task's pending sets.
@@ -160,12 +158,10 @@ const _: () = {
     assert!(offset_of!(TreeInfo, exit_code) == 36 && offset_of!(TreeInfo, nr_threads) == 52);
     assert!(offset_of!(TreeInfo, mm) == 56 && offset_of!(TreeInfo, sighand) == 80);
     assert!(offset_of!(TreeInfo, files_users) == 88 && offset_of!(TreeInfo, sighand_users) == 96);
-    assert!(size_of::<FdInfo>() == 56);
-    assert!(offset_of!(FdInfo, pos) == 8 && offset_of!(FdInfo, cloexec) == 16);
-    assert!(offset_of!(FdInfo, unlinked) == 24 && offset_of!(FdInfo, path_len) == 28);
-    assert!(offset_of!(FdInfo, fs_magic) == 32 && offset_of!(FdInfo, pipe_id) == 48);
-    assert!(size_of::<FdExtra>() == 24);
-    assert!(offset_of!(FdExtra, owner) == 8 && offset_of!(FdExtra, signum) == 16);
+    assert!(size_of::<FdFacts>() == 48);
+    assert!(offset_of!(FdFacts, pipe_id) == 8 && offset_of!(FdFacts, fs_magic) == 16);
+    assert!(offset_of!(FdFacts, unlinked) == 24 && offset_of!(FdFacts, owner) == 36);
+    assert!(offset_of!(FdFacts, signum) == 44);
     assert!(size_of::<LockedFacts>() == 32);
     assert!(offset_of!(LockedFacts, other_ns) == 16 && offset_of!(LockedFacts, seccomp_mode) == 28);
     assert!(size_of::<PendingSets>() == 16);
@@ -206,11 +202,11 @@ extern "C" {
     fn ckpt_helper_task_next_fd(
         task: TaskPtr,
         fd: *mut u32,
-        out: *mut FdInfo,
+        rec: *mut img::CkptFileRec,
+        out: *mut FdFacts,
         path: *mut u8,
         size: u32,
     ) -> i32;
-    fn ckpt_helper_task_fd_extra(task: TaskPtr, fd: u32, out: *mut FdExtra) -> i32;
     fn ckpt_helper_task_regset(task: TaskPtr, note: u32, data: *mut *mut u8) -> i32;
     fn ckpt_helper_current_pt_regs() -> *mut bindings::pt_regs;
     fn ckpt_helper_set_fsbase(base: u64);
@@ -666,24 +662,32 @@ impl TaskRef {
         Ok(sets)
     }
 
-    /// The first open descriptor `>= fd`: its number and what it is; its path goes to `path`.
-    pub(crate) fn next_fd(&self, fd: u32, path: &mut [u8]) -> Result<Option<(u32, FdInfo)>> {
-        let mut n = fd;
-        let mut info = FdInfo::default();
+    /// The first open descriptor `>= fd`; its path goes to `path`.
+    pub(crate) fn next_fd(&self, fd: u32, path: &mut [u8]) -> Result<Option<OpenFd>> {
+        let mut o = OpenFd {
+            fd,
+            rec: zerocopy::FromZeros::new_zeroed(),
+            facts: FdFacts::default(),
+        };
         let size = u32::try_from(path.len()).map_err(|_| EINVAL)?;
         // SAFETY: the task is valid; all out-pointers are writable, `path` for `size` bytes.
         let ret = unsafe {
-            ckpt_helper_task_next_fd(self.raw(), &mut n, &mut info, path.as_mut_ptr(), size)
+            ckpt_helper_task_next_fd(
+                self.raw(),
+                &mut o.fd,
+                &mut o.rec,
+                &mut o.facts,
+                path.as_mut_ptr(),
+                size,
+            )
         };
-        Ok((check(ret as isize)? == 1).then_some((n, info)))
-    }
-
-    /// What [`TaskRef::next_fd`] does not tell of the descriptor `fd`.
-    pub(crate) fn fd_extra(&self, fd: u32) -> Result<FdExtra> {
-        let mut e = FdExtra::default();
-        // SAFETY: the task is valid; `e` is writable.
-        check(unsafe { ckpt_helper_task_fd_extra(self.raw(), fd, &mut e) } as isize)?;
-        Ok(e)
+        if check(ret as isize)? == 0 {
+            return Ok(None);
+        }
+        if o.rec.path_len >= size {
+            return Err(EINVAL);
+        }
+        Ok(Some(o))
     }
 
     /// A register set (`NT_PRSTATUS`, `NT_X86_XSTATE`) of this stopped task.
