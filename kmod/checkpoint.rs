@@ -154,7 +154,7 @@ fn write_image(
         );
     }
 
-    let ns = tree.ns().map(|t| t.clone_ref());
+    let ns = tree.ns().map(|t| t.clone());
     for i in 0..tree.members.len() {
         let m = &tree.members[i];
         if m.info.zombie != 0 {

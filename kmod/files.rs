@@ -42,17 +42,17 @@ fn show(path: &[u8]) -> &str {
 pub(crate) fn checkpoint_fs(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
     let mut root = path_buf()?;
     let mut cwd = path_buf()?;
-    let rl = task
+    let (rl, root_gone) = task
         .fs_path(FsPath::Root, &mut root)
         .context(fmt!("root directory"))?;
-    let cl = task
+    let (cl, cwd_gone) = task
         .fs_path(FsPath::Cwd, &mut cwd)
         .context(fmt!("working directory"))?;
-    for (which, what, p) in [
-        (FsPath::Root, "root directory", &root[..rl]),
-        (FsPath::Cwd, "working directory", &cwd[..cl]),
+    for (gone, what, p) in [
+        (root_gone, "root directory", &root[..rl]),
+        (cwd_gone, "working directory", &cwd[..cl]),
     ] {
-        if task.fs_unlinked(which).context(fmt!("{what}"))? {
+        if gone {
             refuse!(
                 EOPNOTSUPP,
                 "{what} {} was removed: it cannot be entered again at restart",

@@ -362,13 +362,19 @@ static int task_fs_get(struct task_struct *task, int pwd, struct path *path)
 	return 0;
 }
 
-int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len)
+/*
+ * @task's working directory (@pwd) or root: its path into @buf, and whether it was
+ * removed into *@unlinked. Returns the path's length.
+ */
+int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len,
+			     u32 *unlinked)
 {
 	struct path path;
 	int ret = task_fs_get(task, pwd, &path);
 
 	if (ret)
 		return ret;
+	*unlinked = d_unlinked(path.dentry);
 	ret = path_to_buf(&path, buf, len);
 	path_put(&path);
 	return ret;
@@ -1039,19 +1045,6 @@ void ckpt_helper_get_file(struct file *file)
 }
 
 /* ---- Refusals at checkpoint ------------------------------------------ */
-
-/* Whether @task's working directory (@pwd) or root was removed; 1 if so. */
-int ckpt_helper_task_fs_unlinked(struct task_struct *task, int pwd)
-{
-	struct path path;
-	int ret = task_fs_get(task, pwd, &path);
-
-	if (ret)
-		return ret;
-	ret = d_unlinked(path.dentry);
-	path_put(&path);
-	return ret;
-}
 
 /*
  * A SysV shared memory segment (shmat) is a shmem object behind ipc/shm.c's

@@ -79,7 +79,8 @@ int ckpt_helper_task_relatives(struct task_struct *task, struct pid_namespace *n
 int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 size,
 			       u32 *capacity);
 void ckpt_helper_task_rlimits(struct task_struct *task, struct ckpt_rlimits_rec *out);
-int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len);
+int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len,
+			     u32 *unlinked);
 void ckpt_helper_task_sigactions(struct task_struct *task, struct ckpt_sighand_rec *out);
 int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_signals_rec *out,
 			     struct ckpt_h_pending *pending, struct ckpt_siginfo_rec *infos,
@@ -162,7 +163,6 @@ struct file *ckpt_helper_shm_create(u64 size, int *err);
 void ckpt_helper_get_file(struct file *file);
 
 /* Refusals at checkpoint of what restart could not rebuild. */
-int ckpt_helper_task_fs_unlinked(struct task_struct *task, int pwd);
 int ckpt_helper_file_is_sysv_shm(struct file *file);
 
 #endif

@@ -3,8 +3,11 @@
 //! The only layer of the module that calls C: `bindings::` and the helpers of `helpers.c`.
 //!
 //! Each submodule offers safe functions or RAII types; the rest of the module never
-//! writes `unsafe` to reach the kernel. Where a helper fills a struct, the struct is the
-//! image record of `uapi/image.rs` with the same layout (sizes are asserted on both sides).
+//! writes `unsafe` to reach the kernel. Kernel objects are the kernel crate's types
+//! (`ARef<Task>`, `Credential`, `PidNamespace`) or typed `bindings::` pointers, never
+//! `c_void`. Where a helper fills a struct, it is the image record of `uapi/image.rs`
+//! (declared for C in `uapi/linux/checkpoint_image.h`), or, for the few facts that are not
+//! a record, a struct whose field offsets are asserted on both sides.
 
 pub(crate) mod cpu;
 pub(crate) mod file;

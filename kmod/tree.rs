@@ -48,7 +48,7 @@ impl Tree {
         let mut index: RBTree<i32, usize> = RBTree::new();
         for (i, &tid) in tids.iter().enumerate() {
             let task = if i == 0 {
-                root.clone_ref()
+                root.clone()
             } else {
                 match TaskRef::lookup(tid) {
                     Some(t) => t,
@@ -322,8 +322,8 @@ fn same_fs(a: &TaskRef, b: &TaskRef) -> CkptResult<bool> {
     let mut pb = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
     for cwd in [false, true] {
         let which = || if cwd { FsPath::Cwd } else { FsPath::Root };
-        let la = a.fs_path(which(), &mut pa)?;
-        let lb = b.fs_path(which(), &mut pb)?;
+        let (la, _) = a.fs_path(which(), &mut pa)?;
+        let (lb, _) = b.fs_path(which(), &mut pb)?;
         if pa[..la] != pb[..lb] {
             return Ok(false);
         }

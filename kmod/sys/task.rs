@@ -189,8 +189,13 @@ extern "C" {
         capacity: *mut u32,
     ) -> i32;
     fn ckpt_helper_task_rlimits(task: TaskPtr, out: *mut img::CkptRlimitsRec);
-    fn ckpt_helper_task_fs_path(task: TaskPtr, pwd: i32, buf: *mut u8, len: i32) -> i32;
-    fn ckpt_helper_task_fs_unlinked(task: TaskPtr, pwd: i32) -> i32;
+    fn ckpt_helper_task_fs_path(
+        task: TaskPtr,
+        pwd: i32,
+        buf: *mut u8,
+        len: i32,
+        unlinked: *mut u32,
+    ) -> i32;
     fn ckpt_helper_task_sigactions(task: TaskPtr, out: *mut img::CkptSighandRec);
     fn ckpt_helper_task_signals(
         task: TaskPtr,
@@ -327,7 +332,7 @@ pub(crate) mod current {
     }
 }
 
-/// A reference on a task.
+/// A reference on a task; `clone` takes another.
 #[derive(Clone)]
 pub(crate) struct TaskRef(ARef<Task>);
 
@@ -393,11 +398,6 @@ impl TaskRef {
     /// The calling task.
     pub(crate) fn current() -> TaskRef {
         TaskRef(ARef::from(&**kernel::current!()))
-    }
-
-    /// Another reference on the same task.
-    pub(crate) fn clone_ref(&self) -> TaskRef {
-        self.clone()
     }
 
     fn raw(&self) -> TaskPtr {
@@ -619,21 +619,16 @@ impl TaskRef {
         unsafe { ckpt_helper_task_rlimits(self.raw(), out) };
     }
 
-    /// The root or working directory, into `buf`; returns its length.
-    pub(crate) fn fs_path(&self, which: FsPath, buf: &mut [u8]) -> Result<usize> {
+    /// The root or working directory, into `buf`: its length, and whether it was removed.
+    pub(crate) fn fs_path(&self, which: FsPath, buf: &mut [u8]) -> Result<(usize, bool)> {
         let pwd = i32::from(matches!(which, FsPath::Cwd));
         let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
-        // SAFETY: the task is valid; `buf` is writable for `len` bytes.
-        let ret = unsafe { ckpt_helper_task_fs_path(self.raw(), pwd, buf.as_mut_ptr(), len) };
-        check(ret as isize)
-    }
-
-    /// Whether the root or working directory was removed.
-    pub(crate) fn fs_unlinked(&self, which: FsPath) -> Result<bool> {
-        let pwd = i32::from(matches!(which, FsPath::Cwd));
-        // SAFETY: the task is valid while referenced.
-        let ret = unsafe { ckpt_helper_task_fs_unlinked(self.raw(), pwd) };
-        Ok(check(ret as isize)? != 0)
+        let mut unlinked = 0;
+        // SAFETY: the task is valid; `buf` is writable for `len` bytes, `unlinked` for one.
+        let ret = unsafe {
+            ckpt_helper_task_fs_path(self.raw(), pwd, buf.as_mut_ptr(), len, &mut unlinked)
+        };
+        Ok((check(ret as isize)?, unlinked != 0))
     }
 
     /// The dispositions of signals 1 to 64.
