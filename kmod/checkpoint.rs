@@ -143,7 +143,7 @@ fn write_image(
     }
     // After the TREE: what cannot be saved is said by the image's ERROR record too.
     for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
-        task::check_supported(&m.task, m.info.pid)?;
+        task::check_supported(&m.task, m.entry.pid)?;
     }
     tree.check_vm_children()?;
     if let Some(r) = refusal {
@@ -154,7 +154,7 @@ fn write_image(
         );
     }
 
-    let ns = tree.ns().map(|t| t.clone());
+    let ns = tree.ns().cloned();
     for i in 0..tree.members.len() {
         let m = &tree.members[i];
         if m.info.zombie != 0 {
@@ -178,7 +178,7 @@ fn write_task(
     w: &mut ImageWriter,
 ) -> CkptResult {
     let (task, i) = (&m.task, &m.info);
-    let pid = i.pid;
+    let pid = m.entry.pid;
     task::checkpoint(task, ns, w)?;
     if objs.first_save(i.fs) {
         files::checkpoint_fs(task, w).context(fmt!("task {pid}"))?;

@@ -54,15 +54,11 @@
  * The helpers fill image records of uapi/linux/checkpoint_image.h directly; the few
  * structs of their own (helpers.h) have their offsets asserted here and in kmod/sys/task.rs.
  */
-static_assert(sizeof(struct ckpt_h_tree) == 104);
-static_assert(offsetof(struct ckpt_h_tree, ppid) == 8 && offsetof(struct ckpt_h_tree, sid) == 16);
-static_assert(offsetof(struct ckpt_h_tree, zombie) == 20 &&
-	      offsetof(struct ckpt_h_tree, leader) == 32);
-static_assert(offsetof(struct ckpt_h_tree, exit_code) == 36 &&
-	      offsetof(struct ckpt_h_tree, nr_threads) == 52);
-static_assert(offsetof(struct ckpt_h_tree, mm) == 56 && offsetof(struct ckpt_h_tree, sighand) == 80);
-static_assert(offsetof(struct ckpt_h_tree, files_users) == 88 &&
-	      offsetof(struct ckpt_h_tree, sighand_users) == 96);
+static_assert(sizeof(struct ckpt_h_tree) == 72);
+static_assert(offsetof(struct ckpt_h_tree, leader) == 12 && offsetof(struct ckpt_h_tree, in_ns) == 16);
+static_assert(offsetof(struct ckpt_h_tree, files_users) == 28 &&
+	      offsetof(struct ckpt_h_tree, sighand_users) == 36);
+static_assert(offsetof(struct ckpt_h_tree, mm) == 40 && offsetof(struct ckpt_h_tree, sighand) == 64);
 static_assert(sizeof(struct ckpt_h_fd) == 48);
 static_assert(offsetof(struct ckpt_h_fd, pipe_id) == 8 && offsetof(struct ckpt_h_fd, fs_magic) == 16);
 static_assert(offsetof(struct ckpt_h_fd, unlinked) == 24 &&
@@ -138,23 +134,29 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked
 #endif
 }
 
+/*
+ * @task's TREE entry as the kernel knows it (pids in @ns, exit code and signal; Rust
+ * sets the flags and the object ids), and the facts Rust decides the tree's consistency
+ * on, read under siglock and task_lock.
+ */
 void ckpt_helper_task_tree(struct task_struct *task, struct pid_namespace *ns,
-			   struct ckpt_h_tree *out)
+			   struct ckpt_tree_entry *entry, struct ckpt_h_tree *out)
 {
 	struct sighand_struct *sighand;
 
+	memset(entry, 0, sizeof(*entry));
 	memset(out, 0, sizeof(*out));
-	out->pid = task_pid_nr_ns(task, ns);
-	out->tgid = task_tgid_nr_ns(task, ns);
+	entry->pid = task_pid_nr_ns(task, ns);
+	entry->tgid = task_tgid_nr_ns(task, ns);
 	rcu_read_lock();
-	out->ppid = task_tgid_nr_ns(rcu_dereference(task->real_parent), ns);
+	entry->ppid = task_tgid_nr_ns(rcu_dereference(task->real_parent), ns);
 	rcu_read_unlock();
-	out->pgid = task_pgrp_nr_ns(task, ns);
-	out->sid = task_session_nr_ns(task, ns);
+	entry->pgid = task_pgrp_nr_ns(task, ns);
+	entry->sid = task_session_nr_ns(task, ns);
+	entry->exit_code = READ_ONCE(task->exit_code);
+	entry->exit_signal = task->exit_signal;
 	out->zombie = READ_ONCE(task->exit_state) == EXIT_ZOMBIE;
 	out->leader = thread_group_leader(task);
-	out->exit_code = READ_ONCE(task->exit_code);
-	out->exit_signal = task->exit_signal;
 	out->nr_threads = get_nr_threads(task);
 	out->ns_init = ns->child_reaper == task;
 	sighand = lock_sighand(task);

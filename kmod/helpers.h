@@ -34,19 +34,17 @@ struct ckpt_h_locked {
 };
 
 /*
- * A task's place in the tree and the addresses of the objects it may share
- * (identity only, never dereferenced by Rust). Pids are in the namespace @ns
- * given to the helper.
+ * What the tree's consistency is decided on, besides a task's ckpt_tree_entry: its
+ * state and the addresses of the objects it may share (identity only, never
+ * dereferenced by Rust) with their user counts.
  */
 struct ckpt_h_tree {
-	s32 pid, tgid, ppid, pgid, sid;
 	u32 zombie, group_stopped, subreaper, leader;
-	s32 exit_code, exit_signal;
-	u32 in_ns;		/* its pid namespace and its children's are that one */
+	u32 in_ns;		/* its pid namespace and its children's are the tree's */
 	u32 ns_init;		/* the init (child reaper) of that namespace */
 	u32 nr_threads;
+	u32 files_users, fs_users, sighand_users;
 	u64 mm, files, fs, sighand;
-	u32 files_users, fs_users, sighand_users, __pad;
 };
 
 /* What Rust needs to classify a descriptor, besides its ckpt_file_rec fields. */
@@ -73,7 +71,7 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked
 void ckpt_helper_task_info(struct task_struct *task, struct pid_namespace *ns,
 			   struct ckpt_task_rec *out);
 void ckpt_helper_task_tree(struct task_struct *task, struct pid_namespace *ns,
-			   struct ckpt_h_tree *out);
+			   struct ckpt_tree_entry *entry, struct ckpt_h_tree *out);
 int ckpt_helper_task_relatives(struct task_struct *task, struct pid_namespace *ns,
 			       s32 *out, u32 max);
 int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 size,

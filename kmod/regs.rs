@@ -14,13 +14,17 @@ use crate::image::{ImageReader, ImageWriter};
 use crate::sys::task::{current, RegsetBuf, TaskRef, NT_PRSTATUS, NT_X86_XSTATE};
 use crate::uapi::image::{self as img, rec};
 
-/// Offset of `XSTATE_BV` in an XSAVE area (the XSAVE header follows the 512-byte legacy area).
-const XSTATE_BV_OFFSET: usize = 512;
+/// Offset of `XSTATE_BV` in an XSAVE area: the XSAVE header (`struct xstate_header`, whose
+/// first field it is) follows the legacy area (`struct fxregs_state`).
+const XSTATE_BV_OFFSET: usize = size_of::<bindings::fxregs_state>();
+const _: () = assert!(XSTATE_BV_OFFSET == 512);
+/// The size of the XSAVE header.
+const XSAVE_HDR_SIZE: usize = size_of::<bindings::xstate_header>();
 
 /// Reads the XSAVE area of a stopped task.
 pub(crate) fn xstate(task: &TaskRef) -> CkptResult<RegsetBuf> {
     match task.regset(NT_X86_XSTATE) {
-        Ok(b) if b.as_slice().len() >= XSTATE_BV_OFFSET + 64 => Ok(b),
+        Ok(b) if b.as_slice().len() >= XSTATE_BV_OFFSET + XSAVE_HDR_SIZE => Ok(b),
         Ok(b) => refuse!(
             EINVAL,
             "XSAVE area of {} bytes is too small",
@@ -152,7 +156,8 @@ const ERESTARTNOINTR: i64 = bindings::ERESTARTNOINTR as i64;
 const ERESTARTNOHAND: i64 = bindings::ERESTARTNOHAND as i64;
 const ERESTART_RESTARTBLOCK: i64 = bindings::ERESTART_RESTARTBLOCK as i64;
 const EINTR: i64 = bindings::EINTR as i64;
-/// Length of the `syscall` instruction.
+/// Length of the `syscall` instruction (`0f 05`), by which the kernel's signal code backs
+/// up `ip` to restart a call; `bindings` has no constant for it (the C code writes `2`).
 const SYSCALL_INSN_LEN: u64 = 2;
 
 /// A task stopped inside an interrupted system call has `ax` = `-ERESTART*` and `orig_ax` =

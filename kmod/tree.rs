@@ -15,14 +15,14 @@ use zerocopy::{FromZeros, IntoBytes};
 
 use crate::error::{refuse, CkptResult, Context};
 use crate::objects::Objects;
-use crate::sys::task::{FsPath, TaskRef, TreeInfo};
+use crate::sys::task::{FsPath, TaskRef, TreeFacts};
 use crate::uapi::image::{self as img};
 
 /// One task of the tree.
 pub(crate) struct Member {
     pub(crate) task: TaskRef,
-    pub(crate) info: TreeInfo,
-    /// Its `TREE` entry, object ids filled in.
+    pub(crate) info: TreeFacts,
+    /// Its `TREE` entry, object ids filled in; its pids are the task's in the image.
     pub(crate) entry: img::CkptTreeEntry,
 }
 
@@ -55,19 +55,20 @@ impl Tree {
                     None => refuse!(ESRCH, "no task {tid}"),
                 }
             };
+            let mut entry = img::CkptTreeEntry::new_zeroed();
             let info = task
-                .tree(ns)
+                .tree(ns, &mut entry)
                 .context(fmt!("task {tid}: the root of the pid namespace is gone"))?;
-            check_task(&task, &info, tid, i == 0, container)?;
-            if index.get(&info.pid).is_some() {
+            check_task(&task, &entry, &info, tid, i == 0, container)?;
+            if index.get(&entry.pid).is_some() {
                 refuse!(EINVAL, "task {tid} is listed twice");
             }
             // Order: the leader before its threads, the parent before its children.
             if i > 0 {
-                let (before, what) = if info.pid != info.tgid {
-                    (info.tgid, "its thread-group leader")
+                let (before, what) = if entry.pid != entry.tgid {
+                    (entry.tgid, "its thread-group leader")
                 } else {
-                    (info.ppid, "its parent")
+                    (entry.ppid, "its parent")
                 };
                 if index.get(&before).is_none() {
                     refuse!(
@@ -75,29 +76,16 @@ impl Tree {
                         "task {tid} is listed before {what} ({before}), or without it"
                     );
                 }
+            } else {
+                // The root's parent is not restored.
+                entry.ppid = 0;
             }
-            index.try_create_and_insert(info.pid, i, GFP_KERNEL)?;
-            members.push(
-                Member {
-                    task,
-                    info,
-                    entry: img::CkptTreeEntry {
-                        pid: info.pid,
-                        tgid: info.tgid,
-                        ppid: if i == 0 { 0 } else { info.ppid },
-                        pgid: info.pgid,
-                        sid: info.sid,
-                        flags: flags(&info),
-                        exit_code: if info.zombie != 0 { info.exit_code } else { 0 },
-                        exit_signal: info.exit_signal,
-                        mm: 0,
-                        files: 0,
-                        fs: 0,
-                        sighand: 0,
-                    },
-                },
-                GFP_KERNEL,
-            )?;
+            if info.zombie == 0 {
+                entry.exit_code = 0;
+            }
+            entry.flags = flags(&info);
+            index.try_create_and_insert(entry.pid, i, GFP_KERNEL)?;
+            members.push(Member { task, info, entry }, GFP_KERNEL)?;
         }
 
         // Closed: no child or thread left out.
@@ -112,7 +100,7 @@ impl Tree {
                     refuse!(
                         EINVAL,
                         "task {r}, a child or thread of {}, is not in the list: the tree would be cut",
-                        m.info.pid
+                        m.entry.pid
                     );
                 }
             }
@@ -149,7 +137,7 @@ impl Tree {
                     refuse!(
                         EOPNOTSUPP,
                         "task {} shares its {what} with a task outside the checkpoint",
-                        i.pid
+                        m.entry.pid
                     );
                 }
             }
@@ -169,14 +157,14 @@ impl Tree {
     pub(crate) fn check_vm_children(&self) -> CkptResult {
         let live = |m: &&Member| m.info.zombie == 0;
         for c in self.members.iter().filter(live) {
-            if c.info.pid != c.info.tgid {
+            if c.entry.pid != c.entry.tgid {
                 continue;
             }
             let Some(p) = self
                 .members
                 .iter()
                 .filter(live)
-                .find(|p| p.info.pid == c.info.ppid && p.info.mm == c.info.mm)
+                .find(|p| p.entry.pid == c.entry.ppid && p.info.mm == c.info.mm)
             else {
                 continue;
             };
@@ -202,7 +190,7 @@ impl Tree {
                     refuse!(
                         EOPNOTSUPP,
                         "process {} shares its parent's memory but not its {what}, which differs: not supported yet",
-                        c.info.pid
+                        c.entry.pid
                     );
                 }
             }
@@ -219,7 +207,7 @@ impl Tree {
     }
 }
 
-fn flags(i: &TreeInfo) -> u32 {
+fn flags(i: &TreeFacts) -> u32 {
     let mut f = 0;
     if i.zombie != 0 {
         f |= img::CKPT_TASK_ZOMBIE;
@@ -236,7 +224,8 @@ fn flags(i: &TreeInfo) -> u32 {
 /// What one task must be to be checkpointed.
 fn check_task(
     task: &TaskRef,
-    info: &TreeInfo,
+    entry: &img::CkptTreeEntry,
+    info: &TreeFacts,
     tid: i32,
     root: bool,
     container: bool,
@@ -255,7 +244,7 @@ fn check_task(
         );
     }
     if root {
-        if info.pid != info.tgid {
+        if entry.pid != entry.tgid {
             refuse!(
                 EINVAL,
                 "{tid} is a thread, not a process: checkpoint its process"
@@ -264,7 +253,7 @@ fn check_task(
         if info.zombie != 0 {
             refuse!(ESRCH, "process {tid} is a zombie");
         }
-        if container && (info.ns_init == 0 || info.pid != 1) {
+        if container && (info.ns_init == 0 || entry.pid != 1) {
             refuse!(
                 EINVAL,
                 "process {tid} is not the init of a pid namespace: it cannot be checkpointed as a container"

@@ -77,33 +77,29 @@ pub(crate) struct Unsupported {
     pub(crate) syscall_work: usize,
 }
 
-/// A task's place in the tree and the identity of what it may share
+/// What the tree's consistency is decided on, besides a task's `TREE` entry
 /// (`ckpt_helper_task_tree`). The `u64` fields are addresses, compared, never followed.
 #[repr(C)]
 #[derive(Default, Clone, Copy)]
-pub(crate) struct TreeInfo {
-    pub(crate) pid: i32,
-    pub(crate) tgid: i32,
-    pub(crate) ppid: i32,
-    pub(crate) pgid: i32,
-    pub(crate) sid: i32,
+pub(crate) struct TreeFacts {
     pub(crate) zombie: u32,
+    /// In a group stop (`SIGNAL_STOP_STOPPED`).
     pub(crate) group_stopped: u32,
     pub(crate) subreaper: u32,
+    /// The thread-group leader.
     pub(crate) leader: u32,
-    pub(crate) exit_code: i32,
-    pub(crate) exit_signal: i32,
+    /// Its pid namespace and its children's are the tree's.
     pub(crate) in_ns: u32,
+    /// The init (child reaper) of that namespace.
     pub(crate) ns_init: u32,
     pub(crate) nr_threads: u32,
+    pub(crate) files_users: u32,
+    pub(crate) fs_users: u32,
+    pub(crate) sighand_users: u32,
     pub(crate) mm: u64,
     pub(crate) files: u64,
     pub(crate) fs: u64,
     pub(crate) sighand: u64,
-    pub(crate) files_users: u32,
-    pub(crate) fs_users: u32,
-    pub(crate) sighand_users: u32,
-    _pad: u32,
 }
 
 /// What the checkpoint must know of a descriptor besides the fields of its `FILE` record
@@ -152,12 +148,10 @@ pub(crate) struct PendingSets {
 // Structs filled by helpers.c that are not image records: their C twins in helpers.h
 // assert the same offsets, so that two swapped fields of one size cannot pass.
 const _: () = {
-    assert!(size_of::<TreeInfo>() == 104);
-    assert!(offset_of!(TreeInfo, ppid) == 8 && offset_of!(TreeInfo, sid) == 16);
-    assert!(offset_of!(TreeInfo, zombie) == 20 && offset_of!(TreeInfo, leader) == 32);
-    assert!(offset_of!(TreeInfo, exit_code) == 36 && offset_of!(TreeInfo, nr_threads) == 52);
-    assert!(offset_of!(TreeInfo, mm) == 56 && offset_of!(TreeInfo, sighand) == 80);
-    assert!(offset_of!(TreeInfo, files_users) == 88 && offset_of!(TreeInfo, sighand_users) == 96);
+    assert!(size_of::<TreeFacts>() == 72);
+    assert!(offset_of!(TreeFacts, leader) == 12 && offset_of!(TreeFacts, in_ns) == 16);
+    assert!(offset_of!(TreeFacts, files_users) == 28 && offset_of!(TreeFacts, sighand_users) == 36);
+    assert!(offset_of!(TreeFacts, mm) == 40 && offset_of!(TreeFacts, sighand) == 64);
     assert!(size_of::<FdFacts>() == 48);
     assert!(offset_of!(FdFacts, pipe_id) == 8 && offset_of!(FdFacts, fs_magic) == 16);
     assert!(offset_of!(FdFacts, unlinked) == 24 && offset_of!(FdFacts, owner) == 36);
@@ -179,7 +173,12 @@ type NsPtr = *mut bindings::pid_namespace;
 extern "C" {
     fn ckpt_helper_task_unsupported(task: TaskPtr, out: *mut LockedFacts);
     fn ckpt_helper_task_info(task: TaskPtr, ns: NsPtr, out: *mut img::CkptTaskRec);
-    fn ckpt_helper_task_tree(task: TaskPtr, ns: NsPtr, out: *mut TreeInfo);
+    fn ckpt_helper_task_tree(
+        task: TaskPtr,
+        ns: NsPtr,
+        entry: *mut img::CkptTreeEntry,
+        out: *mut TreeFacts,
+    );
     fn ckpt_helper_task_relatives(task: TaskPtr, ns: NsPtr, out: *mut i32, max: u32) -> i32;
     fn ckpt_helper_task_pipe_data(
         task: TaskPtr,
@@ -469,13 +468,19 @@ impl TaskRef {
         }
     }
 
-    /// Its place in the tree, pids as seen in the namespace of `ns` (the caller's if `None`).
-    /// `ESRCH` once the task of `ns` is reaped.
-    pub(crate) fn tree(&self, ns: Option<&TaskRef>) -> Result<TreeInfo> {
-        let mut t = TreeInfo::default();
-        // SAFETY: the task and the namespace are valid; `t` is writable.
+    /// Its place in the tree: its `TREE` entry with pids as seen in the namespace of `ns`
+    /// (the caller's if `None`), exit code and signal (flags and object ids are left 0),
+    /// and the facts the tree is checked on. `ESRCH` once the task of `ns` is reaped.
+    pub(crate) fn tree(
+        &self,
+        ns: Option<&TaskRef>,
+        entry: &mut img::CkptTreeEntry,
+    ) -> Result<TreeFacts> {
+        let mut t = TreeFacts::default();
+        // SAFETY: the task and the namespace are valid; `entry` is a writable record of the
+        // C layout, `t` is writable.
         Self::with_ns(ns, |ns| unsafe {
-            ckpt_helper_task_tree(self.raw(), ns, &mut t)
+            ckpt_helper_task_tree(self.raw(), ns, entry, &mut t)
         })?;
         Ok(t)
     }
