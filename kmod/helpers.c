@@ -55,12 +55,15 @@
  * structs of their own (helpers.h) have their offsets asserted here and in kmod/sys/task.rs.
  */
 static_assert(sizeof(struct ckpt_h_tree) == 72);
-static_assert(offsetof(struct ckpt_h_tree, leader) == 12 && offsetof(struct ckpt_h_tree, in_ns) == 16);
+static_assert(offsetof(struct ckpt_h_tree, leader) == 12 &&
+	      offsetof(struct ckpt_h_tree, in_ns) == 16);
 static_assert(offsetof(struct ckpt_h_tree, files_users) == 28 &&
 	      offsetof(struct ckpt_h_tree, sighand_users) == 36);
-static_assert(offsetof(struct ckpt_h_tree, mm) == 40 && offsetof(struct ckpt_h_tree, sighand) == 64);
+static_assert(offsetof(struct ckpt_h_tree, mm) == 40 &&
+	      offsetof(struct ckpt_h_tree, sighand) == 64);
 static_assert(sizeof(struct ckpt_h_fd) == 48);
-static_assert(offsetof(struct ckpt_h_fd, pipe_id) == 8 && offsetof(struct ckpt_h_fd, fs_magic) == 16);
+static_assert(offsetof(struct ckpt_h_fd, pipe_id) == 8 &&
+	      offsetof(struct ckpt_h_fd, fs_magic) == 16);
 static_assert(offsetof(struct ckpt_h_fd, unlinked) == 24 &&
 	      offsetof(struct ckpt_h_fd, owner) == 36 && offsetof(struct ckpt_h_fd, signum) == 44);
 static_assert(sizeof(struct ckpt_h_locked) == 32);
