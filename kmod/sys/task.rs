@@ -149,7 +149,6 @@ extern "C" {
     fn ckpt_helper_get_task_ref(task: *mut c_void);
     fn ckpt_helper_task_exiting(task: *mut c_void) -> i32;
     fn ckpt_helper_stop_self();
-    fn ckpt_helper_current_mm_id() -> u64;
     fn ckpt_helper_fatal_signal_pending() -> i32;
     fn ckpt_helper_sleep_killable_ms(ms: u32);
     fn ckpt_helper_task_creds(
@@ -176,7 +175,6 @@ extern "C" {
     ) -> i32;
     fn ckpt_helper_task_regset(task: *mut c_void, note: u32, data: *mut *mut c_void) -> i32;
     fn ckpt_helper_kfree(p: *const c_void);
-    fn ckpt_helper_task_mm(task: *mut c_void) -> *mut c_void;
     fn ckpt_helper_set_regs(r: *const img::CkptRegsRec) -> i32;
     fn ckpt_helper_set_blocked(mask: u64) -> i32;
     fn ckpt_helper_rseq_sync() -> i32;
@@ -230,8 +228,7 @@ pub(crate) mod current {
 
     /// The identity (address) of the caller's memory, 0 for none: compared, never followed.
     pub(crate) fn mm_id() -> u64 {
-        // SAFETY: no arguments; reads `current->mm`.
-        unsafe { ckpt_helper_current_mm_id() }
+        super::super::mm::current::id()
     }
 
     /// Sleeps `ms` milliseconds, or less if SIGKILL comes.
@@ -513,10 +510,8 @@ impl TaskRef {
 
     /// The task's memory, if it has any.
     pub(crate) fn mm(&self) -> Option<MmRef> {
-        // SAFETY: the task is valid; the helper returns a counted `mm` or NULL.
-        let mm = unsafe { ckpt_helper_task_mm(self.raw()) };
-        // SAFETY: a non-NULL `mm` carries one `mm_users` reference we now own.
-        unsafe { MmRef::from_raw(mm) }
+        // SAFETY: the task is valid by the type invariant.
+        unsafe { MmRef::of_task(self.raw().cast()) }
     }
 }
 
