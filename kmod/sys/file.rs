@@ -36,16 +36,18 @@ extern "C" {
 ///
 /// # Invariants
 ///
-/// The file is not in an `fdget_pos` region of the current thread (see
-/// [`LocalFile::assume_no_fdget_pos`]): the module never holds one.
+/// The `ARef` holds one reference on the file; the file is not in an `fdget_pos` region of
+/// the thread that made this value (see [`LocalFile::assume_no_fdget_pos`]): the module
+/// never opens one.
 pub(crate) struct FileRef(ARef<File>);
 
 impl FileRef {
     /// The file open at `fd` in the caller's table.
     pub(crate) fn fget(fd: i32) -> Option<FileRef> {
         let f = LocalFile::fget(u32::try_from(fd).ok()?).ok()?;
-        // SAFETY: the ioctl that runs this is on another descriptor than `fd`'s file: no
-        // `fdget_pos` region of this thread covers it.
+        // SAFETY: this runs in an ioctl, which holds no `fdget_pos` region (only calls that
+        // use the file position, as read and write, do), so no such region of this thread
+        // covers the file.
         Some(FileRef(unsafe { LocalFile::assume_no_fdget_pos(f) }))
     }
 
