@@ -238,10 +238,11 @@ pub(crate) mod current {
             )
         };
         // `vm_mmap` returns an address or a negative errno (`IS_ERR_VALUE`).
-        match ret as isize {
-            e @ -4095..=-1 => Err(Error::from_errno(e as i32)),
-            _ => Ok(ret as u64),
+        let e = ret as isize;
+        if (-(bindings::MAX_ERRNO as isize)..0).contains(&e) {
+            return Err(Error::from_errno(e as i32));
         }
+        Ok(ret as u64)
     }
 
     /// `munmap(2)` in the caller's address space.
