@@ -10,6 +10,7 @@
 //! shared file mappings save nothing (the file holds the data).
 
 use kernel::bindings;
+use kernel::fs::file::flags::{O_LARGEFILE, O_RDONLY, O_RDWR};
 use kernel::prelude::*;
 use zerocopy::IntoBytes;
 
@@ -25,7 +26,6 @@ use crate::sys::{
     },
 };
 use crate::uapi::image::{self as img, rec, vma_kind};
-use kernel::fs::file::flags::{O_LARGEFILE, O_RDONLY, O_RDWR};
 
 /// Pages asked of `get_user_pages_remote` at a time, and the most in one `PAGES` record.
 const BATCH: usize = img::CKPT_PAGES_PER_RECORD as usize;
