@@ -70,6 +70,7 @@ static_assert(sizeof(struct ckpt_h_locked) == 32);
 static_assert(offsetof(struct ckpt_h_locked, other_ns) == 16 &&
 	      offsetof(struct ckpt_h_locked, seccomp_mode) == 28);
 static_assert(sizeof(struct ckpt_h_pending) == 16);
+static_assert(sizeof(struct ckpt_h_vma_extra) == 48);
 
 /* utsname() is a static inline reading current->nsproxy. */
 ssize_t ckpt_helper_kernel_release(char *buf, size_t len)
@@ -560,122 +561,58 @@ u64 ckpt_helper_xfeatures(void)
 
 /* ---- Memory --------------------------------------------------------- */
 
-struct mm_struct *ckpt_helper_task_mm(struct task_struct *task)
-{
-	return get_task_mm(task);
-}
-
-void ckpt_helper_mmput(struct mm_struct *mm)
-{
-	mmput(mm);
-}
-
-void ckpt_helper_mm_info(struct mm_struct *mm, struct ckpt_h_mm *out)
-{
-	u32 i, n = min_t(u32, AT_VECTOR_SIZE, ARRAY_SIZE(out->auxv));
-
-	memset(out, 0, sizeof(*out));
-	mmap_read_lock(mm);
-	out->start_code = mm->start_code;
-	out->end_code = mm->end_code;
-	out->start_data = mm->start_data;
-	out->end_data = mm->end_data;
-	out->start_brk = mm->start_brk;
-	out->brk = mm->brk;
-	out->start_stack = mm->start_stack;
-	out->map_count = mm->map_count;
-	out->vdso = (unsigned long)mm->context.vdso;
-	spin_lock(&mm->arg_lock);
-	out->arg_start = mm->arg_start;
-	out->arg_end = mm->arg_end;
-	out->env_start = mm->env_start;
-	out->env_end = mm->env_end;
-	spin_unlock(&mm->arg_lock);
-	for (i = 0; i + 1 < n; i += 2) {
-		out->auxv[i] = mm->saved_auxv[i];
-		out->auxv[i + 1] = mm->saved_auxv[i + 1];
-		if (mm->saved_auxv[i] == AT_NULL) {
-			i += 2;
-			break;
-		}
-	}
-	out->auxv_words = i;
-	mmap_read_unlock(mm);
-}
-
-static u32 special_kind(struct vm_area_struct *vma)
-{
-	const char *name;
-
-	if (!vma->vm_ops || !vma->vm_ops->name)
-		return CKPT_H_SPECIAL_NONE;
-	name = vma->vm_ops->name(vma);
-	if (!name)
-		return CKPT_H_SPECIAL_NONE;
-	if (!strcmp(name, "[vdso]"))
-		return CKPT_H_SPECIAL_VDSO;
-	if (!strcmp(name, "[vvar]"))
-		return CKPT_H_SPECIAL_VVAR;
-	if (!strcmp(name, "[vvar_vclock]"))
-		return CKPT_H_SPECIAL_VVAR_VCLOCK;
-	return CKPT_H_SPECIAL_OTHER;
-}
-
-int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_h_vma *out, u32 max)
+/*
+ * Lists @mm's areas into @recs (the fields of the VMA record the kernel
+ * knows, the others 0) and beside them into @extra. The caller holds the mmap
+ * read lock. -E2BIG if there are more than @max (no reference is then held).
+ */
+int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_vma_rec *recs,
+			struct ckpt_h_vma_extra *extra, u32 max)
 {
 	struct vm_area_struct *vma;
 	VMA_ITERATOR(vmi, mm, 0);
 	struct file *exe;
 	u32 n = 0, i;
 
-	mmap_read_lock(mm);
+	mmap_assert_locked(mm);
 	/* Replaced only under the mmap write lock (replace_mm_exe_file): stable here. */
 	exe = rcu_dereference_raw(mm->exe_file);
 	for_each_vma(vmi, vma) {
-		struct ckpt_h_vma *o;
+		struct file *f = vma->vm_file;
+		struct ckpt_h_vma_extra *x;
+		struct ckpt_vma_rec *r;
+		const char *name = NULL;
 
 		if (n == max) {
-			mmap_read_unlock(mm);
 			for (i = 0; i < n; i++)
-				if (out[i].file)
-					fput(out[i].file);
+				if (extra[i].file)
+					fput(extra[i].file);
 			return -E2BIG;
 		}
-		o = &out[n];
-		o->start = vma->vm_start;
-		o->end = vma->vm_end;
-		o->pgoff = vma->vm_pgoff;
-		o->vm_flags = vma->vm_flags;
-		o->file = vma->vm_file ? get_file(vma->vm_file) : NULL;
-		o->special = special_kind(vma);
-		o->shared_anon = vma->vm_file && shmem_file(vma->vm_file) &&
-				 IS_PRIVATE(file_inode(vma->vm_file));
-		if (o->shared_anon) {
-			o->shm_id = (unsigned long)file_inode(vma->vm_file);
-			o->shm_size = i_size_read(file_inode(vma->vm_file));
+		r = memset(&recs[n], 0, sizeof(*r));
+		x = memset(&extra[n], 0, sizeof(*x));
+		r->start = vma->vm_start;
+		r->end = vma->vm_end;
+		r->pgoff = vma->vm_pgoff;
+		r->vm_flags = vma->vm_flags;
+		if (vma->vm_ops && vma->vm_ops->name)
+			name = vma->vm_ops->name(vma);
+		if (name) {
+			x->named = 1;
+			strscpy(x->name, name, sizeof(x->name));
 		}
-		/* The path users see: on overlayfs vm_file is the backing file. */
-		o->exe = exe && vma->vm_file &&
-			 path_equal(file_user_path(vma->vm_file), file_user_path(exe));
+		if (f) {
+			x->file = get_file(f);
+			if (shmem_file(f) && IS_PRIVATE(file_inode(f))) {
+				x->shm_id = (unsigned long)file_inode(f);
+				r->shm_size = i_size_read(file_inode(f));
+			}
+			/* The path users see: on overlayfs vm_file is the backing file. */
+			x->exe = exe && path_equal(file_user_path(f), file_user_path(exe));
+		}
 		n++;
 	}
-	mmap_read_unlock(mm);
 	return n;
-}
-
-int ckpt_helper_mm_has_exe(struct mm_struct *mm)
-{
-	int ret;
-
-	rcu_read_lock();
-	ret = rcu_access_pointer(mm->exe_file) != NULL;
-	rcu_read_unlock();
-	return ret;
-}
-
-int ckpt_helper_file_path(struct file *file, char *buf, u32 size)
-{
-	return path_to_buf(&file->f_path, buf, size);
 }
 
 long ckpt_helper_get_pages(struct mm_struct *mm, u64 start, u32 n, struct page **pages)
@@ -739,188 +676,23 @@ long ckpt_helper_cached_pages(struct file *file, u64 index, u32 n, struct page *
 	return n;
 }
 
-
-u32 ckpt_helper_page_kind(struct page *page)
+/* What @page is, as CKPT_H_PAGE_* bits. */
+u32 ckpt_helper_page_flags(struct page *page)
 {
-	if (!page)
-		return CKPT_H_PAGE_ABSENT;
+	u32 flags = 0;
+
 	if (is_zero_page(page) || is_huge_zero_folio(page_folio(page)))
-		return CKPT_H_PAGE_ZERO;
+		flags |= CKPT_H_PAGE_ZERO;
 	if (PageAnon(page))
-		return CKPT_H_PAGE_ANON;
-	return CKPT_H_PAGE_OTHER;
-}
-
-/* ---- Files ---------------------------------------------------------- */
-
-struct file *ckpt_helper_fget(int fd)
-{
-	return fget(fd);
-}
-
-void ckpt_helper_fput(struct file *file)
-{
-	fput(file);
-}
-
-int ckpt_helper_file_readable(struct file *file)
-{
-	return !!(file->f_mode & FMODE_READ);
-}
-
-int ckpt_helper_file_is_reg(struct file *file)
-{
-	return S_ISREG(file_inode(file)->i_mode);
-}
-
-int ckpt_helper_file_writable(struct file *file)
-{
-	return !!(file->f_mode & FMODE_WRITE);
-}
-
-ssize_t ckpt_helper_write(struct file *file, const void *buf, size_t len, loff_t *pos)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t r = kernel_write(file, buf + done, len - done, pos);
-
-		if (r < 0)
-			return r;
-		if (r == 0)
-			return -EIO;
-		done += r;
-	}
-	return done;
-}
-
-ssize_t ckpt_helper_write_pages(struct file *file, struct page **pages, u32 n, loff_t *pos)
-{
-	size_t total = (size_t)n * PAGE_SIZE, done = 0;
-	struct bio_vec *bv;
-	struct iov_iter iter;
-	ssize_t ret = 0;
-	u32 i;
-
-	bv = kmalloc_array(n, sizeof(*bv), GFP_KERNEL);
-	if (!bv)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
-	/*
-	 * Progress is counted here, not read back from the iterator: not every
-	 * filesystem advances the caller's iterator (9p does not).
-	 */
-	while (done < total) {
-		ssize_t r;
-
-		iov_iter_bvec(&iter, ITER_SOURCE, bv, n, total);
-		iov_iter_advance(&iter, done);
-		r = vfs_iter_write(file, &iter, pos, 0);
-		if (r <= 0) {
-			ret = r ? r : -EIO;
-			break;
-		}
-		done += r;
-	}
-	kfree(bv);
-	return ret < 0 ? ret : done;
-}
-
-loff_t ckpt_helper_file_pos(struct file *file)
-{
-	return file->f_pos;
-}
-
-void ckpt_helper_set_file_pos(struct file *file, loff_t pos)
-{
-	if (!(file->f_mode & FMODE_STREAM))
-		file->f_pos = pos;
+		flags |= CKPT_H_PAGE_ANON;
+	return flags;
 }
 
 /* ---- Restart (the calling task) --------------------------------------- */
 
-u32 ckpt_helper_auxv_words(void)
-{
-	return AT_VECTOR_SIZE;
-}
-
 u64 ckpt_helper_task_size(void)
 {
 	return TASK_SIZE;
-}
-
-struct mm_struct *ckpt_helper_current_mm(void)
-{
-	return get_task_mm(current);
-}
-
-struct file *ckpt_helper_open(const char *path, int flags, int *err)
-{
-	struct file *f = filp_open(path, flags, 0);
-
-	if (IS_ERR(f)) {
-		*err = PTR_ERR(f);
-		return NULL;
-	}
-	return f;
-}
-
-long ckpt_helper_mmap(struct file *file, u64 addr, u64 len, u32 prot, u32 flags, u64 off)
-{
-	return vm_mmap(file, addr, len, prot, flags, off);
-}
-
-int ckpt_helper_munmap(u64 addr, u64 len)
-{
-	return vm_munmap(addr, len);
-}
-
-/* Reads exactly @len bytes unless the file ends: returns the bytes read. */
-ssize_t ckpt_helper_read(struct file *file, void *buf, size_t len, loff_t *pos)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t r = kernel_read(file, buf + done, len - done, pos);
-
-		if (r < 0)
-			return r;
-		if (r == 0)
-			break;
-		done += r;
-	}
-	return done;
-}
-
-/* Reads from @file straight into the caller's memory at @uaddr. */
-ssize_t ckpt_helper_read_user(struct file *file, u64 uaddr, size_t len, loff_t *pos)
-{
-	struct iov_iter iter;
-	size_t done = 0;
-
-	/* As for writes: progress is counted here, not read back from the iterator. */
-	while (done < len) {
-		ssize_t r;
-
-		iov_iter_ubuf(&iter, ITER_DEST, (void __user *)(unsigned long)(uaddr + done),
-			      len - done);
-		r = vfs_iter_read(file, &iter, pos, 0);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			break;
-		done += r;
-	}
-	return done;
-}
-
-/* Writes into the caller's own memory even where it is not writable, as ptrace does. */
-int ckpt_helper_poke(u64 addr, const void *buf, u32 len)
-{
-	int n = access_process_vm(current, addr, (void *)buf, len, FOLL_FORCE | FOLL_WRITE);
-
-	return n == len ? 0 : -EFAULT;
 }
 
 /* task_pt_regs() is a macro: the user registers the caller returns to. */
@@ -949,12 +721,18 @@ u64 ckpt_helper_task_size_max(void)
 	return TASK_SIZE_MAX;
 }
 
-int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m)
+/*
+ * Installs the layout of @m, an MM record that memory.rs check_mm validated,
+ * into the caller's mm: what prctl(PR_SET_MM_MAP) sets.
+ */
+int ckpt_helper_set_mm_layout(const struct ckpt_mm_rec *m)
 {
 	struct mm_struct *mm = current->mm;
-	u32 i, n = min_t(u32, m->auxv_words, AT_VECTOR_SIZE);
+	/* Only bounds the copy: check_mm held the words to AT_VECTOR_SIZE. */
+	u32 n = min_t(u32, m->auxv_words, AT_VECTOR_SIZE);
 
-	if (!mm || m->auxv_words > AT_VECTOR_SIZE)
+	BUILD_BUG_ON(sizeof(mm->saved_auxv[0]) != sizeof(m->auxv[0]));
+	if (!mm)
 		return -EINVAL;
 	mmap_write_lock(mm);
 	mm->start_code = m->start_code;
@@ -971,11 +749,7 @@ int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m)
 	mm->env_end = m->env_end;
 	spin_unlock(&mm->arg_lock);
 	memset(mm->saved_auxv, 0, sizeof(mm->saved_auxv));
-	for (i = 0; i < n; i++)
-		mm->saved_auxv[i] = m->auxv[i];
-	/* As prctl(PR_SET_MM_MAP): whatever the caller checked, it ends with AT_NULL. */
-	mm->saved_auxv[AT_VECTOR_SIZE - 2] = AT_NULL;
-	mm->saved_auxv[AT_VECTOR_SIZE - 1] = AT_NULL;
+	memcpy(mm->saved_auxv, m->auxv, n * sizeof(m->auxv[0]));
 	mmap_write_unlock(mm);
 	return 0;
 }
@@ -1032,21 +806,13 @@ int ckpt_helper_rseq_sync(void)
 	return 0;
 }
 
-/* A shared anonymous memory object, as mmap(MAP_SHARED|MAP_ANONYMOUS) makes one. */
-struct file *ckpt_helper_shm_create(u64 size, int *err)
+/*
+ * A shared anonymous memory object, as mmap(MAP_SHARED|MAP_ANONYMOUS) makes
+ * one: a new file or an ERR_PTR.
+ */
+struct file *ckpt_helper_shm_create(u64 size)
 {
-	struct file *f = shmem_kernel_file_setup("dev/zero", size, EMPTY_VMA_FLAGS);
-
-	if (IS_ERR(f)) {
-		*err = PTR_ERR(f);
-		return NULL;
-	}
-	return f;
-}
-
-void ckpt_helper_get_file(struct file *file)
-{
-	get_file(file);
+	return shmem_kernel_file_setup("dev/zero", size, EMPTY_VMA_FLAGS);
 }
 
 /* ---- Refusals at checkpoint ------------------------------------------ */

@@ -89,76 +89,39 @@ int ckpt_helper_task_regset(struct task_struct *task, u32 note_type, void **data
 u64 ckpt_helper_xfeatures(void);
 
 /* Memory */
-struct ckpt_h_mm {
-	u64 start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
-	u64 arg_start, arg_end, env_start, env_end;
-	u32 map_count, auxv_words;
-	u64 auxv[64];
-	u64 vdso;
-};
-
-struct ckpt_h_vma {
-	u64 start, end, pgoff, vm_flags;
+/*
+ * What ckpt_helper_mm_vmas tells of an area beside its VMA record, in which
+ * it fills start, end, pgoff, vm_flags and shm_size.
+ */
+struct ckpt_h_vma_extra {
 	struct file *file;	/* a reference, or NULL */
-	u32 special;		/* CKPT_H_SPECIAL_* */
-	u32 shared_anon;	/* MAP_SHARED|MAP_ANONYMOUS (private shmem inode) */
-	u64 shm_id;		/* that inode's address (identity only), else 0 */
-	u64 shm_size;		/* its size in bytes */
+	u64 shm_id;		/* MAP_SHARED|MAP_ANONYMOUS (a private shmem inode):
+				 * that inode's address (identity only), else 0 */
 	u32 exe;		/* maps the mm's executable file (/proc/PID/exe) */
-	u32 __pad;
+	u32 named;		/* vm_ops->name() gave a name (special mappings) */
+	char name[24];		/* that name, NUL-terminated, truncated */
 };
 
-#define CKPT_H_SPECIAL_NONE		0
-#define CKPT_H_SPECIAL_VDSO		1
-#define CKPT_H_SPECIAL_VVAR		2
-#define CKPT_H_SPECIAL_VVAR_VCLOCK	3
-#define CKPT_H_SPECIAL_OTHER		4
+/* ckpt_helper_page_flags() */
+#define CKPT_H_PAGE_ZERO	1	/* the zero page or the huge zero folio */
+#define CKPT_H_PAGE_ANON	2	/* PageAnon() */
 
-#define CKPT_H_PAGE_ZERO	0
-#define CKPT_H_PAGE_ANON	1
-#define CKPT_H_PAGE_OTHER	2
-#define CKPT_H_PAGE_ABSENT	3
-
-struct mm_struct *ckpt_helper_task_mm(struct task_struct *task);
-void ckpt_helper_mmput(struct mm_struct *mm);
-void ckpt_helper_mm_info(struct mm_struct *mm, struct ckpt_h_mm *out);
-int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_h_vma *out, u32 max);
-int ckpt_helper_mm_has_exe(struct mm_struct *mm);
-int ckpt_helper_file_path(struct file *file, char *buf, u32 size);
+int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_vma_rec *recs,
+			struct ckpt_h_vma_extra *extra, u32 max);
 long ckpt_helper_get_pages(struct mm_struct *mm, u64 start, u32 n, struct page **pages);
 long ckpt_helper_cached_pages(struct file *file, u64 index, u32 n, struct page **pages);
 void ckpt_helper_put_pages(struct page **pages, u32 n);
-u32 ckpt_helper_page_kind(struct page *page);
-
-/* Files */
-struct file *ckpt_helper_fget(int fd);
-void ckpt_helper_fput(struct file *file);
-int ckpt_helper_file_readable(struct file *file);
-int ckpt_helper_file_is_reg(struct file *file);
-int ckpt_helper_file_writable(struct file *file);
-ssize_t ckpt_helper_write(struct file *file, const void *buf, size_t len, loff_t *pos);
-ssize_t ckpt_helper_write_pages(struct file *file, struct page **pages, u32 n, loff_t *pos);
-loff_t ckpt_helper_file_pos(struct file *file);
-void ckpt_helper_set_file_pos(struct file *file, loff_t pos);
+u32 ckpt_helper_page_flags(struct page *page);
 
 /* Restart: all of these act on the calling task (current). */
-u32 ckpt_helper_auxv_words(void);
 u64 ckpt_helper_task_size(void);
-struct mm_struct *ckpt_helper_current_mm(void);
-struct file *ckpt_helper_open(const char *path, int flags, int *err);
-long ckpt_helper_mmap(struct file *file, u64 addr, u64 len, u32 prot, u32 flags, u64 off);
-int ckpt_helper_munmap(u64 addr, u64 len);
-ssize_t ckpt_helper_read(struct file *file, void *buf, size_t len, loff_t *pos);
-ssize_t ckpt_helper_read_user(struct file *file, u64 uaddr, size_t len, loff_t *pos);
-int ckpt_helper_poke(u64 addr, const void *buf, u32 len);
-int ckpt_helper_set_mm_layout(const struct ckpt_h_mm *m);
+int ckpt_helper_set_mm_layout(const struct ckpt_mm_rec *m);
 int ckpt_helper_set_exe_file(struct file *file);
 struct pt_regs *ckpt_helper_current_pt_regs(void);
 void ckpt_helper_set_fsbase(u64 base);
 u64 ckpt_helper_task_size_max(void);
 int ckpt_helper_rseq_sync(void);
-struct file *ckpt_helper_shm_create(u64 size, int *err);
-void ckpt_helper_get_file(struct file *file);
+struct file *ckpt_helper_shm_create(u64 size);
 
 /* Refusals at checkpoint of what restart could not rebuild. */
 int ckpt_helper_file_is_sysv_shm(struct file *file);

@@ -9,6 +9,8 @@
 //! skipped, file-backed private areas save only their copied-on-write (anonymous) pages, and
 //! shared file mappings save nothing (the file holds the data).
 
+use kernel::bindings;
+use kernel::fs::file::flags::{O_LARGEFILE, O_RDONLY, O_RDWR};
 use kernel::prelude::*;
 use zerocopy::IntoBytes;
 
@@ -18,43 +20,34 @@ use crate::objects::Objects;
 use crate::sys::{
     self,
     file::FileRef,
-    mm::{current, special, MmRef, PageBatch, PageKind, Vma},
+    mm::{
+        current, vm, MmRef, PageBatch, PageKind, Special, Vma, MAP_ANONYMOUS, MAP_FIXED,
+        MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
+    },
 };
 use crate::uapi::image::{self as img, rec, vma_kind};
-
-pub(crate) const VM_READ: u64 = 1 << 0;
-pub(crate) const VM_WRITE: u64 = 1 << 1;
-pub(crate) const VM_EXEC: u64 = 1 << 2;
-pub(crate) const VM_SHARED: u64 = 1 << 3;
-pub(crate) const VM_GROWSDOWN: u64 = 1 << 8;
-const VM_UFFD_MISSING: u64 = 1 << 9;
-const VM_PFNMAP: u64 = 1 << 10;
-const VM_UFFD_WP: u64 = 1 << 12;
-const VM_LOCKED: u64 = 1 << 13;
-const VM_IO: u64 = 1 << 14;
-const VM_HUGETLB: u64 = 1 << 22;
-const VM_MIXEDMAP: u64 = 1 << 28;
 
 /// Pages asked of `get_user_pages_remote` at a time, and the most in one `PAGES` record.
 const BATCH: usize = img::CKPT_PAGES_PER_RECORD as usize;
 const PAGE_SIZE: u64 = img::CKPT_PAGE_SIZE as u64;
 
-/// `PROT_*` from `VM_*`.
+/// `PROT_*` from `VM_*` (the same bits).
 fn prot(vm_flags: u64) -> u32 {
-    (vm_flags & (VM_READ | VM_WRITE | VM_EXEC)) as u32
+    (vm_flags & (vm::READ | vm::WRITE | vm::EXEC)) as u32
 }
 
 /// What kind of area this is, or why it cannot be saved.
-fn classify(v: &Vma, mm: &crate::sys::mm::MmInfo) -> CkptResult<u32> {
-    let (s, e) = (v.start, v.end);
+fn classify(v: &Vma, mm: &img::CkptMmRec) -> CkptResult<u32> {
+    let (s, e) = (v.rec.start, v.rec.end);
+    let vm_flags = v.rec.vm_flags;
     // The vDSO and vvar are special mappings (vvar is VM_PFNMAP): they are recognised
     // before the refusal of device mappings, and never saved, only placed.
     match v.special {
-        special::VDSO => return Ok(vma_kind::VDSO),
-        special::VVAR => return Ok(vma_kind::VVAR),
-        special::VVAR_VCLOCK => return Ok(vma_kind::VVAR_VCLOCK),
-        special::NONE => {}
-        _ => refuse!(
+        Special::Vdso => return Ok(vma_kind::VDSO),
+        Special::Vvar => return Ok(vma_kind::VVAR),
+        Special::VvarVclock => return Ok(vma_kind::VVAR_VCLOCK),
+        Special::None => {}
+        Special::Other => refuse!(
             EOPNOTSUPP,
             "memory {s:#x}-{e:#x}: special mapping not supported"
         ),
@@ -66,36 +59,36 @@ fn classify(v: &Vma, mm: &crate::sys::mm::MmInfo) -> CkptResult<u32> {
             "memory {s:#x}-{e:#x}: SysV shared memory segment (shmat) not supported yet"
         );
     }
-    if v.vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP) != 0 {
+    if vm_flags & (vm::IO | vm::PFNMAP | vm::MIXEDMAP) != 0 {
         refuse!(
             EOPNOTSUPP,
             "memory {s:#x}-{e:#x}: device mapping not supported"
         );
     }
-    if v.vm_flags & VM_HUGETLB != 0 {
+    if vm_flags & vm::HUGETLB != 0 {
         refuse!(
             EOPNOTSUPP,
             "memory {s:#x}-{e:#x}: hugetlbfs mapping not supported yet"
         );
     }
-    if v.vm_flags & (VM_UFFD_MISSING | VM_UFFD_WP) != 0 {
+    if vm_flags & (vm::UFFD_MISSING | vm::UFFD_WP) != 0 {
         refuse!(
             EOPNOTSUPP,
             "memory {s:#x}-{e:#x}: registered with userfaultfd, not supported yet"
         );
     }
-    if v.vm_flags & VM_LOCKED != 0 {
+    if vm_flags & vm::LOCKED != 0 {
         refuse!(
             EOPNOTSUPP,
             "memory {s:#x}-{e:#x}: mlock()ed memory not supported yet"
         );
     }
     Ok(match &v.file {
-        _ if v.shared_anon => vma_kind::ANON_SHARED,
-        Some(_) if v.vm_flags & VM_SHARED != 0 => vma_kind::FILE_SHARED,
+        _ if v.shared_anon() => vma_kind::ANON_SHARED,
+        Some(_) if vm_flags & vm::SHARED != 0 => vma_kind::FILE_SHARED,
         Some(_) => vma_kind::FILE_PRIVATE,
         None if s <= mm.start_brk && mm.brk <= e && mm.start_brk < e => vma_kind::HEAP,
-        None if v.vm_flags & VM_GROWSDOWN != 0 => vma_kind::STACK,
+        None if vm_flags & vm::GROWSDOWN != 0 => vma_kind::STACK,
         None => vma_kind::ANON_PRIVATE,
     })
 }
@@ -132,11 +125,12 @@ pub(crate) fn checkpoint(
     objs: &mut Objects,
     w: &mut ImageWriter,
 ) -> CkptResult {
-    let info = mm.info();
+    let (mut m, vdso_at) = mm.layout();
+    trim_auxv(&mut m);
     let vmas = mm.vmas().context(fmt!("memory areas"))?;
     let mut kinds = KVec::with_capacity(vmas.len(), GFP_KERNEL)?;
     for v in vmas.iter() {
-        kinds.push(classify(v, &info)?, GFP_KERNEL)?;
+        kinds.push(classify(v, &m)?, GFP_KERNEL)?;
     }
 
     // rstr places its own vDSO where the image's was: there must be one, where the kernel
@@ -145,13 +139,13 @@ pub(crate) fn checkpoint(
         .iter()
         .zip(kinds.iter())
         .find(|(_, &k)| k == vma_kind::VDSO)
-        .map(|(v, _)| v.start);
-    if vdso.is_none() || vdso != Some(info.vdso) {
+        .map(|(v, _)| v.rec.start);
+    if vdso.is_none() || vdso != Some(vdso_at) {
         refuse!(
             EOPNOTSUPP,
             "memory: the vDSO is unmapped or moved ({:#x}, the kernel has it at {:#x}); not supported yet",
             vdso.unwrap_or(0),
-            info.vdso
+            vdso_at
         );
     }
     let exe_vma = match vmas.iter().position(|v| v.exe) {
@@ -162,28 +156,12 @@ pub(crate) fn checkpoint(
         ),
         None => img::CKPT_NO_EXE,
     };
-    let m = img::CkptMmRec {
-        start_code: info.start_code,
-        end_code: info.end_code,
-        start_data: info.start_data,
-        end_data: info.end_data,
-        start_brk: info.start_brk,
-        brk: info.brk,
-        start_stack: info.start_stack,
-        arg_start: info.arg_start,
-        arg_end: info.arg_end,
-        env_start: info.env_start,
-        env_end: info.env_end,
-        nr_vmas: vmas.len() as u32,
-        auxv_words: info.auxv_words,
-        auxv: info.auxv,
-        exe_vma,
-        __reserved: 0,
-    };
+    m.nr_vmas = vmas.len() as u32;
+    m.exe_vma = exe_vma;
     // What the restart checks of these records depends on the state alone: refuse now what
     // it would refuse (more areas than it takes, a layout it rejects).
     let task_size = sys::mm::current::task_size();
-    refusal(check_mm(&m, task_size, sys::mm::auxv_max(), data_limit))
+    refusal(check_mm(&m, task_size, sys::mm::AUXV_WORDS, data_limit))
         .context(fmt!("restart would refuse this memory"))?;
     w.fixed(rec::MM, &m)?;
 
@@ -191,9 +169,13 @@ pub(crate) fn checkpoint(
     let mut prev_end = 0;
     for (v, &kind) in vmas.iter().zip(kinds.iter()) {
         let len = match &v.file {
-            Some(f) if kind == vma_kind::FILE_PRIVATE || kind == vma_kind::FILE_SHARED => f
-                .path(&mut path)
-                .context(fmt!("memory {:#x}-{:#x}: file path", v.start, v.end))?,
+            Some(f) if kind == vma_kind::FILE_PRIVATE || kind == vma_kind::FILE_SHARED => {
+                f.path(&mut path).context(fmt!(
+                    "memory {:#x}-{:#x}: file path",
+                    v.rec.start,
+                    v.rec.end
+                ))?
+            }
             _ => 0,
         };
         let p = &path[..len];
@@ -201,22 +183,19 @@ pub(crate) fn checkpoint(
             refuse!(
                 EOPNOTSUPP,
                 "memory {:#x}-{:#x}: mapped file {} cannot be reopened by path; not supported yet",
-                v.start,
-                v.end,
+                v.rec.start,
+                v.rec.end,
                 core::str::from_utf8(p).unwrap_or("?")
             );
         }
         let shared = kind == vma_kind::ANON_SHARED;
         let r = img::CkptVmaRec {
-            start: v.start,
-            end: v.end,
-            pgoff: v.pgoff,
-            vm_flags: v.vm_flags,
-            prot: prot(v.vm_flags),
+            prot: prot(v.rec.vm_flags),
             kind,
             path_len: len as u32,
             shm: if shared { objs.id(v.shm_id)? } else { 0 },
-            shm_size: if shared { v.shm_size } else { 0 },
+            shm_size: if shared { v.rec.shm_size } else { 0 },
+            ..v.rec
         };
         // A shared anonymous area grown with mremap past its object, for one.
         refusal(check_vma(&r, prev_end, task_size))
@@ -259,14 +238,15 @@ fn save_pages(
     batch: &mut PageBatch,
     w: &mut ImageWriter,
 ) -> CkptResult {
-    let mut addr = v.start;
-    while addr < v.end {
-        let want = (((v.end - addr) / PAGE_SIZE) as usize).min(BATCH);
+    let (start, end) = (v.rec.start, v.rec.end);
+    let mut addr = start;
+    while addr < end {
+        let want = (((end - addr) / PAGE_SIZE) as usize).min(BATCH);
         let got = match (&v.file, kind) {
             // Shared anonymous memory is a shmem file: read its page cache, because a fault
             // on a hole would allocate a page in the target (and save zeros).
             (Some(f), vma_kind::ANON_SHARED) => {
-                let index = v.pgoff + (addr - v.start) / PAGE_SIZE;
+                let index = v.rec.pgoff + (addr - start) / PAGE_SIZE;
                 batch.fill_from_cache(f, index, want)?
             }
             _ => match mm.get_pages(addr, want, batch) {
@@ -279,20 +259,15 @@ fn save_pages(
                     continue;
                 }
                 Err(e) => {
-                    return Err(e).context(fmt!(
-                        "memory {:#x}-{:#x}: reading page {addr:#x}",
-                        v.start,
-                        v.end
-                    ))
+                    return Err(e)
+                        .context(fmt!("memory {start:#x}-{end:#x}: reading page {addr:#x}"))
                 }
             },
         };
         if got == 0 {
             refuse!(
                 EFAULT,
-                "memory {:#x}-{:#x}: page {addr:#x} cannot be read",
-                v.start,
-                v.end
+                "memory {start:#x}-{end:#x}: page {addr:#x} cannot be read"
             );
         }
         let mut i = 0;
@@ -313,17 +288,6 @@ fn save_pages(
 }
 
 // ---- Restart --------------------------------------------------------------------------
-
-const MAP_SHARED: u32 = 0x01;
-const MAP_PRIVATE: u32 = 0x02;
-const MAP_FIXED: u32 = 0x10;
-const MAP_ANONYMOUS: u32 = 0x20;
-const MAP_GROWSDOWN: u32 = 0x0100;
-const O_RDONLY: i32 = 0;
-const O_RDWR: i32 = 2;
-const O_LARGEFILE: i32 = 0o100000;
-/// `DEFAULT_MAX_MAP_COUNT`: more areas than a process may have.
-const MAX_VMAS: u32 = 65530;
 
 /// One area to restore, checked, with its file open.
 pub(crate) struct Planned {
@@ -411,7 +375,7 @@ pub(crate) fn check_mm(
         );
     }
     check_auxv(m, auxv_max)?;
-    if m.nr_vmas == 0 || m.nr_vmas > MAX_VMAS {
+    if m.nr_vmas == 0 || m.nr_vmas > sys::mm::MAX_MAP_COUNT {
         refuse!(EINVAL, "MM record: {} memory areas", m.nr_vmas);
     }
     if (m.exe_vma != img::CKPT_NO_EXE && m.exe_vma >= m.nr_vmas) || m.__reserved != 0 {
@@ -442,6 +406,27 @@ fn check_auxv(m: &img::CkptMmRec, max: usize) -> CkptResult {
     }
 }
 
+/// The words of a saved auxiliary vector that are in use: the whole (type, value) pairs up
+/// to and including the first `AT_NULL` (type 0), or all whole pairs if it has none.
+fn auxv_used(words: &[u64]) -> usize {
+    match words
+        .chunks_exact(2)
+        .position(|p| p[0] == u64::from(bindings::AT_NULL))
+    {
+        Some(i) => (i + 1) * 2,
+        None => words.len() & !1,
+    }
+}
+
+/// Cuts the auxiliary vector of an `MM` record, as the mm holds all its `AT_VECTOR_SIZE`
+/// words, to the words in use, the rest zero (`/proc/PID/auxv` reads up to `AT_NULL`).
+fn trim_auxv(m: &mut img::CkptMmRec) {
+    let n = (m.auxv_words as usize).min(m.auxv.len());
+    let used = auxv_used(&m.auxv[..n]);
+    m.auxv[used..].fill(0);
+    m.auxv_words = used as u32;
+}
+
 /// Checks one `VMA` record against the previous area and the address-space limit.
 pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> CkptResult {
     let (s, e) = (v.start, v.end);
@@ -457,7 +442,7 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
             "VMA record: {s:#x}-{e:#x} overlaps or precedes the area before it"
         );
     }
-    if v.prot & !7 != 0 {
+    if v.prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
         refuse!(
             EINVAL,
             "VMA record {s:#x}-{e:#x}: bad protection {:#x}",
@@ -506,7 +491,7 @@ pub(crate) fn plan(
     check_mm(
         &mm,
         task_size,
-        sys::mm::auxv_max(),
+        sys::mm::AUXV_WORDS,
         sys::task::current::data_limit(),
     )?;
     let mut vmas = KVec::with_capacity(mm.nr_vmas as usize, GFP_KERNEL)?;
@@ -576,7 +561,7 @@ fn open_mapped(r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
             r.start
         );
     }
-    let writable_shared = r.kind == vma_kind::FILE_SHARED && r.prot & 2 != 0;
+    let writable_shared = r.kind == vma_kind::FILE_SHARED && r.prot & PROT_WRITE != 0;
     let flags = O_LARGEFILE | if writable_shared { O_RDWR } else { O_RDONLY };
     let f = FileRef::open(c, flags).context(fmt!(
         "memory {:#x}-{:#x}: opening {shown}",
@@ -603,14 +588,14 @@ pub(crate) fn check_specials(plan: &Plan) -> CkptResult<KVec<Vma>> {
     };
     let mine = mm.vmas()?;
     let mut want = plan.vmas.iter().filter(|p| is_special(p.r.kind));
-    for v in mine.iter().filter(|v| v.special != special::NONE) {
+    for v in mine.iter().filter(|v| v.special != Special::None) {
         match want.next() {
-            Some(p) if p.r.start == v.start && p.r.end == v.end => {}
+            Some(p) if p.r.start == v.rec.start && p.r.end == v.rec.end => {}
             _ => refuse!(
                 EINVAL,
                 "the caller's special mapping {:#x}-{:#x} is not where the image has it (rstr must move the vDSO first)",
-                v.start,
-                v.end
+                v.rec.start,
+                v.rec.end
             ),
         }
     }
@@ -628,12 +613,9 @@ pub(crate) fn check_specials(plan: &Plan) -> CkptResult<KVec<Vma>> {
 /// The point of no return: unmaps every area of the caller (`mine`, as [`check_specials`]
 /// listed them) but its special mappings, then maps every area of the plan at its place.
 pub(crate) fn replace(plan: &Plan, mine: &[Vma]) -> CkptResult {
-    for v in mine.iter().filter(|v| v.special == special::NONE) {
-        current::munmap(v.start, v.end - v.start).context(fmt!(
-            "unmapping {:#x}-{:#x}",
-            v.start,
-            v.end
-        ))?;
+    for v in mine.iter().filter(|v| v.special == Special::None) {
+        let (s, e) = (v.rec.start, v.rec.end);
+        current::munmap(s, e - s).context(fmt!("unmapping {s:#x}-{e:#x}"))?;
     }
     for p in plan.vmas.iter().filter(|p| !is_special(p.r.kind)) {
         let r = &p.r;
@@ -717,7 +699,7 @@ pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr
                 pg.addr
             );
         }
-        let writable = p.r.prot & 2 != 0;
+        let writable = p.r.prot & PROT_WRITE != 0;
         if writable {
             rd.bytes_to_user(pg.addr, (n * PAGE_SIZE) as usize)
                 .context(fmt!("pages {:#x}-{end:#x}", pg.addr))?;
@@ -749,23 +731,121 @@ pub(crate) fn set_exe(plan: &Plan) -> CkptResult {
 
 /// Installs the layout fields of the `MM` record (checked by [`check_mm`]).
 pub(crate) fn set_layout(plan: &Plan) -> CkptResult {
-    let m = &plan.mm;
-    let info = sys::mm::MmInfo {
-        start_code: m.start_code,
-        end_code: m.end_code,
-        start_data: m.start_data,
-        end_data: m.end_data,
-        start_brk: m.start_brk,
-        brk: m.brk,
-        start_stack: m.start_stack,
-        arg_start: m.arg_start,
-        arg_end: m.arg_end,
-        env_start: m.env_start,
-        env_end: m.env_end,
-        map_count: 0,
-        auxv_words: m.auxv_words,
-        auxv: m.auxv,
-        vdso: 0,
-    };
-    current::set_layout(&info).context(fmt!("memory layout"))
+    current::set_layout(&plan.mm).context(fmt!("memory layout"))
+}
+
+#[kunit_tests(ckpt_memory)]
+mod tests {
+    use super::*;
+    use zerocopy::FromZeros;
+
+    /// A layout `check_mm` takes: code, data, heap, stack, arguments and environment in
+    /// order, an auxiliary vector of two pairs.
+    fn good_mm() -> img::CkptMmRec {
+        let mut m = img::CkptMmRec::new_zeroed();
+        m.start_code = 0x40_0000;
+        m.end_code = 0x40_1000;
+        m.start_data = 0x60_0000;
+        m.end_data = 0x60_1000;
+        m.start_brk = 0x70_0000;
+        m.brk = 0x70_2000;
+        m.start_stack = 0x7fff_f000;
+        m.arg_start = 0x7fff_f100;
+        m.arg_end = 0x7fff_f200;
+        m.env_start = 0x7fff_f200;
+        m.env_end = 0x7fff_f300;
+        m.nr_vmas = 3;
+        set_auxv(&mut m, &[6, 4096, 0, 0]);
+        m.exe_vma = img::CKPT_NO_EXE;
+        m
+    }
+
+    /// Makes `words` the record's auxiliary vector.
+    fn set_auxv(m: &mut img::CkptMmRec, words: &[u64]) {
+        for (to, &from) in m.auxv.iter_mut().zip(words) {
+            *to = from;
+        }
+        m.auxv_words = words.len() as u32;
+    }
+
+    const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+
+    fn check(m: &img::CkptMmRec) -> bool {
+        check_mm(m, TASK_SIZE, sys::mm::AUXV_WORDS, u64::MAX).is_ok()
+    }
+
+    #[test]
+    fn auxv_is_cut_after_at_null() {
+        assert_eq!(auxv_used(&[6, 4096, 0, 0, 9, 9]), 4);
+        assert_eq!(auxv_used(&[0, 0]), 2);
+        // No AT_NULL: all whole pairs.
+        assert_eq!(auxv_used(&[6, 4096, 7, 1, 9]), 4);
+        assert_eq!(auxv_used(&[]), 0);
+        let mut m = good_mm();
+        m.auxv[4] = 33;
+        m.auxv_words = sys::mm::AUXV_WORDS as u32;
+        trim_auxv(&mut m);
+        assert_eq!(m.auxv_words, 4);
+        assert_eq!(m.auxv[4], 0);
+        assert!(check(&m));
+    }
+
+    #[test]
+    fn a_good_layout_passes() {
+        assert!(check(&good_mm()));
+    }
+
+    #[test]
+    fn layout_fields_must_be_user_addresses_in_order() {
+        let mut m = good_mm();
+        m.start_code = 0;
+        assert!(!check(&m));
+        let mut m = good_mm();
+        m.env_end = TASK_SIZE;
+        assert!(!check(&m));
+        let mut m = good_mm();
+        m.end_code = m.start_code;
+        assert!(!check(&m));
+        let mut m = good_mm();
+        m.brk = m.start_brk - 0x1000;
+        assert!(!check(&m));
+    }
+
+    #[test]
+    fn heap_and_data_within_rlimit_data() {
+        let m = good_mm();
+        assert!(check_mm(&m, TASK_SIZE, sys::mm::AUXV_WORDS, 0x3000).is_ok());
+        assert!(check_mm(&m, TASK_SIZE, sys::mm::AUXV_WORDS, 0x2fff).is_err());
+    }
+
+    #[test]
+    fn auxv_must_be_whole_pairs_ending_with_at_null() {
+        let mut m = good_mm();
+        m.auxv_words = 3;
+        assert!(!check(&m));
+        let mut m = good_mm();
+        m.auxv_words = 2; // (6, 4096) without its AT_NULL
+        assert!(!check(&m));
+        let mut m = good_mm();
+        set_auxv(&mut m, &[0, 0, 6, 4096, 0, 0]); // AT_NULL before the end
+        assert!(!check(&m));
+        let mut m = good_mm();
+        m.auxv_words = sys::mm::AUXV_WORDS as u32 + 2;
+        assert!(!check(&m));
+    }
+
+    #[test]
+    fn areas_and_executable_counted() {
+        let mut m = good_mm();
+        m.nr_vmas = 0;
+        assert!(!check(&m));
+        let mut m = good_mm();
+        m.nr_vmas = sys::mm::MAX_MAP_COUNT + 1;
+        assert!(!check(&m));
+        let mut m = good_mm();
+        m.exe_vma = 3;
+        assert!(!check(&m));
+        m.exe_vma = 2;
+        assert!(check(&m));
+    }
 }

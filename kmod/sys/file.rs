@@ -1,145 +1,178 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Open files: a reference on a `struct file` and writing to it.
+//! Open files: a reference on a `struct file` (the kernel crate's [`File`]), and reading and
+//! writing it at a position of our own.
+//!
+//! The retry loops of short reads and writes are here, each over one call of an exported
+//! function (`kernel_read`, `kernel_write`, `vfs_iter_read`, `vfs_iter_write`).
 
-use core::ffi::c_void;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use kernel::bindings;
+use kernel::fs::{File, LocalFile};
 use kernel::prelude::*;
+use kernel::sync::aref::ARef;
+use kernel::uaccess::UserPtr;
 
 use super::check;
 use super::mm::PageBatch;
 
+/// `FMODE_*` bits of `file.f_mode`: `bindgen` drops them from `bindings` (each is a
+/// `(__force fmode_t)` cast, not a plain constant). From `include/linux/fs.h`.
+const FMODE_READ: u32 = 1 << 0;
+const FMODE_WRITE: u32 = 1 << 1;
+const FMODE_STREAM: u32 = 1 << 21;
+
+// bindgen gives some kernel structs zero-sized opaque members (`its_array`, ...), which the
+// lint cannot tell from a struct without fields; only pointers to them cross here.
+#[expect(improper_ctypes, reason = "pointers to bindgen's kernel structs")]
 extern "C" {
-    fn ckpt_helper_fget(fd: i32) -> *mut c_void;
-    fn ckpt_helper_fput(file: *mut c_void);
-    fn ckpt_helper_file_writable(file: *mut c_void) -> i32;
-    fn ckpt_helper_write(file: *mut c_void, buf: *const u8, len: usize, pos: *mut i64) -> isize;
-    fn ckpt_helper_write_pages(
-        file: *mut c_void,
-        pages: *const *mut c_void,
-        n: u32,
-        pos: *mut i64,
-    ) -> isize;
-    fn ckpt_helper_file_pos(file: *mut c_void) -> i64;
-    fn ckpt_helper_set_file_pos(file: *mut c_void, pos: i64);
-    fn ckpt_helper_file_path(file: *mut c_void, buf: *mut u8, size: u32) -> i32;
-    fn ckpt_helper_file_readable(file: *mut c_void) -> i32;
-    fn ckpt_helper_file_is_reg(file: *mut c_void) -> i32;
-    fn ckpt_helper_open(path: *const u8, flags: i32, err: *mut i32) -> *mut c_void;
-    fn ckpt_helper_read(file: *mut c_void, buf: *mut u8, len: usize, pos: *mut i64) -> isize;
-    fn ckpt_helper_read_user(file: *mut c_void, uaddr: u64, len: usize, pos: *mut i64) -> isize;
-    fn ckpt_helper_shm_create(size: u64, err: *mut i32) -> *mut c_void;
-    fn ckpt_helper_get_file(file: *mut c_void);
-    fn ckpt_helper_file_is_sysv_shm(file: *mut c_void) -> i32;
+    fn ckpt_helper_shm_create(size: u64) -> *mut bindings::file;
+    fn ckpt_helper_file_is_sysv_shm(file: *mut bindings::file) -> i32;
 }
 
 /// A reference on an open file.
 ///
 /// # Invariants
 ///
-/// `ptr` points to a `struct file` on which this value holds one reference, dropped by `Drop`.
-pub(crate) struct FileRef {
-    ptr: NonNull<c_void>,
-}
-
-// SAFETY: A file reference may be used and dropped from any thread.
-unsafe impl Send for FileRef {}
+/// The `ARef` holds one reference on the file; the file is not in an `fdget_pos` region of
+/// the thread that made this value (see [`LocalFile::assume_no_fdget_pos`]): the module
+/// never opens one.
+pub(crate) struct FileRef(ARef<File>);
 
 impl FileRef {
     /// The file open at `fd` in the caller's table.
     pub(crate) fn fget(fd: i32) -> Option<FileRef> {
-        // SAFETY: `fget` takes any integer and returns a new reference or NULL.
-        let ptr = unsafe { ckpt_helper_fget(fd) };
-        // INVARIANT: a non-NULL return carries a reference.
-        NonNull::new(ptr).map(|ptr| FileRef { ptr })
+        let f = LocalFile::fget(u32::try_from(fd).ok()?).ok()?;
+        // SAFETY: this runs in an ioctl, which holds no `fdget_pos` region (only calls that
+        // use the file position, as read and write, do), so no such region of this thread
+        // covers the file.
+        Some(FileRef(unsafe { LocalFile::assume_no_fdget_pos(f) }))
     }
 
     /// Takes ownership of a reference the helpers returned.
     ///
     /// # Safety
     ///
-    /// `ptr` must be NULL or a `struct file` on which the caller owns one reference.
-    pub(crate) unsafe fn from_raw(ptr: *mut c_void) -> Option<FileRef> {
-        // INVARIANT: the caller hands over its reference.
-        NonNull::new(ptr).map(|ptr| FileRef { ptr })
+    /// `ptr` must be NULL or a `struct file` on which the caller owns one reference, outside
+    /// any `fdget_pos` region of the current thread.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::file) -> Option<FileRef> {
+        // SAFETY: the caller hands over its reference; `File` is `repr(transparent)` over
+        // `struct file`.
+        NonNull::new(ptr).map(|p| FileRef(unsafe { ARef::from_raw(p.cast()) }))
     }
 
-    /// Opens `path` (NUL-terminated) with the caller's credentials, as `open(2)` would.
-    pub(crate) fn open(path: &CStr, flags: i32) -> Result<FileRef> {
-        let mut err = 0;
-        // SAFETY: `path` is NUL-terminated; `err` is writable.
-        let ptr = unsafe { ckpt_helper_open(path.as_char_ptr().cast(), flags, &mut err) };
-        match NonNull::new(ptr) {
-            // INVARIANT: `filp_open` returned a new reference.
-            Some(ptr) => Ok(FileRef { ptr }),
-            None => Err(Error::from_errno(err)),
-        }
+    /// Takes the reference of a `struct file *` or `ERR_PTR` that a function returned.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be an `ERR_PTR` or a new reference, as from `filp_open`.
+    unsafe fn from_err_ptr(ptr: *mut bindings::file) -> Result<FileRef> {
+        let ptr = kernel::error::from_err_ptr(ptr)?;
+        // SAFETY: not an error, so a new reference (by the caller's guarantee), on a file no
+        // descriptor of ours refers to yet.
+        unsafe { FileRef::from_raw(ptr) }.ok_or(ENOMEM)
+    }
+
+    /// Opens `path` with the caller's credentials, as `open(2)` would.
+    pub(crate) fn open(path: &CStr, flags: u32) -> Result<FileRef> {
+        // SAFETY: `path` is NUL-terminated; `filp_open` returns a new reference or an ERR_PTR.
+        unsafe { FileRef::from_err_ptr(bindings::filp_open(path.as_char_ptr(), flags as i32, 0)) }
     }
 
     /// A new shared anonymous memory object of `size` bytes, as
     /// `mmap(MAP_SHARED | MAP_ANONYMOUS)` makes one, to be mapped with [`Self`] as its file.
     pub(crate) fn shm_create(size: u64) -> Result<FileRef> {
-        let mut err = 0;
-        // SAFETY: `err` is writable; the helper checks the size.
-        let ptr = unsafe { ckpt_helper_shm_create(size, &mut err) };
-        match NonNull::new(ptr) {
-            // INVARIANT: `shmem_kernel_file_setup` returned a new reference.
-            Some(ptr) => Ok(FileRef { ptr }),
-            None => Err(Error::from_errno(err)),
-        }
+        // SAFETY: the helper checks the size; it returns a new reference or an ERR_PTR.
+        unsafe { FileRef::from_err_ptr(ckpt_helper_shm_create(size)) }
     }
 
     /// Another reference on the same file (`get_file`).
     pub(crate) fn clone_ref(&self) -> FileRef {
-        // SAFETY: `self.ptr` is a valid file; `get_file` takes a reference.
-        unsafe { ckpt_helper_get_file(self.ptr.as_ptr()) };
-        // INVARIANT: the reference just taken belongs to the new value.
-        FileRef { ptr: self.ptr }
+        FileRef(self.0.clone())
+    }
+
+    /// The `struct file`, valid while `self` lives.
+    pub(crate) fn raw(&self) -> *mut bindings::file {
+        self.0.as_ptr()
+    }
+
+    fn mode(&self) -> u32 {
+        // SAFETY: the file is valid while `self` holds its reference; the access bits of
+        // `f_mode` are set at open and not changed afterwards.
+        unsafe { (*self.raw()).f_mode }
     }
 
     /// Whether the file was opened for reading.
     pub(crate) fn readable(&self) -> bool {
-        // SAFETY: `self.ptr` is a valid file by the type invariant.
-        unsafe { ckpt_helper_file_readable(self.ptr.as_ptr()) != 0 }
-    }
-
-    /// Whether it is a regular file.
-    pub(crate) fn is_regular(&self) -> bool {
-        // SAFETY: `self.ptr` is a valid file by the type invariant.
-        unsafe { ckpt_helper_file_is_reg(self.ptr.as_ptr()) != 0 }
-    }
-
-    /// Whether this is a SysV shared memory segment attached with `shmat`.
-    pub(crate) fn is_sysv_shm(&self) -> bool {
-        // SAFETY: `self.ptr` is a valid file by the type invariant.
-        unsafe { ckpt_helper_file_is_sysv_shm(self.ptr.as_ptr()) != 0 }
+        self.mode() & FMODE_READ != 0
     }
 
     /// Whether the file was opened for writing.
     pub(crate) fn writable(&self) -> bool {
-        // SAFETY: `self.ptr` is a valid file by the type invariant.
-        unsafe { ckpt_helper_file_writable(self.ptr.as_ptr()) != 0 }
+        self.mode() & FMODE_WRITE != 0
     }
 
-    /// Its path, as `d_path` gives it, into `buf`; returns the length.
-    pub(crate) fn raw(&self) -> *mut c_void {
-        self.ptr.as_ptr()
+    /// Whether it is a regular file.
+    pub(crate) fn is_regular(&self) -> bool {
+        // SAFETY: an open file has an inode (`f_inode`) for its lifetime, and `i_mode`'s type
+        // bits never change.
+        let mode = unsafe { (*(*self.raw()).f_inode).i_mode };
+        u32::from(mode) & bindings::S_IFMT == bindings::S_IFREG
     }
 
+    /// Whether this is a SysV shared memory segment attached with `shmat`.
+    pub(crate) fn is_sysv_shm(&self) -> bool {
+        // SAFETY: the file is valid while `self` lives.
+        unsafe { ckpt_helper_file_is_sysv_shm(self.raw()) != 0 }
+    }
+
+    /// Its path, as `d_path` gives it, into the start of `buf`; returns its length (the
+    /// NUL after it is in `buf` too).
     pub(crate) fn path(&self, buf: &mut [u8]) -> Result<usize> {
-        // SAFETY: `self.ptr` is a valid file; `buf` is writable for its length.
-        let ret =
-            unsafe { ckpt_helper_file_path(self.ptr.as_ptr(), buf.as_mut_ptr(), buf.len() as u32) };
-        check(ret as isize)
+        let size = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `f_path` is set at open and stable while the file lives; `d_path` writes
+        // at most `size` bytes into `buf` and returns a pointer into it or an ERR_PTR.
+        let s = kernel::error::from_err_ptr(unsafe {
+            bindings::d_path(
+                &(*self.raw()).__bindgen_anon_1.f_path,
+                buf.as_mut_ptr().cast(),
+                size,
+            )
+        })?;
+        // `d_path` writes the NUL-terminated path at the end of `buf`: `s` points into it.
+        let start = (s as usize)
+            .checked_sub(buf.as_ptr() as usize)
+            .ok_or(EINVAL)?;
+        let tail = buf.get(start..).ok_or(EINVAL)?;
+        let len = tail.iter().position(|&b| b == 0).ok_or(ENAMETOOLONG)?;
+        buf.copy_within(start..start + len + 1, 0);
+        Ok(len)
+    }
+
+    fn pos(&self) -> i64 {
+        // SAFETY: the file is valid while `self` lives; as `write(2)` on a file shared by
+        // threads, the position is read without `f_pos_lock`.
+        unsafe { (*self.raw()).f_pos }
+    }
+
+    fn set_pos(&self, pos: i64) {
+        if self.mode() & FMODE_STREAM != 0 {
+            // A stream has no position (`FMODE_STREAM`): leave `f_pos` alone.
+            return;
+        }
+        // SAFETY: the file is valid while `self` lives; as `write(2)` does, the new position
+        // is stored without `f_pos_lock` (the module does not share it with another writer).
+        unsafe { (*self.raw()).f_pos = pos };
     }
 }
 
-impl Drop for FileRef {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference by the type invariant.
-        unsafe { ckpt_helper_fput(self.ptr.as_ptr()) }
+/// The count of a transfer call (`ssize_t`): bytes moved, or `EIO` for none at all.
+fn progress(ret: isize) -> Result<usize> {
+    match check(ret)? {
+        0 => Err(EIO),
+        n => Ok(n),
     }
 }
 
@@ -152,49 +185,81 @@ pub(crate) struct Output {
 impl Output {
     /// Starts writing at the file's current position.
     pub(crate) fn new(file: FileRef) -> Output {
-        // SAFETY: `file.ptr` is a valid file by the `FileRef` invariant.
-        let pos = unsafe { ckpt_helper_file_pos(file.ptr.as_ptr()) };
+        let pos = file.pos();
         Output { file, pos }
     }
 
-    /// Writes all of `buf`.
+    /// Writes all of `buf`, calling `kernel_write` again after each short write.
     pub(crate) fn write(&mut self, buf: &[u8]) -> Result {
-        // SAFETY: the file is valid; `buf` is readable for its length; `pos` is ours.
-        let ret = unsafe {
-            ckpt_helper_write(
-                self.file.ptr.as_ptr(),
-                buf.as_ptr(),
-                buf.len(),
-                &mut self.pos,
-            )
-        };
-        check(ret).map(|_| ())
+        let mut done = 0;
+        // Ends: every round writes at least one byte or returns.
+        while done < buf.len() {
+            let rest = &buf[done..];
+            // SAFETY: the file is valid; `rest` is readable for its length; `pos` is ours.
+            let ret = unsafe {
+                bindings::kernel_write(
+                    self.file.raw(),
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    &mut self.pos,
+                )
+            };
+            done += progress(ret)?;
+        }
+        Ok(())
     }
 
-    /// Writes the contents of the pages of `batch` in `range`, straight from the pages.
+    /// Writes the contents of the pages of `batch` in `range`, straight from the pages
+    /// (`vfs_iter_write` of a `bio_vec` array), calling it again after each short write.
     pub(crate) fn write_pages(
         &mut self,
         batch: &PageBatch,
         range: core::ops::Range<usize>,
     ) -> Result {
         let pages = &batch.raw()[range];
-        // SAFETY: the file is valid; `pages` are pinned by `batch` while this runs.
-        let ret = unsafe {
-            ckpt_helper_write_pages(
-                self.file.ptr.as_ptr(),
-                pages.as_ptr(),
-                pages.len() as u32,
-                &mut self.pos,
-            )
-        };
-        check(ret).map(|_| ())
+        let mut bv = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
+        for &page in pages {
+            // What the static inline `bvec_set_page` does.
+            bv.push(
+                bindings::bio_vec {
+                    bv_page: page,
+                    bv_len: bindings::PAGE_SIZE as u32,
+                    bv_offset: 0,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let total = pages.len() * bindings::PAGE_SIZE;
+        let mut done = 0;
+        // Progress is counted here, not read back from the iterator: not every filesystem
+        // advances the caller's iterator (9p does not). Ends: every round writes at least
+        // one byte or returns.
+        while done < total {
+            let mut iter = MaybeUninit::<bindings::iov_iter>::uninit();
+            // SAFETY: `iov_iter_bvec` initialises all of `iter` to cover `bv`, which holds
+            // `bv.len()` entries of pages pinned by `batch` while this runs; advancing by
+            // `done < total` stays inside it.
+            let ret = unsafe {
+                bindings::iov_iter_bvec(
+                    iter.as_mut_ptr(),
+                    bindings::ITER_SOURCE,
+                    bv.as_ptr(),
+                    bv.len(),
+                    total,
+                );
+                bindings::iov_iter_advance(iter.as_mut_ptr(), done);
+                bindings::vfs_iter_write(self.file.raw(), iter.as_mut_ptr(), &mut self.pos, 0)
+            };
+            done += progress(ret)?;
+        }
+        Ok(())
     }
 }
 
 impl Drop for Output {
     fn drop(&mut self) {
-        // SAFETY: the file is valid; as `write(2)` does, the position advances.
-        unsafe { ckpt_helper_set_file_pos(self.file.ptr.as_ptr(), self.pos) }
+        // As `write(2)` does, the file's position advances past what was written.
+        self.file.set_pos(self.pos);
     }
 }
 
@@ -211,34 +276,54 @@ impl Input {
         Input { file, pos }
     }
 
-    /// Fills `buf`, or fails with `ENODATA` if the file ends first.
-    pub(crate) fn read_exact(&mut self, buf: &mut [u8]) -> Result {
-        // SAFETY: the file is valid; `buf` is writable for its length; `pos` is ours.
-        let ret = unsafe {
-            ckpt_helper_read(
-                self.file.ptr.as_ptr(),
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut self.pos,
-            )
-        };
-        if check(ret)? != buf.len() {
-            return Err(ENODATA);
+    /// Calls `read_once(done)` (one read at offset `done` of the transfer, returning the
+    /// bytes read or `-errno`) until `len` bytes are read; `ENODATA` if the file ends first.
+    fn read_all(len: usize, mut read_once: impl FnMut(usize) -> isize) -> Result {
+        let mut done = 0;
+        // Ends: every round reads at least one byte or returns.
+        while done < len {
+            match check(read_once(done))? {
+                0 => return Err(ENODATA),
+                n => done += n,
+            }
         }
         Ok(())
+    }
+
+    /// Fills `buf`, or fails with `ENODATA` if the file ends first.
+    pub(crate) fn read_exact(&mut self, buf: &mut [u8]) -> Result {
+        let (file, pos) = (self.file.raw(), &mut self.pos);
+        Self::read_all(buf.len(), |done| {
+            let rest = &mut buf[done..];
+            // SAFETY: the file is valid; `rest` is writable for its length; `pos` is ours.
+            unsafe { bindings::kernel_read(file, rest.as_mut_ptr().cast(), rest.len(), pos) }
+        })
     }
 
     /// Reads `len` bytes into the calling process's memory at `uaddr`, or fails with
     /// `ENODATA` if the file ends first (`EFAULT` if the memory is not writable).
     pub(crate) fn read_to_user(&mut self, uaddr: u64, len: usize) -> Result {
-        // SAFETY: the file is valid; the destination is user memory, which the kernel's
-        // copy routines check and fault in; `pos` is ours.
-        let ret =
-            unsafe { ckpt_helper_read_user(self.file.ptr.as_ptr(), uaddr, len, &mut self.pos) };
-        if check(ret)? != len {
-            return Err(ENODATA);
-        }
-        Ok(())
+        let (file, pos) = (self.file.raw(), &mut self.pos);
+        let uaddr = usize::try_from(uaddr).map_err(|_| EFAULT)?;
+        Self::read_all(len, |done| {
+            let mut iter = MaybeUninit::<bindings::iov_iter>::uninit();
+            let ptr = UserPtr::from_addr(uaddr.wrapping_add(done)).as_mut_ptr();
+            // SAFETY: `import_ubuf` checks the user range (`access_ok`) and initialises
+            // `iter` when it succeeds; the kernel's copy routines fault the memory in.
+            let ret = unsafe {
+                bindings::import_ubuf(
+                    bindings::ITER_DEST as i32,
+                    ptr,
+                    len - done,
+                    iter.as_mut_ptr(),
+                )
+            };
+            if ret < 0 {
+                return ret as isize;
+            }
+            // SAFETY: the file is valid; `iter` was just initialised; `pos` is ours.
+            unsafe { bindings::vfs_iter_read(file, iter.as_mut_ptr(), pos, 0) }
+        })
     }
 }
 

@@ -304,9 +304,7 @@ pub(crate) mod current {
 
     /// The identity (address) of the caller's memory, 0 for none: compared, never followed.
     pub(crate) fn mm_id() -> u64 {
-        kernel::current!()
-            .mm()
-            .map_or(0, |mm| ptr::from_ref(mm) as u64)
+        super::super::mm::current::id()
     }
 
     /// Sleeps `ms` milliseconds, or less if SIGKILL comes.
@@ -703,9 +701,7 @@ impl TaskRef {
 
     /// The task's memory, if it has any.
     pub(crate) fn mm(&self) -> Option<MmRef> {
-        // SAFETY: the task is valid; `get_task_mm` returns a counted `mm` or NULL.
-        let mm = unsafe { bindings::get_task_mm(self.raw()) };
-        // SAFETY: a non-NULL `mm` carries one `mm_users` reference we now own.
-        unsafe { MmRef::from_raw(mm.cast()) }
+        // SAFETY: the task is valid by the type invariant.
+        unsafe { MmRef::of_task(self.raw().cast()) }
     }
 }
