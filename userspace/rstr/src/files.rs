@@ -406,10 +406,15 @@ pub fn install(files: &[OpenFile], table: u32, parked: &Parked, keep: &[RawFd]) 
     Ok(())
 }
 
-/// Closes the parked range: once every process exists, nobody needs it.
+/// Closes the parked range: once every process exists, nobody needs it. A number of the
+/// range may hold nothing (`EBADF`): a file opened at the range's first free number is
+/// parked above it, and the number is free again once the file's own descriptor is closed.
 pub fn unpark(parked: &Parked) -> Result<()> {
     for fd in parked.range.0..parked.range.1 {
-        sys::close(fd).with_context(|| format!("closing the parked descriptor {fd}"))?;
+        match sys::close(fd) {
+            Ok(()) | Err(Errno::EBADF) => {}
+            Err(e) => return Err(e).with_context(|| format!("closing the parked descriptor {fd}")),
+        }
     }
     Ok(())
 }
@@ -457,5 +462,20 @@ mod tests {
         for bad in ["1", "a=1", "1=", "-1=2", "1:2:3=4", "fd[1]:5"] {
             assert!(bad.parse::<FdSpec>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn files_reopen_without_creation_flags_nor_a_controlling_terminal() {
+        use zerocopy::FromZeros;
+        let mut r = CkptFileRec::new_zeroed();
+        r.kind = file_kind::REGULAR;
+        r.flags = (libc::O_RDWR | libc::O_APPEND | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC)
+            as u32;
+        let f = open_flags(&r);
+        assert_eq!(f, OFlag::O_RDWR | OFlag::O_APPEND | OFlag::O_NOCTTY);
+        r.kind = file_kind::DIRECTORY;
+        r.flags = (libc::O_RDONLY | libc::O_EXCL | libc::O_NONBLOCK) as u32;
+        let f = open_flags(&r);
+        assert_eq!(f, OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_DIRECTORY);
     }
 }

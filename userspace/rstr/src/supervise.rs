@@ -308,6 +308,7 @@ fn kill_all(first: i32, pidns: bool) {
             signal(p, Signal::SIGKILL);
         }
     }
+    // Reaped only: their status says nothing more than that the restart failed.
     let _ = wait_status(first);
     for c in procfs::children("self") {
         let _ = wait_status(c);
@@ -387,6 +388,8 @@ impl Foreground {
                 Ok((_, Ended::Exited(code))) => return Status::Exited(code),
                 Ok((_, Ended::Killed(sig))) => return Status::Killed(sig),
                 Ok((_, Ended::Stopped(_))) => {
+                    // Each step may fail only with the terminal gone (hung up) or the group
+                    // dead: the wait goes on, and ends with the root.
                     let _ = tcsetpgrp(sys::borrow(self.fd), self.own);
                     // SIGSTOP cannot be blocked: rstr stops here until its shell continues it.
                     let _ = kill(getpid(), Signal::SIGSTOP);

@@ -11,14 +11,22 @@ use nix::errno::Errno;
 
 use ckptlib::abi::image as img;
 
-/// The raw system call `nr` with up to five arguments: its non-negative result, or the
+/// The raw system call `nr` with up to six arguments: its non-negative result, or the
 /// errno the kernel returned.
 ///
 /// # Safety
 ///
 /// `nr` and its arguments must make a call that is memory-safe for this process: pointers
 /// valid for what the call reads or writes, no mapping or descriptor taken from under Rust.
-unsafe fn syscall5(nr: libc::c_long, a: u64, b: u64, c: u64, d: u64, e: u64) -> Result<i64, Errno> {
+unsafe fn syscall6(
+    nr: libc::c_long,
+    a: u64,
+    b: u64,
+    c: u64,
+    d: u64,
+    e: u64,
+    f: u64,
+) -> Result<i64, Errno> {
     let ret: i64;
     // SAFETY: a plain `syscall` instruction, which clobbers only rax, rcx and r11; the
     // caller vouches for the call itself.
@@ -31,6 +39,7 @@ unsafe fn syscall5(nr: libc::c_long, a: u64, b: u64, c: u64, d: u64, e: u64) -> 
             in("rdx") c,
             in("r10") d,
             in("r8") e,
+            in("r9") f,
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack),
@@ -43,14 +52,14 @@ unsafe fn syscall5(nr: libc::c_long, a: u64, b: u64, c: u64, d: u64, e: u64) -> 
     }
 }
 
-/// [`syscall5`] with three arguments.
+/// [`syscall6`] with three arguments.
 ///
 /// # Safety
 ///
-/// As for [`syscall5`].
+/// As for [`syscall6`].
 unsafe fn syscall3(nr: libc::c_long, a: u64, b: u64, c: u64) -> Result<i64, Errno> {
     // SAFETY: guaranteed by the caller.
-    unsafe { syscall5(nr, a, b, c, 0, 0) }
+    unsafe { syscall6(nr, a, b, c, 0, 0, 0) }
 }
 
 /// The `prctl` options called with integer arguments only (none of them reads or writes
@@ -91,7 +100,7 @@ impl Prctl {
 /// `prctl(op, a2, a3, 0, 0)`.
 pub fn prctl(op: Prctl, a2: u64, a3: u64) -> Result<i64, Errno> {
     // SAFETY: every `Prctl` option takes integers only and acts on the calling thread.
-    unsafe { syscall5(libc::SYS_prctl, op.option() as u64, a2, a3, 0, 0) }
+    unsafe { syscall6(libc::SYS_prctl, op.option() as u64, a2, a3, 0, 0, 0) }
 }
 
 /// `PR_SET_NAME`: the calling thread's name, the image's `comm` (NUL-terminated within
@@ -153,12 +162,13 @@ pub fn requeue_pending(tgid: i32, tid: i32, p: &img::CkptSiginfoRec) -> Result<(
         if p.shared != 0 {
             syscall3(libc::SYS_rt_sigqueueinfo, tgid as u64, signo, info)
         } else {
-            syscall5(
+            syscall6(
                 libc::SYS_rt_tgsigqueueinfo,
                 tgid as u64,
                 tid as u64,
                 signo,
                 info,
+                0,
                 0,
             )
         }
@@ -187,7 +197,7 @@ pub fn map_scratch_page(page: u64) -> Result<u64, Errno> {
     let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
     // SAFETY: a new anonymous mapping that replaces nothing (NOREPLACE): no memory Rust
     // uses changes.
-    let r = unsafe { syscall5(libc::SYS_mmap, page, 4096, prot, flags, u64::MAX) }?;
+    let r = unsafe { syscall6(libc::SYS_mmap, page, 4096, prot, flags, u64::MAX, 0) }?;
     Ok(r as u64)
 }
 
@@ -195,7 +205,7 @@ pub fn map_scratch_page(page: u64) -> Result<u64, Errno> {
 pub fn rseq_register(area: u64, len: u32, sig: u32) -> Result<(), Errno> {
     // SAFETY: the area is on a page of its own the caller mapped (`map_scratch_page`),
     // which the module replaces with the image's; nothing of Rust's is written.
-    unsafe { syscall5(libc::SYS_rseq, area, len.into(), 0, sig.into(), 0) }.map(drop)
+    unsafe { syscall6(libc::SYS_rseq, area, len.into(), 0, sig.into(), 0, 0) }.map(drop)
 }
 
 /// `setgroups(groups)`.
@@ -343,6 +353,16 @@ mod tests {
         let mut p = img::CkptSiginfoRec::new_zeroed();
         p.info[..4].copy_from_slice(&34i32.to_ne_bytes());
         assert_eq!(signo(&p), 34);
+    }
+
+    #[test]
+    fn scratch_pages_replace_nothing() {
+        // An address far from anything a test process maps.
+        let page = 0x5a5a_0000_0000;
+        assert_eq!(map_scratch_page(page), Ok(page));
+        assert_eq!(map_scratch_page(page), Err(Errno::EEXIST));
+        // SAFETY: the page mapped above, which nothing uses.
+        unsafe { libc::munmap(page as *mut libc::c_void, 4096) };
     }
 
     #[test]
