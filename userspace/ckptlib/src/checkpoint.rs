@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 
 use crate::abi;
 use crate::device::Device;
+use crate::procfs;
 
 nix::ioctl_write_ptr_bad!(
     ioc_checkpoint,
@@ -178,20 +179,12 @@ fn wait_traced(
 
 /// The tracer of `pid` (`TracerPid` of `/proc/PID/status`), if it has one.
 fn tracer_of(pid: i32) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let t: i32 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("TracerPid:"))?
-        .trim()
-        .parse()
-        .ok()?;
+    let t: i32 = procfs::status_field(pid, "TracerPid")?.parse().ok()?;
     (t != 0).then_some(t)
 }
 
 fn comm(pid: i32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|c| c.trim_end().to_string())
-        .unwrap_or_else(|_| "gone".into())
+    procfs::comm(pid).unwrap_or_else(|| "gone".into())
 }
 
 /// Where a task that does not stop is: its state and the kernel function it waits in.
@@ -237,15 +230,10 @@ fn in_vfork(pid: i32) -> Option<String> {
         return None;
     }
     // The child is the one sharing its memory.
-    let children =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    let child = children
-        .split_whitespace()
-        .filter_map(|c| c.parse::<i32>().ok())
-        .find(|&c| {
-            // SAFETY: kcmp only compares two tasks' memory; no pointer is passed.
-            unsafe { libc::syscall(libc::SYS_kcmp, pid, c, KCMP_VM, 0, 0) == 0 }
-        });
+    let child = procfs::children_of_thread(pid, pid).into_iter().find(|&c| {
+        // SAFETY: kcmp only compares two tasks' memory; no pointer is passed.
+        unsafe { libc::syscall(libc::SYS_kcmp, pid, c, KCMP_VM, 0, 0) == 0 }
+    });
     let who = child.map_or("its child".into(), |c| format!("its child {c}"));
     Some(format!(
         "process {pid} is in vfork: {who} shares its memory until it execs or exits, and the \
@@ -268,20 +256,7 @@ pub struct StoppedTree {
 
 /// The state letter of `/proc/PID/stat` (`R`, `S`, `Z`...), or `None` if it is gone.
 fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
-/// The numbered entries of a `/proc` directory, in numeric order.
-fn numbers_in(dir: &str) -> Vec<i32> {
-    let mut v: Vec<i32> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort_unstable();
-    v
+    procfs::stat(pid).map(|s| s.state)
 }
 
 impl StoppedTree {
@@ -319,7 +294,7 @@ impl StoppedTree {
             t.procs.push(pid);
             loop {
                 let mut new = false;
-                for tid in numbers_in(&format!("/proc/{pid}/task")) {
+                for tid in procfs::numbers_in(&format!("/proc/{pid}/task")) {
                     if seen.insert(tid) {
                         match Stopped::seize(tid) {
                             Ok(s) => t.stopped.push(s),
@@ -337,15 +312,7 @@ impl StoppedTree {
                     break;
                 }
             }
-            for tid in numbers_in(&format!("/proc/{pid}/task")) {
-                let children = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/children"))
-                    .unwrap_or_default();
-                queue.extend(
-                    children
-                        .split_whitespace()
-                        .filter_map(|c| c.parse::<i32>().ok()),
-                );
-            }
+            queue.extend(procfs::children(pid));
         }
         Ok(t)
     }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod device;
 pub mod image;
 pub mod phase;
+pub mod procfs;
 pub mod restart;
 pub mod sysvipc;
 pub mod terminal;

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `rstr` itself, around the tree it restarts: it reads and checks the image, plans the
+//! tree, opens the image's files once, makes its open file of `/dev/checkpoint` a restart
+//! session and creates the first process ([`crate::task`] does the rest); it then waits
+//! until every task reports it is restored, lets them all go at once, and waits for the
+//! root as a shell waits for its job. If any task fails, it kills them all.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, ensure, Context, Result};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::prctl;
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::{getpgid, getpgrp, getpid, getsid, pipe2, tcgetpgrp, tcsetpgrp, Pid};
+
+use ckptlib::abi::{self, image as img};
+use ckptlib::device::Device;
+use ckptlib::image::RecordReader;
+use ckptlib::procfs;
+use ckptlib::restart::{check_xstate, scan, Image};
+
+use crate::files::{self, FdSpec, Inherited};
+use crate::sys::board::Board;
+use crate::sys::clone::{clone_process, CLONE_NEWPID};
+use crate::sys::cpu::cpu_xsave;
+use crate::sys::Ended;
+use crate::{creds, plan, signals, sys, task};
+
+/// What the command line asks for.
+pub struct Options {
+    pub image: PathBuf,
+    pub detach: bool,
+    pub pidns: bool,
+    pub fds: Vec<FdSpec>,
+}
+
+/// Restarts the image `opt` names: the exit code of the restored root, or success once the
+/// tree runs with `detach`.
+pub fn run(opt: Options) -> Result<ExitCode> {
+    ckptlib::phase::mark("start");
+    // Before anything is opened: a descriptor of ours must not take a number the user meant.
+    let inherited = files::at_start(opt.fds)?;
+    let dev = Device::open()?;
+    ensure!(
+        dev.version().features & abi::CKPT_FEATURE_RESTART != 0,
+        "the loaded module cannot restart (features {:#x})",
+        dev.version().features
+    );
+    let image_file = files::open_image(&opt.image)?;
+    // Buffered: the scan reads every record header and skips the module's payloads; small
+    // ones are skipped inside the buffer, with no system call.
+    let image = scan(&mut RecordReader::new(io::BufReader::with_capacity(
+        64 << 10,
+        &image_file,
+    )))
+    .context("reading the image")?;
+    let (xcr0, xsize) = cpu_xsave();
+    for t in image.tasks.iter().flatten() {
+        check_xstate(t, xcr0, xsize).with_context(|| format!("task {}", t.task.pid))?;
+    }
+    ckptlib::phase::mark("scanned");
+    let plan = plan::plan(&image.tree)?;
+    task::check_vm_children(&image, &plan)?;
+    let pidns = opt.pidns || image.container;
+    ensure!(
+        !image.container || image.tree[0].pid == 1,
+        "a container image whose init is not pid 1"
+    );
+    let root = plan.nodes[0].pid;
+    ensure!(
+        creds::may_choose_pids()?,
+        "choosing pid {root} needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN)"
+    );
+    let live = image.tasks.iter().flatten().count() as u32;
+    sys::session_begin(dev.file().as_fd(), live)?;
+
+    // Our descriptors go above every descriptor of the image, the parked objects above them.
+    let top = files::highest_fd(&image) + 1;
+    let (rd_end, wr_end) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+    let moved = files::move_own(
+        [image_file.as_fd(), dev.file().as_fd(), wr_end.as_fd()],
+        top,
+    )?;
+    let given = files::choose(&image, &inherited)?;
+    let parked = files::park(&image, moved.iter().max().unwrap() + 1, &given)?;
+    let board = Board::new()?;
+    ckptlib::phase::mark("parked");
+    let ctx = task::Ctx {
+        image: &image,
+        plan: &plan,
+        parked: &parked,
+        board: &board,
+        own: moved,
+        outer_pgid: getpgrp().as_raw(),
+    };
+
+    // Every signal stays blocked in the new processes until the module sets their masks.
+    signals::block_all()?;
+    // Until the tree runs, a process whose creator failed comes to us, not to init: a
+    // failed restart finds and kills it (kill_all). The plan leaves no other orphan.
+    if !pidns {
+        prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+    }
+    let first = if pidns {
+        let init = clone_process(0, CLONE_NEWPID, libc::SIGCHLD)?;
+        if init == 0 {
+            if image.container {
+                task::node_main(&ctx, 0)
+            }
+            ns_init(&ctx)
+        }
+        init
+    } else {
+        match clone_process(root, 0, plan.nodes[0].exit_signal)? {
+            0 => task::node_main(&ctx, 0),
+            p => p,
+        }
+    };
+    drop(wr_end);
+    // Our copy of the moved report descriptor: only the tree writes to it, and the reader
+    // must see the end of the pipe once every task has closed its own.
+    sys::close(moved[2]).context("closing rstr's report descriptor")?;
+
+    ckptlib::phase::mark("cloned");
+    if let Err(e) = wait_ready(rd_end, live, first, &image, pidns) {
+        kill_all(first, pidns);
+        return Err(e);
+    }
+    ckptlib::phase::mark("ready");
+    let shown = if pidns && !image.container {
+        outer_pid_of_root(first, root).unwrap_or(first)
+    } else {
+        first
+    };
+    // Before the tree runs: a restored process reading its terminal at once must find
+    // itself in the foreground. Given back when this function returns.
+    let foreground = (!opt.detach)
+        .then(|| Foreground::hand_over(&inherited, &given, shown))
+        .flatten();
+    if let Err(e) = sys::session_go(dev.file().as_fd()) {
+        kill_all(first, pidns);
+        return Err(e);
+    }
+    ckptlib::phase::mark("go");
+    if !pidns {
+        prctl::set_child_subreaper(false).context("PR_SET_CHILD_SUBREAPER")?;
+    }
+    if opt.detach {
+        println!("{shown}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let status = match &foreground {
+        Some(f) => f.wait(first),
+        None => wait_status(first),
+    };
+    drop(foreground);
+    Ok(match status {
+        Status::Exited(c) => ExitCode::from(c as u8),
+        Status::Killed(s) => ExitCode::from(128u8.wrapping_add(s as u8)),
+    })
+}
+
+/// The init `rstr` adds to a new pid namespace for an image that has none: it creates the
+/// root, reaps whatever is orphaned to it, and ends with the root's status (which ends the
+/// namespace).
+fn ns_init(ctx: &task::Ctx) -> ! {
+    let root = ctx.plan.nodes[0].pid;
+    if let Err(e) = task::spawn(ctx, 0) {
+        sys::report_line(ctx.own[2], 1, &format!("{e:#}"));
+        sys::exit_now(1)
+    }
+    // The init keeps no descriptor: none of rstr's, none of the caller's (a pipe it held
+    // open would keep whoever reads rstr's output waiting). What fails below cannot be
+    // reported any more (the report pipe is closed): the init goes on reaping regardless,
+    // since the namespace ends with it.
+    let _ = sys::close_all();
+    let _ = signals::unblock_all();
+    let _ = prctl::set_name(c"rstr-init");
+    loop {
+        match sys::wait(-1, 0) {
+            Ok((p, Ended::Exited(code))) if p == root => sys::exit_now(code),
+            Ok((p, Ended::Killed(sig))) if p == root => sys::exit_now(128 + sig),
+            Err(Errno::ECHILD) => sys::exit_now(0),
+            Ok(_) | Err(_) => {}
+        }
+    }
+}
+
+/// The outer pid of the root inside the namespace whose init is `init`.
+fn outer_pid_of_root(init: i32, root: i32) -> Option<i32> {
+    procfs::children_of_thread(init, init)
+        .into_iter()
+        .find(|&c| {
+            procfs::status_field(c, "NSpid")
+                .and_then(|l| l.split_whitespace().last()?.parse::<i32>().ok())
+                == Some(root)
+        })
+}
+
+/// Reads the tree's report lines until `live` tasks said `OK`; any other line is a failure.
+/// Also fails if the first process (the root, or the namespace's init) dies first.
+fn wait_ready(report: OwnedFd, live: u32, first: i32, image: &Image, pidns: bool) -> Result<()> {
+    let mut ok = 0;
+    let mut rd = io::BufReader::new(File::from(report));
+    let mut line = String::new();
+    while ok < live {
+        let n = if rd.buffer().is_empty() {
+            let mut pfd = [PollFd::new(rd.get_ref().as_fd(), PollFlags::POLLIN)];
+            match poll(&mut pfd, PollTimeout::from(500u16)) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => 0,
+                Err(e) => return Err(e).context("poll of the report pipe"),
+            }
+        } else {
+            1
+        };
+        if n == 0 {
+            if let Some(why) = dead(first, image, pidns) {
+                bail!("restart failed: {why} before every task was restored");
+            }
+            continue;
+        }
+        line.clear();
+        if rd.read_line(&mut line)? == 0 {
+            bail!("restart failed: every task died before it was restored");
+        }
+        match line.trim_end() {
+            "OK" => ok += 1,
+            why => bail!("restart failed: {why}"),
+        }
+    }
+    Ok(())
+}
+
+/// Whether a task of the tree died: the first process, or (in our namespace) any live one.
+fn dead(first: i32, image: &Image, pidns: bool) -> Option<String> {
+    match sys::wait(first, libc::WNOHANG) {
+        Ok((p, Ended::Exited(code))) if p == first => {
+            return Some(format!("process {first} ended (exit status {code})"))
+        }
+        Ok((p, Ended::Killed(sig))) if p == first => {
+            return Some(format!("process {first} ended (killed by signal {sig})"))
+        }
+        _ => {}
+    }
+    if pidns {
+        return None;
+    }
+    // Ours only: a zombie of the tree, or of us. One of another parent holds a pid of the
+    // image that a creator waits for (sys::clone::clone_process).
+    let me = std::process::id() as i32;
+    let ours = |ppid: i32| ppid == me || image.tree.iter().any(|e| e.pid == ppid);
+    image
+        .tree
+        .iter()
+        .filter(|e| e.flags & img::CKPT_TASK_ZOMBIE == 0)
+        .find(|e| procfs::stat(e.pid).is_some_and(|s| s.state == 'Z' && ours(s.ppid)))
+        .map(|e| format!("task {} died", e.pid))
+}
+
+/// Sends `sig` to `p`, a process of the tree we made; one gone meanwhile is no error.
+fn signal(p: i32, sig: Signal) {
+    match kill(Pid::from_raw(p), sig) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(e) => eprintln!("rstr: warning: cannot send {sig} to {p}: {e}"),
+    }
+}
+
+/// Kills every process of the tree under `first` and under us (orphans whose creator failed
+/// came to us): stopped first, so that none can create more while the tree is walked, then
+/// killed and reaped. In a new pid namespace killing its init is enough: the kernel kills
+/// the rest.
+fn kill_all(first: i32, pidns: bool) {
+    if pidns {
+        signal(first, Signal::SIGKILL);
+    } else {
+        let mut all = vec![first];
+        all.extend(procfs::children("self").into_iter().filter(|&c| c != first));
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let mut grew = false;
+            let mut i = 0;
+            while i < all.len() {
+                let p = all[i];
+                i += 1;
+                if seen.insert(p) {
+                    grew = true;
+                    signal(p, Signal::SIGSTOP);
+                }
+                for c in procfs::children(p) {
+                    if !all.contains(&c) {
+                        all.push(c);
+                    }
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        for &p in &all {
+            signal(p, Signal::SIGKILL);
+        }
+    }
+    // Reaped only: their status says nothing more than that the restart failed.
+    let _ = wait_status(first);
+    for c in procfs::children("self") {
+        let _ = wait_status(c);
+    }
+}
+
+/// How the root ended.
+pub enum Status {
+    Exited(i32),
+    Killed(i32),
+}
+
+/// Waits for the end of `pid`; 255 if it cannot be waited for.
+fn wait_status(pid: i32) -> Status {
+    loop {
+        match sys::wait(pid, 0) {
+            Ok((_, Ended::Exited(code))) => return Status::Exited(code),
+            Ok((_, Ended::Killed(sig))) => return Status::Killed(sig),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => return Status::Exited(255),
+        }
+    }
+}
+
+/// The terminal rstr waits on, handed to the restored tree: restored to rstr's own
+/// process group when dropped.
+pub struct Foreground {
+    fd: RawFd,
+    own: Pid,
+    /// The root's process group, which has the terminal.
+    pgrp: Pid,
+}
+
+impl Foreground {
+    /// Makes the process group of `root` (a pid as rstr sees it) the foreground group of
+    /// rstr's controlling terminal, when the tree was given that terminal (`given`: the
+    /// rstr descriptors handed to it), rstr is that terminal's foreground group, and the
+    /// root is in rstr's session but another group. `None` when nothing was changed; a
+    /// failure is only a warning: the tree runs, in the background.
+    pub fn hand_over(
+        inh: &Inherited,
+        given: &HashMap<(u32, RawFd), RawFd>,
+        root: i32,
+    ) -> Option<Foreground> {
+        let own = getpgrp();
+        let fd = (0..3).find(|&fd| {
+            inh.std_tty[fd as usize]
+                && given.values().any(|&g| g == fd)
+                && tcgetpgrp(sys::borrow(fd)).is_ok_and(|fg| fg == own)
+        })?;
+        let root = Pid::from_raw(root);
+        let pgrp = getpgid(Some(root)).ok()?;
+        let same_session = getsid(Some(root)).ok() == getsid(None).ok();
+        if pgrp == own || !same_session {
+            return None;
+        }
+        if let Err(e) = tcsetpgrp(sys::borrow(fd), pgrp) {
+            eprintln!(
+                "rstr: warning: process group {pgrp} stays in the background of the terminal \
+                 (tcsetpgrp: {e})"
+            );
+            return None;
+        }
+        Some(Foreground { fd, own, pgrp })
+    }
+}
+
+impl Foreground {
+    /// Waits for the end of `first` (the root) as a shell waits for its foreground job: when
+    /// the root stops (Ctrl-Z, SIGSTOP), rstr takes the terminal back and stops too, so that
+    /// its shell sees the job stopped; continued in the foreground (`fg`), it gives the
+    /// terminal to the tree again, in the background (`bg`) it does not; then continues the
+    /// root's group.
+    pub fn wait(&self, first: i32) -> Status {
+        loop {
+            match sys::wait(first, libc::WUNTRACED) {
+                Ok((_, Ended::Exited(code))) => return Status::Exited(code),
+                Ok((_, Ended::Killed(sig))) => return Status::Killed(sig),
+                Ok((_, Ended::Stopped(_))) => {
+                    // Each step may fail only with the terminal gone (hung up) or the group
+                    // dead: the wait goes on, and ends with the root.
+                    let _ = tcsetpgrp(sys::borrow(self.fd), self.own);
+                    // SIGSTOP cannot be blocked: rstr stops here until its shell continues it.
+                    let _ = kill(getpid(), Signal::SIGSTOP);
+                    if tcgetpgrp(sys::borrow(self.fd)).is_ok_and(|fg| fg == self.own) {
+                        let _ = tcsetpgrp(sys::borrow(self.fd), self.pgrp);
+                    }
+                    let _ = killpg(self.pgrp, Signal::SIGCONT);
+                }
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => return Status::Exited(255),
+            }
+        }
+    }
+}
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        // rstr blocks every signal (SIGTTOU too): a background group may take the
+        // terminal back. Nothing to do if it fails: the terminal is gone.
+        let _ = tcsetpgrp(sys::borrow(self.fd), self.own);
+    }
+}
