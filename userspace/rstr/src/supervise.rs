@@ -210,22 +210,32 @@ fn wait_ready(report: OwnedFd, live: u32, first: i32, image: &Image, pidns: bool
     let mut ok = 0;
     let mut rd = io::BufReader::new(File::from(report));
     let mut line = String::new();
+    // A death seen while nothing was to read. The task that died may have written its
+    // reason just before (a failed restart reports, then kills itself): what is in the
+    // pipe is read first, and the death is the reason only when the pipe is empty.
+    let mut died: Option<String> = None;
+    let readable = |rd: &io::BufReader<File>, ms: u16| -> Result<bool> {
+        if !rd.buffer().is_empty() {
+            return Ok(true);
+        }
+        let mut pfd = [PollFd::new(rd.get_ref().as_fd(), PollFlags::POLLIN)];
+        match poll(&mut pfd, PollTimeout::from(ms)) {
+            Ok(n) => Ok(n > 0),
+            Err(Errno::EINTR) => Ok(false),
+            Err(e) => Err(e).context("poll of the report pipe"),
+        }
+    };
     while ok < live {
-        let n = if rd.buffer().is_empty() {
-            let mut pfd = [PollFd::new(rd.get_ref().as_fd(), PollFlags::POLLIN)];
-            match poll(&mut pfd, PollTimeout::from(500u16)) {
-                Ok(n) => n,
-                Err(Errno::EINTR) => 0,
-                Err(e) => return Err(e).context("poll of the report pipe"),
+        if !readable(&rd, 500)? {
+            if died.is_none() {
+                died = dead(first, image, pidns);
             }
-        } else {
-            1
-        };
-        if n == 0 {
-            if let Some(why) = dead(first, image, pidns) {
-                bail!("restart failed: {why} before every task was restored");
+            match &died {
+                Some(why) if !readable(&rd, 0)? => {
+                    bail!("restart failed: {why} before every task was restored")
+                }
+                _ => continue,
             }
-            continue;
         }
         line.clear();
         if rd.read_line(&mut line)? == 0 {
