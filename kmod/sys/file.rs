@@ -23,6 +23,7 @@ use super::mm::PageBatch;
 const FMODE_READ: u32 = 1 << 0;
 const FMODE_WRITE: u32 = 1 << 1;
 const FMODE_STREAM: u32 = 1 << 21;
+const FMODE_BACKING: u32 = 1 << 24;
 
 // bindgen gives some kernel structs zero-sized opaque members (`its_array`, ...), which the
 // lint cannot tell from a struct without fields; only pointers to them cross here.
@@ -128,18 +129,29 @@ impl FileRef {
         unsafe { ckpt_helper_file_is_sysv_shm(self.raw()) != 0 }
     }
 
-    /// Its path, as `d_path` gives it, into the start of `buf`; returns its length (the
-    /// NUL after it is in `buf` too).
+    /// The path the user opened or mapped it by, as `file_user_path()` (inline) gives it:
+    /// for a file of a stacking filesystem (overlayfs maps its lower or upper file into a
+    /// process, `FMODE_BACKING`), the overlay's path, which the restart can open, not the
+    /// backing file's, which is on a layer the process never saw.
+    fn user_path(&self) -> *const bindings::path {
+        if self.mode() & FMODE_BACKING != 0 {
+            // SAFETY: the file is valid while `self` lives and is a backing file: its user
+            // path is set when it is opened and lives as long as it does.
+            unsafe { bindings::backing_file_user_path(self.raw()) }
+        } else {
+            // SAFETY: the file is valid while `self` lives; `f_path` is set at open.
+            unsafe { &raw const (*self.raw()).__bindgen_anon_1.f_path }
+        }
+    }
+
+    /// Its path, as `d_path` gives it for the [user path](Self::user_path), into the start
+    /// of `buf`; returns its length (the NUL after it is in `buf` too).
     pub(crate) fn path(&self, buf: &mut [u8]) -> Result<usize> {
         let size = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
-        // SAFETY: `f_path` is set at open and stable while the file lives; `d_path` writes
-        // at most `size` bytes into `buf` and returns a pointer into it or an ERR_PTR.
+        // SAFETY: the path is stable while the file lives; `d_path` writes at most `size`
+        // bytes into `buf` and returns a pointer into it or an ERR_PTR.
         let s = kernel::error::from_err_ptr(unsafe {
-            bindings::d_path(
-                &(*self.raw()).__bindgen_anon_1.f_path,
-                buf.as_mut_ptr().cast(),
-                size,
-            )
+            bindings::d_path(self.user_path(), buf.as_mut_ptr().cast(), size)
         })?;
         // `d_path` writes the NUL-terminated path at the end of `buf`: `s` points into it.
         let start = (s as usize)
