@@ -23,6 +23,11 @@ import traceback
 # a factor every timeout of sh() and wait_for() is multiplied by; the normal run leaves it unset.
 SLOW = float(os.environ.get("CKPT_TEST_SLOW") or 1)
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The processes a test starts and checkpoints are its own: not a runner's preloaded library
+# (kselftest's runner.sh runs each test under stdbuf, which preloads libstdbuf.so, and a
+# dynamically linked process such as /usr/bin/sleep would map it).
+for _var in ("LD_PRELOAD", "_STDBUF_I", "_STDBUF_O", "_STDBUF_E"):
+    os.environ.pop(_var, None)
 
 
 def _targets_dir():
