@@ -79,7 +79,7 @@ bench: setup all
 	BENCH_BIG=$(BENCH_BIG) $(TOP)/scripts/bench
 
 clean:
-	-k="$(cached_kdir)"; [ -d "$$k" ] && $(MAKE) -C "$$k" M=$(TOP) clean
+	-k="$(cached_kdir)"; if [ -d "$$k" ]; then $(MAKE) -C "$$k" M=$(TOP) clean; fi
 	$(MAKE) -C $(TOP)/selftests clean KDIR="$(cached_kdir)"
 	$(CARGO) clean
 	rm -rf $(TOP)/out
