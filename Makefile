@@ -9,14 +9,18 @@
 #   make KDIR=/path/to/linux   build the module against your own CONFIG_RUST=y kernel
 #
 # Without KDIR, the project's own test kernel is built once into the cache
-# (scripts/build-kernel) and used.
+# (scripts/build-kernel) and used. Only what needs a built kernel (module, lint) starts
+# that build; selftests and clean use the cached tree if it is there and never build it.
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ENV := . $(TOP)/scripts/env.sh
 ifneq ($(KDIR),)
 kdir := $(KDIR)
+cached_kdir := $(KDIR)
 else
 kdir = $$($(TOP)/scripts/build-kernel)
+# The path the cached test kernel has (or will have): a shell expansion, computed, not built.
+cached_kdir = $$($(ENV); kernel_dir $(TOP))
 endif
 # Cargo reads userspace/.cargo/config.toml (static binaries, explicit target) only when
 # run from inside userspace/, so every cargo command starts there.
@@ -40,8 +44,13 @@ module:
 userspace:
 	$(CARGO) build --release
 
+# The selftests need the kernel tree's tools/testing/selftests (lib.mk, the harness), not
+# a built kernel.
 selftests:
-	+$(MAKE) -C $(TOP)/selftests KDIR="$(kdir)"
+	+@k="$(cached_kdir)"; [ -f "$$k/tools/testing/selftests/lib.mk" ] || { \
+		echo "error: the selftests need a kernel source tree; $$k has none:" \
+			"run make kernel first, or make KDIR=/path/to/linux selftests" >&2; exit 1; }; \
+	$(MAKE) -C $(TOP)/selftests KDIR="$$k"
 
 # Kernel-style lints: the module through clippy (the kernel's own lint set),
 # rustfmt with the kernel's .rustfmt.toml, userspace through cargo clippy/fmt.
@@ -70,8 +79,8 @@ bench: setup all
 	BENCH_BIG=$(BENCH_BIG) $(TOP)/scripts/bench
 
 clean:
-	-$(ENV); [ -d "$(kdir)" ] && $(MAKE) -C "$(kdir)" M=$(TOP) clean
-	$(MAKE) -C $(TOP)/selftests clean KDIR=unused
+	-k="$(cached_kdir)"; if [ -d "$$k" ]; then $(MAKE) -C "$$k" M=$(TOP) clean; fi
+	$(MAKE) -C $(TOP)/selftests clean KDIR="$(cached_kdir)"
 	$(CARGO) clean
 	rm -rf $(TOP)/out
 

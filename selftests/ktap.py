@@ -2,9 +2,16 @@
 """A small KTAP producer for the Python selftests, in the manner of kselftest's ksft.py.
 
 Each test is a function; a failed `assert` or an exception fails it, `skip(reason)` skips
-it. Output: `TAP version 13`, the plan, one `ok`/`not ok` line per test, and the totals.
+it. Output: `TAP version 13`, the plan, one `ok`/`not ok` line per test (`ok N NAME # SKIP
+REASON` for a skip), and ksft.py's totals line; exit status 1 if a test failed, else 0.
+
+The tests find what they run without knowing where it was built: ckpt and rstr on PATH
+(scripts/vm puts the build's there), the target programs in CKPT_TARGETS or in targets/
+next to this file (an installed tree, make install) or out/targets/ (the source tree).
 """
 import os
+import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -15,20 +22,72 @@ import traceback
 # A slow guest (the debug kernel: KASAN, lockdep, kmemleak under TCG) sets CKPT_TEST_SLOW to
 # a factor every timeout of sh() and wait_for() is multiplied by; the normal run leaves it unset.
 SLOW = float(os.environ.get("CKPT_TEST_SLOW") or 1)
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(TOP, "selftests", "out")
-TARGET = os.path.join(OUT, "targets", "target")
-BIN = os.path.join(TOP, "userspace", "target", "x86_64-unknown-linux-gnu", "release")
-CKPT = os.path.join(BIN, "ckpt")
-RSTR = os.path.join(BIN, "rstr")
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The processes a test starts and checkpoints are its own: not a runner's preloaded library
+# (kselftest's runner.sh runs each test under stdbuf, which preloads libstdbuf.so, and a
+# dynamically linked process such as /usr/bin/sleep would map it).
+for _var in ("LD_PRELOAD", "_STDBUF_I", "_STDBUF_O", "_STDBUF_E"):
+    os.environ.pop(_var, None)
+
+
+def _targets_dir():
+    """Where the target programs (selftests/targets/*.c, built) are: CKPT_TARGETS if the
+    runner sets it, else targets/ next to this file (an installed tree: make install), else
+    out/targets/ next to it (the source tree, built by make into selftests/out). Canonical,
+    as /proc/PID/exe and /proc/PID/maps name them."""
+    env = os.environ.get("CKPT_TARGETS")
+    if env:
+        return os.path.realpath(env)
+    for d in (os.path.join(HERE, "targets"), os.path.join(HERE, "out", "targets")):
+        if os.access(os.path.join(d, "target"), os.X_OK):
+            return os.path.realpath(d)
+    sys.exit(f"ktap: no built target programs in {HERE}/targets or {HERE}/out/targets "
+             "(run make, or set CKPT_TARGETS)")
+
+
+def _tool(name):
+    """The absolute path of the tool NAME (ckpt, rstr) found on PATH: scripts/vm puts the
+    build's on it."""
+    path = shutil.which(name)
+    if path is None:
+        sys.exit(f"ktap: {name} is not on PATH (scripts/vm puts the built tools there)")
+    return os.path.realpath(path)
+
+
+TARGETS = _targets_dir()
+
+
+def target(name):
+    """The path of the target program NAME (tree, correct, refusals...)."""
+    return os.path.join(TARGETS, name)
+
+
+TARGET = target("target")
+CKPT = _tool("ckpt")
+RSTR = _tool("rstr")
+
+
+def scratch_root():
+    """Where test files go: CKPT_TEST_TMP if set, else a tmpfs at /run/ckpt-tests, mounted
+    by the first test file that needs it. A tmpfs of the guest is fast and has none of the
+    9p quirks of the host-shared /tmp (a read racing a truncating writer fails with ENODATA
+    there)."""
+    d = os.environ.get("CKPT_TEST_TMP")
+    if d:
+        return d
+    d = "/run/ckpt-tests"
+    os.makedirs(d, exist_ok=True)
+    if not os.path.ismount(d):
+        sh("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", d)
+    return d
 
 
 def scratch(prefix):
-    """A fresh directory for one test file's processes and images, on the tmpfs that
-    run_tests.sh mounts (CKPT_TEST_TMP), readable by the user the unprivileged tests use;
-    returns a function making one subdirectory per test."""
+    """A fresh directory for one test file's processes and images (under scratch_root()),
+    readable by the user the unprivileged tests use; returns a function making one
+    subdirectory per test."""
     import tempfile
-    top = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("CKPT_TEST_TMP", "/tmp"))
+    top = tempfile.mkdtemp(prefix=prefix, dir=scratch_root())
     os.chmod(top, 0o755)
 
     def fresh(name):
@@ -50,13 +109,14 @@ def skip(reason):
 def run(tests):
     print("TAP version 13")
     print(f"1..{len(tests)}")
-    failed = 0
+    failed = skipped = 0
     for i, t in enumerate(tests, 1):
         name = t.__name__
         try:
             t()
             print(f"ok {i} {name}")
         except Skip as s:
+            skipped += 1
             print(f"ok {i} {name} # SKIP {s}")
         except Exception:  # noqa: BLE001 - any failure of a test is reported, not raised
             failed += 1
@@ -64,7 +124,9 @@ def run(tests):
                 print(f"# {line}")
             print(f"not ok {i} {name}")
         sys.stdout.flush()
-    print(f"# Totals: pass:{len(tests) - failed} fail:{failed}")
+    # ksft.py's totals line; a skipped test is no failure (exit 0), as in ksft.finished().
+    passed = len(tests) - failed - skipped
+    print(f"# Totals: pass:{passed} fail:{failed} xfail:0 xpass:0 skip:{skipped} error:0")
     return 1 if failed else 0
 
 
@@ -90,13 +152,47 @@ def sh_unprivileged(*args):
         os.chmod("/dev/checkpoint", mode & 0o777)
 
 
-def running(pid):
-    """A process with this pid exists and is not a zombie."""
+def stat(pid):
+    """(state, ppid, pgid, sid) of a process or thread; None if there is none."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            s = f.read()
     except OSError:
-        return False
+        return None
+    f = s[s.rindex(")") + 2:].split()
+    return f[0], int(f[1]), int(f[2]), int(f[3])
+
+
+def running(pid):
+    """A process with this pid exists and is not a zombie."""
+    s = stat(pid)
+    return s is not None and s[0] != "Z"
+
+
+def status_field(path, key):
+    """A field of /proc/PATH/status: "PID" or "PID/task/TID"."""
+    with open(f"/proc/{path}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return line.split(":", 1)[1].strip()
+    raise KeyError(key)
+
+
+def nspid(pid):
+    return [int(x) for x in status_field(pid, "NSpid").split()]
+
+
+def ns_members(pid):
+    """{pid inside: pid outside} of every process in the pid namespace of PID."""
+    ns = os.readlink(f"/proc/{pid}/ns/pid")
+    out = {}
+    for e in os.listdir("/proc"):
+        try:
+            if e.isdigit() and os.readlink(f"/proc/{e}/ns/pid") == ns:
+                out[nspid(e)[-1]] = int(e)
+        except OSError:
+            pass
+    return out
 
 
 def reaped(pid):
@@ -187,3 +283,129 @@ def show_json(image):
 
 def records(recs, kind):
     return [r for r in recs if r["type"] == kind]
+
+
+class Tree:
+    """A tree.c tree, its root started in a session of its own, writing its errors to
+    DIR/stderr. When the `with` block ends, every process with that file as its fd 2
+    (restored or not, in any pid namespace), every process the test named with watch(),
+    and the init of a pid namespace any of them is in, is killed."""
+
+    def __init__(self, mode, d, *args, binary=None):
+        self.dir = d
+        self.stderr = os.path.join(d, "stderr")
+        with open(self.stderr, "w") as err:
+            self.proc = subprocess.Popen([binary or target("tree"), mode, d, *map(str, args)], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        self.root = self.proc.pid
+        self.pids = {self.root}
+
+    def __enter__(self):
+        return self
+
+    def members(self):
+        """The running processes whose fd 2 is this tree's stderr file."""
+        out = set()
+        for e in os.listdir("/proc"):
+            try:
+                if e.isdigit() and os.readlink(f"/proc/{e}/fd/2") == self.stderr:
+                    out.add(int(e))
+            except OSError:
+                pass
+        return out
+
+    def __exit__(self, *exc):
+        doomed = self.pids | self.members()
+        depth = len(nspid(os.getpid()))
+        for p in list(doomed):
+            try:
+                if len(nspid(p)) > depth:
+                    doomed.add(ns_members(p)[1])
+            except (OSError, KeyError):
+                pass
+        for p in doomed:
+            if running(p):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            wait_for(lambda: not any(running(p) for p in doomed), "the tree to die", timeout=120)
+        except AssertionError:
+            if exc[0] is None:
+                raise
+
+    def watch(self, pids):
+        self.pids.update(pids)
+
+    def report(self, name):
+        """The pairs of the process's file as a dict (numbers as ints); None before its
+        first report. The file is replaced whole, never rewritten in place."""
+        try:
+            with open(os.path.join(self.dir, name)) as f:
+                words = f.read().split()
+        except FileNotFoundError:
+            return None
+        return {k: int(v) if re.fullmatch(r"-?\d+", v) else v for k, v in zip(words[0::2], words[1::2])}
+
+    def reports(self, names, what, cond=lambda name, r: True, timeout=60):
+        """{name: report} once every one of NAMES has reported and COND holds for each."""
+        def all_in():
+            out = {}
+            for n in names:
+                r = self.report(n)
+                if r is None or not cond(n, r):
+                    return None
+                out[n] = r
+            return out
+        return wait_for(all_in, what, timeout)
+
+    def checkpoint(self, pids, *opts, pid=None):
+        """ckpt --kill the tree at PID (default: the root), then wait until every one of
+        PIDS is gone (their pids free again). Returns the image and the seconds ckpt took."""
+        img = os.path.join(self.dir, "img")
+        pids = list(pids)
+        self.limit = 120 + len(pids) / 4     # seconds for ckpt, and later rstr, to finish
+        t = time.monotonic()
+        sh(CKPT, "--kill", *opts, str(pid or self.root), "-o", img, timeout=self.limit)
+        took = time.monotonic() - t
+        self.proc.wait(timeout=60)
+        try:
+            wait_for(lambda: all(stat(p) is None for p in pids), "", timeout=30 + len(pids) / 20)
+        except AssertionError:
+            left = [p for p in pids if stat(p) is not None]
+            raise AssertionError(f"ckpt --kill left {len(left)} of the {len(pids)} processes: {left[:8]}") from None
+        return img, took
+
+    def restart(self, img, *opts):
+        """rstr --detach IMG: returns the pid it printed and the seconds it took."""
+        t = time.monotonic()
+        p = subprocess.Popen([RSTR, "--detach", *opts, img], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            p.wait(timeout=self.limit)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        took = time.monotonic() - t
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("rstr --detach exited, but a process keeps its stdout or stderr open") from None
+        assert p.returncode == 0, f"rstr --detach exited {p.returncode}: {err.strip()}"
+        assert re.fullmatch(r"\d+\n?", out), f"rstr --detach printed {out!r}, not a pid"
+        self.watch([int(out)])
+        return int(out), took
+
+    def checkpoint_restart(self, pids, *ckpt_opts, rstr_opts=(), pid=None):
+        """Both of the above; returns what rstr printed."""
+        img, _ = self.checkpoint(pids, *ckpt_opts, pid=pid)
+        return self.restart(img, *rstr_opts)[0]
+
+    def poke(self, name, sig, key):
+        """Sends SIG to the process NAME and waits for its report's KEY to count it."""
+        r = self.report(name)
+        os.kill(r["pid"], sig)
+        return self.reports([name], f"{name} to handle signal {sig}", lambda _, s: s[key] == r[key] + 1)[name]

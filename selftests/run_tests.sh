@@ -3,12 +3,17 @@
 # Runs inside the test VM (scripts/vm run -- selftests/run_tests.sh), with
 # ckpt.ko loaded. Runs every selftest binary and the module's KUnit suites
 # (which the kernel ran when the module was loaded) and ends with the line
-# `selftests: N passed, N failed`. Exit status 0 only if nothing failed.
+# `selftests: N passed, N failed, N skipped`: a test that printed `ok N NAME # SKIP` is
+# counted as skipped, not passed. Exit status 0 only if nothing failed.
 #
-# Usage: run_tests.sh [TEST...]   (default: every program in selftests/out and every
-#        selftests/test_*.py; a TEST is a path relative to selftests/)
+# Usage: run_tests.sh [TEST...]   (default: every program in OUTPUT and every
+#        selftests/test_*.py; a TEST is a path relative to selftests/, or absolute)
+# OUTPUT is where make built the selftests (default selftests/out); the Python tests find
+# the target programs in $OUTPUT/targets (CKPT_TARGETS) and ckpt and rstr on PATH.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+out=${OUTPUT:-$here/out}
+export CKPT_TARGETS=$out/targets
 pass=0 fail=0 skip=0
 
 count_tap() {	# top-level TAP lines of one test program's output
@@ -22,19 +27,15 @@ count_tap() {	# top-level TAP lines of one test program's output
 
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
-	for f in "$here"/out/*; do [ -f "$f" ] && tests+=("out/$(basename "$f")"); done
+	for f in "$out"/*; do [ -f "$f" ] && tests+=("$f"); done
 	for f in "$here"/test_*.py; do tests+=("$(basename "$f")"); done
 fi
 tmp=$(mktemp -d)
-# Test files live on a tmpfs of the guest: fast, and without the 9p quirks of the
-# host-shared /tmp (a read racing a truncating writer fails with ENODATA there).
-export CKPT_TEST_TMP=/run/ckpt-tests
-mkdir -p "$CKPT_TEST_TMP"
-mountpoint -q "$CKPT_TEST_TMP" || mount -t tmpfs -o mode=0755 tmpfs "$CKPT_TEST_TMP"
 
 for t in "${tests[@]}"; do
-	echo "# selftest: $t"
-	"$here/$t" 2>&1 | tee "$tmp/$(basename "$t").tap"
+	echo "# selftest: ${t#"$here"/}"
+	case "$t" in /*) path=$t ;; *) path=$here/$t ;; esac
+	"$path" 2>&1 | tee "$tmp/$(basename "$t").tap"
 	rc=${PIPESTATUS[0]}
 	count_tap "$tmp/$(basename "$t").tap"
 	# A program that died before printing its totals has failed, whatever it printed.

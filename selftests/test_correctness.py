@@ -13,10 +13,9 @@ import subprocess
 import sys
 import time
 
-from ktap import CKPT, OUT, RSTR, image_records, kill_reaped as kill, reaped as gone, run, running, scratch, sh, show_json, skip, wait_for
+from ktap import CKPT, RSTR, Tree, image_records, kill_reaped as kill, reaped as gone, run, running, scratch, sh, show_json, skip, target, wait_for
 
-CORRECT = os.path.join(OUT, "targets", "correct")
-TREE = os.path.join(OUT, "targets", "tree")
+CORRECT = target("correct")
 fresh = scratch("ckpt-correct-")
 
 
@@ -213,21 +212,14 @@ def memory_layouts_prctl_would_refuse_are_refused():
 
 
 def tree_image(d, children):
-    """A tree.c `wide` tree of a root and CHILDREN children, asleep; its image and pids."""
-    p = subprocess.Popen([TREE, "wide", d, str(children), "0"], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "stderr"), "w"),
-                         start_new_session=True)
-    n = children + 1
-    wait_for(lambda: sum(f.startswith("node") for f in os.listdir(d)) == n, f"{n} processes", timeout=120)
-    pids = []
-    for i in range(n):
-        with open(os.path.join(d, f"node{i}")) as f:
-            pids.append(int(f.read().split()[1]))
-    img = os.path.join(d, "img")
-    sh(CKPT, "--kill", str(p.pid), "-o", img, timeout=120)
-    p.wait(timeout=60)
-    for q in pids:
-        wait_for(lambda: gone(q), f"pid {q} to be gone after ckpt --kill")
+    """A tree.c `wide` tree of a root and CHILDREN children, asleep, checkpointed with
+    --kill (ktap.Tree.checkpoint: every one of its pids is free again); its image and pids,
+    the root's first."""
+    t = Tree("wide", d, children, 0)
+    names = [f"node{i}" for i in range(children + 1)]
+    reports = t.reports(names, f"{len(names)} processes", timeout=120)
+    pids = [reports[n]["pid"] for n in names]
+    img, _ = t.checkpoint(pids)
     return img, pids
 
 

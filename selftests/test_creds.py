@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import scratch, CKPT, OUT, RSTR, records, run, sh, show_json, wait_for  # noqa: E402
+from ktap import scratch, CKPT, RSTR, records, run, sh, show_json, target, wait_for  # noqa: E402
 
 fresh = scratch("ckpt-creds-")
-CREDS = os.path.join(OUT, "targets", "creds")
+CREDS = target("creds")
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 # The /proc/PID/status lines of credentials, and the target's own prctl reports.
 PROC_KEYS = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",

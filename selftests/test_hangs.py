@@ -14,10 +14,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import CKPT, OUT, RSTR, run, scratch, sh, wait_for  # noqa: E402
+from ktap import CKPT, RSTR, run, scratch, sh, target, wait_for  # noqa: E402
 from test_tree import Tree, counting, stat  # noqa: E402
 
-HANGS = os.path.join(OUT, "targets", "hangs")
+HANGS = target("hangs")
 fresh = scratch("ckpt-hangs-")
 
 

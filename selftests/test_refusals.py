@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import OUT, CKPT, RSTR, run, sh, show_json, wait_for  # noqa: E402
+from ktap import CKPT, RSTR, run, sh, show_json, target, wait_for  # noqa: E402
 from ktap import read_info, scratch  # noqa: E402
 
-REFUSALS = os.path.join(OUT, "targets", "refusals")
+REFUSALS = target("refusals")
 fresh = scratch("ckpt-refuse-")
 libc = ctypes.CDLL(None, use_errno=True)
 IPC_RMID = 0
@@ -114,59 +114,57 @@ def refused(p, expect, pid=None):
     return err
 
 
-def memfd_refused():
-    p = Proc("memfd", "memfd")
-    try:
-        fd = p.info["fd"]
-        refused(p, [f"task {p.pid}: fd {fd}: memfd /memfd:ckpt-test (deleted)",
-                    "cannot be reopened by path"])
-        untouched(p.status, p.pid)
-        assert os.readlink(f"/proc/{p.pid}/fd/{fd}").startswith("/memfd:ckpt-test")
-    finally:
-        p.kill()
+def refusal(name, mode, expect, before=None, after=None, cleanup=None, doc=None):
+    """The test NAME, of the shape most refusals share: a refusals process in MODE;
+    BEFORE(p) checks the state is set up; ckpt refuses it with every text of EXPECT(p) (see
+    refused()); the process runs on untouched; AFTER(p) checks what else must hold; CLEANUP(p)
+    removes what outlives the process (SysV objects, a child)."""
+    def test():
+        p = Proc(mode, mode)
+        try:
+            if before:
+                before(p)
+            refused(p, expect(p))
+            untouched(p.status, p.pid)
+            if after:
+                after(p)
+        finally:
+            p.kill()
+            if cleanup:
+                cleanup(p)
+    test.__name__ = test.__qualname__ = name
+    test.__doc__ = doc
+    return test
 
 
-def shared_memory_fd_refused():
-    p = Proc("devzero", "devzero")
-    try:
-        fd = p.info["fd"]
-        refused(p, [f"task {p.pid}: fd {fd}: shared memory object /dev/zero"])
-        untouched(p.status, p.pid)
-    finally:
-        p.kill()
+def memfd_still_open(p):
+    assert os.readlink(f"/proc/{p.pid}/fd/{p.info['fd']}").startswith("/memfd:ckpt-test")
 
 
-def second_description_of_a_pipe_end_refused():
-    p = Proc("pipe2", "pipe2")
-    try:
-        fd = p.info["fd"]
-        refused(p, [f"task {p.pid}: fd {fd}: pipe ",
-                    "a second open file description of its read end"])
-        untouched(p.status, p.pid)
-    finally:
-        p.kill()
+def cwd_removed(p):
+    assert not os.path.exists(p.info["dir"])
 
 
-def removed_working_directory_refused():
-    p = Proc("rmcwd", "rmcwd")
-    try:
-        d = p.info["dir"]
-        assert not os.path.exists(d)
-        refused(p, [f"task {p.pid}: working directory {d} (deleted) was removed"])
-        untouched(p.status, p.pid)
-    finally:
-        p.kill()
-
-
-def attached_sysv_shm_refused():
-    p = Proc("shm", "shm")
-    try:
-        shmid = p.info["shmid"]
-        refused(p, [f"pid {p.pid} uses SysV shared memory segment {shmid}",
-                    "SysV IPC is not saved yet"])
-        untouched(p.status, p.pid)
-    finally:
-        p.kill()
+memfd_refused = refusal(
+    "memfd_refused", "memfd",
+    lambda p: [f"task {p.pid}: fd {p.info['fd']}: memfd /memfd:ckpt-test (deleted)",
+               "cannot be reopened by path"],
+    after=memfd_still_open)
+shared_memory_fd_refused = refusal(
+    "shared_memory_fd_refused", "devzero",
+    lambda p: [f"task {p.pid}: fd {p.info['fd']}: shared memory object /dev/zero"])
+second_description_of_a_pipe_end_refused = refusal(
+    "second_description_of_a_pipe_end_refused", "pipe2",
+    lambda p: [f"task {p.pid}: fd {p.info['fd']}: pipe ",
+               "a second open file description of its read end"])
+removed_working_directory_refused = refusal(
+    "removed_working_directory_refused", "rmcwd",
+    lambda p: [f"task {p.pid}: working directory {p.info['dir']} (deleted) was removed"],
+    before=cwd_removed)
+attached_sysv_shm_refused = refusal(
+    "attached_sysv_shm_refused", "shm",
+    lambda p: [f"pid {p.pid} uses SysV shared memory segment {p.info['shmid']}",
+               "SysV IPC is not saved yet"])
 
 
 def inherited_sysv_shm_refused_by_the_module():
@@ -182,34 +180,20 @@ def inherited_sysv_shm_refused_by_the_module():
         untouched(p.status + ".child", child)
         untouched(p.status, p.pid)
     finally:
-        try:
-            os.kill(int(p.info["child"]), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_child(p)
         p.kill()
 
 
-def sysv_message_queue_refused():
-    p = Proc("msg", "msg")
-    msqid = int(p.info["msqid"])
-    try:
-        refused(p, [f"pid {p.pid} uses SysV message queue {msqid} (it sent to it last)",
-                    "SysV IPC is not saved yet"])
-        untouched(p.status, p.pid)
-    finally:
-        p.kill()
-        libc.msgctl(msqid, IPC_RMID, None)
-
-
-def sysv_semaphore_refused():
-    p = Proc("sem", "sem")
-    semid = int(p.info["semid"])
-    try:
-        refused(p, [f"pid {p.pid} uses SysV semaphore set {semid} (it changed semaphore 1 last)"])
-        untouched(p.status, p.pid)
-    finally:
-        p.kill()
-        libc.semctl(semid, 0, IPC_RMID)
+sysv_message_queue_refused = refusal(
+    "sysv_message_queue_refused", "msg",
+    lambda p: [f"pid {p.pid} uses SysV message queue {int(p.info['msqid'])} (it sent to it last)",
+               "SysV IPC is not saved yet"],
+    cleanup=lambda p: libc.msgctl(int(p.info["msqid"]), IPC_RMID, None))
+sysv_semaphore_refused = refusal(
+    "sysv_semaphore_refused", "sem",
+    lambda p: [f"pid {p.pid} uses SysV semaphore set {int(p.info['semid'])} "
+               "(it changed semaphore 1 last)"],
+    cleanup=lambda p: libc.semctl(int(p.info["semid"]), 0, IPC_RMID))
 
 
 def sysv_queue_of_another_process_is_not_refused():
@@ -229,65 +213,75 @@ def sysv_queue_of_another_process_is_not_refused():
         libc.msgctl(msqid, IPC_RMID, None)
 
 
-def signal_driven_io_refused():
-    p = Proc("async", "async")
-    try:
-        fd, wfd = p.info["fd"], p.info["wfd"]
-        wait_for(lambda: p.state().get("sig", 0) >= 1, "the first SIGUSR1 of input")
-        refused(p, [f"task {p.pid}: fd {fd}: signal-driven I/O (O_ASYNC on, "
-                    f"F_SETOWN process {p.pid}, F_SETSIG {int(signal.SIGUSR1)}) is not saved yet"])
-        untouched(p.status, p.pid)
-        # Its owner and signal are as they were: input still brings SIGUSR1.
-        before = p.state()["sig"]
-        with open(f"/proc/{p.pid}/fd/{wfd}", "wb", buffering=0) as w:
-            w.write(b"y")
-        wait_for(lambda: p.state()["sig"] > before, "SIGUSR1 after the refused checkpoint")
-    finally:
-        p.kill()
+def first_sigusr1(p):
+    wait_for(lambda: p.state().get("sig", 0) >= 1, "the first SIGUSR1 of input")
 
 
-def gs_base_refused_at_checkpoint():
-    p = Proc("gsbase", "gsbase")
-    try:
-        refused(p, [f"task {p.pid}: registers: gs base {p.info['gs_base']}",
-                    "cannot be restored yet"])
-        untouched(p.status, p.pid)
-    finally:
-        p.kill()
+def input_still_signals(p):
+    """Its owner and signal are as they were: input still brings SIGUSR1."""
+    before = p.state()["sig"]
+    with open(f"/proc/{p.pid}/fd/{p.info['wfd']}", "wb", buffering=0) as w:
+        w.write(b"y")
+    wait_for(lambda: p.state()["sig"] > before, "SIGUSR1 after the refused checkpoint")
 
 
-def shared_memory_grown_past_its_object_refused():
-    """The restart's own check of each VMA record runs at checkpoint too."""
-    p = Proc("grown", "grown")
-    try:
-        addr = int(p.info["addr"], 16)
-        refused(p, [f"task {p.pid}: restart would refuse this area: VMA record "
-                    f"{addr:#x}-{addr + 8192:#x}: shared memory object",
-                    "of 4096 bytes does not fit it"])
-        untouched(p.status, p.pid)
-    finally:
-        p.kill()
+signal_driven_io_refused = refusal(
+    "signal_driven_io_refused", "async",
+    lambda p: [f"task {p.pid}: fd {p.info['fd']}: signal-driven I/O (O_ASYNC on, "
+               f"F_SETOWN process {p.pid}, F_SETSIG {int(signal.SIGUSR1)}) is not saved yet"],
+    before=first_sigusr1, after=input_still_signals)
+gs_base_refused_at_checkpoint = refusal(
+    "gs_base_refused_at_checkpoint", "gsbase",
+    lambda p: [f"task {p.pid}: registers: gs base {p.info['gs_base']}", "cannot be restored yet"])
+shared_memory_grown_past_its_object_refused = refusal(
+    "shared_memory_grown_past_its_object_refused", "grown",
+    lambda p: [f"task {p.pid}: restart would refuse this area: VMA record "
+               f"{int(p.info['addr'], 16):#x}-{int(p.info['addr'], 16) + 8192:#x}: "
+               "shared memory object", "of 4096 bytes does not fit it"],
+    doc="The restart's own check of each VMA record runs at checkpoint too.")
 
 
-def vm_child_with_its_own_umask_refused():
-    """A CLONE_VM child is restarted as a clone of its parent: what it does not share must
-    be the parent's. The module compares them at checkpoint, as rstr did at restart."""
-    p = Proc("vm-umask", "vm-umask")
+def thread_still_there(p):
+    assert os.path.exists(f"/proc/{p.pid}/task/{p.info['tid']}"), "the thread is still there"
+
+
+tree_restart_cannot_build_refused = refusal(
+    "tree_restart_cannot_build_refused", "thread-files",
+    lambda p: [f"thread {p.info['tid']} has its own descriptor table or fs context",
+               "restart could not rebuild this tree"],
+    after=thread_still_there,
+    doc="""A thread with its own descriptor table: rstr's plan refuses that tree, so ckpt (which
+    runs the same plan on the module's TREE record) refuses it first.""")
+
+
+def umask(pid):
+    return [line for line in open(f"/proc/{pid}/status") if line.startswith("Umask")]
+
+
+def child_umask_differs(p):
     child = int(p.info["child"])
+    wait_for(lambda: umask(child) == ["Umask:\t0077\n"], "the child's umask")
+    assert umask(p.pid) != umask(child)
+
+
+def child_runs_on(p):
+    assert open(f"/proc/{p.info['child']}/stat").read().split()[2] in "RS", "the child runs on"
+
+
+def kill_child(p):
     try:
-        umask = lambda pid: [l for l in open(f"/proc/{pid}/status") if l.startswith("Umask")]
-        wait_for(lambda: umask(child) == ["Umask:\t0077\n"], "the child's umask")
-        assert umask(p.pid) != umask(child)
-        refused(p, [f"process {child} shares its parent's memory but not its root and cwd, "
-                    "which differs: not supported yet"])
-        untouched(p.status, p.pid)
-        assert open(f"/proc/{child}/stat").read().split()[2] in "RS", "the child runs on"
-    finally:
-        try:
-            os.kill(child, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.kill()
+        os.kill(int(p.info["child"]), signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+vm_child_with_its_own_umask_refused = refusal(
+    "vm_child_with_its_own_umask_refused", "vm-umask",
+    lambda p: [f"process {p.info['child']} shares its parent's memory but not its root and cwd, "
+               "which differs: not supported yet"],
+    before=child_umask_differs, after=child_runs_on, cleanup=kill_child,
+    doc="""A CLONE_VM child is restarted as a clone of its parent: what it does not share must
+    be the parent's. The module compares them at checkpoint, as rstr did at restart.""")
 
 
 def timer_refusal_ends_the_image_with_its_reason():
@@ -308,20 +302,6 @@ def timer_refusal_ends_the_image_with_its_reason():
     finally:
         p.kill()
         p.wait()
-
-
-def tree_restart_cannot_build_refused():
-    """A thread with its own descriptor table: rstr's plan refuses that tree, so ckpt (which
-    runs the same plan on the module's TREE record) refuses it first."""
-    p = Proc("thread-files", "thread-files")
-    try:
-        tid = p.info["tid"]
-        refused(p, [f"thread {tid} has its own descriptor table or fs context",
-                    "restart could not rebuild this tree"])
-        untouched(p.status, p.pid)
-        assert os.path.exists(f"/proc/{p.pid}/task/{tid}"), "the thread is still there"
-    finally:
-        p.kill()
 
 
 if __name__ == "__main__":

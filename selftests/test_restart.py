@@ -6,7 +6,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import scratch, sh_unprivileged, CKPT, RSTR, TARGET, Target, image_records, records, run, sh, show_json, wait_for  # noqa: E402

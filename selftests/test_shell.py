@@ -18,9 +18,9 @@ import sys
 import termios
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import CKPT, OUT, RSTR, records, run, scratch, sh, show_json, skip, wait_for  # noqa: E402
+from ktap import CKPT, RSTR, records, run, scratch, sh, show_json, skip, target, wait_for  # noqa: E402
 
-SHELL = os.path.join(OUT, "targets", "shell")
+SHELL = target("shell")
 fresh = scratch("ckpt-shell-")
 
 

@@ -10,62 +10,18 @@ which checks the targets and the tests themselves.
 import os
 import re
 import signal
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import CKPT, OUT, RSTR, run, scratch, sh, skip, wait_for  # noqa: E402
+import ktap  # noqa: E402
+from ktap import RSTR, nspid, ns_members, run, running, scratch, sh, skip, stat, status_field, wait_for  # noqa: E402
 
-TREE = os.path.join(OUT, "targets", "tree")
 NATIVE = os.environ.get("CKPT_TREE_NATIVE") == "1"
 fresh = scratch("ckpt-tree-")
 
 
-def stat(pid):
-    """(state, ppid, pgid, sid) of a process or thread; None if there is none."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except OSError:
-        return None
-    f = s[s.rindex(")") + 2:].split()
-    return f[0], int(f[1]), int(f[2]), int(f[3])
-
-
-def running(pid):
-    s = stat(pid)
-    return s is not None and s[0] != "Z"
-
-
-def status_field(path, key):
-    """A field of /proc/PATH/status: "PID" or "PID/task/TID"."""
-    with open(f"/proc/{path}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return line.split(":", 1)[1].strip()
-    raise KeyError(key)
-
-
-def nspid(pid):
-    return [int(x) for x in status_field(pid, "NSpid").split()]
-
-
 def catches(pid, sig):
     return bool(int(status_field(pid, "SigCgt"), 16) & (1 << (sig - 1)))
-
-
-def ns_members(pid):
-    """{pid inside: pid outside} of every process in the pid namespace of PID."""
-    ns = os.readlink(f"/proc/{pid}/ns/pid")
-    out = {}
-    for e in os.listdir("/proc"):
-        try:
-            if e.isdigit() and os.readlink(f"/proc/{e}/ns/pid") == ns:
-                out[nspid(e)[-1]] = int(e)
-        except OSError:
-            pass
-    return out
 
 
 def ids(pids):
@@ -83,132 +39,14 @@ def assert_same_ids(before, root):
         assert p == root or now[1] == ppid, f"pid {p}: parent {now[1]}, was {ppid}"
 
 
-class Tree:
-    """A tree.c tree, its root started in a session of its own, writing its errors to
-    DIR/stderr. When the `with` block ends, every process with that file as its fd 2
-    (restored or not, in any pid namespace), every process the test named with watch(),
-    and the init of a pid namespace any of them is in, is killed."""
-
-    def __init__(self, mode, d, *args, binary=TREE):
-        self.dir = d
-        self.stderr = os.path.join(d, "stderr")
-        with open(self.stderr, "w") as err:
-            self.proc = subprocess.Popen([binary, mode, d, *map(str, args)], stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-        self.root = self.proc.pid
-        self.pids = {self.root}
-
-    def __enter__(self):
-        return self
-
-    def members(self):
-        """The running processes whose fd 2 is this tree's stderr file."""
-        out = set()
-        for e in os.listdir("/proc"):
-            try:
-                if e.isdigit() and os.readlink(f"/proc/{e}/fd/2") == self.stderr:
-                    out.add(int(e))
-            except OSError:
-                pass
-        return out
-
-    def __exit__(self, *exc):
-        doomed = self.pids | self.members()
-        depth = len(nspid(os.getpid()))
-        for p in list(doomed):
-            try:
-                if len(nspid(p)) > depth:
-                    doomed.add(ns_members(p)[1])
-            except (OSError, KeyError):
-                pass
-        for p in doomed:
-            if running(p):
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        try:
-            wait_for(lambda: not any(running(p) for p in doomed), "the tree to die", timeout=120)
-        except AssertionError:
-            if exc[0] is None:
-                raise
-
-    def watch(self, pids):
-        self.pids.update(pids)
-
-    def report(self, name):
-        """The pairs of the process's file as a dict (numbers as ints); None before its
-        first report. The file is replaced whole, never rewritten in place."""
-        try:
-            with open(os.path.join(self.dir, name)) as f:
-                words = f.read().split()
-        except FileNotFoundError:
-            return None
-        return {k: int(v) if re.fullmatch(r"-?\d+", v) else v for k, v in zip(words[0::2], words[1::2])}
-
-    def reports(self, names, what, cond=lambda name, r: True, timeout=60):
-        """{name: report} once every one of NAMES has reported and COND holds for each."""
-        def all_in():
-            out = {}
-            for n in names:
-                r = self.report(n)
-                if r is None or not cond(n, r):
-                    return None
-                out[n] = r
-            return out
-        return wait_for(all_in, what, timeout)
-
-    def checkpoint(self, pids, *opts, pid=None):
-        """ckpt --kill the tree at PID (default: the root), then wait until every one of
-        PIDS is gone (their pids free again). Returns the image and the seconds ckpt took."""
-        img = os.path.join(self.dir, "img")
-        pids = list(pids)
-        self.limit = 120 + len(pids) / 4     # seconds for ckpt, and later rstr, to finish
-        t = time.monotonic()
-        sh(CKPT, "--kill", *opts, str(pid or self.root), "-o", img, timeout=self.limit)
-        took = time.monotonic() - t
-        self.proc.wait(timeout=60)
-        try:
-            wait_for(lambda: all(stat(p) is None for p in pids), "", timeout=30 + len(pids) / 20)
-        except AssertionError:
-            left = [p for p in pids if stat(p) is not None]
-            raise AssertionError(f"ckpt --kill left {len(left)} of the {len(pids)} processes: {left[:8]}") from None
-        return img, took
-
-    def restart(self, img, *opts):
-        """rstr --detach IMG: returns the pid it printed and the seconds it took."""
-        t = time.monotonic()
-        p = subprocess.Popen([RSTR, "--detach", *opts, img], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            p.wait(timeout=self.limit)
-        finally:
-            if p.poll() is None:
-                p.kill()
-        took = time.monotonic() - t
-        try:
-            out, err = p.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("rstr --detach exited, but a process keeps its stdout or stderr open") from None
-        assert p.returncode == 0, f"rstr --detach exited {p.returncode}: {err.strip()}"
-        assert re.fullmatch(r"\d+\n?", out), f"rstr --detach printed {out!r}, not a pid"
-        self.watch([int(out)])
-        return int(out), took
+class Tree(ktap.Tree):
+    """ktap.Tree; CKPT_TREE_NATIVE=1 makes checkpoint_restart do nothing (the tree just goes
+    on) and return PID or the root, to check the targets and the tests without the tools."""
 
     def checkpoint_restart(self, pids, *ckpt_opts, rstr_opts=(), pid=None):
-        """Both of the above; returns what rstr printed. Natively: nothing, PID or the root."""
         if NATIVE:
             return pid or self.root
-        img, _ = self.checkpoint(pids, *ckpt_opts, pid=pid)
-        return self.restart(img, *rstr_opts)[0]
-
-    def poke(self, name, sig, key):
-        """Sends SIG to the process NAME and waits for its report's KEY to count it."""
-        r = self.report(name)
-        os.kill(r["pid"], sig)
-        return self.reports([name], f"{name} to handle signal {sig}", lambda _, s: s[key] == r[key] + 1)[name]
+        return super().checkpoint_restart(pids, *ckpt_opts, rstr_opts=rstr_opts, pid=pid)
 
 
 def counting(before, more=3):

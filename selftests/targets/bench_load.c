@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "status.h"
+
 #define FANOUT 10
 
 static void *map_anon(size_t bytes)
@@ -140,12 +142,10 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return 7;
 	for (;;) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		int len = snprintf(line, sizeof(line), "counter %llu\n", ++counter);
 
-		if (pwrite(fd, line, len, 0) != len)
+		if (put_status(fd, line, len))
 			return 9;
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
+		nap(10);
 	}
 }

@@ -71,6 +71,7 @@
 #define SECBIT_NOROOT_LOCKED (1 << 1)
 #define SECBIT_KEEP_CAPS_LOCKED (1 << 5)
 #define SECBIT_NO_CAP_AMBIENT_RAISE (1 << 6)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifndef PR_SET_MDWE
 #define PR_SET_MDWE 65
@@ -232,7 +233,7 @@ static void pdeath_mode(void)
 	};
 	unsigned int i;
 
-	for (i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(kids); i++) {
 		pid_t pid = fork();
 
 		ok(pid, "fork");
@@ -304,9 +305,7 @@ int main(int argc, char **argv)
 	const char *mode;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: creds STATUS "
-			"idle|keepcaps|setuid|secure|pdeath|orphan|nodump|nice|threaduid|nnp|thp|mdwe|"
-			"mce|ioflusher|notsc\n");
+		fprintf(stderr, "usage: creds STATUS idle|keepcaps|setuid|secure|pdeath|orphan|nodump|nice|threaduid|nnp|thp|mdwe|mce|ioflusher|notsc\n");
 		return 2;
 	}
 	status = argv[1];

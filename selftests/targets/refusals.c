@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "status.h"
+
 #define WORDS 512
 
 static volatile sig_atomic_t sig_count;
@@ -116,7 +118,7 @@ int main(int argc, char **argv)
 	char info[4096], line[160], path[4200];
 	const char *status, *mode;
 	unsigned long long counter = 0;
-	int fd, n = 0, info_fd;
+	int fd, n = 0;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: refusals STATUS MODE\n");
@@ -255,21 +257,16 @@ int main(int argc, char **argv)
 			return 3;
 		n += snprintf(info + n, sizeof(info) - n, "child=%d\n", c);
 	}
-	snprintf(path, sizeof(path), "%s.info", status);
-	info_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (info_fd < 0 || write(info_fd, info, n) != n)
+	if (write_info(status, info, n))
 		return 8;
-	close(info_fd);
 	for (;;) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		int len;
 
 		counter++;
 		len = snprintf(line, sizeof(line), "counter %llu mem %s sig %d\n", counter,
 			       intact() ? "OK" : "BAD", (int)sig_count);
-		if (pwrite(fd, line, len, 0) != len)
+		if (put_status(fd, line, len))
 			return 9;
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
+		nap(10);
 	}
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the selftests' target programs (tree.c, hangs.c) share: DIR, where each process
+ * What the selftests' target programs (tree.c, hangs.c) share, besides status.h's nap(): DIR, where each process
  * reports, and the report itself, one line of "key value" pairs starting with "pid P",
  * replaced whole (written aside, then renamed) so that a reader never sees half a line.
  */
@@ -12,8 +12,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "status.h"
 
 static const char *dir;
 
@@ -40,14 +41,6 @@ static void report(const char *name, const char *fmt, ...)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || write(fd, line, n) != n || close(fd) || rename(tmp, path))
 		die(path);
-}
-
-static void nap(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
 }
 
 #endif

@@ -45,7 +45,7 @@ static void die(const char *what)
 }
 
 /* The "shell" of --job: returns in the job, never in the shell. */
-static void job(void)
+static void become_job(void)
 {
 	int go[2];
 	pid_t child;
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (as_job)
-		job();
+		become_job();
 	for (;;) {
 		struct timespec t = { 0, 100 * 1000 * 1000 };
 

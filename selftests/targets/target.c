@@ -36,16 +36,15 @@
 #include <sched.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/rseq.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-/* glibc 2.35+: where its own rseq area is, relative to the thread pointer. */
-extern const ptrdiff_t __rseq_offset;
-extern const unsigned int __rseq_size;
+#include "status.h"
 
-#define RSEQ_SIG 0x53053053
+/* glibc 2.35+ (sys/rseq.h): __rseq_offset, __rseq_size, where its own rseq area is. */
 #ifndef AT_RSEQ_FEATURE_SIZE
 #define AT_RSEQ_FEATURE_SIZE 27
 #endif
@@ -382,18 +381,9 @@ int main(int argc, char **argv)
 	fd = open(status, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return 7;
-	{
-		char path[4200];
-		int info_fd;
-
-		snprintf(path, sizeof(path), "%s.info", status);
-		info_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (info_fd < 0 || write(info_fd, info, n) != n)
-			return 8;
-		close(info_fd);
-	}
+	if (write_info(status, info, n))
+		return 8;
 	for (;;) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		int len;
 
 		counter++;
@@ -423,7 +413,7 @@ int main(int argc, char **argv)
 					(int)*(volatile uint32_t *)&rseq_area.cpu_id, now);
 		}
 		line[len++] = '\n';
-		if (pwrite(fd, line, len, 0) != len)
+		if (put_status(fd, line, len))
 			return 9;
 		if (tty_fd >= 0) {
 			char buf[64];
@@ -433,7 +423,6 @@ int main(int argc, char **argv)
 				got += r;
 			continue;
 		}
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
+		nap(10);
 	}
 }

@@ -151,7 +151,7 @@ static struct {
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
 static __thread int my_index = -1;
 
-static void * __attribute__((noreturn)) worker(void *arg)
+__attribute__((noreturn)) static void *worker(void *arg)
 {
 	int i = (int)(long)arg;
 	pthread_t self = pthread_self();
