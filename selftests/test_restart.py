@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import scratch, sh_unprivileged, CKPT, RSTR, TARGET, Target, image_records, records, run, sh, show_json, wait_for  # noqa: E402
+from ktap import scratch, sh_unprivileged, skip, CKPT, RSTR, TARGET, Target, image_records, records, run, sh, show_json, wait_for  # noqa: E402
 
 fresh = scratch("ckpt-restart-")
 
@@ -444,6 +444,42 @@ def unprivileged_restart_rejected():
     assert gone(t.pid)
 
 
+def overlay_mapped_file_saved_by_its_path():
+    """A file mapped from an overlayfs (the guest's /usr): the kernel maps the layer's own
+    file, whose path (on a layer the process never saw) the restart cannot open. The image
+    must hold the path the process mapped it by. A distribution binary, sleep, with
+    coreutils' own preload library."""
+    lib = "/usr/libexec/coreutils/libstdbuf.so"
+    fstype = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", lib],
+                            capture_output=True, text=True).stdout.strip()
+    if not os.path.exists(lib) or fstype != "overlay":
+        skip(f"{lib} is not on an overlayfs here ({fstype or 'absent'})")
+    d = fresh("overlay")
+    p = subprocess.Popen(["/usr/bin/sleep", "1000"], env={"LD_PRELOAD": lib},
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        # In its nanosleep: the dynamic loader is done (it maps and unmaps ld.so.cache).
+        wait_for(lambda: "nanosleep" in open(f"/proc/{p.pid}/wchan").read(),
+                 "sleep to sleep")
+        assert lib in open(f"/proc/{p.pid}/maps").read(), "the library is not mapped"
+        before = sorted({line.split()[-1] for line in open(f"/proc/{p.pid}/maps")
+                         if line.split()[-1].startswith("/")})
+        img = os.path.join(d, "img")
+        sh(CKPT, "--kill", str(p.pid), "-o", img)
+        p.wait(timeout=10)
+        paths = {v.get("path") for v in records(show_json(img), "VMA")}
+        assert lib in paths, f"the image holds {sorted(paths)}, not {lib}"
+        restart_detached(img)
+        wait_for(lambda: not dead(p.pid), "sleep to run again")
+        after = sorted({line.split()[-1] for line in open(f"/proc/{p.pid}/maps")
+                        if line.split()[-1].startswith("/")})
+        assert after == before, (before, after)
+        assert open(f"/proc/{p.pid}/stat").read().split()[2] == "S", "sleep is not sleeping"
+    finally:
+        kill_pid(p.pid)
+
+
 TESTS = [
     counter_continues_after_restart,
     memory_intact_after_restart,
@@ -461,6 +497,7 @@ TESTS = [
     damaged_images_refused_and_nothing_survives,
     hostile_images_leave_the_kernel_healthy,
     unprivileged_restart_rejected,
+    overlay_mapped_file_saved_by_its_path,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
 sys.exit(run(only or TESTS))
