@@ -570,9 +570,10 @@ int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_vma_rec *recs,
 			struct ckpt_h_vma_extra *extra, u32 max)
 {
 	struct vm_area_struct *vma;
-	VMA_ITERATOR(vmi, mm, 0);
 	struct file *exe;
 	u32 n = 0, i;
+
+	VMA_ITERATOR(vmi, mm, 0);
 
 	mmap_assert_locked(mm);
 	/* Replaced only under the mmap write lock (replace_mm_exe_file): stable here. */

@@ -95,8 +95,8 @@ u64 ckpt_helper_xfeatures(void);
  */
 struct ckpt_h_vma_extra {
 	struct file *file;	/* a reference, or NULL */
-	u64 shm_id;		/* MAP_SHARED|MAP_ANONYMOUS (a private shmem inode):
-				 * that inode's address (identity only), else 0 */
+	/* MAP_SHARED|MAP_ANONYMOUS (a private shmem inode): its address (identity only), else 0 */
+	u64 shm_id;
 	u32 exe;		/* maps the mm's executable file (/proc/PID/exe) */
 	u32 named;		/* vm_ops->name() gave a name (special mappings) */
 	char name[24];		/* that name, NUL-terminated, truncated */
