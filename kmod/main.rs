@@ -14,6 +14,7 @@
 mod uapi;
 
 mod checkpoint;
+mod creds;
 mod device;
 mod error;
 mod files;

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Task identity, credentials and resource limits: the `TASK`, `CREDS` and `RLIMITS` records.
+//! Task identity and resource limits: the `TASK` and `RLIMITS` records (with the task's
+//! `CREDS`, written by [`crate::creds`]).
 //!
 //! Restart of these is done by `rstr` with system calls (`prctl`, `setresuid`, `capset`,
 //! `setrlimit`): the kernel's own permission checks then decide what a caller may get back.
 
 use kernel::bindings;
 use kernel::prelude::*;
-use zerocopy::{FromZeros, IntoBytes};
+use zerocopy::FromZeros;
 
 use crate::error::{refuse, CkptResult, Context};
+use crate::creds;
 use crate::image::ImageWriter;
 use crate::sys::task::{TaskRef, Unsupported};
 use crate::uapi::image::{self as img, rec};
@@ -99,11 +101,7 @@ pub(crate) fn checkpoint(task: &TaskRef, ns: Option<&TaskRef>, w: &mut ImageWrit
         .context(fmt!("the root of the pid namespace is gone"))?;
     w.fixed(rec::TASK, &t)?;
 
-    let mut c = img::CkptCredsRec::new_zeroed();
-    let mut groups = KVec::new();
-    task.creds(&mut c, &mut groups)
-        .context(fmt!("credentials"))?;
-    w.record(rec::CREDS, &[c.as_bytes(), groups.as_slice().as_bytes()])?;
+    creds::checkpoint(task, w)?;
 
     let mut r = img::CkptRlimitsRec::new_zeroed();
     task.rlimits(&mut r);
