@@ -10,8 +10,8 @@ use kernel::bindings;
 use kernel::prelude::*;
 use zerocopy::FromZeros;
 
-use crate::error::{refuse, CkptResult, Context};
 use crate::creds;
+use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::sys::task::{TaskRef, Unsupported};
 use crate::uapi::image::{self as img, rec};
