@@ -11,7 +11,7 @@
 //! | a process, from its creation to the ioctl     | [`task`]      | task.rs    |
 //! | its threads and `CLONE_VM` processes          | [`thread`]    | task.rs    |
 //! | what every task restores on itself            | [`per_task`]  | task.rs    |
-//! | credentials                                   | [`creds`]     | task.rs    |
+//! | credentials                                   | [`creds`]     | creds.rs   |
 //! | root, cwd, umask                              | [`fs`]        | files.rs   |
 //! | descriptors, open files, pipes                | [`files`]     | files.rs   |
 //! | handlers, masks, pending signals              | [`signals`]   | signal.rs  |
