@@ -706,21 +706,21 @@ impl Record for CkptMmRec {
         if words % 2 != 0 {
             return Err(FieldError::Odd {
                 field: "auxv_words",
-                value: words as u64,
+                value: u64::from(self.auxv_words),
             });
         }
         if self.exe_vma != CKPT_NO_EXE && self.exe_vma >= self.nr_vmas {
             return Err(FieldError::Index {
                 field: "exe_vma",
-                value: self.exe_vma as u64,
+                value: u64::from(self.exe_vma),
                 count_field: "nr_vmas",
-                count: self.nr_vmas as u64,
+                count: u64::from(self.nr_vmas),
             });
         }
         if self.__reserved != 0 {
             return Err(FieldError::Reserved {
                 field: "__reserved",
-                value: self.__reserved as u64,
+                value: u64::from(self.__reserved),
             });
         }
         Ok(0)
