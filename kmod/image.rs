@@ -118,8 +118,9 @@ impl ImageReader {
         Ok(h)
     }
 
-    /// Reads the payload of a record whose header was just read, which must be exactly a `T`.
-    pub(crate) fn fixed<T: FromBytes + IntoBytes>(&mut self, h: &img::CkptHdr) -> CkptResult<T> {
+    /// Reads the payload of a record whose header was just read, which must be exactly a `T`
+    /// (a record with nothing after its struct).
+    pub(crate) fn fixed<T: img::Record>(&mut self, h: &img::CkptHdr) -> CkptResult<T> {
         if h.len as usize != size_of::<T>() {
             refuse!(
                 EINVAL,
@@ -134,8 +135,9 @@ impl ImageReader {
         Ok(v)
     }
 
-    /// Reads a `T` at the start of the payload; the rest is read with [`Self::bytes`].
-    pub(crate) fn prefix<T: FromBytes + IntoBytes>(&mut self, h: &img::CkptHdr) -> CkptResult<T> {
+    /// Reads a `T` at the start of the payload and checks the payload's length by the
+    /// record's rule ([`img::Record::payload_len`]); the rest is read with [`Self::bytes`].
+    pub(crate) fn prefix<T: img::Record>(&mut self, h: &img::CkptHdr) -> CkptResult<T> {
         if (h.len as usize) < size_of::<T>() {
             refuse!(
                 EINVAL,
@@ -147,7 +149,23 @@ impl ImageReader {
         }
         let mut v = T::new_zeroed();
         self.input.read_exact(v.as_mut_bytes()).map_err(truncated)?;
-        Ok(v)
+        match v.payload_len() {
+            Ok(n) if n == h.len as usize => Ok(v),
+            Ok(n) => refuse!(
+                EINVAL,
+                "record {}: {} bytes, its fields announce {}",
+                rec::name(h.kind),
+                h.len,
+                n
+            ),
+            // `FieldError` is `core::fmt::Display`, which `fmt!` takes through `Arguments`.
+            Err(e) => refuse!(
+                EINVAL,
+                "record {}: {}",
+                rec::name(h.kind),
+                format_args!("{e}")
+            ),
+        }
     }
 
     /// Reads `buf.len()` more payload bytes.
@@ -179,7 +197,7 @@ impl ImageReader {
     }
 
     /// Reads a record that must be of type `kind` and exactly a `T`.
-    pub(crate) fn expect<T: FromBytes + IntoBytes>(&mut self, kind: u32) -> CkptResult<T> {
+    pub(crate) fn expect<T: img::Record>(&mut self, kind: u32) -> CkptResult<T> {
         let h = self.header()?;
         if h.kind != kind {
             refuse!(

@@ -500,3 +500,255 @@ pub struct CkptRegsRec {
     pub fs: u64,
     pub gs: u64,
 }
+
+/// Why a record's fields do not hold together (see [`Record::trailer_len`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldError {
+    /// The field is above the maximum.
+    Above {
+        field: &'static str,
+        value: u64,
+        max: u64,
+    },
+    /// The field is below the minimum.
+    Below {
+        field: &'static str,
+        value: u64,
+        min: u64,
+    },
+    /// The field is an index among `count` things and is not below it.
+    Index {
+        field: &'static str,
+        value: u64,
+        count_field: &'static str,
+        count: u64,
+    },
+    /// The field counts pairs of words and must be even.
+    Odd { field: &'static str, value: u64 },
+    /// A reserved field is not zero.
+    Reserved { field: &'static str, value: u64 },
+}
+
+impl core::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            FieldError::Above { field, value, max } => {
+                write!(f, "{field} {value} is above its maximum {max}")
+            }
+            FieldError::Below { field, value, min } => {
+                write!(f, "{field} {value} is below its minimum {min}")
+            }
+            FieldError::Index {
+                field,
+                value,
+                count_field,
+                count,
+            } => write!(f, "{field} {value} is not below {count_field} {count}"),
+            FieldError::Odd { field, value } => write!(f, "{field} {value} is odd"),
+            FieldError::Reserved { field, value } => {
+                write!(f, "reserved field {field} is {value:#x}, not 0")
+            }
+        }
+    }
+}
+
+/// `value` if it is in `min..=max`.
+const fn bounded(field: &'static str, value: u32, min: u32, max: u32) -> Result<usize, FieldError> {
+    if value < min {
+        Err(FieldError::Below {
+            field,
+            value: value as u64,
+            min: min as u64,
+        })
+    } else if value > max {
+        Err(FieldError::Above {
+            field,
+            value: value as u64,
+            max: max as u64,
+        })
+    } else {
+        Ok(value as usize)
+    }
+}
+
+/// The fixed part of a record of type [`Record::KIND`], and the rule of its length: the
+/// payload is the struct, then exactly [`Record::trailer_len`] bytes (paths, groups,
+/// contents, pages) that its fields announce, each count within its bound.
+///
+/// The one statement of these rules: the module's reader (`kmod/image.rs`) and the tools'
+/// (`ckptlib::image`) both check every record with it.
+pub trait Record:
+    zerocopy::FromBytes + zerocopy::IntoBytes + zerocopy::Immutable + zerocopy::KnownLayout + Sized
+{
+    /// The record type ([`rec`]) whose payload starts with this struct.
+    const KIND: u32;
+
+    /// Bytes that follow the struct in the payload, as its fields announce them, once
+    /// every count, length and index field is checked against its bound.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        Ok(0)
+    }
+
+    /// The whole payload's length: the struct and [`Record::trailer_len`].
+    fn payload_len(&self) -> Result<usize, FieldError> {
+        Ok(size_of::<Self>() + self.trailer_len()?)
+    }
+
+    /// The records of another type that must come right after this one, and how many:
+    /// `SIGINFO`s after `SIGNALS`, `VMA`s after `MM`.
+    fn followed_by(&self) -> Option<(u32, u32)> {
+        None
+    }
+}
+
+impl Record for CkptHeaderRec {
+    const KIND: u32 = rec::HEADER;
+}
+
+impl Record for CkptTailRec {
+    const KIND: u32 = rec::TAIL;
+}
+
+impl Record for CkptErrorRec {
+    const KIND: u32 = rec::ERROR;
+
+    /// The reason.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("len", self.len, 0, CKPT_REASON_MAX)
+    }
+}
+
+impl Record for CkptTreeRec {
+    const KIND: u32 = rec::TREE;
+
+    /// The entries, one per task.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        Ok(bounded("nr", self.nr, 1, super::CKPT_MAX_TASKS)? * size_of::<CkptTreeEntry>())
+    }
+}
+
+impl Record for CkptTaskRec {
+    const KIND: u32 = rec::TASK;
+}
+
+impl Record for CkptCredsRec {
+    const KIND: u32 = rec::CREDS;
+
+    /// The supplementary groups.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        Ok(bounded("ngroups", self.ngroups, 0, CKPT_NGROUPS_MAX)? * size_of::<u32>())
+    }
+}
+
+impl Record for CkptRlimitsRec {
+    const KIND: u32 = rec::RLIMITS;
+}
+
+impl Record for CkptFsRec {
+    const KIND: u32 = rec::FS;
+
+    /// The root, then the working directory.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        Ok(bounded("root_len", self.root_len, 0, CKPT_PATH_MAX)?
+            + bounded("cwd_len", self.cwd_len, 0, CKPT_PATH_MAX)?)
+    }
+}
+
+impl Record for CkptSighandRec {
+    const KIND: u32 = rec::SIGHAND;
+}
+
+impl Record for CkptSignalsRec {
+    const KIND: u32 = rec::SIGNALS;
+
+    fn followed_by(&self) -> Option<(u32, u32)> {
+        Some((rec::SIGINFO, self.nr_pending))
+    }
+}
+
+impl Record for CkptSiginfoRec {
+    const KIND: u32 = rec::SIGINFO;
+}
+
+impl Record for CkptFileRec {
+    const KIND: u32 = rec::FILE;
+
+    /// The path.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("path_len", self.path_len, 0, CKPT_PATH_MAX)
+    }
+}
+
+impl Record for CkptPipeRec {
+    const KIND: u32 = rec::PIPE;
+
+    /// What was buffered, at most the pipe's capacity.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("len", self.len, 0, self.capacity)
+    }
+}
+
+impl Record for CkptXstateRec {
+    const KIND: u32 = rec::XSTATE;
+
+    /// The XSAVE area.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("size", self.size, 0, CKPT_MAX_PAYLOAD)
+    }
+}
+
+impl Record for CkptMmRec {
+    const KIND: u32 = rec::MM;
+
+    /// Nothing follows; checks the words of `auxv` in use and the executable's area.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        let words = bounded("auxv_words", self.auxv_words, 0, CKPT_AUXV_WORDS as u32)?;
+        if words % 2 != 0 {
+            return Err(FieldError::Odd {
+                field: "auxv_words",
+                value: u64::from(self.auxv_words),
+            });
+        }
+        if self.exe_vma != CKPT_NO_EXE && self.exe_vma >= self.nr_vmas {
+            return Err(FieldError::Index {
+                field: "exe_vma",
+                value: u64::from(self.exe_vma),
+                count_field: "nr_vmas",
+                count: u64::from(self.nr_vmas),
+            });
+        }
+        if self.__reserved != 0 {
+            return Err(FieldError::Reserved {
+                field: "__reserved",
+                value: u64::from(self.__reserved),
+            });
+        }
+        Ok(0)
+    }
+
+    fn followed_by(&self) -> Option<(u32, u32)> {
+        Some((rec::VMA, self.nr_vmas))
+    }
+}
+
+impl Record for CkptVmaRec {
+    const KIND: u32 = rec::VMA;
+
+    /// The path of a file mapping.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("path_len", self.path_len, 0, CKPT_PATH_MAX)
+    }
+}
+
+impl Record for CkptPagesRec {
+    const KIND: u32 = rec::PAGES;
+
+    /// The pages' contents.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        Ok(bounded("nr_pages", self.nr_pages, 1, CKPT_PAGES_PER_RECORD)? * CKPT_PAGE_SIZE as usize)
+    }
+}
+
+impl Record for CkptRegsRec {
+    const KIND: u32 = rec::REGS;
+}

@@ -4,8 +4,9 @@
  *
  * The source of truth is uapi/image.rs (see it and Documentation/image.rst for
  * the order of records); this header declares the same records.
- * userspace/ckptlib/tests/c_header.rs checks every field's offset and size and
- * every constant against the Rust definitions.
+ * userspace/ckptlib/tests/c_header.rs checks every field's offset, size and
+ * type, every struct's size and alignment and every constant against the Rust
+ * definitions, listed from uapi/image.rs itself (Documentation/image.rst).
  *
  * An image is a stream of records, each a struct ckpt_hdr, the payload, and
  * zeros up to a multiple of CKPT_RECORD_ALIGN bytes.

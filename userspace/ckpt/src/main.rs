@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 
 use ckptlib::checkpoint::{self, StoppedTree};
 use ckptlib::device::Device;
-use ckptlib::image::{self, Decoded};
+use ckptlib::image::{self, Decoded, Rec};
 
 /// Checkpoint a process with the in-kernel checkpoint/restart module (ckpt.ko).
 ///
@@ -174,50 +174,30 @@ fn show(path: &PathBuf, json: bool) -> Result<ExitCode> {
     } else {
         Box::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
     };
-    let mut rd = image::RecordReader::new(io::BufReader::with_capacity(1 << 20, input));
+    let mut records = image::RecordReader::new(io::BufReader::with_capacity(1 << 20, input));
+    // Every check is the reader's: it fails on the first record that is wrong, after the
+    // records before it are printed.
+    let mut rd = image::ImageReader::new(&mut records);
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let mut seen_tail = false;
-    let mut first = true;
-    while let Some(r) = rd.next_record()? {
-        let off = rd.offset();
-        if first && r.kind != ckptlib::abi::image::rec::HEADER {
-            bail!("not a checkpoint image: it does not start with a HEADER record");
-        }
-        first = false;
-        let d = image::decode(&r)
-            .with_context(|| format!("record {} ending at offset {off}", rd.count()))?;
-        if json {
-            writeln!(out, "{}", serde_json::to_string(&d)?)?;
-        } else {
-            writeln!(out, "{}", describe(&d))?;
-        }
-        match d {
-            Decoded::Error { errno, reason } => {
-                out.flush()?;
-                bail!("the image ends with an ERROR record: the checkpoint failed (errno {errno}): {reason}")
+    let shown = (|| {
+        while let Some(r) = rd.next_record()? {
+            let d = Decoded::from(&r);
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&d)?)?;
+            } else {
+                writeln!(out, "{}", describe(&d))?;
             }
-            Decoded::Tail { nr_records } => {
-                if nr_records + 1 != rd.count() {
-                    out.flush()?;
-                    bail!(
-                        "TAIL counts {nr_records} records before it, the image has {}",
-                        rd.count() - 1
-                    )
-                }
-                seen_tail = true;
+            if let Rec::Error { error, reason } = r {
+                bail!(
+                    "the image ends with an ERROR record: the checkpoint failed (errno {}): {reason}",
+                    error.error
+                )
             }
-            _ if seen_tail => bail!("data after the TAIL record"),
-            _ => {}
         }
-    }
+        Ok(())
+    })();
     out.flush()?;
-    if !seen_tail {
-        bail!(
-            "truncated image: no TAIL record after {} records",
-            rd.count()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    shown.map(|()| ExitCode::SUCCESS)
 }
 
 /// One line for people.

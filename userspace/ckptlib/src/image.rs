@@ -2,18 +2,28 @@
 
 //! Reading and writing the record stream of a checkpoint image (`uapi/image.rs`).
 //!
-//! [`RecordReader`] reads strictly in order from any `Read` (a file, a pipe, stdin) and checks
-//! the framing of every record: its length bound and its zero padding. [`decode`] turns a
-//! record into a [`Decoded`] value for `ckpt show`, checking each payload's size and the
-//! lengths inside it. [`RecordWriter`] writes the same framing, for tests and tools.
+//! The one reader of images in userspace, in two layers:
+//!
+//! - [`RecordReader`] reads strictly in order from any `Read` (a file, a pipe, stdin) and
+//!   checks the framing of every record: its length bound and its zero padding.
+//! - [`ImageReader`] on top of it turns each record into a typed [`Rec`], checked once: its
+//!   length by the record's rule ([`img::Record`], the rule the module checks too), its paths,
+//!   its magic; and the stream as a whole: `HEADER` then `TREE` first, the counts records
+//!   announce (`TREE` tasks as the `HEADER` says, `nr_pending` `SIGINFO`s after `SIGNALS`,
+//!   `nr_vmas` `VMA`s after `MM`), the `TAIL`'s count, nothing after the `TAIL` or `ERROR`.
+//!
+//! `ckpt show` ([`Decoded`]), `rstr`'s [`crate::restart::scan`] and the tests read images
+//! with it. [`RecordWriter`] writes the same framing, for tests and tools.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use anyhow::{bail, ensure, Result};
-use serde::Serialize;
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use zerocopy::{FromBytes, IntoBytes};
 
-use crate::abi::image::{self as img, file_kind, rec, vma_kind};
+use crate::abi::image::{self as img, rec, Record as _};
+
+mod show;
+pub use show::{Decoded, Sigaction, TreeTask};
 
 /// One record: its type and its payload, padding removed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,55 +217,10 @@ impl<W: Write> RecordWriter<W> {
     }
 }
 
-/// Splits a payload into its fixed struct and the bytes after it.
-pub fn split<T: FromBytes + KnownLayout + Immutable>(
-    kind: u32,
-    payload: &[u8],
-) -> Result<(T, &[u8])> {
-    match T::read_from_prefix(payload) {
-        Ok((v, rest)) => Ok((v, rest)),
-        Err(_) => bail!(
-            "record {}: payload of {} bytes is shorter than its {}-byte struct",
-            rec::name(kind),
-            payload.len(),
-            size_of::<T>()
-        ),
-    }
-}
-
-/// Reads a payload that is exactly one `T`.
-pub fn exact<T: FromBytes + KnownLayout + Immutable>(kind: u32, payload: &[u8]) -> Result<T> {
-    let (v, rest) = split::<T>(kind, payload)?;
-    ensure!(
-        rest.is_empty(),
-        "record {}: {} bytes after its struct",
-        rec::name(kind),
-        rest.len()
-    );
-    Ok(v)
-}
-
 /// A NUL-padded byte array as a string.
 pub fn c_str(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
-
-/// A path of `len` bytes at the start of `rest`, checked.
-fn path_at(kind: u32, rest: &[u8], len: u32) -> Result<(String, usize)> {
-    ensure!(
-        len <= img::CKPT_PATH_MAX && len as usize <= rest.len(),
-        "record {}: path length {} out of bounds",
-        rec::name(kind),
-        len
-    );
-    let p = &rest[..len as usize];
-    ensure!(
-        !p.contains(&0),
-        "record {}: NUL inside a path",
-        rec::name(kind)
-    );
-    Ok((String::from_utf8_lossy(p).into_owned(), len as usize))
 }
 
 /// FNV-1a (64 bit) of a byte string: a cheap fingerprint of page contents for `ckpt show`
@@ -269,568 +234,419 @@ pub fn fnv1a64(data: &[u8]) -> u64 {
     h
 }
 
-fn hex(v: u64) -> String {
-    format!("{v:#x}")
-}
-
-fn vma_kind_name(k: u32) -> &'static str {
-    match k {
-        vma_kind::ANON_PRIVATE => "anon-private",
-        vma_kind::ANON_SHARED => "anon-shared",
-        vma_kind::FILE_PRIVATE => "file-private",
-        vma_kind::FILE_SHARED => "file-shared",
-        vma_kind::HEAP => "heap",
-        vma_kind::STACK => "stack",
-        vma_kind::VDSO => "vdso",
-        vma_kind::VVAR => "vvar",
-        vma_kind::VVAR_VCLOCK => "vvar_vclock",
-        vma_kind::VSYSCALL => "vsyscall",
-        _ => "unknown",
-    }
-}
-
-fn file_kind_name(k: u32) -> &'static str {
-    match k {
-        file_kind::REGULAR => "regular",
-        file_kind::CHARDEV => "chardev",
-        file_kind::DIRECTORY => "directory",
-        file_kind::PIPE => "pipe",
-        _ => "unknown",
-    }
-}
-
-/// One signal's disposition, decoded.
-#[derive(Debug, Serialize)]
-pub struct Sigaction {
-    pub signo: u32,
-    pub handler: String,
-    pub flags: String,
-    pub restorer: String,
-    pub mask: String,
-}
-
-/// One `TREE` entry, decoded.
-#[derive(Debug, Serialize)]
-pub struct TreeTask {
-    pub pid: i32,
-    pub tgid: i32,
-    pub ppid: i32,
-    pub pgid: i32,
-    pub sid: i32,
-    pub zombie: bool,
-    pub stopped: bool,
-    pub subreaper: bool,
-    pub exit_code: i32,
-    pub exit_signal: i32,
-    pub mm: u32,
-    pub files: u32,
-    pub fs: u32,
-    pub sighand: u32,
-}
-
-/// The `TREE` record: its header and entries, lengths checked.
-pub fn tree_entries(payload: &[u8]) -> Result<(img::CkptTreeRec, Vec<img::CkptTreeEntry>)> {
-    let (t, rest) = split::<img::CkptTreeRec>(rec::TREE, payload)?;
-    ensure!(
-        t.nr >= 1
-            && t.nr <= crate::abi::CKPT_MAX_TASKS
-            && rest.len() == t.nr as usize * size_of::<img::CkptTreeEntry>(),
-        "TREE record: {} tasks do not match its {} bytes",
-        t.nr,
-        rest.len()
-    );
-    let entries = rest
-        .chunks_exact(size_of::<img::CkptTreeEntry>())
-        .map(|c| img::CkptTreeEntry::read_from_bytes(c).expect("size checked"))
-        .collect();
-    Ok((t, entries))
-}
-
-/// A decoded record, for `ckpt show`.
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Decoded {
-    Header {
-        image_version: u32,
-        arch: String,
-        page_size: u32,
-        xsave_size: u32,
-        xfeatures: String,
-        time_ns: u64,
-        nr_tasks: u32,
-        kernel_release: String,
-    },
-    Tail {
-        nr_records: u64,
-    },
+/// A record, parsed and checked: its fixed part and what its fields announce after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rec {
+    Header(img::CkptHeaderRec),
+    Tail(img::CkptTailRec),
     Error {
-        errno: i32,
+        error: img::CkptErrorRec,
+        /// The reason (UTF-8 as the module writes it; shown lossily otherwise).
         reason: String,
     },
     Tree {
-        container: bool,
-        tasks: Vec<TreeTask>,
+        tree: img::CkptTreeRec,
+        entries: Vec<img::CkptTreeEntry>,
     },
-    Pipe {
-        id: u32,
-        capacity: u32,
-        len: u32,
-    },
-    Task {
-        pid: i32,
-        tgid: i32,
-        ppid: i32,
-        pgid: i32,
-        sid: i32,
-        comm: String,
-        personality: String,
-        umask: String,
-        exit_signal: i32,
-        dumpable: Option<u32>,
-        no_new_privs: u32,
-        robust_list: String,
-        robust_list_len: u64,
-        set_child_tid: String,
-        clear_child_tid: String,
-        vdso_base: String,
-        rseq: String,
-        rseq_len: u32,
-        pdeath_signal: i32,
-        nice: i32,
-        timer_slack_ns: u64,
-        thp_disable: u32,
-    },
+    Task(img::CkptTaskRec),
     Creds {
-        uid: [u32; 4],
-        gid: [u32; 4],
+        creds: img::CkptCredsRec,
         groups: Vec<u32>,
-        securebits: String,
-        cap_inheritable: String,
-        cap_permitted: String,
-        cap_effective: String,
-        cap_bset: String,
-        cap_ambient: String,
     },
-    Rlimits {
-        /// `(cur, max)` per resource; `u64::MAX` is `RLIM_INFINITY`.
-        rlim: Vec<(u64, u64)>,
-    },
+    Rlimits(Box<img::CkptRlimitsRec>),
+    /// Paths are bytes with no NUL: not necessarily UTF-8, not necessarily absolute.
     Fs {
-        root: String,
-        cwd: String,
+        fs: img::CkptFsRec,
+        root: Vec<u8>,
+        cwd: Vec<u8>,
     },
-    Sighand {
-        /// Only the signals whose disposition is not the default.
-        actions: Vec<Sigaction>,
-    },
-    Signals {
-        blocked: String,
-        altstack_sp: String,
-        altstack_size: u64,
-        altstack_flags: u32,
-        nr_pending: u32,
-    },
-    Siginfo {
-        shared: bool,
-        signo: i32,
-        errno: i32,
-        code: i32,
+    Sighand(Box<img::CkptSighandRec>),
+    Signals(img::CkptSignalsRec),
+    Siginfo(Box<img::CkptSiginfoRec>),
+    Pipe {
+        pipe: img::CkptPipeRec,
+        /// What was buffered in it.
+        data: Vec<u8>,
     },
     File {
-        fd: i32,
-        kind: &'static str,
-        path: String,
-        flags: String,
-        cloexec: bool,
-        pos: i64,
-        mode: String,
-        rdev: u32,
-        obj: u32,
-        pipe: u32,
-        /// `tty`, `pty` or `console` for a terminal ([`crate::terminal`]), which `rstr`
-        /// gives its own descriptor instead of reopening.
-        terminal: Option<&'static str>,
+        file: img::CkptFileRec,
+        path: Vec<u8>,
     },
     Xstate {
-        xstate_bv: String,
-        size: u32,
+        xstate: img::CkptXstateRec,
+        /// The XSAVE area.
+        area: Vec<u8>,
     },
-    Mm {
-        start_code: String,
-        end_code: String,
-        start_data: String,
-        end_data: String,
-        start_brk: String,
-        brk: String,
-        start_stack: String,
-        arg_start: String,
-        arg_end: String,
-        env_start: String,
-        env_end: String,
-        nr_vmas: u32,
-        /// The area mapping the executable file (`/proc/PID/exe`), if any.
-        exe_vma: Option<u32>,
-        auxv: Vec<(u64, String)>,
-    },
+    Mm(Box<img::CkptMmRec>),
     Vma {
-        start: String,
-        end: String,
-        kind: &'static str,
-        prot: String,
-        pgoff: u64,
-        vm_flags: String,
-        path: String,
-        shm: u32,
-        shm_size: u64,
+        vma: img::CkptVmaRec,
+        path: Vec<u8>,
     },
     Pages {
-        addr: String,
-        nr_pages: u32,
-        fnv1a64: String,
+        pages: img::CkptPagesRec,
+        data: Vec<u8>,
     },
-    Regs {
-        ip: String,
-        sp: String,
-        ax: String,
-        orig_ax: String,
-        flags: String,
-        fs_base: String,
-        gs_base: String,
-        cs: String,
-        ss: String,
-        all: Vec<(String, String)>,
-    },
+    Regs(Box<img::CkptRegsRec>),
+    /// One of the module's records (`MM` to `REGS`) whose payload
+    /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
+    /// module checks the rest when it reads it.
+    Skipped(u32),
+    /// A record of a type these tools do not know.
     Unknown {
         kind: u32,
         len: usize,
     },
 }
 
-fn prot_str(p: u32) -> String {
-    let mut s = String::new();
-    s.push(if p & 1 != 0 { 'r' } else { '-' });
-    s.push(if p & 2 != 0 { 'w' } else { '-' });
-    s.push(if p & 4 != 0 { 'x' } else { '-' });
-    s
+impl Rec {
+    /// The record type ([`rec`]).
+    pub fn kind(&self) -> u32 {
+        match self {
+            Rec::Header(_) => rec::HEADER,
+            Rec::Tail(_) => rec::TAIL,
+            Rec::Error { .. } => rec::ERROR,
+            Rec::Tree { .. } => rec::TREE,
+            Rec::Task(_) => rec::TASK,
+            Rec::Creds { .. } => rec::CREDS,
+            Rec::Rlimits(_) => rec::RLIMITS,
+            Rec::Fs { .. } => rec::FS,
+            Rec::Sighand(_) => rec::SIGHAND,
+            Rec::Signals(_) => rec::SIGNALS,
+            Rec::Siginfo(_) => rec::SIGINFO,
+            Rec::Pipe { .. } => rec::PIPE,
+            Rec::File { .. } => rec::FILE,
+            Rec::Xstate { .. } => rec::XSTATE,
+            Rec::Mm(_) => rec::MM,
+            Rec::Vma { .. } => rec::VMA,
+            Rec::Pages { .. } => rec::PAGES,
+            Rec::Regs(_) => rec::REGS,
+            Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
+        }
+    }
+
+    /// The records that must follow this one, and how many ([`img::Record::followed_by`]).
+    fn followed_by(&self) -> Option<(u32, u32)> {
+        match self {
+            Rec::Signals(s) => s.followed_by(),
+            Rec::Mm(m) => m.followed_by(),
+            _ => None,
+        }
+    }
 }
 
-/// Decodes one record, checking its size and the lengths inside it.
-pub fn decode(r: &Record) -> Result<Decoded> {
-    let k = r.kind;
-    let p = &r.payload[..];
-    Ok(match k {
+/// The fixed part of a record's payload and the bytes after it, the payload's length
+/// checked by the record's rule.
+fn fixed<T: img::Record>(payload: &[u8]) -> Result<(T, &[u8])> {
+    let name = rec::name(T::KIND);
+    let Ok((v, rest)) = T::read_from_prefix(payload) else {
+        bail!(
+            "{name} record: {} bytes, shorter than its {}-byte struct",
+            payload.len(),
+            size_of::<T>()
+        )
+    };
+    let want = v.payload_len().map_err(|e| anyhow!("{name} record: {e}"))?;
+    ensure!(
+        payload.len() == want,
+        "{name} record: {} bytes, its fields announce {want}",
+        payload.len()
+    );
+    Ok((v, rest))
+}
+
+/// A path of a record: no NUL inside.
+fn path(kind: u32, bytes: &[u8]) -> Result<Vec<u8>> {
+    ensure!(
+        !bytes.contains(&0),
+        "{} record: NUL inside a path",
+        rec::name(kind)
+    );
+    Ok(bytes.to_vec())
+}
+
+/// Parses and checks one record of type `kind` on its own: its length, the lengths and
+/// counts inside it, its paths and magic. What depends on other records is
+/// [`ImageReader`]'s.
+pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
+    Ok(match kind {
         rec::HEADER => {
-            let h: img::CkptHeaderRec = exact(k, p)?;
+            let (h, _) = fixed::<img::CkptHeaderRec>(p)?;
             ensure!(
                 h.magic == img::CKPT_IMAGE_MAGIC,
                 "not a checkpoint image (bad magic)"
             );
-            Decoded::Header {
-                image_version: h.image_version,
-                arch: if h.arch == img::CKPT_ARCH_X86_64 {
-                    "x86_64".into()
-                } else {
-                    hex(h.arch.into())
-                },
-                page_size: h.page_size,
-                xsave_size: h.xsave_size,
-                xfeatures: hex(h.xfeatures),
-                time_ns: h.time_ns,
-                nr_tasks: h.nr_tasks,
-                kernel_release: c_str(&h.kernel_release),
-            }
+            Rec::Header(h)
         }
         rec::TAIL => {
-            let t: img::CkptTailRec = exact(k, p)?;
+            let (t, _) = fixed::<img::CkptTailRec>(p)?;
             ensure!(t.magic == img::CKPT_TAIL_MAGIC, "bad TAIL magic");
-            Decoded::Tail {
-                nr_records: t.nr_records,
-            }
+            Rec::Tail(t)
         }
         rec::ERROR => {
-            let (e, rest) = split::<img::CkptErrorRec>(k, p)?;
-            ensure!(
-                e.len <= img::CKPT_REASON_MAX && e.len as usize == rest.len(),
-                "ERROR record: reason length {} does not match its {} bytes",
-                e.len,
-                rest.len()
-            );
-            Decoded::Error {
-                errno: e.error,
-                reason: String::from_utf8_lossy(rest).into_owned(),
+            let (error, reason) = fixed::<img::CkptErrorRec>(p)?;
+            Rec::Error {
+                error,
+                reason: String::from_utf8_lossy(reason).into_owned(),
             }
         }
         rec::TREE => {
-            let (t, entries) = tree_entries(p)?;
-            Decoded::Tree {
-                container: t.flags & img::CKPT_TREE_CONTAINER != 0,
-                tasks: entries
-                    .iter()
-                    .map(|e| TreeTask {
-                        pid: e.pid,
-                        tgid: e.tgid,
-                        ppid: e.ppid,
-                        pgid: e.pgid,
-                        sid: e.sid,
-                        zombie: e.flags & img::CKPT_TASK_ZOMBIE != 0,
-                        stopped: e.flags & img::CKPT_TASK_STOPPED != 0,
-                        subreaper: e.flags & img::CKPT_TASK_SUBREAPER != 0,
-                        exit_code: e.exit_code,
-                        exit_signal: e.exit_signal,
-                        mm: e.mm,
-                        files: e.files,
-                        fs: e.fs,
-                        sighand: e.sighand,
-                    })
-                    .collect(),
-            }
+            let (tree, rest) = fixed::<img::CkptTreeRec>(p)?;
+            let entries = <[img::CkptTreeEntry]>::ref_from_bytes(rest)
+                .map_err(|_| anyhow!("TREE record: misaligned entries"))?
+                .to_vec();
+            Rec::Tree { tree, entries }
         }
-        rec::PIPE => {
-            let (pr, rest) = split::<img::CkptPipeRec>(k, p)?;
-            ensure!(
-                pr.len as usize == rest.len() && pr.len <= pr.capacity,
-                "PIPE record: {} bytes of contents do not match its {} bytes",
-                pr.len,
-                rest.len()
-            );
-            Decoded::Pipe {
-                id: pr.id,
-                capacity: pr.capacity,
-                len: pr.len,
-            }
-        }
-        rec::TASK => {
-            let t: img::CkptTaskRec = exact(k, p)?;
-            Decoded::Task {
-                pid: t.pid,
-                tgid: t.tgid,
-                ppid: t.ppid,
-                pgid: t.pgid,
-                sid: t.sid,
-                comm: c_str(&t.comm),
-                personality: hex(t.personality.into()),
-                umask: format!("{:04o}", t.umask),
-                exit_signal: t.exit_signal,
-                dumpable: (t.dumpable != u32::MAX).then_some(t.dumpable),
-                no_new_privs: t.no_new_privs,
-                robust_list: hex(t.robust_list),
-                robust_list_len: t.robust_list_len,
-                set_child_tid: hex(t.set_child_tid),
-                clear_child_tid: hex(t.clear_child_tid),
-                vdso_base: hex(t.vdso_base),
-                rseq: hex(t.rseq),
-                rseq_len: t.rseq_len,
-                pdeath_signal: t.pdeath_signal,
-                nice: t.nice,
-                timer_slack_ns: t.timer_slack_ns,
-                thp_disable: t.thp_disable,
-            }
-        }
+        rec::TASK => Rec::Task(fixed(p)?.0),
         rec::CREDS => {
-            let (c, rest) = split::<img::CkptCredsRec>(k, p)?;
-            ensure!(
-                c.ngroups <= img::CKPT_NGROUPS_MAX && rest.len() == c.ngroups as usize * 4,
-                "CREDS record: {} groups do not match its {} bytes",
-                c.ngroups,
-                rest.len()
-            );
-            Decoded::Creds {
-                uid: [c.uid, c.euid, c.suid, c.fsuid],
-                gid: [c.gid, c.egid, c.sgid, c.fsgid],
-                groups: rest
-                    .chunks_exact(4)
-                    .map(|b| u32::from_ne_bytes(b.try_into().unwrap()))
-                    .collect(),
-                securebits: hex(c.securebits.into()),
-                cap_inheritable: hex(c.cap_inheritable),
-                cap_permitted: hex(c.cap_permitted),
-                cap_effective: hex(c.cap_effective),
-                cap_bset: hex(c.cap_bset),
-                cap_ambient: hex(c.cap_ambient),
-            }
+            let (creds, rest) = fixed::<img::CkptCredsRec>(p)?;
+            let groups = <[u32]>::ref_from_bytes(rest)
+                .map_err(|_| anyhow!("CREDS record: misaligned groups"))?
+                .to_vec();
+            Rec::Creds { creds, groups }
         }
-        rec::RLIMITS => {
-            let r: img::CkptRlimitsRec = exact(k, p)?;
-            Decoded::Rlimits {
-                rlim: r.rlim.iter().map(|l| (l.cur, l.max)).collect(),
-            }
-        }
+        rec::RLIMITS => Rec::Rlimits(Box::new(fixed(p)?.0)),
         rec::FS => {
-            let (f, rest) = split::<img::CkptFsRec>(k, p)?;
-            let (root, n) = path_at(k, rest, f.root_len)?;
-            let (cwd, m) = path_at(k, &rest[n..], f.cwd_len)?;
-            ensure!(n + m == rest.len(), "FS record: trailing bytes");
-            Decoded::Fs { root, cwd }
-        }
-        rec::SIGHAND => {
-            let h: img::CkptSighandRec = exact(k, p)?;
-            Decoded::Sighand {
-                actions: h
-                    .action
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, a)| a.handler != 0 || a.flags != 0 || a.mask != 0)
-                    .map(|(i, a)| Sigaction {
-                        signo: i as u32 + 1,
-                        handler: match a.handler {
-                            0 => "SIG_DFL".into(),
-                            1 => "SIG_IGN".into(),
-                            h => hex(h),
-                        },
-                        flags: hex(a.flags),
-                        restorer: hex(a.restorer),
-                        mask: hex(a.mask),
-                    })
-                    .collect(),
+            let (fs, rest) = fixed::<img::CkptFsRec>(p)?;
+            let (root, cwd) = rest.split_at(fs.root_len as usize);
+            Rec::Fs {
+                fs,
+                root: path(kind, root)?,
+                cwd: path(kind, cwd)?,
             }
         }
-        rec::SIGNALS => {
-            let s: img::CkptSignalsRec = exact(k, p)?;
-            Decoded::Signals {
-                blocked: hex(s.blocked),
-                altstack_sp: hex(s.altstack_sp),
-                altstack_size: s.altstack_size,
-                altstack_flags: s.altstack_flags,
-                nr_pending: s.nr_pending,
-            }
-        }
-        rec::SIGINFO => {
-            let s: img::CkptSiginfoRec = exact(k, p)?;
-            let word = |i: usize| i32::from_ne_bytes(s.info[i * 4..i * 4 + 4].try_into().unwrap());
-            Decoded::Siginfo {
-                shared: s.shared != 0,
-                signo: word(0),
-                errno: word(1),
-                code: word(2),
+        rec::SIGHAND => Rec::Sighand(Box::new(fixed(p)?.0)),
+        rec::SIGNALS => Rec::Signals(fixed(p)?.0),
+        rec::SIGINFO => Rec::Siginfo(Box::new(fixed(p)?.0)),
+        rec::PIPE => {
+            let (pipe, data) = fixed::<img::CkptPipeRec>(p)?;
+            Rec::Pipe {
+                pipe,
+                data: data.to_vec(),
             }
         }
         rec::FILE => {
-            let (f, rest) = split::<img::CkptFileRec>(k, p)?;
-            let (path, n) = path_at(k, rest, f.path_len)?;
-            ensure!(n == rest.len(), "FILE record: trailing bytes");
-            let terminal = crate::terminal::terminal_kind(&f, &path);
-            Decoded::File {
-                fd: f.fd,
-                kind: file_kind_name(f.kind),
-                path,
-                flags: format!("{:#o}", f.flags),
-                cloexec: f.cloexec != 0,
-                pos: f.pos,
-                mode: format!("{:#o}", f.mode),
-                rdev: f.rdev,
-                obj: f.obj,
-                pipe: f.pipe,
-                terminal,
+            let (file, rest) = fixed::<img::CkptFileRec>(p)?;
+            Rec::File {
+                file,
+                path: path(kind, rest)?,
             }
         }
         rec::XSTATE => {
-            let (x, rest) = split::<img::CkptXstateRec>(k, p)?;
-            ensure!(
-                x.size as usize == rest.len(),
-                "XSTATE record: size {} does not match its {} bytes",
-                x.size,
-                rest.len()
-            );
-            Decoded::Xstate {
-                xstate_bv: hex(x.xstate_bv),
-                size: x.size,
+            let (xstate, area) = fixed::<img::CkptXstateRec>(p)?;
+            Rec::Xstate {
+                xstate,
+                area: area.to_vec(),
             }
         }
-        rec::MM => {
-            let m: img::CkptMmRec = exact(k, p)?;
-            ensure!(
-                m.auxv_words as usize <= img::CKPT_AUXV_WORDS && m.auxv_words.is_multiple_of(2),
-                "MM record: bad auxv length {}",
-                m.auxv_words
-            );
-            ensure!(
-                m.exe_vma == img::CKPT_NO_EXE || m.exe_vma < m.nr_vmas,
-                "MM record: executable in area {} of {}",
-                m.exe_vma,
-                m.nr_vmas
-            );
-            ensure!(m.__reserved == 0, "MM record: non-zero reserved field");
-            Decoded::Mm {
-                start_code: hex(m.start_code),
-                end_code: hex(m.end_code),
-                start_data: hex(m.start_data),
-                end_data: hex(m.end_data),
-                start_brk: hex(m.start_brk),
-                brk: hex(m.brk),
-                start_stack: hex(m.start_stack),
-                arg_start: hex(m.arg_start),
-                arg_end: hex(m.arg_end),
-                env_start: hex(m.env_start),
-                env_end: hex(m.env_end),
-                nr_vmas: m.nr_vmas,
-                exe_vma: (m.exe_vma != img::CKPT_NO_EXE).then_some(m.exe_vma),
-                auxv: m.auxv[..m.auxv_words as usize]
-                    .chunks_exact(2)
-                    .map(|w| (w[0], hex(w[1])))
-                    .collect(),
-            }
-        }
+        rec::MM => Rec::Mm(Box::new(fixed(p)?.0)),
         rec::VMA => {
-            let (v, rest) = split::<img::CkptVmaRec>(k, p)?;
-            let (path, n) = path_at(k, rest, v.path_len)?;
-            ensure!(n == rest.len(), "VMA record: trailing bytes");
-            Decoded::Vma {
-                start: hex(v.start),
-                end: hex(v.end),
-                kind: vma_kind_name(v.kind),
-                prot: prot_str(v.prot),
-                pgoff: v.pgoff,
-                vm_flags: hex(v.vm_flags),
-                path,
-                shm: v.shm,
-                shm_size: v.shm_size,
+            let (vma, rest) = fixed::<img::CkptVmaRec>(p)?;
+            Rec::Vma {
+                vma,
+                path: path(kind, rest)?,
             }
         }
         rec::PAGES => {
-            let (pg, rest) = split::<img::CkptPagesRec>(k, p)?;
-            ensure!(
-                pg.nr_pages <= img::CKPT_PAGES_PER_RECORD
-                    && rest.len() == pg.nr_pages as usize * img::CKPT_PAGE_SIZE as usize,
-                "PAGES record: {} pages do not match its {} bytes",
-                pg.nr_pages,
-                rest.len()
-            );
-            Decoded::Pages {
-                addr: hex(pg.addr),
-                nr_pages: pg.nr_pages,
-                fnv1a64: hex(fnv1a64(rest)),
+            let (pages, data) = fixed::<img::CkptPagesRec>(p)?;
+            Rec::Pages {
+                pages,
+                data: data.to_vec(),
             }
         }
-        rec::REGS => {
-            let g: img::CkptRegsRec = exact(k, p)?;
-            let names = [
-                "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx",
-                "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss", "fs_base", "gs_base", "ds",
-                "es", "fs", "gs",
-            ];
-            let words = <[u64; 27]>::read_from_bytes(g.as_bytes()).expect("27 words");
-            Decoded::Regs {
-                ip: hex(g.ip),
-                sp: hex(g.sp),
-                ax: hex(g.ax),
-                orig_ax: hex(g.orig_ax),
-                flags: hex(g.flags),
-                fs_base: hex(g.fs_base),
-                gs_base: hex(g.gs_base),
-                cs: hex(g.cs),
-                ss: hex(g.ss),
-                all: names
-                    .iter()
-                    .zip(words.iter())
-                    .map(|(n, w)| (n.to_string(), hex(*w)))
-                    .collect(),
-            }
-        }
-        _ => Decoded::Unknown {
-            kind: k,
-            len: p.len(),
-        },
+        rec::REGS => Rec::Regs(Box::new(fixed(p)?.0)),
+        kind => Rec::Unknown { kind, len: p.len() },
     })
+}
+
+/// The `TREE` record's header and entries, from its payload.
+pub fn tree_entries(payload: &[u8]) -> Result<(img::CkptTreeRec, Vec<img::CkptTreeEntry>)> {
+    match parse(rec::TREE, payload)? {
+        Rec::Tree { tree, entries } => Ok((tree, entries)),
+        _ => unreachable!("parse(TREE) is a TREE"),
+    }
+}
+
+/// The records that the module reads and checks itself at restart.
+fn module_record(kind: u32) -> bool {
+    matches!(kind, rec::MM | rec::VMA | rec::PAGES | rec::REGS)
+}
+
+/// Reads a whole image record by record, each parsed and checked, and the order and
+/// counts of the stream checked as it goes (see the module's documentation). At the end of
+/// the stream, it fails unless a `TAIL` or `ERROR` ended the image.
+pub struct ImageReader<'a, R> {
+    rd: &'a mut RecordReader<R>,
+    /// The `HEADER`, once read.
+    header: Option<img::CkptHeaderRec>,
+    /// Whether the `TREE` was read.
+    tree: bool,
+    /// Records announced and not yet read: (type, how many, the type announcing them).
+    run: Option<(u32, u32, u32)>,
+    /// The types of records that come only where another announces them, with that one.
+    announced: Vec<(u32, u32)>,
+    /// The `TAIL` or `ERROR` that ended the image.
+    end: Option<u32>,
+}
+
+impl<'a, R: Read> ImageReader<'a, R> {
+    pub fn new(rd: &'a mut RecordReader<R>) -> Self {
+        ImageReader {
+            rd,
+            header: None,
+            tree: false,
+            run: None,
+            announced: Vec::new(),
+            end: None,
+        }
+    }
+
+    /// Offset of the next record in the stream.
+    pub fn offset(&self) -> u64 {
+        self.rd.offset()
+    }
+
+    /// Records read so far.
+    pub fn count(&self) -> u64 {
+        self.rd.count()
+    }
+
+    /// The next record, or `None` after the `TAIL` (or `ERROR`) at the end of the stream.
+    pub fn next_record(&mut self) -> Result<Option<Rec>> {
+        self.step(|rd, h| rd.payload(h).map(Some))
+    }
+
+    fn step(
+        &mut self,
+        read: impl FnOnce(&mut RecordReader<R>, &img::CkptHdr) -> Result<Option<Vec<u8>>>,
+    ) -> Result<Option<Rec>> {
+        let (index, at) = (self.rd.count(), self.rd.offset());
+        let Some(h) = self.rd.next_header()? else {
+            if self.end.is_some() {
+                return Ok(None);
+            }
+            bail!("truncated image: no TAIL record after {index} records");
+        };
+        let r = self
+            .record(&h, index, read)
+            .with_context(|| format!("record {index} ({}) at offset {at}", rec::name(h.kind)))?;
+        Ok(Some(r))
+    }
+
+    /// The record whose header `h` was just read, checked in the stream.
+    fn record(
+        &mut self,
+        h: &img::CkptHdr,
+        index: u64,
+        read: impl FnOnce(&mut RecordReader<R>, &img::CkptHdr) -> Result<Option<Vec<u8>>>,
+    ) -> Result<Rec> {
+        self.order(h.kind)?;
+        let r = match read(self.rd, h)? {
+            Some(payload) => parse(h.kind, &payload)?,
+            None => Rec::Skipped(h.kind),
+        };
+        self.counts(&r, index)?;
+        Ok(r)
+    }
+
+    /// Checks that a record of type `kind` may come next.
+    fn order(&mut self, kind: u32) -> Result<()> {
+        if let Some(end) = self.end {
+            bail!("data after the {} record", rec::name(end));
+        }
+        if kind == rec::ERROR && self.header.is_some() {
+            // A checkpoint that fails ends the image where it stands, even inside a run.
+            return Ok(());
+        }
+        if self.header.is_none() {
+            ensure!(
+                kind == rec::HEADER,
+                "not a checkpoint image: it does not start with a HEADER record"
+            );
+        } else if !self.tree {
+            ensure!(
+                kind == rec::TREE,
+                "expected the TREE record after the HEADER, found {}",
+                rec::name(kind)
+            );
+        } else {
+            ensure!(
+                kind != rec::HEADER && kind != rec::TREE,
+                "a second {} record",
+                rec::name(kind)
+            );
+        }
+        match self.run {
+            Some((want, left, by)) => {
+                ensure!(
+                    kind == want,
+                    "{} announces {left} more {} records, found {}",
+                    rec::name(by),
+                    rec::name(want),
+                    rec::name(kind)
+                );
+                self.run = (left > 1).then_some((want, left - 1, by));
+            }
+            None => {
+                if let Some(&(_, by)) = self.announced.iter().find(|(k, _)| *k == kind) {
+                    bail!(
+                        "a {} record that no {} announces",
+                        rec::name(kind),
+                        rec::name(by)
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks what a record says of the stream: the counts it announces, the tasks of the
+    /// tree, the records before the `TAIL`. `index` is the record's, from 0.
+    fn counts(&mut self, r: &Rec, index: u64) -> Result<()> {
+        match r {
+            Rec::Header(h) => self.header = Some(*h),
+            Rec::Tree { tree, .. } => {
+                let nr_tasks = self.header.map_or(0, |h| h.nr_tasks);
+                ensure!(
+                    tree.nr == nr_tasks,
+                    "TREE record: {} tasks, HEADER says {nr_tasks}",
+                    tree.nr
+                );
+                self.tree = true;
+            }
+            Rec::Tail(t) => {
+                ensure!(
+                    t.nr_records == index,
+                    "TAIL counts {} records before it, the image has {index}",
+                    t.nr_records
+                );
+                self.end = Some(rec::TAIL);
+            }
+            Rec::Error { .. } => self.end = Some(rec::ERROR),
+            _ => {}
+        }
+        if let Some((kind, n)) = r.followed_by() {
+            if !self.announced.iter().any(|(k, _)| *k == kind) {
+                self.announced.push((kind, r.kind()));
+            }
+            self.run = (n > 0).then_some((kind, n, r.kind()));
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read + Seek> ImageReader<'_, R> {
+    /// As [`Self::next_record`], but the module's records (`MM` to `REGS`) are only framed and
+    /// skipped, as [`Rec::Skipped`]: `rstr` hands them to the module, which checks them.
+    pub fn next_skipping_module_records(&mut self) -> Result<Option<Rec>> {
+        self.step(|rd, h| {
+            if module_record(h.kind) {
+                rd.skip_payload(h)?;
+                Ok(None)
+            } else {
+                rd.payload(h).map(Some)
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -944,35 +760,25 @@ mod tests {
     }
 
     #[test]
-    fn decode_checks_inner_lengths() {
+    fn parse_checks_inner_lengths() {
         let mut f = img::CkptFileRec::new_zeroed();
         f.path_len = 10;
-        let r = Record {
-            kind: rec::FILE,
-            payload: [f.as_bytes(), b"/short"].concat(),
-        };
-        assert!(decode(&r).is_err(), "path longer than the record");
+        let p = [f.as_bytes(), b"/short"].concat();
+        assert!(parse(rec::FILE, &p).is_err(), "path longer than the record");
         f.path_len = 6;
-        let r = Record {
-            kind: rec::FILE,
-            payload: [f.as_bytes(), b"/short"].concat(),
-        };
-        match decode(&r).unwrap() {
-            Decoded::File { path, .. } => assert_eq!(path, "/short"),
+        let p = [f.as_bytes(), b"/short"].concat();
+        match parse(rec::FILE, &p).unwrap() {
+            Rec::File { path, .. } => assert_eq!(path, b"/short"),
             other => panic!("{other:?}"),
         }
         let mut pg = img::CkptPagesRec::new_zeroed();
         pg.nr_pages = 2;
-        let r = Record {
-            kind: rec::PAGES,
-            payload: [pg.as_bytes(), &[0u8; 4096][..]].concat(),
-        };
-        assert!(decode(&r).is_err(), "2 pages announced, 1 present");
-        let r = Record {
-            kind: rec::HEADER,
-            payload: vec![0; 3],
-        };
-        assert!(decode(&r).is_err(), "short HEADER");
+        let p = [pg.as_bytes(), &[0u8; 4096][..]].concat();
+        assert!(
+            parse(rec::PAGES, &p).is_err(),
+            "2 pages announced, 1 present"
+        );
+        assert!(parse(rec::HEADER, &[0; 3]).is_err(), "short HEADER");
     }
 
     #[test]

@@ -2,16 +2,20 @@
 
 //! The parts of an image `rstr` restores itself, with system calls: the tree, and each task's
 //! records from `TASK` to `XSTATE`, read and checked before anything is done.
+//!
+//! Records are read with [`crate::image::ImageReader`], which checks each record's length,
+//! the counts of the stream and its end; what is checked here is what a restart needs of
+//! them: the order of each task's records, the tree's shape, values `rstr` must be able to
+//! set again.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek};
 
-use anyhow::{bail, ensure, Context, Result};
-use zerocopy::FromBytes;
+use anyhow::{anyhow, bail, ensure, Context, Result};
 
 use crate::abi::image::{self as img, file_kind, rec};
 use crate::abi::CKPT_IMAGE_VERSION;
-use crate::image::{exact, split, tree_entries, Record, RecordReader};
+use crate::image::{ImageReader, Rec, RecordReader};
 
 /// One open file to reopen.
 #[derive(Debug, Clone)]
@@ -61,29 +65,37 @@ pub struct Image {
     pub pipes: HashMap<u32, PipeImage>,
 }
 
-fn next<R: Read>(rd: &mut RecordReader<R>, kind: u32) -> Result<Record> {
-    let Some(r) = rd.next_record()? else {
+/// The next record; the image's end or an `ERROR` record is an error here, where a record
+/// of the image is expected.
+fn next<R: Read + Seek>(rd: &mut ImageReader<R>) -> Result<Rec> {
+    let r = rd
+        .next_skipping_module_records()?
+        .context("truncated image: it ends early")?;
+    if let Rec::Error { error, reason } = &r {
         bail!(
-            "truncated image: it ends before its {} record",
-            rec::name(kind)
-        )
-    };
-    check_kind(&r, kind)?;
+            "the image records a failed checkpoint (errno {}): {reason}",
+            error.error
+        );
+    }
     Ok(r)
 }
 
-fn check_kind(r: &Record, kind: u32) -> Result<()> {
-    if r.kind == rec::ERROR {
-        let d = crate::image::decode(r)?;
-        bail!("the image records a failed checkpoint: {d:?}");
-    }
-    ensure!(
-        r.kind == kind,
+fn unexpected(want: u32, r: &Rec) -> anyhow::Error {
+    anyhow!(
         "expected a {} record, found {}",
-        rec::name(kind),
-        rec::name(r.kind)
-    );
-    Ok(())
+        rec::name(want),
+        rec::name(r.kind())
+    )
+}
+
+/// The next record, which must match `$pat` (a record of type `$kind`); `$v` of it.
+macro_rules! expect {
+    ($rd:expr, $kind:expr, $pat:pat => $v:expr) => {
+        match next($rd)? {
+            $pat => $v,
+            r => return Err(unexpected($kind, &r)),
+        }
+    };
 }
 
 fn utf8_path(bytes: &[u8], what: &str) -> Result<String> {
@@ -95,13 +107,9 @@ fn utf8_path(bytes: &[u8], what: &str) -> Result<String> {
 }
 
 /// Reads and checks a whole image from a seekable file.
-pub fn scan<R: Read + Seek>(rd: &mut RecordReader<R>) -> Result<Image> {
-    let r = next(rd, rec::HEADER)?;
-    let header: img::CkptHeaderRec = exact(r.kind, &r.payload)?;
-    ensure!(
-        header.magic == img::CKPT_IMAGE_MAGIC,
-        "not a checkpoint image (bad magic)"
-    );
+pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
+    let rd = &mut ImageReader::new(records);
+    let header = expect!(rd, rec::HEADER, Rec::Header(h) => h);
     ensure!(
         header.image_version == CKPT_IMAGE_VERSION,
         "image format version {} (these tools read version {})",
@@ -118,14 +126,7 @@ pub fn scan<R: Read + Seek>(rd: &mut RecordReader<R>) -> Result<Image> {
         "page size {}",
         header.page_size
     );
-    let r = next(rd, rec::TREE)?;
-    let (t, tree) = tree_entries(&r.payload)?;
-    ensure!(
-        t.nr == header.nr_tasks,
-        "TREE record: {} tasks, HEADER says {}",
-        t.nr,
-        header.nr_tasks
-    );
+    let (t, tree) = expect!(rd, rec::TREE, Rec::Tree { tree, entries } => (tree, entries));
     check_tree(&tree)?;
 
     let mut seen = HashSet::new();
@@ -140,15 +141,12 @@ pub fn scan<R: Read + Seek>(rd: &mut RecordReader<R>) -> Result<Image> {
             .with_context(|| format!("task {}", e.pid))?;
         tasks.push(Some(t));
     }
-    let count = rd.count();
-    let r = next(rd, rec::TAIL)?;
-    let tail: img::CkptTailRec = exact(r.kind, &r.payload)?;
+    // The reader checks the TAIL's count, and that nothing follows it.
+    expect!(rd, rec::TAIL, Rec::Tail(_) => ());
     ensure!(
-        tail.magic == img::CKPT_TAIL_MAGIC && tail.nr_records == count,
-        "TAIL record: bad magic, or {} records counted where the image has {count}",
-        tail.nr_records
+        rd.next_skipping_module_records()?.is_none(),
+        "data after the TAIL record"
     );
-    ensure!(rd.next_header()?.is_none(), "data after the TAIL record");
     Ok(Image {
         header,
         container: t.flags & img::CKPT_TREE_CONTAINER != 0,
@@ -224,7 +222,7 @@ pub fn check_tree(tree: &[img::CkptTreeEntry]) -> Result<()> {
 }
 
 fn read_task<R: Read + Seek>(
-    rd: &mut RecordReader<R>,
+    rd: &mut ImageReader<R>,
     header: &img::CkptHeaderRec,
     e: &img::CkptTreeEntry,
     seen: &mut HashSet<(u32, u32)>,
@@ -233,8 +231,7 @@ fn read_task<R: Read + Seek>(
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
 
-    let r = next(rd, rec::TASK)?;
-    let task: img::CkptTaskRec = exact(r.kind, &r.payload)?;
+    let task = expect!(rd, rec::TASK, Rec::Task(t) => t);
     ensure!(
         task.pid == e.pid && task.tgid == e.tgid,
         "TASK record: pid {} tgid {}, the TREE says {} {}",
@@ -268,19 +265,9 @@ fn read_task<R: Read + Seek>(
         task.dumpable
     );
 
-    let r = next(rd, rec::CREDS)?;
-    let (creds, rest) = split::<img::CkptCredsRec>(r.kind, &r.payload)?;
-    ensure!(
-        creds.ngroups <= img::CKPT_NGROUPS_MAX && rest.len() == creds.ngroups as usize * 4,
-        "CREDS record: {} groups do not match its length",
-        creds.ngroups
-    );
-    let groups = <[u32]>::ref_from_bytes(rest)
-        .map_err(|_| anyhow::anyhow!("CREDS record: misaligned groups"))?
-        .to_vec();
+    let (creds, groups) = expect!(rd, rec::CREDS, Rec::Creds { creds, groups } => (creds, groups));
 
-    let r = next(rd, rec::RLIMITS)?;
-    let rlimits: img::CkptRlimitsRec = exact(r.kind, &r.payload)?;
+    let rlimits = *expect!(rd, rec::RLIMITS, Rec::Rlimits(r) => r);
     for (i, l) in rlimits.rlim.iter().enumerate() {
         ensure!(
             l.cur <= l.max,
@@ -289,42 +276,29 @@ fn read_task<R: Read + Seek>(
     }
 
     let fs = if first(rec::FS, e.fs) {
-        let r = next(rd, rec::FS)?;
-        let (fs, rest) = split::<img::CkptFsRec>(r.kind, &r.payload)?;
-        let (rl, cl) = (fs.root_len as usize, fs.cwd_len as usize);
-        ensure!(
-            fs.root_len <= img::CKPT_PATH_MAX
-                && fs.cwd_len <= img::CKPT_PATH_MAX
-                && rl + cl == rest.len(),
-            "FS record: path lengths do not match its length"
-        );
-        Some((
-            utf8_path(&rest[..rl], "FS root")?,
-            utf8_path(&rest[rl..], "FS cwd")?,
-        ))
+        let (root, cwd) = expect!(rd, rec::FS, Rec::Fs { root, cwd, .. } => (root, cwd));
+        Some((utf8_path(&root, "FS root")?, utf8_path(&cwd, "FS cwd")?))
     } else {
         None
     };
 
     let sighand = if first(rec::SIGHAND, e.sighand) {
-        let r = next(rd, rec::SIGHAND)?;
-        Some(exact::<img::CkptSighandRec>(r.kind, &r.payload)?)
+        Some(*expect!(rd, rec::SIGHAND, Rec::Sighand(h) => h))
     } else {
         None
     };
 
-    let r = next(rd, rec::SIGNALS)?;
-    let signals: img::CkptSignalsRec = exact(r.kind, &r.payload)?;
+    let signals = expect!(rd, rec::SIGNALS, Rec::Signals(s) => s);
     ensure!(
         signals.nr_pending <= 4096,
         "SIGNALS record: {} pending signals",
         signals.nr_pending
     );
     let mut pending = Vec::new();
+    // As many as SIGNALS announces: the reader checks that they are there.
     for _ in 0..signals.nr_pending {
-        let r = next(rd, rec::SIGINFO)?;
-        let s: img::CkptSiginfoRec = exact(r.kind, &r.payload)?;
-        let signo = i32::from_ne_bytes(s.info[..4].try_into().unwrap());
+        let s = *expect!(rd, rec::SIGINFO, Rec::Siginfo(s) => s);
+        let signo = i32::from_ne_bytes(s.info[..4].try_into().expect("4 bytes"));
         ensure!((1..=64).contains(&signo), "SIGINFO record: signal {signo}");
         ensure!(
             s.shared == 0 || e.pid == e.tgid,
@@ -335,38 +309,37 @@ fn read_task<R: Read + Seek>(
 
     let table = first(rec::FILE, e.files);
     let mut files = Vec::new();
-    let mut r = rd
-        .next_record()?
-        .context("truncated image: it ends among FILE records")?;
-    while table && (r.kind == rec::FILE || r.kind == rec::PIPE) {
-        if r.kind == rec::PIPE {
-            let (p, rest) = split::<img::CkptPipeRec>(r.kind, &r.payload)?;
-            ensure!(
-                p.len as usize == rest.len() && p.len <= p.capacity && p.capacity <= 1 << 30,
-                "PIPE record {}: {} bytes of contents do not match its length",
-                p.id,
-                p.len
-            );
-            ensure!(first(rec::PIPE, p.id), "PIPE record {} appears twice", p.id);
-            pipes.insert(
-                p.id,
-                PipeImage {
-                    capacity: p.capacity,
-                    data: rest.to_vec(),
-                },
-            );
-        } else {
-            files.push(read_file(&r, pipes, files.last())?);
+    let mut r = next(rd)?;
+    while table && matches!(r, Rec::File { .. } | Rec::Pipe { .. }) {
+        match r {
+            Rec::Pipe { pipe: p, data } => {
+                ensure!(
+                    p.capacity <= 1 << 30,
+                    "PIPE record {}: capacity {} is too large",
+                    p.id,
+                    p.capacity
+                );
+                ensure!(first(rec::PIPE, p.id), "PIPE record {} appears twice", p.id);
+                pipes.insert(
+                    p.id,
+                    PipeImage {
+                        capacity: p.capacity,
+                        data,
+                    },
+                );
+            }
+            Rec::File { file, path } => files.push(read_file(file, &path, pipes, files.last())?),
+            _ => unreachable!("matched above"),
         }
-        r = rd
-            .next_record()?
-            .context("truncated image: it ends among FILE records")?;
+        r = next(rd)?;
     }
-    check_kind(&r, rec::XSTATE)?;
-    let (xstate, rest) = split::<img::CkptXstateRec>(r.kind, &r.payload)?;
+    let (xstate, xsave) = match r {
+        Rec::Xstate { xstate, area } => (xstate, area),
+        r => return Err(unexpected(rec::XSTATE, &r)),
+    };
     ensure!(
-        xstate.size as usize == rest.len() && xstate.size >= 576 && xstate.size <= 1 << 16,
-        "XSTATE record: size {} does not match its length",
+        xstate.size >= 576 && xstate.size <= 1 << 16,
+        "XSTATE record: size {} is not an XSAVE area's",
         xstate.size
     );
     ensure!(
@@ -375,38 +348,27 @@ fn read_task<R: Read + Seek>(
         xstate.xstate_bv,
         header.xfeatures
     );
-    let xsave = rest.to_vec();
 
     // The module's part: MM VMA* PAGES* REGS, or REGS alone; skipped here.
     let kernel_pos = rd.offset();
     let owns_mm = first(rec::MM, e.mm);
-    let mut h = rd
-        .next_header()?
-        .context("truncated image: it ends before the task's REGS")?;
+    let mut kind = next(rd)?.kind();
     if owns_mm {
-        ensure!(
-            h.kind == rec::MM,
-            "expected MM, found {}",
-            rec::name(h.kind)
-        );
-        while h.kind != rec::REGS {
+        ensure!(kind == rec::MM, "expected MM, found {}", rec::name(kind));
+        while kind != rec::REGS {
             ensure!(
-                matches!(h.kind, rec::MM | rec::VMA | rec::PAGES),
+                matches!(kind, rec::MM | rec::VMA | rec::PAGES),
                 "unexpected {} among the memory records",
-                rec::name(h.kind)
+                rec::name(kind)
             );
-            rd.skip_payload(&h)?;
-            h = rd
-                .next_header()?
-                .context("truncated image: it ends before the task's REGS")?;
+            kind = next(rd)?.kind();
         }
     }
     ensure!(
-        h.kind == rec::REGS,
+        kind == rec::REGS,
         "expected REGS, found {}",
-        rec::name(h.kind)
+        rec::name(kind)
     );
-    rd.skip_payload(&h)?;
 
     Ok(TaskImage {
         task,
@@ -426,15 +388,11 @@ fn read_task<R: Read + Seek>(
 }
 
 fn read_file(
-    r: &Record,
+    f: img::CkptFileRec,
+    path: &[u8],
     pipes: &HashMap<u32, PipeImage>,
     prev: Option<&OpenFile>,
 ) -> Result<OpenFile> {
-    let (f, rest) = split::<img::CkptFileRec>(r.kind, &r.payload)?;
-    ensure!(
-        f.path_len as usize == rest.len() && f.path_len <= img::CKPT_PATH_MAX,
-        "FILE record: path length does not match its length"
-    );
     ensure!(
         f.fd >= 0 && f.fd < (1 << 20),
         "FILE record: descriptor {} out of range",
@@ -449,11 +407,11 @@ fn read_file(
     let path = match f.kind {
         file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY => {
             ensure!(f.pipe == 0, "FILE record: fd {} names a pipe", f.fd);
-            utf8_path(rest, &format!("fd {}", f.fd))?
+            utf8_path(path, &format!("fd {}", f.fd))?
         }
         file_kind::PIPE => {
             ensure!(
-                pipes.contains_key(&f.pipe) && rest.is_empty(),
+                pipes.contains_key(&f.pipe) && path.is_empty(),
                 "FILE record: fd {} refers to pipe {} before its PIPE record",
                 f.fd,
                 f.pipe

@@ -1,251 +1,320 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The C header `uapi/linux/checkpoint.h` and the Rust ABI `uapi/checkpoint.rs` must agree.
+//! The C headers must declare what the Rust ABI files define, field by field:
+//! `uapi/linux/checkpoint.h` against `uapi/checkpoint.rs` (the ioctls) and
+//! `uapi/linux/checkpoint_image.h` against `uapi/image.rs` (the image records).
 //!
-//! A C program, compiled here with the system's `cc` against the header, prints every
-//! constant, struct size and field offset; each is compared with the Rust definition.
+//! `build.rs` lists, from the Rust files themselves, every struct with the offset, size and
+//! type of each field, and every constant with its value. From that list this test writes a
+//! C program that prints, compiled with the system's `cc` against the header, the same of
+//! the C declarations: `offsetof` and `sizeof` of each field, whether its type is the C type
+//! the Rust type stands for (`__builtin_types_compatible_p`), `sizeof` and `_Alignof` of each
+//! struct, each constant's value. Both sides must say the same. The header is also read as
+//! text: a struct or a `CKPT_*` constant that Rust does not define, or a field Rust does not
+//! have, fails the test too. Names follow one rule: `CkptFooRec` is `struct ckpt_foo_rec`,
+//! `rec::X` is `CKPT_REC_X`, `file_kind::X` is `CKPT_FILE_X`, `vma_kind::X` is `CKPT_VMA_X`.
 
 use std::collections::BTreeMap;
-use std::mem::{offset_of, size_of};
+use std::fmt::Write as _;
+use std::mem::{align_of, offset_of, size_of};
 use std::path::PathBuf;
 use std::process::Command;
 
-use ckptlib::abi;
-
-fn c_values() -> BTreeMap<String, String> {
-    let top = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_header_dump");
-    let src = out.with_extension("c");
-    std::fs::write(
-        &src,
-        r#"
-#include <stddef.h>
-#include <stdio.h>
-#include <string.h>
-#include <linux/checkpoint.h>
-#define V(x) printf("%s %llu\n", #x, (unsigned long long)(x))
-#define S(x) printf("%s %s\n", #x, x)
-int main(void)
-{
-	V(CKPT_ABI_VERSION);
-	V(CKPT_IMAGE_VERSION);
-	V(CKPT_IOC_MAGIC);
-	V(CKPT_IOC_VERSION);
-	V(CKPT_IOC_CHECKPOINT);
-	V(CKPT_FEATURE_CHECKPOINT);
-	V(CKPT_FEATURE_RESTART);
-	V(CKPT_IOC_RESTART);
-	V(CKPT_RESTART_MAX_CLOSE);
-	V(sizeof(struct ckpt_restart_args));
-	V(offsetof(struct ckpt_restart_args, err_fd));
-	V(offsetof(struct ckpt_restart_args, flags));
-	V(offsetof(struct ckpt_restart_args, reason));
-	V(offsetof(struct ckpt_restart_args, reason_len));
-	V(offsetof(struct ckpt_restart_args, nr_close));
-	V(offsetof(struct ckpt_restart_args, close_fds));
-	V(offsetof(struct ckpt_restart_args, blocked));
-	V(offsetof(struct ckpt_restart_args, pos));
-	V(offsetof(struct ckpt_restart_args, mm_sharers));
-	V(offsetof(struct ckpt_restart_args, __reserved));
-	V(CKPT_RESTART_SHARED_MM);
-	V(CKPT_RESTART_STOPPED);
-	V(CKPT_IOC_RESTART_BEGIN);
-	V(CKPT_IOC_RESTART_GO);
-	V(sizeof(struct ckpt_session_args));
-	V(offsetof(struct ckpt_session_args, flags));
-	V(CKPT_CHECKPOINT_CONTAINER);
-	V(CKPT_CHECKPOINT_REFUSE);
-	V(CKPT_CHECKPOINT_TREE_ONLY);
-	V(CKPT_MAX_TASKS);
-	V(sizeof(struct ckpt_checkpoint_args));
-	V(offsetof(struct ckpt_checkpoint_args, pid));
-	V(offsetof(struct ckpt_checkpoint_args, fd));
-	V(offsetof(struct ckpt_checkpoint_args, flags));
-	V(offsetof(struct ckpt_checkpoint_args, reason));
-	V(offsetof(struct ckpt_checkpoint_args, reason_len));
-	V(offsetof(struct ckpt_checkpoint_args, nr_tasks));
-	V(offsetof(struct ckpt_checkpoint_args, tasks));
-	S(CKPT_DEVICE_NAME);
-	V(sizeof(struct ckpt_version));
-	V(offsetof(struct ckpt_version, abi_version));
-	V(offsetof(struct ckpt_version, image_version));
-	V(offsetof(struct ckpt_version, features));
-	V(offsetof(struct ckpt_version, kernel_release));
-	V(sizeof(((struct ckpt_version *)0)->kernel_release));
-	return 0;
+/// A struct of a Rust ABI file, as `build.rs` lists it.
+struct Struct {
+    name: &'static str,
+    size: usize,
+    align: usize,
+    fields: &'static [Field],
 }
-"#,
-    )
-    .unwrap();
-    let status = Command::new("cc")
-        .arg("-Wall")
-        .arg("-Werror")
-        .arg("-I")
-        .arg(top.join("uapi"))
+
+/// One field: its name, its Rust type as written, its offset and size.
+struct Field {
+    name: &'static str,
+    ty: &'static str,
+    offset: usize,
+    size: usize,
+}
+
+enum Value {
+    Int(i128),
+    Bytes(&'static [u8]),
+    Str(&'static str),
+}
+
+/// A constant: its path in its file (`rec::HEADER`) and its value.
+struct Const {
+    path: &'static str,
+    value: Value,
+}
+
+mod ioctl {
+    use super::*;
+    use ckptlib::abi::*;
+    include!(concat!(env!("OUT_DIR"), "/uapi_checkpoint.rs"));
+}
+
+mod image {
+    use super::*;
+    use ckptlib::abi::image::*;
+    include!(concat!(env!("OUT_DIR"), "/uapi_image.rs"));
+}
+
+/// `CkptFooRec` -> `ckpt_foo_rec`.
+fn c_struct(rust: &str) -> String {
+    let mut s = String::new();
+    for (i, c) in rust.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            s.push('_');
+        }
+        s.push(c.to_ascii_lowercase());
+    }
+    s
+}
+
+/// `rec::HEADER` -> `CKPT_REC_HEADER`, `vma_kind::HEAP` -> `CKPT_VMA_HEAP`, `CKPT_X` as is;
+/// the ioctl direction bits `IOC_READ`... are `<asm-generic/ioctl.h>`'s `_IOC_READ`...
+fn c_const(path: &str) -> String {
+    match path.split_once("::") {
+        Some((module, name)) => {
+            let prefix = module.strip_suffix("_kind").unwrap_or(module);
+            format!("CKPT_{}_{name}", prefix.to_ascii_uppercase())
+        }
+        None if path.starts_with("CKPT_") => path.to_string(),
+        None => format!("_{path}"),
+    }
+}
+
+/// The C types a Rust field type may be declared as.
+fn c_types(rust: &str) -> Vec<String> {
+    if let Some(inner) = rust.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        let (elem, n) = inner.split_once("; ").expect("an array type");
+        let mut v: Vec<String> = c_types(elem).iter().map(|t| format!("{t}[{n}]")).collect();
+        if elem == "u8" {
+            // A byte string may be declared as one.
+            v.push(format!("char[{n}]"));
+        }
+        return v;
+    }
+    vec![match rust {
+        "u8" | "u16" | "u32" | "u64" => format!("__{rust}"),
+        "i8" | "i16" | "i32" | "i64" => format!("__s{}", &rust[1..]),
+        name if name.starts_with("Ckpt") => format!("struct {}", c_struct(name)),
+        other => panic!("no C type for the Rust type {other}"),
+    }]
+}
+
+/// What the C program must print, line by line, as (key, value).
+fn expected(structs: &[Struct], consts: &[Const]) -> BTreeMap<String, String> {
+    let mut want = BTreeMap::new();
+    for s in structs {
+        let c = c_struct(s.name);
+        let mut end = 0;
+        for f in s.fields {
+            // Fields follow each other with no padding: none was missed by `build.rs`.
+            assert_eq!(f.offset, end, "{}.{}: a gap before it", s.name, f.name);
+            end = f.offset + f.size;
+            want.insert(
+                format!("field {c}.{}", f.name),
+                format!("{} {} 1", f.offset, f.size),
+            );
+        }
+        assert_eq!(end, s.size, "{}: fields do not fill it", s.name);
+        want.insert(format!("struct {c}"), format!("{} {}", s.size, s.align));
+    }
+    for k in consts {
+        let v = match k.value {
+            Value::Int(v) => v.to_string(),
+            Value::Bytes(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+            Value::Str(s) => s.to_string(),
+        };
+        want.insert(format!("const {}", c_const(k.path)), v);
+    }
+    want
+}
+
+/// The C program that prints, for the header, what [`expected`] lists.
+fn probe(header: &str, structs: &[Struct], consts: &[Const]) -> String {
+    let mut c = format!(
+        r#"#include <stddef.h>
+#include <stdio.h>
+#include <linux/{header}>
+#define TYPE(s, f, t) __builtin_types_compatible_p(__typeof__(((struct s *)0)->f), t)
+#define FIELD(s, f, ok) printf("field %s.%s %zu %zu %d\n", #s, #f, offsetof(struct s, f), \
+			       sizeof(((struct s *)0)->f), (int)(ok))
+#define STRUCT(s) printf("struct %s %zu %zu\n", #s, sizeof(struct s), _Alignof(struct s))
+#define INT(c) printf("const %s %llu\n", #c, (unsigned long long)(c))
+#define STR(c) printf("const %s %s\n", #c, c)
+#define BYTES(c) bytes(#c, c, sizeof(c) - 1)
+static __attribute__((unused)) void bytes(const char *name, const char *v, size_t n)
+{{
+	printf("const %s ", name);
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", (unsigned char)v[i]);
+	printf("\n");
+}}
+int main(void)
+{{
+"#
+    );
+    for s in structs {
+        let cs = c_struct(s.name);
+        for f in s.fields {
+            let ok: Vec<String> = c_types(f.ty)
+                .iter()
+                .map(|t| format!("TYPE({cs}, {}, {t})", f.name))
+                .collect();
+            writeln!(c, "\tFIELD({cs}, {}, {});", f.name, ok.join(" || ")).unwrap();
+        }
+        writeln!(c, "\tSTRUCT({cs});").unwrap();
+    }
+    for k in consts {
+        let how = match k.value {
+            Value::Int(_) => "INT",
+            Value::Bytes(_) => "BYTES",
+            Value::Str(_) => "STR",
+        };
+        writeln!(c, "\t{how}({});", c_const(k.path)).unwrap();
+    }
+    c.push_str("\treturn 0;\n}\n");
+    c
+}
+
+fn uapi() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../uapi")
+}
+
+/// Compiles and runs the probe; its lines as (key, value), or why it does not compile.
+fn run_probe(header: &str, source: &str) -> Result<BTreeMap<String, String>, String> {
+    let stem = header.trim_end_matches(".h");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{stem}_probe"));
+    let src = out.with_extension("c");
+    std::fs::write(&src, source).unwrap();
+    let cc = Command::new("cc")
+        .args(["-std=gnu11", "-Wall", "-Werror", "-I"])
+        .arg(uapi())
         .arg(&src)
         .arg("-o")
         .arg(&out)
-        .status()
+        .output()
         .expect("run cc");
-    assert!(status.success(), "the C header does not compile");
-    let text = Command::new(&out).output().expect("run the C dump").stdout;
-    String::from_utf8(text)
+    if !cc.status.success() {
+        let errors: Vec<_> = String::from_utf8_lossy(&cc.stderr)
+            .lines()
+            .filter(|l| l.contains("error:"))
+            .map(str::to_string)
+            .collect();
+        return Err(format!(
+            "the probe does not compile against {header}:\n    {}",
+            errors.join("\n    ")
+        ));
+    }
+    let text = Command::new(&out).output().expect("run the C probe").stdout;
+    Ok(String::from_utf8(text)
         .unwrap()
         .lines()
         .map(|l| {
-            let (k, v) = l.rsplit_once(' ').unwrap();
-            (k.to_string(), v.to_string())
+            let (k, v) = l.split_at(l.match_indices(' ').nth(1).map_or(l.len(), |(i, _)| i));
+            (k.to_string(), v.trim_start().to_string())
         })
-        .collect()
+        .collect())
+}
+
+/// The header as text: each `struct ckpt_*` with its field names in order, and every
+/// `CKPT_*` macro it defines.
+fn declared(header: &str) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+    let text = std::fs::read_to_string(uapi().join("linux").join(header)).unwrap();
+    let mut structs = BTreeMap::new();
+    let mut defines = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some(name) = line.strip_prefix("#define ") {
+            let name = name.split_whitespace().next().unwrap();
+            if name.starts_with("CKPT_") {
+                defines.push(name.to_string());
+            }
+        } else if let Some(name) = line
+            .strip_prefix("struct ")
+            .and_then(|l| l.strip_suffix(" {"))
+        {
+            let mut fields = Vec::new();
+            for l in lines.by_ref() {
+                if l.starts_with("};") {
+                    break;
+                }
+                let decl = l.split("/*").next().unwrap().trim();
+                let Some(decl) = decl.strip_suffix(';') else {
+                    continue;
+                };
+                let last = decl.rsplit([' ', '\t']).next().unwrap();
+                fields.push(last.split('[').next().unwrap().to_string());
+            }
+            structs.insert(name.to_string(), fields);
+        }
+    }
+    (structs, defines)
+}
+
+fn check(header: &str, structs: &[Struct], consts: &[Const]) {
+    let mut problems = Vec::new();
+    let (c_structs, c_defines) = declared(header);
+    for (name, fields) in &c_structs {
+        match structs.iter().find(|s| c_struct(s.name) == *name) {
+            None => problems.push(format!("struct {name}: not in the Rust file")),
+            Some(s) => {
+                let rust: Vec<&str> = s.fields.iter().map(|f| f.name).collect();
+                if *fields != rust {
+                    problems.push(format!(
+                        "struct {name}: fields {fields:?}, the Rust file has {rust:?}"
+                    ));
+                }
+            }
+        }
+    }
+    for s in structs {
+        if !c_structs.contains_key(&c_struct(s.name)) {
+            problems.push(format!("{}: no struct {} in C", s.name, c_struct(s.name)));
+        }
+    }
+    for d in &c_defines {
+        if !consts.iter().any(|k| c_const(k.path) == *d) {
+            problems.push(format!("{d}: not a constant of the Rust file"));
+        }
+    }
+    let want = expected(structs, consts);
+    match run_probe(header, &probe(header, structs, consts)) {
+        Err(e) => problems.push(e),
+        Ok(got) => {
+            for (k, v) in &want {
+                match got.get(k) {
+                    Some(g) if g == v => {}
+                    g => problems.push(format!(
+                        "{k}: C says {}, Rust {v}{}",
+                        g.map_or("nothing", String::as_str),
+                        if k.starts_with("field") {
+                            " (offset, size, 1 if the C type is the Rust type)"
+                        } else {
+                            ""
+                        }
+                    )),
+                }
+            }
+            assert_eq!(got.len(), want.len(), "the C probe printed other names");
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{header} and the Rust ABI differ:\n  {}",
+        problems.join("\n  ")
+    );
 }
 
 #[test]
-fn c_header_matches_rust_abi() {
-    let c = c_values();
-    let release_len = <abi::CkptVersion as zerocopy::FromZeros>::new_zeroed()
-        .kernel_release
-        .len() as u64;
-    let mut rust: Vec<(&str, String)> = vec![
-        ("CKPT_ABI_VERSION", abi::CKPT_ABI_VERSION.into()),
-        ("CKPT_IMAGE_VERSION", abi::CKPT_IMAGE_VERSION.into()),
-        ("CKPT_IOC_MAGIC", abi::CKPT_IOC_MAGIC.into()),
-        ("CKPT_IOC_VERSION", abi::CKPT_IOC_VERSION.into()),
-        ("CKPT_IOC_CHECKPOINT", abi::CKPT_IOC_CHECKPOINT.into()),
-        ("CKPT_FEATURE_CHECKPOINT", abi::CKPT_FEATURE_CHECKPOINT),
-        ("CKPT_FEATURE_RESTART", abi::CKPT_FEATURE_RESTART),
-        ("CKPT_IOC_RESTART", abi::CKPT_IOC_RESTART.into()),
-        ("CKPT_RESTART_MAX_CLOSE", abi::CKPT_RESTART_MAX_CLOSE as u64),
-        (
-            "sizeof(struct ckpt_restart_args)",
-            size_of::<abi::CkptRestartArgs>() as u64,
-        ),
-        (
-            "offsetof(struct ckpt_restart_args, err_fd)",
-            offset_of!(abi::CkptRestartArgs, err_fd) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_restart_args, flags)",
-            offset_of!(abi::CkptRestartArgs, flags) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_restart_args, reason)",
-            offset_of!(abi::CkptRestartArgs, reason) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_restart_args, reason_len)",
-            offset_of!(abi::CkptRestartArgs, reason_len) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_restart_args, nr_close)",
-            offset_of!(abi::CkptRestartArgs, nr_close) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_restart_args, close_fds)",
-            offset_of!(abi::CkptRestartArgs, close_fds) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_restart_args, blocked)",
-            offset_of!(abi::CkptRestartArgs, blocked) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_restart_args, pos)",
-            offset_of!(abi::CkptRestartArgs, pos) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_restart_args, mm_sharers)",
-            offset_of!(abi::CkptRestartArgs, mm_sharers) as u64,
-        ),
-        ("CKPT_RESTART_SHARED_MM", abi::CKPT_RESTART_SHARED_MM),
-        ("CKPT_RESTART_STOPPED", abi::CKPT_RESTART_STOPPED),
-        ("CKPT_IOC_RESTART_BEGIN", abi::CKPT_IOC_RESTART_BEGIN.into()),
-        ("CKPT_IOC_RESTART_GO", abi::CKPT_IOC_RESTART_GO.into()),
-        (
-            "sizeof(struct ckpt_session_args)",
-            size_of::<abi::CkptSessionArgs>() as u64,
-        ),
-        (
-            "offsetof(struct ckpt_session_args, flags)",
-            offset_of!(abi::CkptSessionArgs, flags) as u64,
-        ),
-        ("CKPT_CHECKPOINT_CONTAINER", abi::CKPT_CHECKPOINT_CONTAINER),
-        ("CKPT_CHECKPOINT_REFUSE", abi::CKPT_CHECKPOINT_REFUSE),
-        ("CKPT_CHECKPOINT_TREE_ONLY", abi::CKPT_CHECKPOINT_TREE_ONLY),
-        ("CKPT_MAX_TASKS", abi::CKPT_MAX_TASKS.into()),
-        (
-            "offsetof(struct ckpt_restart_args, __reserved)",
-            offset_of!(abi::CkptRestartArgs, __reserved) as u64,
-        ),
-        (
-            "sizeof(struct ckpt_checkpoint_args)",
-            size_of::<abi::CkptCheckpointArgs>() as u64,
-        ),
-        (
-            "offsetof(struct ckpt_checkpoint_args, pid)",
-            offset_of!(abi::CkptCheckpointArgs, pid) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_checkpoint_args, fd)",
-            offset_of!(abi::CkptCheckpointArgs, fd) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_checkpoint_args, flags)",
-            offset_of!(abi::CkptCheckpointArgs, flags) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_checkpoint_args, reason)",
-            offset_of!(abi::CkptCheckpointArgs, reason) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_checkpoint_args, reason_len)",
-            offset_of!(abi::CkptCheckpointArgs, reason_len) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_checkpoint_args, nr_tasks)",
-            offset_of!(abi::CkptCheckpointArgs, nr_tasks) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_checkpoint_args, tasks)",
-            offset_of!(abi::CkptCheckpointArgs, tasks) as u64,
-        ),
-        (
-            "sizeof(struct ckpt_version)",
-            size_of::<abi::CkptVersion>() as u64,
-        ),
-        (
-            "offsetof(struct ckpt_version, abi_version)",
-            offset_of!(abi::CkptVersion, abi_version) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_version, image_version)",
-            offset_of!(abi::CkptVersion, image_version) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_version, features)",
-            offset_of!(abi::CkptVersion, features) as u64,
-        ),
-        (
-            "offsetof(struct ckpt_version, kernel_release)",
-            offset_of!(abi::CkptVersion, kernel_release) as u64,
-        ),
-        (
-            "sizeof(((struct ckpt_version *)0)->kernel_release)",
-            release_len,
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k, v.to_string()))
-    .collect();
-    rust.push(("CKPT_DEVICE_NAME", abi::CKPT_DEVICE_NAME.to_string()));
-    for (name, value) in &rust {
-        assert_eq!(
-            c.get(*name),
-            Some(value),
-            "{name}: C header and Rust ABI differ"
-        );
-    }
-    assert_eq!(
-        c.len(),
-        rust.len(),
-        "the C dump and the Rust list check different names"
-    );
+fn ioctl_header_matches_rust_abi() {
+    check("checkpoint.h", ioctl::STRUCTS, ioctl::CONSTS);
+}
+
+#[test]
+fn image_header_matches_rust_records() {
+    check("checkpoint_image.h", image::STRUCTS, image::CONSTS);
 }

@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What `ckpt show` prints of a record ([`Decoded`], as text or JSON): a presentation of a
+//! [`Rec`] that [`super::ImageReader`] parsed and checked; nothing is checked here.
+
+use serde::Serialize;
+use zerocopy::{FromBytes, IntoBytes};
+
+use super::{c_str, fnv1a64, Rec};
+use crate::abi::image::{self as img, file_kind, vma_kind};
+
+fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+fn vma_kind_name(k: u32) -> &'static str {
+    match k {
+        vma_kind::ANON_PRIVATE => "anon-private",
+        vma_kind::ANON_SHARED => "anon-shared",
+        vma_kind::FILE_PRIVATE => "file-private",
+        vma_kind::FILE_SHARED => "file-shared",
+        vma_kind::HEAP => "heap",
+        vma_kind::STACK => "stack",
+        vma_kind::VDSO => "vdso",
+        vma_kind::VVAR => "vvar",
+        vma_kind::VVAR_VCLOCK => "vvar_vclock",
+        vma_kind::VSYSCALL => "vsyscall",
+        _ => "unknown",
+    }
+}
+
+fn file_kind_name(k: u32) -> &'static str {
+    match k {
+        file_kind::REGULAR => "regular",
+        file_kind::CHARDEV => "chardev",
+        file_kind::DIRECTORY => "directory",
+        file_kind::PIPE => "pipe",
+        _ => "unknown",
+    }
+}
+
+/// One signal's disposition, decoded.
+#[derive(Debug, Serialize)]
+pub struct Sigaction {
+    pub signo: u32,
+    pub handler: String,
+    pub flags: String,
+    pub restorer: String,
+    pub mask: String,
+}
+
+/// One `TREE` entry, decoded.
+#[derive(Debug, Serialize)]
+pub struct TreeTask {
+    pub pid: i32,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub zombie: bool,
+    pub stopped: bool,
+    pub subreaper: bool,
+    pub exit_code: i32,
+    pub exit_signal: i32,
+    pub mm: u32,
+    pub files: u32,
+    pub fs: u32,
+    pub sighand: u32,
+}
+
+/// A decoded record, for `ckpt show`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decoded {
+    Header {
+        image_version: u32,
+        arch: String,
+        page_size: u32,
+        xsave_size: u32,
+        xfeatures: String,
+        time_ns: u64,
+        nr_tasks: u32,
+        kernel_release: String,
+    },
+    Tail {
+        nr_records: u64,
+    },
+    Error {
+        errno: i32,
+        reason: String,
+    },
+    Tree {
+        container: bool,
+        tasks: Vec<TreeTask>,
+    },
+    Pipe {
+        id: u32,
+        capacity: u32,
+        len: u32,
+    },
+    Task {
+        pid: i32,
+        tgid: i32,
+        ppid: i32,
+        pgid: i32,
+        sid: i32,
+        comm: String,
+        personality: String,
+        umask: String,
+        exit_signal: i32,
+        dumpable: Option<u32>,
+        no_new_privs: u32,
+        robust_list: String,
+        robust_list_len: u64,
+        set_child_tid: String,
+        clear_child_tid: String,
+        vdso_base: String,
+        rseq: String,
+        rseq_len: u32,
+        pdeath_signal: i32,
+        nice: i32,
+        timer_slack_ns: u64,
+        thp_disable: u32,
+    },
+    Creds {
+        uid: [u32; 4],
+        gid: [u32; 4],
+        groups: Vec<u32>,
+        securebits: String,
+        cap_inheritable: String,
+        cap_permitted: String,
+        cap_effective: String,
+        cap_bset: String,
+        cap_ambient: String,
+    },
+    Rlimits {
+        /// `(cur, max)` per resource; `u64::MAX` is `RLIM_INFINITY`.
+        rlim: Vec<(u64, u64)>,
+    },
+    Fs {
+        root: String,
+        cwd: String,
+    },
+    Sighand {
+        /// Only the signals whose disposition is not the default.
+        actions: Vec<Sigaction>,
+    },
+    Signals {
+        blocked: String,
+        altstack_sp: String,
+        altstack_size: u64,
+        altstack_flags: u32,
+        nr_pending: u32,
+    },
+    Siginfo {
+        shared: bool,
+        signo: i32,
+        errno: i32,
+        code: i32,
+    },
+    File {
+        fd: i32,
+        kind: &'static str,
+        path: String,
+        flags: String,
+        cloexec: bool,
+        pos: i64,
+        mode: String,
+        rdev: u32,
+        obj: u32,
+        pipe: u32,
+        /// `tty`, `pty` or `console` for a terminal ([`crate::terminal`]), which `rstr`
+        /// gives its own descriptor instead of reopening.
+        terminal: Option<&'static str>,
+    },
+    Xstate {
+        xstate_bv: String,
+        size: u32,
+    },
+    Mm {
+        start_code: String,
+        end_code: String,
+        start_data: String,
+        end_data: String,
+        start_brk: String,
+        brk: String,
+        start_stack: String,
+        arg_start: String,
+        arg_end: String,
+        env_start: String,
+        env_end: String,
+        nr_vmas: u32,
+        /// The area mapping the executable file (`/proc/PID/exe`), if any.
+        exe_vma: Option<u32>,
+        auxv: Vec<(u64, String)>,
+    },
+    Vma {
+        start: String,
+        end: String,
+        kind: &'static str,
+        prot: String,
+        pgoff: u64,
+        vm_flags: String,
+        path: String,
+        shm: u32,
+        shm_size: u64,
+    },
+    Pages {
+        addr: String,
+        nr_pages: u32,
+        fnv1a64: String,
+    },
+    Regs {
+        ip: String,
+        sp: String,
+        ax: String,
+        orig_ax: String,
+        flags: String,
+        fs_base: String,
+        gs_base: String,
+        cs: String,
+        ss: String,
+        all: Vec<(String, String)>,
+    },
+    Unknown {
+        kind: u32,
+        len: usize,
+    },
+}
+
+fn prot_str(p: u32) -> String {
+    let mut s = String::new();
+    s.push(if p & 1 != 0 { 'r' } else { '-' });
+    s.push(if p & 2 != 0 { 'w' } else { '-' });
+    s.push(if p & 4 != 0 { 'x' } else { '-' });
+    s
+}
+
+/// A path for people.
+fn lossy(p: &[u8]) -> String {
+    String::from_utf8_lossy(p).into_owned()
+}
+
+impl From<&Rec> for Decoded {
+    fn from(r: &Rec) -> Self {
+        match r {
+            Rec::Header(h) => Decoded::Header {
+                image_version: h.image_version,
+                arch: if h.arch == img::CKPT_ARCH_X86_64 {
+                    "x86_64".into()
+                } else {
+                    hex(h.arch.into())
+                },
+                page_size: h.page_size,
+                xsave_size: h.xsave_size,
+                xfeatures: hex(h.xfeatures),
+                time_ns: h.time_ns,
+                nr_tasks: h.nr_tasks,
+                kernel_release: c_str(&h.kernel_release),
+            },
+            Rec::Tail(t) => Decoded::Tail {
+                nr_records: t.nr_records,
+            },
+            Rec::Error { error, reason } => Decoded::Error {
+                errno: error.error,
+                reason: reason.clone(),
+            },
+            Rec::Tree { tree, entries } => Decoded::Tree {
+                container: tree.flags & img::CKPT_TREE_CONTAINER != 0,
+                tasks: entries
+                    .iter()
+                    .map(|e| TreeTask {
+                        pid: e.pid,
+                        tgid: e.tgid,
+                        ppid: e.ppid,
+                        pgid: e.pgid,
+                        sid: e.sid,
+                        zombie: e.flags & img::CKPT_TASK_ZOMBIE != 0,
+                        stopped: e.flags & img::CKPT_TASK_STOPPED != 0,
+                        subreaper: e.flags & img::CKPT_TASK_SUBREAPER != 0,
+                        exit_code: e.exit_code,
+                        exit_signal: e.exit_signal,
+                        mm: e.mm,
+                        files: e.files,
+                        fs: e.fs,
+                        sighand: e.sighand,
+                    })
+                    .collect(),
+            },
+            Rec::Pipe { pipe, .. } => Decoded::Pipe {
+                id: pipe.id,
+                capacity: pipe.capacity,
+                len: pipe.len,
+            },
+            Rec::Task(t) => Decoded::Task {
+                pid: t.pid,
+                tgid: t.tgid,
+                ppid: t.ppid,
+                pgid: t.pgid,
+                sid: t.sid,
+                comm: c_str(&t.comm),
+                personality: hex(t.personality.into()),
+                umask: format!("{:04o}", t.umask),
+                exit_signal: t.exit_signal,
+                dumpable: (t.dumpable != u32::MAX).then_some(t.dumpable),
+                no_new_privs: t.no_new_privs,
+                robust_list: hex(t.robust_list),
+                robust_list_len: t.robust_list_len,
+                set_child_tid: hex(t.set_child_tid),
+                clear_child_tid: hex(t.clear_child_tid),
+                vdso_base: hex(t.vdso_base),
+                rseq: hex(t.rseq),
+                rseq_len: t.rseq_len,
+                pdeath_signal: t.pdeath_signal,
+                nice: t.nice,
+                timer_slack_ns: t.timer_slack_ns,
+                thp_disable: t.thp_disable,
+            },
+            Rec::Creds { creds: c, groups } => Decoded::Creds {
+                uid: [c.uid, c.euid, c.suid, c.fsuid],
+                gid: [c.gid, c.egid, c.sgid, c.fsgid],
+                groups: groups.clone(),
+                securebits: hex(c.securebits.into()),
+                cap_inheritable: hex(c.cap_inheritable),
+                cap_permitted: hex(c.cap_permitted),
+                cap_effective: hex(c.cap_effective),
+                cap_bset: hex(c.cap_bset),
+                cap_ambient: hex(c.cap_ambient),
+            },
+            Rec::Rlimits(r) => Decoded::Rlimits {
+                rlim: r.rlim.iter().map(|l| (l.cur, l.max)).collect(),
+            },
+            Rec::Fs { root, cwd, .. } => Decoded::Fs {
+                root: lossy(root),
+                cwd: lossy(cwd),
+            },
+            Rec::Sighand(h) => Decoded::Sighand {
+                actions: h
+                    .action
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.handler != 0 || a.flags != 0 || a.mask != 0)
+                    .map(|(i, a)| Sigaction {
+                        signo: i as u32 + 1,
+                        handler: match a.handler {
+                            0 => "SIG_DFL".into(),
+                            1 => "SIG_IGN".into(),
+                            h => hex(h),
+                        },
+                        flags: hex(a.flags),
+                        restorer: hex(a.restorer),
+                        mask: hex(a.mask),
+                    })
+                    .collect(),
+            },
+            Rec::Signals(s) => Decoded::Signals {
+                blocked: hex(s.blocked),
+                altstack_sp: hex(s.altstack_sp),
+                altstack_size: s.altstack_size,
+                altstack_flags: s.altstack_flags,
+                nr_pending: s.nr_pending,
+            },
+            Rec::Siginfo(s) => {
+                let word = |i: usize| {
+                    i32::from_ne_bytes(s.info[i * 4..i * 4 + 4].try_into().expect("4 bytes"))
+                };
+                Decoded::Siginfo {
+                    shared: s.shared != 0,
+                    signo: word(0),
+                    errno: word(1),
+                    code: word(2),
+                }
+            }
+            Rec::File { file: f, path } => {
+                let path = lossy(path);
+                Decoded::File {
+                    fd: f.fd,
+                    kind: file_kind_name(f.kind),
+                    terminal: crate::terminal::terminal_kind(f, &path),
+                    path,
+                    flags: format!("{:#o}", f.flags),
+                    cloexec: f.cloexec != 0,
+                    pos: f.pos,
+                    mode: format!("{:#o}", f.mode),
+                    rdev: f.rdev,
+                    obj: f.obj,
+                    pipe: f.pipe,
+                }
+            }
+            Rec::Xstate { xstate, .. } => Decoded::Xstate {
+                xstate_bv: hex(xstate.xstate_bv),
+                size: xstate.size,
+            },
+            Rec::Mm(m) => Decoded::Mm {
+                start_code: hex(m.start_code),
+                end_code: hex(m.end_code),
+                start_data: hex(m.start_data),
+                end_data: hex(m.end_data),
+                start_brk: hex(m.start_brk),
+                brk: hex(m.brk),
+                start_stack: hex(m.start_stack),
+                arg_start: hex(m.arg_start),
+                arg_end: hex(m.arg_end),
+                env_start: hex(m.env_start),
+                env_end: hex(m.env_end),
+                nr_vmas: m.nr_vmas,
+                exe_vma: (m.exe_vma != img::CKPT_NO_EXE).then_some(m.exe_vma),
+                auxv: m.auxv[..m.auxv_words as usize]
+                    .chunks_exact(2)
+                    .map(|w| (w[0], hex(w[1])))
+                    .collect(),
+            },
+            Rec::Vma { vma: v, path } => Decoded::Vma {
+                start: hex(v.start),
+                end: hex(v.end),
+                kind: vma_kind_name(v.kind),
+                prot: prot_str(v.prot),
+                pgoff: v.pgoff,
+                vm_flags: hex(v.vm_flags),
+                path: lossy(path),
+                shm: v.shm,
+                shm_size: v.shm_size,
+            },
+            Rec::Pages { pages, data } => Decoded::Pages {
+                addr: hex(pages.addr),
+                nr_pages: pages.nr_pages,
+                fnv1a64: hex(fnv1a64(data)),
+            },
+            Rec::Regs(g) => {
+                let names = [
+                    "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx",
+                    "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss", "fs_base",
+                    "gs_base", "ds", "es", "fs", "gs",
+                ];
+                let words = <[u64; 27]>::read_from_bytes(g.as_bytes()).expect("27 words");
+                Decoded::Regs {
+                    ip: hex(g.ip),
+                    sp: hex(g.sp),
+                    ax: hex(g.ax),
+                    orig_ax: hex(g.orig_ax),
+                    flags: hex(g.flags),
+                    fs_base: hex(g.fs_base),
+                    gs_base: hex(g.gs_base),
+                    cs: hex(g.cs),
+                    ss: hex(g.ss),
+                    all: names
+                        .iter()
+                        .zip(words.iter())
+                        .map(|(n, w)| (n.to_string(), hex(*w)))
+                        .collect(),
+                }
+            }
+            Rec::Skipped(kind) => Decoded::Unknown {
+                kind: *kind,
+                len: 0,
+            },
+            Rec::Unknown { kind, len } => Decoded::Unknown {
+                kind: *kind,
+                len: *len,
+            },
+        }
+    }
+}
