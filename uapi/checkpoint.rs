@@ -15,7 +15,6 @@
 
 use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-/// The image format: records written by `CKPT_IOC_CHECKPOINT` (`uapi/image.rs`).
 pub mod image;
 
 /// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
