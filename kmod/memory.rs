@@ -378,14 +378,8 @@ pub(crate) fn check_mm(
     if m.nr_vmas == 0 || m.nr_vmas > sys::mm::MAX_MAP_COUNT {
         refuse!(EINVAL, "MM record: {} memory areas", m.nr_vmas);
     }
-    if (m.exe_vma != img::CKPT_NO_EXE && m.exe_vma >= m.nr_vmas) || m.__reserved != 0 {
-        refuse!(
-            EINVAL,
-            "MM record: executable in area {} of {}, or non-zero reserved field",
-            m.exe_vma,
-            m.nr_vmas
-        );
-    }
+    // `exe_vma` and the reserved field: the record's own rule (`img::Record`), checked as
+    // it is read.
     Ok(())
 }
 
@@ -452,7 +446,8 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
     if !matches!(v.kind, vma_kind::ANON_PRIVATE..=vma_kind::VVAR_VCLOCK) {
         refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: unknown kind {}", v.kind);
     }
-    if is_file(v.kind) != (v.path_len > 0) || v.path_len > img::CKPT_PATH_MAX {
+    // Its bound (`CKPT_PATH_MAX`) is the record's rule, checked as it is read.
+    if is_file(v.kind) != (v.path_len > 0) {
         refuse!(
             EINVAL,
             "VMA record {s:#x}-{e:#x}: path length {} does not fit its kind",
@@ -508,14 +503,8 @@ pub(crate) fn plan(
             );
         }
         let r: img::CkptVmaRec = rd.prefix(&h)?;
+        // `prefix` checked the record's length against its path's.
         check_vma(&r, prev_end, task_size)?;
-        if h.len as usize != size_of::<img::CkptVmaRec>() + r.path_len as usize {
-            refuse!(
-                EINVAL,
-                "VMA record {:#x}: length does not match its path",
-                r.start
-            );
-        }
         let n = r.path_len as usize;
         rd.bytes(&mut path[..n])?;
         rd.end(&h)?;
@@ -662,24 +651,10 @@ pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr
         if h.kind != rec::PAGES {
             return Ok(h);
         }
+        // `prefix` checked the count (1 to `CKPT_PAGES_PER_RECORD`), the reserved field
+        // and the length against the count.
         let pg: img::CkptPagesRec = rd.prefix(&h)?;
         let n = u64::from(pg.nr_pages);
-        if pg.nr_pages == 0 || pg.nr_pages > img::CKPT_PAGES_PER_RECORD || pg.__reserved != 0 {
-            refuse!(
-                EINVAL,
-                "PAGES record at {:#x}: {} pages",
-                pg.addr,
-                pg.nr_pages
-            );
-        }
-        if u64::from(h.len) != size_of::<img::CkptPagesRec>() as u64 + n * PAGE_SIZE {
-            refuse!(
-                EINVAL,
-                "PAGES record at {:#x}: length does not match {} pages",
-                pg.addr,
-                n
-            );
-        }
         let end = pg.addr.saturating_add(n * PAGE_SIZE);
         let Some(p) = plan
             .vmas
@@ -835,17 +810,12 @@ mod tests {
     }
 
     #[test]
-    fn areas_and_executable_counted() {
+    fn areas_counted() {
         let mut m = good_mm();
         m.nr_vmas = 0;
         assert!(!check(&m));
         let mut m = good_mm();
         m.nr_vmas = sys::mm::MAX_MAP_COUNT + 1;
         assert!(!check(&m));
-        let mut m = good_mm();
-        m.exe_vma = 3;
-        assert!(!check(&m));
-        m.exe_vma = 2;
-        assert!(check(&m));
     }
 }

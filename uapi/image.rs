@@ -745,6 +745,12 @@ impl Record for CkptPagesRec {
 
     /// The pages' contents.
     fn trailer_len(&self) -> Result<usize, FieldError> {
+        if self.__reserved != 0 {
+            return Err(FieldError::Reserved {
+                field: "__reserved",
+                value: u64::from(self.__reserved),
+            });
+        }
         Ok(bounded("nr_pages", self.nr_pages, 1, CKPT_PAGES_PER_RECORD)? * CKPT_PAGE_SIZE as usize)
     }
 }

@@ -321,6 +321,10 @@ fn lengths_over_their_bounds_are_refused() {
         &edited::<img::CkptPagesRec>(pages, |p, _| p.nr_pages = 2),
         "its fields announce 8208",
     );
+    refused_by_reader(
+        &edited::<img::CkptPagesRec>(pages, |p, _| p.__reserved = 1),
+        "__reserved",
+    );
     // A TREE of no task; an auxv of more words than the MM holds, or of an odd number.
     refused(
         &edited::<img::CkptTreeRec>(1, |t, rest| {
