@@ -2,7 +2,8 @@
 /*
  * C helpers for the Rust side of ckpt.ko: see helpers.h. Each one wraps
  * static inline functions, macros or locking that Rust cannot reach, and
- * copies what it reads into a flat struct. No decisions are taken here.
+ * writes what it reads into an image record or a struct of helpers.h. No
+ * decisions are taken here.
  */
 #include <linux/bvec.h>
 #include <linux/cred.h>

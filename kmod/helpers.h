@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C helpers linked into ckpt.ko. They exist only for what the kernel offers
- * as static inline functions, macros or locks that Rust cannot take, and for
- * exported functions whose arguments are built with inline helpers (bvecs,
- * iov_iters). They carry no policy: what is supported and what is refused is
- * decided in Rust. Their only caller is the Rust layer kmod/sys/.
+ * as static inline functions, macros, locks and iteration macros that Rust
+ * cannot take (the comment of each says which). They carry no policy: what is
+ * supported and what is refused is decided in Rust. They fill the image
+ * records of uapi/linux/checkpoint_image.h directly, or, for facts that are
+ * not a record, the few structs below. Their only caller is kmod/sys/.
  */
 #ifndef CKPT_HELPERS_H
 #define CKPT_HELPERS_H
