@@ -135,10 +135,40 @@ def sh(*args, check=True, **kw):
     fails the test after `timeout` seconds (300 by default, times SLOW) instead of the whole
     run."""
     kw["timeout"] = kw.get("timeout", 300) * SLOW
-    p = subprocess.run(args, capture_output=True, text=True, **kw)
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, **kw)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"{e}\n{where_hung()}") from None
     if check and p.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, args))} exited {p.returncode}: {p.stderr.strip()}")
     return p.returncode, p.stdout, p.stderr
+
+
+def where_hung():
+    """What every user process is doing, and the kernel stack of each one not running: for
+    the message of a command that timed out (subprocess has killed it by then; its
+    children and the tasks it restored remain)."""
+    lines = []
+    for d in sorted((d for d in os.listdir("/proc") if d.isdigit()), key=int):
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+            comm = st[st.index("(") + 1:st.rindex(")")]
+            state, ppid, pgid = st.rsplit(")", 1)[1].split()[:3]
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if not f.read(1):
+                    continue    # a kernel thread
+            with open(f"/proc/{d}/wchan") as f:
+                wchan = f.read()
+            stack = ""
+            if state in "DStT" and os.path.exists(f"/proc/{d}/stack"):
+                with open(f"/proc/{d}/stack") as f:
+                    frames = [line.split()[1].split("+")[0] for line in f if line.strip()]
+                    stack = " <- ".join(frames[:8])
+        except (OSError, ValueError, IndexError):
+            continue
+        lines.append(f"{d} ppid {ppid} pgid {pgid} {state} {comm} {wchan} {stack}".rstrip())
+    return "processes when it timed out:\n" + "\n".join(lines[-80:])
 
 
 def sh_unprivileged(*args):
