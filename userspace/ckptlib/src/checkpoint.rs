@@ -2,7 +2,7 @@
 
 //! Stopping a process tree with ptrace and asking the module for its image.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
@@ -16,12 +16,6 @@ use nix::unistd::Pid;
 use crate::abi;
 use crate::device::Device;
 use crate::procfs;
-
-nix::ioctl_write_ptr_bad!(
-    ioc_checkpoint,
-    abi::CKPT_IOC_CHECKPOINT,
-    abi::CkptCheckpointArgs
-);
 
 /// `PTRACE_EVENT_STOP`: the stop `PTRACE_INTERRUPT` asks for.
 const PTRACE_EVENT_STOP: i32 = 128;
@@ -165,13 +159,7 @@ fn wait_traced(
             next_idle = now + Duration::from_millis(200);
         }
         let wait = (deadline - now).min(next_idle.saturating_duration_since(now));
-        let ts = libc::timespec {
-            tv_sec: wait.as_secs() as libc::time_t,
-            tv_nsec: wait.subsec_nanos().into(),
-        };
-        // SAFETY: `chld` is a valid signal set and `ts` a valid timeout, both outliving the
-        // call; the signal's information is not asked for.
-        unsafe { libc::sigtimedwait(chld.as_ref(), std::ptr::null_mut(), &ts) };
+        crate::sys::sigtimedwait(&chld, wait);
     };
     let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     r
@@ -230,18 +218,15 @@ fn in_vfork(pid: i32) -> Option<String> {
         return None;
     }
     // The child is the one sharing its memory.
-    let child = procfs::children_of_thread(pid, pid).into_iter().find(|&c| {
-        // SAFETY: kcmp only compares two tasks' memory; no pointer is passed.
-        unsafe { libc::syscall(libc::SYS_kcmp, pid, c, KCMP_VM, 0, 0) == 0 }
-    });
+    let child = procfs::children_of_thread(pid, pid)
+        .into_iter()
+        .find(|&c| crate::sys::same_memory(pid, c));
     let who = child.map_or("its child".into(), |c| format!("its child {c}"));
     Some(format!(
         "process {pid} is in vfork: {who} shares its memory until it execs or exits, and the \
          parent cannot be stopped until then; checkpoint it after that"
     ))
 }
-
-const KCMP_VM: libc::c_long = 1;
 
 /// A process, its threads and all its descendants, every live task held in a ptrace stop,
 /// listed as the module wants them: the root first, each task after its parent and after
@@ -383,15 +368,11 @@ pub fn tree_entries(
     tree: &StoppedTree,
     container: bool,
 ) -> Result<Vec<abi::image::CkptTreeEntry>> {
+    use nix::sys::memfd::{memfd_create, MFdFlags};
     use std::io::Seek;
-    use std::os::fd::FromRawFd;
-    // SAFETY: a plain system call with a NUL-terminated name.
-    let fd = unsafe { libc::memfd_create(c"ckpt-tree".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("memfd_create");
-    }
-    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut f = std::fs::File::from(
+        memfd_create(c"ckpt-tree", MFdFlags::MFD_CLOEXEC).context("memfd_create")?,
+    );
     let mut flags = abi::CKPT_CHECKPOINT_TREE_ONLY;
     if container {
         flags |= abi::CKPT_CHECKPOINT_CONTAINER;
@@ -424,18 +405,7 @@ fn call(
         reason[..n].copy_from_slice(&r.as_bytes()[..n]);
     }
     let tids = tree.tids();
-    let args = abi::CkptCheckpointArgs {
-        pid: tree.root(),
-        fd: out.as_raw_fd(),
-        flags,
-        reason: reason.as_mut_ptr() as u64,
-        reason_len: reason.len() as u32,
-        nr_tasks: tids.len() as u32,
-        tasks: tids.as_ptr() as u64,
-    };
-    // SAFETY: `args` is a valid struct of the size the ioctl number encodes; the reason
-    // buffer and the task list it points to live until the call returns.
-    match unsafe { ioc_checkpoint(dev.file().as_raw_fd(), &args) } {
+    match crate::sys::checkpoint(dev.file().as_fd(), tids, out, flags, &mut reason) {
         Ok(_) => Ok(()),
         Err(e) => {
             let why = crate::image::c_str(&reason);

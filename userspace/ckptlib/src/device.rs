@@ -4,16 +4,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use zerocopy::FromZeros;
 
 use crate::abi;
-
-nix::ioctl_read_bad!(ioc_version, abi::CKPT_IOC_VERSION, abi::CkptVersion);
 
 /// Where the module's misc device appears.
 pub fn default_path() -> PathBuf {
@@ -68,9 +65,7 @@ impl Device {
             ),
             Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
         };
-        let mut raw = abi::CkptVersion::new_zeroed();
-        // SAFETY: `raw` is a valid, writable `CkptVersion`, the size the ioctl number encodes.
-        unsafe { ioc_version(file.as_raw_fd(), &mut raw) }
+        let raw = crate::sys::version(file.as_fd())
             .with_context(|| format!("CKPT_IOC_VERSION on {}", path.display()))?;
         let version = Version::from(&raw);
         if version.abi_version != abi::CKPT_ABI_VERSION {

@@ -13,5 +13,6 @@ pub mod image;
 pub mod phase;
 pub mod procfs;
 pub mod restart;
+pub mod sys;
 pub mod sysvipc;
 pub mod terminal;

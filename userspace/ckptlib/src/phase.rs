@@ -17,15 +17,8 @@ pub fn mark(what: &str) {
     if !enabled() {
         return;
     }
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: the system call writes the struct we pass; getpid has no arguments.
-    let pid = unsafe {
-        libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut ts);
-        libc::getpid()
-    };
-    let ms = ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6;
+    let t = crate::sys::monotonic_syscall();
+    let pid = nix::unistd::getpid();
+    let ms = t.as_secs_f64() * 1e3;
     eprintln!("phase {pid} {ms:.3} {what}");
 }

@@ -45,9 +45,8 @@ fn read_table(name: &str) -> Result<String> {
 /// `semctl(id, n, GETPID)`: the last process that changed semaphore `n`; `None` when the set
 /// is gone or the caller may not read it.
 fn sempid(id: i64, n: i64) -> Option<i64> {
-    // SAFETY: GETPID takes no fourth argument and only reads the kernel's set.
-    let pid = unsafe { libc::semctl(id as libc::c_int, n as libc::c_int, libc::GETPID) };
-    (pid >= 0).then_some(pid.into())
+    let (id, n) = (i32::try_from(id).ok()?, i32::try_from(n).ok()?);
+    crate::sys::sem_getpid(id, n).ok().map(i64::from)
 }
 
 /// Why the checkpoint of a tree whose live processes are `pids` must be refused, if it must:

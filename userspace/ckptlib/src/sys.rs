@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The only part of `ckptlib` that writes `unsafe`: the module's ioctls and the system calls
+//! neither std nor nix wraps, each behind a safe function whose arguments make it sound.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::Duration;
+
+use nix::sys::signal::SigSet;
+use zerocopy::FromZeros;
+
+use crate::abi;
+
+nix::ioctl_read_bad!(ioc_version, abi::CKPT_IOC_VERSION, abi::CkptVersion);
+nix::ioctl_write_ptr_bad!(
+    ioc_checkpoint,
+    abi::CKPT_IOC_CHECKPOINT,
+    abi::CkptCheckpointArgs
+);
+
+/// `CKPT_IOC_VERSION` on the device open at `dev`.
+pub fn version(dev: BorrowedFd<'_>) -> nix::Result<abi::CkptVersion> {
+    let mut raw = abi::CkptVersion::new_zeroed();
+    // SAFETY: `raw` is a valid, writable `CkptVersion`, the size the ioctl number encodes.
+    unsafe { ioc_version(dev.as_raw_fd(), &mut raw) }?;
+    Ok(raw)
+}
+
+/// `CKPT_IOC_CHECKPOINT` of the tasks `tids` (the root first) into `out`; on failure the
+/// module writes its reason, NUL-terminated, into `reason`.
+pub fn checkpoint(
+    dev: BorrowedFd<'_>,
+    tids: &[i32],
+    out: BorrowedFd<'_>,
+    flags: u64,
+    reason: &mut [u8],
+) -> nix::Result<()> {
+    let args = abi::CkptCheckpointArgs {
+        pid: tids.first().copied().unwrap_or(0),
+        fd: out.as_raw_fd(),
+        flags,
+        reason: reason.as_mut_ptr() as u64,
+        reason_len: u32::try_from(reason.len()).map_err(|_| nix::Error::EINVAL)?,
+        nr_tasks: u32::try_from(tids.len()).map_err(|_| nix::Error::EINVAL)?,
+        tasks: tids.as_ptr() as u64,
+    };
+    // SAFETY: `args` is a valid struct of the size the ioctl number encodes; the module writes
+    // at most `reason_len` bytes at `reason` and reads `nr_tasks` pids at `tasks`, both
+    // borrowed for the length of the call.
+    unsafe { ioc_checkpoint(dev.as_raw_fd(), &args) }.map(|_| ())
+}
+
+/// `semctl(id, n, GETPID)`: the last process that changed semaphore `n` of set `id`.
+pub fn sem_getpid(id: i32, n: i32) -> nix::Result<i32> {
+    // SAFETY: GETPID takes no fourth argument and only reads the kernel's set.
+    let pid = unsafe { libc::semctl(id, n, libc::GETPID) };
+    nix::errno::Errno::result(pid)
+}
+
+/// `CLOCK_MONOTONIC`, read with the system call, never the vDSO (which `rstr` replaces).
+pub fn monotonic_syscall() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the system call writes the struct we pass, which outlives it; it cannot fail
+    // for CLOCK_MONOTONIC and a valid pointer.
+    unsafe { libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// `sigtimedwait` for one of `set` (blocked by the caller), at most `timeout`; the signal
+/// taken, if one came.
+pub fn sigtimedwait(set: &SigSet, timeout: Duration) -> Option<i32> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos().into(),
+    };
+    // SAFETY: `set` is a valid signal set and `ts` a valid timeout, both outliving the call;
+    // the signal's information is not asked for.
+    let sig = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts) };
+    (sig > 0).then_some(sig)
+}
+
+/// `kcmp(a, b, KCMP_VM)`: whether two tasks share their memory (`false` if either is gone).
+pub fn same_memory(a: i32, b: i32) -> bool {
+    const KCMP_VM: libc::c_long = 1;
+    // SAFETY: kcmp compares two tasks' memory; no pointer is passed.
+    unsafe { libc::syscall(libc::SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0 }
+}
