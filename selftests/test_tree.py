@@ -232,7 +232,16 @@ def clone_sharing_preserved():
         assert r["root"]["fd100"] == 0 and r["root"]["cwd"] == d, r["root"]
         assert not catches(t.root, signal.SIGUSR2)
         before = ids(kids + [t.root])
-        t.checkpoint_restart(before.keys())
+        # The root rewrites its report every 20 ms (open, write, close): a checkpoint that
+        # stops it inside that window sees a descriptor its CLONE_VM child's table lacks,
+        # and rightly refuses the pair. That is the target's doing: try again, a few times.
+        for attempt in range(10):
+            try:
+                t.checkpoint_restart(before.keys())
+                break
+            except AssertionError as e:
+                if "not its descriptor table, which differs" not in str(e) or attempt == 9:
+                    raise
         assert_same_ids(before, t.root)
         last = t.report("root")
         assert (last["shared"], last["private"], last["usr2"]) == (1, 2, 0), last
