@@ -278,6 +278,76 @@ def show_rejects_damaged_images():
         assert "ckpt: error:" in err, (name, err)
 
 
+def image_appears_whole_and_private():
+    """An image file appears only when complete, mode 0600 even over a world-readable file;
+    a refused checkpoint and a ckpt killed half-way leave the old image as it was (killed,
+    also IMAGE.partial-PID), and the process runs on."""
+    d = fresh("whole")
+    img = os.path.join(d, "img")
+    old = b"the previous image"
+
+    def put_old():
+        with open(img, "wb") as f:
+            f.write(old)
+        os.chmod(img, 0o644)
+
+    def leftovers():
+        return sorted(f for f in os.listdir(d) if ".partial-" in f)
+
+    put_old()
+    t = Target(d)
+    try:
+        sh(CKPT, str(t.pid), "-o", img)
+        assert os.stat(img).st_mode & 0o777 == 0o600, oct(os.stat(img).st_mode)
+        assert records(show_json(img), "TAIL"), "the image is whole"
+        assert leftovers() == [], leftovers()
+    finally:
+        t.kill()
+
+    # Refused (a socket): the old image is untouched, nothing is left beside it.
+    put_old()
+    t = Target(d, "--socket")
+    try:
+        status, _, err = sh(CKPT, str(t.pid), "-o", img, check=False)
+        assert status != 0 and "socket" in err, err
+        assert open(img, "rb").read() == old and leftovers() == [], leftovers()
+        assert t.alive()
+    finally:
+        t.kill()
+
+    # ckpt killed while it writes 256 MiB of touched memory.
+    put_old()
+    code = ("import sys, time; b = bytearray(256 << 20)\n"
+            "for i in range(0, len(b), 4096): b[i] = 1\n"
+            "open(sys.argv[1], 'w').write('ready')\n"
+            "n = 0\n"
+            "while True: n += 1; open(sys.argv[2], 'w').write(str(n)); time.sleep(0.01)")
+    ready, count = os.path.join(d, "ready"), os.path.join(d, "count")
+    p = subprocess.Popen([sys.executable, "-c", code, ready, count], stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: os.path.exists(ready), "python to touch its memory", timeout=120)
+        c = subprocess.Popen([CKPT, str(p.pid), "-o", img], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        partial = os.path.join(d, f"img.partial-{c.pid}")
+        wait_for(lambda: os.path.exists(partial) and os.path.getsize(partial) > 1 << 20,
+                 "ckpt to write a part of the image")
+        c.kill()
+        c.wait()
+        assert open(img, "rb").read() == old, "the old image was replaced by a partial one"
+        assert leftovers() == [os.path.basename(partial)], leftovers()
+
+        def counting():
+            try:
+                return int(open(count).read())
+            except (OSError, ValueError):
+                return None
+        n = wait_for(counting, "the count")
+        wait_for(lambda: (counting() or 0) > n + 3, "python to run on after ckpt died")
+    finally:
+        p.kill()
+        p.wait()
+
+
 sys.exit(run([
     image_is_complete_and_describes_process,
     memory_pages_hold_the_pattern,
@@ -292,4 +362,5 @@ sys.exit(run([
     open_file_saved,
     unprivileged_checkpoint_rejected,
     show_rejects_damaged_images,
+    image_appears_whole_and_private,
 ]))

@@ -2,10 +2,8 @@
 
 //! `ckpt`: checkpoint a running process through the kernel's `/dev/checkpoint`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, IsTerminal, Write};
-use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,12 +12,15 @@ use std::process::ExitCode;
 #[path = "../../rstr/src/plan.rs"]
 mod plan;
 
+mod output;
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use ckptlib::checkpoint::{self, StoppedTree};
 use ckptlib::device::Device;
 use ckptlib::image::{self, Decoded, Rec};
+use output::Output;
 
 /// Checkpoint a process with the in-kernel checkpoint/restart module (ckpt.ko).
 ///
@@ -46,7 +47,9 @@ struct Cli {
 struct CheckpointArgs {
     /// The process to checkpoint.
     pid: Option<i32>,
-    /// Where to write the image; `-` (the default) is standard output, to pipe it.
+    /// Where to write the image; `-` (the default) is standard output, to pipe it. A file
+    /// is written as IMAGE.partial-PID and renamed to IMAGE, mode 0600, once complete: a
+    /// failed checkpoint leaves an old IMAGE as it was.
     #[arg(short, long, value_name = "IMAGE", default_value = "-")]
     output: PathBuf,
     /// Kill every checkpointed process once the image is complete (they run on otherwise).
@@ -135,31 +138,11 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
             }
         }
     }
-    let file = if to_stdout {
-        None
-    } else {
-        // Images hold the process's memory: readable by its owner only.
-        Some(
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&args.output)
-                .with_context(|| format!("cannot create {}", args.output.display()))?,
-        )
-    };
-    let stdout = io::stdout();
-    let out = match &file {
-        Some(f) => f.as_fd(),
-        None => stdout.as_fd(),
-    };
-    if let Err(e) = checkpoint::checkpoint(&dev, &target, args.container, refusal.as_deref(), out) {
-        if file.is_some() {
-            let _ = std::fs::remove_file(&args.output);
-        }
-        return Err(e);
-    }
+    // A file appears when the image is complete (a failed or killed ckpt leaves the old
+    // one as it was; killed, it also leaves IMAGE.partial-PID).
+    let out = Output::open(&args.output)?;
+    checkpoint::checkpoint(&dev, &target, args.container, refusal.as_deref(), out.fd())?;
+    out.commit()?;
     ckptlib::phase::mark("checkpointed");
     if args.kill {
         target.kill()?;
