@@ -37,13 +37,15 @@ impl ImageWriter {
             kind,
             len: len as u32,
         };
-        self.out.write(hdr.as_bytes())?;
+        self.out.write(hdr.as_bytes()).map_err(write_failed)?;
         for p in parts {
-            self.out.write(p)?;
+            self.out.write(p).map_err(write_failed)?;
         }
         let pad = img::record_pad(len);
         if pad > 0 {
-            self.out.write(&[0u8; img::CKPT_RECORD_ALIGN][..pad])?;
+            self.out
+                .write(&[0u8; img::CKPT_RECORD_ALIGN][..pad])
+                .map_err(write_failed)?;
         }
         self.count += 1;
         Ok(())
@@ -77,9 +79,9 @@ impl ImageWriter {
             len: len as u32,
         };
         // The payload is 8-byte aligned: a 16-byte struct and whole pages, no padding.
-        self.out.write(hdr.as_bytes())?;
-        self.out.write(head.as_bytes())?;
-        self.out.write_pages(batch, range)?;
+        self.out.write(hdr.as_bytes()).map_err(write_failed)?;
+        self.out.write(head.as_bytes()).map_err(write_failed)?;
+        self.out.write_pages(batch, range).map_err(write_failed)?;
         self.count += 1;
         Ok(())
     }
@@ -209,6 +211,12 @@ impl ImageReader {
         }
         self.fixed(&h)
     }
+}
+
+/// The image's file refused a write (a full filesystem, a pipe nobody reads): the errno is
+/// the file's, the reason says it is the image that could not be written.
+fn write_failed(e: Error) -> CkptError {
+    CkptError::new(e, fmt!("writing the image failed"))
 }
 
 /// An image that ends early is an invalid one.

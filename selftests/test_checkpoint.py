@@ -348,6 +348,37 @@ def image_appears_whole_and_private():
         p.wait()
 
 
+def write_failures_leave_the_process_running():
+    """A checkpoint whose image cannot be written, into a full filesystem (ENOSPC) or a pipe
+    nobody reads (EPIPE), fails with the reason and leaves nothing behind; the process runs
+    on unharmed."""
+    d = fresh("enospc")
+    small = os.path.join(d, "small")
+    os.mkdir(small)
+    sh("mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", small)
+    t = Target(d)
+    try:
+        img = os.path.join(small, "img")
+        status, _, err = sh(CKPT, str(t.pid), "-o", img, check=False)
+        assert status != 0 and "No space left on device" in err, (status, err)
+        assert os.listdir(small) == [], os.listdir(small)
+        r, w = os.pipe()
+        os.close(r)
+        p = subprocess.run([CKPT, str(t.pid)], stdout=w, stderr=subprocess.PIPE, text=True,
+                           timeout=120)
+        os.close(w)
+        assert p.returncode != 0 and "Broken pipe" in p.stderr, (p.returncode, p.stderr)
+        before = t.counter()
+        wait_for(lambda: t.counter() > before + 5, "the counter to go on")
+        state = open(f"/proc/{t.pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        assert state in "RS", f"the process is in state {state}"
+        # And it is still whole: its checkpoint succeeds.
+        sh(CKPT, str(t.pid), "-o", os.path.join(d, "img"))
+    finally:
+        t.kill()
+        sh("umount", small, check=False)
+
+
 sys.exit(run([
     image_is_complete_and_describes_process,
     memory_pages_hold_the_pattern,
@@ -363,4 +394,5 @@ sys.exit(run([
     unprivileged_checkpoint_rejected,
     show_rejects_damaged_images,
     image_appears_whole_and_private,
+    write_failures_leave_the_process_running,
 ]))

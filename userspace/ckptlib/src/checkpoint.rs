@@ -412,7 +412,13 @@ fn call(
             if why.is_empty() {
                 bail!("checkpoint of {} failed: {}", tree.root(), e.desc())
             }
-            bail!("checkpoint of {} failed: {} ({:?})", tree.root(), why, e)
+            bail!(
+                "checkpoint of {} failed: {}: {} ({:?})",
+                tree.root(),
+                why,
+                e.desc(),
+                e
+            )
         }
     }
 }
