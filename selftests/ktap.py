@@ -135,10 +135,19 @@ def sh(*args, check=True, **kw):
     fails the test after `timeout` seconds (300 by default, times SLOW) instead of the whole
     run."""
     kw["timeout"] = kw.get("timeout", 300) * SLOW
-    try:
-        p = subprocess.run(args, capture_output=True, text=True, **kw)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"{e}\n{where_hung()}") from None
+    timeout = kw.pop("timeout")
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          **kw) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # Where everything was while the command still hung, then kill it.
+            hung = where_hung()
+            proc.kill()
+            proc.communicate()
+            raise AssertionError(f"{' '.join(map(str, args))} timed out after {timeout} s\n"
+                                 f"{hung}") from None
+    p = subprocess.CompletedProcess(args, proc.returncode, out, err)
     if check and p.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, args))} exited {p.returncode}: {p.stderr.strip()}")
     return p.returncode, p.stdout, p.stderr
@@ -155,9 +164,8 @@ def where_hung():
                 st = f.read()
             comm = st[st.index("(") + 1:st.rindex(")")]
             state, ppid, pgid = st.rsplit(")", 1)[1].split()[:3]
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                if not f.read(1):
-                    continue    # a kernel thread
+            if d == "2" or ppid == "2":
+                continue    # a kernel thread
             with open(f"/proc/{d}/wchan") as f:
                 wchan = f.read()
             stack = ""

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from ktap import CKPT, RSTR, Tree, image_records, kill_reaped as kill, reaped as gone, run, running, scratch, sh, show_json, skip, target, wait_for
+from ktap import CKPT, RSTR, Tree, stat, image_records, kill_reaped as kill, reaped as gone, run, running, scratch, sh, show_json, skip, target, wait_for
 
 CORRECT = target("correct")
 fresh = scratch("ckpt-correct-")
@@ -318,6 +318,41 @@ def pty_master_refused():
         p.wait()
 
 
+def killed_rstr_leaves_no_task_behind():
+    """rstr killed by SIGKILL in the middle of a restart of 200 processes: all or nothing.
+    Killed before its go (the likely case, said in a comment), no task of the tree is left,
+    running, stopped or stuck in the kernel; killed after it, every one runs. Either way
+    the image restarts after."""
+    d = fresh("rstr-killed")
+    img, pids = tree_image(d, 199)
+    r = subprocess.Popen([RSTR, "--detach", img], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: sum(map(running, pids)) >= 5, "rstr to create some of the tree",
+                 timeout=120)
+    finally:
+        r.kill()
+        r.wait()
+
+    def settled():
+        states = [stat(p) for p in pids]
+        alive = [p for p, st in zip(pids, states) if st is not None and st[0] != "Z"]
+        if not alive:
+            return "none"
+        if len(alive) == len(pids) and all(stat(p)[0] in "RS" for p in alive):
+            return "all"
+        return None
+    how = wait_for(settled, "all or none of the tree to run after rstr was killed", timeout=90)
+    print(f"# rstr killed {'before' if how == 'none' else 'after'} its go")
+    for p in pids:
+        if how == "all":
+            kill(p)
+        wait_for(lambda: gone(p), f"pid {p} to be free", timeout=60)
+    _, out, _ = sh(RSTR, "--detach", img, timeout=300)
+    assert int(out) == pids[0]
+    for p in pids:
+        kill(p)
+
 TESTS = [
     many_queued_signals_delivered_in_order,
     swapped_shared_memory_saved,
@@ -326,6 +361,7 @@ TESTS = [
     concurrent_session_restarts_leave_the_kernel_healthy,
     executable_file_restored,
     pty_master_refused,
+    killed_rstr_leaves_no_task_behind,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
 sys.exit(run(only or TESTS))
