@@ -318,10 +318,20 @@ fn kill_all(first: i32, pidns: bool) {
             signal(p, Signal::SIGKILL);
         }
     }
-    // Reaped only: their status says nothing more than that the restart failed.
-    let _ = wait_status(first);
-    for c in procfs::children("self") {
-        let _ = wait_status(c);
+    // Reaped only: their status says nothing more than that the restart failed. A task of
+    // the tree whose parent died meanwhile is reparented to us (the subreaper) after the
+    // scan above, still waiting in the session for a go that will not come: every child
+    // is killed again before each wait, until none is left. Ends: each round kills every
+    // child we have and waits for one of them to end.
+    loop {
+        let kids = procfs::children("self");
+        for &c in &kids {
+            signal(c, Signal::SIGKILL);
+        }
+        match sys::wait(-1, 0) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
     }
 }
 
