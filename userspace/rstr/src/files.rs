@@ -406,11 +406,20 @@ pub fn install(files: &[OpenFile], table: u32, parked: &Parked, keep: &[RawFd]) 
     Ok(())
 }
 
-/// Closes the parked range: once every process exists, nobody needs it. A number of the
-/// range may hold nothing (`EBADF`): a file opened at the range's first free number is
-/// parked above it, and the number is free again once the file's own descriptor is closed.
+/// Closes the parked descriptors: once every process exists, nobody needs them. Only
+/// those: a number of the range that holds none of them (a file opened at the range's first
+/// free number is parked above it) may by now hold a descriptor another task sharing this
+/// table opened meanwhile (its `/proc/self/maps`).
 pub fn unpark(parked: &Parked) -> Result<()> {
-    for fd in parked.range.0..parked.range.1 {
+    let mut fds: Vec<RawFd> = parked
+        .fds
+        .values()
+        .chain(parked.given.values())
+        .copied()
+        .collect();
+    fds.sort_unstable();
+    fds.dedup();
+    for fd in fds {
         match sys::close(fd) {
             Ok(()) | Err(Errno::EBADF) => {}
             Err(e) => return Err(e).with_context(|| format!("closing the parked descriptor {fd}")),
