@@ -335,11 +335,10 @@ def killed_rstr_leaves_no_task_behind():
         r.wait()
 
     def settled():
-        states = [stat(p) for p in pids]
-        alive = [p for p, st in zip(pids, states) if st is not None and st[0] != "Z"]
+        alive = [st[0] for st in map(stat, pids) if st is not None and st[0] != "Z"]
         if not alive:
             return "none"
-        if len(alive) == len(pids) and all(stat(p)[0] in "RS" for p in alive):
+        if len(alive) == len(pids) and all(state in "RS" for state in alive):
             return "all"
         return None
     how = wait_for(settled, "all or none of the tree to run after rstr was killed", timeout=90)

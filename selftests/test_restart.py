@@ -158,6 +158,12 @@ def maps(pid):
     return out
 
 
+def mapped_files(pid):
+    """The sorted paths of the files /proc/PID/maps shows mapped."""
+    return sorted({line.split()[-1] for line in open(f"/proc/{pid}/maps")
+                   if line.split()[-1].startswith("/")})
+
+
 def perms_at(m, addr):
     return [p for start, p in m.items() if start <= addr][-1]
 
@@ -463,8 +469,7 @@ def overlay_mapped_file_saved_by_its_path():
         wait_for(lambda: "nanosleep" in open(f"/proc/{p.pid}/wchan").read(),
                  "sleep to sleep")
         assert lib in open(f"/proc/{p.pid}/maps").read(), "the library is not mapped"
-        before = sorted({line.split()[-1] for line in open(f"/proc/{p.pid}/maps")
-                         if line.split()[-1].startswith("/")})
+        before = mapped_files(p.pid)
         img = os.path.join(d, "img")
         sh(CKPT, "--kill", str(p.pid), "-o", img)
         p.wait(timeout=10)
@@ -472,8 +477,7 @@ def overlay_mapped_file_saved_by_its_path():
         assert lib in paths, f"the image holds {sorted(paths)}, not {lib}"
         restart_detached(img)
         wait_for(lambda: not dead(p.pid), "sleep to run again")
-        after = sorted({line.split()[-1] for line in open(f"/proc/{p.pid}/maps")
-                        if line.split()[-1].startswith("/")})
+        after = mapped_files(p.pid)
         assert after == before, (before, after)
         assert open(f"/proc/{p.pid}/stat").read().split()[2] == "S", "sleep is not sleeping"
     finally:
