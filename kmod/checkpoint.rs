@@ -52,7 +52,7 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
         refuse!(EBADF, "image fd {} is not open for writing", args.fd);
     }
     let n = args.nr_tasks as usize;
-    let mut tids = KVec::from_elem(0i32, n, GFP_KERNEL)?;
+    let mut tids = KVec::from_elem(0i32, n, GFP_KERNEL_ACCOUNT)?;
     UserSlice::new(UserPtr::from_addr(args.tasks as usize), n * 4)
         .reader()
         .read_slice(tids.as_mut_bytes())?;
@@ -80,7 +80,7 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
 /// what an `ERROR` record holds.
 fn caller_refusal(args: &CkptCheckpointArgs) -> CkptResult<KVec<u8>> {
     let n = (args.reason_len as usize).min(img::CKPT_REASON_MAX as usize + 1);
-    let mut buf = KVec::from_elem(0u8, n, GFP_KERNEL)?;
+    let mut buf = KVec::from_elem(0u8, n, GFP_KERNEL_ACCOUNT)?;
     UserSlice::new(UserPtr::from_addr(args.reason as usize), n)
         .reader()
         .read_slice(&mut buf)?;
@@ -131,9 +131,9 @@ fn write_image(
             0
         },
     };
-    let mut entries = KVec::with_capacity(tree.members.len(), GFP_KERNEL)?;
+    let mut entries = KVec::with_capacity(tree.members.len(), GFP_KERNEL_ACCOUNT)?;
     for m in tree.members.iter() {
-        entries.push(m.entry, GFP_KERNEL)?;
+        entries.push(m.entry, GFP_KERNEL_ACCOUNT)?;
     }
     w.record(rec::TREE, &[t.as_bytes(), entries.as_slice().as_bytes()])?;
     drop(entries);

@@ -40,7 +40,7 @@ impl MiscDevice for CkptDevice {
             try_pin_init!(CkptDevice {
                 session <- Session::new(),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 

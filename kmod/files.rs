@@ -30,7 +30,7 @@ fn path_buf() -> CkptResult<KVec<u8>> {
     Ok(KVec::from_elem(
         0u8,
         img::CKPT_PATH_MAX as usize + 1,
-        GFP_KERNEL,
+        GFP_KERNEL_ACCOUNT,
     )?)
 }
 
@@ -197,7 +197,7 @@ fn kind_of(mode: u32) -> core::result::Result<u32, Unsaved> {
 /// `FILE` records of every descriptor; each pipe's `PIPE` record before its first `FILE`.
 pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter) -> CkptResult {
     let mut path = path_buf()?;
-    let mut pipe_buf = VVec::with_capacity(PIPE_MAX, GFP_KERNEL)?;
+    let mut pipe_buf = VVec::with_capacity(PIPE_MAX, GFP_KERNEL_ACCOUNT)?;
     let mut from = 0;
     while let Some(mut o) = task
         .next_fd(from, &mut path)

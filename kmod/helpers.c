@@ -6,6 +6,7 @@
  * decisions are taken here.
  */
 #include <linux/bvec.h>
+#include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/dcache.h>
 #include <linux/fdtable.h>
@@ -62,6 +63,8 @@ static_assert(offsetof(struct ckpt_h_tree, files_users) == 28 &&
 	      offsetof(struct ckpt_h_tree, sighand_users) == 36);
 static_assert(offsetof(struct ckpt_h_tree, mm) == 40 &&
 	      offsetof(struct ckpt_h_tree, sighand) == 64);
+static_assert(sizeof(struct ckpt_h_access) == 16);
+static_assert(offsetof(struct ckpt_h_access, dumpable) == 8);
 static_assert(sizeof(struct ckpt_h_fd) == 48);
 static_assert(offsetof(struct ckpt_h_fd, pipe_id) == 8 &&
 	      offsetof(struct ckpt_h_fd, fs_magic) == 16);
@@ -327,6 +330,29 @@ void ckpt_helper_task_info(struct task_struct *task, struct pid_namespace *ns,
 }
 
 /* Under the group leader's task_lock, as do_prlimit() writes them. */
+/*
+ * The facts ptrace decides on (__ptrace_may_access() at attach, with real creds, and
+ * ptracer_access_allowed() at each access: neither is exported), for the caller over
+ * @task. The capability is asked of the caller now, not of the tracer's creds at attach
+ * (ptracer_cred): the caller is the tracer, and must hold it still.
+ */
+void ckpt_helper_task_access(struct task_struct *task, struct ckpt_h_access *out)
+{
+	const struct cred *cred = current_cred(), *tcred;
+	const struct task_exec_state *es;
+
+	rcu_read_lock();
+	tcred = __task_cred(task);
+	out->same_creds = uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
+			  uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
+			  gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid);
+	out->creds_capable = ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
+	es = rcu_dereference(task->exec_state);
+	out->dumpable = es && READ_ONCE(es->dumpable) == TASK_DUMPABLE_OWNER;
+	out->exec_capable = es && ns_capable_noaudit(es->user_ns, CAP_SYS_PTRACE);
+	rcu_read_unlock();
+}
+
 void ckpt_helper_task_rlimits(struct task_struct *task, struct ckpt_rlimits_rec *out)
 {
 	u32 i;
@@ -815,6 +841,30 @@ int ckpt_helper_rseq_sync(void)
 struct file *ckpt_helper_shm_create(u64 size)
 {
 	return shmem_kernel_file_setup("dev/zero", size, EMPTY_VMA_FLAGS);
+}
+
+/*
+ * Whether the caller may set its executable file as prctl(PR_SET_MM_MAP) lets it:
+ * checkpoint_restore_ns_capable() (inline) in its own user namespace.
+ */
+int ckpt_helper_checkpoint_restore_capable(void)
+{
+	return checkpoint_restore_ns_capable(current_user_ns());
+}
+
+/* The caller's RLIMIT_NOFILE soft limit (rlimit(), inline). */
+u64 ckpt_helper_nofile_limit(void)
+{
+	return rlimit(RLIMIT_NOFILE);
+}
+
+/* path_noexec() (not exported): whether @file's mount or filesystem forbids exec. */
+int ckpt_helper_file_noexec(struct file *file)
+{
+	const struct path *path = &file->f_path;
+
+	return (path->mnt->mnt_flags & MNT_NOEXEC) ||
+	       (path->mnt->mnt_sb->s_iflags & SB_I_NOEXEC);
 }
 
 /* ---- Refusals at checkpoint ------------------------------------------ */

@@ -78,6 +78,19 @@ int ckpt_helper_task_relatives(struct task_struct *task, struct pid_namespace *n
 int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 size,
 			       u32 *capacity);
 void ckpt_helper_task_rlimits(struct task_struct *task, struct ckpt_rlimits_rec *out);
+
+/*
+ * What ptrace's own rules grant the caller over @task (Rust decides what to refuse):
+ * the rules of __ptrace_may_access() and ptracer_access_allowed(), not exported.
+ */
+struct ckpt_h_access {
+	u32 same_creds;		/* caller's uid and gid are the task's real, effective and saved ones */
+	u32 creds_capable;	/* caller has CAP_SYS_PTRACE in the user ns of the task's creds */
+	u32 dumpable;		/* the task's exec state is TASK_DUMPABLE_OWNER */
+	u32 exec_capable;	/* caller has CAP_SYS_PTRACE in the user ns of the task's exec */
+};
+
+void ckpt_helper_task_access(struct task_struct *task, struct ckpt_h_access *out);
 int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len,
 			     u32 *unlinked);
 void ckpt_helper_task_sigactions(struct task_struct *task, struct ckpt_sighand_rec *out);
@@ -123,6 +136,9 @@ void ckpt_helper_set_fsbase(u64 base);
 u64 ckpt_helper_task_size_max(void);
 int ckpt_helper_rseq_sync(void);
 struct file *ckpt_helper_shm_create(u64 size);
+int ckpt_helper_checkpoint_restore_capable(void);
+u64 ckpt_helper_nofile_limit(void);
+int ckpt_helper_file_noexec(struct file *file);
 
 /* Refusals at checkpoint of what restart could not rebuild. */
 int ckpt_helper_file_is_sysv_shm(struct file *file);

@@ -19,6 +19,7 @@ mod device;
 mod error;
 mod files;
 mod image;
+mod limits;
 mod memory;
 mod objects;
 mod regs;

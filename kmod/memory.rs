@@ -16,6 +16,7 @@ use zerocopy::IntoBytes;
 
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::{ImageReader, ImageWriter};
+use crate::limits;
 use crate::objects::Objects;
 use crate::sys::{
     self,
@@ -128,9 +129,9 @@ pub(crate) fn checkpoint(
     let (mut m, vdso_at) = mm.layout();
     trim_auxv(&mut m);
     let vmas = mm.vmas().context(fmt!("memory areas"))?;
-    let mut kinds = KVec::with_capacity(vmas.len(), GFP_KERNEL)?;
+    let mut kinds = KVec::with_capacity(vmas.len(), GFP_KERNEL_ACCOUNT)?;
     for v in vmas.iter() {
-        kinds.push(classify(v, &m)?, GFP_KERNEL)?;
+        kinds.push(classify(v, &m)?, GFP_KERNEL_ACCOUNT)?;
     }
 
     // rstr places its own vDSO where the image's was: there must be one, where the kernel
@@ -165,7 +166,7 @@ pub(crate) fn checkpoint(
         .context(fmt!("restart would refuse this memory"))?;
     w.fixed(rec::MM, &m)?;
 
-    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?;
     let mut prev_end = 0;
     for (v, &kind) in vmas.iter().zip(kinds.iter()) {
         let len = match &v.file {
@@ -208,7 +209,7 @@ pub(crate) fn checkpoint(
     let mut mine = KVec::new();
     for (v, &kind) in vmas.iter().zip(kinds.iter()) {
         if kind == vma_kind::ANON_SHARED && objs.first_save(v.shm_id) {
-            mine.push(v.shm_id, GFP_KERNEL)?;
+            mine.push(v.shm_id, GFP_KERNEL_ACCOUNT)?;
         }
     }
     let mut batch = PageBatch::new(BATCH)?;
@@ -489,8 +490,17 @@ pub(crate) fn plan(
         sys::mm::AUXV_WORDS,
         sys::task::current::data_limit(),
     )?;
-    let mut vmas = KVec::with_capacity(mm.nr_vmas as usize, GFP_KERNEL)?;
-    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    if mm.exe_vma != img::CKPT_NO_EXE && !sys::task::current::checkpoint_restore_capable() {
+        // `/proc/PID/exe` is trusted by what reads it: the kernel lets only a holder of
+        // CAP_CHECKPOINT_RESTORE choose it (`prctl(PR_SET_MM_MAP)`'s `exe_fd`).
+        refuse!(
+            EPERM,
+            "MM record: setting the executable file (/proc/PID/exe) needs CAP_CHECKPOINT_RESTORE in the caller's user namespace, as prctl(PR_SET_MM_EXE_FILE)"
+        );
+    }
+    let mut vmas = KVec::with_capacity(mm.nr_vmas as usize, GFP_KERNEL_ACCOUNT)?;
+    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?;
+    let mut opened = Opened::new()?;
     let mut prev_end = 0;
     for _ in 0..mm.nr_vmas {
         let h = rd.header()?;
@@ -509,7 +519,7 @@ pub(crate) fn plan(
         rd.bytes(&mut path[..n])?;
         rd.end(&h)?;
         let file = if is_file(r.kind) {
-            Some(open_mapped(&r, &mut path[..n + 1])?)
+            Some(opened.open(&r, &mut path[..n + 1])?)
         } else if r.kind == vma_kind::ANON_SHARED {
             Some(shm(r.shm, r.shm_size).context(fmt!(
                 "shared memory {:#x}-{:#x}",
@@ -520,7 +530,7 @@ pub(crate) fn plan(
             None
         };
         prev_end = r.end;
-        vmas.push(Planned { r, file }, GFP_KERNEL)?;
+        vmas.push(Planned { r, file }, GFP_KERNEL_ACCOUNT)?;
     }
     if let Some(p) = exe_area(&mm, &vmas) {
         if p.file.is_none() {
@@ -535,7 +545,74 @@ pub(crate) fn plan(
     Ok(Plan { mm, vmas })
 }
 
-/// Opens the file of a file-backed area as its mapping needs it.
+/// The files a plan opened for its areas: how many (each an open file the caller holds
+/// until its memory is replaced, bounded by its `RLIMIT_NOFILE`), and the last one, which
+/// the next area reuses if it maps the same path the same way (the areas of one library
+/// follow each other), so that a process counts the files it maps, not its areas.
+struct Opened {
+    count: u64,
+    last_path: KVec<u8>,
+    last: Option<(bool, FileRef)>,
+}
+
+impl Opened {
+    fn new() -> CkptResult<Self> {
+        Ok(Opened {
+            count: 0,
+            last_path: KVec::with_capacity(img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?,
+            last: None,
+        })
+    }
+
+    /// The file of area `r`, whose path is `path` (with room for a NUL at its end): the last
+    /// one if it is the same path opened for writing as this area needs, else newly opened.
+    fn open(&mut self, r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
+        let write = needs_write(r);
+        let n = path.len() - 1;
+        let f = match &self.last {
+            Some((w, f)) if *w == write && self.last_path.as_slice() == &path[..n] => f.clone_ref(),
+            _ => {
+                limits::check_open_files(
+                    self.count,
+                    fmt!("memory {:#x}-{:#x}: the areas map files", r.start, r.end),
+                )?;
+                let f = open_mapped(r, path)?;
+                self.count += 1;
+                self.last_path.clear();
+                self.last_path
+                    .extend_from_slice(&path[..n], GFP_KERNEL_ACCOUNT)?;
+                self.last = Some((write, f.clone_ref()));
+                f
+            }
+        };
+        check_exec(r, &f, &path[..n])?;
+        Ok(f)
+    }
+}
+
+/// Whether area `r` writes through to its file: it needs the file open for writing.
+fn needs_write(r: &img::CkptVmaRec) -> bool {
+    r.kind == vma_kind::FILE_SHARED && r.prot & PROT_WRITE != 0
+}
+
+/// An executable area must map a file `mmap` would let the caller execute: `mmap` refuses
+/// `PROT_EXEC` of a file on a `noexec` mount, but only once the caller's memory is gone.
+fn check_exec(r: &img::CkptVmaRec, f: &FileRef, path: &[u8]) -> CkptResult {
+    if r.prot & PROT_EXEC != 0 && f.noexec() {
+        refuse!(
+            EPERM,
+            "memory {:#x}-{:#x}: {} is on a noexec mount, it cannot be mapped executable",
+            r.start,
+            r.end,
+            core::str::from_utf8(path).unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
+/// Opens the file of a file-backed area as its mapping needs it, with the caller's
+/// credentials: a shared writable mapping needs the file writable (`O_RDWR`), any other
+/// readable (`O_RDONLY`, from which `mprotect` can never make a shared mapping writable).
 fn open_mapped(r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
     let n = path.len() - 1;
     path[n] = 0;
@@ -550,8 +627,7 @@ fn open_mapped(r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
             r.start
         );
     }
-    let writable_shared = r.kind == vma_kind::FILE_SHARED && r.prot & PROT_WRITE != 0;
-    let flags = O_LARGEFILE | if writable_shared { O_RDWR } else { O_RDONLY };
+    let flags = O_LARGEFILE | if needs_write(r) { O_RDWR } else { O_RDONLY };
     let f = FileRef::open(c, flags).context(fmt!(
         "memory {:#x}-{:#x}: opening {shown}",
         r.start,
@@ -645,7 +721,7 @@ pub(crate) fn replace(plan: &Plan, mine: &[Vma]) -> CkptResult {
 /// Reads `PAGES` records into the new memory until the first record of another type,
 /// whose header is returned.
 pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr> {
-    let mut bounce = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
+    let mut bounce = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL_ACCOUNT)?;
     loop {
         let h = rd.header()?;
         if h.kind != rec::PAGES {

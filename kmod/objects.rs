@@ -57,7 +57,7 @@ impl Objects {
                 users: 1,
                 saved: false,
             },
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         Ok(id)
     }
@@ -98,7 +98,7 @@ impl Objects {
             return Ok(f == file);
         }
         self.pipe_ends
-            .try_create_and_insert(key, file, GFP_KERNEL)?;
+            .try_create_and_insert(key, file, GFP_KERNEL_ACCOUNT)?;
         Ok(true)
     }
 }

@@ -68,6 +68,7 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
     let plan = if shared_mm {
         None
     } else {
+        session.check_sharers(args.mm_sharers)?;
         let plan = memory::plan(&mut rd, &mut |id, size| session.shm(id, size))?;
         let mine = memory::check_specials(&plan)?;
         Some((plan, mine))

@@ -17,6 +17,7 @@ use kernel::sync::{new_condvar, new_mutex, CondVar, CondVarTimeoutResult, Mutex}
 use kernel::time::msecs_to_jiffies;
 
 use crate::error::{refuse, CkptResult};
+use crate::limits;
 use crate::sys::file::FileRef;
 use crate::sys::task::{current, TaskRef};
 use crate::uapi::CKPT_MAX_TASKS;
@@ -41,8 +42,10 @@ struct State {
     /// Tasks past their cleanup after the go.
     cleaned: u32,
     mms: RBTree<u64, MmGroup>,
-    /// Shared anonymous memory objects by image id, with their size.
+    /// Shared anonymous memory objects by image id, with their size, and how many: each is
+    /// an open file, held until the session ends (bounded by [`limits::check_open_files`]).
     shms: RBTree<u32, (u64, FileRef)>,
+    nr_shms: u64,
 }
 
 #[pin_data]
@@ -68,6 +71,7 @@ impl Session {
                 cleaned: 0,
                 mms: RBTree::new(),
                 shms: RBTree::new(),
+                nr_shms: 0,
             }),
             cond <- new_condvar!(),
         })
@@ -143,10 +147,34 @@ impl Session {
             }
             return Ok(f.clone_ref());
         }
+        // Each object is a file the session holds until it ends: as many as the caller
+        // could open, not as many as the image names (60,000 ids filled `fs.file-max`).
+        limits::check_open_files(
+            s.nr_shms,
+            fmt!(
+                "shared memory object {id}: the restart session holds {} objects",
+                s.nr_shms
+            ),
+        )?;
         let f = FileRef::shm_create(size)?;
         let mine = f.clone_ref();
-        s.shms.try_create_and_insert(id, (size, f), GFP_KERNEL)?;
+        s.shms
+            .try_create_and_insert(id, (size, f), GFP_KERNEL_ACCOUNT)?;
+        s.nr_shms += 1;
         Ok(mine)
+    }
+
+    /// `sharers` threads can share the caller's memory: fewer than the session's tasks (a
+    /// larger count would wait for tasks that never come).
+    pub(crate) fn check_sharers(&self, sharers: u32) -> CkptResult {
+        let expected = self.state.lock().expected;
+        if sharers >= expected {
+            refuse!(
+                EINVAL,
+                "{sharers} threads sharing the memory, in a session of {expected} tasks"
+            );
+        }
+        Ok(())
     }
 
     /// The owner of the caller's memory waits until the `sharers` tasks that share it are
@@ -169,7 +197,7 @@ impl Session {
                         arrived: 0,
                         done: true,
                     },
-                    GFP_KERNEL,
+                    GFP_KERNEL_ACCOUNT,
                 )?;
             }
         }
@@ -191,7 +219,7 @@ impl Session {
                         arrived: 1,
                         done: false,
                     },
-                    GFP_KERNEL,
+                    GFP_KERNEL_ACCOUNT,
                 )?;
             }
         }

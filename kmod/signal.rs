@@ -72,7 +72,7 @@ fn pending_infos(
     sets: &PendingSets,
     leader: bool,
 ) -> Result<KVec<img::CkptSiginfoRec>> {
-    let mut out = KVec::with_capacity(queued.len(), GFP_KERNEL)?;
+    let mut out = KVec::with_capacity(queued.len(), GFP_KERNEL_ACCOUNT)?;
     for (shared, set) in [(0, sets.private), (1, sets.shared)] {
         if shared == 1 && !leader {
             break;
@@ -83,11 +83,11 @@ fn pending_infos(
             if (1..=bindings::_NSIG as i32).contains(&signo) {
                 seen |= sig_bit(signo as u32);
             }
-            out.push(*q, GFP_KERNEL)?;
+            out.push(*q, GFP_KERNEL_ACCOUNT)?;
         }
         for sig in 1..=bindings::_NSIG {
             if set & !seen & sig_bit(sig) != 0 {
-                out.push(kernel_siginfo(sig, shared), GFP_KERNEL)?;
+                out.push(kernel_siginfo(sig, shared), GFP_KERNEL_ACCOUNT)?;
             }
         }
     }

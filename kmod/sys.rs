@@ -56,6 +56,6 @@ fn fill_growing<T>(
         }
         // `v` is empty: `reserve` counts from its length, so ask for more than it holds.
         let cap = cap as usize;
-        v.reserve(want().max(cap.max(8) * 2), GFP_KERNEL)?;
+        v.reserve(want().max(cap.max(8) * 2), GFP_KERNEL_ACCOUNT)?;
     }
 }

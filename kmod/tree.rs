@@ -44,7 +44,7 @@ impl Tree {
         };
         // In a container, pids are numbered in the root's namespace.
         let ns = container.then_some(&root);
-        let mut members = KVec::with_capacity(tids.len(), GFP_KERNEL)?;
+        let mut members = KVec::with_capacity(tids.len(), GFP_KERNEL_ACCOUNT)?;
         let mut index: RBTree<i32, usize> = RBTree::new();
         for (i, &tid) in tids.iter().enumerate() {
             let task = if i == 0 {
@@ -84,8 +84,8 @@ impl Tree {
                 entry.exit_code = 0;
             }
             entry.flags = flags(&info);
-            index.try_create_and_insert(entry.pid, i, GFP_KERNEL)?;
-            members.push(Member { task, info, entry }, GFP_KERNEL)?;
+            index.try_create_and_insert(entry.pid, i, GFP_KERNEL_ACCOUNT)?;
+            members.push(Member { task, info, entry }, GFP_KERNEL_ACCOUNT)?;
         }
 
         // Closed: no child or thread left out.
@@ -281,12 +281,30 @@ fn check_task(
     if !st.stopped {
         refuse!(EBUSY, "task {tid} is not in a ptrace stop");
     }
+    // The attach passed ptrace's checks when `ckpt` seized the task, but the task ran after
+    // it until its stop: it may have become non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`, an
+    // exec of a setuid or unreadable program) or changed its credentials. Ptrace itself
+    // re-checks dumpability at every peek (`ptracer_access_allowed`); the module reads all
+    // of the task, and applies both rules now that it is stopped and cannot change.
+    let a = task.access();
+    if a.same_creds == 0 && a.creds_capable == 0 {
+        refuse!(
+            EPERM,
+            "task {tid} runs with other credentials than the caller's (a setuid or setgid program, or another user's), and the caller lacks CAP_SYS_PTRACE over it"
+        );
+    }
+    if a.dumpable == 0 && a.exec_capable == 0 {
+        refuse!(
+            EPERM,
+            "task {tid} is not dumpable (a setuid, setgid or unreadable program, or prctl(PR_SET_DUMPABLE, 0)), and the caller lacks CAP_SYS_PTRACE over it"
+        );
+    }
     Ok(())
 }
 
 /// The same descriptors, open file descriptions and close-on-exec bits.
 fn same_fds(a: &TaskRef, b: &TaskRef) -> CkptResult<bool> {
-    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?;
     let mut from = 0;
     // Ends: descriptor numbers only grow, and a table is finite.
     loop {
@@ -307,8 +325,8 @@ fn same_fds(a: &TaskRef, b: &TaskRef) -> CkptResult<bool> {
 }
 
 fn same_fs(a: &TaskRef, b: &TaskRef) -> CkptResult<bool> {
-    let mut pa = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
-    let mut pb = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL)?;
+    let mut pa = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?;
+    let mut pb = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?;
     for cwd in [false, true] {
         let which = || if cwd { FsPath::Cwd } else { FsPath::Root };
         let (la, _) = a.fs_path(which(), &mut pa)?;

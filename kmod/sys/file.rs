@@ -31,6 +31,7 @@ const FMODE_BACKING: u32 = 1 << 24;
 extern "C" {
     fn ckpt_helper_shm_create(size: u64) -> *mut bindings::file;
     fn ckpt_helper_file_is_sysv_shm(file: *mut bindings::file) -> i32;
+    fn ckpt_helper_file_noexec(file: *mut bindings::file) -> i32;
 }
 
 /// A reference on an open file.
@@ -121,6 +122,13 @@ impl FileRef {
         // bits never change.
         let mode = unsafe { (*(*self.raw()).f_inode).i_mode };
         u32::from(mode) & bindings::S_IFMT == bindings::S_IFREG
+    }
+
+    /// Whether its mount or filesystem forbids executing it (`path_noexec`): `mmap` refuses
+    /// `PROT_EXEC` of it.
+    pub(crate) fn noexec(&self) -> bool {
+        // SAFETY: the file is valid while `self` lives; its path (mount and superblock) too.
+        unsafe { ckpt_helper_file_noexec(self.raw()) != 0 }
     }
 
     /// Whether this is a SysV shared memory segment attached with `shmat`.
@@ -229,7 +237,7 @@ impl Output {
         range: core::ops::Range<usize>,
     ) -> Result {
         let pages = &batch.raw()[range];
-        let mut bv = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
+        let mut bv = KVec::with_capacity(pages.len(), GFP_KERNEL_ACCOUNT)?;
         for &page in pages {
             // What the static inline `bvec_set_page` does.
             bv.push(
@@ -238,7 +246,7 @@ impl Output {
                     bv_len: bindings::PAGE_SIZE as u32,
                     bv_offset: 0,
                 },
-                GFP_KERNEL,
+                GFP_KERNEL_ACCOUNT,
             )?;
         }
         let total = pages.len() * bindings::PAGE_SIZE;

@@ -374,9 +374,9 @@ impl MmRef {
         loop {
             // The vectors are allocated before the helper takes file references, so that
             // no allocation can fail while they are held only by raw pointers.
-            let mut recs: KVec<img::CkptVmaRec> = KVec::with_capacity(max, GFP_KERNEL)?;
-            let mut extra: KVec<VmaExtra> = KVec::with_capacity(max, GFP_KERNEL)?;
-            let mut vmas: KVec<Vma> = KVec::with_capacity(max, GFP_KERNEL)?;
+            let mut recs: KVec<img::CkptVmaRec> = KVec::with_capacity(max, GFP_KERNEL_ACCOUNT)?;
+            let mut extra: KVec<VmaExtra> = KVec::with_capacity(max, GFP_KERNEL_ACCOUNT)?;
+            let mut vmas: KVec<Vma> = KVec::with_capacity(max, GFP_KERNEL_ACCOUNT)?;
             let ret = {
                 let _guard = self.0.mmap_read_lock();
                 // SAFETY: the mm is valid and its mmap lock held; both buffers have room
@@ -457,7 +457,7 @@ pub(crate) struct PageBatch {
 impl PageBatch {
     pub(crate) fn new(capacity: usize) -> Result<PageBatch> {
         Ok(PageBatch {
-            pages: KVec::with_capacity(capacity, GFP_KERNEL)?,
+            pages: KVec::with_capacity(capacity, GFP_KERNEL_ACCOUNT)?,
         })
     }
 

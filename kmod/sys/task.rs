@@ -135,6 +135,22 @@ pub(crate) struct OpenFd {
     pub(crate) facts: FdFacts,
 }
 
+/// What ptrace's rules grant the caller over a task (`ckpt_helper_task_access`): the facts of
+/// `__ptrace_may_access` and `ptracer_access_allowed`, which are not exported.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct Access {
+    /// The caller's real uid and gid are the task's real, effective and saved ones.
+    pub(crate) same_creds: u32,
+    /// The caller has `CAP_SYS_PTRACE` in the user namespace of the task's credentials.
+    pub(crate) creds_capable: u32,
+    /// The task is dumpable by its owner (`TASK_DUMPABLE_OWNER`): not after a setuid or
+    /// setgid exec, an exec of an unreadable file, or `prctl(PR_SET_DUMPABLE, 0)`.
+    pub(crate) dumpable: u32,
+    /// The caller has `CAP_SYS_PTRACE` in the user namespace of the task's exec.
+    pub(crate) exec_capable: u32,
+}
+
 /// What `ckpt_helper_task_signals` read under the task's `siglock`: the task's pending sets.
 #[repr(C)]
 #[derive(Default)]
@@ -152,6 +168,7 @@ const _: () = {
     assert!(offset_of!(TreeFacts, leader) == 12 && offset_of!(TreeFacts, in_ns) == 16);
     assert!(offset_of!(TreeFacts, files_users) == 28 && offset_of!(TreeFacts, sighand_users) == 36);
     assert!(offset_of!(TreeFacts, mm) == 40 && offset_of!(TreeFacts, sighand) == 64);
+    assert!(size_of::<Access>() == 16 && offset_of!(Access, dumpable) == 8);
     assert!(size_of::<FdFacts>() == 48);
     assert!(offset_of!(FdFacts, pipe_id) == 8 && offset_of!(FdFacts, fs_magic) == 16);
     assert!(offset_of!(FdFacts, unlinked) == 24 && offset_of!(FdFacts, owner) == 36);
@@ -188,6 +205,9 @@ extern "C" {
         capacity: *mut u32,
     ) -> i32;
     fn ckpt_helper_task_rlimits(task: TaskPtr, out: *mut img::CkptRlimitsRec);
+    fn ckpt_helper_task_access(task: TaskPtr, out: *mut Access);
+    fn ckpt_helper_checkpoint_restore_capable() -> i32;
+    fn ckpt_helper_nofile_limit() -> u64;
     fn ckpt_helper_task_fs_path(
         task: TaskPtr,
         pwd: i32,
@@ -316,6 +336,19 @@ pub(crate) mod current {
     /// The caller's `RLIMIT_DATA` soft limit, in bytes (`u64::MAX`: none).
     pub(crate) fn data_limit() -> u64 {
         TaskRef::current().data_limit()
+    }
+
+    /// The caller's `RLIMIT_NOFILE` soft limit: the open files it may hold.
+    pub(crate) fn nofile_limit() -> u64 {
+        // SAFETY: no arguments; reads the caller's own limit.
+        unsafe { ckpt_helper_nofile_limit() }
+    }
+
+    /// Whether the caller has `CAP_CHECKPOINT_RESTORE` (or `CAP_SYS_ADMIN`) in its own user
+    /// namespace: what `prctl(PR_SET_MM_MAP)` asks to set the executable file.
+    pub(crate) fn checkpoint_restore_capable() -> bool {
+        // SAFETY: no arguments; asks about the caller's own credentials.
+        unsafe { ckpt_helper_checkpoint_restore_capable() != 0 }
     }
 
     /// Whether the caller has been sent SIGKILL (`fatal_signal_pending`, a static inline).
@@ -599,9 +632,9 @@ impl TaskRef {
         };
         out.ngroups = gi.len() as u32;
         groups.clear();
-        groups.reserve(gi.len(), GFP_KERNEL)?;
+        groups.reserve(gi.len(), GFP_KERNEL_ACCOUNT)?;
         for &g in gi {
-            groups.push(gid(g), GFP_KERNEL)?;
+            groups.push(gid(g), GFP_KERNEL_ACCOUNT)?;
         }
         Ok(())
     }
@@ -613,6 +646,15 @@ impl TaskRef {
         r.rlim
             .get(bindings::RLIMIT_DATA as usize)
             .map_or(u64::MAX, |l| l.cur)
+    }
+
+    /// What ptrace's rules grant the caller over the task now.
+    pub(crate) fn access(&self) -> Access {
+        let mut a = Access::default();
+        // SAFETY: the task is valid while referenced; `a` is a writable struct of the C
+        // layout (asserted above).
+        unsafe { ckpt_helper_task_access(self.raw(), &mut a) };
+        a
     }
 
     /// Every resource limit, indexed by `RLIMIT_*`.

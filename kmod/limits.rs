@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The bounds of what a caller can make the module allocate or create, in one place.
+//!
+//! Every count, size and offset read from an image or an ioctl argument is bounded where it
+//! is first read; `Documentation/security.rst` has the table. The fixed bounds are ABI
+//! constants (`uapi/`): `CKPT_MAX_TASKS` (tasks of a checkpoint or of a restart session),
+//! `CKPT_MAX_PAYLOAD` (a record), `CKPT_PATH_MAX`, `CKPT_PAGES_PER_RECORD`,
+//! `CKPT_AUXV_WORDS`, `CKPT_NGROUPS_MAX`, `CKPT_RESTART_MAX_CLOSE`; the kernel's own are
+//! `DEFAULT_MAX_MAP_COUNT` (areas of one memory, [`crate::sys::mm::MAX_MAP_COUNT`]) and the
+//! caller's `RLIMIT_DATA`.
+//!
+//! What the module creates for a caller is charged to the caller: every allocation is
+//! `GFP_KERNEL_ACCOUNT` (the caller's memory cgroup), and the open files a restart holds
+//! for it, the files its areas map and the shared memory objects of its session, count
+//! against its `RLIMIT_NOFILE` ([`open_files`]): a user can exhaust only their own quota,
+//! never the system-wide file table (`fs.file-max`), which an open by the module would
+//! otherwise fill for every process.
+
+use crate::error::{refuse, CkptResult};
+use crate::sys::task::current;
+use kernel::prelude::*;
+
+/// The open files one restart may hold for its caller: its `RLIMIT_NOFILE` soft limit,
+/// what it could hold itself with `open(2)`.
+pub(crate) fn open_files() -> u64 {
+    current::nofile_limit()
+}
+
+/// Refuses one more open file than [`open_files`] allows: `held` are held already, `what`
+/// names them for the reason.
+pub(crate) fn check_open_files(held: u64, what: core::fmt::Arguments<'_>) -> CkptResult {
+    let limit = open_files();
+    if held >= limit {
+        refuse!(
+            EMFILE,
+            "{what}: more than {limit} open files, the caller's RLIMIT_NOFILE"
+        );
+    }
+    Ok(())
+}

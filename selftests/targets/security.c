@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The harness of test_security.py: calls the ioctls of /dev/checkpoint directly, as
+ * whatever user runs it, with images it writes itself, bypassing rstr's and ckpt's own
+ * checks, so that what refuses is the module (or the kernel under it).
+ *
+ *   security write-shm IMG N          an MM and N one-page shared anonymous areas, each
+ *                                     its own object (ids 1..N)
+ *   security write-vmas IMG N         an MM and N one-page private anonymous areas
+ *   security write-file IMG PATH KIND PROT EXE
+ *                                     an MM and one area of KIND (3 file private, 4 file
+ *                                     shared) mapping PATH with PROT (PROT_* bits); EXE 1:
+ *                                     the MM names that area as the executable
+ *   security restart IMG CALLS [hold] a restart session of CALLS tasks on one open file;
+ *                                     CKPT_IOC_RESTART CALLS times from IMG, each result on
+ *                                     a line; with hold, waits for a line on stdin before it
+ *                                     closes the device
+ *   security checkpoint IMG dumpable|nondumpable
+ *                                     seizes a child (PTRACE_SEIZE) that then stays
+ *                                     dumpable or makes itself non-dumpable, stops it
+ *                                     (PTRACE_INTERRUPT) and checkpoints it into IMG
+ *
+ * Every result is a "key=value" line on stdout: ret, errno (its name), reason; and what
+ * the test checks besides: file_nr (allocated files of /proc/sys/fs/file-nr), mapped (the
+ * caller has something where the image's areas are), nofile (RLIMIT_NOFILE), the child's state.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/checkpoint.h>
+#include <linux/checkpoint_image.h>
+
+/* Where the areas of the written images start: far from the harness's own. */
+#define AREA_BASE 0x100000000ULL
+#define PAGE 4096ULL
+#define DEVICE "/dev/" CKPT_DEVICE_NAME
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(3);
+}
+
+static int out_fd;
+
+static void put(__u32 kind, const void *payload, __u32 len, const void *tail, __u32 tail_len)
+{
+	struct ckpt_hdr h = { .kind = kind, .len = len + tail_len };
+	static const char zeros[CKPT_RECORD_ALIGN];
+	__u32 pad = (CKPT_RECORD_ALIGN - h.len % CKPT_RECORD_ALIGN) % CKPT_RECORD_ALIGN;
+
+	if (write(out_fd, &h, sizeof(h)) != sizeof(h) ||
+	    write(out_fd, payload, len) != (ssize_t)len ||
+	    (tail_len && write(out_fd, tail, tail_len) != (ssize_t)tail_len) ||
+	    (pad && write(out_fd, zeros, pad) != (ssize_t)pad))
+		die("writing the image");
+}
+
+/* An MM record that check_mm takes, for @nr_vmas areas. */
+static void put_mm(__u32 nr_vmas, __u32 exe_vma)
+{
+	struct ckpt_mm_rec m = {
+		.start_code = 0x400000, .end_code = 0x401000,
+		.start_data = 0x600000, .end_data = 0x601000,
+		.start_brk = 0x700000, .brk = 0x700000,
+		.start_stack = 0x7fff0000, .arg_start = 0x7fff0100, .arg_end = 0x7fff0200,
+		.env_start = 0x7fff0200, .env_end = 0x7fff0300,
+		.nr_vmas = nr_vmas, .auxv_words = 2, .exe_vma = exe_vma,
+	};
+
+	put(CKPT_REC_MM, &m, sizeof(m), NULL, 0);
+}
+
+static void open_image(const char *path)
+{
+	out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out_fd < 0)
+		die(path);
+}
+
+/* N areas of @kind, one page each with a page of hole between them. */
+static void write_areas(const char *img, __u32 n, __u32 kind)
+{
+	__u32 i;
+
+	open_image(img);
+	put_mm(n, CKPT_NO_EXE);
+	for (i = 0; i < n; i++) {
+		struct ckpt_vma_rec v = {
+			.start = AREA_BASE + 2 * PAGE * i,
+			.end = AREA_BASE + 2 * PAGE * i + PAGE,
+			.prot = PROT_READ | PROT_WRITE,
+			.kind = kind,
+		};
+
+		if (kind == CKPT_VMA_ANON_SHARED) {
+			v.shm = i + 1;
+			v.shm_size = PAGE;
+		}
+		put(CKPT_REC_VMA, &v, sizeof(v), NULL, 0);
+	}
+	if (close(out_fd))
+		die(img);
+}
+
+static void write_file(const char *img, const char *path, __u32 kind, __u32 prot, int exe)
+{
+	struct ckpt_vma_rec v = {
+		.start = AREA_BASE, .end = AREA_BASE + PAGE,
+		.prot = prot, .kind = kind, .path_len = strlen(path),
+	};
+
+	open_image(img);
+	put_mm(1, exe ? 0 : CKPT_NO_EXE);
+	put(CKPT_REC_VMA, &v, sizeof(v), path, v.path_len);
+	if (close(out_fd))
+		die(img);
+}
+
+/* The allocated files of the whole system: the first field of /proc/sys/fs/file-nr. */
+static long file_nr(void)
+{
+	long n = -1;
+	FILE *f = fopen("/proc/sys/fs/file-nr", "re");
+
+	if (!f || fscanf(f, "%ld", &n) != 1)
+		die("/proc/sys/fs/file-nr");
+	fclose(f);
+	return n;
+}
+
+/* Whether anything is mapped where the images' areas start (mincore: ENOMEM if not). */
+static int mapped_at_base(void)
+{
+	unsigned char v;
+
+	return mincore((void *)AREA_BASE, PAGE, &v) == 0;
+}
+
+static void result(const char *what, int ret, int err, const char *reason)
+{
+	printf("%s ret=%d errno=%s reason=%s\n", what, ret, ret ? strerrorname_np(err) : "0",
+	       ret ? reason : "");
+}
+
+static void restart(const char *img, __u32 calls, int hold)
+{
+	struct ckpt_session_args s = { .nr_tasks = calls };
+	struct rlimit nofile;
+	char reason[CKPT_REASON_MAX + 1];
+	int dev, fd;
+	__u32 i;
+
+	if (getrlimit(RLIMIT_NOFILE, &nofile))
+		die("getrlimit");
+	printf("nofile=%llu file_nr=%ld\n", (unsigned long long)nofile.rlim_cur, file_nr());
+	fd = open(img, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(img);
+	dev = open(DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		die(DEVICE);
+	if (ioctl(dev, CKPT_IOC_RESTART_BEGIN, &s))
+		die("CKPT_IOC_RESTART_BEGIN");
+	for (i = 0; i < calls; i++) {
+		struct ckpt_restart_args a = {
+			.fd = fd, .err_fd = -1,
+			.reason = (uintptr_t)reason, .reason_len = sizeof(reason),
+		};
+		int ret;
+
+		reason[0] = 0;
+		ret = ioctl(dev, CKPT_IOC_RESTART, &a);
+		result("call", ret, errno, reason);
+		printf("file_nr=%ld\n", file_nr());
+	}
+	/* Still here, running its own code; what the refused calls left mapped: */
+	printf("alive=1 mapped=%d\n", mapped_at_base());
+	if (hold) {
+		char line[16];
+
+		printf("holding\n");
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin))
+			die("stdin");
+	}
+	if (close(dev) || close(fd))
+		die("close");
+	printf("closed file_nr=%ld\n", file_nr());
+}
+
+/*
+ * The child of take(): answers each byte on @cmd, "d" first making itself
+ * non-dumpable, with its dumpable state.
+ */
+static void child(int cmd, int ack)
+{
+	char c;
+
+	while (read(cmd, &c, 1) == 1) {
+		if (c == 'd' && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+			die("PR_SET_DUMPABLE");
+		c = '0' + prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+		if (write(ack, &c, 1) != 1)
+			die("ack");
+	}
+	exit(0);
+}
+
+static char ask(int cmd, int ack, char c)
+{
+	if (write(cmd, &c, 1) != 1 || read(ack, &c, 1) != 1)
+		die("the child's answer");
+	return c;
+}
+
+static void take(const char *img, int nondumpable)
+{
+	int cmd[2], ack[2], status, ret, fd;
+	char reason[CKPT_REASON_MAX + 1] = "";
+	struct ckpt_checkpoint_args a;
+	struct stat st;
+	pid_t pid;
+	int dev;
+
+	if (pipe(cmd) || pipe(ack))
+		die("pipe");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		close(cmd[1]);
+		close(ack[0]);
+		child(cmd[0], ack[1]);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+	ask(cmd[1], ack[0], 'p');
+	/* The attach: ptrace's own checks pass, the child is the caller's and dumpable. */
+	if (ptrace(PTRACE_SEIZE, pid, 0, 0))
+		die("PTRACE_SEIZE");
+	/* Then, seized and running, the child makes itself non-dumpable (or does not). */
+	printf("dumpable_after_seize=%c\n", ask(cmd[1], ack[0], nondumpable ? 'd' : 'p'));
+	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) || waitpid(pid, &status, __WALL) != pid)
+		die("PTRACE_INTERRUPT");
+	fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	dev = open(DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || dev < 0)
+		die("open");
+	a = (struct ckpt_checkpoint_args){
+		.pid = pid, .fd = fd, .reason = (uintptr_t)reason, .reason_len = sizeof(reason),
+		.nr_tasks = 1, .tasks = (uintptr_t)&pid,
+	};
+	ret = ioctl(dev, CKPT_IOC_CHECKPOINT, &a);
+	result("checkpoint", ret, errno, reason);
+	if (fstat(fd, &st))
+		die("fstat");
+	printf("image_bytes=%lld\n", (long long)st.st_size);
+	if (ptrace(PTRACE_DETACH, pid, 0, 0))
+		die("PTRACE_DETACH");
+	/* The child runs on: it answers again. */
+	printf("child_answers=%c\n", ask(cmd[1], ack[0], 'p'));
+	close(cmd[1]);
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid");
+	printf("child_exit=%d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "write-shm"))
+		write_areas(argv[2], strtoul(argv[3], NULL, 0), CKPT_VMA_ANON_SHARED);
+	else if (argc == 4 && !strcmp(argv[1], "write-vmas"))
+		write_areas(argv[2], strtoul(argv[3], NULL, 0), CKPT_VMA_ANON_PRIVATE);
+	else if (argc == 7 && !strcmp(argv[1], "write-file"))
+		write_file(argv[2], argv[3], strtoul(argv[4], NULL, 0), strtoul(argv[5], NULL, 0),
+			   atoi(argv[6]));
+	else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "restart"))
+		restart(argv[2], strtoul(argv[3], NULL, 0), argc == 5 && !strcmp(argv[4], "hold"));
+	else if (argc == 4 && !strcmp(argv[1], "checkpoint"))
+		take(argv[2], !strcmp(argv[3], "nondumpable"));
+	else {
+		fprintf(stderr, "usage: see the head of security.c\n");
+		return 2;
+	}
+	return 0;
+}

@@ -1,0 +1,467 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Security: what an ordinary user who was given /dev/checkpoint can and cannot do with it
+(Documentation/security.rst). Each rule runs as uid/gid 65534 with no capabilities (setpriv,
+bounding set empty); /dev/checkpoint is made usable by everyone (chmod 0666) for the time of
+the call and restored after. selftests/targets/security.c calls the ioctls directly with
+images it writes, bypassing rstr's and ckpt's own checks. Every refusal is asserted by its
+errno and reason, and by what did not happen: nothing mapped, the caller still running its
+own code, the file unchanged, the file table not filled."""
+import contextlib
+import hashlib
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ktap import CKPT, RSTR, TARGET, read_info, run, scratch, sh, target, wait_for  # noqa: E402
+
+SEC = target("security")
+fresh = scratch("ckpt-sec-")
+NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+          "--inh-caps=-all", "--bounding-set=-all"]
+# Another ordinary user, for "someone else's process" and "someone else can still open files".
+OTHER = ["setpriv", "--reuid", "65533", "--regid", "65533", "--clear-groups",
+         "--inh-caps=-all", "--bounding-set=-all"]
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+FILE_PRIVATE, FILE_SHARED = 3, 4
+# What a refused restart that passed every check of its areas ends with: the images here
+# have no vDSO, which the caller has (so the refusal is proof the areas' checks passed).
+PASSED_AREAS = "special mapping"
+
+
+@contextlib.contextmanager
+def device_open_to_all():
+    mode = os.stat("/dev/checkpoint").st_mode
+    os.chmod("/dev/checkpoint", 0o666)
+    try:
+        yield
+    finally:
+        os.chmod("/dev/checkpoint", mode & 0o777)
+
+
+def parse(out):
+    """The harness's result lines: a list of dicts, one per line of key=value words (the
+    reason, last, keeps its spaces)."""
+    lines = []
+    for line in out.splitlines():
+        d = {}
+        words = line.split(" ")
+        for i, w in enumerate(words):
+            if "=" not in w:
+                d.setdefault("word", w)
+                continue
+            k, v = w.split("=", 1)
+            if k == "reason":
+                d[k] = " ".join([v] + words[i + 1:])
+                break
+            d[k] = v
+        lines.append(d)
+    return lines
+
+
+def one(lines, key):
+    """The first line with KEY."""
+    found = [d for d in lines if key in d]
+    assert found, (key, lines)
+    return found[0]
+
+
+def harness(*args, user=NOBODY, nofile=None):
+    """Runs the harness as USER; its result lines."""
+    pre = None
+    if nofile is not None:
+        def pre():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    with device_open_to_all():
+        p = subprocess.run([*user, SEC, *args], capture_output=True, text=True, timeout=300,
+                           preexec_fn=pre)
+    assert p.returncode == 0, (args, p.returncode, p.stdout, p.stderr)
+    return parse(p.stdout)
+
+
+def file_nr():
+    with open("/proc/sys/fs/file-nr") as f:
+        return int(f.read().split()[0])
+
+
+def settled_file_nr():
+    """The allocated files once the last closes are done (fput is deferred)."""
+    last = file_nr()
+    for _ in range(20):
+        time.sleep(0.2)
+        now = file_nr()
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def digest(path):
+    st = os.stat(path)
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest(), st.st_mtime_ns, st.st_size
+
+
+def world_dir(name):
+    d = fresh(name)
+    os.chmod(d, 0o755)
+    return d
+
+
+def file_image(d, name, path, kind, prot, exe=0):
+    """An image of one area mapping PATH, readable by the ordinary user."""
+    img = os.path.join(d, name)
+    sh(SEC, "write-file", img, path, str(kind), str(prot), str(exe))
+    os.chmod(img, 0o644)
+    return img
+
+
+def restart_refused(img, errno, reason, user=NOBODY):
+    """One CKPT_IOC_RESTART from IMG as USER: refused with ERRNO and REASON (a substring),
+    nothing mapped where the image's area is, and the caller ran on in its own code."""
+    lines = harness("restart", img, "1", user=user)
+    call = one(lines, "ret")
+    assert call["ret"] == "-1" and call["errno"] == errno, call
+    assert reason in call["reason"], call
+    after = one(lines, "alive")
+    assert after["alive"] == "1" and after["mapped"] == "0", after
+    return call
+
+
+def ordinary_user_has_no_capabilities():
+    """The user of these tests: uid and gid 65534, no groups, no capability in any set."""
+    _, out, _ = sh(*NOBODY, "cat", "/proc/self/status")
+    f = dict(line.split(":\t", 1) for line in out.splitlines() if ":\t" in line)
+    assert f["Uid"].split() == ["65534"] * 4 and f["Gid"].split() == ["65534"] * 4, f
+    assert f["Groups"].strip() == "", f
+    for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(f[k], 16) == 0, (k, f[k])
+
+
+def shm_flood_bounded_by_nofile():
+    """60,000 shared memory ids in one image, three calls in one session (the trial that
+    filled fs.file-max for every process): the session may hold as many objects as the
+    caller's RLIMIT_NOFILE, the call beyond is refused with EMFILE and the limit's reason;
+    meanwhile another user still opens files, and the file table returns to its baseline
+    once the session closes."""
+    d = world_dir("shm-flood")
+    img = os.path.join(d, "shm.img")
+    sh(SEC, "write-shm", img, "60000")
+    os.chmod(img, 0o644)
+    nofile = 1024
+    base = settled_file_nr()
+
+    def pre():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    with device_open_to_all():
+        p = subprocess.Popen([*NOBODY, SEC, "restart", img, "3", "hold"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=pre)
+        try:
+            out = []
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                line = p.stdout.readline()
+                assert line, ("the harness ended early", out, p.stderr.read())
+                out.append(line.rstrip("\n"))
+                if line.startswith("holding"):
+                    break
+            lines = parse("\n".join(out))
+            assert one(lines, "nofile")["nofile"] == str(nofile), lines
+            calls = [x for x in lines if x.get("word") == "call"]
+            assert len(calls) == 3, lines
+            for c in calls:
+                assert c["ret"] == "-1" and c["errno"] == "EMFILE", c
+                assert (f"the restart session holds {nofile} objects: more than {nofile} "
+                        "open files, the caller's RLIMIT_NOFILE") in c["reason"], c
+            held = [int(x["file_nr"]) for x in lines if "file_nr" in x]
+            # The session holds its objects, at most RLIMIT_NOFILE of them (60,000 before).
+            assert max(held) - base <= nofile + 64, (base, held)
+            assert one(lines, "alive")["mapped"] == "0", lines
+            # Another ordinary user opens files meanwhile: no ENFILE.
+            _, n, err = sh(*OTHER, "python3", "-c",
+                           "fs = [open('/dev/null') for _ in range(500)]; print(len(fs))")
+            assert n.strip() == "500", (n, err)
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            rest, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert p.returncode == 0, (p.returncode, rest, err)
+    assert [x for x in parse(rest) if x.get("word") == "closed"], rest
+    after = settled_file_nr()
+    print(f"# shm flood: files allocated {base} before, at most {max(held)} while the "
+          f"session held its objects, {after} after it closed")
+    assert after - base <= 16, ("files left behind", base, after)
+
+
+def memory_cgroup_charged():
+    """A restart's allocations are charged to the caller's memory cgroup: an image of
+    60,000 areas (the module's plan of them takes megabytes) from a caller limited to 2 MiB
+    is refused with ENOMEM, and the cgroup counts the limit hit; the same call unlimited
+    gets past that to the usual refusal of these images."""
+    cg_root = "/sys/fs/cgroup"
+    if not os.path.exists(os.path.join(cg_root, "cgroup.controllers")):
+        sh("mount", "-t", "cgroup2", "none", cg_root)
+    with open(os.path.join(cg_root, "cgroup.controllers")) as f:
+        if "memory" not in f.read().split():
+            raise AssertionError("the test kernel has no memory controller (CONFIG_MEMCG)")
+    with open(os.path.join(cg_root, "cgroup.subtree_control"), "w") as f:
+        f.write("+memory")
+    d = world_dir("memcg")
+    img = os.path.join(d, "vmas.img")
+    sh(SEC, "write-vmas", img, "60000")
+    os.chmod(img, 0o644)
+    cg = os.path.join(cg_root, f"ckpt-sec-{os.getpid()}")
+    os.mkdir(cg)
+    try:
+        def events():
+            with open(os.path.join(cg, "memory.events")) as f:
+                return dict((k, int(v)) for k, v in (line.split() for line in f))
+
+        def run_in(limit):
+            with open(os.path.join(cg, "memory.max"), "w") as f:
+                f.write(limit)
+
+            def pre():
+                with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                    f.write("0")
+            with device_open_to_all():
+                p = subprocess.run([*NOBODY, SEC, "restart", img, "1"], capture_output=True,
+                                   text=True, timeout=300, preexec_fn=pre)
+            assert p.returncode == 0, (limit, p.returncode, p.stdout, p.stderr)
+            return one(parse(p.stdout), "ret")
+
+        free = run_in("max")
+        assert free["errno"] == "EINVAL" and PASSED_AREAS in free["reason"], free
+        before = events()["max"]
+        limited = run_in(str(2 << 20))
+        assert limited["ret"] == "-1" and limited["errno"] == "ENOMEM", limited
+        assert events()["max"] > before, ("the cgroup saw no limit hit", events())
+    finally:
+        wait_for(lambda: _rmdir(cg), "the cgroup to empty")
+
+
+def _rmdir(d):
+    try:
+        os.rmdir(d)
+        return True
+    except OSError:
+        return False
+
+
+def unreadable_file_not_mapped():
+    """An area mapping a file the user cannot read (root's, 0600): refused with EACCES and
+    the path; the same image of a readable file passes the check of its area."""
+    d = world_dir("unreadable")
+    secret = os.path.join(d, "secret")
+    with open(secret, "w") as f:
+        f.write("root only\n" * 1000)
+    os.chmod(secret, 0o600)
+    img = file_image(d, "img", secret, FILE_PRIVATE, PROT_READ)
+    restart_refused(img, "EACCES", f"opening {secret}")
+    os.chmod(secret, 0o644)
+    restart_refused(img, "EINVAL", PASSED_AREAS)
+
+
+def shared_writable_needs_write_permission():
+    """A shared writable area of a file the user may only read: refused with EACCES, the
+    file unchanged; the same area read-only passes (opened O_RDONLY, from which mprotect
+    can never make it writable: the kernel's VM_MAYWRITE)."""
+    d = world_dir("shared-rw")
+    ro = os.path.join(d, "readonly")
+    with open(ro, "w") as f:
+        f.write("do not change\n" * 1000)
+    os.chmod(ro, 0o644)
+    before = digest(ro)
+    img = file_image(d, "rw", ro, FILE_SHARED, PROT_READ | PROT_WRITE)
+    restart_refused(img, "EACCES", f"opening {ro}")
+    assert digest(ro) == before
+    img = file_image(d, "ro", ro, FILE_SHARED, PROT_READ)
+    restart_refused(img, "EINVAL", PASSED_AREAS)
+    assert digest(ro) == before
+
+
+@contextlib.contextmanager
+def target_copy_on_tmpfs(d, opts, mode):
+    """A copy of the target program, MODE, on a tmpfs mounted in D with OPTS."""
+    mnt = os.path.join(d, "mnt")
+    os.mkdir(mnt)
+    sh("mount", "-t", "tmpfs", "-o", f"{opts},mode=0755", "tmpfs", mnt)
+    try:
+        prog = os.path.join(mnt, "target")
+        shutil.copy(TARGET, prog)
+        os.chmod(prog, mode)
+        yield prog
+    finally:
+        sh("umount", mnt)
+
+
+def noexec_mount_not_mapped_executable():
+    """An executable area of a file on a noexec mount: refused with EPERM before anything
+    is changed (mmap itself would refuse it only after the caller's memory is gone); the
+    same area without PROT_EXEC passes."""
+    d = world_dir("noexec")
+    with target_copy_on_tmpfs(d, "noexec", 0o755) as lib:
+        img = file_image(d, "x", lib, FILE_PRIVATE, PROT_READ | PROT_EXEC)
+        restart_refused(img, "EPERM", f"{lib} is on a noexec mount, it cannot be mapped "
+                        "executable")
+        img = file_image(d, "r", lib, FILE_PRIVATE, PROT_READ)
+        restart_refused(img, "EINVAL", PASSED_AREAS)
+
+
+def executable_file_needs_checkpoint_restore():
+    """An image that names its executable (/proc/PID/exe): without CAP_CHECKPOINT_RESTORE
+    refused with EPERM, as prctl(PR_SET_MM_EXE_FILE) refuses it; with only that capability
+    the same image passes."""
+    d = world_dir("exe")
+    exe = os.path.join(d, "exe")
+    shutil.copy(TARGET, exe)
+    os.chmod(exe, 0o755)
+    img = file_image(d, "img", exe, FILE_PRIVATE, PROT_READ | PROT_EXEC, exe=1)
+    restart_refused(img, "EPERM", "setting the executable file (/proc/PID/exe) needs "
+                    "CAP_CHECKPOINT_RESTORE in the caller's user namespace")
+    with_cap = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
+    restart_refused(img, "EINVAL", PASSED_AREAS, user=with_cap)
+
+
+def nondumpable_after_seize_refused():
+    """A child the user seized (ptrace's checks passed) that then makes itself non-dumpable:
+    the checkpoint is refused with EPERM, nothing is written, the child runs on. Controls:
+    the same child staying dumpable is checkpointed; root (CAP_SYS_PTRACE) may checkpoint the
+    non-dumpable one."""
+    d = world_dir("dumpable")
+    os.chmod(d, 0o777)
+    img = os.path.join(d, "img")
+    lines = harness("checkpoint", img, "nondumpable")
+    assert one(lines, "dumpable_after_seize")["dumpable_after_seize"] == "0", lines
+    c = one(lines, "ret")
+    assert c["ret"] == "-1" and c["errno"] == "EPERM", c
+    assert "is not dumpable" in c["reason"] and "lacks CAP_SYS_PTRACE" in c["reason"], c
+    assert one(lines, "image_bytes")["image_bytes"] == "0", lines
+    assert one(lines, "child_answers")["child_answers"] == "0", lines
+    assert one(lines, "child_exit")["child_exit"] == "0", lines
+
+    lines = harness("checkpoint", img, "dumpable")
+    assert one(lines, "ret")["ret"] == "0", lines
+    assert int(one(lines, "image_bytes")["image_bytes"]) > 4096, lines
+    assert one(lines, "child_answers")["child_answers"] == "1", lines
+
+    lines = harness("checkpoint", img, "nondumpable", user=[])
+    assert one(lines, "ret")["ret"] == "0", lines
+    assert one(lines, "child_answers")["child_answers"] == "0", lines
+
+
+def start_target(d, user, prog=TARGET):
+    status = os.path.join(d, "status")
+    p = subprocess.Popen([*user, prog, status], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: read_info(status), "the target to start")
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
+    return p
+
+
+def counting(d):
+    """The target's counter advances: it runs on."""
+    status = os.path.join(d, "status")
+
+    def counter():
+        try:
+            with open(status) as f:
+                w = f.read().split()
+            return int(w[1]) if len(w) >= 2 and w[0] == "counter" else 0
+        except (OSError, ValueError):
+            return 0
+    first = wait_for(counter, "a count")
+    wait_for(lambda: counter() > first, "the count to advance")
+
+
+def refused_at_attach(d, p):
+    """ckpt as the ordinary user on process P (reporting in D): the kernel refuses the
+    ptrace attach, ckpt says so, no image is left, and P runs on; then P is killed."""
+    try:
+        img = os.path.join(d, "img")
+        with device_open_to_all():
+            status, _, err = sh(*NOBODY, CKPT, str(p.pid), "-o", img, check=False)
+        assert status != 0 and "not allowed to ptrace-attach" in err, err
+        assert not os.path.exists(img)
+        counting(d)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def others_process_refused():
+    """Another user's process (uid 65533): ptrace's attach refuses the user (the kernel's
+    rule), ckpt says so, no image is left and the process runs on."""
+    d = world_dir("other")
+    os.chmod(d, 0o777)
+    refused_at_attach(d, start_target(d, OTHER))
+
+
+def setuid_program_refused():
+    """A setuid-root program the user started (real uid 65534, effective 0): refused at the
+    attach, no image, the program runs on."""
+    d = world_dir("setuid")
+    os.chmod(d, 0o777)
+    with target_copy_on_tmpfs(d, "suid", 0o4755) as prog:
+        p = start_target(d, NOBODY, prog)
+        with open(f"/proc/{p.pid}/status") as f:
+            uids = [line.split()[1:] for line in f if line.startswith("Uid:")][0]
+        if uids[:2] != ["65534", "0"]:
+            p.kill()
+            p.wait()
+            raise AssertionError(f"the setuid target runs as {uids}")
+        refused_at_attach(d, p)
+
+
+def own_process_image_0600_restart_needs_capability():
+    """The user checkpoints its own process: the image is created 0600 and the user's, even
+    with umask 0; rstr without CAP_CHECKPOINT_RESTORE refuses with its reason (choosing the
+    pid is the kernel's clone3 set_tid rule) and restores nothing."""
+    d = world_dir("own")
+    os.chmod(d, 0o777)
+    p = start_target(d, NOBODY)
+    img = os.path.join(d, "img")
+    try:
+        with device_open_to_all():
+            sh(*NOBODY, "sh", "-c", f'umask 0 && exec "$0" --kill {p.pid} -o "$1"', CKPT, img)
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    st = os.stat(img)
+    assert st.st_mode & 0o777 == 0o600 and st.st_uid == 65534, (oct(st.st_mode), st.st_uid)
+    with device_open_to_all():
+        rc, _, err = sh(*NOBODY, RSTR, img, check=False)
+    assert rc != 0 and f"choosing pid {p.pid} needs CAP_CHECKPOINT_RESTORE" in err, err
+    assert not os.path.exists(f"/proc/{p.pid}"), "a process has the image's pid"
+
+
+TESTS = [
+    ordinary_user_has_no_capabilities,
+    shm_flood_bounded_by_nofile,
+    memory_cgroup_charged,
+    unreadable_file_not_mapped,
+    shared_writable_needs_write_permission,
+    noexec_mount_not_mapped_executable,
+    executable_file_needs_checkpoint_restore,
+    nondumpable_after_seize_refused,
+    others_process_refused,
+    setuid_program_refused,
+    own_process_image_0600_restart_needs_capability,
+]
+only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
+sys.exit(run(only or TESTS))
