@@ -39,3 +39,25 @@ pub(crate) fn check_open_files(held: u64, what: core::fmt::Arguments<'_>) -> Ckp
     }
     Ok(())
 }
+
+#[kunit_tests(ckpt_limits)]
+mod tests {
+    use super::*;
+
+    /// One more file than `RLIMIT_NOFILE` is refused with `EMFILE` and names the limit; the
+    /// last one within it is not.
+    #[test]
+    fn open_files_stop_at_rlimit_nofile() {
+        let limit = open_files();
+        assert!(limit > 0);
+        assert!(check_open_files(limit - 1, fmt!("test")).is_ok());
+        let e = check_open_files(limit, fmt!("test")).expect_err("refused");
+        assert_eq!(e.errno, EMFILE);
+        let reason = e
+            .reason
+            .as_ref()
+            .and_then(|r| r.to_str().ok())
+            .unwrap_or("");
+        assert!(reason.contains("RLIMIT_NOFILE"));
+    }
+}

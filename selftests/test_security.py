@@ -143,27 +143,28 @@ def ordinary_user_has_no_capabilities():
 
 
 def shm_flood_bounded_by_nofile():
-    """60,000 shared memory ids in one image, three calls in one session (the trial that
-    filled fs.file-max for every process): the session may hold as many objects as the
-    caller's RLIMIT_NOFILE, the call beyond is refused with EMFILE and the limit's reason;
+    """The trial that filled fs.file-max for every process: one session, four calls, each
+    from an image of 60,000 shared memory objects of its own (240,000 ids; fs.file-max of
+    the test guest is about 200,000). The session may hold as many objects as the caller's
+    RLIMIT_NOFILE; every call beyond is refused with EMFILE and the limit's reason;
     meanwhile another user still opens files, and the file table returns to its baseline
     once the session closes."""
     d = world_dir("shm-flood")
     img = os.path.join(d, "shm.img")
-    sh(SEC, "write-shm", img, "60000")
+    calls, nofile = 4, 1024
+    sh(SEC, "write-shm", img, "60000", str(calls))
     os.chmod(img, 0o644)
-    nofile = 1024
     base = settled_file_nr()
 
     def pre():
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     with device_open_to_all():
-        p = subprocess.Popen([*NOBODY, SEC, "restart", img, "3", "hold"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             preexec_fn=pre)
+        p = subprocess.Popen([*NOBODY, SEC, "restart", img, str(calls), "hold"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, preexec_fn=pre)
         try:
             out = []
-            deadline = time.monotonic() + 300
+            deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
                 line = p.stdout.readline()
                 assert line, ("the harness ended early", out, p.stderr.read())
@@ -171,33 +172,35 @@ def shm_flood_bounded_by_nofile():
                 if line.startswith("holding"):
                     break
             lines = parse("\n".join(out))
-            assert one(lines, "nofile")["nofile"] == str(nofile), lines
-            calls = [x for x in lines if x.get("word") == "call"]
-            assert len(calls) == 3, lines
-            for c in calls:
-                assert c["ret"] == "-1" and c["errno"] == "EMFILE", c
-                assert (f"the restart session holds {nofile} objects: more than {nofile} "
-                        "open files, the caller's RLIMIT_NOFILE") in c["reason"], c
-            held = [int(x["file_nr"]) for x in lines if "file_nr" in x]
-            # The session holds its objects, at most RLIMIT_NOFILE of them (60,000 before).
-            assert max(held) - base <= nofile + 64, (base, held)
-            assert one(lines, "alive")["mapped"] == "0", lines
-            # Another ordinary user opens files meanwhile: no ENFILE.
-            _, n, err = sh(*OTHER, "python3", "-c",
-                           "fs = [open('/dev/null') for _ in range(500)]; print(len(fs))")
-            assert n.strip() == "500", (n, err)
+            held = max(int(x["file_nr"]) for x in lines if "file_nr" in x)
+            # Another ordinary user opens files meanwhile.
+            other = sh(*OTHER, "python3", "-c",
+                       "fs = [open('/dev/null') for _ in range(500)]; print(len(fs))",
+                       check=False)
             p.stdin.write("go\n")
             p.stdin.flush()
-            rest, err = p.communicate(timeout=60)
+            rest, err = p.communicate(timeout=300)
         finally:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+    after = settled_file_nr()
+    print(f"# shm flood: files allocated {base} before, at most {held} while the session "
+          f"held its objects, {after} after it closed; another user opening 500 files: "
+          f"{other[1].strip() or other[2].strip()[-80:]}")
+    assert one(lines, "nofile")["nofile"] == str(nofile), lines
+    results = [x for x in lines if x.get("word") == "call"]
+    assert len(results) == calls, lines
+    for c in results:
+        assert c["ret"] == "-1" and c["errno"] == "EMFILE", c
+        assert (f"the restart session holds {nofile} objects: more than {nofile} "
+                "open files, the caller's RLIMIT_NOFILE") in c["reason"], c
+    # The session holds its objects, at most RLIMIT_NOFILE of them.
+    assert held - base <= nofile + 64, (base, held)
+    assert one(lines, "alive")["mapped"] == "0", lines
+    assert other[0] == 0 and other[1].strip() == "500", other
     assert p.returncode == 0, (p.returncode, rest, err)
     assert [x for x in parse(rest) if x.get("word") == "closed"], rest
-    after = settled_file_nr()
-    print(f"# shm flood: files allocated {base} before, at most {max(held)} while the "
-          f"session held its objects, {after} after it closed")
     assert after - base <= 16, ("files left behind", base, after)
 
 
@@ -289,14 +292,14 @@ def shared_writable_needs_write_permission():
 
 
 @contextlib.contextmanager
-def target_copy_on_tmpfs(d, opts, mode):
-    """A copy of the target program, MODE, on a tmpfs mounted in D with OPTS."""
+def target_copy_on_tmpfs(d, opts, mode, src=TARGET):
+    """A copy of the program SRC (the target), MODE, on a tmpfs mounted in D with OPTS."""
     mnt = os.path.join(d, "mnt")
     os.mkdir(mnt)
     sh("mount", "-t", "tmpfs", "-o", f"{opts},mode=0755", "tmpfs", mnt)
     try:
         prog = os.path.join(mnt, "target")
-        shutil.copy(TARGET, prog)
+        shutil.copy(src, prog)
         os.chmod(prog, mode)
         yield prog
     finally:
@@ -357,6 +360,21 @@ def nondumpable_after_seize_refused():
     lines = harness("checkpoint", img, "nondumpable", user=[])
     assert one(lines, "ret")["ret"] == "0", lines
     assert one(lines, "child_answers")["child_answers"] == "0", lines
+
+
+def setuid_exec_after_seize_gains_nothing():
+    """A seized child that then execs a setuid-root program: the kernel runs it without the
+    program's privileges (its tracer has no CAP_SYS_PTRACE: LSM_UNSAFE_PTRACE), so it stays
+    the user's own dumpable process, and its checkpoint reads nothing the user could not."""
+    d = world_dir("setuid-exec")
+    os.chmod(d, 0o777)
+    img = os.path.join(d, "img")
+    with target_copy_on_tmpfs(d, "suid", 0o4755, SEC) as prog:
+        lines = harness("checkpoint", img, "exec", prog)
+    assert one(lines, "uids")["uids"] == "65534,65534,65534,65534", lines
+    assert one(lines, "dumpable_after_seize")["dumpable_after_seize"] == "1", lines
+    assert one(lines, "ret")["ret"] == "0", lines
+    assert one(lines, "child_answers")["child_answers"] == "1", lines
 
 
 def start_target(d, user, prog=TARGET):
@@ -459,6 +477,7 @@ TESTS = [
     noexec_mount_not_mapped_executable,
     executable_file_needs_checkpoint_restore,
     nondumpable_after_seize_refused,
+    setuid_exec_after_seize_gains_nothing,
     others_process_refused,
     setuid_program_refused,
     own_process_image_0600_restart_needs_capability,

@@ -4,21 +4,26 @@
  * whatever user runs it, with images it writes itself, bypassing rstr's and ckpt's own
  * checks, so that what refuses is the module (or the kernel under it).
  *
- *   security write-shm IMG N          an MM and N one-page shared anonymous areas, each
- *                                     its own object (ids 1..N)
+ *   security write-shm IMG N [TASKS]  TASKS (default 1) tasks' memories, each an MM and
+ *                                     N one-page shared anonymous areas, each its own
+ *                                     object (ids 1..N for the first, N+1..2N...)
  *   security write-vmas IMG N         an MM and N one-page private anonymous areas
  *   security write-file IMG PATH KIND PROT EXE
  *                                     an MM and one area of KIND (3 file private, 4 file
  *                                     shared) mapping PATH with PROT (PROT_* bits); EXE 1:
  *                                     the MM names that area as the executable
  *   security restart IMG CALLS [hold] a restart session of CALLS tasks on one open file;
- *                                     CKPT_IOC_RESTART CALLS times from IMG, each result on
- *                                     a line; with hold, waits for a line on stdin before it
- *                                     closes the device
- *   security checkpoint IMG dumpable|nondumpable
+ *                                     CKPT_IOC_RESTART CALLS times, call i from the i-th
+ *                                     CALLS-th part of IMG (the memories of write-shm's
+ *                                     TASKS), each result on a line; with hold, waits for a
+ *                                     line on stdin before it closes the device
+ *   security checkpoint IMG dumpable|nondumpable|exec PROG
  *                                     seizes a child (PTRACE_SEIZE) that then stays
- *                                     dumpable or makes itself non-dumpable, stops it
+ *                                     dumpable, makes itself non-dumpable, or execs PROG
+ *                                     (a setuid copy of this program), stops it
  *                                     (PTRACE_INTERRUPT) and checkpoints it into IMG
+ *   security idle CMD ACK             what the child execs: says 'r' on fd ACK, then
+ *                                     answers on fd ACK each byte read from fd CMD
  *
  * Every result is a "key=value" line on stdout: ret, errno (its name), reason; and what
  * the test checks besides: file_nr (allocated files of /proc/sys/fs/file-nr), mapped (the
@@ -92,26 +97,36 @@ static void open_image(const char *path)
 		die(path);
 }
 
-/* N areas of @kind, one page each with a page of hole between them. */
-static void write_areas(const char *img, __u32 n, __u32 kind)
+/* Area @i of a memory: one page, a page of hole before the next. */
+static void put_area(__u32 i, __u32 kind, __u32 id)
 {
-	__u32 i;
+	struct ckpt_vma_rec v = {
+		.start = AREA_BASE + 2 * PAGE * i,
+		.end = AREA_BASE + 2 * PAGE * i + PAGE,
+		.prot = PROT_READ | PROT_WRITE,
+		.kind = kind,
+	};
+
+	if (kind == CKPT_VMA_ANON_SHARED) {
+		v.shm = id;
+		v.shm_size = PAGE;
+	}
+	put(CKPT_REC_VMA, &v, sizeof(v), NULL, 0);
+}
+
+/*
+ * @tasks memories of N areas of @kind, one page each with a page of hole between
+ * them; shared objects numbered on from one memory to the next.
+ */
+static void write_areas(const char *img, __u32 n, __u32 kind, __u32 tasks)
+{
+	__u32 i, t;
 
 	open_image(img);
-	put_mm(n, CKPT_NO_EXE);
-	for (i = 0; i < n; i++) {
-		struct ckpt_vma_rec v = {
-			.start = AREA_BASE + 2 * PAGE * i,
-			.end = AREA_BASE + 2 * PAGE * i + PAGE,
-			.prot = PROT_READ | PROT_WRITE,
-			.kind = kind,
-		};
-
-		if (kind == CKPT_VMA_ANON_SHARED) {
-			v.shm = i + 1;
-			v.shm_size = PAGE;
-		}
-		put(CKPT_REC_VMA, &v, sizeof(v), NULL, 0);
+	for (t = 0; t < tasks; t++) {
+		put_mm(n, CKPT_NO_EXE);
+		for (i = 0; i < n; i++)
+			put_area(i, kind, t * n + i + 1);
 	}
 	if (close(out_fd))
 		die(img);
@@ -161,6 +176,7 @@ static void restart(const char *img, __u32 calls, int hold)
 {
 	struct ckpt_session_args s = { .nr_tasks = calls };
 	struct rlimit nofile;
+	struct stat st;
 	char reason[CKPT_REASON_MAX + 1];
 	int dev, fd;
 	__u32 i;
@@ -169,7 +185,7 @@ static void restart(const char *img, __u32 calls, int hold)
 		die("getrlimit");
 	printf("nofile=%llu file_nr=%ld\n", (unsigned long long)nofile.rlim_cur, file_nr());
 	fd = open(img, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0 || fstat(fd, &st))
 		die(img);
 	dev = open(DEVICE, O_RDWR | O_CLOEXEC);
 	if (dev < 0)
@@ -180,6 +196,7 @@ static void restart(const char *img, __u32 calls, int hold)
 		struct ckpt_restart_args a = {
 			.fd = fd, .err_fd = -1,
 			.reason = (uintptr_t)reason, .reason_len = sizeof(reason),
+			.pos = st.st_size / calls * i,
 		};
 		int ret;
 
@@ -203,15 +220,25 @@ static void restart(const char *img, __u32 calls, int hold)
 	printf("closed file_nr=%ld\n", file_nr());
 }
 
+static const char *exec_prog;
+
 /*
  * The child of take(): answers each byte on @cmd, "d" first making itself
- * non-dumpable, with its dumpable state.
+ * non-dumpable, with its dumpable state; "x" execs exec_prog in idle mode.
  */
 static void child(int cmd, int ack)
 {
 	char c;
 
 	while (read(cmd, &c, 1) == 1) {
+		if (c == 'x') {
+			char cmd_s[16], ack_s[16];
+
+			snprintf(cmd_s, sizeof(cmd_s), "%d", cmd);
+			snprintf(ack_s, sizeof(ack_s), "%d", ack);
+			execl(exec_prog, exec_prog, "idle", cmd_s, ack_s, (char *)NULL);
+			die(exec_prog);
+		}
 		if (c == 'd' && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
 			die("PR_SET_DUMPABLE");
 		c = '0' + prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
@@ -221,6 +248,14 @@ static void child(int cmd, int ack)
 	exit(0);
 }
 
+/* The program the child execs (exec_prog): ready, then the same answers. */
+static void idle(int cmd, int ack)
+{
+	if (write(ack, "r", 1) != 1)
+		die("ready");
+	child(cmd, ack);
+}
+
 static char ask(int cmd, int ack, char c)
 {
 	if (write(cmd, &c, 1) != 1 || read(ack, &c, 1) != 1)
@@ -228,7 +263,29 @@ static char ask(int cmd, int ack, char c)
 	return c;
 }
 
-static void take(const char *img, int nondumpable)
+/* The uid line of /proc/PID/status: real, effective, saved, fs. */
+static void print_uids(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		die(path);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Uid:", 4)) {
+			char *p;
+
+			for (p = line; *p; p++)
+				if (*p == '\t' || *p == '\n')
+					*p = *p == '\n' ? 0 : ',';
+			printf("uids=%s\n", line + 5);
+		}
+	fclose(f);
+}
+
+static void take(const char *img, char how)
 {
 	int cmd[2], ack[2], status, ret, fd;
 	char reason[CKPT_REASON_MAX + 1] = "";
@@ -253,8 +310,15 @@ static void take(const char *img, int nondumpable)
 	/* The attach: ptrace's own checks pass, the child is the caller's and dumpable. */
 	if (ptrace(PTRACE_SEIZE, pid, 0, 0))
 		die("PTRACE_SEIZE");
-	/* Then, seized and running, the child makes itself non-dumpable (or does not). */
-	printf("dumpable_after_seize=%c\n", ask(cmd[1], ack[0], nondumpable ? 'd' : 'p'));
+	/* Then, seized and running, the child makes itself non-dumpable, or execs. */
+	if (how == 'x') {
+		char c = 0;
+
+		if (write(cmd[1], "x", 1) != 1 || read(ack[0], &c, 1) != 1 || c != 'r')
+			die("the exec");
+		print_uids(pid);
+	}
+	printf("dumpable_after_seize=%c\n", ask(cmd[1], ack[0], how == 'd' ? 'd' : 'p'));
 	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) || waitpid(pid, &status, __WALL) != pid)
 		die("PTRACE_INTERRUPT");
 	fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -283,17 +347,23 @@ static void take(const char *img, int nondumpable)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 4 && !strcmp(argv[1], "write-shm"))
-		write_areas(argv[2], strtoul(argv[3], NULL, 0), CKPT_VMA_ANON_SHARED);
+	exec_prog = argc == 5 ? argv[4] : NULL;
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "write-shm"))
+		write_areas(argv[2], strtoul(argv[3], NULL, 0), CKPT_VMA_ANON_SHARED,
+			    argc == 5 ? strtoul(argv[4], NULL, 0) : 1);
 	else if (argc == 4 && !strcmp(argv[1], "write-vmas"))
-		write_areas(argv[2], strtoul(argv[3], NULL, 0), CKPT_VMA_ANON_PRIVATE);
+		write_areas(argv[2], strtoul(argv[3], NULL, 0), CKPT_VMA_ANON_PRIVATE, 1);
 	else if (argc == 7 && !strcmp(argv[1], "write-file"))
 		write_file(argv[2], argv[3], strtoul(argv[4], NULL, 0), strtoul(argv[5], NULL, 0),
 			   atoi(argv[6]));
 	else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "restart"))
 		restart(argv[2], strtoul(argv[3], NULL, 0), argc == 5 && !strcmp(argv[4], "hold"));
 	else if (argc == 4 && !strcmp(argv[1], "checkpoint"))
-		take(argv[2], !strcmp(argv[3], "nondumpable"));
+		take(argv[2], !strcmp(argv[3], "nondumpable") ? 'd' : 'p');
+	else if (argc == 5 && !strcmp(argv[1], "checkpoint") && !strcmp(argv[3], "exec"))
+		take(argv[2], 'x');
+	else if (argc == 4 && !strcmp(argv[1], "idle"))
+		idle(atoi(argv[2]), atoi(argv[3]));
 	else {
 		fprintf(stderr, "usage: see the head of security.c\n");
 		return 2;
