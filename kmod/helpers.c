@@ -845,11 +845,18 @@ struct file *ckpt_helper_shm_create(u64 size)
 
 /*
  * Whether the caller may set its executable file as prctl(PR_SET_MM_MAP) lets it:
- * checkpoint_restore_ns_capable() (inline) in its own user namespace.
+ * checkpoint_restore_ns_capable() (inline) in its own user namespace, asked of the
+ * caller now or, if @file is not NULL, of @file's opener when it opened it
+ * (file_ns_capable(), as for other files opened by the privileged and used after).
  */
-int ckpt_helper_checkpoint_restore_capable(void)
+int ckpt_helper_checkpoint_restore_capable(struct file *file)
 {
-	return checkpoint_restore_ns_capable(current_user_ns());
+	struct user_namespace *ns = current_user_ns();
+
+	if (file && (file_ns_capable(file, ns, CAP_CHECKPOINT_RESTORE) ||
+		     file_ns_capable(file, ns, CAP_SYS_ADMIN)))
+		return 1;
+	return checkpoint_restore_ns_capable(ns);
 }
 
 /* The caller's RLIMIT_NOFILE soft limit (rlimit(), inline). */

@@ -136,7 +136,7 @@ void ckpt_helper_set_fsbase(u64 base);
 u64 ckpt_helper_task_size_max(void);
 int ckpt_helper_rseq_sync(void);
 struct file *ckpt_helper_shm_create(u64 size);
-int ckpt_helper_checkpoint_restore_capable(void);
+int ckpt_helper_checkpoint_restore_capable(struct file *file);
 u64 ckpt_helper_nofile_limit(void);
 int ckpt_helper_file_noexec(struct file *file);
 

@@ -476,11 +476,14 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
 }
 
 /// Reads and checks the `MM` and `VMA` records and opens every mapped file; `shm` gives the
-/// object of shared anonymous memory by id and size (made once per restart session).
+/// object of shared anonymous memory by id and size (made once per restart session);
+/// `may_set_exe`: the caller may choose its executable file
+/// ([`sys::task::current::checkpoint_restore_capable`]).
 /// Changes nothing in the caller: a failure here leaves it as it was.
 pub(crate) fn plan(
     rd: &mut ImageReader,
     shm: &mut dyn FnMut(u32, u64) -> CkptResult<FileRef>,
+    may_set_exe: bool,
 ) -> CkptResult<Plan> {
     let task_size = sys::mm::current::task_size();
     let mm: img::CkptMmRec = rd.expect(rec::MM)?;
@@ -490,7 +493,7 @@ pub(crate) fn plan(
         sys::mm::AUXV_WORDS,
         sys::task::current::data_limit(),
     )?;
-    if mm.exe_vma != img::CKPT_NO_EXE && !sys::task::current::checkpoint_restore_capable() {
+    if mm.exe_vma != img::CKPT_NO_EXE && !may_set_exe {
         // `/proc/PID/exe` is trusted by what reads it: the kernel lets only a holder of
         // CAP_CHECKPOINT_RESTORE choose it (`prctl(PR_SET_MM_MAP)`'s `exe_fd`).
         refuse!(

@@ -28,7 +28,13 @@ use crate::uapi::{CkptRestartArgs, CKPT_RESTART_SHARED_MM, CKPT_RESTART_STOPPED}
 use crate::{memory, regs, signal};
 
 /// Runs the restart; the value is what the caller's `ax` must hold when it returns.
-pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u64> {
+/// `device` is the open file of `/dev/checkpoint` the call came on: its opener's
+/// capabilities count with the caller's.
+pub(crate) fn restart(
+    session: &Session,
+    device: &kernel::fs::File,
+    args: &CkptRestartArgs,
+) -> CkptResult<u64> {
     if args.flags & !(CKPT_RESTART_SHARED_MM | CKPT_RESTART_STOPPED) != 0 || args.__reserved != 0 {
         refuse!(
             EINVAL,
@@ -69,7 +75,8 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
         None
     } else {
         session.check_sharers(args.mm_sharers)?;
-        let plan = memory::plan(&mut rd, &mut |id, size| session.shm(id, size))?;
+        let may_set_exe = current::checkpoint_restore_capable(device);
+        let plan = memory::plan(&mut rd, &mut |id, size| session.shm(id, size), may_set_exe)?;
         let mine = memory::check_specials(&plan)?;
         Some((plan, mine))
     };

@@ -206,7 +206,7 @@ extern "C" {
     ) -> i32;
     fn ckpt_helper_task_rlimits(task: TaskPtr, out: *mut img::CkptRlimitsRec);
     fn ckpt_helper_task_access(task: TaskPtr, out: *mut Access);
-    fn ckpt_helper_checkpoint_restore_capable() -> i32;
+    fn ckpt_helper_checkpoint_restore_capable(file: *mut bindings::file) -> i32;
     fn ckpt_helper_nofile_limit() -> u64;
     fn ckpt_helper_task_fs_path(
         task: TaskPtr,
@@ -344,11 +344,15 @@ pub(crate) mod current {
         unsafe { ckpt_helper_nofile_limit() }
     }
 
-    /// Whether the caller has `CAP_CHECKPOINT_RESTORE` (or `CAP_SYS_ADMIN`) in its own user
-    /// namespace: what `prctl(PR_SET_MM_MAP)` asks to set the executable file.
-    pub(crate) fn checkpoint_restore_capable() -> bool {
-        // SAFETY: no arguments; asks about the caller's own credentials.
-        unsafe { ckpt_helper_checkpoint_restore_capable() != 0 }
+    /// Whether the caller, or `device`'s opener when it opened it, has
+    /// `CAP_CHECKPOINT_RESTORE` (or `CAP_SYS_ADMIN`) in the caller's user namespace: what
+    /// `prctl(PR_SET_MM_MAP)` asks to set the executable file. The opener counts because
+    /// `rstr` opens the device, then sets the image's credentials before the restart
+    /// ioctl: a process restored by root as nobody has no capability left by then.
+    pub(crate) fn checkpoint_restore_capable(device: &kernel::fs::File) -> bool {
+        // SAFETY: `device` is a valid open file for the call; the helper only reads its
+        // opener's credentials (`f_cred`, set at open and constant) and the caller's.
+        unsafe { ckpt_helper_checkpoint_restore_capable(device.as_ptr()) != 0 }
     }
 
     /// Whether the caller has been sent SIGKILL (`fatal_signal_pending`, a static inline).
