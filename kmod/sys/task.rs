@@ -688,10 +688,13 @@ impl TaskRef {
         Ok(Some(o))
     }
 
-    /// A register set (`NT_PRSTATUS`, `NT_X86_XSTATE`) of this stopped task.
+    /// A register set (`NT_PRSTATUS`, `NT_X86_XSTATE`) of this stopped task; `ESRCH` if it
+    /// has left its ptrace stop (a SIGKILL wakes it).
     pub(crate) fn regset(&self, note: u32) -> Result<RegsetBuf> {
         let mut data: *mut u8 = ptr::null_mut();
-        // SAFETY: the task is valid and stopped; `data` receives a kmalloc'ed buffer.
+        // SAFETY: the task is valid by the type invariant; the helper reads its registers
+        // only while it is in its ptrace stop, under its siglock; `data` receives a
+        // kmalloc'ed buffer.
         let ret = unsafe { ckpt_helper_task_regset(self.raw(), note, &mut data) };
         let len = check(ret as isize)?;
         let ptr = NonNull::new(data).ok_or(EINVAL)?;
