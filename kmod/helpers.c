@@ -47,6 +47,7 @@
 #include <asm/fsgsbase.h>
 #include <asm/ptrace.h>
 #include <asm/segment.h>
+#include <linux/memcontrol.h>
 #include <linux/sched/task_stack.h>
 
 #include "helpers.h"
@@ -576,6 +577,40 @@ int ckpt_helper_task_regset(struct task_struct *task, u32 note_type, void **data
 	}
 	*data = buf;
 	return ret;
+}
+
+/*
+ * From here on, the caller's __GFP_ACCOUNT allocations are charged to the root memory
+ * cgroup, which has no limit, until ckpt_helper_charge_restore(the value returned). For
+ * the one line a restarting task reports: the pipe's page, charged to its own cgroup, may
+ * be refused when that cgroup is full, and the reason of the failure would be lost.
+ */
+void *ckpt_helper_charge_to_root(void)
+{
+#ifdef CONFIG_MEMCG
+	return set_active_memcg(root_mem_cgroup);
+#else
+	return NULL;
+#endif
+}
+
+void ckpt_helper_charge_restore(void *old)
+{
+#ifdef CONFIG_MEMCG
+	set_active_memcg(old);
+#endif
+}
+
+/*
+ * Faults in the caller's page at @addr for writing, as a write to it would: 0, or the
+ * fault's errno (-ENOMEM when no memory could be had for it, -EFAULT otherwise), which a
+ * failed copy to user space reports only as -EFAULT.
+ */
+int ckpt_helper_fault_in_write(unsigned long addr)
+{
+	long r = get_user_pages_unlocked(addr & PAGE_MASK, 1, NULL, FOLL_WRITE);
+
+	return r == 1 ? 0 : r < 0 ? (int)r : -EFAULT;
 }
 
 u64 ckpt_helper_xfeatures(void)
