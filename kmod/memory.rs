@@ -680,9 +680,10 @@ pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr
                 // A copy into an area just mapped for it fails with EFAULT: say when it is
                 // for want of memory (a full memory cgroup).
                 let at = (0..n).map(|i| pg.addr + i * PAGE_SIZE);
-                if let Some(a) = at.take_while(|_| e.errno == EFAULT).find(|&a| {
-                    current::fault_in_write(a) == Err(ENOMEM)
-                }) {
+                if let Some(a) = at
+                    .take_while(|_| e.errno == EFAULT)
+                    .find(|&a| current::fault_in_write(a) == Err(ENOMEM))
+                {
                     refuse!(
                         ENOMEM,
                         "pages {:#x}-{end:#x}: no memory for page {a:#x} (out of memory, or \
