@@ -44,7 +44,8 @@ def verify(t, pid=None):
                      f"pid {pid} to check its memory and count on", timeout=60)
     assert after["bad"] == 0, f"pid {pid}: {after['bad']} words of its memory changed: {after}"
     st = stat(pid)
-    assert st is not None and st[0] in "RS", f"pid {pid} is in state {st}"
+    # Running or asleep (D for a moment is I/O); never stopped, traced or dead.
+    assert st is not None and st[0] not in "tTZX", f"pid {pid} is in state {st}"
     return after
 
 
@@ -95,11 +96,16 @@ def restart_and_verify(t, img):
     t.kill()
     _, out, _ = sh(RSTR, "--detach", img, timeout=300)
     assert int(out) == t.pid, f"rstr restored pid {out.strip()}, not {t.pid}"
-    # The file holds what the killed process wrote last, ahead of the image's counts: from
-    # now on only the restored process writes it.
-    os.truncate(t.status, 0)
-    verify(t)
+    verify_restored(t)
     kill_reaped(t.pid)
+
+
+def verify_restored(t):
+    """verify() of a target restarted from an image taken while it ran on: its status file
+    holds what the killed process wrote last, ahead of the image's counts, so it is emptied
+    first (from now on only the restored process writes it)."""
+    os.truncate(t.status, 0)
+    return verify(t)
 
 
 def ckpt_killed_mid_checkpoint():
@@ -475,7 +481,7 @@ def faults_injected_into_the_module():
                         assert status == 0, f"{what}: no fault injected, yet: {err}"
                         if op == "restart":
                             assert int(out) == t.pid
-                            verify(t)
+                            verify_restored(t)
                             kill_reaped(t.pid)
                         break
                     tried += 1
@@ -485,7 +491,7 @@ def faults_injected_into_the_module():
                             assert is_whole(img), what
                         else:
                             assert int(out) == t.pid, (what, out)
-                            verify(t)
+                            verify_restored(t)
                             kill_reaped(t.pid)
                     else:
                         clean += 1
@@ -504,6 +510,7 @@ def faults_injected_into_the_module():
                 if op == "restart" and not running(t.pid):
                     _, out, _ = sh(RSTR, "--detach", good, timeout=300)
                     assert int(out) == t.pid
+                    verify_restored(t)
     finally:
         for kind in ("failslab", "fail_page_alloc"):
             fi_set(kind, times=0, probability=0)
