@@ -441,7 +441,8 @@ def faults_injected_into_the_module():
     (restart), or succeeds with a whole image or a correctly restored process."""
     if not os.path.exists(f"{FI}/failslab"):
         if not os.path.ismount(FI):
-            subprocess.run(["mount", "-t", "debugfs", "debugfs", FI], check=False)
+            subprocess.run(["mount", "-t", "debugfs", "debugfs", FI], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not os.path.exists(f"{FI}/failslab"):
             skip("no fault injection in this kernel")
     d = fresh("inject")
