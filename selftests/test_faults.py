@@ -471,7 +471,9 @@ def faults_injected_into_the_module():
                     if op == "checkpoint":
                         argv = [CKPT, str(t.pid), "-o", img]
                     else:
-                        t.kill()
+                        t.kill()    # the original; a restored one is no child of ours
+                        if running(t.pid):
+                            kill_reaped(t.pid)
                         argv = [RSTR, "--detach", good]
                     status, out, err = sh("sh", "-c", 'echo 1 > /proc/self/make-it-fail && exec "$@"',
                                           "sh", *argv, check=False, timeout=300)
