@@ -520,7 +520,7 @@ def faults_injected_into_the_module():
         t.kill()
         if running(t.pid):
             kill_reaped(t.pid)
-    print(f"faults: {tried} tried, {clean} failed cleanly, {succeeded} succeeded")
+    print(f"# faults: {tried} tried, {clean} failed cleanly, {succeeded} succeeded")
     assert tried > 0, "no fault was ever injected: the filters match no allocation of the module"
     assert_healthy(since)
 
