@@ -4,7 +4,8 @@
 #
 #   make            build ckpt.ko, ckpt and rstr, and the selftests
 #   make check      set up the machine, build, lint, host tests, selftests in the VM
-#   make check-debug  the selftests on the debug kernel (KASAN, lockdep, kmemleak...)
+#   make check-debug  the selftests and the stress on the debug kernel (KASAN, lockdep, kmemleak...)
+#   make stress     1000 checkpoint/restart cycles of one process, 8 loops for 10 minutes
 #   make demo       boot the test VM and show the module at work
 #   make KDIR=/path/to/linux   build the module against your own CONFIG_RUST=y kernel
 #
@@ -71,6 +72,13 @@ check:
 check-debug:
 	$(TOP)/scripts/check-debug
 
+# Repetition and load on the normal kernel (scripts/stress-guest; CKPT_STRESS_CYCLES,
+# CKPT_STRESS_MINUTES): too long for make check; make check-debug runs it too.
+stress: setup all
+	$(TOP)/scripts/vm run --timeout $${CKPT_STRESS_TIMEOUT:-3600} -- env \
+		CKPT_STRESS_CYCLES=$${CKPT_STRESS_CYCLES:-1000} CKPT_STRESS_MINUTES=$${CKPT_STRESS_MINUTES:-10} \
+		$(TOP)/scripts/stress-guest
+
 demo: setup all
 	$(TOP)/scripts/vm run -- $(TOP)/scripts/demo
 
@@ -84,4 +92,4 @@ clean:
 	$(CARGO) clean
 	rm -rf $(TOP)/out
 
-.PHONY: all setup kernel module userspace selftests lint test-host check check-debug demo bench clean
+.PHONY: all setup kernel module userspace selftests lint test-host check check-debug stress demo bench clean

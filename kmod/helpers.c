@@ -48,6 +48,7 @@
 #include <asm/fsgsbase.h>
 #include <asm/ptrace.h>
 #include <asm/segment.h>
+#include <linux/memcontrol.h>
 #include <linux/sched/task_stack.h>
 
 #include "helpers.h"
@@ -565,18 +566,77 @@ int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_file
 	return 1;
 }
 
+/*
+ * The register set @note_type of @task into a buffer kmalloc'ed for it (*@data), read
+ * under @task's siglock while it is still in the caller's ptrace stop: a SIGKILL wakes a
+ * traced task (clearing JOBCTL_TRACED under siglock), which may then exit and free the
+ * stack its user registers are on (an oops in getreg() when the target was killed during
+ * its checkpoint). -ESRCH if the task has left its stop.
+ */
 int ckpt_helper_task_regset(struct task_struct *task, u32 note_type, void **data)
 {
 	const struct user_regset_view *view = task_user_regset_view(task);
-	unsigned int i;
+	const struct user_regset *r = NULL;
+	struct sighand_struct *sighand;
+	unsigned int i, size;
+	int ret = -ESRCH;
+	void *buf;
 
-	for (i = 0; i < view->n; i++) {
-		const struct user_regset *r = &view->regsets[i];
-
-		if (r->core_note_type == note_type)
-			return regset_get_alloc(task, r, r->n * r->size, data);
+	for (i = 0; i < view->n && !r; i++)
+		if (view->regsets[i].core_note_type == note_type)
+			r = &view->regsets[i];
+	if (!r)
+		return -ENODEV;
+	size = r->n * r->size;
+	buf = kzalloc(size, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	sighand = lock_sighand(task);
+	if (sighand) {
+		if (task_is_traced(task))
+			ret = regset_get(task, r, size, buf);
+		spin_unlock_irq(&sighand->siglock);
 	}
-	return -ENODEV;
+	if (ret < 0) {
+		kfree(buf);
+		return ret;
+	}
+	*data = buf;
+	return ret;
+}
+
+/*
+ * From here on, the caller's __GFP_ACCOUNT allocations are charged to the root memory
+ * cgroup, which has no limit, until ckpt_helper_charge_restore(the value returned). For
+ * the one line a restarting task reports: the pipe's page, charged to its own cgroup, may
+ * be refused when that cgroup is full, and the reason of the failure would be lost.
+ */
+void *ckpt_helper_charge_to_root(void)
+{
+#ifdef CONFIG_MEMCG
+	return set_active_memcg(root_mem_cgroup);
+#else
+	return NULL;
+#endif
+}
+
+void ckpt_helper_charge_restore(void *old)
+{
+#ifdef CONFIG_MEMCG
+	set_active_memcg(old);
+#endif
+}
+
+/*
+ * Faults in the caller's page at @addr for writing, as a write to it would: 0, or the
+ * fault's errno (-ENOMEM when no memory could be had for it, -EFAULT otherwise), which a
+ * failed copy to user space reports only as -EFAULT.
+ */
+int ckpt_helper_fault_in_write(unsigned long addr)
+{
+	long r = get_user_pages_unlocked(addr & PAGE_MASK, 1, NULL, FOLL_WRITE);
+
+	return r == 1 ? 0 : r < 0 ? (int)r : -EFAULT;
 }
 
 u64 ckpt_helper_xfeatures(void)

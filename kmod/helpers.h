@@ -100,6 +100,9 @@ int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_signals_rec *
 int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_file_rec *rec,
 			     struct ckpt_h_fd *out, char *path, u32 path_size);
 int ckpt_helper_task_regset(struct task_struct *task, u32 note_type, void **data);
+void *ckpt_helper_charge_to_root(void);
+void ckpt_helper_charge_restore(void *old);
+int ckpt_helper_fault_in_write(unsigned long addr);
 u64 ckpt_helper_xfeatures(void);
 
 /* Memory */

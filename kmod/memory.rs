@@ -755,8 +755,23 @@ pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr
         }
         let writable = p.r.prot & PROT_WRITE != 0;
         if writable {
-            rd.bytes_to_user(pg.addr, (n * PAGE_SIZE) as usize)
-                .context(fmt!("pages {:#x}-{end:#x}", pg.addr))?;
+            if let Err(e) = rd.bytes_to_user(pg.addr, (n * PAGE_SIZE) as usize) {
+                // A copy into an area just mapped for it fails with EFAULT: say when it is
+                // for want of memory (a full memory cgroup).
+                let at = (0..n).map(|i| pg.addr + i * PAGE_SIZE);
+                if let Some(a) = at
+                    .take_while(|_| e.errno == EFAULT)
+                    .find(|&a| current::fault_in_write(a) == Err(ENOMEM))
+                {
+                    refuse!(
+                        ENOMEM,
+                        "pages {:#x}-{end:#x}: no memory for page {a:#x} (out of memory, or \
+                         the memory cgroup's limit)",
+                        pg.addr
+                    );
+                }
+                return Err(e).context(fmt!("pages {:#x}-{end:#x}", pg.addr));
+            }
         } else {
             // Read-only memory: through a bounce page, written as ptrace pokes.
             for i in 0..n {

@@ -21,6 +21,10 @@ const _: () = assert!(XSTATE_BV_OFFSET == 512);
 /// The size of the XSAVE header.
 const XSAVE_HDR_SIZE: usize = size_of::<bindings::xstate_header>();
 
+/// Why a task's registers could not be read: it was woken from its ptrace stop (by a
+/// SIGKILL: nothing else wakes it while the caller holds it) during the checkpoint.
+const LEFT_ITS_STOP: &str = "left its ptrace stop during the checkpoint (killed?)";
+
 /// Reads the XSAVE area of a stopped task.
 pub(crate) fn xstate(task: &TaskRef) -> CkptResult<RegsetBuf> {
     match task.regset(NT_X86_XSTATE) {
@@ -31,6 +35,7 @@ pub(crate) fn xstate(task: &TaskRef) -> CkptResult<RegsetBuf> {
             b.as_slice().len()
         ),
         Err(e) if e == ENODEV => refuse!(EOPNOTSUPP, "this CPU has no XSAVE: not supported"),
+        Err(e) if e == ESRCH => refuse!(ESRCH, "{LEFT_ITS_STOP}"),
         Err(e) => Err(e).context(fmt!("FPU state")),
     }
 }
@@ -47,9 +52,10 @@ pub(crate) fn checkpoint_xstate(area: &RegsetBuf, w: &mut ImageWriter) -> CkptRe
 }
 
 pub(crate) fn checkpoint_regs(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
-    let buf = task
-        .regset(NT_PRSTATUS)
-        .context(fmt!("general registers"))?;
+    let buf = match task.regset(NT_PRSTATUS) {
+        Err(e) if e == ESRCH => refuse!(ESRCH, "{LEFT_ITS_STOP}"),
+        r => r.context(fmt!("general registers"))?,
+    };
     let Ok(regs) = img::CkptRegsRec::read_from_bytes(buf.as_slice()) else {
         refuse!(
             EINVAL,

@@ -89,6 +89,7 @@ pub(crate) fn restart(
     let result = result.and_then(|ax| {
         session.ready();
         if let Some(out) = report.as_mut() {
+            let _root = current::ChargeToRoot::new();
             let _ = out.write(b"OK\n");
         }
         drop(report.take());
@@ -110,6 +111,7 @@ pub(crate) fn restart(
             if let Ok(line) =
                 CString::try_from_fmt(fmt!("pid {pid}: {}\n", reason.unwrap_or("restart failed")))
             {
+                let _root = current::ChargeToRoot::new();
                 let _ = out.write(line.to_bytes());
             }
         }

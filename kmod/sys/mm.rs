@@ -92,6 +92,7 @@ const _: () = assert!(size_of::<VmaExtra>() == 48);
 // lint cannot tell from a struct without fields; only pointers to them cross here.
 #[expect(improper_ctypes, reason = "pointers to bindgen's kernel structs")]
 extern "C" {
+    fn ckpt_helper_fault_in_write(addr: usize) -> i32;
     fn ckpt_helper_mm_vmas(
         mm: *mut bindings::mm_struct,
         recs: *mut img::CkptVmaRec,
@@ -200,6 +201,17 @@ pub(crate) mod current {
     pub(crate) fn mm() -> Option<MmRef> {
         // `ARef::from` takes an `mm_users` reference (`mmget`).
         kernel::current!().mm().map(|mm| MmRef(ARef::from(mm)))
+    }
+
+    /// Faults in the caller's page at `addr` for writing: why a copy there failed
+    /// (`ENOMEM`: no memory for the page, `EFAULT` otherwise).
+    pub(crate) fn fault_in_write(addr: u64) -> Result {
+        // SAFETY: faults in a page of the caller's own memory, as a write to it would.
+        let r = unsafe { ckpt_helper_fault_in_write(addr as usize) };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
     }
 
     /// The identity (address) of the caller's memory, 0 for none: compared, never followed.

@@ -7,6 +7,7 @@
 //! here. `helpers.c` is called only for what needs a lock or an iteration macro Rust cannot
 //! take (`siglock`, `task_lock`, the fd table under RCU, the pipe ring, the thread list).
 
+use core::ffi::c_void;
 use core::mem::offset_of;
 use core::ptr::{self, NonNull};
 
@@ -232,6 +233,8 @@ extern "C" {
         size: u32,
     ) -> i32;
     fn ckpt_helper_task_regset(task: TaskPtr, note: u32, data: *mut *mut u8) -> i32;
+    fn ckpt_helper_charge_to_root() -> *mut c_void;
+    fn ckpt_helper_charge_restore(old: *mut c_void);
     fn ckpt_helper_current_pt_regs() -> *mut bindings::pt_regs;
     fn ckpt_helper_set_fsbase(base: u64);
     fn ckpt_helper_task_size_max() -> u64;
@@ -308,6 +311,35 @@ pub(crate) mod current {
         let fd = u32::try_from(fd).map_err(|_| EBADF)?;
         // SAFETY: `close_fd` accepts any number.
         check(unsafe { bindings::close_fd(fd) } as isize).map(|_| ())
+    }
+
+    /// While it lives, the caller's `__GFP_ACCOUNT` allocations are charged to the root
+    /// memory cgroup (no limit): for the one line a restarting task reports, whose pipe page
+    /// its own full cgroup would refuse, losing the reason of the failure.
+    ///
+    /// # Invariants
+    ///
+    /// `old` is the caller's active memory cgroup before; the guard is dropped by the task
+    /// that made it (`!Send`, through the raw pointer), which puts `old` back.
+    pub(crate) struct ChargeToRoot {
+        old: *mut c_void,
+    }
+
+    impl ChargeToRoot {
+        pub(crate) fn new() -> Self {
+            // SAFETY: sets the caller's own active memcg to the root's, which lives for good.
+            let old = unsafe { ckpt_helper_charge_to_root() };
+            // INVARIANT: `old` is what the caller had.
+            Self { old }
+        }
+    }
+
+    impl Drop for ChargeToRoot {
+        fn drop(&mut self) {
+            // SAFETY: the caller is the task that made the guard (type invariant); `old` is
+            // its previous active memcg, still referenced by whoever set it.
+            unsafe { ckpt_helper_charge_restore(self.old) }
+        }
     }
 
     /// Queues SIGKILL to the caller: it dies on its way back to userspace.
@@ -734,10 +766,13 @@ impl TaskRef {
         Ok(Some(o))
     }
 
-    /// A register set (`NT_PRSTATUS`, `NT_X86_XSTATE`) of this stopped task.
+    /// A register set (`NT_PRSTATUS`, `NT_X86_XSTATE`) of this stopped task; `ESRCH` if it
+    /// has left its ptrace stop (a SIGKILL wakes it).
     pub(crate) fn regset(&self, note: u32) -> Result<RegsetBuf> {
         let mut data: *mut u8 = ptr::null_mut();
-        // SAFETY: the task is valid and stopped; `data` receives a kmalloc'ed buffer.
+        // SAFETY: the task is valid by the type invariant; the helper reads its registers
+        // only while it is in its ptrace stop, under its siglock; `data` receives a
+        // kmalloc'ed buffer.
         let ret = unsafe { ckpt_helper_task_regset(self.raw(), note, &mut data) };
         let len = check(ret as isize)?;
         let ptr = NonNull::new(data).ok_or(EINVAL)?;

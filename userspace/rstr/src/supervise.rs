@@ -173,7 +173,7 @@ pub fn run(opt: Options) -> Result<ExitCode> {
 fn ns_init(ctx: &task::Ctx) -> ! {
     let root = ctx.plan.nodes[0].pid;
     if let Err(e) = task::spawn(ctx, 0) {
-        sys::report_line(ctx.own[2], 1, &format!("{e:#}"));
+        let _ = sys::report_line(ctx.own[2], 1, &format!("{e:#}"));
         sys::exit_now(1)
     }
     // The init keeps no descriptor: none of rstr's, none of the caller's (a pipe it held
@@ -239,7 +239,17 @@ fn wait_ready(report: OwnedFd, live: u32, first: i32, image: &Image, pidns: bool
         }
         line.clear();
         if rd.read_line(&mut line)? == 0 {
-            bail!("restart failed: every task died before it was restored");
+            // No report: the first process's exit status may say why (task::node_main).
+            let why = (0..20).find_map(|_| {
+                dead(first, image, pidns).or_else(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    None
+                })
+            });
+            match why {
+                Some(why) => bail!("restart failed: every task died before it was restored: {why}"),
+                None => bail!("restart failed: every task died before it was restored"),
+            }
         }
         match line.trim_end() {
             "OK" => ok += 1,
@@ -252,6 +262,14 @@ fn wait_ready(report: OwnedFd, live: u32, first: i32, image: &Image, pidns: bool
 /// Whether a task of the tree died: the first process, or (in our namespace) any live one.
 fn dead(first: i32, image: &Image, pidns: bool) -> Option<String> {
     match sys::wait(first, libc::WNOHANG) {
+        Ok((p, Ended::Exited(code))) if p == first && code > 1 => {
+            let e = Errno::from_raw(code);
+            return Some(format!(
+                "process {first} ended (exit status {code}: it could not report its failure, \
+                 whose errno is its status: {} ({e:?}))",
+                e.desc()
+            ));
+        }
         Ok((p, Ended::Exited(code))) if p == first => {
             return Some(format!("process {first} ended (exit status {code})"))
         }

@@ -19,7 +19,7 @@
 use std::convert::Infallible;
 use std::os::fd::RawFd;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use nix::sys::prctl;
 use nix::sys::wait::{waitid, waitpid, Id as WaitId, WaitPidFlag};
 use nix::unistd::{getpid, getppid, setpgid, setsid, Pid};
@@ -119,11 +119,44 @@ pub fn node_main(ctx: &Ctx, n: usize) -> ! {
     let pid = ctx.plan.nodes[n].pid;
     let err = match run(ctx, n) {
         Ok(never) => match never {},
-        Err(e) => format!("{e:#}"),
+        Err(e) => (format!("{e:#}"), errno_of(&e)),
     };
-    sys::report_line(ctx.own[2], pid, &err);
-    sys::exit_now(1)
+    if sys::report_line(ctx.own[2], pid, &err.0) {
+        sys::exit_now(1)
+    }
+    // The report could not be written (out of memory, most likely): the errno of the failure
+    // is the exit status, which rstr's supervisor shows (supervise::dead).
+    sys::exit_now(err.1.filter(|&e| e > 1 && e < 256).unwrap_or(1))
 }
+
+/// The errno a failure carries, if any of its causes has one.
+fn errno_of(e: &anyhow::Error) -> Option<i32> {
+    e.chain().find_map(|c| {
+        c.downcast_ref::<RestartFailed>()
+            .map(|r| r.0 as i32)
+            .or_else(|| c.downcast_ref::<nix::errno::Errno>().map(|&e| e as i32))
+            .or_else(|| {
+                c.downcast_ref::<std::io::Error>()
+                    .and_then(|e| e.raw_os_error())
+            })
+            .or_else(|| {
+                c.downcast_ref::<crate::per_task::Failed>()
+                    .map(|f| f.errno as i32)
+            })
+    })
+}
+
+/// The restart ioctl's failure: the module's reason and its errno.
+#[derive(Debug)]
+struct RestartFailed(nix::errno::Errno, String);
+
+impl std::fmt::Display for RestartFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+
+impl std::error::Error for RestartFailed {}
 
 /// Creates node `c` as a child of the caller.
 pub fn spawn(ctx: &Ctx, c: usize) -> Result<()> {
@@ -373,5 +406,6 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
 
     let err = cpu::restart(&area, ctx.own[1], &args);
     // Only a failure before anything was changed comes back here.
-    bail!("{} ({})", c_str(&reason), std::io::Error::from(err))
+    let why = format!("{} ({})", c_str(&reason), std::io::Error::from(err));
+    Err(RestartFailed(err, why).into())
 }

@@ -140,7 +140,7 @@ impl ThreadStart {
 fn thread_main(s: &'static ThreadStart) -> ! {
     let fail = |parts: &[&str]| -> ! {
         let mut buf = [0u8; 256];
-        sys::report_line(s.report, s.tid, join(&mut buf, parts));
+        let _ = sys::report_line(s.report, s.tid, join(&mut buf, parts));
         raw::exit_group(1)
     };
     let own = Own {

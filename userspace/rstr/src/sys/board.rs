@@ -36,7 +36,10 @@ impl Board {
                 std::ptr::null_mut(),
                 4096,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                // Populated now, charged to rstr's memory cgroup while it has room: a page
+                // first touched by a task during a restart that filled the cgroup would
+                // fail (SIGBUS) and take rstr with it.
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
                 -1,
                 0,
             )

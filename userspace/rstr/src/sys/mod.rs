@@ -286,9 +286,11 @@ pub fn unregister_own_rseq() -> Result<()> {
 
 /// Writes one line, `pid PID: MSG`, to the report pipe in a single `write` (atomic below
 /// `PIPE_BUF`), with no allocation and raw system calls only: usable from tasks that share
-/// memory with their process. Nothing is left to do if it fails: the task exits, and `rstr`
-/// sees it die without a report.
-pub fn report_line(fd: RawFd, pid: i32, msg: &str) {
+/// memory with their process. False if the line could not be written whole (the pipe's
+/// buffer is allocated at write time, charged to the writer's memory cgroup: a restart that
+/// failed for want of memory may not be able to say so): the task's exit status is then all
+/// `rstr` learns (see [`crate::task::node_main`]).
+pub fn report_line(fd: RawFd, pid: i32, msg: &str) -> bool {
     let mut buf = [0u8; 512];
     let mut w = Cursor {
         buf: &mut buf,
@@ -297,7 +299,7 @@ pub fn report_line(fd: RawFd, pid: i32, msg: &str) {
     let _ = std::fmt::Write::write_fmt(&mut w, format_args!("pid {pid}: {msg}"));
     let n = w.at.min(buf.len() - 1);
     buf[n] = b'\n';
-    let _ = raw::write(fd, &buf[..n + 1]);
+    raw::write(fd, &buf[..n + 1]) == Ok(n + 1)
 }
 
 struct Cursor<'a> {
