@@ -94,6 +94,7 @@ module_kbuild_args() {
 	mkdir -p "$mo/src"
 	ln -sfn "$top/Kbuild" "$mo/src/Kbuild"
 	ln -sfn "$top/kmod" "$mo/src/kmod"
+	ln -sfn "$top/uapi" "$mo/src/uapi"	# Kbuild: -I$(src)/uapi
 	# helpers.c includes the header Kbuild generates next to it, which with MO= is in $mo/kmod.
 	echo "M=$mo/src MO=$mo KCFLAGS=-I$mo/kmod"
 }
