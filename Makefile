@@ -5,6 +5,7 @@
 #   make            build ckpt.ko, ckpt and rstr, and the selftests
 #   make check      set up the machine, build, lint, host tests, selftests in the VM
 #   make check-debug  the selftests on the debug kernel (KASAN, lockdep, kmemleak...)
+#   make fuzz       libFuzzer on the image parser, then ckpt-fuzz in the debug guest
 #   make demo       boot the test VM and show the module at work
 #   make KDIR=/path/to/linux   build the module against your own CONFIG_RUST=y kernel
 #
@@ -71,6 +72,12 @@ check:
 check-debug:
 	$(TOP)/scripts/check-debug
 
+# The fuzzers (Documentation/testing.rst, "Fuzzing"): libFuzzer on the image parser on the
+# host, then mutants through rstr and the ioctls called directly in the debug guest, for
+# CKPT_FUZZ_MINUTES (default 30). Not part of make check.
+fuzz:
+	$(TOP)/scripts/fuzz
+
 demo: setup all
 	$(TOP)/scripts/vm run -- $(TOP)/scripts/demo
 
@@ -84,4 +91,4 @@ clean:
 	$(CARGO) clean
 	rm -rf $(TOP)/out
 
-.PHONY: all setup kernel module userspace selftests lint test-host check check-debug demo bench clean
+.PHONY: all setup kernel module userspace selftests lint test-host check check-debug fuzz demo bench clean

@@ -30,24 +30,31 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::fcntl::OFlag;
 use nix::unistd::{pipe2, Pid};
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use ckptlib::abi::{self, CKPT_MAX_TASKS};
 use ckptlib::image::RecordReader;
 
-use crate::cases::{self, Case, Fd, Kind, Pid as CasePid, Ptr, Seeds, Set, SessionOp, Val, Want};
+use crate::cases::{self, Case, Fd, Kind, Pid as CasePid, Ptr, Seeds, SessionOp, Set, Val, Want};
 use crate::mutate;
 use crate::sys::{self, REASON_ROOM};
 
 /// What the parent is told by a worker, one message per `write` (smaller than
 /// `PIPE_BUF`: never interleaved, never split).
 #[repr(C)]
-#[derive(Clone, Copy, zerocopy_derive::FromBytes, zerocopy_derive::IntoBytes, zerocopy_derive::Immutable, zerocopy_derive::KnownLayout)]
+#[derive(
+    Clone,
+    Copy,
+    zerocopy_derive::FromBytes,
+    zerocopy_derive::IntoBytes,
+    zerocopy_derive::Immutable,
+    zerocopy_derive::KnownLayout,
+)]
 struct Msg {
     tag: u32,
     outcome: u32,
@@ -84,7 +91,10 @@ pub struct Opts {
 /// How one case ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Refused { errno: i32, reason: String },
+    Refused {
+        errno: i32,
+        reason: String,
+    },
     /// A checkpoint or session call that succeeded.
     Accepted,
     /// Past the point of no return: `OK` from the module.
@@ -110,9 +120,13 @@ pub struct Counts {
     pub hangs: u64,
     pub by_errno: BTreeMap<i32, u64>,
     pub workers: u64,
+    /// Time from a worker's fork to its first case, in all.
+    pub setup: Duration,
     pub vdso_placed: u64,
     pub hostile: u64,
     pub hostile_bad: Vec<String>,
+    /// Why the run stopped early: a worker that cannot be killed.
+    pub aborted: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -157,7 +171,7 @@ impl fmt::Display for Counts {
             .collect();
         write!(
             f,
-            "fuzz ioctl detail: refused by errno [{}]; restored: {} restored, {} killed past the point of no return, {} parked in a session wait, {} checkpoint/session calls accepted; {} workers ({} with the image's vDSO); hostile: {} cases, {} as expected; {:.1} s, {:.0} cases/s",
+            "fuzz ioctl detail: refused by errno [{}]; restored: {} restored, {} killed past the point of no return, {} parked in a session wait, {} checkpoint/session calls accepted; {} workers ({} with the image's vDSO, {:.1} s in their setup); hostile: {} cases, {} as expected; {:.1} s, {:.0} cases/s",
             errnos.join(", "),
             self.restored,
             self.late,
@@ -165,6 +179,7 @@ impl fmt::Display for Counts {
             self.accepted,
             self.workers,
             self.vdso_placed,
+            self.setup.as_secs_f64(),
             self.hostile,
             self.hostile - self.hostile_bad.len() as u64,
             self.elapsed.as_secs_f64(),
@@ -196,10 +211,16 @@ pub fn run(opts: &Opts) -> Result<Counts> {
     let mut counts = Counts::default();
     let end = opts.first.saturating_add(opts.cases);
     let mut next = opts.first;
+    let mut shown = Instant::now();
     while next < end && opts.duration.is_none_or(|d| start.elapsed() < d) {
         let last = end.min(next.saturating_add(opts.per_worker));
         next = supervise(opts, &seeds, next, last, start, &mut counts)?;
         counts.workers += 1;
+        if shown.elapsed() > Duration::from_secs(60) {
+            shown = Instant::now();
+            counts.elapsed = start.elapsed();
+            println!("# {}", counts.to_string().lines().next().unwrap_or(""));
+        }
     }
     counts.elapsed = start.elapsed();
     Ok(counts)
@@ -218,8 +239,11 @@ fn pipes() -> Result<Pipes> {
     let (res_r, res_w) = pipe2(OFlag::O_CLOEXEC).context("pipe")?;
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).context("pipe")?;
     for fd in [&res_r, &err_r] {
-        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
-            .context("O_NONBLOCK")?;
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .context("O_NONBLOCK")?;
     }
     Ok(Pipes {
         res_r: File::from(res_r),
@@ -239,8 +263,9 @@ fn supervise(
     counts: &mut Counts,
 ) -> Result<u64> {
     let p = pipes()?;
-    let worker = sys::fork(|| Worker::run(opts, seeds, first, last, &p.res_w, &p.err_w))
-        .context("fork")?;
+    let forked = Instant::now();
+    let worker =
+        sys::fork(|| Worker::run(opts, seeds, first, last, &p.res_w, &p.err_w)).context("fork")?;
     drop(p.res_w);
     drop(p.err_w);
     let (mut res_r, mut err_r) = (p.res_r, p.err_r);
@@ -288,6 +313,7 @@ fn supervise(
             buf.drain(..size);
             match m.tag {
                 READY => {
+                    counts.setup += forked.elapsed();
                     vdso = m.extra != 0;
                     counts.vdso_placed += u64::from(m.extra);
                 }
@@ -322,29 +348,50 @@ fn supervise(
         }
         if let Some((case, since)) = in_flight {
             let waited = since.elapsed();
-            if !killed && waited > Duration::from_millis(500) && asleep_in_ioctl(worker) {
-                // In a session wait: sharers or a go that never come. Interruptible.
+            if !killed && waited > Duration::from_millis(1000) && asleep(worker) {
+                // Asleep, interruptibly, in the case's ioctl: a session wait (sharers or a go
+                // that never come; a restored task's registers are the image's, so its
+                // system call number is too), or a read of a pipe given as the image.
                 let _ = kill(worker, Signal::SIGKILL);
                 killed = true;
                 parked = true;
             } else if waited > opts.timeout {
                 let where_ = where_is(worker);
                 let _ = kill(worker, Signal::SIGKILL);
-                let o = Outcome::Hang(format!("still in the kernel after {:?}: {where_}", opts.timeout));
+                let o = Outcome::Hang(format!(
+                    "still in the kernel after {:?}: {where_}",
+                    opts.timeout
+                ));
                 finish(opts, seeds, case, &o, vdso, counts);
-                if !reaped_within(worker, Duration::from_secs(30)) {
-                    bail!("case {case}: the worker cannot be killed: {}", where_is(worker));
+                if reaped_within(worker, Duration::from_secs(30)).is_none() {
+                    counts.aborted = Some(format!(
+                        "case {case}: the worker cannot be killed: {}",
+                        where_is(worker)
+                    ));
+                    return Ok(u64::MAX);
                 }
                 return Ok(case + 1);
             }
         }
-        if !killed && opts.duration.is_some_and(|d| run_start.elapsed() >= d) && in_flight.is_none() {
+        if !killed && opts.duration.is_some_and(|d| run_start.elapsed() >= d) && in_flight.is_none()
+        {
             // Time is up: the worker stops between two cases.
             let _ = kill(worker, Signal::SIGKILL);
             killed = true;
         }
     }
-    let status = waitpid(worker, None).context("waitpid of the worker")?;
+    let last_status = reaped_within(worker, Duration::from_secs(30));
+    if last_status.is_none() {
+        let where_ = where_is(worker);
+        let case = in_flight.map_or(next, |(c, _)| c);
+        let o = Outcome::Hang(format!("killed, still not dead after 30 s: {where_}"));
+        finish(opts, seeds, case, &o, vdso, counts);
+        counts.aborted = Some(format!(
+            "case {case}: the worker cannot be killed: {where_}"
+        ));
+        return Ok(u64::MAX);
+    }
+    let status = last_status.unwrap_or(WaitStatus::StillAlive);
     match in_flight {
         Some((case, _)) => {
             let o = match status {
@@ -354,9 +401,9 @@ fn supervise(
                     Outcome::Late(late.trim().to_string())
                 }
                 // Killed by the module with its reason sent to an err_fd the case chose.
-                WaitStatus::Signaled(_, Signal::SIGKILL, _) if !killed => {
-                    Outcome::Late(String::from("(no reason: err_fd was not the harness's pipe)"))
-                }
+                WaitStatus::Signaled(_, Signal::SIGKILL, _) if !killed => Outcome::Late(
+                    String::from("(no reason: err_fd was not the harness's pipe)"),
+                ),
                 WaitStatus::Signaled(_, Signal::SIGKILL, _) => Outcome::Parked,
                 s => Outcome::Crash(format!("the worker ended mid-case: {s:?}")),
             };
@@ -381,6 +428,11 @@ fn supervise(
 /// Counts a case, checks a hostile one against what it wants, reports what must be.
 fn finish(opts: &Opts, seeds: &Seeds, case: u64, o: &Outcome, vdso: bool, counts: &mut Counts) {
     counts.add(o);
+    let bad = matches!(o, Outcome::Crash(_) | Outcome::Hang(_));
+    let hostile = opts.hostile && (case as usize) < seeds.hostile.len();
+    if !(bad || hostile || opts.verbose) {
+        return;
+    }
     let c = cases::plan(seeds, opts.seed, case, opts.hostile);
     if let Some((name, want)) = &c.hostile {
         counts.hostile += 1;
@@ -396,15 +448,18 @@ fn finish(opts: &Opts, seeds: &Seeds, case: u64, o: &Outcome, vdso: bool, counts
             _ => false,
         };
         if !ok {
-            counts
-                .hostile_bad
-                .push(format!("hostile case {case} {name}: want {want:?}, got {o:?}"));
+            counts.hostile_bad.push(format!(
+                "hostile case {case} {name}: want {want:?}, got {o:?}"
+            ));
         }
         if opts.verbose {
-            println!("# hostile case {case} {name}: {o:?}{}", if ok { "" } else { " UNEXPECTED" });
+            println!(
+                "# hostile case {case} {name}: {o:?}{}",
+                if ok { "" } else { " UNEXPECTED" }
+            );
         }
     }
-    if matches!(o, Outcome::Crash(_) | Outcome::Hang(_)) {
+    if bad {
         println!(
             "fuzz ioctl: case {case}: {o:?}: {c}\n# replay: ckpt-fuzz ioctl --image {} --seed {} --first {case} --cases 1{}",
             opts.image.display(),
@@ -429,12 +484,14 @@ fn save(dir: &Path, seed: u64, case: u64, c: &Case) {
     let _ = std::fs::write(base.with_extension("txt"), format!("{c}\n"));
 }
 
-/// Whether the task is asleep (interruptibly) in an ioctl: a session wait.
-fn asleep_in_ioctl(pid: Pid) -> bool {
+/// Whether the task is asleep, interruptibly (a kernel loop is running, a lock wait is
+/// uninterruptible).
+fn asleep(pid: Pid) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit_once(')').map(|(_, r)| r.trim_start().chars().next());
-    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    state == Some(Some('S')) && syscall.split_whitespace().next() == Some("16")
+    let state = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.trim_start().chars().next());
+    state == Some(Some('S'))
 }
 
 /// Where a task is, as far as its owner may see: its state, wait channel, system call, and
@@ -446,7 +503,9 @@ pub fn where_is(pid: Pid) -> String {
             .unwrap_or_else(|e| format!("({e})"))
     };
     let stat = read("stat");
-    let state = stat.rsplit_once(')').map_or("?", |(_, r)| r.trim_start().get(..1).unwrap_or("?"));
+    let state = stat
+        .rsplit_once(')')
+        .map_or("?", |(_, r)| r.trim_start().get(..1).unwrap_or("?"));
     format!(
         "pid {pid} state {state} wchan {} syscall {} stack {}",
         read("wchan"),
@@ -455,15 +514,17 @@ pub fn where_is(pid: Pid) -> String {
     )
 }
 
-fn reaped_within(pid: Pid, limit: Duration) -> bool {
+/// Waits for `pid` to end, at most `limit`; its status, if it ended.
+fn reaped_within(pid: Pid, limit: Duration) -> Option<WaitStatus> {
     let t = Instant::now();
     while t.elapsed() < limit {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(20)),
-            _ => return true,
+            Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(5)),
+            Ok(s) => return Some(s),
+            Err(_) => return None,
         }
     }
-    false
+    None
 }
 
 /// The worker: runs cases in its own session until one does not come back.
@@ -486,7 +547,14 @@ struct Worker<'a> {
 
 impl<'a> Worker<'a> {
     /// The worker's body; its exit status.
-    fn run(opts: &Opts, seeds: &Seeds, first: u64, last: u64, res: &OwnedFd, err_w: &OwnedFd) -> i32 {
+    fn run(
+        opts: &Opts,
+        seeds: &Seeds,
+        first: u64,
+        last: u64,
+        res: &OwnedFd,
+        err_w: &OwnedFd,
+    ) -> i32 {
         let mut w = match Worker::new(seeds, err_w.as_raw_fd()) {
             Ok(w) => w,
             Err((errno, why)) => {
@@ -494,8 +562,9 @@ impl<'a> Worker<'a> {
                 return 2;
             }
         };
-        // From here on, no clock is read: the vDSO may have moved.
-        let placed = w.place_vdso().is_ok();
+        // From here on, no clock is read: the vDSO may have moved. glibc's rseq area is
+        // unregistered, as rstr does: a restored memory does not have it.
+        let placed = w.place_vdso().is_ok() && ckptlib::sys::unregister_own_rseq().is_ok();
         send(res, READY, 0, 0, 0, u32::from(placed), "");
         for case in first..last {
             send(res, START, 0, case, 0, 0, "");
@@ -517,7 +586,12 @@ impl<'a> Worker<'a> {
                 .write(write)
                 .custom_flags(libc::O_CLOEXEC)
                 .open(p)
-                .map_err(|e| (Errno::from_raw(e.raw_os_error().unwrap_or(0)), format!("open {p}")))
+                .map_err(|e| {
+                    (
+                        Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                        format!("open {p}"),
+                    )
+                })
         };
         let dev = open("/dev/checkpoint", true)?;
         sys::begin(
@@ -704,7 +778,9 @@ impl<'a> Worker<'a> {
         })?;
         // Until it runs sleep (its comm says so): no clock is read, sleeps are system calls.
         for _ in 0..500 {
-            if std::fs::read_to_string(format!("/proc/{child}/comm")).is_ok_and(|c| c.trim() == "sleep") {
+            if std::fs::read_to_string(format!("/proc/{child}/comm"))
+                .is_ok_and(|c| c.trim() == "sleep")
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));

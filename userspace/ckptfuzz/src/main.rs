@@ -27,7 +27,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Fuzz the checkpoint image parsers and the restart ioctls")]
+#[command(
+    version,
+    about = "Fuzz the checkpoint image parsers and the restart ioctls"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -222,11 +225,11 @@ fn real_main() -> Result<bool> {
                 verbose: run.verbose,
             };
             let c = ioctl::run(&opts)?;
-            for bad in &c.hostile_bad {
+            for bad in c.hostile_bad.iter().chain(&c.aborted) {
                 println!("not ok - {bad}");
             }
             println!("{c}");
-            Ok(c.crashes == 0 && c.hangs == 0 && c.hostile_bad.is_empty())
+            Ok(c.crashes == 0 && c.hangs == 0 && c.hostile_bad.is_empty() && c.aborted.is_none())
         }
         Cmd::Mutate {
             image,
@@ -262,7 +265,9 @@ fn real_main() -> Result<bool> {
             std::fs::create_dir_all(&output)?;
             let mut seeds = vec![("synth".to_string(), synth::image())];
             for p in &images {
-                let name = p.file_name().map_or("image".into(), |n| n.to_string_lossy().into_owned());
+                let name = p
+                    .file_name()
+                    .map_or("image".into(), |n| n.to_string_lossy().into_owned());
                 seeds.push((name, std::fs::read(p)?));
             }
             let mut n = 0;
@@ -275,7 +280,11 @@ fn real_main() -> Result<bool> {
                     n += 1;
                 }
             }
-            println!("# ckpt-fuzz corpus: {} images and {n} mutants in {}", seeds.len(), output.display());
+            println!(
+                "# ckpt-fuzz corpus: {} images and {n} mutants in {}",
+                seeds.len(),
+                output.display()
+            );
             Ok(true)
         }
     }

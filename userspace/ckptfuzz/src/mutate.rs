@@ -107,11 +107,10 @@ fn fields(s: &Struct, base: usize, prefix: &str, ints: &mut Vec<Slot>) {
             });
             continue;
         }
-        let Some(elem) = f
-            .ty
-            .strip_prefix('[')
-            .and_then(|t| t.split_once(';'))
-            .map(|(e, _)| e.trim())
+        let Some(elem) =
+            f.ty.strip_prefix('[')
+                .and_then(|t| t.split_once(';'))
+                .map(|(e, _)| e.trim())
         else {
             continue;
         };
@@ -128,12 +127,7 @@ fn fields(s: &Struct, base: usize, prefix: &str, ints: &mut Vec<Slot>) {
             }
         } else if let Some(inner) = layout::find(elem) {
             for i in 0..(f.size / inner.size).min(MAX_ELEMS) {
-                fields(
-                    inner,
-                    at + i * inner.size,
-                    &format!("{name}[{i}]."),
-                    ints,
-                );
+                fields(inner, at + i * inner.size, &format!("{name}[{i}]."), ints);
             }
         }
     }
@@ -171,8 +165,15 @@ pub fn put(buf: &mut [u8], at: usize, size: usize, v: u64) {
 /// Whether a field holds a count or a length (moved by small steps and huge values alike).
 fn is_count(name: &str) -> bool {
     let n = name.rsplit('.').next().unwrap_or(name);
-    n == "nr" || n.starts_with("nr_") || n.ends_with("_len") || n == "len" || n == "size"
-        || n == "ngroups" || n == "auxv_words" || n == "capacity" || n.ends_with("_vma")
+    n == "nr"
+        || n.starts_with("nr_")
+        || n.ends_with("_len")
+        || n == "len"
+        || n == "size"
+        || n == "ngroups"
+        || n == "auxv_words"
+        || n == "capacity"
+        || n.ends_with("_vma")
         || n.starts_with("nr")
 }
 
@@ -279,6 +280,7 @@ pub enum Op {
     FixTail,
 }
 
+#[cfg(test)]
 impl Op {
     /// The kind of op.
     pub fn name(&self) -> &'static str {
@@ -502,13 +504,22 @@ pub fn mutant(seed: &[Record], scope: Range<usize>, mut rng: Rng) -> (Vec<u8>, V
         // The scope follows records added or removed.
         scope.end = (scope.end + recs.len()).saturating_sub(before);
     }
-    if rng.one_in(2) && ops.iter().any(|o| matches!(o, Op::Duplicate { .. } | Op::Delete { .. })) {
+    if rng.one_in(2)
+        && ops
+            .iter()
+            .any(|o| matches!(o, Op::Duplicate { .. } | Op::Delete { .. }))
+    {
         fix_tail(&mut recs);
         ops.push(Op::FixTail);
     }
     let mut out = Vec::new();
     for r in &recs {
-        frame(&mut out, r.kind, r.len.unwrap_or(r.payload.len() as u32), &r.payload);
+        frame(
+            &mut out,
+            r.kind,
+            r.len.unwrap_or(r.payload.len() as u32),
+            &r.payload,
+        );
     }
     if rng.one_in(24) {
         let at = rng.index(out.len().max(1));
@@ -535,7 +546,10 @@ pub fn module_records(recs: &[Record], pos: u64) -> Result<Vec<Record>> {
         .iter()
         .position(|r| r.kind == rec::REGS)
         .context("no REGS record after the task's MM")?;
-    ensure!(recs[first].kind == rec::MM, "the task's records start with no MM");
+    ensure!(
+        recs[first].kind == rec::MM,
+        "the task's records start with no MM"
+    );
     Ok(recs[first..=first + last].to_vec())
 }
 
@@ -569,7 +583,11 @@ mod tests {
         assert_eq!(a, b);
         let c = mutant(&seed, scope, Rng::for_case(42, 18));
         assert_ne!(a.0, c.0);
-        assert_eq!(encode(&seed), synth::image(), "unmutated, the seed encodes as it was");
+        assert_eq!(
+            encode(&seed),
+            synth::image(),
+            "unmutated, the seed encodes as it was"
+        );
     }
 
     #[test]
@@ -588,7 +606,10 @@ mod tests {
             // Two ops may undo each other, or set a field to the value it had: rarely.
             same += usize::from(m == bytes);
             let k = keep.min(m.len());
-            assert!(m[..k] == bytes[..k], "case {i} changed a record out of scope");
+            assert!(
+                m[..k] == bytes[..k],
+                "case {i} changed a record out of scope"
+            );
             for o in &ops {
                 kinds.insert(o.name());
             }
@@ -600,8 +621,18 @@ mod tests {
     #[test]
     fn values_of_every_kind() {
         let mut rng = Rng::new(3);
-        let vs: Vec<u64> = (0..4000).map(|_| value(&mut rng, 0x1000, 8, true)).collect();
-        for want in [0, 1, u64::MAX, 1 << 63, TASK_SIZE, TASK_SIZE - PAGE, TASK_SIZE + PAGE] {
+        let vs: Vec<u64> = (0..4000)
+            .map(|_| value(&mut rng, 0x1000, 8, true))
+            .collect();
+        for want in [
+            0,
+            1,
+            u64::MAX,
+            1 << 63,
+            TASK_SIZE,
+            TASK_SIZE - PAGE,
+            TASK_SIZE + PAGE,
+        ] {
             assert!(vs.contains(&want), "{want:#x}");
         }
         assert!(vs.contains(&0x1008) && vs.contains(&0xff8), "lengths ±8");

@@ -116,9 +116,15 @@ pub fn run(opts: &Opts) -> Result<Counts> {
     let file = opts.tmp.join(format!("mutant-{}", std::process::id()));
     let start = Instant::now();
     let mut counts = Counts::default();
+    let mut shown = Instant::now();
     for index in opts.first..opts.first.saturating_add(opts.cases) {
         if opts.duration.is_some_and(|d| start.elapsed() >= d) {
             break;
+        }
+        if shown.elapsed() > Duration::from_secs(60) {
+            shown = Instant::now();
+            counts.elapsed = start.elapsed();
+            println!("# {}", counts.to_string().lines().next().unwrap_or(""));
         }
         let s = &seeds[(index % seeds.len() as u64) as usize];
         let (bytes, ops) = case_of(&s.records, opts.seed, index);
@@ -152,7 +158,10 @@ pub fn run(opts: &Opts) -> Result<Counts> {
                 std::fs::create_dir_all(dir)?;
                 let base = dir.join(format!("rstr-{:016x}-{index}", opts.seed));
                 std::fs::write(base.with_extension("img"), &bytes)?;
-                std::fs::write(base.with_extension("txt"), format!("{what}\n{}\n", mutate::describe(&ops)))?;
+                std::fs::write(
+                    base.with_extension("txt"),
+                    format!("{what}\n{}\n", mutate::describe(&ops)),
+                )?;
             }
         } else if opts.verbose {
             println!("# case {index}: {what} [{}]", mutate::describe(&ops));
@@ -215,7 +224,9 @@ fn one(opts: &Opts, file: &Path) -> Result<Outcome> {
     let err = err.trim().to_string();
     if let Some(sig) = status.signal() {
         kill_strays();
-        return Ok(Outcome::Crash(format!("rstr killed by signal {sig}: {err}")));
+        return Ok(Outcome::Crash(format!(
+            "rstr killed by signal {sig}: {err}"
+        )));
     }
     if err.contains("panicked") || status.code() == Some(101) {
         kill_strays();
@@ -226,7 +237,9 @@ fn one(opts: &Opts, file: &Path) -> Result<Outcome> {
         let alive = root.is_some_and(running);
         let left = kill_strays();
         if root.is_none() {
-            return Ok(Outcome::Crash(format!("rstr exited 0 without a pid: {out:?} {err}")));
+            return Ok(Outcome::Crash(format!(
+                "rstr exited 0 without a pid: {out:?} {err}"
+            )));
         }
         let _ = left;
         return Ok(Outcome::Restored { alive });
@@ -239,16 +252,23 @@ fn one(opts: &Opts, file: &Path) -> Result<Outcome> {
         )));
     }
     if err.is_empty() {
-        return Ok(Outcome::Crash(format!("rstr exited {status} with no reason")));
+        return Ok(Outcome::Crash(format!(
+            "rstr exited {status} with no reason"
+        )));
     }
-    Ok(Outcome::Refused(err.lines().last().unwrap_or("").to_string()))
+    Ok(Outcome::Refused(
+        err.lines().last().unwrap_or("").to_string(),
+    ))
 }
 
 /// Whether a process with this pid runs (not a zombie).
 fn running(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().chars().next()))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().chars().next())
+        })
         .is_some_and(|c| c != Some('Z'))
 }
 
@@ -287,7 +307,11 @@ fn kill_strays() -> Vec<i32> {
     let t = Instant::now();
     loop {
         let kids = children();
-        let live: Vec<i32> = kids.iter().filter(|(_, s)| *s != 'Z').map(|(p, _)| *p).collect();
+        let live: Vec<i32> = kids
+            .iter()
+            .filter(|(_, s)| *s != 'Z')
+            .map(|(p, _)| *p)
+            .collect();
         if live.is_empty() || t.elapsed() > Duration::from_millis(500) {
             for &p in &live {
                 running.push(p);
@@ -315,7 +339,10 @@ fn kill_strays() -> Vec<i32> {
 
 fn reap() -> usize {
     let mut n = 0;
-    while let Ok(s) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+    while let Ok(s) = waitpid(
+        Pid::from_raw(-1),
+        Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+    ) {
         if matches!(s, WaitStatus::StillAlive) {
             break;
         }
@@ -363,7 +390,10 @@ pub fn where_hung() -> String {
         } else {
             String::new()
         };
-        lines.push(format!("{pid} ppid {} pgid {} {} {comm} {wchan} {stack}", f[1], f[2], f[0]));
+        lines.push(format!(
+            "{pid} ppid {} pgid {} {} {comm} {wchan} {stack}",
+            f[1], f[2], f[0]
+        ));
     }
     lines.join("\n")
 }

@@ -28,7 +28,11 @@ pub fn image() -> Vec<u8> {
     let mut e = img::CkptTreeEntry::new_zeroed();
     (e.pid, e.tgid, e.ppid, e.pgid, e.sid, e.exit_signal) = (PID, PID, 1, PID, PID, 17);
     (e.mm, e.files, e.fs, e.sighand) = (1, 1, 1, 1);
-    put(rec::TREE, img::CkptTreeRec { nr: 1, flags: 0 }.as_bytes(), e.as_bytes());
+    put(
+        rec::TREE,
+        img::CkptTreeRec { nr: 1, flags: 0 }.as_bytes(),
+        e.as_bytes(),
+    );
 
     let mut t = img::CkptTaskRec::new_zeroed();
     (t.pid, t.tgid, t.ppid, t.pgid, t.sid) = (PID, PID, 1, PID, PID);
@@ -38,13 +42,21 @@ pub fn image() -> Vec<u8> {
     let mut c = img::CkptCredsRec::new_zeroed();
     c.ngroups = 1;
     put(rec::CREDS, c.as_bytes(), 65534u32.as_bytes());
-    put(rec::RLIMITS, img::CkptRlimitsRec::new_zeroed().as_bytes(), &[]);
+    put(
+        rec::RLIMITS,
+        img::CkptRlimitsRec::new_zeroed().as_bytes(),
+        &[],
+    );
     let fs = img::CkptFsRec {
         root_len: 1,
         cwd_len: 4,
     };
     put(rec::FS, fs.as_bytes(), b"//tmp");
-    put(rec::SIGHAND, img::CkptSighandRec::new_zeroed().as_bytes(), &[]);
+    put(
+        rec::SIGHAND,
+        img::CkptSighandRec::new_zeroed().as_bytes(),
+        &[],
+    );
     let mut s = img::CkptSignalsRec::new_zeroed();
     s.nr_pending = 1;
     put(rec::SIGNALS, s.as_bytes(), &[]);
@@ -74,7 +86,8 @@ pub fn image() -> Vec<u8> {
     let mut m = img::CkptMmRec::new_zeroed();
     (m.start_code, m.end_code) = (0x40_0000, 0x40_1000);
     (m.start_data, m.end_data, m.start_brk, m.brk) = (0x60_0000, 0x60_1000, 0x70_0000, 0x70_0000);
-    (m.start_stack, m.arg_start, m.arg_end) = (0x7fff_f000_0000, 0x7fff_f000_0100, 0x7fff_f000_0200);
+    (m.start_stack, m.arg_start, m.arg_end) =
+        (0x7fff_f000_0000, 0x7fff_f000_0100, 0x7fff_f000_0200);
     (m.env_start, m.env_end) = (0x7fff_f000_0200, 0x7fff_f000_0300);
     (m.nr_vmas, m.auxv_words, m.exe_vma) = (3, 4, 1);
     (m.auxv[0], m.auxv[1]) = (6, 4096);
@@ -83,7 +96,8 @@ pub fn image() -> Vec<u8> {
     (v.start, v.end, v.kind, v.prot) = (0x10_0000, 0x10_2000, vma_kind::ANON_PRIVATE, 3);
     put(rec::VMA, v.as_bytes(), &[]);
     let mut v = img::CkptVmaRec::new_zeroed();
-    (v.start, v.end, v.kind, v.prot, v.path_len) = (0x40_0000, 0x40_1000, vma_kind::FILE_PRIVATE, 5, 9);
+    (v.start, v.end, v.kind, v.prot, v.path_len) =
+        (0x40_0000, 0x40_1000, vma_kind::FILE_PRIVATE, 5, 9);
     put(rec::VMA, v.as_bytes(), b"/bin/true");
     let mut v = img::CkptVmaRec::new_zeroed();
     (v.start, v.end, v.kind, v.prot) = (0x7fff_f7fc_1000, 0x7fff_f7fc_3000, vma_kind::VDSO, 5);
@@ -101,7 +115,8 @@ pub fn image() -> Vec<u8> {
         magic: img::CKPT_TAIL_MAGIC,
         nr_records: w.count(),
     };
-    w.write(rec::TAIL, &[tail.as_bytes()]).expect("an in-memory write");
+    w.write(rec::TAIL, &[tail.as_bytes()])
+        .expect("an in-memory write");
     w.into_inner()
 }
 

@@ -101,8 +101,7 @@ pub fn remap_vdso(ranges: &[(u64, u64)], block: u64) -> Result<(), Errno> {
         Errno::result(unsafe { libc::munmap(a as *mut libc::c_void, (b - a) as usize) })?;
     }
     // SAFETY: maps a fresh vDSO block at `block`; the kernel refuses an address in use.
-    Errno::result(unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, block) })
-        .map(drop)
+    Errno::result(unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, block) }).map(drop)
 }
 
 /// A page of this process mapped read-only, and an address just after an unmapped gap: a
@@ -137,4 +136,29 @@ pub fn any_ioctl(fd: RawFd, cmd: u32, buf: &mut [u8; 1 << 14]) -> Result<i32, Er
     // SAFETY: whatever `cmd` encodes, its size is below 1 << 14 (`_IOC_SIZEBITS`), so a
     // kernel that reads or writes the size the number encodes stays in `buf`.
     Errno::result(unsafe { libc::ioctl(fd, cmd as libc::c_ulong, buf.as_mut_ptr()) })
+}
+
+/// The first address above user space for this process: 0x7fff_ffff_f000 with 4-level page
+/// tables, 0x00ff_ffff_ffff_f000 with 5-level ones (LA57), where a mapping may be placed
+/// above 2^47 when asked for there.
+pub fn task_size() -> u64 {
+    const HIGH: u64 = 1 << 48;
+    // SAFETY: a new inaccessible anonymous mapping at an address no Rust object uses (above
+    // 2^47, where nothing is mapped unless asked for), unmapped at once.
+    let p = unsafe {
+        libc::mmap(
+            HIGH as *mut libc::c_void,
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED || p as u64 != HIGH {
+        return crate::mutate::TASK_SIZE;
+    }
+    // SAFETY: the page just mapped above, which nothing else uses.
+    unsafe { libc::munmap(p, 4096) };
+    0x00ff_ffff_ffff_f000
 }

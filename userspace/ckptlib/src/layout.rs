@@ -82,7 +82,14 @@ mod tests {
         let start = vma.fields.iter().find(|f| f.name == "start").unwrap();
         assert_eq!((start.offset, start.size, start.ty), (0, 8, "u64"));
         // Every record type but the unknown ones has its struct.
-        for kind in [rec::HEADER, rec::TREE, rec::MM, rec::PAGES, rec::REGS, rec::TAIL] {
+        for kind in [
+            rec::HEADER,
+            rec::TREE,
+            rec::MM,
+            rec::PAGES,
+            rec::REGS,
+            rec::TAIL,
+        ] {
             assert!(record_struct(kind).is_some(), "{}", rec::name(kind));
         }
         assert!(record_struct(0).is_none());
