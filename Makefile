@@ -6,6 +6,7 @@
 #   make check      set up the machine, build, lint, host tests, selftests in the VM
 #   make check-debug  the selftests and the stress on the debug kernel (KASAN, lockdep, kmemleak...)
 #   make stress     1000 checkpoint/restart cycles of one process, 8 loops for 10 minutes
+#   make fuzz       libFuzzer on the image parser, then ckpt-fuzz in the debug guest
 #   make demo       boot the test VM and show the module at work
 #   make KDIR=/path/to/linux   build the module against your own CONFIG_RUST=y kernel
 #
@@ -79,6 +80,12 @@ stress: setup all
 		CKPT_STRESS_CYCLES=$${CKPT_STRESS_CYCLES:-1000} CKPT_STRESS_MINUTES=$${CKPT_STRESS_MINUTES:-10} \
 		$(TOP)/scripts/stress-guest
 
+# The fuzzers (Documentation/testing.rst, "Fuzzing"): libFuzzer on the image parser on the
+# host, then mutants through rstr and the ioctls called directly in the debug guest, for
+# CKPT_FUZZ_MINUTES (default 30). Not part of make check.
+fuzz:
+	$(TOP)/scripts/fuzz
+
 demo: setup all
 	$(TOP)/scripts/vm run -- $(TOP)/scripts/demo
 
@@ -92,4 +99,4 @@ clean:
 	$(CARGO) clean
 	rm -rf $(TOP)/out
 
-.PHONY: all setup kernel module userspace selftests lint test-host check check-debug stress demo bench clean
+.PHONY: all setup kernel module userspace selftests lint test-host check check-debug stress fuzz demo bench clean

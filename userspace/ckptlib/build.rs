@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Lists, from the Rust ABI files `uapi/checkpoint.rs` and `uapi/image.rs`, every struct
-//! with its fields and every constant, as Rust source for `tests/c_header.rs`: each field
-//! named with its `offset_of!` and `size_of`, each constant with its value. The test
+//! with its fields, every constant and which struct each record type starts with, as Rust
+//! source for `ckptlib::layout` (read by `tests/c_header.rs` and by `ckpt-fuzz`'s
+//! mutator): each field named with its `offset_of!` and `size_of`, each constant with its
+//! value. The test
 //! compares them, one by one, with what a C program compiled against the C headers says.
 //! The list is read from the definitions themselves, so that no field is written down a
 //! second time by hand; a definition this reader does not understand stops the build.
@@ -16,16 +18,22 @@ struct Struct {
     fields: Vec<(String, String)>,
 }
 
+/// One `impl Record for Name`: the struct whose payload a record type starts with.
+struct RecordImpl {
+    name: String,
+}
+
 /// One `pub const`: its path from the file's top (`rec::HEADER`) and its type.
 struct Const {
     path: String,
     ty: String,
 }
 
-fn parse(file: &Path) -> (Vec<Struct>, Vec<Const>) {
+fn parse(file: &Path) -> (Vec<Struct>, Vec<Const>, Vec<RecordImpl>) {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file:?}: {e}"));
     let mut structs = Vec::new();
     let mut consts = Vec::new();
+    let mut records = Vec::new();
     let mut module: Option<String> = None;
     let mut lines = text.lines().enumerate();
     let at = |n: usize| format!("{}:{}", file.display(), n + 1);
@@ -44,6 +52,15 @@ fn parse(file: &Path) -> (Vec<Struct>, Vec<Const>) {
         }
         if line == "}" && module.is_some() {
             module = None;
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix("impl Record for ") {
+            let name = rest
+                .strip_suffix(" {")
+                .unwrap_or_else(|| panic!("{}: an impl of Record not understood", at(n)));
+            records.push(RecordImpl {
+                name: name.to_string(),
+            });
             continue;
         }
         if let Some(rest) = t.strip_prefix("pub const ") {
@@ -105,11 +122,11 @@ fn parse(file: &Path) -> (Vec<Struct>, Vec<Const>) {
         file.display(),
         structs.len()
     );
-    (structs, consts)
+    (structs, consts, records)
 }
 
 /// The Rust table of one uapi file, to `include!` where its items are in scope.
-fn table(structs: &[Struct], consts: &[Const]) -> String {
+fn table(structs: &[Struct], consts: &[Const], records: &[RecordImpl]) -> String {
     let mut s = String::from("pub const STRUCTS: &[Struct] = &[\n");
     for st in structs {
         let n = &st.name;
@@ -140,6 +157,11 @@ fn table(structs: &[Struct], consts: &[Const]) -> String {
         };
         writeln!(s, "    Const {{ path: \"{p}\", value: {value} }},").unwrap();
     }
+    s.push_str("];\npub const RECORDS: &[(u32, &str)] = &[\n");
+    for r in records {
+        let n = &r.name;
+        writeln!(s, "    (<{n} as Record>::KIND, \"{n}\"),").unwrap();
+    }
     s.push_str("];\n");
     s
 }
@@ -150,10 +172,10 @@ fn main() {
     for name in ["checkpoint", "image"] {
         let src = uapi.join(format!("{name}.rs"));
         println!("cargo::rerun-if-changed={}", src.display());
-        let (structs, consts) = parse(&src);
+        let (structs, consts, records) = parse(&src);
         std::fs::write(
             out.join(format!("uapi_{name}.rs")),
-            table(&structs, &consts),
+            table(&structs, &consts, &records),
         )
         .unwrap();
     }

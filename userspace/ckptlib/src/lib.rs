@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod device;
 pub mod image;
+pub mod layout;
 pub mod phase;
 pub mod procfs;
 pub mod restart;

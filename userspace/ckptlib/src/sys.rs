@@ -88,3 +88,42 @@ pub fn same_memory(a: i32, b: i32) -> bool {
     // SAFETY: kcmp compares two tasks' memory; no pointer is passed.
     unsafe { libc::syscall(libc::SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0 }
 }
+
+extern "C" {
+    /// glibc (2.35 and later): where its rseq area is, relative to the thread pointer, and
+    /// its registered size (0 if glibc did not register one).
+    static __rseq_offset: isize;
+    static __rseq_size: u32;
+}
+
+/// Unregisters glibc's rseq area of the calling thread, if glibc registered one, before a
+/// restart replaces the memory it is in (as `rstr` does; `ckpt-fuzz`'s ioctl workers too).
+pub fn unregister_own_rseq() -> nix::Result<()> {
+    const RSEQ_FLAG_UNREGISTER: libc::c_int = 1;
+    const RSEQ_SIG: u32 = 0x5305_3053;
+    // SAFETY: reading glibc's exported, constant rseq variables.
+    let (size, offset) = unsafe {
+        (
+            core::ptr::read_volatile(&raw const __rseq_size),
+            core::ptr::read_volatile(&raw const __rseq_offset),
+        )
+    };
+    if size == 0 {
+        return Ok(());
+    }
+    let tp: u64;
+    // SAFETY: reads the thread pointer (the TCB's self pointer at fs:0).
+    unsafe { core::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly)) };
+    let area = tp.wrapping_add(offset as u64);
+    let mut last = nix::errno::Errno::UnknownErrno;
+    for len in [size.max(32), 32] {
+        // SAFETY: unregistering only stops the kernel's updates of glibc's area; glibc
+        // treats an unregistered area as "no rseq" (its fallbacks make system calls).
+        let r = unsafe { libc::syscall(libc::SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
+        if r == 0 {
+            return Ok(());
+        }
+        last = nix::errno::Errno::last();
+    }
+    Err(last)
+}

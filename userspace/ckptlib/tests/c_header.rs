@@ -16,49 +16,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::mem::{align_of, offset_of, size_of};
 use std::path::PathBuf;
 use std::process::Command;
 
-/// A struct of a Rust ABI file, as `build.rs` lists it.
-struct Struct {
-    name: &'static str,
-    size: usize,
-    align: usize,
-    fields: &'static [Field],
-}
-
-/// One field: its name, its Rust type as written, its offset and size.
-struct Field {
-    name: &'static str,
-    ty: &'static str,
-    offset: usize,
-    size: usize,
-}
-
-enum Value {
-    Int(i128),
-    Bytes(&'static [u8]),
-    Str(&'static str),
-}
-
-/// A constant: its path in its file (`rec::HEADER`) and its value.
-struct Const {
-    path: &'static str,
-    value: Value,
-}
-
-mod ioctl {
-    use super::*;
-    use ckptlib::abi::*;
-    include!(concat!(env!("OUT_DIR"), "/uapi_checkpoint.rs"));
-}
-
-mod image {
-    use super::*;
-    use ckptlib::abi::image::*;
-    include!(concat!(env!("OUT_DIR"), "/uapi_image.rs"));
-}
+use ckptlib::layout::{image, ioctl, Const, Struct, Value};
 
 /// `CkptFooRec` -> `ckpt_foo_rec`.
 fn c_struct(rust: &str) -> String {

@@ -242,46 +242,12 @@ pub fn remap_vdso(ranges: &[(u64, u64)], block: u64) -> Result<()> {
     Ok(())
 }
 
-extern "C" {
-    /// glibc (2.35 and later): where its rseq area is, relative to the thread pointer, and
-    /// its registered size (0 if glibc did not register one).
-    static __rseq_offset: isize;
-    static __rseq_size: u32;
-}
-
-/// glibc's rseq signature on x86.
-const RSEQ_SIG: u32 = 0x5305_3053;
-
 /// Unregisters glibc's rseq area of the calling thread, if glibc registered one: left
 /// registered, the kernel would go on updating it after the restart, at an address that
 /// then holds the image's memory.
 pub fn unregister_own_rseq() -> Result<()> {
-    const RSEQ_FLAG_UNREGISTER: libc::c_int = 1;
-    // SAFETY: reading glibc's exported, constant rseq variables.
-    let (size, offset) = unsafe {
-        (
-            core::ptr::read_volatile(&raw const __rseq_size),
-            core::ptr::read_volatile(&raw const __rseq_offset),
-        )
-    };
-    if size == 0 {
-        return Ok(());
-    }
-    let tp: u64;
-    // SAFETY: reads the thread pointer (the TCB's self pointer at fs:0).
-    unsafe { core::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly)) };
-    let area = tp.wrapping_add(offset as u64);
-    let mut last = Errno::UnknownErrno;
-    for len in [size.max(32), 32] {
-        // SAFETY: unregistering only stops the kernel's updates of glibc's area; glibc
-        // treats an unregistered area as "no rseq" (its fallbacks make system calls).
-        let r = unsafe { libc::syscall(libc::SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
-        if r == 0 {
-            return Ok(());
-        }
-        last = Errno::last();
-    }
-    Err(anyhow::Error::new(last).context("cannot unregister rstr's own rseq area"))
+    ckptlib::sys::unregister_own_rseq()
+        .map_err(|e| anyhow::Error::new(e).context("cannot unregister rstr's own rseq area"))
 }
 
 /// Writes one line, `pid PID: MSG`, to the report pipe in a single `write` (atomic below

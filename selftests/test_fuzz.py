@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""A short run of the fuzzers of make fuzz (Documentation/testing.rst, "Fuzzing"), from
+fixed seeds, so that the harness cannot rot: ckpt-fuzz's mutants through rstr, and the
+module's ioctls called directly as uid 65534 with no capability, hostile cases included.
+The counts must add up (every case refused or restored), no case may crash or hang, and
+the hostile cases must be refused with the errno and reason each expects."""
+import os
+import re
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ktap import CKPT, SLOW, TARGET, run, scratch, sh, wait_for, read_info  # noqa: E402
+import subprocess  # noqa: E402
+
+FUZZ = shutil.which("ckpt-fuzz")
+fresh = scratch("ckpt-fuzz-")
+SEED = "0x5eed"
+RSTR_CASES = 8
+IOCTL_CASES = 1000
+NOBODY = 65534
+SETPRIV = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+           "--inh-caps=-all", "--bounding-set=-all"]
+
+
+def seed_image(d):
+    """The image of a target process (checkpointed and killed by ckpt), readable by all.
+    The target runs from the test's tmpfs directory: each restart opens the files its areas
+    map, and the guest's 9p root is slow at that."""
+    exe = os.path.join(d, "target")
+    shutil.copy(TARGET, exe)
+    status = os.path.join(d, "status")
+    p = subprocess.Popen([exe, status], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for(lambda: read_info(status), "the target to start")
+    img = os.path.join(d, "seed.img")
+    sh(CKPT, "--kill", str(p.pid), "-o", img)
+    p.wait()
+    os.chmod(img, 0o644)
+    return img
+
+
+def counts(out, tool):
+    """The numbers of `fuzz TOOL: N cases, N refused, N restored, N crashes, N hangs`."""
+    m = re.search(rf"^fuzz {tool}: (\d+) cases, (\d+) refused, (\d+) restored, (\d+) crashes, "
+                  r"(\d+) hangs$", out, re.M)
+    assert m, f"no counts of {tool} in:\n{out[-2000:]}"
+    return dict(zip(("cases", "refused", "restored", "crashes", "hangs"), map(int, m.groups())))
+
+
+def rstr_mutants_are_refused_or_restored():
+    d = fresh("rstr")
+    img = seed_image(d)
+    rc, out, err = sh(FUZZ, "rstr", "--seed", SEED, "--cases", str(RSTR_CASES), "-v",
+                      "--timeout", str(60 * SLOW), "--tmp", d, img, check=False)
+    c = counts(out, "rstr")
+    assert rc == 0, f"ckpt-fuzz rstr exited {rc}: {err}\n{out[-2000:]}"
+    assert c["cases"] == RSTR_CASES, c
+    assert c["refused"] + c["restored"] == c["cases"], c
+    assert c["crashes"] == 0 and c["hangs"] == 0, c
+    assert c["refused"] > 0, c
+    # Each case has its line; every refusal carries rstr's reason.
+    lines = re.findall(r"^# case (\d+): (refused|restored)(.*)$", out, re.M)
+    assert [int(n) for n, _, _ in lines] == list(range(RSTR_CASES)), lines
+    for n, what, rest in lines:
+        if what == "refused":
+            assert re.match(r": rstr: error: .{10,}", rest), (n, rest)
+    assert "seed 0x0000000000005eed" in out, out[:300]
+
+
+def mutants_replay_from_seed_and_index():
+    d = fresh("replay")
+    img = seed_image(d)
+    a, b, c = (os.path.join(d, n) for n in ("a", "b", "c"))
+    _, ops_a, _ = sh(FUZZ, "mutate", "--image", img, "--seed", SEED, "--case", "7", "-o", a)
+    _, ops_b, _ = sh(FUZZ, "mutate", "--image", img, "--seed", SEED, "--case", "7", "-o", b)
+    sh(FUZZ, "mutate", "--image", img, "--seed", SEED, "--case", "8", "-o", c)
+    with open(a, "rb") as fa, open(b, "rb") as fb, open(c, "rb") as fc, open(img, "rb") as fs:
+        ba, bb, bc, seed = fa.read(), fb.read(), fc.read(), fs.read()
+    assert ba == bb and ops_a == ops_b and ops_a.strip(), ops_a
+    assert ba != bc and ba != seed
+    # The ioctl harness's case 0 is its first hostile one: /etc/shadow mapped first.
+    h = os.path.join(d, "h")
+    _, what, _ = sh(FUZZ, "mutate", "--ioctl", "--image", img, "--seed", SEED, "--case", "0",
+                    "-o", h)
+    assert "hostile shadow-mapped" in what, what
+    with open(h, "rb") as f:
+        assert b"/etc/shadow" in f.read()
+
+
+def ioctl_cases_as_an_ordinary_user():
+    d = fresh("ioctl")
+    img = seed_image(d)
+    secret = os.path.join(d, "root-only")
+    with open(secret, "w") as f:
+        f.write("root's secret\n")
+    os.chmod(secret, 0o600)
+    # The device is given to the user for the run (chown), /etc/shadow made as Debian has
+    # it (the guest's /etc is an overlay, virtme's /etc/shadow is 0644); both given back.
+    dev = os.stat("/dev/checkpoint")
+    shadow = os.stat("/etc/shadow").st_mode & 0o777
+    os.chown("/dev/checkpoint", NOBODY, NOBODY)
+    os.chmod("/etc/shadow", 0o640)
+    try:
+        rc, out, err = sh(*SETPRIV, FUZZ, "ioctl", "--require-unprivileged", "--image", img,
+                          "--root-file", secret, "--seed", SEED, "--cases", str(IOCTL_CASES),
+                          "--timeout", str(30 * SLOW), "-v", check=False)
+    finally:
+        os.chown("/dev/checkpoint", dev.st_uid, dev.st_gid)
+        os.chmod("/etc/shadow", shadow)
+    assert "uid 65534, no capabilities" in out, out[:500]
+    c = counts(out, "ioctl")
+    assert rc == 0, f"ckpt-fuzz ioctl exited {rc}: {err}\n{out[-3000:]}"
+    assert c["cases"] == IOCTL_CASES, c
+    assert c["refused"] + c["restored"] == c["cases"], c
+    assert c["crashes"] == 0 and c["hangs"] == 0, c
+    assert c["refused"] > IOCTL_CASES // 2 and c["restored"] > 0, c
+    m = re.search(r"hostile: (\d+) cases, (\d+) as expected", out)
+    assert m and int(m[1]) >= 20 and m[1] == m[2], m and m.group(0)
+    hostile = dict(re.findall(r"^# hostile case \d+ (\S+): (.*)$", out, re.M))
+    # Files the user cannot open are refused EACCES, by name, before anything changes.
+    for name, path in (("shadow-mapped", "/etc/shadow"), ("root-only-file-mapped", secret),
+                       ("proc-1-mem-mapped", "/proc/1/mem")):
+        assert re.match(rf'Refused \{{ errno: 13, reason: ".*{re.escape(path)}', hostile[name]), \
+            (name, hostile[name])
+    for name in ("kernel-address-area", "area-across-task-size", "huge-area-count",
+                 "layout-at-kernel-address"):
+        assert hostile[name].startswith("Refused { errno: 22,"), (name, hostile[name])
+    # Pages outside every area are refused past the point of no return: the task is killed.
+    assert hostile["pages-outside-every-area"].startswith('Late("pid '), hostile
+    assert "not inside one memory area" in hostile["pages-outside-every-area"]
+    # The device is root's again.
+    assert os.stat("/dev/checkpoint").st_uid == dev.st_uid
+
+
+if __name__ == "__main__":
+    if FUZZ is None:
+        sys.exit("test_fuzz: ckpt-fuzz is not on PATH (scripts/vm puts the build's there)")
+    sys.exit(run([rstr_mutants_are_refused_or_restored, mutants_replay_from_seed_and_index,
+                  ioctl_cases_as_an_ordinary_user]))

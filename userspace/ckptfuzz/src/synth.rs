@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A small valid image made with `ckptlib`'s encoder, for the host fuzzers' seed corpus
+//! (the guest's seeds are real images, written by `ckpt`): one process with a pending
+//! signal, a pipe and a file, its memory of an anonymous area with one page, a mapped file
+//! and its vDSO, then its registers.
+
+use zerocopy::{FromZeros, IntoBytes};
+
+use ckptlib::abi::image::{self as img, file_kind, rec, vma_kind};
+use ckptlib::abi::CKPT_IMAGE_VERSION;
+use ckptlib::image::RecordWriter;
+
+const PID: i32 = 4242;
+
+/// The image's bytes.
+pub fn image() -> Vec<u8> {
+    let mut w = RecordWriter::new(Vec::new());
+    let mut put = |kind: u32, fixed: &[u8], rest: &[u8]| {
+        w.write(kind, &[fixed, rest]).expect("an in-memory write");
+    };
+    let mut h = img::CkptHeaderRec::new_zeroed();
+    h.magic = img::CKPT_IMAGE_MAGIC;
+    h.image_version = CKPT_IMAGE_VERSION;
+    (h.arch, h.page_size, h.xsave_size) = (img::CKPT_ARCH_X86_64, img::CKPT_PAGE_SIZE, 576);
+    (h.xfeatures, h.nr_tasks) = (7, 1);
+    put(rec::HEADER, h.as_bytes(), &[]);
+    let mut e = img::CkptTreeEntry::new_zeroed();
+    (e.pid, e.tgid, e.ppid, e.pgid, e.sid, e.exit_signal) = (PID, PID, 1, PID, PID, 17);
+    (e.mm, e.files, e.fs, e.sighand) = (1, 1, 1, 1);
+    put(
+        rec::TREE,
+        img::CkptTreeRec { nr: 1, flags: 0 }.as_bytes(),
+        e.as_bytes(),
+    );
+
+    let mut t = img::CkptTaskRec::new_zeroed();
+    (t.pid, t.tgid, t.ppid, t.pgid, t.sid) = (PID, PID, 1, PID, PID);
+    (t.dumpable, t.exit_signal, t.umask, t.vdso_base) = (1, 17, 0o22, 0x7fff_f7fc_1000);
+    t.comm[..6].copy_from_slice(b"target");
+    put(rec::TASK, t.as_bytes(), &[]);
+    let mut c = img::CkptCredsRec::new_zeroed();
+    c.ngroups = 1;
+    put(rec::CREDS, c.as_bytes(), 65534u32.as_bytes());
+    put(
+        rec::RLIMITS,
+        img::CkptRlimitsRec::new_zeroed().as_bytes(),
+        &[],
+    );
+    let fs = img::CkptFsRec {
+        root_len: 1,
+        cwd_len: 4,
+    };
+    put(rec::FS, fs.as_bytes(), b"//tmp");
+    put(
+        rec::SIGHAND,
+        img::CkptSighandRec::new_zeroed().as_bytes(),
+        &[],
+    );
+    let mut s = img::CkptSignalsRec::new_zeroed();
+    s.nr_pending = 1;
+    put(rec::SIGNALS, s.as_bytes(), &[]);
+    let mut i = img::CkptSiginfoRec::new_zeroed();
+    (i.info[0], i.shared) = (10, 1);
+    put(rec::SIGINFO, i.as_bytes(), &[]);
+    let p = img::CkptPipeRec {
+        id: 1,
+        capacity: 65536,
+        len: 5,
+        __reserved: 0,
+    };
+    put(rec::PIPE, p.as_bytes(), b"hello");
+    let mut f = img::CkptFileRec::new_zeroed();
+    (f.fd, f.kind, f.obj, f.path_len) = (0, file_kind::REGULAR, 1, 9);
+    put(rec::FILE, f.as_bytes(), b"/dev/null");
+    let mut f = img::CkptFileRec::new_zeroed();
+    (f.fd, f.kind, f.obj, f.pipe) = (3, file_kind::PIPE, 2, 1);
+    put(rec::FILE, f.as_bytes(), &[]);
+    let x = img::CkptXstateRec {
+        xstate_bv: 3,
+        size: 576,
+        __reserved: 0,
+    };
+    put(rec::XSTATE, x.as_bytes(), &[0; 576]);
+
+    let mut m = img::CkptMmRec::new_zeroed();
+    (m.start_code, m.end_code) = (0x40_0000, 0x40_1000);
+    (m.start_data, m.end_data, m.start_brk, m.brk) = (0x60_0000, 0x60_1000, 0x70_0000, 0x70_0000);
+    (m.start_stack, m.arg_start, m.arg_end) =
+        (0x7fff_f000_0000, 0x7fff_f000_0100, 0x7fff_f000_0200);
+    (m.env_start, m.env_end) = (0x7fff_f000_0200, 0x7fff_f000_0300);
+    (m.nr_vmas, m.auxv_words, m.exe_vma) = (3, 4, 1);
+    (m.auxv[0], m.auxv[1]) = (6, 4096);
+    put(rec::MM, m.as_bytes(), &[]);
+    let mut v = img::CkptVmaRec::new_zeroed();
+    (v.start, v.end, v.kind, v.prot) = (0x10_0000, 0x10_2000, vma_kind::ANON_PRIVATE, 3);
+    put(rec::VMA, v.as_bytes(), &[]);
+    let mut v = img::CkptVmaRec::new_zeroed();
+    (v.start, v.end, v.kind, v.prot, v.path_len) =
+        (0x40_0000, 0x40_1000, vma_kind::FILE_PRIVATE, 5, 9);
+    put(rec::VMA, v.as_bytes(), b"/bin/true");
+    let mut v = img::CkptVmaRec::new_zeroed();
+    (v.start, v.end, v.kind, v.prot) = (0x7fff_f7fc_1000, 0x7fff_f7fc_3000, vma_kind::VDSO, 5);
+    put(rec::VMA, v.as_bytes(), &[]);
+    let pg = img::CkptPagesRec {
+        addr: 0x10_0000,
+        nr_pages: 1,
+        __reserved: 0,
+    };
+    put(rec::PAGES, pg.as_bytes(), &[0xa5; 4096]);
+    let mut r = img::CkptRegsRec::new_zeroed();
+    (r.ip, r.sp, r.cs, r.ss, r.flags) = (0x40_0100, 0x10_1ff0, 0x33, 0x2b, 0x202);
+    put(rec::REGS, r.as_bytes(), &[]);
+    let tail = img::CkptTailRec {
+        magic: img::CKPT_TAIL_MAGIC,
+        nr_records: w.count(),
+    };
+    w.write(rec::TAIL, &[tail.as_bytes()])
+        .expect("an in-memory write");
+    w.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use ckptlib::image::{Decoded, ImageReader, RecordReader};
+    use ckptlib::restart::scan;
+
+    #[test]
+    fn the_image_reads_and_scans() {
+        let bytes = super::image();
+        let image = scan(&mut RecordReader::new(Cursor::new(&bytes[..]))).unwrap();
+        assert_eq!(image.tree[0].pid, super::PID);
+        let t = image.tasks[0].as_ref().unwrap();
+        assert!(t.owns_mm);
+        assert_eq!(t.pending.len(), 1);
+        let mut rd = RecordReader::new(&bytes[..]);
+        let mut rd = ImageReader::new(&mut rd);
+        let mut kinds = Vec::new();
+        while let Some(r) = rd.next_record().unwrap() {
+            kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
+        }
+        assert_eq!(kinds.len(), 20);
+        assert_eq!(kinds[17], "PAGES");
+    }
+}
