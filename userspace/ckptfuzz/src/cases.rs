@@ -188,7 +188,22 @@ pub struct Seeds {
 impl Seeds {
     /// `module` are the records the module reads for a task (`MM` to `REGS`); `root_file`
     /// a file only root may read, for a hostile case.
-    pub fn new(module: Vec<Record>, vdso_base: u64, root_file: Option<&str>) -> Result<Seeds> {
+    ///
+    /// The seed's executable is dropped (`MM.exe_vma` set to `CKPT_NO_EXE`): the harness
+    /// runs without `CAP_CHECKPOINT_RESTORE`, which the module requires before it sets
+    /// `/proc/PID/exe` (`prctl(PR_SET_MM_EXE_FILE)`'s rule, refused first), so every mutant
+    /// of a seed naming it would stop at that one check. The hostile case
+    /// `exe-needs-checkpoint-restore` keeps the check itself tested.
+    pub fn new(mut module: Vec<Record>, vdso_base: u64, root_file: Option<&str>) -> Result<Seeds> {
+        let mm = module
+            .first_mut()
+            .filter(|r| r.kind == rec::MM)
+            .context("the seed's records start with no MM record")?;
+        let mut m = img::CkptMmRec::read_from_bytes(&mm.payload[..])
+            .ok()
+            .context("the seed's MM record")?;
+        m.exe_vma = img::CKPT_NO_EXE;
+        mm.payload = m.as_bytes().to_vec();
         let mut s = Seeds {
             bytes: mutate::encode(&module),
             phase1: module
@@ -557,7 +572,7 @@ fn hostile_cases(seeds: &Seeds, root_file: Option<&str>) -> Result<Vec<Case>> {
             Want::Refused(einval, "not a user address"),
         ),
         (
-            "exe-is-anonymous",
+            "exe-needs-checkpoint-restore",
             restart(
                 edited(seeds, |mm, recs| {
                     mm.nr_vmas += 1;
@@ -569,7 +584,7 @@ fn hostile_cases(seeds: &Seeds, root_file: Option<&str>) -> Result<Vec<Case>> {
                 })?,
                 vec![],
             ),
-            Want::Refused(einval, "maps no file"),
+            Want::Refused(libc::EPERM, "needs CAP_CHECKPOINT_RESTORE"),
         ),
         (
             "reason-at-kernel-address",
