@@ -9,6 +9,7 @@ The tests find what they run without knowing where it was built: ckpt and rstr o
 (scripts/vm puts the build's there), the target programs in CKPT_TARGETS or in targets/
 next to this file (an installed tree, make install) or out/targets/ (the source tree).
 """
+import contextlib
 import os
 import re
 import shutil
@@ -285,6 +286,11 @@ class Target:
 
     def __init__(self, tmp, *opts, user=None):
         self.status = os.path.join(tmp, "status")
+        # A target started before in this directory left its files: read_info() would
+        # take the old one's for this one's, which may not have started yet.
+        for stale in (self.status, self.status + ".info"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stale)
         kw = {}
         if user is not None:
             kw["user"] = user
