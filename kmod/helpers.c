@@ -874,6 +874,16 @@ int ckpt_helper_file_noexec(struct file *file)
 	       (path->mnt->mnt_sb->s_iflags & SB_I_NOEXEC);
 }
 
+/*
+ * file_permission(@file, MAY_EXEC) (inline): 0 if the caller may execute @file, as
+ * prctl(PR_SET_MM_EXE_FILE) requires of a new executable file, else -EACCES (or the
+ * LSM's errno).
+ */
+int ckpt_helper_file_may_exec(struct file *file)
+{
+	return file_permission(file, MAY_EXEC);
+}
+
 /* ---- Refusals at checkpoint ------------------------------------------ */
 
 /*

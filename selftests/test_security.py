@@ -335,6 +335,43 @@ def executable_file_needs_checkpoint_restore():
     restart_refused(img, "EINVAL", PASSED_AREAS, user=with_cap)
 
 
+# The ordinary user, root of a user namespace of its own: CAP_CHECKPOINT_RESTORE there.
+NOBODY_USERNS = [*NOBODY, "unshare", "-Ur"]
+
+
+def exe_file_must_be_executable():
+    """Inside a user namespace of its own (unshare -Ur) the ordinary user holds
+    CAP_CHECKPOINT_RESTORE; an image naming as its executable a file the user may read but
+    not execute (root's, 0644) is refused with EACCES before anything changes, as
+    prctl(PR_SET_MM_EXE_FILE) refuses it: the file was never denied write access (root
+    still opens it O_WRONLY, no ETXTBSY) and is unchanged. So is an executable file on a
+    noexec mount. Control: an executable copy passes that check in the same namespace."""
+    d = world_dir("exe-perm")
+    victim = os.path.join(d, "victim")
+    with open(victim, "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\n" * 100)
+    os.chmod(victim, 0o644)
+    before = digest(victim)
+    img = file_image(d, "img", victim, FILE_PRIVATE, PROT_READ, exe=1)
+    area = "area 0x100000000-0x100001000"
+    restart_refused(img, "EACCES", f"the executable's file ({area}) is not executable by "
+                    "the caller, as prctl(PR_SET_MM_EXE_FILE) requires", user=NOBODY_USERNS)
+    fd = os.open(victim, os.O_WRONLY)
+    os.close(fd)
+    assert digest(victim) == before
+    with target_copy_on_tmpfs(d, "noexec", 0o755) as prog:
+        img = file_image(d, "noexec", prog, FILE_PRIVATE, PROT_READ, exe=1)
+        restart_refused(img, "EACCES", f"the executable's file ({area}) is on a noexec "
+                        "mount", user=NOBODY_USERNS)
+        fd = os.open(prog, os.O_WRONLY)
+        os.close(fd)
+    exe = os.path.join(d, "exe")
+    shutil.copy(TARGET, exe)
+    os.chmod(exe, 0o755)
+    img = file_image(d, "ok", exe, FILE_PRIVATE, PROT_READ | PROT_EXEC, exe=1)
+    restart_refused(img, "EINVAL", PASSED_AREAS, user=NOBODY_USERNS)
+
+
 def nondumpable_after_seize_refused():
     """A child the user seized (ptrace's checks passed) that then makes itself non-dumpable:
     the checkpoint is refused with EPERM, nothing is written, the child runs on. Controls:
@@ -476,6 +513,7 @@ TESTS = [
     shared_writable_needs_write_permission,
     noexec_mount_not_mapped_executable,
     executable_file_needs_checkpoint_restore,
+    exe_file_must_be_executable,
     nondumpable_after_seize_refused,
     setuid_exec_after_seize_gains_nothing,
     others_process_refused,
