@@ -69,17 +69,8 @@ pub(crate) fn restart(
     let mut rd = ImageReader::new(Input::new_at(file, pos));
     session.join()?;
 
-    // Phase 1: check, change nothing.
-    let shared_mm = args.flags & CKPT_RESTART_SHARED_MM != 0;
-    let plan = if shared_mm {
-        None
-    } else {
-        session.check_sharers(args.mm_sharers)?;
-        let may_set_exe = current::checkpoint_restore_capable(device);
-        let plan = memory::plan(&mut rd, &mut |id, size| session.shm(id, size), may_set_exe)?;
-        let mine = memory::check_specials(&plan)?;
-        Some((plan, mine))
-    };
+    // Phase 1: check, change nothing. A refusal fails the session: it can never go.
+    let plan = check(session, device, &mut rd, args).inspect_err(|_| session.fail())?;
 
     // Phase 2: no way back.
     let result = match &plan {
@@ -121,6 +112,24 @@ pub(crate) fn restart(
         errno: e.errno,
         reason: None,
     })
+}
+
+/// Phase 1: reads and checks the caller's memory records, opens its files and makes its
+/// shared objects; `None` for a thread whose memory another task restores.
+fn check(
+    session: &Session,
+    device: &kernel::fs::File,
+    rd: &mut ImageReader,
+    args: &CkptRestartArgs,
+) -> CkptResult<Option<(memory::Plan, KVec<crate::sys::mm::Vma>)>> {
+    if args.flags & CKPT_RESTART_SHARED_MM != 0 {
+        return Ok(None);
+    }
+    session.check_sharers(args.mm_sharers)?;
+    let may_set_exe = current::checkpoint_restore_capable(device);
+    let plan = memory::plan(rd, &mut |id, size| session.shm(id, size), may_set_exe)?;
+    let mine = memory::check_specials(&plan)?;
+    Ok(Some((plan, mine)))
 }
 
 /// Replaces the caller's memory once every task sharing it waits, then its registers.

@@ -142,13 +142,27 @@ def ordinary_user_has_no_capabilities():
         assert int(f[k], 16) == 0, (k, f[k])
 
 
+def refused_at_nofile(call, nofile):
+    """CALL was refused for making one shared memory object more than RLIMIT_NOFILE."""
+    assert call["ret"] == "-1" and call["errno"] == "EMFILE", call
+    assert (f"the restart session holds {nofile} objects: more than {nofile} open files, "
+            "the caller's RLIMIT_NOFILE") in call["reason"], call
+
+
+def refused_session_failed(call):
+    """CALL was refused because an earlier task of its session failed."""
+    assert call["ret"] == "-1" and call["errno"] == "ECANCELED", call
+    assert "another task of the restart session failed" in call["reason"], call
+
+
 def shm_flood_bounded_by_nofile():
     """The trial that filled fs.file-max for every process: one session, four calls, each
     from an image of 60,000 shared memory objects of its own (240,000 ids; fs.file-max of
-    the test guest is about 200,000). The session may hold as many objects as the caller's
-    RLIMIT_NOFILE; every call beyond is refused with EMFILE and the limit's reason;
-    meanwhile another user still opens files, and the file table returns to its baseline
-    once the session closes."""
+    the test guest is about 200,000). One call may make as many objects as the caller's
+    RLIMIT_NOFILE: the first is refused with EMFILE and the limit's reason, which fails the
+    session: its objects are freed at once, and the three calls after it are refused at
+    once (ECANCELED, the session is over); meanwhile another user still opens files, and
+    the file table is at its baseline while the session is still open."""
     d = world_dir("shm-flood")
     img = os.path.join(d, "shm.img")
     calls, nofile = 4, 1024
@@ -191,16 +205,48 @@ def shm_flood_bounded_by_nofile():
     assert one(lines, "nofile")["nofile"] == str(nofile), lines
     results = [x for x in lines if x.get("word") == "call"]
     assert len(results) == calls, lines
-    for c in results:
-        assert c["ret"] == "-1" and c["errno"] == "EMFILE", c
-        assert (f"the restart session holds {nofile} objects: more than {nofile} "
-                "open files, the caller's RLIMIT_NOFILE") in c["reason"], c
-    # The session holds its objects, at most RLIMIT_NOFILE of them.
-    assert held - base <= nofile + 64, (base, held)
+    refused_at_nofile(results[0], nofile)
+    for c in results[1:]:
+        refused_session_failed(c)
+    # The failed session freed its objects at once: after every call, none is held.
+    assert held - base <= 64, (base, held)
     assert one(lines, "alive")["mapped"] == "0", lines
     assert other[0] == 0 and other[1].strip() == "500", other
     assert p.returncode == 0, (p.returncode, rest, err)
     assert [x for x in parse(rest) if x.get("word") == "closed"], rest
+    assert after - base <= 16, ("files left behind", base, after)
+
+
+def failed_sessions_hold_nothing():
+    """Many sessions from one process: 50 open files of the device, each a session of 2
+    tasks with one call from an image of 400 shared memory objects (RLIMIT_NOFILE 256), all
+    kept open. Each call makes 256 objects and is refused with EMFILE, which fails its
+    session and frees them at once: the second call on it is refused with ECANCELED, and
+    the 50 sessions together hold no more files than their 50 open files of the device
+    (before, each held its 256 objects until closed: 12,800, and 200 such sessions passed
+    fs.file-max)."""
+    d = world_dir("sessions")
+    img = os.path.join(d, "shm.img")
+    n, nofile = 50, 256
+    sh(SEC, "write-shm", img, "400")
+    os.chmod(img, 0o644)
+    base = settled_file_nr()
+    lines = harness("sessions", img, str(n), nofile=nofile)
+    after = settled_file_nr()
+    held = one(lines, "open_file_nr")
+    print(f"# {n} failed sessions: files allocated {base} before, at most "
+          f"{held['most_file_nr']} and {held['open_file_nr']} with all of them open, "
+          f"{after} after")
+    calls = [x for x in lines if x.get("word") == "call"]
+    again = [x for x in lines if x.get("word") == "again"]
+    assert len(calls) == n and len(again) == n, lines
+    for c in calls:
+        refused_at_nofile(c, nofile)
+    for c in again:
+        refused_session_failed(c)
+    assert held["mapped"] == "0", held
+    for k in ("open_file_nr", "most_file_nr"):
+        assert int(held[k]) - base <= n + 64, (k, base, held)
     assert after - base <= 16, ("files left behind", base, after)
 
 
@@ -508,6 +554,7 @@ def own_process_image_0600_restart_needs_capability():
 TESTS = [
     ordinary_user_has_no_capabilities,
     shm_flood_bounded_by_nofile,
+    failed_sessions_hold_nothing,
     memory_cgroup_charged,
     unreadable_file_not_mapped,
     shared_writable_needs_write_permission,

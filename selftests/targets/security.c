@@ -17,6 +17,9 @@
  *                                     CALLS-th part of IMG (the memories of write-shm's
  *                                     TASKS), each result on a line; with hold, waits for a
  *                                     line on stdin before it closes the device
+ *   security sessions IMG N           N restart sessions of 2 tasks, each on its own open
+ *                                     file, all kept open: on each, CKPT_IOC_RESTART from
+ *                                     IMG, then once more (the session's second task)
  *   security checkpoint IMG dumpable|nondumpable|exec PROG
  *                                     seizes a child (PTRACE_SEIZE) that then stays
  *                                     dumpable, makes itself non-dumpable, or execs PROG
@@ -220,6 +223,54 @@ static void restart(const char *img, __u32 calls, int hold)
 	printf("closed file_nr=%ld\n", file_nr());
 }
 
+/* N sessions at once, one failed call each and a second call on it: what they hold. */
+static void sessions(const char *img, __u32 n)
+{
+	struct ckpt_session_args s = { .nr_tasks = 2 };
+	char reason[CKPT_REASON_MAX + 1];
+	struct rlimit nofile;
+	long most = 0;
+	int *devs, fd;
+	__u32 i, k;
+
+	devs = calloc(n, sizeof(*devs));
+	if (!devs || getrlimit(RLIMIT_NOFILE, &nofile))
+		die("sessions");
+	printf("nofile=%llu file_nr=%ld\n", (unsigned long long)nofile.rlim_cur, file_nr());
+	fd = open(img, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(img);
+	for (i = 0; i < n; i++) {
+		devs[i] = open(DEVICE, O_RDWR | O_CLOEXEC);
+		if (devs[i] < 0)
+			die(DEVICE);
+		if (ioctl(devs[i], CKPT_IOC_RESTART_BEGIN, &s))
+			die("CKPT_IOC_RESTART_BEGIN");
+		for (k = 0; k < 2; k++) {
+			struct ckpt_restart_args a = {
+				.fd = fd, .err_fd = -1,
+				.reason = (uintptr_t)reason, .reason_len = sizeof(reason),
+			};
+			int ret;
+
+			reason[0] = 0;
+			ret = ioctl(devs[i], CKPT_IOC_RESTART, &a);
+			result(k ? "again" : "call", ret, errno, reason);
+		}
+		if (file_nr() > most)
+			most = file_nr();
+	}
+	/* Every session still open: what they hold now, and at most on the way. */
+	printf("alive=1 mapped=%d open_file_nr=%ld most_file_nr=%ld\n", mapped_at_base(),
+	       file_nr(), most);
+	for (i = 0; i < n; i++)
+		if (close(devs[i]))
+			die("close");
+	close(fd);
+	free(devs);
+	printf("closed file_nr=%ld\n", file_nr());
+}
+
 static const char *exec_prog;
 
 /*
@@ -358,6 +409,8 @@ int main(int argc, char **argv)
 			   atoi(argv[6]));
 	else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "restart"))
 		restart(argv[2], strtoul(argv[3], NULL, 0), argc == 5 && !strcmp(argv[4], "hold"));
+	else if (argc == 4 && !strcmp(argv[1], "sessions"))
+		sessions(argv[2], strtoul(argv[3], NULL, 0));
 	else if (argc == 4 && !strcmp(argv[1], "checkpoint"))
 		take(argv[2], !strcmp(argv[3], "nondumpable") ? 'd' : 'p');
 	else if (argc == 5 && !strcmp(argv[1], "checkpoint") && !strcmp(argv[3], "exec"))
