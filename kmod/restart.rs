@@ -94,6 +94,8 @@ pub(crate) fn restart(
         Ok(ax)
     });
     if let Err(e) = &result {
+        // Killed while waiting for the go included: the others must not wait for it.
+        session.fail();
         if let Some(out) = report.as_mut() {
             // One line, written at once: tasks of a tree share the pipe.
             let reason = e.reason.as_ref().and_then(|r| r.to_str().ok());

@@ -106,6 +106,11 @@ impl Session {
         if s.coordinator.is_none() {
             refuse!(EINVAL, "no restart session on this open file");
         }
+        // A task that said `OK` may be killed before the go: it never runs its cleanup,
+        // which the others would wait for after the go, forever.
+        if s.failed {
+            refuse!(ECANCELED, "{FAILED}");
+        }
         if s.ready != s.expected || s.go {
             refuse!(
                 EBUSY,

@@ -12,12 +12,14 @@ import hashlib
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import CKPT, RSTR, TARGET, read_info, run, scratch, sh, target, wait_for  # noqa: E402
+from ktap import (CKPT, RSTR, TARGET, Tree, read_info, run, running, scratch, sh,  # noqa: E402
+                  target, wait_for)
 
 SEC = target("security")
 fresh = scratch("ckpt-sec-")
@@ -460,6 +462,74 @@ def setuid_exec_after_seize_gains_nothing():
     assert one(lines, "child_answers")["child_answers"] == "1", lines
 
 
+def _syscall(pid):
+    """The words of /proc/PID/syscall; [] if it is gone."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def _wchan(pid):
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def task_killed_before_go_ends_the_session():
+    """A restored tree of 3 processes, every one restored and waiting (each said OK), rstr
+    held at the entry of CKPT_IOC_RESTART_GO (strace delays it): SIGKILL to one child.
+    That task never runs its cleanup; the other two must not wait for it: within a bounded
+    time none of the three is left (before, the go succeeded and the two others waited in
+    the module for the dead one forever), and rstr's go is refused (ECANCELED)."""
+    d = fresh("killed-before-go")
+    go = sh(SEC, "ioctl-go")[1].strip()
+    with Tree("wide", d, 2, 0) as t:
+        r = t.reports(["node0", "node1", "node2"], "3 processes to start")
+        pids = [r[f"node{i}"]["pid"] for i in range(3)]
+        t.watch(pids)
+        img, _ = t.checkpoint(pids)
+        delay_s = 20
+        p = subprocess.Popen(["strace", "-o", "/dev/null", "-e", "trace=ioctl", "-e",
+                              f"inject=ioctl:delay_enter={delay_s * 1000000}", RSTR,
+                              "--detach", img],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            def at_go():
+                for e in os.listdir("/proc"):
+                    w = _syscall(e) if e.isdigit() else []
+                    if len(w) > 2 and w[0] == "16" and int(w[2], 16) == int(go, 16):
+                        return int(e)
+                return None
+            coordinator = wait_for(at_go, "rstr to reach CKPT_IOC_RESTART_GO", timeout=120)
+            held = time.monotonic()
+            # Every task said OK: each is in its restart ioctl, waiting for the go.
+            for q in pids:
+                assert running(q) and _syscall(q)[:1] == ["16"], (q, _syscall(q))
+            os.kill(pids[1], signal.SIGKILL)
+
+            def left():
+                return [(q, _wchan(q)) for q in pids if running(q)]
+            wait_for(lambda: not left(), "the other tasks of the session to end",
+                     timeout=60)
+            ended_s = time.monotonic() - held
+            out, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    print(f"# killed before the go: the others ended {ended_s:.1f} s after, rstr (pid "
+          f"{coordinator}) held {delay_s} s at the go; rstr: {err.strip()[-160:]}")
+    assert p.returncode != 0, (p.returncode, out, err)
+    # GO has no reason buffer: its errno is the session's refusal (ECANCELED).
+    assert "CKPT_IOC_RESTART_GO: Operation canceled" in err, err
+    # They ended on their own, before rstr's go came: they waited for nothing.
+    assert ended_s < delay_s, ended_s
+
+
 def start_target(d, user, prog=TARGET):
     status = os.path.join(d, "status")
     p = subprocess.Popen([*user, prog, status], stdin=subprocess.DEVNULL,
@@ -566,6 +636,7 @@ TESTS = [
     others_process_refused,
     setuid_program_refused,
     own_process_image_0600_restart_needs_capability,
+    task_killed_before_go_ends_the_session,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
 sys.exit(run(only or TESTS))

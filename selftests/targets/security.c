@@ -20,6 +20,7 @@
  *   security sessions IMG N           N restart sessions of 2 tasks, each on its own open
  *                                     file, all kept open: on each, CKPT_IOC_RESTART from
  *                                     IMG, then once more (the session's second task)
+ *   security ioctl-go                 prints CKPT_IOC_RESTART_GO's number
  *   security checkpoint IMG dumpable|nondumpable|exec PROG
  *                                     seizes a child (PTRACE_SEIZE) that then stays
  *                                     dumpable, makes itself non-dumpable, or execs PROG
@@ -409,6 +410,8 @@ int main(int argc, char **argv)
 			   atoi(argv[6]));
 	else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "restart"))
 		restart(argv[2], strtoul(argv[3], NULL, 0), argc == 5 && !strcmp(argv[4], "hold"));
+	else if (argc == 2 && !strcmp(argv[1], "ioctl-go"))
+		printf("%#lx\n", (unsigned long)CKPT_IOC_RESTART_GO);
 	else if (argc == 4 && !strcmp(argv[1], "sessions"))
 		sessions(argv[2], strtoul(argv[3], NULL, 0));
 	else if (argc == 4 && !strcmp(argv[1], "checkpoint"))
