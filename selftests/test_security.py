@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import (CKPT, RSTR, TARGET, Tree, read_info, run, running, scratch, sh,  # noqa: E402
-                  target, wait_for)
+                  stat, target, wait_for)
 
 SEC = target("security")
 fresh = scratch("ckpt-sec-")
@@ -506,9 +506,11 @@ def task_killed_before_go_ends_the_session():
                 return None
             coordinator = wait_for(at_go, "rstr to reach CKPT_IOC_RESTART_GO", timeout=120)
             held = time.monotonic()
-            # Every task said OK: each is in its restart ioctl, waiting for the go.
+            # rstr goes only once every task said OK: each is asleep in its restart ioctl,
+            # waiting for the go (its registers, and so /proc/PID/syscall, are the image's
+            # already).
             for q in pids:
-                assert running(q) and _syscall(q)[:1] == ["16"], (q, _syscall(q))
+                assert stat(q) and stat(q)[0] == "S", (q, stat(q), _wchan(q))
             os.kill(pids[1], signal.SIGKILL)
 
             def left():
