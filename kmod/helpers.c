@@ -844,19 +844,35 @@ struct file *ckpt_helper_shm_create(u64 size)
 }
 
 /*
- * Whether the caller may set its executable file as prctl(PR_SET_MM_MAP) lets it:
- * checkpoint_restore_ns_capable() (inline) in its own user namespace, asked of the
- * caller now or, if @file is not NULL, of @file's opener when it opened it
- * (file_ns_capable(), as for other files opened by the privileged and used after).
+ * At CKPT_IOC_RESTART_BEGIN: the caller's user namespace, with a reference, if the caller
+ * may set an executable file there as prctl(PR_SET_MM_MAP) lets it
+ * (checkpoint_restore_ns_capable(), inline); else NULL.
  */
-int ckpt_helper_checkpoint_restore_capable(struct file *file)
+struct user_namespace *ckpt_helper_exe_grant(void)
 {
 	struct user_namespace *ns = current_user_ns();
 
-	if (file && (file_ns_capable(file, ns, CAP_CHECKPOINT_RESTORE) ||
-		     file_ns_capable(file, ns, CAP_SYS_ADMIN)))
+	return checkpoint_restore_ns_capable(ns) ? get_user_ns(ns) : NULL;
+}
+
+/* put_user_ns() (inline). */
+void ckpt_helper_put_user_ns(struct user_namespace *ns)
+{
+	put_user_ns(ns);
+}
+
+/*
+ * Whether the caller may set its executable file as prctl(PR_SET_MM_MAP) lets it:
+ * checkpoint_restore_ns_capable() in its own user namespace now, or @granted (a namespace
+ * where the session's coordinator had it at CKPT_IOC_RESTART_BEGIN, or NULL) is that
+ * namespace or an ancestor of it: a capability held in a namespace holds in every
+ * namespace below it (cap_capable()).
+ */
+int ckpt_helper_checkpoint_restore_capable(struct user_namespace *granted)
+{
+	if (granted && current_in_userns(granted))
 		return 1;
-	return checkpoint_restore_ns_capable(ns);
+	return checkpoint_restore_ns_capable(current_user_ns());
 }
 
 /* The caller's RLIMIT_NOFILE soft limit (rlimit(), inline). */

@@ -28,13 +28,7 @@ use crate::uapi::{CkptRestartArgs, CKPT_RESTART_SHARED_MM, CKPT_RESTART_STOPPED}
 use crate::{memory, regs, signal};
 
 /// Runs the restart; the value is what the caller's `ax` must hold when it returns.
-/// `device` is the open file of `/dev/checkpoint` the call came on: its opener's
-/// capabilities count with the caller's.
-pub(crate) fn restart(
-    session: &Session,
-    device: &kernel::fs::File,
-    args: &CkptRestartArgs,
-) -> CkptResult<u64> {
+pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u64> {
     if args.flags & !(CKPT_RESTART_SHARED_MM | CKPT_RESTART_STOPPED) != 0 || args.__reserved != 0 {
         refuse!(
             EINVAL,
@@ -70,7 +64,7 @@ pub(crate) fn restart(
     session.join()?;
 
     // Phase 1: check, change nothing. A refusal fails the session: it can never go.
-    let plan = check(session, device, &mut rd, args).inspect_err(|_| session.fail())?;
+    let plan = check(session, &mut rd, args).inspect_err(|_| session.fail())?;
 
     // Phase 2: no way back.
     let result = match &plan {
@@ -120,7 +114,6 @@ pub(crate) fn restart(
 /// shared objects; `None` for a thread whose memory another task restores.
 fn check(
     session: &Session,
-    device: &kernel::fs::File,
     rd: &mut ImageReader,
     args: &CkptRestartArgs,
 ) -> CkptResult<Option<(memory::Plan, KVec<crate::sys::mm::Vma>)>> {
@@ -128,7 +121,7 @@ fn check(
         return Ok(None);
     }
     session.check_sharers(args.mm_sharers)?;
-    let may_set_exe = current::checkpoint_restore_capable(device);
+    let may_set_exe = session.may_set_exe();
     let plan = memory::plan(rd, &mut |id, size| session.shm(id, size), may_set_exe)?;
     let mine = memory::check_specials(&plan)?;
     Ok(Some((plan, mine)))

@@ -21,7 +21,7 @@ use kernel::time::msecs_to_jiffies;
 use crate::error::{refuse, CkptResult};
 use crate::limits;
 use crate::sys::file::FileRef;
-use crate::sys::task::{current, TaskRef};
+use crate::sys::task::{current, ExeGrant, TaskRef};
 use crate::uapi::CKPT_MAX_TASKS;
 
 /// Tasks restoring one address space: its owner and the threads that share it.
@@ -36,6 +36,8 @@ struct State {
     /// Set by `BEGIN`, with the tasks expected and the coordinator.
     expected: u32,
     coordinator: Option<TaskRef>,
+    /// Where the coordinator could set an executable file when it began the session.
+    exe_grant: Option<ExeGrant>,
     /// Tasks that joined the session (`CKPT_IOC_RESTART` called), and of them those
     /// restored and waiting for the go.
     joined: u32,
@@ -73,6 +75,7 @@ impl Session {
             state <- new_mutex!(State {
                 expected: 0,
                 coordinator: None,
+                exe_grant: None,
                 joined: 0,
                 ready: 0,
                 go: false,
@@ -86,7 +89,10 @@ impl Session {
         })
     }
 
-    /// `CKPT_IOC_RESTART_BEGIN`: the caller coordinates `nr_tasks` restoring tasks.
+    /// `CKPT_IOC_RESTART_BEGIN`: the caller coordinates `nr_tasks` restoring tasks. Its
+    /// capability to set executable files, now, is lent to them (`rstr` begins the session
+    /// before it gives them the image's credentials); whoever merely holds the open file
+    /// gets nothing of its opener's.
     pub(crate) fn begin(&self, nr_tasks: u32) -> CkptResult {
         if nr_tasks == 0 || nr_tasks > CKPT_MAX_TASKS {
             refuse!(EINVAL, "a session of {nr_tasks} tasks");
@@ -97,6 +103,7 @@ impl Session {
         }
         s.expected = nr_tasks;
         s.coordinator = Some(TaskRef::current());
+        s.exe_grant = ExeGrant::current();
         Ok(())
     }
 
@@ -203,6 +210,12 @@ impl Session {
             .try_create_and_insert(id, (size, f), GFP_KERNEL_ACCOUNT)?;
         s.nr_shms += 1;
         Ok(mine)
+    }
+
+    /// Whether the caller may set its executable file: its own capability, or the
+    /// coordinator's at `BEGIN` ([`current::checkpoint_restore_capable`]).
+    pub(crate) fn may_set_exe(&self) -> bool {
+        current::checkpoint_restore_capable(self.state.lock().exe_grant.as_ref())
     }
 
     /// `sharers` threads can share the caller's memory: fewer than the session's tasks (a

@@ -28,6 +28,9 @@ NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
 # Another ordinary user, for "someone else's process" and "someone else can still open files".
 OTHER = ["setpriv", "--reuid", "65533", "--regid", "65533", "--clear-groups",
          "--inh-caps=-all", "--bounding-set=-all"]
+# The ordinary user holding CAP_CHECKPOINT_RESTORE, and no other capability.
+NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 FILE_PRIVATE, FILE_SHARED = 3, 4
 # What a refused restart that passed every check of its areas ends with: the images here
@@ -72,15 +75,19 @@ def one(lines, key):
     return found[0]
 
 
-def harness(*args, user=NOBODY, nofile=None):
-    """Runs the harness as USER; its result lines."""
+def harness(*args, user=NOBODY, nofile=None, dev_fd=None, timeout=300):
+    """Runs the harness as USER; its result lines. DEV_FD: an open file of the device
+    passed to it (the device itself stays 0600 root), else the device is opened to all."""
     pre = None
     if nofile is not None:
         def pre():
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-    with device_open_to_all():
-        p = subprocess.run([*user, SEC, *args], capture_output=True, text=True, timeout=300,
-                           preexec_fn=pre)
+    kw = {}
+    if dev_fd is not None:
+        kw = {"pass_fds": (dev_fd,), "env": {**os.environ, "CKPT_DEV_FD": str(dev_fd)}}
+    with contextlib.nullcontext() if dev_fd is not None else device_open_to_all():
+        p = subprocess.run([*user, SEC, *args], capture_output=True, text=True,
+                           timeout=timeout, preexec_fn=pre, **kw)
     assert p.returncode == 0, (args, p.returncode, p.stdout, p.stderr)
     return parse(p.stdout)
 
@@ -122,10 +129,10 @@ def file_image(d, name, path, kind, prot, exe=0):
     return img
 
 
-def restart_refused(img, errno, reason, user=NOBODY):
+def restart_refused(img, errno, reason, user=NOBODY, dev_fd=None, timeout=300):
     """One CKPT_IOC_RESTART from IMG as USER: refused with ERRNO and REASON (a substring),
     nothing mapped where the image's area is, and the caller ran on in its own code."""
-    lines = harness("restart", img, "1", user=user)
+    lines = harness("restart", img, "1", user=user, dev_fd=dev_fd, timeout=timeout)
     call = one(lines, "ret")
     assert call["ret"] == "-1" and call["errno"] == errno, call
     assert reason in call["reason"], call
@@ -378,9 +385,31 @@ def executable_file_needs_checkpoint_restore():
     img = file_image(d, "img", exe, FILE_PRIVATE, PROT_READ | PROT_EXEC, exe=1)
     restart_refused(img, "EPERM", "setting the executable file (/proc/PID/exe) needs "
                     "CAP_CHECKPOINT_RESTORE in the caller's user namespace")
-    with_cap = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-                "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
-    restart_refused(img, "EINVAL", PASSED_AREAS, user=with_cap)
+    restart_refused(img, "EINVAL", PASSED_AREAS, user=NOBODY_CR)
+
+
+def passed_device_file_lends_no_capability():
+    """Root opens /dev/checkpoint (0600 root, as the module creates it) and passes the open
+    file to the ordinary user, who begins a session on it and restores an image naming its
+    executable: refused with EPERM, as if it had opened the device itself. Holding a file
+    root opened lends none of root's capability; only a session's coordinator's, at
+    CKPT_IOC_RESTART_BEGIN, counts for its tasks. Control: the same passed file, used by a
+    user with CAP_CHECKPOINT_RESTORE, passes that check."""
+    d = world_dir("passed-fd")
+    exe = os.path.join(d, "exe")
+    shutil.copy(TARGET, exe)
+    os.chmod(exe, 0o755)
+    img = file_image(d, "img", exe, FILE_PRIVATE, PROT_READ | PROT_EXEC, exe=1)
+    st = os.stat("/dev/checkpoint")
+    assert st.st_mode & 0o777 == 0o600 and st.st_uid == 0, (oct(st.st_mode), st.st_uid)
+    for user, err, reason in ((NOBODY, "EPERM", "setting the executable file "
+                               "(/proc/PID/exe) needs CAP_CHECKPOINT_RESTORE"),
+                              (NOBODY_CR, "EINVAL", PASSED_AREAS)):
+        dev = os.open("/dev/checkpoint", os.O_RDWR)
+        try:
+            restart_refused(img, err, reason, user=user, dev_fd=dev)
+        finally:
+            os.close(dev)
 
 
 # The ordinary user, root of a user namespace of its own: CAP_CHECKPOINT_RESTORE there.
@@ -633,6 +662,7 @@ TESTS = [
     noexec_mount_not_mapped_executable,
     executable_file_needs_checkpoint_restore,
     exe_file_must_be_executable,
+    passed_device_file_lends_no_capability,
     nondumpable_after_seize_refused,
     setuid_exec_after_seize_gains_nothing,
     others_process_refused,

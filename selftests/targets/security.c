@@ -16,7 +16,8 @@
  *                                     CKPT_IOC_RESTART CALLS times, call i from the i-th
  *                                     CALLS-th part of IMG (the memories of write-shm's
  *                                     TASKS), each result on a line; with hold, waits for a
- *                                     line on stdin before it closes the device
+ *                                     line on stdin before it closes the device; on the
+ *                                     open file of fd $CKPT_DEV_FD if set (one passed to it)
  *   security sessions IMG N           N restart sessions of 2 tasks, each on its own open
  *                                     file, all kept open: on each, CKPT_IOC_RESTART from
  *                                     IMG, then once more (the session's second task)
@@ -191,7 +192,7 @@ static void restart(const char *img, __u32 calls, int hold)
 	fd = open(img, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st))
 		die(img);
-	dev = open(DEVICE, O_RDWR | O_CLOEXEC);
+	dev = getenv("CKPT_DEV_FD") ? atoi(getenv("CKPT_DEV_FD")) : open(DEVICE, O_RDWR | O_CLOEXEC);
 	if (dev < 0)
 		die(DEVICE);
 	if (ioctl(dev, CKPT_IOC_RESTART_BEGIN, &s))
