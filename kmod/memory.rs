@@ -10,7 +10,7 @@
 //! shared file mappings save nothing (the file holds the data).
 
 use kernel::bindings;
-use kernel::fs::file::flags::{O_LARGEFILE, O_RDONLY, O_RDWR};
+use kernel::fs::file::flags::{O_LARGEFILE, O_NOCTTY, O_NONBLOCK, O_RDONLY, O_RDWR};
 use kernel::prelude::*;
 use zerocopy::IntoBytes;
 
@@ -638,6 +638,9 @@ fn check_exec(r: &img::CkptVmaRec, f: &FileRef, path: &[u8]) -> CkptResult {
 /// Opens the file of a file-backed area as its mapping needs it, with the caller's
 /// credentials: a shared writable mapping needs the file writable (`O_RDWR`), any other
 /// readable (`O_RDONLY`, from which `mprotect` can never make a shared mapping writable).
+/// The path is opened before its type is known: `O_NONBLOCK` so that a FIFO does not wait
+/// for a writer, `O_NOCTTY` so that a terminal does not become the caller's; `mmap`
+/// ignores both.
 fn open_mapped(r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
     let n = path.len() - 1;
     path[n] = 0;
@@ -652,7 +655,8 @@ fn open_mapped(r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
             r.start
         );
     }
-    let flags = O_LARGEFILE | if needs_write(r) { O_RDWR } else { O_RDONLY };
+    let flags =
+        O_LARGEFILE | O_NONBLOCK | O_NOCTTY | if needs_write(r) { O_RDWR } else { O_RDONLY };
     let f = FileRef::open(c, flags).context(fmt!(
         "memory {:#x}-{:#x}: opening {shown}",
         r.start,

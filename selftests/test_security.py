@@ -8,6 +8,7 @@ images it writes, bypassing rstr's and ckpt's own checks. Every refusal is asser
 errno and reason, and by what did not happen: nothing mapped, the caller still running its
 own code, the file unchanged, the file table not filled."""
 import contextlib
+import errno
 import hashlib
 import os
 import resource
@@ -346,6 +347,26 @@ def shared_writable_needs_write_permission():
     assert digest(ro) == before
 
 
+def fifo_not_waited_for():
+    """An area mapping a FIFO nobody writes to: refused at once with EINVAL, not a regular
+    file (before, the open waited for a writer, forever); the FIFO has no reader left
+    behind (a writer's non-blocking open finds none: ENXIO)."""
+    d = world_dir("fifo")
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    os.chmod(fifo, 0o666)
+    img = file_image(d, "img", fifo, FILE_PRIVATE, PROT_READ)
+    t = time.monotonic()
+    restart_refused(img, "EINVAL", f"{fifo} is not a regular file", timeout=60)
+    took = time.monotonic() - t
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        raise AssertionError("the FIFO still has a reader")
+    except OSError as e:
+        assert e.errno == errno.ENXIO, e
+    assert took < 60, took
+
+
 @contextlib.contextmanager
 def target_copy_on_tmpfs(d, opts, mode, src=TARGET):
     """A copy of the program SRC (the target), MODE, on a tmpfs mounted in D with OPTS."""
@@ -660,6 +681,7 @@ TESTS = [
     unreadable_file_not_mapped,
     shared_writable_needs_write_permission,
     noexec_mount_not_mapped_executable,
+    fifo_not_waited_for,
     executable_file_needs_checkpoint_restore,
     exe_file_must_be_executable,
     passed_device_file_lends_no_capability,
