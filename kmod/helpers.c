@@ -329,7 +329,6 @@ void ckpt_helper_task_info(struct task_struct *task, struct pid_namespace *ns,
 	out->clear_child_tid = (unsigned long)task->clear_child_tid;
 }
 
-/* Under the group leader's task_lock, as do_prlimit() writes them. */
 /*
  * The facts ptrace decides on (__ptrace_may_access() at attach, with real creds, and
  * ptracer_access_allowed() at each access: neither is exported), for the caller over
@@ -353,6 +352,7 @@ void ckpt_helper_task_access(struct task_struct *task, struct ckpt_h_access *out
 	rcu_read_unlock();
 }
 
+/* Under the group leader's task_lock, as do_prlimit() writes them. */
 void ckpt_helper_task_rlimits(struct task_struct *task, struct ckpt_rlimits_rec *out)
 {
 	u32 i;
