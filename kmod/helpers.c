@@ -56,13 +56,14 @@
  * The helpers fill image records of uapi/linux/checkpoint_image.h directly; the few
  * structs of their own (helpers.h) have their offsets asserted here and in kmod/sys/task.rs.
  */
-static_assert(sizeof(struct ckpt_h_tree) == 72);
+static_assert(sizeof(struct ckpt_h_tree) == 80);
 static_assert(offsetof(struct ckpt_h_tree, leader) == 12 &&
 	      offsetof(struct ckpt_h_tree, in_ns) == 16);
 static_assert(offsetof(struct ckpt_h_tree, files_users) == 28 &&
 	      offsetof(struct ckpt_h_tree, sighand_users) == 36);
-static_assert(offsetof(struct ckpt_h_tree, mm) == 40 &&
-	      offsetof(struct ckpt_h_tree, sighand) == 64);
+static_assert(offsetof(struct ckpt_h_tree, mm_users) == 40 &&
+	      offsetof(struct ckpt_h_tree, mm) == 48 &&
+	      offsetof(struct ckpt_h_tree, sighand) == 72);
 static_assert(sizeof(struct ckpt_h_access) == 16);
 static_assert(offsetof(struct ckpt_h_access, dumpable) == 8);
 static_assert(sizeof(struct ckpt_h_fd) == 48);
@@ -179,6 +180,8 @@ void ckpt_helper_task_tree(struct task_struct *task, struct pid_namespace *ns,
 	out->in_ns = task_active_pid_ns(task) == ns &&
 		     (!task->nsproxy || task->nsproxy->pid_ns_for_children == ns);
 	out->mm = (unsigned long)task->mm;
+	if (task->mm)
+		out->mm_users = atomic_read(&task->mm->mm_users);
 	out->files = (unsigned long)task->files;
 	if (task->files)
 		out->files_users = atomic_read(&task->files->count);

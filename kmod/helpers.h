@@ -45,6 +45,8 @@ struct ckpt_h_tree {
 	u32 ns_init;		/* the init (child reaper) of that namespace */
 	u32 nr_threads;
 	u32 files_users, fs_users, sighand_users;
+	u32 mm_users;		/* mm_users: its tasks, and whoever holds it a moment (mmget) */
+	u32 reserved;
 	u64 mm, files, fs, sighand;
 };
 

@@ -497,6 +497,24 @@ def nondumpable_after_seize_refused():
     assert one(lines, "child_answers")["child_answers"] == "0", lines
 
 
+def memory_shared_outside_refused():
+    """A child made with clone(CLONE_VM): its memory is the user's process's, which is not
+    in the checkpoint and would run on in it. Checkpointing the child alone is refused with
+    EOPNOTSUPP and the reason, nothing is written, the child is left as it was. (A child
+    that does not share its memory is checkpointed: nondumpable_after_seize_refused's
+    control.)"""
+    d = world_dir("clone-vm")
+    os.chmod(d, 0o777)
+    img = os.path.join(d, "img")
+    lines = harness("checkpoint-vm", img)
+    c = one(lines, "ret")
+    assert c["ret"] == "-1" and c["errno"] == "EOPNOTSUPP", c
+    assert ("shares its memory (CLONE_VM) with a task outside the checkpoint (2 users, 1 "
+            "listed)") in c["reason"], c
+    assert one(lines, "image_bytes")["image_bytes"] == "0", lines
+    assert one(lines, "child_alive")["child_alive"] == "1", lines
+
+
 def setuid_exec_after_seize_gains_nothing():
     """A seized child that then execs a setuid-root program: the kernel runs it without the
     program's privileges (its tracer has no CAP_SYS_PTRACE: LSM_UNSAFE_PTRACE), so it stays
@@ -687,6 +705,7 @@ TESTS = [
     passed_device_file_lends_no_capability,
     nondumpable_after_seize_refused,
     setuid_exec_after_seize_gains_nothing,
+    memory_shared_outside_refused,
     others_process_refused,
     setuid_program_refused,
     own_process_image_0600_restart_needs_capability,

@@ -96,6 +96,10 @@ pub(crate) struct TreeFacts {
     pub(crate) files_users: u32,
     pub(crate) fs_users: u32,
     pub(crate) sighand_users: u32,
+    /// `mm_users`: the tasks using its memory, and whoever holds it for a moment (`mmget`:
+    /// a reader of `/proc/PID/status`...).
+    pub(crate) mm_users: u32,
+    pub(crate) reserved: u32,
     pub(crate) mm: u64,
     pub(crate) files: u64,
     pub(crate) fs: u64,
@@ -164,10 +168,11 @@ pub(crate) struct PendingSets {
 // Structs filled by helpers.c that are not image records: their C twins in helpers.h
 // assert the same offsets, so that two swapped fields of one size cannot pass.
 const _: () = {
-    assert!(size_of::<TreeFacts>() == 72);
+    assert!(size_of::<TreeFacts>() == 80);
     assert!(offset_of!(TreeFacts, leader) == 12 && offset_of!(TreeFacts, in_ns) == 16);
     assert!(offset_of!(TreeFacts, files_users) == 28 && offset_of!(TreeFacts, sighand_users) == 36);
-    assert!(offset_of!(TreeFacts, mm) == 40 && offset_of!(TreeFacts, sighand) == 64);
+    assert!(offset_of!(TreeFacts, mm_users) == 40 && offset_of!(TreeFacts, mm) == 48);
+    assert!(offset_of!(TreeFacts, sighand) == 72);
     assert!(size_of::<Access>() == 16 && offset_of!(Access, dumpable) == 8);
     assert!(size_of::<FdFacts>() == 48);
     assert!(offset_of!(FdFacts, pipe_id) == 8 && offset_of!(FdFacts, fs_magic) == 16);
