@@ -113,11 +113,6 @@ impl Session {
         if s.coordinator.is_none() {
             refuse!(EINVAL, "no restart session on this open file");
         }
-        // A task that said `OK` may be killed before the go: it never runs its cleanup,
-        // which the others would wait for after the go, forever.
-        if s.failed {
-            refuse!(ECANCELED, "{FAILED}");
-        }
         if s.ready != s.expected || s.go {
             refuse!(
                 EBUSY,
@@ -126,6 +121,11 @@ impl Session {
                 s.expected,
                 if s.go { ", and gone already" } else { "" }
             );
+        }
+        // A task that said `OK` may be killed before the go: it never runs its cleanup,
+        // which the others would wait for after the go, forever.
+        if s.failed {
+            refuse!(ECANCELED, "{FAILED}");
         }
         s.go = true;
         drop(s);
@@ -144,15 +144,15 @@ impl Session {
                 "no restart session on this open file (CKPT_IOC_RESTART_BEGIN first)"
             );
         }
-        if s.failed {
-            refuse!(ECANCELED, "{FAILED}");
-        }
         if s.go || s.joined >= s.expected {
             refuse!(
                 EBUSY,
                 "the restart session of {} tasks is complete",
                 s.expected
             );
+        }
+        if s.failed {
+            refuse!(ECANCELED, "{FAILED}");
         }
         s.joined += 1;
         Ok(())
