@@ -61,7 +61,7 @@ impl MiscDevice for CkptDevice {
                 // session in it would be freed while this and other tasks still wait in it
                 // (`fdget` takes none for a task whose descriptor table is not shared).
                 let _held = ARef::<File>::from(file);
-                restart::restart(&me.session, file, &args)
+                restart::restart(&me.session, &args)
                     .map(|ax| ax as isize)
                     .map_err(|e| report(e, args.reason, args.reason_len))
             }

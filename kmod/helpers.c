@@ -57,13 +57,14 @@
  * The helpers fill image records of uapi/linux/checkpoint_image.h directly; the few
  * structs of their own (helpers.h) have their offsets asserted here and in kmod/sys/task.rs.
  */
-static_assert(sizeof(struct ckpt_h_tree) == 72);
+static_assert(sizeof(struct ckpt_h_tree) == 80);
 static_assert(offsetof(struct ckpt_h_tree, leader) == 12 &&
 	      offsetof(struct ckpt_h_tree, in_ns) == 16);
 static_assert(offsetof(struct ckpt_h_tree, files_users) == 28 &&
 	      offsetof(struct ckpt_h_tree, sighand_users) == 36);
-static_assert(offsetof(struct ckpt_h_tree, mm) == 40 &&
-	      offsetof(struct ckpt_h_tree, sighand) == 64);
+static_assert(offsetof(struct ckpt_h_tree, mm_users) == 40 &&
+	      offsetof(struct ckpt_h_tree, mm) == 48 &&
+	      offsetof(struct ckpt_h_tree, sighand) == 72);
 static_assert(sizeof(struct ckpt_h_access) == 16);
 static_assert(offsetof(struct ckpt_h_access, dumpable) == 8);
 static_assert(sizeof(struct ckpt_h_fd) == 48);
@@ -180,6 +181,8 @@ void ckpt_helper_task_tree(struct task_struct *task, struct pid_namespace *ns,
 	out->in_ns = task_active_pid_ns(task) == ns &&
 		     (!task->nsproxy || task->nsproxy->pid_ns_for_children == ns);
 	out->mm = (unsigned long)task->mm;
+	if (task->mm)
+		out->mm_users = atomic_read(&task->mm->mm_users);
 	out->files = (unsigned long)task->files;
 	if (task->files)
 		out->files_users = atomic_read(&task->files->count);
@@ -330,7 +333,6 @@ void ckpt_helper_task_info(struct task_struct *task, struct pid_namespace *ns,
 	out->clear_child_tid = (unsigned long)task->clear_child_tid;
 }
 
-/* Under the group leader's task_lock, as do_prlimit() writes them. */
 /*
  * The facts ptrace decides on (__ptrace_may_access() at attach, with real creds, and
  * ptracer_access_allowed() at each access: neither is exported), for the caller over
@@ -354,6 +356,7 @@ void ckpt_helper_task_access(struct task_struct *task, struct ckpt_h_access *out
 	rcu_read_unlock();
 }
 
+/* Under the group leader's task_lock, as do_prlimit() writes them. */
 void ckpt_helper_task_rlimits(struct task_struct *task, struct ckpt_rlimits_rec *out)
 {
 	u32 i;
@@ -904,19 +907,35 @@ struct file *ckpt_helper_shm_create(u64 size)
 }
 
 /*
- * Whether the caller may set its executable file as prctl(PR_SET_MM_MAP) lets it:
- * checkpoint_restore_ns_capable() (inline) in its own user namespace, asked of the
- * caller now or, if @file is not NULL, of @file's opener when it opened it
- * (file_ns_capable(), as for other files opened by the privileged and used after).
+ * At CKPT_IOC_RESTART_BEGIN: the caller's user namespace, with a reference, if the caller
+ * may set an executable file there as prctl(PR_SET_MM_MAP) lets it
+ * (checkpoint_restore_ns_capable(), inline); else NULL.
  */
-int ckpt_helper_checkpoint_restore_capable(struct file *file)
+struct user_namespace *ckpt_helper_exe_grant(void)
 {
 	struct user_namespace *ns = current_user_ns();
 
-	if (file && (file_ns_capable(file, ns, CAP_CHECKPOINT_RESTORE) ||
-		     file_ns_capable(file, ns, CAP_SYS_ADMIN)))
+	return checkpoint_restore_ns_capable(ns) ? get_user_ns(ns) : NULL;
+}
+
+/* put_user_ns() (inline). */
+void ckpt_helper_put_user_ns(struct user_namespace *ns)
+{
+	put_user_ns(ns);
+}
+
+/*
+ * Whether the caller may set its executable file as prctl(PR_SET_MM_MAP) lets it:
+ * checkpoint_restore_ns_capable() in its own user namespace now, or @granted (a namespace
+ * where the session's coordinator had it at CKPT_IOC_RESTART_BEGIN, or NULL) is that
+ * namespace or an ancestor of it: a capability held in a namespace holds in every
+ * namespace below it (cap_capable()).
+ */
+int ckpt_helper_checkpoint_restore_capable(struct user_namespace *granted)
+{
+	if (granted && current_in_userns(granted))
 		return 1;
-	return checkpoint_restore_ns_capable(ns);
+	return checkpoint_restore_ns_capable(current_user_ns());
 }
 
 /* The caller's RLIMIT_NOFILE soft limit (rlimit(), inline). */
@@ -932,6 +951,16 @@ int ckpt_helper_file_noexec(struct file *file)
 
 	return (path->mnt->mnt_flags & MNT_NOEXEC) ||
 	       (path->mnt->mnt_sb->s_iflags & SB_I_NOEXEC);
+}
+
+/*
+ * file_permission(@file, MAY_EXEC) (inline): 0 if the caller may execute @file, as
+ * prctl(PR_SET_MM_EXE_FILE) requires of a new executable file, else -EACCES (or the
+ * LSM's errno).
+ */
+int ckpt_helper_file_may_exec(struct file *file)
+{
+	return file_permission(file, MAY_EXEC);
 }
 
 /* ---- Refusals at checkpoint ------------------------------------------ */

@@ -45,6 +45,8 @@ struct ckpt_h_tree {
 	u32 ns_init;		/* the init (child reaper) of that namespace */
 	u32 nr_threads;
 	u32 files_users, fs_users, sighand_users;
+	u32 mm_users;		/* mm_users: its tasks, and whoever holds it a moment (mmget) */
+	u32 reserved;
 	u64 mm, files, fs, sighand;
 };
 
@@ -139,9 +141,12 @@ void ckpt_helper_set_fsbase(u64 base);
 u64 ckpt_helper_task_size_max(void);
 int ckpt_helper_rseq_sync(void);
 struct file *ckpt_helper_shm_create(u64 size);
-int ckpt_helper_checkpoint_restore_capable(struct file *file);
+struct user_namespace *ckpt_helper_exe_grant(void);
+void ckpt_helper_put_user_ns(struct user_namespace *ns);
+int ckpt_helper_checkpoint_restore_capable(struct user_namespace *granted);
 u64 ckpt_helper_nofile_limit(void);
 int ckpt_helper_file_noexec(struct file *file);
+int ckpt_helper_file_may_exec(struct file *file);
 
 /* Refusals at checkpoint of what restart could not rebuild. */
 int ckpt_helper_file_is_sysv_shm(struct file *file);

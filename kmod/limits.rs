@@ -11,11 +11,16 @@
 //! caller's `RLIMIT_DATA`.
 //!
 //! What the module creates for a caller is charged to the caller: every allocation is
-//! `GFP_KERNEL_ACCOUNT` (the caller's memory cgroup), and the open files a restart holds
-//! for it, the files its areas map and the shared memory objects of its session, count
-//! against its `RLIMIT_NOFILE` ([`open_files`]): a user can exhaust only their own quota,
-//! never the system-wide file table (`fs.file-max`), which an open by the module would
-//! otherwise fill for every process.
+//! `GFP_KERNEL_ACCOUNT` (the caller's memory cgroup). The files one restart call opens
+//! for its areas, and the shared memory objects a session makes, are bounded by the
+//! caller's `RLIMIT_NOFILE` ([`open_files`]), as many as it could open itself;
+//! and they are held only while the restart can still succeed: a session that one of its
+//! tasks left with an error frees its objects at once and takes no more tasks
+//! (`Session::fail`), so failed calls, however many sessions one process opens, hold
+//! nothing. What stays is what restored processes map, one file per shared area as
+//! `mmap` makes it: no more than the system calls would let the caller hold. The
+//! system-wide file table (`fs.file-max`) is not a per-user quota, and this does not make
+//! it one.
 
 use crate::error::{refuse, CkptResult};
 use crate::sys::task::current;

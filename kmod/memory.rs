@@ -10,7 +10,7 @@
 //! shared file mappings save nothing (the file holds the data).
 
 use kernel::bindings;
-use kernel::fs::file::flags::{O_LARGEFILE, O_RDONLY, O_RDWR};
+use kernel::fs::file::flags::{O_LARGEFILE, O_NOCTTY, O_NONBLOCK, O_RDONLY, O_RDWR};
 use kernel::prelude::*;
 use zerocopy::IntoBytes;
 
@@ -536,16 +536,38 @@ pub(crate) fn plan(
         vmas.push(Planned { r, file }, GFP_KERNEL_ACCOUNT)?;
     }
     if let Some(p) = exe_area(&mm, &vmas) {
-        if p.file.is_none() {
+        let Some(f) = p.file.as_ref().filter(|_| is_file(p.r.kind)) else {
             refuse!(
                 EINVAL,
                 "MM record: the executable's area {:#x}-{:#x} maps no file",
                 p.r.start,
                 p.r.end
             );
-        }
+        };
+        check_exe_file(&p.r, f)?;
     }
     Ok(Plan { mm, vmas })
+}
+
+/// The executable's file must be one `prctl(PR_SET_MM_EXE_FILE)` would take: a regular
+/// file (every mapped file is, [`open_mapped`]), not on a `noexec` mount, and executable by
+/// the caller (`MAY_EXEC`). It is denied write access while it is `/proc/PID/exe`: without
+/// these, a readable file of anyone's (`/etc/passwd`) could be made unwritable, for root
+/// too (`ETXTBSY`), by whoever holds the capability in a user namespace of their own.
+fn check_exe_file(r: &img::CkptVmaRec, f: &FileRef) -> CkptResult {
+    if f.noexec() {
+        refuse!(
+            EACCES,
+            "MM record: the executable's file (area {:#x}-{:#x}) is on a noexec mount, as prctl(PR_SET_MM_EXE_FILE) refuses it",
+            r.start,
+            r.end
+        );
+    }
+    f.may_exec().context(fmt!(
+        "MM record: the executable's file (area {:#x}-{:#x}) is not executable by the caller, as prctl(PR_SET_MM_EXE_FILE) requires",
+        r.start,
+        r.end
+    ))
 }
 
 /// The files a plan opened for its areas: how many (each an open file the caller holds
@@ -616,6 +638,9 @@ fn check_exec(r: &img::CkptVmaRec, f: &FileRef, path: &[u8]) -> CkptResult {
 /// Opens the file of a file-backed area as its mapping needs it, with the caller's
 /// credentials: a shared writable mapping needs the file writable (`O_RDWR`), any other
 /// readable (`O_RDONLY`, from which `mprotect` can never make a shared mapping writable).
+/// The path is opened before its type is known: `O_NONBLOCK` so that a FIFO does not wait
+/// for a writer, `O_NOCTTY` so that a terminal does not become the caller's; `mmap`
+/// ignores both.
 fn open_mapped(r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
     let n = path.len() - 1;
     path[n] = 0;
@@ -630,7 +655,8 @@ fn open_mapped(r: &img::CkptVmaRec, path: &mut [u8]) -> CkptResult<FileRef> {
             r.start
         );
     }
-    let flags = O_LARGEFILE | if needs_write(r) { O_RDWR } else { O_RDONLY };
+    let flags =
+        O_LARGEFILE | O_NONBLOCK | O_NOCTTY | if needs_write(r) { O_RDWR } else { O_RDONLY };
     let f = FileRef::open(c, flags).context(fmt!(
         "memory {:#x}-{:#x}: opening {shown}",
         r.start,

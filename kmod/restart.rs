@@ -28,13 +28,7 @@ use crate::uapi::{CkptRestartArgs, CKPT_RESTART_SHARED_MM, CKPT_RESTART_STOPPED}
 use crate::{memory, regs, signal};
 
 /// Runs the restart; the value is what the caller's `ax` must hold when it returns.
-/// `device` is the open file of `/dev/checkpoint` the call came on: its opener's
-/// capabilities count with the caller's.
-pub(crate) fn restart(
-    session: &Session,
-    device: &kernel::fs::File,
-    args: &CkptRestartArgs,
-) -> CkptResult<u64> {
+pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u64> {
     if args.flags & !(CKPT_RESTART_SHARED_MM | CKPT_RESTART_STOPPED) != 0 || args.__reserved != 0 {
         refuse!(
             EINVAL,
@@ -69,17 +63,8 @@ pub(crate) fn restart(
     let mut rd = ImageReader::new(Input::new_at(file, pos));
     session.join()?;
 
-    // Phase 1: check, change nothing.
-    let shared_mm = args.flags & CKPT_RESTART_SHARED_MM != 0;
-    let plan = if shared_mm {
-        None
-    } else {
-        session.check_sharers(args.mm_sharers)?;
-        let may_set_exe = current::checkpoint_restore_capable(device);
-        let plan = memory::plan(&mut rd, &mut |id, size| session.shm(id, size), may_set_exe)?;
-        let mine = memory::check_specials(&plan)?;
-        Some((plan, mine))
-    };
+    // Phase 1: check, change nothing. A refusal fails the session: it can never go.
+    let plan = check(session, &mut rd, args).inspect_err(|_| session.fail())?;
 
     // Phase 2: no way back.
     let result = match &plan {
@@ -104,6 +89,8 @@ pub(crate) fn restart(
         Ok(ax)
     });
     if let Err(e) = &result {
+        // Killed while waiting for the go included: the others must not wait for it.
+        session.fail();
         if let Some(out) = report.as_mut() {
             // One line, written at once: tasks of a tree share the pipe.
             let reason = e.reason.as_ref().and_then(|r| r.to_str().ok());
@@ -123,6 +110,23 @@ pub(crate) fn restart(
         errno: e.errno,
         reason: None,
     })
+}
+
+/// Phase 1: reads and checks the caller's memory records, opens its files and makes its
+/// shared objects; `None` for a thread whose memory another task restores.
+fn check(
+    session: &Session,
+    rd: &mut ImageReader,
+    args: &CkptRestartArgs,
+) -> CkptResult<Option<(memory::Plan, KVec<crate::sys::mm::Vma>)>> {
+    if args.flags & CKPT_RESTART_SHARED_MM != 0 {
+        return Ok(None);
+    }
+    session.check_sharers(args.mm_sharers)?;
+    let may_set_exe = session.may_set_exe();
+    let plan = memory::plan(rd, &mut |id, size| session.shm(id, size), may_set_exe)?;
+    let mine = memory::check_specials(&plan)?;
+    Ok(Some((plan, mine)))
 }
 
 /// Replaces the caller's memory once every task sharing it waits, then its registers.

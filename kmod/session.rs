@@ -6,10 +6,12 @@
 //! (`CKPT_IOC_RESTART_BEGIN`) and creates the tree; every task inherits the open file and
 //! calls `CKPT_IOC_RESTART` on it. A task that is restored does not return to user code: it
 //! waits here until `rstr` says go (`CKPT_IOC_RESTART_GO`), which it may only do once all
-//! `n` are waiting. On any failure `rstr` kills every task, and they all die in these
-//! waits; if `rstr` itself dies, they notice and die too. The session also holds what tasks
-//! share while they restore: the shared anonymous memory objects, and, per address space,
-//! the count of threads that must be waiting before its owner may replace it.
+//! `n` are waiting. A task that fails once it joined fails the whole session
+//! ([`Session::fail`]): its objects are freed at once, no task may join it any more, and the
+//! tasks waiting in it stop waiting (`ECANCELED`) and die; `rstr` kills every task as well.
+//! If `rstr` itself dies, they notice and die too. The session also holds what tasks share
+//! while they restore: the shared anonymous memory objects, and, per address space, the
+//! count of threads that must be waiting before its owner may replace it.
 
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
@@ -19,7 +21,7 @@ use kernel::time::msecs_to_jiffies;
 use crate::error::{refuse, CkptResult};
 use crate::limits;
 use crate::sys::file::FileRef;
-use crate::sys::task::{current, TaskRef};
+use crate::sys::task::{current, ExeGrant, TaskRef};
 use crate::uapi::CKPT_MAX_TASKS;
 
 /// Tasks restoring one address space: its owner and the threads that share it.
@@ -34,6 +36,8 @@ struct State {
     /// Set by `BEGIN`, with the tasks expected and the coordinator.
     expected: u32,
     coordinator: Option<TaskRef>,
+    /// Where the coordinator could set an executable file when it began the session.
+    exe_grant: Option<ExeGrant>,
     /// Tasks that joined the session (`CKPT_IOC_RESTART` called), and of them those
     /// restored and waiting for the go.
     joined: u32,
@@ -41,9 +45,12 @@ struct State {
     go: bool,
     /// Tasks past their cleanup after the go.
     cleaned: u32,
+    /// A task failed after it joined, before the go: the session can never go.
+    failed: bool,
     mms: RBTree<u64, MmGroup>,
     /// Shared anonymous memory objects by image id, with their size, and how many: each is
-    /// an open file, held until the session ends (bounded by [`limits::check_open_files`]).
+    /// an open file, held until the session ends or fails (bounded by
+    /// [`limits::check_open_files`]).
     shms: RBTree<u32, (u64, FileRef)>,
     nr_shms: u64,
 }
@@ -56,6 +63,9 @@ pub(crate) struct Session {
     cond: CondVar,
 }
 
+/// The reason of every refusal a failed session makes.
+const FAILED: &str = "another task of the restart session failed: the session is over";
+
 /// How often a waiting task looks whether the coordinator is still there.
 const POLL_MS: u32 = 100;
 
@@ -65,10 +75,12 @@ impl Session {
             state <- new_mutex!(State {
                 expected: 0,
                 coordinator: None,
+                exe_grant: None,
                 joined: 0,
                 ready: 0,
                 go: false,
                 cleaned: 0,
+                failed: false,
                 mms: RBTree::new(),
                 shms: RBTree::new(),
                 nr_shms: 0,
@@ -77,7 +89,10 @@ impl Session {
         })
     }
 
-    /// `CKPT_IOC_RESTART_BEGIN`: the caller coordinates `nr_tasks` restoring tasks.
+    /// `CKPT_IOC_RESTART_BEGIN`: the caller coordinates `nr_tasks` restoring tasks. Its
+    /// capability to set executable files, now, is lent to them (`rstr` begins the session
+    /// before it gives them the image's credentials); whoever merely holds the open file
+    /// gets nothing of its opener's.
     pub(crate) fn begin(&self, nr_tasks: u32) -> CkptResult {
         if nr_tasks == 0 || nr_tasks > CKPT_MAX_TASKS {
             refuse!(EINVAL, "a session of {nr_tasks} tasks");
@@ -88,6 +103,7 @@ impl Session {
         }
         s.expected = nr_tasks;
         s.coordinator = Some(TaskRef::current());
+        s.exe_grant = ExeGrant::current();
         Ok(())
     }
 
@@ -106,6 +122,11 @@ impl Session {
                 if s.go { ", and gone already" } else { "" }
             );
         }
+        // A task that said `OK` may be killed before the go: it never runs its cleanup,
+        // which the others would wait for after the go, forever.
+        if s.failed {
+            refuse!(ECANCELED, "{FAILED}");
+        }
         s.go = true;
         drop(s);
         self.cond.notify_all();
@@ -113,8 +134,8 @@ impl Session {
     }
 
     /// The caller joins the session as one of its tasks: one was begun, has not gone yet
-    /// and has room for it. A task that fails after joining is not counted out: the
-    /// session has failed, and `rstr` kills every task of it.
+    /// nor failed, and has room for it. A task that fails after joining calls
+    /// [`Self::fail`].
     pub(crate) fn join(&self) -> CkptResult {
         let mut s = self.state.lock();
         if s.coordinator.is_none() {
@@ -130,14 +151,41 @@ impl Session {
                 s.expected
             );
         }
+        if s.failed {
+            refuse!(ECANCELED, "{FAILED}");
+        }
         s.joined += 1;
         Ok(())
+    }
+
+    /// A task of the session failed after it joined: the session can never go, so it
+    /// frees its shared memory objects now (they live on only where a task maps them, as
+    /// with `mmap`), takes no more tasks, and every task waiting in it stops waiting.
+    /// Without this, each open file of the device could hold `RLIMIT_NOFILE` objects of
+    /// failed calls until it is closed, and one process with many open files could fill
+    /// `fs.file-max`. After the go the tasks need nothing of each other but their cleanup,
+    /// which every one of them has begun: nothing to do then.
+    pub(crate) fn fail(&self) {
+        let mut s = self.state.lock();
+        if s.go {
+            return;
+        }
+        s.failed = true;
+        let shms = core::mem::take(&mut s.shms);
+        s.nr_shms = 0;
+        drop(s);
+        // The files are put outside the lock.
+        drop(shms);
+        self.cond.notify_all();
     }
 
     /// The shared anonymous memory object `id` of `size` bytes: made by its first user,
     /// the same file for every other.
     pub(crate) fn shm(&self, id: u32, size: u64) -> CkptResult<FileRef> {
         let mut s = self.state.lock();
+        if s.failed {
+            refuse!(ECANCELED, "{FAILED}");
+        }
         if let Some((sz, f)) = s.shms.get(&id) {
             if *sz != size {
                 refuse!(
@@ -162,6 +210,12 @@ impl Session {
             .try_create_and_insert(id, (size, f), GFP_KERNEL_ACCOUNT)?;
         s.nr_shms += 1;
         Ok(mine)
+    }
+
+    /// Whether the caller may set its executable file: its own capability, or the
+    /// coordinator's at `BEGIN` ([`current::checkpoint_restore_capable`]).
+    pub(crate) fn may_set_exe(&self) -> bool {
+        current::checkpoint_restore_capable(self.state.lock().exe_grant.as_ref())
     }
 
     /// `sharers` threads can share the caller's memory: fewer than the session's tasks (a
@@ -250,7 +304,8 @@ impl Session {
         self.wait(|s| s.cleaned == s.expected)
     }
 
-    /// Sleeps until `done` holds. Fails if the caller is killed or the coordinator is gone.
+    /// Sleeps until `done` holds. Fails if the caller is killed, another task failed, or
+    /// the coordinator is gone.
     fn wait(&self, done: impl Fn(&State) -> bool) -> CkptResult {
         let mut s = self.state.lock();
         loop {
@@ -262,6 +317,9 @@ impl Session {
                     EINTR,
                     "killed while waiting for the other tasks of the restart"
                 );
+            }
+            if s.failed {
+                refuse!(ECANCELED, "{FAILED}");
             }
             // After the go the coordinator may leave: the tasks no longer need it.
             if !s.go && s.coordinator.as_ref().is_none_or(|c| c.exiting()) {

@@ -15,7 +15,7 @@ use zerocopy::{FromZeros, IntoBytes};
 
 use crate::error::{refuse, CkptResult, Context};
 use crate::objects::Objects;
-use crate::sys::task::{FsPath, TaskRef, TreeFacts};
+use crate::sys::task::{current, FsPath, TaskRef, TreeFacts};
 use crate::uapi::image::{self as img};
 
 /// One task of the tree.
@@ -32,6 +32,34 @@ pub(crate) struct Tree {
     /// The root, whose pid namespace numbers the image in a container checkpoint.
     pub(crate) container: bool,
 }
+
+/// Its memory is used by no task outside the checkpoint (`clone(CLONE_VM)` from a process
+/// outside, or of one): that task would run on in the memory being saved, and keep what
+/// the image cannot give back. `mm_users` counts the tasks using it and, for a moment,
+/// whoever reads it (`/proc/PID/status`, `process_vm_readv`): a count above the `members`
+/// of the checkpoint that use it is read again a few times before it is refused.
+fn check_mm_users(m: &Member, ns: Option<&TaskRef>, members: u32) -> CkptResult {
+    let mut users = m.info.mm_users;
+    for _ in 0..MM_USERS_RETRIES {
+        if users <= members || current::fatal_signal_pending() {
+            break;
+        }
+        current::sleep_killable(10);
+        let mut entry = img::CkptTreeEntry::new_zeroed();
+        users = m.task.tree(ns, &mut entry)?.mm_users;
+    }
+    if users > members {
+        refuse!(
+            EOPNOTSUPP,
+            "task {} shares its memory (CLONE_VM) with a task outside the checkpoint ({users} users, {members} listed)",
+            m.entry.pid
+        );
+    }
+    Ok(())
+}
+
+/// How many times [`check_mm_users`] reads a count again, 10 ms apart.
+const MM_USERS_RETRIES: u32 = 10;
 
 impl Tree {
     /// Checks and collects the tasks `tids` (caller's pid namespace), `tids[0]` the root.
@@ -141,6 +169,7 @@ impl Tree {
                     );
                 }
             }
+            check_mm_users(m, ns, objects.users(i.mm))?;
         }
         Ok(Tree {
             members,

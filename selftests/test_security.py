@@ -8,16 +8,19 @@ images it writes, bypassing rstr's and ckpt's own checks. Every refusal is asser
 errno and reason, and by what did not happen: nothing mapped, the caller still running its
 own code, the file unchanged, the file table not filled."""
 import contextlib
+import errno
 import hashlib
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import CKPT, RSTR, TARGET, read_info, run, scratch, sh, target, wait_for  # noqa: E402
+from ktap import (CKPT, RSTR, TARGET, Tree, read_info, run, running, scratch, sh,  # noqa: E402
+                  stat, target, wait_for)
 
 SEC = target("security")
 fresh = scratch("ckpt-sec-")
@@ -26,6 +29,9 @@ NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
 # Another ordinary user, for "someone else's process" and "someone else can still open files".
 OTHER = ["setpriv", "--reuid", "65533", "--regid", "65533", "--clear-groups",
          "--inh-caps=-all", "--bounding-set=-all"]
+# The ordinary user holding CAP_CHECKPOINT_RESTORE, and no other capability.
+NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 FILE_PRIVATE, FILE_SHARED = 3, 4
 # What a refused restart that passed every check of its areas ends with: the images here
@@ -70,15 +76,19 @@ def one(lines, key):
     return found[0]
 
 
-def harness(*args, user=NOBODY, nofile=None):
-    """Runs the harness as USER; its result lines."""
+def harness(*args, user=NOBODY, nofile=None, dev_fd=None, timeout=300):
+    """Runs the harness as USER; its result lines. DEV_FD: an open file of the device
+    passed to it (the device itself stays 0600 root), else the device is opened to all."""
     pre = None
     if nofile is not None:
         def pre():
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-    with device_open_to_all():
-        p = subprocess.run([*user, SEC, *args], capture_output=True, text=True, timeout=300,
-                           preexec_fn=pre)
+    kw = {}
+    if dev_fd is not None:
+        kw = {"pass_fds": (dev_fd,), "env": {**os.environ, "CKPT_DEV_FD": str(dev_fd)}}
+    with contextlib.nullcontext() if dev_fd is not None else device_open_to_all():
+        p = subprocess.run([*user, SEC, *args], capture_output=True, text=True,
+                           timeout=timeout, preexec_fn=pre, **kw)
     assert p.returncode == 0, (args, p.returncode, p.stdout, p.stderr)
     return parse(p.stdout)
 
@@ -120,10 +130,10 @@ def file_image(d, name, path, kind, prot, exe=0):
     return img
 
 
-def restart_refused(img, errno, reason, user=NOBODY):
+def restart_refused(img, errno, reason, user=NOBODY, dev_fd=None, timeout=300):
     """One CKPT_IOC_RESTART from IMG as USER: refused with ERRNO and REASON (a substring),
     nothing mapped where the image's area is, and the caller ran on in its own code."""
-    lines = harness("restart", img, "1", user=user)
+    lines = harness("restart", img, "1", user=user, dev_fd=dev_fd, timeout=timeout)
     call = one(lines, "ret")
     assert call["ret"] == "-1" and call["errno"] == errno, call
     assert reason in call["reason"], call
@@ -142,13 +152,27 @@ def ordinary_user_has_no_capabilities():
         assert int(f[k], 16) == 0, (k, f[k])
 
 
+def refused_at_nofile(call, nofile):
+    """CALL was refused for making one shared memory object more than RLIMIT_NOFILE."""
+    assert call["ret"] == "-1" and call["errno"] == "EMFILE", call
+    assert (f"the restart session holds {nofile} objects: more than {nofile} open files, "
+            "the caller's RLIMIT_NOFILE") in call["reason"], call
+
+
+def refused_session_failed(call):
+    """CALL was refused because an earlier task of its session failed."""
+    assert call["ret"] == "-1" and call["errno"] == "ECANCELED", call
+    assert "another task of the restart session failed" in call["reason"], call
+
+
 def shm_flood_bounded_by_nofile():
     """The trial that filled fs.file-max for every process: one session, four calls, each
     from an image of 60,000 shared memory objects of its own (240,000 ids; fs.file-max of
-    the test guest is about 200,000). The session may hold as many objects as the caller's
-    RLIMIT_NOFILE; every call beyond is refused with EMFILE and the limit's reason;
-    meanwhile another user still opens files, and the file table returns to its baseline
-    once the session closes."""
+    the test guest is about 200,000). One call may make as many objects as the caller's
+    RLIMIT_NOFILE: the first is refused with EMFILE and the limit's reason, which fails the
+    session: its objects are freed at once, and the three calls after it are refused at
+    once (ECANCELED, the session is over); meanwhile another user still opens files, and
+    the file table is at its baseline while the session is still open."""
     d = world_dir("shm-flood")
     img = os.path.join(d, "shm.img")
     calls, nofile = 4, 1024
@@ -191,16 +215,48 @@ def shm_flood_bounded_by_nofile():
     assert one(lines, "nofile")["nofile"] == str(nofile), lines
     results = [x for x in lines if x.get("word") == "call"]
     assert len(results) == calls, lines
-    for c in results:
-        assert c["ret"] == "-1" and c["errno"] == "EMFILE", c
-        assert (f"the restart session holds {nofile} objects: more than {nofile} "
-                "open files, the caller's RLIMIT_NOFILE") in c["reason"], c
-    # The session holds its objects, at most RLIMIT_NOFILE of them.
-    assert held - base <= nofile + 64, (base, held)
+    refused_at_nofile(results[0], nofile)
+    for c in results[1:]:
+        refused_session_failed(c)
+    # The failed session freed its objects at once: after every call, none is held.
+    assert held - base <= 64, (base, held)
     assert one(lines, "alive")["mapped"] == "0", lines
     assert other[0] == 0 and other[1].strip() == "500", other
     assert p.returncode == 0, (p.returncode, rest, err)
     assert [x for x in parse(rest) if x.get("word") == "closed"], rest
+    assert after - base <= 16, ("files left behind", base, after)
+
+
+def failed_sessions_hold_nothing():
+    """Many sessions from one process: 50 open files of the device, each a session of 2
+    tasks with one call from an image of 400 shared memory objects (RLIMIT_NOFILE 256), all
+    kept open. Each call makes 256 objects and is refused with EMFILE, which fails its
+    session and frees them at once: the second call on it is refused with ECANCELED, and
+    the 50 sessions together hold no more files than their 50 open files of the device
+    (before, each held its 256 objects until closed: 12,800, and 200 such sessions passed
+    fs.file-max)."""
+    d = world_dir("sessions")
+    img = os.path.join(d, "shm.img")
+    n, nofile = 50, 256
+    sh(SEC, "write-shm", img, "400")
+    os.chmod(img, 0o644)
+    base = settled_file_nr()
+    lines = harness("sessions", img, str(n), nofile=nofile)
+    after = settled_file_nr()
+    held = one(lines, "open_file_nr")
+    print(f"# {n} failed sessions: files allocated {base} before, at most "
+          f"{held['most_file_nr']} and {held['open_file_nr']} with all of them open, "
+          f"{after} after")
+    calls = [x for x in lines if x.get("word") == "call"]
+    again = [x for x in lines if x.get("word") == "again"]
+    assert len(calls) == n and len(again) == n, lines
+    for c in calls:
+        refused_at_nofile(c, nofile)
+    for c in again:
+        refused_session_failed(c)
+    assert held["mapped"] == "0", held
+    for k in ("open_file_nr", "most_file_nr"):
+        assert int(held[k]) - base <= n + 64, (k, base, held)
     assert after - base <= 16, ("files left behind", base, after)
 
 
@@ -291,6 +347,26 @@ def shared_writable_needs_write_permission():
     assert digest(ro) == before
 
 
+def fifo_not_waited_for():
+    """An area mapping a FIFO nobody writes to: refused at once with EINVAL, not a regular
+    file (before, the open waited for a writer, forever); the FIFO has no reader left
+    behind (a writer's non-blocking open finds none: ENXIO)."""
+    d = world_dir("fifo")
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    os.chmod(fifo, 0o666)
+    img = file_image(d, "img", fifo, FILE_PRIVATE, PROT_READ)
+    t = time.monotonic()
+    restart_refused(img, "EINVAL", f"{fifo} is not a regular file", timeout=60)
+    took = time.monotonic() - t
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        raise AssertionError("the FIFO still has a reader")
+    except OSError as e:
+        assert e.errno == errno.ENXIO, e
+    assert took < 60, took
+
+
 @contextlib.contextmanager
 def target_copy_on_tmpfs(d, opts, mode, src=TARGET):
     """A copy of the program SRC (the target), MODE, on a tmpfs mounted in D with OPTS."""
@@ -330,9 +406,68 @@ def executable_file_needs_checkpoint_restore():
     img = file_image(d, "img", exe, FILE_PRIVATE, PROT_READ | PROT_EXEC, exe=1)
     restart_refused(img, "EPERM", "setting the executable file (/proc/PID/exe) needs "
                     "CAP_CHECKPOINT_RESTORE in the caller's user namespace")
-    with_cap = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-                "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
-    restart_refused(img, "EINVAL", PASSED_AREAS, user=with_cap)
+    restart_refused(img, "EINVAL", PASSED_AREAS, user=NOBODY_CR)
+
+
+def passed_device_file_lends_no_capability():
+    """Root opens /dev/checkpoint (0600 root, as the module creates it) and passes the open
+    file to the ordinary user, who begins a session on it and restores an image naming its
+    executable: refused with EPERM, as if it had opened the device itself. Holding a file
+    root opened lends none of root's capability; only a session's coordinator's, at
+    CKPT_IOC_RESTART_BEGIN, counts for its tasks. Control: the same passed file, used by a
+    user with CAP_CHECKPOINT_RESTORE, passes that check."""
+    d = world_dir("passed-fd")
+    exe = os.path.join(d, "exe")
+    shutil.copy(TARGET, exe)
+    os.chmod(exe, 0o755)
+    img = file_image(d, "img", exe, FILE_PRIVATE, PROT_READ | PROT_EXEC, exe=1)
+    st = os.stat("/dev/checkpoint")
+    assert st.st_mode & 0o777 == 0o600 and st.st_uid == 0, (oct(st.st_mode), st.st_uid)
+    for user, err, reason in ((NOBODY, "EPERM", "setting the executable file "
+                               "(/proc/PID/exe) needs CAP_CHECKPOINT_RESTORE"),
+                              (NOBODY_CR, "EINVAL", PASSED_AREAS)):
+        dev = os.open("/dev/checkpoint", os.O_RDWR)
+        try:
+            restart_refused(img, err, reason, user=user, dev_fd=dev)
+        finally:
+            os.close(dev)
+
+
+# The ordinary user, root of a user namespace of its own: CAP_CHECKPOINT_RESTORE there.
+NOBODY_USERNS = [*NOBODY, "unshare", "-Ur"]
+
+
+def exe_file_must_be_executable():
+    """Inside a user namespace of its own (unshare -Ur) the ordinary user holds
+    CAP_CHECKPOINT_RESTORE; an image naming as its executable a file the user may read but
+    not execute (root's, 0644) is refused with EACCES before anything changes, as
+    prctl(PR_SET_MM_EXE_FILE) refuses it: the file was never denied write access (root
+    still opens it O_WRONLY, no ETXTBSY) and is unchanged. So is an executable file on a
+    noexec mount. Control: an executable copy passes that check in the same namespace."""
+    d = world_dir("exe-perm")
+    victim = os.path.join(d, "victim")
+    with open(victim, "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\n" * 100)
+    os.chmod(victim, 0o644)
+    before = digest(victim)
+    img = file_image(d, "img", victim, FILE_PRIVATE, PROT_READ, exe=1)
+    area = "area 0x100000000-0x100001000"
+    restart_refused(img, "EACCES", f"the executable's file ({area}) is not executable by "
+                    "the caller, as prctl(PR_SET_MM_EXE_FILE) requires", user=NOBODY_USERNS)
+    fd = os.open(victim, os.O_WRONLY)
+    os.close(fd)
+    assert digest(victim) == before
+    with target_copy_on_tmpfs(d, "noexec", 0o755) as prog:
+        img = file_image(d, "noexec", prog, FILE_PRIVATE, PROT_READ, exe=1)
+        restart_refused(img, "EACCES", f"the executable's file ({area}) is on a noexec "
+                        "mount", user=NOBODY_USERNS)
+        fd = os.open(prog, os.O_WRONLY)
+        os.close(fd)
+    exe = os.path.join(d, "exe")
+    shutil.copy(TARGET, exe)
+    os.chmod(exe, 0o755)
+    img = file_image(d, "ok", exe, FILE_PRIVATE, PROT_READ | PROT_EXEC, exe=1)
+    restart_refused(img, "EINVAL", PASSED_AREAS, user=NOBODY_USERNS)
 
 
 def nondumpable_after_seize_refused():
@@ -362,6 +497,24 @@ def nondumpable_after_seize_refused():
     assert one(lines, "child_answers")["child_answers"] == "0", lines
 
 
+def memory_shared_outside_refused():
+    """A child made with clone(CLONE_VM): its memory is the user's process's, which is not
+    in the checkpoint and would run on in it. Checkpointing the child alone is refused with
+    EOPNOTSUPP and the reason, nothing is written, the child is left as it was. (A child
+    that does not share its memory is checkpointed: nondumpable_after_seize_refused's
+    control.)"""
+    d = world_dir("clone-vm")
+    os.chmod(d, 0o777)
+    img = os.path.join(d, "img")
+    lines = harness("checkpoint-vm", img)
+    c = one(lines, "ret")
+    assert c["ret"] == "-1" and c["errno"] == "EOPNOTSUPP", c
+    assert ("shares its memory (CLONE_VM) with a task outside the checkpoint (2 users, 1 "
+            "listed)") in c["reason"], c
+    assert one(lines, "image_bytes")["image_bytes"] == "0", lines
+    assert one(lines, "child_alive")["child_alive"] == "1", lines
+
+
 def setuid_exec_after_seize_gains_nothing():
     """A seized child that then execs a setuid-root program: the kernel runs it without the
     program's privileges (its tracer has no CAP_SYS_PTRACE: LSM_UNSAFE_PTRACE), so it stays
@@ -375,6 +528,76 @@ def setuid_exec_after_seize_gains_nothing():
     assert one(lines, "dumpable_after_seize")["dumpable_after_seize"] == "1", lines
     assert one(lines, "ret")["ret"] == "0", lines
     assert one(lines, "child_answers")["child_answers"] == "1", lines
+
+
+def _syscall(pid):
+    """The words of /proc/PID/syscall; [] if it is gone."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def _wchan(pid):
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def task_killed_before_go_ends_the_session():
+    """A restored tree of 3 processes, every one restored and waiting (each said OK), rstr
+    held at the entry of CKPT_IOC_RESTART_GO (strace delays it): SIGKILL to one child.
+    That task never runs its cleanup; the other two must not wait for it: within a bounded
+    time none of the three is left (before, the go succeeded and the two others waited in
+    the module for the dead one forever), and rstr's go is refused (ECANCELED)."""
+    d = fresh("killed-before-go")
+    go = sh(SEC, "ioctl-go")[1].strip()
+    with Tree("wide", d, 2, 0) as t:
+        r = t.reports(["node0", "node1", "node2"], "3 processes to start")
+        pids = [r[f"node{i}"]["pid"] for i in range(3)]
+        t.watch(pids)
+        img, _ = t.checkpoint(pids)
+        delay_s = 20
+        p = subprocess.Popen(["strace", "-o", "/dev/null", "-e", "trace=ioctl", "-e",
+                              f"inject=ioctl:delay_enter={delay_s * 1000000}", RSTR,
+                              "--detach", img],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            def at_go():
+                for e in os.listdir("/proc"):
+                    w = _syscall(e) if e.isdigit() else []
+                    if len(w) > 2 and w[0] == "16" and int(w[2], 16) == int(go, 16):
+                        return int(e)
+                return None
+            coordinator = wait_for(at_go, "rstr to reach CKPT_IOC_RESTART_GO", timeout=120)
+            held = time.monotonic()
+            # rstr goes only once every task said OK: each is asleep in its restart ioctl,
+            # waiting for the go (its registers, and so /proc/PID/syscall, are the image's
+            # already).
+            for q in pids:
+                assert stat(q) and stat(q)[0] == "S", (q, stat(q), _wchan(q))
+            os.kill(pids[1], signal.SIGKILL)
+
+            def left():
+                return [(q, _wchan(q)) for q in pids if running(q)]
+            wait_for(lambda: not left(), "the other tasks of the session to end",
+                     timeout=60)
+            ended_s = time.monotonic() - held
+            out, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    print(f"# killed before the go: the others ended {ended_s:.1f} s after, rstr (pid "
+          f"{coordinator}) held {delay_s} s at the go; rstr: {err.strip()[-160:]}")
+    assert p.returncode != 0, (p.returncode, out, err)
+    # GO has no reason buffer: its errno is the session's refusal (ECANCELED).
+    assert "CKPT_IOC_RESTART_GO: Operation canceled" in err, err
+    # They ended on their own, before rstr's go came: they waited for nothing.
+    assert ended_s < delay_s, ended_s
 
 
 def start_target(d, user, prog=TARGET):
@@ -471,16 +694,22 @@ def own_process_image_0600_restart_needs_capability():
 TESTS = [
     ordinary_user_has_no_capabilities,
     shm_flood_bounded_by_nofile,
+    failed_sessions_hold_nothing,
     memory_cgroup_charged,
     unreadable_file_not_mapped,
     shared_writable_needs_write_permission,
     noexec_mount_not_mapped_executable,
+    fifo_not_waited_for,
     executable_file_needs_checkpoint_restore,
+    exe_file_must_be_executable,
+    passed_device_file_lends_no_capability,
     nondumpable_after_seize_refused,
     setuid_exec_after_seize_gains_nothing,
+    memory_shared_outside_refused,
     others_process_refused,
     setuid_program_refused,
     own_process_image_0600_restart_needs_capability,
+    task_killed_before_go_ends_the_session,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
 sys.exit(run(only or TESTS))

@@ -32,6 +32,7 @@ extern "C" {
     fn ckpt_helper_shm_create(size: u64) -> *mut bindings::file;
     fn ckpt_helper_file_is_sysv_shm(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_noexec(file: *mut bindings::file) -> i32;
+    fn ckpt_helper_file_may_exec(file: *mut bindings::file) -> i32;
 }
 
 /// A reference on an open file.
@@ -129,6 +130,15 @@ impl FileRef {
     pub(crate) fn noexec(&self) -> bool {
         // SAFETY: the file is valid while `self` lives; its path (mount and superblock) too.
         unsafe { ckpt_helper_file_noexec(self.raw()) != 0 }
+    }
+
+    /// Whether the caller may execute it (`file_permission(MAY_EXEC)`, with the mount's
+    /// idmap): an execute bit it is granted, and no LSM objects. `Err` with the errno
+    /// (`EACCES`) if not.
+    pub(crate) fn may_exec(&self) -> Result {
+        // SAFETY: the file is valid while `self` lives; the helper only reads it and the
+        // caller's credentials.
+        check(unsafe { ckpt_helper_file_may_exec(self.raw()) } as isize).map(|_| ())
     }
 
     /// Whether this is a SysV shared memory segment attached with `shmat`.

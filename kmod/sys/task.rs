@@ -97,6 +97,10 @@ pub(crate) struct TreeFacts {
     pub(crate) files_users: u32,
     pub(crate) fs_users: u32,
     pub(crate) sighand_users: u32,
+    /// `mm_users`: the tasks using its memory, and whoever holds it for a moment (`mmget`:
+    /// a reader of `/proc/PID/status`...).
+    pub(crate) mm_users: u32,
+    pub(crate) reserved: u32,
     pub(crate) mm: u64,
     pub(crate) files: u64,
     pub(crate) fs: u64,
@@ -165,10 +169,11 @@ pub(crate) struct PendingSets {
 // Structs filled by helpers.c that are not image records: their C twins in helpers.h
 // assert the same offsets, so that two swapped fields of one size cannot pass.
 const _: () = {
-    assert!(size_of::<TreeFacts>() == 72);
+    assert!(size_of::<TreeFacts>() == 80);
     assert!(offset_of!(TreeFacts, leader) == 12 && offset_of!(TreeFacts, in_ns) == 16);
     assert!(offset_of!(TreeFacts, files_users) == 28 && offset_of!(TreeFacts, sighand_users) == 36);
-    assert!(offset_of!(TreeFacts, mm) == 40 && offset_of!(TreeFacts, sighand) == 64);
+    assert!(offset_of!(TreeFacts, mm_users) == 40 && offset_of!(TreeFacts, mm) == 48);
+    assert!(offset_of!(TreeFacts, sighand) == 72);
     assert!(size_of::<Access>() == 16 && offset_of!(Access, dumpable) == 8);
     assert!(size_of::<FdFacts>() == 48);
     assert!(offset_of!(FdFacts, pipe_id) == 8 && offset_of!(FdFacts, fs_magic) == 16);
@@ -207,7 +212,9 @@ extern "C" {
     ) -> i32;
     fn ckpt_helper_task_rlimits(task: TaskPtr, out: *mut img::CkptRlimitsRec);
     fn ckpt_helper_task_access(task: TaskPtr, out: *mut Access);
-    fn ckpt_helper_checkpoint_restore_capable(file: *mut bindings::file) -> i32;
+    fn ckpt_helper_checkpoint_restore_capable(granted: *mut bindings::user_namespace) -> i32;
+    fn ckpt_helper_exe_grant() -> *mut bindings::user_namespace;
+    fn ckpt_helper_put_user_ns(ns: *mut bindings::user_namespace);
     fn ckpt_helper_nofile_limit() -> u64;
     fn ckpt_helper_task_fs_path(
         task: TaskPtr,
@@ -376,15 +383,17 @@ pub(crate) mod current {
         unsafe { ckpt_helper_nofile_limit() }
     }
 
-    /// Whether the caller, or `device`'s opener when it opened it, has
-    /// `CAP_CHECKPOINT_RESTORE` (or `CAP_SYS_ADMIN`) in the caller's user namespace: what
-    /// `prctl(PR_SET_MM_MAP)` asks to set the executable file. The opener counts because
-    /// `rstr` opens the device, then sets the image's credentials before the restart
-    /// ioctl: a process restored by root as nobody has no capability left by then.
-    pub(crate) fn checkpoint_restore_capable(device: &kernel::fs::File) -> bool {
-        // SAFETY: `device` is a valid open file for the call; the helper only reads its
-        // opener's credentials (`f_cred`, set at open and constant) and the caller's.
-        unsafe { ckpt_helper_checkpoint_restore_capable(device.as_ptr()) != 0 }
+    /// Whether the caller has `CAP_CHECKPOINT_RESTORE` (or `CAP_SYS_ADMIN`) in its user
+    /// namespace, what `prctl(PR_SET_MM_MAP)` asks to set the executable file, or `granted`
+    /// gives it there: the session's coordinator had it, at `CKPT_IOC_RESTART_BEGIN`, in
+    /// that namespace or an ancestor. The coordinator counts because `rstr` begins the
+    /// session, then sets each task's image credentials before its restart ioctl: a
+    /// process restored by root as nobody has no capability left by then.
+    pub(crate) fn checkpoint_restore_capable(granted: Option<&super::ExeGrant>) -> bool {
+        let ns = granted.map_or(ptr::null_mut(), |g| g.0.as_ptr());
+        // SAFETY: `ns` is NULL or a namespace `granted` holds a reference on; the helper
+        // only reads it and the caller's credentials.
+        unsafe { ckpt_helper_checkpoint_restore_capable(ns) != 0 }
     }
 
     /// Whether the caller has been sent SIGKILL (`fatal_signal_pending`, a static inline).
@@ -395,6 +404,35 @@ pub(crate) mod current {
         // `__fatal_signal_pending` reads it: a set SIGKILL bit is never cleared under us.
         let set = unsafe { read_once(&raw const (*p).pending.signal.sig[0]) };
         cur.signal_pending() && set & (1 << (bindings::SIGKILL - 1)) != 0
+    }
+}
+
+/// A user namespace in which the coordinator of a restart session held
+/// `CAP_CHECKPOINT_RESTORE` (or `CAP_SYS_ADMIN`) when it began the session
+/// ([`current::checkpoint_restore_capable`]).
+///
+/// # Invariants
+///
+/// The pointer is a valid `struct user_namespace` on which this value holds a reference.
+pub(crate) struct ExeGrant(NonNull<bindings::user_namespace>);
+
+// SAFETY: a reference on a user namespace may be put from any thread.
+unsafe impl Send for ExeGrant {}
+// SAFETY: a shared `ExeGrant` only lends its pointer to `current_in_userns`, which reads it.
+unsafe impl Sync for ExeGrant {}
+
+impl ExeGrant {
+    /// The caller's user namespace, if the caller has the capability there now.
+    pub(crate) fn current() -> Option<Self> {
+        // SAFETY: no arguments; the helper returns a namespace with a new reference, or NULL.
+        NonNull::new(unsafe { ckpt_helper_exe_grant() }).map(ExeGrant)
+    }
+}
+
+impl Drop for ExeGrant {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we hold a reference on the namespace; this puts it.
+        unsafe { ckpt_helper_put_user_ns(self.0.as_ptr()) }
     }
 }
 

@@ -16,7 +16,15 @@
  *                                     CKPT_IOC_RESTART CALLS times, call i from the i-th
  *                                     CALLS-th part of IMG (the memories of write-shm's
  *                                     TASKS), each result on a line; with hold, waits for a
- *                                     line on stdin before it closes the device
+ *                                     line on stdin before it closes the device; on the
+ *                                     open file of fd $CKPT_DEV_FD if set (one passed to it)
+ *   security sessions IMG N           N restart sessions of 2 tasks, each on its own open
+ *                                     file, all kept open: on each, CKPT_IOC_RESTART from
+ *                                     IMG, then once more (the session's second task)
+ *   security ioctl-go                 prints CKPT_IOC_RESTART_GO's number
+ *   security checkpoint-vm IMG        a child made with clone(CLONE_VM), sharing this
+ *                                     process's memory, seized, stopped and checkpointed
+ *                                     alone into IMG
  *   security checkpoint IMG dumpable|nondumpable|exec PROG
  *                                     seizes a child (PTRACE_SEIZE) that then stays
  *                                     dumpable, makes itself non-dumpable, or execs PROG
@@ -32,6 +40,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -187,7 +196,7 @@ static void restart(const char *img, __u32 calls, int hold)
 	fd = open(img, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st))
 		die(img);
-	dev = open(DEVICE, O_RDWR | O_CLOEXEC);
+	dev = getenv("CKPT_DEV_FD") ? atoi(getenv("CKPT_DEV_FD")) : open(DEVICE, O_RDWR | O_CLOEXEC);
 	if (dev < 0)
 		die(DEVICE);
 	if (ioctl(dev, CKPT_IOC_RESTART_BEGIN, &s))
@@ -217,6 +226,54 @@ static void restart(const char *img, __u32 calls, int hold)
 	}
 	if (close(dev) || close(fd))
 		die("close");
+	printf("closed file_nr=%ld\n", file_nr());
+}
+
+/* N sessions at once, one failed call each and a second call on it: what they hold. */
+static void sessions(const char *img, __u32 n)
+{
+	struct ckpt_session_args s = { .nr_tasks = 2 };
+	char reason[CKPT_REASON_MAX + 1];
+	struct rlimit nofile;
+	long most = 0;
+	int *devs, fd;
+	__u32 i, k;
+
+	devs = calloc(n, sizeof(*devs));
+	if (!devs || getrlimit(RLIMIT_NOFILE, &nofile))
+		die("sessions");
+	printf("nofile=%llu file_nr=%ld\n", (unsigned long long)nofile.rlim_cur, file_nr());
+	fd = open(img, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(img);
+	for (i = 0; i < n; i++) {
+		devs[i] = open(DEVICE, O_RDWR | O_CLOEXEC);
+		if (devs[i] < 0)
+			die(DEVICE);
+		if (ioctl(devs[i], CKPT_IOC_RESTART_BEGIN, &s))
+			die("CKPT_IOC_RESTART_BEGIN");
+		for (k = 0; k < 2; k++) {
+			struct ckpt_restart_args a = {
+				.fd = fd, .err_fd = -1,
+				.reason = (uintptr_t)reason, .reason_len = sizeof(reason),
+			};
+			int ret;
+
+			reason[0] = 0;
+			ret = ioctl(devs[i], CKPT_IOC_RESTART, &a);
+			result(k ? "again" : "call", ret, errno, reason);
+		}
+		if (file_nr() > most)
+			most = file_nr();
+	}
+	/* Every session still open: what they hold now, and at most on the way. */
+	printf("alive=1 mapped=%d open_file_nr=%ld most_file_nr=%ld\n", mapped_at_base(),
+	       file_nr(), most);
+	for (i = 0; i < n; i++)
+		if (close(devs[i]))
+			die("close");
+	close(fd);
+	free(devs);
 	printf("closed file_nr=%ld\n", file_nr());
 }
 
@@ -285,14 +342,35 @@ static void print_uids(pid_t pid)
 	fclose(f);
 }
 
-static void take(const char *img, char how)
+/* CKPT_IOC_CHECKPOINT of the stopped tracee @pid alone into @img: its result and size. */
+static void checkpoint_one(const char *img, pid_t pid)
 {
-	int cmd[2], ack[2], status, ret, fd;
 	char reason[CKPT_REASON_MAX + 1] = "";
 	struct ckpt_checkpoint_args a;
 	struct stat st;
+	int ret, fd, dev;
+
+	fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	dev = open(DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || dev < 0)
+		die("open");
+	a = (struct ckpt_checkpoint_args){
+		.pid = pid, .fd = fd, .reason = (uintptr_t)reason, .reason_len = sizeof(reason),
+		.nr_tasks = 1, .tasks = (uintptr_t)&pid,
+	};
+	ret = ioctl(dev, CKPT_IOC_CHECKPOINT, &a);
+	result("checkpoint", ret, errno, reason);
+	if (fstat(fd, &st))
+		die("fstat");
+	printf("image_bytes=%lld\n", (long long)st.st_size);
+	close(dev);
+	close(fd);
+}
+
+static void take(const char *img, char how)
+{
+	int cmd[2], ack[2], status;
 	pid_t pid;
-	int dev;
 
 	if (pipe(cmd) || pipe(ack))
 		die("pipe");
@@ -321,19 +399,7 @@ static void take(const char *img, char how)
 	printf("dumpable_after_seize=%c\n", ask(cmd[1], ack[0], how == 'd' ? 'd' : 'p'));
 	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) || waitpid(pid, &status, __WALL) != pid)
 		die("PTRACE_INTERRUPT");
-	fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	dev = open(DEVICE, O_RDWR | O_CLOEXEC);
-	if (fd < 0 || dev < 0)
-		die("open");
-	a = (struct ckpt_checkpoint_args){
-		.pid = pid, .fd = fd, .reason = (uintptr_t)reason, .reason_len = sizeof(reason),
-		.nr_tasks = 1, .tasks = (uintptr_t)&pid,
-	};
-	ret = ioctl(dev, CKPT_IOC_CHECKPOINT, &a);
-	result("checkpoint", ret, errno, reason);
-	if (fstat(fd, &st))
-		die("fstat");
-	printf("image_bytes=%lld\n", (long long)st.st_size);
+	checkpoint_one(img, pid);
 	if (ptrace(PTRACE_DETACH, pid, 0, 0))
 		die("PTRACE_DETACH");
 	/* The child runs on: it answers again. */
@@ -342,6 +408,39 @@ static void take(const char *img, char how)
 	if (waitpid(pid, &status, 0) != pid)
 		die("waitpid");
 	printf("child_exit=%d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* The child of take_vm(): sleeps in this process's memory until killed. */
+static int vm_child(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
+static void take_vm(const char *img)
+{
+	size_t size = 256 * 1024;
+	char *stack;
+	int status;
+	pid_t pid;
+
+	stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (stack == MAP_FAILED)
+		die("mmap");
+	pid = clone(vm_child, stack + size, CLONE_VM | SIGCHLD, NULL);
+	if (pid < 0)
+		die("clone");
+	if (ptrace(PTRACE_SEIZE, pid, 0, 0) || ptrace(PTRACE_INTERRUPT, pid, 0, 0) ||
+	    waitpid(pid, &status, __WALL) != pid)
+		die("PTRACE_SEIZE");
+	checkpoint_one(img, pid);
+	/* The child is still there, stopped, not killed by the refusal. */
+	printf("child_alive=%d\n", kill(pid, 0) == 0 && waitpid(pid, &status, WNOHANG) == 0);
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &status, __WALL) != pid)
+		die("waitpid");
 }
 
 int main(int argc, char **argv)
@@ -358,6 +457,12 @@ int main(int argc, char **argv)
 			   atoi(argv[6]));
 	else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "restart"))
 		restart(argv[2], strtoul(argv[3], NULL, 0), argc == 5 && !strcmp(argv[4], "hold"));
+	else if (argc == 3 && !strcmp(argv[1], "checkpoint-vm"))
+		take_vm(argv[2]);
+	else if (argc == 2 && !strcmp(argv[1], "ioctl-go"))
+		printf("%#lx\n", (unsigned long)CKPT_IOC_RESTART_GO);
+	else if (argc == 4 && !strcmp(argv[1], "sessions"))
+		sessions(argv[2], strtoul(argv[3], NULL, 0));
 	else if (argc == 4 && !strcmp(argv[1], "checkpoint"))
 		take(argv[2], !strcmp(argv[3], "nondumpable") ? 'd' : 'p');
 	else if (argc == 5 && !strcmp(argv[1], "checkpoint") && !strcmp(argv[3], "exec"))
