@@ -527,7 +527,31 @@ fn reaped_within(pid: Pid, limit: Duration) -> Option<WaitStatus> {
     None
 }
 
-/// The worker: runs cases in its own session until one does not come back.
+/// `/dev/checkpoint` opened anew and made a session of `CKPT_MAX_TASKS` tasks.
+fn session() -> Result<File, (Errno, String)> {
+    let dev = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open("/dev/checkpoint")
+        .map_err(|e| {
+            (
+                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                "open /dev/checkpoint".to_string(),
+            )
+        })?;
+    sys::begin(
+        dev.as_raw_fd(),
+        &abi::CkptSessionArgs {
+            nr_tasks: CKPT_MAX_TASKS,
+            flags: 0,
+        },
+    )
+    .map_err(|e| (e, "CKPT_IOC_RESTART_BEGIN".into()))?;
+    Ok(dev)
+}
+
+/// The worker: runs cases, each in a session of its own, until one does not come back.
 struct Worker<'a> {
     seeds: &'a Seeds,
     err_w: RawFd,
@@ -567,6 +591,18 @@ impl<'a> Worker<'a> {
         let placed = w.place_vdso().is_ok() && ckptlib::sys::unregister_own_rseq().is_ok();
         send(res, READY, 0, 0, 0, u32::from(placed), "");
         for case in first..last {
+            // Each case in a session of its own: a session one case failed in is over
+            // (`ECANCELED` for all that follows), and a case must not depend on the cases
+            // before it, or it would not replay alone from its seed and index.
+            if case > first {
+                match session() {
+                    Ok(dev) => w.dev = dev,
+                    Err((errno, why)) => {
+                        send(res, SETUP_FAILED, 0, case, errno as i32, 0, &why);
+                        return 2;
+                    }
+                }
+            }
             send(res, START, 0, case, 0, 0, "");
             let c = cases::plan(seeds, opts.seed, case, opts.hostile);
             let (outcome, errno) = match w.case(&c) {
@@ -582,7 +618,7 @@ impl<'a> Worker<'a> {
     fn new(seeds: &'a Seeds, err_w: RawFd) -> Result<Self, (Errno, String)> {
         let open = |p: &str, write: bool| {
             OpenOptions::new()
-                .read(!write || p == "/dev/checkpoint")
+                .read(!write)
                 .write(write)
                 .custom_flags(libc::O_CLOEXEC)
                 .open(p)
@@ -593,15 +629,7 @@ impl<'a> Worker<'a> {
                     )
                 })
         };
-        let dev = open("/dev/checkpoint", true)?;
-        sys::begin(
-            dev.as_raw_fd(),
-            &abi::CkptSessionArgs {
-                nr_tasks: CKPT_MAX_TASKS,
-                flags: 0,
-            },
-        )
-        .map_err(|e| (e, "CKPT_IOC_RESTART_BEGIN".into()))?;
+        let dev = session()?;
         let memfd = |n: &std::ffi::CStr| sys::memfd(n).map_err(|e| (e, "memfd_create".to_string()));
         let (pipe_r, pipe_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| (e, "pipe".to_string()))?;
         // The write end is kept open by leaking it: a read end with no writer would be EOF.
