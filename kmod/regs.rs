@@ -175,7 +175,9 @@ pub(crate) fn resume_syscall(r: &mut img::CkptRegsRec) {
     if (r.orig_ax as i64) < 0 {
         return;
     }
-    match -(r.ax as i64) {
+    // `wrapping_neg`: `ax` comes from the image, and `i64::MIN` has no negation (the fuzzer
+    // found the overflow panic).
+    match (r.ax as i64).wrapping_neg() {
         ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
             r.ax = r.orig_ax;
             r.ip = r.ip.wrapping_sub(SYSCALL_INSN_LEN);
@@ -295,5 +297,9 @@ mod tests {
         let mut r = stopped_in(u64::MAX, -ERESTARTSYS);
         resume_syscall(&mut r);
         assert_eq!((r.ax as i64, r.ip), (-ERESTARTSYS, 0x401000));
+        // An image's ax of i64::MIN, which has no negation: left alone, no overflow panic.
+        let mut r = stopped_in(1, i64::MIN);
+        resume_syscall(&mut r);
+        assert_eq!((r.ax as i64, r.ip), (i64::MIN, 0x401000));
     }
 }
