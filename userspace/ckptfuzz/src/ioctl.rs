@@ -656,7 +656,7 @@ impl<'a> Worker<'a> {
     /// Moves the vDSO where the image has it, as `rstr` does.
     fn place_vdso(&self) -> Result<()> {
         let maps = std::fs::read_to_string("/proc/self/maps")?;
-        let (ranges, to_text) = vdso_layout(&maps)?;
+        let (ranges, to_text) = ckptlib::procfs::vdso_layout(&maps)?;
         let block = self
             .seeds
             .vdso_base
@@ -850,26 +850,4 @@ fn send(fd: &OwnedFd, tag: u32, outcome: u32, case: u64, errno: i32, extra: u32,
     m.reason[..n].copy_from_slice(&reason.as_bytes()[..n]);
     // Smaller than PIPE_BUF: written whole or not at all; a parent gone is no error here.
     let _ = nix::unistd::write(fd, m.as_bytes());
-}
-
-/// The ranges of this process's vDSO and vvar in `/proc/self/maps`, and the distance from
-/// the block's lowest page to the vDSO text, which `ARCH_MAP_VDSO_64` keeps.
-fn vdso_layout(maps: &str) -> Result<(Vec<(u64, u64)>, u64)> {
-    let mut ranges = Vec::new();
-    let mut text = None;
-    for line in maps.lines() {
-        let is_text = line.ends_with("[vdso]");
-        if !(is_text || line.ends_with("[vvar]") || line.ends_with("[vvar_vclock]")) {
-            continue;
-        }
-        let range = line.split_whitespace().next().unwrap_or("");
-        let (a, b) = range.split_once('-').context("a maps line")?;
-        let (a, b) = (u64::from_str_radix(a, 16)?, u64::from_str_radix(b, 16)?);
-        if is_text {
-            text = Some(a);
-        }
-        ranges.push((a, b));
-    }
-    let lowest = ranges.iter().map(|r| r.0).min().context("no vDSO")?;
-    Ok((ranges, text.context("no vDSO text")? - lowest))
 }

@@ -83,9 +83,53 @@ pub fn status_field(pid: impl Display, key: &str) -> Option<String> {
     field(&status, key).map(str::to_string)
 }
 
+/// Where this process's vDSO block is, from `/proc/self/maps`: the ranges of its vDSO and
+/// vvar mappings, and the distance from the block's start (its lowest page) to the vDSO
+/// text, which `ARCH_MAP_VDSO_64` keeps.
+pub fn vdso_layout(maps: &str) -> anyhow::Result<(Vec<(u64, u64)>, u64)> {
+    use anyhow::{bail, ensure, Context};
+    let mut lowest = u64::MAX;
+    let mut text = None;
+    let mut ranges = Vec::new();
+    for line in maps.lines() {
+        let is_text = line.ends_with("[vdso]");
+        if !(is_text || line.ends_with("[vvar]") || line.ends_with("[vvar_vclock]")) {
+            continue;
+        }
+        let range = line.split_whitespace().next().unwrap_or("");
+        let (a, b) = range.split_once('-').context("bad /proc/self/maps line")?;
+        let (a, b) = (u64::from_str_radix(a, 16)?, u64::from_str_radix(b, 16)?);
+        ensure!(a < b, "bad /proc/self/maps range {range}");
+        lowest = lowest.min(a);
+        if is_text {
+            text = Some(a);
+        }
+        ranges.push((a, b));
+    }
+    let Some(text) = text else {
+        bail!("this process has no vDSO: cannot place the image's")
+    };
+    Ok((ranges, text - lowest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vdso_block_starts_at_the_lowest_page() {
+        let maps = "\
+55d0-55e0 r-xp 00000000 08:01 1 /usr/bin/rstr
+7ffd1000-7ffd5000 r--p 00000000 00:00 0                          [vvar]
+7ffd5000-7ffd6000 r--p 00000000 00:00 0                          [vvar_vclock]
+7ffd6000-7ffd8000 r-xp 00000000 00:00 0                          [vdso]
+";
+        let (ranges, to_text) = vdso_layout(maps).unwrap();
+        assert_eq!(ranges.len(), 3);
+        assert_eq!(to_text, 0x5000);
+        assert!(vdso_layout("55d0-55e0 r-xp 0 0 0 /bin\n").is_err());
+        assert!(vdso_layout("zz-7ffd8000 r-xp 0 0 0 [vdso]\n").is_err());
+    }
 
     #[test]
     fn stat_survives_any_name() {

@@ -5,7 +5,7 @@
 //! (the THP policy), and what must be in place before (the vDSO at the image's address,
 //! the rseq area registered, glibc's own unregistered).
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, Context, Result};
 
 use ckptlib::abi::image as img;
 use ckptlib::restart::TaskImage;
@@ -23,34 +23,6 @@ pub fn set_thp(t: &TaskImage) -> Result<()> {
     Ok(())
 }
 
-/// Where this process's vDSO block is, from `/proc/self/maps`: the ranges of its vDSO and
-/// vvar mappings, and the distance from the block's start (its lowest page) to the vDSO
-/// text, which `ARCH_MAP_VDSO_64` keeps.
-pub fn vdso_layout(maps: &str) -> Result<(Vec<(u64, u64)>, u64)> {
-    let mut lowest = u64::MAX;
-    let mut text = None;
-    let mut ranges = Vec::new();
-    for line in maps.lines() {
-        let is_text = line.ends_with("[vdso]");
-        if !(is_text || line.ends_with("[vvar]") || line.ends_with("[vvar_vclock]")) {
-            continue;
-        }
-        let range = line.split_whitespace().next().unwrap_or("");
-        let (a, b) = range.split_once('-').context("bad /proc/self/maps line")?;
-        let (a, b) = (u64::from_str_radix(a, 16)?, u64::from_str_radix(b, 16)?);
-        ensure!(a < b, "bad /proc/self/maps range {range}");
-        lowest = lowest.min(a);
-        if is_text {
-            text = Some(a);
-        }
-        ranges.push((a, b));
-    }
-    let Some(text) = text else {
-        bail!("rstr itself has no vDSO: cannot place the image's")
-    };
-    Ok((ranges, text - lowest))
-}
-
 /// Unmaps our vDSO and vvar and maps them again so that the vDSO text is at the image's
 /// address. `arch_prctl(ARCH_MAP_VDSO_64, addr)` places the vvar pages at `addr` and the
 /// text after them: the distance is read off our own layout, which the same kernel made.
@@ -61,7 +33,7 @@ pub fn move_vdso(t: &TaskImage) -> Result<()> {
         bail!("the image has no vDSO: not supported yet");
     }
     let maps = std::fs::read_to_string("/proc/self/maps").context("/proc/self/maps")?;
-    let (ranges, to_text) = vdso_layout(&maps)?;
+    let (ranges, to_text) = ckptlib::procfs::vdso_layout(&maps)?;
     let block = want
         .checked_sub(to_text)
         .context("the image's vDSO address is too low")?;
@@ -104,21 +76,6 @@ pub fn register_rseq(t: &img::CkptTaskRec) -> Result<(), Failed> {
 mod tests {
     use super::*;
     use zerocopy::FromZeros;
-
-    #[test]
-    fn vdso_block_starts_at_the_lowest_page() {
-        let maps = "\
-55d0-55e0 r-xp 00000000 08:01 1 /usr/bin/rstr
-7ffd1000-7ffd5000 r--p 00000000 00:00 0                          [vvar]
-7ffd5000-7ffd6000 r--p 00000000 00:00 0                          [vvar_vclock]
-7ffd6000-7ffd8000 r-xp 00000000 00:00 0                          [vdso]
-";
-        let (ranges, to_text) = vdso_layout(maps).unwrap();
-        assert_eq!(ranges.len(), 3);
-        assert_eq!(to_text, 0x5000);
-        assert!(vdso_layout("55d0-55e0 r-xp 0 0 0 /bin\n").is_err());
-        assert!(vdso_layout("zz-7ffd8000 r-xp 0 0 0 [vdso]\n").is_err());
-    }
 
     #[test]
     fn rseq_areas_the_kernel_takes() {

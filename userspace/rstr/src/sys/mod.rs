@@ -219,7 +219,7 @@ pub fn set_thp_disable(flags: u32) -> Result<(), Errno> {
     .map(drop)
 }
 
-/// The ranges of this process's vDSO and vvar, as [`crate::memory::vdso_layout`] found them
+/// The ranges of this process's vDSO and vvar, as [`ckptlib::procfs::vdso_layout`] found them
 /// in `/proc/self/maps`, are unmapped, and a vDSO block is mapped at `block` (its vvar
 /// pages, then its text). From then on nothing may call into the vDSO.
 pub fn remap_vdso(ranges: &[(u64, u64)], block: u64) -> Result<()> {
