@@ -8,10 +8,11 @@ the hostile cases must be refused with the errno and reason each expects."""
 import os
 import re
 import shutil
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import CKPT, SLOW, TARGET, run, scratch, sh, wait_for, read_info  # noqa: E402
+from ktap import CKPT, RSTR, SLOW, TARGET, Target, image_records, kill_reaped, run, scratch, sh, wait_for, read_info  # noqa: E402
 import subprocess  # noqa: E402
 
 FUZZ = shutil.which("ckpt-fuzz")
@@ -134,8 +135,48 @@ def ioctl_cases_as_an_ordinary_user():
     assert os.stat("/dev/checkpoint").st_uid == dev.st_uid
 
 
+REGS = 60
+REG_AX, REG_ORIG_AX = 10, 15
+
+
+def fuzzer_found_registers_are_kept_as_regressions():
+    """make fuzz found (c1c2e66) that an image's ax = i64::MIN, in a task stopped in a
+    system call, panicked the module ('attempt to negate with overflow' in resume_syscall):
+    a kernel BUG, and the dying task leaked its files and creds. Such an ax is no restart
+    code, so the task is restored and its call returns the value; the target's nanosleep
+    ignores it and the count goes on."""
+    d = fresh("regs")
+    for attempt in range(5):
+        t = Target(d)
+        img = os.path.join(d, "img")
+        sh(CKPT, "--kill", str(t.pid), "-o", img)
+        t.proc.wait()
+        data = bytearray(open(img, "rb").read())
+        regs = [off + 8 for kind, off, _ in image_records(data) if kind == REGS]
+        assert len(regs) == 1, regs
+        orig_ax = struct.unpack_from("<q", data, regs[0] + 8 * REG_ORIG_AX)[0]
+        if orig_ax >= 0:
+            break
+    else:
+        raise AssertionError("the target was never stopped inside a system call")
+    for ax in (-(1 << 63), (1 << 63) - 1, -1):
+        struct.pack_into("<q", data, regs[0] + 8 * REG_AX, ax)
+        bad = os.path.join(d, "bad")
+        open(bad, "wb").write(data)
+        rc, out, err = sh(RSTR, "--detach", bad, check=False, timeout=120)
+        assert rc == 0, f"ax {ax:#x}: {err.strip()}"
+        pid = int(out)
+        try:
+            before = t.counter()
+            wait_for(lambda: t.counter() > before + 2,
+                     f"ax {ax:#x}: pid {pid}'s count to go on")
+        finally:
+            kill_reaped(pid)
+
+
 if __name__ == "__main__":
     if FUZZ is None:
         sys.exit("test_fuzz: ckpt-fuzz is not on PATH (scripts/vm puts the build's there)")
     sys.exit(run([rstr_mutants_are_refused_or_restored, mutants_replay_from_seed_and_index,
-                  ioctl_cases_as_an_ordinary_user]))
+                  ioctl_cases_as_an_ordinary_user,
+                  fuzzer_found_registers_are_kept_as_regressions]))
