@@ -299,15 +299,41 @@ class Target:
         self.pid = self.proc.pid
         self.info = wait_for(lambda: read_info(self.status), "the target to start")
 
-    def counter(self):
-        """The last count the process wrote; 0 if it has not written a whole line yet
-        (the line is rewritten in place, so a read can see it half-written)."""
+    def line(self):
+        """The process's status line as a dict (counter, usr1, verified, bad, got, ...);
+        None until it has written a whole one (the line is rewritten in place, so a read
+        can see it half-written)."""
         try:
             with open(self.status) as f:
                 words = f.read().split()
-            return int(words[1]) if len(words) >= 2 and words[0] == "counter" else 0
+            if words[:1] != ["counter"] or len(words) % 2:
+                return None
+            return {k: int(v) for k, v in zip(words[0::2], words[1::2])}
         except (OSError, ValueError):
-            return 0
+            return None
+
+    def counter(self):
+        """The last count the process wrote; 0 if it has not written a whole line yet."""
+        s = self.line()
+        return s["counter"] if s else 0
+
+    def verify(self, pid=None):
+        """The process (at PID, default its own: a restored one may have another) checks
+        its memory pattern or mapped areas on SIGUSR1: asserts it did, found no word
+        changed, and counts on; returns its status line."""
+        pid = pid or self.pid
+        before = wait_for(self.line, f"pid {pid}'s status line")
+        os.kill(pid, signal.SIGUSR1)
+
+        def checked():
+            s = self.line()
+            return s if s and s["verified"] > before["verified"] and s["counter"] > before["counter"] + 2 else None
+        after = wait_for(checked, f"pid {pid} to check its memory and count on", timeout=60)
+        assert after["bad"] == 0, f"pid {pid}: {after['bad']} words of its memory changed: {after}"
+        st = stat(pid)
+        # Running or asleep (D for a moment is I/O); never stopped, traced or dead.
+        assert st is not None and st[0] not in "tTZX", f"pid {pid} is in state {st}"
+        return after
 
     def alive(self):
         return self.proc.poll() is None

@@ -122,12 +122,26 @@ def world_dir(name):
     return d
 
 
-def file_image(d, name, path, kind, prot, exe=0):
-    """An image of one area mapping PATH, readable by the ordinary user."""
+def root_file(d, name, line, mode):
+    """A file of root's in D: 1000 copies of LINE, with MODE."""
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(line * 1000)
+    os.chmod(path, mode)
+    return path
+
+
+def world_image(d, name, *args):
+    """An image written by `security write-ARGS`, readable by the ordinary user."""
     img = os.path.join(d, name)
-    sh(SEC, "write-file", img, path, str(kind), str(prot), str(exe))
+    sh(SEC, *args[:1], img, *args[1:])
     os.chmod(img, 0o644)
     return img
+
+
+def file_image(d, name, path, kind, prot, exe=0):
+    """An image of one area mapping PATH, readable by the ordinary user."""
+    return world_image(d, name, "write-file", path, str(kind), str(prot), str(exe))
 
 
 def restart_refused(img, errno, reason, user=NOBODY, dev_fd=None, timeout=300):
@@ -174,10 +188,8 @@ def shm_flood_bounded_by_nofile():
     once (ECANCELED, the session is over); meanwhile another user still opens files, and
     the file table is at its baseline while the session is still open."""
     d = world_dir("shm-flood")
-    img = os.path.join(d, "shm.img")
     calls, nofile = 4, 1024
-    sh(SEC, "write-shm", img, "60000", str(calls))
-    os.chmod(img, 0o644)
+    img = world_image(d, "shm.img", "write-shm", "60000", str(calls))
     base = settled_file_nr()
 
     def pre():
@@ -236,10 +248,8 @@ def failed_sessions_hold_nothing():
     (before, each held its 256 objects until closed: 12,800, and 200 such sessions passed
     fs.file-max)."""
     d = world_dir("sessions")
-    img = os.path.join(d, "shm.img")
     n, nofile = 50, 256
-    sh(SEC, "write-shm", img, "400")
-    os.chmod(img, 0o644)
+    img = world_image(d, "shm.img", "write-shm", "400")
     base = settled_file_nr()
     lines = harness("sessions", img, str(n), nofile=nofile)
     after = settled_file_nr()
@@ -274,9 +284,7 @@ def memory_cgroup_charged():
     with open(os.path.join(cg_root, "cgroup.subtree_control"), "w") as f:
         f.write("+memory")
     d = world_dir("memcg")
-    img = os.path.join(d, "vmas.img")
-    sh(SEC, "write-vmas", img, "60000")
-    os.chmod(img, 0o644)
+    img = world_image(d, "vmas.img", "write-vmas", "60000")
     cg = os.path.join(cg_root, f"ckpt-sec-{os.getpid()}")
     os.mkdir(cg)
     try:
@@ -319,10 +327,7 @@ def unreadable_file_not_mapped():
     """An area mapping a file the user cannot read (root's, 0600): refused with EACCES and
     the path; the same image of a readable file passes the check of its area."""
     d = world_dir("unreadable")
-    secret = os.path.join(d, "secret")
-    with open(secret, "w") as f:
-        f.write("root only\n" * 1000)
-    os.chmod(secret, 0o600)
+    secret = root_file(d, "secret", "root only\n", 0o600)
     img = file_image(d, "img", secret, FILE_PRIVATE, PROT_READ)
     restart_refused(img, "EACCES", f"opening {secret}")
     os.chmod(secret, 0o644)
@@ -334,10 +339,7 @@ def shared_writable_needs_write_permission():
     file unchanged; the same area read-only passes (opened O_RDONLY, from which mprotect
     can never make it writable: the kernel's VM_MAYWRITE)."""
     d = world_dir("shared-rw")
-    ro = os.path.join(d, "readonly")
-    with open(ro, "w") as f:
-        f.write("do not change\n" * 1000)
-    os.chmod(ro, 0o644)
+    ro = root_file(d, "readonly", "do not change\n", 0o644)
     before = digest(ro)
     img = file_image(d, "rw", ro, FILE_SHARED, PROT_READ | PROT_WRITE)
     restart_refused(img, "EACCES", f"opening {ro}")
@@ -445,10 +447,7 @@ def exe_file_must_be_executable():
     still opens it O_WRONLY, no ETXTBSY) and is unchanged. So is an executable file on a
     noexec mount. Control: an executable copy passes that check in the same namespace."""
     d = world_dir("exe-perm")
-    victim = os.path.join(d, "victim")
-    with open(victim, "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\n" * 100)
-    os.chmod(victim, 0o644)
+    victim = root_file(d, "victim", "root:x:0:0:root:/root:/bin/sh\n", 0o644)
     before = digest(victim)
     img = file_image(d, "img", victim, FILE_PRIVATE, PROT_READ, exe=1)
     area = "area 0x100000000-0x100001000"
