@@ -24,7 +24,9 @@ def timers_keep_firing_after_restart():
         before = t.reports(["timers"], "the timers to run",
                            lambda _, r: r["alrm"] >= 5 and r["ptimer"] >= 3
                            and r["since_arm_ms"] >= 3000)["timers"]
-        assert (before["periodic_id"], before["oneshot_id"]) == (2, 4), before
+        ids = ("periodic_id", "oneshot_id", "thread_id", "silent_id")
+        assert tuple(before[k] for k in ids) == (2, 4, 5, 6), before
+        assert before["tptimer"] >= 2, before
         assert before["bad"] == 0 and before["fired"] == 0, before
 
         img, _ = t.checkpoint([before["pid"]])
@@ -33,7 +35,13 @@ def timers_keep_firing_after_restart():
         assert len(it) == 1 and it[0]["real_interval_ns"] == 20_000_000, it
         assert 0 < it[0]["real_value_ns"] <= 20_000_000, it
         pt = {r["id"]: r for r in records(recs, "POSIX_TIMER")}
-        assert sorted(pt) == [2, 4], pt
+        assert sorted(pt) == [2, 4, 5, 6], pt
+        tids = {r["pid"] for r in records(recs, "TASK")} - {before["pid"]}
+        assert pt[5]["notify"] == "thread-id" and {pt[5]["tid"]} == tids, (pt[5], tids)
+        assert (pt[6]["notify"], pt[6]["signo"], pt[6]["interval_ns"]) == ("none", 0, 50_000_000), pt
+        pending = [s for s in records(recs, "SIGINFO") if s["code"] == -2]  # SI_TIMER
+        print(f"# {len(pending)} timer signals pending in the image: "
+              f"{sorted(s['signo'] for s in pending)}", flush=True)
         assert (pt[2]["clock_name"], pt[2]["notify"], pt[2]["value"]) == ("monotonic", "signal", "0x5eed0001"), pt
         assert pt[2]["interval_ns"] == 30_000_000 and 0 < pt[2]["value_ns"] <= 30_000_000, pt
         left = pt[4]["value_ns"]
@@ -41,18 +49,28 @@ def timers_keep_firing_after_restart():
         # Armed 7 s ahead, saved 3 s or more later: the time that was left.
         assert 0 < left <= 4_000_000_000, pt
 
+        # The last report of the killed process goes: every report from now on is the
+        # restored one's.
+        last = t.report("timers")
+        os.unlink(os.path.join(d, "timers"))
         t.restart(img)
         after = t.reports(["timers"], "the timers to fire after restart",
-                          lambda _, r: r["alrm"] >= before["alrm"] + 10
-                          and r["ptimer"] >= before["ptimer"] + 5, timeout=60)["timers"]
+                          lambda _, r: r["alrm"] >= last["alrm"] + 10
+                          and r["ptimer"] >= last["ptimer"] + 5, timeout=60)["timers"]
         assert after["pid"] == before["pid"], after
         # The saved ids are the restored process's timers, with their intervals.
-        assert (after["periodic_id"], after["oneshot_id"]) == (2, 4), after
-        assert (after["periodic_err"], after["oneshot_err"], after["real_err"]) == (0, 0, 0), after
-        assert (after["periodic_iv_ms"], after["real_iv_us"]) == (30, 20000), after
+        assert tuple(after[k] for k in ids) == (2, 4, 5, 6), after
+        errs = ("periodic_err", "oneshot_err", "silent_err", "real_err")
+        assert tuple(after[k] for k in errs) == (0, 0, 0, 0), after
+        assert (after["periodic_iv_ms"], after["silent_iv_ms"], after["real_iv_us"]) == (30, 50, 20000), after
+        assert 0 < after["silent_left_us"] <= 50_000, after
+        # The thread's timer signals that thread, as before.
+        t.reports(["timers"], "the thread's timer to fire after restart",
+                  lambda _, r: r["tptimer"] >= last["tptimer"] + 3)
         assert after["bad"] == 0, f"a timer signal with a wrong value, id or code: {after}"
-        # It did not run for a while (the gap), and the one-shot waits out what was left.
-        assert after["gap_ms"] >= 100, after
+        # It did not run for a while (the gap: its loop turns every 5 ms), and the one-shot
+        # waits out what was left.
+        assert after["gap_ms"] >= 20, after
         done = t.reports(["timers"], "the one-shot to fire",
                          lambda _, r: r["fired"] >= 1, timeout=60)["timers"]
         print(f"# saved: {left // 1_000_000} ms left of the one-shot; after restart: gap "
