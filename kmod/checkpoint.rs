@@ -20,7 +20,7 @@ use crate::uapi::{
     CkptCheckpointArgs, CKPT_CHECKPOINT_CONTAINER, CKPT_CHECKPOINT_REFUSE,
     CKPT_CHECKPOINT_TREE_ONLY, CKPT_MAX_TASKS,
 };
-use crate::{files, memory, regs, signal, task};
+use crate::{files, memory, regs, signal, task, timers};
 use zerocopy::IntoBytes;
 
 pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
@@ -185,12 +185,17 @@ fn write_task(
     }
     signal::checkpoint(task, objs.first_save(i.sighand), i.leader != 0, w)
         .context(fmt!("task {pid}"))?;
+    // Taken here: a process that finds its memory saved already shares its parent's.
+    let owns_mm = objs.first_save(i.mm);
+    if i.leader != 0 {
+        timers::checkpoint(task, ns, pid, !owns_mm, w)?;
+    }
     if objs.first_save(i.files) {
         files::checkpoint(task, objs, w).context(fmt!("task {pid}"))?;
     }
     let xstate = regs::xstate(task)?;
     regs::checkpoint_xstate(&xstate, w)?;
-    if objs.first_save(i.mm) {
+    if owns_mm {
         let Some(mm) = task.mm() else {
             refuse!(ESRCH, "task {pid} is exiting");
         };

@@ -17,6 +17,7 @@
 #include <linux/nsproxy.h>
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
+#include <linux/posix-timers.h>
 #include <linux/prctl.h>
 #include <linux/highmem.h>
 #include <linux/time_namespace.h>
@@ -72,9 +73,9 @@ static_assert(offsetof(struct ckpt_h_fd, pipe_id) == 8 &&
 	      offsetof(struct ckpt_h_fd, fs_magic) == 16);
 static_assert(offsetof(struct ckpt_h_fd, unlinked) == 24 &&
 	      offsetof(struct ckpt_h_fd, owner) == 36 && offsetof(struct ckpt_h_fd, signum) == 44);
-static_assert(sizeof(struct ckpt_h_locked) == 32);
-static_assert(offsetof(struct ckpt_h_locked, other_ns) == 16 &&
-	      offsetof(struct ckpt_h_locked, seccomp_mode) == 28);
+static_assert(sizeof(struct ckpt_h_locked) == 24);
+static_assert(offsetof(struct ckpt_h_locked, other_ns) == 8 &&
+	      offsetof(struct ckpt_h_locked, seccomp_mode) == 20);
 static_assert(sizeof(struct ckpt_h_pending) == 16);
 static_assert(sizeof(struct ckpt_h_vma_extra) == 48);
 
@@ -110,9 +111,6 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked
 
 	memset(out, 0, sizeof(*out));
 	if (sighand) {
-		out->posix_timers = !hlist_empty(&sig->posix_timers) ||
-				    !hlist_empty(&sig->ignored_posix_timers);
-		out->itimer_real = hrtimer_active(&sig->real_timer);
 		out->itimer_cpu = sig->it[0].expires || sig->it[1].expires;
 		spin_unlock_irq(&sighand->siglock);
 	}
@@ -973,4 +971,100 @@ int ckpt_helper_file_may_exec(struct file *file)
 int ckpt_helper_file_is_sysv_shm(struct file *file)
 {
 	return shmem_file(file) && file->f_op != file_inode(file)->i_fop;
+}
+
+/* ---- Timers ----------------------------------------------------------- */
+
+/*
+ * Private to kernel/time/posix-timers.h: k_itimer::it_status. Taken from the kernel's
+ * source at build time (Kbuild), not mirrored by hand.
+ */
+#include "posix_timer_state.h"
+
+/* The layouts kmod/sys/timers.rs asserts too. */
+static_assert(sizeof(struct ckpt_h_itimer_real) == 24 &&
+	      offsetof(struct ckpt_h_itimer_real, sigalrm_pending) == 20);
+static_assert(sizeof(struct ckpt_h_posix_timer) == 64);
+static_assert(offsetof(struct ckpt_h_posix_timer, target) == 16 &&
+	      offsetof(struct ckpt_h_posix_timer, disarmed) == 28);
+static_assert(offsetof(struct ckpt_h_posix_timer, overrun_last) == 32 &&
+	      offsetof(struct ckpt_h_posix_timer, value) == 56);
+
+/*
+ * ITIMER_REAL of @task's process as do_getitimer() reads it (under siglock), and whether a
+ * SIGALRM is pending: a periodic timer that fired stays inactive until the SIGALRM is
+ * dequeued, which re-arms it (dequeue_signal()).
+ */
+void ckpt_helper_task_itimer_real(struct task_struct *task, struct ckpt_h_itimer_real *out)
+{
+	struct sighand_struct *sighand = lock_sighand(task);
+	struct signal_struct *sig = task->signal;
+	struct task_struct *t;
+
+	memset(out, 0, sizeof(*out));
+	if (!sighand)
+		return;
+	out->remaining = ktime_to_ns(__hrtimer_get_remaining(&sig->real_timer, true));
+	out->interval = ktime_to_ns(sig->it_real_incr);
+	out->active = hrtimer_active(&sig->real_timer);
+	out->sigalrm_pending = sigismember(&sig->shared_pending.signal, SIGALRM);
+	rcu_read_lock();
+	__for_each_thread(sig, t)
+		out->sigalrm_pending |= sigismember(&t->pending.signal, SIGALRM);
+	rcu_read_unlock();
+	spin_unlock_irq(&sighand->siglock);
+}
+
+/*
+ * The timer_create() timers of @task's process, at most @max into @out, as
+ * /proc/PID/timers walks them (show_timer(): the list under RCU, each timer under its
+ * it_lock, valid ones only); pids in @ns. Returns how many, or -E2BIG if there are more.
+ */
+int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace *ns,
+				  struct ckpt_h_posix_timer *out, u32 max)
+{
+	struct k_itimer *timer;
+	u32 n = 0;
+	int ret = 0;
+
+	rcu_read_lock();
+	hlist_for_each_entry_rcu(timer, &task->signal->posix_timers, list) {
+		struct ckpt_h_posix_timer *o = &out[n];
+
+		if (n == max) {
+			ret = -E2BIG;
+			break;
+		}
+		spin_lock_irq(&timer->it_lock);
+		if (!posixtimer_valid(timer)) {
+			spin_unlock_irq(&timer->it_lock);
+			continue;
+		}
+		memset(o, 0, sizeof(*o));
+		o->id = timer->it_id;
+		o->clock = timer->it_clock;
+		o->notify = timer->it_sigev_notify;
+		o->signo = timer->sigq.info.si_signo;
+		o->value = (u64)(unsigned long)timer->sigq.info.si_value.sival_ptr;
+		o->overrun_last = timer->it_overrun_last;
+		o->interval = ktime_to_ns(timer->it_interval);
+		o->armed = timer->it_status == POSIX_TIMER_ARMED;
+		o->disarmed = timer->it_status == POSIX_TIMER_DISARMED;
+		switch (timer->it_clock) {
+		case CLOCK_REALTIME:
+		case CLOCK_MONOTONIC:
+		case CLOCK_BOOTTIME:
+		case CLOCK_TAI:
+			/* it_pid, not it_process, for these (posix-cpu-timers.c uses that). */
+			o->target = pid_nr_ns(timer->it_pid, ns);
+			o->hrtimer = 1;
+			o->remaining =
+				ktime_to_ns(__hrtimer_get_remaining(&timer->it.real.timer, false));
+			break;
+		}
+		spin_unlock_irq(&timer->it_lock);
+		n++;
+	}
+	rcu_read_unlock();
+	return ret ? ret : n;
 }

@@ -24,8 +24,6 @@ struct task_struct;
 
 /* What only a lock tells of state the checkpoint cannot save yet (Rust decides). */
 struct ckpt_h_locked {
-	u32 posix_timers;	/* timer_create() timers exist */
-	u32 itimer_real;	/* ITIMER_REAL armed */
 	u32 itimer_cpu;		/* ITIMER_VIRTUAL or ITIMER_PROF armed */
 	u32 sem_undo;		/* SysV semaphore undo list in use */
 	u32 other_ns;		/* namespaces (but pid) differ from the caller's */
@@ -150,5 +148,32 @@ int ckpt_helper_file_may_exec(struct file *file);
 
 /* Refusals at checkpoint of what restart could not rebuild. */
 int ckpt_helper_file_is_sysv_shm(struct file *file);
+
+/* Timers of a process (kmod/timers.rs decides). */
+
+/* ITIMER_REAL as do_getitimer() reads it, under siglock. */
+struct ckpt_h_itimer_real {
+	s64 remaining;		/* __hrtimer_get_remaining(&real_timer, true), ns */
+	u64 interval;		/* it_real_incr, ns */
+	u32 active;		/* hrtimer_active(&real_timer) */
+	u32 sigalrm_pending;	/* for the process or one of its threads: its dequeue re-arms */
+};
+
+/* One timer_create() timer, read under its it_lock. */
+struct ckpt_h_posix_timer {
+	s32 id, clock, notify, signo;
+	s32 target;		/* pid_nr_ns(it_pid) */
+	u32 hrtimer;		/* a clock whose timer is it.real (REALTIME, MONOTONIC, BOOTTIME, TAI) */
+	u32 armed;		/* it_status is POSIX_TIMER_ARMED */
+	u32 disarmed;		/* it_status is POSIX_TIMER_DISARMED */
+	s64 overrun_last;	/* it_overrun_last: what timer_getoverrun() returns */
+	s64 remaining;		/* for an hrtimer clock: __hrtimer_get_remaining(timer, false), ns */
+	s64 interval;		/* it_interval, ns */
+	u64 value;		/* sigev_value */
+};
+
+void ckpt_helper_task_itimer_real(struct task_struct *task, struct ckpt_h_itimer_real *out);
+int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace *ns,
+				  struct ckpt_h_posix_timer *out, u32 max);
 
 #endif

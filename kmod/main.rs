@@ -28,6 +28,7 @@ mod session;
 mod signal;
 mod sys;
 mod task;
+mod timers;
 mod tree;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};

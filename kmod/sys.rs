@@ -13,6 +13,7 @@ pub(crate) mod cpu;
 pub(crate) mod file;
 pub(crate) mod mm;
 pub(crate) mod task;
+pub(crate) mod timers;
 pub(crate) mod uts;
 
 use kernel::prelude::*;

@@ -28,9 +28,11 @@ fn unsupported_use(u: &Unsupported) -> Option<&'static str> {
         || tif(bindings::TIF_SPEC_L1D_FLUSH);
     let dispatch = 1 << bindings::syscall_work_bit_SYSCALL_WORK_BIT_SYSCALL_USER_DISPATCH;
     let refusals = [
-        (u.posix_timers, "POSIX timers (timer_create)"),
-        (u.itimer_real, "an armed ITIMER_REAL (setitimer, alarm)"),
-        (u.itimer_cpu, "an armed ITIMER_VIRTUAL or ITIMER_PROF"),
+        (
+            u.itimer_cpu,
+            "an armed ITIMER_VIRTUAL or ITIMER_PROF (the process's CPU clock they count \
+             on is not reachable from a module)",
+        ),
         (u.sem_undo, "SysV semaphores with undo (SEM_UNDO)"),
         (
             u.other_ns,
@@ -114,8 +116,6 @@ mod tests {
 
     fn plain() -> Unsupported {
         Unsupported {
-            posix_timers: false,
-            itimer_real: false,
             itimer_cpu: false,
             sem_undo: false,
             other_ns: false,

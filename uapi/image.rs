@@ -12,7 +12,8 @@
 //! ```text
 //! HEADER TREE
 //! then for each live task, in TREE order:
-//!   TASK CREDS RLIMITS [FS] [SIGHAND] SIGNALS SIGINFO* [PIPE* FILE*] XSTATE   <- rstr
+//!   TASK CREDS RLIMITS [FS] [SIGHAND] SIGNALS SIGINFO* [ITIMERS POSIX_TIMER*]
+//!   [PIPE* FILE*] XSTATE                                                      <- rstr
 //!   [MM VMA* PAGES*] REGS                                                     <- the module
 //! TAIL
 //! ```
@@ -21,7 +22,8 @@
 //! named by id everywhere (the `TREE` entry's `mm`, `files`, `fs`, `sighand`; `FILE.obj`,
 //! `FILE.pipe`, `VMA.shm`): `FS` appears with the first task of its `fs` id, `SIGHAND` with
 //! the first of its `sighand` id, the `FILE`s with the first of its `files` id, `MM` with the
-//! first of its `mm` id. Zombies have a `TREE` entry and nothing else.
+//! first of its `mm` id. Zombies have a `TREE` entry and nothing else. A process's timers
+//! (`ITIMERS` and its `POSIX_TIMER`s) come with its thread-group leader, only if it has one.
 //!
 //! All `VMA` records of a memory come before its `PAGES`, so that a restart can check the
 //! whole address space before it replaces its own. A checkpoint that fails after it started
@@ -58,6 +60,8 @@ pub const CKPT_RLIM_NLIMITS: usize = 16;
 pub const CKPT_SIGINFO_SIZE: usize = 128;
 /// Supplementary groups kept at the most (`NGROUPS_MAX`).
 pub const CKPT_NGROUPS_MAX: u32 = 65536;
+/// `timer_create` timers of one process kept at the most.
+pub const CKPT_MAX_POSIX_TIMERS: u32 = 4096;
 
 /// Record types.
 pub mod rec {
@@ -69,6 +73,8 @@ pub mod rec {
     pub const CREDS: u32 = 11;
     pub const RLIMITS: u32 = 12;
     pub const FS: u32 = 13;
+    pub const ITIMERS: u32 = 14;
+    pub const POSIX_TIMER: u32 = 15;
     pub const SIGHAND: u32 = 20;
     pub const SIGNALS: u32 = 21;
     pub const SIGINFO: u32 = 22;
@@ -91,6 +97,8 @@ pub mod rec {
             CREDS => "CREDS",
             RLIMITS => "RLIMITS",
             FS => "FS",
+            ITIMERS => "ITIMERS",
+            POSIX_TIMER => "POSIX_TIMER",
             SIGHAND => "SIGHAND",
             SIGNALS => "SIGNALS",
             SIGINFO => "SIGINFO",
@@ -333,6 +341,45 @@ pub struct CkptSiginfoRec {
     pub info: [u8; CKPT_SIGINFO_SIZE],
 }
 
+/// `ITIMERS`: a process's timers, with the records of its thread-group leader (after its
+/// `SIGINFO`s), only if it has an `ITIMER_REAL` armed or with an interval, or `timer_create`
+/// timers; `nr_posix` `POSIX_TIMER` records follow, in increasing `id`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptItimersRec {
+    /// `ITIMER_REAL`: nanoseconds to its next expiry, 0 if disarmed.
+    pub real_value_ns: u64,
+    /// `ITIMER_REAL`'s interval (`it_real_incr`), 0 for none.
+    pub real_interval_ns: u64,
+    pub nr_posix: u32,
+    pub __reserved: u32,
+}
+
+/// `POSIX_TIMER`: one `timer_create` timer of the process.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptPosixTimerRec {
+    /// The timer's id (`timer_t`), `0..=INT_MAX`.
+    pub id: i32,
+    /// `CLOCK_REALTIME`, `CLOCK_MONOTONIC`, `CLOCK_BOOTTIME` or `CLOCK_TAI`.
+    pub clock: i32,
+    /// `sigev_notify`: `SIGEV_SIGNAL`, `SIGEV_NONE`, `SIGEV_THREAD` or
+    /// `SIGEV_SIGNAL | SIGEV_THREAD_ID`.
+    pub notify: i32,
+    /// `sigev_signo`, 1 to 64; 0 for `SIGEV_NONE`.
+    pub signo: i32,
+    /// For `SIGEV_THREAD_ID`: the thread signalled (a task of the image), else 0.
+    pub tid: i32,
+    /// What `timer_getoverrun` returned (not restored: it reads 0 until the next expiry).
+    pub overrun: i32,
+    /// `sigev_value`.
+    pub value: u64,
+    /// Nanoseconds to the next expiry, 0 if disarmed.
+    pub value_ns: u64,
+    /// The interval in nanoseconds, 0 for a one-shot.
+    pub interval_ns: u64,
+}
+
 /// Kinds of open files.
 pub mod file_kind {
     /// A regular file, reopened by path.
@@ -571,6 +618,17 @@ const fn bounded(field: &'static str, value: u32, min: u32, max: u32) -> Result<
     }
 }
 
+/// A record's `__reserved` field, which must be 0.
+const fn reserved_zero(value: u32) -> Result<(), FieldError> {
+    if value != 0 {
+        return Err(FieldError::Reserved {
+            field: "__reserved",
+            value: value as u64,
+        });
+    }
+    Ok(())
+}
+
 /// The fixed part of a record of type [`Record::KIND`], and the rule of its length: the
 /// payload is the struct, then exactly [`Record::trailer_len`] bytes (paths, groups,
 /// contents, pages) that its fields announce, each count within its bound.
@@ -642,6 +700,25 @@ impl Record for CkptCredsRec {
 
 impl Record for CkptRlimitsRec {
     const KIND: u32 = rec::RLIMITS;
+}
+
+impl Record for CkptItimersRec {
+    const KIND: u32 = rec::ITIMERS;
+
+    /// Nothing follows; checks the count of `POSIX_TIMER`s.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("nr_posix", self.nr_posix, 0, CKPT_MAX_POSIX_TIMERS)?;
+        reserved_zero(self.__reserved)?;
+        Ok(0)
+    }
+
+    fn followed_by(&self) -> Option<(u32, u32)> {
+        Some((rec::POSIX_TIMER, self.nr_posix))
+    }
+}
+
+impl Record for CkptPosixTimerRec {
+    const KIND: u32 = rec::POSIX_TIMER;
 }
 
 impl Record for CkptFsRec {
@@ -717,12 +794,7 @@ impl Record for CkptMmRec {
                 count: u64::from(self.nr_vmas),
             });
         }
-        if self.__reserved != 0 {
-            return Err(FieldError::Reserved {
-                field: "__reserved",
-                value: u64::from(self.__reserved),
-            });
-        }
+        reserved_zero(self.__reserved)?;
         Ok(0)
     }
 
@@ -745,12 +817,7 @@ impl Record for CkptPagesRec {
 
     /// The pages' contents.
     fn trailer_len(&self) -> Result<usize, FieldError> {
-        if self.__reserved != 0 {
-            return Err(FieldError::Reserved {
-                field: "__reserved",
-                value: u64::from(self.__reserved),
-            });
-        }
+        reserved_zero(self.__reserved)?;
         Ok(bounded("nr_pages", self.nr_pages, 1, CKPT_PAGES_PER_RECORD)? * CKPT_PAGE_SIZE as usize)
     }
 }

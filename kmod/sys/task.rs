@@ -39,8 +39,6 @@ pub(crate) struct TaskState {
 #[repr(C)]
 #[derive(Default)]
 struct LockedFacts {
-    posix_timers: u32,
-    itimer_real: u32,
     itimer_cpu: u32,
     sem_undo: u32,
     other_ns: u32,
@@ -51,10 +49,6 @@ struct LockedFacts {
 
 /// The raw facts of a task's state that this version cannot save; `crate::task` decides.
 pub(crate) struct Unsupported {
-    /// `timer_create()` timers exist.
-    pub(crate) posix_timers: bool,
-    /// `ITIMER_REAL` armed.
-    pub(crate) itimer_real: bool,
     /// `ITIMER_VIRTUAL` or `ITIMER_PROF` armed.
     pub(crate) itimer_cpu: bool,
     /// A SysV semaphore undo list in use.
@@ -179,8 +173,8 @@ const _: () = {
     assert!(offset_of!(FdFacts, pipe_id) == 8 && offset_of!(FdFacts, fs_magic) == 16);
     assert!(offset_of!(FdFacts, unlinked) == 24 && offset_of!(FdFacts, owner) == 36);
     assert!(offset_of!(FdFacts, signum) == 44);
-    assert!(size_of::<LockedFacts>() == 32);
-    assert!(offset_of!(LockedFacts, other_ns) == 16 && offset_of!(LockedFacts, seccomp_mode) == 28);
+    assert!(size_of::<LockedFacts>() == 24);
+    assert!(offset_of!(LockedFacts, other_ns) == 8 && offset_of!(LockedFacts, seccomp_mode) == 20);
     assert!(size_of::<PendingSets>() == 16);
 };
 
@@ -504,14 +498,14 @@ impl TaskRef {
         TaskRef(ARef::from(&**kernel::current!()))
     }
 
-    fn raw(&self) -> TaskPtr {
+    pub(super) fn raw(&self) -> TaskPtr {
         self.0.as_ptr()
     }
 
     /// Runs `f` with the pid namespace that numbers pids: the one of `ns`, the caller's if
     /// `None`. `ESRCH` once the task of `ns` is reaped (its pid, and with it its namespace,
     /// detached).
-    fn with_ns<R>(ns: Option<&TaskRef>, f: impl FnOnce(NsPtr) -> R) -> Result<R> {
+    pub(super) fn with_ns<R>(ns: Option<&TaskRef>, f: impl FnOnce(NsPtr) -> R) -> Result<R> {
         let ns = match ns {
             Some(t) => Ns::Counted(t.0.get_pid_ns().ok_or(ESRCH)?),
             None => Ns::Current,
@@ -641,8 +635,6 @@ impl TaskRef {
             )
         };
         Unsupported {
-            posix_timers: l.posix_timers != 0,
-            itimer_real: l.itimer_real != 0,
             itimer_cpu: l.itimer_cpu != 0,
             sem_undo: l.sem_undo != 0,
             other_ns: l.other_ns != 0,

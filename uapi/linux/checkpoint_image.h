@@ -30,6 +30,7 @@
 #define CKPT_RLIM_NLIMITS	16
 #define CKPT_SIGINFO_SIZE	128
 #define CKPT_NGROUPS_MAX	65536
+#define CKPT_MAX_POSIX_TIMERS	4096
 
 /* Record types (struct ckpt_hdr's kind). */
 #define CKPT_REC_HEADER		1
@@ -40,6 +41,8 @@
 #define CKPT_REC_CREDS		11
 #define CKPT_REC_RLIMITS	12
 #define CKPT_REC_FS		13
+#define CKPT_REC_ITIMERS	14
+#define CKPT_REC_POSIX_TIMER	15
 #define CKPT_REC_SIGHAND	20
 #define CKPT_REC_SIGNALS	21
 #define CKPT_REC_SIGINFO	22
@@ -217,6 +220,30 @@ struct ckpt_siginfo_rec {
 	__u32 shared;
 	__u32 __reserved;
 	__u8 info[CKPT_SIGINFO_SIZE];
+};
+
+/*
+ * ITIMERS: a process's timers, with its thread-group leader's records, only
+ * if it has some; nr_posix POSIX_TIMER records follow, in increasing id.
+ */
+struct ckpt_itimers_rec {
+	__u64 real_value_ns;	/* ITIMER_REAL: to the next expiry, 0 if disarmed */
+	__u64 real_interval_ns;
+	__u32 nr_posix;
+	__u32 __reserved;
+};
+
+/* POSIX_TIMER: one timer_create() timer of the process. */
+struct ckpt_posix_timer_rec {
+	__s32 id;
+	__s32 clock;
+	__s32 notify;		/* sigev_notify */
+	__s32 signo;		/* 1..64; 0 for SIGEV_NONE */
+	__s32 tid;		/* SIGEV_THREAD_ID's thread, else 0 */
+	__s32 overrun;		/* timer_getoverrun(), not restored */
+	__u64 value;		/* sigev_value */
+	__u64 value_ns;		/* to the next expiry, 0 if disarmed */
+	__u64 interval_ns;
 };
 
 /* ckpt_file_rec.kind */

@@ -2,7 +2,7 @@
 
 //! A small valid image made with `ckptlib`'s encoder, for the host fuzzers' seed corpus
 //! (the guest's seeds are real images, written by `ckpt`): one process with a pending
-//! signal, a pipe and a file, its memory of an anonymous area with one page, a mapped file
+//! signal, an interval timer and two POSIX timers, a pipe and a file, its memory of an anonymous area with one page, a mapped file
 //! and its vDSO, then its registers.
 
 use zerocopy::{FromZeros, IntoBytes};
@@ -63,6 +63,20 @@ pub fn image() -> Vec<u8> {
     let mut i = img::CkptSiginfoRec::new_zeroed();
     (i.info[0], i.shared) = (10, 1);
     put(rec::SIGINFO, i.as_bytes(), &[]);
+    let it = img::CkptItimersRec {
+        real_value_ns: 15_000_000,
+        real_interval_ns: 20_000_000,
+        nr_posix: 2,
+        __reserved: 0,
+    };
+    put(rec::ITIMERS, it.as_bytes(), &[]);
+    let mut pt = img::CkptPosixTimerRec::new_zeroed();
+    (pt.id, pt.clock, pt.notify, pt.signo) = (0, 1, 0, 34);
+    (pt.value, pt.value_ns, pt.interval_ns) = (0xc0ffee, 12_000_000, 30_000_000);
+    put(rec::POSIX_TIMER, pt.as_bytes(), &[]);
+    // SIGEV_THREAD_ID to the process's only thread, one-shot.
+    (pt.id, pt.notify, pt.tid, pt.interval_ns) = (5, 4, PID, 0);
+    put(rec::POSIX_TIMER, pt.as_bytes(), &[]);
     let p = img::CkptPipeRec {
         id: 1,
         capacity: 65536,
@@ -135,13 +149,19 @@ mod tests {
         let t = image.tasks[0].as_ref().unwrap();
         assert!(t.owns_mm);
         assert_eq!(t.pending.len(), 1);
+        let timers = t.timers.as_ref().unwrap();
+        assert_eq!((timers.posix.len(), timers.posix[1].tid), (2, super::PID));
         let mut rd = RecordReader::new(&bytes[..]);
         let mut rd = ImageReader::new(&mut rd);
         let mut kinds = Vec::new();
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 20);
-        assert_eq!(kinds[17], "PAGES");
+        assert_eq!(kinds.len(), 23);
+        assert_eq!(
+            (&kinds[9], &kinds[10]),
+            (&"ITIMERS".into(), &"POSIX_TIMER".into())
+        );
+        assert_eq!(kinds[20], "PAGES");
     }
 }

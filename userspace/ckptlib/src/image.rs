@@ -261,6 +261,8 @@ pub enum Rec {
         cwd: Vec<u8>,
     },
     Sighand(Box<img::CkptSighandRec>),
+    Itimers(img::CkptItimersRec),
+    PosixTimer(img::CkptPosixTimerRec),
     Signals(img::CkptSignalsRec),
     Siginfo(Box<img::CkptSiginfoRec>),
     Pipe {
@@ -311,6 +313,8 @@ impl Rec {
             Rec::Rlimits(_) => rec::RLIMITS,
             Rec::Fs { .. } => rec::FS,
             Rec::Sighand(_) => rec::SIGHAND,
+            Rec::Itimers(_) => rec::ITIMERS,
+            Rec::PosixTimer(_) => rec::POSIX_TIMER,
             Rec::Signals(_) => rec::SIGNALS,
             Rec::Siginfo(_) => rec::SIGINFO,
             Rec::Pipe { .. } => rec::PIPE,
@@ -328,6 +332,7 @@ impl Rec {
     fn followed_by(&self) -> Option<(u32, u32)> {
         match self {
             Rec::Signals(s) => s.followed_by(),
+            Rec::Itimers(i) => i.followed_by(),
             Rec::Mm(m) => m.followed_by(),
             _ => None,
         }
@@ -415,6 +420,8 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
             }
         }
         rec::SIGHAND => Rec::Sighand(Box::new(fixed(p)?.0)),
+        rec::ITIMERS => Rec::Itimers(fixed(p)?.0),
+        rec::POSIX_TIMER => Rec::PosixTimer(fixed(p)?.0),
         rec::SIGNALS => Rec::Signals(fixed(p)?.0),
         rec::SIGINFO => Rec::Siginfo(Box::new(fixed(p)?.0)),
         rec::PIPE => {

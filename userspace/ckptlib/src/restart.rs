@@ -44,6 +44,8 @@ pub struct TaskImage {
     pub sighand: Option<img::CkptSighandRec>,
     pub signals: img::CkptSignalsRec,
     pub pending: Vec<img::CkptSiginfoRec>,
+    /// The process's timers, with its leader, if it has any ([`crate::timers`]).
+    pub timers: Option<crate::timers::Timers>,
     pub files: Option<Vec<OpenFile>>,
     pub xstate: img::CkptXstateRec,
     pub xsave: Vec<u8>,
@@ -141,6 +143,12 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
             .with_context(|| format!("task {}", e.pid))?;
         tasks.push(Some(t));
     }
+    crate::timers::check_targets(
+        &tree,
+        tasks
+            .iter()
+            .map(|t| t.as_ref().and_then(|t| t.timers.as_ref())),
+    )?;
     // The reader checks the TAIL's count, and that nothing follows it.
     expect!(rd, rec::TAIL, Rec::Tail(_) => ());
     ensure!(
@@ -307,9 +315,20 @@ fn read_task<R: Read + Seek>(
         pending.push(s);
     }
 
+    let mut r = next(rd)?;
+    let mut timers = None;
+    if let Rec::Itimers(i) = r {
+        let mut posix = Vec::new();
+        // As many as ITIMERS announces: the reader checks that they are there.
+        for _ in 0..i.nr_posix {
+            posix.push(expect!(rd, rec::POSIX_TIMER, Rec::PosixTimer(t) => t));
+        }
+        timers = Some(crate::timers::Timers::check(e, i, posix)?);
+        r = next(rd)?;
+    }
+
     let table = first(rec::FILE, e.files);
     let mut files = Vec::new();
-    let mut r = next(rd)?;
     while table && matches!(r, Rec::File { .. } | Rec::Pipe { .. }) {
         match r {
             Rec::Pipe { pipe: p, data } => {
@@ -379,6 +398,7 @@ fn read_task<R: Read + Seek>(
         sighand,
         signals,
         pending,
+        timers,
         files: table.then_some(files),
         xstate,
         xsave,

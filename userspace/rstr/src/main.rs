@@ -15,6 +15,7 @@
 //! | root, cwd, umask                              | [`fs`]        | files.rs   |
 //! | descriptors, open files, pipes                | [`files`]     | files.rs   |
 //! | handlers, masks, pending signals              | [`signals`]   | signal.rs  |
+//! | interval and POSIX timers                     | [`timers`]    | timers.rs  |
 //! | vDSO, rseq, THP policy around the memory      | [`memory`]    | memory.rs  |
 //! | FPU state and registers (the restart ioctl)   | [`sys::cpu`]  | regs.rs    |
 //!
@@ -34,6 +35,7 @@ mod supervise;
 mod sys;
 mod task;
 mod thread;
+mod timers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

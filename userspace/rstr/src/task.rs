@@ -35,7 +35,7 @@ use crate::sys::board::{Board, BOARD_CREATED, BOARD_JOINED};
 use crate::sys::clone::clone_process;
 use crate::sys::cpu::{self, XsaveArea};
 use crate::thread::{Kind, ThreadStart, SHARE_FILES, SHARE_FS, SHARE_SIGHAND};
-use crate::{creds, fs, memory, signals, sys};
+use crate::{creds, fs, memory, signals, sys, timers};
 
 /// What every process of the restart shares, read-only (inherited across `fork`).
 pub struct Ctx<'a> {
@@ -402,6 +402,10 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     per_task::after_creds(own)?;
     if plan.owns_fs[i] {
         fs::enter_cwd(t)?;
+    }
+    // Last: what keeps running from here on counts down towards the restored process.
+    if let Some(timers) = &t.timers {
+        timers::restore(me, timers)?;
     }
 
     let err = cpu::restart(&area, ctx.own[1], &args);

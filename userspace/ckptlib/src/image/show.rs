@@ -145,6 +145,23 @@ pub enum Decoded {
         /// Only the signals whose disposition is not the default.
         actions: Vec<Sigaction>,
     },
+    Itimers {
+        real_value_ns: u64,
+        real_interval_ns: u64,
+        nr_posix: u32,
+    },
+    PosixTimer {
+        id: i32,
+        clock: i32,
+        clock_name: &'static str,
+        notify: &'static str,
+        signo: i32,
+        tid: i32,
+        overrun: i32,
+        value: String,
+        value_ns: u64,
+        interval_ns: u64,
+    },
     Signals {
         blocked: String,
         altstack_sp: String,
@@ -352,6 +369,35 @@ impl From<&Rec> for Decoded {
                         mask: hex(a.mask),
                     })
                     .collect(),
+            },
+            Rec::Itimers(i) => Decoded::Itimers {
+                real_value_ns: i.real_value_ns,
+                real_interval_ns: i.real_interval_ns,
+                nr_posix: i.nr_posix,
+            },
+            Rec::PosixTimer(t) => Decoded::PosixTimer {
+                id: t.id,
+                clock: t.clock,
+                clock_name: match t.clock {
+                    libc::CLOCK_REALTIME => "realtime",
+                    libc::CLOCK_MONOTONIC => "monotonic",
+                    libc::CLOCK_BOOTTIME => "boottime",
+                    libc::CLOCK_TAI => "tai",
+                    _ => "unknown",
+                },
+                notify: match t.notify {
+                    libc::SIGEV_SIGNAL => "signal",
+                    libc::SIGEV_NONE => "none",
+                    libc::SIGEV_THREAD => "thread",
+                    libc::SIGEV_THREAD_ID => "thread-id",
+                    _ => "unknown",
+                },
+                signo: t.signo,
+                tid: t.tid,
+                overrun: t.overrun,
+                value: hex(t.value),
+                value_ns: t.value_ns,
+                interval_ns: t.interval_ns,
             },
             Rec::Signals(s) => Decoded::Signals {
                 blocked: hex(s.blocked),

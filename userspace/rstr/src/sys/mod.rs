@@ -10,6 +10,7 @@
 //! - [`clone`]: `clone3` with chosen pids, forks and tasks sharing the memory;
 //! - [`board`]: the barriers every process of the tree shares;
 //! - [`cpu`]: the FPU state and the final restart ioctl;
+//! - [`timers`]: `timer_create`, `timer_settime`, `setitimer`;
 //! - here: descriptors by number, signal dispositions, limits, the vDSO and glibc's rseq
 //!   area, the report line, the session ioctls.
 
@@ -17,6 +18,7 @@ pub mod board;
 pub mod clone;
 pub mod cpu;
 pub mod raw;
+pub mod timers;
 
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Timers of a stopped process, as raw facts: its `ITIMER_REAL` (`ckpt_helper_task_itimer_real`,
+//! under siglock as `do_getitimer` reads it) and its `timer_create` timers
+//! (`ckpt_helper_task_posix_timers`, each under its `it_lock` as `/proc/PID/timers` reads
+//! them). What they mean is decided in `crate::timers`.
+
+use core::mem::offset_of;
+
+use kernel::bindings;
+use kernel::prelude::*;
+
+use super::fill_growing;
+use super::task::TaskRef;
+
+/// `ITIMER_REAL` of a process (`struct ckpt_h_itimer_real`).
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub(crate) struct ItimerReal {
+    /// `__hrtimer_get_remaining(&real_timer, true)` in nanoseconds: <= 0 once it expired.
+    pub(crate) remaining: i64,
+    /// `it_real_incr` in nanoseconds.
+    pub(crate) interval: u64,
+    /// The hrtimer is queued or its callback runs.
+    pub(crate) active: u32,
+    /// A SIGALRM is pending for the process or one of its threads.
+    pub(crate) sigalrm_pending: u32,
+}
+
+/// One `timer_create` timer (`struct ckpt_h_posix_timer`).
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PosixTimer {
+    pub(crate) id: i32,
+    pub(crate) clock: i32,
+    /// `it_sigev_notify`.
+    pub(crate) notify: i32,
+    pub(crate) signo: i32,
+    /// For an hrtimer clock: the pid or thread signalled, in the image's pid namespace
+    /// (0 if it has none there: it exited).
+    pub(crate) target: i32,
+    /// The clock's timer is an hrtimer (`CLOCK_REALTIME`, `_MONOTONIC`, `_BOOTTIME`, `_TAI`):
+    /// `target` and `remaining` are read only for those.
+    pub(crate) hrtimer: u32,
+    /// `it_status` is `POSIX_TIMER_ARMED`.
+    pub(crate) armed: u32,
+    /// `it_status` is `POSIX_TIMER_DISARMED` (else `POSIX_TIMER_REQUEUE_PENDING`).
+    pub(crate) disarmed: u32,
+    /// `it_overrun_last`.
+    pub(crate) overrun_last: i64,
+    /// `__hrtimer_get_remaining(timer, false)` in nanoseconds.
+    pub(crate) remaining: i64,
+    /// `it_interval` in nanoseconds.
+    pub(crate) interval: i64,
+    /// `sigev_value`.
+    pub(crate) value: u64,
+}
+
+const _: () = {
+    assert!(size_of::<ItimerReal>() == 24 && offset_of!(ItimerReal, sigalrm_pending) == 20);
+    assert!(size_of::<PosixTimer>() == 64);
+    assert!(offset_of!(PosixTimer, target) == 16 && offset_of!(PosixTimer, disarmed) == 28);
+    assert!(offset_of!(PosixTimer, overrun_last) == 32 && offset_of!(PosixTimer, value) == 56);
+};
+
+// Only pointers to these C structs cross (see `super::task`).
+#[allow(
+    improper_ctypes,
+    reason = "pointers to bindgen structs with empty members"
+)]
+extern "C" {
+    fn ckpt_helper_task_itimer_real(task: *mut bindings::task_struct, out: *mut ItimerReal);
+    fn ckpt_helper_task_posix_timers(
+        task: *mut bindings::task_struct,
+        ns: *mut bindings::pid_namespace,
+        out: *mut PosixTimer,
+        max: u32,
+    ) -> core::ffi::c_int;
+}
+
+impl TaskRef {
+    /// The `ITIMER_REAL` of this task's process.
+    pub(crate) fn itimer_real(&self) -> ItimerReal {
+        let mut out = ItimerReal::default();
+        // SAFETY: the task is valid (type invariant of `TaskRef`); `out` is writable and of
+        // the C layout.
+        unsafe { ckpt_helper_task_itimer_real(self.raw(), &mut out) };
+        out
+    }
+
+    /// The `timer_create` timers of this task's process into `out`; pids as seen in the pid
+    /// namespace of `ns` (the caller's if `None`).
+    pub(crate) fn posix_timers(&self, ns: Option<&TaskRef>, out: &mut KVec<PosixTimer>) -> Result {
+        Self::with_ns(ns, |ns| {
+            fill_growing(
+                out,
+                || 0,
+                // SAFETY: the task and the namespace are valid; `buf` has room for `room`
+                // entries of the C layout.
+                |buf, room| unsafe { ckpt_helper_task_posix_timers(self.raw(), ns, buf, room) },
+            )
+        })?
+    }
+}

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Timers across a checkpoint and restart (selftests/test_timers.py).
+ *
+ *   timers run DIR     ITIMER_REAL every 20 ms counting SIGALRMs; a POSIX timer on
+ *                      CLOCK_MONOTONIC every 30 ms (SIGEV_SIGNAL, a sigev value the handler
+ *                      checks with si_code, si_timerid); a one-shot 7 s ahead; one every
+ *                      40 ms signalling a thread (SIGEV_THREAD_ID, the handler checks it
+ *                      runs there); a SIGEV_NONE one every 50 ms, read with timer_gettime.
+ *                      Timer ids are not the first ones (timers made before are deleted),
+ *                      so a process that got new timers would not have them.
+ *   timers prof DIR    ITIMER_PROF armed (refused at checkpoint).
+ *   timers cpuclock DIR  a POSIX timer on CLOCK_PROCESS_CPUTIME_ID (refused).
+ *
+ * Reports in DIR/timers (report.h), every ~50 ms: the counts, the ids, what timer_gettime
+ * and getitimer say of them now, the longest gap between two turns of the main loop since
+ * the one-shot was armed (the time the process was not running: checkpoint to restart),
+ * and, once the one-shot fired, how far from its due time (arming + 7 s + that gap) it did.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "report.h"
+
+/* glibc names the thread of SIGEV_THREAD_ID only from 2.41 on. */
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+#define PERIODIC_VALUE	((void *)0x5eed0001)
+#define ONESHOT_VALUE	((void *)0x5eed0002)
+#define THREAD_VALUE	((void *)0x5eed0003)
+#define ONESHOT_S	7
+
+static timer_t periodic, oneshot, to_thread, silent;
+static volatile sig_atomic_t alrm, ptimer, tptimer, bad, fired;
+static volatile pid_t worker_tid;
+static volatile int64_t fired_ns;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void on_alrm(int sig)
+{
+	alrm++;
+}
+
+static void on_timer(int sig, siginfo_t *si, void *uc)
+{
+	int ok_periodic = si->si_value.sival_ptr == PERIODIC_VALUE &&
+			  si->si_timerid == (int)(intptr_t)periodic;
+	int ok_oneshot = si->si_value.sival_ptr == ONESHOT_VALUE &&
+			 si->si_timerid == (int)(intptr_t)oneshot;
+	int ok_thread = si->si_value.sival_ptr == THREAD_VALUE &&
+			si->si_timerid == (int)(intptr_t)to_thread &&
+			syscall(SYS_gettid) == worker_tid;
+
+	if (si->si_code != SI_TIMER) {
+		bad++;
+	} else if (sig == SIGRTMIN + 2 && ok_periodic) {
+		ptimer++;
+	} else if (sig == SIGRTMIN + 3 && ok_oneshot) {
+		fired++;
+		fired_ns = now_ns();
+	} else if (sig == SIGRTMIN + 4 && ok_thread) {
+		tptimer++;
+	} else {
+		bad++;
+	}
+}
+
+static timer_t make_timer(int notify, int sig, void *value)
+{
+	struct sigevent sev = { .sigev_notify = notify, .sigev_signo = sig };
+	timer_t t;
+
+	sev.sigev_value.sival_ptr = value;
+	if (notify == SIGEV_THREAD_ID)
+		sev.sigev_notify_thread_id = worker_tid;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &t))
+		die("timer_create");
+	return t;
+}
+
+/* The thread a SIGEV_THREAD_ID timer signals. */
+static void *worker(void *arg)
+{
+	worker_tid = syscall(SYS_gettid);
+	for (;;)
+		nap(5);
+	return NULL;
+}
+
+static void arm(timer_t t, long value_ms, long interval_ms)
+{
+	struct itimerspec its = {
+		.it_value = { value_ms / 1000, value_ms % 1000 * 1000000 },
+		.it_interval = { interval_ms / 1000, interval_ms % 1000 * 1000000 },
+	};
+
+	if (timer_settime(t, 0, &its, NULL))
+		die("timer_settime");
+}
+
+static void run(void)
+{
+	struct sigaction sa = { .sa_handler = on_alrm };
+	struct itimerval real = { { 0, 20000 }, { 0, 20000 } };
+	timer_t spare[3];
+	int64_t armed, last, gap = 0, t;
+	long turns = 0;
+	pthread_t th;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL))
+		die("sigaction");
+	sa.sa_sigaction = on_timer;
+	sa.sa_flags = SA_SIGINFO;
+	if (sigaction(SIGRTMIN + 2, &sa, NULL) || sigaction(SIGRTMIN + 3, &sa, NULL) ||
+	    sigaction(SIGRTMIN + 4, &sa, NULL))
+		die("sigaction");
+	if (pthread_create(&th, NULL, worker, NULL))
+		die("pthread_create");
+	while (!worker_tid)
+		nap(1);
+
+	/* Ids 0, 1 and 3 made and deleted: ours are 2, 4, 5 and 6. */
+	spare[0] = make_timer(SIGEV_SIGNAL, SIGUSR1, NULL);
+	spare[1] = make_timer(SIGEV_SIGNAL, SIGUSR1, NULL);
+	periodic = make_timer(SIGEV_SIGNAL, SIGRTMIN + 2, PERIODIC_VALUE);
+	spare[2] = make_timer(SIGEV_SIGNAL, SIGUSR1, NULL);
+	oneshot = make_timer(SIGEV_SIGNAL, SIGRTMIN + 3, ONESHOT_VALUE);
+	to_thread = make_timer(SIGEV_THREAD_ID, SIGRTMIN + 4, THREAD_VALUE);
+	silent = make_timer(SIGEV_NONE, 0, NULL);
+	for (int i = 0; i < 3; i++)
+		if (timer_delete(spare[i]))
+			die("timer_delete");
+	arm(to_thread, 40, 40);
+	arm(silent, 50, 50);
+
+	if (setitimer(ITIMER_REAL, &real, NULL))
+		die("setitimer");
+	arm(periodic, 30, 30);
+	armed = last = now_ns();
+	arm(oneshot, ONESHOT_S * 1000, 0);
+
+	for (;;) {
+		struct itimerspec p, o, q;
+		struct itimerval r;
+		int pe, oe, qe, re, n;
+		char line[800];
+		int64_t due;
+
+		memset(&p, 0, sizeof(p));
+		memset(&o, 0, sizeof(o));
+		memset(&q, 0, sizeof(q));
+		memset(&r, 0, sizeof(r));
+		nap(5);
+		t = now_ns();
+		if (!fired && t - last > gap)
+			gap = t - last;
+		last = t;
+		if (++turns % 10)
+			continue;
+		/* The saved ids, after restart too. */
+		pe = timer_gettime(periodic, &p) ? errno : 0;
+		oe = timer_gettime(oneshot, &o) ? errno : 0;
+		qe = timer_gettime(silent, &q) ? errno : 0;
+		re = getitimer(ITIMER_REAL, &r) ? errno : 0;
+		due = armed + ONESHOT_S * 1000000000LL + gap;
+		n = snprintf(line, sizeof(line), "alrm %d ptimer %d bad %d fired %d ",
+			     (int)alrm, (int)ptimer, (int)bad, (int)fired);
+		n += snprintf(line + n, sizeof(line) - n, "periodic_id %d oneshot_id %d ",
+			      (int)(intptr_t)periodic, (int)(intptr_t)oneshot);
+		n += snprintf(line + n, sizeof(line) - n, "thread_id %d silent_id %d tptimer %d ",
+			      (int)(intptr_t)to_thread, (int)(intptr_t)silent, (int)tptimer);
+		n += snprintf(line + n, sizeof(line) - n, "silent_err %d silent_iv_ms %ld ", qe,
+			      q.it_interval.tv_nsec / 1000000);
+		n += snprintf(line + n, sizeof(line) - n, "silent_left_us %ld ",
+			      q.it_value.tv_sec * 1000000 + q.it_value.tv_nsec / 1000);
+		n += snprintf(line + n, sizeof(line) - n, "periodic_err %d periodic_iv_ms %ld ", pe,
+			      p.it_interval.tv_sec * 1000 + p.it_interval.tv_nsec / 1000000);
+		n += snprintf(line + n, sizeof(line) - n, "oneshot_err %d oneshot_left_ms %lld ", oe,
+			      (long long)o.it_value.tv_sec * 1000 + o.it_value.tv_nsec / 1000000);
+		n += snprintf(line + n, sizeof(line) - n, "real_err %d real_iv_us %ld ", re,
+			      r.it_interval.tv_sec * 1000000 + r.it_interval.tv_usec);
+		snprintf(line + n, sizeof(line) - n, "since_arm_ms %lld gap_ms %lld late_ms %lld",
+			 (long long)((t - armed) / 1000000), (long long)(gap / 1000000),
+			 fired ? (long long)((fired_ns - due) / 1000000) : 0LL);
+		report("timers", "%s", line);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3)
+		return 2;
+	dir = argv[2];
+	if (!strcmp(argv[1], "run")) {
+		run();
+	} else if (!strcmp(argv[1], "prof")) {
+		struct itimerval prof = { { 100, 0 }, { 100, 0 } };
+
+		signal(SIGPROF, SIG_IGN);
+		if (setitimer(ITIMER_PROF, &prof, NULL))
+			die("setitimer");
+	} else if (!strcmp(argv[1], "cpuclock")) {
+		struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+		timer_t t;
+
+		if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &t))
+			die("timer_create");
+		arm(t, 100000, 0);
+	} else {
+		return 2;
+	}
+	for (;;) {
+		report("timers", "ready 1");
+		nap(50);
+	}
+}
