@@ -162,6 +162,7 @@ fn write_image(
         }
         write_task(m, ns.as_ref(), &mut tree.objects, w)?;
     }
+    tree.objects.unix.check()?;
 
     let tail = img::CkptTailRec {
         magic: img::CKPT_TAIL_MAGIC,
@@ -186,6 +187,7 @@ fn write_task(
     signal::checkpoint(task, objs.first_save(i.sighand), i.leader != 0, w)
         .context(fmt!("task {pid}"))?;
     if objs.first_save(i.files) {
+        objs.unix.set_task(pid);
         files::checkpoint(task, objs, w).context(fmt!("task {pid}"))?;
     }
     let xstate = regs::xstate(task)?;

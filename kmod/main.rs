@@ -29,6 +29,7 @@ mod signal;
 mod sys;
 mod task;
 mod tree;
+mod unix;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 

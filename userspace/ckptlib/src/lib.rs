@@ -17,3 +17,4 @@ pub mod restart;
 pub mod sys;
 pub mod sysvipc;
 pub mod terminal;
+pub mod unix;

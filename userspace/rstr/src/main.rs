@@ -14,6 +14,7 @@
 //! | credentials                                   | [`creds`]     | creds.rs   |
 //! | root, cwd, umask                              | [`fs`]        | files.rs   |
 //! | descriptors, open files, pipes                | [`files`]     | files.rs   |
+//! | unix sockets and their queued data            | [`unix`]      | unix.rs    |
 //! | handlers, masks, pending signals              | [`signals`]   | signal.rs  |
 //! | vDSO, rseq, THP policy around the memory      | [`memory`]    | memory.rs  |
 //! | FPU state and registers (the restart ioctl)   | [`sys::cpu`]  | regs.rs    |
@@ -34,6 +35,7 @@ mod supervise;
 mod sys;
 mod task;
 mod thread;
+mod unix;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
