@@ -5,13 +5,13 @@
 //!
 //! Saved: socket pairs and connected sockets whose peer is in the tree (both ends are
 //! saved, each with what is queued for it to read; the peer id pairs them up), sockets
-//! neither connected nor listening, and listening stream or seqpacket sockets with an empty
-//! backlog; their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
+//! neither connected nor listening, listening stream or seqpacket sockets with an empty
+//! backlog, and the connections accepted from one of them (they share its name's id); their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
 //! `SO_RCVBUF` when the program set them. `rstr` makes them again (`userspace/rstr/src/unix.rs`).
 //!
 //! Refused, with the fd: another family; a peer outside the tree, closed, or not accepted
-//! yet; connections not accepted yet; a connected socket with a name (accepted from a
-//! listening socket, or bound before it connected); descriptors in flight (`SCM_RIGHTS`);
+//! yet; connections not accepted yet; a connected socket with a name no listening socket
+//! of the tree has (bound before it connected, or accepted from a listener since closed); descriptors in flight (`SCM_RIGHTS`);
 //! `MSG_OOB` data; messages from another socket than the peer; the socket options that
 //! change what is read (`SO_PASSCRED`, `SO_PASSSEC`, `SO_PASSPIDFD`, `SO_PASSRIGHTS` off,
 //! `SO_PEEK_OFF`, `SO_RCVTIMEO`, `SO_SNDTIMEO`, `SO_RCVLOWAT`, a socket filter); more than
@@ -62,6 +62,11 @@ pub(crate) struct Peers {
     met: RBTree<u64, ()>,
     /// Peers named, by address: the pid and fd of the first socket that names it.
     wanted: RBTree<u64, (i32, u32)>,
+    /// The names (`struct unix_address`) of the listening sockets saved.
+    listening: RBTree<u64, ()>,
+    /// The names of connected sockets, by address: the pid and fd of the first one. Each
+    /// must be a listening socket's (the connection was accepted from it).
+    accepted: RBTree<u64, (i32, u32)>,
     /// The task whose descriptors are being saved.
     pid: i32,
 }
@@ -71,6 +76,8 @@ impl Peers {
         Peers {
             met: RBTree::new(),
             wanted: RBTree::new(),
+            listening: RBTree::new(),
+            accepted: RBTree::new(),
             pid: 0,
         }
     }
@@ -80,7 +87,8 @@ impl Peers {
         self.pid = pid;
     }
 
-    /// Refuses a socket whose peer is held by no descriptor of the tree.
+    /// Refuses a socket whose peer is held by no descriptor of the tree, and a connected
+    /// socket with a name that no listening socket of the tree has.
     pub(crate) fn check(&self) -> CkptResult {
         for (peer, &(pid, fd)) in self.wanted.iter() {
             if self.met.get(peer).is_none() {
@@ -89,6 +97,30 @@ impl Peers {
                     "task {pid}: fd {fd}: unix socket connected to a peer outside the checkpointed tree; not supported yet"
                 );
             }
+        }
+        for (name, &(pid, fd)) in self.accepted.iter() {
+            if self.listening.get(name).is_none() {
+                refuse!(
+                    EOPNOTSUPP,
+                    "task {pid}: fd {fd}: connected unix socket with a name of its own (bound before connecting), or accepted from a listening socket that is not open in the tree; not supported yet"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes the name of the socket at `fd`: a listener's, or one a connection must share
+    /// with a listener.
+    fn name(&mut self, u: &UnixFacts, fd: u32) -> CkptResult {
+        let first = (self.pid, fd);
+        if u.state == unix_state::LISTENING {
+            if self.listening.get(&u.addr).is_none() {
+                self.listening
+                    .try_create_and_insert(u.addr, (), GFP_KERNEL_ACCOUNT)?;
+            }
+        } else if self.accepted.get(&u.addr).is_none() {
+            self.accepted
+                .try_create_and_insert(u.addr, first, GFP_KERNEL_ACCOUNT)?;
         }
         Ok(())
     }
@@ -220,12 +252,6 @@ fn check_state(fd: u32, u: &UnixFacts) -> CkptResult {
                     "fd {fd}: unix {ty} socket connected to a socket that is not connected back to it; not supported yet"
                 );
             }
-            if u.addr != 0 {
-                refuse!(
-                    EOPNOTSUPP,
-                    "fd {fd}: connected unix {ty} socket with a name (accepted from a listening socket, or bound before connecting); not supported yet"
-                );
-            }
             if u.sock_type != SOCK_DGRAM
                 && u.peer_shutdown != img::unix_mirrored_shutdown(u.shutdown)
             {
@@ -319,6 +345,13 @@ pub(crate) fn checkpoint(
         } else {
             0
         };
+        // A listener and the connections accepted from it share one name.
+        let listener = if u.addr != 0 && u.state != unix_state::UNCONNECTED {
+            objs.unix.name(u, fd)?;
+            objs.id(u.addr)?
+        } else {
+            0
+        };
         let stream = u.sock_type == SOCK_STREAM;
         let nr_skbs = if stream {
             u32::from(u.bytes != 0)
@@ -346,7 +379,7 @@ pub(crate) fn checkpoint(
             } else {
                 0
             },
-            listener: 0,
+            listener,
             name_len: name.len() as u32,
             nr_skbs,
             __reserved: 0,

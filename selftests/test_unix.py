@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 """Unix sockets (selftests/targets/unixsk.c): socket pairs of the three types with data
 queued both ways, a pair split between a parent and its child, a named and an abstract
-listening socket are checkpointed, killed and restarted; the program then reads every byte
+listening socket with a connection accepted from each are checkpointed, killed and
+restarted; the program then reads every byte
 and every message back with its boundaries, checks the shutdown state, O_NONBLOCK and a
 shared description, and serves clients of both names. A peer outside the tree, a
-descriptor in flight and an AF_INET socket are refused naming the fd."""
+descriptor in flight, an AF_INET socket, a connection not accepted yet and SO_PASSCRED are
+refused naming the fd."""
 import os
 import signal
 import socket
@@ -44,18 +46,20 @@ def sockets_keep_their_data_and_boundaries():
 
         recs = show_json(img)
         socks = records(recs, "UNIX_SOCK")
-        assert len(socks) == 10, f"4 pairs and 2 listeners: {socks}"
+        assert len(socks) == 14, f"4 pairs, 2 listeners and a connection accepted from each: {socks}"
         listening = sorted(s["name"] for s in socks if s["state"] == "listening")
-        assert listening == [f"/{d.lstrip('/')}/sock", f"@ckpt-unixsk-{root}"], listening
+        assert listening == [os.path.join(d, "sock"), f"@ckpt-unixsk-{root}"], listening
         assert {s["backlog"] for s in socks if s["state"] == "listening"} == {7, 3}, socks
         lens = sorted(s["len"] for s in records(recs, "SKB"))
         # The stream's 100 KiB and 12 bytes (one SKB each), every message of the others;
         # the child pair's queue depends on where the ping was.
-        for want in (100 * 1024, 12, 1, 7, 300, 4000, 11, 2222, 3, 17, 1500, 60000, 9, 99):
+        for want in (100 * 1024, 12, 1, 7, 300, 4000, 11, 2222, 3, 17, 1500, 60000, 9, 99, 11, 12, 15):
             assert want in lens, f"no {want}-byte SKB: {lens}"
             lens.remove(want)
         shut = sorted(s["shutdown"] for s in socks if s["sock_type"] == "stream")
-        assert shut.count("wr") == 1 and shut.count("rd") == 1, f"s1 shut for writing, s0 so for reading: {socks}"
+        assert shut.count("wr") == 2 and shut.count("rd") == 2, f"s1 and xc shut for writing, s0 and xa so for reading: {socks}"
+        accepted = [s for s in socks if s["state"] == "connected" and s["name"]]
+        assert sorted(s["name"] for s in accepted) == listening, f"one accepted from each listener: {accepted}"
         # The killed root's socket file is still there: a stale one, which rstr replaces.
         assert os.path.exists(os.path.join(d, "sock"))
         # ... but nothing else: a regular file at the path is never removed.
@@ -129,10 +133,20 @@ def inet_socket_refused():
     refused("inet", "socket of family AF_INET not supported yet")
 
 
+def backlog_not_accepted_refused():
+    refused("backlog", "listening unix socket with 1 connections not accepted yet in its backlog")
+
+
+def passcred_refused():
+    refused("passcred", "unix socket with SO_PASSCRED, SO_PASSSEC or SO_PASSPIDFD set")
+
+
 if __name__ == "__main__":
     sys.exit(run([
         sockets_keep_their_data_and_boundaries,
         peer_outside_the_tree_refused,
         descriptor_in_flight_refused,
         inet_socket_refused,
+        backlog_not_accepted_refused,
+        passcred_refused,
     ]))

@@ -449,8 +449,8 @@ pub struct CkptUnixSockRec {
     pub sndbuf: u32,
     /// `sk_rcvbuf` when the program set it (`SO_RCVBUF`), else 0.
     pub rcvbuf: u32,
-    /// For a connection accepted from a listening socket of the image: that socket's id
-    /// (the connection has its name); else 0.
+    /// For a listening socket, and for each connection accepted from it (which has its
+    /// name): the id of the name they share, one per `bind`; else 0.
     pub listener: u32,
     pub name_len: u32,
     pub nr_skbs: u32,

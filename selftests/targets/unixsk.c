@@ -14,7 +14,10 @@
  *                       - a stream pair split with its child "child", which answers
  *                         every number the root sends it with the next one;
  *                       - a listening socket bound to DIR/sock (backlog 7) and one to
- *                         the abstract name "ckpt-unixsk-PID" (backlog 3).
+ *                         the abstract name "ckpt-unixsk-PID" (backlog 3), and a
+ *                         connection accepted from each: "client-said" queued for ka,
+ *                         "server-said!" for kc; "abstract-server" for xc, which is
+ *                         shut down for writing.
  *                       It reports "ready 1 pings N"; on SIGUSR1 it reads everything
  *                       back and reports "verified 1 errors E what W", then serves:
  *                       each client connecting to either name gets "served " and what
@@ -22,7 +25,9 @@
  *   unixsk outside DIR FD   holds FD, a socket whose peer the test keeps
  *   unixsk rights DIR   a socket pair with a descriptor in flight (SCM_RIGHTS)
  *   unixsk inet DIR     an AF_INET socket
- *                       The last three report "fd N count C" and count.
+ *   unixsk backlog DIR  a listening socket with a connection not accepted yet
+ *   unixsk passcred DIR a socket pair, one end with SO_PASSCRED
+ *                       These report "fd N count C" and count.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -117,6 +122,22 @@ static void expect_msgs(int fd, const size_t *lens, int n)
 		expect_msg(fd, lens[i]);
 }
 
+/* The next bytes on the stream FD are WANT. */
+static void expect_bytes(int fd, const char *want)
+{
+	size_t len = strlen(want), at = 0;
+
+	while (at < len) {
+		ssize_t n = recv(fd, buf + at, len - at, MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+		at += n;
+	}
+	if (at != len || memcmp(buf, want, len))
+		bad("stream: %ld bytes, want %ld", (long)at, (long)len);
+}
+
 /* FD has nothing more to read now (EAGAIN). */
 static void expect_empty(int fd, long which)
 {
@@ -174,7 +195,7 @@ static void child_loop(int fd)
 
 static __attribute__((noreturn)) void main_mode(void)
 {
-	int s[2], q[2], g[2], p[2], q1d, named, abstract;
+	int s[2], q[2], g[2], p[2], q1d, named, abstract, kc, ka, xc, xa;
 	struct sockaddr_un na = { .sun_family = AF_UNIX }, aa = { .sun_family = AF_UNIX };
 	socklen_t alen;
 	uint32_t ping = 0, pong;
@@ -210,6 +231,18 @@ static __attribute__((noreturn)) void main_mode(void)
 	alen = offsetof(struct sockaddr_un, sun_path) + 1 +
 	       snprintf(aa.sun_path + 1, sizeof(aa.sun_path) - 1, "ckpt-unixsk-%d", getpid());
 	abstract = listener(&aa, alen, 3);
+	/* A connection accepted from each, with data queued both ways or shut down. */
+	kc = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	xc = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (kc < 0 || xc < 0 || connect(kc, (struct sockaddr *)&na, sizeof(na)) ||
+	    connect(xc, (struct sockaddr *)&aa, alen))
+		die("connect");
+	ka = accept4(named, NULL, NULL, SOCK_CLOEXEC);
+	xa = accept4(abstract, NULL, NULL, SOCK_CLOEXEC);
+	if (ka < 0 || xa < 0 || send(kc, "client-said", 11, 0) != 11 ||
+	    send(ka, "server-said!", 12, 0) != 12 || send(xa, "abstract-server", 15, 0) != 15 ||
+	    shutdown(xc, SHUT_WR))
+		die("accepted connections");
 
 	child = fork();
 	if (child < 0)
@@ -291,6 +324,29 @@ static __attribute__((noreturn)) void main_mode(void)
 			expect_msgs(g[0], g0_lens, 2);
 			expect_empty(g[0], 4);
 
+			/* The accepted connections: their data, their names, their shutdown state. */
+			expect_bytes(ka, "client-said");
+			expect_empty(ka, 6);
+			expect_bytes(kc, "server-said!");
+			expect_empty(kc, 7);
+			expect_bytes(xc, "abstract-server");
+			if (recv(xa, &c, 1, MSG_DONTWAIT) != 0)
+				bad("accepted: xa not at its end (%ld)", errno, 0);
+			if (send(kc, "z", 1, 0) != 1 || recv(ka, &c, 1, 0) != 1 || c != 'z')
+				bad("accepted: kc to ka after restart (%ld)", errno, 0);
+			if (getsockname(ka, (struct sockaddr *)&got, &gl) || strcmp(got.sun_path, na.sun_path))
+				bad("accepted: ka's name changed (%ld)", errno, 0);
+			gl = sizeof(got);
+			if (getpeername(kc, (struct sockaddr *)&got, &gl) || strcmp(got.sun_path, na.sun_path))
+				bad("accepted: kc's peer's name changed (%ld)", errno, 0);
+			gl = sizeof(got);
+			if (getsockname(kc, (struct sockaddr *)&got, &gl) || gl != sizeof(sa_family_t))
+				bad("accepted: kc got a name (%ld)", gl, 0);
+			gl = sizeof(got);
+			if (getsockname(xa, (struct sockaddr *)&got, &gl) || gl != alen ||
+			    memcmp(got.sun_path, aa.sun_path, alen - offsetof(struct sockaddr_un, sun_path)))
+				bad("accepted: xa's name changed (%ld)", gl, 0);
+			gl = sizeof(got);
 			if (getsockname(named, (struct sockaddr *)&got, &gl) || strcmp(got.sun_path, na.sun_path))
 				bad("the named listener's name changed (%ld)", errno, 0);
 			gl = sizeof(got);
@@ -357,6 +413,24 @@ int main(int argc, char **argv)
 		if (sendmsg(sv[0], &m, 0) != 1)
 			die("sendmsg");
 		hold(sv[1]);
+	}
+	if (!strcmp(argv[1], "backlog")) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s/backlog", dir);
+		if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4) ||
+		    connect(c, (struct sockaddr *)&a, sizeof(a)))
+			die("backlog");
+		hold(l);
+	}
+	if (!strcmp(argv[1], "passcred")) {
+		int sv[2], on = 1;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) ||
+		    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)))
+			die("passcred");
+		hold(sv[0]);
 	}
 	if (!strcmp(argv[1], "inet")) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);

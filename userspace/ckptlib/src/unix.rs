@@ -39,11 +39,6 @@ pub fn check_socket(u: &UnixImage) -> Result<()> {
         s.rcvbuf
     );
     ensure!(
-        s.listener == 0,
-        "unix socket {id}: an accepted connection (listener {}): not supported yet",
-        s.listener
-    );
-    ensure!(
         s.name_len as usize == u.name.len() && u.queue.len() == s.nr_skbs as usize,
         "unix socket {id}: name or queue length does not match its record"
     );
@@ -62,8 +57,8 @@ pub fn check_socket(u: &UnixImage) -> Result<()> {
                 s.peer
             );
             ensure!(
-                u.name.is_empty(),
-                "unix socket {id}: a connected socket with a name: not supported yet"
+                u.name.is_empty() == (s.listener == 0),
+                "unix socket {id}: a connected socket has a name if and only if it was accepted"
             );
         }
         unix_state::LISTENING => {
@@ -72,7 +67,7 @@ pub fn check_socket(u: &UnixImage) -> Result<()> {
                 "unix socket {id}: a listening datagram socket"
             );
             ensure!(
-                !u.name.is_empty(),
+                !u.name.is_empty() && s.listener != 0,
                 "unix socket {id}: listening with no name"
             );
             ensure!(
@@ -125,9 +120,30 @@ fn check_name(id: u32, name: &[u8]) -> Result<()> {
     }
 }
 
+/// The listening socket of name id `name`, if the image has one.
+pub fn listener_of(unix: &HashMap<u32, UnixImage>, name: u32) -> Option<&UnixImage> {
+    unix.values()
+        .find(|l| l.sock.state == unix_state::LISTENING && l.sock.listener == name)
+}
+
 /// Each connected socket's peer is in the image, connected back to it, of its type, with
-/// the mirrored shutdown state of a stream or seqpacket connection.
+/// the mirrored shutdown state of a stream or seqpacket connection; an accepted one's
+/// listener is in the image, of its type and name, and its peer has no name; no two
+/// listeners share a name.
 pub fn check_pairs(unix: &HashMap<u32, UnixImage>) -> Result<()> {
+    let mut names = HashMap::new();
+    for l in unix
+        .values()
+        .filter(|l| l.sock.state == unix_state::LISTENING)
+    {
+        if let Some(other) = names.insert(l.sock.listener, l.sock.id) {
+            bail!(
+                "unix sockets {other} and {}: two listeners of name {}",
+                l.sock.id,
+                l.sock.listener
+            );
+        }
+    }
     for u in unix.values() {
         let s = &u.sock;
         if s.state != unix_state::CONNECTED {
@@ -147,6 +163,27 @@ pub fn check_pairs(unix: &HashMap<u32, UnixImage>) -> Result<()> {
             s.id,
             p.id
         );
+        if s.listener != 0 {
+            ensure!(
+                p.listener == 0,
+                "unix socket {}: both it and its peer {} were accepted",
+                s.id,
+                p.id
+            );
+            let Some(l) = listener_of(unix, s.listener) else {
+                bail!(
+                    "unix socket {}: accepted from a listener of name {} the image lacks",
+                    s.id,
+                    s.listener
+                )
+            };
+            ensure!(
+                l.sock.sock_type == s.sock_type && l.name == u.name,
+                "unix socket {}: accepted from listener {} of another type or name",
+                s.id,
+                l.sock.id
+            );
+        }
         if s.sock_type as i32 != libc::SOCK_DGRAM {
             ensure!(
                 p.shutdown == mirrored(s.shutdown),
@@ -223,6 +260,8 @@ mod tests {
         l.name = b"/tmp/x".to_vec();
         l.sock.name_len = 6;
         l.sock.backlog = 5;
+        assert!(check_socket(&l).is_err(), "listening without a name id");
+        l.sock.listener = 9;
         check_socket(&l).unwrap();
         l.name = b"\0abstract".to_vec();
         l.sock.name_len = 9;
@@ -232,6 +271,40 @@ mod tests {
         assert!(check_socket(&l).is_err(), "a relative name");
         l.sock.state = 7;
         assert!(check_socket(&l).is_err());
+    }
+
+    #[test]
+    fn an_accepted_connection_checks() {
+        let mut m = HashMap::new();
+        let mut l = sock(1, 0, libc::SOCK_STREAM);
+        l.sock.state = unix_state::LISTENING;
+        (l.name, l.sock.name_len, l.sock.listener) = (b"/s".to_vec(), 2, 7);
+        let mut a = sock(2, 3, libc::SOCK_STREAM);
+        (a.name, a.sock.name_len, a.sock.listener) = (b"/s".to_vec(), 2, 7);
+        let c = sock(3, 2, libc::SOCK_STREAM);
+        for u in [&l, &a, &c] {
+            check_socket(u).unwrap();
+        }
+        m.insert(1, l.clone());
+        m.insert(2, a.clone());
+        m.insert(3, c);
+        check_pairs(&m).unwrap();
+        // Its listener gone.
+        m.remove(&1);
+        assert!(check_pairs(&m).is_err());
+        // Of another name.
+        l.name = b"/t".to_vec();
+        m.insert(1, l.clone());
+        assert!(check_pairs(&m).is_err());
+        // Two listeners of one name.
+        l.name = b"/s".to_vec();
+        m.insert(1, l.clone());
+        l.sock.id = 4;
+        m.insert(4, l);
+        assert!(check_pairs(&m).is_err());
+        // A name without a listener's id.
+        a.sock.listener = 0;
+        assert!(check_socket(&a).is_err());
     }
 
     #[test]

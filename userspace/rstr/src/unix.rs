@@ -3,7 +3,9 @@
 //! Unix domain sockets (the image's `UNIX_SOCK` and `SKB` records), made again by `rstr`
 //! before the first fork and parked with the other files ([`crate::files::park`]):
 //!
-//! - a connected pair with `socketpair`, both ends at once; what was queued for each end to
+//! - a connected pair with `socketpair`, both ends at once; a connection accepted from a
+//!   listening socket by a `connect` to the listener's name and an `accept` from it (made
+//!   first if need be), so that the accepted end has the listener's name again; what was queued for each end to
 //!   read is sent again from the other end, message by message (a stream's bytes at once),
 //!   so it lands in the right receive queue with its boundaries; then each end's shutdown
 //!   state is applied, after the data;
@@ -17,7 +19,7 @@
 //! the limits (`net.core.wmem_max`) cap the plain ones.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 
 use anyhow::{bail, ensure, Context, Result};
@@ -31,15 +33,27 @@ use nix::sys::socket::{
     UnixAddr,
 };
 
-/// The ends of pairs made with their peer and not parked yet, by socket id.
-pub type Made = HashMap<u32, OwnedFd>;
+/// The sockets made ahead of their own descriptor: the other end of a pair, a listener
+/// made for a connection accepted from it; and a copy of each listener, by name id, to
+/// accept its connections from.
+#[derive(Default)]
+pub struct Made {
+    ends: HashMap<u32, OwnedFd>,
+    listeners: HashMap<u32, OwnedFd>,
+}
+
+impl Made {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
 
 /// The socket a file object of kind `UNIX_SOCKET` is, made the first time it (or its peer)
 /// is asked for, with the descriptor's status flags (`O_NONBLOCK`).
 pub fn socket_end(image: &Image, f: &OpenFile, made: &mut Made) -> Result<OwnedFd> {
     let r = &f.rec;
     let id = r.pipe;
-    let fd = match made.remove(&id) {
+    let fd = match made.ends.remove(&id) {
         Some(fd) => fd,
         None => make(image, id, made).with_context(|| format!("fd {}: unix socket {id}", r.fd))?,
     };
@@ -68,17 +82,28 @@ fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
                 .unix
                 .get(&u.sock.peer)
                 .with_context(|| format!("its peer {} has no UNIX_SOCK record", u.sock.peer))?;
-            let (a, b) = socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
-                .context("socketpair")?;
-            buffers(&a, u)?;
-            buffers(&b, p).with_context(|| format!("its peer {}", p.sock.id))?;
+            let (a, b) = if u.sock.listener != 0 || p.sock.listener != 0 {
+                let (server, client) = if u.sock.listener != 0 { (u, p) } else { (p, u) };
+                let (s, c) = accepted(image, server, client, ty, made)?;
+                if u.sock.listener != 0 {
+                    (s, c)
+                } else {
+                    (c, s)
+                }
+            } else {
+                let (a, b) = socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
+                    .context("socketpair")?;
+                buffers(&a, u)?;
+                buffers(&b, p).with_context(|| format!("its peer {}", p.sock.id))?;
+                (a, b)
+            };
             // What each end had to read, sent by the other.
             refill(&b, u)?;
             refill(&a, p).with_context(|| format!("its peer {}", p.sock.id))?;
             apply_shutdown(&a, u.sock.shutdown)?;
             apply_shutdown(&b, p.sock.shutdown)
                 .with_context(|| format!("its peer {}", p.sock.id))?;
-            made.insert(p.sock.id, b);
+            made.ends.insert(p.sock.id, b);
             Ok(a)
         }
         unix_state::LISTENING | unix_state::UNCONNECTED => {
@@ -92,11 +117,55 @@ fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
                 let backlog = Backlog::new(u.sock.backlog as i32)
                     .with_context(|| format!("backlog {}", u.sock.backlog))?;
                 listen(&s, backlog).context("listen")?;
+                let copy = s.try_clone().context("dup of the listener")?;
+                made.listeners.insert(u.sock.listener, copy);
             }
             Ok(s)
         }
         st => bail!("state {st}"),
     }
+}
+
+/// A connection accepted from `server`'s listener (made now if it was not yet): a socket
+/// connects to the listener's name and the listener accepts it, as when the tree made it.
+/// Returns (the accepted end, the connecting end).
+fn accepted(
+    image: &Image,
+    server: &UnixImage,
+    client: &UnixImage,
+    ty: SockType,
+    made: &mut Made,
+) -> Result<(OwnedFd, OwnedFd)> {
+    let name = server.sock.listener;
+    if !made.listeners.contains_key(&name) {
+        let l = ckptlib::unix::listener_of(&image.unix, name)
+            .with_context(|| format!("no listener of name {name}"))?;
+        let fd = make(image, l.sock.id, made)
+            .with_context(|| format!("its listener, unix socket {}", l.sock.id))?;
+        made.ends.insert(l.sock.id, fd);
+    }
+    let listener = made
+        .listeners
+        .get(&name)
+        .context("the listener was not made")?;
+    let c = socket(AddressFamily::Unix, ty, SockFlag::SOCK_CLOEXEC, None).context("socket")?;
+    buffers(&c, client).with_context(|| format!("unix socket {}", client.sock.id))?;
+    let addr = addr_of(&server.name)?;
+    // The listener's backlog is empty (a checkpoint refuses one that is not): this
+    // connection is the next one it accepts, and connect does not wait.
+    connect(c.as_raw_fd(), &addr).context("connect to its listener")?;
+    let s = crate::sys::accept(listener.as_fd()).context("accept from its listener")?;
+    buffers(&s, server)?;
+    Ok((s, c))
+}
+
+/// The address of a name of the image: abstract (a NUL first) or a path.
+fn addr_of(name: &[u8]) -> Result<UnixAddr> {
+    if name.first() == Some(&0) {
+        return UnixAddr::new_abstract(&name[1..]).context("abstract name");
+    }
+    let path = std::str::from_utf8(name).context("name is not UTF-8")?;
+    UnixAddr::new(path).with_context(|| format!("name {path}"))
 }
 
 /// `SO_SNDBUF` and `SO_RCVBUF` as the image has them (the kernel's doubled values), where
@@ -188,10 +257,9 @@ fn apply_shutdown(s: &OwnedFd, bits: u32) -> Result<()> {
 /// Binds `s` to `name`: an abstract name as it is; a path after removing a stale socket file
 /// left there (a socket nobody listens on), never anything else.
 fn bind_name(s: &OwnedFd, name: &[u8], ty: SockType) -> Result<()> {
-    let raw = s.as_raw_fd();
+    let addr = addr_of(name)?;
     if name[0] == 0 {
-        let addr = UnixAddr::new_abstract(&name[1..]).context("abstract name")?;
-        return bind(raw, &addr).with_context(|| {
+        return bind(s.as_raw_fd(), &addr).with_context(|| {
             format!(
                 "bind to the abstract name @{}",
                 String::from_utf8_lossy(&name[1..])
@@ -199,7 +267,6 @@ fn bind_name(s: &OwnedFd, name: &[u8], ty: SockType) -> Result<()> {
         });
     }
     let path = std::str::from_utf8(name).context("name is not UTF-8")?;
-    let addr = UnixAddr::new(path).with_context(|| format!("name {path}"))?;
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
             if stale(&addr, ty)? {
@@ -213,7 +280,7 @@ fn bind_name(s: &OwnedFd, name: &[u8], ty: SockType) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("lstat {path}")),
     }
-    bind(raw, &addr).with_context(|| format!("bind to {path}"))
+    bind(s.as_raw_fd(), &addr).with_context(|| format!("bind to {path}"))
 }
 
 /// Whether the socket file at `addr` is stale: a connection to it is refused.
