@@ -6,15 +6,18 @@
 //! Saved: socket pairs and connected sockets whose peer is in the tree (both ends are
 //! saved, each with what is queued for it to read; the peer id pairs them up), sockets
 //! neither connected nor listening, listening stream or seqpacket sockets with an empty
-//! backlog, and the connections accepted from one of them (they share its name's id); their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
-//! `SO_RCVBUF` when the program set them. `rstr` makes them again (`userspace/rstr/src/unix.rs`).
+//! backlog, and the connections accepted from one of them (they share its name's id);
+//! their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
+//! `SO_RCVBUF` when the program set them. `rstr` makes them again
+//! (`userspace/rstr/src/unix.rs`; Documentation/files.rst, "Unix sockets").
 //!
 //! Refused, with the fd: another family; a peer outside the tree, closed, or not accepted
 //! yet; connections not accepted yet; a connected socket with a name no listening socket
-//! of the tree has (bound before it connected, or accepted from a listener since closed); descriptors in flight (`SCM_RIGHTS`);
-//! `MSG_OOB` data; messages from another socket than the peer; the socket options that
-//! change what is read (`SO_PASSCRED`, `SO_PASSSEC`, `SO_PASSPIDFD`, `SO_PASSRIGHTS` off,
-//! `SO_PEEK_OFF`, `SO_RCVTIMEO`, `SO_SNDTIMEO`, `SO_RCVLOWAT`, a socket filter); more than
+//! of the tree has (bound before it connected, or accepted from a listener since closed);
+//! descriptors in flight (`SCM_RIGHTS`); `MSG_OOB` data; messages from another socket
+//! than the peer; the socket options that change what is read (`SO_PASSCRED`,
+//! `SO_PASSSEC`, `SO_PASSPIDFD`, `SO_PASSRIGHTS` off, `SO_PEEK_OFF`, `SO_RCVTIMEO`,
+//! `SO_SNDTIMEO`, `SO_RCVLOWAT`, a socket filter); more than
 //! [`img::CKPT_UNIX_QUEUE_MAX`] bytes or [`img::CKPT_UNIX_MSGS_MAX`] messages queued; a
 //! name by a relative path, or whose socket file was removed or moved.
 
@@ -55,8 +58,9 @@ impl Saver {
     }
 }
 
-/// The sockets of the tree and the peers they name, to refuse at the end a peer that no
-/// descriptor of the tree holds.
+/// The sockets of the tree, the peers and the names they refer to: to refuse, once every
+/// task is saved, a peer that no descriptor of the tree holds and a connection's name that
+/// no listening socket of the tree has.
 pub(crate) struct Peers {
     /// Sockets saved, by address.
     met: RBTree<u64, ()>,
@@ -427,6 +431,66 @@ mod tests {
         assert_eq!(family_name(AF_INET6), Some("AF_INET6"));
         assert_eq!(family_name(12345), None);
         assert_eq!(type_name(SOCK_SEQPACKET), "seqpacket");
+    }
+
+    /// The facts of a fresh socket pair's end.
+    fn pair_end() -> UnixFacts {
+        let mut u = UnixFacts::default();
+        (u.family, u.sock_type, u.state) = (bindings::AF_UNIX, SOCK_STREAM, unix_state::CONNECTED);
+        (u.sock, u.peer, u.peer_back) = (1, 2, 1);
+        (u.scm_flags, u.peek_off, u.rcvlowat) = (SCM_RIGHTS_ON, -1, 1);
+        u
+    }
+
+    #[test]
+    fn options_are_checked() {
+        assert!(check_options(3, &pair_end()).is_ok());
+        let changes: [fn(&mut UnixFacts); 8] = [
+            |u: &mut UnixFacts| u.scm_flags |= 1,
+            |u: &mut UnixFacts| u.scm_flags = 0,
+            |u: &mut UnixFacts| u.fds_in_flight = 1,
+            |u: &mut UnixFacts| u.oob = 1,
+            |u: &mut UnixFacts| u.peek_off = 0,
+            |u: &mut UnixFacts| u.timeo = 2,
+            |u: &mut UnixFacts| u.rcvlowat = 2,
+            |u: &mut UnixFacts| u.filter = 1,
+        ];
+        for change in changes {
+            let mut u = pair_end();
+            change(&mut u);
+            assert!(check_options(3, &u).is_err());
+        }
+    }
+
+    #[test]
+    fn states_are_checked() {
+        let mut u = pair_end();
+        assert!(check_state(3, &u).is_ok());
+        u.shutdown = img::CKPT_UNIX_SEND_SHUTDOWN;
+        // A shutdown its peer does not mirror.
+        assert!(check_state(3, &u).is_err());
+        u.peer_shutdown = img::CKPT_UNIX_RCV_SHUTDOWN;
+        assert!(check_state(3, &u).is_ok());
+        let changes: [fn(&mut UnixFacts); 4] = [
+            |u: &mut UnixFacts| u.peer_embryo = 1,
+            |u: &mut UnixFacts| u.peer_dead = 1,
+            |u: &mut UnixFacts| u.peer_back = 0,
+            |u: &mut UnixFacts| u.foreign = 1,
+        ];
+        for change in changes {
+            let mut u = pair_end();
+            change(&mut u);
+            assert!(check_state(3, &u).is_err());
+        }
+        let mut l = pair_end();
+        (l.state, l.peer, l.queued) = (unix_state::LISTENING, 0, 1);
+        // a connection not accepted.
+        assert!(check_state(3, &l).is_err());
+        l.queued = 0;
+        assert!(check_state(3, &l).is_ok());
+        (l.state, l.queued) = (unix_state::UNCONNECTED, 2);
+        // messages of other senders.
+        assert!(check_state(3, &l).is_err());
     }
 
     #[test]
