@@ -162,6 +162,7 @@ fn write_image(
         }
         write_task(m, ns.as_ref(), &mut tree.objects, w)?;
     }
+    tree.objects.unix.check()?;
 
     let tail = img::CkptTailRec {
         magic: img::CKPT_TAIL_MAGIC,
@@ -191,6 +192,7 @@ fn write_task(
         timers::checkpoint(task, ns, pid, !owns_mm, w)?;
     }
     if objs.first_save(i.files) {
+        objs.unix.set_task(pid);
         files::checkpoint(task, objs, w).context(fmt!("task {pid}"))?;
     }
     let xstate = regs::xstate(task)?;

@@ -198,6 +198,7 @@ fn kind_of(mode: u32) -> core::result::Result<u32, Unsaved> {
 pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter) -> CkptResult {
     let mut path = path_buf()?;
     let mut pipe_buf = VVec::with_capacity(PIPE_MAX, GFP_KERNEL_ACCOUNT)?;
+    let mut unix_saver = None;
     let mut from = 0;
     while let Some(mut o) = task
         .next_fd(from, &mut path)
@@ -235,6 +236,14 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
             o.rec.pos = 0;
             o.rec.path_len = 0;
             w.record(rec::FILE, &[o.rec.as_bytes()])?;
+            continue;
+        }
+        if o.rec.mode & S_IFMT == S_IFSOCK {
+            let saver = match &mut unix_saver {
+                Some(s) => s,
+                None => unix_saver.insert(crate::unix::Saver::new()?),
+            };
+            crate::unix::checkpoint(task, objs, w, saver, &mut o)?;
             continue;
         }
         let p = &path[..o.rec.path_len as usize];

@@ -1068,3 +1068,160 @@ int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace
 	rcu_read_unlock();
 	return ret ? ret : n;
 }
+
+/* ---- Unix sockets --------------------------------------------------- */
+
+/*
+ * struct unix_skb_parms (UNIXCB: the consumed part of a stream skb, the
+ * descriptors in flight) is private to net/unix; its header is taken from
+ * the kernel's source at build time (Kbuild), never copied by hand.
+ */
+#include <linux/net.h>
+#include <net/af_unix.h>
+#include <net/sock.h>
+#include <net/tcp_states.h>
+#include "af_unix.h"
+
+static_assert(sizeof(struct ckpt_h_unix) == 240);
+static_assert(CKPT_UNIX_RCV_SHUTDOWN == RCV_SHUTDOWN && CKPT_UNIX_SEND_SHUTDOWN == SEND_SHUTDOWN);
+static_assert(offsetof(struct ckpt_h_unix, family) == 24 &&
+	      offsetof(struct ckpt_h_unix, backlog) == 56 &&
+	      offsetof(struct ckpt_h_unix, scm_flags) == 72);
+static_assert(offsetof(struct ckpt_h_unix, foreign) == 100 &&
+	      offsetof(struct ckpt_h_unix, name_len) == 116 &&
+	      offsetof(struct ckpt_h_unix, name) == 128);
+
+/* Its receive queue into @buf/@lens, under the reader's iolock and the queue's lock. */
+static int unix_queue(struct sock *sk, struct sock *peer, struct ckpt_h_unix *out,
+		      void *buf, u32 size, u32 *lens, u32 max_msgs)
+{
+	bool stream = sk->sk_type == SOCK_STREAM;
+	struct unix_sock *u = unix_sk(sk);
+	struct sk_buff *skb;
+	int ret = 0;
+
+	if (mutex_lock_killable(&u->iolock))
+		return -EINTR;
+	spin_lock(&sk->sk_receive_queue.lock);
+#if IS_ENABLED(CONFIG_AF_UNIX_OOB)
+	out->oob = !!READ_ONCE(u->oob_skb);
+#endif
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 off = stream ? UNIXCB(skb).consumed : 0, len;
+
+		out->queued++;
+		if (sk->sk_state == TCP_LISTEN)
+			continue;
+		if (skb->sk != peer)
+			out->foreign++;
+		if (UNIXCB(skb).fp)
+			out->with_fds++;
+		if (off > skb->len) {
+			ret = -EINVAL;
+			break;
+		}
+		len = skb->len - off;
+		if (len > size - out->bytes || (!stream && out->queued > max_msgs)) {
+			ret = -E2BIG;
+			break;
+		}
+		ret = skb_copy_bits(skb, off, buf + out->bytes, len);
+		if (ret)
+			break;
+		if (!stream)
+			lens[out->queued - 1] = len;
+		out->bytes += len;
+	}
+	spin_unlock(&sk->sk_receive_queue.lock);
+	mutex_unlock(&u->iolock);
+	return ret;
+}
+
+/*
+ * The unix socket open at @task's @fd: its facts into @out (only family and type for
+ * another family), its receive queue into @buf (at most @size bytes; a datagram or
+ * seqpacket socket's message lengths into @lens, at most @max_msgs), the path of the
+ * file it is bound to into @path. -ENOTSOCK for no socket, -E2BIG over the bounds.
+ * The peer and the name are read under the socket's state lock (as unix_getname()
+ * and unix_peer_get() do), the queue as recvmsg() reads it.
+ */
+int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *out,
+			  void *buf, u32 size, u32 *lens, u32 max_msgs, char *path,
+			  u32 path_size)
+{
+	struct unix_address *addr;
+	struct sock *sk, *peer;
+	struct unix_sock *u;
+	struct socket *sock;
+	struct file *file;
+	unsigned int n = fd;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	file = fget_task_next(task, &n);
+	if (!file)
+		return -EBADF;
+	sock = n == fd ? sock_from_file(file) : NULL;
+	if (!sock || !sock->sk) {
+		ret = -ENOTSOCK;
+		goto out;
+	}
+	sk = sock->sk;
+	out->family = sk->sk_family;
+	out->type = sk->sk_type;
+	if (sk->sk_family != AF_UNIX)
+		goto out;
+	u = unix_sk(sk);
+	out->sock = (unsigned long)sk;
+
+	unix_state_lock(sk);
+	out->state = sk->sk_state == TCP_LISTEN ? CKPT_UNIX_STATE_LISTENING :
+		     unix_peer(sk) ? CKPT_UNIX_STATE_CONNECTED : CKPT_UNIX_STATE_UNCONNECTED;
+	out->shutdown = READ_ONCE(sk->sk_shutdown);
+	peer = unix_peer(sk);
+	if (peer) {
+		/* sk holds a reference on its peer while it is its peer. */
+		out->peer = (unsigned long)peer;
+		out->peer_dead = sock_flag(peer, SOCK_DEAD);
+		out->peer_embryo = !peer->sk_socket;
+		out->peer_shutdown = READ_ONCE(peer->sk_shutdown);
+		out->peer_back = READ_ONCE(unix_peer(peer)) == sk;
+	}
+	/* Published after u->path (unix_bind_bsd()), which then stays until release. */
+	addr = smp_load_acquire(&u->addr);
+	if (addr) {
+		out->addr = (unsigned long)addr;
+		out->name_len = min_t(u32, addr->len - offsetof(struct sockaddr_un, sun_path),
+				      sizeof(out->name));
+		memcpy(out->name, addr->name->sun_path, out->name_len);
+	}
+	unix_state_unlock(sk);
+
+	out->backlog = READ_ONCE(sk->sk_max_ack_backlog);
+	out->sndbuf = READ_ONCE(sk->sk_sndbuf);
+	out->rcvbuf = READ_ONCE(sk->sk_rcvbuf);
+	out->userlocks = READ_ONCE(sk->sk_userlocks);
+	out->scm_flags = READ_ONCE(sk->sk_scm_recv_flags);
+	out->fds_in_flight = atomic_read(&u->scm_stat.nr_fds);
+	out->peek_off = READ_ONCE(sk->sk_peek_off);
+	out->timeo = (READ_ONCE(sk->sk_rcvtimeo) != MAX_SCHEDULE_TIMEOUT) |
+		     (READ_ONCE(sk->sk_sndtimeo) != MAX_SCHEDULE_TIMEOUT) << 1;
+	out->rcvlowat = READ_ONCE(sk->sk_rcvlowat);
+	out->filter = !!rcu_access_pointer(sk->sk_filter);
+
+	if (addr && u->path.dentry) {
+		if (d_unlinked(u->path.dentry)) {
+			out->path_state = CKPT_H_UNIX_PATH_GONE;
+		} else {
+			ret = path_to_buf(&u->path, path, path_size);
+			if (ret < 0)
+				goto out;
+			out->path_state = CKPT_H_UNIX_PATH_BOUND;
+			out->path_len = ret;
+		}
+	}
+	ret = unix_queue(sk, peer, out, buf, size, lens, max_msgs);
+out:
+	fput(file);
+	return ret;
+}

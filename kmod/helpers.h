@@ -175,5 +175,42 @@ struct ckpt_h_posix_timer {
 void ckpt_helper_task_itimer_real(struct task_struct *task, struct ckpt_h_itimer_real *out);
 int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace *ns,
 				  struct ckpt_h_posix_timer *out, u32 max);
+/* Unix sockets (kmod/unix.rs): what a socket's fd shows, read under its locks. */
+struct ckpt_h_unix {
+	u64 sock;		/* the struct sock's address: identity only */
+	u64 peer;		/* unix_peer(), else 0 */
+	u64 addr;		/* the struct unix_address it is bound to, else 0 */
+	u32 family, type;	/* sk_family, sk_type */
+	u32 state;		/* CKPT_UNIX_STATE_LISTENING, _CONNECTED (a peer) or _UNCONNECTED */
+	u32 shutdown;		/* sk_shutdown */
+	u32 peer_dead;		/* the peer was closed (SOCK_DEAD) */
+	u32 peer_embryo;	/* the peer has no socket: not accepted yet */
+	u32 peer_shutdown;	/* its sk_shutdown */
+	u32 peer_back;		/* unix_peer(peer) is this socket */
+	u32 backlog, sndbuf, rcvbuf, userlocks;
+	u32 scm_flags;		/* sk_scm_recv_flags (SO_PASSCRED, SO_PASSSEC, ...) */
+	u32 fds_in_flight;	/* scm_stat.nr_fds: SCM_RIGHTS descriptors queued */
+	u32 oob;		/* an out-of-band byte is queued */
+	s32 peek_off;		/* SO_PEEK_OFF, -1 when off */
+	u32 timeo;		/* bit 0: SO_RCVTIMEO set, bit 1: SO_SNDTIMEO set */
+	s32 rcvlowat;
+	u32 filter;		/* a socket filter is attached */
+	u32 foreign;		/* queued messages sent by another socket than the peer */
+	u32 with_fds;		/* queued messages carrying descriptors */
+	u32 queued;		/* messages queued (a listening socket's: connections) */
+	u32 bytes;		/* bytes queued, unread, copied into the buffer */
+	u32 name_len;		/* of name: addr->len less sun_family */
+	u32 path_state;		/* CKPT_H_UNIX_PATH_* */
+	u32 path_len;		/* of the bound file's path in the path buffer */
+	u8 name[108];		/* sun_path as bound */
+};
+
+#define CKPT_H_UNIX_PATH_NONE	0	/* unbound or abstract */
+#define CKPT_H_UNIX_PATH_BOUND	1	/* bound to a file, its path in the buffer */
+#define CKPT_H_UNIX_PATH_GONE	2	/* bound to a file since unlinked */
+
+int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *out,
+			  void *buf, u32 size, u32 *lens, u32 max_msgs, char *path,
+			  u32 path_size);
 
 #endif

@@ -30,6 +30,7 @@ mod sys;
 mod task;
 mod timers;
 mod tree;
+mod unix;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 

@@ -28,6 +28,8 @@ pub(crate) struct Objects {
     /// The open file description of each pipe end met so far: the pipe's address (aligned)
     /// plus 1 for the write end, to the file's.
     pipe_ends: RBTree<u64, u64>,
+    /// The unix sockets met and the peers they name.
+    pub(crate) unix: crate::unix::Peers,
 }
 
 impl Objects {
@@ -36,6 +38,7 @@ impl Objects {
             map: RBTree::new(),
             next: 1,
             pipe_ends: RBTree::new(),
+            unix: crate::unix::Peers::new(),
         }
     }
 

@@ -161,7 +161,7 @@ def refusal(opt, fd_key, words):
 
 
 def socket_refused_with_reason():
-    refusal("--socket", "socket_fd", "socket")
+    refusal("--socket", "socket_fd", "socket of family AF_NETLINK")
 
 
 def pipe_saved_with_contents():

@@ -80,6 +80,8 @@ pub mod rec {
     pub const SIGINFO: u32 = 22;
     pub const FILE: u32 = 30;
     pub const PIPE: u32 = 31;
+    pub const UNIX_SOCK: u32 = 35;
+    pub const SKB: u32 = 36;
     pub const XSTATE: u32 = 40;
     pub const MM: u32 = 50;
     pub const VMA: u32 = 51;
@@ -104,6 +106,8 @@ pub mod rec {
             SIGINFO => "SIGINFO",
             FILE => "FILE",
             PIPE => "PIPE",
+            UNIX_SOCK => "UNIX_SOCK",
+            SKB => "SKB",
             XSTATE => "XSTATE",
             MM => "MM",
             VMA => "VMA",
@@ -390,6 +394,8 @@ pub mod file_kind {
     pub const DIRECTORY: u32 = 3;
     /// One end of a pipe (`pipe(2)`), recreated with its contents.
     pub const PIPE: u32 = 4;
+    /// A unix domain socket, recreated with its queued data (its `UNIX_SOCK` record).
+    pub const UNIX_SOCKET: u32 = 8;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -412,7 +418,8 @@ pub struct CkptFileRec {
     /// The open file description: one id per description in the image, so that
     /// descriptors sharing one (`dup`, `fork`) share it again after restart.
     pub obj: u32,
-    /// For [`file_kind::PIPE`]: the pipe's id (its `PIPE` record comes first); else 0.
+    /// For [`file_kind::PIPE`]: the pipe's id (its `PIPE` record comes first); for
+    /// [`file_kind::UNIX_SOCKET`]: the socket's id (its `UNIX_SOCK` record comes first); else 0.
     pub pipe: u32,
     pub __reserved: u32,
 }
@@ -425,6 +432,83 @@ pub struct CkptPipeRec {
     pub id: u32,
     /// Capacity in bytes (`F_GETPIPE_SZ`).
     pub capacity: u32,
+    pub len: u32,
+    pub __reserved: u32,
+}
+
+/// The most a unix socket's saved receive queue may hold, in bytes.
+pub const CKPT_UNIX_QUEUE_MAX: u32 = 1 << 20;
+/// The most messages a datagram or seqpacket socket's saved receive queue may hold.
+pub const CKPT_UNIX_MSGS_MAX: u32 = 1024;
+/// The longest name of a unix socket (`sun_path`).
+pub const CKPT_UNIX_NAME_MAX: u32 = 108;
+
+/// [`CkptUnixSockRec::state`]: what a unix socket is.
+pub mod unix_state {
+    /// Neither connected nor listening (made by `socket()`, maybe bound).
+    pub const UNCONNECTED: u32 = 0;
+    /// Connected to `peer` (`socketpair`, `connect`, `accept`).
+    pub const CONNECTED: u32 = 1;
+    /// Listening (`listen`), with `backlog`; bound to `name`.
+    pub const LISTENING: u32 = 2;
+}
+
+/// [`CkptUnixSockRec::shutdown`] bits, as the kernel's `sk_shutdown`.
+pub const CKPT_UNIX_RCV_SHUTDOWN: u32 = 1;
+pub const CKPT_UNIX_SEND_SHUTDOWN: u32 = 2;
+
+/// The shutdown bits a connected stream or seqpacket peer has when the socket has `bits`:
+/// `shutdown()` on either end sets the mirrored bits on the other.
+pub const fn unix_mirrored_shutdown(bits: u32) -> u32 {
+    let rcv = if bits & CKPT_UNIX_RCV_SHUTDOWN != 0 {
+        CKPT_UNIX_SEND_SHUTDOWN
+    } else {
+        0
+    };
+    let send = if bits & CKPT_UNIX_SEND_SHUTDOWN != 0 {
+        CKPT_UNIX_RCV_SHUTDOWN
+    } else {
+        0
+    };
+    rcv | send
+}
+
+/// `UNIX_SOCK`: a unix domain socket some descriptor of the image has open, written before
+/// the first `FILE` that refers to it; followed by `name_len` bytes of the name it is bound
+/// to (`sun_path`: an absolute path without its NUL, or an abstract name starting with a
+/// NUL), then by `nr_skbs` `SKB` records: what is queued in its receive queue, unread,
+/// oldest first (one per message of a datagram or seqpacket socket; a stream's bytes in one).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptUnixSockRec {
+    pub id: u32,
+    /// `SOCK_STREAM`, `SOCK_DGRAM` or `SOCK_SEQPACKET`.
+    pub sock_type: u32,
+    /// One of [`unix_state`].
+    pub state: u32,
+    /// The connected peer's id (its `UNIX_SOCK` record is in the image too); 0 for none.
+    pub peer: u32,
+    /// [`CKPT_UNIX_RCV_SHUTDOWN`] and [`CKPT_UNIX_SEND_SHUTDOWN`].
+    pub shutdown: u32,
+    /// `listen`'s backlog, for a listening socket; else 0.
+    pub backlog: u32,
+    /// `sk_sndbuf` when the program set it (`SO_SNDBUF`), else 0.
+    pub sndbuf: u32,
+    /// `sk_rcvbuf` when the program set it (`SO_RCVBUF`), else 0.
+    pub rcvbuf: u32,
+    /// For a listening socket, and for each connection accepted from it (which has its
+    /// name): the id of the name they share, one per `bind`; else 0.
+    pub listener: u32,
+    pub name_len: u32,
+    pub nr_skbs: u32,
+    pub __reserved: u32,
+}
+
+/// `SKB`: one message queued in the receive queue of the `UNIX_SOCK` before it; followed
+/// by `len` bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSkbRec {
     pub len: u32,
     pub __reserved: u32,
 }
@@ -762,6 +846,41 @@ impl Record for CkptPipeRec {
     /// What was buffered, at most the pipe's capacity.
     fn trailer_len(&self) -> Result<usize, FieldError> {
         bounded("len", self.len, 0, self.capacity)
+    }
+}
+
+impl Record for CkptUnixSockRec {
+    const KIND: u32 = rec::UNIX_SOCK;
+
+    /// The name.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        if self.__reserved != 0 {
+            return Err(FieldError::Reserved {
+                field: "__reserved",
+                value: u64::from(self.__reserved),
+            });
+        }
+        bounded("nr_skbs", self.nr_skbs, 0, CKPT_UNIX_MSGS_MAX)?;
+        bounded("name_len", self.name_len, 0, CKPT_UNIX_NAME_MAX)
+    }
+
+    fn followed_by(&self) -> Option<(u32, u32)> {
+        Some((rec::SKB, self.nr_skbs))
+    }
+}
+
+impl Record for CkptSkbRec {
+    const KIND: u32 = rec::SKB;
+
+    /// The message.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        if self.__reserved != 0 {
+            return Err(FieldError::Reserved {
+                field: "__reserved",
+                value: u64::from(self.__reserved),
+            });
+        }
+        bounded("len", self.len, 0, CKPT_UNIX_QUEUE_MAX)
     }
 }
 

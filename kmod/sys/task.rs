@@ -816,3 +816,156 @@ impl TaskRef {
         unsafe { MmRef::of_task(self.raw().cast()) }
     }
 }
+
+/// What the descriptor of a unix socket shows (`ckpt_helper_task_unix`), read under the
+/// socket's locks; `family` and `sock_type` alone for a socket of another family.
+#[repr(C)]
+pub(crate) struct UnixFacts {
+    /// The `struct sock`'s address: identity only.
+    pub(crate) sock: u64,
+    /// The peer's (`unix_peer`), else 0.
+    pub(crate) peer: u64,
+    /// The `struct unix_address` it is bound to (an accepted socket shares its listener's).
+    pub(crate) addr: u64,
+    pub(crate) family: u32,
+    pub(crate) sock_type: u32,
+    /// One of `img::unix_state`.
+    pub(crate) state: u32,
+    /// `sk_shutdown` (`img::CKPT_UNIX_*_SHUTDOWN`).
+    pub(crate) shutdown: u32,
+    /// The peer was closed.
+    pub(crate) peer_dead: u32,
+    /// The peer is a connection not accepted yet (no socket).
+    pub(crate) peer_embryo: u32,
+    pub(crate) peer_shutdown: u32,
+    /// The peer's peer is this socket.
+    pub(crate) peer_back: u32,
+    pub(crate) backlog: u32,
+    pub(crate) sndbuf: u32,
+    pub(crate) rcvbuf: u32,
+    /// `sk_userlocks` (`SOCK_SNDBUF_LOCK`, `SOCK_RCVBUF_LOCK`).
+    pub(crate) userlocks: u32,
+    /// `sk_scm_recv_flags`: bit 0 `SO_PASSCRED`, 1 `SO_PASSSEC`, 2 `SO_PASSPIDFD`, 3
+    /// `SO_PASSRIGHTS`.
+    pub(crate) scm_flags: u32,
+    /// Descriptors in flight to it (`SCM_RIGHTS`).
+    pub(crate) fds_in_flight: u32,
+    /// An out-of-band byte is queued (`MSG_OOB`).
+    pub(crate) oob: u32,
+    /// `SO_PEEK_OFF`, -1 when off.
+    pub(crate) peek_off: i32,
+    /// Bit 0: `SO_RCVTIMEO` set, bit 1: `SO_SNDTIMEO` set.
+    pub(crate) timeo: u32,
+    pub(crate) rcvlowat: i32,
+    /// A socket filter is attached.
+    pub(crate) filter: u32,
+    /// Queued messages sent by another socket than the peer.
+    pub(crate) foreign: u32,
+    /// Queued messages carrying descriptors.
+    pub(crate) with_fds: u32,
+    /// Messages queued; a listening socket's: connections not accepted yet.
+    pub(crate) queued: u32,
+    /// Bytes queued, unread, copied into the buffer.
+    pub(crate) bytes: u32,
+    pub(crate) name_len: u32,
+    /// 0 (unbound, or an abstract name), [`UNIX_PATH_BOUND`] or [`UNIX_PATH_GONE`].
+    pub(crate) path_state: u32,
+    /// Of the bound file's path, in the path buffer.
+    pub(crate) path_len: u32,
+    /// `sun_path` as bound (`name_len` bytes).
+    pub(crate) name: [u8; 108],
+}
+
+/// [`UnixFacts::path_state`]: bound to a file, whose path is in the buffer.
+pub(crate) const UNIX_PATH_BOUND: u32 = 1;
+/// [`UnixFacts::path_state`]: bound to a file that was unlinked since.
+pub(crate) const UNIX_PATH_GONE: u32 = 2;
+
+const _: () = {
+    assert!(size_of::<UnixFacts>() == 240);
+    assert!(offset_of!(UnixFacts, family) == 24 && offset_of!(UnixFacts, backlog) == 56);
+    assert!(offset_of!(UnixFacts, scm_flags) == 72 && offset_of!(UnixFacts, foreign) == 100);
+    assert!(offset_of!(UnixFacts, name_len) == 116 && offset_of!(UnixFacts, name) == 128);
+};
+
+impl Default for UnixFacts {
+    fn default() -> Self {
+        // SAFETY: all fields are integers, for which zero is a valid value.
+        unsafe { core::mem::zeroed() }
+    }
+}
+
+#[allow(
+    improper_ctypes,
+    reason = "pointers to bindgen structs with empty members"
+)]
+extern "C" {
+    fn ckpt_helper_task_unix(
+        task: TaskPtr,
+        fd: u32,
+        out: *mut UnixFacts,
+        buf: *mut u8,
+        size: u32,
+        lens: *mut u32,
+        max_msgs: u32,
+        path: *mut u8,
+        path_size: u32,
+    ) -> i32;
+}
+
+impl TaskRef {
+    /// The unix socket open at `fd`: its facts into `out`, its receive queue into `buf`
+    /// (whose capacity is the most taken: `E2BIG` beyond), a datagram or seqpacket socket's
+    /// message lengths into `lens` (as many as its capacity), the path of the file it is
+    /// bound to into `path`. `ENOTSOCK` if `fd` is no socket.
+    pub(crate) fn unix_socket(
+        &self,
+        fd: u32,
+        out: &mut UnixFacts,
+        buf: &mut VVec<u8>,
+        lens: &mut KVec<u32>,
+        path: &mut [u8],
+    ) -> Result {
+        buf.clear();
+        lens.clear();
+        let room = u32::try_from(buf.capacity()).map_err(|_| EINVAL)?;
+        let max_msgs = u32::try_from(lens.capacity()).map_err(|_| EINVAL)?;
+        let path_size = u32::try_from(path.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the task is valid; `out` is writable; `buf` has room for `room` bytes,
+        // `lens` for `max_msgs` entries, `path` for `path_size` bytes.
+        let ret = unsafe {
+            ckpt_helper_task_unix(
+                self.raw(),
+                fd,
+                out,
+                buf.as_mut_ptr(),
+                room,
+                lens.as_mut_ptr(),
+                max_msgs,
+                path.as_mut_ptr(),
+                path_size,
+            )
+        };
+        check(ret as isize)?;
+        // Message lengths of a datagram or seqpacket socket's queue; not of a listening one.
+        let msgs = out.sock != 0
+            && out.sock_type != bindings::sock_type_SOCK_STREAM
+            && out.state != img::unix_state::LISTENING;
+        if out.bytes > room
+            || out.path_len >= path_size
+            || out.name_len as usize > out.name.len()
+            || (msgs && out.queued > max_msgs)
+        {
+            return Err(EINVAL);
+        }
+        // SAFETY: the helper initialised `bytes <= room` bytes of `buf` and, for `msgs`,
+        // `queued <= max_msgs` entries of `lens`.
+        unsafe {
+            buf.inc_len(out.bytes as usize);
+            if msgs {
+                lens.inc_len(out.queued as usize);
+            }
+        }
+        Ok(())
+    }
+}

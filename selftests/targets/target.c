@@ -38,6 +38,7 @@
 #include <sys/mman.h>
 #include <sys/rseq.h>
 #include <sys/socket.h>
+#include <linux/netlink.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -322,11 +323,12 @@ int main(int argc, char **argv)
 			      (void *)region, mem / 4096);
 	}
 	if (want_socket) {
-		int sv[2];
+		/* A netlink socket: a family no checkpoint saves (unix sockets are saved). */
+		int sk = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
 
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		if (sk < 0)
 			return 4;
-		n += snprintf(info + n, sizeof(info) - n, "socket_fd=%d\n", sv[0]);
+		n += snprintf(info + n, sizeof(info) - n, "socket_fd=%d\n", sk);
 	}
 	if (want_pipe) {
 		int p[2];

@@ -48,6 +48,8 @@
 #define CKPT_REC_SIGINFO	22
 #define CKPT_REC_FILE		30
 #define CKPT_REC_PIPE		31
+#define CKPT_REC_UNIX_SOCK	35
+#define CKPT_REC_SKB		36
 #define CKPT_REC_XSTATE		40
 #define CKPT_REC_MM		50
 #define CKPT_REC_VMA		51
@@ -251,6 +253,7 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_CHARDEV	2
 #define CKPT_FILE_DIRECTORY	3
 #define CKPT_FILE_PIPE		4
+#define CKPT_FILE_UNIX_SOCKET	8
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
@@ -275,6 +278,47 @@ struct ckpt_file_rec {
 struct ckpt_pipe_rec {
 	__u32 id;
 	__u32 capacity;
+	__u32 len;
+	__u32 __reserved;
+};
+
+#define CKPT_UNIX_QUEUE_MAX	(1u << 20)
+#define CKPT_UNIX_MSGS_MAX	1024
+#define CKPT_UNIX_NAME_MAX	108
+
+/* ckpt_unix_sock_rec.state */
+#define CKPT_UNIX_STATE_UNCONNECTED	0
+#define CKPT_UNIX_STATE_CONNECTED	1
+#define CKPT_UNIX_STATE_LISTENING	2
+
+/* ckpt_unix_sock_rec.shutdown */
+#define CKPT_UNIX_RCV_SHUTDOWN	1
+#define CKPT_UNIX_SEND_SHUTDOWN	2
+
+/*
+ * UNIX_SOCK: a unix domain socket some descriptor of the image has open,
+ * written before the first FILE that refers to it; followed by name_len
+ * bytes of its bound name (sun_path: an absolute path without its NUL, or
+ * an abstract name starting with a NUL), then by nr_skbs SKB records: its
+ * receive queue, unread, oldest first.
+ */
+struct ckpt_unix_sock_rec {
+	__u32 id;
+	__u32 sock_type;
+	__u32 state;
+	__u32 peer;
+	__u32 shutdown;
+	__u32 backlog;
+	__u32 sndbuf;
+	__u32 rcvbuf;
+	__u32 listener;
+	__u32 name_len;
+	__u32 nr_skbs;
+	__u32 __reserved;
+};
+
+/* SKB: one queued message of the UNIX_SOCK before it; followed by len bytes. */
+struct ckpt_skb_rec {
 	__u32 len;
 	__u32 __reserved;
 };

@@ -215,7 +215,9 @@ fn describe(d: &Decoded) -> String {
             terminal,
             ..
         } => {
-            let what = if *pipe != 0 {
+            let what = if *kind == "unix-socket" {
+                format!("socket {pipe}")
+            } else if *pipe != 0 {
                 format!("pipe {pipe}")
             } else {
                 path.clone()

@@ -2,8 +2,9 @@
 
 //! A small valid image made with `ckptlib`'s encoder, for the host fuzzers' seed corpus
 //! (the guest's seeds are real images, written by `ckpt`): one process with a pending
-//! signal, an interval timer and two POSIX timers, a pipe and a file, its memory of an anonymous area with one page, a mapped file
-//! and its vDSO, then its registers.
+//! signal, an interval timer and two POSIX timers, a pipe, a file and a unix socket pair
+//! with a queued message each way, its memory of an anonymous area with one page, a mapped
+//! file and its vDSO, then its registers.
 
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -90,6 +91,22 @@ pub fn image() -> Vec<u8> {
     let mut f = img::CkptFileRec::new_zeroed();
     (f.fd, f.kind, f.obj, f.pipe) = (3, file_kind::PIPE, 2, 1);
     put(rec::FILE, f.as_bytes(), &[]);
+    // A datagram socket pair, both ends open: one message queued for each end to read.
+    for (id, peer, fd, msg) in [(3u32, 4u32, 4, &b"ping"[..]), (4, 3, 5, &b"pong!"[..])] {
+        let mut u = img::CkptUnixSockRec::new_zeroed();
+        (u.id, u.peer, u.sock_type) = (id, peer, libc::SOCK_DGRAM as u32);
+        (u.state, u.nr_skbs) = (img::unix_state::CONNECTED, 1);
+        put(rec::UNIX_SOCK, u.as_bytes(), &[]);
+        let skb = img::CkptSkbRec {
+            len: msg.len() as u32,
+            __reserved: 0,
+        };
+        put(rec::SKB, skb.as_bytes(), msg);
+        let mut f = img::CkptFileRec::new_zeroed();
+        (f.fd, f.kind, f.obj, f.pipe) = (fd, file_kind::UNIX_SOCKET, id, id);
+        f.flags = libc::O_RDWR as u32;
+        put(rec::FILE, f.as_bytes(), &[]);
+    }
     let x = img::CkptXstateRec {
         xstate_bv: 3,
         size: 576,
@@ -151,17 +168,21 @@ mod tests {
         assert_eq!(t.pending.len(), 1);
         let timers = t.timers.as_ref().unwrap();
         assert_eq!((timers.posix.len(), timers.posix[1].tid), (2, super::PID));
+        assert_eq!(image.unix[&4].queue, [b"pong!".to_vec()]);
+        assert_eq!(image.unix[&3].sock.peer, 4);
         let mut rd = RecordReader::new(&bytes[..]);
         let mut rd = ImageReader::new(&mut rd);
         let mut kinds = Vec::new();
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 23);
+        assert_eq!(kinds.len(), 29);
         assert_eq!(
             (&kinds[9], &kinds[10]),
             (&"ITIMERS".into(), &"POSIX_TIMER".into())
         );
-        assert_eq!(kinds[20], "PAGES");
+        assert_eq!(kinds[15], "UNIX_SOCK");
+        assert_eq!(kinds[16], "SKB");
+        assert_eq!(kinds[26], "PAGES");
     }
 }

@@ -274,6 +274,16 @@ pub enum Rec {
         file: img::CkptFileRec,
         path: Vec<u8>,
     },
+    UnixSock {
+        sock: img::CkptUnixSockRec,
+        /// The name it is bound to: a path, or an abstract name starting with a NUL.
+        name: Vec<u8>,
+    },
+    Skb {
+        skb: img::CkptSkbRec,
+        /// The message.
+        data: Vec<u8>,
+    },
     Xstate {
         xstate: img::CkptXstateRec,
         /// The XSAVE area.
@@ -319,6 +329,8 @@ impl Rec {
             Rec::Siginfo(_) => rec::SIGINFO,
             Rec::Pipe { .. } => rec::PIPE,
             Rec::File { .. } => rec::FILE,
+            Rec::UnixSock { .. } => rec::UNIX_SOCK,
+            Rec::Skb { .. } => rec::SKB,
             Rec::Xstate { .. } => rec::XSTATE,
             Rec::Mm(_) => rec::MM,
             Rec::Vma { .. } => rec::VMA,
@@ -334,6 +346,7 @@ impl Rec {
             Rec::Signals(s) => s.followed_by(),
             Rec::Itimers(i) => i.followed_by(),
             Rec::Mm(m) => m.followed_by(),
+            Rec::UnixSock { sock, .. } => sock.followed_by(),
             _ => None,
         }
     }
@@ -436,6 +449,20 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
             Rec::File {
                 file,
                 path: path(kind, rest)?,
+            }
+        }
+        rec::UNIX_SOCK => {
+            let (sock, name) = fixed::<img::CkptUnixSockRec>(p)?;
+            Rec::UnixSock {
+                sock,
+                name: name.to_vec(),
+            }
+        }
+        rec::SKB => {
+            let (skb, data) = fixed::<img::CkptSkbRec>(p)?;
+            Rec::Skb {
+                skb,
+                data: data.to_vec(),
             }
         }
         rec::XSTATE => {

@@ -18,3 +18,4 @@ pub mod sys;
 pub mod sysvipc;
 pub mod terminal;
 pub mod timers;
+pub mod unix;

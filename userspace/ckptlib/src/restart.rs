@@ -31,6 +31,16 @@ pub struct PipeImage {
     pub data: Vec<u8>,
 }
 
+/// A unix socket to recreate, with what was queued for it to read.
+#[derive(Debug, Clone)]
+pub struct UnixImage {
+    pub sock: img::CkptUnixSockRec,
+    /// The name to bind: a path, or an abstract name starting with a NUL; empty for none.
+    pub name: Vec<u8>,
+    /// Its receive queue, oldest first: one entry per message (a stream's bytes in one).
+    pub queue: Vec<Vec<u8>>,
+}
+
 /// What `rstr` restores of one live task itself, checked; `None` fields are objects saved
 /// with an earlier task that shares them.
 #[derive(Debug, Clone)]
@@ -65,6 +75,8 @@ pub struct Image {
     /// One per `tree` entry; `None` for a zombie.
     pub tasks: Vec<Option<TaskImage>>,
     pub pipes: HashMap<u32, PipeImage>,
+    /// Unix sockets, by id.
+    pub unix: HashMap<u32, UnixImage>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -133,13 +145,14 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
 
     let mut seen = HashSet::new();
     let mut pipes = HashMap::new();
+    let mut unix = HashMap::new();
     let mut tasks = Vec::with_capacity(tree.len());
     for e in &tree {
         if e.flags & img::CKPT_TASK_ZOMBIE != 0 {
             tasks.push(None);
             continue;
         }
-        let t = read_task(rd, &header, e, &mut seen, &mut pipes)
+        let t = read_task(rd, &header, e, &mut seen, &mut pipes, &mut unix)
             .with_context(|| format!("task {}", e.pid))?;
         tasks.push(Some(t));
     }
@@ -155,12 +168,14 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         rd.next_skipping_module_records()?.is_none(),
         "data after the TAIL record"
     );
+    crate::unix::check_pairs(&unix)?;
     Ok(Image {
         header,
         container: t.flags & img::CKPT_TREE_CONTAINER != 0,
         tree,
         tasks,
         pipes,
+        unix,
     })
 }
 
@@ -235,6 +250,7 @@ fn read_task<R: Read + Seek>(
     e: &img::CkptTreeEntry,
     seen: &mut HashSet<(u32, u32)>,
     pipes: &mut HashMap<u32, PipeImage>,
+    unix: &mut HashMap<u32, UnixImage>,
 ) -> Result<TaskImage> {
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -329,7 +345,12 @@ fn read_task<R: Read + Seek>(
 
     let table = first(rec::FILE, e.files);
     let mut files = Vec::new();
-    while table && matches!(r, Rec::File { .. } | Rec::Pipe { .. }) {
+    while table
+        && matches!(
+            r,
+            Rec::File { .. } | Rec::Pipe { .. } | Rec::UnixSock { .. }
+        )
+    {
         match r {
             Rec::Pipe { pipe: p, data } => {
                 ensure!(
@@ -347,7 +368,24 @@ fn read_task<R: Read + Seek>(
                     },
                 );
             }
-            Rec::File { file, path } => files.push(read_file(file, &path, pipes, files.last())?),
+            Rec::UnixSock { sock, name } => {
+                ensure!(
+                    first(rec::UNIX_SOCK, sock.id),
+                    "UNIX_SOCK record {} appears twice",
+                    sock.id
+                );
+                let mut queue = Vec::with_capacity(sock.nr_skbs as usize);
+                // As many as UNIX_SOCK announces: the reader checks that they are there.
+                for _ in 0..sock.nr_skbs {
+                    queue.push(expect!(rd, rec::SKB, Rec::Skb { data, .. } => data));
+                }
+                let u = UnixImage { sock, name, queue };
+                crate::unix::check_socket(&u)?;
+                unix.insert(sock.id, u);
+            }
+            Rec::File { file, path } => {
+                files.push(read_file(file, &path, pipes, unix, files.last())?)
+            }
             _ => unreachable!("matched above"),
         }
         r = next(rd)?;
@@ -411,6 +449,7 @@ fn read_file(
     f: img::CkptFileRec,
     path: &[u8],
     pipes: &HashMap<u32, PipeImage>,
+    unix: &HashMap<u32, UnixImage>,
     prev: Option<&OpenFile>,
 ) -> Result<OpenFile> {
     ensure!(
@@ -433,6 +472,15 @@ fn read_file(
             ensure!(
                 pipes.contains_key(&f.pipe) && path.is_empty(),
                 "FILE record: fd {} refers to pipe {} before its PIPE record",
+                f.fd,
+                f.pipe
+            );
+            String::new()
+        }
+        file_kind::UNIX_SOCKET => {
+            ensure!(
+                unix.contains_key(&f.pipe) && path.is_empty(),
+                "FILE record: fd {} refers to unix socket {} before its UNIX_SOCK record",
                 f.fd,
                 f.pipe
             );

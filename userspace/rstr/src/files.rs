@@ -229,6 +229,7 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
     let mut given_at = HashMap::new();
     let mut next = base;
     let mut pipes: HashMap<u32, (Option<OwnedFd>, Option<OwnedFd>)> = HashMap::new();
+    let mut sockets = crate::unix::Made::new();
     let tables = image
         .tree
         .iter()
@@ -254,6 +255,9 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             }
             let fd = if f.rec.kind == file_kind::PIPE {
                 pipe_end(image, f, &mut pipes)?
+            } else if f.rec.kind == file_kind::UNIX_SOCKET {
+                crate::unix::socket_end(image, f, &mut sockets)
+                    .with_context(|| format!("process {}", e.pid))?
             } else {
                 open_file(f).map_err(|err| {
                     anyhow::anyhow!(

@@ -14,6 +14,7 @@
 //! | credentials                                   | [`creds`]     | creds.rs   |
 //! | root, cwd, umask                              | [`fs`]        | files.rs   |
 //! | descriptors, open files, pipes                | [`files`]     | files.rs   |
+//! | unix sockets and their queued data            | [`unix`]      | unix.rs    |
 //! | handlers, masks, pending signals              | [`signals`]   | signal.rs  |
 //! | interval and POSIX timers                     | [`timers`]    | timers.rs  |
 //! | vDSO, rseq, THP policy around the memory      | [`memory`]    | memory.rs  |
@@ -36,6 +37,7 @@ mod sys;
 mod task;
 mod thread;
 mod timers;
+mod unix;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

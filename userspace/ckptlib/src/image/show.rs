@@ -35,6 +35,7 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::CHARDEV => "chardev",
         file_kind::DIRECTORY => "directory",
         file_kind::PIPE => "pipe",
+        file_kind::UNIX_SOCKET => "unix-socket",
         _ => "unknown",
     }
 }
@@ -97,6 +98,24 @@ pub enum Decoded {
         id: u32,
         capacity: u32,
         len: u32,
+    },
+    UnixSock {
+        id: u32,
+        sock_type: &'static str,
+        state: &'static str,
+        peer: u32,
+        shutdown: String,
+        backlog: u32,
+        sndbuf: u32,
+        rcvbuf: u32,
+        listener: u32,
+        /// The name, an abstract one shown with `@` for its NUL.
+        name: String,
+        nr_skbs: u32,
+    },
+    Skb {
+        len: u32,
+        fnv1a64: String,
     },
     Task {
         pid: i32,
@@ -308,6 +327,42 @@ impl From<&Rec> for Decoded {
                 id: pipe.id,
                 capacity: pipe.capacity,
                 len: pipe.len,
+            },
+            Rec::UnixSock { sock: u, name } => Decoded::UnixSock {
+                id: u.id,
+                sock_type: match u.sock_type as i32 {
+                    libc::SOCK_STREAM => "stream",
+                    libc::SOCK_DGRAM => "dgram",
+                    libc::SOCK_SEQPACKET => "seqpacket",
+                    _ => "unknown",
+                },
+                state: match u.state {
+                    img::unix_state::UNCONNECTED => "unconnected",
+                    img::unix_state::CONNECTED => "connected",
+                    img::unix_state::LISTENING => "listening",
+                    _ => "unknown",
+                },
+                peer: u.peer,
+                shutdown: match u.shutdown {
+                    0 => "none",
+                    img::CKPT_UNIX_RCV_SHUTDOWN => "rd",
+                    img::CKPT_UNIX_SEND_SHUTDOWN => "wr",
+                    _ => "rdwr",
+                }
+                .into(),
+                backlog: u.backlog,
+                sndbuf: u.sndbuf,
+                rcvbuf: u.rcvbuf,
+                listener: u.listener,
+                name: match name.split_first() {
+                    Some((0, rest)) => format!("@{}", lossy(rest)),
+                    _ => lossy(name),
+                },
+                nr_skbs: u.nr_skbs,
+            },
+            Rec::Skb { skb, data } => Decoded::Skb {
+                len: skb.len,
+                fnv1a64: hex(fnv1a64(data)),
             },
             Rec::Task(t) => Decoded::Task {
                 pid: t.pid,

@@ -311,6 +311,17 @@ pub fn session_go(dev: BorrowedFd) -> Result<()> {
     Ok(())
 }
 
+/// `accept4(listener, SOCK_CLOEXEC)`: the connection, owned (`nix` returns a bare number).
+pub fn accept(listener: BorrowedFd) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let fd = nix::sys::socket::accept4(
+        listener.as_raw_fd(),
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )?;
+    // SAFETY: `accept4` returned a new descriptor, which nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

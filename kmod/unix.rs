@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unix domain sockets: the `UNIX_SOCK` record of each socket, with its receive queue as
+//! `SKB` records, before the first `FILE` that names it (`FILE.pipe` is its id).
+//!
+//! Saved: socket pairs and connected sockets whose peer is in the tree (both ends are
+//! saved, each with what is queued for it to read; the peer id pairs them up), sockets
+//! neither connected nor listening, listening stream or seqpacket sockets with an empty
+//! backlog, and the connections accepted from one of them (they share its name's id);
+//! their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
+//! `SO_RCVBUF` when the program set them. `rstr` makes them again
+//! (`userspace/rstr/src/unix.rs`; Documentation/files.rst, "Unix sockets").
+//!
+//! Refused, with the fd: another family; a peer outside the tree, closed, or not accepted
+//! yet; connections not accepted yet; a connected socket with a name no listening socket
+//! of the tree has (bound before it connected, or accepted from a listener since closed);
+//! descriptors in flight (`SCM_RIGHTS`); `MSG_OOB` data; messages from another socket
+//! than the peer; the socket options that change what is read (`SO_PASSCRED`,
+//! `SO_PASSSEC`, `SO_PASSPIDFD`, `SO_PASSRIGHTS` off, `SO_PEEK_OFF`, `SO_RCVTIMEO`,
+//! `SO_SNDTIMEO`, `SO_RCVLOWAT`, a socket filter); more than
+//! [`img::CKPT_UNIX_QUEUE_MAX`] bytes or [`img::CKPT_UNIX_MSGS_MAX`] messages queued; a
+//! name by a relative path, or whose socket file was removed or moved.
+
+use kernel::alloc::VVec;
+use kernel::bindings::{
+    self, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, SOCK_RCVBUF_LOCK, SOCK_SNDBUF_LOCK,
+};
+use kernel::prelude::*;
+use kernel::rbtree::RBTree;
+use zerocopy::IntoBytes;
+
+use crate::error::{refuse, CkptResult};
+use crate::image::ImageWriter;
+use crate::objects::Objects;
+use crate::sys::task::{OpenFd, TaskRef, UnixFacts, UNIX_PATH_BOUND, UNIX_PATH_GONE};
+use crate::uapi::image::{self as img, file_kind, rec, unix_state};
+
+const SOCK_STREAM: u32 = bindings::sock_type_SOCK_STREAM;
+const SOCK_DGRAM: u32 = bindings::sock_type_SOCK_DGRAM;
+const SOCK_SEQPACKET: u32 = bindings::sock_type_SOCK_SEQPACKET;
+
+/// The buffers of one socket's state, allocated once per checkpoint of a descriptor table.
+pub(crate) struct Saver {
+    facts: UnixFacts,
+    data: VVec<u8>,
+    lens: KVec<u32>,
+    path: KVec<u8>,
+}
+
+impl Saver {
+    pub(crate) fn new() -> CkptResult<Self> {
+        Ok(Saver {
+            facts: UnixFacts::default(),
+            data: VVec::with_capacity(img::CKPT_UNIX_QUEUE_MAX as usize, GFP_KERNEL_ACCOUNT)?,
+            lens: KVec::with_capacity(img::CKPT_UNIX_MSGS_MAX as usize, GFP_KERNEL_ACCOUNT)?,
+            path: KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?,
+        })
+    }
+}
+
+/// The sockets of the tree, the peers and the names they refer to: to refuse, once every
+/// task is saved, a peer that no descriptor of the tree holds and a connection's name that
+/// no listening socket of the tree has.
+pub(crate) struct Peers {
+    /// Sockets saved, by address.
+    met: RBTree<u64, ()>,
+    /// Peers named, by address: the pid and fd of the first socket that names it.
+    wanted: RBTree<u64, (i32, u32)>,
+    /// The names (`struct unix_address`) of the listening sockets saved.
+    listening: RBTree<u64, ()>,
+    /// The names of connected sockets, by address: the pid and fd of the first one. Each
+    /// must be a listening socket's (the connection was accepted from it).
+    accepted: RBTree<u64, (i32, u32)>,
+    /// The task whose descriptors are being saved.
+    pid: i32,
+}
+
+impl Peers {
+    pub(crate) fn new() -> Self {
+        Peers {
+            met: RBTree::new(),
+            wanted: RBTree::new(),
+            listening: RBTree::new(),
+            accepted: RBTree::new(),
+            pid: 0,
+        }
+    }
+
+    /// The descriptors saved from now on are those of task `pid`.
+    pub(crate) fn set_task(&mut self, pid: i32) {
+        self.pid = pid;
+    }
+
+    /// Refuses a socket whose peer is held by no descriptor of the tree, and a connected
+    /// socket with a name that no listening socket of the tree has.
+    pub(crate) fn check(&self) -> CkptResult {
+        for (peer, &(pid, fd)) in self.wanted.iter() {
+            if self.met.get(peer).is_none() {
+                refuse!(
+                    EOPNOTSUPP,
+                    "task {pid}: fd {fd}: unix socket connected to a peer outside the checkpointed tree; not supported yet"
+                );
+            }
+        }
+        for (name, &(pid, fd)) in self.accepted.iter() {
+            if self.listening.get(name).is_none() {
+                refuse!(
+                    EOPNOTSUPP,
+                    "task {pid}: fd {fd}: connected unix socket with a name of its own (bound before connecting), or accepted from a listening socket that is not open in the tree; not supported yet"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes the name of the socket at `fd`: a listener's, or one a connection must share
+    /// with a listener.
+    fn name(&mut self, u: &UnixFacts, fd: u32) -> CkptResult {
+        let first = (self.pid, fd);
+        if u.state == unix_state::LISTENING {
+            if self.listening.get(&u.addr).is_none() {
+                self.listening
+                    .try_create_and_insert(u.addr, (), GFP_KERNEL_ACCOUNT)?;
+            }
+        } else if self.accepted.get(&u.addr).is_none() {
+            self.accepted
+                .try_create_and_insert(u.addr, first, GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(())
+    }
+}
+
+/// A family's name for a reason.
+fn family_name(f: u32) -> Option<&'static str> {
+    Some(match f {
+        AF_INET => "AF_INET",
+        AF_INET6 => "AF_INET6",
+        AF_NETLINK => "AF_NETLINK",
+        AF_PACKET => "AF_PACKET",
+        _ => return None,
+    })
+}
+
+/// A socket type's name for a reason.
+fn type_name(t: u32) -> &'static str {
+    match t {
+        SOCK_STREAM => "stream",
+        SOCK_DGRAM => "datagram",
+        SOCK_SEQPACKET => "seqpacket",
+        _ => "other",
+    }
+}
+
+/// The `SO_PASS*` flags of `sk_scm_recv_flags` that are not saved: any but `SO_PASSRIGHTS`
+/// (bit 3), which every unix socket has unless turned off.
+const SCM_UNSAVED: u32 = 0b0111;
+const SCM_RIGHTS_ON: u32 = 0b1000;
+
+/// Refuses the socket options and queued things of `u` that are not saved.
+fn check_options(fd: u32, u: &UnixFacts) -> CkptResult {
+    if u.scm_flags & SCM_UNSAVED != 0 || u.scm_flags & SCM_RIGHTS_ON == 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with SO_PASSCRED, SO_PASSSEC or SO_PASSPIDFD set, or SO_PASSRIGHTS off (flags {:#x}); not saved yet",
+            u.scm_flags
+        );
+    }
+    if u.fds_in_flight != 0 || u.with_fds != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with {} file descriptors in flight (SCM_RIGHTS) in its receive queue; not supported yet",
+            u.fds_in_flight
+        );
+    }
+    if u.oob != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with out-of-band data (MSG_OOB) queued; not supported yet"
+        );
+    }
+    if u.peek_off != -1 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with SO_PEEK_OFF set; not saved yet"
+        );
+    }
+    if u.timeo != 0 || u.rcvlowat != 1 || u.filter != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVLOWAT or a socket filter set; not saved yet"
+        );
+    }
+    Ok(())
+}
+
+/// The name `rstr` binds again, checked: an abstract name as it is, a path name absolute,
+/// without its NUL, and still the path of the socket's file.
+fn checked_name<'a>(fd: u32, u: &'a UnixFacts, path: &[u8]) -> CkptResult<&'a [u8]> {
+    let name = &u.name[..u.name_len as usize];
+    if u.addr == 0 || name.first() == Some(&0) {
+        return Ok(name);
+    }
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    let name = &name[..end];
+    let shown = core::str::from_utf8(name).unwrap_or("(not UTF-8)");
+    if name.first() != Some(&b'/') || core::str::from_utf8(name).is_err() {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket bound to the relative or non-UTF-8 name {shown}; not supported yet"
+        );
+    }
+    if u.path_state == UNIX_PATH_GONE {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket bound to {shown}, whose socket file was removed; not supported yet"
+        );
+    }
+    if u.path_state != UNIX_PATH_BOUND || path != name {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket bound to {shown}, whose socket file is now elsewhere; not supported yet"
+        );
+    }
+    Ok(name)
+}
+
+/// Refuses what of a socket's connection or listening state `rstr` would not rebuild.
+fn check_state(fd: u32, u: &UnixFacts) -> CkptResult {
+    let ty = type_name(u.sock_type);
+    match u.state {
+        unix_state::LISTENING => {
+            if u.queued != 0 {
+                refuse!(
+                    EOPNOTSUPP,
+                    "fd {fd}: listening unix socket with {} connections not accepted yet in its backlog; not supported yet",
+                    u.queued
+                );
+            }
+        }
+        unix_state::CONNECTED => {
+            if u.peer_embryo != 0 {
+                refuse!(
+                    EOPNOTSUPP,
+                    "fd {fd}: unix {ty} socket connected to a connection not accepted yet; not supported yet"
+                );
+            }
+            if u.peer_dead != 0 {
+                refuse!(
+                    EOPNOTSUPP,
+                    "fd {fd}: unix {ty} socket whose peer was closed; not supported yet"
+                );
+            }
+            if u.peer_back == 0 {
+                refuse!(
+                    EOPNOTSUPP,
+                    "fd {fd}: unix {ty} socket connected to a socket that is not connected back to it; not supported yet"
+                );
+            }
+            if u.sock_type != SOCK_DGRAM
+                && u.peer_shutdown != img::unix_mirrored_shutdown(u.shutdown)
+            {
+                refuse!(
+                    EOPNOTSUPP,
+                    "fd {fd}: unix {ty} socket whose shutdown state {:#x} is not its peer's {:#x} mirrored",
+                    u.shutdown,
+                    u.peer_shutdown
+                );
+            }
+            if u.foreign != 0 {
+                refuse!(
+                    EOPNOTSUPP,
+                    "fd {fd}: unix {ty} socket with {} messages queued from another socket than its peer; not supported yet",
+                    u.foreign
+                );
+            }
+        }
+        _ => {
+            if u.queued != 0 {
+                refuse!(
+                    EOPNOTSUPP,
+                    "fd {fd}: unconnected unix {ty} socket with {} messages queued from other sockets; not supported yet",
+                    u.queued
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `UNIX_SOCK` record (once per socket) and `FILE` record of the socket open at `o`.
+pub(crate) fn checkpoint(
+    task: &TaskRef,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+    saver: &mut Saver,
+    o: &mut OpenFd,
+) -> CkptResult {
+    let fd = o.fd;
+    let s = saver;
+    match task.unix_socket(fd, &mut s.facts, &mut s.data, &mut s.lens, &mut s.path) {
+        Ok(()) => {}
+        Err(e) if e == E2BIG => refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with more than {} bytes or {} messages queued; not supported yet",
+            img::CKPT_UNIX_QUEUE_MAX,
+            img::CKPT_UNIX_MSGS_MAX
+        ),
+        Err(e) => return Err(e.into()),
+    }
+    let u = &s.facts;
+    if u.sock == 0 {
+        match family_name(u.family) {
+            Some(f) => refuse!(
+                EOPNOTSUPP,
+                "fd {fd}: socket of family {f} not supported yet"
+            ),
+            None => refuse!(
+                EOPNOTSUPP,
+                "fd {fd}: socket of family {} not supported yet",
+                u.family
+            ),
+        }
+    }
+    if !matches!(u.sock_type, SOCK_STREAM | SOCK_DGRAM | SOCK_SEQPACKET) {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket of type {} not supported yet",
+            u.sock_type
+        );
+    }
+    check_options(fd, u)?;
+    check_state(fd, u)?;
+    let name = checked_name(fd, u, &s.path[..u.path_len as usize])?;
+
+    let id = objs.id(u.sock)?;
+    if objs.first_save(u.sock) {
+        let peers = &mut objs.unix;
+        peers
+            .met
+            .try_create_and_insert(u.sock, (), GFP_KERNEL_ACCOUNT)?;
+        let peer = if u.state == unix_state::CONNECTED {
+            if peers.wanted.get(&u.peer).is_none() {
+                let first = (peers.pid, fd);
+                peers
+                    .wanted
+                    .try_create_and_insert(u.peer, first, GFP_KERNEL_ACCOUNT)?;
+            }
+            objs.id(u.peer)?
+        } else {
+            0
+        };
+        // A listener and the connections accepted from it share one name.
+        let listener = if u.addr != 0 && u.state != unix_state::UNCONNECTED {
+            objs.unix.name(u, fd)?;
+            objs.id(u.addr)?
+        } else {
+            0
+        };
+        let stream = u.sock_type == SOCK_STREAM;
+        let nr_skbs = if stream {
+            u32::from(u.bytes != 0)
+        } else {
+            s.lens.len() as u32
+        };
+        let r = img::CkptUnixSockRec {
+            id,
+            sock_type: u.sock_type,
+            state: u.state,
+            peer,
+            shutdown: u.shutdown,
+            backlog: if u.state == unix_state::LISTENING {
+                u.backlog
+            } else {
+                0
+            },
+            sndbuf: if u.userlocks & SOCK_SNDBUF_LOCK != 0 {
+                u.sndbuf
+            } else {
+                0
+            },
+            rcvbuf: if u.userlocks & SOCK_RCVBUF_LOCK != 0 {
+                u.rcvbuf
+            } else {
+                0
+            },
+            listener,
+            name_len: name.len() as u32,
+            nr_skbs,
+            __reserved: 0,
+        };
+        w.record(rec::UNIX_SOCK, &[r.as_bytes(), name])?;
+        let mut at = 0usize;
+        let whole = [s.data.len() as u32];
+        let lens: &[u32] = if stream {
+            &whole[..nr_skbs as usize]
+        } else {
+            &s.lens
+        };
+        for &len in lens {
+            let end = at + len as usize;
+            let skb = img::CkptSkbRec { len, __reserved: 0 };
+            w.record(rec::SKB, &[skb.as_bytes(), &s.data[at..end]])?;
+            at = end;
+        }
+    }
+    // A socket is made again by `rstr`: no path, no offset.
+    o.rec.kind = file_kind::UNIX_SOCKET;
+    o.rec.pipe = id;
+    o.rec.pos = 0;
+    o.rec.path_len = 0;
+    w.record(rec::FILE, &[o.rec.as_bytes()])
+}
+
+#[kunit_tests(ckpt_unix)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown_mirrors() {
+        let (rcv, send) = (img::CKPT_UNIX_RCV_SHUTDOWN, img::CKPT_UNIX_SEND_SHUTDOWN);
+        let mirrored = img::unix_mirrored_shutdown;
+        assert_eq!(mirrored(0), 0);
+        assert_eq!(mirrored(rcv), send);
+        assert_eq!(mirrored(send), rcv);
+        assert_eq!(mirrored(rcv | send), rcv | send);
+    }
+
+    #[test]
+    fn families_are_named() {
+        assert_eq!(family_name(AF_INET), Some("AF_INET"));
+        assert_eq!(family_name(AF_INET6), Some("AF_INET6"));
+        assert_eq!(family_name(12345), None);
+        assert_eq!(type_name(SOCK_SEQPACKET), "seqpacket");
+    }
+
+    /// The facts of a fresh socket pair's end.
+    fn pair_end() -> UnixFacts {
+        let mut u = UnixFacts::default();
+        (u.family, u.sock_type, u.state) = (bindings::AF_UNIX, SOCK_STREAM, unix_state::CONNECTED);
+        (u.sock, u.peer, u.peer_back) = (1, 2, 1);
+        (u.scm_flags, u.peek_off, u.rcvlowat) = (SCM_RIGHTS_ON, -1, 1);
+        u
+    }
+
+    #[test]
+    fn options_are_checked() {
+        assert!(check_options(3, &pair_end()).is_ok());
+        let changes: [fn(&mut UnixFacts); 8] = [
+            |u: &mut UnixFacts| u.scm_flags |= 1,
+            |u: &mut UnixFacts| u.scm_flags = 0,
+            |u: &mut UnixFacts| u.fds_in_flight = 1,
+            |u: &mut UnixFacts| u.oob = 1,
+            |u: &mut UnixFacts| u.peek_off = 0,
+            |u: &mut UnixFacts| u.timeo = 2,
+            |u: &mut UnixFacts| u.rcvlowat = 2,
+            |u: &mut UnixFacts| u.filter = 1,
+        ];
+        for change in changes {
+            let mut u = pair_end();
+            change(&mut u);
+            assert!(check_options(3, &u).is_err());
+        }
+    }
+
+    #[test]
+    fn states_are_checked() {
+        let mut u = pair_end();
+        assert!(check_state(3, &u).is_ok());
+        u.shutdown = img::CKPT_UNIX_SEND_SHUTDOWN;
+        // A shutdown its peer does not mirror.
+        assert!(check_state(3, &u).is_err());
+        u.peer_shutdown = img::CKPT_UNIX_RCV_SHUTDOWN;
+        assert!(check_state(3, &u).is_ok());
+        let changes: [fn(&mut UnixFacts); 4] = [
+            |u: &mut UnixFacts| u.peer_embryo = 1,
+            |u: &mut UnixFacts| u.peer_dead = 1,
+            |u: &mut UnixFacts| u.peer_back = 0,
+            |u: &mut UnixFacts| u.foreign = 1,
+        ];
+        for change in changes {
+            let mut u = pair_end();
+            change(&mut u);
+            assert!(check_state(3, &u).is_err());
+        }
+        let mut l = pair_end();
+        (l.state, l.peer, l.queued) = (unix_state::LISTENING, 0, 1);
+        // a connection not accepted.
+        assert!(check_state(3, &l).is_err());
+        l.queued = 0;
+        assert!(check_state(3, &l).is_ok());
+        (l.state, l.queued) = (unix_state::UNCONNECTED, 2);
+        // messages of other senders.
+        assert!(check_state(3, &l).is_err());
+    }
+
+    #[test]
+    fn names_are_checked() {
+        let mut u = UnixFacts::default();
+        // Unbound.
+        assert_eq!(checked_name(3, &u, b"").ok().map(<[u8]>::len), Some(0));
+        // Abstract: kept as it is, NULs included.
+        u.addr = 1;
+        u.name[..4].copy_from_slice(b"\0a\0b");
+        u.name_len = 4;
+        assert_eq!(checked_name(3, &u, b"").ok().map(<[u8]>::len), Some(4));
+        // A path: without its NUL, the file's path.
+        u.name[..7].copy_from_slice(b"/tmp/s\0");
+        u.name_len = 7;
+        u.path_state = UNIX_PATH_BOUND;
+        assert_eq!(
+            checked_name(3, &u, b"/tmp/s").ok().map(<[u8]>::len),
+            Some(6)
+        );
+        assert!(checked_name(3, &u, b"/tmp/moved").is_err());
+        u.path_state = UNIX_PATH_GONE;
+        assert!(checked_name(3, &u, b"/tmp/s").is_err());
+        u.name[..2].copy_from_slice(b"s\0");
+        u.name_len = 2;
+        u.path_state = UNIX_PATH_BOUND;
+        assert!(checked_name(3, &u, b"/tmp/s").is_err());
+    }
+}

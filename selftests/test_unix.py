@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Unix sockets (selftests/targets/unixsk.c): socket pairs of the three types with data
+queued both ways, a pair split between a parent and its child, a named and an abstract
+listening socket with a connection accepted from each are checkpointed, killed and
+restarted; the program then reads every byte
+and every message back with its boundaries, checks the shutdown state, O_NONBLOCK and a
+shared description, and serves clients of both names. A peer outside the tree, a
+descriptor in flight, an AF_INET socket, a connection not accepted yet and SO_PASSCRED are
+refused naming the fd."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ktap import CKPT, RSTR, Tree, records, run, scratch, sh, show_json, target, wait_for  # noqa: E402
+
+UNIXSK = target("unixsk")
+fresh = scratch("ckpt-unix-")
+
+
+def ask(addr, what):
+    """What the restarted root answers a client of ADDR that sends WHAT."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(30)
+        c.connect(addr)
+        c.sendall(what)
+        got = b""
+        while True:
+            b = c.recv(100)
+            if not b:
+                return got
+            got += b
+
+
+def sockets_keep_their_data_and_boundaries():
+    d = fresh("main")
+    with Tree("main", d, binary=UNIXSK) as t:
+        r = t.reports(["root", "child"], "the sockets to be set up and the child to answer",
+                      lambda n, r: n != "root" or r["pings"] >= 3)
+        root, child = r["root"]["pid"], r["root"]["child"]
+        assert r["root"]["errors"] == 0, r["root"]
+        img, _ = t.checkpoint([root, child])
+
+        recs = show_json(img)
+        socks = records(recs, "UNIX_SOCK")
+        assert len(socks) == 14, f"4 pairs, 2 listeners and a connection accepted from each: {socks}"
+        listening = sorted(s["name"] for s in socks if s["state"] == "listening")
+        assert listening == [os.path.join(d, "sock"), f"@ckpt-unixsk-{root}"], listening
+        assert {s["backlog"] for s in socks if s["state"] == "listening"} == {7, 3}, socks
+        lens = sorted(s["len"] for s in records(recs, "SKB"))
+        # The stream's 100 KiB and 12 bytes (one SKB each), every message of the others;
+        # the child pair's queue depends on where the ping was.
+        for want in (100 * 1024, 12, 1, 7, 300, 4000, 11, 2222, 3, 17, 1500, 60000, 9, 99, 11, 12, 15):
+            assert want in lens, f"no {want}-byte SKB: {lens}"
+            lens.remove(want)
+        shut = sorted(s["shutdown"] for s in socks if s["sock_type"] == "stream")
+        assert shut.count("wr") == 2 and shut.count("rd") == 2, f"s1 and xc shut for writing, s0 and xa so for reading: {socks}"
+        accepted = [s for s in socks if s["state"] == "connected" and s["name"]]
+        assert sorted(s["name"] for s in accepted) == listening, f"one accepted from each listener: {accepted}"
+        # The killed root's socket file is still there: a stale one, which rstr replaces.
+        assert os.path.exists(os.path.join(d, "sock"))
+        # ... but nothing else: a regular file at the path is never removed.
+        os.rename(os.path.join(d, "sock"), os.path.join(d, "sock.old"))
+        with open(os.path.join(d, "sock"), "w") as f:
+            f.write("keep me")
+        st, _, err = sh(RSTR, "--detach", img, check=False, timeout=120)
+        assert st != 0 and "exists and is not a socket" in err, err
+        assert open(os.path.join(d, "sock")).read() == "keep me"
+        os.unlink(os.path.join(d, "sock"))
+        os.rename(os.path.join(d, "sock.old"), os.path.join(d, "sock"))
+
+        t.restart(img)
+        last = t.report("root")
+        t.reports(["root"], "the parent and child to talk after restart",
+                  lambda _, r: r["pings"] > last["pings"] + 3, timeout=120)
+        os.kill(root, signal.SIGUSR1)
+        v = t.reports(["root"], "the root to read its sockets back", lambda _, r: r["verified"] == 1)["root"]
+        assert v["errors"] == 0, f"after restart: {v['errors']} errors, the first: {v['what']}"
+        assert ask(os.path.join(d, "sock"), b"hello") == b"served hello"
+        assert ask(f"\0ckpt-unixsk-{root}", b"abstract") == b"served abstract"
+        after = t.report("root")
+        assert after["errors"] == 0 and after["pings"] > v["pings"], after
+
+
+def held(d):
+    """The report of a refused mode's process: {"fd": N, "count": C}, or None."""
+    try:
+        with open(os.path.join(d, "held")) as f:
+            w = f.read().split()
+    except FileNotFoundError:
+        return None
+    return {k: int(v) for k, v in zip(w[2::2], w[3::2])}
+
+
+def refused(mode, words, *extra, **kw):
+    """MODE's process is refused naming its fd with WORDS, leaves no image, and counts on."""
+    d = fresh(mode)
+    img = os.path.join(d, "img")
+    with open(os.path.join(d, "stderr"), "w") as err:
+        p = subprocess.Popen([UNIXSK, mode, d, *extra], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err, **kw)
+    try:
+        fd = wait_for(lambda: held(d), f"unixsk {mode} to start")["fd"]
+        st, _, err = sh(CKPT, str(p.pid), "-o", img, check=False)
+        assert st != 0, f"the checkpoint of unixsk {mode} must fail"
+        assert f"fd {fd}: {words}" in err, err
+        assert not os.path.exists(img), "no image is left behind"
+        count = held(d)["count"]
+        wait_for(lambda: held(d)["count"] > count + 2, f"unixsk {mode} to run on after the refusal")
+    finally:
+        p.kill()
+        p.wait()
+
+
+def peer_outside_the_tree_refused():
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        refused("outside", "unix socket connected to a peer outside the checkpointed tree",
+                str(theirs.fileno()), pass_fds=[theirs.fileno()])
+    finally:
+        mine.close()
+        theirs.close()
+
+
+def descriptor_in_flight_refused():
+    refused("rights", "unix socket with 1 file descriptors in flight (SCM_RIGHTS)")
+
+
+def inet_socket_refused():
+    refused("inet", "socket of family AF_INET not supported yet")
+
+
+def backlog_not_accepted_refused():
+    refused("backlog", "listening unix socket with 1 connections not accepted yet in its backlog")
+
+
+def passcred_refused():
+    refused("passcred", "unix socket with SO_PASSCRED, SO_PASSSEC or SO_PASSPIDFD set")
+
+
+if __name__ == "__main__":
+    sys.exit(run([
+        sockets_keep_their_data_and_boundaries,
+        peer_outside_the_tree_refused,
+        descriptor_in_flight_refused,
+        inet_socket_refused,
+        backlog_not_accepted_refused,
+        passcred_refused,
+    ]))

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unix domain sockets (the image's `UNIX_SOCK` and `SKB` records), made again by `rstr`
+//! before the first fork and parked with the other files ([`crate::files::park`]):
+//!
+//! - a connected pair with `socketpair`, both ends at once; a connection accepted from a
+//!   listening socket by a `connect` to the listener's name and an `accept` from it (made
+//!   first if need be), so that the accepted end has the listener's name again; what was queued for each end to
+//!   read is sent again from the other end, message by message (a stream's bytes at once),
+//!   so it lands in the right receive queue with its boundaries; then each end's shutdown
+//!   state is applied, after the data;
+//! - a listening socket with `socket`, `bind` on its name and `listen` with its backlog; a
+//!   socket file left at its path is removed first if, and only if, it is a socket nobody
+//!   listens on (`connect` is refused): anything else at the path fails the restart;
+//! - a socket neither connected nor listening with `socket` (and `bind` if it had a name).
+//!
+//! `SO_SNDBUF` and `SO_RCVBUF` are set again where the program had set them, before the
+//! data (the queued data is charged to the sender's buffer); `SO_*BUFFORCE` is tried when
+//! the limits (`net.core.wmem_max`) cap the plain ones.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::FileTypeExt;
+
+use anyhow::{bail, ensure, Context, Result};
+use ckptlib::abi::image::{self as img, unix_state};
+use ckptlib::restart::{Image, OpenFile, UnixImage};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::socket::{
+    bind, connect, getsockopt, listen, send, setsockopt, shutdown, socket, socketpair, sockopt,
+    AddressFamily, Backlog, GetSockOpt, MsgFlags, SetSockOpt, Shutdown, SockFlag, SockType,
+    UnixAddr,
+};
+
+/// The sockets made ahead of their own descriptor: the other end of a pair, a listener
+/// made for a connection accepted from it; and a copy of each listener, by name id, to
+/// accept its connections from.
+#[derive(Default)]
+pub struct Made {
+    ends: HashMap<u32, OwnedFd>,
+    listeners: HashMap<u32, OwnedFd>,
+}
+
+impl Made {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The socket a file object of kind `UNIX_SOCKET` is, made the first time it (or its peer)
+/// is asked for, with the descriptor's status flags (`O_NONBLOCK`).
+pub fn socket_end(image: &Image, f: &OpenFile, made: &mut Made) -> Result<OwnedFd> {
+    let r = &f.rec;
+    let id = r.pipe;
+    let fd = match made.ends.remove(&id) {
+        Some(fd) => fd,
+        None => make(image, id, made).with_context(|| format!("fd {}: unix socket {id}", r.fd))?,
+    };
+    let status = OFlag::from_bits_retain(r.flags as i32) - OFlag::O_ACCMODE;
+    fcntl(&fd, FcntlArg::F_SETFL(status))
+        .with_context(|| format!("fd {}: unix socket flags", r.fd))?;
+    Ok(fd)
+}
+
+fn sock_type(u: &UnixImage) -> Result<SockType> {
+    Ok(match u.sock.sock_type as i32 {
+        libc::SOCK_STREAM => SockType::Stream,
+        libc::SOCK_DGRAM => SockType::Datagram,
+        libc::SOCK_SEQPACKET => SockType::SeqPacket,
+        t => bail!("type {t}"),
+    })
+}
+
+/// Makes socket `id` (and its peer, into `made`).
+fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
+    let u = image.unix.get(&id).context("no UNIX_SOCK record")?;
+    let ty = sock_type(u)?;
+    match u.sock.state {
+        unix_state::CONNECTED => {
+            let p = image
+                .unix
+                .get(&u.sock.peer)
+                .with_context(|| format!("its peer {} has no UNIX_SOCK record", u.sock.peer))?;
+            let (a, b) = if u.sock.listener != 0 || p.sock.listener != 0 {
+                let (server, client) = if u.sock.listener != 0 { (u, p) } else { (p, u) };
+                let (s, c) = accepted(image, server, client, ty, made)?;
+                if u.sock.listener != 0 {
+                    (s, c)
+                } else {
+                    (c, s)
+                }
+            } else {
+                let (a, b) = socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
+                    .context("socketpair")?;
+                buffers(&a, u)?;
+                buffers(&b, p).with_context(|| format!("its peer {}", p.sock.id))?;
+                (a, b)
+            };
+            // What each end had to read, sent by the other.
+            refill(&b, u)?;
+            refill(&a, p).with_context(|| format!("its peer {}", p.sock.id))?;
+            apply_shutdown(&a, u.sock.shutdown)?;
+            apply_shutdown(&b, p.sock.shutdown)
+                .with_context(|| format!("its peer {}", p.sock.id))?;
+            made.ends.insert(p.sock.id, b);
+            Ok(a)
+        }
+        unix_state::LISTENING | unix_state::UNCONNECTED => {
+            let s =
+                socket(AddressFamily::Unix, ty, SockFlag::SOCK_CLOEXEC, None).context("socket")?;
+            buffers(&s, u)?;
+            if !u.name.is_empty() {
+                bind_name(&s, &u.name, ty)?;
+            }
+            if u.sock.state == unix_state::LISTENING {
+                let backlog = Backlog::new(u.sock.backlog as i32)
+                    .with_context(|| format!("backlog {}", u.sock.backlog))?;
+                listen(&s, backlog).context("listen")?;
+                let copy = s.try_clone().context("dup of the listener")?;
+                made.listeners.insert(u.sock.listener, copy);
+            }
+            Ok(s)
+        }
+        st => bail!("state {st}"),
+    }
+}
+
+/// A connection accepted from `server`'s listener (made now if it was not yet): a socket
+/// connects to the listener's name and the listener accepts it, as when the tree made it.
+/// Returns (the accepted end, the connecting end).
+fn accepted(
+    image: &Image,
+    server: &UnixImage,
+    client: &UnixImage,
+    ty: SockType,
+    made: &mut Made,
+) -> Result<(OwnedFd, OwnedFd)> {
+    let name = server.sock.listener;
+    if !made.listeners.contains_key(&name) {
+        let l = ckptlib::unix::listener_of(&image.unix, name)
+            .with_context(|| format!("no listener of name {name}"))?;
+        let fd = make(image, l.sock.id, made)
+            .with_context(|| format!("its listener, unix socket {}", l.sock.id))?;
+        made.ends.insert(l.sock.id, fd);
+    }
+    let listener = made
+        .listeners
+        .get(&name)
+        .context("the listener was not made")?;
+    let c = socket(AddressFamily::Unix, ty, SockFlag::SOCK_CLOEXEC, None).context("socket")?;
+    buffers(&c, client).with_context(|| format!("unix socket {}", client.sock.id))?;
+    let addr = addr_of(&server.name)?;
+    // The listener's backlog is empty (a checkpoint refuses one that is not): this
+    // connection is the next one it accepts, and connect does not wait.
+    connect(c.as_raw_fd(), &addr).context("connect to its listener")?;
+    let s = crate::sys::accept(listener.as_fd()).context("accept from its listener")?;
+    buffers(&s, server)?;
+    Ok((s, c))
+}
+
+/// The address of a name of the image: abstract (a NUL first) or a path.
+fn addr_of(name: &[u8]) -> Result<UnixAddr> {
+    if name.first() == Some(&0) {
+        return UnixAddr::new_abstract(&name[1..]).context("abstract name");
+    }
+    let path = std::str::from_utf8(name).context("name is not UTF-8")?;
+    UnixAddr::new(path).with_context(|| format!("name {path}"))
+}
+
+/// `SO_SNDBUF` and `SO_RCVBUF` as the image has them (the kernel's doubled values), where
+/// the program had set them.
+fn buffers(s: &OwnedFd, u: &UnixImage) -> Result<()> {
+    buffer(
+        s,
+        u.sock.sndbuf,
+        "SO_SNDBUF",
+        sockopt::SndBuf,
+        sockopt::SndBufForce,
+    )?;
+    buffer(
+        s,
+        u.sock.rcvbuf,
+        "SO_RCVBUF",
+        sockopt::RcvBuf,
+        sockopt::RcvBufForce,
+    )
+}
+
+/// Sets one buffer size to `want` as the kernel holds it (twice what is asked), with the
+/// `FORCE` option when the plain one is capped; none when `want` is 0.
+fn buffer<O, F>(s: &OwnedFd, want: u32, name: &str, opt: O, force: F) -> Result<()>
+where
+    O: GetSockOpt<Val = usize> + SetSockOpt<Val = usize> + Copy,
+    F: SetSockOpt<Val = usize>,
+{
+    if want == 0 {
+        return Ok(());
+    }
+    let want = want as usize;
+    setsockopt(s, opt, &(want / 2)).context(name.to_owned())?;
+    if getsockopt(s, opt).context(name.to_owned())? != want {
+        setsockopt(s, force, &(want / 2)).with_context(|| format!("{name} (forced)"))?;
+    }
+    let now = getsockopt(s, opt).context(name.to_owned())?;
+    ensure!(now == want, "{name} is {now}, not {want}");
+    Ok(())
+}
+
+/// Sends `u`'s saved queue from `from`, its peer: a stream's bytes until all are sent, each
+/// message of a datagram or seqpacket socket whole. Never blocks: a queue that no longer
+/// fits fails with the numbers.
+fn refill(from: &OwnedFd, u: &UnixImage) -> Result<()> {
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+    let stream = u.sock.sock_type as i32 == libc::SOCK_STREAM;
+    for (i, m) in u.queue.iter().enumerate() {
+        let mut at = 0;
+        loop {
+            let n = match send(from.as_raw_fd(), &m[at..], flags) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "refilling its receive queue: message {i} ({} bytes), {at} sent",
+                            m.len()
+                        )
+                    })
+                }
+            };
+            at += n;
+            if !stream {
+                ensure!(
+                    n == m.len(),
+                    "refilling its receive queue: message {i} of {} bytes sent as {n}",
+                    m.len()
+                );
+            }
+            if at >= m.len() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply_shutdown(s: &OwnedFd, bits: u32) -> Result<()> {
+    let how = match bits {
+        0 => return Ok(()),
+        img::CKPT_UNIX_RCV_SHUTDOWN => Shutdown::Read,
+        img::CKPT_UNIX_SEND_SHUTDOWN => Shutdown::Write,
+        _ => Shutdown::Both,
+    };
+    shutdown(s.as_raw_fd(), how).with_context(|| format!("shutdown {how:?}"))
+}
+
+/// Binds `s` to `name`: an abstract name as it is; a path after removing a stale socket file
+/// left there (a socket nobody listens on), never anything else.
+fn bind_name(s: &OwnedFd, name: &[u8], ty: SockType) -> Result<()> {
+    let addr = addr_of(name)?;
+    if name[0] == 0 {
+        return bind(s.as_raw_fd(), &addr).with_context(|| {
+            format!(
+                "bind to the abstract name @{}",
+                String::from_utf8_lossy(&name[1..])
+            )
+        });
+    }
+    let path = std::str::from_utf8(name).context("name is not UTF-8")?;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {
+            if stale(&addr, ty)? {
+                std::fs::remove_file(path)
+                    .with_context(|| format!("removing the stale socket file {path}"))?;
+            } else {
+                bail!("{path}: another socket is listening there");
+            }
+        }
+        Ok(_) => bail!("{path} exists and is not a socket: not removed"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("lstat {path}")),
+    }
+    bind(s.as_raw_fd(), &addr).with_context(|| format!("bind to {path}"))
+}
+
+/// Whether the socket file at `addr` is stale: a connection to it is refused.
+fn stale(addr: &UnixAddr, ty: SockType) -> Result<bool> {
+    let probe = socket(
+        AddressFamily::Unix,
+        ty,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .context("socket")?;
+    match connect(probe.as_raw_fd(), addr) {
+        Err(Errno::ECONNREFUSED) => Ok(true),
+        // EPROTOTYPE: a socket of another type is bound there, alive.
+        Ok(()) | Err(Errno::EAGAIN) | Err(Errno::EPROTOTYPE) => Ok(false),
+        Err(e) => Err(e).context("connect, to tell whether the socket file is stale"),
+    }
+}
