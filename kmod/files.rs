@@ -208,6 +208,11 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
         o.rec.fd = fd as i32;
         o.rec.obj = objs.id(o.facts.file_id)?;
         check_fd(&o)?;
+        let name = &path[..o.rec.path_len as usize];
+        if let Some(kind) = crate::anonfd::kind_of(o.facts.fs_magic, name) {
+            crate::anonfd::checkpoint(task, objs, w, &mut o, kind)?;
+            continue;
+        }
         if o.rec.mode & S_IFMT == S_IFIFO && o.facts.pipe_id != 0 {
             let pipe = objs.id(o.facts.pipe_id)?;
             check_pipe_end(objs, &o, pipe)?;

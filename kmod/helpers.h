@@ -151,4 +151,8 @@ int ckpt_helper_file_may_exec(struct file *file);
 /* Refusals at checkpoint of what restart could not rebuild. */
 int ckpt_helper_file_is_sysv_shm(struct file *file);
 
+/* eventfd, timerfd, signalfd: their show_fdinfo text. */
+int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,
+			    u32 size, s64 *real_ns);
+
 #endif

@@ -272,6 +272,8 @@ pub enum Rec {
         file: img::CkptFileRec,
         path: Vec<u8>,
     },
+    /// An eventfd, timerfd or signalfd.
+    Anonfd(crate::anonfd::AnonFd),
     Xstate {
         xstate: img::CkptXstateRec,
         /// The XSAVE area.
@@ -315,6 +317,7 @@ impl Rec {
             Rec::Siginfo(_) => rec::SIGINFO,
             Rec::Pipe { .. } => rec::PIPE,
             Rec::File { .. } => rec::FILE,
+            Rec::Anonfd(a) => a.kind(),
             Rec::Xstate { .. } => rec::XSTATE,
             Rec::Mm(_) => rec::MM,
             Rec::Vma { .. } => rec::VMA,
@@ -431,6 +434,9 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 path: path(kind, rest)?,
             }
         }
+        rec::EVENTFD => Rec::Anonfd(crate::anonfd::AnonFd::Eventfd(fixed(p)?.0)),
+        rec::TIMERFD => Rec::Anonfd(crate::anonfd::AnonFd::Timerfd(fixed(p)?.0)),
+        rec::SIGNALFD => Rec::Anonfd(crate::anonfd::AnonFd::Signalfd(fixed(p)?.0)),
         rec::XSTATE => {
             let (xstate, area) = fixed::<img::CkptXstateRec>(p)?;
             Rec::Xstate {

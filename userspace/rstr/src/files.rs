@@ -254,6 +254,8 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             }
             let fd = if f.rec.kind == file_kind::PIPE {
                 pipe_end(image, f, &mut pipes)?
+            } else if let Some(a) = image.anonfds.get(&f.rec.obj) {
+                crate::anonfd::make(a, f).with_context(|| format!("process {}", e.pid))?
             } else {
                 open_file(f).map_err(|err| {
                     anyhow::anyhow!(
