@@ -2,7 +2,7 @@
 
 //! A small valid image made with `ckptlib`'s encoder, for the host fuzzers' seed corpus
 //! (the guest's seeds are real images, written by `ckpt`): one process with a pending
-//! signal, a pipe and a file, its memory of an anonymous area with one page, a mapped file
+//! signal, a pipe, a file, an eventfd, a timerfd and a signalfd, its memory of an anonymous area with one page, a mapped file
 //! and its vDSO, then its registers.
 
 use zerocopy::{FromZeros, IntoBytes};
@@ -76,6 +76,38 @@ pub fn image() -> Vec<u8> {
     let mut f = img::CkptFileRec::new_zeroed();
     (f.fd, f.kind, f.obj, f.pipe) = (3, file_kind::PIPE, 2, 1);
     put(rec::FILE, f.as_bytes(), &[]);
+    // An eventfd, a timerfd and a signalfd, each before its FILE.
+    let e = img::CkptEventfdRec {
+        id: 3,
+        flags: img::CKPT_EFD_SEMAPHORE,
+        count: 5,
+    };
+    put(rec::EVENTFD, e.as_bytes(), &[]);
+    let mut f = img::CkptFileRec::new_zeroed();
+    (f.fd, f.kind, f.obj, f.flags) = (4, file_kind::EVENTFD, 3, libc::O_RDWR as u32);
+    put(rec::FILE, f.as_bytes(), &[]);
+    let mut t = img::CkptTimerfdRec::new_zeroed();
+    (t.id, t.clockid, t.ticks) = (4, libc::CLOCK_MONOTONIC as u32, 2);
+    (t.value_nsec, t.interval_nsec) = (20_000_000, 50_000_000);
+    (t.now_sec, t.now_nsec) = (1_700_000_000, 5);
+    put(rec::TIMERFD, t.as_bytes(), &[]);
+    let mut f = img::CkptFileRec::new_zeroed();
+    (f.fd, f.kind, f.obj, f.flags) = (
+        5,
+        file_kind::TIMERFD,
+        4,
+        (libc::O_RDWR | libc::O_NONBLOCK) as u32,
+    );
+    put(rec::FILE, f.as_bytes(), &[]);
+    let sfd = img::CkptSignalfdRec {
+        id: 5,
+        __reserved: 0,
+        mask: 1 << (libc::SIGUSR1 - 1),
+    };
+    put(rec::SIGNALFD, sfd.as_bytes(), &[]);
+    let mut f = img::CkptFileRec::new_zeroed();
+    (f.fd, f.kind, f.obj, f.flags) = (6, file_kind::SIGNALFD, 5, libc::O_RDWR as u32);
+    put(rec::FILE, f.as_bytes(), &[]);
     let x = img::CkptXstateRec {
         xstate_bv: 3,
         size: 576,
@@ -141,7 +173,12 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 20);
-        assert_eq!(kinds[17], "PAGES");
+        assert_eq!(kinds.len(), 26);
+        assert_eq!(kinds[23], "PAGES");
+        assert_eq!(
+            (&kinds[12], &kinds[14], &kinds[16]),
+            (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
+        );
+        assert_eq!(image.anonfds.len(), 3);
     }
 }
