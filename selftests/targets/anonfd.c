@@ -13,8 +13,9 @@
  *                        dup) with a forked child. Both report "ready 1", then wait
  *                        for SIGUSR2: the child then writes 7 to the shared eventfd
  *                        (through its dup) and reports "wrote 7"; the parent checks
- *                        every one of them and reports "checked 1 errors E" with
- *                        what it read.
+ *                        every one of them, the one-shot timers first (their time
+ *                        runs from the restart), and reports "checked 1 errors E"
+ *                        with what it read.
  *   anonfd cancel DIR    a CLOCK_REALTIME timerfd armed with TFD_TIMER_ABSTIME |
  *                        TFD_TIMER_CANCEL_ON_SET an hour ahead; counts ("count N")
  *   anonfd alarm DIR     a CLOCK_BOOTTIME_ALARM timerfd armed an hour ahead (reports
@@ -167,9 +168,63 @@ static void state(void)
 	if (raise(SIGUSR1))
 		die("raise");
 
+	/* An expiration of the periodic timer waits, unread, when the checkpoint comes. */
+	if (!readable(periodic, 1000))
+		die("periodic timer");
 	ready_at = now_ns(CLOCK_BOOTTIME);
 	report("parent", "ready 1 child %d", child);
 	wait_usr2();
+
+	/* The one-shot timers: what remained, no more (the process was stopped meanwhile). */
+	rem = remaining_ns(ahead);
+	CHECK(rem > 0 && rem <= 2000 * MS - (ready_at - armed_at),
+	      "2 s timer: %lld ms remain, %lld ms had passed before the checkpoint",
+	      (long long)(rem / MS), (long long)((ready_at - armed_at) / MS));
+	CHECK(read(ahead, &v, sizeof(v)) < 0 && errno == EAGAIN, "2 s timer fired early");
+	t0 = now_ns(CLOCK_BOOTTIME);
+	CHECK(readable(ahead, 10000), "2 s timer never fired");
+	took = now_ns(CLOCK_BOOTTIME) - t0;
+	CHECK(took >= rem - 20 * MS, "2 s timer fired after %lld ms, %lld remained",
+	      (long long)(took / MS), (long long)(rem / MS));
+	CHECK(read(ahead, &v, sizeof(v)) == sizeof(v) && v == 1, "2 s timer: %llu expirations",
+	      (unsigned long long)v);
+	/* TFD_TIMER_ABSTIME on the wall clock: it still expires at its wall-clock time. */
+	rem = remaining_ns(wall);
+	{
+		int64_t want = wall_expiry - now_ns(CLOCK_REALTIME);
+
+		CHECK(rem <= (want > 0 ? want : 0) + 50 * MS && rem >= want - 50 * MS,
+		      "absolute timer: %lld ms remain, its wall-clock time is %lld ms ahead",
+		      (long long)(rem / MS), (long long)(want / MS));
+	}
+
+	/* The periodic timer: the unread expirations, then it keeps firing every 50 ms. */
+	ticks = 0;
+	CHECK(read(periodic, &ticks, sizeof(ticks)) == sizeof(ticks) && ticks >= 1,
+	      "periodic timer: %llu expirations waiting", (unsigned long long)ticks);
+	/*
+	 * The next read re-arms it (the first may have read only the saved expirations, and
+	 * then a read counts the periods since its last expiration): 5 more from there.
+	 */
+	if (!readable(periodic, 5000) || read(periodic, &v, sizeof(v)) != sizeof(v))
+		CHECK(0, "periodic timer: no expiration after the saved ones");
+	total = 0;
+	t0 = now_ns(CLOCK_MONOTONIC);
+	while (total < 5) {
+		if (!readable(periodic, 5000)) {
+			CHECK(0, "periodic timer stopped after %llu more", (unsigned long long)total);
+			break;
+		}
+		if (read(periodic, &v, sizeof(v)) != sizeof(v))
+			die("read periodic");
+		total += v;
+	}
+	took = now_ns(CLOCK_MONOTONIC) - t0;
+	CHECK(took >= (int64_t)(total - 1) * 50 * MS && took < 10000 * MS,
+	      "periodic timer: %llu expirations in %lld ms", (unsigned long long)total,
+	      (long long)(took / MS));
+	rem = remaining_ns(periodic);
+	CHECK(rem >= 0 && rem <= 50 * MS, "periodic timer: %lld ns to the next", (long long)rem);
 
 	/* The eventfds: counts, semaphore mode, flags per description and descriptor. */
 	CHECK(!(fcntl(sem, F_GETFL) & O_NONBLOCK), "semaphore eventfd became O_NONBLOCK");
@@ -197,51 +252,6 @@ static void state(void)
 	      si.ssi_code);
 	CHECK(read(sfd, &si, sizeof(si)) < 0 && errno == EAGAIN,
 	      "signalfd: a second read did not fail with EAGAIN");
-
-	/* The periodic timer: the unread expirations, then it keeps firing every 50 ms. */
-	ticks = 0;
-	CHECK(read(periodic, &ticks, sizeof(ticks)) == sizeof(ticks) && ticks >= 1,
-	      "periodic timer: %llu expirations waiting", (unsigned long long)ticks);
-	total = 0;
-	t0 = now_ns(CLOCK_MONOTONIC);
-	while (total < 5) {
-		if (!readable(periodic, 5000)) {
-			CHECK(0, "periodic timer stopped after %llu more", (unsigned long long)total);
-			break;
-		}
-		if (read(periodic, &v, sizeof(v)) != sizeof(v))
-			die("read periodic");
-		total += v;
-	}
-	took = now_ns(CLOCK_MONOTONIC) - t0;
-	CHECK(took >= (int64_t)(total - 1) * 50 * MS && took < 10000 * MS,
-	      "periodic timer: %llu expirations in %lld ms", (unsigned long long)total,
-	      (long long)(took / MS));
-	rem = remaining_ns(periodic);
-	CHECK(rem >= 0 && rem <= 50 * MS, "periodic timer: %lld ns to the next", (long long)rem);
-
-	/* The one-shot timers: what remained, no more (the process was stopped meanwhile). */
-	rem = remaining_ns(ahead);
-	CHECK(rem > 0 && rem <= 2000 * MS - (ready_at - armed_at),
-	      "2 s timer: %lld ms remain, %lld ms had passed before the checkpoint",
-	      (long long)(rem / MS), (long long)((ready_at - armed_at) / MS));
-	CHECK(read(ahead, &v, sizeof(v)) < 0 && errno == EAGAIN, "2 s timer fired early");
-	t0 = now_ns(CLOCK_BOOTTIME);
-	CHECK(readable(ahead, 10000), "2 s timer never fired");
-	took = now_ns(CLOCK_BOOTTIME) - t0;
-	CHECK(took >= rem - 20 * MS, "2 s timer fired after %lld ms, %lld remained",
-	      (long long)(took / MS), (long long)(rem / MS));
-	CHECK(read(ahead, &v, sizeof(v)) == sizeof(v) && v == 1, "2 s timer: %llu expirations",
-	      (unsigned long long)v);
-	/* TFD_TIMER_ABSTIME on the wall clock: it still expires at its wall-clock time. */
-	rem = remaining_ns(wall);
-	{
-		int64_t want = wall_expiry - now_ns(CLOCK_REALTIME);
-
-		CHECK(rem <= (want > 0 ? want : 0) + 50 * MS && rem >= want - 50 * MS,
-		      "absolute timer: %lld ms remain, its wall-clock time is %lld ms ahead",
-		      (long long)(rem / MS), (long long)(want / MS));
-	}
 
 	/* The eventfd shared with the child, which wrote 7 through its dup. */
 	v = 0;
