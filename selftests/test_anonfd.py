@@ -42,9 +42,12 @@ def state_comes_back_and_the_program_checks_it():
         sfds = records(recs, "SIGNALFD")
         files = [f for f in records(recs, "FILE") if f["kind"] in ("eventfd", "timerfd", "signalfd")]
         assert sorted((e["count"], e["semaphore"]) for e in efds.values()) == [(0, False), (5, False), (5, True)], efds
-        assert sorted(t_["clock"] for t_ in tfds) == ["CLOCK_BOOTTIME", "CLOCK_MONOTONIC", "CLOCK_REALTIME"], tfds
-        periodic = next(t_ for t_ in tfds if t_["clock"] == "CLOCK_MONOTONIC")
-        assert periodic["interval"] == "0.050000000" and not periodic["abstime"], periodic
+        assert sorted(t_["clock"] for t_ in tfds) == ["CLOCK_BOOTTIME", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC",
+                                                      "CLOCK_REALTIME"], tfds
+        expired = next(t_ for t_ in tfds if t_["interval"] == t_["value"] == "0.000000000")
+        assert expired["ticks"] == 1, f"the expired one-shot timer's expiration is saved: {expired}"
+        periodic = next(t_ for t_ in tfds if t_["interval"] == "0.050000000")
+        assert periodic["clock"] == "CLOCK_MONOTONIC" and not periodic["abstime"], periodic
         assert periodic["ticks"] >= 1, f"the periodic timer's unread expiration is saved: {periodic}"
         wall = next(t_ for t_ in tfds if t_["clock"] == "CLOCK_REALTIME")
         assert wall["abstime"] and wall["interval"] == "0.000000000", wall
@@ -54,7 +57,7 @@ def state_comes_back_and_the_program_checks_it():
         assert len(users) == 4 and all(f["kind"] == "eventfd" for f in users), users
         # Each description's record comes once, before its first FILE.
         ids = [x.get("id") for x in recs if x["type"] in ("EVENTFD", "TIMERFD", "SIGNALFD")]
-        assert len(ids) == len(set(ids)) == 7, ids
+        assert len(ids) == len(set(ids)) == 8, ids
         for f in files:
             first = next(i for i, x in enumerate(recs) if x["type"] == "FILE" and x["obj"] == f["obj"])
             rec_at = next(i for i, x in enumerate(recs) if x["type"] in ("EVENTFD", "TIMERFD", "SIGNALFD")

@@ -7,7 +7,8 @@
  *   anonfd state DIR     the parent holds an eventfd in semaphore mode (count 5,
  *                        blocking), a plain one (count 5, O_NONBLOCK, close-on-exec),
  *                        a timerfd firing every 50 ms (CLOCK_MONOTONIC), one armed
- *                        2 s ahead (CLOCK_BOOTTIME), one armed with TFD_TIMER_ABSTIME
+ *                        2 s ahead (CLOCK_BOOTTIME), a one-shot one that expired
+ *                        unread, one armed with TFD_TIMER_ABSTIME
  *                        10 s ahead on CLOCK_REALTIME, a signalfd for SIGUSR1 with one
  *                        SIGUSR1 pending, and an eventfd it shares (also through a
  *                        dup) with a forked child. Both report "ready 1", then wait
@@ -105,7 +106,7 @@ static void wait_usr2(void)
 
 static void state(void)
 {
-	int sem, plain, periodic, ahead, wall, sfd, shared, shared_dup;
+	int sem, plain, periodic, ahead, wall, expired, sfd, shared, shared_dup;
 	int64_t armed_at, wall_at, wall_expiry, ready_at, rem, t0, took;
 	struct signalfd_siginfo si;
 	uint64_t v, ticks, total;
@@ -124,8 +125,9 @@ static void state(void)
 	periodic = timerfd_create(CLOCK_MONOTONIC, 0);
 	ahead = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK);
 	wall = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK);
+	expired = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
 	shared = eventfd(0, 0);
-	if (sem < 0 || plain < 0 || periodic < 0 || ahead < 0 || wall < 0 || shared < 0)
+	if (sem < 0 || plain < 0 || periodic < 0 || ahead < 0 || wall < 0 || expired < 0 || shared < 0)
 		die("eventfd, timerfd_create");
 	shared_dup = dup(shared);
 	if (shared_dup < 0)
@@ -168,6 +170,9 @@ static void state(void)
 	if (raise(SIGUSR1))
 		die("raise");
 
+	/* A one-shot timer that expired, not read. */
+	if (arm(expired, 0, 1 * MS, 0) || !readable(expired, 1000))
+		die("expired timer");
 	/* An expiration of the periodic timer waits, unread, when the checkpoint comes. */
 	if (!readable(periodic, 1000))
 		die("periodic timer");
@@ -197,6 +202,13 @@ static void state(void)
 		      "absolute timer: %lld ms remain, its wall-clock time is %lld ms ahead",
 		      (long long)(rem / MS), (long long)(want / MS));
 	}
+
+	/* The one-shot timer that had expired: its one expiration, read once, disarmed. */
+	v = 0;
+	CHECK(read(expired, &v, sizeof(v)) == sizeof(v) && v == 1,
+	      "expired timer: %llu expirations, not its 1 unread", (unsigned long long)v);
+	CHECK(read(expired, &v, sizeof(v)) < 0 && errno == EAGAIN && remaining_ns(expired) == 0,
+	      "expired timer: readable again or armed");
 
 	/* The periodic timer: the unread expirations, then it keeps firing every 50 ms. */
 	ticks = 0;
