@@ -9,6 +9,7 @@ by dup and fork. What is not restored (TFD_TIMER_CANCEL_ON_SET, alarm clocks) is
 import os
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ktap  # noqa: E402
@@ -64,6 +65,8 @@ def state_comes_back_and_the_program_checks_it():
                           and x["id"] == f["obj"])
             assert rec_at < first, f"the record of description {f['obj']} comes after its first FILE"
 
+        ahead = next(t_ for t_ in tfds if t_["clock"] == "CLOCK_BOOTTIME")
+        before_restart = time.monotonic()
         t.restart(img)
         assert running(parent) and running(child), "both processes are back"
         # The parent first: the time left on its 2 s timer runs from the restart.
@@ -75,6 +78,13 @@ def state_comes_back_and_the_program_checks_it():
                         lambda _, p: p.get("checked") == 1)["parent"]
         assert got["errors"] == 0, f"{got['errors']} checks failed after the restart: {stderr_of(t)}"
         assert got["ticks"] >= periodic["ticks"] and got["more"] >= 5, (got, periodic)
+        # The 2 s timer had what the image says left, counted from the restart: no more,
+        # and no less than that minus the time since rstr started.
+        saved = float(ahead["value"])
+        left = got["ahead_rem_us"] / 1e6
+        since = time.monotonic() - before_restart
+        assert saved - since <= left <= saved, (f"the 2 s timer had {left:.3f} s left, {saved:.3f} s when saved, "
+                                                f"{since:.3f} s since the restart began")
 
 
 def refused(mode, expect):

@@ -107,7 +107,7 @@ static void wait_usr2(void)
 static void state(void)
 {
 	int sem, plain, periodic, ahead, wall, expired, sfd, shared, shared_dup;
-	int64_t armed_at, wall_at, wall_expiry, ready_at, rem, t0, took;
+	int64_t armed_at, wall_at, wall_expiry, ready_at, rem, ahead_rem, t0, took;
 	struct signalfd_siginfo si;
 	uint64_t v, ticks, total;
 	sigset_t set;
@@ -181,7 +181,7 @@ static void state(void)
 	wait_usr2();
 
 	/* The one-shot timers: what remained, no more (the process was stopped meanwhile). */
-	rem = remaining_ns(ahead);
+	rem = ahead_rem = remaining_ns(ahead);
 	CHECK(rem > 0 && rem <= 2000 * MS - (ready_at - armed_at),
 	      "2 s timer: %lld ms remain, %lld ms had passed before the checkpoint",
 	      (long long)(rem / MS), (long long)((ready_at - armed_at) / MS));
@@ -273,9 +273,10 @@ static void state(void)
 	CHECK(write(shared_dup, &v, sizeof(v)) == sizeof(v) && read(shared, &v, sizeof(v)) == sizeof(v) &&
 	      v == 2, "shared eventfd: a write through the dup is not read through the original");
 
-	report("parent", "ready 1 child %d checked 1 errors %d ticks %llu more %llu took_ms %lld",
+	report("parent",
+	       "ready 1 child %d checked 1 errors %d ticks %llu more %llu took_ms %lld ahead_rem_us %lld",
 	       child, errors, (unsigned long long)ticks, (unsigned long long)total,
-	       (long long)(took / MS));
+	       (long long)(took / MS), (long long)(ahead_rem / 1000));
 	for (;;)
 		pause();
 }
