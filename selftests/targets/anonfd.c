@@ -180,17 +180,25 @@ static void state(void)
 	report("parent", "ready 1 child %d", child);
 	wait_usr2();
 
-	/* The one-shot timers: what remained, no more (the process was stopped meanwhile). */
+	/*
+	 * The one-shot timers: what remained, no more (the process was stopped meanwhile).
+	 * A timer already due when this runs (a slow restart) is test_anonfd.py's to judge:
+	 * it compares the time left reported with the image's and the time since restart.
+	 */
 	rem = ahead_rem = remaining_ns(ahead);
-	CHECK(rem > 0 && rem <= 2000 * MS - (ready_at - armed_at),
+	CHECK(rem <= 2000 * MS - (ready_at - armed_at),
 	      "2 s timer: %lld ms remain, %lld ms had passed before the checkpoint",
 	      (long long)(rem / MS), (long long)((ready_at - armed_at) / MS));
-	CHECK(read(ahead, &v, sizeof(v)) < 0 && errno == EAGAIN, "2 s timer fired early");
-	t0 = now_ns(CLOCK_BOOTTIME);
-	CHECK(readable(ahead, 10000), "2 s timer never fired");
-	took = now_ns(CLOCK_BOOTTIME) - t0;
-	CHECK(took >= rem - 20 * MS, "2 s timer fired after %lld ms, %lld remained",
-	      (long long)(took / MS), (long long)(rem / MS));
+	if (rem > 20 * MS) {
+		CHECK(read(ahead, &v, sizeof(v)) < 0 && errno == EAGAIN, "2 s timer fired early");
+		t0 = now_ns(CLOCK_BOOTTIME);
+		CHECK(readable(ahead, 10000), "2 s timer never fired");
+		took = now_ns(CLOCK_BOOTTIME) - t0;
+		CHECK(took >= rem - 20 * MS, "2 s timer fired after %lld ms, %lld remained",
+		      (long long)(took / MS), (long long)(rem / MS));
+	} else {
+		CHECK(readable(ahead, 10000), "2 s timer never fired");
+	}
 	CHECK(read(ahead, &v, sizeof(v)) == sizeof(v) && v == 1, "2 s timer: %llu expirations",
 	      (unsigned long long)v);
 	/* TFD_TIMER_ABSTIME on the wall clock: it still expires at its wall-clock time. */
