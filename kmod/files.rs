@@ -165,6 +165,17 @@ fn check_pipe_end(objs: &mut Objects, o: &OpenFd, pipe: u32) -> CkptResult {
     Ok(())
 }
 
+/// The `FILE` record of a descriptor `rstr` makes again from the object's own record
+/// (a pipe, a socket, an eventfd...) rather than opens by path: `kind`, and `pipe` the
+/// object's id where the kind has one (0 if not); no path, no offset.
+pub(crate) fn made_again(w: &mut ImageWriter, o: &mut OpenFd, kind: u32, pipe: u32) -> CkptResult {
+    o.rec.kind = kind;
+    o.rec.pipe = pipe;
+    o.rec.pos = 0;
+    o.rec.path_len = 0;
+    w.record(rec::FILE, &[o.rec.as_bytes()])
+}
+
 /// The largest pipe `rstr` takes (its check of the `PIPE` record).
 const PIPE_CAPACITY_MAX: u32 = 1 << 30;
 
@@ -209,6 +220,11 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
         o.rec.fd = fd as i32;
         o.rec.obj = objs.id(o.facts.file_id)?;
         check_fd(&o)?;
+        let name = &path[..o.rec.path_len as usize];
+        if let Some(kind) = crate::anonfd::kind_of(o.facts.fs_magic, name) {
+            crate::anonfd::checkpoint(task, objs, w, &mut o, kind)?;
+            continue;
+        }
         if o.rec.mode & S_IFMT == S_IFIFO && o.facts.pipe_id != 0 {
             let pipe = objs.id(o.facts.pipe_id)?;
             check_pipe_end(objs, &o, pipe)?;
@@ -230,12 +246,8 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
                 };
                 w.record(rec::PIPE, &[r.as_bytes(), &pipe_buf])?;
             }
-            // A pipe is made again by `pipe()`: no path, no offset.
-            o.rec.kind = file_kind::PIPE;
-            o.rec.pipe = pipe;
-            o.rec.pos = 0;
-            o.rec.path_len = 0;
-            w.record(rec::FILE, &[o.rec.as_bytes()])?;
+            // A pipe is made again by `pipe()`.
+            made_again(w, &mut o, file_kind::PIPE, pipe)?;
             continue;
         }
         if o.rec.mode & S_IFMT == S_IFSOCK {

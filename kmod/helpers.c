@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/dcache.h>
+#include <linux/eventfd.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -21,6 +22,7 @@
 #include <linux/prctl.h>
 #include <linux/highmem.h>
 #include <linux/time_namespace.h>
+#include <linux/timerfd.h>
 #include <uapi/linux/magic.h>
 #include <linux/huge_mm.h>
 #include <linux/mm.h>
@@ -37,6 +39,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
 #include <linux/signal.h>
 #include <linux/slab.h>
@@ -1222,6 +1225,78 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *
 	}
 	ret = unix_queue(sk, peer, out, buf, size, lens, max_msgs);
 out:
+	fput(file);
+	return ret;
+}
+
+/* ---- eventfd, timerfd, signalfd -------------------------------------- */
+
+static_assert(CKPT_EFD_SEMAPHORE == EFD_SEMAPHORE);
+static_assert(CKPT_TFD_TIMER_ABSTIME == TFD_TIMER_ABSTIME);
+static_assert(CKPT_TFD_TIMER_CANCEL_ON_SET == TFD_TIMER_CANCEL_ON_SET);
+
+/*
+ * Whether @file is of @kind (CKPT_FILE_EVENTFD, _TIMERFD or _SIGNALFD). An
+ * eventfd is told by eventfd_ctx_fileget(), which compares f_op with
+ * eventfd_fops. timerfd_fops and signalfd_fops are static and nothing exported
+ * tells them: those are told by the name of their anonymous inode's dentry, on
+ * the anon_inode filesystem, which only fs/timerfd.c and fs/signalfd.c give
+ * (anon_inode_getfile_fmode("[timerfd]", ...)); it is the name /proc/PID/fd
+ * shows. Rust then parses their show_fdinfo text strictly, so another file
+ * with that name would be refused, not misread.
+ */
+static bool ckpt_anon_is(struct file *file, u32 kind)
+{
+	const char *name;
+
+	if (kind == CKPT_FILE_EVENTFD) {
+		struct eventfd_ctx *ctx = eventfd_ctx_fileget(file);
+
+		if (IS_ERR(ctx))
+			return false;
+		eventfd_ctx_put(ctx);
+		return true;
+	}
+	if (kind == CKPT_FILE_TIMERFD)
+		name = "[timerfd]";
+	else if (kind == CKPT_FILE_SIGNALFD)
+		name = "[signalfd]";
+	else
+		return false;
+	return file_inode(file)->i_sb->s_magic == ANON_INODE_FS_MAGIC &&
+	       strcmp(file->f_path.dentry->d_name.name, name) == 0;
+}
+
+/*
+ * The f_op->show_fdinfo text of @task's descriptor @fd, a file of @kind (see
+ * ckpt_anon_is; -EINVAL if it is not), into @buf of @size bytes (-E2BIG if it
+ * does not fit), as /proc/PID/fdinfo/FD shows it after its common lines: the
+ * state of an eventfd, timerfd or signalfd is private to its fs/ file, and
+ * show_fdinfo reads it under the locks that file takes (the context's wait
+ * queue lock for an eventfd's count, a timer's remaining time and interval).
+ * The show_fdinfo of these types only prints into the seq_file (seq_printf,
+ * seq_putc): a seq_file over @buf, with no operations, is all it needs.
+ * *@real_ns is CLOCK_REALTIME right after. Returns the text's length.
+ */
+int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,
+			    u32 size, s64 *real_ns)
+{
+	struct seq_file m = { .buf = buf, .size = size };
+	unsigned int n = fd;
+	struct file *file;
+	int ret;
+
+	file = fget_task_next(task, &n);
+	if (!file)
+		return -EBADF;
+	if (n != fd || !file->f_op->show_fdinfo || !ckpt_anon_is(file, kind)) {
+		fput(file);
+		return -EINVAL;
+	}
+	m.file = file;
+	file->f_op->show_fdinfo(&m, file);
+	*real_ns = ktime_get_real_ns();
+	ret = seq_has_overflowed(&m) ? -E2BIG : (int)m.count;
 	fput(file);
 	return ret;
 }

@@ -212,5 +212,8 @@ struct ckpt_h_unix {
 int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *out,
 			  void *buf, u32 size, u32 *lens, u32 max_msgs, char *path,
 			  u32 path_size);
+/* eventfd, timerfd, signalfd: their show_fdinfo text. */
+int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,
+			    u32 size, s64 *real_ns);
 
 #endif

@@ -13,6 +13,7 @@
 #[path = "../uapi/checkpoint.rs"]
 mod uapi;
 
+mod anonfd;
 mod checkpoint;
 mod creds;
 mod device;

@@ -403,12 +403,7 @@ pub(crate) fn checkpoint(
             at = end;
         }
     }
-    // A socket is made again by `rstr`: no path, no offset.
-    o.rec.kind = file_kind::UNIX_SOCKET;
-    o.rec.pipe = id;
-    o.rec.pos = 0;
-    o.rec.path_len = 0;
-    w.record(rec::FILE, &[o.rec.as_bytes()])
+    crate::files::made_again(w, o, file_kind::UNIX_SOCKET, id)
 }
 
 #[kunit_tests(ckpt_unix)]

@@ -82,6 +82,9 @@ pub mod rec {
     pub const PIPE: u32 = 31;
     pub const UNIX_SOCK: u32 = 35;
     pub const SKB: u32 = 36;
+    pub const EVENTFD: u32 = 32;
+    pub const TIMERFD: u32 = 33;
+    pub const SIGNALFD: u32 = 34;
     pub const XSTATE: u32 = 40;
     pub const MM: u32 = 50;
     pub const VMA: u32 = 51;
@@ -108,6 +111,9 @@ pub mod rec {
             PIPE => "PIPE",
             UNIX_SOCK => "UNIX_SOCK",
             SKB => "SKB",
+            EVENTFD => "EVENTFD",
+            TIMERFD => "TIMERFD",
+            SIGNALFD => "SIGNALFD",
             XSTATE => "XSTATE",
             MM => "MM",
             VMA => "VMA",
@@ -396,6 +402,12 @@ pub mod file_kind {
     pub const PIPE: u32 = 4;
     /// A unix domain socket, recreated with its queued data (its `UNIX_SOCK` record).
     pub const UNIX_SOCKET: u32 = 8;
+    /// An eventfd (`eventfd2(2)`), recreated from its `EVENTFD` record.
+    pub const EVENTFD: u32 = 5;
+    /// A timerfd (`timerfd_create(2)`), recreated and armed from its `TIMERFD` record.
+    pub const TIMERFD: u32 = 6;
+    /// A signalfd (`signalfd4(2)`), recreated from its `SIGNALFD` record.
+    pub const SIGNALFD: u32 = 7;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -511,6 +523,66 @@ pub struct CkptUnixSockRec {
 pub struct CkptSkbRec {
     pub len: u32,
     pub __reserved: u32,
+}
+
+/// `EVENTFD`: the counter of an eventfd, one record per open file description, written
+/// before the first `FILE` (of kind [`file_kind::EVENTFD`]) whose `obj` is `id`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptEventfdRec {
+    /// The `obj` of the `FILE` records of this description.
+    pub id: u32,
+    /// [`CKPT_EFD_SEMAPHORE`] or 0 (`O_NONBLOCK` and close-on-exec are the `FILE`'s).
+    pub flags: u32,
+    /// The counter, at most [`CKPT_EVENTFD_MAX`].
+    pub count: u64,
+}
+
+/// `EFD_SEMAPHORE` (`<linux/eventfd.h>`).
+pub const CKPT_EFD_SEMAPHORE: u32 = 1;
+/// The largest count an eventfd holds (`ULLONG_MAX - 1`: a write that would reach
+/// `ULLONG_MAX` blocks).
+pub const CKPT_EVENTFD_MAX: u64 = u64::MAX - 1;
+/// `TFD_TIMER_ABSTIME` (`<linux/timerfd.h>`).
+pub const CKPT_TFD_TIMER_ABSTIME: u32 = 1;
+/// `TFD_TIMER_CANCEL_ON_SET` (`<linux/timerfd.h>`).
+pub const CKPT_TFD_TIMER_CANCEL_ON_SET: u32 = 2;
+
+/// `TIMERFD`: a timerfd, one record per open file description, written before the first
+/// `FILE` (of kind [`file_kind::TIMERFD`]) whose `obj` is `id`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptTimerfdRec {
+    pub id: u32,
+    /// `CLOCK_REALTIME`, `CLOCK_MONOTONIC` or `CLOCK_BOOTTIME`.
+    pub clockid: u32,
+    /// The flags of its last `timerfd_settime`: [`CKPT_TFD_TIMER_ABSTIME`] or 0.
+    pub settime_flags: u32,
+    pub __reserved: u32,
+    /// Expirations not yet read.
+    pub ticks: u64,
+    /// Time until the next expiration (`timerfd_gettime`'s `it_value`); 0 if disarmed or
+    /// expired and not re-armed yet (a periodic timer re-arms when it is read).
+    pub value_sec: u64,
+    pub value_nsec: u64,
+    /// The period (`it_interval`); 0 for a one-shot timer.
+    pub interval_sec: u64,
+    pub interval_nsec: u64,
+    /// `CLOCK_REALTIME` when `value` was read: with it, the absolute expiration of a
+    /// timer armed with [`CKPT_TFD_TIMER_ABSTIME`] on the wall clock.
+    pub now_sec: u64,
+    pub now_nsec: u64,
+}
+
+/// `SIGNALFD`: a signalfd, one record per open file description, written before the first
+/// `FILE` (of kind [`file_kind::SIGNALFD`]) whose `obj` is `id`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSignalfdRec {
+    pub id: u32,
+    pub __reserved: u32,
+    /// The signals it reads: bit `n - 1` is signal `n` (never `SIGKILL` nor `SIGSTOP`).
+    pub mask: u64,
 }
 
 /// `XSTATE`: followed by `size` bytes of XSAVE area (standard format, as `XSAVE` writes it).
@@ -874,13 +946,28 @@ impl Record for CkptSkbRec {
 
     /// The message.
     fn trailer_len(&self) -> Result<usize, FieldError> {
-        if self.__reserved != 0 {
-            return Err(FieldError::Reserved {
-                field: "__reserved",
-                value: u64::from(self.__reserved),
-            });
-        }
+        reserved_zero(self.__reserved)?;
         bounded("len", self.len, 0, CKPT_UNIX_QUEUE_MAX)
+    }
+}
+
+impl Record for CkptEventfdRec {
+    const KIND: u32 = rec::EVENTFD;
+}
+
+impl Record for CkptTimerfdRec {
+    const KIND: u32 = rec::TIMERFD;
+
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved).map(|()| 0)
+    }
+}
+
+impl Record for CkptSignalfdRec {
+    const KIND: u32 = rec::SIGNALFD;
+
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved).map(|()| 0)
     }
 }
 

@@ -911,6 +911,15 @@ extern "C" {
         path: *mut u8,
         path_size: u32,
     ) -> i32;
+
+    fn ckpt_helper_task_fdinfo(
+        task: TaskPtr,
+        fd: u32,
+        kind: u32,
+        buf: *mut u8,
+        size: u32,
+        real_ns: *mut i64,
+    ) -> i32;
 }
 
 impl TaskRef {
@@ -967,5 +976,27 @@ impl TaskRef {
             }
         }
         Ok(())
+    }
+
+    /// The `show_fdinfo` text of the eventfd, timerfd or signalfd (`kind`, one of
+    /// `file_kind::EVENTFD`, `TIMERFD`, `SIGNALFD`) open at `fd`, into `buf`; with
+    /// `CLOCK_REALTIME` in nanoseconds right after it was read. `EINVAL` if the file is not
+    /// of that kind, `E2BIG` if the text does not fit.
+    pub(crate) fn fdinfo<'a>(
+        &self,
+        fd: u32,
+        kind: u32,
+        buf: &'a mut [u8],
+    ) -> Result<(&'a [u8], i64)> {
+        let size = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        let mut real_ns = 0;
+        // SAFETY: the task is valid by the type invariant; `buf` has room for `size` bytes,
+        // `real_ns` is writable.
+        let ret = unsafe {
+            ckpt_helper_task_fdinfo(self.raw(), fd, kind, buf.as_mut_ptr(), size, &mut real_ns)
+        };
+        let n = check(ret as isize)?;
+        let text = buf.get(..n).ok_or(EINVAL)?;
+        Ok((text, real_ns))
     }
 }

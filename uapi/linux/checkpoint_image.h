@@ -50,6 +50,9 @@
 #define CKPT_REC_PIPE		31
 #define CKPT_REC_UNIX_SOCK	35
 #define CKPT_REC_SKB		36
+#define CKPT_REC_EVENTFD	32
+#define CKPT_REC_TIMERFD	33
+#define CKPT_REC_SIGNALFD	34
 #define CKPT_REC_XSTATE		40
 #define CKPT_REC_MM		50
 #define CKPT_REC_VMA		51
@@ -254,6 +257,9 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_DIRECTORY	3
 #define CKPT_FILE_PIPE		4
 #define CKPT_FILE_UNIX_SOCKET	8
+#define CKPT_FILE_EVENTFD	5
+#define CKPT_FILE_TIMERFD	6
+#define CKPT_FILE_SIGNALFD	7
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
@@ -321,6 +327,51 @@ struct ckpt_unix_sock_rec {
 struct ckpt_skb_rec {
 	__u32 len;
 	__u32 __reserved;
+};
+
+/*
+ * EVENTFD: the counter of an eventfd, one record per open file
+ * description, written before the first FILE whose obj is id.
+ */
+struct ckpt_eventfd_rec {
+	__u32 id;
+	__u32 flags;		/* CKPT_EFD_SEMAPHORE or 0 */
+	__u64 count;		/* at most CKPT_EVENTFD_MAX */
+};
+
+#define CKPT_EFD_SEMAPHORE		1
+#define CKPT_EVENTFD_MAX		0xfffffffffffffffeULL
+#define CKPT_TFD_TIMER_ABSTIME		1
+#define CKPT_TFD_TIMER_CANCEL_ON_SET	2
+
+/*
+ * TIMERFD: a timerfd, one record per open file description, written
+ * before the first FILE whose obj is id. value is the time to the next
+ * expiration (0: disarmed, or expired and not re-armed until read);
+ * now is CLOCK_REALTIME when value was read.
+ */
+struct ckpt_timerfd_rec {
+	__u32 id;
+	__u32 clockid;
+	__u32 settime_flags;	/* CKPT_TFD_TIMER_ABSTIME or 0 */
+	__u32 __reserved;
+	__u64 ticks;		/* expirations not yet read */
+	__u64 value_sec;
+	__u64 value_nsec;
+	__u64 interval_sec;
+	__u64 interval_nsec;
+	__u64 now_sec;
+	__u64 now_nsec;
+};
+
+/*
+ * SIGNALFD: a signalfd, one record per open file description, written
+ * before the first FILE whose obj is id.
+ */
+struct ckpt_signalfd_rec {
+	__u32 id;
+	__u32 __reserved;
+	__u64 mask;		/* bit n - 1 is signal n */
 };
 
 /*

@@ -2,9 +2,9 @@
 
 //! A small valid image made with `ckptlib`'s encoder, for the host fuzzers' seed corpus
 //! (the guest's seeds are real images, written by `ckpt`): one process with a pending
-//! signal, an interval timer and two POSIX timers, a pipe, a file and a unix socket pair
-//! with a queued message each way, its memory of an anonymous area with one page, a mapped
-//! file and its vDSO, then its registers.
+//! signal, an interval timer and two POSIX timers, a pipe, a file, a unix socket pair
+//! with a queued message each way, an eventfd, a timerfd and a signalfd, its memory of an
+//! anonymous area with one page, a mapped file and its vDSO, then its registers.
 
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -107,6 +107,38 @@ pub fn image() -> Vec<u8> {
         f.flags = libc::O_RDWR as u32;
         put(rec::FILE, f.as_bytes(), &[]);
     }
+    // An eventfd, a timerfd and a signalfd, each before its FILE.
+    let e = img::CkptEventfdRec {
+        id: 5,
+        flags: img::CKPT_EFD_SEMAPHORE,
+        count: 5,
+    };
+    put(rec::EVENTFD, e.as_bytes(), &[]);
+    let mut f = img::CkptFileRec::new_zeroed();
+    (f.fd, f.kind, f.obj, f.flags) = (6, file_kind::EVENTFD, 5, libc::O_RDWR as u32);
+    put(rec::FILE, f.as_bytes(), &[]);
+    let mut t = img::CkptTimerfdRec::new_zeroed();
+    (t.id, t.clockid, t.ticks) = (6, libc::CLOCK_MONOTONIC as u32, 2);
+    (t.value_nsec, t.interval_nsec) = (20_000_000, 50_000_000);
+    (t.now_sec, t.now_nsec) = (1_700_000_000, 5);
+    put(rec::TIMERFD, t.as_bytes(), &[]);
+    let mut f = img::CkptFileRec::new_zeroed();
+    (f.fd, f.kind, f.obj, f.flags) = (
+        7,
+        file_kind::TIMERFD,
+        6,
+        (libc::O_RDWR | libc::O_NONBLOCK) as u32,
+    );
+    put(rec::FILE, f.as_bytes(), &[]);
+    let sfd = img::CkptSignalfdRec {
+        id: 7,
+        __reserved: 0,
+        mask: 1 << (libc::SIGUSR1 - 1),
+    };
+    put(rec::SIGNALFD, sfd.as_bytes(), &[]);
+    let mut f = img::CkptFileRec::new_zeroed();
+    (f.fd, f.kind, f.obj, f.flags) = (8, file_kind::SIGNALFD, 7, libc::O_RDWR as u32);
+    put(rec::FILE, f.as_bytes(), &[]);
     let x = img::CkptXstateRec {
         xstate_bv: 3,
         size: 576,
@@ -176,13 +208,18 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 29);
+        assert_eq!(kinds.len(), 35);
         assert_eq!(
             (&kinds[9], &kinds[10]),
             (&"ITIMERS".into(), &"POSIX_TIMER".into())
         );
         assert_eq!(kinds[15], "UNIX_SOCK");
         assert_eq!(kinds[16], "SKB");
-        assert_eq!(kinds[26], "PAGES");
+        assert_eq!(
+            (&kinds[21], &kinds[23], &kinds[25]),
+            (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
+        );
+        assert_eq!(kinds[32], "PAGES");
+        assert_eq!(image.anonfds.len(), 3);
     }
 }

@@ -284,6 +284,8 @@ pub enum Rec {
         /// The message.
         data: Vec<u8>,
     },
+    /// An eventfd, timerfd or signalfd.
+    Anonfd(crate::anonfd::AnonFd),
     Xstate {
         xstate: img::CkptXstateRec,
         /// The XSAVE area.
@@ -331,6 +333,7 @@ impl Rec {
             Rec::File { .. } => rec::FILE,
             Rec::UnixSock { .. } => rec::UNIX_SOCK,
             Rec::Skb { .. } => rec::SKB,
+            Rec::Anonfd(a) => a.kind(),
             Rec::Xstate { .. } => rec::XSTATE,
             Rec::Mm(_) => rec::MM,
             Rec::Vma { .. } => rec::VMA,
@@ -465,6 +468,9 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 data: data.to_vec(),
             }
         }
+        rec::EVENTFD => Rec::Anonfd(crate::anonfd::AnonFd::Eventfd(fixed(p)?.0)),
+        rec::TIMERFD => Rec::Anonfd(crate::anonfd::AnonFd::Timerfd(fixed(p)?.0)),
+        rec::SIGNALFD => Rec::Anonfd(crate::anonfd::AnonFd::Signalfd(fixed(p)?.0)),
         rec::XSTATE => {
             let (xstate, area) = fixed::<img::CkptXstateRec>(p)?;
             Rec::Xstate {

@@ -6,6 +6,7 @@
 #[path = "../../../uapi/checkpoint.rs"]
 pub mod abi;
 
+pub mod anonfd;
 pub mod checkpoint;
 pub mod cli;
 pub mod device;

@@ -15,6 +15,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 
 use crate::abi::image::{self as img, file_kind, rec};
 use crate::abi::CKPT_IMAGE_VERSION;
+use crate::anonfd::AnonFd;
 use crate::image::{ImageReader, Rec, RecordReader};
 
 /// One open file to reopen.
@@ -77,6 +78,8 @@ pub struct Image {
     pub pipes: HashMap<u32, PipeImage>,
     /// Unix sockets, by id.
     pub unix: HashMap<u32, UnixImage>,
+    /// eventfd, timerfd and signalfd descriptions, by id (their `FILE` records' `obj`).
+    pub anonfds: HashMap<u32, AnonFd>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -146,14 +149,23 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     let mut seen = HashSet::new();
     let mut pipes = HashMap::new();
     let mut unix = HashMap::new();
+    let mut anonfds = HashMap::new();
     let mut tasks = Vec::with_capacity(tree.len());
     for e in &tree {
         if e.flags & img::CKPT_TASK_ZOMBIE != 0 {
             tasks.push(None);
             continue;
         }
-        let t = read_task(rd, &header, e, &mut seen, &mut pipes, &mut unix)
-            .with_context(|| format!("task {}", e.pid))?;
+        let t = read_task(
+            rd,
+            &header,
+            e,
+            &mut seen,
+            &mut pipes,
+            &mut unix,
+            &mut anonfds,
+        )
+        .with_context(|| format!("task {}", e.pid))?;
         tasks.push(Some(t));
     }
     crate::timers::check_targets(
@@ -176,6 +188,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         tasks,
         pipes,
         unix,
+        anonfds,
     })
 }
 
@@ -251,6 +264,7 @@ fn read_task<R: Read + Seek>(
     seen: &mut HashSet<(u32, u32)>,
     pipes: &mut HashMap<u32, PipeImage>,
     unix: &mut HashMap<u32, UnixImage>,
+    anonfds: &mut HashMap<u32, AnonFd>,
 ) -> Result<TaskImage> {
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -348,7 +362,7 @@ fn read_task<R: Read + Seek>(
     while table
         && matches!(
             r,
-            Rec::File { .. } | Rec::Pipe { .. } | Rec::UnixSock { .. }
+            Rec::File { .. } | Rec::Pipe { .. } | Rec::UnixSock { .. } | Rec::Anonfd(_)
         )
     {
         match r {
@@ -383,8 +397,17 @@ fn read_task<R: Read + Seek>(
                 crate::unix::check_socket(&u)?;
                 unix.insert(sock.id, u);
             }
+            Rec::Anonfd(a) => {
+                a.check()?;
+                ensure!(
+                    anonfds.insert(a.id(), a).is_none(),
+                    "{} record {} appears twice",
+                    rec::name(a.kind()),
+                    a.id()
+                );
+            }
             Rec::File { file, path } => {
-                files.push(read_file(file, &path, pipes, unix, files.last())?)
+                files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
             }
             _ => unreachable!("matched above"),
         }
@@ -450,6 +473,7 @@ fn read_file(
     path: &[u8],
     pipes: &HashMap<u32, PipeImage>,
     unix: &HashMap<u32, UnixImage>,
+    anonfds: &HashMap<u32, AnonFd>,
     prev: Option<&OpenFile>,
 ) -> Result<OpenFile> {
     ensure!(
@@ -463,7 +487,27 @@ fn read_file(
         "FILE record: fd {} out of order",
         f.fd
     );
+    ensure!(
+        matches!(
+            f.kind,
+            file_kind::EVENTFD | file_kind::TIMERFD | file_kind::SIGNALFD
+        ) || !anonfds.contains_key(&f.obj),
+        "FILE record: fd {} of kind {} shares the id {} of an eventfd, timerfd or signalfd",
+        f.fd,
+        f.kind,
+        f.obj
+    );
     let path = match f.kind {
+        file_kind::EVENTFD | file_kind::TIMERFD | file_kind::SIGNALFD => {
+            let a = anonfds.get(&f.obj).with_context(|| {
+                format!(
+                    "FILE record: fd {} refers to description {} before its record",
+                    f.fd, f.obj
+                )
+            })?;
+            a.check_file(&f, path)?;
+            String::new()
+        }
         file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY => {
             ensure!(f.pipe == 0, "FILE record: fd {} names a pipe", f.fd);
             utf8_path(path, &format!("fd {}", f.fd))?

@@ -25,6 +25,7 @@
 //! (`CKPT_IOC_RESTART_GO`), kills them all if one fails, and waits for the root. Every
 //! `unsafe` block is in [`sys`].
 
+mod anonfd;
 mod creds;
 mod files;
 mod fs;

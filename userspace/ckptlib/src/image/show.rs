@@ -36,6 +36,9 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::DIRECTORY => "directory",
         file_kind::PIPE => "pipe",
         file_kind::UNIX_SOCKET => "unix-socket",
+        file_kind::EVENTFD => "eventfd",
+        file_kind::TIMERFD => "timerfd",
+        file_kind::SIGNALFD => "signalfd",
         _ => "unknown",
     }
 }
@@ -116,6 +119,26 @@ pub enum Decoded {
     Skb {
         len: u32,
         fnv1a64: String,
+    },
+    Eventfd {
+        id: u32,
+        count: u64,
+        semaphore: bool,
+    },
+    Timerfd {
+        id: u32,
+        clock: String,
+        abstime: bool,
+        ticks: u64,
+        /// Seconds to the next expiration, as `sec.nsec`.
+        value: String,
+        interval: String,
+        /// `CLOCK_REALTIME` when `value` was read.
+        now: String,
+    },
+    Signalfd {
+        id: u32,
+        mask: String,
     },
     Task {
         pid: i32,
@@ -322,6 +345,25 @@ impl From<&Rec> for Decoded {
                         sighand: e.sighand,
                     })
                     .collect(),
+            },
+            Rec::Anonfd(crate::anonfd::AnonFd::Eventfd(e)) => Decoded::Eventfd {
+                id: e.id,
+                count: e.count,
+                semaphore: e.flags & img::CKPT_EFD_SEMAPHORE != 0,
+            },
+            Rec::Anonfd(crate::anonfd::AnonFd::Timerfd(t)) => Decoded::Timerfd {
+                id: t.id,
+                clock: crate::anonfd::clock_name(t.clockid)
+                    .map_or_else(|| t.clockid.to_string(), str::to_string),
+                abstime: t.settime_flags & img::CKPT_TFD_TIMER_ABSTIME != 0,
+                ticks: t.ticks,
+                value: format!("{}.{:09}", t.value_sec, t.value_nsec),
+                interval: format!("{}.{:09}", t.interval_sec, t.interval_nsec),
+                now: format!("{}.{:09}", t.now_sec, t.now_nsec),
+            },
+            Rec::Anonfd(crate::anonfd::AnonFd::Signalfd(s)) => Decoded::Signalfd {
+                id: s.id,
+                mask: hex(s.mask),
             },
             Rec::Pipe { pipe, .. } => Decoded::Pipe {
                 id: pipe.id,

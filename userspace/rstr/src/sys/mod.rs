@@ -11,9 +11,11 @@
 //! - [`board`]: the barriers every process of the tree shares;
 //! - [`cpu`]: the FPU state and the final restart ioctl;
 //! - [`timers`]: `timer_create`, `timer_settime`, `setitimer`;
+//! - [`anonfd`]: signal sets of signalfds, the expirations of timerfds;
 //! - here: descriptors by number, signal dispositions, limits, the vDSO and glibc's rseq
 //!   area, the report line, the session ioctls.
 
+pub mod anonfd;
 pub mod board;
 pub mod clone;
 pub mod cpu;
