@@ -457,15 +457,45 @@ void ckpt_helper_task_sigactions(struct task_struct *task, struct ckpt_sighand_r
 	spin_unlock_irq(&sighand->siglock);
 }
 
-/* The queued signals of @pend, with their siginfo; -E2BIG past @max. */
-static int collect_queued(struct sigpending *pend, u32 shared,
+/*
+ * Whether @q is a POSIX timer's signal that its dequeue would drop: the timer was
+ * deleted, or re-armed or disarmed by timer_settime() (it_signal_seq moved on) since it
+ * was queued (posixtimer_deliver_signal()). Under the siglock the queueing holds.
+ */
+static bool stale_timer_signal(struct sigqueue *q)
+{
+	struct k_itimer *tmr;
+
+	if (!(q->flags & SIGQUEUE_PREALLOC) || q->info.si_code != SI_TIMER)
+		return false;
+	/* A queued timer signal holds a reference on its timer. */
+	tmr = container_of(q, struct k_itimer, sigq);
+	return !posixtimer_valid(tmr) ||
+	       READ_ONCE(tmr->it_sigqueue_seq) != READ_ONCE(tmr->it_signal_seq);
+}
+
+/*
+ * The queued signals of @pend, with their siginfo; -E2BIG past @max. A stale timer signal
+ * is left out, and its bit out of *@set unless a signal of that number is saved: the
+ * dequeue that drops it clears the bit too when it is the last one (collect_signal()).
+ */
+static int collect_queued(struct sigpending *pend, u32 shared, u64 *set,
 			  struct ckpt_siginfo_rec *infos, u32 max, u32 *count)
 {
+	u64 stale = 0, saved = 0;
 	struct sigqueue *q;
 	siginfo_t si;
 
 	BUILD_BUG_ON(sizeof(si) != sizeof(infos[0].info));
+	BUILD_BUG_ON(_NSIG > 64);
 	list_for_each_entry(q, &pend->list, list) {
+		u64 bit = 1ULL << (q->info.si_signo - 1);
+
+		if (stale_timer_signal(q)) {
+			stale |= bit;
+			continue;
+		}
+		saved |= bit;
 		if (*count >= max)
 			return -E2BIG;
 		copy_siginfo_to_external(&si, &q->info);
@@ -474,6 +504,7 @@ static int collect_queued(struct sigpending *pend, u32 shared,
 		infos[*count].shared = shared;
 		(*count)++;
 	}
+	*set &= ~(stale & ~saved);
 	return 0;
 }
 
@@ -500,9 +531,10 @@ int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_signals_rec *
 	out->altstack_flags = task->sas_ss_flags;
 	pending->private = task->pending.signal.sig[0];
 	pending->shared = task->signal->shared_pending.signal.sig[0];
-	ret = collect_queued(&task->pending, 0, infos, max, &count);
+	ret = collect_queued(&task->pending, 0, &pending->private, infos, max, &count);
 	if (!ret)
-		ret = collect_queued(&task->signal->shared_pending, 1, infos, max, &count);
+		ret = collect_queued(&task->signal->shared_pending, 1, &pending->shared, infos,
+				     max, &count);
 	spin_unlock_irq(&sighand->siglock);
 	out->nr_pending = count;
 	return ret ? ret : count;
@@ -1002,7 +1034,6 @@ void ckpt_helper_task_itimer_real(struct task_struct *task, struct ckpt_h_itimer
 {
 	struct sighand_struct *sighand = lock_sighand(task);
 	struct signal_struct *sig = task->signal;
-	struct task_struct *t;
 
 	memset(out, 0, sizeof(*out));
 	if (!sighand)
@@ -1010,12 +1041,27 @@ void ckpt_helper_task_itimer_real(struct task_struct *task, struct ckpt_h_itimer
 	out->remaining = ktime_to_ns(__hrtimer_get_remaining(&sig->real_timer, true));
 	out->interval = ktime_to_ns(sig->it_real_incr);
 	out->active = hrtimer_active(&sig->real_timer);
+	/* Only a dequeue from shared_pending re-arms it (dequeue_signal()). */
 	out->sigalrm_pending = sigismember(&sig->shared_pending.signal, SIGALRM);
-	rcu_read_lock();
-	__for_each_thread(sig, t)
-		out->sigalrm_pending |= sigismember(&t->pending.signal, SIGALRM);
-	rcu_read_unlock();
 	spin_unlock_irq(&sighand->siglock);
+}
+
+/*
+ * The pid in @ns that @timer of @task's process signals, under RCU; 0 for a
+ * SIGEV_THREAD_ID one whose thread exited or is exiting (its struct pid keeps its number:
+ * free_pid() only removes it from the idr, which may give it to another task).
+ */
+static pid_t timer_target(struct task_struct *task, struct k_itimer *timer,
+			  struct pid_namespace *ns)
+{
+	struct task_struct *t;
+
+	if (timer->it_pid_type == PIDTYPE_PID) {
+		t = pid_task(timer->it_pid, PIDTYPE_PID);
+		if (!t || (t->flags & PF_EXITING) || t->signal != task->signal)
+			return 0;
+	}
+	return pid_nr_ns(timer->it_pid, ns);
 }
 
 /*
@@ -1059,7 +1105,7 @@ int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace
 		case CLOCK_BOOTTIME:
 		case CLOCK_TAI:
 			/* it_pid, not it_process, for these (posix-cpu-timers.c uses that). */
-			o->target = pid_nr_ns(timer->it_pid, ns);
+			o->target = timer_target(task, timer, ns);
 			o->hrtimer = 1;
 			o->remaining =
 				ktime_to_ns(__hrtimer_get_remaining(&timer->it.real.timer, false));

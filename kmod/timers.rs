@@ -140,7 +140,7 @@ pub(crate) fn checkpoint(
 ) -> CkptResult {
     let (real_value_ns, real_interval_ns) = itimer_real(&task.itimer_real());
     let mut raw = KVec::new();
-    task.posix_timers(ns, &mut raw)
+    task.posix_timers(ns, img::CKPT_MAX_POSIX_TIMERS, &mut raw)
         .context(fmt!("pid {pid}: POSIX timers"))?;
     if real_value_ns == 0 && real_interval_ns == 0 && raw.is_empty() {
         return Ok(());
@@ -155,8 +155,7 @@ pub(crate) fn checkpoint(
     if raw.len() > img::CKPT_MAX_POSIX_TIMERS as usize {
         refuse!(
             EOPNOTSUPP,
-            "pid {pid} has {} POSIX timers, more than the {} an image holds",
-            raw.len(),
+            "pid {pid} has more POSIX timers than the {} an image holds",
             img::CKPT_MAX_POSIX_TIMERS
         );
     }

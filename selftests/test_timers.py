@@ -97,8 +97,50 @@ def cpu_timers_refused_with_reason():
             assert t.proc.poll() is None, "the refused process runs on"
 
 
+def timer_of_an_exited_thread_refused_at_checkpoint():
+    """A SIGEV_THREAD_ID timer whose thread exited signals nobody (its pid number may go to
+    another task): refused at checkpoint, not at restart."""
+    d = fresh("exited")
+    with Tree("exited", d, binary=TIMERS) as t:
+        r = t.reports(["timers"], "the exited thread's timer", lambda _, r: r["ready"] == 1)["timers"]
+        img = os.path.join(d, "img")
+        status, _, err = sh(CKPT, str(r["pid"]), "-o", img, check=False)
+        why = (f"pid {r['pid']}: POSIX timer {r['timer_id']} (timer_create) uses "
+               "SIGEV_THREAD_ID to a thread that exited: not supported yet")
+        assert status != 0 and why in err, err
+        assert not os.path.exists(img), "no partial image is left behind"
+        assert t.proc.poll() is None, "the refused process runs on"
+
+
+def stale_timer_signal_stays_dropped():
+    """A timer's signal queued before timer_settime() disarmed it is dropped at dequeue:
+    after a restart too, while the signal of a timer left alone is still there, with its
+    si_code and sigev value. Run once without a checkpoint, to see what the original does."""
+    for restarted in (False, True):
+        d = fresh(f"stale-{int(restarted)}")
+        with Tree("stale", d, binary=TIMERS) as t:
+            r = t.reports(["timers"], "the timers to fire", lambda _, r: r.get("ready") == 1)["timers"]
+            # Both queued (blocked): the stale one is in the queue, only dequeue drops it.
+            assert (r["stale_pending"], r["live_pending"]) == (1, 1), r
+            if restarted:
+                img, _ = t.checkpoint([r["pid"]])
+                infos = [(s["signo"], s["code"]) for s in records(show_json(img), "SIGINFO")]
+                os.unlink(os.path.join(d, "timers"))
+                t.restart(img)
+                t.reports(["timers"], "the restored process", lambda _, r: r.get("ready") == 1)
+                print(f"# pending signals in the image: {infos}", flush=True)
+            open(os.path.join(d, "go"), "w").close()
+            done = t.reports(["timers"], "sigtimedwait", lambda _, r: r.get("done") == 1)["timers"]
+            assert done["pid"] == r["pid"], done
+            assert done["stale_got"] == 0, f"restarted {restarted}: the stale signal came back: {done}"
+            assert (done["live_got"], done["live_code"], done["live_ok"]) == (1, -2, 1), done
+            assert done["pending_after"] == 0, done
+
+
 if __name__ == "__main__":
     sys.exit(run([
         timers_keep_firing_after_restart,
         cpu_timers_refused_with_reason,
+        timer_of_an_exited_thread_refused_at_checkpoint,
+        stale_timer_signal_stays_dropped,
     ]))

@@ -23,7 +23,7 @@ pub(crate) struct ItimerReal {
     pub(crate) interval: u64,
     /// The hrtimer is queued or its callback runs.
     pub(crate) active: u32,
-    /// A SIGALRM is pending for the process or one of its threads.
+    /// A SIGALRM is pending for the process (`shared_pending`: a dequeue from there re-arms it).
     pub(crate) sigalrm_pending: u32,
 }
 
@@ -88,16 +88,32 @@ impl TaskRef {
         out
     }
 
-    /// The `timer_create` timers of this task's process into `out`; pids as seen in the pid
-    /// namespace of `ns` (the caller's if `None`).
-    pub(crate) fn posix_timers(&self, ns: Option<&TaskRef>, out: &mut KVec<PosixTimer>) -> Result {
+    /// The `timer_create` timers of this task's process into `out`, at most `max + 1` (more
+    /// than `max` says there are too many, without collecting them all); pids as seen in
+    /// the pid namespace of `ns` (the caller's if `None`).
+    pub(crate) fn posix_timers(
+        &self,
+        ns: Option<&TaskRef>,
+        max: u32,
+        out: &mut KVec<PosixTimer>,
+    ) -> Result {
+        let most = max.saturating_add(1);
         Self::with_ns(ns, |ns| {
             fill_growing(
                 out,
                 || 0,
-                // SAFETY: the task and the namespace are valid; `buf` has room for `room`
-                // entries of the C layout.
-                |buf, room| unsafe { ckpt_helper_task_posix_timers(self.raw(), ns, buf, room) },
+                |buf, room| {
+                    let room = room.min(most);
+                    // SAFETY: the task and the namespace are valid; `buf` has room for `room`
+                    // entries of the C layout.
+                    let ret = unsafe { ckpt_helper_task_posix_timers(self.raw(), ns, buf, room) };
+                    // -E2BIG with all `most` entries filled: that many is enough to refuse.
+                    if ret == E2BIG.to_errno() && room == most {
+                        most as core::ffi::c_int
+                    } else {
+                        ret
+                    }
+                },
             )
         })?
     }

@@ -11,6 +11,12 @@
  *                      so a process that got new timers would not have them.
  *   timers prof DIR    ITIMER_PROF armed (refused at checkpoint).
  *   timers cpuclock DIR  a POSIX timer on CLOCK_PROCESS_CPUTIME_ID (refused).
+ *   timers exited DIR  a periodic SIGEV_THREAD_ID timer aimed at a thread that exited
+ *                      (refused: nothing to restore it to).
+ *   timers stale DIR   SIGRTMIN and SIGRTMIN+1 blocked, a 1 ms one-shot timer for each
+ *                      fired; the first disarmed by timer_settime() (its queued signal is
+ *                      stale: the kernel drops it at dequeue). Once DIR/go exists, takes
+ *                      what is pending of both with sigtimedwait() and reports it.
  *
  * Reports in DIR/timers (report.h), every ~50 ms: the counts, the ids, what timer_gettime
  * and getitimer say of them now, the longest gap between two turns of the main loop since
@@ -201,6 +207,97 @@ static void run(void)
 	}
 }
 
+static volatile sig_atomic_t may_exit;
+
+static void *exits(void *arg)
+{
+	worker_tid = syscall(SYS_gettid);
+	while (!may_exit)
+		nap(1);
+	return NULL;
+}
+
+/* A SIGEV_THREAD_ID timer aimed at a thread that is gone (timer_create wants it alive). */
+static void exited(void)
+{
+	pthread_t th;
+	timer_t t;
+
+	signal(SIGRTMIN + 4, SIG_IGN);
+	if (pthread_create(&th, NULL, exits, NULL))
+		die("pthread_create");
+	while (!worker_tid)
+		nap(1);
+	t = make_timer(SIGEV_THREAD_ID, SIGRTMIN + 4, THREAD_VALUE);
+	arm(t, 10, 10);
+	may_exit = 1;
+	if (pthread_join(th, NULL))
+		die("pthread_join");
+	for (;;) {
+		report("timers", "ready 1 timer_id %d", (int)(intptr_t)t);
+		nap(50);
+	}
+}
+
+/* What sigtimedwait() takes of @sig now: its number (0: none), si_code and sigev value. */
+static void take(int sig, int *got, int *code, long *value)
+{
+	struct timespec zero = { 0, 0 };
+	siginfo_t si;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	memset(&si, 0, sizeof(si));
+	*got = sigtimedwait(&set, &si, &zero);
+	if (*got < 0 && errno != EAGAIN)
+		die("sigtimedwait");
+	*got = *got < 0 ? 0 : *got;
+	*code = si.si_code;
+	*value = (long)(intptr_t)si.si_value.sival_ptr;
+}
+
+static void stale(void)
+{
+	char go[4200];
+	int got[2], code[2];
+	long value[2];
+	sigset_t set, pend;
+	timer_t t[2];
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN);
+	sigaddset(&set, SIGRTMIN + 1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		die("sigprocmask");
+	t[0] = make_timer(SIGEV_SIGNAL, SIGRTMIN, ONESHOT_VALUE);
+	t[1] = make_timer(SIGEV_SIGNAL, SIGRTMIN + 1, PERIODIC_VALUE);
+	arm(t[0], 1, 0);
+	arm(t[1], 1, 0);
+	nap(10);
+	arm(t[0], 0, 0);
+	if (sigpending(&pend))
+		die("sigpending");
+	snprintf(go, sizeof(go), "%s/go", dir);
+	while (access(go, F_OK)) {
+		/* The disarmed timer's signal is still queued (pending) until a dequeue. */
+		report("timers", "ready 1 stale_pending %d live_pending %d",
+		       sigismember(&pend, SIGRTMIN), sigismember(&pend, SIGRTMIN + 1));
+		nap(20);
+	}
+	take(SIGRTMIN, &got[0], &code[0], &value[0]);
+	take(SIGRTMIN + 1, &got[1], &code[1], &value[1]);
+	if (sigpending(&pend))
+		die("sigpending");
+	for (;;) {
+		report("timers", "done 1 stale_got %d live_got %d live_code %d live_ok %d pending_after %d",
+		       got[0] == SIGRTMIN, got[1] == SIGRTMIN + 1,
+		       code[1], value[1] == (long)(intptr_t)PERIODIC_VALUE,
+		       sigismember(&pend, SIGRTMIN) || sigismember(&pend, SIGRTMIN + 1));
+		nap(50);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3)
@@ -208,6 +305,10 @@ int main(int argc, char **argv)
 	dir = argv[2];
 	if (!strcmp(argv[1], "run")) {
 		run();
+	} else if (!strcmp(argv[1], "exited")) {
+		exited();
+	} else if (!strcmp(argv[1], "stale")) {
+		stale();
 	} else if (!strcmp(argv[1], "prof")) {
 		struct itimerval prof = { { 100, 0 }, { 100, 0 } };
 

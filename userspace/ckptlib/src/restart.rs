@@ -432,6 +432,14 @@ fn read_task<R: Read + Seek>(
     // The module's part: MM VMA* PAGES* REGS, or REGS alone; skipped here.
     let kernel_pos = rd.offset();
     let owns_mm = first(rec::MM, e.mm);
+    // The module refuses it too: a CLONE_VM child is restored by its parent's path
+    // (rstr's thread.rs), which creates no timers.
+    ensure!(
+        owns_mm || timers.is_none(),
+        "ITIMERS record with process {}, which shares its parent's memory (CLONE_VM): \
+         its restart does not restore timers",
+        e.pid
+    );
     let mut kind = next(rd)?.kind();
     if owns_mm {
         ensure!(kind == rec::MM, "expected MM, found {}", rec::name(kind));
