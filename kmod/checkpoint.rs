@@ -131,7 +131,7 @@ fn write_image(
             0
         },
     };
-    let mut entries = KVec::with_capacity(tree.members.len(), GFP_KERNEL_ACCOUNT)?;
+    let mut entries = KVVec::with_capacity(tree.members.len(), GFP_KERNEL_ACCOUNT)?;
     for m in tree.members.iter() {
         entries.push(m.entry, GFP_KERNEL_ACCOUNT)?;
     }

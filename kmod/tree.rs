@@ -27,7 +27,7 @@ pub(crate) struct Member {
 }
 
 pub(crate) struct Tree {
-    pub(crate) members: KVec<Member>,
+    pub(crate) members: KVVec<Member>,
     pub(crate) objects: Objects,
     /// The root, whose pid namespace numbers the image in a container checkpoint.
     pub(crate) container: bool,
@@ -72,7 +72,8 @@ impl Tree {
         };
         // In a container, pids are numbered in the root's namespace.
         let ns = container.then_some(&root);
-        let mut members = KVec::with_capacity(tids.len(), GFP_KERNEL_ACCOUNT)?;
+        // kvmalloc: `tids` may be as long as `CKPT_MAX_TASKS`, more than kmalloc serves.
+        let mut members = KVVec::with_capacity(tids.len(), GFP_KERNEL_ACCOUNT)?;
         let mut index: RBTree<i32, usize> = RBTree::new();
         for (i, &tid) in tids.iter().enumerate() {
             let task = if i == 0 {

@@ -128,6 +128,11 @@ def ioctl_cases_as_an_ordinary_user():
     for name in ("kernel-address-area", "area-across-task-size", "huge-area-count",
                  "layout-at-kernel-address"):
         assert hostile[name].startswith("Refused { errno: 22,"), (name, hostile[name])
+    # As many tasks as the bound allows: the module's tables of them come from kvmalloc (a
+    # kmalloc of them was a WARNING in page_alloc, which make fuzz found), then the first
+    # task id that is no task is refused.
+    assert hostile["checkpoint-max-tasks"].startswith('Refused { errno: 3, reason: "no task 0'), \
+        hostile["checkpoint-max-tasks"]
     # Pages outside every area are refused past the point of no return: the task is killed.
     assert hostile["pages-outside-every-area"].startswith('Late("pid '), hostile
     assert "not inside one memory area" in hostile["pages-outside-every-area"]

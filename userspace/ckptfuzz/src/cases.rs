@@ -659,6 +659,19 @@ fn hostile_cases(seeds: &Seeds, root_file: Option<&str>) -> Result<Vec<Case>> {
             Want::RefusedAny,
         ),
         (
+            // make fuzz found it: as many tasks as the bound allows made the module ask
+            // kmalloc for more than it serves (a WARNING in page_alloc).
+            "checkpoint-max-tasks",
+            Kind::Checkpoint {
+                sets: vec![set(
+                    "CkptCheckpointArgs",
+                    "nr_tasks",
+                    Val::Num(u64::from(CKPT_MAX_TASKS)),
+                )],
+            },
+            Want::Refused(libc::ESRCH, "no task 0"),
+        ),
+        (
             "pages-outside-every-area",
             restart(with_pages_at(seeds, LOW)?, vec![]),
             Want::Late("not inside one memory area"),

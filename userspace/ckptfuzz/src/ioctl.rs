@@ -564,7 +564,8 @@ struct Worker<'a> {
     wronly: File,
     reason: Box<[u8; REASON_ROOM + 8]>,
     read_only: u64,
-    tasks: Box<[i32; 64]>,
+    /// Room for `CKPT_MAX_TASKS` thread ids, so that a count up to that bound reads.
+    tasks: Box<[i32]>,
     child: Option<Pid>,
     ioctl_buf: Box<[u8; 1 << 14]>,
 }
@@ -646,7 +647,7 @@ impl<'a> Worker<'a> {
             wronly: open("/dev/null", true)?,
             reason: Box::new([0; REASON_ROOM + 8]),
             read_only: sys::read_only_page().map_err(|e| (e, "mmap".to_string()))?,
-            tasks: Box::new([0; 64]),
+            tasks: vec![0; CKPT_MAX_TASKS as usize].into_boxed_slice(),
             child: None,
             ioctl_buf: Box::new([0; 1 << 14]),
         };
