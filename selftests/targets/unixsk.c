@@ -44,10 +44,20 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <unistd.h>
+#include <linux/net_tstamp.h>
 
 #include "report.h"
 
 #define BIG (100 * 1024)
+
+/* From the kernel's include/uapi/asm-generic/socket.h, for older C library headers. */
+#ifndef SO_INQ
+#define SO_INQ 84
+#endif
+#ifndef SO_RIGHTS_NOTRUNC
+#define SO_RIGHTS_NOTRUNC 85
+#endif
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static volatile sig_atomic_t usr1;
 
@@ -431,6 +441,75 @@ int main(int argc, char **argv)
 		    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)))
 			die("passcred");
 		hold(sv[0]);
+	}
+	if (!strcmp(argv[1], "sockopt") && argc == 4) {
+		/* A stream pair's end with the option argv[3] set: refused by its name. */
+		static const struct { const char *name; int opt, val; } opts[] = {
+			{ "SO_TIMESTAMP", SO_TIMESTAMP, 1 },
+			{ "SO_TIMESTAMPNS", SO_TIMESTAMPNS, 1 },
+			{ "SO_TIMESTAMPING", SO_TIMESTAMPING,
+			  SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE },
+			{ "SO_INQ", SO_INQ, 1 },
+			{ "SO_RIGHTS_NOTRUNC", SO_RIGHTS_NOTRUNC, 1 },
+			{ "SO_OOBINLINE", SO_OOBINLINE, 1 },
+		};
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+			die("socketpair");
+		for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+			if (strcmp(argv[3], opts[i].name))
+				continue;
+			if (setsockopt(sv[0], SOL_SOCKET, opts[i].opt, &opts[i].val, sizeof(int)))
+				die(opts[i].name);
+			hold(sv[0]);
+		}
+		die("unknown option");
+	}
+	if (!strcmp(argv[1], "shutlisten") || !strcmp(argv[1], "shutunconn")) {
+		/* shutdown() on a listener (to wake threads in accept), or an unconnected socket. */
+		int listener = !strcmp(argv[1], "shutlisten");
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int l = socket(AF_UNIX, listener ? SOCK_STREAM : SOCK_DGRAM, 0);
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s/shut", dir);
+		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || (listener && listen(l, 4)) ||
+		    shutdown(l, listener ? SHUT_RDWR : SHUT_WR))
+			die("shutdown");
+		hold(l);
+	}
+	if (!strcmp(argv[1], "longpath")) {
+		/* Bound to a path of 108 bytes: all of sun_path, no NUL. */
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int l = socket(AF_UNIX, SOCK_STREAM, 0);
+		size_t n = snprintf(a.sun_path, sizeof(a.sun_path), "%s/", dir);
+
+		if (n >= sizeof(a.sun_path) - 1)
+			die("directory name too long");
+		memset(a.sun_path + n, 'p', sizeof(a.sun_path) - n);
+		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4))
+			die("longpath");
+		hold(l);
+	}
+	if (!strcmp(argv[1], "closedpeer")) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || close(sv[1]))
+			die("closedpeer");
+		hold(sv[0]);
+	}
+	if (!strcmp(argv[1], "opath")) {
+		/* Only an O_PATH descriptor of a socket file: its socket is closed. */
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM, 0), fd;
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s/opath", dir);
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) || close(s))
+			die("opath bind");
+		fd = open(a.sun_path, O_PATH);
+		if (fd < 0)
+			die("open O_PATH");
+		hold(fd);
 	}
 	if (!strcmp(argv[1], "inet")) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
