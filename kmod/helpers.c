@@ -1095,7 +1095,10 @@ static_assert(offsetof(struct ckpt_h_unix, foreign) == 100 &&
 	      offsetof(struct ckpt_h_unix, name) == 128 &&
 	      offsetof(struct ckpt_h_unix, read_opts) == 236);
 
-/* Its receive queue into @buf/@lens, under the reader's iolock and the queue's lock. */
+/*
+ * Its receive queue into @buf/@lens, under the reader's iolock and the queue's lock: a
+ * listening socket's (by @out->state, not sk_state read again) only counted.
+ */
 static int unix_queue(struct sock *sk, struct sock *peer, struct ckpt_h_unix *out,
 		      void *buf, u32 size, u32 *lens, u32 max_msgs)
 {
@@ -1114,7 +1117,8 @@ static int unix_queue(struct sock *sk, struct sock *peer, struct ckpt_h_unix *ou
 		u32 off = stream ? UNIXCB(skb).consumed : 0, len;
 
 		out->queued++;
-		if (sk->sk_state == TCP_LISTEN)
+		/* The state decided under the state lock, as the caller reads lens by it. */
+		if (out->state == CKPT_UNIX_STATE_LISTENING)
 			continue;
 		if (skb->sk != peer)
 			out->foreign++;
