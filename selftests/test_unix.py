@@ -87,6 +87,34 @@ def sockets_keep_their_data_and_boundaries():
         assert after["errors"] == 0 and after["pings"] > v["pings"], after
 
 
+def queued_under_a_lowered_sndbuf():
+    """Data queued before SO_SNDBUF was lowered to its minimum, and a backlog of 5000
+    (above SOMAXCONN: net.core.somaxconn is raised for it while the test runs)."""
+    d = fresh("buffers")
+    knob = "/proc/sys/net/core/somaxconn"
+    with open(knob) as f:
+        was = f.read().strip()
+    with open(knob, "w") as f:
+        f.write("8192")
+    try:
+        lowered_sndbuf_and_big_backlog(d)
+    finally:
+        with open(knob, "w") as f:
+            f.write(was)
+
+
+def lowered_sndbuf_and_big_backlog(d):
+    with Tree("buffers", d, binary=UNIXSK) as t:
+        pid = t.reports(["buffers"], "the sockets to be set up", lambda _, r: r["ready"] == 1)["buffers"]["pid"]
+        img, _ = t.checkpoint([pid])
+        socks = records(show_json(img), "UNIX_SOCK")
+        assert [s["backlog"] for s in socks if s["state"] == "listening"] == [5000], socks
+        t.restart(img)
+        os.kill(pid, signal.SIGUSR1)
+        v = t.reports(["buffers"], "the data to be read back", lambda _, r: r["verified"] == 1)["buffers"]
+        assert v["errors"] == 0, f"after restart: {v['errors']} errors, the first: {v['what']}"
+
+
 def held(d):
     """The report of a refused mode's process: {"fd": N, "count": C}, or None."""
     try:
@@ -174,6 +202,7 @@ def opath_socket_file_refused():
 if __name__ == "__main__":
     sys.exit(run([
         sockets_keep_their_data_and_boundaries,
+        queued_under_a_lowered_sndbuf,
         peer_outside_the_tree_refused,
         descriptor_in_flight_refused,
         inet_socket_refused,
