@@ -619,4 +619,34 @@ mod tests {
         let enc = |ma: u32, mi: u32| (mi & 0xff) | (ma << 8) | ((mi & !0xff) << 12);
         assert_eq!(decode_dev(enc(136, 300)), (136, 300));
     }
+
+    #[test]
+    fn a_unix_socket_is_one_description() {
+        use zerocopy::FromZeros;
+        let mut sock = img::CkptUnixSockRec::new_zeroed();
+        sock.id = 7;
+        let u = UnixImage {
+            sock,
+            name: Vec::new(),
+            queue: Vec::new(),
+            obj: 0,
+        };
+        let mut unix = HashMap::from([(7, u)]);
+        let (pipes, anonfds) = (HashMap::new(), HashMap::new());
+        let file = |fd: i32, obj: u32| {
+            let mut f = img::CkptFileRec::new_zeroed();
+            (f.fd, f.kind, f.obj, f.pipe) = (fd, file_kind::UNIX_SOCKET, obj, 7);
+            f
+        };
+        let mut read = |f| read_file(f, b"", &pipes, &mut unix, &anonfds, None);
+        assert!(read(file(3, 10)).is_ok());
+        // The same description again (a dup, a child's copy).
+        assert!(read(file(4, 10)).is_ok());
+        let e = read(file(5, 11)).unwrap_err().to_string();
+        assert!(
+            e.contains("fd 5 (description 11) is unix socket 7, which description 10 already is"),
+            "{e}"
+        );
+        assert!(read(file(6, 12)).is_err() && unix[&7].obj == 10);
+    }
 }
