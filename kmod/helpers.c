@@ -1138,9 +1138,13 @@ static_assert(offsetof(struct ckpt_h_unix, family) == 24 &&
 	      offsetof(struct ckpt_h_unix, scm_flags) == 72);
 static_assert(offsetof(struct ckpt_h_unix, foreign) == 100 &&
 	      offsetof(struct ckpt_h_unix, name_len) == 116 &&
-	      offsetof(struct ckpt_h_unix, name) == 128);
+	      offsetof(struct ckpt_h_unix, name) == 128 &&
+	      offsetof(struct ckpt_h_unix, read_opts) == 236);
 
-/* Its receive queue into @buf/@lens, under the reader's iolock and the queue's lock. */
+/*
+ * Its receive queue into @buf/@lens, under the reader's iolock and the queue's lock: a
+ * listening socket's (by @out->state, not sk_state read again) only counted.
+ */
 static int unix_queue(struct sock *sk, struct sock *peer, struct ckpt_h_unix *out,
 		      void *buf, u32 size, u32 *lens, u32 max_msgs)
 {
@@ -1159,7 +1163,8 @@ static int unix_queue(struct sock *sk, struct sock *peer, struct ckpt_h_unix *ou
 		u32 off = stream ? UNIXCB(skb).consumed : 0, len;
 
 		out->queued++;
-		if (sk->sk_state == TCP_LISTEN)
+		/* The state decided under the state lock, as the caller reads lens by it. */
+		if (out->state == CKPT_UNIX_STATE_LISTENING)
 			continue;
 		if (skb->sk != peer)
 			out->foreign++;
@@ -1257,6 +1262,12 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *
 		     (READ_ONCE(sk->sk_sndtimeo) != MAX_SCHEDULE_TIMEOUT) << 1;
 	out->rcvlowat = READ_ONCE(sk->sk_rcvlowat);
 	out->filter = !!rcu_access_pointer(sk->sk_filter);
+	out->read_opts = (sock_flag(sk, SOCK_RCVTSTAMP) ? CKPT_H_UNIX_OPT_TIMESTAMP : 0) |
+			 (sock_flag(sk, SOCK_RCVTSTAMPNS) ? CKPT_H_UNIX_OPT_TIMESTAMPNS : 0) |
+			 (READ_ONCE(sk->sk_tsflags) ? CKPT_H_UNIX_OPT_TIMESTAMPING : 0) |
+			 (READ_ONCE(u->recvmsg_inq) ? CKPT_H_UNIX_OPT_INQ : 0) |
+			 (READ_ONCE(u->scm_rights_notrunc) ? CKPT_H_UNIX_OPT_RIGHTS_NOTRUNC : 0) |
+			 (sock_flag(sk, SOCK_URGINLINE) ? CKPT_H_UNIX_OPT_OOBINLINE : 0);
 
 	if (addr && u->path.dentry) {
 		if (d_unlinked(u->path.dentry)) {

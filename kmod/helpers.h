@@ -203,11 +203,19 @@ struct ckpt_h_unix {
 	u32 path_state;		/* CKPT_H_UNIX_PATH_* */
 	u32 path_len;		/* of the bound file's path in the path buffer */
 	u8 name[108];		/* sun_path as bound */
+	u32 read_opts;		/* CKPT_H_UNIX_OPT_*: options that change what is read */
 };
 
 #define CKPT_H_UNIX_PATH_NONE	0	/* unbound or abstract */
 #define CKPT_H_UNIX_PATH_BOUND	1	/* bound to a file, its path in the buffer */
 #define CKPT_H_UNIX_PATH_GONE	2	/* bound to a file since unlinked */
+
+#define CKPT_H_UNIX_OPT_TIMESTAMP	(1 << 0)	/* SOCK_RCVTSTAMP: SO_TIMESTAMP */
+#define CKPT_H_UNIX_OPT_TIMESTAMPNS	(1 << 1)	/* SOCK_RCVTSTAMPNS: SO_TIMESTAMPNS */
+#define CKPT_H_UNIX_OPT_TIMESTAMPING	(1 << 2)	/* sk_tsflags: SO_TIMESTAMPING */
+#define CKPT_H_UNIX_OPT_INQ		(1 << 3)	/* recvmsg_inq: SO_INQ */
+#define CKPT_H_UNIX_OPT_RIGHTS_NOTRUNC	(1 << 4)	/* scm_rights_notrunc: SO_RIGHTS_NOTRUNC */
+#define CKPT_H_UNIX_OPT_OOBINLINE	(1 << 5)	/* SOCK_URGINLINE: SO_OOBINLINE */
 
 int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *out,
 			  void *buf, u32 size, u32 *lens, u32 max_msgs, char *path,

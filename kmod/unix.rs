@@ -17,9 +17,12 @@
 //! descriptors in flight (`SCM_RIGHTS`); `MSG_OOB` data; messages from another socket
 //! than the peer; the socket options that change what is read (`SO_PASSCRED`,
 //! `SO_PASSSEC`, `SO_PASSPIDFD`, `SO_PASSRIGHTS` off, `SO_PEEK_OFF`, `SO_RCVTIMEO`,
-//! `SO_SNDTIMEO`, `SO_RCVLOWAT`, a socket filter); more than
+//! `SO_SNDTIMEO`, `SO_RCVLOWAT`, a socket filter, `SO_TIMESTAMP`, `SO_TIMESTAMPNS`,
+//! `SO_TIMESTAMPING`, `SO_INQ`, `SO_RIGHTS_NOTRUNC`, `SO_OOBINLINE`); a listening or
+//! unconnected socket that was shut down; an `O_PATH` descriptor of a socket file; more than
 //! [`img::CKPT_UNIX_QUEUE_MAX`] bytes or [`img::CKPT_UNIX_MSGS_MAX`] messages queued; a
-//! name by a relative path, or whose socket file was removed or moved.
+//! name by a relative path, of 108 bytes (no NUL), or whose socket file was removed or
+//! moved.
 
 use kernel::alloc::VVec;
 use kernel::bindings::{
@@ -32,7 +35,11 @@ use zerocopy::IntoBytes;
 use crate::error::{refuse, CkptResult};
 use crate::image::ImageWriter;
 use crate::objects::Objects;
-use crate::sys::task::{OpenFd, TaskRef, UnixFacts, UNIX_PATH_BOUND, UNIX_PATH_GONE};
+use crate::sys::task::{
+    OpenFd, TaskRef, UnixFacts, UNIX_OPT_INQ, UNIX_OPT_OOBINLINE, UNIX_OPT_RIGHTS_NOTRUNC,
+    UNIX_OPT_TIMESTAMP, UNIX_OPT_TIMESTAMPING, UNIX_OPT_TIMESTAMPNS, UNIX_PATH_BOUND,
+    UNIX_PATH_GONE,
+};
 use crate::uapi::image::{self as img, file_kind, rec, unix_state};
 
 const SOCK_STREAM: u32 = bindings::sock_type_SOCK_STREAM;
@@ -184,6 +191,21 @@ fn check_options(fd: u32, u: &UnixFacts) -> CkptResult {
             "fd {fd}: unix socket with SO_PEEK_OFF set; not saved yet"
         );
     }
+    // The most precise name first: SO_TIMESTAMPNS sets SOCK_RCVTSTAMP too.
+    let read_opts = [
+        (UNIX_OPT_TIMESTAMPNS, "SO_TIMESTAMPNS"),
+        (UNIX_OPT_TIMESTAMP, "SO_TIMESTAMP"),
+        (UNIX_OPT_TIMESTAMPING, "SO_TIMESTAMPING"),
+        (UNIX_OPT_INQ, "SO_INQ"),
+        (UNIX_OPT_RIGHTS_NOTRUNC, "SO_RIGHTS_NOTRUNC"),
+        (UNIX_OPT_OOBINLINE, "SO_OOBINLINE"),
+    ];
+    if let Some((_, opt)) = read_opts.iter().find(|(bit, _)| u.read_opts & bit != 0) {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with {opt} set; not saved yet"
+        );
+    }
     if u.timeo != 0 || u.rcvlowat != 1 || u.filter != 0 {
         refuse!(
             EOPNOTSUPP,
@@ -203,6 +225,14 @@ fn checked_name<'a>(fd: u32, u: &'a UnixFacts, path: &[u8]) -> CkptResult<&'a [u
     let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
     let name = &name[..end];
     let shown = core::str::from_utf8(name).unwrap_or("(not UTF-8)");
+    // `rstr` binds a path of at most 107 bytes, which sun_path holds with its NUL.
+    if name.len() >= u.name.len() {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket bound to a path name of {} bytes, without a NUL in sun_path; not supported yet",
+            name.len()
+        );
+    }
     if name.first() != Some(&b'/') || core::str::from_utf8(name).is_err() {
         refuse!(
             EOPNOTSUPP,
@@ -227,6 +257,18 @@ fn checked_name<'a>(fd: u32, u: &'a UnixFacts, path: &[u8]) -> CkptResult<&'a [u
 /// Refuses what of a socket's connection or listening state `rstr` would not rebuild.
 fn check_state(fd: u32, u: &UnixFacts) -> CkptResult {
     let ty = type_name(u.sock_type);
+    if u.state != unix_state::CONNECTED && u.shutdown != 0 {
+        let what = if u.state == unix_state::LISTENING {
+            "listening"
+        } else {
+            "unconnected"
+        };
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {what} unix {ty} socket shut down (shutdown state {:#x}); not supported yet",
+            u.shutdown
+        );
+    }
     match u.state {
         unix_state::LISTENING => {
             if u.queued != 0 {
@@ -238,16 +280,17 @@ fn check_state(fd: u32, u: &UnixFacts) -> CkptResult {
             }
         }
         unix_state::CONNECTED => {
-            if u.peer_embryo != 0 {
-                refuse!(
-                    EOPNOTSUPP,
-                    "fd {fd}: unix {ty} socket connected to a connection not accepted yet; not supported yet"
-                );
-            }
+            // First: a closed peer was orphaned, and has no socket either.
             if u.peer_dead != 0 {
                 refuse!(
                     EOPNOTSUPP,
                     "fd {fd}: unix {ty} socket whose peer was closed; not supported yet"
+                );
+            }
+            if u.peer_embryo != 0 {
+                refuse!(
+                    EOPNOTSUPP,
+                    "fd {fd}: unix {ty} socket connected to a connection not accepted yet; not supported yet"
                 );
             }
             if u.peer_back == 0 {
@@ -304,6 +347,11 @@ pub(crate) fn checkpoint(
             "fd {fd}: unix socket with more than {} bytes or {} messages queued; not supported yet",
             img::CKPT_UNIX_QUEUE_MAX,
             img::CKPT_UNIX_MSGS_MAX
+        ),
+        // `files` calls it for a socket inode: not a socket file, it was opened by path.
+        Err(e) if e == ENOTSOCK => refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: O_PATH descriptor of a socket file; not supported yet"
         ),
         Err(e) => return Err(e.into()),
     }
@@ -440,7 +488,13 @@ mod tests {
     #[test]
     fn options_are_checked() {
         assert!(check_options(3, &pair_end()).is_ok());
-        let changes: [fn(&mut UnixFacts); 8] = [
+        let changes: [fn(&mut UnixFacts); 14] = [
+            |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMP,
+            |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMP | UNIX_OPT_TIMESTAMPNS,
+            |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMPING,
+            |u: &mut UnixFacts| u.read_opts = UNIX_OPT_INQ,
+            |u: &mut UnixFacts| u.read_opts = UNIX_OPT_RIGHTS_NOTRUNC,
+            |u: &mut UnixFacts| u.read_opts = UNIX_OPT_OOBINLINE,
             |u: &mut UnixFacts| u.scm_flags |= 1,
             |u: &mut UnixFacts| u.scm_flags = 0,
             |u: &mut UnixFacts| u.fds_in_flight = 1,
@@ -483,7 +537,14 @@ mod tests {
         assert!(check_state(3, &l).is_err());
         l.queued = 0;
         assert!(check_state(3, &l).is_ok());
-        (l.state, l.queued) = (unix_state::UNCONNECTED, 2);
+        // Shut down: not rebuilt.
+        l.shutdown = img::CKPT_UNIX_RCV_SHUTDOWN;
+        assert!(check_state(3, &l).is_err());
+        (l.state, l.shutdown) = (unix_state::UNCONNECTED, 0);
+        assert!(check_state(3, &l).is_ok());
+        l.shutdown = img::CKPT_UNIX_SEND_SHUTDOWN;
+        assert!(check_state(3, &l).is_err());
+        (l.shutdown, l.queued) = (0, 2);
         // messages of other senders.
         assert!(check_state(3, &l).is_err());
     }
@@ -513,5 +574,18 @@ mod tests {
         u.name_len = 2;
         u.path_state = UNIX_PATH_BOUND;
         assert!(checked_name(3, &u, b"/tmp/s").is_err());
+        // 108 bytes, no NUL: rstr could not bind it.
+        let long = [b'a'; 108];
+        u.name.copy_from_slice(&long);
+        u.name[0] = b'/';
+        u.name_len = 108;
+        let mut path = long;
+        path[0] = b'/';
+        assert!(checked_name(3, &u, &path).is_err());
+        u.name[107] = 0;
+        assert_eq!(
+            checked_name(3, &u, &path[..107]).ok().map(<[u8]>::len),
+            Some(107)
+        );
     }
 }

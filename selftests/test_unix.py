@@ -6,8 +6,10 @@ listening socket with a connection accepted from each are checkpointed, killed a
 restarted; the program then reads every byte
 and every message back with its boundaries, checks the shutdown state, O_NONBLOCK and a
 shared description, and serves clients of both names. A peer outside the tree, a
-descriptor in flight, an AF_INET socket, a connection not accepted yet and SO_PASSCRED are
-refused naming the fd."""
+descriptor in flight, an AF_INET socket, a connection not accepted yet, SO_PASSCRED, each
+option that changes what is read, a shut down listening or unconnected socket, a path name
+of 108 bytes, a closed peer and an O_PATH descriptor of a socket file are refused naming
+the fd."""
 import os
 import signal
 import socket
@@ -85,6 +87,34 @@ def sockets_keep_their_data_and_boundaries():
         assert after["errors"] == 0 and after["pings"] > v["pings"], after
 
 
+def queued_under_a_lowered_sndbuf():
+    """Data queued before SO_SNDBUF was lowered to its minimum, and a backlog of 5000
+    (above SOMAXCONN: net.core.somaxconn is raised for it while the test runs)."""
+    d = fresh("buffers")
+    knob = "/proc/sys/net/core/somaxconn"
+    with open(knob) as f:
+        was = f.read().strip()
+    with open(knob, "w") as f:
+        f.write("8192")
+    try:
+        lowered_sndbuf_and_big_backlog(d)
+    finally:
+        with open(knob, "w") as f:
+            f.write(was)
+
+
+def lowered_sndbuf_and_big_backlog(d):
+    with Tree("buffers", d, binary=UNIXSK) as t:
+        pid = t.reports(["buffers"], "the sockets to be set up", lambda _, r: r["ready"] == 1)["buffers"]["pid"]
+        img, _ = t.checkpoint([pid])
+        socks = records(show_json(img), "UNIX_SOCK")
+        assert [s["backlog"] for s in socks if s["state"] == "listening"] == [5000], socks
+        t.restart(img)
+        os.kill(pid, signal.SIGUSR1)
+        v = t.reports(["buffers"], "the data to be read back", lambda _, r: r["verified"] == 1)["buffers"]
+        assert v["errors"] == 0, f"after restart: {v['errors']} errors, the first: {v['what']}"
+
+
 def held(d):
     """The report of a refused mode's process: {"fd": N, "count": C}, or None."""
     try:
@@ -95,9 +125,10 @@ def held(d):
     return {k: int(v) for k, v in zip(w[2::2], w[3::2])}
 
 
-def refused(mode, words, *extra, **kw):
-    """MODE's process is refused naming its fd with WORDS, leaves no image, and counts on."""
-    d = fresh(mode)
+def refused(mode, words, *extra, tag=None, **kw):
+    """MODE's process is refused naming its fd with WORDS, leaves no image, and counts on.
+    TAG names its scratch directory when one mode runs more than once."""
+    d = fresh(tag or mode)
     img = os.path.join(d, "img")
     with open(os.path.join(d, "stderr"), "w") as err:
         p = subprocess.Popen([UNIXSK, mode, d, *extra], stdin=subprocess.DEVNULL,
@@ -141,12 +172,45 @@ def passcred_refused():
     refused("passcred", "unix socket with SO_PASSCRED, SO_PASSSEC or SO_PASSPIDFD set")
 
 
+READ_OPTIONS = ["SO_TIMESTAMP", "SO_TIMESTAMPNS", "SO_TIMESTAMPING", "SO_INQ",
+                "SO_RIGHTS_NOTRUNC", "SO_OOBINLINE"]
+
+
+def read_options_refused():
+    """Each option that changes what is read is refused by its name."""
+    for opt in READ_OPTIONS:
+        refused("sockopt", f"unix socket with {opt} set; not saved yet", opt, tag=opt)
+
+
+def shut_down_listener_refused():
+    refused("shutlisten", "listening unix stream socket shut down (shutdown state 0x3)")
+    refused("shutunconn", "unconnected unix datagram socket shut down (shutdown state 0x2)")
+
+
+def path_of_108_bytes_refused():
+    refused("longpath", "unix socket bound to a path name of 108 bytes")
+
+
+def closed_peer_refused():
+    refused("closedpeer", "unix stream socket whose peer was closed")
+
+
+def opath_socket_file_refused():
+    refused("opath", "O_PATH descriptor of a socket file")
+
+
 if __name__ == "__main__":
     sys.exit(run([
         sockets_keep_their_data_and_boundaries,
+        queued_under_a_lowered_sndbuf,
         peer_outside_the_tree_refused,
         descriptor_in_flight_refused,
         inet_socket_refused,
         backlog_not_accepted_refused,
         passcred_refused,
+        read_options_refused,
+        shut_down_listener_refused,
+        path_of_108_bytes_refused,
+        closed_peer_refused,
+        opath_socket_file_refused,
     ]))

@@ -874,7 +874,22 @@ pub(crate) struct UnixFacts {
     pub(crate) path_len: u32,
     /// `sun_path` as bound (`name_len` bytes).
     pub(crate) name: [u8; 108],
+    /// The options that change what is read: `UNIX_OPT_*` bits.
+    pub(crate) read_opts: u32,
 }
+
+/// [`UnixFacts::read_opts`]: `SO_TIMESTAMP` (`SOCK_RCVTSTAMP`).
+pub(crate) const UNIX_OPT_TIMESTAMP: u32 = 1 << 0;
+/// [`UnixFacts::read_opts`]: `SO_TIMESTAMPNS` (`SOCK_RCVTSTAMPNS`).
+pub(crate) const UNIX_OPT_TIMESTAMPNS: u32 = 1 << 1;
+/// [`UnixFacts::read_opts`]: `SO_TIMESTAMPING` (`sk_tsflags`).
+pub(crate) const UNIX_OPT_TIMESTAMPING: u32 = 1 << 2;
+/// [`UnixFacts::read_opts`]: `SO_INQ`.
+pub(crate) const UNIX_OPT_INQ: u32 = 1 << 3;
+/// [`UnixFacts::read_opts`]: `SO_RIGHTS_NOTRUNC`.
+pub(crate) const UNIX_OPT_RIGHTS_NOTRUNC: u32 = 1 << 4;
+/// [`UnixFacts::read_opts`]: `SO_OOBINLINE` (`SOCK_URGINLINE`).
+pub(crate) const UNIX_OPT_OOBINLINE: u32 = 1 << 5;
 
 /// [`UnixFacts::path_state`]: bound to a file, whose path is in the buffer.
 pub(crate) const UNIX_PATH_BOUND: u32 = 1;
@@ -886,6 +901,7 @@ const _: () = {
     assert!(offset_of!(UnixFacts, family) == 24 && offset_of!(UnixFacts, backlog) == 56);
     assert!(offset_of!(UnixFacts, scm_flags) == 72 && offset_of!(UnixFacts, foreign) == 100);
     assert!(offset_of!(UnixFacts, name_len) == 116 && offset_of!(UnixFacts, name) == 128);
+    assert!(offset_of!(UnixFacts, read_opts) == 236);
 };
 
 impl Default for UnixFacts {

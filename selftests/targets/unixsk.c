@@ -44,10 +44,20 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <unistd.h>
+#include <linux/net_tstamp.h>
 
 #include "report.h"
 
 #define BIG (100 * 1024)
+
+/* From the kernel's include/uapi/asm-generic/socket.h, for older C library headers. */
+#ifndef SO_INQ
+#define SO_INQ 84
+#endif
+#ifndef SO_RIGHTS_NOTRUNC
+#define SO_RIGHTS_NOTRUNC 85
+#endif
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static volatile sig_atomic_t usr1;
 
@@ -104,6 +114,27 @@ static void expect_msg(int fd, size_t len)
 			bad("message of %ld bytes differs at %ld", (long)len, (long)i);
 			return;
 		}
+}
+
+/* The stream FD holds bytes OFF.. of the pattern of LEN: LEN - OFF bytes to read. */
+static void expect_stream(int fd, size_t len, size_t off)
+{
+	size_t at = 0, want = len - off;
+
+	while (at < want) {
+		ssize_t n = recv(fd, buf, want - at, MSG_DONTWAIT);
+
+		if (n <= 0) {
+			bad("stream: %ld bytes of %ld", (long)at, (long)want);
+			return;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pat(len, at + off + i)) {
+				bad("stream: byte %ld differs (%ld)", (long)(at + i), buf[i]);
+				return;
+			}
+		at += n;
+	}
 }
 
 /* The messages queued each way, by length: what each end has to read. */
@@ -271,20 +302,7 @@ static __attribute__((noreturn)) void main_mode(void)
 			int fl;
 
 			/* s1: BIG bytes of the pattern of BIG + 10, from offset 10. */
-			while (at < BIG) {
-				ssize_t n = recv(s[1], buf, BIG - at, MSG_DONTWAIT);
-
-				if (n <= 0) {
-					bad("stream: %ld bytes of %ld", (long)at, BIG);
-					break;
-				}
-				for (ssize_t i = 0; i < n; i++)
-					if (buf[i] != pat(BIG + 10, at + 10 + i)) {
-						bad("stream: byte %ld differs (%ld)", (long)(at + i), buf[i]);
-						break;
-					}
-				at += n;
-			}
+			expect_stream(s[1], BIG + 10, 10);
 			expect_empty(s[1], 1);
 			if (send(s[1], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) != -1 || errno != EPIPE)
 				bad("stream: s1 can write after SHUT_WR (%ld)", errno, 0);
@@ -372,6 +390,51 @@ static __attribute__((noreturn)) void main_mode(void)
 	}
 }
 
+/*
+ * Buffers mode: data queued under a send buffer the program lowered since (to 1: the
+ * kernel's minimum), on a stream and a seqpacket pair, and a listener whose backlog is
+ * above SOMAXCONN (4096). On SIGUSR1 it checks the data, the buffer sizes and that the
+ * listener listens, and reports "verified 1 errors E what W".
+ */
+static __attribute__((noreturn)) void buffers_mode(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s[2], g[2], l, one = 1, sb, gb, v, verified = 0;
+	socklen_t sl = sizeof(int), alen;
+
+	signal(SIGUSR1, on_usr1);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, g))
+		die("socketpair");
+	send_msg(s[0], BIG);
+	send_msg(g[0], 60000);
+	if (setsockopt(s[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)) ||
+	    setsockopt(g[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)) ||
+	    getsockopt(s[0], SOL_SOCKET, SO_SNDBUF, &sb, &sl) ||
+	    getsockopt(g[0], SOL_SOCKET, SO_SNDBUF, &gb, &sl) || sb >= BIG || gb >= 60000)
+		die("SO_SNDBUF");
+	alen = offsetof(struct sockaddr_un, sun_path) + 1 +
+	       snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "ckpt-unixsk-buf-%d", getpid());
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, alen) || listen(l, 5000))
+		die("listener");
+	for (int count = 1;; count++) {
+		if (usr1 && !verified) {
+			expect_stream(s[1], BIG, 0);
+			expect_msg(g[1], 60000);
+			if (getsockopt(s[0], SOL_SOCKET, SO_SNDBUF, &v, &sl) || v != sb)
+				bad("stream: SO_SNDBUF %ld, want %ld", v, sb);
+			if (getsockopt(g[0], SOL_SOCKET, SO_SNDBUF, &v, &sl) || v != gb)
+				bad("seqpacket: SO_SNDBUF %ld, want %ld", v, gb);
+			if (getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &v, &sl) || v != 1)
+				bad("the listener does not listen (%ld, %ld)", v, errno);
+			verified = 1;
+		}
+		report("buffers", "ready 1 count %d verified %d errors %d what %s", count, verified,
+		       errors, what);
+		nap(20);
+	}
+}
+
 /* Holds FD and counts: a refused checkpoint must leave it running. */
 static __attribute__((noreturn)) void hold(int fd)
 {
@@ -390,6 +453,8 @@ int main(int argc, char **argv)
 	dir = argv[2];
 	if (!strcmp(argv[1], "main"))
 		main_mode();
+	if (!strcmp(argv[1], "buffers"))
+		buffers_mode();
 	if (!strcmp(argv[1], "outside") && argc == 4)
 		hold(atoi(argv[3]));
 	if (!strcmp(argv[1], "rights")) {
@@ -431,6 +496,75 @@ int main(int argc, char **argv)
 		    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)))
 			die("passcred");
 		hold(sv[0]);
+	}
+	if (!strcmp(argv[1], "sockopt") && argc == 4) {
+		/* A stream pair's end with the option argv[3] set: refused by its name. */
+		static const struct { const char *name; int opt, val; } opts[] = {
+			{ "SO_TIMESTAMP", SO_TIMESTAMP, 1 },
+			{ "SO_TIMESTAMPNS", SO_TIMESTAMPNS, 1 },
+			{ "SO_TIMESTAMPING", SO_TIMESTAMPING,
+			  SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE },
+			{ "SO_INQ", SO_INQ, 1 },
+			{ "SO_RIGHTS_NOTRUNC", SO_RIGHTS_NOTRUNC, 1 },
+			{ "SO_OOBINLINE", SO_OOBINLINE, 1 },
+		};
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+			die("socketpair");
+		for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+			if (strcmp(argv[3], opts[i].name))
+				continue;
+			if (setsockopt(sv[0], SOL_SOCKET, opts[i].opt, &opts[i].val, sizeof(int)))
+				die(opts[i].name);
+			hold(sv[0]);
+		}
+		die("unknown option");
+	}
+	if (!strcmp(argv[1], "shutlisten") || !strcmp(argv[1], "shutunconn")) {
+		/* shutdown() on a listener (to wake threads in accept), or an unconnected socket. */
+		int listener = !strcmp(argv[1], "shutlisten");
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int l = socket(AF_UNIX, listener ? SOCK_STREAM : SOCK_DGRAM, 0);
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s/shut", dir);
+		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || (listener && listen(l, 4)) ||
+		    shutdown(l, listener ? SHUT_RDWR : SHUT_WR))
+			die("shutdown");
+		hold(l);
+	}
+	if (!strcmp(argv[1], "longpath")) {
+		/* Bound to a path of 108 bytes: all of sun_path, no NUL. */
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int l = socket(AF_UNIX, SOCK_STREAM, 0);
+		size_t n = snprintf(a.sun_path, sizeof(a.sun_path), "%s/", dir);
+
+		if (n >= sizeof(a.sun_path) - 1)
+			die("directory name too long");
+		memset(a.sun_path + n, 'p', sizeof(a.sun_path) - n);
+		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4))
+			die("longpath");
+		hold(l);
+	}
+	if (!strcmp(argv[1], "closedpeer")) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || close(sv[1]))
+			die("closedpeer");
+		hold(sv[0]);
+	}
+	if (!strcmp(argv[1], "opath")) {
+		/* Only an O_PATH descriptor of a socket file: its socket is closed. */
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM, 0), fd;
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s/opath", dir);
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) || close(s))
+			die("opath bind");
+		fd = open(a.sun_path, O_PATH);
+		if (fd < 0)
+			die("open O_PATH");
+		hold(fd);
 	}
 	if (!strcmp(argv[1], "inet")) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);

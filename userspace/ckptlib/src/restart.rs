@@ -40,6 +40,9 @@ pub struct UnixImage {
     pub name: Vec<u8>,
     /// Its receive queue, oldest first: one entry per message (a stream's bytes in one).
     pub queue: Vec<Vec<u8>>,
+    /// The id of the open file description (`FILE.obj`) that is this socket, once a `FILE`
+    /// record names it; 0 before. One description only: `rstr` makes the socket once.
+    pub obj: u32,
 }
 
 /// What `rstr` restores of one live task itself, checked; `None` fields are objects saved
@@ -388,12 +391,34 @@ fn read_task<R: Read + Seek>(
                     "UNIX_SOCK record {} appears twice",
                     sock.id
                 );
+                ensure!(
+                    sock.nr_skbs <= img::CKPT_UNIX_MSGS_MAX,
+                    "unix socket {}: {} messages queued, more than {}",
+                    sock.id,
+                    sock.nr_skbs,
+                    img::CKPT_UNIX_MSGS_MAX
+                );
                 let mut queue = Vec::with_capacity(sock.nr_skbs as usize);
+                let mut total = 0usize;
                 // As many as UNIX_SOCK announces: the reader checks that they are there.
                 for _ in 0..sock.nr_skbs {
-                    queue.push(expect!(rd, rec::SKB, Rec::Skb { data, .. } => data));
+                    let data = expect!(rd, rec::SKB, Rec::Skb { data, .. } => data);
+                    // The running total, before the next SKB is read.
+                    total += data.len();
+                    ensure!(
+                        total <= img::CKPT_UNIX_QUEUE_MAX as usize,
+                        "unix socket {}: more than {} bytes queued",
+                        sock.id,
+                        img::CKPT_UNIX_QUEUE_MAX
+                    );
+                    queue.push(data);
                 }
-                let u = UnixImage { sock, name, queue };
+                let u = UnixImage {
+                    sock,
+                    name,
+                    queue,
+                    obj: 0,
+                };
                 crate::unix::check_socket(&u)?;
                 unix.insert(sock.id, u);
             }
@@ -480,7 +505,7 @@ fn read_file(
     f: img::CkptFileRec,
     path: &[u8],
     pipes: &HashMap<u32, PipeImage>,
-    unix: &HashMap<u32, UnixImage>,
+    unix: &mut HashMap<u32, UnixImage>,
     anonfds: &HashMap<u32, AnonFd>,
     prev: Option<&OpenFile>,
 ) -> Result<OpenFile> {
@@ -530,12 +555,22 @@ fn read_file(
             String::new()
         }
         file_kind::UNIX_SOCKET => {
+            let u = unix.get_mut(&f.pipe).filter(|_| path.is_empty());
+            let u = u.with_context(|| {
+                format!(
+                    "FILE record: fd {} refers to unix socket {} before its UNIX_SOCK record",
+                    f.fd, f.pipe
+                )
+            })?;
             ensure!(
-                unix.contains_key(&f.pipe) && path.is_empty(),
-                "FILE record: fd {} refers to unix socket {} before its UNIX_SOCK record",
+                u.obj == 0 || u.obj == f.obj,
+                "FILE record: fd {} (description {}) is unix socket {}, which description {} already is",
                 f.fd,
-                f.pipe
+                f.obj,
+                f.pipe,
+                u.obj
             );
+            u.obj = f.obj;
             String::new()
         }
         k => bail!("FILE record: fd {} of unknown kind {k}", f.fd),
@@ -591,5 +626,35 @@ mod tests {
         assert_eq!(decode_dev(0x103), (1, 3));
         let enc = |ma: u32, mi: u32| (mi & 0xff) | (ma << 8) | ((mi & !0xff) << 12);
         assert_eq!(decode_dev(enc(136, 300)), (136, 300));
+    }
+
+    #[test]
+    fn a_unix_socket_is_one_description() {
+        use zerocopy::FromZeros;
+        let mut sock = img::CkptUnixSockRec::new_zeroed();
+        sock.id = 7;
+        let u = UnixImage {
+            sock,
+            name: Vec::new(),
+            queue: Vec::new(),
+            obj: 0,
+        };
+        let mut unix = HashMap::from([(7, u)]);
+        let (pipes, anonfds) = (HashMap::new(), HashMap::new());
+        let file = |fd: i32, obj: u32| {
+            let mut f = img::CkptFileRec::new_zeroed();
+            (f.fd, f.kind, f.obj, f.pipe) = (fd, file_kind::UNIX_SOCKET, obj, 7);
+            f
+        };
+        let mut read = |f| read_file(f, b"", &pipes, &mut unix, &anonfds, None);
+        assert!(read(file(3, 10)).is_ok());
+        // The same description again (a dup, a child's copy).
+        assert!(read(file(4, 10)).is_ok());
+        let e = read(file(5, 11)).unwrap_err().to_string();
+        assert!(
+            e.contains("fd 5 (description 11) is unix socket 7, which description 10 already is"),
+            "{e}"
+        );
+        assert!(read(file(6, 12)).is_err() && unix[&7].obj == 10);
     }
 }

@@ -216,6 +216,7 @@ mod tests {
             sock: s,
             name: Vec::new(),
             queue: Vec::new(),
+            obj: 0,
         }
     }
 

@@ -3,20 +3,23 @@
 //! Unix domain sockets (the image's `UNIX_SOCK` and `SKB` records), made again by `rstr`
 //! before the first fork and parked with the other files ([`crate::files::park`]):
 //!
-//! - a connected pair with `socketpair`, both ends at once; a connection accepted from a
-//!   listening socket by a `connect` to the listener's name and an `accept` from it (made
-//!   first if need be), so that the accepted end has the listener's name again; what was queued for each end to
-//!   read is sent again from the other end, message by message (a stream's bytes at once),
-//!   so it lands in the right receive queue with its boundaries; then each end's shutdown
-//!   state is applied, after the data;
+//! - a connected pair with `socketpair`, both ends at once; the connections accepted from a
+//!   listening socket right after its `listen`, each by a non-blocking `connect` to the
+//!   listener's name and an `accept` from it, so that the accepted end has the listener's
+//!   name again (a random token sent on it tells that the connection accepted is rstr's
+//!   own, not one another process made meanwhile: else the restart fails); what was queued
+//!   for each end to read is sent again from the other end, message by message (a stream's
+//!   bytes at once), so it lands in the right receive queue with its boundaries; then each
+//!   end's shutdown state is applied, after the data;
 //! - a listening socket with `socket`, `bind` on its name and `listen` with its backlog; a
 //!   socket file left at its path is removed first if, and only if, it is a socket nobody
 //!   listens on (`connect` is refused): anything else at the path fails the restart;
 //! - a socket neither connected nor listening with `socket` (and `bind` if it had a name).
 //!
-//! `SO_SNDBUF` and `SO_RCVBUF` are set again where the program had set them, before the
-//! data (the queued data is charged to the sender's buffer); `SO_*BUFFORCE` is tried when
-//! the limits (`net.core.wmem_max`) cap the plain ones.
+//! The queued data is charged to the sender's buffer: the refill is sent with a send
+//! buffer large enough for it, then `SO_SNDBUF` and `SO_RCVBUF` are set to the saved values
+//! where the program had set them (the kernel lets them be lowered below what is queued);
+//! `SO_*BUFFORCE` is tried when the limits (`net.core.wmem_max`) cap the plain ones.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -28,9 +31,8 @@ use ckptlib::restart::{Image, OpenFile, UnixImage};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::socket::{
-    bind, connect, getsockopt, listen, send, setsockopt, shutdown, socket, socketpair, sockopt,
-    AddressFamily, Backlog, GetSockOpt, MsgFlags, SetSockOpt, Shutdown, SockFlag, SockType,
-    UnixAddr,
+    bind, connect, getsockopt, recv, send, setsockopt, shutdown, socket, socketpair, sockopt,
+    AddressFamily, GetSockOpt, MsgFlags, SetSockOpt, Shutdown, SockFlag, SockType, UnixAddr,
 };
 
 /// The sockets made ahead of their own descriptor: the other end of a pair, a listener
@@ -82,27 +84,24 @@ fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
                 .unix
                 .get(&u.sock.peer)
                 .with_context(|| format!("its peer {} has no UNIX_SOCK record", u.sock.peer))?;
-            let (a, b) = if u.sock.listener != 0 || p.sock.listener != 0 {
-                let (server, client) = if u.sock.listener != 0 { (u, p) } else { (p, u) };
-                let (s, c) = accepted(image, server, client, ty, made)?;
-                if u.sock.listener != 0 {
-                    (s, c)
-                } else {
-                    (c, s)
+            if u.sock.listener != 0 || p.sock.listener != 0 {
+                // Accepted from a listener: made with it, right after its listen().
+                let name = u.sock.listener.max(p.sock.listener);
+                if !made.listeners.contains_key(&name) {
+                    let l = ckptlib::unix::listener_of(&image.unix, name)
+                        .with_context(|| format!("no listener of name {name}"))?;
+                    let fd = make(image, l.sock.id, made)
+                        .with_context(|| format!("its listener, unix socket {}", l.sock.id))?;
+                    made.ends.insert(l.sock.id, fd);
                 }
-            } else {
-                let (a, b) = socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
-                    .context("socketpair")?;
-                buffers(&a, u)?;
-                buffers(&b, p).with_context(|| format!("its peer {}", p.sock.id))?;
-                (a, b)
-            };
-            // What each end had to read, sent by the other.
-            refill(&b, u)?;
-            refill(&a, p).with_context(|| format!("its peer {}", p.sock.id))?;
-            apply_shutdown(&a, u.sock.shutdown)?;
-            apply_shutdown(&b, p.sock.shutdown)
-                .with_context(|| format!("its peer {}", p.sock.id))?;
+                return made
+                    .ends
+                    .remove(&id)
+                    .context("not made with its listener (made twice?)");
+            }
+            let (a, b) = socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
+                .context("socketpair")?;
+            fill(&a, u, &b, p)?;
             made.ends.insert(p.sock.id, b);
             Ok(a)
         }
@@ -114,11 +113,25 @@ fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
                 bind_name(&s, &u.name, ty)?;
             }
             if u.sock.state == unix_state::LISTENING {
-                let backlog = Backlog::new(u.sock.backlog as i32)
+                let backlog = i32::try_from(u.sock.backlog)
                     .with_context(|| format!("backlog {}", u.sock.backlog))?;
-                listen(&s, backlog).context("listen")?;
+                crate::sys::listen(s.as_fd(), backlog).context("listen")?;
                 let copy = s.try_clone().context("dup of the listener")?;
                 made.listeners.insert(u.sock.listener, copy);
+                // Its accepted connections at once, before others can connect to it.
+                let mut ids: Vec<u32> = image
+                    .unix
+                    .values()
+                    .filter(|a| {
+                        a.sock.state == unix_state::CONNECTED && a.sock.listener == u.sock.listener
+                    })
+                    .map(|a| a.sock.id)
+                    .collect();
+                ids.sort_unstable();
+                for a in ids {
+                    accepted(image, a, &s, made)
+                        .with_context(|| format!("its accepted connection, unix socket {a}"))?;
+                }
             }
             Ok(s)
         }
@@ -126,37 +139,95 @@ fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
     }
 }
 
-/// A connection accepted from `server`'s listener (made now if it was not yet): a socket
-/// connects to the listener's name and the listener accepts it, as when the tree made it.
-/// Returns (the accepted end, the connecting end).
-fn accepted(
-    image: &Image,
-    server: &UnixImage,
-    client: &UnixImage,
-    ty: SockType,
-    made: &mut Made,
-) -> Result<(OwnedFd, OwnedFd)> {
-    let name = server.sock.listener;
-    if !made.listeners.contains_key(&name) {
-        let l = ckptlib::unix::listener_of(&image.unix, name)
-            .with_context(|| format!("no listener of name {name}"))?;
-        let fd = make(image, l.sock.id, made)
-            .with_context(|| format!("its listener, unix socket {}", l.sock.id))?;
-        made.ends.insert(l.sock.id, fd);
+/// Sets `a` (socket `u`) and `b` (its peer `p`) as they were: what each had to read, sent
+/// by the other, with room enough in the sender's buffer; then the buffer sizes saved (the
+/// kernel lets `SO_SNDBUF` be lowered below what is queued) and the shutdown state.
+fn fill(a: &OwnedFd, u: &UnixImage, b: &OwnedFd, p: &UnixImage) -> Result<()> {
+    let peer = || format!("its peer {}", p.sock.id);
+    room(b, p, u)?;
+    room(a, u, p).with_context(peer)?;
+    refill(b, u)?;
+    refill(a, p).with_context(peer)?;
+    buffers(a, u)?;
+    buffers(b, p).with_context(peer)?;
+    apply_shutdown(a, u.sock.shutdown)?;
+    apply_shutdown(b, p.sock.shutdown).with_context(peer)
+}
+
+/// Before the refill: a send buffer on `from` (socket `s`) large enough for what `to` has
+/// to read, where the program had set `s`'s (else the default, under which it was sent).
+fn room(from: &OwnedFd, s: &UnixImage, to: &UnixImage) -> Result<()> {
+    if s.sock.sndbuf == 0 {
+        return Ok(());
     }
-    let listener = made
-        .listeners
-        .get(&name)
-        .context("the listener was not made")?;
-    let c = socket(AddressFamily::Unix, ty, SockFlag::SOCK_CLOEXEC, None).context("socket")?;
-    buffers(&c, client).with_context(|| format!("unix socket {}", client.sock.id))?;
+    // Each message's data and its skb's overhead, twice (the kernel doubles the value).
+    let need = to.queue.iter().map(|m| m.len() + 1024).sum::<usize>() + 64 * 1024;
+    let need = need
+        .max(s.sock.sndbuf as usize / 2)
+        .min(i32::MAX as usize / 2);
+    setsockopt(from, sockopt::SndBuf, &need).context("SO_SNDBUF, for the refill")?;
+    if getsockopt(from, sockopt::SndBuf).context("SO_SNDBUF")? < 2 * need {
+        // Capped by net.core.wmem_max; without CAP_NET_ADMIN the refill may not fit, and
+        // fails with the numbers.
+        let _ = setsockopt(from, sockopt::SndBufForce, &need);
+    }
+    Ok(())
+}
+
+/// Makes the connection `id` accepted from `listener` again, with its peer: a socket
+/// connects to the listener's name without waiting and the listener accepts it, as when
+/// the tree made it. The connection accepted must be that socket's, not one another
+/// process made meanwhile: a random token sent by the connecting end must be what the
+/// accepted end reads. Both ends into `made`.
+fn accepted(image: &Image, id: u32, listener: &OwnedFd, made: &mut Made) -> Result<()> {
+    let server = image.unix.get(&id).context("no UNIX_SOCK record")?;
+    let client = image
+        .unix
+        .get(&server.sock.peer)
+        .with_context(|| format!("its peer {} has no UNIX_SOCK record", server.sock.peer))?;
+    ensure!(
+        client.sock.listener == 0,
+        "its peer {} is accepted too",
+        client.sock.id
+    );
+    let ty = sock_type(server)?;
+    let c = socket(
+        AddressFamily::Unix,
+        ty,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .context("socket")?;
     let addr = addr_of(&server.name)?;
-    // The listener's backlog is empty (a checkpoint refuses one that is not): this
-    // connection is the next one it accepts, and connect does not wait.
-    connect(c.as_raw_fd(), &addr).context("connect to its listener")?;
+    match connect(c.as_raw_fd(), &addr) {
+        Ok(()) => {}
+        Err(Errno::EAGAIN) => bail!(
+            "connect to its listener: its backlog is full (another process connected to it during the restart)"
+        ),
+        Err(e) => return Err(e).context("connect to its listener"),
+    }
     let s = crate::sys::accept(listener.as_fd()).context("accept from its listener")?;
-    buffers(&s, server)?;
-    Ok((s, c))
+    let mut token = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut r| std::io::Read::read_exact(&mut r, &mut token))
+        .context("a token from /dev/urandom")?;
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+    let sent = send(c.as_raw_fd(), &token, flags).context("sending the token")?;
+    ensure!(sent == token.len(), "the token sent as {sent} bytes");
+    let mut got = [0u8; 17];
+    let n = match recv(s.as_raw_fd(), &mut got, MsgFlags::MSG_DONTWAIT) {
+        Ok(n) => n,
+        Err(Errno::EAGAIN) => 0,
+        Err(e) => return Err(e).context("reading the token"),
+    };
+    ensure!(
+        got[..n] == token,
+        "the connection accepted from its listener is another process's (it connected during the restart): restart refused"
+    );
+    fill(&s, server, &c, client)?;
+    made.ends.insert(server.sock.id, s);
+    made.ends.insert(client.sock.id, c);
+    Ok(())
 }
 
 /// The address of a name of the image: abstract (a NUL first) or a path.

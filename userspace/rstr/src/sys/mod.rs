@@ -324,6 +324,14 @@ pub fn accept(listener: BorrowedFd) -> Result<std::os::fd::OwnedFd, Errno> {
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+/// `listen(s, backlog)` with the backlog as the kernel takes it, capped by
+/// `net.core.somaxconn` (`nix`'s `Backlog` refuses more than `SOMAXCONN`).
+pub fn listen(s: BorrowedFd, backlog: i32) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `listen` takes a descriptor and an integer; `s` is borrowed, open.
+    Errno::result(unsafe { libc::listen(s.as_raw_fd(), backlog) }).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
