@@ -457,32 +457,38 @@ void ckpt_helper_task_sigactions(struct task_struct *task, struct ckpt_sighand_r
 	spin_unlock_irq(&sighand->siglock);
 }
 
+/* Whether @q is a POSIX timer's own signal (its preallocated sigq). */
+static bool timer_signal(struct sigqueue *q)
+{
+	return (q->flags & SIGQUEUE_PREALLOC) && q->info.si_code == SI_TIMER;
+}
+
 /*
- * Whether @q is a POSIX timer's signal that its dequeue would drop: the timer was
+ * Whether the queued timer signal @q is one that its dequeue would drop: the timer was
  * deleted, or re-armed or disarmed by timer_settime() (it_signal_seq moved on) since it
- * was queued (posixtimer_deliver_signal()). Under the siglock the queueing holds.
+ * was queued (posixtimer_deliver_signal()). Under the siglock or the timer's it_lock the
+ * queueing holds; a queued timer signal holds a reference on its timer.
  */
 static bool stale_timer_signal(struct sigqueue *q)
 {
-	struct k_itimer *tmr;
+	struct k_itimer *tmr = container_of(q, struct k_itimer, sigq);
 
-	if (!(q->flags & SIGQUEUE_PREALLOC) || q->info.si_code != SI_TIMER)
-		return false;
-	/* A queued timer signal holds a reference on its timer. */
-	tmr = container_of(q, struct k_itimer, sigq);
 	return !posixtimer_valid(tmr) ||
 	       READ_ONCE(tmr->it_sigqueue_seq) != READ_ONCE(tmr->it_signal_seq);
 }
 
 /*
- * The queued signals of @pend, with their siginfo; -E2BIG past @max. A stale timer signal
- * is left out, and its bit out of *@set unless a signal of that number is saved: the
- * dequeue that drops it clears the bit too when it is the last one (collect_signal()).
+ * The queued signals of @pend, with their siginfo; -E2BIG past @max. A timer's own signal
+ * is left out: a live one is saved with its timer (its POSIX_TIMER record says it is
+ * pending, read under the timer's it_lock), a stale one is dropped as its dequeue would.
+ * Its bit leaves *@set too unless another signal of that number is saved: the dequeue
+ * clears the bit when it is the last one (collect_signal()), and the restored timer's own
+ * signal sets it again.
  */
 static int collect_queued(struct sigpending *pend, u32 shared, u64 *set,
 			  struct ckpt_siginfo_rec *infos, u32 max, u32 *count)
 {
-	u64 stale = 0, saved = 0;
+	u64 timers = 0, saved = 0;
 	struct sigqueue *q;
 	siginfo_t si;
 
@@ -491,8 +497,8 @@ static int collect_queued(struct sigpending *pend, u32 shared, u64 *set,
 	list_for_each_entry(q, &pend->list, list) {
 		u64 bit = 1ULL << (q->info.si_signo - 1);
 
-		if (stale_timer_signal(q)) {
-			stale |= bit;
+		if (timer_signal(q)) {
+			timers |= bit;
 			continue;
 		}
 		saved |= bit;
@@ -504,7 +510,7 @@ static int collect_queued(struct sigpending *pend, u32 shared, u64 *set,
 		infos[*count].shared = shared;
 		(*count)++;
 	}
-	*set &= ~(stale & ~saved);
+	*set &= ~(timers & ~saved);
 	return 0;
 }
 
@@ -1099,6 +1105,11 @@ int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace
 		o->interval = ktime_to_ns(timer->it_interval);
 		o->armed = timer->it_status == POSIX_TIMER_ARMED;
 		o->disarmed = timer->it_status == POSIX_TIMER_DISARMED;
+		/*
+		 * Queued by its expiry, which runs under it_lock (posix_timer_fn()); only a
+		 * dequeue, under the siglock, empties the list, and the tasks are stopped.
+		 */
+		o->pending = !list_empty(&timer->sigq.list) && !stale_timer_signal(&timer->sigq);
 		switch (timer->it_clock) {
 		case CLOCK_REALTIME:
 		case CLOCK_MONOTONIC:

@@ -170,6 +170,8 @@ struct ckpt_h_posix_timer {
 	s64 remaining;		/* for an hrtimer clock: __hrtimer_get_remaining(timer, false), ns */
 	s64 interval;		/* it_interval, ns */
 	u64 value;		/* sigev_value */
+	u32 pending;		/* its own signal (sigq) is queued, and not stale */
+	u32 __pad;
 };
 
 void ckpt_helper_task_itimer_real(struct task_struct *task, struct ckpt_h_itimer_real *out);

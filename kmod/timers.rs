@@ -124,6 +124,12 @@ fn posix_record(t: &PosixTimer) -> Result<img::CkptPosixTimerRec, &'static str> 
         value: t.value,
         value_ns: posix_value(t),
         interval_ns: t.interval as u64,
+        flags: if t.pending != 0 && signals {
+            img::CKPT_POSIX_TIMER_PENDING
+        } else {
+            0
+        },
+        __reserved: 0,
     })
 }
 
@@ -282,5 +288,19 @@ mod tests {
         assert_eq!(posix_record(&t).unwrap().signo, 0);
         t.notify = 3;
         assert!(posix_record(&t).unwrap_err().contains("notification"));
+    }
+
+    #[test]
+    fn a_queued_signal_is_saved_with_its_timer() {
+        let mut t = timer(-MS, 0);
+        (t.armed, t.disarmed, t.pending) = (0, 1, 1);
+        let r = posix_record(&t).unwrap();
+        assert_eq!((r.flags, r.value_ns), (img::CKPT_POSIX_TIMER_PENDING, 0));
+        // Periodic: the next expiry within one interval, as ckptlib checks.
+        let mut t = timer(-40 * MS, 30 * MS);
+        (t.armed, t.pending) = (0, 1);
+        let r = posix_record(&t).unwrap();
+        assert!(r.flags == img::CKPT_POSIX_TIMER_PENDING && r.value_ns <= r.interval_ns);
+        assert_eq!(posix_record(&timer(MS, 0)).unwrap().flags, 0);
     }
 }

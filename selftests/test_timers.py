@@ -137,10 +137,45 @@ def stale_timer_signal_stays_dropped():
             assert done["pending_after"] == 0, done
 
 
+def blocked_timer_signal_delivered_once():
+    """A periodic and a one-shot timer fire while their signals are blocked: after the
+    restart each has exactly one signal pending, the timer's own (si_code SI_TIMER, its
+    sigev value; the periodic one's si_overrun counts the expiries it missed, as in the
+    original), even after five more periods blocked; the periodic timer re-arms on that
+    delivery and signals again; the one-shot stays disarmed. Run once without a
+    checkpoint, to see what the original does."""
+    for restarted in (False, True):
+        d = fresh(f"blocked-{int(restarted)}")
+        with Tree("blocked", d, binary=TIMERS) as t:
+            r = t.reports(["timers"], "the timers to fire", lambda _, r: r.get("ready") == 1)["timers"]
+            assert (r["periodic_pending"], r["oneshot_pending"]) == (1, 1), r
+            if restarted:
+                img, _ = t.checkpoint([r["pid"]])
+                recs = show_json(img)
+                pending = sorted((p["id"], p["pending"]) for p in records(recs, "POSIX_TIMER"))
+                assert [p for _, p in pending] == [True, True], pending
+                timer_infos = [s for s in records(recs, "SIGINFO") if s["code"] == -2]
+                assert not timer_infos, f"a timer's own signal is saved with its timer, not as SIGINFO: {timer_infos}"
+                os.unlink(os.path.join(d, "timers"))
+                t.restart(img)
+                t.reports(["timers"], "the restored process", lambda _, r: r.get("ready") == 1)
+            open(os.path.join(d, "go"), "w").close()
+            done = t.reports(["timers"], "sigtimedwait", lambda _, r: r.get("done") == 1)["timers"]
+            assert done["pid"] == r["pid"], done
+            assert (done["periodic_n"], done["periodic_code"], done["periodic_ok"]) == (1, -2, 1), \
+                f"restarted {restarted}: {done}"
+            assert done["periodic_overrun"] >= 3, f"restarted {restarted}: expiries missed while blocked: {done}"
+            assert (done["oneshot_n"], done["oneshot_code"], done["oneshot_ok"]) == (1, -2, 1), \
+                f"restarted {restarted}: {done}"
+            assert done["oneshot_left_ns"] == 0, done
+            assert (done["next"], done["next_code"], done["next_ok"]) == (1, -2, 1), done
+
+
 if __name__ == "__main__":
     sys.exit(run([
         timers_keep_firing_after_restart,
         cpu_timers_refused_with_reason,
         timer_of_an_exited_thread_refused_at_checkpoint,
         stale_timer_signal_stays_dropped,
+        blocked_timer_signal_delivered_once,
     ]))

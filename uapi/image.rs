@@ -388,7 +388,16 @@ pub struct CkptPosixTimerRec {
     pub value_ns: u64,
     /// The interval in nanoseconds, 0 for a one-shot.
     pub interval_ns: u64,
+    /// `CKPT_POSIX_TIMER_*` bits.
+    pub flags: u32,
+    pub __reserved: u32,
 }
+
+/// `CkptPosixTimerRec::flags`: the timer fired and its signal is pending (queued, not yet
+/// delivered); restart makes it fire at once, so that its own signal is pending again.
+/// Its `value_ns` is then the time from that expiry's re-arm to the next one (periodic),
+/// or 0 (one-shot).
+pub const CKPT_POSIX_TIMER_PENDING: u32 = 1;
 
 /// Kinds of open files.
 pub mod file_kind {

@@ -54,11 +54,14 @@ pub(crate) struct PosixTimer {
     pub(crate) interval: i64,
     /// `sigev_value`.
     pub(crate) value: u64,
+    /// Its own signal (`sigq`) is queued and not stale, read under `it_lock`.
+    pub(crate) pending: u32,
+    pub(crate) __pad: u32,
 }
 
 const _: () = {
     assert!(size_of::<ItimerReal>() == 24 && offset_of!(ItimerReal, sigalrm_pending) == 20);
-    assert!(size_of::<PosixTimer>() == 64);
+    assert!(size_of::<PosixTimer>() == 72 && offset_of!(PosixTimer, pending) == 64);
     assert!(offset_of!(PosixTimer, target) == 16 && offset_of!(PosixTimer, disarmed) == 28);
     assert!(offset_of!(PosixTimer, overrun_last) == 32 && offset_of!(PosixTimer, value) == 56);
 };

@@ -17,6 +17,13 @@
  *                      fired; the first disarmed by timer_settime() (its queued signal is
  *                      stale: the kernel drops it at dequeue). Once DIR/go exists, takes
  *                      what is pending of both with sigtimedwait() and reports it.
+ *   timers blocked DIR SIGRTMIN+5 and SIGRTMIN+6 blocked; a periodic timer (20 ms) and a
+ *                      one-shot (1 ms) signal them and fire while blocked. Once DIR/go
+ *                      exists, waits 100 ms (five more periods), then takes with
+ *                      sigtimedwait() every signal of each that is pending at once and
+ *                      reports how many, their si_code, sigev value and si_overrun; then
+ *                      takes the periodic one's next signal, which must come (the timer
+ *                      re-armed on that delivery).
  *
  * Reports in DIR/timers (report.h), every ~50 ms: the counts, the ids, what timer_gettime
  * and getitimer say of them now, the longest gap between two turns of the main loop since
@@ -298,6 +305,84 @@ static void stale(void)
 	}
 }
 
+/* How many of @sig sigtimedwait() takes at once; the first's si_code, value, overrun. */
+static int take_all(int sig, int *code, long *value, int *overrun)
+{
+	struct timespec zero = { 0, 0 };
+	siginfo_t si;
+	sigset_t set;
+	int n = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (sigtimedwait(&set, &si, &zero) != sig)
+			break;
+		if (!n++) {
+			*code = si.si_code;
+			*value = (long)(intptr_t)si.si_value.sival_ptr;
+			*overrun = si.si_overrun;
+		}
+	}
+	if (errno != EAGAIN)
+		die("sigtimedwait");
+	return n;
+}
+
+static void blocked(void)
+{
+	char go[4200];
+	int n[2], code[2] = { 0, 0 }, overrun[2] = { 0, 0 }, next, c;
+	long value[2] = { 0, 0 }, v;
+	struct timespec second = { 1, 0 };
+	struct itimerspec o;
+	sigset_t set, pend;
+	siginfo_t si;
+	timer_t t[2];
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN + 5);
+	sigaddset(&set, SIGRTMIN + 6);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		die("sigprocmask");
+	t[0] = make_timer(SIGEV_SIGNAL, SIGRTMIN + 5, PERIODIC_VALUE);
+	t[1] = make_timer(SIGEV_SIGNAL, SIGRTMIN + 6, ONESHOT_VALUE);
+	arm(t[0], 20, 20);
+	arm(t[1], 1, 0);
+	nap(50);
+	snprintf(go, sizeof(go), "%s/go", dir);
+	while (access(go, F_OK)) {
+		if (sigpending(&pend))
+			die("sigpending");
+		report("timers", "ready 1 periodic_pending %d oneshot_pending %d",
+		       sigismember(&pend, SIGRTMIN + 5), sigismember(&pend, SIGRTMIN + 6));
+		nap(20);
+	}
+	nap(100);
+	n[0] = take_all(SIGRTMIN + 5, &code[0], &value[0], &overrun[0]);
+	n[1] = take_all(SIGRTMIN + 6, &code[1], &value[1], &overrun[1]);
+	memset(&o, 0, sizeof(o));
+	if (timer_gettime(t[1], &o))
+		die("timer_gettime");
+	/* The periodic timer re-armed on that delivery: its next signal comes. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN + 5);
+	next = sigtimedwait(&set, &si, &second) == SIGRTMIN + 5;
+	c = si.si_code;
+	v = (long)(intptr_t)si.si_value.sival_ptr;
+	for (;;) {
+		report("timers", "done 1 periodic_n %d periodic_code %d periodic_ok %d "
+		       "periodic_overrun %d oneshot_n %d oneshot_code %d oneshot_ok %d "
+		       "oneshot_left_ns %ld next %d next_code %d next_ok %d",
+		       n[0], code[0], value[0] == (long)(intptr_t)PERIODIC_VALUE, overrun[0],
+		       n[1], code[1], value[1] == (long)(intptr_t)ONESHOT_VALUE,
+		       o.it_value.tv_sec * 1000000000L + o.it_value.tv_nsec,
+		       next, c, v == (long)(intptr_t)PERIODIC_VALUE);
+		nap(50);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3)
@@ -309,6 +394,8 @@ int main(int argc, char **argv)
 		exited();
 	} else if (!strcmp(argv[1], "stale")) {
 		stale();
+	} else if (!strcmp(argv[1], "blocked")) {
+		blocked();
 	} else if (!strcmp(argv[1], "prof")) {
 		struct itimerval prof = { { 100, 0 }, { 100, 0 } };
 

@@ -249,7 +249,12 @@ struct ckpt_posix_timer_rec {
 	__u64 value;		/* sigev_value */
 	__u64 value_ns;		/* to the next expiry, 0 if disarmed */
 	__u64 interval_ns;
+	__u32 flags;		/* CKPT_POSIX_TIMER_* */
+	__u32 __reserved;
 };
+
+/* ckpt_posix_timer_rec.flags: it fired, its signal is pending */
+#define CKPT_POSIX_TIMER_PENDING	1
 
 /* ckpt_file_rec.kind */
 #define CKPT_FILE_REGULAR	1

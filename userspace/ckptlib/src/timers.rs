@@ -73,6 +73,20 @@ fn check_posix(t: &img::CkptPosixTimerRec) -> Result<()> {
         t.value_ns != 0 || t.interval_ns == 0,
         "POSIX_TIMER {id}: disarmed, with an interval"
     );
+    ensure!(
+        t.flags & !img::CKPT_POSIX_TIMER_PENDING == 0 && t.__reserved == 0,
+        "POSIX_TIMER {id}: unknown flags {:#x} or reserved bits set",
+        t.flags
+    );
+    ensure!(
+        t.flags & img::CKPT_POSIX_TIMER_PENDING == 0 || t.notify != libc::SIGEV_NONE,
+        "POSIX_TIMER {id}: a pending signal with SIGEV_NONE"
+    );
+    ensure!(
+        t.flags & img::CKPT_POSIX_TIMER_PENDING == 0 || t.value_ns <= t.interval_ns,
+        "POSIX_TIMER {id}: a pending signal, and {} ns to the next expiry, more than its interval",
+        t.value_ns
+    );
     Ok(())
 }
 
@@ -189,7 +203,7 @@ mod tests {
     #[test]
     fn each_bad_field_is_refused() {
         type Set = fn(&mut img::CkptPosixTimerRec);
-        let cases: [(Set, &str); 9] = [
+        let cases: [(Set, &str); 12] = [
             (|t| t.id = -1, "negative"),
             (|t| t.clock = libc::CLOCK_PROCESS_CPUTIME_ID, "clock"),
             (|t| t.notify = 3, "unknown"),
@@ -199,6 +213,12 @@ mod tests {
             (|t| t.value_ns = u64::MAX, "beyond"),
             (|t| t.value_ns = 0, "disarmed"),
             (|t| t.overrun = -1, "overrun"),
+            (|t| t.flags = 2, "flags"),
+            (|t| t.__reserved = 1, "reserved"),
+            (
+                |t| (t.flags, t.value_ns) = (img::CKPT_POSIX_TIMER_PENDING, 30_000_001),
+                "more than its interval",
+            ),
         ];
         for (set, want) in cases {
             let mut t = timer(1);
@@ -209,6 +229,9 @@ mod tests {
         let mut t = timer(1);
         (t.notify, t.signo) = (libc::SIGEV_NONE, 10);
         assert!(Timers::check(&leader(), itimers(), vec![t]).is_err());
+        (t.signo, t.flags) = (0, img::CKPT_POSIX_TIMER_PENDING);
+        let e = Timers::check(&leader(), itimers(), vec![t]).unwrap_err();
+        assert!(e.to_string().contains("SIGEV_NONE"), "{e}");
         let e = Timers::check(&leader(), itimers(), vec![timer(3), timer(3)]).unwrap_err();
         assert!(e.to_string().contains("increasing"));
         let mut thread = leader();

@@ -9,15 +9,22 @@
 //! A timer that expires before the restart is done neither kills the process nor is lost:
 //! the process runs with every signal blocked ([`crate::signals::block_all`]) until the
 //! module sets the image's mask as its last step, so the signal waits, pending, and is
-//! delivered (or not, as the image's mask says) once the process runs again. Pending
-//! signals of the image, a timer's among them (`SI_TIMER`), were queued again before
-//! ([`crate::per_task`]): each expiry is delivered once.
+//! delivered (or not, as the image's mask says) once the process runs again.
+//!
+//! A timer that had fired with its signal still pending (`CKPT_POSIX_TIMER_PENDING`; the
+//! module leaves a timer's own signal out of the pending signals it saves) is made to fire
+//! again at once, so that the signal pending after restart is the timer's own, as before:
+//! while it waits, later expiries only count as its overrun, and its delivery re-arms the
+//! timer. A periodic one is armed at an absolute time one interval before its saved next
+//! expiry, already past: it fires now, and that delivery re-arms it on the saved phase.
 
 use anyhow::{ensure, Context, Result};
+use nix::time::{clock_gettime, ClockId};
 
+use ckptlib::abi::image::{CkptPosixTimerRec, CKPT_POSIX_TIMER_PENDING};
 use ckptlib::timers::{split_ns, split_us, Timers};
 
-use crate::sys::timers::{self as sys, Notify};
+use crate::sys::timers::{self as sys, Arm, Notify};
 
 /// Recreates and arms the timers of this process (`pid`, for the reasons).
 pub fn restore(pid: i32, t: &Timers) -> Result<()> {
@@ -25,16 +32,40 @@ pub fn restore(pid: i32, t: &Timers) -> Result<()> {
         create(t).with_context(|| format!("pid {pid}: POSIX timers"))?;
     }
     for p in &t.posix {
-        if p.value_ns != 0 {
-            sys::timer_settime(p.id, split_ns(p.value_ns), split_ns(p.interval_ns))
-                .with_context(|| format!("pid {pid}: POSIX timer {}: timer_settime", p.id))?;
-        }
+        let (how, value) = if p.flags & CKPT_POSIX_TIMER_PENDING != 0 {
+            fire_now(p)?
+        } else if p.value_ns != 0 {
+            (Arm::Relative, p.value_ns)
+        } else {
+            continue;
+        };
+        sys::timer_settime(p.id, how, split_ns(value), split_ns(p.interval_ns))
+            .with_context(|| format!("pid {pid}: POSIX timer {}: timer_settime", p.id))?;
     }
     if t.real_value_ns != 0 || t.real_interval_ns != 0 {
         sys::set_itimer_real(split_us(t.real_value_ns), split_us(t.real_interval_ns))
             .with_context(|| format!("pid {pid}: setitimer(ITIMER_REAL)"))?;
     }
     Ok(())
+}
+
+/// How to arm the timer `p`, whose signal was pending, so that it fires at once: a
+/// one-shot 1 ns from now; a periodic one at `now + value_ns - interval_ns` of its clock
+/// (`value_ns <= interval_ns`, checked by ckptlib), at or before now, so that the re-arm
+/// of its delivery puts its next expiry `value_ns` after now.
+fn fire_now(p: &CkptPosixTimerRec) -> Result<(Arm, u64)> {
+    if p.interval_ns == 0 {
+        return Ok((Arm::Relative, 1));
+    }
+    let now = clock_gettime(ClockId::from_raw(p.clock))
+        .with_context(|| format!("POSIX timer {}: clock_gettime({})", p.id, p.clock))?;
+    let now = u64::try_from(now.tv_sec()).unwrap_or(0) * 1_000_000_000
+        + u64::try_from(now.tv_nsec()).unwrap_or(0);
+    match (now + p.value_ns).checked_sub(p.interval_ns) {
+        Some(at) if at > 0 => Ok((Arm::Absolute, at)),
+        // A clock younger than one interval: from now, the phase is lost.
+        _ => Ok((Arm::Relative, 1)),
+    }
 }
 
 /// Creates every POSIX timer, disarmed, with its id.

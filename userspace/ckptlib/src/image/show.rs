@@ -203,6 +203,8 @@ pub enum Decoded {
         value: String,
         value_ns: u64,
         interval_ns: u64,
+        /// It fired and its signal is pending.
+        pending: bool,
     },
     Signals {
         blocked: String,
@@ -495,6 +497,7 @@ impl From<&Rec> for Decoded {
                 value: hex(t.value),
                 value_ns: t.value_ns,
                 interval_ns: t.interval_ns,
+                pending: t.flags & img::CKPT_POSIX_TIMER_PENDING != 0,
             },
             Rec::Signals(s) => Decoded::Signals {
                 blocked: hex(s.blocked),

@@ -64,8 +64,26 @@ fn timespec((sec, nsec): (u64, u32)) -> libc::timespec {
     }
 }
 
-/// `timer_settime(id, 0, {interval, value})`, relative; times as seconds and nanoseconds.
-pub fn timer_settime(id: i32, value: (u64, u32), interval: (u64, u32)) -> Result<(), Errno> {
+/// How [`timer_settime`] takes its value.
+#[derive(Clone, Copy)]
+pub enum Arm {
+    /// From now.
+    Relative,
+    /// A time of the timer's clock (`TIMER_ABSTIME`).
+    Absolute,
+}
+
+/// `timer_settime(id, flags, {interval, value})`; times as seconds and nanoseconds.
+pub fn timer_settime(
+    id: i32,
+    how: Arm,
+    value: (u64, u32),
+    interval: (u64, u32),
+) -> Result<(), Errno> {
+    let flags = match how {
+        Arm::Relative => 0,
+        Arm::Absolute => libc::TIMER_ABSTIME,
+    };
     let spec = libc::itimerspec {
         it_interval: timespec(interval),
         it_value: timespec(value),
@@ -75,7 +93,7 @@ pub fn timer_settime(id: i32, value: (u64, u32), interval: (u64, u32)) -> Result
         libc::syscall(
             libc::SYS_timer_settime,
             id as libc::c_long,
-            0 as libc::c_long,
+            flags as libc::c_long,
             &spec as *const libc::itimerspec,
             std::ptr::null_mut::<libc::itimerspec>(),
         )
