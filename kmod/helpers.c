@@ -1025,7 +1025,7 @@ int ckpt_helper_file_is_sysv_shm(struct file *file)
 /* The layouts kmod/sys/timers.rs asserts too. */
 static_assert(sizeof(struct ckpt_h_itimer_real) == 24 &&
 	      offsetof(struct ckpt_h_itimer_real, sigalrm_pending) == 20);
-static_assert(sizeof(struct ckpt_h_posix_timer) == 64);
+static_assert(sizeof(struct ckpt_h_posix_timer) == 72);
 static_assert(offsetof(struct ckpt_h_posix_timer, target) == 16 &&
 	      offsetof(struct ckpt_h_posix_timer, disarmed) == 28);
 static_assert(offsetof(struct ckpt_h_posix_timer, overrun_last) == 32 &&

@@ -372,13 +372,13 @@ static void blocked(void)
 	c = si.si_code;
 	v = (long)(intptr_t)si.si_value.sival_ptr;
 	for (;;) {
-		report("timers", "done 1 periodic_n %d periodic_code %d periodic_ok %d "
-		       "periodic_overrun %d oneshot_n %d oneshot_code %d oneshot_ok %d "
-		       "oneshot_left_ns %ld next %d next_code %d next_ok %d",
-		       n[0], code[0], value[0] == (long)(intptr_t)PERIODIC_VALUE, overrun[0],
-		       n[1], code[1], value[1] == (long)(intptr_t)ONESHOT_VALUE,
-		       o.it_value.tv_sec * 1000000000L + o.it_value.tv_nsec,
-		       next, c, v == (long)(intptr_t)PERIODIC_VALUE);
+		report("timers", "done 1 %s %d %s %d %s %d %s %d %s %d %s %d %s %d %s %ld %s %d %s %d %s %d",
+		       "periodic_n", n[0], "periodic_code", code[0],
+		       "periodic_ok", value[0] == (long)(intptr_t)PERIODIC_VALUE,
+		       "periodic_overrun", overrun[0], "oneshot_n", n[1], "oneshot_code", code[1],
+		       "oneshot_ok", value[1] == (long)(intptr_t)ONESHOT_VALUE,
+		       "oneshot_left_ns", o.it_value.tv_sec * 1000000000L + o.it_value.tv_nsec,
+		       "next", next, "next_code", c, "next_ok", v == (long)(intptr_t)PERIODIC_VALUE);
 		nap(50);
 	}
 }

@@ -19,7 +19,6 @@
 //! expiry, already past: it fires now, and that delivery re-arms it on the saved phase.
 
 use anyhow::{ensure, Context, Result};
-use nix::time::{clock_gettime, ClockId};
 
 use ckptlib::abi::image::{CkptPosixTimerRec, CKPT_POSIX_TIMER_PENDING};
 use ckptlib::timers::{split_ns, split_us, Timers};
@@ -57,10 +56,8 @@ fn fire_now(p: &CkptPosixTimerRec) -> Result<(Arm, u64)> {
     if p.interval_ns == 0 {
         return Ok((Arm::Relative, 1));
     }
-    let now = clock_gettime(ClockId::from_raw(p.clock))
+    let now = sys::clock_now(p.clock)
         .with_context(|| format!("POSIX timer {}: clock_gettime({})", p.id, p.clock))?;
-    let now = u64::try_from(now.tv_sec()).unwrap_or(0) * 1_000_000_000
-        + u64::try_from(now.tv_nsec()).unwrap_or(0);
     match (now + p.value_ns).checked_sub(p.interval_ns) {
         Some(at) if at > 0 => Ok((Arm::Absolute, at)),
         // A clock younger than one interval: from now, the phase is lost.

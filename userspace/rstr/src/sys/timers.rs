@@ -64,6 +64,25 @@ fn timespec((sec, nsec): (u64, u32)) -> libc::timespec {
     }
 }
 
+/// `clock_gettime(clock)` in nanoseconds, by the system call: the restored process has
+/// moved its vDSO to the image's address ([`crate::memory::move_vdso`]), where libc's
+/// cached pointer into the old one no longer leads.
+pub fn clock_now(clock: i32) -> Result<u64, Errno> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the kernel writes `ts`, which outlives the call.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_clock_gettime,
+            clock as libc::c_long,
+            &mut ts as *mut libc::timespec,
+        )
+    })?;
+    Ok(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
 /// How [`timer_settime`] takes its value.
 #[derive(Clone, Copy)]
 pub enum Arm {
