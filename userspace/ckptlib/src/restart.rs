@@ -83,6 +83,8 @@ pub struct Image {
     pub unix: HashMap<u32, UnixImage>,
     /// eventfd, timerfd and signalfd descriptions, by id (their `FILE` records' `obj`).
     pub anonfds: HashMap<u32, AnonFd>,
+    /// TCP and UDP sockets, by id (their `FILE` records' `obj`).
+    pub inet: HashMap<u32, img::CkptInetSockRec>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -153,6 +155,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     let mut pipes = HashMap::new();
     let mut unix = HashMap::new();
     let mut anonfds = HashMap::new();
+    let mut inet = HashMap::new();
     let mut tasks = Vec::with_capacity(tree.len());
     for e in &tree {
         if e.flags & img::CKPT_TASK_ZOMBIE != 0 {
@@ -167,6 +170,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
             &mut pipes,
             &mut unix,
             &mut anonfds,
+            &mut inet,
         )
         .with_context(|| format!("task {}", e.pid))?;
         tasks.push(Some(t));
@@ -192,6 +196,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         pipes,
         unix,
         anonfds,
+        inet,
     })
 }
 
@@ -268,6 +273,7 @@ fn read_task<R: Read + Seek>(
     pipes: &mut HashMap<u32, PipeImage>,
     unix: &mut HashMap<u32, UnixImage>,
     anonfds: &mut HashMap<u32, AnonFd>,
+    inet: &mut HashMap<u32, img::CkptInetSockRec>,
 ) -> Result<TaskImage> {
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -365,7 +371,11 @@ fn read_task<R: Read + Seek>(
     while table
         && matches!(
             r,
-            Rec::File { .. } | Rec::Pipe { .. } | Rec::UnixSock { .. } | Rec::Anonfd(_)
+            Rec::File { .. }
+                | Rec::Pipe { .. }
+                | Rec::UnixSock { .. }
+                | Rec::Anonfd(_)
+                | Rec::InetSock(_)
         )
     {
         match r {
@@ -431,7 +441,22 @@ fn read_task<R: Read + Seek>(
                     a.id()
                 );
             }
+            Rec::InetSock(s) => {
+                crate::inet::check(&s)?;
+                ensure!(
+                    inet.insert(s.id, s).is_none(),
+                    "INET_SOCK record {} appears twice",
+                    s.id
+                );
+            }
             Rec::File { file, path } => {
+                ensure!(
+                    (file.kind == file_kind::INET_SOCKET) == inet.contains_key(&file.obj),
+                    "FILE record: fd {} of kind {} and INET_SOCK record {} disagree",
+                    file.fd,
+                    file.kind,
+                    file.obj
+                );
                 files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
             }
             _ => unreachable!("matched above"),
@@ -571,6 +596,15 @@ fn read_file(
                 u.obj
             );
             u.obj = f.obj;
+            String::new()
+        }
+        file_kind::INET_SOCKET => {
+            // Its INET_SOCK record (of id `obj`) is checked by the caller.
+            ensure!(
+                f.pipe == 0 && path.is_empty(),
+                "FILE record: fd {} of a TCP or UDP socket names a path or an object",
+                f.fd
+            );
             String::new()
         }
         k => bail!("FILE record: fd {} of unknown kind {k}", f.fd),
