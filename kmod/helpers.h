@@ -310,6 +310,14 @@ struct ckpt_h_inet {
 #define CKPT_H_INET_TCP_ULP		(1 << 5)	/* TCP_ULP (kTLS...) */
 #define CKPT_H_INET_TCP_CONGESTION	(1 << 6)	/* TCP_CONGESTION set */
 
+/* Kernel constants bindgen does not see (net/tcp_states.h, net/sock.h, net/tcp.h): kmod/sys/inet.rs. */
+#define CKPT_H_TCP_ESTABLISHED		1
+#define CKPT_H_TCP_CLOSE		7
+#define CKPT_H_TCP_LISTEN		10
+#define CKPT_H_SOCK_BINDADDR_LOCK	4
+#define CKPT_H_SOCK_BINDPORT_LOCK	8
+#define CKPT_H_TCP_NAGLE_OFF		1
+
 int ckpt_helper_task_inet(struct task_struct *task, u32 fd, struct ckpt_h_inet *out);
 
 #endif

@@ -30,11 +30,8 @@ const SOCK_STREAM: u32 = bindings::sock_type_SOCK_STREAM;
 const SOCK_DGRAM: u32 = bindings::sock_type_SOCK_DGRAM;
 const AF_INET: u32 = bindings::AF_INET;
 const AF_INET6: u32 = bindings::AF_INET6;
-const IPPROTO_TCP: u32 = bindings::IPPROTO_TCP as u32;
-const IPPROTO_UDP: u32 = bindings::IPPROTO_UDP as u32;
-const TCP_ESTABLISHED: u32 = bindings::TCP_ESTABLISHED as u32;
-const TCP_LISTEN: u32 = bindings::TCP_LISTEN as u32;
-const TCP_CLOSE: u32 = bindings::TCP_CLOSE as u32;
+const IPPROTO_TCP: u32 = bindings::IPPROTO_TCP;
+const IPPROTO_UDP: u32 = bindings::IPPROTO_UDP;
 
 fn is_tcp(i: &InetFacts) -> bool {
     i.sock_type == SOCK_STREAM && i.protocol == IPPROTO_TCP
@@ -69,10 +66,10 @@ fn protocol_name(i: &InetFacts) -> &'static str {
     match i.protocol {
         IPPROTO_TCP => "TCP",
         IPPROTO_UDP => "UDP",
-        p if p == bindings::IPPROTO_UDPLITE as u32 => "UDP-Lite",
-        p if p == bindings::IPPROTO_SCTP as u32 => "SCTP",
-        p if p == bindings::IPPROTO_MPTCP as u32 => "MPTCP",
-        p if p == bindings::IPPROTO_ICMP as u32 || p == bindings::IPPROTO_ICMPV6 as u32 => {
+        p if p == bindings::IPPROTO_UDPLITE => "UDP-Lite",
+        p if p == bindings::IPPROTO_SCTP => "SCTP",
+        p if p == bindings::IPPROTO_MPTCP => "MPTCP",
+        p if p == bindings::IPPROTO_ICMP || p == bindings::IPPROTO_ICMPV6 => {
             "ICMP"
         }
         _ if i.sock_type == bindings::sock_type_SOCK_RAW => "raw",
@@ -240,8 +237,8 @@ fn record(id: u32, i: &InetFacts) -> img::CkptInetSockRec {
         (tcp && i.nonagle & TCP_NAGLE_OFF != 0, img::CKPT_INET_NODELAY),
         (i.inet_flags & INET_IF_FREEBIND != 0, img::CKPT_INET_FREEBIND),
         (i.inet_flags & INET_IF_TRANSPARENT != 0, img::CKPT_INET_TRANSPARENT),
-        (i.userlocks & bindings::SOCK_BINDPORT_LOCK != 0, img::CKPT_INET_USER_PORT),
-        (i.userlocks & bindings::SOCK_BINDADDR_LOCK != 0, img::CKPT_INET_USER_ADDR),
+        (i.userlocks & SOCK_BINDPORT_LOCK != 0, img::CKPT_INET_USER_PORT),
+        (i.userlocks & SOCK_BINDADDR_LOCK != 0, img::CKPT_INET_USER_ADDR),
     ];
     let flags = bits
         .iter()
@@ -353,7 +350,7 @@ mod tests {
     fn every_rule_refuses_on_its_own() {
         let changes: [fn(&mut InetFacts); 12] = [
             |i| i.state = TCP_ESTABLISHED,
-            |i| i.protocol = bindings::IPPROTO_SCTP as u32,
+            |i| i.protocol = bindings::IPPROTO_SCTP,
             |i| i.sock_type = bindings::sock_type_SOCK_RAW,
             |i| i.reqsk_queue = 1,
             |i| i.bound_dev_if = 2,

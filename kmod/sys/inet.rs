@@ -163,7 +163,20 @@ pub(crate) const INET_TCP_ULP: u32 = 1 << 5;
 /// `TCP_CONGESTION` set by the program.
 pub(crate) const INET_TCP_CONGESTION: u32 = 1 << 6;
 
-/// `TCP_NAGLE_OFF` of `include/net/tcp.h` (bindgen does not see that header).
+// Kernel constants bindgen does not see (`include/net/tcp_states.h`, `include/net/sock.h`,
+// `include/net/tcp.h` are not in the kernel crate's bindings): their values are asserted
+// against the kernel's in `helpers.c` (`CKPT_H_*`).
+/// `TCP_ESTABLISHED` of `sk_state`.
+pub(crate) const TCP_ESTABLISHED: u32 = 1;
+/// `TCP_CLOSE`.
+pub(crate) const TCP_CLOSE: u32 = 7;
+/// `TCP_LISTEN`.
+pub(crate) const TCP_LISTEN: u32 = 10;
+/// `SOCK_BINDADDR_LOCK` of `sk_userlocks`: the program bound an address.
+pub(crate) const SOCK_BINDADDR_LOCK: u32 = 4;
+/// `SOCK_BINDPORT_LOCK`: the program bound a port.
+pub(crate) const SOCK_BINDPORT_LOCK: u32 = 8;
+/// `TCP_NAGLE_OFF` of `tcp_sock.nonagle`: `TCP_NODELAY`.
 pub(crate) const TCP_NAGLE_OFF: u32 = 1;
 
 const _: () = {
