@@ -1387,7 +1387,7 @@ static void inet_tcp(struct sock *sk, struct ckpt_h_inet *out)
 	struct inet_connection_sock *icsk = inet_csk(sk);
 	struct tcp_sock *tp = tcp_sk(sk);
 
-	out->nonagle = READ_ONCE(tp->nonagle);
+	out->nonagle = tp->nonagle;	/* a bit-field: read once, plainly */
 	out->keepalive_time = READ_ONCE(tp->keepalive_time);
 	out->keepalive_intvl = READ_ONCE(tp->keepalive_intvl);
 	out->keepalive_probes = READ_ONCE(tp->keepalive_probes);

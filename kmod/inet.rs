@@ -13,7 +13,7 @@
 //! established TCP connection, one not accepted yet), data queued, and every option or
 //! attachment `rstr` would not set again.
 
-use core::fmt;
+use kernel::fmt;
 
 use kernel::bindings;
 use kernel::prelude::*;
