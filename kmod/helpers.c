@@ -1371,8 +1371,8 @@ int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *bu
 static_assert(sizeof(struct ckpt_h_inet) == 280);
 static_assert(CKPT_H_TCP_ESTABLISHED == TCP_ESTABLISHED && CKPT_H_TCP_CLOSE == TCP_CLOSE &&
 	      CKPT_H_TCP_LISTEN == TCP_LISTEN && CKPT_H_TCP_NAGLE_OFF == TCP_NAGLE_OFF);
-static_assert(CKPT_H_SOCK_BINDADDR_LOCK == SOCK_BINDADDR_LOCK &&
-	      CKPT_H_SOCK_BINDPORT_LOCK == SOCK_BINDPORT_LOCK);
+static_assert(CKPT_H_SOCK_BINDADDR_LOCK == SOCK_BINDADDR_LOCK);
+static_assert(CKPT_H_SOCK_BINDPORT_LOCK == SOCK_BINDPORT_LOCK);
 static_assert(offsetof(struct ckpt_h_inet, rcv_saddr) == 24 &&
 	      offsetof(struct ckpt_h_inet, reuse) == 56 &&
 	      offsetof(struct ckpt_h_inet, lingertime) == 152);

@@ -69,9 +69,7 @@ fn protocol_name(i: &InetFacts) -> &'static str {
         p if p == bindings::IPPROTO_UDPLITE => "UDP-Lite",
         p if p == bindings::IPPROTO_SCTP => "SCTP",
         p if p == bindings::IPPROTO_MPTCP => "MPTCP",
-        p if p == bindings::IPPROTO_ICMP || p == bindings::IPPROTO_ICMPV6 => {
-            "ICMP"
-        }
+        p if p == bindings::IPPROTO_ICMP || p == bindings::IPPROTO_ICMPV6 => "ICMP",
         _ if i.sock_type == bindings::sock_type_SOCK_RAW => "raw",
         _ => "other-protocol",
     }
@@ -214,7 +212,11 @@ fn check(fd: u32, i: &InetFacts) -> CkptResult {
                 Reason(i, why)
             );
         }
-        refuse!(EOPNOTSUPP, "fd {fd}: {fam} {proto} socket: {}", Reason(i, why));
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {fam} {proto} socket: {}",
+            Reason(i, why)
+        );
     }
     Ok(())
 }
@@ -230,15 +232,39 @@ fn record(id: u32, i: &InetFacts) -> img::CkptInetSockRec {
     let bits = [
         (i.reuse != 0, img::CKPT_INET_REUSEADDR),
         (i.reuseport != 0, img::CKPT_INET_REUSEPORT),
-        (i.sock_flags & INET_SF_KEEPOPEN != 0, img::CKPT_INET_KEEPALIVE),
-        (i.sock_flags & INET_SF_BROADCAST != 0, img::CKPT_INET_BROADCAST),
+        (
+            i.sock_flags & INET_SF_KEEPOPEN != 0,
+            img::CKPT_INET_KEEPALIVE,
+        ),
+        (
+            i.sock_flags & INET_SF_BROADCAST != 0,
+            img::CKPT_INET_BROADCAST,
+        ),
         (i.sock_flags & INET_SF_LINGER != 0, img::CKPT_INET_LINGER),
-        (i.family == AF_INET6 && i.ipv6only != 0, img::CKPT_INET_V6ONLY),
-        (tcp && i.nonagle & TCP_NAGLE_OFF != 0, img::CKPT_INET_NODELAY),
-        (i.inet_flags & INET_IF_FREEBIND != 0, img::CKPT_INET_FREEBIND),
-        (i.inet_flags & INET_IF_TRANSPARENT != 0, img::CKPT_INET_TRANSPARENT),
-        (i.userlocks & SOCK_BINDPORT_LOCK != 0, img::CKPT_INET_USER_PORT),
-        (i.userlocks & SOCK_BINDADDR_LOCK != 0, img::CKPT_INET_USER_ADDR),
+        (
+            i.family == AF_INET6 && i.ipv6only != 0,
+            img::CKPT_INET_V6ONLY,
+        ),
+        (
+            tcp && i.nonagle & TCP_NAGLE_OFF != 0,
+            img::CKPT_INET_NODELAY,
+        ),
+        (
+            i.inet_flags & INET_IF_FREEBIND != 0,
+            img::CKPT_INET_FREEBIND,
+        ),
+        (
+            i.inet_flags & INET_IF_TRANSPARENT != 0,
+            img::CKPT_INET_TRANSPARENT,
+        ),
+        (
+            i.userlocks & SOCK_BINDPORT_LOCK != 0,
+            img::CKPT_INET_USER_PORT,
+        ),
+        (
+            i.userlocks & SOCK_BINDADDR_LOCK != 0,
+            img::CKPT_INET_USER_ADDR,
+        ),
     ];
     let flags = bits
         .iter()

@@ -20,6 +20,7 @@ mod device;
 mod error;
 mod files;
 mod image;
+mod inet;
 mod limits;
 mod memory;
 mod objects;
@@ -32,7 +33,6 @@ mod task;
 mod timers;
 mod tree;
 mod unix;
-mod inet;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 

@@ -11,11 +11,11 @@
 
 pub(crate) mod cpu;
 pub(crate) mod file;
+pub(crate) mod inet;
 pub(crate) mod mm;
 pub(crate) mod task;
 pub(crate) mod timers;
 pub(crate) mod uts;
-pub(crate) mod inet;
 
 use kernel::prelude::*;
 

@@ -98,7 +98,8 @@ static struct opt opts[] = {
 	{ &tn, "tn.SO_REUSEPORT", SOL_SOCKET, SO_REUSEPORT, 0 },
 };
 
-#define NOPTS (int)(sizeof(opts) / sizeof(opts[0]))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define NOPTS ((int)ARRAY_SIZE(opts))
 
 static int get(int fd, int level, int name)
 {
@@ -265,14 +266,14 @@ static void datagram(void)
 		return;
 	}
 	if (poll(&p, 1, 10000) != 1) {
-		fail("no-datagram-on-u-%d%d", 0, 0);
+		fail("no-ping-on-u-%d%d", 0, 0);
 		return;
 	}
 	n = recvfrom(u, b, sizeof(b), 0, (struct sockaddr *)&from, &len);
 	if (n != 4 || memcmp(b, "ping", 4))
 		fail("u-read-%d-bytes%d", (int)n, 0);
 	else if (ntohs(from.sin_port) != ports[3])
-		fail("datagram-from-port-%d-not-%d", ntohs(from.sin_port), ports[3]);
+		fail("ping-from-port-%d-not-%d", ntohs(from.sin_port), ports[3]);
 }
 
 static void serve_tcp(int l)

@@ -152,27 +152,15 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     check_tree(&tree)?;
 
     let mut seen = HashSet::new();
-    let mut pipes = HashMap::new();
-    let mut unix = HashMap::new();
-    let mut anonfds = HashMap::new();
-    let mut inet = HashMap::new();
+    let mut objs = Objects::default();
     let mut tasks = Vec::with_capacity(tree.len());
     for e in &tree {
         if e.flags & img::CKPT_TASK_ZOMBIE != 0 {
             tasks.push(None);
             continue;
         }
-        let t = read_task(
-            rd,
-            &header,
-            e,
-            &mut seen,
-            &mut pipes,
-            &mut unix,
-            &mut anonfds,
-            &mut inet,
-        )
-        .with_context(|| format!("task {}", e.pid))?;
+        let t = read_task(rd, &header, e, &mut seen, &mut objs)
+            .with_context(|| format!("task {}", e.pid))?;
         tasks.push(Some(t));
     }
     crate::timers::check_targets(
@@ -187,6 +175,12 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         rd.next_skipping_module_records()?.is_none(),
         "data after the TAIL record"
     );
+    let Objects {
+        pipes,
+        unix,
+        anonfds,
+        inet,
+    } = objs;
     crate::unix::check_pairs(&unix)?;
     Ok(Image {
         header,
@@ -265,16 +259,28 @@ pub fn check_tree(tree: &[img::CkptTreeEntry]) -> Result<()> {
     Ok(())
 }
 
+/// The objects of the image's descriptor tables, by id, as [`read_task`] collects them.
+#[derive(Default)]
+struct Objects {
+    pipes: HashMap<u32, PipeImage>,
+    unix: HashMap<u32, UnixImage>,
+    anonfds: HashMap<u32, AnonFd>,
+    inet: HashMap<u32, img::CkptInetSockRec>,
+}
+
 fn read_task<R: Read + Seek>(
     rd: &mut ImageReader<R>,
     header: &img::CkptHeaderRec,
     e: &img::CkptTreeEntry,
     seen: &mut HashSet<(u32, u32)>,
-    pipes: &mut HashMap<u32, PipeImage>,
-    unix: &mut HashMap<u32, UnixImage>,
-    anonfds: &mut HashMap<u32, AnonFd>,
-    inet: &mut HashMap<u32, img::CkptInetSockRec>,
+    objs: &mut Objects,
 ) -> Result<TaskImage> {
+    let Objects {
+        pipes,
+        unix,
+        anonfds,
+        inet,
+    } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
 
