@@ -8,7 +8,7 @@
  *                         chooses it), backlog 7, O_NONBLOCK, with SO_REUSEADDR,
  *                         SO_KEEPALIVE, TCP_NODELAY, SO_RCVBUF, SO_LINGER, IP_TOS,
  *                         IP_TTL, SO_PRIORITY, SO_RCVLOWAT, TCP_KEEPIDLE, TCP_KEEPINTVL,
- *                         TCP_KEEPCNT, TCP_DEFER_ACCEPT, TCP_FASTOPEN;
+ *                         TCP_KEEPCNT, TCP_DEFER_ACCEPT, TCP_FASTOPEN; t4d, a dup of t4;
  *                       - t6: a TCP socket listening on [::1] with IPV6_V6ONLY, backlog 3
  *                         (if the kernel has IPv6: "v6 1" in the report);
  *                       - u: a UDP socket bound to 127.0.0.1 with SO_BROADCAST and
@@ -69,7 +69,7 @@ struct opt {
 	int before;
 };
 
-static int t4 = -1, t6 = -1, u = -1, c = -1, tb = -1, tn = -1;
+static int t4 = -1, t6 = -1, u = -1, c = -1, tb = -1, tn = -1, t4d = -1;
 
 static struct opt opts[] = {
 	{ &t4, "t4.SO_REUSEADDR", SOL_SOCKET, SO_REUSEADDR, 0 },
@@ -183,6 +183,7 @@ static void setup(void)
 	if (bind(t4, (struct sockaddr *)&a, sizeof(a)) || listen(t4, 7))
 		die("t4");
 	fcntl(t4, F_SETFL, O_NONBLOCK);
+	t4d = dup(t4);
 
 	t6 = socket(AF_INET6, SOCK_STREAM, 0);
 	if (t6 >= 0) {
@@ -249,6 +250,11 @@ static void read_all(int after)
 			fail("t4-not-O_NONBLOCK-%d%d", fl, 0);
 		if (fcntl(u, F_GETFL) & O_NONBLOCK)
 			fail("u-O_NONBLOCK-%d%d", 0, 0);
+		/* t4d is t4's open file description: its flags are t4's. */
+		if (port_of(t4d) != ports[0] || fcntl(t4d, F_SETFL, 0) ||
+		    (fcntl(t4, F_GETFL) & O_NONBLOCK))
+			fail("t4d-not-t4-%d-%d", port_of(t4d), ports[0]);
+		fcntl(t4, F_SETFL, O_NONBLOCK);
 	}
 }
 
