@@ -164,7 +164,7 @@ const RULES: &[(Applies, Why)] = &[
     (|i| i.inet_flags & (INET_IF_HDRINCL | INET_IF_OPTIONS) != 0, |_, f| f.write_str("with IP_OPTIONS or IP_HDRINCL set; not saved yet")),
     (|i| i.inet_flags & INET_IF_RECVERR != 0, |_, f| f.write_str("with IP_RECVERR or IPV6_RECVERR set; not saved yet")),
     (|i| i.cmsg_flags != 0 || i.rxopt != 0, |_, f| f.write_str("with IP_PKTINFO, IP_RECVTOS or another IP_RECV*/IPV6_RECV* option set; not saved yet")),
-    (|i| i.hop_limit != -1 || i.tclass != 0, |_, f| f.write_str("with IPV6_UNICAST_HOPS or IPV6_TCLASS set; not saved yet")),
+    (|i| i.family == AF_INET6 && (i.hop_limit != -1 || i.tclass != 0), |_, f| f.write_str("with IPV6_UNICAST_HOPS or IPV6_TCLASS set; not saved yet")),
     (|i| i.timeo != 0, |_, f| f.write_str("with SO_RCVTIMEO or SO_SNDTIMEO set; not saved yet")),
     (|i| i.peek_off != -1, |_, f| f.write_str("with SO_PEEK_OFF set; not saved yet")),
     (|i| i.tsflags != 0 || i.sock_flags & INET_SF_RCVTSTAMP != 0, |_, f| f.write_str("with SO_TIMESTAMP, SO_TIMESTAMPNS or SO_TIMESTAMPING set; not saved yet")),

@@ -35,6 +35,8 @@ class NobodyTree(Tree):
         with open(self.stderr, "w") as err:
             self.proc = subprocess.Popen([*NOBODY, INETSK, "main", d], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        # rstr, run as 65534 too, reopens it.
+        os.chmod(self.stderr, 0o666)
         self.root = self.proc.pid
         self.pids = {self.root}
 
