@@ -1368,3 +1368,186 @@ int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *bu
 	fput(file);
 	return ret;
 }
+
+/* ---- TCP and UDP sockets ---------------------------------------------- */
+
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <net/inet_connection_sock.h>
+#include <net/inet_sock.h>
+#include <net/sock_reuseport.h>
+#include <net/tcp.h>
+
+static_assert(sizeof(struct ckpt_h_inet) == 280);
+static_assert(CKPT_H_TCP_ESTABLISHED == TCP_ESTABLISHED && CKPT_H_TCP_CLOSE == TCP_CLOSE &&
+	      CKPT_H_TCP_LISTEN == TCP_LISTEN && CKPT_H_TCP_NAGLE_OFF == TCP_NAGLE_OFF);
+static_assert(CKPT_H_SOCK_BINDADDR_LOCK == SOCK_BINDADDR_LOCK);
+static_assert(CKPT_H_SOCK_BINDPORT_LOCK == SOCK_BINDPORT_LOCK);
+static_assert(offsetof(struct ckpt_h_inet, rcv_saddr) == 24 &&
+	      offsetof(struct ckpt_h_inet, reuse) == 56 &&
+	      offsetof(struct ckpt_h_inet, lingertime) == 152);
+static_assert(offsetof(struct ckpt_h_inet, inet_flags) == 160 &&
+	      offsetof(struct ckpt_h_inet, nonagle) == 204 &&
+	      offsetof(struct ckpt_h_inet, udp_flags) == 256 &&
+	      offsetof(struct ckpt_h_inet, rmem) == 272);
+
+/* The TCP options of a tcp_sock: @out->nonagle and the others Rust refuses or saves. */
+static void inet_tcp(struct sock *sk, struct ckpt_h_inet *out)
+{
+	struct inet_connection_sock *icsk = inet_csk(sk);
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	out->nonagle = tp->nonagle;	/* a bit-field: read once, plainly */
+	out->keepalive_time = READ_ONCE(tp->keepalive_time);
+	out->keepalive_intvl = READ_ONCE(tp->keepalive_intvl);
+	out->keepalive_probes = READ_ONCE(tp->keepalive_probes);
+	out->defer_accept = READ_ONCE(icsk->icsk_accept_queue.rskq_defer_accept);
+	out->defer_timeout_s = TCP_TIMEOUT_INIT / HZ;
+	out->defer_rto_max_s = TCP_RTO_MAX / HZ;
+	out->fastopen_qlen = READ_ONCE(icsk->icsk_accept_queue.fastopenq.max_qlen);
+	out->user_mss = READ_ONCE(tp->rx_opt.user_mss);
+	out->user_timeout = READ_ONCE(icsk->icsk_user_timeout);
+	out->syn_retries = READ_ONCE(icsk->icsk_syn_retries);
+	out->notsent_lowat = READ_ONCE(tp->notsent_lowat);
+	out->tcp_opts = (out->nonagle & TCP_NAGLE_CORK ? CKPT_H_INET_TCP_CORK : 0) |
+			(tp->repair ? CKPT_H_INET_TCP_REPAIR : 0) |
+			(tp->save_syn ? CKPT_H_INET_TCP_SAVE_SYN : 0) |
+			(tp->recvmsg_inq ? CKPT_H_INET_TCP_INQ : 0) |
+			(icsk->icsk_ulp_ops ? CKPT_H_INET_TCP_ULP : 0) |
+			(icsk->icsk_ca_setsockopt ? CKPT_H_INET_TCP_CONGESTION : 0);
+#ifdef CONFIG_TCP_MD5SIG
+	if (rcu_access_pointer(tp->md5sig_info))
+		out->tcp_opts |= CKPT_H_INET_TCP_MD5;
+#endif
+#ifdef CONFIG_TCP_AO
+	if (rcu_access_pointer(tp->ao_info))
+		out->tcp_opts |= CKPT_H_INET_TCP_MD5;
+#endif
+}
+
+/*
+ * The TCP or UDP socket of family AF_INET or AF_INET6 open at @task's @fd: its facts into
+ * @out, read under lock_sock() (as getsockopt() reads them). -ENOTSOCK for no socket,
+ * -EAFNOSUPPORT for another family (@out->family says which).
+ */
+int ckpt_helper_task_inet(struct task_struct *task, u32 fd, struct ckpt_h_inet *out)
+{
+	struct sock_reuseport *reuse;
+	struct inet_sock *inet;
+	struct socket *sock;
+	struct file *file;
+	unsigned int n = fd;
+	struct sock *sk;
+	struct net *net;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	file = fget_task_next(task, &n);
+	if (!file)
+		return -EBADF;
+	sock = n == fd ? sock_from_file(file) : NULL;
+	if (!sock || !sock->sk) {
+		ret = -ENOTSOCK;
+		goto out;
+	}
+	sk = sock->sk;
+	out->family = sk->sk_family;
+	if (sk->sk_family != AF_INET && sk->sk_family != AF_INET6) {
+		ret = -EAFNOSUPPORT;
+		goto out;
+	}
+	inet = inet_sk(sk);
+	lock_sock(sk);
+	out->type = sk->sk_type;
+	out->protocol = sk->sk_protocol;
+	out->state = READ_ONCE(sk->sk_state);
+	out->num = READ_ONCE(inet->inet_num);
+	out->dport = ntohs(READ_ONCE(inet->inet_dport));
+	if (sk->sk_family == AF_INET) {
+		memcpy(out->rcv_saddr, &inet->inet_rcv_saddr, 4);
+		memcpy(out->daddr, &inet->inet_daddr, 4);
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6) {
+		struct ipv6_pinfo *np = inet6_sk(sk);
+
+		memcpy(out->rcv_saddr, &sk->sk_v6_rcv_saddr, 16);
+		memcpy(out->daddr, &sk->sk_v6_daddr, 16);
+		out->ipv6only = sk->sk_ipv6only;
+		out->hop_limit = READ_ONCE(np->hop_limit);
+		out->tclass = READ_ONCE(np->tclass);
+		out->rxopt = READ_ONCE(np->rxopt.all);
+		out->mc6_list = !!rcu_access_pointer(np->ipv6_mc_list);
+		if (inet_test_bit(RECVERR6, sk))
+			out->inet_flags |= CKPT_H_INET_IF_RECVERR;
+	}
+#endif
+	out->reuse = sk->sk_reuse;
+	out->reuseport = sk->sk_reuseport;
+	rcu_read_lock();
+	reuse = rcu_dereference(sk->sk_reuseport_cb);
+	out->reuseport_prog = reuse && rcu_access_pointer(reuse->prog);
+	rcu_read_unlock();
+	out->userlocks = READ_ONCE(sk->sk_userlocks);
+	out->sock_flags = (sock_flag(sk, SOCK_KEEPOPEN) ? CKPT_H_INET_SF_KEEPOPEN : 0) |
+			  (sock_flag(sk, SOCK_BROADCAST) ? CKPT_H_INET_SF_BROADCAST : 0) |
+			  (sock_flag(sk, SOCK_LINGER) ? CKPT_H_INET_SF_LINGER : 0) |
+			  (sock_flag(sk, SOCK_RCVTSTAMP) ? CKPT_H_INET_SF_RCVTSTAMP : 0) |
+			  (sock_flag(sk, SOCK_URGINLINE) ? CKPT_H_INET_SF_URGINLINE : 0) |
+			  (sock_flag(sk, SOCK_ZEROCOPY) ? CKPT_H_INET_SF_ZEROCOPY : 0) |
+			  (sock_flag(sk, SOCK_RXQ_OVFL) ? CKPT_H_INET_SF_RXQ_OVFL : 0);
+	out->ack_backlog = READ_ONCE(sk->sk_ack_backlog);
+	out->max_ack_backlog = READ_ONCE(sk->sk_max_ack_backlog);
+	out->sndbuf = READ_ONCE(sk->sk_sndbuf);
+	out->rcvbuf = READ_ONCE(sk->sk_rcvbuf);
+	out->priority = READ_ONCE(sk->sk_priority);
+	out->mark = READ_ONCE(sk->sk_mark);
+	out->rcvlowat = READ_ONCE(sk->sk_rcvlowat);
+	out->shutdown = READ_ONCE(sk->sk_shutdown);
+	out->err = READ_ONCE(sk->sk_err);
+	out->bound_dev_if = READ_ONCE(sk->sk_bound_dev_if);
+	out->filter = !!rcu_access_pointer(sk->sk_filter);
+	out->timeo = (READ_ONCE(sk->sk_rcvtimeo) != MAX_SCHEDULE_TIMEOUT) |
+		     (READ_ONCE(sk->sk_sndtimeo) != MAX_SCHEDULE_TIMEOUT) << 1;
+	out->peek_off = READ_ONCE(sk->sk_peek_off);
+	out->tsflags = READ_ONCE(sk->sk_tsflags);
+	out->rcv_queue = skb_queue_len_lockless(&sk->sk_receive_queue);
+	out->write_queue = skb_queue_len_lockless(&sk->sk_write_queue);
+	out->wmem = sk_wmem_alloc_get(sk);
+	/* Datagrams on their way to a UDP receive queue (udp_prod_queue) are charged too. */
+	out->rmem = sk_rmem_alloc_get(sk);
+	out->hz = HZ;
+	out->lingertime = READ_ONCE(sk->sk_lingertime);
+	out->inet_flags |= (inet_test_bit(FREEBIND, sk) ? CKPT_H_INET_IF_FREEBIND : 0) |
+			   (inet_test_bit(TRANSPARENT, sk) ? CKPT_H_INET_IF_TRANSPARENT : 0) |
+			   (inet_test_bit(RECVERR, sk) ? CKPT_H_INET_IF_RECVERR : 0) |
+			   (inet_test_bit(BIND_ADDRESS_NO_PORT, sk) ? CKPT_H_INET_IF_NO_PORT : 0) |
+			   (inet_test_bit(HDRINCL, sk) ? CKPT_H_INET_IF_HDRINCL : 0) |
+			   (rcu_access_pointer(inet->inet_opt) ? CKPT_H_INET_IF_OPTIONS : 0);
+	out->cmsg_flags = inet_cmsg_flags(inet);
+	out->tos = READ_ONCE(inet->tos);
+	out->uc_ttl = READ_ONCE(inet->uc_ttl);
+	out->mc_list = !!rcu_access_pointer(inet->mc_list);
+	task_lock(task);
+	net = task->nsproxy ? task->nsproxy->net_ns : NULL;
+	out->other_netns = !net_eq(sock_net(sk), net);
+	task_unlock(task);
+	if (sk->sk_protocol == IPPROTO_TCP && sk->sk_type == SOCK_STREAM) {
+		out->reqsk_queue = inet_csk_reqsk_queue_len(sk);
+		inet_tcp(sk, out);
+	}
+	if (sk->sk_protocol == IPPROTO_UDP && sk->sk_type == SOCK_DGRAM) {
+		struct udp_sock *up = udp_sk(sk);
+
+		out->rcv_queue += skb_queue_len_lockless(&up->reader_queue);
+		out->udp_flags = READ_ONCE(up->udp_flags);
+		out->udp_pending = READ_ONCE(up->pending);
+		out->encap_type = READ_ONCE(up->encap_type);
+		out->gso_size = READ_ONCE(up->gso_size);
+	}
+	release_sock(sk);
+out:
+	fput(file);
+	return ret;
+}

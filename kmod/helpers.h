@@ -226,4 +226,100 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *
 int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,
 			    u32 size, s64 *real_ns);
 
+/* TCP and UDP sockets (kmod/inet.rs): what a socket's fd shows, read under lock_sock. */
+struct ckpt_h_inet {
+	u32 family, type, protocol, state;	/* sk_family, sk_type, sk_protocol, sk_state */
+	u32 num;		/* inet_num: the local port */
+	u32 dport;		/* the peer's port, host order */
+	u8 rcv_saddr[16];	/* inet_rcv_saddr (4 bytes) or sk_v6_rcv_saddr */
+	u8 daddr[16];		/* inet_daddr or sk_v6_daddr */
+	u32 reuse, reuseport;	/* sk_reuse, sk_reuseport */
+	u32 reuseport_prog;	/* its reuseport group has a BPF program */
+	u32 userlocks;		/* sk_userlocks */
+	u32 sock_flags;		/* CKPT_H_INET_SF_*: sock_flag() bits */
+	u32 ack_backlog;	/* sk_ack_backlog: connections not accepted yet */
+	u32 reqsk_queue;	/* inet_csk_reqsk_queue_len(): handshakes in progress */
+	u32 max_ack_backlog;
+	u32 sndbuf, rcvbuf;
+	u32 priority, mark;
+	s32 rcvlowat;
+	u32 shutdown;		/* sk_shutdown */
+	s32 err;		/* sk_err */
+	s32 bound_dev_if;	/* SO_BINDTODEVICE */
+	u32 filter;		/* a socket filter is attached */
+	u32 timeo;		/* bit 0: SO_RCVTIMEO set, bit 1: SO_SNDTIMEO set */
+	s32 peek_off;		/* SO_PEEK_OFF, -1 when off */
+	u32 tsflags;		/* sk_tsflags (SO_TIMESTAMPING) */
+	u32 rcv_queue;		/* skbs in sk_receive_queue (and a UDP socket's reader_queue) */
+	u32 write_queue;	/* skbs in sk_write_queue */
+	u32 wmem;		/* sk_wmem_alloc_get(): bytes being sent */
+	u32 hz;			/* HZ, the unit of the jiffies below */
+	u64 lingertime;		/* sk_lingertime, jiffies */
+	u32 inet_flags;		/* CKPT_H_INET_IF_*: inet_test_bit() bits */
+	u32 cmsg_flags;		/* inet_cmsg_flags(): IP_PKTINFO, IP_RECVTOS... */
+	u32 tos;
+	s32 uc_ttl;		/* -1: not set */
+	u32 mc_list;		/* IPv4 multicast memberships */
+	u32 other_netns;	/* sock_net() is not the task's network namespace */
+	/* IPv6 */
+	u32 ipv6only;
+	s32 hop_limit;		/* -1: not set */
+	u32 tclass;
+	u32 rxopt;		/* rxopt.all: IPV6_RECVPKTINFO... */
+	u32 mc6_list;		/* IPv6 multicast memberships */
+	/* TCP */
+	u32 nonagle;		/* TCP_NAGLE_OFF, TCP_NAGLE_CORK... */
+	u32 keepalive_time, keepalive_intvl;	/* jiffies, 0: not set */
+	u32 keepalive_probes;	/* 0: not set */
+	u32 defer_accept;	/* rskq_defer_accept, in retransmits */
+	u32 defer_timeout_s;	/* TCP_TIMEOUT_INIT / HZ: retrans_to_secs()'s timeout */
+	u32 defer_rto_max_s;	/* TCP_RTO_MAX / HZ: its rto_max */
+	u32 fastopen_qlen;	/* fastopenq.max_qlen */
+	u32 user_mss;		/* TCP_MAXSEG */
+	u32 user_timeout;	/* TCP_USER_TIMEOUT */
+	u32 syn_retries;	/* TCP_SYNCNT */
+	u32 notsent_lowat;	/* TCP_NOTSENT_LOWAT */
+	u32 tcp_opts;		/* CKPT_H_INET_TCP_*: other TCP options in use */
+	/* UDP */
+	u32 udp_flags;		/* udp_flags: UDP_CORK, UDP_GRO... */
+	u32 udp_pending;	/* corked frames pending */
+	u32 encap_type;		/* UDP_ENCAP */
+	u32 gso_size;		/* UDP_SEGMENT */
+	u32 rmem;		/* sk_rmem_alloc_get(): bytes received, unread */
+	u32 __reserved;
+};
+
+#define CKPT_H_INET_SF_KEEPOPEN		(1 << 0)	/* SO_KEEPALIVE */
+#define CKPT_H_INET_SF_BROADCAST	(1 << 1)	/* SO_BROADCAST */
+#define CKPT_H_INET_SF_LINGER		(1 << 2)	/* SO_LINGER on */
+#define CKPT_H_INET_SF_RCVTSTAMP	(1 << 3)	/* SO_TIMESTAMP(NS) */
+#define CKPT_H_INET_SF_URGINLINE	(1 << 4)	/* SO_OOBINLINE */
+#define CKPT_H_INET_SF_ZEROCOPY		(1 << 5)	/* SO_ZEROCOPY */
+#define CKPT_H_INET_SF_RXQ_OVFL		(1 << 6)	/* SO_RXQ_OVFL */
+
+#define CKPT_H_INET_IF_FREEBIND		(1 << 0)	/* IP_FREEBIND */
+#define CKPT_H_INET_IF_TRANSPARENT	(1 << 1)	/* IP_TRANSPARENT */
+#define CKPT_H_INET_IF_RECVERR		(1 << 2)	/* IP_RECVERR, IPV6_RECVERR */
+#define CKPT_H_INET_IF_NO_PORT		(1 << 3)	/* IP_BIND_ADDRESS_NO_PORT */
+#define CKPT_H_INET_IF_HDRINCL		(1 << 4)	/* IP_HDRINCL */
+#define CKPT_H_INET_IF_OPTIONS		(1 << 5)	/* IP_OPTIONS set (inet_opt) */
+
+#define CKPT_H_INET_TCP_CORK		(1 << 0)	/* TCP_CORK */
+#define CKPT_H_INET_TCP_REPAIR		(1 << 1)	/* TCP_REPAIR */
+#define CKPT_H_INET_TCP_SAVE_SYN	(1 << 2)	/* TCP_SAVE_SYN */
+#define CKPT_H_INET_TCP_INQ		(1 << 3)	/* TCP_INQ */
+#define CKPT_H_INET_TCP_MD5		(1 << 4)	/* TCP_MD5SIG or TCP-AO keys */
+#define CKPT_H_INET_TCP_ULP		(1 << 5)	/* TCP_ULP (kTLS...) */
+#define CKPT_H_INET_TCP_CONGESTION	(1 << 6)	/* TCP_CONGESTION set */
+
+/* Kernel constants bindgen does not see (net/tcp_states.h, net/sock.h, net/tcp.h): kmod/sys/inet.rs. */
+#define CKPT_H_TCP_ESTABLISHED		1
+#define CKPT_H_TCP_CLOSE		7
+#define CKPT_H_TCP_LISTEN		10
+#define CKPT_H_SOCK_BINDADDR_LOCK	4
+#define CKPT_H_SOCK_BINDPORT_LOCK	8
+#define CKPT_H_TCP_NAGLE_OFF		1
+
+int ckpt_helper_task_inet(struct task_struct *task, u32 fd, struct ckpt_h_inet *out);
+
 #endif

@@ -20,6 +20,7 @@ mod device;
 mod error;
 mod files;
 mod image;
+mod inet;
 mod limits;
 mod memory;
 mod objects;

@@ -11,6 +11,7 @@
 
 pub(crate) mod cpu;
 pub(crate) mod file;
+pub(crate) mod inet;
 pub(crate) mod mm;
 pub(crate) mod task;
 pub(crate) mod timers;

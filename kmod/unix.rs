@@ -11,7 +11,8 @@
 //! `SO_RCVBUF` when the program set them. `rstr` makes them again
 //! (`userspace/rstr/src/unix.rs`; Documentation/files.rst, "Unix sockets").
 //!
-//! Refused, with the fd: another family; a peer outside the tree, closed, or not accepted
+//! Refused, with the fd: another family (but `AF_INET` and `AF_INET6`, which go to
+//! [`crate::inet`]); a peer outside the tree, closed, or not accepted
 //! yet; connections not accepted yet; a connected socket with a name no listening socket
 //! of the tree has (bound before it connected, or accepted from a listener since closed);
 //! descriptors in flight (`SCM_RIGHTS`); `MSG_OOB` data; messages from another socket
@@ -356,6 +357,9 @@ pub(crate) fn checkpoint(
         Err(e) => return Err(e.into()),
     }
     let u = &s.facts;
+    if u.sock == 0 && matches!(u.family, AF_INET | AF_INET6) {
+        return crate::inet::checkpoint(task, objs, w, o);
+    }
     if u.sock == 0 {
         match family_name(u.family) {
             Some(f) => refuse!(

@@ -6,7 +6,7 @@ listening socket with a connection accepted from each are checkpointed, killed a
 restarted; the program then reads every byte
 and every message back with its boundaries, checks the shutdown state, O_NONBLOCK and a
 shared description, and serves clients of both names. A peer outside the tree, a
-descriptor in flight, an AF_INET socket, a connection not accepted yet, SO_PASSCRED, each
+descriptor in flight, an AF_NETLINK socket, a connection not accepted yet, SO_PASSCRED, each
 option that changes what is read, a shut down listening or unconnected socket, a path name
 of 108 bytes, a closed peer and an O_PATH descriptor of a socket file are refused naming
 the fd."""
@@ -160,8 +160,8 @@ def descriptor_in_flight_refused():
     refused("rights", "unix socket with 1 file descriptors in flight (SCM_RIGHTS)")
 
 
-def inet_socket_refused():
-    refused("inet", "socket of family AF_INET not supported yet")
+def netlink_socket_refused():
+    refused("netlink", "socket of family AF_NETLINK not supported yet")
 
 
 def backlog_not_accepted_refused():
@@ -205,7 +205,7 @@ if __name__ == "__main__":
         queued_under_a_lowered_sndbuf,
         peer_outside_the_tree_refused,
         descriptor_in_flight_refused,
-        inet_socket_refused,
+        netlink_socket_refused,
         backlog_not_accepted_refused,
         passcred_refused,
         read_options_refused,

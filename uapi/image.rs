@@ -90,6 +90,7 @@ pub mod rec {
     pub const VMA: u32 = 51;
     pub const PAGES: u32 = 52;
     pub const REGS: u32 = 60;
+    pub const INET_SOCK: u32 = 38;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -119,6 +120,7 @@ pub mod rec {
             VMA => "VMA",
             PAGES => "PAGES",
             REGS => "REGS",
+            INET_SOCK => "INET_SOCK",
             _ => "UNKNOWN",
         }
     }
@@ -417,6 +419,8 @@ pub mod file_kind {
     pub const TIMERFD: u32 = 6;
     /// A signalfd (`signalfd4(2)`), recreated from its `SIGNALFD` record.
     pub const SIGNALFD: u32 = 7;
+    /// A TCP or UDP socket of IPv4 or IPv6, recreated from its `INET_SOCK` record.
+    pub const INET_SOCKET: u32 = 10;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -592,6 +596,98 @@ pub struct CkptSignalfdRec {
     pub __reserved: u32,
     /// The signals it reads: bit `n - 1` is signal `n` (never `SIGKILL` nor `SIGSTOP`).
     pub mask: u64,
+}
+
+/// [`CkptInetSockRec::state`]: what a TCP or UDP socket is.
+pub mod inet_state {
+    /// Made by `socket()`, bound to `port` or not (`port` 0), neither listening nor connected.
+    pub const CLOSED: u32 = 0;
+    /// A TCP socket listening (`listen`), with `backlog`.
+    pub const LISTENING: u32 = 1;
+    /// A UDP socket connected (`connect`) to `peer_addr`, `peer_port`.
+    pub const CONNECTED: u32 = 2;
+}
+
+/// [`CkptInetSockRec::flags`]: `SO_REUSEADDR` (`sk_reuse`).
+pub const CKPT_INET_REUSEADDR: u32 = 1 << 0;
+/// `SO_REUSEPORT` (`sk_reuseport`).
+pub const CKPT_INET_REUSEPORT: u32 = 1 << 1;
+/// `SO_KEEPALIVE`.
+pub const CKPT_INET_KEEPALIVE: u32 = 1 << 2;
+/// `SO_BROADCAST`.
+pub const CKPT_INET_BROADCAST: u32 = 1 << 3;
+/// `SO_LINGER` on, for `linger` seconds.
+pub const CKPT_INET_LINGER: u32 = 1 << 4;
+/// `IPV6_V6ONLY` (an IPv6 socket only).
+pub const CKPT_INET_V6ONLY: u32 = 1 << 5;
+/// `TCP_NODELAY` (a TCP socket only).
+pub const CKPT_INET_NODELAY: u32 = 1 << 6;
+/// `IP_FREEBIND`.
+pub const CKPT_INET_FREEBIND: u32 = 1 << 7;
+/// `IP_TRANSPARENT`.
+pub const CKPT_INET_TRANSPARENT: u32 = 1 << 8;
+/// The port was chosen by the program (`bind` with a port: `SOCK_BINDPORT_LOCK`), not by
+/// the kernel; a restart binds the same port either way.
+pub const CKPT_INET_USER_PORT: u32 = 1 << 9;
+/// The local address was chosen by the program (`bind` to an address:
+/// `SOCK_BINDADDR_LOCK`); else a restart binds the wildcard address (a connected UDP
+/// socket's own address comes from its `connect`).
+pub const CKPT_INET_USER_ADDR: u32 = 1 << 10;
+/// Every [`CkptInetSockRec::flags`] bit.
+pub const CKPT_INET_FLAGS: u32 = (1 << 11) - 1;
+
+/// `INET_SOCK`: a TCP or UDP socket of IPv4 or IPv6 some descriptor of the image has open,
+/// one record per socket (one open file description), written before the first `FILE` (of
+/// kind [`file_kind::INET_SOCKET`]) whose `obj` is `id`. Addresses are in network byte
+/// order (an IPv4 one in the first 4 bytes, the rest zero), ports in host byte order.
+/// Options the program did not set are 0 (`ttl`: -1).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptInetSockRec {
+    pub id: u32,
+    /// `AF_INET` or `AF_INET6`.
+    pub family: u32,
+    /// `SOCK_STREAM` or `SOCK_DGRAM`.
+    pub sock_type: u32,
+    /// `IPPROTO_TCP` or `IPPROTO_UDP`.
+    pub protocol: u32,
+    /// One of [`inet_state`].
+    pub state: u32,
+    /// `CKPT_INET_*` bits.
+    pub flags: u32,
+    /// The local port, 0 for an unbound socket.
+    pub port: u32,
+    /// The peer's port, for [`inet_state::CONNECTED`]; else 0.
+    pub peer_port: u32,
+    pub addr: [u8; 16],
+    pub peer_addr: [u8; 16],
+    /// `listen`'s backlog (`sk_max_ack_backlog`), for [`inet_state::LISTENING`]; else 0.
+    pub backlog: u32,
+    /// `SO_SNDBUF` as `getsockopt` reads it (twice what was asked), when the program set
+    /// it; else 0. The same for `SO_RCVBUF`.
+    pub sndbuf: u32,
+    pub rcvbuf: u32,
+    /// `SO_PRIORITY`.
+    pub priority: u32,
+    /// `SO_MARK`.
+    pub mark: u32,
+    /// `SO_RCVLOWAT` (1 by default).
+    pub rcvlowat: u32,
+    /// `SO_LINGER`'s seconds, with [`CKPT_INET_LINGER`]; else 0.
+    pub linger: u32,
+    /// `IP_TOS`.
+    pub tos: u32,
+    /// `IP_TTL` set by the program, -1 if not.
+    pub ttl: i32,
+    /// `TCP_KEEPIDLE`, `TCP_KEEPINTVL` (seconds) and `TCP_KEEPCNT` set by the program; 0 if not.
+    pub keepidle: u32,
+    pub keepintvl: u32,
+    pub keepcnt: u32,
+    /// `TCP_DEFER_ACCEPT` as `getsockopt` reads it, in seconds; 0 if off.
+    pub defer_accept: u32,
+    /// `TCP_FASTOPEN`: the queue length of a listening socket; 0 if off.
+    pub fastopen: u32,
+    pub __reserved: [u32; 2],
 }
 
 /// `XSTATE`: followed by `size` bytes of XSAVE area (standard format, as `XSAVE` writes it).
@@ -1039,4 +1135,12 @@ impl Record for CkptPagesRec {
 
 impl Record for CkptRegsRec {
     const KIND: u32 = rec::REGS;
+}
+
+impl Record for CkptInetSockRec {
+    const KIND: u32 = rec::INET_SOCK;
+
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved[0] | self.__reserved[1]).map(|()| 0)
+    }
 }

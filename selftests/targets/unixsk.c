@@ -24,7 +24,7 @@
  *                       it sent.
  *   unixsk outside DIR FD   holds FD, a socket whose peer the test keeps
  *   unixsk rights DIR   a socket pair with a descriptor in flight (SCM_RIGHTS)
- *   unixsk inet DIR     an AF_INET socket
+ *   unixsk netlink DIR  an AF_NETLINK socket (TCP and UDP ones are test_inet.py's)
  *   unixsk backlog DIR  a listening socket with a connection not accepted yet
  *   unixsk passcred DIR a socket pair, one end with SO_PASSCRED
  *                       These report "fd N count C" and count.
@@ -45,6 +45,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 #include <linux/net_tstamp.h>
+#include <linux/netlink.h>
 
 #include "report.h"
 
@@ -566,8 +567,8 @@ int main(int argc, char **argv)
 			die("open O_PATH");
 		hold(fd);
 	}
-	if (!strcmp(argv[1], "inet")) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (!strcmp(argv[1], "netlink")) {
+		int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
 
 		if (fd < 0)
 			die("socket");

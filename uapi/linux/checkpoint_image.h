@@ -58,6 +58,7 @@
 #define CKPT_REC_VMA		51
 #define CKPT_REC_PAGES		52
 #define CKPT_REC_REGS		60
+#define CKPT_REC_INET_SOCK	38
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -265,6 +266,7 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_EVENTFD	5
 #define CKPT_FILE_TIMERFD	6
 #define CKPT_FILE_SIGNALFD	7
+#define CKPT_FILE_INET_SOCKET	10
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
@@ -377,6 +379,59 @@ struct ckpt_signalfd_rec {
 	__u32 id;
 	__u32 __reserved;
 	__u64 mask;		/* bit n - 1 is signal n */
+};
+
+/* ckpt_inet_sock_rec.state */
+#define CKPT_INET_STATE_CLOSED		0
+#define CKPT_INET_STATE_LISTENING	1
+#define CKPT_INET_STATE_CONNECTED	2
+
+/* ckpt_inet_sock_rec.flags */
+#define CKPT_INET_REUSEADDR	(1u << 0)
+#define CKPT_INET_REUSEPORT	(1u << 1)
+#define CKPT_INET_KEEPALIVE	(1u << 2)
+#define CKPT_INET_BROADCAST	(1u << 3)
+#define CKPT_INET_LINGER	(1u << 4)
+#define CKPT_INET_V6ONLY	(1u << 5)
+#define CKPT_INET_NODELAY	(1u << 6)
+#define CKPT_INET_FREEBIND	(1u << 7)
+#define CKPT_INET_TRANSPARENT	(1u << 8)
+#define CKPT_INET_USER_PORT	(1u << 9)
+#define CKPT_INET_USER_ADDR	(1u << 10)
+#define CKPT_INET_FLAGS		((1u << 11) - 1)
+
+/*
+ * INET_SOCK: a TCP or UDP socket of IPv4 or IPv6, one record per socket,
+ * written before the first FILE whose obj is id. Addresses in network
+ * byte order (IPv4 in the first 4 bytes), ports in host byte order;
+ * options the program did not set are 0 (ttl: -1).
+ */
+struct ckpt_inet_sock_rec {
+	__u32 id;
+	__u32 family;		/* AF_INET or AF_INET6 */
+	__u32 sock_type;	/* SOCK_STREAM or SOCK_DGRAM */
+	__u32 protocol;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u32 state;		/* CKPT_INET_STATE_* */
+	__u32 flags;		/* CKPT_INET_* */
+	__u32 port;
+	__u32 peer_port;
+	__u8 addr[16];
+	__u8 peer_addr[16];
+	__u32 backlog;
+	__u32 sndbuf;		/* as getsockopt reads it, 0 if not set */
+	__u32 rcvbuf;
+	__u32 priority;
+	__u32 mark;
+	__u32 rcvlowat;
+	__u32 linger;		/* seconds, with CKPT_INET_LINGER */
+	__u32 tos;
+	__s32 ttl;		/* -1: not set */
+	__u32 keepidle;
+	__u32 keepintvl;
+	__u32 keepcnt;
+	__u32 defer_accept;	/* seconds */
+	__u32 fastopen;
+	__u32 __reserved[2];
 };
 
 /*

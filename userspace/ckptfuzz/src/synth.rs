@@ -3,7 +3,8 @@
 //! A small valid image made with `ckptlib`'s encoder, for the host fuzzers' seed corpus
 //! (the guest's seeds are real images, written by `ckpt`): one process with a pending
 //! signal, an interval timer and two POSIX timers, a pipe, a file, a unix socket pair
-//! with a queued message each way, an eventfd, a timerfd and a signalfd, its memory of an
+//! with a queued message each way, an eventfd, a timerfd and a signalfd, a listening TCP
+//! socket, its memory of an
 //! anonymous area with one page, a mapped file and its vDSO, then its registers.
 
 use zerocopy::{FromZeros, IntoBytes};
@@ -139,6 +140,16 @@ pub fn image() -> Vec<u8> {
     let mut f = img::CkptFileRec::new_zeroed();
     (f.fd, f.kind, f.obj, f.flags) = (8, file_kind::SIGNALFD, 7, libc::O_RDWR as u32);
     put(rec::FILE, f.as_bytes(), &[]);
+    // A TCP socket listening on 127.0.0.1:6379, before its FILE.
+    let mut s = img::CkptInetSockRec::new_zeroed();
+    (s.id, s.family, s.sock_type) = (8, libc::AF_INET as u32, libc::SOCK_STREAM as u32);
+    (s.protocol, s.state, s.port) = (libc::IPPROTO_TCP as u32, img::inet_state::LISTENING, 6379);
+    s.addr[..4].copy_from_slice(&[127, 0, 0, 1]);
+    (s.backlog, s.ttl) = (511, -1);
+    put(rec::INET_SOCK, s.as_bytes(), &[]);
+    let mut f = img::CkptFileRec::new_zeroed();
+    (f.fd, f.kind, f.obj, f.flags) = (9, file_kind::INET_SOCKET, 8, libc::O_RDWR as u32);
+    put(rec::FILE, f.as_bytes(), &[]);
     let x = img::CkptXstateRec {
         xstate_bv: 3,
         size: 576,
@@ -208,7 +219,7 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 35);
+        assert_eq!(kinds.len(), 37);
         assert_eq!(
             (&kinds[9], &kinds[10]),
             (&"ITIMERS".into(), &"POSIX_TIMER".into())
@@ -219,7 +230,11 @@ mod tests {
             (&kinds[21], &kinds[23], &kinds[25]),
             (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
         );
-        assert_eq!(kinds[32], "PAGES");
+        assert_eq!(
+            (&kinds[27], &kinds[34]),
+            (&"INET_SOCK".into(), &"PAGES".into())
+        );
         assert_eq!(image.anonfds.len(), 3);
+        assert_eq!(image.inet[&8].port, 6379);
     }
 }

@@ -301,6 +301,8 @@ pub enum Rec {
         data: Vec<u8>,
     },
     Regs(Box<img::CkptRegsRec>),
+    /// A TCP or UDP socket.
+    InetSock(img::CkptInetSockRec),
     /// One of the module's records (`MM` to `REGS`) whose payload
     /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
     /// module checks the rest when it reads it.
@@ -339,6 +341,7 @@ impl Rec {
             Rec::Vma { .. } => rec::VMA,
             Rec::Pages { .. } => rec::PAGES,
             Rec::Regs(_) => rec::REGS,
+            Rec::InetSock(_) => rec::INET_SOCK,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
     }
@@ -471,6 +474,7 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
         rec::EVENTFD => Rec::Anonfd(crate::anonfd::AnonFd::Eventfd(fixed(p)?.0)),
         rec::TIMERFD => Rec::Anonfd(crate::anonfd::AnonFd::Timerfd(fixed(p)?.0)),
         rec::SIGNALFD => Rec::Anonfd(crate::anonfd::AnonFd::Signalfd(fixed(p)?.0)),
+        rec::INET_SOCK => Rec::InetSock(fixed(p)?.0),
         rec::XSTATE => {
             let (xstate, area) = fixed::<img::CkptXstateRec>(p)?;
             Rec::Xstate {

@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod device;
 pub mod image;
+pub mod inet;
 pub mod layout;
 pub mod phase;
 pub mod procfs;

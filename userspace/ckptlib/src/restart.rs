@@ -83,6 +83,8 @@ pub struct Image {
     pub unix: HashMap<u32, UnixImage>,
     /// eventfd, timerfd and signalfd descriptions, by id (their `FILE` records' `obj`).
     pub anonfds: HashMap<u32, AnonFd>,
+    /// TCP and UDP sockets, by id (their `FILE` records' `obj`).
+    pub inet: HashMap<u32, img::CkptInetSockRec>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -150,25 +152,15 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     check_tree(&tree)?;
 
     let mut seen = HashSet::new();
-    let mut pipes = HashMap::new();
-    let mut unix = HashMap::new();
-    let mut anonfds = HashMap::new();
+    let mut objs = Objects::default();
     let mut tasks = Vec::with_capacity(tree.len());
     for e in &tree {
         if e.flags & img::CKPT_TASK_ZOMBIE != 0 {
             tasks.push(None);
             continue;
         }
-        let t = read_task(
-            rd,
-            &header,
-            e,
-            &mut seen,
-            &mut pipes,
-            &mut unix,
-            &mut anonfds,
-        )
-        .with_context(|| format!("task {}", e.pid))?;
+        let t = read_task(rd, &header, e, &mut seen, &mut objs)
+            .with_context(|| format!("task {}", e.pid))?;
         tasks.push(Some(t));
     }
     crate::timers::check_targets(
@@ -183,6 +175,12 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         rd.next_skipping_module_records()?.is_none(),
         "data after the TAIL record"
     );
+    let Objects {
+        pipes,
+        unix,
+        anonfds,
+        inet,
+    } = objs;
     crate::unix::check_pairs(&unix)?;
     Ok(Image {
         header,
@@ -192,6 +190,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         pipes,
         unix,
         anonfds,
+        inet,
     })
 }
 
@@ -260,15 +259,28 @@ pub fn check_tree(tree: &[img::CkptTreeEntry]) -> Result<()> {
     Ok(())
 }
 
+/// The objects of the image's descriptor tables, by id, as [`read_task`] collects them.
+#[derive(Default)]
+struct Objects {
+    pipes: HashMap<u32, PipeImage>,
+    unix: HashMap<u32, UnixImage>,
+    anonfds: HashMap<u32, AnonFd>,
+    inet: HashMap<u32, img::CkptInetSockRec>,
+}
+
 fn read_task<R: Read + Seek>(
     rd: &mut ImageReader<R>,
     header: &img::CkptHeaderRec,
     e: &img::CkptTreeEntry,
     seen: &mut HashSet<(u32, u32)>,
-    pipes: &mut HashMap<u32, PipeImage>,
-    unix: &mut HashMap<u32, UnixImage>,
-    anonfds: &mut HashMap<u32, AnonFd>,
+    objs: &mut Objects,
 ) -> Result<TaskImage> {
+    let Objects {
+        pipes,
+        unix,
+        anonfds,
+        inet,
+    } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
 
@@ -365,7 +377,11 @@ fn read_task<R: Read + Seek>(
     while table
         && matches!(
             r,
-            Rec::File { .. } | Rec::Pipe { .. } | Rec::UnixSock { .. } | Rec::Anonfd(_)
+            Rec::File { .. }
+                | Rec::Pipe { .. }
+                | Rec::UnixSock { .. }
+                | Rec::Anonfd(_)
+                | Rec::InetSock(_)
         )
     {
         match r {
@@ -431,7 +447,22 @@ fn read_task<R: Read + Seek>(
                     a.id()
                 );
             }
+            Rec::InetSock(s) => {
+                crate::inet::check(&s)?;
+                ensure!(
+                    inet.insert(s.id, s).is_none(),
+                    "INET_SOCK record {} appears twice",
+                    s.id
+                );
+            }
             Rec::File { file, path } => {
+                ensure!(
+                    (file.kind == file_kind::INET_SOCKET) == inet.contains_key(&file.obj),
+                    "FILE record: fd {} of kind {} and INET_SOCK record {} disagree",
+                    file.fd,
+                    file.kind,
+                    file.obj
+                );
                 files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
             }
             _ => unreachable!("matched above"),
@@ -571,6 +602,15 @@ fn read_file(
                 u.obj
             );
             u.obj = f.obj;
+            String::new()
+        }
+        file_kind::INET_SOCKET => {
+            // Its INET_SOCK record (of id `obj`) is checked by the caller.
+            ensure!(
+                f.pipe == 0 && path.is_empty(),
+                "FILE record: fd {} of a TCP or UDP socket names a path or an object",
+                f.fd
+            );
             String::new()
         }
         k => bail!("FILE record: fd {} of unknown kind {k}", f.fd),

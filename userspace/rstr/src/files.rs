@@ -258,6 +258,8 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             } else if f.rec.kind == file_kind::UNIX_SOCKET {
                 crate::unix::socket_end(image, f, &mut sockets)
                     .with_context(|| format!("process {}", e.pid))?
+            } else if f.rec.kind == file_kind::INET_SOCKET {
+                crate::inet::make(image, f).with_context(|| format!("process {}", e.pid))?
             } else if let Some(a) = image.anonfds.get(&f.rec.obj) {
                 crate::anonfd::make(a, f).with_context(|| format!("process {}", e.pid))?
             } else {

@@ -15,6 +15,7 @@
 //! | root, cwd, umask                              | [`fs`]        | files.rs   |
 //! | descriptors, open files, pipes                | [`files`]     | files.rs   |
 //! | unix sockets and their queued data            | [`unix`]      | unix.rs    |
+//! | TCP and UDP sockets, listening or not         | [`inet`]      | inet.rs    |
 //! | handlers, masks, pending signals              | [`signals`]   | signal.rs  |
 //! | interval and POSIX timers                     | [`timers`]    | timers.rs  |
 //! | vDSO, rseq, THP policy around the memory      | [`memory`]    | memory.rs  |
@@ -29,6 +30,7 @@ mod anonfd;
 mod creds;
 mod files;
 mod fs;
+mod inet;
 mod memory;
 mod per_task;
 mod plan;

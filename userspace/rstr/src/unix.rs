@@ -260,7 +260,7 @@ fn buffers(s: &OwnedFd, u: &UnixImage) -> Result<()> {
 
 /// Sets one buffer size to `want` as the kernel holds it (twice what is asked), with the
 /// `FORCE` option when the plain one is capped; none when `want` is 0.
-fn buffer<O, F>(s: &OwnedFd, want: u32, name: &str, opt: O, force: F) -> Result<()>
+pub(crate) fn buffer<O, F>(s: &OwnedFd, want: u32, name: &str, opt: O, force: F) -> Result<()>
 where
     O: GetSockOpt<Val = usize> + SetSockOpt<Val = usize> + Copy,
     F: SetSockOpt<Val = usize>,

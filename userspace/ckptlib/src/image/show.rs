@@ -39,6 +39,7 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::EVENTFD => "eventfd",
         file_kind::TIMERFD => "timerfd",
         file_kind::SIGNALFD => "signalfd",
+        file_kind::INET_SOCKET => "inet-socket",
         _ => "unknown",
     }
 }
@@ -287,6 +288,7 @@ pub enum Decoded {
         kind: u32,
         len: usize,
     },
+    InetSock(crate::inet::Shown),
 }
 
 fn prot_str(p: u32) -> String {
@@ -596,6 +598,7 @@ impl From<&Rec> for Decoded {
                         .collect(),
                 }
             }
+            Rec::InetSock(r) => Decoded::InetSock(crate::inet::show(r)),
             Rec::Skipped(kind) => Decoded::Unknown {
                 kind: *kind,
                 len: 0,
