@@ -225,6 +225,10 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
             crate::anonfd::checkpoint(task, objs, w, &mut o, kind)?;
             continue;
         }
+        if crate::epoll::is_epoll(o.facts.fs_magic, name) {
+            crate::epoll::checkpoint(task, objs, w, &mut o)?;
+            continue;
+        }
         if o.rec.mode & S_IFMT == S_IFIFO && o.facts.pipe_id != 0 {
             let pipe = objs.id(o.facts.pipe_id)?;
             check_pipe_end(objs, &o, pipe)?;

@@ -32,6 +32,7 @@ mod task;
 mod timers;
 mod tree;
 mod unix;
+mod epoll;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 

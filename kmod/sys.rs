@@ -15,6 +15,7 @@ pub(crate) mod mm;
 pub(crate) mod task;
 pub(crate) mod timers;
 pub(crate) mod uts;
+pub(crate) mod epoll;
 
 use kernel::prelude::*;
 

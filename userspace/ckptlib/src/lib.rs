@@ -20,3 +20,4 @@ pub mod sysvipc;
 pub mod terminal;
 pub mod timers;
 pub mod unix;
+pub mod epoll;

@@ -16,6 +16,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use crate::abi::image::{self as img, file_kind, rec};
 use crate::abi::CKPT_IMAGE_VERSION;
 use crate::anonfd::AnonFd;
+use crate::epoll::EpollImage;
 use crate::image::{ImageReader, Rec, RecordReader};
 
 /// One open file to reopen.
@@ -83,6 +84,8 @@ pub struct Image {
     pub unix: HashMap<u32, UnixImage>,
     /// eventfd, timerfd and signalfd descriptions, by id (their `FILE` records' `obj`).
     pub anonfds: HashMap<u32, AnonFd>,
+    /// epoll descriptions, by id (their `FILE` records' `obj`).
+    pub epolls: HashMap<u32, EpollImage>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -153,6 +156,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     let mut pipes = HashMap::new();
     let mut unix = HashMap::new();
     let mut anonfds = HashMap::new();
+    let mut epolls = HashMap::new();
     let mut tasks = Vec::with_capacity(tree.len());
     for e in &tree {
         if e.flags & img::CKPT_TASK_ZOMBIE != 0 {
@@ -167,6 +171,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
             &mut pipes,
             &mut unix,
             &mut anonfds,
+            &mut epolls,
         )
         .with_context(|| format!("task {}", e.pid))?;
         tasks.push(Some(t));
@@ -184,6 +189,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         "data after the TAIL record"
     );
     crate::unix::check_pairs(&unix)?;
+    crate::epoll::fill_order(&epolls)?;
     Ok(Image {
         header,
         container: t.flags & img::CKPT_TREE_CONTAINER != 0,
@@ -192,6 +198,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         pipes,
         unix,
         anonfds,
+        epolls,
     })
 }
 
@@ -268,6 +275,7 @@ fn read_task<R: Read + Seek>(
     pipes: &mut HashMap<u32, PipeImage>,
     unix: &mut HashMap<u32, UnixImage>,
     anonfds: &mut HashMap<u32, AnonFd>,
+    epolls: &mut HashMap<u32, EpollImage>,
 ) -> Result<TaskImage> {
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -362,10 +370,15 @@ fn read_task<R: Read + Seek>(
 
     let table = first(rec::FILE, e.files);
     let mut files = Vec::new();
+    let mut saved_epolls = Vec::new();
     while table
         && matches!(
             r,
-            Rec::File { .. } | Rec::Pipe { .. } | Rec::UnixSock { .. } | Rec::Anonfd(_)
+            Rec::File { .. }
+                | Rec::Pipe { .. }
+                | Rec::UnixSock { .. }
+                | Rec::Anonfd(_)
+                | Rec::Epoll { .. }
         )
     {
         match r {
@@ -431,12 +444,31 @@ fn read_task<R: Read + Seek>(
                     a.id()
                 );
             }
+            Rec::Epoll { epoll, items } => {
+                let e = EpollImage {
+                    id: epoll.id,
+                    items,
+                    table: e.files,
+                };
+                e.check()?;
+                ensure!(
+                    !epolls.contains_key(&e.id) && !anonfds.contains_key(&e.id),
+                    "EPOLL record {} appears twice",
+                    e.id
+                );
+                saved_epolls.push(e.id);
+                epolls.insert(e.id, e);
+            }
             Rec::File { file, path } => {
+                crate::epoll::check_file(epolls, &file, &path)?;
                 files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
             }
             _ => unreachable!("matched above"),
         }
         r = next(rd)?;
+    }
+    for id in saved_epolls {
+        epolls[&id].check_targets(&files)?;
     }
     let (xstate, xsave) = match r {
         Rec::Xstate { xstate, area } => (xstate, area),
@@ -541,6 +573,8 @@ fn read_file(
             a.check_file(&f, path)?;
             String::new()
         }
+        // Checked against its EPOLL record by the caller (`crate::epoll::check_file`).
+        file_kind::EPOLL => String::new(),
         file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY => {
             ensure!(f.pipe == 0, "FILE record: fd {} names a pipe", f.fd);
             utf8_path(path, &format!("fd {}", f.fd))?

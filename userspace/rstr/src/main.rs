@@ -39,6 +39,7 @@ mod task;
 mod thread;
 mod timers;
 mod unix;
+mod epoll;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
