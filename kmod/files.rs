@@ -188,7 +188,7 @@ enum Unsaved {
     Fifo,
     Socket,
     BlockDevice,
-    /// No file type: an anonymous inode (eventfd, epoll, ...).
+    /// No file type: an anonymous inode not saved (inotify, fanotify, userfaultfd, ...).
     Other,
 }
 
@@ -292,7 +292,7 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
                 show(p)
             );
         }
-        // Anonymous inodes (eventfd, epoll, ...) and files outside our root.
+        // Anonymous inodes not saved (inotify, ...) and files outside our root.
         reopenable(fmt!("fd {fd}"), p)?;
         check_internal(fd, &o.facts, p)?;
         o.rec.kind = kind;

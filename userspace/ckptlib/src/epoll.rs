@@ -236,7 +236,7 @@ mod tests {
 
     fn item(obj: u32, tfd: i32, events: u32) -> img::CkptEpollItem {
         let mut it = img::CkptEpollItem::new_zeroed();
-        (it.obj, it.tfd, it.events, it.data) = (obj, tfd, events, tfd as u64 * 10);
+        (it.obj, it.tfd, it.events, it.data) = (obj, tfd, events, u64::from(tfd.unsigned_abs()) * 10);
         it
     }
 
