@@ -17,6 +17,7 @@ mod anonfd;
 mod checkpoint;
 mod creds;
 mod device;
+mod epoll;
 mod error;
 mod files;
 mod image;
@@ -32,7 +33,6 @@ mod task;
 mod timers;
 mod tree;
 mod unix;
-mod epoll;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 

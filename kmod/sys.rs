@@ -10,12 +10,12 @@
 //! a record, a struct whose field offsets are asserted on both sides.
 
 pub(crate) mod cpu;
+pub(crate) mod epoll;
 pub(crate) mod file;
 pub(crate) mod mm;
 pub(crate) mod task;
 pub(crate) mod timers;
 pub(crate) mod uts;
-pub(crate) mod epoll;
 
 use kernel::prelude::*;
 

@@ -155,7 +155,8 @@ impl EpollImage {
             f.fd
         );
         ensure!(
-            f.flags as i32 & libc::O_ACCMODE == libc::O_RDWR && f.flags & !crate::anonfd::FLAGS == 0,
+            f.flags as i32 & libc::O_ACCMODE == libc::O_RDWR
+                && f.flags & !crate::anonfd::FLAGS == 0,
             "FILE record: fd {} (epoll) has flags {:#o}, not restored",
             f.fd,
             f.flags
@@ -215,7 +216,9 @@ pub fn fill_order(epolls: &HashMap<u32, EpollImage>) -> Result<Vec<u32>> {
                             state.insert(it.obj, 1);
                             stack.push((it.obj, 0));
                         }
-                        Some(1) => bail!("EPOLL record {}: epolls watch each other in a loop", it.obj),
+                        Some(1) => {
+                            bail!("EPOLL record {}: epolls watch each other in a loop", it.obj)
+                        }
                         _ => {}
                     }
                 }
@@ -236,12 +239,17 @@ mod tests {
 
     fn item(obj: u32, tfd: i32, events: u32) -> img::CkptEpollItem {
         let mut it = img::CkptEpollItem::new_zeroed();
-        (it.obj, it.tfd, it.events, it.data) = (obj, tfd, events, u64::from(tfd.unsigned_abs()) * 10);
+        (it.obj, it.tfd, it.events, it.data) =
+            (obj, tfd, events, u64::from(tfd.unsigned_abs()) * 10);
         it
     }
 
     fn epoll(id: u32, items: Vec<img::CkptEpollItem>) -> EpollImage {
-        EpollImage { id, items, table: 1 }
+        EpollImage {
+            id,
+            items,
+            table: 1,
+        }
     }
 
     #[test]
@@ -250,13 +258,19 @@ mod tests {
         let et = libc::EPOLLET as u32;
         let oneshot = libc::EPOLLONESHOT as u32;
         let excl = libc::EPOLLEXCLUSIVE as u32;
-        assert!(epoll(1, vec![item(2, 4, inout | et), item(3, 5, oneshot)]).check().is_ok());
+        assert!(epoll(1, vec![item(2, 4, inout | et), item(3, 5, oneshot)])
+            .check()
+            .is_ok());
         assert!(epoll(1, vec![item(2, 4, inout | excl)]).check().is_ok());
         // EPOLLEXCLUSIVE with EPOLLONESHOT is no item the kernel keeps.
-        assert!(epoll(1, vec![item(2, 4, inout | excl | oneshot)]).check().is_err());
+        assert!(epoll(1, vec![item(2, 4, inout | excl | oneshot)])
+            .check()
+            .is_err());
         // Bits without a name: kept as the kernel keeps them.
         assert!(epoll(1, vec![item(2, 4, 1 << 20)]).check().is_ok());
-        assert!(epoll(1, vec![item(2, 4, inout), item(3, 4, inout)]).check().is_err());
+        assert!(epoll(1, vec![item(2, 4, inout), item(3, 4, inout)])
+            .check()
+            .is_err());
         assert!(epoll(1, vec![item(2, -1, inout)]).check().is_err());
         assert!(epoll(1, vec![item(1, 4, inout)]).check().is_err());
         assert!(epoll(0, vec![]).check().is_err());

@@ -267,6 +267,8 @@ pub fn check_tree(tree: &[img::CkptTreeEntry]) -> Result<()> {
     Ok(())
 }
 
+// One map per kind of shared object read so far; a struct of them would be the next step.
+#[allow(clippy::too_many_arguments)]
 fn read_task<R: Read + Seek>(
     rd: &mut ImageReader<R>,
     header: &img::CkptHeaderRec,

@@ -77,7 +77,9 @@ pub fn fill(
                 .get(&(e.table, it.tfd))
                 .or_else(|| fds.get(&it.obj))
                 .copied()
-                .with_context(|| format!("item of fd {}: description {} was not made", it.tfd, it.obj))
+                .with_context(|| {
+                    format!("item of fd {}: description {} was not made", it.tfd, it.obj)
+                })
         };
         fill_one(e, &ep, target).with_context(|| format!("epoll {id}"))?;
     }

@@ -27,6 +27,7 @@
 
 mod anonfd;
 mod creds;
+mod epoll;
 mod files;
 mod fs;
 mod memory;
@@ -39,7 +40,6 @@ mod task;
 mod thread;
 mod timers;
 mod unix;
-mod epoll;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
