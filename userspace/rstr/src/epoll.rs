@@ -148,3 +148,99 @@ fn with_at(tfd: RawFd, target: RawFd, f: impl FnOnce() -> nix::Result<()>) -> Re
     back.with_context(|| format!("putting rstr's descriptor {tfd} back"))?;
     done
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::eventfd::{EfdFlags, EventFd};
+    use nix::unistd::pipe2;
+    use std::os::fd::{AsFd, AsRawFd};
+    use zerocopy::FromZeros;
+
+    fn item(tfd: RawFd, events: i32, data: u64) -> CkptEpollItem {
+        let mut it = CkptEpollItem::new_zeroed();
+        (it.tfd, it.events, it.data) = (tfd, events as u32, data);
+        it
+    }
+
+    /// The events `/proc/self/fdinfo` shows for `ep`'s item of `tfd`.
+    fn shown(ep: &Epoll, tfd: RawFd) -> Option<u32> {
+        let text =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", ep.0.as_raw_fd())).ok()?;
+        text.lines().find_map(|l| {
+            let rest = l.strip_prefix("tfd:")?.trim_start();
+            let (n, rest) = rest.split_once(' ')?;
+            let ev = rest
+                .trim_start()
+                .strip_prefix("events:")?
+                .split_whitespace()
+                .next()?;
+            (n.parse::<RawFd>().ok()? == tfd).then(|| u32::from_str_radix(ev, 16).ok())?
+        })
+    }
+
+    #[test]
+    fn items_come_back_at_their_numbers_disarmed_ones_disarmed() {
+        // Numbers far above what the other tests of this process open meanwhile.
+        let (a, b, c) = (901, 902, 903);
+        let ready = EventFd::from_value_and_flags(1, EfdFlags::EFD_NONBLOCK).unwrap();
+        let idle = EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK).unwrap();
+        let (rd, _wr) = pipe2(OFlag::O_NONBLOCK).unwrap();
+        let oneshot = libc::EPOLLONESHOT;
+        let e = EpollImage {
+            id: 1,
+            items: vec![
+                item(b, libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP, 6),
+                // Disarmed: on a ready eventfd, and on an empty pipe (ready for nothing).
+                item(a, oneshot, 5),
+                item(c, oneshot | libc::EPOLLET, 7),
+            ],
+            table: 1,
+        };
+        let targets = HashMap::from([
+            (a, ready.as_fd().as_raw_fd()),
+            (b, idle.as_fd().as_raw_fd()),
+            (c, rd.as_raw_fd()),
+        ]);
+        let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+        fill_one(&e, &ep, |it| Ok(targets[&it.tfd])).unwrap();
+        assert_eq!(shown(&ep, a), Some(oneshot as u32));
+        assert_eq!(shown(&ep, b), Some(0x19));
+        assert_eq!(
+            shown(&ep, c),
+            Some((oneshot | libc::EPOLLET | libc::EPOLLERR | libc::EPOLLHUP) as u32)
+        );
+        // The disarmed item's eventfd is readable, the other is not yet: nothing reported.
+        let mut ev = [EpollEvent::empty(); 4];
+        assert_eq!(ep.wait(&mut ev, EpollTimeout::ZERO).unwrap(), 0);
+        idle.write(1).unwrap();
+        assert_eq!(ep.wait(&mut ev, EpollTimeout::ZERO).unwrap(), 1);
+        assert_eq!(ev[0].data(), 6);
+        // Nothing is left at the numbers the items were added with.
+        for n in [a, b, c] {
+            assert_eq!(fcntl(sys::borrow(n), FcntlArg::F_GETFD), Err(Errno::EBADF));
+        }
+    }
+
+    #[test]
+    fn what_was_at_the_number_is_put_back() {
+        let n = 911;
+        let (rd, _wr) = pipe2(OFlag::O_CLOEXEC).unwrap();
+        let mine = EventFd::from_value_and_flags(0, EfdFlags::empty()).unwrap();
+        sys::dup_to(mine.as_fd().as_raw_fd(), n, false).unwrap();
+        let ino = |fd: RawFd| nix::sys::stat::fstat(sys::borrow(fd)).map(|s| s.st_ino);
+        let before = ino(n).unwrap();
+        with_at(n, rd.as_raw_fd(), || {
+            assert_eq!(ino(n), ino(rd.as_raw_fd()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(ino(n).unwrap(), before);
+        assert_eq!(
+            fcntl(sys::borrow(n), FcntlArg::F_GETFD),
+            Ok(0),
+            "not close-on-exec"
+        );
+        sys::close(n).unwrap();
+    }
+}
