@@ -267,7 +267,7 @@ mod tests {
             "tfd:        5 events:       19 data:                7  pos:0 ino:3f sdev:f x",
             "",
         ] {
-            assert!(parse_line(bad).is_none(), "{bad}");
+            assert!(parse_line(bad).is_none());
         }
     }
 
