@@ -276,7 +276,7 @@ mod tests {
         let mut v = KVVec::new();
         assert!(matches!(parse(b"", &mut v), Some(Ok(()))) && v.is_empty());
         let t = b"tfd:        4 events:       19 data:                4  pos:0 ino:7 sdev:e\n\
-                  tfd:        6 events: 40000000 data:       deadbeef0  pos:0 ino:7 sdev:e\n";
+                  tfd:        6 events: 40000000 data:        deadbeef0  pos:0 ino:7 sdev:e\n";
         assert!(matches!(parse(t, &mut v), Some(Ok(()))));
         assert_eq!(v.len(), 2);
         assert_eq!((v[1].tfd, v[1].events, v[1].data), (6, 0x4000_0000, 0xd_eadb_eef0));

@@ -25,7 +25,6 @@ use anyhow::{ensure, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
-use nix::unistd::dup;
 
 use ckptlib::abi::image::CkptEpollItem;
 use ckptlib::epoll::{disarmed, fill_order, EpollImage};
@@ -71,7 +70,8 @@ pub fn fill(
         let e = &image.epolls[&id];
         // An epoll that only descriptors given one of rstr's had is not made.
         let Some(&at) = fds.get(&id) else { continue };
-        let ep = Epoll(dup(sys::borrow(at)).context("dup of a parked epoll")?);
+        // Above every number an item is added at (all below the parked range).
+        let ep = Epoll(sys::dup_above(sys::borrow(at), at).context("dup of a parked epoll")?);
         let target = |it: &CkptEpollItem| -> Result<RawFd> {
             given
                 .get(&(e.table, it.tfd))
@@ -130,7 +130,7 @@ fn with_at(tfd: RawFd, target: RawFd, f: impl FnOnce() -> nix::Result<()>) -> Re
     let aside = match fcntl(sys::borrow(tfd), FcntlArg::F_GETFD) {
         Ok(fl) => {
             let cloexec = FdFlag::from_bits_retain(fl).contains(FdFlag::FD_CLOEXEC);
-            let at = fcntl(sys::borrow(tfd), FcntlArg::F_DUPFD_CLOEXEC(0))
+            let at = fcntl(sys::borrow(tfd), FcntlArg::F_DUPFD_CLOEXEC(target))
                 .with_context(|| format!("setting rstr's descriptor {tfd} aside"))?;
             Some((at, cloexec))
         }
