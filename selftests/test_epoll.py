@@ -34,6 +34,7 @@ class NobodyTree(ktap.Tree):
         self.dir = d
         self.stderr = os.path.join(d, "stderr")
         with open(self.stderr, "w") as err:
+            os.chmod(self.stderr, 0o666)    # rstr, as uid 65534, opens it again
             self.proc = subprocess.Popen([*NOBODY, EPOLL, mode, d], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         self.root = self.proc.pid
