@@ -54,8 +54,7 @@ fn padded(s: &str, width: usize) -> Option<&str> {
 
 /// Lower-case hexadecimal digits (`%x`) of a value of at most `max` digits.
 fn hex(s: &str, max: usize) -> Option<u64> {
-    if s.is_empty() || s.len() > max || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
+    if s.is_empty() || s.len() > max || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
     u64::from_str_radix(s, 16).ok()
@@ -154,7 +153,12 @@ fn replaced(fd: u32, tfd: u32) -> CkptResult {
 
 /// The items of the epoll at `fd` as `EPOLL` items: each one's target, the file open at
 /// its number in `task`, checked to be the item's own and named by its object id.
-fn items(task: &TaskRef, objs: &mut Objects, fd: u32, items: &[Item]) -> CkptResult<KVVec<img::CkptEpollItem>> {
+fn items(
+    task: &TaskRef,
+    objs: &mut Objects,
+    fd: u32,
+    items: &[Item],
+) -> CkptResult<KVVec<img::CkptEpollItem>> {
     let mut out = KVVec::with_capacity(items.len(), GFP_KERNEL_ACCOUNT)?;
     let mut tfds = KVVec::with_capacity(items.len(), GFP_KERNEL_ACCOUNT)?;
     for it in items {
@@ -247,7 +251,10 @@ mod tests {
         );
         let l = "tfd: 123456789 events: 80000019 data: ffffffffffffffff  pos:-1 ino:1a2b3c4d5e sdev:800001";
         let it = parse_line(l).unwrap();
-        assert_eq!((it.tfd, it.events, it.data), (123_456_789, 0x8000_0019, u64::MAX));
+        assert_eq!(
+            (it.tfd, it.events, it.data),
+            (123_456_789, 0x8000_0019, u64::MAX)
+        );
         assert_eq!((it.ino, it.sdev), (0x1a_2b3c_4d5e, 0x80_0001));
     }
 
@@ -279,7 +286,10 @@ mod tests {
                   tfd:        6 events: 40000000 data:        deadbeef0  pos:0 ino:7 sdev:e\n";
         assert!(matches!(parse(t, &mut v), Some(Ok(()))));
         assert_eq!(v.len(), 2);
-        assert_eq!((v[1].tfd, v[1].events, v[1].data), (6, 0x4000_0000, 0xd_eadb_eef0));
+        assert_eq!(
+            (v[1].tfd, v[1].events, v[1].data),
+            (6, 0x4000_0000, 0xd_eadb_eef0)
+        );
         // No newline at the end: torn.
         let t = b"tfd:        4 events:       19 data:                4  pos:0 ino:7 sdev:e";
         assert!(parse(t, &mut v).is_none());

@@ -202,9 +202,8 @@ static void state(void)
 		for (;;)
 			pause();
 	}
-	report("parent", "ready 1 child %d main %d main_dup %d modes %d outer %d inner %d "
-	       "os_fired %d os_pipe %d", child, main_ep, main_dup, modes, outer, inner,
-	       os_fired, os_pipe[0]);
+	report("parent", "ready 1 child %d main %d main_dup %d modes %d outer %d inner %d os_fired %d os_pipe %d",
+	       child, main_ep, main_dup, modes, outer, inner, os_fired, os_pipe[0]);
 	wait_usr2();
 
 	/* main: exactly the three ready items with their data, through either descriptor. */
