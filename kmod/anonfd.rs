@@ -175,7 +175,7 @@ fn check_timerfd(fd: u32, t: &img::CkptTimerfdRec) -> CkptResult {
 
 /// Refuses status flags `rstr` would not set again: it makes the file with `O_RDWR`,
 /// `O_NONBLOCK` and `O_CLOEXEC` as they were, then `F_SETFL`s `O_APPEND`.
-fn check_flags(fd: u32, what: &str, flags: u32) -> CkptResult {
+pub(crate) fn check_flags(fd: u32, what: &str, flags: u32) -> CkptResult {
     if flags & O_ACCMODE != O_RDWR || flags & !(O_RDWR | O_NONBLOCK | O_CLOEXEC | O_APPEND) != 0 {
         refuse!(
             EOPNOTSUPP,

@@ -188,7 +188,7 @@ enum Unsaved {
     Fifo,
     Socket,
     BlockDevice,
-    /// No file type: an anonymous inode (eventfd, epoll, ...).
+    /// No file type: an anonymous inode not saved (inotify, fanotify, userfaultfd, ...).
     Other,
 }
 
@@ -223,6 +223,10 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
         let name = &path[..o.rec.path_len as usize];
         if let Some(kind) = crate::anonfd::kind_of(o.facts.fs_magic, name) {
             crate::anonfd::checkpoint(task, objs, w, &mut o, kind)?;
+            continue;
+        }
+        if crate::epoll::is_epoll(o.facts.fs_magic, name) {
+            crate::epoll::checkpoint(task, objs, w, &mut o)?;
             continue;
         }
         if o.rec.mode & S_IFMT == S_IFIFO && o.facts.pipe_id != 0 {
@@ -288,7 +292,7 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
                 show(p)
             );
         }
-        // Anonymous inodes (eventfd, epoll, ...) and files outside our root.
+        // Anonymous inodes not saved (inotify, ...) and files outside our root.
         reopenable(fmt!("fd {fd}"), p)?;
         check_internal(fd, &o.facts, p)?;
         o.rec.kind = kind;

@@ -10,6 +10,7 @@
 #include <linux/cred.h>
 #include <linux/dcache.h>
 #include <linux/eventfd.h>
+#include <linux/eventpoll.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -1329,6 +1330,8 @@ static bool ckpt_anon_is(struct file *file, u32 kind)
 		name = "[timerfd]";
 	else if (kind == CKPT_FILE_SIGNALFD)
 		name = "[signalfd]";
+	else if (kind == CKPT_FILE_EPOLL)
+		name = "[eventpoll]";
 	else
 		return false;
 	return file_inode(file)->i_sb->s_magic == ANON_INODE_FS_MAGIC &&
@@ -1343,7 +1346,8 @@ static bool ckpt_anon_is(struct file *file, u32 kind)
  * show_fdinfo reads it under the locks that file takes (the context's wait
  * queue lock for an eventfd's count, a timer's remaining time and interval).
  * The show_fdinfo of these types only prints into the seq_file (seq_printf,
- * seq_putc): a seq_file over @buf, with no operations, is all it needs.
+ * seq_putc): a seq_file over @buf, with no operations, is all it needs. An
+ * epoll's (CKPT_FILE_EPOLL) prints its interest list under the epoll's mutex.
  * *@real_ns is CLOCK_REALTIME right after. Returns the text's length.
  */
 int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,
@@ -1550,4 +1554,73 @@ int ckpt_helper_task_inet(struct task_struct *task, u32 fd, struct ckpt_h_inet *
 out:
 	fput(file);
 	return ret;
+}
+
+/* ---- epoll ------------------------------------------------------------ */
+
+/*
+ * Private to fs/eventpoll.c: an item of an interest list, linked on its target
+ * file's f_ep list (fllink, under the file's f_lock). The definition is taken
+ * from the kernel's fs/eventpoll.c at build time (Kbuild), not mirrored by
+ * hand; only ep and ffd are read, pointers compared, never followed.
+ */
+struct eppoll_entry;
+struct eventpoll;
+struct wakeup_source;
+#include "epitem.h"
+
+static_assert(CKPT_EPOLL_PRIVATE_BITS ==
+	      (__force u32)(EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE));
+static_assert(sizeof(struct ckpt_h_epoll_target) == 32);
+
+/*
+ * What @task's descriptor @tfd holds, for an item of the epoll at its @epfd
+ * that was added with descriptor number @tfd (show_fdinfo's tfd): the file
+ * open there and whether that file has an item of this epoll with that number.
+ * An item keys on the file and the number it was added with: after a close (or
+ * dup2 over it) the item stays while the file lives elsewhere, and the number
+ * may hold another file. Each of a file's items is on its f_ep list, which
+ * f_lock protects; an item's ep and ffd never change. -EINVAL if @epfd is not
+ * an epoll; out->open is 0 if @tfd is not open.
+ */
+int ckpt_helper_task_epoll_target(struct task_struct *task, u32 epfd, u32 tfd,
+				  struct ckpt_h_epoll_target *out)
+{
+	struct file *ep_file, *file;
+	unsigned int n = epfd;
+	struct epitem *epi;
+	struct inode *inode;
+
+	memset(out, 0, sizeof(*out));
+	ep_file = fget_task_next(task, &n);
+	if (!ep_file)
+		return -EBADF;
+	if (n != epfd || !ckpt_anon_is(ep_file, CKPT_FILE_EPOLL)) {
+		fput(ep_file);
+		return -EINVAL;
+	}
+	n = tfd;
+	file = fget_task_next(task, &n);
+	if (file && n == tfd) {
+		inode = file_inode(file);
+		out->file = (unsigned long)file;
+		out->ino = inode->i_ino;
+		out->sdev = inode->i_sb->s_dev;
+		out->open = 1;
+		spin_lock(&file->f_lock);
+		if (file->f_ep) {
+			hlist_for_each_entry(epi, file->f_ep, fllink) {
+				if (epi->ep == ep_file->private_data &&
+				    epi->ffd.fd == (int)tfd) {
+					out->watched = 1;
+					break;
+				}
+			}
+		}
+		spin_unlock(&file->f_lock);
+	}
+	if (file)
+		fput(file);
+	fput(ep_file);
+	return 0;
 }

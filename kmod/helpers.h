@@ -225,6 +225,18 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *
 /* eventfd, timerfd, signalfd: their show_fdinfo text. */
 int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,
 			    u32 size, s64 *real_ns);
+/* epoll (kmod/epoll.rs): the file an item's descriptor holds, and whether it is watched. */
+struct ckpt_h_epoll_target {
+	u64 file;		/* the struct file at the descriptor: identity only */
+	u64 ino;		/* its inode's i_ino */
+	u32 sdev;		/* its inode's i_sb->s_dev */
+	u32 open;		/* the descriptor is open */
+	u32 watched;		/* the epoll has an item for this file and descriptor */
+	u32 __pad;
+};
+
+int ckpt_helper_task_epoll_target(struct task_struct *task, u32 epfd, u32 tfd,
+				  struct ckpt_h_epoll_target *out);
 
 /* TCP and UDP sockets (kmod/inet.rs): what a socket's fd shows, read under lock_sock. */
 struct ckpt_h_inet {

@@ -17,6 +17,7 @@ mod anonfd;
 mod checkpoint;
 mod creds;
 mod device;
+mod epoll;
 mod error;
 mod files;
 mod image;

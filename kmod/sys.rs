@@ -10,6 +10,7 @@
 //! a record, a struct whose field offsets are asserted on both sides.
 
 pub(crate) mod cpu;
+pub(crate) mod epoll;
 pub(crate) mod file;
 pub(crate) mod inet;
 pub(crate) mod mm;

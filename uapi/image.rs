@@ -85,6 +85,7 @@ pub mod rec {
     pub const EVENTFD: u32 = 32;
     pub const TIMERFD: u32 = 33;
     pub const SIGNALFD: u32 = 34;
+    pub const EPOLL: u32 = 37;
     pub const XSTATE: u32 = 40;
     pub const MM: u32 = 50;
     pub const VMA: u32 = 51;
@@ -115,6 +116,7 @@ pub mod rec {
             EVENTFD => "EVENTFD",
             TIMERFD => "TIMERFD",
             SIGNALFD => "SIGNALFD",
+            EPOLL => "EPOLL",
             XSTATE => "XSTATE",
             MM => "MM",
             VMA => "VMA",
@@ -421,6 +423,9 @@ pub mod file_kind {
     pub const SIGNALFD: u32 = 7;
     /// A TCP or UDP socket of IPv4 or IPv6, recreated from its `INET_SOCK` record.
     pub const INET_SOCKET: u32 = 10;
+    /// An epoll instance (`epoll_create1(2)`), recreated with its interest list from its
+    /// `EPOLL` record.
+    pub const EPOLL: u32 = 9;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -689,6 +694,41 @@ pub struct CkptInetSockRec {
     pub fastopen: u32,
     pub __reserved: [u32; 2],
 }
+
+/// `EPOLL`: the interest list of an epoll instance, one record per open file description,
+/// written before the first `FILE` (of kind [`file_kind::EPOLL`]) whose `obj` is `id`;
+/// followed by `nr_items` [`CkptEpollItem`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptEpollRec {
+    /// The `obj` of the `FILE` records of this description.
+    pub id: u32,
+    /// Items of its interest list, at most [`CKPT_EPOLL_ITEMS_MAX`].
+    pub nr_items: u32,
+}
+
+/// One item of an epoll's interest list: the file it watches, by the number it was added
+/// with, in the descriptor table of the task the `EPOLL` record is saved with.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptEpollItem {
+    /// The `obj` of the watched file's `FILE` record (of descriptor `tfd` of that table).
+    pub obj: u32,
+    /// The descriptor number of `EPOLL_CTL_ADD`, part of the item's key.
+    pub tfd: i32,
+    /// `EPOLL*` events as the kernel keeps them: with `EPOLLERR | EPOLLHUP` it adds, and
+    /// only [`CKPT_EPOLL_PRIVATE_BITS`] for an `EPOLLONESHOT` item that fired (disarmed).
+    pub events: u32,
+    pub __reserved: u32,
+    /// `epoll_event.data`, as `epoll_wait` returns it.
+    pub data: u64,
+}
+
+/// Items of one epoll's interest list an image holds at the most.
+pub const CKPT_EPOLL_ITEMS_MAX: u32 = 65536;
+/// `EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | EPOLLET` (`EP_PRIVATE_BITS` of
+/// `fs/eventpoll.c`): the bits of an item's events that are modes, not events.
+pub const CKPT_EPOLL_PRIVATE_BITS: u32 = 0xf000_0000;
 
 /// `XSTATE`: followed by `size` bytes of XSAVE area (standard format, as `XSAVE` writes it).
 #[repr(C)]
@@ -1073,6 +1113,16 @@ impl Record for CkptSignalfdRec {
 
     fn trailer_len(&self) -> Result<usize, FieldError> {
         reserved_zero(self.__reserved).map(|()| 0)
+    }
+}
+
+impl Record for CkptEpollRec {
+    const KIND: u32 = rec::EPOLL;
+
+    /// The items.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        Ok(bounded("nr_items", self.nr_items, 0, CKPT_EPOLL_ITEMS_MAX)?
+            * size_of::<CkptEpollItem>())
     }
 }
 

@@ -53,6 +53,7 @@
 #define CKPT_REC_EVENTFD	32
 #define CKPT_REC_TIMERFD	33
 #define CKPT_REC_SIGNALFD	34
+#define CKPT_REC_EPOLL		37
 #define CKPT_REC_XSTATE		40
 #define CKPT_REC_MM		50
 #define CKPT_REC_VMA		51
@@ -267,6 +268,7 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_TIMERFD	6
 #define CKPT_FILE_SIGNALFD	7
 #define CKPT_FILE_INET_SOCKET	10
+#define CKPT_FILE_EPOLL		9
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
@@ -433,6 +435,32 @@ struct ckpt_inet_sock_rec {
 	__u32 fastopen;
 	__u32 __reserved[2];
 };
+
+/*
+ * EPOLL: the interest list of an epoll instance, one record per open file
+ * description, written before the first FILE whose obj is id; followed by
+ * nr_items struct ckpt_epoll_item.
+ */
+struct ckpt_epoll_rec {
+	__u32 id;
+	__u32 nr_items;		/* at most CKPT_EPOLL_ITEMS_MAX */
+};
+
+/*
+ * One item: the file watched (the obj of the FILE of descriptor tfd of the
+ * table the EPOLL record is saved with), its events as the kernel keeps them
+ * and its data.
+ */
+struct ckpt_epoll_item {
+	__u32 obj;
+	__s32 tfd;
+	__u32 events;
+	__u32 __reserved;
+	__u64 data;
+};
+
+#define CKPT_EPOLL_ITEMS_MAX		65536
+#define CKPT_EPOLL_PRIVATE_BITS		0xf0000000
 
 /*
  * XSTATE: followed by size bytes of XSAVE area (standard format, as

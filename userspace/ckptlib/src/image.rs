@@ -286,6 +286,11 @@ pub enum Rec {
     },
     /// An eventfd, timerfd or signalfd.
     Anonfd(crate::anonfd::AnonFd),
+    /// An epoll's interest list.
+    Epoll {
+        epoll: img::CkptEpollRec,
+        items: Vec<img::CkptEpollItem>,
+    },
     Xstate {
         xstate: img::CkptXstateRec,
         /// The XSAVE area.
@@ -336,6 +341,7 @@ impl Rec {
             Rec::UnixSock { .. } => rec::UNIX_SOCK,
             Rec::Skb { .. } => rec::SKB,
             Rec::Anonfd(a) => a.kind(),
+            Rec::Epoll { .. } => rec::EPOLL,
             Rec::Xstate { .. } => rec::XSTATE,
             Rec::Mm(_) => rec::MM,
             Rec::Vma { .. } => rec::VMA,
@@ -475,6 +481,13 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
         rec::TIMERFD => Rec::Anonfd(crate::anonfd::AnonFd::Timerfd(fixed(p)?.0)),
         rec::SIGNALFD => Rec::Anonfd(crate::anonfd::AnonFd::Signalfd(fixed(p)?.0)),
         rec::INET_SOCK => Rec::InetSock(fixed(p)?.0),
+        rec::EPOLL => {
+            let (epoll, rest) = fixed::<img::CkptEpollRec>(p)?;
+            let items = <[img::CkptEpollItem]>::ref_from_bytes(rest)
+                .map_err(|_| anyhow!("EPOLL record: misaligned items"))?
+                .to_vec();
+            Rec::Epoll { epoll, items }
+        }
         rec::XSTATE => {
             let (xstate, area) = fixed::<img::CkptXstateRec>(p)?;
             Rec::Xstate {

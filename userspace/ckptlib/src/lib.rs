@@ -10,6 +10,7 @@ pub mod anonfd;
 pub mod checkpoint;
 pub mod cli;
 pub mod device;
+pub mod epoll;
 pub mod image;
 pub mod inet;
 pub mod layout;

@@ -16,6 +16,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use crate::abi::image::{self as img, file_kind, rec};
 use crate::abi::CKPT_IMAGE_VERSION;
 use crate::anonfd::AnonFd;
+use crate::epoll::EpollImage;
 use crate::image::{ImageReader, Rec, RecordReader};
 
 /// One open file to reopen.
@@ -85,6 +86,8 @@ pub struct Image {
     pub anonfds: HashMap<u32, AnonFd>,
     /// TCP and UDP sockets, by id (their `FILE` records' `obj`).
     pub inet: HashMap<u32, img::CkptInetSockRec>,
+    /// epoll descriptions, by id (their `FILE` records' `obj`).
+    pub epolls: HashMap<u32, EpollImage>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -180,8 +183,10 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         unix,
         anonfds,
         inet,
+        epolls,
     } = objs;
     crate::unix::check_pairs(&unix)?;
+    crate::epoll::fill_order(&epolls)?;
     Ok(Image {
         header,
         container: t.flags & img::CKPT_TREE_CONTAINER != 0,
@@ -191,6 +196,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         unix,
         anonfds,
         inet,
+        epolls,
     })
 }
 
@@ -266,6 +272,7 @@ struct Objects {
     unix: HashMap<u32, UnixImage>,
     anonfds: HashMap<u32, AnonFd>,
     inet: HashMap<u32, img::CkptInetSockRec>,
+    epolls: HashMap<u32, EpollImage>,
 }
 
 fn read_task<R: Read + Seek>(
@@ -280,6 +287,7 @@ fn read_task<R: Read + Seek>(
         unix,
         anonfds,
         inet,
+        epolls,
     } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -374,6 +382,7 @@ fn read_task<R: Read + Seek>(
 
     let table = first(rec::FILE, e.files);
     let mut files = Vec::new();
+    let mut saved_epolls = Vec::new();
     while table
         && matches!(
             r,
@@ -382,6 +391,7 @@ fn read_task<R: Read + Seek>(
                 | Rec::UnixSock { .. }
                 | Rec::Anonfd(_)
                 | Rec::InetSock(_)
+                | Rec::Epoll { .. }
         )
     {
         match r {
@@ -455,6 +465,21 @@ fn read_task<R: Read + Seek>(
                     s.id
                 );
             }
+            Rec::Epoll { epoll, items } => {
+                let e = EpollImage {
+                    id: epoll.id,
+                    items,
+                    table: e.files,
+                };
+                e.check()?;
+                ensure!(
+                    !epolls.contains_key(&e.id) && !anonfds.contains_key(&e.id),
+                    "EPOLL record {} appears twice",
+                    e.id
+                );
+                saved_epolls.push(e.id);
+                epolls.insert(e.id, e);
+            }
             Rec::File { file, path } => {
                 ensure!(
                     (file.kind == file_kind::INET_SOCKET) == inet.contains_key(&file.obj),
@@ -463,11 +488,15 @@ fn read_task<R: Read + Seek>(
                     file.kind,
                     file.obj
                 );
+                crate::epoll::check_file(epolls, &file, &path)?;
                 files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
             }
             _ => unreachable!("matched above"),
         }
         r = next(rd)?;
+    }
+    for id in saved_epolls {
+        epolls[&id].check_targets(&files)?;
     }
     let (xstate, xsave) = match r {
         Rec::Xstate { xstate, area } => (xstate, area),
@@ -572,6 +601,8 @@ fn read_file(
             a.check_file(&f, path)?;
             String::new()
         }
+        // Checked against its EPOLL record by the caller (`crate::epoll::check_file`).
+        file_kind::EPOLL => String::new(),
         file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY => {
             ensure!(f.pipe == 0, "FILE record: fd {} names a pipe", f.fd);
             utf8_path(path, &format!("fd {}", f.fd))?

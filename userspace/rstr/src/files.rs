@@ -262,6 +262,8 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
                 crate::inet::make(image, f).with_context(|| format!("process {}", e.pid))?
             } else if let Some(a) = image.anonfds.get(&f.rec.obj) {
                 crate::anonfd::make(a, f).with_context(|| format!("process {}", e.pid))?
+            } else if f.rec.kind == file_kind::EPOLL {
+                crate::epoll::make(f).with_context(|| format!("process {}", e.pid))?
             } else {
                 open_file(f).map_err(|err| {
                     anyhow::anyhow!(
@@ -278,6 +280,8 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             next = at + 1;
         }
     }
+    // Every object exists: the epolls' items can be added.
+    crate::epoll::fill(image, &fds, &given_at)?;
     Ok(Parked {
         fds,
         given: given_at,

@@ -28,6 +28,7 @@
 
 mod anonfd;
 mod creds;
+mod epoll;
 mod files;
 mod fs;
 mod inet;

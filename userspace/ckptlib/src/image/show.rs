@@ -40,6 +40,7 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::TIMERFD => "timerfd",
         file_kind::SIGNALFD => "signalfd",
         file_kind::INET_SOCKET => "inet-socket",
+        file_kind::EPOLL => "epoll",
         _ => "unknown",
     }
 }
@@ -71,6 +72,17 @@ pub struct TreeTask {
     pub files: u32,
     pub fs: u32,
     pub sighand: u32,
+}
+
+/// One item of an `EPOLL` record, decoded.
+#[derive(Debug, Serialize)]
+pub struct EpollItem {
+    pub obj: u32,
+    pub tfd: i32,
+    pub events: String,
+    pub names: String,
+    pub disarmed: bool,
+    pub data: String,
 }
 
 /// A decoded record, for `ckpt show`.
@@ -283,6 +295,10 @@ pub enum Decoded {
         cs: String,
         ss: String,
         all: Vec<(String, String)>,
+    },
+    Epoll {
+        id: u32,
+        items: Vec<EpollItem>,
     },
     Unknown {
         kind: u32,
@@ -602,6 +618,20 @@ impl From<&Rec> for Decoded {
             Rec::Skipped(kind) => Decoded::Unknown {
                 kind: *kind,
                 len: 0,
+            },
+            Rec::Epoll { epoll, items } => Decoded::Epoll {
+                id: epoll.id,
+                items: items
+                    .iter()
+                    .map(|it| EpollItem {
+                        obj: it.obj,
+                        tfd: it.tfd,
+                        events: hex(u64::from(it.events)),
+                        names: crate::epoll::event_names(it.events),
+                        disarmed: crate::epoll::disarmed(it.events),
+                        data: hex(it.data),
+                    })
+                    .collect(),
             },
             Rec::Unknown { kind, len } => Decoded::Unknown {
                 kind: *kind,

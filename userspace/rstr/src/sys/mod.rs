@@ -325,6 +325,14 @@ pub fn accept(listener: BorrowedFd) -> Result<std::os::fd::OwnedFd, Errno> {
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+/// A close-on-exec duplicate of `fd` at the lowest free number from `min`, owned.
+pub fn dup_above(fd: BorrowedFd, min: RawFd) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::FromRawFd;
+    let at = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))?;
+    // SAFETY: `F_DUPFD_CLOEXEC` returned a new descriptor, which nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(at) })
+}
+
 /// `listen(s, backlog)` with the backlog as the kernel takes it, capped by
 /// `net.core.somaxconn` (`nix`'s `Backlog` refuses more than `SOMAXCONN`).
 pub fn listen(s: BorrowedFd, backlog: i32) -> Result<(), Errno> {
