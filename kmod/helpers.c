@@ -240,7 +240,7 @@ out:
 	return ret ? ret : n;
 }
 
-/* What is buffered in the anonymous pipe at @task's @fd, unread; -E2BIG if over @size. */
+/* What is buffered in the pipe or FIFO at @task's @fd, unread; -E2BIG if over @size. */
 int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 size,
 			       u32 *capacity)
 {
@@ -253,8 +253,7 @@ int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 
 	file = fget_task_next(task, &n);
 	if (!file)
 		return -EBADF;
-	if (n != fd || file_inode(file)->i_sb->s_magic != PIPEFS_MAGIC ||
-	    !file_inode(file)->i_pipe) {
+	if (n != fd || !S_ISFIFO(file_inode(file)->i_mode) || !file_inode(file)->i_pipe) {
 		fput(file);
 		return -EINVAL;
 	}
@@ -580,7 +579,7 @@ int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_file
 	out->unlinked = d_unlinked(file->f_path.dentry);
 	out->fs_magic = inode->i_sb->s_magic;
 	out->file_id = (unsigned long)file;
-	if (out->fs_magic == PIPEFS_MAGIC)
+	if (out->fs_magic == PIPEFS_MAGIC || S_ISFIFO(inode->i_mode))
 		out->pipe_id = (unsigned long)inode->i_pipe;
 	out->internal = !!(file->f_path.mnt->mnt_flags & MNT_INTERNAL);
 	o = file_f_owner(file);

@@ -51,7 +51,7 @@ struct ckpt_h_tree {
 /* What Rust needs to classify a descriptor, besides its ckpt_file_rec fields. */
 struct ckpt_h_fd {
 	u64 file_id;		/* the struct file's address: identity only */
-	u64 pipe_id;		/* an anonymous pipe's pipe_inode_info, else 0 */
+	u64 pipe_id;		/* a pipe's or FIFO's pipe_inode_info, else 0 */
 	u64 fs_magic;		/* s_magic of its filesystem */
 	u32 unlinked;		/* the dentry is deleted */
 	u32 internal;		/* on a kernel-internal mount (memfd, shmem, ...) */

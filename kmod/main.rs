@@ -32,6 +32,7 @@ mod task;
 mod timers;
 mod tree;
 mod unix;
+mod fifo;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 

@@ -408,6 +408,9 @@ pub mod file_kind {
     pub const TIMERFD: u32 = 6;
     /// A signalfd (`signalfd4(2)`), recreated from its `SIGNALFD` record.
     pub const SIGNALFD: u32 = 7;
+    /// A named pipe (FIFO), reopened by its path (or, its path gone, a private FIFO made
+    /// again); `pipe` names its `PIPE` record, shared by all its descriptions.
+    pub const FIFO: u32 = 11;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -430,7 +433,7 @@ pub struct CkptFileRec {
     /// The open file description: one id per description in the image, so that
     /// descriptors sharing one (`dup`, `fork`) share it again after restart.
     pub obj: u32,
-    /// For [`file_kind::PIPE`]: the pipe's id (its `PIPE` record comes first); for
+    /// For [`file_kind::PIPE`] and [`file_kind::FIFO`]: the pipe's id (its `PIPE` record comes first); for
     /// [`file_kind::UNIX_SOCKET`]: the socket's id (its `UNIX_SOCK` record comes first); else 0.
     pub pipe: u32,
     pub __reserved: u32,

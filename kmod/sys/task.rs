@@ -108,7 +108,7 @@ pub(crate) struct TreeFacts {
 pub(crate) struct FdFacts {
     /// The open file description's identity.
     pub(crate) file_id: u64,
-    /// An anonymous pipe's identity, else 0.
+    /// A pipe's or FIFO's identity (its `pipe_inode_info`), else 0.
     pub(crate) pipe_id: u64,
     /// `s_magic` of its filesystem.
     pub(crate) fs_magic: u64,

@@ -260,6 +260,7 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_EVENTFD	5
 #define CKPT_FILE_TIMERFD	6
 #define CKPT_FILE_SIGNALFD	7
+#define CKPT_FILE_FIFO		11
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {

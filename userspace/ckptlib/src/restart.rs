@@ -554,6 +554,20 @@ fn read_file(
             );
             String::new()
         }
+        file_kind::FIFO => {
+            ensure!(
+                pipes.contains_key(&f.pipe),
+                "FILE record: fd {} refers to FIFO {} before its PIPE record",
+                f.fd,
+                f.pipe
+            );
+            // No path: the FIFO's path was removed (rstr makes a private one).
+            if path.is_empty() {
+                String::new()
+            } else {
+                utf8_path(path, &format!("fd {}", f.fd))?
+            }
+        }
         file_kind::UNIX_SOCKET => {
             let u = unix.get_mut(&f.pipe).filter(|_| path.is_empty());
             let u = u.with_context(|| {
@@ -656,5 +670,29 @@ mod tests {
             "{e}"
         );
         assert!(read(file(6, 12)).is_err() && unix[&7].obj == 10);
+    }
+
+    #[test]
+    fn a_fifo_needs_its_pipe_and_an_absolute_path_or_none() {
+        use zerocopy::FromZeros;
+        let p = PipeImage {
+            capacity: 65536,
+            data: b"x".to_vec(),
+        };
+        let pipes = HashMap::from([(2, p)]);
+        let (mut unix, anonfds) = (HashMap::new(), HashMap::new());
+        let mut f = img::CkptFileRec::new_zeroed();
+        (f.fd, f.kind, f.obj, f.pipe) = (3, file_kind::FIFO, 1, 2);
+        let mut read = |f, path: &[u8]| read_file(f, path, &pipes, &mut unix, &anonfds, None);
+        assert_eq!(read(f, b"/tmp/f").unwrap().path, "/tmp/f");
+        // Its path removed: a private FIFO at restart.
+        assert_eq!(read(f, b"").unwrap().path, "");
+        assert!(read(f, b"f").is_err());
+        f.pipe = 3;
+        let e = read(f, b"/tmp/f").unwrap_err().to_string();
+        assert!(
+            e.contains("fd 3 refers to FIFO 3 before its PIPE record"),
+            "{e}"
+        );
     }
 }

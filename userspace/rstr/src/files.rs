@@ -230,6 +230,8 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
     let mut next = base;
     let mut pipes: HashMap<u32, (Option<OwnedFd>, Option<OwnedFd>)> = HashMap::new();
     let mut sockets = crate::unix::Made::new();
+    // Each FIFO's holder: open until every description of it is.
+    let mut fifos = crate::fifo::Holders::new();
     let tables = image
         .tree
         .iter()
@@ -257,6 +259,9 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
                 pipe_end(image, f, &mut pipes)?
             } else if f.rec.kind == file_kind::UNIX_SOCKET {
                 crate::unix::socket_end(image, f, &mut sockets)
+                    .with_context(|| format!("process {}", e.pid))?
+            } else if f.rec.kind == file_kind::FIFO {
+                crate::fifo::open(image, f, &mut fifos)
                     .with_context(|| format!("process {}", e.pid))?
             } else if let Some(a) = image.anonfds.get(&f.rec.obj) {
                 crate::anonfd::make(a, f).with_context(|| format!("process {}", e.pid))?

@@ -39,6 +39,7 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::EVENTFD => "eventfd",
         file_kind::TIMERFD => "timerfd",
         file_kind::SIGNALFD => "signalfd",
+        file_kind::FIFO => "fifo",
         _ => "unknown",
     }
 }
