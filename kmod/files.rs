@@ -295,6 +295,10 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
             ),
             Err(Unsaved::Other) => refuse!(EOPNOTSUPP, "fd {fd}: {} not supported yet", show(p)),
         };
+        if crate::deleted::is_deleted(&o) {
+            crate::deleted::checkpoint(task, objs, w, &mut o, p)?;
+            continue;
+        }
         if o.facts.unlinked != 0 {
             refuse!(
                 EOPNOTSUPP,

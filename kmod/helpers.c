@@ -1356,3 +1356,33 @@ int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *bu
 	fput(file);
 	return ret;
 }
+
+/* The file open at @task's @fd, with a reference; NULL if none is. */
+struct file *ckpt_helper_task_file(struct task_struct *task, u32 fd)
+{
+	unsigned int n = fd;
+	struct file *file = fget_task_next(task, &n);
+
+	if (file && n != fd) {
+		fput(file);
+		return NULL;
+	}
+	return file;
+}
+
+static_assert(offsetof(struct ckpt_h_inode, size) == 8 &&
+	      offsetof(struct ckpt_h_inode, mode) == 28 && sizeof(struct ckpt_h_inode) == 32);
+
+/* The inode of @file: identity, size, owner (in the caller's user namespace), links. */
+void ckpt_helper_file_inode(struct file *file, struct ckpt_h_inode *out)
+{
+	struct inode *inode = file_inode(file);
+
+	out->id = (unsigned long)inode;
+	out->size = i_size_read(inode);
+	out->uid = from_kuid_munged(current_user_ns(), inode->i_uid);
+	out->gid = from_kgid_munged(current_user_ns(), inode->i_gid);
+	out->nlink = inode->i_nlink;
+	out->mode = inode->i_mode;
+}
+

@@ -224,4 +224,15 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *
 int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,
 			    u32 size, s64 *real_ns);
 
+/* An open file's inode (deleted files). */
+struct ckpt_h_inode {
+	u64 id;			/* the inode's address: its identity */
+	s64 size;		/* i_size */
+	u32 uid, gid;		/* owner, in the caller's user namespace */
+	u32 nlink;
+	u32 mode;
+};
+struct file *ckpt_helper_task_file(struct task_struct *task, u32 fd);
+void ckpt_helper_file_inode(struct file *file, struct ckpt_h_inode *out);
+
 #endif

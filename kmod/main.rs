@@ -33,6 +33,7 @@ mod timers;
 mod tree;
 mod unix;
 mod fifo;
+mod deleted;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 

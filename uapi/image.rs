@@ -90,6 +90,8 @@ pub mod rec {
     pub const VMA: u32 = 51;
     pub const PAGES: u32 = 52;
     pub const REGS: u32 = 60;
+    pub const FILE_DATA: u32 = 43;
+    pub const DELETED: u32 = 45;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -119,6 +121,8 @@ pub mod rec {
             VMA => "VMA",
             PAGES => "PAGES",
             REGS => "REGS",
+            FILE_DATA => "FILE_DATA",
+            DELETED => "DELETED",
             _ => "UNKNOWN",
         }
     }
@@ -411,6 +415,9 @@ pub mod file_kind {
     /// A named pipe (FIFO), reopened by its path (or, its path gone, a private FIFO made
     /// again); `pipe` names its `PIPE` record, shared by all its descriptions.
     pub const FIFO: u32 = 11;
+    /// A regular file unlinked (or replaced at its path) while open: made again by `rstr`
+    /// with `O_TMPFILE` from its `DELETED` and `FILE_DATA` records (`pipe` is its id).
+    pub const DELETED: u32 = 13;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -433,7 +440,8 @@ pub struct CkptFileRec {
     /// The open file description: one id per description in the image, so that
     /// descriptors sharing one (`dup`, `fork`) share it again after restart.
     pub obj: u32,
-    /// For [`file_kind::PIPE`] and [`file_kind::FIFO`]: the pipe's id (its `PIPE` record comes first); for
+    /// For [`file_kind::PIPE`] and [`file_kind::FIFO`]: the pipe's id (its `PIPE` record
+    /// comes first); for [`file_kind::DELETED`]: the file's id (its `DELETED` record); for
     /// [`file_kind::UNIX_SOCKET`]: the socket's id (its `UNIX_SOCK` record comes first); else 0.
     pub pipe: u32,
     pub __reserved: u32,
@@ -1033,4 +1041,46 @@ impl Record for CkptPagesRec {
 
 impl Record for CkptRegsRec {
     const KIND: u32 = rec::REGS;
+}
+
+/// `DELETED`: an unlinked regular file (its inode) some descriptor has open, before its
+/// `FILE_DATA` records and the first `FILE` (kind [`file_kind::DELETED`]) naming it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptDeletedRec {
+    pub id: u32,
+    /// `i_mode` (type and permission bits).
+    pub mode: u32,
+    /// Owner, in the checkpointer's user namespace.
+    pub uid: u32,
+    pub gid: u32,
+    /// `i_size`.
+    pub size: u64,
+}
+
+/// `FILE_DATA`: `len` bytes of the content of the file `id` at `offset`, followed by them.
+/// A file's records come in increasing, non-overlapping order, within its size; what no
+/// record covers is a hole.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptFileDataRec {
+    pub id: u32,
+    pub len: u32,
+    pub offset: u64,
+}
+
+/// The most bytes one `FILE_DATA` record holds.
+pub const CKPT_FILE_DATA_CHUNK: u32 = 1 << 20;
+
+impl Record for CkptDeletedRec {
+    const KIND: u32 = rec::DELETED;
+}
+
+impl Record for CkptFileDataRec {
+    const KIND: u32 = rec::FILE_DATA;
+
+    /// The data, at most [`CKPT_FILE_DATA_CHUNK`] bytes, at least one.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("len", self.len, 1, CKPT_FILE_DATA_CHUNK)
+    }
 }

@@ -58,6 +58,8 @@
 #define CKPT_REC_VMA		51
 #define CKPT_REC_PAGES		52
 #define CKPT_REC_REGS		60
+#define CKPT_REC_FILE_DATA	43
+#define CKPT_REC_DELETED	45
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -261,6 +263,7 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_TIMERFD	6
 #define CKPT_FILE_SIGNALFD	7
 #define CKPT_FILE_FIFO		11
+#define CKPT_FILE_DELETED	13
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
@@ -479,5 +482,23 @@ struct ckpt_regs_rec {
 	__u64 fs;
 	__u64 gs;
 };
+
+/* An unlinked regular file, before its FILE_DATA records and first FILE. */
+struct ckpt_deleted_rec {
+	__u32 id;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u64 size;
+};
+
+/* @len bytes of file @id's content at @offset follow; the rest is holes. */
+struct ckpt_file_data_rec {
+	__u32 id;
+	__u32 len;
+	__u64 offset;
+};
+
+#define CKPT_FILE_DATA_CHUNK	(1u << 20)
 
 #endif

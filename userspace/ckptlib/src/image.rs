@@ -301,6 +301,11 @@ pub enum Rec {
         data: Vec<u8>,
     },
     Regs(Box<img::CkptRegsRec>),
+    Deleted(img::CkptDeletedRec),
+    FileData {
+        data: img::CkptFileDataRec,
+        bytes: Vec<u8>,
+    },
     /// One of the module's records (`MM` to `REGS`) whose payload
     /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
     /// module checks the rest when it reads it.
@@ -339,6 +344,8 @@ impl Rec {
             Rec::Vma { .. } => rec::VMA,
             Rec::Pages { .. } => rec::PAGES,
             Rec::Regs(_) => rec::REGS,
+            Rec::Deleted(_) => rec::DELETED,
+            Rec::FileData { .. } => rec::FILE_DATA,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
     }
@@ -494,6 +501,14 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
             }
         }
         rec::REGS => Rec::Regs(Box::new(fixed(p)?.0)),
+        rec::DELETED => Rec::Deleted(fixed(p)?.0),
+        rec::FILE_DATA => {
+            let (data, bytes) = fixed::<img::CkptFileDataRec>(p)?;
+            Rec::FileData {
+                data,
+                bytes: bytes.to_vec(),
+            }
+        }
         kind => Rec::Unknown { kind, len: p.len() },
     })
 }

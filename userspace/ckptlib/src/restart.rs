@@ -83,6 +83,8 @@ pub struct Image {
     pub unix: HashMap<u32, UnixImage>,
     /// eventfd, timerfd and signalfd descriptions, by id (their `FILE` records' `obj`).
     pub anonfds: HashMap<u32, AnonFd>,
+    /// Deleted files, by id (their `FILE` records' `pipe`).
+    pub deleted: HashMap<u32, crate::deleted::DeletedImage>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -153,6 +155,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     let mut pipes = HashMap::new();
     let mut unix = HashMap::new();
     let mut anonfds = HashMap::new();
+    let mut deleted = HashMap::new();
     let mut tasks = Vec::with_capacity(tree.len());
     for e in &tree {
         if e.flags & img::CKPT_TASK_ZOMBIE != 0 {
@@ -167,6 +170,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
             &mut pipes,
             &mut unix,
             &mut anonfds,
+            &mut deleted,
         )
         .with_context(|| format!("task {}", e.pid))?;
         tasks.push(Some(t));
@@ -192,6 +196,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         pipes,
         unix,
         anonfds,
+        deleted,
     })
 }
 
@@ -260,6 +265,10 @@ pub fn check_tree(tree: &[img::CkptTreeEntry]) -> Result<()> {
     Ok(())
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the image's tables of shared objects, one per kind, filled as they come"
+)]
 fn read_task<R: Read + Seek>(
     rd: &mut ImageReader<R>,
     header: &img::CkptHeaderRec,
@@ -268,6 +277,7 @@ fn read_task<R: Read + Seek>(
     pipes: &mut HashMap<u32, PipeImage>,
     unix: &mut HashMap<u32, UnixImage>,
     anonfds: &mut HashMap<u32, AnonFd>,
+    deleted: &mut HashMap<u32, crate::deleted::DeletedImage>,
 ) -> Result<TaskImage> {
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -365,7 +375,12 @@ fn read_task<R: Read + Seek>(
     while table
         && matches!(
             r,
-            Rec::File { .. } | Rec::Pipe { .. } | Rec::UnixSock { .. } | Rec::Anonfd(_)
+            Rec::File { .. }
+                | Rec::Pipe { .. }
+                | Rec::UnixSock { .. }
+                | Rec::Anonfd(_)
+                | Rec::Deleted(_)
+                | Rec::FileData { .. }
         )
     {
         match r {
@@ -432,8 +447,11 @@ fn read_task<R: Read + Seek>(
                 );
             }
             Rec::File { file, path } => {
+                crate::deleted::check_file(&file, deleted)?;
                 files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
             }
+            Rec::Deleted(d) => crate::deleted::add_file(deleted, d)?,
+            Rec::FileData { data, bytes } => crate::deleted::add_data(deleted, data, bytes)?,
             _ => unreachable!("matched above"),
         }
         r = next(rd)?;
@@ -541,6 +559,8 @@ fn read_file(
             a.check_file(&f, path)?;
             String::new()
         }
+        // A deleted file's id is checked against its DELETED record by the caller.
+        file_kind::DELETED => utf8_path(path, &format!("fd {}", f.fd))?,
         file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY => {
             ensure!(f.pipe == 0, "FILE record: fd {} names a pipe", f.fd);
             utf8_path(path, &format!("fd {}", f.fd))?

@@ -17,6 +17,7 @@
 //! A FIFO that already holds bytes when `rstr` opens it (another process, outside the
 //! restart, uses it) fails the restart: its bytes and the saved ones would mix.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -123,7 +124,7 @@ pub fn open(image: &Image, f: &OpenFile, holders: &mut Holders) -> Result<OwnedF
     } else {
         format!("fd {}: FIFO {}", r.fd, f.path)
     };
-    if !holders.0.contains_key(&r.pipe) {
+    if let Entry::Vacant(v) = holders.0.entry(r.pipe) {
         let holder = if f.path.is_empty() {
             private_fifo(r.mode, &what)?
         } else {
@@ -135,7 +136,7 @@ pub fn open(image: &Image, f: &OpenFile, holders: &mut Holders) -> Result<OwnedF
         } else {
             f.path.clone()
         };
-        holders.0.insert(r.pipe, (holder, at));
+        v.insert((holder, at));
     }
     let at = &holders.0[&r.pipe].1;
     let status = OFlag::from_bits_retain(r.flags as i32)

@@ -232,6 +232,7 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
     let mut sockets = crate::unix::Made::new();
     // Each FIFO's holder: open until every description of it is.
     let mut fifos = crate::fifo::Holders::new();
+    let mut deleted = crate::deleted::Made::new();
     let tables = image
         .tree
         .iter()
@@ -263,6 +264,9 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             } else if f.rec.kind == file_kind::FIFO {
                 crate::fifo::open(image, f, &mut fifos)
                     .with_context(|| format!("process {}", e.pid))?
+            } else if f.rec.kind == file_kind::DELETED {
+                crate::deleted::open(image, f, &mut deleted)
+                    .with_context(|| format!("process {}", e.pid))?
             } else if let Some(a) = image.anonfds.get(&f.rec.obj) {
                 crate::anonfd::make(a, f).with_context(|| format!("process {}", e.pid))?
             } else {
@@ -281,6 +285,7 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             next = at + 1;
         }
     }
+    deleted.finish()?;
     Ok(Parked {
         fds,
         given: given_at,

@@ -27,6 +27,7 @@
 
 mod anonfd;
 mod creds;
+mod deleted;
 mod fifo;
 mod files;
 mod fs;

@@ -40,6 +40,7 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::TIMERFD => "timerfd",
         file_kind::SIGNALFD => "signalfd",
         file_kind::FIFO => "fifo",
+        file_kind::DELETED => "deleted",
         _ => "unknown",
     }
 }
@@ -281,6 +282,19 @@ pub enum Decoded {
         cs: String,
         ss: String,
         all: Vec<(String, String)>,
+    },
+    Deleted {
+        id: u32,
+        mode: String,
+        uid: u32,
+        gid: u32,
+        size: u64,
+    },
+    FileData {
+        id: u32,
+        offset: u64,
+        len: u32,
+        fnv1a64: String,
     },
     Unknown {
         kind: u32,
@@ -594,6 +608,19 @@ impl From<&Rec> for Decoded {
                         .collect(),
                 }
             }
+            Rec::Deleted(d) => Decoded::Deleted {
+                id: d.id,
+                mode: format!("{:#o}", d.mode),
+                uid: d.uid,
+                gid: d.gid,
+                size: d.size,
+            },
+            Rec::FileData { data, bytes } => Decoded::FileData {
+                id: data.id,
+                offset: data.offset,
+                len: data.len,
+                fnv1a64: hex(fnv1a64(bytes)),
+            },
             Rec::Skipped(kind) => Decoded::Unknown {
                 kind: *kind,
                 len: 0,
