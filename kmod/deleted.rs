@@ -43,14 +43,16 @@ impl Budget {
         Budget { limit, used: 0 }
     }
 
-    /// Counts `n` more bytes of the file at `fd`, or refuses them past the limit.
-    fn take(&mut self, fd: u32, path: &[u8], n: u64) -> CkptResult {
+    /// Counts `n` more bytes of the file `f`, or refuses them past the limit.
+    fn take(&mut self, f: &Named<'_>, n: u64) -> CkptResult {
         let total = self.used.saturating_add(n);
         if total > self.limit {
             refuse!(
                 EFBIG,
-                "fd {fd}: deleted file {}: its data takes the deleted files of the image to more than {} bytes, the limit for deleted files (raise it with ckpt --deleted-max SIZE)",
-                show(path),
+                "fd {}: {} {}: its data takes the deleted files of the image to more than {} bytes, the limit for deleted files and memfds (raise it with ckpt --deleted-max SIZE)",
+                f.fd,
+                f.what,
+                show(f.path),
                 self.limit
             );
         }
@@ -59,11 +61,19 @@ impl Budget {
     }
 }
 
+/// A file whose data is saved, as refusals name it.
+pub(crate) struct Named<'a> {
+    pub(crate) fd: u32,
+    /// "deleted file", "memfd".
+    pub(crate) what: &'static str,
+    pub(crate) path: &'a [u8],
+}
+
 /// `d_path`'s mark of an unlinked dentry.
 const DELETED_MARK: &[u8] = b" (deleted)";
 
 /// The path a deleted file had: `d_path`'s, without its mark.
-fn original_path(p: &[u8]) -> &[u8] {
+pub(crate) fn original_path(p: &[u8]) -> &[u8] {
     p.strip_suffix(DELETED_MARK).unwrap_or(p)
 }
 
@@ -74,15 +84,15 @@ pub(crate) fn is_deleted(o: &OpenFd) -> bool {
 
 /// Writes the `FILE_DATA` records of `file` (of `size` bytes): every data extent, in
 /// chunks of [`img::CKPT_FILE_DATA_CHUNK`].
-fn save_data(
+pub(crate) fn save_data(
     file: &FileRef,
     id: u32,
     size: i64,
     w: &mut ImageWriter,
     budget: &mut Budget,
-    fd: u32,
-    path: &[u8],
+    f: &Named<'_>,
 ) -> CkptResult {
+    let fd = f.fd;
     let chunk = img::CKPT_FILE_DATA_CHUNK as usize;
     let mut buf = KVVec::from_elem(0u8, chunk, GFP_KERNEL_ACCOUNT)?;
     let mut at = 0i64;
@@ -100,7 +110,7 @@ fn save_data(
         if data >= size || hole <= data {
             break;
         }
-        budget.take(fd, path, (hole - data) as u64)?;
+        budget.take(f, (hole - data) as u64)?;
         let mut off = data;
         let mut input = Input::new_at(file.clone_ref(), data);
         while off < hole {
@@ -163,7 +173,12 @@ pub(crate) fn checkpoint(
             size: inode.size as u64,
         };
         w.record(rec::DELETED, &[r.as_bytes()])?;
-        save_data(&file, id, inode.size, w, &mut objs.deleted, fd, p)?;
+        let named = Named {
+            fd,
+            what: "deleted file",
+            path: p,
+        };
+        save_data(&file, id, inode.size, w, &mut objs.deleted, &named)?;
     }
     o.rec.kind = file_kind::DELETED;
     o.rec.pipe = id;

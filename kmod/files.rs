@@ -299,6 +299,10 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
             crate::deleted::checkpoint(task, objs, w, &mut o, p)?;
             continue;
         }
+        if crate::memfd::is_memfd(&o, p) {
+            crate::memfd::checkpoint(task, objs, w, &mut o, p)?;
+            continue;
+        }
         if o.facts.unlinked != 0 {
             refuse!(
                 EOPNOTSUPP,

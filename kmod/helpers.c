@@ -1386,3 +1386,15 @@ void ckpt_helper_file_inode(struct file *file, struct ckpt_h_inode *out)
 	out->mode = inode->i_mode;
 }
 
+/*
+ * memfd_get_seals() (not exported), for a shmem file: its seals into *@seals; -EINVAL for
+ * a file that is not shmem's (hugetlbfs memfds are told apart by their s_magic).
+ */
+int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals)
+{
+	if (!shmem_file(file))
+		return -EINVAL;
+	*seals = READ_ONCE(SHMEM_I(file_inode(file))->seals);
+	return 0;
+}
+

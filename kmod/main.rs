@@ -34,6 +34,7 @@ mod tree;
 mod unix;
 mod fifo;
 mod deleted;
+mod memfd;
 
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 

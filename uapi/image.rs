@@ -92,6 +92,7 @@ pub mod rec {
     pub const REGS: u32 = 60;
     pub const FILE_DATA: u32 = 43;
     pub const DELETED: u32 = 45;
+    pub const MEMFD: u32 = 44;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -123,6 +124,7 @@ pub mod rec {
             REGS => "REGS",
             FILE_DATA => "FILE_DATA",
             DELETED => "DELETED",
+            MEMFD => "MEMFD",
             _ => "UNKNOWN",
         }
     }
@@ -418,6 +420,9 @@ pub mod file_kind {
     /// A regular file unlinked (or replaced at its path) while open: made again by `rstr`
     /// with `O_TMPFILE` from its `DELETED` and `FILE_DATA` records (`pipe` is its id).
     pub const DELETED: u32 = 13;
+    /// A memfd (`memfd_create`): made again by `rstr` from its `MEMFD` and `FILE_DATA`
+    /// records (`pipe` is its id).
+    pub const MEMFD: u32 = 12;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -1069,6 +1074,25 @@ pub struct CkptFileDataRec {
     pub offset: u64,
 }
 
+/// `MEMFD`: a memfd some descriptor has open, before its `FILE_DATA` records and the
+/// first `FILE` (kind [`file_kind::MEMFD`]) naming it; followed by `name_len` bytes of
+/// name (what `memfd_create` was given).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptMemfdRec {
+    pub id: u32,
+    /// `F_GET_SEALS`.
+    pub seals: u32,
+    /// `i_mode`.
+    pub mode: u32,
+    pub name_len: u32,
+    /// `i_size`.
+    pub size: u64,
+}
+
+/// The longest memfd name (`MFD_NAME_MAX_LEN` of `mm/memfd.c`).
+pub const CKPT_MEMFD_NAME_MAX: u32 = 249;
+
 /// The most bytes one `FILE_DATA` record holds.
 pub const CKPT_FILE_DATA_CHUNK: u32 = 1 << 20;
 
@@ -1082,5 +1106,14 @@ impl Record for CkptFileDataRec {
     /// The data, at most [`CKPT_FILE_DATA_CHUNK`] bytes, at least one.
     fn trailer_len(&self) -> Result<usize, FieldError> {
         bounded("len", self.len, 1, CKPT_FILE_DATA_CHUNK)
+    }
+}
+
+impl Record for CkptMemfdRec {
+    const KIND: u32 = rec::MEMFD;
+
+    /// The name.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("name_len", self.name_len, 0, CKPT_MEMFD_NAME_MAX)
     }
 }

@@ -34,6 +34,7 @@ extern "C" {
     fn ckpt_helper_file_noexec(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_may_exec(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_inode(file: *mut bindings::file, out: *mut InodeFacts);
+    fn ckpt_helper_file_shmem_seals(file: *mut bindings::file, seals: *mut u32) -> i32;
 }
 
 /// An open file's inode, as `ckpt_helper_file_inode` reads it (`struct ckpt_h_inode`).
@@ -206,6 +207,14 @@ impl FileRef {
         // SAFETY: the file is valid while `self` lives; `out` is writable.
         unsafe { ckpt_helper_file_inode(self.raw(), &mut out) };
         out
+    }
+
+    /// The seals of a shmem file (a memfd), as `F_GET_SEALS`; `EINVAL` for another file.
+    pub(crate) fn shmem_seals(&self) -> Result<u32> {
+        let mut seals = 0;
+        // SAFETY: the file is valid while `self` lives; `seals` is writable.
+        check(unsafe { ckpt_helper_file_shmem_seals(self.raw(), &mut seals) } as isize)?;
+        Ok(seals)
     }
 
     /// `vfs_llseek(SEEK_DATA or SEEK_HOLE)` from `from`: where the next data (or hole)

@@ -60,6 +60,7 @@
 #define CKPT_REC_REGS		60
 #define CKPT_REC_FILE_DATA	43
 #define CKPT_REC_DELETED	45
+#define CKPT_REC_MEMFD		44
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -264,6 +265,7 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_SIGNALFD	7
 #define CKPT_FILE_FIFO		11
 #define CKPT_FILE_DELETED	13
+#define CKPT_FILE_MEMFD		12
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
@@ -500,5 +502,16 @@ struct ckpt_file_data_rec {
 };
 
 #define CKPT_FILE_DATA_CHUNK	(1u << 20)
+
+/* A memfd, before its FILE_DATA records and first FILE; @name_len bytes of name follow. */
+struct ckpt_memfd_rec {
+	__u32 id;
+	__u32 seals;
+	__u32 mode;
+	__u32 name_len;
+	__u64 size;
+};
+
+#define CKPT_MEMFD_NAME_MAX	249
 
 #endif

@@ -9,10 +9,30 @@ use anyhow::{ensure, Context, Result};
 
 use crate::abi::image::{self as img, file_kind};
 
-/// A deleted file to make again: its record and its data extents, in order.
+/// A memfd's own state.
+#[derive(Debug, Clone)]
+pub struct Memfd {
+    pub name: String,
+    /// `F_GET_SEALS`.
+    pub seals: u32,
+}
+
+/// The seals `F_ADD_SEALS` takes (`F_SEAL_SEAL`, `EXEC`, `SHRINK`, `GROW`, `WRITE`,
+/// `FUTURE_WRITE`).
+pub const SEALS_KNOWN: u32 = (libc::F_SEAL_SEAL
+    | libc::F_SEAL_SHRINK
+    | libc::F_SEAL_GROW
+    | libc::F_SEAL_WRITE
+    | libc::F_SEAL_FUTURE_WRITE
+    | libc::F_SEAL_EXEC) as u32;
+
+/// A deleted file or memfd to make again: its record (for a memfd: its mode and size,
+/// owner 0) and its data extents, in order.
 #[derive(Debug, Clone)]
 pub struct DeletedImage {
     pub rec: img::CkptDeletedRec,
+    /// For a memfd: its name and seals.
+    pub memfd: Option<Memfd>,
     /// (offset, bytes), increasing and not overlapping, within the size.
     pub data: Vec<(u64, Vec<u8>)>,
 }
@@ -43,11 +63,44 @@ pub fn add_file(files: &mut HashMap<u32, DeletedImage>, r: img::CkptDeletedRec) 
             r.id,
             DeletedImage {
                 rec: r,
+                memfd: None,
                 data: Vec::new(),
             },
         )
         .is_none();
     ensure!(new, "DELETED record {} appears twice", r.id);
+    Ok(())
+}
+
+/// Adds a `MEMFD` record: as a deleted file's, with its name (UTF-8, no NUL: what
+/// `memfd_create` takes) and known seals.
+pub fn add_memfd(
+    files: &mut HashMap<u32, DeletedImage>,
+    m: img::CkptMemfdRec,
+    name: &[u8],
+) -> Result<()> {
+    ensure!(
+        m.seals & !SEALS_KNOWN == 0,
+        "MEMFD record {}: unknown seals {:#x}",
+        m.id,
+        m.seals
+    );
+    ensure!(!name.contains(&0), "MEMFD record {}: NUL in its name", m.id);
+    let name = std::str::from_utf8(name)
+        .with_context(|| format!("MEMFD record {}: name is not UTF-8", m.id))?
+        .to_owned();
+    let r = img::CkptDeletedRec {
+        id: m.id,
+        mode: m.mode,
+        uid: 0,
+        gid: 0,
+        size: m.size,
+    };
+    add_file(files, r)?;
+    files.get_mut(&m.id).expect("added").memfd = Some(Memfd {
+        name,
+        seals: m.seals,
+    });
     Ok(())
 }
 
@@ -84,17 +137,23 @@ pub fn add_data(
     Ok(())
 }
 
-/// Checks a `FILE` of kind `DELETED`: its file's record came first; it has a path (where
+/// Checks a `FILE` of kind `DELETED` or `MEMFD`: its file's record (of its kind) came first; it has a path (where
 /// the file is made again) and an offset within reason.
 pub fn check_file(f: &img::CkptFileRec, files: &HashMap<u32, DeletedImage>) -> Result<()> {
-    if f.kind != file_kind::DELETED {
-        return Ok(());
-    }
+    let memfd = match f.kind {
+        file_kind::DELETED => false,
+        file_kind::MEMFD => true,
+        _ => return Ok(()),
+    };
     ensure!(
-        files.contains_key(&f.pipe),
-        "FILE record: fd {} refers to deleted file {} before its DELETED record",
+        files
+            .get(&f.pipe)
+            .is_some_and(|d| d.memfd.is_some() == memfd),
+        "FILE record: fd {} refers to {} {} before its {} record",
         f.fd,
-        f.pipe
+        if memfd { "memfd" } else { "deleted file" },
+        f.pipe,
+        if memfd { "MEMFD" } else { "DELETED" }
     );
     ensure!(f.pos >= 0, "FILE record: fd {}: offset {}", f.fd, f.pos);
     Ok(())

@@ -302,6 +302,10 @@ pub enum Rec {
     },
     Regs(Box<img::CkptRegsRec>),
     Deleted(img::CkptDeletedRec),
+    Memfd {
+        memfd: img::CkptMemfdRec,
+        name: Vec<u8>,
+    },
     FileData {
         data: img::CkptFileDataRec,
         bytes: Vec<u8>,
@@ -345,6 +349,7 @@ impl Rec {
             Rec::Pages { .. } => rec::PAGES,
             Rec::Regs(_) => rec::REGS,
             Rec::Deleted(_) => rec::DELETED,
+            Rec::Memfd { .. } => rec::MEMFD,
             Rec::FileData { .. } => rec::FILE_DATA,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
@@ -502,6 +507,13 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
         }
         rec::REGS => Rec::Regs(Box::new(fixed(p)?.0)),
         rec::DELETED => Rec::Deleted(fixed(p)?.0),
+        rec::MEMFD => {
+            let (memfd, name) = fixed::<img::CkptMemfdRec>(p)?;
+            Rec::Memfd {
+                memfd,
+                name: name.to_vec(),
+            }
+        }
         rec::FILE_DATA => {
             let (data, bytes) = fixed::<img::CkptFileDataRec>(p)?;
             Rec::FileData {

@@ -380,6 +380,7 @@ fn read_task<R: Read + Seek>(
                 | Rec::UnixSock { .. }
                 | Rec::Anonfd(_)
                 | Rec::Deleted(_)
+                | Rec::Memfd { .. }
                 | Rec::FileData { .. }
         )
     {
@@ -451,6 +452,7 @@ fn read_task<R: Read + Seek>(
                 files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
             }
             Rec::Deleted(d) => crate::deleted::add_file(deleted, d)?,
+            Rec::Memfd { memfd, name } => crate::deleted::add_memfd(deleted, memfd, &name)?,
             Rec::FileData { data, bytes } => crate::deleted::add_data(deleted, data, bytes)?,
             _ => unreachable!("matched above"),
         }
@@ -559,8 +561,8 @@ fn read_file(
             a.check_file(&f, path)?;
             String::new()
         }
-        // A deleted file's id is checked against its DELETED record by the caller.
-        file_kind::DELETED => utf8_path(path, &format!("fd {}", f.fd))?,
+        // A deleted file's or memfd's id is checked against its record by the caller.
+        file_kind::DELETED | file_kind::MEMFD => utf8_path(path, &format!("fd {}", f.fd))?,
         file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY => {
             ensure!(f.pipe == 0, "FILE record: fd {} names a pipe", f.fd);
             utf8_path(path, &format!("fd {}", f.fd))?

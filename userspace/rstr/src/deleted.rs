@@ -23,19 +23,24 @@ use nix::sys::stat::{fchmod, Mode};
 use nix::sys::uio::pwrite;
 use nix::unistd::{fchown, ftruncate, lseek, Gid, Uid, Whence};
 
-/// The files made so far, by id, and the mode each takes at the end.
-pub struct Made(HashMap<u32, (OwnedFd, u32)>);
+/// The files (and memfds) made so far, by id, with what each takes at the end: its mode,
+/// and a memfd its seals.
+pub struct Made(HashMap<u32, (OwnedFd, u32, u32)>);
 
 impl Made {
     pub fn new() -> Self {
         Made(HashMap::new())
     }
 
-    /// Gives each file its mode, once every description of it is open.
+    /// Gives each file its mode, then each memfd its seals, once every description of it
+    /// is open (a write seal comes after the writes, an exec seal after the mode).
     pub fn finish(self) -> Result<()> {
-        for (id, (fd, mode)) in self.0 {
+        for (id, (fd, mode, seals)) in self.0 {
             fchmod(&fd, Mode::from_bits_truncate(mode & 0o7777))
-                .with_context(|| format!("deleted file {id}: mode {:#o}", mode & 0o7777))?;
+                .with_context(|| format!("file {id}: mode {:#o}", mode & 0o7777))?;
+            if seals != 0 {
+                crate::memfd::seal(&fd, seals).with_context(|| format!("memfd {id}"))?;
+            }
         }
         Ok(())
     }
@@ -56,6 +61,16 @@ fn write_at(fd: &OwnedFd, mut data: &[u8], mut offset: u64) -> Result<(), Errno>
     Ok(())
 }
 
+/// Writes the data of `d` into the new file `fd` and cuts it to its size.
+pub fn fill(fd: &OwnedFd, d: &DeletedImage, what: &str) -> Result<()> {
+    for (offset, bytes) in &d.data {
+        write_at(fd, bytes, *offset)
+            .with_context(|| format!("{what}: writing {} bytes at {offset}", bytes.len()))?;
+    }
+    ftruncate(fd, d.rec.size as i64).with_context(|| format!("{what}: size {}", d.rec.size))?;
+    Ok(())
+}
+
 /// Makes the file again in `dir`, unnamed, with its data, size and owner.
 fn make(d: &DeletedImage, dir: &Path, what: &str) -> Result<OwnedFd> {
     let fd = nix::fcntl::open(
@@ -65,11 +80,7 @@ fn make(d: &DeletedImage, dir: &Path, what: &str) -> Result<OwnedFd> {
     )
     .map_err(std::io::Error::from)
     .with_context(|| format!("{what}: making it again in {} (O_TMPFILE)", dir.display()))?;
-    for (offset, bytes) in &d.data {
-        write_at(&fd, bytes, *offset)
-            .with_context(|| format!("{what}: writing {} bytes at {offset}", bytes.len()))?;
-    }
-    ftruncate(&fd, d.rec.size as i64).with_context(|| format!("{what}: size {}", d.rec.size))?;
+    fill(&fd, d, what)?;
     // Its owner if rstr may give it (root, or the owner itself); else it stays rstr's user's.
     match fchown(
         &fd,
@@ -82,17 +93,22 @@ fn make(d: &DeletedImage, dir: &Path, what: &str) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Opens the description `f` of a deleted file, making the file first if it is the first
-/// description of it met.
-pub fn open(image: &Image, f: &OpenFile, made: &mut Made) -> Result<OwnedFd> {
+/// Opens the description `f` of a deleted file or memfd, making it first (with `make`)
+/// if it is the first description of it met.
+pub fn open_with(
+    image: &Image,
+    f: &OpenFile,
+    made: &mut Made,
+    what: &str,
+    make: impl FnOnce(&DeletedImage) -> Result<OwnedFd>,
+) -> Result<OwnedFd> {
     let r = &f.rec;
-    let what = format!("fd {}: deleted file {}", r.fd, f.path);
     let file = match made.0.entry(r.pipe) {
         Entry::Occupied(e) => &e.into_mut().0,
         Entry::Vacant(v) => {
             let d = &image.deleted[&r.pipe];
-            let dir = Path::new(&f.path).parent().unwrap_or(Path::new("/"));
-            &v.insert((make(d, dir, &what)?, d.rec.mode)).0
+            let seals = d.memfd.as_ref().map_or(0, |m| m.seals);
+            &v.insert((make(d)?, d.rec.mode, seals)).0
         }
     };
     let saved = OFlag::from_bits_retain(r.flags as i32)
@@ -108,4 +124,12 @@ pub fn open(image: &Image, f: &OpenFile, made: &mut Made) -> Result<OwnedFd> {
     let at = lseek(&fd, r.pos, Whence::SeekSet);
     ensure!(at == Ok(r.pos), "{what}: cannot seek to {}", r.pos);
     Ok(fd)
+}
+
+/// Opens the description `f` of a deleted file, making the file first in the directory
+/// its path had.
+pub fn open(image: &Image, f: &OpenFile, made: &mut Made) -> Result<OwnedFd> {
+    let what = format!("fd {}: deleted file {}", f.rec.fd, f.path);
+    let dir = Path::new(&f.path).parent().unwrap_or(Path::new("/"));
+    open_with(image, f, made, &what, |d| make(d, dir, &what))
 }

@@ -267,6 +267,9 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             } else if f.rec.kind == file_kind::DELETED {
                 crate::deleted::open(image, f, &mut deleted)
                     .with_context(|| format!("process {}", e.pid))?
+            } else if f.rec.kind == file_kind::MEMFD {
+                crate::memfd::open(image, f, &mut deleted)
+                    .with_context(|| format!("process {}", e.pid))?
             } else if let Some(a) = image.anonfds.get(&f.rec.obj) {
                 crate::anonfd::make(a, f).with_context(|| format!("process {}", e.pid))?
             } else {

@@ -31,6 +31,7 @@ mod deleted;
 mod fifo;
 mod files;
 mod fs;
+mod memfd;
 mod memory;
 mod per_task;
 mod plan;

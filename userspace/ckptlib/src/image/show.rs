@@ -41,6 +41,7 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::SIGNALFD => "signalfd",
         file_kind::FIFO => "fifo",
         file_kind::DELETED => "deleted",
+        file_kind::MEMFD => "memfd",
         _ => "unknown",
     }
 }
@@ -288,6 +289,13 @@ pub enum Decoded {
         mode: String,
         uid: u32,
         gid: u32,
+        size: u64,
+    },
+    Memfd {
+        id: u32,
+        name: String,
+        seals: String,
+        mode: String,
         size: u64,
     },
     FileData {
@@ -614,6 +622,13 @@ impl From<&Rec> for Decoded {
                 uid: d.uid,
                 gid: d.gid,
                 size: d.size,
+            },
+            Rec::Memfd { memfd, name } => Decoded::Memfd {
+                id: memfd.id,
+                name: lossy(name),
+                seals: format!("{:#x}", memfd.seals),
+                mode: format!("{:#o}", memfd.mode),
+                size: memfd.size,
             },
             Rec::FileData { data, bytes } => Decoded::FileData {
                 id: data.id,
