@@ -11,7 +11,6 @@
 //! share one pipe with its bytes (Documentation/files.rst "Named pipes").
 
 use kernel::alloc::VVec;
-use kernel::fmt;
 use kernel::prelude::*;
 
 use zerocopy::IntoBytes;

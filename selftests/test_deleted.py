@@ -106,7 +106,7 @@ def the_limit_refuses_and_the_option_raises_it():
         img = os.path.join(d, "img")
         status, _, err = sh(CKPT, "--deleted-max", "1M", str(t.root), "-o", img, check=False)
         assert status != 0, "ckpt took it"
-        want = (f"fd {r['fd']}: deleted file {d}/big: its data takes the deleted files of the image to "
+        want = (f"fd {r['fd']}: deleted file {d}/bigdata: its data takes the deleted files of the image to "
                 f"more than 1048576 bytes, the limit for deleted files and memfds (raise it with ckpt --deleted-max SIZE)")
         assert want in err, err
         assert not os.path.exists(img)

@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,6 +116,9 @@ static void state(const char *uid)
 
 	if (uid && (setgroups(0, NULL) || setgid(atoi(uid)) || setuid(atoi(uid))))
 		die("dropping to UID");
+	/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
+	if (prctl(PR_SET_DUMPABLE, 1))
+		die("PR_SET_DUMPABLE");
 	block_signals();
 	umask(0);
 	snprintf(path, sizeof(path), "%s/data", dir);
@@ -192,7 +196,7 @@ static void big(const char *mib)
 	int fd;
 
 	block_signals();
-	snprintf(path, sizeof(path), "%s/big", dir);
+	snprintf(path, sizeof(path), "%s/bigdata", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
 		die("create big");

@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -128,6 +129,9 @@ static void state(const char *uid)
 	if (uid) {
 		if (setgroups(0, NULL) || setgid(atoi(uid)) || setuid(atoi(uid)))
 			die("dropping to UID");
+		/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
+		if (prctl(PR_SET_DUMPABLE, 1))
+			die("PR_SET_DUMPABLE");
 	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -113,6 +114,9 @@ int main(int argc, char **argv)
 	dir = argv[2];
 	if (argc > 3 && (setgroups(0, NULL) || setgid(atoi(argv[3])) || setuid(atoi(argv[3]))))
 		die("dropping to UID");
+	/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
+	if (prctl(PR_SET_DUMPABLE, 1))
+		die("PR_SET_DUMPABLE");
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
