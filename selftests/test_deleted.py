@@ -87,6 +87,7 @@ def deleted_files_as_nobody():
         os.chmod("/dev/checkpoint", 0o666)
         try:
             sh(*NOBODY, CKPT, "--kill", str(parent), "-o", img)
+            t.proc.wait(timeout=60)  # the parent, ckpt --kill'ed, is reaped by its parent: us
             wait_for(lambda: stat(parent) is None and stat(child) is None, "the tree to go")
             checked_image(img, d)
             _, out, _ = sh(*NOBODY_CR, RSTR, "--detach", img)

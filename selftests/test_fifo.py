@@ -101,6 +101,7 @@ def fifo_as_nobody():
         restore = device_open_to_all()
         try:
             sh(*NOBODY, CKPT, "--kill", str(parent), "-o", img)
+            t.proc.wait(timeout=60)  # the parent, ckpt --kill'ed, is reaped by its parent: us
             wait_for(lambda: stat(parent) is None and stat(child) is None, "the tree to go")
             checked_image(img, d)
             _, out, _ = sh(*NOBODY_CR, RSTR, "--detach", img)
