@@ -82,6 +82,7 @@ def deleted_files_as_nobody():
     os.chown(d, 65534, 65534)
     with ktap.Tree("state", d, 65534, binary=DELETED) as t:
         parent, child = started(t)
+        os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
         img = os.path.join(d, "img")
         mode = os.stat("/dev/checkpoint").st_mode
         os.chmod("/dev/checkpoint", 0o666)
