@@ -152,10 +152,10 @@ def shell_pipeline_keeps_flowing():
         img = os.path.join(d, "img")
         # The loop's vfork of sleep cannot be stopped in the middle: try again after it.
         for _ in range(50):
-            status, _, err = sh(CKPT, "--kill", str(root), "-o", img, check=False)
-            if status == 0 or "is in vfork" not in err:
+            status, _, why = sh(CKPT, "--kill", str(root), "-o", img, check=False)
+            if status == 0 or "is in vfork" not in why:
                 break
-        assert status == 0, err
+        assert status == 0, why
         sh_proc.wait(timeout=60)
         before = lines()
         assert before == [str(i) for i in range(1, len(before) + 1)], before
