@@ -24,7 +24,10 @@ use crate::{files, memory, regs, signal, task, timers};
 use zerocopy::IntoBytes;
 
 pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
-    let known = CKPT_CHECKPOINT_CONTAINER | CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
+    let known = CKPT_CHECKPOINT_CONTAINER
+        | CKPT_CHECKPOINT_REFUSE
+        | CKPT_CHECKPOINT_TREE_ONLY
+        | !0u64 << crate::uapi::CKPT_CHECKPOINT_DELETED_MAX_SHIFT;
     let both = CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
     if args.flags & !known != 0 || args.flags & both == both {
         refuse!(
@@ -66,6 +69,7 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     }
     let container = args.flags & CKPT_CHECKPOINT_CONTAINER != 0;
     let mut tree = Tree::collect(&tids, container)?;
+    tree.objects.deleted = crate::deleted::Budget::from_flags(args.flags);
 
     let mut w = ImageWriter::new(Output::new(file));
     let result = write_image(&mut tree, &mut w, refusal.as_deref(), tree_only);

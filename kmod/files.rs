@@ -22,7 +22,8 @@ use crate::uapi::image::{self as img, file_kind, rec};
 
 use kernel::bindings::{
     pid_type_PIDTYPE_PGID, pid_type_PIDTYPE_PID, pid_type_PIDTYPE_TGID, FASYNC as O_ASYNC,
-    O_ACCMODE, O_RDWR, O_WRONLY, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK,
+    O_ACCMODE, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG,
+    S_IFSOCK,
 };
 
 /// A buffer for one path (`PATH_MAX`).
@@ -35,7 +36,7 @@ fn path_buf() -> CkptResult<KVec<u8>> {
 }
 
 /// Shows a path from a buffer in a reason.
-fn show(path: &[u8]) -> &str {
+pub(crate) fn show(path: &[u8]) -> &str {
     core::str::from_utf8(path).unwrap_or("(not UTF-8)")
 }
 
@@ -70,7 +71,7 @@ pub(crate) fn checkpoint_fs(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
 
 /// Refuses a path that `rstr` could not take back: not absolute (outside the caller's root)
 /// or not UTF-8.
-fn reopenable(what: fmt::Arguments<'_>, p: &[u8]) -> CkptResult {
+pub(crate) fn reopenable(what: fmt::Arguments<'_>, p: &[u8]) -> CkptResult {
     if p.first() != Some(&b'/') {
         refuse!(
             EOPNOTSUPP,
@@ -182,6 +183,39 @@ const PIPE_CAPACITY_MAX: u32 = 1 << 30;
 /// The most a pipe's saved contents may hold (a pipe of `/proc/sys/fs/pipe-max-size`).
 const PIPE_MAX: usize = 1 << 20;
 
+/// Writes the `PIPE` record of the pipe or FIFO `pipe_id` open at `fd` the first time it
+/// is met (its contents and capacity, through `buf`); returns the pipe's id.
+pub(crate) fn save_pipe(
+    task: &TaskRef,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+    fd: u32,
+    pipe_id: u64,
+    buf: &mut VVec<u8>,
+) -> CkptResult<u32> {
+    let pipe = objs.id(pipe_id)?;
+    if !objs.first_save(pipe_id) {
+        return Ok(pipe);
+    }
+    let capacity = task
+        .pipe_data(fd, buf)
+        .context(fmt!("fd {fd}: pipe contents"))?;
+    if capacity > PIPE_CAPACITY_MAX {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: pipe {pipe} of {capacity} bytes, more than the {PIPE_CAPACITY_MAX} a restart makes"
+        );
+    }
+    let r = img::CkptPipeRec {
+        id: pipe,
+        capacity,
+        len: buf.len() as u32,
+        __reserved: 0,
+    };
+    w.record(rec::PIPE, &[r.as_bytes(), buf])?;
+    Ok(pipe)
+}
+
 /// A file this version does not save, by type.
 #[derive(Debug, PartialEq)]
 enum Unsaved {
@@ -229,27 +263,14 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
             crate::epoll::checkpoint(task, objs, w, &mut o)?;
             continue;
         }
+        if o.rec.mode & S_IFMT == S_IFIFO && o.facts.fs_magic != u64::from(PIPEFS_MAGIC) {
+            crate::fifo::checkpoint(task, objs, w, &mut o, name, &mut pipe_buf)?;
+            continue;
+        }
         if o.rec.mode & S_IFMT == S_IFIFO && o.facts.pipe_id != 0 {
             let pipe = objs.id(o.facts.pipe_id)?;
             check_pipe_end(objs, &o, pipe)?;
-            if objs.first_save(o.facts.pipe_id) {
-                let capacity = task
-                    .pipe_data(fd, &mut pipe_buf)
-                    .context(fmt!("fd {fd}: pipe contents"))?;
-                if capacity > PIPE_CAPACITY_MAX {
-                    refuse!(
-                        EOPNOTSUPP,
-                        "fd {fd}: pipe {pipe} of {capacity} bytes, more than the {PIPE_CAPACITY_MAX} a restart makes"
-                    );
-                }
-                let r = img::CkptPipeRec {
-                    id: pipe,
-                    capacity,
-                    len: pipe_buf.len() as u32,
-                    __reserved: 0,
-                };
-                w.record(rec::PIPE, &[r.as_bytes(), &pipe_buf])?;
-            }
+            save_pipe(task, objs, w, fd, o.facts.pipe_id, &mut pipe_buf)?;
             // A pipe is made again by `pipe()`.
             made_again(w, &mut o, file_kind::PIPE, pipe)?;
             continue;
@@ -278,6 +299,14 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
             ),
             Err(Unsaved::Other) => refuse!(EOPNOTSUPP, "fd {fd}: {} not supported yet", show(p)),
         };
+        if crate::deleted::is_deleted(&o) {
+            crate::deleted::checkpoint(task, objs, w, &mut o, p)?;
+            continue;
+        }
+        if crate::memfd::is_memfd(&o, p) {
+            crate::memfd::checkpoint(task, objs, w, &mut o, p)?;
+            continue;
+        }
         if o.facts.unlinked != 0 {
             refuse!(
                 EOPNOTSUPP,

@@ -241,7 +241,7 @@ out:
 	return ret ? ret : n;
 }
 
-/* What is buffered in the anonymous pipe at @task's @fd, unread; -E2BIG if over @size. */
+/* What is buffered in the pipe or FIFO at @task's @fd, unread; -E2BIG if over @size. */
 int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 size,
 			       u32 *capacity)
 {
@@ -254,8 +254,7 @@ int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 
 	file = fget_task_next(task, &n);
 	if (!file)
 		return -EBADF;
-	if (n != fd || file_inode(file)->i_sb->s_magic != PIPEFS_MAGIC ||
-	    !file_inode(file)->i_pipe) {
+	if (n != fd || !S_ISFIFO(file_inode(file)->i_mode) || !file_inode(file)->i_pipe) {
 		fput(file);
 		return -EINVAL;
 	}
@@ -587,7 +586,7 @@ int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_file
 	out->unlinked = d_unlinked(file->f_path.dentry);
 	out->fs_magic = inode->i_sb->s_magic;
 	out->file_id = (unsigned long)file;
-	if (out->fs_magic == PIPEFS_MAGIC)
+	if (out->fs_magic == PIPEFS_MAGIC || S_ISFIFO(inode->i_mode))
 		out->pipe_id = (unsigned long)inode->i_pipe;
 	out->internal = !!(file->f_path.mnt->mnt_flags & MNT_INTERNAL);
 	o = file_f_owner(file);
@@ -1624,3 +1623,45 @@ int ckpt_helper_task_epoll_target(struct task_struct *task, u32 epfd, u32 tfd,
 	fput(ep_file);
 	return 0;
 }
+
+/* The file open at @task's @fd, with a reference; NULL if none is. */
+struct file *ckpt_helper_task_file(struct task_struct *task, u32 fd)
+{
+	unsigned int n = fd;
+	struct file *file = fget_task_next(task, &n);
+
+	if (file && n != fd) {
+		fput(file);
+		return NULL;
+	}
+	return file;
+}
+
+static_assert(offsetof(struct ckpt_h_inode, size) == 8 &&
+	      offsetof(struct ckpt_h_inode, mode) == 28 && sizeof(struct ckpt_h_inode) == 32);
+
+/* The inode of @file: identity, size, owner (in the caller's user namespace), links. */
+void ckpt_helper_file_inode(struct file *file, struct ckpt_h_inode *out)
+{
+	struct inode *inode = file_inode(file);
+
+	out->id = (unsigned long)inode;
+	out->size = i_size_read(inode);
+	out->uid = from_kuid_munged(current_user_ns(), inode->i_uid);
+	out->gid = from_kgid_munged(current_user_ns(), inode->i_gid);
+	out->nlink = inode->i_nlink;
+	out->mode = inode->i_mode;
+}
+
+/*
+ * memfd_get_seals() (not exported), for a shmem file: its seals into *@seals; -EINVAL for
+ * a file that is not shmem's (hugetlbfs memfds are told apart by their s_magic).
+ */
+int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals)
+{
+	if (!shmem_file(file))
+		return -EINVAL;
+	*seals = READ_ONCE(SHMEM_I(file_inode(file))->seals);
+	return 0;
+}
+

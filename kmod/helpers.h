@@ -51,7 +51,7 @@ struct ckpt_h_tree {
 /* What Rust needs to classify a descriptor, besides its ckpt_file_rec fields. */
 struct ckpt_h_fd {
 	u64 file_id;		/* the struct file's address: identity only */
-	u64 pipe_id;		/* an anonymous pipe's pipe_inode_info, else 0 */
+	u64 pipe_id;		/* a pipe's or FIFO's pipe_inode_info, else 0 */
 	u64 fs_magic;		/* s_magic of its filesystem */
 	u32 unlinked;		/* the dentry is deleted */
 	u32 internal;		/* on a kernel-internal mount (memfd, shmem, ...) */
@@ -333,5 +333,17 @@ struct ckpt_h_inet {
 #define CKPT_H_TCP_NAGLE_OFF		1
 
 int ckpt_helper_task_inet(struct task_struct *task, u32 fd, struct ckpt_h_inet *out);
+
+/* An open file's inode (deleted files). */
+struct ckpt_h_inode {
+	u64 id;			/* the inode's address: its identity */
+	s64 size;		/* i_size */
+	u32 uid, gid;		/* owner, in the caller's user namespace */
+	u32 nlink;
+	u32 mode;
+};
+struct file *ckpt_helper_task_file(struct task_struct *task, u32 fd);
+void ckpt_helper_file_inode(struct file *file, struct ckpt_h_inode *out);
+int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals);
 
 #endif

@@ -30,6 +30,8 @@ pub(crate) struct Objects {
     pipe_ends: RBTree<u64, u64>,
     /// The unix sockets met and the peers they name.
     pub(crate) unix: crate::unix::Peers,
+    /// What deleted files' data may still take of the image.
+    pub(crate) deleted: crate::deleted::Budget,
 }
 
 impl Objects {
@@ -39,6 +41,7 @@ impl Objects {
             next: 1,
             pipe_ends: RBTree::new(),
             unix: crate::unix::Peers::new(),
+            deleted: crate::deleted::Budget::from_flags(0),
         }
     }
 

@@ -147,8 +147,8 @@ def cwd_removed(p):
 
 memfd_refused = refusal(
     "memfd_refused", "memfd",
-    lambda p: [f"task {p.pid}: fd {p.info['fd']}: memfd /memfd:ckpt-test (deleted)",
-               "cannot be reopened by path"],
+    lambda p: [f"task {p.pid}: fd {p.info['fd']}: memfd /memfd:ckpt-test (deleted) is open for writing only",
+               "its content cannot be read; not supported yet"],
     after=memfd_still_open)
 shared_memory_fd_refused = refusal(
     "shared_memory_fd_refused", "devzero",

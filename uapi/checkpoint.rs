@@ -87,6 +87,13 @@ pub const CKPT_CHECKPOINT_REFUSE: u64 = 1 << 1;
 /// tree on them first, to refuse at checkpoint a tree that restart could not build.
 pub const CKPT_CHECKPOINT_TREE_ONLY: u64 = 1 << 2;
 
+/// [`CkptCheckpointArgs::flags`] bits 32 to 63: the most bytes, in MiB, of content of
+/// deleted files (and memfds) one image may hold, data only (holes are not counted); 0 for
+/// [`CKPT_DELETED_MAX_DEFAULT`]. (The argument has no reserved field; these bits were free.)
+pub const CKPT_CHECKPOINT_DELETED_MAX_SHIFT: u32 = 32;
+/// The limit of [`CKPT_CHECKPOINT_DELETED_MAX_SHIFT`] when none is given: 64 MiB.
+pub const CKPT_DELETED_MAX_DEFAULT: u64 = 64 << 20;
+
 /// The most tasks (threads included) one checkpoint or restart takes.
 pub const CKPT_MAX_TASKS: u32 = 1 << 16;
 

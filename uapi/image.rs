@@ -92,6 +92,9 @@ pub mod rec {
     pub const PAGES: u32 = 52;
     pub const REGS: u32 = 60;
     pub const INET_SOCK: u32 = 38;
+    pub const FILE_DATA: u32 = 43;
+    pub const DELETED: u32 = 45;
+    pub const MEMFD: u32 = 44;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -123,6 +126,9 @@ pub mod rec {
             PAGES => "PAGES",
             REGS => "REGS",
             INET_SOCK => "INET_SOCK",
+            FILE_DATA => "FILE_DATA",
+            DELETED => "DELETED",
+            MEMFD => "MEMFD",
             _ => "UNKNOWN",
         }
     }
@@ -426,6 +432,15 @@ pub mod file_kind {
     /// An epoll instance (`epoll_create1(2)`), recreated with its interest list from its
     /// `EPOLL` record.
     pub const EPOLL: u32 = 9;
+    /// A named pipe (FIFO), reopened by its path (or, its path gone, a private FIFO made
+    /// again); `pipe` names its `PIPE` record, shared by all its descriptions.
+    pub const FIFO: u32 = 11;
+    /// A regular file unlinked (or replaced at its path) while open: made again by `rstr`
+    /// with `O_TMPFILE` from its `DELETED` and `FILE_DATA` records (`pipe` is its id).
+    pub const DELETED: u32 = 13;
+    /// A memfd (`memfd_create`): made again by `rstr` from its `MEMFD` and `FILE_DATA`
+    /// records (`pipe` is its id).
+    pub const MEMFD: u32 = 12;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -448,7 +463,8 @@ pub struct CkptFileRec {
     /// The open file description: one id per description in the image, so that
     /// descriptors sharing one (`dup`, `fork`) share it again after restart.
     pub obj: u32,
-    /// For [`file_kind::PIPE`]: the pipe's id (its `PIPE` record comes first); for
+    /// For [`file_kind::PIPE`] and [`file_kind::FIFO`]: the pipe's id (its `PIPE` record
+    /// comes first); for [`file_kind::DELETED`]: the file's id (its `DELETED` record); for
     /// [`file_kind::UNIX_SOCKET`]: the socket's id (its `UNIX_SOCK` record comes first); else 0.
     pub pipe: u32,
     pub __reserved: u32,
@@ -1192,5 +1208,75 @@ impl Record for CkptInetSockRec {
 
     fn trailer_len(&self) -> Result<usize, FieldError> {
         reserved_zero(self.__reserved[0] | self.__reserved[1]).map(|()| 0)
+    }
+}
+
+/// `DELETED`: an unlinked regular file (its inode) some descriptor has open, before its
+/// `FILE_DATA` records and the first `FILE` (kind [`file_kind::DELETED`]) naming it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptDeletedRec {
+    pub id: u32,
+    /// `i_mode` (type and permission bits).
+    pub mode: u32,
+    /// Owner, in the checkpointer's user namespace.
+    pub uid: u32,
+    pub gid: u32,
+    /// `i_size`.
+    pub size: u64,
+}
+
+/// `FILE_DATA`: `len` bytes of the content of the file `id` at `offset`, followed by them.
+/// A file's records come in increasing, non-overlapping order, within its size; what no
+/// record covers is a hole.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptFileDataRec {
+    pub id: u32,
+    pub len: u32,
+    pub offset: u64,
+}
+
+/// `MEMFD`: a memfd some descriptor has open, before its `FILE_DATA` records and the
+/// first `FILE` (kind [`file_kind::MEMFD`]) naming it; followed by `name_len` bytes of
+/// name (what `memfd_create` was given).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptMemfdRec {
+    pub id: u32,
+    /// `F_GET_SEALS`.
+    pub seals: u32,
+    /// `i_mode`.
+    pub mode: u32,
+    pub name_len: u32,
+    /// `i_size`.
+    pub size: u64,
+}
+
+/// The longest memfd name (`MFD_NAME_MAX_LEN` of `mm/memfd.c`).
+pub const CKPT_MEMFD_NAME_MAX: u32 = 249;
+
+/// The most bytes one `FILE_DATA` record holds.
+pub const CKPT_FILE_DATA_CHUNK: u32 = 1 << 20;
+
+impl Record for CkptDeletedRec {
+    const KIND: u32 = rec::DELETED;
+}
+
+impl Record for CkptFileDataRec {
+    const KIND: u32 = rec::FILE_DATA;
+
+    /// The data, at most [`CKPT_FILE_DATA_CHUNK`] bytes, at least one.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("len", self.len, 1, CKPT_FILE_DATA_CHUNK)
+    }
+}
+
+impl Record for CkptMemfdRec {
+    const KIND: u32 = rec::MEMFD;
+
+    /// The name.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("name_len", self.name_len, 0, CKPT_MEMFD_NAME_MAX)
     }
 }

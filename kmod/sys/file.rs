@@ -33,7 +33,27 @@ extern "C" {
     fn ckpt_helper_file_is_sysv_shm(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_noexec(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_may_exec(file: *mut bindings::file) -> i32;
+    fn ckpt_helper_file_inode(file: *mut bindings::file, out: *mut InodeFacts);
+    fn ckpt_helper_file_shmem_seals(file: *mut bindings::file, seals: *mut u32) -> i32;
 }
+
+/// An open file's inode, as `ckpt_helper_file_inode` reads it (`struct ckpt_h_inode`).
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct InodeFacts {
+    /// The inode's address: its identity while the file is open.
+    pub(crate) id: u64,
+    pub(crate) size: i64,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) nlink: u32,
+    pub(crate) mode: u32,
+}
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(offset_of!(InodeFacts, size) == 8 && offset_of!(InodeFacts, mode) == 28);
+    assert!(size_of::<InodeFacts>() == 32);
+};
 
 /// A reference on an open file.
 ///
@@ -179,6 +199,37 @@ impl FileRef {
         let len = tail.iter().position(|&b| b == 0).ok_or(ENAMETOOLONG)?;
         buf.copy_within(start..start + len + 1, 0);
         Ok(len)
+    }
+
+    /// Its inode's identity, size, owner and link count.
+    pub(crate) fn inode(&self) -> InodeFacts {
+        let mut out = InodeFacts::default();
+        // SAFETY: the file is valid while `self` lives; `out` is writable.
+        unsafe { ckpt_helper_file_inode(self.raw(), &mut out) };
+        out
+    }
+
+    /// The seals of a shmem file (a memfd), as `F_GET_SEALS`; `EINVAL` for another file.
+    pub(crate) fn shmem_seals(&self) -> Result<u32> {
+        let mut seals = 0;
+        // SAFETY: the file is valid while `self` lives; `seals` is writable.
+        check(unsafe { ckpt_helper_file_shmem_seals(self.raw(), &mut seals) } as isize)?;
+        Ok(seals)
+    }
+
+    /// `vfs_llseek(SEEK_DATA or SEEK_HOLE)` from `from`: where the next data (or hole)
+    /// starts; `ENXIO` past the end. The file's own offset is put back as it was.
+    pub(crate) fn seek_data(&self, from: i64, hole: bool) -> Result<i64> {
+        let whence = if hole {
+            bindings::SEEK_HOLE
+        } else {
+            bindings::SEEK_DATA
+        };
+        let was = self.pos();
+        // SAFETY: the file is valid while `self` lives; `vfs_llseek` takes no lock of ours.
+        let at = unsafe { bindings::vfs_llseek(self.raw(), from, whence as i32) };
+        self.set_pos(was);
+        check(at as isize).map(|n| n as i64)
     }
 
     fn pos(&self) -> i64 {

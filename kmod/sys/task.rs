@@ -108,7 +108,7 @@ pub(crate) struct TreeFacts {
 pub(crate) struct FdFacts {
     /// The open file description's identity.
     pub(crate) file_id: u64,
-    /// An anonymous pipe's identity, else 0.
+    /// A pipe's or FIFO's identity (its `pipe_inode_info`), else 0.
     pub(crate) pipe_id: u64,
     /// `s_magic` of its filesystem.
     pub(crate) fs_magic: u64,
@@ -197,6 +197,7 @@ extern "C" {
         out: *mut TreeFacts,
     );
     fn ckpt_helper_task_relatives(task: TaskPtr, ns: NsPtr, out: *mut i32, max: u32) -> i32;
+    fn ckpt_helper_task_file(task: TaskPtr, fd: u32) -> *mut bindings::file;
     fn ckpt_helper_task_pipe_data(
         task: TaskPtr,
         fd: u32,
@@ -595,6 +596,14 @@ impl TaskRef {
                 |buf, room| unsafe { ckpt_helper_task_relatives(self.raw(), ns, buf, room) },
             )
         })?
+    }
+
+    /// The file open at `fd`, referenced.
+    pub(crate) fn file(&self, fd: u32) -> Result<crate::sys::file::FileRef> {
+        // SAFETY: the task is valid; the helper returns NULL or a new reference, taken in
+        // an ioctl, outside any `fdget_pos` region.
+        unsafe { crate::sys::file::FileRef::from_raw(ckpt_helper_task_file(self.raw(), fd)) }
+            .ok_or(EBADF)
     }
 
     /// What is buffered in the anonymous pipe open at `fd`, into `buf` (whose capacity is

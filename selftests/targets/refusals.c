@@ -10,7 +10,7 @@
  *
  *   refusals STATUS MODE
  *
- * MODE: memfd (a memfd with contents), devzero (an fd on its own shared
+ * MODE: memfd (a memfd with contents, open for writing only), devzero (an fd on its own shared
  * anonymous memory, through /proc/self/map_files), pipe2 (a second open file
  * description of a pipe's read end, through /proc/self/fd), rmcwd (its working
  * directory removed), shm (a SysV shared memory segment attached), shm-child (the
@@ -129,11 +129,16 @@ int main(int argc, char **argv)
 	n += snprintf(info + n, sizeof(info) - n, "pid=%d\n", getpid());
 
 	if (!strcmp(mode, "memfd")) {
-		int m = memfd_create("ckpt-test", 0);
+		int m = memfd_create("ckpt-test", 0), w;
 
+		/* Left open for writing only: its content cannot be read back. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", m);
 		if (m < 0 || write(m, "memfd contents", 14) != 14)
 			return 3;
-		n += snprintf(info + n, sizeof(info) - n, "fd=%d\n", m);
+		w = open(path, O_WRONLY);
+		if (w < 0 || close(m))
+			return 3;
+		n += snprintf(info + n, sizeof(info) - n, "fd=%d\n", w);
 	} else if (!strcmp(mode, "devzero")) {
 		int z;
 

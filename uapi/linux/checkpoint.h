@@ -49,6 +49,9 @@ struct ckpt_checkpoint_args {
 #define CKPT_CHECKPOINT_REFUSE		(1ULL << 1)	/* end the image with @reason */
 #define CKPT_CHECKPOINT_TREE_ONLY	(1ULL << 2)	/* HEADER and TREE only */
 #define CKPT_MAX_TASKS			(1U << 16)
+/* flags bits 32..63: deleted files' content limit in MiB (0: the default) */
+#define CKPT_CHECKPOINT_DELETED_MAX_SHIFT	32
+#define CKPT_DELETED_MAX_DEFAULT	(64ULL << 20)
 
 #define CKPT_RESTART_MAX_CLOSE	16
 

@@ -60,6 +60,9 @@
 #define CKPT_REC_PAGES		52
 #define CKPT_REC_REGS		60
 #define CKPT_REC_INET_SOCK	38
+#define CKPT_REC_FILE_DATA	43
+#define CKPT_REC_DELETED	45
+#define CKPT_REC_MEMFD		44
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -269,6 +272,9 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_SIGNALFD	7
 #define CKPT_FILE_INET_SOCKET	10
 #define CKPT_FILE_EPOLL		9
+#define CKPT_FILE_FIFO		11
+#define CKPT_FILE_DELETED	13
+#define CKPT_FILE_MEMFD		12
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
@@ -566,5 +572,34 @@ struct ckpt_regs_rec {
 	__u64 fs;
 	__u64 gs;
 };
+
+/* An unlinked regular file, before its FILE_DATA records and first FILE. */
+struct ckpt_deleted_rec {
+	__u32 id;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u64 size;
+};
+
+/* @len bytes of file @id's content at @offset follow; the rest is holes. */
+struct ckpt_file_data_rec {
+	__u32 id;
+	__u32 len;
+	__u64 offset;
+};
+
+#define CKPT_FILE_DATA_CHUNK	(1u << 20)
+
+/* A memfd, before its FILE_DATA records and first FILE; @name_len bytes of name follow. */
+struct ckpt_memfd_rec {
+	__u32 id;
+	__u32 seals;
+	__u32 mode;
+	__u32 name_len;
+	__u64 size;
+};
+
+#define CKPT_MEMFD_NAME_MAX	249
 
 #endif

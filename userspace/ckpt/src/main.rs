@@ -59,6 +59,11 @@ struct CheckpointArgs {
     /// it. `rstr` brings it back in a new pid namespace.
     #[arg(long)]
     container: bool,
+    /// The most data of deleted files (unlinked while open) the image may hold, in all
+    /// (holes not counted): bytes, or with K, M, G. Default 64M; beyond, the checkpoint is
+    /// refused with the file's name.
+    #[arg(long, value_name = "SIZE", value_parser = ckptlib::deleted::parse_size)]
+    deleted_max: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,7 +146,14 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
     // A file appears when the image is complete (a failed or killed ckpt leaves the old
     // one as it was; killed, it also leaves IMAGE.partial-PID).
     let out = Output::open(&args.output)?;
-    checkpoint::checkpoint(&dev, &target, args.container, refusal.as_deref(), out.fd())?;
+    checkpoint::checkpoint(
+        &dev,
+        &target,
+        args.container,
+        refusal.as_deref(),
+        out.fd(),
+        args.deleted_max,
+    )?;
     out.commit()?;
     ckptlib::phase::mark("checkpointed");
     if args.kill {
@@ -217,7 +229,7 @@ fn describe(d: &Decoded) -> String {
         } => {
             let what = if *kind == "unix-socket" {
                 format!("socket {pipe}")
-            } else if *pipe != 0 {
+            } else if *pipe != 0 && path.is_empty() {
                 format!("pipe {pipe}")
             } else {
                 path.clone()

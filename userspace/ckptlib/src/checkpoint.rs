@@ -342,22 +342,30 @@ impl Drop for Stopped {
 /// Asks the module to write the image of the stopped tree to `out`; `container` if its
 /// root is the init of a pid namespace to be saved whole. With a `refusal` (state only the
 /// caller sees, such as SysV IPC in use), the module ends the image with it and fails.
+/// `deleted_max`: the most bytes of deleted files' data the image may hold (else 64 MiB).
 pub fn checkpoint(
     dev: &Device,
     tree: &StoppedTree,
     container: bool,
     refusal: Option<&str>,
     out: BorrowedFd<'_>,
+    deleted_max: Option<u64>,
 ) -> Result<()> {
-    let flags = if container {
-        abi::CKPT_CHECKPOINT_CONTAINER
-    } else {
-        0
-    } | if refusal.is_some() {
-        abi::CKPT_CHECKPOINT_REFUSE
-    } else {
-        0
+    let limit = match deleted_max {
+        Some(bytes) => crate::deleted::limit_flags(bytes)?,
+        None => 0,
     };
+    let flags = limit
+        | if container {
+            abi::CKPT_CHECKPOINT_CONTAINER
+        } else {
+            0
+        }
+        | if refusal.is_some() {
+            abi::CKPT_CHECKPOINT_REFUSE
+        } else {
+            0
+        };
     call(dev, tree, flags, refusal, out)
 }
 

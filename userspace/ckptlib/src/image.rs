@@ -308,6 +308,15 @@ pub enum Rec {
     Regs(Box<img::CkptRegsRec>),
     /// A TCP or UDP socket.
     InetSock(img::CkptInetSockRec),
+    Deleted(img::CkptDeletedRec),
+    Memfd {
+        memfd: img::CkptMemfdRec,
+        name: Vec<u8>,
+    },
+    FileData {
+        data: img::CkptFileDataRec,
+        bytes: Vec<u8>,
+    },
     /// One of the module's records (`MM` to `REGS`) whose payload
     /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
     /// module checks the rest when it reads it.
@@ -348,6 +357,9 @@ impl Rec {
             Rec::Pages { .. } => rec::PAGES,
             Rec::Regs(_) => rec::REGS,
             Rec::InetSock(_) => rec::INET_SOCK,
+            Rec::Deleted(_) => rec::DELETED,
+            Rec::Memfd { .. } => rec::MEMFD,
+            Rec::FileData { .. } => rec::FILE_DATA,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
     }
@@ -511,6 +523,21 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
             }
         }
         rec::REGS => Rec::Regs(Box::new(fixed(p)?.0)),
+        rec::DELETED => Rec::Deleted(fixed(p)?.0),
+        rec::MEMFD => {
+            let (memfd, name) = fixed::<img::CkptMemfdRec>(p)?;
+            Rec::Memfd {
+                memfd,
+                name: name.to_vec(),
+            }
+        }
+        rec::FILE_DATA => {
+            let (data, bytes) = fixed::<img::CkptFileDataRec>(p)?;
+            Rec::FileData {
+                data,
+                bytes: bytes.to_vec(),
+            }
+        }
         kind => Rec::Unknown { kind, len: p.len() },
     })
 }

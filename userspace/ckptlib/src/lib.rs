@@ -9,6 +9,7 @@ pub mod abi;
 pub mod anonfd;
 pub mod checkpoint;
 pub mod cli;
+pub mod deleted;
 pub mod device;
 pub mod epoll;
 pub mod image;

@@ -88,6 +88,8 @@ pub struct Image {
     pub inet: HashMap<u32, img::CkptInetSockRec>,
     /// epoll descriptions, by id (their `FILE` records' `obj`).
     pub epolls: HashMap<u32, EpollImage>,
+    /// Deleted files, by id (their `FILE` records' `pipe`).
+    pub deleted: HashMap<u32, crate::deleted::DeletedImage>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -184,6 +186,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         anonfds,
         inet,
         epolls,
+        deleted,
     } = objs;
     crate::unix::check_pairs(&unix)?;
     crate::epoll::fill_order(&epolls)?;
@@ -197,6 +200,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         anonfds,
         inet,
         epolls,
+        deleted,
     })
 }
 
@@ -273,6 +277,7 @@ struct Objects {
     anonfds: HashMap<u32, AnonFd>,
     inet: HashMap<u32, img::CkptInetSockRec>,
     epolls: HashMap<u32, EpollImage>,
+    deleted: HashMap<u32, crate::deleted::DeletedImage>,
 }
 
 fn read_task<R: Read + Seek>(
@@ -288,6 +293,7 @@ fn read_task<R: Read + Seek>(
         anonfds,
         inet,
         epolls,
+        deleted,
     } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -392,6 +398,9 @@ fn read_task<R: Read + Seek>(
                 | Rec::Anonfd(_)
                 | Rec::InetSock(_)
                 | Rec::Epoll { .. }
+                | Rec::Deleted(_)
+                | Rec::Memfd { .. }
+                | Rec::FileData { .. }
         )
     {
         match r {
@@ -489,8 +498,12 @@ fn read_task<R: Read + Seek>(
                     file.obj
                 );
                 crate::epoll::check_file(epolls, &file, &path)?;
+                crate::deleted::check_file(&file, deleted)?;
                 files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
             }
+            Rec::Deleted(d) => crate::deleted::add_file(deleted, d)?,
+            Rec::Memfd { memfd, name } => crate::deleted::add_memfd(deleted, memfd, &name)?,
+            Rec::FileData { data, bytes } => crate::deleted::add_data(deleted, data, bytes)?,
             _ => unreachable!("matched above"),
         }
         r = next(rd)?;
@@ -603,6 +616,8 @@ fn read_file(
         }
         // Checked against its EPOLL record by the caller (`crate::epoll::check_file`).
         file_kind::EPOLL => String::new(),
+        // A deleted file's or memfd's id is checked against its record by the caller.
+        file_kind::DELETED | file_kind::MEMFD => utf8_path(path, &format!("fd {}", f.fd))?,
         file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY => {
             ensure!(f.pipe == 0, "FILE record: fd {} names a pipe", f.fd);
             utf8_path(path, &format!("fd {}", f.fd))?
@@ -615,6 +630,20 @@ fn read_file(
                 f.pipe
             );
             String::new()
+        }
+        file_kind::FIFO => {
+            ensure!(
+                pipes.contains_key(&f.pipe),
+                "FILE record: fd {} refers to FIFO {} before its PIPE record",
+                f.fd,
+                f.pipe
+            );
+            // No path: the FIFO's path was removed (rstr makes a private one).
+            if path.is_empty() {
+                String::new()
+            } else {
+                utf8_path(path, &format!("fd {}", f.fd))?
+            }
         }
         file_kind::UNIX_SOCKET => {
             let u = unix.get_mut(&f.pipe).filter(|_| path.is_empty());
@@ -727,5 +756,29 @@ mod tests {
             "{e}"
         );
         assert!(read(file(6, 12)).is_err() && unix[&7].obj == 10);
+    }
+
+    #[test]
+    fn a_fifo_needs_its_pipe_and_an_absolute_path_or_none() {
+        use zerocopy::FromZeros;
+        let p = PipeImage {
+            capacity: 65536,
+            data: b"x".to_vec(),
+        };
+        let pipes = HashMap::from([(2, p)]);
+        let (mut unix, anonfds) = (HashMap::new(), HashMap::new());
+        let mut f = img::CkptFileRec::new_zeroed();
+        (f.fd, f.kind, f.obj, f.pipe) = (3, file_kind::FIFO, 1, 2);
+        let mut read = |f, path: &[u8]| read_file(f, path, &pipes, &mut unix, &anonfds, None);
+        assert_eq!(read(f, b"/tmp/f").unwrap().path, "/tmp/f");
+        // Its path removed: a private FIFO at restart.
+        assert_eq!(read(f, b"").unwrap().path, "");
+        assert!(read(f, b"f").is_err());
+        f.pipe = 3;
+        let e = read(f, b"/tmp/f").unwrap_err().to_string();
+        assert!(
+            e.contains("fd 3 refers to FIFO 3 before its PIPE record"),
+            "{e}"
+        );
     }
 }

@@ -230,6 +230,9 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
     let mut next = base;
     let mut pipes: HashMap<u32, (Option<OwnedFd>, Option<OwnedFd>)> = HashMap::new();
     let mut sockets = crate::unix::Made::new();
+    // Each FIFO's holder: open until every description of it is.
+    let mut fifos = crate::fifo::Holders::new();
+    let mut deleted = crate::deleted::Made::new();
     let tables = image
         .tree
         .iter()
@@ -260,6 +263,15 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
                     .with_context(|| format!("process {}", e.pid))?
             } else if f.rec.kind == file_kind::INET_SOCKET {
                 crate::inet::make(image, f).with_context(|| format!("process {}", e.pid))?
+            } else if f.rec.kind == file_kind::FIFO {
+                crate::fifo::open(image, f, &mut fifos)
+                    .with_context(|| format!("process {}", e.pid))?
+            } else if f.rec.kind == file_kind::DELETED {
+                crate::deleted::open(image, f, &mut deleted)
+                    .with_context(|| format!("process {}", e.pid))?
+            } else if f.rec.kind == file_kind::MEMFD {
+                crate::memfd::open(image, f, &mut deleted)
+                    .with_context(|| format!("process {}", e.pid))?
             } else if let Some(a) = image.anonfds.get(&f.rec.obj) {
                 crate::anonfd::make(a, f).with_context(|| format!("process {}", e.pid))?
             } else if f.rec.kind == file_kind::EPOLL {
@@ -280,6 +292,7 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             next = at + 1;
         }
     }
+    deleted.finish()?;
     // Every object exists: the epolls' items can be added.
     crate::epoll::fill(image, &fds, &given_at)?;
     Ok(Parked {

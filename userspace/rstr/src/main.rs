@@ -28,10 +28,13 @@
 
 mod anonfd;
 mod creds;
+mod deleted;
 mod epoll;
+mod fifo;
 mod files;
 mod fs;
 mod inet;
+mod memfd;
 mod memory;
 mod per_task;
 mod plan;

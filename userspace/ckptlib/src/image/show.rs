@@ -41,6 +41,9 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::SIGNALFD => "signalfd",
         file_kind::INET_SOCKET => "inet-socket",
         file_kind::EPOLL => "epoll",
+        file_kind::FIFO => "fifo",
+        file_kind::DELETED => "deleted",
+        file_kind::MEMFD => "memfd",
         _ => "unknown",
     }
 }
@@ -299,6 +302,26 @@ pub enum Decoded {
     Epoll {
         id: u32,
         items: Vec<EpollItem>,
+    },
+    Deleted {
+        id: u32,
+        mode: String,
+        uid: u32,
+        gid: u32,
+        size: u64,
+    },
+    Memfd {
+        id: u32,
+        name: String,
+        seals: String,
+        mode: String,
+        size: u64,
+    },
+    FileData {
+        id: u32,
+        offset: u64,
+        len: u32,
+        fnv1a64: String,
     },
     Unknown {
         kind: u32,
@@ -615,6 +638,26 @@ impl From<&Rec> for Decoded {
                 }
             }
             Rec::InetSock(r) => Decoded::InetSock(crate::inet::show(r)),
+            Rec::Deleted(d) => Decoded::Deleted {
+                id: d.id,
+                mode: format!("{:#o}", d.mode),
+                uid: d.uid,
+                gid: d.gid,
+                size: d.size,
+            },
+            Rec::Memfd { memfd, name } => Decoded::Memfd {
+                id: memfd.id,
+                name: lossy(name),
+                seals: format!("{:#x}", memfd.seals),
+                mode: format!("{:#o}", memfd.mode),
+                size: memfd.size,
+            },
+            Rec::FileData { data, bytes } => Decoded::FileData {
+                id: data.id,
+                offset: data.offset,
+                len: data.len,
+                fnv1a64: hex(fnv1a64(bytes)),
+            },
             Rec::Skipped(kind) => Decoded::Unknown {
                 kind: *kind,
                 len: 0,

@@ -366,3 +366,14 @@ mod tests {
         assert_eq!(&buf[..7], b"0123456");
     }
 }
+
+nix::ioctl_read_bad!(ioc_fionread, libc::FIONREAD, libc::c_int);
+
+/// `ioctl(FIONREAD)`: the bytes buffered in the pipe or FIFO `fd`, unread.
+pub fn unread(fd: BorrowedFd) -> Result<usize, Errno> {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: `n` is a valid `int` for the kernel to write.
+    unsafe { ioc_fionread(fd.as_raw_fd(), &mut n) }?;
+    Ok(n as usize)
+}

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Files unlinked while open, that selftests/test_deleted.py checkpoints and restarts.
+ * Each process reports in DIR/NAME (report.h); a check that fails is printed on stderr
+ * (DIR/stderr) and counted in the report's "errors".
+ *
+ *   deleted state DIR [UID]  (as UID if given) writes DIR/data, mode 0640: HEAD bytes of
+ *                            a pattern at 0, a hole, TAIL bytes at 4 MiB; opens it O_RDWR
+ *                            (left at its end) and O_RDONLY | O_NONBLOCK (at 1234), then
+ *                            unlinks it. Opens DIR/conf ("old config") and renames
+ *                            another file ("new config") over it. Forks a child sharing
+ *                            the O_RDWR description. Both report "ready 1" and wait for
+ *                            SIGUSR2; then the parent checks the files (content, hole
+ *                            kept, st_blocks small, mode, link count 0, offsets, flags),
+ *                            sends SIGUSR1 to the child, which appends "child" through the
+ *                            shared description, and checks the offset it shares moved:
+ *                            "checked 1 errors E".
+ *   deleted big DIR MIB      an unlinked file of MIB MiB of data (no hole); on SIGUSR2
+ *                            checks all of it: "checked 1 errors E".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#define HEAD 10000
+#define TAIL_AT (4 << 20)
+#define TAIL 5000
+
+static int errors;
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			errors++;                                            \
+			fprintf(stderr, "deleted: line %d: ", __LINE__);     \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+		}                                                            \
+	} while (0)
+
+static char pattern(long i)
+{
+	return 'A' + (i * 11 + i / 17) % 26;
+}
+
+static void wait_sig(int which)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, which);
+	if (sigwait(&set, &sig))
+		die("sigwait");
+}
+
+static void block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		die("sigprocmask");
+}
+
+/* Writes LEN bytes of the pattern at OFF. */
+static void fill(int fd, long off, long len)
+{
+	static char buf[65536];
+	long done, i, n;
+
+	for (done = 0; done < len; done += n) {
+		n = len - done < (long)sizeof(buf) ? len - done : (long)sizeof(buf);
+		for (i = 0; i < n; i++)
+			buf[i] = pattern(off + done + i);
+		if (pwrite(fd, buf, n, off + done) != n)
+			die("pwrite");
+	}
+}
+
+/* How many of the LEN bytes at OFF differ from the pattern (or cannot be read). */
+static long differ(int fd, long off, long len)
+{
+	static char buf[65536];
+	long done, i, n, bad = 0;
+
+	for (done = 0; done < len; done += n) {
+		n = len - done < (long)sizeof(buf) ? len - done : (long)sizeof(buf);
+		if (pread(fd, buf, n, off + done) != n)
+			return len - done + bad;
+		for (i = 0; i < n; i++)
+			bad += buf[i] != pattern(off + done + i);
+	}
+	return bad;
+}
+
+static void state(const char *uid)
+{
+	char path[4200], conf[4200], other[4200], buf[64];
+	int rw, ro, cf, fd, n;
+	struct stat st;
+	pid_t child;
+	off_t end;
+
+	if (uid && (setgroups(0, NULL) || setgid(atoi(uid)) || setuid(atoi(uid))))
+		die("dropping to UID");
+	/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
+	if (prctl(PR_SET_DUMPABLE, 1))
+		die("PR_SET_DUMPABLE");
+	block_signals();
+	umask(0);
+	snprintf(path, sizeof(path), "%s/data", dir);
+	snprintf(conf, sizeof(conf), "%s/conf", dir);
+	snprintf(other, sizeof(other), "%s/conf.new", dir);
+	rw = open(path, O_RDWR | O_CREAT | O_EXCL, 0640);
+	if (rw < 0)
+		die("create data");
+	fill(rw, 0, HEAD);
+	fill(rw, TAIL_AT, TAIL);
+	end = lseek(rw, 0, SEEK_END);
+	ro = open(path, O_RDONLY | O_NONBLOCK);
+	if (ro < 0 || lseek(ro, 1234, SEEK_SET) != 1234 || unlink(path))
+		die("data");
+	fd = open(conf, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0 || write(fd, "old config\n", 11) != 11 || close(fd))
+		die("conf");
+	cf = open(conf, O_RDONLY);
+	fd = open(other, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (cf < 0 || fd < 0 || write(fd, "new config\n", 11) != 11 || close(fd) ||
+	    rename(other, conf))
+		die("conf.new");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (!child) {
+		report("child", "ready 1 wrote 0");
+		wait_sig(SIGUSR1);
+		CHECK(write(rw, "child", 5) == 5, "append through the shared description: %m");
+		report("child", "ready 1 wrote 1 errors %d", errors);
+		for (;;)
+			pause();
+	}
+	report("parent", "ready 1 child %d checked 0 rw %d ro %d conf %d", child, rw, ro, cf);
+	wait_sig(SIGUSR2);
+
+	/* After the restart. */
+	CHECK(fstat(rw, &st) == 0, "fstat: %m");
+	CHECK(S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0640, "mode %#o", st.st_mode);
+	CHECK(st.st_nlink == 0, "link count %lu", (unsigned long)st.st_nlink);
+	CHECK(st.st_size == TAIL_AT + TAIL, "size %ld", (long)st.st_size);
+	CHECK(st.st_blocks * 512 < 1 << 20, "the hole is gone: %ld blocks", (long)st.st_blocks);
+	CHECK(uid == NULL || st.st_uid == (uid_t)atoi(uid), "owner %d", st.st_uid);
+	CHECK(differ(rw, 0, HEAD) == 0, "head differs");
+	CHECK(differ(rw, TAIL_AT, TAIL) == 0, "tail differs");
+	CHECK(pread(rw, buf, 8, 2 << 20) == 8 && !memcmp(buf, "\0\0\0\0\0\0\0\0", 8), "hole not zeros");
+	CHECK(lseek(rw, 0, SEEK_CUR) == end, "rw offset %ld, not %ld", (long)lseek(rw, 0, SEEK_CUR),
+	      (long)end);
+	CHECK(lseek(ro, 0, SEEK_CUR) == 1234, "ro offset %ld", (long)lseek(ro, 0, SEEK_CUR));
+	CHECK((fcntl(ro, F_GETFL) & (O_ACCMODE | O_NONBLOCK)) == (O_RDONLY | O_NONBLOCK),
+	      "ro flags %#x", fcntl(ro, F_GETFL));
+	CHECK((fcntl(rw, F_GETFL) & O_ACCMODE) == O_RDWR, "rw flags %#x", fcntl(rw, F_GETFL));
+	CHECK(fstat(ro, &st) == 0 && st.st_nlink == 0, "ro: another file");
+	n = pread(cf, buf, sizeof(buf), 0);
+	CHECK(n == 11 && !memcmp(buf, "old config\n", 11), "the replaced file reads %d: %.*s", n,
+	      n > 0 ? n : 0, buf);
+	fd = open(conf, O_RDONLY);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	CHECK(n == 11 && !memcmp(buf, "new config\n", 11), "its path reads %d", n);
+	kill(child, SIGUSR1);
+	/* The child appends through the description both share: its offset moves for both. */
+	for (n = 0; n < 1000 && lseek(rw, 0, SEEK_CUR) == end; n++)
+		usleep(10000);
+	CHECK(lseek(rw, 0, SEEK_CUR) == end + 5, "shared offset %ld", (long)lseek(rw, 0, SEEK_CUR));
+	CHECK(pread(rw, buf, 5, end) == 5 && !memcmp(buf, "child", 5), "the child's bytes");
+	report("parent", "ready 1 child %d checked 1 errors %d", child, errors);
+	for (;;)
+		pause();
+}
+
+static void big(const char *mib)
+{
+	long len = atol(mib) << 20;
+	char path[4200];
+	int fd;
+
+	block_signals();
+	snprintf(path, sizeof(path), "%s/bigdata", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		die("create bigdata");
+	fill(fd, 0, len);
+	if (unlink(path))
+		die("unlink bigdata");
+	report("big", "ready 1 fd %d checked 0", fd);
+	wait_sig(SIGUSR2);
+	CHECK(differ(fd, 0, len) == 0, "the data differs");
+	report("big", "ready 1 fd %d checked 1 errors %d", fd, errors);
+	for (;;)
+		pause();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: deleted state DIR [UID] | big DIR MIB\n");
+		return 2;
+	}
+	dir = argv[2];
+	if (!strcmp(argv[1], "state"))
+		state(argc > 3 ? argv[3] : NULL);
+	if (!strcmp(argv[1], "big") && argc > 3)
+		big(argv[3]);
+	fprintf(stderr, "deleted: unknown mode %s\n", argv[1]);
+	return 2;
+}

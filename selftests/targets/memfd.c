@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memfds that selftests/test_memfd.py checkpoints and restarts. Each process reports in
+ * DIR/NAME (report.h); a check that fails is printed on stderr (DIR/stderr) and counted
+ * in the report's "errors".
+ *
+ *   memfd state DIR [UID]  (as UID if given) makes memfd "ckpt-memfd" (MFD_ALLOW_SEALING)
+ *                          with HEAD bytes of a pattern at 0 and TAIL at 3 MiB, a hole
+ *                          between, size 4 MiB, its offset at 777, sealed F_SEAL_GROW |
+ *                          F_SEAL_SHRINK | F_SEAL_WRITE; and memfd "plain" (not
+ *                          sealable: F_SEAL_SEAL) holding "plain". Forks a child sharing
+ *                          both. Both report "ready 1" and wait for SIGUSR2; then the
+ *                          parent checks name, content, hole, seals, that writes and
+ *                          resizes are still refused, mode and offset, and sends SIGUSR1
+ *                          to the child, which checks what it reads and that it sees the
+ *                          F_SEAL_SEAL the parent added (one memfd); "checked 1 errors E".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#define HEAD 20000
+#define TAIL_AT (3 << 20)
+#define TAIL 3000
+#define SIZE (4 << 20)
+#define SEALS (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_WRITE)
+
+static int errors;
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			errors++;                                            \
+			fprintf(stderr, "memfd: line %d: ", __LINE__);       \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+		}                                                            \
+	} while (0)
+
+static char pattern(long i)
+{
+	return 'a' + (i * 13 + i / 19) % 26;
+}
+
+static void wait_sig(int which)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, which);
+	if (sigwait(&set, &sig))
+		die("sigwait");
+}
+
+static void fill(int fd, long off, long len)
+{
+	static char buf[65536];
+	long i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = pattern(off + i);
+	if (pwrite(fd, buf, len, off) != len)
+		die("pwrite");
+}
+
+static long differ(int fd, long off, long len)
+{
+	static char buf[65536];
+	long i, bad = 0;
+
+	if (pread(fd, buf, len, off) != len)
+		return len;
+	for (i = 0; i < len; i++)
+		bad += buf[i] != pattern(off + i);
+	return bad;
+}
+
+/* The checks both processes make of the content. */
+static void check_content(int m, int plain)
+{
+	char buf[16];
+
+	CHECK(differ(m, 0, HEAD) == 0, "head differs");
+	CHECK(differ(m, TAIL_AT, TAIL) == 0, "tail differs");
+	CHECK(pread(m, buf, 8, 1 << 20) == 8 && !memcmp(buf, "\0\0\0\0\0\0\0\0", 8), "hole");
+	CHECK(pread(plain, buf, 5, 0) == 5 && !memcmp(buf, "plain", 5), "plain content");
+}
+
+int main(int argc, char **argv)
+{
+	char link[64], name[256];
+	struct stat st, before;
+	int m, plain, seals;
+	sigset_t set;
+	pid_t child;
+	ssize_t n;
+
+	if (argc < 3 || strcmp(argv[1], "state")) {
+		fprintf(stderr, "usage: memfd state DIR [UID]\n");
+		return 2;
+	}
+	dir = argv[2];
+	if (argc > 3 && (setgroups(0, NULL) || setgid(atoi(argv[3])) || setuid(atoi(argv[3]))))
+		die("dropping to UID");
+	/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
+	if (prctl(PR_SET_DUMPABLE, 1))
+		die("PR_SET_DUMPABLE");
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		die("sigprocmask");
+	m = memfd_create("ckpt-memfd", MFD_ALLOW_SEALING);
+	plain = memfd_create("plain", 0);
+	if (m < 0 || plain < 0)
+		die("memfd_create");
+	fill(m, 0, HEAD);
+	fill(m, TAIL_AT, TAIL);
+	if (ftruncate(m, SIZE) || lseek(m, 777, SEEK_SET) != 777 ||
+	    fcntl(m, F_ADD_SEALS, SEALS) || write(plain, "plain", 5) != 5 || fstat(m, &before))
+		die("memfd setup");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (!child) {
+		report("child", "ready 1 checked 0");
+		wait_sig(SIGUSR1);
+		check_content(m, plain);
+		/* The parent's F_SEAL_SEAL, added after the restart: one memfd for both. */
+		CHECK(fcntl(m, F_GET_SEALS) == (SEALS | F_SEAL_SEAL), "child: seals %#x",
+		      fcntl(m, F_GET_SEALS));
+		report("child", "ready 1 checked 1 errors %d", errors);
+		for (;;)
+			pause();
+	}
+	report("parent", "ready 1 child %d checked 0 m %d plain %d", child, m, plain);
+	wait_sig(SIGUSR2);
+
+	/* After the restart. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", m);
+	n = readlink(link, name, sizeof(name) - 1);
+	name[n > 0 ? n : 0] = 0;
+	CHECK(!strcmp(name, "/memfd:ckpt-memfd (deleted)"), "name %s", name);
+	check_content(m, plain);
+	seals = fcntl(m, F_GET_SEALS);
+	CHECK(seals == SEALS, "seals %#x, not %#x", seals, SEALS);
+	CHECK(pwrite(m, "x", 1, 0) < 0 && errno == EPERM, "a write is not refused: errno %d", errno);
+	CHECK(ftruncate(m, SIZE * 2) < 0 && errno == EPERM, "growing is not refused: %d", errno);
+	CHECK(ftruncate(m, 1) < 0 && errno == EPERM, "shrinking is not refused: %d", errno);
+	CHECK(mmap(NULL, 4096, PROT_WRITE, MAP_SHARED, m, 0) == MAP_FAILED, "a writable mapping");
+	CHECK(fcntl(m, F_ADD_SEALS, F_SEAL_SEAL) == 0, "it can take more seals: errno %d", errno);
+	CHECK(fcntl(plain, F_GET_SEALS) == F_SEAL_SEAL, "plain seals %#x", fcntl(plain, F_GET_SEALS));
+	CHECK(fcntl(plain, F_ADD_SEALS, F_SEAL_GROW) < 0 && errno == EPERM, "plain is sealable");
+	CHECK(fstat(m, &st) == 0 && st.st_size == SIZE, "size %ld", (long)st.st_size);
+	CHECK(st.st_mode == before.st_mode, "mode %#o, not %#o", st.st_mode, before.st_mode);
+	CHECK(st.st_blocks * 512 < 1 << 20, "the hole is gone: %ld blocks", (long)st.st_blocks);
+	CHECK(lseek(m, 0, SEEK_CUR) == 777, "offset %ld", (long)lseek(m, 0, SEEK_CUR));
+	kill(child, SIGUSR1);
+	report("parent", "ready 1 child %d checked 1 errors %d", child, errors);
+	for (;;)
+		pause();
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Regular files unlinked while open, or replaced at their path by a rename: their data
+is saved by the module (DELETED and FILE_DATA records, holes left out), rstr makes each
+again with O_TMPFILE in its directory and reopens every description; checked by the
+program itself after the restart (selftests/targets/deleted.c): content, a hole kept
+(st_blocks small), mode, owner, link count 0, offsets and flags, a description shared
+by fork. The limit on deleted files' data refuses with its option's name, and the option
+raises it.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ktap  # noqa: E402
+from ktap import CKPT, RSTR, records, run, running, scratch, sh, show_json, stat, target, wait_for  # noqa: E402
+
+fresh = scratch("ckpt-deleted-")
+DELETED = target("deleted")
+HEAD, TAIL_AT, TAIL = 10000, 4 << 20, 5000
+NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
+NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
+
+
+def stderr_of(t):
+    with open(t.stderr) as f:
+        return f.read().strip()
+
+
+def started(t):
+    r = t.reports(["parent", "child"], "the processes to open and unlink their files")
+    t.watch([r["child"]["pid"]])
+    return r["parent"]["pid"], r["child"]["pid"]
+
+
+def checked_image(img, d):
+    """One DELETED record per deleted file, its data without the hole, the FILEs of kind
+    deleted naming it with the path it had."""
+    recs = show_json(img)
+    dels = {r["id"]: r for r in records(recs, "DELETED")}
+    data = records(recs, "FILE_DATA")
+    files = [f for f in records(recs, "FILE") if f["kind"] == "deleted"]
+    assert len(dels) == 2, dels
+    big = next(r for r in dels.values() if r["size"] == TAIL_AT + TAIL)
+    assert big["mode"] == oct(0o100640), big
+    ext = [(x["offset"], x["len"]) for x in data if x["id"] == big["id"]]
+    assert sum(n for _, n in ext) < 1 << 20, f"the hole was saved as data: {ext}"
+    assert ext[0][0] == 0 and ext[-1][0] + ext[-1][1] == TAIL_AT + TAIL, ext
+    paths = sorted({f["path"] for f in files})
+    assert paths == [os.path.join(d, "conf"), os.path.join(d, "data")], paths
+    rw = [f for f in files if f["path"].endswith("/data") and f["flags"].endswith("2")]
+    assert len(rw) == 2 and rw[0]["obj"] == rw[1]["obj"], f"one description shared by fork: {rw}"
+
+
+def after_restart(t, parent, child):
+    assert running(parent) and running(child), "both processes are back"
+    os.kill(parent, signal.SIGUSR2)
+    got = t.reports(["parent", "child"], "the processes to check their files",
+                    lambda n, r: r.get("checked", 1) == 1 and r.get("wrote", 1) == 1)
+    assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, f"checks failed: {stderr_of(t)}"
+
+
+def deleted_files_come_back():
+    d = fresh("state")
+    with ktap.Tree("state", d, binary=DELETED) as t:
+        parent, child = started(t)
+        img, _ = t.checkpoint([parent, child])
+        checked_image(img, d)
+        t.restart(img)
+        after_restart(t, parent, child)
+        assert sorted(os.listdir(d)) == ["child", "conf", "img", "parent", "stderr"], os.listdir(d)
+
+
+def deleted_files_as_nobody():
+    """uid 65534: ckpt with no capability, rstr with CAP_CHECKPOINT_RESTORE; the file is
+    made again owned by the user, in its directory."""
+    d = fresh("nobody")
+    os.chown(d, 65534, 65534)
+    with ktap.Tree("state", d, 65534, binary=DELETED) as t:
+        parent, child = started(t)
+        os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
+        img = os.path.join(d, "img")
+        mode = os.stat("/dev/checkpoint").st_mode
+        os.chmod("/dev/checkpoint", 0o666)
+        try:
+            sh(*NOBODY, CKPT, "--kill", str(parent), "-o", img)
+            t.proc.wait(timeout=60)  # the parent, ckpt --kill'ed, is reaped by its parent: us
+            wait_for(lambda: stat(parent) is None and stat(child) is None, "the tree to go")
+            checked_image(img, d)
+            _, out, _ = sh(*NOBODY_CR, RSTR, "--detach", img)
+        finally:
+            os.chmod("/dev/checkpoint", mode & 0o777)
+        assert re.fullmatch(r"\d+\n?", out), out
+        after_restart(t, parent, child)
+
+
+def the_limit_refuses_and_the_option_raises_it():
+    """A deleted file of 2 MiB of data: refused under --deleted-max 1M with the file, the
+    limit and the option named (no image, the process runs on); taken with 4M, restarted,
+    and its data checked."""
+    d = fresh("limit")
+    with ktap.Tree("big", d, 2, binary=DELETED) as t:
+        r = t.reports(["big"], "the process to write its file")["big"]
+        img = os.path.join(d, "img")
+        status, _, err = sh(CKPT, "--deleted-max", "1M", str(t.root), "-o", img, check=False)
+        assert status != 0, "ckpt took it"
+        want = (f"fd {r['fd']}: deleted file {d}/bigdata: its data takes the deleted files of the image to "
+                f"more than 1048576 bytes, the limit for deleted files and memfds (raise it with ckpt --deleted-max SIZE)")
+        assert want in err, err
+        assert not os.path.exists(img)
+        assert running(t.root)
+        img, _ = t.checkpoint([t.root], "--deleted-max", "4M")
+        t.restart(img)
+        os.kill(r["pid"], signal.SIGUSR2)
+        got = t.reports(["big"], "the process to check its file", lambda _, b: b["checked"] == 1)["big"]
+        assert got["errors"] == 0, stderr_of(t)
+
+
+TESTS = [
+    deleted_files_come_back,
+    deleted_files_as_nobody,
+    the_limit_refuses_and_the_option_raises_it,
+]
+if __name__ == "__main__":
+    sys.exit(run(TESTS))

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! memfds (`FILE`s of kind `MEMFD`, with their `MEMFD` and `FILE_DATA` records): each is
+//! made once, before the first fork, with `memfd_create` on its name, sealable
+//! (`MFD_ALLOW_SEALING`) and executable (`MFD_EXEC`, where the `vm.memfd_noexec` sysctl
+//! allows it) so that its saved mode and seals can be given back; filled like a deleted
+//! file ([`crate::deleted`]), then each description is opened again through
+//! `/proc/self/fd/N` with its flags and offset. Last, once every description is open, its
+//! mode and then its seals (`F_ADD_SEALS`): with `F_SEAL_SEAL` among them, no more seals
+//! can be added, as for a memfd made without `MFD_ALLOW_SEALING`.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use anyhow::{Context, Result};
+use ckptlib::restart::{Image, OpenFile};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+use nix::sys::memfd::{memfd_create, MFdFlags};
+
+use crate::deleted::{fill, open_with, Made};
+
+/// A new memfd named `name`, sealable, executable if the system lets it be.
+fn create(name: &str) -> Result<OwnedFd, Errno> {
+    let base = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+    let exec = MFdFlags::from_bits_retain(libc::MFD_EXEC);
+    let cname = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+    match memfd_create(cname.as_c_str(), base | exec) {
+        // vm.memfd_noexec 2 refuses MFD_EXEC (EACCES), older kernels do not know it.
+        Err(Errno::EACCES | Errno::EINVAL) => memfd_create(cname.as_c_str(), base),
+        r => r,
+    }
+}
+
+/// Adds `seals` to the memfd `fd`.
+pub fn seal(fd: &OwnedFd, seals: u32) -> Result<()> {
+    let s = SealFlag::from_bits_retain(seals as libc::c_int);
+    fcntl(fd.as_fd(), FcntlArg::F_ADD_SEALS(s)).with_context(|| format!("seals {seals:#x}"))?;
+    Ok(())
+}
+
+/// Opens the description `f` of a memfd, making the memfd first.
+pub fn open(image: &Image, f: &OpenFile, made: &mut Made) -> Result<OwnedFd> {
+    let what = format!("fd {}: memfd {}", f.rec.fd, f.path);
+    open_with(image, f, made, &what, |d| {
+        let name = d.memfd.as_ref().map_or("", |m| m.name.as_str());
+        let fd = create(name).with_context(|| format!("{what}: memfd_create"))?;
+        fill(&fd, d, &what)?;
+        Ok(fd)
+    })
+}
