@@ -59,10 +59,20 @@ impl Stopped {
         let deadline = Instant::now() + WAIT_LIMIT;
         loop {
             // A task that does not stop at once may never: a parent in vfork waits for its
-            // child, out of reach of ptrace, until the child execs or exits.
+            // child, out of reach of ptrace, until the child execs or exits. That is
+            // usually a moment (a shell starting a command): it is given VFORK_GRACE.
+            let mut vfork_since = None;
             let status = wait_traced(pid, deadline, || match in_vfork(pid.as_raw()) {
-                Some(why) => Err(anyhow!("{why}")),
-                None => Ok(()),
+                Some(why)
+                    if vfork_since.get_or_insert_with(Instant::now).elapsed() >= VFORK_GRACE =>
+                {
+                    Err(anyhow!("{why}"))
+                }
+                Some(_) => Ok(()),
+                None => {
+                    vfork_since = None;
+                    Ok(())
+                }
             })?
             .with_context(|| {
                 format!(
@@ -127,6 +137,9 @@ impl Stopped {
 
 /// How long `ckpt` waits for a task to stop, or for a killed one to die.
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
+/// How long a parent may stay in `vfork` (its child not yet exec'd) before the checkpoint
+/// is refused for it.
+const VFORK_GRACE: Duration = Duration::from_secs(3);
 
 /// Waits for the next wait status of the traced task `pid`, until `deadline` (then `None`).
 /// `idle` runs now and then while nothing comes, after a first short wait; its error ends
