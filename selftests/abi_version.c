@@ -149,7 +149,7 @@ TEST_F(child, checkpoint_refuses_running_tracee)
 TEST_F(child, checkpoint_refuses_bad_arguments)
 {
 	int tid = self->pid;
-	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out, .flags = 1ULL << 63,
+	struct ckpt_checkpoint_args a = { .pid = self->pid, .fd = self->out, .flags = 1ULL << 31,
 					  ONE_TASK(tid) };
 
 	expect_refusal(_metadata, self->dev, &a, EINVAL, "unknown flags");
