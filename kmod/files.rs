@@ -263,6 +263,10 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
             crate::epoll::checkpoint(task, objs, w, &mut o)?;
             continue;
         }
+        if crate::inotify::is_inotify(o.facts.fs_magic, name) {
+            crate::inotify::checkpoint(task, objs, w, &mut o)?;
+            continue;
+        }
         if o.rec.mode & S_IFMT == S_IFIFO && o.facts.fs_magic != u64::from(PIPEFS_MAGIC) {
             crate::fifo::checkpoint(task, objs, w, &mut o, name, &mut pipe_buf)?;
             continue;

@@ -1331,6 +1331,8 @@ static bool ckpt_anon_is(struct file *file, u32 kind)
 		name = "[signalfd]";
 	else if (kind == CKPT_FILE_EPOLL)
 		name = "[eventpoll]";
+	else if (kind == CKPT_FILE_INOTIFY)
+		name = "inotify";
 	else
 		return false;
 	return file_inode(file)->i_sb->s_magic == ANON_INODE_FS_MAGIC &&
@@ -1665,3 +1667,117 @@ int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals)
 	return 0;
 }
 
+
+/* ---- inotify ---------------------------------------------------------- */
+
+#include <linux/fsnotify_backend.h>
+/* fs/notify/inotify/inotify.h: struct inotify_inode_mark, inotify_mark_user_mask. */
+#include "inotify.h"
+
+static_assert(sizeof(struct ckpt_h_inotify_watch) == 32);
+
+/* A watch seen under the group's lock: its inode held by igrab. */
+struct ckpt_inotify_mark {
+	struct inode *inode;
+	s32 wd;
+	u32 mask;
+};
+
+/*
+ * The watches of the inotify at @task's @fd, into @buf of @size bytes: each a
+ * struct ckpt_h_inotify_watch and its path, padded to 8; *@count of them.
+ * Returns the bytes used, -E2BIG if they do not fit, -EINVAL if @fd is no
+ * inotify. The marks are read as inotify's own show_fdinfo reads them (under
+ * the group's lock, each inode taken with igrab); their paths after the lock
+ * is dropped, so that no dput or iput runs under it.
+ */
+int ckpt_helper_task_inotify(struct task_struct *task, u32 fd, void *buf, u32 size,
+			     u32 *count)
+{
+	u32 cap = size / (sizeof(struct ckpt_h_inotify_watch) + 8), n = 0, i, off = 0;
+	struct ckpt_inotify_mark *marks;
+	struct fsnotify_group *group;
+	struct fsnotify_mark *mark;
+	unsigned int nr = fd;
+	struct file *file;
+	char *tmp = NULL;
+	int ret = 0;
+
+	*count = 0;
+	file = fget_task_next(task, &nr);
+	if (!file)
+		return -EBADF;
+	if (nr != fd || !ckpt_anon_is(file, CKPT_FILE_INOTIFY)) {
+		fput(file);
+		return -EINVAL;
+	}
+	marks = kvmalloc_array(cap ?: 1, sizeof(*marks), GFP_KERNEL_ACCOUNT);
+	tmp = kmalloc(PATH_MAX, GFP_KERNEL_ACCOUNT);
+	if (!marks || !tmp) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	group = file->private_data;
+	fsnotify_group_lock(group);
+	list_for_each_entry(mark, &group->marks_list, g_list) {
+		struct inode *inode;
+
+		if (mark->connector->type != FSNOTIFY_OBJ_TYPE_INODE)
+			continue;
+		if (n == cap) {
+			ret = -E2BIG;
+			break;
+		}
+		/* An inode connector's obj is its inode (fs/notify's fsnotify_conn_inode). */
+		inode = igrab(mark->connector->obj);
+		if (!inode)
+			continue;
+		marks[n].inode = inode;
+		marks[n].wd = container_of(mark, struct inotify_inode_mark, fsn_mark)->wd;
+		marks[n].mask = inotify_mark_user_mask(mark);
+		n++;
+	}
+	fsnotify_group_unlock(group);
+
+	for (i = 0; i < n; i++) {
+		struct ckpt_h_inotify_watch w = {
+			.wd = marks[i].wd,
+			.mask = marks[i].mask,
+			.ino = marks[i].inode->i_ino,
+			.dev = new_encode_dev(marks[i].inode->i_sb->s_dev),
+		};
+		struct dentry *dentry = d_find_alias(marks[i].inode);
+		char *p = NULL;
+
+		if (!dentry || d_unlinked(dentry)) {
+			w.unlinked = 1;
+		} else {
+			p = dentry_path_raw(dentry, tmp, PATH_MAX);
+			if (IS_ERR(p))
+				p = NULL;
+			else
+				w.path_len = strlen(p);
+		}
+		if (!ret && size - off >= sizeof(w) + ALIGN(w.path_len, 8)) {
+			memcpy(buf + off, &w, sizeof(w));
+			off += sizeof(w);
+			if (p) {
+				memset(buf + off, 0, ALIGN(w.path_len, 8));
+				memcpy(buf + off, p, w.path_len);
+				off += ALIGN(w.path_len, 8);
+			}
+			(*count)++;
+		} else {
+			ret = -E2BIG;
+		}
+		dput(dentry);
+		iput(marks[i].inode);
+	}
+	if (!ret)
+		ret = off;
+out:
+	kfree(tmp);
+	kvfree(marks);
+	fput(file);
+	return ret;
+}

@@ -346,4 +346,21 @@ struct file *ckpt_helper_task_file(struct task_struct *task, u32 fd);
 void ckpt_helper_file_inode(struct file *file, struct ckpt_h_inode *out);
 int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals);
 
+/*
+ * inotify (kmod/inotify.rs): one watch, followed in the buffer by path_len bytes
+ * of path (from the root of its filesystem), padded to 8.
+ */
+struct ckpt_h_inotify_watch {
+	s32 wd;
+	u32 mask;		/* the mask inotify reports (fdinfo's) */
+	u64 ino;		/* the inode's i_ino */
+	u32 dev;		/* its i_sb->s_dev, as st_dev encodes it */
+	u32 path_len;		/* 0 if it has no path */
+	u32 unlinked;		/* no dentry, or an unlinked one */
+	u32 __pad;
+};
+
+int ckpt_helper_task_inotify(struct task_struct *task, u32 fd, void *buf, u32 size,
+			     u32 *count);
+
 #endif

@@ -24,6 +24,7 @@ mod fifo;
 mod files;
 mod image;
 mod inet;
+mod inotify;
 mod limits;
 mod memfd;
 mod memory;

@@ -95,6 +95,8 @@ pub mod rec {
     pub const FILE_DATA: u32 = 43;
     pub const DELETED: u32 = 45;
     pub const MEMFD: u32 = 44;
+    pub const INOTIFY: u32 = 47;
+    pub const INOTIFY_WATCH: u32 = 48;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -129,6 +131,8 @@ pub mod rec {
             FILE_DATA => "FILE_DATA",
             DELETED => "DELETED",
             MEMFD => "MEMFD",
+            INOTIFY => "INOTIFY",
+            INOTIFY_WATCH => "INOTIFY_WATCH",
             _ => "UNKNOWN",
         }
     }
@@ -441,6 +445,9 @@ pub mod file_kind {
     /// A memfd (`memfd_create`): made again by `rstr` from its `MEMFD` and `FILE_DATA`
     /// records (`pipe` is its id).
     pub const MEMFD: u32 = 12;
+    /// An inotify instance (`inotify_init1(2)`), recreated with its watches from its
+    /// `INOTIFY` and `INOTIFY_WATCH` records; events queued at checkpoint are dropped.
+    pub const INOTIFY: u32 = 14;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -745,6 +752,42 @@ pub const CKPT_EPOLL_ITEMS_MAX: u32 = 65536;
 /// `EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | EPOLLET` (`EP_PRIVATE_BITS` of
 /// `fs/eventpoll.c`): the bits of an item's events that are modes, not events.
 pub const CKPT_EPOLL_PRIVATE_BITS: u32 = 0xf000_0000;
+
+/// `INOTIFY`: an inotify instance, one record per open file description, written before
+/// the first `FILE` (of kind [`file_kind::INOTIFY`]) whose `obj` is `id`; followed by
+/// `nr_watches` `INOTIFY_WATCH` records, in increasing `wd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptInotifyRec {
+    /// The `obj` of the `FILE` records of this description.
+    pub id: u32,
+    /// Watches, at most [`CKPT_INOTIFY_WATCHES_MAX`].
+    pub nr_watches: u32,
+}
+
+/// `INOTIFY_WATCH`: one watch of the `INOTIFY` record before it; followed by `path_len`
+/// bytes: the watched inode's path from the root of its filesystem (the mount that shows
+/// it is found again at restart by `dev`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptInotifyWatchRec {
+    /// The watch descriptor `inotify_add_watch` returned: 1 to [`CKPT_INOTIFY_WD_MAX`].
+    pub wd: i32,
+    /// `IN_*` events and `IN_ONESHOT`, `IN_EXCL_UNLINK`: within [`CKPT_INOTIFY_MASK`].
+    pub mask: u32,
+    /// The inode's number, and its filesystem's device as `stat`'s `st_dev` encodes it.
+    pub ino: u64,
+    pub dev: u32,
+    pub path_len: u32,
+}
+
+/// Watches of one inotify instance an image holds at the most.
+pub const CKPT_INOTIFY_WATCHES_MAX: u32 = 65536;
+/// The highest watch descriptor an image holds: `rstr` reaches each one by adding and
+/// removing the watch until the kernel hands out that number.
+pub const CKPT_INOTIFY_WD_MAX: u32 = 1 << 20;
+/// `IN_ALL_EVENTS | IN_EXCL_UNLINK | IN_ONESHOT`: what a watch's mask may hold.
+pub const CKPT_INOTIFY_MASK: u32 = 0x8400_0fff;
 
 /// `XSTATE`: followed by `size` bytes of XSAVE area (standard format, as `XSAVE` writes it).
 #[repr(C)]
@@ -1139,6 +1182,28 @@ impl Record for CkptEpollRec {
     fn trailer_len(&self) -> Result<usize, FieldError> {
         Ok(bounded("nr_items", self.nr_items, 0, CKPT_EPOLL_ITEMS_MAX)?
             * size_of::<CkptEpollItem>())
+    }
+}
+
+impl Record for CkptInotifyRec {
+    const KIND: u32 = rec::INOTIFY;
+
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("nr_watches", self.nr_watches, 0, CKPT_INOTIFY_WATCHES_MAX)?;
+        Ok(0)
+    }
+
+    fn followed_by(&self) -> Option<(u32, u32)> {
+        Some((rec::INOTIFY_WATCH, self.nr_watches))
+    }
+}
+
+impl Record for CkptInotifyWatchRec {
+    const KIND: u32 = rec::INOTIFY_WATCH;
+
+    /// The path.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("path_len", self.path_len, 1, CKPT_PATH_MAX)
     }
 }
 

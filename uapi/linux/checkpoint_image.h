@@ -63,6 +63,8 @@
 #define CKPT_REC_FILE_DATA	43
 #define CKPT_REC_DELETED	45
 #define CKPT_REC_MEMFD		44
+#define CKPT_REC_INOTIFY	47
+#define CKPT_REC_INOTIFY_WATCH	48
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -275,6 +277,7 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_FIFO		11
 #define CKPT_FILE_DELETED	13
 #define CKPT_FILE_MEMFD		12
+#define CKPT_FILE_INOTIFY	14
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
@@ -467,6 +470,32 @@ struct ckpt_epoll_item {
 
 #define CKPT_EPOLL_ITEMS_MAX		65536
 #define CKPT_EPOLL_PRIVATE_BITS		0xf0000000
+
+/*
+ * INOTIFY: an inotify instance, one record per open file description, written
+ * before the first FILE whose obj is id; followed by nr_watches INOTIFY_WATCH
+ * records in increasing wd.
+ */
+struct ckpt_inotify_rec {
+	__u32 id;
+	__u32 nr_watches;	/* at most CKPT_INOTIFY_WATCHES_MAX */
+};
+
+/*
+ * INOTIFY_WATCH: one watch; followed by path_len bytes, the watched inode's
+ * path from the root of its filesystem (dev, as st_dev encodes it).
+ */
+struct ckpt_inotify_watch_rec {
+	__s32 wd;		/* 1 to CKPT_INOTIFY_WD_MAX */
+	__u32 mask;		/* within CKPT_INOTIFY_MASK */
+	__u64 ino;
+	__u32 dev;
+	__u32 path_len;
+};
+
+#define CKPT_INOTIFY_WATCHES_MAX	65536
+#define CKPT_INOTIFY_WD_MAX		(1u << 20)
+#define CKPT_INOTIFY_MASK		0x84000fff
 
 /*
  * XSTATE: followed by size bytes of XSAVE area (standard format, as

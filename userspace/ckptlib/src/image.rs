@@ -317,6 +317,11 @@ pub enum Rec {
         data: img::CkptFileDataRec,
         bytes: Vec<u8>,
     },
+    Inotify(img::CkptInotifyRec),
+    InotifyWatch {
+        watch: img::CkptInotifyWatchRec,
+        path: Vec<u8>,
+    },
     /// One of the module's records (`MM` to `REGS`) whose payload
     /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
     /// module checks the rest when it reads it.
@@ -360,6 +365,8 @@ impl Rec {
             Rec::Deleted(_) => rec::DELETED,
             Rec::Memfd { .. } => rec::MEMFD,
             Rec::FileData { .. } => rec::FILE_DATA,
+            Rec::Inotify(_) => rec::INOTIFY,
+            Rec::InotifyWatch { .. } => rec::INOTIFY_WATCH,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
     }
@@ -371,6 +378,7 @@ impl Rec {
             Rec::Itimers(i) => i.followed_by(),
             Rec::Mm(m) => m.followed_by(),
             Rec::UnixSock { sock, .. } => sock.followed_by(),
+            Rec::Inotify(i) => i.followed_by(),
             _ => None,
         }
     }
@@ -536,6 +544,14 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
             Rec::FileData {
                 data,
                 bytes: bytes.to_vec(),
+            }
+        }
+        rec::INOTIFY => Rec::Inotify(fixed(p)?.0),
+        rec::INOTIFY_WATCH => {
+            let (watch, rest) = fixed::<img::CkptInotifyWatchRec>(p)?;
+            Rec::InotifyWatch {
+                watch,
+                path: path(kind, rest)?,
             }
         }
         kind => Rec::Unknown { kind, len: p.len() },

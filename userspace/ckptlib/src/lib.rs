@@ -14,6 +14,7 @@ pub mod device;
 pub mod epoll;
 pub mod image;
 pub mod inet;
+pub mod inotify;
 pub mod layout;
 pub mod phase;
 pub mod procfs;

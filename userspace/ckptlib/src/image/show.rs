@@ -44,6 +44,7 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::FIFO => "fifo",
         file_kind::DELETED => "deleted",
         file_kind::MEMFD => "memfd",
+        file_kind::INOTIFY => "inotify",
         _ => "unknown",
     }
 }
@@ -322,6 +323,18 @@ pub enum Decoded {
         offset: u64,
         len: u32,
         fnv1a64: String,
+    },
+    Inotify {
+        id: u32,
+        nr_watches: u32,
+    },
+    InotifyWatch {
+        wd: i32,
+        mask: String,
+        names: String,
+        ino: u64,
+        dev: String,
+        path: String,
     },
     Unknown {
         kind: u32,
@@ -657,6 +670,22 @@ impl From<&Rec> for Decoded {
                 offset: data.offset,
                 len: data.len,
                 fnv1a64: hex(fnv1a64(bytes)),
+            },
+            Rec::Inotify(i) => Decoded::Inotify {
+                id: i.id,
+                nr_watches: i.nr_watches,
+            },
+            Rec::InotifyWatch { watch, path } => Decoded::InotifyWatch {
+                wd: watch.wd,
+                mask: hex(u64::from(watch.mask)),
+                names: crate::inotify::event_names(watch.mask).join("|"),
+                ino: watch.ino,
+                dev: format!(
+                    "{}:{}",
+                    libc::major(watch.dev.into()),
+                    libc::minor(watch.dev.into())
+                ),
+                path: lossy(path),
             },
             Rec::Skipped(kind) => Decoded::Unknown {
                 kind: *kind,

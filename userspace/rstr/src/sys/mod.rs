@@ -20,6 +20,7 @@ pub mod board;
 pub mod clone;
 pub mod cpu;
 pub mod inet;
+pub mod inotify;
 pub mod raw;
 pub mod timers;
 
