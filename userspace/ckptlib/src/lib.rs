@@ -17,6 +17,7 @@ pub mod inet;
 pub mod layout;
 pub mod phase;
 pub mod procfs;
+pub mod refs;
 pub mod restart;
 pub mod sys;
 pub mod sysvipc;

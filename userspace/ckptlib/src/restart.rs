@@ -187,6 +187,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         inet,
         epolls,
         deleted,
+        refs: _,
     } = objs;
     crate::unix::check_pairs(&unix)?;
     crate::epoll::fill_order(&epolls)?;
@@ -278,6 +279,8 @@ struct Objects {
     inet: HashMap<u32, img::CkptInetSockRec>,
     epolls: HashMap<u32, EpollImage>,
     deleted: HashMap<u32, crate::deleted::DeletedImage>,
+    /// What the records say of one another ([`crate::refs`]).
+    refs: crate::refs::Refs,
 }
 
 fn read_task<R: Read + Seek>(
@@ -294,6 +297,7 @@ fn read_task<R: Read + Seek>(
         inet,
         epolls,
         deleted,
+        refs,
     } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -403,6 +407,7 @@ fn read_task<R: Read + Seek>(
                 | Rec::FileData { .. }
         )
     {
+        refs.record(&r)?;
         match r {
             Rec::Pipe { pipe: p, data } => {
                 ensure!(
@@ -497,6 +502,7 @@ fn read_task<R: Read + Seek>(
                     file.kind,
                     file.obj
                 );
+                refs.file(&file)?;
                 crate::epoll::check_file(epolls, &file, &path)?;
                 crate::deleted::check_file(&file, deleted)?;
                 files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
@@ -508,6 +514,8 @@ fn read_task<R: Read + Seek>(
         }
         r = next(rd)?;
     }
+    // The table's end: no FILE_DATA of it may come after.
+    refs.record(&r)?;
     for id in saved_epolls {
         epolls[&id].check_targets(&files)?;
     }
