@@ -870,7 +870,10 @@ mod tests {
         let mut f = img::CkptFileRec::new_zeroed();
         f.__reserved = 1;
         let e = parse(rec::FILE, f.as_bytes()).unwrap_err().to_string();
-        assert!(e.contains("FILE record: reserved field __reserved is 0x1"), "{e}");
+        assert!(
+            e.contains("FILE record: reserved field __reserved is 0x1"),
+            "{e}"
+        );
         let mut p = img::CkptPipeRec::new_zeroed();
         p.__reserved = 2;
         let e = parse(rec::PIPE, p.as_bytes()).unwrap_err().to_string();

@@ -8,15 +8,17 @@
 //! - One open file description (`FILE.obj`) is of one kind and one object (`FILE.pipe`) in
 //!   every `FILE` record naming it: `rstr` makes it once, from the first.
 //! - A `PIPE` record is an anonymous pipe's or a FIFO's, never both.
+//! - An `EPOLL`, `INET_SOCK`, `EVENTFD`, `TIMERFD` or `SIGNALFD` record comes before
+//!   every `FILE` of its description.
 //! - A `FIFO`'s `FILE` has a FIFO's mode; `cloexec` is 0 or 1.
 //! - `FILE_DATA` records come right after their file's `DELETED` or `MEMFD` record (or its
 //!   other `FILE_DATA` records), before any other record: in the table that declares it.
 
 use std::collections::HashMap;
 
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Result};
 
-use crate::abi::image::{self as img, file_kind};
+use crate::abi::image::{self as img, file_kind, rec};
 use crate::image::Rec;
 
 /// What the records read so far declared.
@@ -61,6 +63,23 @@ impl Refs {
                  its other FILE_DATA records",
                 data.id
             );
+        }
+        // An object's record comes before the `FILE`s of its description, and no `FILE`
+        // of another kind has its id already (`rstr` would take that file for it).
+        let object = match r {
+            Rec::Epoll { epoll, .. } => Some(epoll.id),
+            Rec::InetSock(s) => Some(s.id),
+            Rec::Anonfd(a) => Some(a.id()),
+            _ => None,
+        };
+        if let Some(id) = object {
+            if let Some(&(k, _, fd)) = self.descs.get(&id) {
+                bail!(
+                    "{} record {id}: after fd {fd} of description {id}, of kind {}",
+                    rec::name(r.kind()),
+                    kind_name(k)
+                );
+            }
         }
         self.data_for = match r {
             Rec::Deleted(d) => Some(d.id),
@@ -152,7 +171,11 @@ mod tests {
         );
         let mut f = file(6, file_kind::FIFO, 4, 9);
         f.mode = libc::S_IFREG | 0o600;
-        assert!(r.file(&f).unwrap_err().to_string().contains("a FIFO of mode"));
+        assert!(r
+            .file(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("a FIFO of mode"));
         let mut f = file(7, file_kind::REGULAR, 5, 0);
         f.cloexec = 2;
         assert!(r.file(&f).unwrap_err().to_string().contains("cloexec 2"));
@@ -192,5 +215,28 @@ mod tests {
         })
         .unwrap();
         r.record(&data(6)).unwrap();
+    }
+
+    #[test]
+    fn an_object_record_comes_before_its_files() {
+        let mut r = Refs::default();
+        r.file(&file(3, file_kind::REGULAR, 8, 0)).unwrap();
+        let e = img::CkptEpollRec { id: 8, nr_items: 0 };
+        let err = r
+            .record(&Rec::Epoll {
+                epoll: e,
+                items: Vec::new(),
+            })
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("EPOLL record 8: after fd 3 of description 8, of kind REGULAR"),
+            "{err}"
+        );
+        let mut s = img::CkptInetSockRec::new_zeroed();
+        s.id = 8;
+        assert!(r.record(&Rec::InetSock(s)).is_err());
+        s.id = 9;
+        r.record(&Rec::InetSock(s)).unwrap();
     }
 }
