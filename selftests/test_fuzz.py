@@ -119,6 +119,7 @@ def ioctl_cases_as_an_ordinary_user():
     assert c["refused"] > IOCTL_CASES // 2 and c["restored"] > 0, c
     m = re.search(r"hostile: (\d+) cases, (\d+) as expected", out)
     assert m and int(m[1]) >= 20 and m[1] == m[2], m and m.group(0)
+    print(f"# {m.group(0)}")
     hostile = dict(re.findall(r"^# hostile case \d+ (\S+): (.*)$", out, re.M))
     # Files the user cannot open are refused EACCES, by name, before anything changes.
     for name, path in (("shadow-mapped", "/etc/shadow"), ("root-only-file-mapped", secret),
