@@ -60,10 +60,9 @@ mod tests {
     fn seals_that_forbid_writes_come_after_the_data() {
         // Sealed against writes, growing and shrinking, and sealed: as the image says,
         // with its data written first and its size set.
-        let seals = (libc::F_SEAL_WRITE
-            | libc::F_SEAL_GROW
-            | libc::F_SEAL_SHRINK
-            | libc::F_SEAL_SEAL) as u32;
+        let seals =
+            (libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL)
+                as u32;
         let d = DeletedImage {
             rec: CkptDeletedRec {
                 id: 1,
