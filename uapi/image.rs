@@ -1112,6 +1112,7 @@ impl Record for CkptFileRec {
 
     /// The path.
     fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved)?;
         bounded("path_len", self.path_len, 0, CKPT_PATH_MAX)
     }
 }
@@ -1121,6 +1122,7 @@ impl Record for CkptPipeRec {
 
     /// What was buffered, at most the pipe's capacity.
     fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved)?;
         bounded("len", self.len, 0, self.capacity)
     }
 }

@@ -882,6 +882,21 @@ mod tests {
     }
 
     #[test]
+    fn reserved_fields_of_file_and_pipe_are_zero() {
+        let mut f = img::CkptFileRec::new_zeroed();
+        f.__reserved = 1;
+        let e = parse(rec::FILE, f.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.contains("FILE record: reserved field __reserved is 0x1"),
+            "{e}"
+        );
+        let mut p = img::CkptPipeRec::new_zeroed();
+        p.__reserved = 2;
+        let e = parse(rec::PIPE, p.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("PIPE record: reserved field"), "{e}");
+    }
+
+    #[test]
     fn fnv1a64_known_values() {
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);

@@ -18,6 +18,7 @@ pub mod inotify;
 pub mod layout;
 pub mod phase;
 pub mod procfs;
+pub mod refs;
 pub mod restart;
 pub mod sys;
 pub mod sysvipc;

@@ -191,6 +191,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         epolls,
         deleted,
         inotify,
+        refs: _,
     } = objs;
     crate::unix::check_pairs(&unix)?;
     crate::epoll::fill_order(&epolls)?;
@@ -284,6 +285,8 @@ struct Objects {
     epolls: HashMap<u32, EpollImage>,
     deleted: HashMap<u32, crate::deleted::DeletedImage>,
     inotify: HashMap<u32, InotifyImage>,
+    /// What the records say of one another ([`crate::refs`]).
+    refs: crate::refs::Refs,
 }
 
 fn read_task<R: Read + Seek>(
@@ -301,6 +304,7 @@ fn read_task<R: Read + Seek>(
         epolls,
         deleted,
         inotify,
+        refs,
     } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -411,6 +415,7 @@ fn read_task<R: Read + Seek>(
                 | Rec::Inotify(_)
         )
     {
+        refs.record(&r)?;
         match r {
             Rec::Pipe { pipe: p, data } => {
                 ensure!(
@@ -505,6 +510,7 @@ fn read_task<R: Read + Seek>(
                     file.kind,
                     file.obj
                 );
+                refs.file(&file)?;
                 crate::epoll::check_file(epolls, &file, &path)?;
                 ensure!(
                     (file.kind == file_kind::INOTIFY) == inotify.contains_key(&file.obj),
@@ -541,6 +547,8 @@ fn read_task<R: Read + Seek>(
         }
         r = next(rd)?;
     }
+    // The table's end: no FILE_DATA of it may come after.
+    refs.record(&r)?;
     for id in saved_epolls {
         epolls[&id].check_targets(&files)?;
     }
