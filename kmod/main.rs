@@ -25,6 +25,7 @@ mod files;
 mod image;
 mod inet;
 mod limits;
+mod locks;
 mod memfd;
 mod memory;
 mod objects;

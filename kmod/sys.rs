@@ -13,6 +13,7 @@ pub(crate) mod cpu;
 pub(crate) mod epoll;
 pub(crate) mod file;
 pub(crate) mod inet;
+pub(crate) mod locks;
 pub(crate) mod mm;
 pub(crate) mod task;
 pub(crate) mod timers;

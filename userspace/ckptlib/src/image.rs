@@ -317,6 +317,7 @@ pub enum Rec {
         data: img::CkptFileDataRec,
         bytes: Vec<u8>,
     },
+    FileLock(img::CkptFileLockRec),
     /// One of the module's records (`MM` to `REGS`) whose payload
     /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
     /// module checks the rest when it reads it.
@@ -360,6 +361,7 @@ impl Rec {
             Rec::Deleted(_) => rec::DELETED,
             Rec::Memfd { .. } => rec::MEMFD,
             Rec::FileData { .. } => rec::FILE_DATA,
+            Rec::FileLock(_) => rec::FILE_LOCK,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
     }
@@ -538,6 +540,7 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 bytes: bytes.to_vec(),
             }
         }
+        rec::FILE_LOCK => Rec::FileLock(fixed(p)?.0),
         kind => Rec::Unknown { kind, len: p.len() },
     })
 }

@@ -15,6 +15,7 @@ pub mod epoll;
 pub mod image;
 pub mod inet;
 pub mod layout;
+pub mod locks;
 pub mod phase;
 pub mod procfs;
 pub mod restart;

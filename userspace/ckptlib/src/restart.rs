@@ -62,6 +62,8 @@ pub struct TaskImage {
     /// The process's timers, with its leader, if it has any ([`crate::timers`]).
     pub timers: Option<crate::timers::Timers>,
     pub files: Option<Vec<OpenFile>>,
+    /// The locks saved with its descriptor table ([`crate::locks`]), checked.
+    pub locks: Vec<img::CkptFileLockRec>,
     pub xstate: img::CkptXstateRec,
     pub xsave: Vec<u8>,
     /// Offset of the records the module reads for this task (`MM`, or `REGS`).
@@ -187,6 +189,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         inet,
         epolls,
         deleted,
+        ..
     } = objs;
     crate::unix::check_pairs(&unix)?;
     crate::epoll::fill_order(&epolls)?;
@@ -278,6 +281,7 @@ struct Objects {
     inet: HashMap<u32, img::CkptInetSockRec>,
     epolls: HashMap<u32, EpollImage>,
     deleted: HashMap<u32, crate::deleted::DeletedImage>,
+    locks: crate::locks::Seen,
 }
 
 fn read_task<R: Read + Seek>(
@@ -294,6 +298,7 @@ fn read_task<R: Read + Seek>(
         inet,
         epolls,
         deleted,
+        locks: seen_locks,
     } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -389,6 +394,7 @@ fn read_task<R: Read + Seek>(
     let table = first(rec::FILE, e.files);
     let mut files = Vec::new();
     let mut saved_epolls = Vec::new();
+    let mut locks = Vec::new();
     while table
         && matches!(
             r,
@@ -401,6 +407,7 @@ fn read_task<R: Read + Seek>(
                 | Rec::Deleted(_)
                 | Rec::Memfd { .. }
                 | Rec::FileData { .. }
+                | Rec::FileLock(_)
         )
     {
         match r {
@@ -504,6 +511,7 @@ fn read_task<R: Read + Seek>(
             Rec::Deleted(d) => crate::deleted::add_file(deleted, d)?,
             Rec::Memfd { memfd, name } => crate::deleted::add_memfd(deleted, memfd, &name)?,
             Rec::FileData { data, bytes } => crate::deleted::add_data(deleted, data, bytes)?,
+            Rec::FileLock(l) => locks.push(l),
             _ => unreachable!("matched above"),
         }
         r = next(rd)?;
@@ -511,6 +519,7 @@ fn read_task<R: Read + Seek>(
     for id in saved_epolls {
         epolls[&id].check_targets(&files)?;
     }
+    crate::locks::check(&locks, &files, e.pid, seen_locks)?;
     let (xstate, xsave) = match r {
         Rec::Xstate { xstate, area } => (xstate, area),
         r => return Err(unexpected(rec::XSTATE, &r)),
@@ -567,6 +576,7 @@ fn read_task<R: Read + Seek>(
         pending,
         timers,
         files: table.then_some(files),
+        locks,
         xstate,
         xsave,
         kernel_pos,

@@ -34,6 +34,7 @@ mod fifo;
 mod files;
 mod fs;
 mod inet;
+mod locks;
 mod memfd;
 mod memory;
 mod per_task;

@@ -403,6 +403,11 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     if plan.owns_fs[i] {
         fs::enter_cwd(t)?;
     }
+    // Its POSIX locks, once nothing of this process closes a descriptor of the image's
+    // files any more (a close drops the process's POSIX locks on that file).
+    if plan.owns_files[i] {
+        crate::locks::take_posix(t, me)?;
+    }
     // Last: what keeps running from here on counts down towards the restored process.
     if let Some(timers) = &t.timers {
         timers::restore(me, timers)?;
