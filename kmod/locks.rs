@@ -223,11 +223,17 @@ mod tests {
     fn description_locks_are_saved_once() {
         let r = record_of(&lock(FL_FLOCK, F_RDLCK, 0), 4, 6, 100, true);
         let r = r.ok().flatten().unwrap();
-        assert_eq!((r.kind, r.lock_type, r.pid), (lock_kind::FLOCK, img::CKPT_LOCK_READ, 0));
+        assert_eq!(
+            (r.kind, r.lock_type, r.pid),
+            (lock_kind::FLOCK, img::CKPT_LOCK_READ, 0)
+        );
         let ofd = FL_POSIX | FL_OFDLCK;
         let r = record_of(&lock(ofd, F_WRLCK, 0), 4, 6, 100, true);
         assert_eq!(r.ok().flatten().map(|r| r.kind), Some(lock_kind::OFD));
-        assert_eq!(record_of(&lock(ofd, F_WRLCK, 0), 4, 6, 100, false), Ok(None));
+        assert_eq!(
+            record_of(&lock(ofd, F_WRLCK, 0), 4, 6, 100, false),
+            Ok(None)
+        );
     }
 
     #[test]

@@ -85,7 +85,8 @@ def after_restart(t, parent, child):
     assert p["gap"] == F_UNLCK and p["rr"] == F_UNLCK, f"POSIX ranges too wide: {p}"
     assert (p["ofd"], p["ofd_pid"]) == (F_WRLCK, -1) and p["ofd_free"] == F_UNLCK, f"OFD: {p}"
     # The child's F_SETLKW was restarted and waits again.
-    assert t.report("child")["got"] == 0 and waiting(child), "the child no longer waits"
+    wait_for(lambda: waiting(child), "the child to wait for its lock again")
+    assert t.report("child")["got"] == 0, "the child got a lock its parent holds"
     os.kill(parent, signal.SIGUSR2)
     got = t.reports(["parent", "child"], "the parent to relock and the child to get its lock",
                     lambda n, r: r.get("checked", 1) == 1 and r.get("got", 1) == 1)

@@ -180,8 +180,10 @@ static int probe(void)
 	int w_pid = 0, r_pid = 0, gap_pid = 0, rr_pid = 0, ofd_pid = 0, free_pid = 0;
 	int w, r, gap, rr, o, o_free, ex_sh, sh_ex, sh_sh, shared_sh;
 
-	/* A write lock over 0-99 conflicts with the read lock there; a read lock over 200+
-	 * with the write lock; 100-199 is free; reading 0-99 is shared. */
+	/*
+	 * A write lock over 0-99 conflicts with the read lock there; a read lock over 200+
+	 * with the write lock; 100-199 is free; reading 0-99 is shared.
+	 */
 	w = getlk(px, F_GETLK, F_WRLCK, 0, 100, &w_pid);
 	r = getlk(px, F_GETLK, F_RDLCK, 250, 10, &r_pid);
 	gap = getlk(px, F_GETLK, F_WRLCK, 100, 100, &gap_pid);
@@ -192,8 +194,8 @@ static int probe(void)
 	sh_ex = flock_nb(sh, LOCK_EX);
 	sh_sh = flock_nb(sh, LOCK_SH);
 	shared_sh = flock_nb(shared, LOCK_SH);
-	report("probe", "ex_sh %d sh_ex %d sh_sh %d shared_sh %d w %d w_pid %d r %d r_pid %d "
-	       "gap %d rr %d ofd %d ofd_pid %d ofd_free %d",
+	report("probe",
+	       "ex_sh %d sh_ex %d sh_sh %d shared_sh %d w %d w_pid %d r %d r_pid %d gap %d rr %d ofd %d ofd_pid %d ofd_free %d",
 	       ex_sh, sh_ex, sh_sh, shared_sh, w, w_pid, r, r_pid, gap, rr, o, ofd_pid, o_free);
 	return 0;
 }

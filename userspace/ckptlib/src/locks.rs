@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use anyhow::{bail, ensure, Result};
 use serde::Serialize;
 
-use crate::abi::image::{self as img, file_kind, lock_kind, CkptFileLockRec};
+use crate::abi::image::{self as img, lock_kind, CkptFileLockRec};
 use crate::restart::OpenFile;
 
 /// `flock`, `ofd` or `posix`.
@@ -92,7 +92,12 @@ pub struct Seen {
 /// reading, a write lock one open for writing; `flock` needs neither), one `flock` per
 /// description, no two overlapping locks of one owner, each description's locks with one
 /// table only.
-pub fn check(locks: &[CkptFileLockRec], files: &[OpenFile], pid: i32, seen: &mut Seen) -> Result<()> {
+pub fn check(
+    locks: &[CkptFileLockRec],
+    files: &[OpenFile],
+    pid: i32,
+    seen: &mut Seen,
+) -> Result<()> {
     let mut flocks = HashSet::new();
     let mut ranges: HashMap<(u32, u32), Vec<(i64, i64)>> = HashMap::new();
     let mut descs_here = HashSet::new();
@@ -124,14 +129,18 @@ pub fn check(locks: &[CkptFileLockRec], files: &[OpenFile], pid: i32, seen: &mut
             l.obj,
             f.rec.obj
         );
-        ensure!(
-            f.rec.kind != file_kind::EPOLL || l.kind == lock_kind::FLOCK,
-            "{what}: a record lock on an epoll"
-        );
         if l.kind == lock_kind::POSIX {
-            ensure!(l.pid == pid, "{what}: POSIX lock of process {}, saved with {pid}", l.pid);
+            ensure!(
+                l.pid == pid,
+                "{what}: POSIX lock of process {}, saved with {pid}",
+                l.pid
+            );
         } else {
-            ensure!(l.pid == 0, "{what}: a {} lock with a pid", kind_name(l.kind));
+            ensure!(
+                l.pid == 0,
+                "{what}: a {} lock with a pid",
+                kind_name(l.kind)
+            );
             ensure!(
                 !seen.descs.contains(&l.obj),
                 "{what}: the locks of description {} come with two tables",
@@ -144,7 +153,10 @@ pub fn check(locks: &[CkptFileLockRec], files: &[OpenFile], pid: i32, seen: &mut
                 l.start == 0 && l.end == img::CKPT_LOCK_EOF,
                 "{what}: a flock lock on a range"
             );
-            ensure!(flocks.insert(l.obj), "{what}: two flock locks on one description");
+            ensure!(
+                flocks.insert(l.obj),
+                "{what}: two flock locks on one description"
+            );
             continue;
         }
         let acc = f.rec.flags as i32 & libc::O_ACCMODE;
@@ -185,6 +197,8 @@ pub fn check(locks: &[CkptFileLockRec], files: &[OpenFile], pid: i32, seen: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::abi::image::file_kind;
 
     fn file(fd: i32, obj: u32, flags: i32) -> OpenFile {
         let mut rec: img::CkptFileRec = zerocopy::FromZeros::new_zeroed();
@@ -243,7 +257,10 @@ mod tests {
             lock(lock_kind::FLOCK, W, 3, 1, 5, EOF),
         ];
         for l in bad {
-            assert!(check(&[l], &files, 10, &mut Seen::default()).is_err(), "{l:?}");
+            assert!(
+                check(&[l], &files, 10, &mut Seen::default()).is_err(),
+                "{l:?}"
+            );
         }
         let mut wrong_pid = lock(lock_kind::POSIX, R, 3, 1, 0, 9);
         wrong_pid.pid = 11;
