@@ -119,11 +119,14 @@ fn lease_kind(flags: u32) -> &'static str {
 }
 
 /// The `FILE_LOCK` records of the descriptor table at address `files`, saved with the task
-/// `task` of process `pid` (the table's first task), after its `FILE` records.
+/// `task` of process `pid` (the table's first task), after its `FILE` records. `vm_child`:
+/// the task shares another's memory (`CLONE_VM`), and its restart (its parent's path in
+/// `rstr`) cannot take POSIX locks for its table.
 pub(crate) fn checkpoint(
     task: &TaskRef,
     files: u64,
     pid: i32,
+    vm_child: bool,
     objs: &mut Objects,
     w: &mut ImageWriter,
 ) -> CkptResult {
@@ -168,6 +171,11 @@ pub(crate) fn checkpoint(
         let first = objs.locks.first(file_id)?;
         for l in held.iter() {
             match record_of(l, fd, obj, pid, first) {
+                Ok(Some(r)) if vm_child && r.kind == lock_kind::POSIX => refuse!(
+                    EOPNOTSUPP,
+                    "fd {fd}: a POSIX lock on {p} held by process {pid}, which shares its \
+                     parent's memory (CLONE_VM) but not its descriptor table; not supported yet"
+                ),
                 Ok(Some(r)) => w.record(rec::FILE_LOCK, &[r.as_bytes()])?,
                 Ok(None) => {}
                 Err(Why::Kind(flags)) => refuse!(

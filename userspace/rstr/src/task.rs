@@ -101,6 +101,12 @@ pub fn check_vm_children(image: &Image, plan: &Plan) -> Result<()> {
                 ),
                 ("resource limits", ct.rlimits == pt.rlimits),
             ];
+            // Its restart (the parent's path) takes no POSIX locks; the module refuses them.
+            ensure!(
+                !ct.locks.iter().any(|l| l.kind == img::lock_kind::POSIX),
+                "process {} shares its parent's memory and holds POSIX locks: not supported yet",
+                ce.pid
+            );
             for (what, ok) in same {
                 ensure!(
                     ok,
