@@ -207,7 +207,7 @@ mod tests {
             flags,
             lock_type,
             owned,
-            pid: 77,
+            _pid: 77,
             start: 10,
             end: 19,
         }

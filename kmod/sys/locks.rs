@@ -32,8 +32,9 @@ pub(crate) struct HeldLock {
     pub(crate) lock_type: u32,
     /// A POSIX lock whose owner is the descriptor table asked about.
     pub(crate) owned: u32,
-    /// `flc_pid`, in the initial pid namespace.
-    pub(crate) pid: i32,
+    /// `flc_pid`, in the initial pid namespace (not used: the image names the owner by
+    /// the process it is saved with).
+    pub(crate) _pid: i32,
     pub(crate) start: i64,
     /// Inclusive; `OFFSET_MAX` to the end of the file.
     pub(crate) end: i64,
@@ -41,7 +42,7 @@ pub(crate) struct HeldLock {
 
 const _: () = {
     assert!(size_of::<HeldLock>() == 32);
-    assert!(offset_of!(HeldLock, start) == 16 && offset_of!(HeldLock, pid) == 12);
+    assert!(offset_of!(HeldLock, start) == 16 && offset_of!(HeldLock, _pid) == 12);
 };
 
 // Only pointers to these C structs cross (see `super::task`).
