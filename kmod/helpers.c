@@ -1688,7 +1688,8 @@ static void lock_to_h(struct file_lock *fl, u64 files, struct ckpt_h_lock *out)
  * under the inode's flc_lock as /proc/locks reads them, into @out (room for @room); a
  * POSIX lock is marked owned if its owner is the descriptor table at address @files.
  * The flc_flags of the leases and delegations held through @file are or'ed into
- * *@leases. Returns how many locks, or -E2BIG if they do not fit.
+ * *@leases first (also when the locks do not fit). Returns how many locks, or -E2BIG if
+ * they do not fit.
  */
 int ckpt_helper_file_locks(struct file *file, u64 files, struct ckpt_h_lock *out, u32 room,
 			   u32 *leases)
@@ -1703,6 +1704,9 @@ int ckpt_helper_file_locks(struct file *file, u64 files, struct ckpt_h_lock *out
 	if (!ctx)
 		return 0;
 	spin_lock(&ctx->flc_lock);
+	list_for_each_entry(lease, &ctx->flc_lease, c.flc_list)
+		if (lease->c.flc_file == file)
+			*leases |= lease->c.flc_flags;
 	for_each_file_lock(fl, &ctx->flc_flock) {
 		if (fl->c.flc_file != file)
 			continue;
@@ -1721,9 +1725,6 @@ int ckpt_helper_file_locks(struct file *file, u64 files, struct ckpt_h_lock *out
 		}
 		lock_to_h(fl, files, &out[n++]);
 	}
-	list_for_each_entry(lease, &ctx->flc_lease, c.flc_list)
-		if (lease->c.flc_file == file)
-			*leases |= lease->c.flc_flags;
 	ret = n;
 out:
 	spin_unlock(&ctx->flc_lock);

@@ -22,7 +22,7 @@ use crate::files::show;
 use crate::image::ImageWriter;
 use crate::objects::Objects;
 use crate::sys::locks::{HeldLock, FL_DELEG, FL_FLOCK, FL_LAYOUT, FL_LEASE, FL_OFDLCK, FL_POSIX};
-use crate::sys::task::TaskRef;
+use crate::sys::task::{OpenFd, TaskRef};
 use crate::uapi::image::{self as img, lock_kind, rec};
 
 /// The most locks held through one open file description that a checkpoint saves.
@@ -118,6 +118,22 @@ fn lease_kind(flags: u32) -> &'static str {
     }
 }
 
+/// Refuses a lease or delegation held through the descriptor `o` (of path `path`): first
+/// of the checks of a descriptor, as a lease sets `O_ASYNC` and an owner on its file.
+pub(crate) fn check_leases(task: &TaskRef, o: &OpenFd, path: &[u8]) -> CkptResult {
+    let fd = o.fd;
+    let leases = task.file(fd).context(fmt!("fd {fd}"))?.leases();
+    if leases != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {} on {} (flags {leases:#x}): leases and delegations are not supported yet",
+            lease_kind(leases),
+            show(path)
+        );
+    }
+    Ok(())
+}
+
 /// The `FILE_LOCK` records of the descriptor table at address `files`, saved with the task
 /// `task` of process `pid` (the table's first task), after its `FILE` records. `vm_child`:
 /// the task shares another's memory (`CLONE_VM`), and its restart (its parent's path in
@@ -149,20 +165,12 @@ pub(crate) fn checkpoint(
         met.try_create_and_insert(file_id, (), GFP_KERNEL_ACCOUNT)?;
         let p = show(&path[..o.rec.path_len as usize]);
         let file = task.file(fd).context(fmt!("fd {fd}"))?;
-        let locks = match file.locks(files, &mut held) {
+        match file.locks(files, &mut held) {
             Err(e) if e == E2BIG => refuse!(
                 EOPNOTSUPP,
                 "fd {fd}: more than {LOCKS_MAX} locks held through {p}; not supported yet"
             ),
             r => r.context(fmt!("fd {fd}: its locks"))?,
-        };
-        if locks.leases != 0 {
-            refuse!(
-                EOPNOTSUPP,
-                "fd {fd}: {} on {p} (flags {:#x}): leases and delegations are not supported yet",
-                lease_kind(locks.leases),
-                locks.leases
-            );
         }
         if held.is_empty() {
             continue;

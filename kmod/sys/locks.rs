@@ -60,18 +60,11 @@ extern "C" {
     ) -> core::ffi::c_int;
 }
 
-/// The locks held through one file and the flags of its leases.
-pub(crate) struct FileLocks {
-    /// OR of the `flc_flags` of the leases and delegations held through the file
-    /// ([`FL_LEASE`], [`FL_DELEG`], [`FL_LAYOUT`]); 0 if none.
-    pub(crate) leases: u32,
-}
-
 impl FileRef {
     /// The locks held through this file into `out` (at most its capacity: `E2BIG` if there
     /// are more), POSIX ones marked `owned` if the descriptor table at address `files`
     /// owns them.
-    pub(crate) fn locks(&self, files: u64, out: &mut KVec<HeldLock>) -> Result<FileLocks> {
+    pub(crate) fn locks(&self, files: u64, out: &mut KVec<HeldLock>) -> Result {
         out.clear();
         let room = u32::try_from(out.capacity()).map_err(|_| EINVAL)?;
         let mut leases = 0;
@@ -86,6 +79,16 @@ impl FileRef {
         }
         // SAFETY: `out` is empty; the helper initialised its first `n <= room` entries.
         unsafe { out.inc_len(n) };
-        Ok(FileLocks { leases })
+        Ok(())
+    }
+
+    /// OR of the `flc_flags` of the leases and delegations held through this file
+    /// ([`FL_LEASE`], [`FL_DELEG`], [`FL_LAYOUT`]); 0 if none.
+    pub(crate) fn leases(&self) -> u32 {
+        let mut leases = 0;
+        // SAFETY: the file is valid while `self` lives; with no room, the helper writes
+        // no lock (it returns 0 or `-E2BIG`, both ignored here) and fills `leases` first.
+        unsafe { ckpt_helper_file_locks(self.raw(), 0, core::ptr::null_mut(), 0, &mut leases) };
+        leases
     }
 }

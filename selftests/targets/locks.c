@@ -17,7 +17,7 @@
  *   locks probe DIR        a process outside the tree: reports, for each lock above, what
  *                          another process gets when it asks for a conflicting one
  *                          (flock LOCK_NB: errno; F_GETLK, F_OFD_GETLK: type and pid).
- *   locks lease DIR        holds a read lease (F_SETLEASE) on "lease"; "ready 1".
+ *   locks lease DIR        holds a read lease (F_SETLEASE) on "leased"; "ready 1".
  *   locks grab DIR         holds LOCK_EX on "grab-flock", F_WRLCK on 0-9 of "grab-posix";
  *                          after SIGUSR2 checks it holds them (a probe of its own: a
  *                          child), "checked 1 errors E".
@@ -202,7 +202,7 @@ static int probe(void)
 
 static void __attribute__((noreturn)) lease(void)
 {
-	int fd = open_in("lease", O_RDONLY);
+	int fd = open_in("leased", O_RDONLY);
 
 	if (fcntl(fd, F_SETLEASE, F_RDLCK))
 		die("F_SETLEASE");
