@@ -1669,6 +1669,7 @@ int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals)
 #include <linux/filelock.h>
 
 static_assert(sizeof(struct ckpt_h_lock) == 32 && offsetof(struct ckpt_h_lock, start) == 16);
+static_assert(CKPT_H_LOCK_OWNER_OTHER == 0);
 static_assert(CKPT_H_FL_POSIX == FL_POSIX && CKPT_H_FL_FLOCK == FL_FLOCK &&
 	      CKPT_H_FL_DELEG == FL_DELEG && CKPT_H_FL_LEASE == FL_LEASE &&
 	      CKPT_H_FL_OFDLCK == FL_OFDLCK && CKPT_H_FL_LAYOUT == FL_LAYOUT);
@@ -1677,7 +1678,12 @@ static void lock_to_h(struct file_lock *fl, u64 files, struct ckpt_h_lock *out)
 {
 	out->flags = fl->c.flc_flags;
 	out->type = fl->c.flc_type;
-	out->owned = (u64)(unsigned long)fl->c.flc_owner == files;
+	if ((u64)(unsigned long)fl->c.flc_owner == files)
+		out->owner = CKPT_H_LOCK_OWNER_TABLE;
+	else if (fl->c.flc_owner == fl->c.flc_file)
+		out->owner = CKPT_H_LOCK_OWNER_FILE;
+	else
+		out->owner = CKPT_H_LOCK_OWNER_OTHER;
 	out->pid = fl->c.flc_pid;
 	out->start = fl->fl_start;
 	out->end = fl->fl_end;
@@ -1685,8 +1691,8 @@ static void lock_to_h(struct file_lock *fl, u64 files, struct ckpt_h_lock *out)
 
 /*
  * The flock, OFD and POSIX locks of @file's inode held through @file (flc_file), read
- * under the inode's flc_lock as /proc/locks reads them, into @out (room for @room); a
- * POSIX lock is marked owned if its owner is the descriptor table at address @files.
+ * under the inode's flc_lock as /proc/locks reads them, into @out (room for @room), each
+ * with its owner: the descriptor table at address @files, @file itself, or another.
  * The flc_flags of the leases and delegations held through @file are or'ed into
  * *@leases first (also when the locks do not fit). Returns how many locks, or -E2BIG if
  * they do not fit.

@@ -350,11 +350,16 @@ int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals);
 struct ckpt_h_lock {
 	u32 flags;		/* flc_flags (FL_FLOCK, FL_POSIX, FL_OFDLCK...) */
 	u32 type;		/* flc_type: F_RDLCK or F_WRLCK */
-	u32 owned;		/* a POSIX lock owned by the descriptor table asked about */
+	u32 owner;		/* CKPT_H_LOCK_OWNER_*: who flc_owner is */
 	s32 pid;		/* flc_pid */
 	s64 start;		/* fl_start (0 for flock) */
 	s64 end;		/* fl_end (OFFSET_MAX for flock) */
 };
+
+/* ckpt_h_lock.owner: the descriptor table asked about, the file itself, or another. */
+#define CKPT_H_LOCK_OWNER_OTHER		0
+#define CKPT_H_LOCK_OWNER_TABLE		1
+#define CKPT_H_LOCK_OWNER_FILE		2
 
 /* Kernel constants bindgen does not see (each a BIT() of linux/filelock.h): kmod/sys/locks.rs. */
 #define CKPT_H_FL_POSIX		(1 << 0)

@@ -21,7 +21,9 @@ use crate::error::{refuse, CkptResult, Context};
 use crate::files::show;
 use crate::image::ImageWriter;
 use crate::objects::Objects;
-use crate::sys::locks::{HeldLock, FL_DELEG, FL_FLOCK, FL_LAYOUT, FL_LEASE, FL_OFDLCK, FL_POSIX};
+use crate::sys::locks::{
+    HeldLock, FL_DELEG, FL_FLOCK, FL_LAYOUT, FL_LEASE, FL_OFDLCK, FL_POSIX, OWNER_FILE, OWNER_TABLE,
+};
 use crate::sys::task::{OpenFd, TaskRef};
 use crate::uapi::image::{self as img, lock_kind, rec};
 
@@ -55,12 +57,18 @@ enum Why {
     Type(u32),
     /// A range that does not start at 0 or more and end after it starts.
     Range,
+    /// A POSIX lock owned by its description, not over the whole file.
+    FileOwned,
 }
 
 /// The `FILE_LOCK` record of lock `l` held through the description `obj` (open at `fd` in
 /// the table of process `pid`), or `None` if it is not this table's to save: a POSIX lock
 /// of another table, or a description-owned lock of a description saved already (`first`
 /// is false).
+///
+/// A POSIX lock owned by the description itself without `FL_OFDLCK` is a `flock` that the
+/// filesystem keeps as a whole-file POSIX lock (9p's `v9fs_file_flock_dotl`): saved as the
+/// `flock` it is, which `flock` makes again there.
 fn record_of(
     l: &HeldLock,
     fd: u32,
@@ -72,6 +80,11 @@ fn record_of(
         (lock_kind::FLOCK, 0)
     } else if l.flags & FL_OFDLCK != 0 {
         (lock_kind::OFD, 0)
+    } else if l.flags & FL_POSIX != 0 && l.owner == OWNER_FILE {
+        if l.start != 0 || l.end != img::CKPT_LOCK_EOF {
+            return Err(Why::FileOwned);
+        }
+        (lock_kind::FLOCK, 0)
     } else if l.flags & FL_POSIX != 0 {
         (lock_kind::POSIX, pid)
     } else {
@@ -86,7 +99,7 @@ fn record_of(
         return Err(Why::Range);
     }
     let ours = if kind == lock_kind::POSIX {
-        l.owned != 0
+        l.owner == OWNER_TABLE
     } else {
         first
     };
@@ -194,6 +207,12 @@ pub(crate) fn checkpoint(
                     EOPNOTSUPP,
                     "fd {fd}: a lock on {p} of type {t}, neither read nor write"
                 ),
+                Err(Why::FileOwned) => refuse!(
+                    EOPNOTSUPP,
+                    "fd {fd}: a POSIX lock on {p} owned by its open file description over bytes {} to {}, neither flock nor OFD; not supported yet",
+                    l.start,
+                    l.end
+                ),
                 Err(Why::Range) => refuse!(
                     EINVAL,
                     "fd {fd}: a lock on {p} over bytes {} to {}",
@@ -210,11 +229,14 @@ pub(crate) fn checkpoint(
 mod tests {
     use super::*;
 
-    fn lock(flags: u32, lock_type: u32, owned: u32) -> HeldLock {
+    /// `OWNER_OTHER`: neither the table nor the file.
+    const ANOTHER: u32 = 0;
+
+    fn lock(flags: u32, lock_type: u32, owner: u32) -> HeldLock {
         HeldLock {
             flags,
             lock_type,
-            owned,
+            owner,
             _pid: 77,
             start: 10,
             end: 19,
@@ -223,46 +245,62 @@ mod tests {
 
     #[test]
     fn a_posix_lock_is_its_owners() {
-        let r = record_of(&lock(FL_POSIX, F_WRLCK, 1), 3, 5, 100, false);
+        let r = record_of(&lock(FL_POSIX, F_WRLCK, OWNER_TABLE), 3, 5, 100, false);
         let r = r.ok().flatten().unwrap();
         assert_eq!(r.kind, lock_kind::POSIX);
         assert_eq!(r.lock_type, img::CKPT_LOCK_WRITE);
         assert_eq!((r.obj, r.fd, r.pid, r.start, r.end), (5, 3, 100, 10, 19));
         // Another table's (the parent's, through an inherited description): not here.
         assert_eq!(
-            record_of(&lock(FL_POSIX, F_RDLCK, 0), 3, 5, 100, true),
+            record_of(&lock(FL_POSIX, F_RDLCK, ANOTHER), 3, 5, 100, true),
             Ok(None)
         );
     }
 
     #[test]
     fn description_locks_are_saved_once() {
-        let r = record_of(&lock(FL_FLOCK, F_RDLCK, 0), 4, 6, 100, true);
+        let r = record_of(&lock(FL_FLOCK, F_RDLCK, ANOTHER), 4, 6, 100, true);
         let r = r.ok().flatten().unwrap();
         assert_eq!(
             (r.kind, r.lock_type, r.pid),
             (lock_kind::FLOCK, img::CKPT_LOCK_READ, 0)
         );
         let ofd = FL_POSIX | FL_OFDLCK;
-        let r = record_of(&lock(ofd, F_WRLCK, 0), 4, 6, 100, true);
+        let r = record_of(&lock(ofd, F_WRLCK, ANOTHER), 4, 6, 100, true);
         assert_eq!(r.ok().flatten().map(|r| r.kind), Some(lock_kind::OFD));
         assert_eq!(
-            record_of(&lock(ofd, F_WRLCK, 0), 4, 6, 100, false),
+            record_of(&lock(ofd, F_WRLCK, ANOTHER), 4, 6, 100, false),
             Ok(None)
         );
     }
 
     #[test]
+    fn a_flock_kept_as_a_posix_lock_is_a_flock() {
+        let mut l = lock(FL_POSIX, F_WRLCK, OWNER_FILE);
+        l.start = 0;
+        l.end = img::CKPT_LOCK_EOF;
+        let r = record_of(&l, 4, 6, 100, true).ok().flatten().unwrap();
+        assert_eq!(
+            (r.kind, r.pid, r.end),
+            (lock_kind::FLOCK, 0, img::CKPT_LOCK_EOF)
+        );
+        assert_eq!(record_of(&l, 4, 6, 100, false), Ok(None));
+        // Not the whole file: no flock.
+        l.end = 9;
+        assert_eq!(record_of(&l, 4, 6, 100, true), Err(Why::FileOwned));
+    }
+
+    #[test]
     fn odd_locks_are_refused() {
         assert_eq!(
-            record_of(&lock(FL_LEASE, F_RDLCK, 0), 4, 6, 1, true),
+            record_of(&lock(FL_LEASE, F_RDLCK, ANOTHER), 4, 6, 1, true),
             Err(Why::Kind(FL_LEASE))
         );
         assert_eq!(
-            record_of(&lock(FL_FLOCK, 7, 0), 4, 6, 1, true),
+            record_of(&lock(FL_FLOCK, 7, ANOTHER), 4, 6, 1, true),
             Err(Why::Type(7))
         );
-        let mut l = lock(FL_POSIX, F_RDLCK, 1);
+        let mut l = lock(FL_POSIX, F_RDLCK, OWNER_TABLE);
         l.end = 5;
         assert_eq!(record_of(&l, 4, 6, 1, true), Err(Why::Range));
         assert_eq!(lease_kind(FL_LEASE), "a lease (F_SETLEASE)");

@@ -167,11 +167,49 @@ def a_lock_taken_meanwhile_fails_the_restart():
         assert got["errors"] == 0, stderr_of(t)
 
 
+def fs_type(path):
+    """The filesystem type of the mount PATH is on."""
+    best, kind = "", None
+    with open("/proc/mounts") as f:
+        for line in f:
+            w = line.split()
+            mnt = w[1].replace("\\040", " ")
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, kind = mnt, w[2]
+    return kind
+
+
+def a_flock_on_9p_comes_back():
+    """9p keeps a flock as a whole-file POSIX lock of the description
+    (v9fs_file_flock_dotl): it is saved and restored as the flock it is."""
+    import tempfile
+    if fs_type("/tmp") != "9p":
+        ktap.skip("/tmp is not the host's 9p filesystem here")
+    d = tempfile.mkdtemp(prefix="ckpt-locks-9p-", dir="/tmp")
+    with ktap.Tree("grab", d, binary=LOCKS) as t:
+        r = t.reports(["grab"], "the locks")["grab"]
+        pid = r["pid"]
+        img, _ = t.checkpoint([pid])
+        got = sorted((x["kind"], x["lock"], x["fd"]) for x in records(show_json(img), "FILE_LOCK"))
+        assert got == [("flock", "write", r["flock"]), ("posix", "write", r["posix"])], got
+        t.restart(img)
+        with open(os.path.join(d, "grab-flock"), "r+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                raise AssertionError("the flock on 9p is not held after the restart")
+            except BlockingIOError:
+                pass
+        os.kill(pid, signal.SIGUSR2)
+        got = t.reports(["grab"], "the check", lambda n, r: r["checked"] == 1)["grab"]
+        assert got["errors"] == 0, stderr_of(t)
+
+
 TESTS = [
     locks_exclude_others_after_restart,
     locks_as_nobody,
     lease_refused,
     a_lock_taken_meanwhile_fails_the_restart,
+    a_flock_on_9p_comes_back,
 ]
 if __name__ == "__main__":
     sys.exit(run(TESTS))

@@ -22,6 +22,11 @@ pub(crate) const FL_LEASE: u32 = 1 << 5;
 pub(crate) const FL_OFDLCK: u32 = 1 << 10;
 pub(crate) const FL_LAYOUT: u32 = 1 << 11;
 
+/// `ckpt_h_lock.owner` (`CKPT_H_LOCK_OWNER_*` of `helpers.h`): the descriptor table asked
+/// about, the open file description itself (`flock`, OFD); 0 for another owner.
+pub(crate) const OWNER_TABLE: u32 = 1;
+pub(crate) const OWNER_FILE: u32 = 2;
+
 /// One lock held through a file (`struct ckpt_h_lock`).
 #[repr(C)]
 #[derive(Default, Clone, Copy)]
@@ -30,8 +35,8 @@ pub(crate) struct HeldLock {
     pub(crate) flags: u32,
     /// `flc_type`: `F_RDLCK` or `F_WRLCK`.
     pub(crate) lock_type: u32,
-    /// A POSIX lock whose owner is the descriptor table asked about.
-    pub(crate) owned: u32,
+    /// Who its `flc_owner` is: [`OWNER_TABLE`], [`OWNER_FILE`] or 0 (another).
+    pub(crate) owner: u32,
     /// `flc_pid`, in the initial pid namespace (not used: the image names the owner by
     /// the process it is saved with).
     pub(crate) _pid: i32,
@@ -62,8 +67,8 @@ extern "C" {
 
 impl FileRef {
     /// The locks held through this file into `out` (at most its capacity: `E2BIG` if there
-    /// are more), POSIX ones marked `owned` if the descriptor table at address `files`
-    /// owns them.
+    /// are more), each with its owner: the descriptor table at address `files`, this
+    /// file, or another.
     pub(crate) fn locks(&self, files: u64, out: &mut KVec<HeldLock>) -> Result {
         out.clear();
         let room = u32::try_from(out.capacity()).map_err(|_| EINVAL)?;
