@@ -253,6 +253,7 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
         from = fd + 1;
         o.rec.fd = fd as i32;
         o.rec.obj = objs.id(o.facts.file_id)?;
+        crate::locks::check_leases(task, &o, &path[..o.rec.path_len as usize])?;
         check_fd(&o)?;
         let name = &path[..o.rec.path_len as usize];
         if let Some(kind) = crate::anonfd::kind_of(o.facts.fs_magic, name) {

@@ -1781,3 +1781,76 @@ out:
 	fput(file);
 	return ret;
 }
+
+/* ---- file locks ------------------------------------------------------- */
+
+#include <linux/filelock.h>
+
+static_assert(sizeof(struct ckpt_h_lock) == 32 && offsetof(struct ckpt_h_lock, start) == 16);
+static_assert(CKPT_H_LOCK_OWNER_OTHER == 0);
+static_assert(CKPT_H_FL_POSIX == FL_POSIX && CKPT_H_FL_FLOCK == FL_FLOCK &&
+	      CKPT_H_FL_DELEG == FL_DELEG && CKPT_H_FL_LEASE == FL_LEASE &&
+	      CKPT_H_FL_OFDLCK == FL_OFDLCK && CKPT_H_FL_LAYOUT == FL_LAYOUT);
+
+static void lock_to_h(struct file_lock *fl, u64 files, struct ckpt_h_lock *out)
+{
+	out->flags = fl->c.flc_flags;
+	out->type = fl->c.flc_type;
+	if ((u64)(unsigned long)fl->c.flc_owner == files)
+		out->owner = CKPT_H_LOCK_OWNER_TABLE;
+	else if (fl->c.flc_owner == fl->c.flc_file)
+		out->owner = CKPT_H_LOCK_OWNER_FILE;
+	else
+		out->owner = CKPT_H_LOCK_OWNER_OTHER;
+	out->pid = fl->c.flc_pid;
+	out->start = fl->fl_start;
+	out->end = fl->fl_end;
+}
+
+/*
+ * The flock, OFD and POSIX locks of @file's inode held through @file (flc_file), read
+ * under the inode's flc_lock as /proc/locks reads them, into @out (room for @room), each
+ * with its owner: the descriptor table at address @files, @file itself, or another.
+ * The flc_flags of the leases and delegations held through @file are or'ed into
+ * *@leases first (also when the locks do not fit). Returns how many locks, or -E2BIG if
+ * they do not fit.
+ */
+int ckpt_helper_file_locks(struct file *file, u64 files, struct ckpt_h_lock *out, u32 room,
+			   u32 *leases)
+{
+	struct file_lock_context *ctx = locks_inode_context(file_inode(file));
+	struct file_lease *lease;
+	struct file_lock *fl;
+	u32 n = 0;
+	int ret = 0;
+
+	*leases = 0;
+	if (!ctx)
+		return 0;
+	spin_lock(&ctx->flc_lock);
+	list_for_each_entry(lease, &ctx->flc_lease, c.flc_list)
+		if (lease->c.flc_file == file)
+			*leases |= lease->c.flc_flags;
+	for_each_file_lock(fl, &ctx->flc_flock) {
+		if (fl->c.flc_file != file)
+			continue;
+		if (n == room) {
+			ret = -E2BIG;
+			goto out;
+		}
+		lock_to_h(fl, files, &out[n++]);
+	}
+	for_each_file_lock(fl, &ctx->flc_posix) {
+		if (fl->c.flc_file != file)
+			continue;
+		if (n == room) {
+			ret = -E2BIG;
+			goto out;
+		}
+		lock_to_h(fl, files, &out[n++]);
+	}
+	ret = n;
+out:
+	spin_unlock(&ctx->flc_lock);
+	return ret;
+}

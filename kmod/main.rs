@@ -26,6 +26,7 @@ mod image;
 mod inet;
 mod inotify;
 mod limits;
+mod locks;
 mod memfd;
 mod memory;
 mod objects;

@@ -97,6 +97,7 @@ pub mod rec {
     pub const MEMFD: u32 = 44;
     pub const INOTIFY: u32 = 47;
     pub const INOTIFY_WATCH: u32 = 48;
+    pub const FILE_LOCK: u32 = 39;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -133,6 +134,7 @@ pub mod rec {
             MEMFD => "MEMFD",
             INOTIFY => "INOTIFY",
             INOTIFY_WATCH => "INOTIFY_WATCH",
+            FILE_LOCK => "FILE_LOCK",
             _ => "UNKNOWN",
         }
     }
@@ -1346,4 +1348,50 @@ impl Record for CkptMemfdRec {
     fn trailer_len(&self) -> Result<usize, FieldError> {
         bounded("name_len", self.name_len, 0, CKPT_MEMFD_NAME_MAX)
     }
+}
+
+/// What a `FILE_LOCK` record's lock is.
+pub mod lock_kind {
+    /// `flock`: owned by the open file description.
+    pub const FLOCK: u32 = 1;
+    /// An open file description lock (`F_OFD_SETLK`): owned by the description.
+    pub const OFD: u32 = 2;
+    /// A POSIX record lock (`F_SETLK`): owned by the process's descriptor table.
+    pub const POSIX: u32 = 3;
+}
+
+/// A shared (read) lock: `LOCK_SH`, `F_RDLCK`.
+pub const CKPT_LOCK_READ: u32 = 1;
+/// An exclusive (write) lock: `LOCK_EX`, `F_WRLCK`.
+pub const CKPT_LOCK_WRITE: u32 = 2;
+/// The `end` of a lock to the end of the file, however it grows (`OFFSET_MAX`).
+pub const CKPT_LOCK_EOF: i64 = i64::MAX;
+
+/// `FILE_LOCK`: a lock the tree holds, after the `FILE` records of the descriptor table
+/// it is saved with (the first task that has the table). A `flock` or OFD lock is saved
+/// once per open file description, with the first table that has it; a POSIX lock with the
+/// table that owns it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptFileLockRec {
+    /// [`lock_kind`].
+    pub kind: u32,
+    /// [`CKPT_LOCK_READ`] or [`CKPT_LOCK_WRITE`].
+    pub lock_type: u32,
+    /// The open file description (`FILE.obj`) it is held through.
+    pub obj: u32,
+    /// A descriptor of this table open on that description (the lowest).
+    pub fd: i32,
+    /// A POSIX lock's process (its pid in the image), 0 for the others.
+    pub pid: i32,
+    pub __reserved: u32,
+    /// First byte locked (0 for `flock`).
+    pub start: i64,
+    /// Last byte locked, inclusive; [`CKPT_LOCK_EOF`] to the end of the file (and always
+    /// for `flock`).
+    pub end: i64,
+}
+
+impl Record for CkptFileLockRec {
+    const KIND: u32 = rec::FILE_LOCK;
 }

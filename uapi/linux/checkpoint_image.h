@@ -65,6 +65,7 @@
 #define CKPT_REC_MEMFD		44
 #define CKPT_REC_INOTIFY	47
 #define CKPT_REC_INOTIFY_WATCH	48
+#define CKPT_REC_FILE_LOCK	39
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -630,5 +631,30 @@ struct ckpt_memfd_rec {
 };
 
 #define CKPT_MEMFD_NAME_MAX	249
+
+/* What a FILE_LOCK record's lock is. */
+#define CKPT_LOCK_FLOCK		1
+#define CKPT_LOCK_OFD		2
+#define CKPT_LOCK_POSIX		3
+
+#define CKPT_LOCK_READ		1
+#define CKPT_LOCK_WRITE		2
+#define CKPT_LOCK_EOF		0x7fffffffffffffffLL
+
+/*
+ * A lock the tree holds, after the FILE records of its descriptor table: through
+ * description @obj (open at @fd), bytes @start to @end inclusive (CKPT_LOCK_EOF: to the
+ * end of the file); @pid is a POSIX lock's process.
+ */
+struct ckpt_file_lock_rec {
+	__u32 kind;
+	__u32 lock_type;
+	__u32 obj;
+	__s32 fd;
+	__s32 pid;
+	__u32 __reserved;
+	__s64 start;
+	__s64 end;
+};
 
 #endif

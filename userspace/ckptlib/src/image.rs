@@ -322,6 +322,7 @@ pub enum Rec {
         watch: img::CkptInotifyWatchRec,
         path: Vec<u8>,
     },
+    FileLock(img::CkptFileLockRec),
     /// One of the module's records (`MM` to `REGS`) whose payload
     /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
     /// module checks the rest when it reads it.
@@ -367,6 +368,7 @@ impl Rec {
             Rec::FileData { .. } => rec::FILE_DATA,
             Rec::Inotify(_) => rec::INOTIFY,
             Rec::InotifyWatch { .. } => rec::INOTIFY_WATCH,
+            Rec::FileLock(_) => rec::FILE_LOCK,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
     }
@@ -554,6 +556,7 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 path: path(kind, rest)?,
             }
         }
+        rec::FILE_LOCK => Rec::FileLock(fixed(p)?.0),
         kind => Rec::Unknown { kind, len: p.len() },
     })
 }

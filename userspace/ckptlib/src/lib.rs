@@ -16,6 +16,7 @@ pub mod image;
 pub mod inet;
 pub mod inotify;
 pub mod layout;
+pub mod locks;
 pub mod phase;
 pub mod procfs;
 pub mod refs;

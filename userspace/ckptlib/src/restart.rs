@@ -63,6 +63,8 @@ pub struct TaskImage {
     /// The process's timers, with its leader, if it has any ([`crate::timers`]).
     pub timers: Option<crate::timers::Timers>,
     pub files: Option<Vec<OpenFile>>,
+    /// The locks saved with its descriptor table ([`crate::locks`]), checked.
+    pub locks: Vec<img::CkptFileLockRec>,
     pub xstate: img::CkptXstateRec,
     pub xsave: Vec<u8>,
     /// Offset of the records the module reads for this task (`MM`, or `REGS`).
@@ -192,6 +194,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         deleted,
         inotify,
         refs: _,
+        locks: _,
     } = objs;
     crate::unix::check_pairs(&unix)?;
     crate::epoll::fill_order(&epolls)?;
@@ -287,6 +290,7 @@ struct Objects {
     inotify: HashMap<u32, InotifyImage>,
     /// What the records say of one another ([`crate::refs`]).
     refs: crate::refs::Refs,
+    locks: crate::locks::Seen,
 }
 
 fn read_task<R: Read + Seek>(
@@ -305,6 +309,7 @@ fn read_task<R: Read + Seek>(
         deleted,
         inotify,
         refs,
+        locks: seen_locks,
     } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -400,6 +405,7 @@ fn read_task<R: Read + Seek>(
     let table = first(rec::FILE, e.files);
     let mut files = Vec::new();
     let mut saved_epolls = Vec::new();
+    let mut locks = Vec::new();
     while table
         && matches!(
             r,
@@ -413,6 +419,7 @@ fn read_task<R: Read + Seek>(
                 | Rec::Memfd { .. }
                 | Rec::FileData { .. }
                 | Rec::Inotify(_)
+                | Rec::FileLock(_)
         )
     {
         refs.record(&r)?;
@@ -543,6 +550,7 @@ fn read_task<R: Read + Seek>(
                 );
                 inotify.insert(i.id, n);
             }
+            Rec::FileLock(l) => locks.push(l),
             _ => unreachable!("matched above"),
         }
         r = next(rd)?;
@@ -552,6 +560,7 @@ fn read_task<R: Read + Seek>(
     for id in saved_epolls {
         epolls[&id].check_targets(&files)?;
     }
+    crate::locks::check(&locks, &files, e.pid, seen_locks)?;
     let (xstate, xsave) = match r {
         Rec::Xstate { xstate, area } => (xstate, area),
         r => return Err(unexpected(rec::XSTATE, &r)),
@@ -608,6 +617,7 @@ fn read_task<R: Read + Seek>(
         pending,
         timers,
         files: table.then_some(files),
+        locks,
         xstate,
         xsave,
         kernel_pos,

@@ -35,6 +35,7 @@ mod files;
 mod fs;
 mod inet;
 mod inotify;
+mod locks;
 mod memfd;
 mod memory;
 mod per_task;

@@ -341,6 +341,7 @@ pub enum Decoded {
         len: usize,
     },
     InetSock(crate::inet::Shown),
+    FileLock(crate::locks::Shown),
 }
 
 fn prot_str(p: u32) -> String {
@@ -651,6 +652,7 @@ impl From<&Rec> for Decoded {
                 }
             }
             Rec::InetSock(r) => Decoded::InetSock(crate::inet::show(r)),
+            Rec::FileLock(l) => Decoded::FileLock(crate::locks::show(l)),
             Rec::Deleted(d) => Decoded::Deleted {
                 id: d.id,
                 mode: format!("{:#o}", d.mode),
