@@ -37,17 +37,7 @@
 
 #include "report.h"
 
-static int errors;
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			errors++;                                            \
-			fprintf(stderr, "locks: line %d: ", __LINE__);       \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
 
 static void wait_sig(int which)
 {
