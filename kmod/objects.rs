@@ -32,6 +32,8 @@ pub(crate) struct Objects {
     pub(crate) unix: crate::unix::Peers,
     /// What deleted files' data may still take of the image.
     pub(crate) deleted: crate::deleted::Budget,
+    /// The owners of open file descriptions (`F_SETOWN`) met.
+    pub(crate) fown: crate::fown::Owners,
 }
 
 impl Objects {
@@ -42,6 +44,7 @@ impl Objects {
             pipe_ends: RBTree::new(),
             unix: crate::unix::Peers::new(),
             deleted: crate::deleted::Budget::from_flags(0),
+            fown: crate::fown::Owners::new(),
         }
     }
 

@@ -63,6 +63,7 @@
 #define CKPT_REC_FILE_DATA	43
 #define CKPT_REC_DELETED	45
 #define CKPT_REC_MEMFD		44
+#define CKPT_REC_FOWN		46
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -336,6 +337,8 @@ struct ckpt_unix_sock_rec {
 	__u32 name_len;
 	__u32 nr_skbs;
 	__u32 __reserved;
+	__u32 rcvtimeo_ms;	/* SO_RCVTIMEO, ms rounded up, 0: none (appended) */
+	__u32 sndtimeo_ms;	/* SO_SNDTIMEO */
 };
 
 /* SKB: one queued message of the UNIX_SOCK before it; followed by len bytes. */
@@ -439,7 +442,8 @@ struct ckpt_inet_sock_rec {
 	__u32 keepcnt;
 	__u32 defer_accept;	/* seconds */
 	__u32 fastopen;
-	__u32 __reserved[2];
+	__u32 rcvtimeo_ms;	/* SO_RCVTIMEO, ms rounded up, 0: none */
+	__u32 sndtimeo_ms;	/* SO_SNDTIMEO */
 };
 
 /*
@@ -601,5 +605,29 @@ struct ckpt_memfd_rec {
 };
 
 #define CKPT_MEMFD_NAME_MAX	249
+
+/* ckpt_fown_rec.owner_type: F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP */
+#define CKPT_FOWN_TID		0
+#define CKPT_FOWN_PID		1
+#define CKPT_FOWN_PGRP		2
+
+/* ckpt_fown_rec.flags */
+#define CKPT_FOWN_ASYNC		(1u << 0)
+
+/*
+ * FOWN: owner (F_SETOWN_EX), signal (F_SETSIG) and O_ASYNC of an open file
+ * description, right after its first FILE record; pid in the tree's pid
+ * namespace (0: none), uid/euid of the setter in the checkpointer's user ns.
+ */
+struct ckpt_fown_rec {
+	__u32 obj;
+	__u32 owner_type;
+	__s32 pid;
+	__u32 uid;
+	__u32 euid;
+	__s32 signum;
+	__u32 flags;
+	__u32 __reserved;
+};
 
 #endif

@@ -317,6 +317,8 @@ pub enum Rec {
         data: img::CkptFileDataRec,
         bytes: Vec<u8>,
     },
+    /// The owner, signal and `O_ASYNC` of a description.
+    Fown(img::CkptFownRec),
     /// One of the module's records (`MM` to `REGS`) whose payload
     /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
     /// module checks the rest when it reads it.
@@ -360,6 +362,7 @@ impl Rec {
             Rec::Deleted(_) => rec::DELETED,
             Rec::Memfd { .. } => rec::MEMFD,
             Rec::FileData { .. } => rec::FILE_DATA,
+            Rec::Fown(_) => rec::FOWN,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
     }
@@ -493,6 +496,7 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
         rec::TIMERFD => Rec::Anonfd(crate::anonfd::AnonFd::Timerfd(fixed(p)?.0)),
         rec::SIGNALFD => Rec::Anonfd(crate::anonfd::AnonFd::Signalfd(fixed(p)?.0)),
         rec::INET_SOCK => Rec::InetSock(fixed(p)?.0),
+        rec::FOWN => Rec::Fown(fixed(p)?.0),
         rec::EPOLL => {
             let (epoll, rest) = fixed::<img::CkptEpollRec>(p)?;
             let items = <[img::CkptEpollItem]>::ref_from_bytes(rest)

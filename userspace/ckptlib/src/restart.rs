@@ -90,6 +90,8 @@ pub struct Image {
     pub epolls: HashMap<u32, EpollImage>,
     /// Deleted files, by id (their `FILE` records' `pipe`).
     pub deleted: HashMap<u32, crate::deleted::DeletedImage>,
+    /// Owners and signals of descriptions (`FOWN`), by description (`FILE.obj`).
+    pub fowns: HashMap<u32, crate::fown::Fown>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -187,8 +189,10 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         inet,
         epolls,
         deleted,
+        fowns,
     } = objs;
     crate::unix::check_pairs(&unix)?;
+    crate::fown::check_owners(&tree, &fowns)?;
     crate::epoll::fill_order(&epolls)?;
     Ok(Image {
         header,
@@ -201,6 +205,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         inet,
         epolls,
         deleted,
+        fowns,
     })
 }
 
@@ -278,6 +283,7 @@ struct Objects {
     inet: HashMap<u32, img::CkptInetSockRec>,
     epolls: HashMap<u32, EpollImage>,
     deleted: HashMap<u32, crate::deleted::DeletedImage>,
+    fowns: HashMap<u32, crate::fown::Fown>,
 }
 
 fn read_task<R: Read + Seek>(
@@ -294,6 +300,7 @@ fn read_task<R: Read + Seek>(
         inet,
         epolls,
         deleted,
+        fowns,
     } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -401,6 +408,7 @@ fn read_task<R: Read + Seek>(
                 | Rec::Deleted(_)
                 | Rec::Memfd { .. }
                 | Rec::FileData { .. }
+                | Rec::Fown(_)
         )
     {
         match r {
@@ -504,6 +512,7 @@ fn read_task<R: Read + Seek>(
             Rec::Deleted(d) => crate::deleted::add_file(deleted, d)?,
             Rec::Memfd { memfd, name } => crate::deleted::add_memfd(deleted, memfd, &name)?,
             Rec::FileData { data, bytes } => crate::deleted::add_data(deleted, data, bytes)?,
+            Rec::Fown(f) => crate::fown::add(fowns, f, files.last(), e.tgid)?,
             _ => unreachable!("matched above"),
         }
         r = next(rd)?;

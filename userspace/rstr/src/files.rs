@@ -256,6 +256,8 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             if fds.contains_key(&f.rec.obj) {
                 continue;
             }
+            // O_ASYNC comes last, at the descriptor's own number (crate::fown).
+            let f = &*crate::fown::without_async(f);
             let fd = if f.rec.kind == file_kind::PIPE {
                 pipe_end(image, f, &mut pipes)?
             } else if f.rec.kind == file_kind::UNIX_SOCKET {

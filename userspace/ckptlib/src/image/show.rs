@@ -131,6 +131,8 @@ pub enum Decoded {
         /// The name, an abstract one shown with `@` for its NUL.
         name: String,
         nr_skbs: u32,
+        rcvtimeo_ms: u32,
+        sndtimeo_ms: u32,
     },
     Skb {
         len: u32,
@@ -328,6 +330,7 @@ pub enum Decoded {
         len: usize,
     },
     InetSock(crate::inet::Shown),
+    Fown(crate::fown::Shown),
 }
 
 fn prot_str(p: u32) -> String {
@@ -444,6 +447,8 @@ impl From<&Rec> for Decoded {
                     _ => lossy(name),
                 },
                 nr_skbs: u.nr_skbs,
+                rcvtimeo_ms: u.rcvtimeo_ms,
+                sndtimeo_ms: u.sndtimeo_ms,
             },
             Rec::Skb { skb, data } => Decoded::Skb {
                 len: skb.len,
@@ -638,6 +643,7 @@ impl From<&Rec> for Decoded {
                 }
             }
             Rec::InetSock(r) => Decoded::InetSock(crate::inet::show(r)),
+            Rec::Fown(r) => Decoded::Fown(crate::fown::show(r)),
             Rec::Deleted(d) => Decoded::Deleted {
                 id: d.id,
                 mode: format!("{:#o}", d.mode),
