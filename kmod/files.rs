@@ -21,8 +21,8 @@ use crate::sys::task::{FdFacts, FsPath, OpenFd, TaskRef};
 use crate::uapi::image::{self as img, file_kind, rec};
 
 use kernel::bindings::{
-    O_ACCMODE, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG,
-    S_IFSOCK,
+    O_ACCMODE, O_PATH, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+    S_IFREG, S_IFSOCK,
 };
 
 /// A buffer for one path (`PATH_MAX`).
@@ -87,14 +87,29 @@ pub(crate) fn reopenable(what: fmt::Arguments<'_>, p: &[u8]) -> CkptResult {
 /// The highest descriptor number `rstr` takes (`FILE` records are checked against it).
 const FD_MAX: u32 = 1 << 20;
 
-/// Refuses what `rstr` would not rebuild of the descriptor `fd`: a number beyond [`FD_MAX`].
-/// (Owners, signals and `O_ASYNC` are [`crate::fown`]'s.)
+/// Refuses what `rstr` would not rebuild of the descriptor `fd`: a number beyond [`FD_MAX`],
+/// an `O_PATH` descriptor of anything but a regular file, directory or device reopened by
+/// path. (Owners, signals and `O_ASYNC` are [`crate::fown`]'s.)
 fn check_fd(o: &OpenFd) -> CkptResult {
-    let fd = o.fd;
+    let (fd, e) = (o.fd, &o.facts);
     if fd >= FD_MAX {
         refuse!(
             EOPNOTSUPP,
             "fd {fd}: descriptors from {FD_MAX} on are not supported yet"
+        );
+    }
+    // A socket file's is refused by `crate::unix`, a symbolic link's as a file not saved.
+    let what = match o.rec.mode & S_IFMT {
+        S_IFIFO => "pipe or FIFO",
+        S_IFREG | S_IFDIR | S_IFCHR if e.internal != 0 => "memfd or shared memory object",
+        S_IFREG | S_IFDIR | S_IFCHR if e.unlinked != 0 => "deleted file",
+        S_IFREG | S_IFDIR | S_IFCHR | S_IFSOCK | S_IFLNK => return Ok(()),
+        _ => "anonymous inode or block device",
+    };
+    if o.rec.flags & O_PATH != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: O_PATH descriptor of a {what}; not supported yet"
         );
     }
     Ok(())

@@ -607,9 +607,9 @@ struct ckpt_memfd_rec {
 #define CKPT_MEMFD_NAME_MAX	249
 
 /* ckpt_fown_rec.owner_type: F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP */
-#define CKPT_FOWN_TID		0
-#define CKPT_FOWN_PID		1
-#define CKPT_FOWN_PGRP		2
+#define CKPT_FOWN_TYPE_TID	0
+#define CKPT_FOWN_TYPE_PID	1
+#define CKPT_FOWN_TYPE_PGRP	2
 
 /* ckpt_fown_rec.flags */
 #define CKPT_FOWN_ASYNC		(1u << 0)

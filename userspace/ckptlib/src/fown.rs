@@ -98,7 +98,10 @@ pub fn check(r: &CkptFownRec, f: &CkptFileRec) -> Result<()> {
         "FOWN record of fd {fd}: O_ASYNC differs from its FILE record's"
     );
     ensure!(
-        matches!(r.owner_type, fown_type::TID | fown_type::PID | fown_type::PGRP),
+        matches!(
+            r.owner_type,
+            fown_type::TID | fown_type::PID | fown_type::PGRP
+        ),
         "FOWN record of fd {fd}: owner type {}",
         r.owner_type
     );
@@ -189,7 +192,13 @@ mod tests {
         (t.pid, t.tgid) = (101, 100);
         let tree = [e, t];
         let mut fowns = HashMap::new();
-        fowns.insert(7, Fown { rec: owned(), tgid: 100 });
+        fowns.insert(
+            7,
+            Fown {
+                rec: owned(),
+                tgid: 100,
+            },
+        );
         assert!(check_owners(&tree, &fowns).is_ok());
         let with = |f: fn(&mut Fown)| {
             let mut m = fowns.clone();
@@ -198,7 +207,9 @@ mod tests {
         };
         assert!(with(|f| f.rec.pid = 101).is_err());
         assert!(with(|f| (f.rec.pid, f.rec.owner_type) = (101, fown_type::TID)).is_ok());
-        assert!(with(|f| (f.rec.pid, f.rec.owner_type, f.tgid) = (101, fown_type::TID, 5)).is_err());
+        assert!(
+            with(|f| (f.rec.pid, f.rec.owner_type, f.tgid) = (101, fown_type::TID, 5)).is_err()
+        );
         assert!(with(|f| (f.rec.pid, f.rec.owner_type) = (90, fown_type::PGRP)).is_ok());
         assert!(with(|f| (f.rec.pid, f.rec.owner_type) = (91, fown_type::PGRP)).is_err());
     }

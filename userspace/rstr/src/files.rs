@@ -321,7 +321,8 @@ fn open_file(f: &OpenFile) -> Result<OwnedFd> {
             f.path,
         );
     }
-    if r.kind == file_kind::REGULAR {
+    // An O_PATH descriptor has no offset (lseek: EBADF).
+    if r.kind == file_kind::REGULAR && r.flags & libc::O_PATH as u32 == 0 {
         let at = lseek(&fd, r.pos, Whence::SeekSet);
         ensure!(
             at == Ok(r.pos),

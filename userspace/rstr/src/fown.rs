@@ -50,7 +50,10 @@ pub fn without_async(f: &OpenFile) -> Cow<'_, OpenFile> {
 fn sets(image: &Image, i: usize, obj: u32, fd: i32) -> bool {
     let first = image.tasks.iter().enumerate().find_map(|(ti, t)| {
         let files = t.as_ref()?.files.as_ref()?;
-        files.iter().find(|f| f.rec.obj == obj).map(|f| (ti, f.rec.fd))
+        files
+            .iter()
+            .find(|f| f.rec.obj == obj)
+            .map(|f| (ti, f.rec.fd))
     });
     first == Some((i, fd))
 }
