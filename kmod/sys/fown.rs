@@ -35,6 +35,11 @@ const _: () = {
     assert!(offset_of!(FownFacts, pid_type) == 8 && offset_of!(FownFacts, signum) == 20);
 };
 
+// Only pointers to these C structs cross (see `super::task`).
+#[allow(
+    improper_ctypes,
+    reason = "pointers to bindgen structs with empty members"
+)]
 extern "C" {
     fn ckpt_helper_task_fown(
         task: *mut bindings::task_struct,
