@@ -297,12 +297,12 @@ int main(int argc, char **argv)
 	}
 
 	for (;;) {
-		report("parent",
-		       "ready 1 child %d nobody %d p %d w %d q %d qw %d s %d direct %d udp %d "
-		       "sig1 %d fd1 %d sig2 %d fd2 %d sig3 %d fd3 %d sig4 %d checked %d errors %d",
-		       child, nobody, p[0], p[1], q[0], q[1], sv[0], direct >= 0, ntohs(a.sin_port),
-		       (int)count[1], (int)last_fd[1], (int)count[2], (int)last_fd[2],
-		       (int)count[3], (int)last_fd[3], (int)count[4], checked, errors);
+		static const char fmt[] = "ready 1 child %d nobody %d p %d w %d q %d qw %d s %d direct %d udp %d sig1 %d fd1 %d sig2 %d fd2 %d sig3 %d fd3 %d sig4 %d checked %d errors %d";
+
+		report("parent", fmt, child, nobody, p[0], p[1], q[0], q[1], sv[0], direct >= 0,
+		       ntohs(a.sin_port), (int)count[1], (int)last_fd[1], (int)count[2],
+		       (int)last_fd[2], (int)count[3], (int)last_fd[3], (int)count[4], checked,
+		       errors);
 		wait_any();
 		drain(p[0]);
 		drain(q[0]);
