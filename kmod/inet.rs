@@ -151,7 +151,8 @@ pub(crate) fn timeo_ms(jiffies: u64, hz: u32) -> Option<u32> {
     if hz == 0 {
         return None;
     }
-    let ms = (u128::from(jiffies) * 1000).div_ceil(u128::from(hz));
+    // No u128: its division is a libgcc call the kernel does not have.
+    let ms = jiffies.checked_mul(1000)?.div_ceil(u64::from(hz));
     u32::try_from(ms).ok()
 }
 

@@ -24,7 +24,8 @@
  *     On SIGUSR2 the parent checks that F_GETFL, F_GETOWN_EX and F_GETSIG of each
  *     descriptor are what they were, the timeouts (getsockopt, and a recv that times out
  *     in about that time), the O_PATH descriptors: "checked N errors E".
- *   fown outside DIR       one process, a pipe F_SETOWN to its parent (outside the tree).
+ *   fown outside DIR       one process, a pipe F_SETOWN to its parent (outside the tree),
+ *                          without O_ASYNC.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -223,7 +224,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "outside")) {
 		if (pipe(p))
 			die("pipe");
-		async_owned(p[0], F_OWNER_PID, getppid(), SIGRTMIN + 1, 1);
+		/* No O_ASYNC: its parent must get no signal (a pipe's close sends one). */
+		async_owned(p[0], F_OWNER_PID, getppid(), SIGRTMIN + 1, 0);
 		report("outside", "ready 1 fd %d owner %d", p[0], getppid());
 		for (;;)
 			pause();
