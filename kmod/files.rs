@@ -21,8 +21,8 @@ use crate::sys::task::{FdFacts, FsPath, OpenFd, TaskRef};
 use crate::uapi::image::{self as img, file_kind, rec};
 
 use kernel::bindings::{
-    O_ACCMODE, O_PATH, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
-    S_IFREG, S_IFSOCK,
+    O_ACCMODE, O_PATH, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK,
+    S_IFMT, S_IFREG, S_IFSOCK,
 };
 
 /// A buffer for one path (`PATH_MAX`).

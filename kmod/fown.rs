@@ -93,7 +93,9 @@ impl Owners {
             let live = || members.iter().map(|m| &m.entry);
             let found = match w.owner_type {
                 fown_type::TID => live().find(|e| e.pid == pid).map(|e| e.tgid),
-                fown_type::PID => live().find(|e| e.pid == pid && e.tgid == pid).map(|e| e.tgid),
+                fown_type::PID => live()
+                    .find(|e| e.pid == pid && e.tgid == pid)
+                    .map(|e| e.tgid),
                 _ => live().find(|e| e.pgid == pid).map(|_| 0),
             };
             let Some(tgid) = found else {
@@ -125,7 +127,7 @@ fn needs_record(o: &OpenFd) -> bool {
 }
 
 /// The `FOWN` record of the descriptor `o` of `task`, if its description needs one and
-/// this is the first descriptor of it met; written by [`write`] after its `FILE`.
+/// this is the first descriptor of it met; written by [`write()`] after its `FILE`.
 pub(crate) fn checkpoint(
     task: &TaskRef,
     ns: Option<&TaskRef>,
@@ -141,7 +143,11 @@ pub(crate) fn checkpoint(
         .try_create_and_insert(o.facts.file_id, (), GFP_KERNEL_ACCOUNT)?;
     let f = task.fown(fd, ns).context(fmt!("fd {fd}: owner"))?;
     if !(0..=img::CKPT_NSIG as i32).contains(&f.signum) {
-        refuse!(EINVAL, "fd {fd}: F_SETSIG signal {} is not a signal", f.signum);
+        refuse!(
+            EINVAL,
+            "fd {fd}: F_SETSIG signal {} is not a signal",
+            f.signum
+        );
     }
     let mut r = img::CkptFownRec {
         obj: o.rec.obj,
