@@ -109,7 +109,20 @@ impl Owners {
                     "task {task}: fd {fd}: owner {what} {pid} (F_SETOWN) is outside the checkpointed tree"
                 );
             };
-            let own_tgid = live().find(|e| e.pid == task).map_or(0, |e| e.tgid);
+            let Some(saver) = live().find(|e| e.pid == task) else {
+                continue;
+            };
+            // A process on its parent's memory (CLONE_VM) is restarted by its parent's
+            // path, which sets no owners.
+            let vm_child = saver.pid == saver.tgid
+                && live().any(|e| e.pid == e.tgid && e.pid != saver.pid && e.mm == saver.mm);
+            if vm_child {
+                refuse!(
+                    EOPNOTSUPP,
+                    "task {task}: fd {fd}: an owner (F_SETOWN) on a description first held by a process that shares its parent's memory (CLONE_VM); not supported yet"
+                );
+            }
+            let own_tgid = saver.tgid;
             if w.owner_type == fown_type::TID && tgid != pid && tgid != own_tgid {
                 refuse!(
                     EOPNOTSUPP,

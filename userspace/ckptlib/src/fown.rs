@@ -137,6 +137,14 @@ pub fn check_owners(tree: &[img::CkptTreeEntry], fowns: &HashMap<u32, Fown>) -> 
             "FOWN record of description {obj}: owner {} {pid} is not in the image",
             type_name(f.rec.owner_type)
         );
+        let saver = tree.iter().find(|e| e.pid == f.tgid);
+        ensure!(
+            !saver.is_some_and(|s| tree
+                .iter()
+                .any(|e| e.pid == e.tgid && e.pid != s.pid && e.mm == s.mm)),
+            "FOWN record of description {obj}: first held by a process that shares its \
+             parent's memory (CLONE_VM), whose restart sets no owners"
+        );
         if f.rec.owner_type == fown_type::TID {
             let tgid = tree.iter().find(|e| e.pid == pid).map_or(0, |e| e.tgid);
             ensure!(
@@ -187,7 +195,7 @@ mod tests {
     #[test]
     fn owners_must_be_in_the_tree() {
         let mut e = img::CkptTreeEntry::new_zeroed();
-        (e.pid, e.tgid, e.pgid) = (100, 100, 90);
+        (e.pid, e.tgid, e.pgid, e.mm) = (100, 100, 90, 1);
         let mut t = e;
         (t.pid, t.tgid) = (101, 100);
         let tree = [e, t];
@@ -212,5 +220,12 @@ mod tests {
         );
         assert!(with(|f| (f.rec.pid, f.rec.owner_type) = (90, fown_type::PGRP)).is_ok());
         assert!(with(|f| (f.rec.pid, f.rec.owner_type) = (91, fown_type::PGRP)).is_err());
+        // Saved with a process on another's memory (CLONE_VM).
+        let mut v = e;
+        (v.pid, v.tgid, v.mm) = (102, 102, e.mm);
+        let tree = [e, t, v];
+        let mut m = fowns.clone();
+        m.get_mut(&7).unwrap().tgid = 102;
+        assert!(check_owners(&tree, &m).is_err());
     }
 }
