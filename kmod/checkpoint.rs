@@ -167,6 +167,7 @@ fn write_image(
         write_task(m, ns.as_ref(), &mut tree.objects, w)?;
     }
     tree.objects.unix.check()?;
+    tree.objects.fown.check(&tree.members)?;
 
     let tail = img::CkptTailRec {
         magic: img::CKPT_TAIL_MAGIC,
@@ -197,7 +198,8 @@ fn write_task(
     }
     if objs.first_save(i.files) {
         objs.unix.set_task(pid);
-        files::checkpoint(task, objs, w).context(fmt!("task {pid}"))?;
+        objs.fown.set_task(pid);
+        files::checkpoint(task, ns, objs, w).context(fmt!("task {pid}"))?;
         crate::locks::checkpoint(task, i.files, pid, !owns_mm, objs, w)
             .context(fmt!("task {pid}"))?;
     }

@@ -21,9 +21,8 @@ use crate::sys::task::{FdFacts, FsPath, OpenFd, TaskRef};
 use crate::uapi::image::{self as img, file_kind, rec};
 
 use kernel::bindings::{
-    pid_type_PIDTYPE_PGID, pid_type_PIDTYPE_PID, pid_type_PIDTYPE_TGID, FASYNC as O_ASYNC,
-    O_ACCMODE, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG,
-    S_IFSOCK,
+    O_ACCMODE, O_PATH, O_RDWR, O_WRONLY, PIPEFS_MAGIC, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK,
+    S_IFMT, S_IFREG, S_IFSOCK,
 };
 
 /// A buffer for one path (`PATH_MAX`).
@@ -87,21 +86,10 @@ pub(crate) fn reopenable(what: fmt::Arguments<'_>, p: &[u8]) -> CkptResult {
 
 /// The highest descriptor number `rstr` takes (`FILE` records are checked against it).
 const FD_MAX: u32 = 1 << 20;
-/// `enum pid_type`: what an `F_SETOWN` owner is.
-fn owner_kind(t: u32) -> &'static str {
-    if t == pid_type_PIDTYPE_PID {
-        "thread"
-    } else if t == pid_type_PIDTYPE_TGID {
-        "process"
-    } else if t == pid_type_PIDTYPE_PGID {
-        "process group"
-    } else {
-        "session"
-    }
-}
 
-/// Refuses what `rstr` would not rebuild of the descriptor `fd`: an `O_ASYNC` or owned
-/// (`F_SETOWN`, `F_SETSIG`) one, a number beyond [`FD_MAX`].
+/// Refuses what `rstr` would not rebuild of the descriptor `fd`: a number beyond [`FD_MAX`],
+/// an `O_PATH` descriptor of anything but a regular file, directory or device reopened by
+/// path. (Owners, signals and `O_ASYNC` are [`crate::fown`]'s.)
 fn check_fd(o: &OpenFd) -> CkptResult {
     let (fd, e) = (o.fd, &o.facts);
     if fd >= FD_MAX {
@@ -110,15 +98,18 @@ fn check_fd(o: &OpenFd) -> CkptResult {
             "fd {fd}: descriptors from {FD_MAX} on are not supported yet"
         );
     }
-    let flags = o.rec.flags;
-    if flags & O_ASYNC != 0 || e.owned != 0 || e.signum != 0 {
-        let o_async = if flags & O_ASYNC != 0 { "on" } else { "off" };
+    // A socket file's is refused by `crate::unix`, a symbolic link's as a file not saved.
+    let what = match o.rec.mode & S_IFMT {
+        S_IFIFO => "pipe or FIFO",
+        S_IFREG | S_IFDIR | S_IFCHR if e.internal != 0 => "memfd or shared memory object",
+        S_IFREG | S_IFDIR | S_IFCHR if e.unlinked != 0 => "deleted file",
+        S_IFREG | S_IFDIR | S_IFCHR | S_IFSOCK | S_IFLNK => return Ok(()),
+        _ => "anonymous inode or block device",
+    };
+    if o.rec.flags & O_PATH != 0 {
         refuse!(
             EOPNOTSUPP,
-            "fd {fd}: signal-driven I/O (O_ASYNC {o_async}, F_SETOWN {} {}, F_SETSIG {}) is not saved yet",
-            owner_kind(e.owner_type),
-            e.owner,
-            e.signum
+            "fd {fd}: O_PATH descriptor of a {what}; not supported yet"
         );
     }
     Ok(())
@@ -239,22 +230,32 @@ fn kind_of(mode: u32) -> core::result::Result<u32, Unsaved> {
     }
 }
 
-/// `FILE` records of every descriptor; each pipe's `PIPE` record before its first `FILE`.
-pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter) -> CkptResult {
+/// `FILE` records of every descriptor; each pipe's `PIPE` record before its first `FILE`;
+/// a description's `FOWN` right after its first `FILE` (`ns`: the tree's pid namespace).
+pub(crate) fn checkpoint(
+    task: &TaskRef,
+    ns: Option<&TaskRef>,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+) -> CkptResult {
     let mut path = path_buf()?;
     let mut pipe_buf = VVec::with_capacity(PIPE_MAX, GFP_KERNEL_ACCOUNT)?;
     let mut unix_saver = None;
     let mut from = 0;
+    let mut fown = None;
     while let Some(mut o) = task
         .next_fd(from, &mut path)
         .context(fmt!("fd {from} and up"))?
     {
+        // The previous descriptor's records all written: its FOWN follows its FILE.
+        crate::fown::write(&mut fown, w)?;
         let fd = o.fd;
         from = fd + 1;
         o.rec.fd = fd as i32;
         o.rec.obj = objs.id(o.facts.file_id)?;
         crate::locks::check_leases(task, &o, &path[..o.rec.path_len as usize])?;
         check_fd(&o)?;
+        fown = crate::fown::checkpoint(task, ns, &mut objs.fown, &o)?;
         let name = &path[..o.rec.path_len as usize];
         if let Some(kind) = crate::anonfd::kind_of(o.facts.fs_magic, name) {
             crate::anonfd::checkpoint(task, objs, w, &mut o, kind)?;
@@ -332,7 +333,7 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
         o.rec.kind = kind;
         w.record(rec::FILE, &[o.rec.as_bytes(), p])?;
     }
-    Ok(())
+    crate::fown::write(&mut fown, w)
 }
 
 #[kunit_tests(ckpt_files)]
@@ -349,11 +350,5 @@ mod tests {
         assert_eq!(kind_of(S_IFBLK | 0o660), Err(Unsaved::BlockDevice));
         // An anonymous inode has no file type.
         assert_eq!(kind_of(0o600), Err(Unsaved::Other));
-    }
-
-    #[test]
-    fn only_pid_types_name_owners() {
-        assert_eq!(owner_kind(pid_type_PIDTYPE_PID), "thread");
-        assert_eq!(owner_kind(pid_type_PIDTYPE_PGID), "process group");
     }
 }

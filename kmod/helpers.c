@@ -1142,7 +1142,7 @@ int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace
 #include <net/tcp_states.h>
 #include "af_unix.h"
 
-static_assert(sizeof(struct ckpt_h_unix) == 240);
+static_assert(sizeof(struct ckpt_h_unix) == 264);
 static_assert(CKPT_UNIX_RCV_SHUTDOWN == RCV_SHUTDOWN && CKPT_UNIX_SEND_SHUTDOWN == SEND_SHUTDOWN);
 static_assert(offsetof(struct ckpt_h_unix, family) == 24 &&
 	      offsetof(struct ckpt_h_unix, backlog) == 56 &&
@@ -1271,6 +1271,9 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *
 	out->peek_off = READ_ONCE(sk->sk_peek_off);
 	out->timeo = (READ_ONCE(sk->sk_rcvtimeo) != MAX_SCHEDULE_TIMEOUT) |
 		     (READ_ONCE(sk->sk_sndtimeo) != MAX_SCHEDULE_TIMEOUT) << 1;
+	out->rcvtimeo = READ_ONCE(sk->sk_rcvtimeo);
+	out->sndtimeo = READ_ONCE(sk->sk_sndtimeo);
+	out->hz = HZ;
 	out->rcvlowat = READ_ONCE(sk->sk_rcvlowat);
 	out->filter = !!rcu_access_pointer(sk->sk_filter);
 	out->read_opts = (sock_flag(sk, SOCK_RCVTSTAMP) ? CKPT_H_UNIX_OPT_TIMESTAMP : 0) |
@@ -1384,7 +1387,7 @@ int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *bu
 #include <net/sock_reuseport.h>
 #include <net/tcp.h>
 
-static_assert(sizeof(struct ckpt_h_inet) == 280);
+static_assert(sizeof(struct ckpt_h_inet) == 296);
 static_assert(CKPT_H_TCP_ESTABLISHED == TCP_ESTABLISHED && CKPT_H_TCP_CLOSE == TCP_CLOSE &&
 	      CKPT_H_TCP_LISTEN == TCP_LISTEN && CKPT_H_TCP_NAGLE_OFF == TCP_NAGLE_OFF);
 static_assert(CKPT_H_SOCK_BINDADDR_LOCK == SOCK_BINDADDR_LOCK);
@@ -1515,6 +1518,8 @@ int ckpt_helper_task_inet(struct task_struct *task, u32 fd, struct ckpt_h_inet *
 	out->filter = !!rcu_access_pointer(sk->sk_filter);
 	out->timeo = (READ_ONCE(sk->sk_rcvtimeo) != MAX_SCHEDULE_TIMEOUT) |
 		     (READ_ONCE(sk->sk_sndtimeo) != MAX_SCHEDULE_TIMEOUT) << 1;
+	out->rcvtimeo = READ_ONCE(sk->sk_rcvtimeo);
+	out->sndtimeo = READ_ONCE(sk->sk_sndtimeo);
 	out->peek_off = READ_ONCE(sk->sk_peek_off);
 	out->tsflags = READ_ONCE(sk->sk_tsflags);
 	out->rcv_queue = skb_queue_len_lockless(&sk->sk_receive_queue);
@@ -1853,4 +1858,48 @@ int ckpt_helper_file_locks(struct file *file, u64 files, struct ckpt_h_lock *out
 out:
 	spin_unlock(&ctx->flc_lock);
 	return ret;
+}
+
+/* ---- owners of open file descriptions (F_SETOWN) ----------------------- */
+
+static_assert(sizeof(struct ckpt_h_fown) == 24);
+
+/*
+ * The owner of descriptor @fd of @task into @out: its pid numbered in @ns (0
+ * when @ns does not see it), its type, the uid and euid
+ * F_SETOWN recorded (in the caller's user namespace), F_SETSIG's signal. The
+ * owner is read under its lock, as f_getown_ex() does. -EBADF if @fd is not
+ * open any more.
+ */
+int ckpt_helper_task_fown(struct task_struct *task, u32 fd, struct pid_namespace *ns,
+			  struct ckpt_h_fown *out)
+{
+	struct user_namespace *user_ns = current_user_ns();
+	struct fown_struct *o;
+	struct file *file;
+	unsigned int n = fd;
+
+	memset(out, 0, sizeof(*out));
+	file = fget_task_next(task, &n);
+	if (!file)
+		return -EBADF;
+	if (n != fd) {
+		fput(file);
+		return -EBADF;
+	}
+	o = file_f_owner(file);
+	if (o) {
+		read_lock_irq(&o->lock);
+		if (o->pid) {
+			out->owned = 1;
+			out->pid = pid_nr_ns(o->pid, ns);
+			out->pid_type = o->pid_type;
+			out->uid = from_kuid_munged(user_ns, o->uid);
+			out->euid = from_kuid_munged(user_ns, o->euid);
+		}
+		read_unlock_irq(&o->lock);
+		out->signum = READ_ONCE(o->signum);
+	}
+	fput(file);
+	return 0;
 }

@@ -206,6 +206,9 @@ struct ckpt_h_unix {
 	u32 path_len;		/* of the bound file's path in the path buffer */
 	u8 name[108];		/* sun_path as bound */
 	u32 read_opts;		/* CKPT_H_UNIX_OPT_*: options that change what is read */
+	u64 rcvtimeo, sndtimeo;	/* sk_rcvtimeo, sk_sndtimeo: jiffies, LONG_MAX for none */
+	u32 hz;			/* HZ */
+	u32 __reserved2;
 };
 
 #define CKPT_H_UNIX_PATH_NONE	0	/* unbound or abstract */
@@ -299,6 +302,7 @@ struct ckpt_h_inet {
 	u32 gso_size;		/* UDP_SEGMENT */
 	u32 rmem;		/* sk_rmem_alloc_get(): bytes received, unread */
 	u32 __reserved;
+	u64 rcvtimeo, sndtimeo;	/* sk_rcvtimeo, sk_sndtimeo: jiffies, LONG_MAX for none */
 };
 
 #define CKPT_H_INET_SF_KEEPOPEN		(1 << 0)	/* SO_KEEPALIVE */
@@ -362,6 +366,7 @@ struct ckpt_h_inotify_watch {
 
 int ckpt_helper_task_inotify(struct task_struct *task, u32 fd, void *buf, u32 size,
 			     u32 *count);
+
 /* File locks (kmod/locks.rs): one lock held through a file, as fs/locks.c keeps it. */
 struct ckpt_h_lock {
 	u32 flags;		/* flc_flags (FL_FLOCK, FL_POSIX, FL_OFDLCK...) */
@@ -387,5 +392,20 @@ struct ckpt_h_lock {
 
 int ckpt_helper_file_locks(struct file *file, u64 files, struct ckpt_h_lock *out, u32 room,
 			   u32 *leases);
+
+/*
+ * The owner of an open file description (struct fown_struct, F_SETOWN), as
+ * ckpt_helper_task_fown reads it under its lock.
+ */
+struct ckpt_h_fown {
+	u32 owned;		/* an owner is set (f_owner->pid) */
+	s32 pid;		/* its number in the namespace asked for, 0 if not seen there */
+	u32 pid_type;		/* enum pid_type */
+	u32 uid, euid;		/* of the setter, in the caller's user namespace */
+	s32 signum;		/* F_SETSIG */
+};
+
+int ckpt_helper_task_fown(struct task_struct *task, u32 fd, struct pid_namespace *ns,
+			  struct ckpt_h_fown *out);
 
 #endif

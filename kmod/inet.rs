@@ -141,6 +141,21 @@ type Applies = fn(&InetFacts) -> bool;
 /// Why, after `fd N: AF_INET TCP socket ADDR: `.
 type Why = fn(&InetFacts, &mut fmt::Formatter<'_>) -> fmt::Result;
 
+/// A socket timeout (`sk_rcvtimeo`, `sk_sndtimeo`) of `jiffies` at `hz` in milliseconds,
+/// rounded up, as its record keeps it: 0 for none (`MAX_SCHEDULE_TIMEOUT`), `None` when it
+/// does not fit in 32 bits.
+pub(crate) fn timeo_ms(jiffies: u64, hz: u32) -> Option<u32> {
+    if jiffies == 0 || jiffies >= i64::MAX as u64 {
+        return Some(0);
+    }
+    if hz == 0 {
+        return None;
+    }
+    // No u128: its division is a libgcc call the kernel does not have.
+    let ms = jiffies.checked_mul(1000)?.div_ceil(u64::from(hz));
+    u32::try_from(ms).ok()
+}
+
 /// What `rstr` would not make again, one rule a line, in the order they are tried.
 #[rustfmt::skip]
 const RULES: &[(Applies, Why)] = &[
@@ -165,7 +180,7 @@ const RULES: &[(Applies, Why)] = &[
     (|i| i.inet_flags & INET_IF_RECVERR != 0, |_, f| f.write_str("with IP_RECVERR or IPV6_RECVERR set; not saved yet")),
     (|i| i.cmsg_flags != 0 || i.rxopt != 0, |_, f| f.write_str("with IP_PKTINFO, IP_RECVTOS or another IP_RECV*/IPV6_RECV* option set; not saved yet")),
     (|i| i.family == AF_INET6 && (i.hop_limit != -1 || i.tclass != 0), |_, f| f.write_str("with IPV6_UNICAST_HOPS or IPV6_TCLASS set; not saved yet")),
-    (|i| i.timeo != 0, |_, f| f.write_str("with SO_RCVTIMEO or SO_SNDTIMEO set; not saved yet")),
+    (|i| timeo_ms(i.rcvtimeo, i.hz).is_none() || timeo_ms(i.sndtimeo, i.hz).is_none(), |_, f| f.write_str("with SO_RCVTIMEO or SO_SNDTIMEO of 2^32 ms or more; not supported yet")),
     (|i| i.peek_off != -1, |_, f| f.write_str("with SO_PEEK_OFF set; not saved yet")),
     (|i| i.tsflags != 0 || i.sock_flags & INET_SF_RCVTSTAMP != 0, |_, f| f.write_str("with SO_TIMESTAMP, SO_TIMESTAMPNS or SO_TIMESTAMPING set; not saved yet")),
     (|i| i.sock_flags & (INET_SF_URGINLINE | INET_SF_ZEROCOPY | INET_SF_RXQ_OVFL) != 0, |_, f| f.write_str("with SO_OOBINLINE, SO_ZEROCOPY or SO_RXQ_OVFL set; not saved yet")),
@@ -318,7 +333,9 @@ fn record(id: u32, i: &InetFacts) -> img::CkptInetSockRec {
             i.defer_rto_max_s,
         )),
         fastopen: tcp_only(i.fastopen_qlen),
-        __reserved: [0; 2],
+        // Checked by the rules: both fit.
+        rcvtimeo_ms: timeo_ms(i.rcvtimeo, i.hz).unwrap_or(0),
+        sndtimeo_ms: timeo_ms(i.sndtimeo, i.hz).unwrap_or(0),
     }
 }
 
@@ -383,7 +400,7 @@ mod tests {
             |i| i.filter = 1,
             |i| i.reuseport_prog = 1,
             |i| i.mc_list = 1,
-            |i| i.timeo = 1,
+            |i| i.rcvtimeo = 1 << 62,
             |i| i.tcp_opts = INET_TCP_CORK,
             |i| i.shutdown = 1,
             |i| i.other_netns = 1,
@@ -457,6 +474,19 @@ mod tests {
         assert_eq!(retrans_to_secs(4, 1, 120), 15);
         // 1 + 2 + 4 + 8 + 16 + 32 + 64 + 120
         assert_eq!(retrans_to_secs(8, 1, 120), 247);
+    }
+
+    #[test]
+    fn socket_timeouts_are_kept_in_milliseconds() {
+        assert_eq!(timeo_ms(i64::MAX as u64, 250), Some(0));
+        assert_eq!(timeo_ms(125, 250), Some(500));
+        // One jiffy at 300 Hz: 3.33 ms, rounded up.
+        assert_eq!(timeo_ms(1, 300), Some(4));
+        assert_eq!(timeo_ms(1 << 40, 1000), None);
+        let mut i = listener();
+        (i.rcvtimeo, i.sndtimeo) = (250 * 3, i64::MAX as u64);
+        let r = record(9, &i);
+        assert_eq!((r.rcvtimeo_ms, r.sndtimeo_ms), (3000, 0));
     }
 
     #[test]

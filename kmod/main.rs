@@ -22,6 +22,7 @@ mod epoll;
 mod error;
 mod fifo;
 mod files;
+mod fown;
 mod image;
 mod inet;
 mod inotify;

@@ -34,6 +34,8 @@ pub(crate) struct Objects {
     pub(crate) deleted: crate::deleted::Budget,
     /// The descriptions whose `flock` and OFD locks are saved.
     pub(crate) locks: crate::locks::Saved,
+    /// The owners of open file descriptions (`F_SETOWN`) met.
+    pub(crate) fown: crate::fown::Owners,
 }
 
 impl Objects {
@@ -45,6 +47,7 @@ impl Objects {
             unix: crate::unix::Peers::new(),
             deleted: crate::deleted::Budget::from_flags(0),
             locks: crate::locks::Saved::new(),
+            fown: crate::fown::Owners::new(),
         }
     }
 

@@ -12,6 +12,7 @@
 pub(crate) mod cpu;
 pub(crate) mod epoll;
 pub(crate) mod file;
+pub(crate) mod fown;
 pub(crate) mod inet;
 pub(crate) mod inotify;
 pub(crate) mod locks;

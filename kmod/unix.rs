@@ -17,8 +17,8 @@
 //! of the tree has (bound before it connected, or accepted from a listener since closed);
 //! descriptors in flight (`SCM_RIGHTS`); `MSG_OOB` data; messages from another socket
 //! than the peer; the socket options that change what is read (`SO_PASSCRED`,
-//! `SO_PASSSEC`, `SO_PASSPIDFD`, `SO_PASSRIGHTS` off, `SO_PEEK_OFF`, `SO_RCVTIMEO`,
-//! `SO_SNDTIMEO`, `SO_RCVLOWAT`, a socket filter, `SO_TIMESTAMP`, `SO_TIMESTAMPNS`,
+//! `SO_PASSSEC`, `SO_PASSPIDFD`, `SO_PASSRIGHTS` off, `SO_PEEK_OFF`, `SO_RCVTIMEO` or
+//! `SO_SNDTIMEO` of 2^32 ms or more (shorter ones are saved), `SO_RCVLOWAT`, a socket filter, `SO_TIMESTAMP`, `SO_TIMESTAMPNS`,
 //! `SO_TIMESTAMPING`, `SO_INQ`, `SO_RIGHTS_NOTRUNC`, `SO_OOBINLINE`); a listening or
 //! unconnected socket that was shut down; an `O_PATH` descriptor of a socket file; more than
 //! [`img::CKPT_UNIX_QUEUE_MAX`] bytes or [`img::CKPT_UNIX_MSGS_MAX`] messages queued; a
@@ -35,6 +35,7 @@ use zerocopy::IntoBytes;
 
 use crate::error::{refuse, CkptResult};
 use crate::image::ImageWriter;
+use crate::inet::timeo_ms;
 use crate::objects::Objects;
 use crate::sys::task::{
     OpenFd, TaskRef, UnixFacts, UNIX_OPT_INQ, UNIX_OPT_OOBINLINE, UNIX_OPT_RIGHTS_NOTRUNC,
@@ -207,10 +208,16 @@ fn check_options(fd: u32, u: &UnixFacts) -> CkptResult {
             "fd {fd}: unix socket with {opt} set; not saved yet"
         );
     }
-    if u.timeo != 0 || u.rcvlowat != 1 || u.filter != 0 {
+    if u.rcvlowat != 1 || u.filter != 0 {
         refuse!(
             EOPNOTSUPP,
-            "fd {fd}: unix socket with SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVLOWAT or a socket filter set; not saved yet"
+            "fd {fd}: unix socket with SO_RCVLOWAT or a socket filter set; not saved yet"
+        );
+    }
+    if timeo_ms(u.rcvtimeo, u.hz).is_none() || timeo_ms(u.sndtimeo, u.hz).is_none() {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with SO_RCVTIMEO or SO_SNDTIMEO of 2^32 ms or more; not supported yet"
         );
     }
     Ok(())
@@ -439,6 +446,9 @@ pub(crate) fn checkpoint(
             name_len: name.len() as u32,
             nr_skbs,
             __reserved: 0,
+            // Checked by `check_options`: both fit.
+            rcvtimeo_ms: timeo_ms(u.rcvtimeo, u.hz).unwrap_or(0),
+            sndtimeo_ms: timeo_ms(u.sndtimeo, u.hz).unwrap_or(0),
         };
         w.record(rec::UNIX_SOCK, &[r.as_bytes(), name])?;
         let mut at = 0usize;
@@ -485,7 +495,7 @@ mod tests {
         let mut u = UnixFacts::default();
         (u.family, u.sock_type, u.state) = (bindings::AF_UNIX, SOCK_STREAM, unix_state::CONNECTED);
         (u.sock, u.peer, u.peer_back) = (1, 2, 1);
-        (u.scm_flags, u.peek_off, u.rcvlowat) = (SCM_RIGHTS_ON, -1, 1);
+        (u.scm_flags, u.peek_off, u.rcvlowat, u.hz) = (SCM_RIGHTS_ON, -1, 1, 250);
         u
     }
 
@@ -504,7 +514,7 @@ mod tests {
             |u: &mut UnixFacts| u.fds_in_flight = 1,
             |u: &mut UnixFacts| u.oob = 1,
             |u: &mut UnixFacts| u.peek_off = 0,
-            |u: &mut UnixFacts| u.timeo = 2,
+            |u: &mut UnixFacts| u.sndtimeo = 1 << 62,
             |u: &mut UnixFacts| u.rcvlowat = 2,
             |u: &mut UnixFacts| u.filter = 1,
         ];

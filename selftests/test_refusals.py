@@ -227,8 +227,8 @@ def input_still_signals(p):
 
 signal_driven_io_refused = refusal(
     "signal_driven_io_refused", "async",
-    lambda p: [f"task {p.pid}: fd {p.info['fd']}: signal-driven I/O (O_ASYNC on, "
-               f"F_SETOWN process {p.pid}, F_SETSIG {int(signal.SIGUSR1)}) is not saved yet"],
+    lambda p: [f"task {p.pid}: fd {p.info['ofd']}: owner pid {p.info['owner']} (F_SETOWN) "
+               "is outside the checkpointed tree"],
     before=first_sigusr1, after=input_still_signals)
 gs_base_refused_at_checkpoint = refusal(
     "gs_base_refused_at_checkpoint", "gsbase",

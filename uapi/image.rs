@@ -98,6 +98,7 @@ pub mod rec {
     pub const INOTIFY: u32 = 47;
     pub const INOTIFY_WATCH: u32 = 48;
     pub const FILE_LOCK: u32 = 39;
+    pub const FOWN: u32 = 46;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -135,6 +136,7 @@ pub mod rec {
             INOTIFY => "INOTIFY",
             INOTIFY_WATCH => "INOTIFY_WATCH",
             FILE_LOCK => "FILE_LOCK",
+            FOWN => "FOWN",
             _ => "UNKNOWN",
         }
     }
@@ -557,6 +559,10 @@ pub struct CkptUnixSockRec {
     pub name_len: u32,
     pub nr_skbs: u32,
     pub __reserved: u32,
+    /// `SO_RCVTIMEO` and `SO_SNDTIMEO` in milliseconds (rounded up), 0 for none (appended:
+    /// the record had no free field for them).
+    pub rcvtimeo_ms: u32,
+    pub sndtimeo_ms: u32,
 }
 
 /// `SKB`: one message queued in the receive queue of the `UNIX_SOCK` before it; followed
@@ -717,7 +723,9 @@ pub struct CkptInetSockRec {
     pub defer_accept: u32,
     /// `TCP_FASTOPEN`: the queue length of a listening socket; 0 if off.
     pub fastopen: u32,
-    pub __reserved: [u32; 2],
+    /// `SO_RCVTIMEO` and `SO_SNDTIMEO` in milliseconds (rounded up), 0 for none.
+    pub rcvtimeo_ms: u32,
+    pub sndtimeo_ms: u32,
 }
 
 /// `EPOLL`: the interest list of an epoll instance, one record per open file description,
@@ -1276,7 +1284,7 @@ impl Record for CkptInetSockRec {
     const KIND: u32 = rec::INET_SOCK;
 
     fn trailer_len(&self) -> Result<usize, FieldError> {
-        reserved_zero(self.__reserved[0] | self.__reserved[1]).map(|()| 0)
+        Ok(0)
     }
 }
 
@@ -1394,4 +1402,49 @@ pub struct CkptFileLockRec {
 
 impl Record for CkptFileLockRec {
     const KIND: u32 = rec::FILE_LOCK;
+}
+
+/// [`CkptFownRec::owner_type`]: what the owner is, as `F_SETOWN_EX` names it (`F_OWNER_*`).
+pub mod fown_type {
+    /// A thread (`F_OWNER_TID`).
+    pub const TID: u32 = 0;
+    /// A process (`F_OWNER_PID`; `F_SETOWN` with a positive pid).
+    pub const PID: u32 = 1;
+    /// A process group (`F_OWNER_PGRP`; `F_SETOWN` with a negative pid).
+    pub const PGRP: u32 = 2;
+}
+
+/// [`CkptFownRec::flags`]: the description is `O_ASYNC` (signal-driven I/O on).
+pub const CKPT_FOWN_ASYNC: u32 = 1 << 0;
+
+/// `FOWN`: the owner and signal of an open file description (`F_SETOWN`, `F_SETOWN_EX`,
+/// `F_SETSIG`) and its `O_ASYNC`, written right after the first `FILE` record of a
+/// description that has an owner, a signal or `O_ASYNC` (once per description, not per
+/// descriptor).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptFownRec {
+    /// The `obj` of the `FILE` record it follows.
+    pub obj: u32,
+    /// One of [`fown_type`] (with `pid` 0: [`fown_type::PID`]).
+    pub owner_type: u32,
+    /// The owner's pid (or process group id), in the tree's pid namespace; 0 for none.
+    pub pid: i32,
+    /// The real and effective uid of the process that set the owner (what signal delivery
+    /// checks), in the checkpointer's user namespace.
+    pub uid: u32,
+    pub euid: u32,
+    /// `F_SETSIG`'s signal; 0 for `SIGIO`.
+    pub signum: i32,
+    /// [`CKPT_FOWN_ASYNC`].
+    pub flags: u32,
+    pub __reserved: u32,
+}
+
+impl Record for CkptFownRec {
+    const KIND: u32 = rec::FOWN;
+
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved).map(|()| 0)
+    }
 }

@@ -118,6 +118,9 @@ pub(crate) struct InetFacts {
     /// Bytes received, unread.
     pub(crate) rmem: u32,
     pub(crate) __reserved: u32,
+    /// `sk_rcvtimeo` and `sk_sndtimeo` in jiffies (`MAX_SCHEDULE_TIMEOUT` for none).
+    pub(crate) rcvtimeo: u64,
+    pub(crate) sndtimeo: u64,
 }
 
 /// [`InetFacts::sock_flags`]: `SO_KEEPALIVE`.
@@ -180,7 +183,7 @@ pub(crate) const SOCK_BINDPORT_LOCK: u32 = 8;
 pub(crate) const TCP_NAGLE_OFF: u32 = 1;
 
 const _: () = {
-    assert!(size_of::<InetFacts>() == 280);
+    assert!(size_of::<InetFacts>() == 296);
     assert!(offset_of!(InetFacts, rcv_saddr) == 24 && offset_of!(InetFacts, reuse) == 56);
     assert!(offset_of!(InetFacts, lingertime) == 152 && offset_of!(InetFacts, inet_flags) == 160);
     assert!(offset_of!(InetFacts, nonagle) == 204 && offset_of!(InetFacts, udp_flags) == 256);

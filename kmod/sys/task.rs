@@ -885,6 +885,12 @@ pub(crate) struct UnixFacts {
     pub(crate) name: [u8; 108],
     /// The options that change what is read: `UNIX_OPT_*` bits.
     pub(crate) read_opts: u32,
+    /// `sk_rcvtimeo` and `sk_sndtimeo` in jiffies (`MAX_SCHEDULE_TIMEOUT` for none).
+    pub(crate) rcvtimeo: u64,
+    pub(crate) sndtimeo: u64,
+    /// `HZ`: the unit of the jiffies fields.
+    pub(crate) hz: u32,
+    pub(crate) __reserved2: u32,
 }
 
 /// [`UnixFacts::read_opts`]: `SO_TIMESTAMP` (`SOCK_RCVTSTAMP`).
@@ -906,7 +912,7 @@ pub(crate) const UNIX_PATH_BOUND: u32 = 1;
 pub(crate) const UNIX_PATH_GONE: u32 = 2;
 
 const _: () = {
-    assert!(size_of::<UnixFacts>() == 240);
+    assert!(size_of::<UnixFacts>() == 264);
     assert!(offset_of!(UnixFacts, family) == 24 && offset_of!(UnixFacts, backlog) == 56);
     assert!(offset_of!(UnixFacts, scm_flags) == 72 && offset_of!(UnixFacts, foreign) == 100);
     assert!(offset_of!(UnixFacts, name_len) == 116 && offset_of!(UnixFacts, name) == 128);

@@ -16,7 +16,8 @@
  * directory removed), shm (a SysV shared memory segment attached), shm-child (the
  * same, attached by the parent before fork: the child's pid is in no ipc record;
  * info child=), msg (a SysV message queue it sent to), sem (a SysV semaphore it
- * changed), async (O_ASYNC pipe owned by itself, F_SETSIG SIGUSR1), gsbase (a gs
+ * changed), async (O_ASYNC pipe owned by itself, F_SETSIG SIGUSR1, and a pipe owned by
+ * its parent, outside the tree: info ofd=, owner=), gsbase (a gs
  * base set with arch_prctl), grown (shared anonymous memory grown with
  * mremap past its object; info addr=), thread-files (a thread that unshared its
  * descriptor table: rstr's plan cannot build it; info tid=), vm-umask (a
@@ -207,17 +208,21 @@ int main(int argc, char **argv)
 		n += snprintf(info + n, sizeof(info) - n, "semid=%d\n", id);
 	} else if (!strcmp(mode, "async")) {
 		struct sigaction sa = { .sa_handler = on_sig, .sa_flags = SA_RESTART };
-		int p[2];
+		int p[2], o[2];
 
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGUSR1, &sa, NULL);
 		if (pipe(p) || fcntl(p[0], F_SETOWN, getpid()) || fcntl(p[0], F_SETSIG, SIGUSR1) ||
 		    fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK))
 			return 3;
+		/* Owned by the parent, outside the tree (no O_ASYNC: it is never signalled). */
+		if (pipe(o) || fcntl(o[0], F_SETOWN, getppid()))
+			return 3;
 		/* Input makes SIGUSR1: one now, to show the setup works. */
 		if (write(p[1], "x", 1) != 1)
 			return 4;
-		n += snprintf(info + n, sizeof(info) - n, "fd=%d\nwfd=%d\n", p[0], p[1]);
+		n += snprintf(info + n, sizeof(info) - n, "fd=%d\nwfd=%d\nofd=%d\nowner=%d\n",
+			      p[0], p[1], o[0], getppid());
 	} else if (!strcmp(mode, "gsbase")) {
 		if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)&gs_word))
 			return 3;

@@ -66,6 +66,7 @@
 #define CKPT_REC_INOTIFY	47
 #define CKPT_REC_INOTIFY_WATCH	48
 #define CKPT_REC_FILE_LOCK	39
+#define CKPT_REC_FOWN		46
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -340,6 +341,8 @@ struct ckpt_unix_sock_rec {
 	__u32 name_len;
 	__u32 nr_skbs;
 	__u32 __reserved;
+	__u32 rcvtimeo_ms;	/* SO_RCVTIMEO, ms rounded up, 0: none (appended) */
+	__u32 sndtimeo_ms;	/* SO_SNDTIMEO */
 };
 
 /* SKB: one queued message of the UNIX_SOCK before it; followed by len bytes. */
@@ -443,7 +446,8 @@ struct ckpt_inet_sock_rec {
 	__u32 keepcnt;
 	__u32 defer_accept;	/* seconds */
 	__u32 fastopen;
-	__u32 __reserved[2];
+	__u32 rcvtimeo_ms;	/* SO_RCVTIMEO, ms rounded up, 0: none */
+	__u32 sndtimeo_ms;	/* SO_SNDTIMEO */
 };
 
 /*
@@ -655,6 +659,30 @@ struct ckpt_file_lock_rec {
 	__u32 __reserved;
 	__s64 start;
 	__s64 end;
+};
+
+/* ckpt_fown_rec.owner_type: F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP */
+#define CKPT_FOWN_TYPE_TID	0
+#define CKPT_FOWN_TYPE_PID	1
+#define CKPT_FOWN_TYPE_PGRP	2
+
+/* ckpt_fown_rec.flags */
+#define CKPT_FOWN_ASYNC		(1u << 0)
+
+/*
+ * FOWN: owner (F_SETOWN_EX), signal (F_SETSIG) and O_ASYNC of an open file
+ * description, right after its first FILE record; pid in the tree's pid
+ * namespace (0: none), uid/euid of the setter in the checkpointer's user ns.
+ */
+struct ckpt_fown_rec {
+	__u32 obj;
+	__u32 owner_type;
+	__s32 pid;
+	__u32 uid;
+	__u32 euid;
+	__s32 signum;
+	__u32 flags;
+	__u32 __reserved;
 };
 
 #endif

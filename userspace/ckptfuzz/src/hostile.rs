@@ -261,15 +261,6 @@ const CASES: &[(&str, Edit, &str)] = &[
         "inet socket 16: listening, yet not TCP",
     ),
     (
-        "inet-reserved",
-        |r| {
-            edit_nth(r, rec::INET_SOCK, 1, |s: &mut img::CkptInetSockRec| {
-                s.__reserved[1] = 1
-            })
-        },
-        "INET_SOCK record: reserved field __reserved is 0x1",
-    ),
-    (
         "fifo-on-an-anonymous-pipe",
         |r| {
             // The FIFO (fd 11) names the PIPE record of the anonymous pipe of fd 3.

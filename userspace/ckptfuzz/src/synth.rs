@@ -149,8 +149,14 @@ pub fn image() -> Vec<u8> {
     (s.backlog, s.ttl) = (511, -1);
     put(rec::INET_SOCK, s.as_bytes(), &[]);
     let mut f = img::CkptFileRec::new_zeroed();
-    (f.fd, f.kind, f.obj, f.flags) = (9, file_kind::INET_SOCKET, 8, libc::O_RDWR as u32);
+    (f.fd, f.kind, f.obj) = (9, file_kind::INET_SOCKET, 8);
+    f.flags = (libc::O_RDWR | libc::O_ASYNC) as u32;
     put(rec::FILE, f.as_bytes(), &[]);
+    // Signal-driven I/O on it, without an owner, right after its FILE.
+    let mut o = img::CkptFownRec::new_zeroed();
+    (o.obj, o.owner_type, o.signum) = (8, img::fown_type::PID, libc::SIGRTMIN() + 1);
+    o.flags = img::CKPT_FOWN_ASYNC;
+    put(rec::FOWN, o.as_bytes(), &[]);
     kinds_of_files(&mut put);
     let x = img::CkptXstateRec {
         xstate_bv: 3,
@@ -307,7 +313,7 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 50);
+        assert_eq!(kinds.len(), 51);
         assert_eq!(
             (&kinds[9], &kinds[10]),
             (&"ITIMERS".into(), &"POSIX_TIMER".into())
@@ -319,10 +325,10 @@ mod tests {
             (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
         );
         assert_eq!(
-            (&kinds[27], &kinds[47]),
-            (&"INET_SOCK".into(), &"PAGES".into())
+            (&kinds[27], &kinds[29], &kinds[48]),
+            (&"INET_SOCK".into(), &"FOWN".into(), &"PAGES".into())
         );
-        let new: Vec<_> = kinds[29..42].iter().map(|k| k.as_str().unwrap()).collect();
+        let new: Vec<_> = kinds[30..43].iter().map(|k| k.as_str().unwrap()).collect();
         assert_eq!(
             new,
             [
@@ -342,6 +348,7 @@ mod tests {
             ]
         );
         assert_eq!(image.anonfds.len(), 3);
+        assert_eq!(image.fowns[&8].rec.signum, libc::SIGRTMIN() + 1);
         assert_eq!(image.inet[&8].port, 6379);
         assert_eq!(image.inet[&16].sock_type, libc::SOCK_DGRAM as u32);
         assert_eq!(image.epolls[&9].items[0].tfd, 6);

@@ -323,6 +323,8 @@ pub enum Rec {
         path: Vec<u8>,
     },
     FileLock(img::CkptFileLockRec),
+    /// The owner, signal and `O_ASYNC` of a description.
+    Fown(img::CkptFownRec),
     /// One of the module's records (`MM` to `REGS`) whose payload
     /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
     /// module checks the rest when it reads it.
@@ -369,6 +371,7 @@ impl Rec {
             Rec::Inotify(_) => rec::INOTIFY,
             Rec::InotifyWatch { .. } => rec::INOTIFY_WATCH,
             Rec::FileLock(_) => rec::FILE_LOCK,
+            Rec::Fown(_) => rec::FOWN,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
     }
@@ -503,6 +506,7 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
         rec::TIMERFD => Rec::Anonfd(crate::anonfd::AnonFd::Timerfd(fixed(p)?.0)),
         rec::SIGNALFD => Rec::Anonfd(crate::anonfd::AnonFd::Signalfd(fixed(p)?.0)),
         rec::INET_SOCK => Rec::InetSock(fixed(p)?.0),
+        rec::FOWN => Rec::Fown(fixed(p)?.0),
         rec::EPOLL => {
             let (epoll, rest) = fixed::<img::CkptEpollRec>(p)?;
             let items = <[img::CkptEpollItem]>::ref_from_bytes(rest)

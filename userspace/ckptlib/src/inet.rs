@@ -106,6 +106,8 @@ pub struct Shown {
     pub keepcnt: u32,
     pub defer_accept: u32,
     pub fastopen: u32,
+    pub rcvtimeo_ms: u32,
+    pub sndtimeo_ms: u32,
 }
 
 /// The record for people (nothing is checked here).
@@ -136,6 +138,8 @@ pub fn show(r: &CkptInetSockRec) -> Shown {
         keepcnt: r.keepcnt,
         defer_accept: r.defer_accept,
         fastopen: r.fastopen,
+        rcvtimeo_ms: r.rcvtimeo_ms,
+        sndtimeo_ms: r.sndtimeo_ms,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod deleted;
 pub mod device;
 pub mod epoll;
+pub mod fown;
 pub mod image;
 pub mod inet;
 pub mod inotify;

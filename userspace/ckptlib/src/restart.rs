@@ -95,6 +95,8 @@ pub struct Image {
     pub deleted: HashMap<u32, crate::deleted::DeletedImage>,
     /// inotify descriptions, by id (their `FILE` records' `obj`).
     pub inotify: HashMap<u32, InotifyImage>,
+    /// Owners and signals of descriptions (`FOWN`), by description (`FILE.obj`).
+    pub fowns: HashMap<u32, crate::fown::Fown>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -195,8 +197,10 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         inotify,
         refs: _,
         locks: _,
+        fowns,
     } = objs;
     crate::unix::check_pairs(&unix)?;
+    crate::fown::check_owners(&tree, &fowns)?;
     crate::epoll::fill_order(&epolls)?;
     Ok(Image {
         header,
@@ -210,6 +214,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         epolls,
         deleted,
         inotify,
+        fowns,
     })
 }
 
@@ -291,6 +296,7 @@ struct Objects {
     /// What the records say of one another ([`crate::refs`]).
     refs: crate::refs::Refs,
     locks: crate::locks::Seen,
+    fowns: HashMap<u32, crate::fown::Fown>,
 }
 
 fn read_task<R: Read + Seek>(
@@ -310,6 +316,7 @@ fn read_task<R: Read + Seek>(
         inotify,
         refs,
         locks: seen_locks,
+        fowns,
     } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -420,6 +427,7 @@ fn read_task<R: Read + Seek>(
                 | Rec::FileData { .. }
                 | Rec::Inotify(_)
                 | Rec::FileLock(_)
+                | Rec::Fown(_)
         )
     {
         refs.record(&r)?;
@@ -551,6 +559,7 @@ fn read_task<R: Read + Seek>(
                 inotify.insert(i.id, n);
             }
             Rec::FileLock(l) => locks.push(l),
+            Rec::Fown(f) => crate::fown::add(fowns, f, files.last(), e.tgid)?,
             _ => unreachable!("matched above"),
         }
         r = next(rd)?;

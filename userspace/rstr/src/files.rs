@@ -256,6 +256,8 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             if fds.contains_key(&f.rec.obj) {
                 continue;
             }
+            // O_ASYNC comes last, at the descriptor's own number (crate::fown).
+            let f = &*crate::fown::without_async(f);
             let fd = if f.rec.kind == file_kind::PIPE {
                 pipe_end(image, f, &mut pipes)?
             } else if f.rec.kind == file_kind::UNIX_SOCKET {
@@ -321,7 +323,8 @@ fn open_file(f: &OpenFile) -> Result<OwnedFd> {
             f.path,
         );
     }
-    if r.kind == file_kind::REGULAR {
+    // An O_PATH descriptor has no offset (lseek: EBADF).
+    if r.kind == file_kind::REGULAR && r.flags & libc::O_PATH as u32 == 0 {
         let at = lseek(&fd, r.pos, Whence::SeekSet);
         ensure!(
             at == Ok(r.pos),

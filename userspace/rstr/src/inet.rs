@@ -25,6 +25,7 @@ use nix::sys::socket::{
     bind, connect, getsockname, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockProtocol,
     SockType, SockaddrStorage,
 };
+use nix::sys::time::TimeVal;
 
 use crate::sys::inet::{get_int, set_int};
 
@@ -60,6 +61,19 @@ fn set<O: nix::sys::socket::SetSockOpt>(
     name: &str,
 ) -> Result<()> {
     setsockopt(fd, opt, val).with_context(|| format!("setsockopt {name}"))
+}
+
+/// `SO_RCVTIMEO` and `SO_SNDTIMEO` of a socket (TCP, UDP or unix), in milliseconds, where
+/// they are not 0 (none).
+pub fn set_timeouts(fd: &OwnedFd, rcv_ms: u32, snd_ms: u32) -> Result<()> {
+    let tv = |ms: u32| TimeVal::new(i64::from(ms / 1000), i64::from(ms % 1000) * 1000);
+    if rcv_ms != 0 {
+        set(fd, sockopt::ReceiveTimeout, &tv(rcv_ms), "SO_RCVTIMEO")?;
+    }
+    if snd_ms != 0 {
+        set(fd, sockopt::SendTimeout, &tv(snd_ms), "SO_SNDTIMEO")?;
+    }
+    Ok(())
 }
 
 /// Sets an `int` option `nix` does not wrap, and reads it back.
@@ -108,6 +122,7 @@ fn build(s: &CkptInetSockRec) -> Result<OwnedFd> {
     }
 
     // The other options, as getsockopt read them.
+    set_timeouts(&fd, s.rcvtimeo_ms, s.sndtimeo_ms)?;
     if on(s, img::CKPT_INET_KEEPALIVE) {
         set(&fd, sockopt::KeepAlive, &true, "SO_KEEPALIVE")?;
     }

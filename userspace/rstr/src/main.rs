@@ -32,6 +32,7 @@ mod deleted;
 mod epoll;
 mod fifo;
 mod files;
+mod fown;
 mod fs;
 mod inet;
 mod inotify;

@@ -398,6 +398,8 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     for th in threads {
         th.spawn()?;
     }
+    // Every task exists, our threads too: owners can be set (with their uids).
+    crate::fown::restore(ctx.image, i)?;
 
     // Credentials, then what a change of credentials resets (commit_creds sets dumpable
     // to the suid_dumpable sysctl and clears the parent-death signal).

@@ -240,8 +240,9 @@ fn addr_of(name: &[u8]) -> Result<UnixAddr> {
 }
 
 /// `SO_SNDBUF` and `SO_RCVBUF` as the image has them (the kernel's doubled values), where
-/// the program had set them.
+/// the program had set them; `SO_RCVTIMEO` and `SO_SNDTIMEO`.
 fn buffers(s: &OwnedFd, u: &UnixImage) -> Result<()> {
+    crate::inet::set_timeouts(s, u.sock.rcvtimeo_ms, u.sock.sndtimeo_ms)?;
     buffer(
         s,
         u.sock.sndbuf,

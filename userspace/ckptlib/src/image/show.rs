@@ -132,6 +132,8 @@ pub enum Decoded {
         /// The name, an abstract one shown with `@` for its NUL.
         name: String,
         nr_skbs: u32,
+        rcvtimeo_ms: u32,
+        sndtimeo_ms: u32,
     },
     Skb {
         len: u32,
@@ -342,6 +344,7 @@ pub enum Decoded {
     },
     InetSock(crate::inet::Shown),
     FileLock(crate::locks::Shown),
+    Fown(crate::fown::Shown),
 }
 
 fn prot_str(p: u32) -> String {
@@ -458,6 +461,8 @@ impl From<&Rec> for Decoded {
                     _ => lossy(name),
                 },
                 nr_skbs: u.nr_skbs,
+                rcvtimeo_ms: u.rcvtimeo_ms,
+                sndtimeo_ms: u.sndtimeo_ms,
             },
             Rec::Skb { skb, data } => Decoded::Skb {
                 len: skb.len,
@@ -653,6 +658,7 @@ impl From<&Rec> for Decoded {
             }
             Rec::InetSock(r) => Decoded::InetSock(crate::inet::show(r)),
             Rec::FileLock(l) => Decoded::FileLock(crate::locks::show(l)),
+            Rec::Fown(r) => Decoded::Fown(crate::fown::show(r)),
             Rec::Deleted(d) => Decoded::Deleted {
                 id: d.id,
                 mode: format!("{:#o}", d.mode),

@@ -19,6 +19,7 @@ pub mod anonfd;
 pub mod board;
 pub mod clone;
 pub mod cpu;
+pub mod fown;
 pub mod inet;
 pub mod inotify;
 pub mod raw;
