@@ -50,15 +50,6 @@
 static int errors, checked;
 static volatile sig_atomic_t count[5], last_fd[5], usr1, usr2;
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			errors++;                                            \
-			fprintf(stderr, "fown: line %d: ", __LINE__);        \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
 
 static void on_rt(int sig, siginfo_t *si, void *uc)
 {
