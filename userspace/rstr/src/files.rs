@@ -459,6 +459,37 @@ pub fn unpark(parked: &Parked) -> Result<()> {
 }
 
 /// The highest descriptor number any task of the image uses.
+/// Raises rstr's `RLIMIT_NOFILE` so that its three descriptors at `top` and every parked
+/// object above them fit (at most one per `FILE` record of the image, and some spare): up to
+/// the hard limit, beyond it where rstr may (`CAP_SYS_RESOURCE`). Each process of the tree
+/// sets the image's limits again once its descriptors are in place.
+pub fn room_for(image: &Image, top: RawFd) -> Result<()> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let files: usize = image
+        .tasks
+        .iter()
+        .flatten()
+        .filter_map(|t| t.files.as_ref())
+        .map(Vec::len)
+        .sum();
+    let need = u64::try_from(top).unwrap_or(0) + 3 + files as u64 + 16;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit(RLIMIT_NOFILE)")?;
+    if need <= soft {
+        return Ok(());
+    }
+    let raised = if need <= hard {
+        setrlimit(Resource::RLIMIT_NOFILE, need, hard)
+    } else {
+        setrlimit(Resource::RLIMIT_NOFILE, need, need)
+    };
+    raised.with_context(|| {
+        format!(
+            "the image's descriptors need {need} open files in rstr, above its RLIMIT_NOFILE \
+             ({soft} soft, {hard} hard): raise it (ulimit -n {need})"
+        )
+    })
+}
+
 pub fn highest_fd(image: &Image) -> RawFd {
     image
         .tasks

@@ -83,6 +83,7 @@ pub fn run(opt: Options) -> Result<ExitCode> {
 
     // Our descriptors go above every descriptor of the image, the parked objects above them.
     let top = files::highest_fd(&image) + 1;
+    files::room_for(&image, top)?;
     let (rd_end, wr_end) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
     let moved = files::move_own(
         [image_file.as_fd(), dev.file().as_fd(), wr_end.as_fd()],
