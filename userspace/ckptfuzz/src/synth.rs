@@ -41,6 +41,9 @@ pub fn image() -> Vec<u8> {
     (t.dumpable, t.exit_signal, t.umask, t.vdso_base) = (1, 17, 0o22, 0x7fff_f7fc_1000);
     t.comm[..6].copy_from_slice(b"target");
     put(rec::TASK, t.as_bytes(), &[]);
+    let mut a = img::CkptTaskAttrsRec::new_zeroed();
+    (a.nr_cpus, a.cpus_words, a.flags) = (1, 1, img::CKPT_ATTRS_AFFINITY);
+    put(rec::TASK_ATTRS, a.as_bytes(), 1u64.as_bytes());
     let mut c = img::CkptCredsRec::new_zeroed();
     c.ngroups = 1;
     put(rec::CREDS, c.as_bytes(), 65534u32.as_bytes());
@@ -219,19 +222,20 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 37);
+        assert_eq!(kinds.len(), 38);
+        assert_eq!(kinds[3], "TASK_ATTRS");
         assert_eq!(
-            (&kinds[9], &kinds[10]),
+            (&kinds[10], &kinds[11]),
             (&"ITIMERS".into(), &"POSIX_TIMER".into())
         );
-        assert_eq!(kinds[15], "UNIX_SOCK");
-        assert_eq!(kinds[16], "SKB");
+        assert_eq!(kinds[16], "UNIX_SOCK");
+        assert_eq!(kinds[17], "SKB");
         assert_eq!(
-            (&kinds[21], &kinds[23], &kinds[25]),
+            (&kinds[22], &kinds[24], &kinds[26]),
             (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
         );
         assert_eq!(
-            (&kinds[27], &kinds[34]),
+            (&kinds[28], &kinds[35]),
             (&"INET_SOCK".into(), &"PAGES".into())
         );
         assert_eq!(image.anonfds.len(), 3);

@@ -317,6 +317,8 @@ pub enum Rec {
         data: img::CkptFileDataRec,
         bytes: Vec<u8>,
     },
+    /// A thread's scheduling and I/O attributes.
+    TaskAttrs(crate::attrs::TaskAttrs),
     /// One of the module's records (`MM` to `REGS`) whose payload
     /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
     /// module checks the rest when it reads it.
@@ -360,6 +362,7 @@ impl Rec {
             Rec::Deleted(_) => rec::DELETED,
             Rec::Memfd { .. } => rec::MEMFD,
             Rec::FileData { .. } => rec::FILE_DATA,
+            Rec::TaskAttrs(_) => rec::TASK_ATTRS,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
     }
@@ -537,6 +540,15 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 data,
                 bytes: bytes.to_vec(),
             }
+        }
+        rec::TASK_ATTRS => {
+            let (a, rest) = fixed::<img::CkptTaskAttrsRec>(p)?;
+            // `fixed` checked the length: whole words.
+            let cpus = rest
+                .chunks_exact(8)
+                .map(|w| u64::from_ne_bytes(w.try_into().expect("8 bytes")))
+                .collect();
+            Rec::TaskAttrs(crate::attrs::TaskAttrs { rec: a, cpus })
         }
         kind => Rec::Unknown { kind, len: p.len() },
     })

@@ -328,6 +328,7 @@ pub enum Decoded {
         len: usize,
     },
     InetSock(crate::inet::Shown),
+    TaskAttrs(crate::attrs::Shown),
 }
 
 fn prot_str(p: u32) -> String {
@@ -638,6 +639,7 @@ impl From<&Rec> for Decoded {
                 }
             }
             Rec::InetSock(r) => Decoded::InetSock(crate::inet::show(r)),
+            Rec::TaskAttrs(a) => Decoded::TaskAttrs(crate::attrs::show(a)),
             Rec::Deleted(d) => Decoded::Deleted {
                 id: d.id,
                 mode: format!("{:#o}", d.mode),
