@@ -23,7 +23,7 @@ use crate::sys::{
     file::FileRef,
     mm::{
         current, vm, MmRef, PageBatch, PageKind, Special, Vma, MAP_ANONYMOUS, MAP_FIXED,
-        MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
+        MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
     },
 };
 use crate::uapi::image::{self as img, rec, vma_kind};
@@ -78,10 +78,11 @@ fn classify(v: &Vma, mm: &img::CkptMmRec) -> CkptResult<u32> {
             "memory {s:#x}-{e:#x}: registered with userfaultfd, not supported yet"
         );
     }
-    if vm_flags & vm::LOCKED != 0 {
+    if vm_flags & vm::LOCKONFAULT != 0 {
         refuse!(
             EOPNOTSUPP,
-            "memory {s:#x}-{e:#x}: mlock()ed memory not supported yet"
+            "memory {s:#x}-{e:#x}: locked on fault (mlock2(MLOCK_ONFAULT) or \
+             mlockall(MCL_ONFAULT)): not supported (a restart locks its pages in at once)"
         );
     }
     Ok(match &v.file {
@@ -159,6 +160,7 @@ pub(crate) fn checkpoint(
     };
     m.nr_vmas = vmas.len() as u32;
     m.exe_vma = exe_vma;
+    m.flags = lock_flags(mm.def_flags())?;
     // What the restart checks of these records depends on the state alone: refuse now what
     // it would refuse (more areas than it takes, a layout it rejects).
     let task_size = sys::mm::current::task_size();
@@ -447,6 +449,9 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
     if !matches!(v.kind, vma_kind::ANON_PRIVATE..=vma_kind::VVAR_VCLOCK) {
         refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: unknown kind {}", v.kind);
     }
+    if v.vm_flags & vm::LOCKONFAULT != 0 {
+        refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: locked on fault, which no restart makes");
+    }
     // Its bound (`CKPT_PATH_MAX`) is the record's rule, checked as it is read.
     if is_file(v.kind) != (v.path_len > 0) {
         refuse!(
@@ -535,6 +540,7 @@ pub(crate) fn plan(
         prev_end = r.end;
         vmas.push(Planned { r, file }, GFP_KERNEL_ACCOUNT)?;
     }
+    check_lockable(&mm, &vmas)?;
     if let Some(p) = exe_area(&mm, &vmas) {
         let Some(f) = p.file.as_ref().filter(|_| is_file(p.r.kind)) else {
             refuse!(
@@ -714,6 +720,10 @@ pub(crate) fn replace(plan: &Plan, mine: &[Vma]) -> CkptResult {
     for p in plan.vmas.iter().filter(|p| !is_special(p.r.kind)) {
         let r = &p.r;
         let mut flags = MAP_FIXED;
+        if locked(r) {
+            // Locked as mlock() would: populated at once, counted in `locked_vm`.
+            flags |= MAP_LOCKED;
+        }
         flags |= match r.kind {
             vma_kind::ANON_SHARED => MAP_SHARED,
             vma_kind::FILE_SHARED => MAP_SHARED,
@@ -808,6 +818,63 @@ pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr
         }
         rd.end(&h)?;
     }
+}
+
+/// `CKPT_MM_LOCK_FUTURE` for an mm's `def_flags` after `mlockall(MCL_FUTURE)`, or why it
+/// cannot be saved.
+fn lock_flags(def_flags: u64) -> CkptResult<u32> {
+    if def_flags & vm::LOCKONFAULT != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "memory: mlockall(MCL_FUTURE | MCL_ONFAULT) (areas locked on fault): not supported"
+        );
+    }
+    Ok(if def_flags & vm::LOCKED != 0 {
+        img::CKPT_MM_LOCK_FUTURE
+    } else {
+        0
+    })
+}
+
+/// An area mapped locked (`VM_LOCKED`: `mlock`, `mlockall(MCL_CURRENT)`, `MAP_LOCKED`, or
+/// mapped after `mlockall(MCL_FUTURE)`); the vDSO and vvar never are.
+fn locked(r: &img::CkptVmaRec) -> bool {
+    r.vm_flags & vm::LOCKED != 0 && !is_special(r.kind)
+}
+
+/// The caller may lock what the image locks, as `mmap(MAP_LOCKED)` and `mlockall` would
+/// let it (its `RLIMIT_MEMLOCK`, set from the image by `rstr`, or `CAP_IPC_LOCK`): checked
+/// now, while a refusal still reaches `rstr`.
+fn check_lockable(mm: &img::CkptMmRec, vmas: &[Planned]) -> CkptResult {
+    let future = mm.flags & img::CKPT_MM_LOCK_FUTURE != 0;
+    let bytes: u64 = (vmas.iter().filter(|p| locked(&p.r)))
+        .map(|p| p.r.end - p.r.start)
+        .sum();
+    if bytes == 0 && !future {
+        return Ok(());
+    }
+    let memlock = sys::task::current::memlock_limit();
+    if !sys::attrs::current::may_lock(bytes, memlock) {
+        refuse!(
+            EPERM,
+            "MM record: {bytes} bytes of mlock()ed memory{}, over RLIMIT_MEMLOCK ({memlock}) \
+             without CAP_IPC_LOCK",
+            if future { " and mlockall(MCL_FUTURE)" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// Locks every area the restored process maps from now on, if the image's did
+/// (`mlockall(MCL_FUTURE)`, [`check_lockable`]). Done once every area of the image is
+/// mapped, and `rstr`'s own are gone: neither is locked by it.
+pub(crate) fn set_lock_future(plan: &Plan) -> CkptResult {
+    if plan.mm.flags & img::CKPT_MM_LOCK_FUTURE == 0 {
+        return Ok(());
+    }
+    sys::attrs::current::lock_future()
+        .map_err(crate::error::CkptError::from)
+        .context(fmt!("mlockall(MCL_FUTURE)"))
 }
 
 /// The planned area that maps the executable file, if the memory has one.

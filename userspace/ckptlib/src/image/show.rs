@@ -269,6 +269,8 @@ pub enum Decoded {
         nr_vmas: u32,
         /// The area mapping the executable file (`/proc/PID/exe`), if any.
         exe_vma: Option<u32>,
+        /// `mlockall(MCL_FUTURE)`.
+        lock_future: bool,
         auxv: Vec<(u64, String)>,
     },
     Vma {
@@ -593,6 +595,7 @@ impl From<&Rec> for Decoded {
                 env_end: hex(m.env_end),
                 nr_vmas: m.nr_vmas,
                 exe_vma: (m.exe_vma != img::CKPT_NO_EXE).then_some(m.exe_vma),
+                lock_future: m.flags & img::CKPT_MM_LOCK_FUTURE != 0,
                 auxv: m.auxv[..m.auxv_words as usize]
                     .chunks_exact(2)
                     .map(|w| (w[0], hex(w[1])))
