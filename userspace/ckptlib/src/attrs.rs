@@ -51,22 +51,21 @@ pub fn cpus_of(words: &[u64]) -> impl Iterator<Item = u32> + '_ {
 
 /// A CPU list as the kernel writes one (`0-3,6`).
 pub fn cpu_list(words: &[u64]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut run: Option<(u32, u32)> = None;
+    let mut runs: Vec<(u32, u32)> = Vec::new();
     for c in cpus_of(words) {
-        run = match run {
-            Some((a, b)) if b + 1 == c => Some((a, c)),
-            Some((a, b)) => {
-                out.push(if a == b { a.to_string() } else { format!("{a}-{b}") });
-                Some((c, c))
-            }
-            None => Some((c, c)),
-        };
+        match runs.last_mut() {
+            Some((_, b)) if *b + 1 == c => *b = c,
+            _ => runs.push((c, c)),
+        }
     }
-    if let Some((a, b)) = run {
-        out.push(if a == b { a.to_string() } else { format!("{a}-{b}") });
-    }
-    out.join(",")
+    let run = |&(a, b): &(u32, u32)| {
+        if a == b {
+            a.to_string()
+        } else {
+            format!("{a}-{b}")
+        }
+    };
+    runs.iter().map(run).collect::<Vec<_>>().join(",")
 }
 
 /// Parses a CPU list (`/sys/devices/system/cpu/online`: `0-3,6`) into mask words.
@@ -101,7 +100,10 @@ impl TaskAttrs {
     pub fn check(&self, pid: i32) -> Result<()> {
         let r = &self.rec;
         let Some(name) = policy_name(r.policy) else {
-            anyhow::bail!("TASK_ATTRS record of {pid}: scheduling policy {} is unknown", r.policy);
+            anyhow::bail!(
+                "TASK_ATTRS record of {pid}: scheduling policy {} is unknown",
+                r.policy
+            );
         };
         let rt = matches!(r.policy, SCHED_FIFO | SCHED_RR);
         ensure!(

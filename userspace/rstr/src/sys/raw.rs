@@ -337,7 +337,12 @@ const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
 /// `sched_setscheduler(0, policy, {prio})` of the calling thread, with
 /// `SCHED_RESET_ON_FORK` if `reset_on_fork`; its nice value stays (the legacy call keeps it).
 pub fn set_scheduler(policy: u32, prio: u32, reset_on_fork: bool) -> Result<(), Errno> {
-    let policy = policy | if reset_on_fork { SCHED_RESET_ON_FORK } else { 0 };
+    let rof = if reset_on_fork {
+        SCHED_RESET_ON_FORK
+    } else {
+        0
+    };
+    let policy = policy | rof;
     let param = libc::sched_param {
         sched_priority: prio as i32,
     };
