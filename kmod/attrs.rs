@@ -68,7 +68,6 @@ fn record(f: &SchedFacts) -> img::CkptTaskAttrsRec {
 fn facts(task: &TaskRef, pid: i32, mask: &mut [u64; MASK_WORDS]) -> CkptResult<SchedFacts> {
     let f = task
         .sched(mask)
-        .map_err(crate::error::CkptError::from)
         .context(fmt!("pid {pid}: its CPU affinity"))?;
     if let Some(what) = unsupported(&f) {
         refuse!(EOPNOTSUPP, "pid {pid} uses {what}: not supported yet");
@@ -132,7 +131,9 @@ mod tests {
             uclamp: 1,
             ..plain()
         };
-        assert!(unsupported(&f).unwrap_or("").contains("SCHED_FLAG_UTIL_CLAMP"));
+        assert!(unsupported(&f)
+            .unwrap_or("")
+            .contains("SCHED_FLAG_UTIL_CLAMP"));
     }
 
     #[test]

@@ -1666,7 +1666,7 @@ int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals)
 
 static_assert(offsetof(struct ckpt_h_sched, ioprio) == 12 &&
 	      offsetof(struct ckpt_h_sched, nr_cpus) == 28 && sizeof(struct ckpt_h_sched) == 32);
-static_assert(NR_CPUS <= CKPT_MAX_CPUS);
+static_assert(CONFIG_NR_CPUS <= CKPT_MAX_CPUS);
 
 /*
  * @task's policy, priority, I/O priority and CPU affinity: cpus_mask, copied under

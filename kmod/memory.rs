@@ -450,7 +450,10 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
         refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: unknown kind {}", v.kind);
     }
     if v.vm_flags & vm::LOCKONFAULT != 0 {
-        refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: locked on fault, which no restart makes");
+        refuse!(
+            EINVAL,
+            "VMA record {s:#x}-{e:#x}: locked on fault, which no restart makes"
+        );
     }
     // Its bound (`CKPT_PATH_MAX`) is the record's rule, checked as it is read.
     if is_file(v.kind) != (v.path_len > 0) {
@@ -854,12 +857,19 @@ fn check_lockable(mm: &img::CkptMmRec, vmas: &[Planned]) -> CkptResult {
         return Ok(());
     }
     let memlock = sys::task::current::memlock_limit();
-    if !sys::attrs::current::may_lock(bytes, memlock) {
+    // As `mlock_future_ok` decides, with nothing locked yet (`rstr` locks nothing).
+    let within = bytes / PAGE_SIZE <= memlock / PAGE_SIZE;
+    let cap = sys::attrs::current::ipc_lock_capable;
+    if !sys::attrs::current::can_do_mlock() || !(within || cap()) {
         refuse!(
             EPERM,
             "MM record: {bytes} bytes of mlock()ed memory{}, over RLIMIT_MEMLOCK ({memlock}) \
              without CAP_IPC_LOCK",
-            if future { " and mlockall(MCL_FUTURE)" } else { "" }
+            if future {
+                " and mlockall(MCL_FUTURE)"
+            } else {
+                ""
+            }
         );
     }
     Ok(())
@@ -872,9 +882,7 @@ pub(crate) fn set_lock_future(plan: &Plan) -> CkptResult {
     if plan.mm.flags & img::CKPT_MM_LOCK_FUTURE == 0 {
         return Ok(());
     }
-    sys::attrs::current::lock_future()
-        .map_err(crate::error::CkptError::from)
-        .context(fmt!("mlockall(MCL_FUTURE)"))
+    sys::attrs::current::lock_future().context(fmt!("mlockall(MCL_FUTURE)"))
 }
 
 /// The planned area that maps the executable file, if the memory has one.
@@ -1004,5 +1012,22 @@ mod tests {
         let mut m = good_mm();
         m.nr_vmas = sys::mm::MAX_MAP_COUNT + 1;
         assert!(!check(&m));
+    }
+
+    #[test]
+    fn locking_is_saved_but_on_fault() {
+        assert_eq!(lock_flags(0).ok(), Some(0));
+        assert_eq!(lock_flags(vm::LOCKED).ok(), Some(img::CKPT_MM_LOCK_FUTURE));
+        assert!(lock_flags(vm::LOCKED | vm::LOCKONFAULT).is_err());
+        let mut r = img::CkptVmaRec::new_zeroed();
+        (r.start, r.end, r.kind) = (0x10000, 0x20000, vma_kind::ANON_PRIVATE);
+        r.vm_flags = vm::LOCKED;
+        assert!(locked(&r));
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+        r.vm_flags |= vm::LOCKONFAULT;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_err());
+        r.vm_flags = vm::LOCKED;
+        r.kind = vma_kind::VDSO;
+        assert!(!locked(&r));
     }
 }

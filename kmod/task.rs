@@ -10,11 +10,11 @@ use kernel::bindings;
 use kernel::prelude::*;
 use zerocopy::FromZeros;
 
-use crate::{attrs, creds};
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::sys::task::{TaskRef, Unsupported};
 use crate::uapi::image::{self as img, rec};
+use crate::{attrs, creds};
 
 /// What of `u` this version cannot save, as words for the refusal; `None` if nothing.
 fn unsupported_use(u: &Unsupported) -> Option<&'static str> {

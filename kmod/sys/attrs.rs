@@ -85,17 +85,17 @@ impl MmRef {
 pub(crate) mod current {
     use super::*;
 
-    /// Whether the caller may lock `bytes` of memory, as `mmap(MAP_LOCKED)` and `mlockall`
-    /// decide: `can_do_mlock()` (a `RLIMIT_MEMLOCK` or `CAP_IPC_LOCK`), then `CAP_IPC_LOCK`
-    /// or the bytes within `RLIMIT_MEMLOCK` (`mlock_future_ok`, with nothing locked yet).
-    pub(crate) fn may_lock(bytes: u64, memlock: u64) -> bool {
+    /// `can_do_mlock()`: the caller has a `RLIMIT_MEMLOCK` or `CAP_IPC_LOCK`, which
+    /// `mmap(MAP_LOCKED)` and `mlockall` ask first.
+    pub(crate) fn can_do_mlock() -> bool {
         // SAFETY: no arguments; asks of the caller's own limits and credentials.
-        if !unsafe { bindings::can_do_mlock() } {
-            return false;
-        }
-        let page = bindings::PAGE_SIZE as u64;
+        unsafe { bindings::can_do_mlock() }
+    }
+
+    /// The caller has `CAP_IPC_LOCK`: it may lock beyond `RLIMIT_MEMLOCK`.
+    pub(crate) fn ipc_lock_capable() -> bool {
         // SAFETY: asks of the caller's own credentials.
-        bytes / page <= memlock / page || unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) }
+        unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) }
     }
 
     /// `mlockall(MCL_FUTURE)`: every area the caller maps from now on is locked.

@@ -167,8 +167,8 @@ const _: () = {
     assert!(offset_of!(FdFacts, pipe_id) == 8 && offset_of!(FdFacts, fs_magic) == 16);
     assert!(offset_of!(FdFacts, unlinked) == 24 && offset_of!(FdFacts, owner) == 36);
     assert!(offset_of!(FdFacts, signum) == 44);
-    assert!(size_of::<LockedFacts>() == 24);
-    assert!(offset_of!(LockedFacts, other_ns) == 8 && offset_of!(LockedFacts, seccomp_mode) == 20);
+    assert!(size_of::<LockedFacts>() == 20);
+    assert!(offset_of!(LockedFacts, other_ns) == 8 && offset_of!(LockedFacts, seccomp_mode) == 16);
     assert!(size_of::<PendingSets>() == 16);
 };
 
