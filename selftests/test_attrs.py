@@ -64,7 +64,7 @@ def checked_image(img, tids, locked, want):
     assert len(vma) == 1 and int(vma[0]["vm_flags"], 16) & VM_LOCKED, vma
     assert records(recs, "MM")[0]["lock_future"], records(recs, "MM")
     _, text, _ = sh(CKPT, "show", img)
-    assert re.search(r"TASK_ATTRS policy=\"SCHED_FIFO\" rt_priority=\d", text), text[:2000]
+    assert re.search(r"TASK_ATTRS .*policy=\"SCHED_FIFO\" reset_on_fork=\w+ rt_priority=[1-9]", text), text[:2000]
 
 
 def after_restart(t, pid, tids, want):
@@ -114,6 +114,7 @@ def attributes_as_nobody():
             # user holds, unless root gave it): refused with the reason.
             over = img + ".over"
             shutil.copy(img, over)
+            os.chown(over, 65534, 65534)
             n = [0]
 
             def fifo_30(p):
