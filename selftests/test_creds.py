@@ -330,7 +330,7 @@ def refused_with_reason(name, prefix, mode, what):
 
 def scheduling_policy_refused_with_reason():
     """Other policies are saved (test_attrs.py); SCHED_DEADLINE is not."""
-    refused_with_reason("sched", ("chrt", "--reset-on-fork", "--deadline", "--sched-runtime", "1000000",
+    refused_with_reason("sched", ("chrt", "--reset-on-fork", "--deadline", "--sched-runtime", "50000000",
                                   "--sched-deadline", "100000000", "--sched-period", "100000000", "0"),
                         "idle", "SCHED_DEADLINE (its runtime, deadline and period, and the CPU "
                         "bandwidth the kernel admitted it for, are not saved)")
