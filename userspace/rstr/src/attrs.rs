@@ -27,11 +27,15 @@ const ONLINE: &str = "/sys/devices/system/cpu/online";
 
 /// Refuses an image with an affinity that has no CPU online here.
 pub fn check(image: &Image) -> Result<()> {
+    let chosen = |a: &ckptlib::attrs::TaskAttrs| a.rec.flags & img::CKPT_ATTRS_AFFINITY != 0;
+    if !image.tasks.iter().flatten().any(|t| chosen(&t.attrs)) {
+        return Ok(());
+    }
     let list = std::fs::read_to_string(ONLINE).with_context(|| format!("reading {ONLINE}"))?;
     let online = parse_cpu_list(&list).with_context(|| format!("{ONLINE}: {list:?}"))?;
     for t in image.tasks.iter().flatten() {
         let a = &t.attrs;
-        if a.rec.flags & img::CKPT_ATTRS_AFFINITY != 0 && a.cpus_on(&online).is_none() {
+        if chosen(a) && a.cpus_on(&online).is_none() {
             bail!(
                 "pid {}: its CPU affinity ({}) has none of the CPUs online here ({}): it \
                  would have to run elsewhere than it chose",
