@@ -90,6 +90,22 @@ pub(crate) fn checkpoint(task: &TaskRef, pid: i32, w: &mut ImageWriter) -> CkptR
     w.record(rec::TASK_ATTRS, &[r.as_bytes(), words.as_bytes()])
 }
 
+/// What `task` may lock at restart, where it maps its memory again with its own
+/// credentials and limits: `None` with `CAP_IPC_LOCK` (no bound), else its
+/// `RLIMIT_MEMLOCK` (0: it may lock nothing, as `can_do_mlock()` says).
+pub(crate) fn lock_limit(task: &TaskRef, pid: i32) -> CkptResult<Option<u64>> {
+    let mut c = img::CkptCredsRec::new_zeroed();
+    let mut groups = KVec::new();
+    task.creds(&mut c, &mut groups)
+        .context(fmt!("pid {pid}: credentials"))?;
+    if c.cap_effective & (1 << bindings::CAP_IPC_LOCK) != 0 {
+        return Ok(None);
+    }
+    let mut r = img::CkptRlimitsRec::new_zeroed();
+    task.rlimits(&mut r);
+    Ok(Some(r.rlim[bindings::RLIMIT_MEMLOCK as usize].cur))
+}
+
 #[kunit_tests(ckpt_attrs)]
 mod tests {
     use super::*;

@@ -124,6 +124,7 @@ fn keep(kind: u32, page: PageKind) -> bool {
 pub(crate) fn checkpoint(
     mm: &MmRef,
     data_limit: u64,
+    lock_limit: Option<u64>,
     objs: &mut Objects,
     w: &mut ImageWriter,
 ) -> CkptResult {
@@ -161,6 +162,11 @@ pub(crate) fn checkpoint(
     m.nr_vmas = vmas.len() as u32;
     m.exe_vma = exe_vma;
     m.flags = lock_flags(mm.def_flags())?;
+    let locked_bytes = (vmas.iter().map(|v| &v.rec).filter(|r| locked(r)))
+        .map(|r| r.end - r.start)
+        .sum();
+    refusal(check_lock_limit(locked_bytes, m.flags, lock_limit))
+        .context(fmt!("restart would refuse its locked memory"))?;
     // What the restart checks of these records depends on the state alone: refuse now what
     // it would refuse (more areas than it takes, a layout it rejects).
     let task_size = sys::mm::current::task_size();
@@ -849,30 +855,35 @@ fn locked(r: &img::CkptVmaRec) -> bool {
 /// let it (its `RLIMIT_MEMLOCK`, set from the image by `rstr`, or `CAP_IPC_LOCK`): checked
 /// now, while a refusal still reaches `rstr`.
 fn check_lockable(mm: &img::CkptMmRec, vmas: &[Planned]) -> CkptResult {
-    let future = mm.flags & img::CKPT_MM_LOCK_FUTURE != 0;
-    let bytes: u64 = (vmas.iter().filter(|p| locked(&p.r)))
+    let bytes = (vmas.iter().filter(|p| locked(&p.r)))
         .map(|p| p.r.end - p.r.start)
         .sum();
-    if bytes == 0 && !future {
+    let limit = (!sys::attrs::current::ipc_lock_capable()).then(sys::task::current::memlock_limit);
+    check_lock_limit(bytes, mm.flags, limit)
+}
+
+/// `bytes` of locked memory, and `mlockall(MCL_FUTURE)` in `mm_flags`, within what a task
+/// may lock (`limit`: its `RLIMIT_MEMLOCK`, `None` with `CAP_IPC_LOCK`), as
+/// `mmap(MAP_LOCKED)` and `mlockall` decide (`can_do_mlock`, `mlock_future_ok` with
+/// nothing locked yet: `rstr` locks nothing).
+fn check_lock_limit(bytes: u64, mm_flags: u32, limit: Option<u64>) -> CkptResult {
+    let future = mm_flags & img::CKPT_MM_LOCK_FUTURE != 0;
+    let Some(memlock) = limit else {
+        return Ok(());
+    };
+    if (bytes == 0 && !future) || (memlock != 0 && bytes / PAGE_SIZE <= memlock / PAGE_SIZE) {
         return Ok(());
     }
-    let memlock = sys::task::current::memlock_limit();
-    // As `mlock_future_ok` decides, with nothing locked yet (`rstr` locks nothing).
-    let within = bytes / PAGE_SIZE <= memlock / PAGE_SIZE;
-    let cap = sys::attrs::current::ipc_lock_capable;
-    if !sys::attrs::current::can_do_mlock() || !(within || cap()) {
-        refuse!(
-            EPERM,
-            "MM record: {bytes} bytes of mlock()ed memory{}, over RLIMIT_MEMLOCK ({memlock}) \
-             without CAP_IPC_LOCK",
-            if future {
-                " and mlockall(MCL_FUTURE)"
-            } else {
-                ""
-            }
-        );
-    }
-    Ok(())
+    refuse!(
+        EPERM,
+        "MM record: {bytes} bytes of mlock()ed memory{}, over RLIMIT_MEMLOCK ({memlock}) \
+         without CAP_IPC_LOCK",
+        if future {
+            " and mlockall(MCL_FUTURE)"
+        } else {
+            ""
+        }
+    );
 }
 
 /// Locks every area the restored process maps from now on, if the image's did
@@ -1029,5 +1040,13 @@ mod tests {
         r.vm_flags = vm::LOCKED;
         r.kind = vma_kind::VDSO;
         assert!(!locked(&r));
+        // Within RLIMIT_MEMLOCK, or with CAP_IPC_LOCK (no limit); a limit of 0 locks nothing.
+        let future = img::CKPT_MM_LOCK_FUTURE;
+        assert!(check_lock_limit(0, 0, Some(0)).is_ok());
+        assert!(check_lock_limit(8192, 0, Some(8192)).is_ok());
+        assert!(check_lock_limit(8192, future, Some(4096)).is_err());
+        assert!(check_lock_limit(0, future, Some(0)).is_err());
+        assert!(check_lock_limit(0, future, Some(4096)).is_ok());
+        assert!(check_lock_limit(1 << 30, future, None).is_ok());
     }
 }

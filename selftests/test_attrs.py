@@ -156,6 +156,7 @@ def affinity_without_its_cpus_fails_the_restart():
 
 def refused(mode, reason):
     d = fresh(mode)
+    os.chown(d, 65534, 65534)   # overlimit reports as 65534
     with ktap.Tree(mode, d, binary=ATTRS) as t:
         pid = t.reports(["attrs"], f"the {mode} process to start")["attrs"]["pid"]
         status, _, err = sh(CKPT, str(pid), "-o", os.path.join(d, "img"), check=False)
@@ -174,12 +175,20 @@ def lock_on_fault_refused():
     refused("mclonfault", "mlockall(MCL_FUTURE | MCL_ONFAULT) (areas locked on fault): not supported")
 
 
+def locked_over_its_limit_refused():
+    """Memory locked while root, then RLIMIT_MEMLOCK lowered and CAP_IPC_LOCK gone: the
+    restart (with these credentials and limits) could not lock it again."""
+    refused("overlimit", "65536 bytes of mlock()ed memory, over RLIMIT_MEMLOCK (4096) without "
+            "CAP_IPC_LOCK")
+
+
 TESTS = [
     attributes_come_back_per_thread,
     attributes_as_nobody,
     affinity_without_its_cpus_fails_the_restart,
     deadline_refused,
     lock_on_fault_refused,
+    locked_over_its_limit_refused,
 ]
 if __name__ == "__main__":
     sys.exit(run(TESTS))

@@ -85,13 +85,6 @@ impl MmRef {
 pub(crate) mod current {
     use super::*;
 
-    /// `can_do_mlock()`: the caller has a `RLIMIT_MEMLOCK` or `CAP_IPC_LOCK`, which
-    /// `mmap(MAP_LOCKED)` and `mlockall` ask first.
-    pub(crate) fn can_do_mlock() -> bool {
-        // SAFETY: no arguments; asks of the caller's own limits and credentials.
-        unsafe { bindings::can_do_mlock() }
-    }
-
     /// The caller has `CAP_IPC_LOCK`: it may lock beyond `RLIMIT_MEMLOCK`.
     pub(crate) fn ipc_lock_capable() -> bool {
         // SAFETY: asks of the caller's own credentials.

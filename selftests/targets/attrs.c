@@ -22,6 +22,8 @@
  *   attrs deadline DIR      itself SCHED_DEADLINE (1 ms every 100 ms); "ready 1"; waits.
  *   attrs onfault DIR       an area locked with mlock2(MLOCK_ONFAULT); "ready 1"; waits.
  *   attrs mclonfault DIR    mlockall(MCL_FUTURE | MCL_ONFAULT); "ready 1"; waits.
+ *   attrs overlimit DIR     as root, a 64 KiB area mlock()ed; then RLIMIT_MEMLOCK 4096 and
+ *                           uid 65534 (without CAP_IPC_LOCK now); "ready 1"; waits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -250,7 +252,7 @@ int main(int argc, char **argv)
 	void *p;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: attrs state|deadline|onfault|mclonfault DIR [UID]\n");
+		fprintf(stderr, "usage: attrs state|deadline|onfault|mclonfault|overlimit DIR [UID]\n");
 		return 2;
 	}
 	dir = argv[2];
@@ -274,6 +276,14 @@ int main(int argc, char **argv)
 		p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED || syscall(SYS_mlock2, p, 8192, 1 /* MLOCK_ONFAULT */))
 			die("mlock2(MLOCK_ONFAULT)");
+	} else if (!strcmp(argv[1], "overlimit")) {
+		p = mmap(NULL, LOCKED_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		memlock.rlim_cur = memlock.rlim_max = 4096;
+		if (p == MAP_FAILED || mlock(p, LOCKED_LEN) || setrlimit(RLIMIT_MEMLOCK, &memlock))
+			die("mlock, then RLIMIT_MEMLOCK");
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			die("dropping to 65534");
+		prctl(PR_SET_DUMPABLE, 1);
 	} else if (!strcmp(argv[1], "mclonfault")) {
 		if (mlockall(MCL_FUTURE | MCL_ONFAULT))
 			die("mlockall(MCL_FUTURE | MCL_ONFAULT)");
