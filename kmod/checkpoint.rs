@@ -198,6 +198,8 @@ fn write_task(
     if objs.first_save(i.files) {
         objs.unix.set_task(pid);
         files::checkpoint(task, objs, w).context(fmt!("task {pid}"))?;
+        crate::locks::checkpoint(task, i.files, pid, !owns_mm, objs, w)
+            .context(fmt!("task {pid}"))?;
     }
     let xstate = regs::xstate(task)?;
     regs::checkpoint_xstate(&xstate, w)?;

@@ -18,7 +18,7 @@ use crate::files::{reopenable, show};
 use crate::image::ImageWriter;
 use crate::objects::Objects;
 use crate::sys::file::{FileRef, Input};
-use crate::sys::task::{OpenFd, TaskRef};
+use crate::sys::task::{current, OpenFd, TaskRef};
 use crate::uapi::image::{self as img, file_kind, rec};
 use crate::uapi::{CKPT_CHECKPOINT_DELETED_MAX_SHIFT, CKPT_DELETED_MAX_DEFAULT};
 
@@ -114,6 +114,11 @@ pub(crate) fn save_data(
         let mut off = data;
         let mut input = Input::new_at(file.clone_ref(), data);
         while off < hole {
+            // A large file (up to `ckpt --deleted-max`) is read here: the caller may be
+            // killed meanwhile.
+            if current::fatal_signal_pending() {
+                refuse!(EINTR, "fd {fd}: killed while its data was saved");
+            }
             let n = ((hole - off) as usize).min(chunk);
             input
                 .read_exact(&mut buf[..n])

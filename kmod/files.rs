@@ -253,6 +253,7 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
         from = fd + 1;
         o.rec.fd = fd as i32;
         o.rec.obj = objs.id(o.facts.file_id)?;
+        crate::locks::check_leases(task, &o, &path[..o.rec.path_len as usize])?;
         check_fd(&o)?;
         let name = &path[..o.rec.path_len as usize];
         if let Some(kind) = crate::anonfd::kind_of(o.facts.fs_magic, name) {
@@ -261,6 +262,10 @@ pub(crate) fn checkpoint(task: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
         }
         if crate::epoll::is_epoll(o.facts.fs_magic, name) {
             crate::epoll::checkpoint(task, objs, w, &mut o)?;
+            continue;
+        }
+        if crate::inotify::is_inotify(o.facts.fs_magic, name) {
+            crate::inotify::checkpoint(task, objs, w, &mut o)?;
             continue;
         }
         if o.rec.mode & S_IFMT == S_IFIFO && o.facts.fs_magic != u64::from(PIPEFS_MAGIC) {

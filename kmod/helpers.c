@@ -1330,6 +1330,8 @@ static bool ckpt_anon_is(struct file *file, u32 kind)
 		name = "[signalfd]";
 	else if (kind == CKPT_FILE_EPOLL)
 		name = "[eventpoll]";
+	else if (kind == CKPT_FILE_INOTIFY)
+		name = "inotify";
 	else
 		return false;
 	return file_inode(file)->i_sb->s_magic == ANON_INODE_FS_MAGIC &&
@@ -1730,4 +1732,191 @@ int ckpt_helper_mm_lock_future(void)
 	vma_flags_set(&mm->def_vma_flags, VMA_LOCKED_BIT);
 	mmap_write_unlock(mm);
 	return 0;
+}
+
+/* ---- inotify ---------------------------------------------------------- */
+
+#include <linux/fsnotify_backend.h>
+/* fs/notify/inotify/inotify.h: struct inotify_inode_mark, inotify_mark_user_mask. */
+#include "inotify.h"
+
+static_assert(sizeof(struct ckpt_h_inotify_watch) == 32);
+
+/* A watch seen under the group's lock: its inode held by igrab. */
+struct ckpt_inotify_mark {
+	struct inode *inode;
+	s32 wd;
+	u32 mask;
+};
+
+/*
+ * The watches of the inotify at @task's @fd, into @buf of @size bytes: each a
+ * struct ckpt_h_inotify_watch and its path, padded to 8; *@count of them.
+ * Returns the bytes used, -E2BIG if they do not fit, -EINVAL if @fd is no
+ * inotify. The marks are read as inotify's own show_fdinfo reads them (under
+ * the group's lock, each inode taken with igrab); their paths after the lock
+ * is dropped, so that no dput or iput runs under it.
+ */
+int ckpt_helper_task_inotify(struct task_struct *task, u32 fd, void *buf, u32 size,
+			     u32 *count)
+{
+	u32 cap = size / (sizeof(struct ckpt_h_inotify_watch) + 8), n = 0, i, off = 0;
+	struct ckpt_inotify_mark *marks;
+	struct fsnotify_group *group;
+	struct fsnotify_mark *mark;
+	unsigned int nr = fd;
+	struct file *file;
+	char *tmp = NULL;
+	int ret = 0;
+
+	*count = 0;
+	file = fget_task_next(task, &nr);
+	if (!file)
+		return -EBADF;
+	if (nr != fd || !ckpt_anon_is(file, CKPT_FILE_INOTIFY)) {
+		fput(file);
+		return -EINVAL;
+	}
+	marks = kvmalloc_array(cap ?: 1, sizeof(*marks), GFP_KERNEL_ACCOUNT);
+	tmp = kmalloc(PATH_MAX, GFP_KERNEL_ACCOUNT);
+	if (!marks || !tmp) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	group = file->private_data;
+	fsnotify_group_lock(group);
+	list_for_each_entry(mark, &group->marks_list, g_list) {
+		struct inode *inode;
+
+		if (mark->connector->type != FSNOTIFY_OBJ_TYPE_INODE)
+			continue;
+		if (n == cap) {
+			ret = -E2BIG;
+			break;
+		}
+		/* An inode connector's obj is its inode (fs/notify's fsnotify_conn_inode). */
+		inode = igrab(mark->connector->obj);
+		if (!inode)
+			continue;
+		marks[n].inode = inode;
+		marks[n].wd = container_of(mark, struct inotify_inode_mark, fsn_mark)->wd;
+		marks[n].mask = inotify_mark_user_mask(mark);
+		n++;
+	}
+	fsnotify_group_unlock(group);
+
+	for (i = 0; i < n; i++) {
+		struct ckpt_h_inotify_watch w = {
+			.wd = marks[i].wd,
+			.mask = marks[i].mask,
+			.ino = marks[i].inode->i_ino,
+			.dev = new_encode_dev(marks[i].inode->i_sb->s_dev),
+		};
+		struct dentry *dentry = d_find_alias(marks[i].inode);
+		char *p = NULL;
+
+		if (!dentry || d_unlinked(dentry)) {
+			w.unlinked = 1;
+		} else {
+			p = dentry_path_raw(dentry, tmp, PATH_MAX);
+			if (IS_ERR(p))
+				p = NULL;
+			else
+				w.path_len = strlen(p);
+		}
+		if (!ret && size - off >= sizeof(w) + ALIGN(w.path_len, 8)) {
+			memcpy(buf + off, &w, sizeof(w));
+			off += sizeof(w);
+			if (p) {
+				memset(buf + off, 0, ALIGN(w.path_len, 8));
+				memcpy(buf + off, p, w.path_len);
+				off += ALIGN(w.path_len, 8);
+			}
+			(*count)++;
+		} else {
+			ret = -E2BIG;
+		}
+		dput(dentry);
+		iput(marks[i].inode);
+	}
+	if (!ret)
+		ret = off;
+out:
+	kfree(tmp);
+	kvfree(marks);
+	fput(file);
+	return ret;
+}
+
+/* ---- file locks ------------------------------------------------------- */
+
+#include <linux/filelock.h>
+
+static_assert(sizeof(struct ckpt_h_lock) == 32 && offsetof(struct ckpt_h_lock, start) == 16);
+static_assert(CKPT_H_LOCK_OWNER_OTHER == 0);
+static_assert(CKPT_H_FL_POSIX == FL_POSIX && CKPT_H_FL_FLOCK == FL_FLOCK &&
+	      CKPT_H_FL_DELEG == FL_DELEG && CKPT_H_FL_LEASE == FL_LEASE &&
+	      CKPT_H_FL_OFDLCK == FL_OFDLCK && CKPT_H_FL_LAYOUT == FL_LAYOUT);
+
+static void lock_to_h(struct file_lock *fl, u64 files, struct ckpt_h_lock *out)
+{
+	out->flags = fl->c.flc_flags;
+	out->type = fl->c.flc_type;
+	if ((u64)(unsigned long)fl->c.flc_owner == files)
+		out->owner = CKPT_H_LOCK_OWNER_TABLE;
+	else if (fl->c.flc_owner == fl->c.flc_file)
+		out->owner = CKPT_H_LOCK_OWNER_FILE;
+	else
+		out->owner = CKPT_H_LOCK_OWNER_OTHER;
+	out->pid = fl->c.flc_pid;
+	out->start = fl->fl_start;
+	out->end = fl->fl_end;
+}
+
+/*
+ * The flock, OFD and POSIX locks of @file's inode held through @file (flc_file), read
+ * under the inode's flc_lock as /proc/locks reads them, into @out (room for @room), each
+ * with its owner: the descriptor table at address @files, @file itself, or another.
+ * The flc_flags of the leases and delegations held through @file are or'ed into
+ * *@leases first (also when the locks do not fit). Returns how many locks, or -E2BIG if
+ * they do not fit.
+ */
+int ckpt_helper_file_locks(struct file *file, u64 files, struct ckpt_h_lock *out, u32 room,
+			   u32 *leases)
+{
+	struct file_lock_context *ctx = locks_inode_context(file_inode(file));
+	struct file_lease *lease;
+	struct file_lock *fl;
+	u32 n = 0;
+	int ret = 0;
+
+	*leases = 0;
+	if (!ctx)
+		return 0;
+	spin_lock(&ctx->flc_lock);
+	list_for_each_entry(lease, &ctx->flc_lease, c.flc_list)
+		if (lease->c.flc_file == file)
+			*leases |= lease->c.flc_flags;
+	for_each_file_lock(fl, &ctx->flc_flock) {
+		if (fl->c.flc_file != file)
+			continue;
+		if (n == room) {
+			ret = -E2BIG;
+			goto out;
+		}
+		lock_to_h(fl, files, &out[n++]);
+	}
+	for_each_file_lock(fl, &ctx->flc_posix) {
+		if (fl->c.flc_file != file)
+			continue;
+		if (n == room) {
+			ret = -E2BIG;
+			goto out;
+		}
+		lock_to_h(fl, files, &out[n++]);
+	}
+	ret = n;
+out:
+	spin_unlock(&ctx->flc_lock);
+	return ret;
 }

@@ -360,5 +360,46 @@ int ckpt_helper_task_sched(struct task_struct *task, struct ckpt_h_sched *out, u
 			   u32 words);
 u64 ckpt_helper_mm_def_flags(struct mm_struct *mm);
 int ckpt_helper_mm_lock_future(void);
+/*
+ * inotify (kmod/inotify.rs): one watch, followed in the buffer by path_len bytes
+ * of path (from the root of its filesystem), padded to 8.
+ */
+struct ckpt_h_inotify_watch {
+	s32 wd;
+	u32 mask;		/* the mask inotify reports (fdinfo's) */
+	u64 ino;		/* the inode's i_ino */
+	u32 dev;		/* its i_sb->s_dev, as st_dev encodes it */
+	u32 path_len;		/* 0 if it has no path */
+	u32 unlinked;		/* no dentry, or an unlinked one */
+	u32 __pad;
+};
+
+int ckpt_helper_task_inotify(struct task_struct *task, u32 fd, void *buf, u32 size,
+			     u32 *count);
+/* File locks (kmod/locks.rs): one lock held through a file, as fs/locks.c keeps it. */
+struct ckpt_h_lock {
+	u32 flags;		/* flc_flags (FL_FLOCK, FL_POSIX, FL_OFDLCK...) */
+	u32 type;		/* flc_type: F_RDLCK or F_WRLCK */
+	u32 owner;		/* CKPT_H_LOCK_OWNER_*: who flc_owner is */
+	s32 pid;		/* flc_pid */
+	s64 start;		/* fl_start (0 for flock) */
+	s64 end;		/* fl_end (OFFSET_MAX for flock) */
+};
+
+/* ckpt_h_lock.owner: the descriptor table asked about, the file itself, or another. */
+#define CKPT_H_LOCK_OWNER_OTHER		0
+#define CKPT_H_LOCK_OWNER_TABLE		1
+#define CKPT_H_LOCK_OWNER_FILE		2
+
+/* Kernel constants bindgen does not see (each a BIT() of linux/filelock.h): kmod/sys/locks.rs. */
+#define CKPT_H_FL_POSIX		(1 << 0)
+#define CKPT_H_FL_FLOCK		(1 << 1)
+#define CKPT_H_FL_DELEG		(1 << 2)
+#define CKPT_H_FL_LEASE		(1 << 5)
+#define CKPT_H_FL_OFDLCK	(1 << 10)
+#define CKPT_H_FL_LAYOUT	(1 << 11)
+
+int ckpt_helper_file_locks(struct file *file, u64 files, struct ckpt_h_lock *out, u32 room,
+			   u32 *leases);
 
 #endif

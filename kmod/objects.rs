@@ -32,6 +32,8 @@ pub(crate) struct Objects {
     pub(crate) unix: crate::unix::Peers,
     /// What deleted files' data may still take of the image.
     pub(crate) deleted: crate::deleted::Budget,
+    /// The descriptions whose `flock` and OFD locks are saved.
+    pub(crate) locks: crate::locks::Saved,
 }
 
 impl Objects {
@@ -42,6 +44,7 @@ impl Objects {
             pipe_ends: RBTree::new(),
             unix: crate::unix::Peers::new(),
             deleted: crate::deleted::Budget::from_flags(0),
+            locks: crate::locks::Saved::new(),
         }
     }
 

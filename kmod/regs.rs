@@ -166,11 +166,20 @@ const EINTR: i64 = bindings::EINTR as i64;
 /// up `ip` to restart a call; `bindings` has no constant for it (the C code writes `2`).
 const SYSCALL_INSN_LEN: u64 = 2;
 
+/// Whether a call interrupted with `-ERESTART_RESTARTBLOCK` can be made again from its own
+/// registers, with the same effect as the kernel's restart of it: `poll` without a timeout
+/// (a negative `int` in `dx`), which `sys_poll` sends through its `restart_block` too, but
+/// whose restart only polls again, forever, the same descriptors.
+fn made_again_as_is(r: &img::CkptRegsRec) -> bool {
+    r.orig_ax == u64::from(bindings::__NR_poll) && (r.dx as i32) < 0
+}
+
 /// A task stopped inside an interrupted system call has `ax` = `-ERESTART*` and `orig_ax` =
 /// the system call number. Resumes it as the kernel's signal code would for a signal with no
 /// handler (`arch_do_signal_or_restart`): the call is made again. `-ERESTART_RESTARTBLOCK`
 /// (nanosleep, poll with a timeout...) needs the task's `restart_block`, which the module
-/// cannot install: the call returns `-EINTR` instead, as it would for a handled signal.
+/// cannot install: the call returns `-EINTR` instead, as it would for a handled signal; but
+/// a `poll` without a timeout (`tail -f` waits in one) is made again, as it means the same.
 pub(crate) fn resume_syscall(r: &mut img::CkptRegsRec) {
     if (r.orig_ax as i64) < 0 {
         return;
@@ -179,6 +188,10 @@ pub(crate) fn resume_syscall(r: &mut img::CkptRegsRec) {
     // found the overflow panic).
     match (r.ax as i64).wrapping_neg() {
         ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
+            r.ax = r.orig_ax;
+            r.ip = r.ip.wrapping_sub(SYSCALL_INSN_LEN);
+        }
+        ERESTART_RESTARTBLOCK if made_again_as_is(r) => {
             r.ax = r.orig_ax;
             r.ip = r.ip.wrapping_sub(SYSCALL_INSN_LEN);
         }
@@ -285,6 +298,23 @@ mod tests {
         resume_syscall(&mut r);
         assert_eq!(r.ax as i64, -EINTR);
         assert_eq!(r.ip, 0x401000);
+        // poll(2) with a timeout of 1000 ms: its remaining time is in the restart block.
+        let mut r = stopped_in(u64::from(bindings::__NR_poll), -ERESTART_RESTARTBLOCK);
+        r.dx = 1000;
+        resume_syscall(&mut r);
+        assert_eq!((r.ax as i64, r.ip), (-EINTR, 0x401000));
+    }
+
+    #[test]
+    fn poll_without_timeout_is_made_again() {
+        // timeout -1 as the int it is, whatever the upper half of dx holds.
+        for dx in [0xffff_ffff, u64::MAX, 0x1234_5678_8000_0000] {
+            let mut r = stopped_in(u64::from(bindings::__NR_poll), -ERESTART_RESTARTBLOCK);
+            r.dx = dx;
+            resume_syscall(&mut r);
+            assert_eq!(r.ax, u64::from(bindings::__NR_poll));
+            assert_eq!(r.ip, 0x401000 - 2);
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub(crate) mod cpu;
 pub(crate) mod epoll;
 pub(crate) mod file;
 pub(crate) mod inet;
+pub(crate) mod inotify;
+pub(crate) mod locks;
 pub(crate) mod mm;
 pub(crate) mod task;
 pub(crate) mod timers;

@@ -355,6 +355,24 @@ def records(recs, kind):
     return [r for r in recs if r["type"] == kind]
 
 
+# An ordinary user: uid and gid 65534, no supplementary group, no capability; _CR: with
+# CAP_CHECKPOINT_RESTORE (the right to choose pids) only, as rstr needs it.
+NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
+NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
+
+
+@contextlib.contextmanager
+def device_open_to_all():
+    """/dev/checkpoint readable and writable by everyone for the time of the block."""
+    mode = os.stat("/dev/checkpoint").st_mode
+    os.chmod("/dev/checkpoint", 0o666)
+    try:
+        yield
+    finally:
+        os.chmod("/dev/checkpoint", mode & 0o777)
+
+
 class Tree:
     """A tree.c tree, its root started in a session of its own, writing its errors to
     DIR/stderr. When the `with` block ends, every process with that file as its fd 2
@@ -473,6 +491,28 @@ class Tree:
         """Both of the above; returns what rstr printed."""
         img, _ = self.checkpoint(pids, *ckpt_opts, pid=pid)
         return self.restart(img, *rstr_opts)[0]
+
+    def checkpoint_restart_as_nobody(self, pids, check_image=None):
+        """As uid 65534: ckpt --kill of the root with no capability, then (CHECK_IMAGE(img)
+        first, if given) rstr --detach with CAP_CHECKPOINT_RESTORE only, /dev/checkpoint
+        open to all meanwhile. The tree's directory and stderr must be the user's. Returns
+        the pid rstr printed."""
+        img = os.path.join(self.dir, "img")
+        pids = list(pids)
+        with device_open_to_all():
+            sh(*NOBODY, CKPT, "--kill", str(self.root), "-o", img)
+            self.proc.wait(timeout=60)  # the root, ckpt --kill'ed, is reaped by its parent: us
+            wait_for(lambda: all(stat(p) is None for p in pids), "the tree to go")
+            if check_image:
+                check_image(img)
+            _, out, _ = sh(*NOBODY_CR, RSTR, "--detach", img)
+        assert re.fullmatch(r"\d+\n?", out), out
+        return int(out)
+
+    def stderr_text(self):
+        """What the tree wrote on its stderr."""
+        with open(self.stderr) as f:
+            return f.read().strip()
 
     def poke(self, name, sig, key):
         """Sends SIG to the process NAME and waits for its report's KEY to count it."""

@@ -9,26 +9,16 @@ by fork. The limit on deleted files' data refuses with its option's name, and th
 raises it.
 """
 import os
-import re
 import signal
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ktap  # noqa: E402
-from ktap import CKPT, RSTR, records, run, running, scratch, sh, show_json, stat, target, wait_for  # noqa: E402
+from ktap import CKPT, records, run, running, scratch, sh, show_json, target  # noqa: E402
 
 fresh = scratch("ckpt-deleted-")
 DELETED = target("deleted")
 HEAD, TAIL_AT, TAIL = 10000, 4 << 20, 5000
-NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
-NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
-
-
-def stderr_of(t):
-    with open(t.stderr) as f:
-        return f.read().strip()
 
 
 def started(t):
@@ -61,7 +51,7 @@ def after_restart(t, parent, child):
     os.kill(parent, signal.SIGUSR2)
     got = t.reports(["parent", "child"], "the processes to check their files",
                     lambda n, r: r.get("checked", 1) == 1 and r.get("wrote", 1) == 1)
-    assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, f"checks failed: {stderr_of(t)}"
+    assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, f"checks failed: {t.stderr_text()}"
 
 
 def deleted_files_come_back():
@@ -83,18 +73,7 @@ def deleted_files_as_nobody():
     with ktap.Tree("state", d, 65534, binary=DELETED) as t:
         parent, child = started(t)
         os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
-        img = os.path.join(d, "img")
-        mode = os.stat("/dev/checkpoint").st_mode
-        os.chmod("/dev/checkpoint", 0o666)
-        try:
-            sh(*NOBODY, CKPT, "--kill", str(parent), "-o", img)
-            t.proc.wait(timeout=60)  # the parent, ckpt --kill'ed, is reaped by its parent: us
-            wait_for(lambda: stat(parent) is None and stat(child) is None, "the tree to go")
-            checked_image(img, d)
-            _, out, _ = sh(*NOBODY_CR, RSTR, "--detach", img)
-        finally:
-            os.chmod("/dev/checkpoint", mode & 0o777)
-        assert re.fullmatch(r"\d+\n?", out), out
+        t.checkpoint_restart_as_nobody([parent, child], lambda img: checked_image(img, d))
         after_restart(t, parent, child)
 
 
@@ -117,7 +96,7 @@ def the_limit_refuses_and_the_option_raises_it():
         t.restart(img)
         os.kill(r["pid"], signal.SIGUSR2)
         got = t.reports(["big"], "the process to check its file", lambda _, b: b["checked"] == 1)["big"]
-        assert got["errors"] == 0, stderr_of(t)
+        assert got["errors"] == 0, t.stderr_text()
 
 
 TESTS = [

@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 from ktap import (CKPT, HERE, RSTR, Target, kill_reaped, records, run, running, scratch, sh,
                   show_json, skip, stat, wait_for)

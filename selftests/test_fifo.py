@@ -10,7 +10,6 @@ replaced at its path by another file is refused at restart; a shell pipeline kee
 flowing through its FIFO.
 """
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,20 +22,6 @@ from ktap import CKPT, RSTR, records, run, running, scratch, sh, show_json, stat
 fresh = scratch("ckpt-fifo-")
 FIFO = target("fifo")
 SAVED, SIZE = 70000, 128 * 1024
-NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
-NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
-
-
-def stderr_of(t):
-    with open(t.stderr) as f:
-        return f.read().strip()
-
-
-def device_open_to_all():
-    mode = os.stat("/dev/checkpoint").st_mode
-    os.chmod("/dev/checkpoint", 0o666)
-    return lambda: os.chmod("/dev/checkpoint", mode & 0o777)
 
 
 def checked_image(img, d):
@@ -75,7 +60,7 @@ def after_restart(t, parent, child):
     os.kill(parent, signal.SIGUSR2)
     got = t.reports(["parent", "child"], "the parent and child to check their FIFOs",
                     lambda n, r: r.get("checked", 1) == 1 and r.get("wrote", 1) == 1)
-    assert got["child"]["errors"] == 0 and got["parent"]["errors"] == 0, f"checks failed: {stderr_of(t)}"
+    assert got["child"]["errors"] == 0 and got["parent"]["errors"] == 0, f"checks failed: {t.stderr_text()}"
 
 
 def fifo_bytes_flags_and_size_come_back():
@@ -98,17 +83,7 @@ def fifo_as_nobody():
     with ktap.Tree("state", d, 65534, binary=FIFO) as t:
         parent, child = started(t)
         os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
-        img = os.path.join(d, "img")
-        restore = device_open_to_all()
-        try:
-            sh(*NOBODY, CKPT, "--kill", str(parent), "-o", img)
-            t.proc.wait(timeout=60)  # the parent, ckpt --kill'ed, is reaped by its parent: us
-            wait_for(lambda: stat(parent) is None and stat(child) is None, "the tree to go")
-            checked_image(img, d)
-            _, out, _ = sh(*NOBODY_CR, RSTR, "--detach", img)
-        finally:
-            restore()
-        assert re.fullmatch(r"\d+\n?", out), out
+        t.checkpoint_restart_as_nobody([parent, child], lambda img: checked_image(img, d))
         with open(f"/proc/{parent}/status") as f:
             assert "Uid:\t65534\t65534\t65534\t65534" in f.read()
         after_restart(t, parent, child)

@@ -119,6 +119,7 @@ def ioctl_cases_as_an_ordinary_user():
     assert c["refused"] > IOCTL_CASES // 2 and c["restored"] > 0, c
     m = re.search(r"hostile: (\d+) cases, (\d+) as expected", out)
     assert m and int(m[1]) >= 20 and m[1] == m[2], m and m.group(0)
+    print(f"# {m.group(0)}")
     hostile = dict(re.findall(r"^# hostile case \d+ (\S+): (.*)$", out, re.M))
     # Files the user cannot open are refused EACCES, by name, before anything changes.
     for name, path in (("shadow-mapped", "/etc/shadow"), ("root-only-file-mapped", secret),
@@ -136,8 +137,45 @@ def ioctl_cases_as_an_ordinary_user():
     # Pages outside every area are refused past the point of no return: the task is killed.
     assert hostile["pages-outside-every-area"].startswith('Late("pid '), hostile
     assert "not inside one memory area" in hostile["pages-outside-every-area"]
+    # Records of the kinds rstr restores (the module never reads one), where the module
+    # reads its own: refused by their type, their hostile payload never read.
+    assert hostile["epoll-record-for-the-module"].startswith(
+        'Refused { errno: 22, reason: "expected a MM record, found EPOLL'), hostile
+    assert hostile["memfd-record-among-the-areas"].startswith('Refused { errno: 22,'), hostile
+    assert "VMA records, found MEMFD" in hostile["memfd-record-among-the-areas"], hostile
+    assert "expected the REGS record, found FILE_DATA" in \
+        hostile["file-data-record-for-the-registers"], hostile
     # The device is root's again.
     assert os.stat("/dev/checkpoint").st_uid == dev.st_uid
+
+
+def rstr_refuses_hostile_images_as_an_ordinary_user():
+    """ckpt-fuzz's hostile images for rstr (userspace/ckptfuzz/src/hostile.rs: the
+    synthetic image with one epoll, FIFO, deleted file, memfd, socket or timer record, or
+    a FILE field, changed as no checkpoint writes it), given to rstr by uid 65534: each is
+    refused for its own reason before anything is made (no process, no file left)."""
+    d = fresh("hostile")
+    os.chmod(d, 0o755)
+    _, out, _ = sh(FUZZ, "hostile-images", d)
+    cases = [line.split("\t", 1) for line in out.splitlines() if line.strip()]
+    assert len(cases) >= 25, out
+    dev = os.stat("/dev/checkpoint")
+    os.chown("/dev/checkpoint", NOBODY, NOBODY)
+    before = set(os.listdir("/tmp"))
+    try:
+        for name, reason in cases:
+            img = os.path.join(d, name + ".img")
+            os.chmod(img, 0o644)
+            rc, rout, err = sh(*SETPRIV, RSTR, img, check=False, timeout=60)
+            assert rc != 0 and not rout.strip(), (name, rc, rout, err)
+            assert reason in err and "rstr: error:" in err, (name, reason, err)
+    finally:
+        os.chown("/dev/checkpoint", dev.st_uid, dev.st_gid)
+    # Neither the synthetic image's FIFO nor a private FIFO's directory was made.
+    left = [n for n in set(os.listdir("/tmp")) - before
+            if n.startswith("rstr-fifo-") or n.startswith("synth.")]
+    assert not left, left
+    print(f"# {len(cases)} hostile images refused by rstr, each for its reason")
 
 
 REGS = 60
@@ -183,5 +221,5 @@ if __name__ == "__main__":
     if FUZZ is None:
         sys.exit("test_fuzz: ckpt-fuzz is not on PATH (scripts/vm puts the build's there)")
     sys.exit(run([rstr_mutants_are_refused_or_restored, mutants_replay_from_seed_and_index,
-                  ioctl_cases_as_an_ordinary_user,
+                  ioctl_cases_as_an_ordinary_user, rstr_refuses_hostile_images_as_an_ordinary_user,
                   fuzzer_found_registers_are_kept_as_regressions]))

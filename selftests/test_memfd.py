@@ -8,25 +8,16 @@ refused, a memfd made without MFD_ALLOW_SEALING still not sealable, offset, one 
 shared with a child.
 """
 import os
-import re
 import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ktap  # noqa: E402
-from ktap import CKPT, RSTR, records, run, running, scratch, sh, show_json, stat, target, wait_for  # noqa: E402
+from ktap import records, run, running, scratch, show_json, target  # noqa: E402
 
 fresh = scratch("ckpt-memfd-")
 MEMFD = target("memfd")
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
-NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
-NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
-
-
-def stderr_of(t):
-    with open(t.stderr) as f:
-        return f.read().strip()
 
 
 def started(t):
@@ -53,7 +44,7 @@ def after_restart(t, parent, child):
     os.kill(parent, signal.SIGUSR2)
     got = t.reports(["parent", "child"], "the processes to check their memfds",
                     lambda n, r: r["checked"] == 1)
-    assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, f"checks failed: {stderr_of(t)}"
+    assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, f"checks failed: {t.stderr_text()}"
 
 
 def memfds_come_back_sealed():
@@ -72,18 +63,7 @@ def memfds_as_nobody():
     with ktap.Tree("state", d, 65534, binary=MEMFD) as t:
         parent, child = started(t)
         os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
-        img = os.path.join(d, "img")
-        mode = os.stat("/dev/checkpoint").st_mode
-        os.chmod("/dev/checkpoint", 0o666)
-        try:
-            sh(*NOBODY, CKPT, "--kill", str(parent), "-o", img)
-            t.proc.wait(timeout=60)  # the parent, ckpt --kill'ed, is reaped by its parent: us
-            wait_for(lambda: stat(parent) is None and stat(child) is None, "the tree to go")
-            checked_image(img)
-            _, out, _ = sh(*NOBODY_CR, RSTR, "--detach", img)
-        finally:
-            os.chmod("/dev/checkpoint", mode & 0o777)
-        assert re.fullmatch(r"\d+\n?", out), out
+        t.checkpoint_restart_as_nobody([parent, child], checked_image)
         after_restart(t, parent, child)
 
 

@@ -8,7 +8,9 @@ checkpointed with --kill and restarted, then used by a client as before:
 - a Python asyncio server on a unix socket (an epoll, a socketpair for its wakeups, a
   listening unix socket): it keeps serving and its request count goes on;
 - a shell pipeline through a named pipe (FIFO): a writer loop, `cat`, and the numbers
-  keep flowing into the output file with none lost and none repeated.
+  keep flowing into the output file with none lost and none repeated;
+- `tail -f` (an inotify watch on the file it follows): lines appended after the restart
+  are printed, none before them twice.
 
 Each test skips if its program is not installed; what it asserts is what the client reads.
 """
@@ -19,10 +21,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import CKPT, RSTR, run, scratch, sh, skip, stat, wait_for  # noqa: E402
+from ktap import CKPT, RSTR, records, run, scratch, sh, show_json, skip, stat, wait_for  # noqa: E402
 
 fresh = scratch("ckpt-programs-")
 
@@ -222,5 +223,29 @@ def fifo_pipeline_keeps_flowing():
             f"numbers lost or repeated around the restart: {[x for x in got if x > before - 5][:20]}"
 
 
+
+def tail_follows_after_restart():
+    """tail -f (coreutils) follows a file through an inotify watch: after checkpoint --kill
+    and restart (the image holds the watch), the lines appended are printed once each,
+    after the ones printed before."""
+    need("tail")
+    d = fresh("tail")
+    followed = os.path.join(d, "followed")
+    with open(followed, "w") as f:
+        f.write("".join(f"line {i}\n" for i in range(1, 4)))
+    with Program(d, ["tail", "-n", "+1", "-f", followed]) as prog:
+        want = [f"line {i}" for i in range(1, 4)]
+        wait_for(lambda: prog.text().splitlines() == want, "tail to print the first lines")
+        prog.checkpoint_restart()
+        watches = records(show_json(os.path.join(d, "img")), "INOTIFY_WATCH")
+        assert [w["path"].endswith("/followed") for w in watches] == [True], watches
+        with open(followed, "a") as f:
+            f.write("line 4\nline 5\n")
+        want += ["line 4", "line 5"]
+        wait_for(lambda: prog.text().splitlines() == want, "tail to print the lines appended",
+                 timeout=30)
+
+
 if __name__ == "__main__":
-    sys.exit(run([redis_keeps_its_10000_keys, asyncio_server_keeps_serving, fifo_pipeline_keeps_flowing]))
+    sys.exit(run([redis_keeps_its_10000_keys, asyncio_server_keeps_serving, fifo_pipeline_keeps_flowing,
+                  tail_follows_after_restart]))

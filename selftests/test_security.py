@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import (CKPT, RSTR, TARGET, Tree, read_info, run, running, scratch, sh,  # noqa: E402
+from ktap import (CKPT, RSTR, TARGET, Tree, device_open_to_all, read_info, run, running, scratch, sh,  # noqa: E402
                   stat, target, wait_for)
 
 SEC = target("security")
@@ -37,16 +37,6 @@ FILE_PRIVATE, FILE_SHARED = 3, 4
 # What a refused restart that passed every check of its areas ends with: the images here
 # have no vDSO, which the caller has (so the refusal is proof the areas' checks passed).
 PASSED_AREAS = "special mapping"
-
-
-@contextlib.contextmanager
-def device_open_to_all():
-    mode = os.stat("/dev/checkpoint").st_mode
-    os.chmod("/dev/checkpoint", 0o666)
-    try:
-        yield
-    finally:
-        os.chmod("/dev/checkpoint", mode & 0o777)
 
 
 def parse(out):

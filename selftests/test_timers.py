@@ -12,7 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import CKPT, Tree, run, scratch, sh, show_json, records, target, wait_for  # noqa: E402
+from ktap import CKPT, Tree, run, scratch, sh, show_json, records, target  # noqa: E402
 
 TIMERS = target("timers")
 fresh = scratch("ckpt-timers-")

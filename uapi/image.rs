@@ -96,6 +96,9 @@ pub mod rec {
     pub const DELETED: u32 = 45;
     pub const MEMFD: u32 = 44;
     pub const TASK_ATTRS: u32 = 16;
+    pub const INOTIFY: u32 = 47;
+    pub const INOTIFY_WATCH: u32 = 48;
+    pub const FILE_LOCK: u32 = 39;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -131,6 +134,9 @@ pub mod rec {
             DELETED => "DELETED",
             MEMFD => "MEMFD",
             TASK_ATTRS => "TASK_ATTRS",
+            INOTIFY => "INOTIFY",
+            INOTIFY_WATCH => "INOTIFY_WATCH",
+            FILE_LOCK => "FILE_LOCK",
             _ => "UNKNOWN",
         }
     }
@@ -443,6 +449,9 @@ pub mod file_kind {
     /// A memfd (`memfd_create`): made again by `rstr` from its `MEMFD` and `FILE_DATA`
     /// records (`pipe` is its id).
     pub const MEMFD: u32 = 12;
+    /// An inotify instance (`inotify_init1(2)`), recreated with its watches from its
+    /// `INOTIFY` and `INOTIFY_WATCH` records; events queued at checkpoint are dropped.
+    pub const INOTIFY: u32 = 14;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -747,6 +756,42 @@ pub const CKPT_EPOLL_ITEMS_MAX: u32 = 65536;
 /// `EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | EPOLLET` (`EP_PRIVATE_BITS` of
 /// `fs/eventpoll.c`): the bits of an item's events that are modes, not events.
 pub const CKPT_EPOLL_PRIVATE_BITS: u32 = 0xf000_0000;
+
+/// `INOTIFY`: an inotify instance, one record per open file description, written before
+/// the first `FILE` (of kind [`file_kind::INOTIFY`]) whose `obj` is `id`; followed by
+/// `nr_watches` `INOTIFY_WATCH` records, in increasing `wd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptInotifyRec {
+    /// The `obj` of the `FILE` records of this description.
+    pub id: u32,
+    /// Watches, at most [`CKPT_INOTIFY_WATCHES_MAX`].
+    pub nr_watches: u32,
+}
+
+/// `INOTIFY_WATCH`: one watch of the `INOTIFY` record before it; followed by `path_len`
+/// bytes: the watched inode's path from the root of its filesystem (the mount that shows
+/// it is found again at restart by `dev`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptInotifyWatchRec {
+    /// The watch descriptor `inotify_add_watch` returned: 1 to [`CKPT_INOTIFY_WD_MAX`].
+    pub wd: i32,
+    /// `IN_*` events and `IN_ONESHOT`, `IN_EXCL_UNLINK`: within [`CKPT_INOTIFY_MASK`].
+    pub mask: u32,
+    /// The inode's number, and its filesystem's device as `stat`'s `st_dev` encodes it.
+    pub ino: u64,
+    pub dev: u32,
+    pub path_len: u32,
+}
+
+/// Watches of one inotify instance an image holds at the most.
+pub const CKPT_INOTIFY_WATCHES_MAX: u32 = 65536;
+/// The highest watch descriptor an image holds: `rstr` reaches each one by adding and
+/// removing the watch until the kernel hands out that number.
+pub const CKPT_INOTIFY_WD_MAX: u32 = 1 << 20;
+/// `IN_ALL_EVENTS | IN_EXCL_UNLINK | IN_ONESHOT`: what a watch's mask may hold.
+pub const CKPT_INOTIFY_MASK: u32 = 0x8400_0fff;
 
 /// `XSTATE`: followed by `size` bytes of XSAVE area (standard format, as `XSAVE` writes it).
 #[repr(C)]
@@ -1076,6 +1121,7 @@ impl Record for CkptFileRec {
 
     /// The path.
     fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved)?;
         bounded("path_len", self.path_len, 0, CKPT_PATH_MAX)
     }
 }
@@ -1085,6 +1131,7 @@ impl Record for CkptPipeRec {
 
     /// What was buffered, at most the pipe's capacity.
     fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved)?;
         bounded("len", self.len, 0, self.capacity)
     }
 }
@@ -1146,6 +1193,28 @@ impl Record for CkptEpollRec {
     fn trailer_len(&self) -> Result<usize, FieldError> {
         Ok(bounded("nr_items", self.nr_items, 0, CKPT_EPOLL_ITEMS_MAX)?
             * size_of::<CkptEpollItem>())
+    }
+}
+
+impl Record for CkptInotifyRec {
+    const KIND: u32 = rec::INOTIFY;
+
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("nr_watches", self.nr_watches, 0, CKPT_INOTIFY_WATCHES_MAX)?;
+        Ok(0)
+    }
+
+    fn followed_by(&self) -> Option<(u32, u32)> {
+        Some((rec::INOTIFY_WATCH, self.nr_watches))
+    }
+}
+
+impl Record for CkptInotifyWatchRec {
+    const KIND: u32 = rec::INOTIFY_WATCH;
+
+    /// The path.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("path_len", self.path_len, 1, CKPT_PATH_MAX)
     }
 }
 
@@ -1343,4 +1412,50 @@ impl Record for CkptTaskAttrsRec {
         }
         Ok(words as usize * size_of::<u64>())
     }
+}
+
+/// What a `FILE_LOCK` record's lock is.
+pub mod lock_kind {
+    /// `flock`: owned by the open file description.
+    pub const FLOCK: u32 = 1;
+    /// An open file description lock (`F_OFD_SETLK`): owned by the description.
+    pub const OFD: u32 = 2;
+    /// A POSIX record lock (`F_SETLK`): owned by the process's descriptor table.
+    pub const POSIX: u32 = 3;
+}
+
+/// A shared (read) lock: `LOCK_SH`, `F_RDLCK`.
+pub const CKPT_LOCK_READ: u32 = 1;
+/// An exclusive (write) lock: `LOCK_EX`, `F_WRLCK`.
+pub const CKPT_LOCK_WRITE: u32 = 2;
+/// The `end` of a lock to the end of the file, however it grows (`OFFSET_MAX`).
+pub const CKPT_LOCK_EOF: i64 = i64::MAX;
+
+/// `FILE_LOCK`: a lock the tree holds, after the `FILE` records of the descriptor table
+/// it is saved with (the first task that has the table). A `flock` or OFD lock is saved
+/// once per open file description, with the first table that has it; a POSIX lock with the
+/// table that owns it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptFileLockRec {
+    /// [`lock_kind`].
+    pub kind: u32,
+    /// [`CKPT_LOCK_READ`] or [`CKPT_LOCK_WRITE`].
+    pub lock_type: u32,
+    /// The open file description (`FILE.obj`) it is held through.
+    pub obj: u32,
+    /// A descriptor of this table open on that description (the lowest).
+    pub fd: i32,
+    /// A POSIX lock's process (its pid in the image), 0 for the others.
+    pub pid: i32,
+    pub __reserved: u32,
+    /// First byte locked (0 for `flock`).
+    pub start: i64,
+    /// Last byte locked, inclusive; [`CKPT_LOCK_EOF`] to the end of the file (and always
+    /// for `flock`).
+    pub end: i64,
+}
+
+impl Record for CkptFileLockRec {
+    const KIND: u32 = rec::FILE_LOCK;
 }

@@ -39,17 +39,7 @@
 
 #include "report.h"
 
-static int errors;
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			errors++;                                            \
-			fprintf(stderr, "anonfd: line %d: ", __LINE__);      \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
 
 static int64_t now_ns(clockid_t clock)
 {

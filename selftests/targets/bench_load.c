@@ -12,10 +12,14 @@
  *   bench_load STATUS --tree N           N processes: a tree in which process k has
  *                                        children 10k+1 .. 10k+10; only the root counts
  *   bench_load STATUS --threads N        N threads, the main one counting
+ *   bench_load STATUS --fds N            N more descriptors: an epoll watching all the
+ *                                        others, which are socket pairs, pipes and
+ *                                        eventfds in equal parts, each socket with a
+ *                                        queued message, each pipe with queued bytes
  *
  * STATUS is written only once everything is in place: every process of the
- * tree forked, every thread started. No pipe or other descriptor but STATUS
- * and the standard ones stays open afterwards.
+ * tree forked, every thread started. No pipe or other descriptor but STATUS,
+ * the standard ones and those of --fds stays open afterwards.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,6 +88,52 @@ static void spawn_tree(int k, int n, int ready[2])
 	}
 }
 
+static void watch(int ep, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (unsigned int)fd };
+
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+		perror("bench_load: epoll_ctl");
+		exit(10);
+	}
+}
+
+/* n descriptors: one epoll and, round-robin, socket pairs, pipes and eventfds it watches. */
+static void open_fds(int n)
+{
+	struct rlimit rl = { .rlim_cur = (rlim_t)n + 64, .rlim_max = (rlim_t)n + 64 };
+	int ep, made = 1, kind = 0, two[2];
+
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		perror("bench_load: setrlimit(RLIMIT_NOFILE)");
+		exit(10);
+	}
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		exit(10);
+	while (made < n) {
+		int k = kind++ % 3;
+
+		if (k == 2 || n - made < 2) {
+			int e = eventfd(made, EFD_NONBLOCK);
+
+			if (e < 0)
+				exit(10);
+			watch(ep, e);
+			made++;
+			continue;
+		}
+		if (k == 0 ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, two) :
+			     pipe2(two, O_NONBLOCK))
+			exit(10);
+		if (write(two[1], "queued", 6) != 6)
+			exit(10);
+		watch(ep, two[0]);
+		watch(ep, two[1]);
+		made += 2;
+	}
+}
+
 static void *thread_main(void *arg)
 {
 	(void)arg;
@@ -90,11 +144,11 @@ static void *thread_main(void *arg)
 int main(int argc, char **argv)
 {
 	unsigned long long counter = 0;
-	int fd, i, tree = 0, threads = 0;
+	int fd, i, tree = 0, threads = 0, fds = 0;
 	char line[64];
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_load STATUS [--anon MIB | --sparse MIB PCT | --tree N | --threads N]\n");
+		fprintf(stderr, "usage: bench_load STATUS [--anon MIB | --sparse MIB PCT | --tree N | --threads N | --fds N]\n");
 		return 2;
 	}
 	for (i = 2; i < argc; i++) {
@@ -108,11 +162,15 @@ int main(int argc, char **argv)
 			tree = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
 			threads = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--fds") && i + 1 < argc) {
+			fds = atoi(argv[++i]);
 		} else {
 			fprintf(stderr, "bench_load: unknown argument %s\n", argv[i]);
 			return 2;
 		}
 	}
+	if (fds > 0)
+		open_fds(fds);
 	if (tree > 1) {
 		int ready[2];
 		char c;

@@ -36,17 +36,7 @@
 #define TAIL_AT (4 << 20)
 #define TAIL 5000
 
-static int errors;
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			errors++;                                            \
-			fprintf(stderr, "deleted: line %d: ", __LINE__);     \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
 
 static char pattern(long i)
 {

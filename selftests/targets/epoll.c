@@ -42,18 +42,7 @@
 
 #include "report.h"
 
-static int errors;
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			errors++;                                            \
-			fprintf(stderr, "epoll: %d: line %d: ", getpid(),    \
-				__LINE__);                                   \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
 
 static void add(int ep, int fd, uint32_t events, uint64_t data)
 {

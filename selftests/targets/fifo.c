@@ -38,17 +38,7 @@
 #define SAVED 70000
 #define SIZE (128 * 1024)
 
-static int errors;
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			errors++;                                            \
-			fprintf(stderr, "fifo: line %d: ", __LINE__);        \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
 
 static char pattern(int i)
 {

@@ -36,17 +36,7 @@
 #define SIZE (4 << 20)
 #define SEALS (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_WRITE)
 
-static int errors;
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			errors++;                                            \
-			fprintf(stderr, "memfd: line %d: ", __LINE__);       \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
 
 static char pattern(long i)
 {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the selftests' target programs (tree.c, hangs.c) share, besides status.h's nap(): DIR, where each process
- * reports, and the report itself, one line of "key value" pairs starting with "pid P",
- * replaced whole (written aside, then renamed) so that a reader never sees half a line.
+ * What the selftests' target programs (tree.c, hangs.c, ...) share, besides status.h's
+ * nap(): DIR, where each process reports, and the report itself, one line of "key value"
+ * pairs starting with "pid P", replaced whole (written aside, then renamed) so that a
+ * reader never sees half a line; CHECK(), which prints a check that fails on stderr
+ * ("PROGRAM: PID: line N: ...") and counts it in `errors`.
  */
 #ifndef SELFTESTS_TARGETS_REPORT_H
 #define SELFTESTS_TARGETS_REPORT_H
@@ -17,6 +19,19 @@
 #include "status.h"
 
 static const char *dir;
+static int errors __attribute__((unused));
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			errors++;                                            \
+			fprintf(stderr, "%s: %d: line %d: ",                 \
+				program_invocation_short_name, getpid(),     \
+				__LINE__);                                   \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+		}                                                            \
+	} while (0)
 
 static void die(const char *what)
 {

@@ -64,6 +64,9 @@
 #define CKPT_REC_DELETED	45
 #define CKPT_REC_MEMFD		44
 #define CKPT_REC_TASK_ATTRS	16
+#define CKPT_REC_INOTIFY	47
+#define CKPT_REC_INOTIFY_WATCH	48
+#define CKPT_REC_FILE_LOCK	39
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -276,6 +279,7 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_FIFO		11
 #define CKPT_FILE_DELETED	13
 #define CKPT_FILE_MEMFD		12
+#define CKPT_FILE_INOTIFY	14
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
@@ -470,6 +474,32 @@ struct ckpt_epoll_item {
 #define CKPT_EPOLL_PRIVATE_BITS		0xf0000000
 
 /*
+ * INOTIFY: an inotify instance, one record per open file description, written
+ * before the first FILE whose obj is id; followed by nr_watches INOTIFY_WATCH
+ * records in increasing wd.
+ */
+struct ckpt_inotify_rec {
+	__u32 id;
+	__u32 nr_watches;	/* at most CKPT_INOTIFY_WATCHES_MAX */
+};
+
+/*
+ * INOTIFY_WATCH: one watch; followed by path_len bytes, the watched inode's
+ * path from the root of its filesystem (dev, as st_dev encodes it).
+ */
+struct ckpt_inotify_watch_rec {
+	__s32 wd;		/* 1 to CKPT_INOTIFY_WD_MAX */
+	__u32 mask;		/* within CKPT_INOTIFY_MASK */
+	__u64 ino;
+	__u32 dev;
+	__u32 path_len;
+};
+
+#define CKPT_INOTIFY_WATCHES_MAX	65536
+#define CKPT_INOTIFY_WD_MAX		(1u << 20)
+#define CKPT_INOTIFY_MASK		0x84000fff
+
+/*
  * XSTATE: followed by size bytes of XSAVE area (standard format, as
  * XSAVE writes it).
  */
@@ -622,6 +652,31 @@ struct ckpt_task_attrs_rec {
 	__u32 ioprio;
 	__u32 nr_cpus;
 	__u32 cpus_words;
+};
+
+/* What a FILE_LOCK record's lock is. */
+#define CKPT_LOCK_FLOCK		1
+#define CKPT_LOCK_OFD		2
+#define CKPT_LOCK_POSIX		3
+
+#define CKPT_LOCK_READ		1
+#define CKPT_LOCK_WRITE		2
+#define CKPT_LOCK_EOF		0x7fffffffffffffffLL
+
+/*
+ * A lock the tree holds, after the FILE records of its descriptor table: through
+ * description @obj (open at @fd), bytes @start to @end inclusive (CKPT_LOCK_EOF: to the
+ * end of the file); @pid is a POSIX lock's process.
+ */
+struct ckpt_file_lock_rec {
+	__u32 kind;
+	__u32 lock_type;
+	__u32 obj;
+	__s32 fd;
+	__s32 pid;
+	__u32 __reserved;
+	__s64 start;
+	__s64 end;
 };
 
 #endif

@@ -474,6 +474,79 @@ fn with_pages_at(seeds: &Seeds, addr: u64) -> Result<Vec<u8>> {
     })
 }
 
+/// A record of a kind `rstr` restores itself (the module never reads one), hostile, where
+/// the module reads its own: an `EPOLL` announcing every item it may have and holding
+/// none, instead of the `MM`; a `MEMFD` with a name too long, instead of the first `VMA`;
+/// a `FILE_DATA` of 1 MiB announced and 8 bytes held, instead of the `REGS` (read past
+/// the point of no return). Each is refused by its type, its payload never read.
+fn records_of_rstr(seeds: &Seeds) -> Result<Vec<(&'static str, Vec<u8>, Want)>> {
+    let mut recs = seeds.module.clone();
+    let ep = img::CkptEpollRec {
+        id: 1,
+        nr_items: img::CKPT_EPOLL_ITEMS_MAX,
+    };
+    recs.insert(
+        0,
+        Record {
+            kind: rec::EPOLL,
+            payload: ep.as_bytes().to_vec(),
+        },
+    );
+    let epoll_first = mutate::encode(&recs);
+
+    let mut recs = seeds.module.clone();
+    let first = recs
+        .iter()
+        .position(|r| r.kind == rec::VMA)
+        .context("the seed has no VMA")?;
+    let m = img::CkptMemfdRec {
+        id: 1,
+        seals: u32::MAX,
+        mode: u32::MAX,
+        name_len: 300,
+        size: u64::MAX,
+    };
+    recs[first] = Record {
+        kind: rec::MEMFD,
+        payload: m.as_bytes().to_vec(),
+    };
+    let memfd_area = mutate::encode(&recs);
+
+    let mut recs = seeds.module.clone();
+    let regs = recs
+        .iter()
+        .rposition(|r| r.kind == rec::REGS)
+        .context("the seed has no REGS")?;
+    let d = img::CkptFileDataRec {
+        id: 1,
+        len: img::CKPT_FILE_DATA_CHUNK,
+        offset: u64::MAX,
+    };
+    recs[regs] = Record {
+        kind: rec::FILE_DATA,
+        payload: [d.as_bytes(), &[0xff; 8]].concat(),
+    };
+    let data_regs = mutate::encode(&recs);
+    let einval = libc::EINVAL;
+    Ok(vec![
+        (
+            "epoll-record-for-the-module",
+            epoll_first,
+            Want::Refused(einval, "expected a MM record, found EPOLL"),
+        ),
+        (
+            "memfd-record-among-the-areas",
+            memfd_area,
+            Want::Refused(einval, "VMA records, found MEMFD"),
+        ),
+        (
+            "file-data-record-for-the-registers",
+            data_regs,
+            Want::Late("expected the REGS record, found FILE_DATA"),
+        ),
+    ])
+}
+
 /// The cases built on purpose to reach what an unprivileged caller must never get: files
 /// it cannot open, kernel addresses, memory outside its areas, counts past every bound.
 fn hostile_cases(seeds: &Seeds, root_file: Option<&str>) -> Result<Vec<Case>> {
@@ -682,6 +755,11 @@ fn hostile_cases(seeds: &Seeds, root_file: Option<&str>) -> Result<Vec<Case>> {
             Want::Late("not inside one memory area"),
         ),
     ];
+    out.extend(
+        records_of_rstr(seeds)?
+            .into_iter()
+            .map(|(n, image, want)| (n, restart(image, vec![]), want)),
+    );
     if let Some(path) = root_file {
         let image = area(fp, 1, path)?;
         out.insert(
@@ -700,4 +778,43 @@ fn hostile_cases(seeds: &Seeds, root_file: Option<&str>) -> Result<Vec<Case>> {
             hostile: Some((name, want)),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rstr_records_are_put_where_the_module_reads() {
+        let recs = mutate::split(&crate::synth::image()).unwrap();
+        let mm = recs.iter().position(|r| r.kind == rec::MM).unwrap();
+        let pos = mutate::offsets(&recs)[mm];
+        let seeds = Seeds::new(mutate::module_records(&recs, pos).unwrap(), 0, None).unwrap();
+        let kinds = |name: &str| {
+            let c = seeds
+                .hostile
+                .iter()
+                .find(|c| c.hostile.as_ref().unwrap().0 == name);
+            let Some(Case {
+                kind: Kind::Restart { image, .. },
+                ..
+            }) = c
+            else {
+                panic!("{name}")
+            };
+            let mut rd = ckptlib::image::RecordReader::new(&image[..]);
+            let mut v = Vec::new();
+            while let Some(r) = rd.next_record().unwrap() {
+                v.push(r.kind);
+            }
+            v
+        };
+        let k = kinds("epoll-record-for-the-module");
+        assert_eq!(&k[..2], [rec::EPOLL, rec::MM]);
+        let k = kinds("memfd-record-among-the-areas");
+        assert_eq!(&k[..2], [rec::MM, rec::MEMFD]);
+        assert_eq!(k.iter().filter(|&&x| x == rec::VMA).count(), 2);
+        let k = kinds("file-data-record-for-the-registers");
+        assert_eq!(k.last(), Some(&rec::FILE_DATA));
+    }
 }

@@ -8,10 +8,12 @@
 //!   mutated argument structs and hostile images built on purpose ([`ioctl`], [`cases`]).
 //! - `mutate`: writes the mutant of one case to a file, for a regression test.
 //! - `corpus`: a seed corpus for the libFuzzer targets of `userspace/fuzz`.
+//! - `hostile-images`: images `rstr` must refuse, each with its reason ([`hostile`]).
 //!
 //! Every run prints its seed; `--seed` replays it, `--first N --cases 1` one case of it.
 
 mod cases;
+mod hostile;
 mod ioctl;
 mod mutate;
 mod prng;
@@ -136,6 +138,9 @@ enum Cmd {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Write the hostile images for rstr ([`hostile`]) as DIR/NAME.img, and one line
+    /// `NAME<TAB>REASON` each on standard output.
+    HostileImages { output: PathBuf },
     /// Write a seed corpus for the libFuzzer targets: a synthetic image, the IMAGES given,
     /// and MUTANTS mutants of each.
     Corpus {
@@ -254,6 +259,15 @@ fn real_main() -> Result<bool> {
             };
             std::fs::write(&output, bytes).with_context(|| format!("{}", output.display()))?;
             println!("{what}");
+            Ok(true)
+        }
+        Cmd::HostileImages { output } => {
+            std::fs::create_dir_all(&output)?;
+            for (name, bytes, reason) in hostile::images() {
+                let p = output.join(format!("{name}.img"));
+                std::fs::write(&p, bytes).with_context(|| format!("{}", p.display()))?;
+                println!("{name}\t{reason}");
+            }
             Ok(true)
         }
         Cmd::Corpus {

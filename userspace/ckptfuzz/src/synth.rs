@@ -4,7 +4,8 @@
 //! (the guest's seeds are real images, written by `ckpt`): one process with a pending
 //! signal, an interval timer and two POSIX timers, a pipe, a file, a unix socket pair
 //! with a queued message each way, an eventfd, a timerfd and a signalfd, a listening TCP
-//! socket, its memory of an
+//! socket, an epoll watching the eventfd, a FIFO, a deleted file with a hole, a sealed
+//! memfd, a UDP socket, its memory of an
 //! anonymous area with one page, a mapped file and its vDSO, then its registers.
 
 use zerocopy::{FromZeros, IntoBytes};
@@ -153,6 +154,7 @@ pub fn image() -> Vec<u8> {
     let mut f = img::CkptFileRec::new_zeroed();
     (f.fd, f.kind, f.obj, f.flags) = (9, file_kind::INET_SOCKET, 8, libc::O_RDWR as u32);
     put(rec::FILE, f.as_bytes(), &[]);
+    kinds_of_files(&mut put);
     let x = img::CkptXstateRec {
         xstate_bv: 3,
         size: 576,
@@ -197,6 +199,92 @@ pub fn image() -> Vec<u8> {
     w.into_inner()
 }
 
+/// An epoll watching the eventfd (fd 6), a FIFO by path with a byte in it, a deleted file
+/// with a hole between its two extents, a sealed memfd with data, a bound UDP socket: each
+/// object's records before its `FILE`, at fds 10 to 14.
+fn kinds_of_files(put: &mut impl FnMut(u32, &[u8], &[u8])) {
+    let file = |fd: i32, kind: u32, obj: u32, pipe: u32, path: &[u8]| {
+        let mut f = img::CkptFileRec::new_zeroed();
+        (f.fd, f.kind, f.obj, f.pipe) = (fd, kind, obj, pipe);
+        (f.flags, f.path_len) = (libc::O_RDWR as u32, path.len() as u32);
+        f
+    };
+    let ep = img::CkptEpollRec { id: 9, nr_items: 1 };
+    let mut it = img::CkptEpollItem::new_zeroed();
+    (it.obj, it.tfd, it.data) = (5, 6, 0x5eed);
+    it.events = (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP | libc::EPOLLET) as u32;
+    put(rec::EPOLL, ep.as_bytes(), it.as_bytes());
+    put(
+        rec::FILE,
+        file(10, file_kind::EPOLL, 9, 0, b"").as_bytes(),
+        &[],
+    );
+
+    let p = img::CkptPipeRec {
+        id: 11,
+        capacity: 65536,
+        len: 1,
+        __reserved: 0,
+    };
+    put(rec::PIPE, p.as_bytes(), b"f");
+    let mut f = file(11, file_kind::FIFO, 10, 11, b"/tmp/synth.fifo");
+    f.mode = libc::S_IFIFO | 0o600;
+    put(rec::FILE, f.as_bytes(), b"/tmp/synth.fifo");
+
+    let d = img::CkptDeletedRec {
+        id: 13,
+        mode: libc::S_IFREG | 0o640,
+        uid: 65534,
+        gid: 65534,
+        size: 3 * 4096 + 10,
+    };
+    put(rec::DELETED, d.as_bytes(), &[]);
+    for offset in [0, 2 * 4096] {
+        let r = img::CkptFileDataRec {
+            id: 13,
+            len: 5,
+            offset,
+        };
+        put(rec::FILE_DATA, r.as_bytes(), b"data!");
+    }
+    let mut f = file(12, file_kind::DELETED, 12, 13, b"/tmp/synth.gone");
+    (f.mode, f.pos) = (d.mode, 4096);
+    put(rec::FILE, f.as_bytes(), b"/tmp/synth.gone");
+
+    let name = b"synth";
+    let m = img::CkptMemfdRec {
+        id: 15,
+        seals: (libc::F_SEAL_SEAL | libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK) as u32,
+        mode: libc::S_IFREG | 0o600,
+        name_len: name.len() as u32,
+        size: 4096,
+    };
+    put(rec::MEMFD, m.as_bytes(), name);
+    let r = img::CkptFileDataRec {
+        id: 15,
+        len: 3,
+        offset: 100,
+    };
+    put(rec::FILE_DATA, r.as_bytes(), b"mem");
+    let path = b"/memfd:synth (deleted)";
+    let mut f = file(13, file_kind::MEMFD, 14, 15, path);
+    f.mode = m.mode;
+    put(rec::FILE, f.as_bytes(), path);
+
+    let mut s = img::CkptInetSockRec::new_zeroed();
+    (s.id, s.family, s.sock_type) = (16, libc::AF_INET as u32, libc::SOCK_DGRAM as u32);
+    (s.protocol, s.state, s.port, s.ttl) =
+        (libc::IPPROTO_UDP as u32, img::inet_state::CLOSED, 5353, -1);
+    s.addr[..4].copy_from_slice(&[127, 0, 0, 1]);
+    s.flags = img::CKPT_INET_USER_PORT | img::CKPT_INET_USER_ADDR;
+    put(rec::INET_SOCK, s.as_bytes(), &[]);
+    put(
+        rec::FILE,
+        file(14, file_kind::INET_SOCKET, 16, 0, b"").as_bytes(),
+        &[],
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Cursor;
@@ -222,7 +310,7 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 38);
+        assert_eq!(kinds.len(), 51);
         assert_eq!(kinds[3], "TASK_ATTRS");
         assert_eq!(
             (&kinds[10], &kinds[11]),
@@ -235,10 +323,45 @@ mod tests {
             (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
         );
         assert_eq!(
-            (&kinds[28], &kinds[35]),
+            (&kinds[28], &kinds[48]),
             (&"INET_SOCK".into(), &"PAGES".into())
+        );
+        let new: Vec<_> = kinds[30..43].iter().map(|k| k.as_str().unwrap()).collect();
+        assert_eq!(
+            new,
+            [
+                "EPOLL",
+                "FILE",
+                "PIPE",
+                "FILE",
+                "DELETED",
+                "FILE_DATA",
+                "FILE_DATA",
+                "FILE",
+                "MEMFD",
+                "FILE_DATA",
+                "FILE",
+                "INET_SOCK",
+                "FILE"
+            ]
         );
         assert_eq!(image.anonfds.len(), 3);
         assert_eq!(image.inet[&8].port, 6379);
+        assert_eq!(image.inet[&16].sock_type, libc::SOCK_DGRAM as u32);
+        assert_eq!(image.epolls[&9].items[0].tfd, 6);
+        assert_eq!(image.pipes[&11].data, b"f");
+        let gone = &image.deleted[&13];
+        assert_eq!(
+            (gone.data.len(), gone.data[1].0, gone.data_len()),
+            (2, 8192, 10)
+        );
+        let m = image.deleted[&15].memfd.as_ref().unwrap();
+        assert_eq!(m.name, "synth");
+        let files = t.files.as_ref().unwrap();
+        let kinds: Vec<u32> = files[files.len() - 5..]
+            .iter()
+            .map(|f| f.rec.kind)
+            .collect();
+        assert_eq!(kinds, [9, 11, 13, 12, 10]);
     }
 }

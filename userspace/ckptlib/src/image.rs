@@ -319,6 +319,12 @@ pub enum Rec {
     },
     /// A thread's scheduling and I/O attributes.
     TaskAttrs(crate::attrs::TaskAttrs),
+    Inotify(img::CkptInotifyRec),
+    InotifyWatch {
+        watch: img::CkptInotifyWatchRec,
+        path: Vec<u8>,
+    },
+    FileLock(img::CkptFileLockRec),
     /// One of the module's records (`MM` to `REGS`) whose payload
     /// [`ImageReader::next_skipping_module_records`] skipped: framing checked only, the
     /// module checks the rest when it reads it.
@@ -363,6 +369,9 @@ impl Rec {
             Rec::Memfd { .. } => rec::MEMFD,
             Rec::FileData { .. } => rec::FILE_DATA,
             Rec::TaskAttrs(_) => rec::TASK_ATTRS,
+            Rec::Inotify(_) => rec::INOTIFY,
+            Rec::InotifyWatch { .. } => rec::INOTIFY_WATCH,
+            Rec::FileLock(_) => rec::FILE_LOCK,
             Rec::Skipped(kind) | Rec::Unknown { kind, .. } => *kind,
         }
     }
@@ -374,6 +383,7 @@ impl Rec {
             Rec::Itimers(i) => i.followed_by(),
             Rec::Mm(m) => m.followed_by(),
             Rec::UnixSock { sock, .. } => sock.followed_by(),
+            Rec::Inotify(i) => i.followed_by(),
             _ => None,
         }
     }
@@ -550,6 +560,15 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 .collect();
             Rec::TaskAttrs(crate::attrs::TaskAttrs { rec: a, cpus })
         }
+        rec::INOTIFY => Rec::Inotify(fixed(p)?.0),
+        rec::INOTIFY_WATCH => {
+            let (watch, rest) = fixed::<img::CkptInotifyWatchRec>(p)?;
+            Rec::InotifyWatch {
+                watch,
+                path: path(kind, rest)?,
+            }
+        }
+        rec::FILE_LOCK => Rec::FileLock(fixed(p)?.0),
         kind => Rec::Unknown { kind, len: p.len() },
     })
 }
@@ -875,6 +894,21 @@ mod tests {
             "2 pages announced, 1 present"
         );
         assert!(parse(rec::HEADER, &[0; 3]).is_err(), "short HEADER");
+    }
+
+    #[test]
+    fn reserved_fields_of_file_and_pipe_are_zero() {
+        let mut f = img::CkptFileRec::new_zeroed();
+        f.__reserved = 1;
+        let e = parse(rec::FILE, f.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.contains("FILE record: reserved field __reserved is 0x1"),
+            "{e}"
+        );
+        let mut p = img::CkptPipeRec::new_zeroed();
+        p.__reserved = 2;
+        let e = parse(rec::PIPE, p.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("PIPE record: reserved field"), "{e}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::abi::CKPT_IMAGE_VERSION;
 use crate::anonfd::AnonFd;
 use crate::epoll::EpollImage;
 use crate::image::{ImageReader, Rec, RecordReader};
+use crate::inotify::InotifyImage;
 
 /// One open file to reopen.
 #[derive(Debug, Clone)]
@@ -64,6 +65,8 @@ pub struct TaskImage {
     /// The process's timers, with its leader, if it has any ([`crate::timers`]).
     pub timers: Option<crate::timers::Timers>,
     pub files: Option<Vec<OpenFile>>,
+    /// The locks saved with its descriptor table ([`crate::locks`]), checked.
+    pub locks: Vec<img::CkptFileLockRec>,
     pub xstate: img::CkptXstateRec,
     pub xsave: Vec<u8>,
     /// Offset of the records the module reads for this task (`MM`, or `REGS`).
@@ -92,6 +95,8 @@ pub struct Image {
     pub epolls: HashMap<u32, EpollImage>,
     /// Deleted files, by id (their `FILE` records' `pipe`).
     pub deleted: HashMap<u32, crate::deleted::DeletedImage>,
+    /// inotify descriptions, by id (their `FILE` records' `obj`).
+    pub inotify: HashMap<u32, InotifyImage>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -189,6 +194,9 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         inet,
         epolls,
         deleted,
+        inotify,
+        refs: _,
+        locks: _,
     } = objs;
     crate::unix::check_pairs(&unix)?;
     crate::epoll::fill_order(&epolls)?;
@@ -203,6 +211,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         inet,
         epolls,
         deleted,
+        inotify,
     })
 }
 
@@ -280,6 +289,10 @@ struct Objects {
     inet: HashMap<u32, img::CkptInetSockRec>,
     epolls: HashMap<u32, EpollImage>,
     deleted: HashMap<u32, crate::deleted::DeletedImage>,
+    inotify: HashMap<u32, InotifyImage>,
+    /// What the records say of one another ([`crate::refs`]).
+    refs: crate::refs::Refs,
+    locks: crate::locks::Seen,
 }
 
 fn read_task<R: Read + Seek>(
@@ -296,6 +309,9 @@ fn read_task<R: Read + Seek>(
         inet,
         epolls,
         deleted,
+        inotify,
+        refs,
+        locks: seen_locks,
     } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -394,6 +410,7 @@ fn read_task<R: Read + Seek>(
     let table = first(rec::FILE, e.files);
     let mut files = Vec::new();
     let mut saved_epolls = Vec::new();
+    let mut locks = Vec::new();
     while table
         && matches!(
             r,
@@ -406,8 +423,11 @@ fn read_task<R: Read + Seek>(
                 | Rec::Deleted(_)
                 | Rec::Memfd { .. }
                 | Rec::FileData { .. }
+                | Rec::Inotify(_)
+                | Rec::FileLock(_)
         )
     {
+        refs.record(&r)?;
         match r {
             Rec::Pipe { pipe: p, data } => {
                 ensure!(
@@ -502,20 +522,50 @@ fn read_task<R: Read + Seek>(
                     file.kind,
                     file.obj
                 );
+                refs.file(&file)?;
                 crate::epoll::check_file(epolls, &file, &path)?;
+                ensure!(
+                    (file.kind == file_kind::INOTIFY) == inotify.contains_key(&file.obj),
+                    "FILE record: fd {} of kind {} and INOTIFY record {} disagree",
+                    file.fd,
+                    file.kind,
+                    file.obj
+                );
                 crate::deleted::check_file(&file, deleted)?;
                 files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
             }
             Rec::Deleted(d) => crate::deleted::add_file(deleted, d)?,
             Rec::Memfd { memfd, name } => crate::deleted::add_memfd(deleted, memfd, &name)?,
             Rec::FileData { data, bytes } => crate::deleted::add_data(deleted, data, bytes)?,
+            Rec::Inotify(i) => {
+                let mut watches = Vec::new();
+                // As many as INOTIFY announces: the reader checks that they are there.
+                for _ in 0..i.nr_watches {
+                    watches.push(expect!(rd, rec::INOTIFY_WATCH,
+                        Rec::InotifyWatch { watch, path } => (watch, path)));
+                }
+                let n = InotifyImage::new(&i, watches)?;
+                ensure!(
+                    i.id != 0
+                        && !inotify.contains_key(&i.id)
+                        && !epolls.contains_key(&i.id)
+                        && !anonfds.contains_key(&i.id),
+                    "INOTIFY record {} appears twice, or has id 0",
+                    i.id
+                );
+                inotify.insert(i.id, n);
+            }
+            Rec::FileLock(l) => locks.push(l),
             _ => unreachable!("matched above"),
         }
         r = next(rd)?;
     }
+    // The table's end: no FILE_DATA of it may come after.
+    refs.record(&r)?;
     for id in saved_epolls {
         epolls[&id].check_targets(&files)?;
     }
+    crate::locks::check(&locks, &files, e.pid, seen_locks)?;
     let (xstate, xsave) = match r {
         Rec::Xstate { xstate, area } => (xstate, area),
         r => return Err(unexpected(rec::XSTATE, &r)),
@@ -573,6 +623,7 @@ fn read_task<R: Read + Seek>(
         pending,
         timers,
         files: table.then_some(files),
+        locks,
         xstate,
         xsave,
         kernel_pos,
@@ -622,6 +673,22 @@ fn read_file(
         }
         // Checked against its EPOLL record by the caller (`crate::epoll::check_file`).
         file_kind::EPOLL => String::new(),
+        // Its INOTIFY record (of id `obj`) is checked by the caller.
+        file_kind::INOTIFY => {
+            ensure!(
+                f.pipe == 0 && path.is_empty(),
+                "FILE record: fd {} of an inotify names a path or an object",
+                f.fd
+            );
+            let known = (libc::O_NONBLOCK | libc::O_CLOEXEC) as u32;
+            ensure!(
+                f.flags & libc::O_ACCMODE as u32 == libc::O_RDONLY as u32 && f.flags & !known == 0,
+                "FILE record: fd {} of an inotify has flags {:#o}",
+                f.fd,
+                f.flags
+            );
+            String::new()
+        }
         // A deleted file's or memfd's id is checked against its record by the caller.
         file_kind::DELETED | file_kind::MEMFD => utf8_path(path, &format!("fd {}", f.fd))?,
         file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY => {

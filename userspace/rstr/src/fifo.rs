@@ -37,17 +37,26 @@ impl Holders {
     }
 }
 
-/// Opens `path` as a FIFO, for reading and writing, without blocking.
+/// Opens `path` as a FIFO, for reading and writing, without blocking. The path is looked
+/// up first with `O_PATH`, which opens nothing: a path the image names that is not a FIFO
+/// (a device whose open acts, a file) is refused before it is opened.
 fn open_holder(path: &str, what: &str) -> Result<OwnedFd> {
-    let flags = OFlag::O_RDWR | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
-    let fd = nix::fcntl::open(path, flags, Mode::empty())
+    let at = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(std::io::Error::from)
         .with_context(|| format!("{what}: open {path}"))?;
-    let st = fstat(&fd).with_context(|| format!("{what}: fstat {path}"))?;
+    let st = fstat(&at).with_context(|| format!("{what}: fstat {path}"))?;
     ensure!(
         SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFIFO,
         "{what}: {path} is no longer a FIFO"
     );
+    let flags = OFlag::O_RDWR | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    let fd = nix::fcntl::open(
+        format!("/proc/self/fd/{}", at.as_raw_fd()).as_str(),
+        flags,
+        Mode::empty(),
+    )
+    .map_err(std::io::Error::from)
+    .with_context(|| format!("{what}: open {path}"))?;
     Ok(fd)
 }
 
@@ -155,4 +164,26 @@ pub fn open(image: &Image, f: &OpenFile, holders: &mut Holders) -> Result<OwnedF
     );
     fcntl(&fd, FcntlArg::F_SETFL(status)).with_context(|| format!("{what}: flags"))?;
     Ok(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_that_is_no_fifo_is_refused_unopened() {
+        let e = open_holder("/dev/null", "fd 3: FIFO /dev/null").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("/dev/null is no longer a FIFO"),
+            "{e:#}"
+        );
+        let dir = mkdtemp(&std::env::temp_dir().join("rstr-test-XXXXXX")).unwrap();
+        let path = dir.join("f");
+        mkfifo(&path, Mode::from_bits_truncate(0o600)).unwrap();
+        let fd = open_holder(path.to_str().unwrap(), "fd 3").unwrap();
+        assert_eq!(write(&fd, b"x"), Ok(1));
+        assert_eq!(crate::sys::unread(fd.as_fd()).unwrap(), 1);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_dir(&dir).unwrap();
+    }
 }

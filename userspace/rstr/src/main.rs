@@ -35,6 +35,8 @@ mod fifo;
 mod files;
 mod fs;
 mod inet;
+mod inotify;
+mod locks;
 mod memfd;
 mod memory;
 mod per_task;

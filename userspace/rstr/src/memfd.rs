@@ -48,3 +48,41 @@ pub fn open(image: &Image, f: &OpenFile, made: &mut Made) -> Result<OwnedFd> {
         Ok(fd)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ckptlib::abi::image::CkptDeletedRec;
+    use ckptlib::deleted::DeletedImage;
+    use nix::sys::uio::{pread, pwrite};
+
+    #[test]
+    fn seals_that_forbid_writes_come_after_the_data() {
+        // Sealed against writes, growing and shrinking, and sealed: as the image says,
+        // with its data written first and its size set.
+        let seals =
+            (libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL)
+                as u32;
+        let d = DeletedImage {
+            rec: CkptDeletedRec {
+                id: 1,
+                mode: libc::S_IFREG | 0o600,
+                uid: 0,
+                gid: 0,
+                size: 8192,
+            },
+            memfd: None,
+            data: vec![(0, b"head".to_vec()), (4096, b"tail".to_vec())],
+        };
+        let fd = create("rstr-test").unwrap();
+        fill(&fd, &d, "memfd").unwrap();
+        seal(&fd, seals).unwrap();
+        let got = fcntl(fd.as_fd(), FcntlArg::F_GET_SEALS).unwrap() as u32;
+        assert_eq!(got, seals);
+        let mut b = [0u8; 4];
+        assert_eq!(pread(&fd, &mut b, 4096), Ok(4));
+        assert_eq!(&b, b"tail");
+        assert_eq!(pwrite(&fd, b"x", 0), Err(Errno::EPERM));
+        assert_eq!(nix::sys::stat::fstat(&fd).unwrap().st_size, 8192);
+    }
+}

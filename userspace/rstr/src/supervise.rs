@@ -91,6 +91,8 @@ pub fn run(opt: Options) -> Result<ExitCode> {
     )?;
     let given = files::choose(&image, &inherited)?;
     let parked = files::park(&image, moved.iter().max().unwrap() + 1, &given)?;
+    // The locks of the descriptions, before any process of the tree exists.
+    crate::locks::take_shared(&image, &parked)?;
     let board = Board::new()?;
     ckptlib::phase::mark("parked");
     let ctx = task::Ctx {

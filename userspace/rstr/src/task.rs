@@ -101,6 +101,12 @@ pub fn check_vm_children(image: &Image, plan: &Plan) -> Result<()> {
                 ),
                 ("resource limits", ct.rlimits == pt.rlimits),
             ];
+            // Its restart (the parent's path) takes no POSIX locks; the module refuses them.
+            ensure!(
+                !ct.locks.iter().any(|l| l.kind == img::lock_kind::POSIX),
+                "process {} shares its parent's memory and holds POSIX locks: not supported yet",
+                ce.pid
+            );
             for (what, ok) in same {
                 ensure!(
                     ok,
@@ -405,6 +411,11 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     per_task::after_creds(own)?;
     if plan.owns_fs[i] {
         fs::enter_cwd(t)?;
+    }
+    // Its POSIX locks, once nothing of this process closes a descriptor of the image's
+    // files any more (a close drops the process's POSIX locks on that file).
+    if plan.owns_files[i] {
+        crate::locks::take_posix(t, me)?;
     }
     // Last: what keeps running from here on counts down towards the restored process.
     if let Some(timers) = &t.timers {

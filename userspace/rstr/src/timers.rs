@@ -58,7 +58,11 @@ fn fire_now(p: &CkptPosixTimerRec) -> Result<(Arm, u64)> {
     }
     let now = sys::clock_now(p.clock)
         .with_context(|| format!("POSIX timer {}: clock_gettime({})", p.id, p.clock))?;
-    match (now + p.value_ns).checked_sub(p.interval_ns) {
+    // Each at most `i64::MAX` (ckptlib checks `value_ns`): checked all the same.
+    match now
+        .checked_add(p.value_ns)
+        .and_then(|t| t.checked_sub(p.interval_ns))
+    {
         Some(at) if at > 0 => Ok((Arm::Absolute, at)),
         // A clock younger than one interval: from now, the phase is lost.
         _ => Ok((Arm::Relative, 1)),

@@ -44,6 +44,7 @@ fn file_kind_name(k: u32) -> &'static str {
         file_kind::FIFO => "fifo",
         file_kind::DELETED => "deleted",
         file_kind::MEMFD => "memfd",
+        file_kind::INOTIFY => "inotify",
         _ => "unknown",
     }
 }
@@ -325,12 +326,25 @@ pub enum Decoded {
         len: u32,
         fnv1a64: String,
     },
+    Inotify {
+        id: u32,
+        nr_watches: u32,
+    },
+    InotifyWatch {
+        wd: i32,
+        mask: String,
+        names: String,
+        ino: u64,
+        dev: String,
+        path: String,
+    },
     Unknown {
         kind: u32,
         len: usize,
     },
     InetSock(crate::inet::Shown),
     TaskAttrs(crate::attrs::Shown),
+    FileLock(crate::locks::Shown),
 }
 
 fn prot_str(p: u32) -> String {
@@ -643,6 +657,7 @@ impl From<&Rec> for Decoded {
             }
             Rec::InetSock(r) => Decoded::InetSock(crate::inet::show(r)),
             Rec::TaskAttrs(a) => Decoded::TaskAttrs(crate::attrs::show(a)),
+            Rec::FileLock(l) => Decoded::FileLock(crate::locks::show(l)),
             Rec::Deleted(d) => Decoded::Deleted {
                 id: d.id,
                 mode: format!("{:#o}", d.mode),
@@ -662,6 +677,22 @@ impl From<&Rec> for Decoded {
                 offset: data.offset,
                 len: data.len,
                 fnv1a64: hex(fnv1a64(bytes)),
+            },
+            Rec::Inotify(i) => Decoded::Inotify {
+                id: i.id,
+                nr_watches: i.nr_watches,
+            },
+            Rec::InotifyWatch { watch, path } => Decoded::InotifyWatch {
+                wd: watch.wd,
+                mask: hex(u64::from(watch.mask)),
+                names: crate::inotify::event_names(watch.mask).join("|"),
+                ino: watch.ino,
+                dev: format!(
+                    "{}:{}",
+                    libc::major(watch.dev.into()),
+                    libc::minor(watch.dev.into())
+                ),
+                path: lossy(path),
             },
             Rec::Skipped(kind) => Decoded::Unknown {
                 kind: *kind,

@@ -20,6 +20,7 @@ pub mod board;
 pub mod clone;
 pub mod cpu;
 pub mod inet;
+pub mod inotify;
 pub mod raw;
 pub mod timers;
 
@@ -376,4 +377,17 @@ pub fn unread(fd: BorrowedFd) -> Result<usize, Errno> {
     // SAFETY: `n` is a valid `int` for the kernel to write.
     unsafe { ioc_fionread(fd.as_raw_fd(), &mut n) }?;
     Ok(n as usize)
+}
+
+/// `flock(fd, LOCK_SH | LOCK_NB)` or `LOCK_EX | LOCK_NB`: never waits (`EWOULDBLOCK` if
+/// another description holds a conflicting lock).
+pub fn flock_nb(fd: BorrowedFd, exclusive: bool) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let op = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
+    // SAFETY: `flock` takes a descriptor and flags only; it touches no memory of ours.
+    Errno::result(unsafe { libc::flock(fd.as_raw_fd(), op | libc::LOCK_NB) }).map(drop)
 }

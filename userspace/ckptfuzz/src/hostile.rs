@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Hostile images for `rstr`: the synthetic image ([`crate::synth`]) with one record of
+//! the kinds `rstr` restores itself (epolls, FIFOs, deleted files and their data, memfds,
+//! TCP and UDP sockets, POSIX timers) changed as no checkpoint writes it, each with the
+//! reason `rstr` must refuse it for before it makes anything (`ckptlib::restart::scan`).
+//! `ckpt-fuzz hostile-images DIR` writes them for `selftests/test_fuzz.py`, which gives
+//! them to `rstr` as an ordinary user; the unit test below scans each on the host.
+
+use std::mem::size_of;
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use ckptlib::abi::image::{self as img, rec};
+use ckptlib::image::Record;
+
+/// The index of the `n`th record of type `kind`.
+fn nth(recs: &[Record], kind: u32, n: usize) -> usize {
+    recs.iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == kind)
+        .nth(n)
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| panic!("the synthetic image has no {} {n}", rec::name(kind)))
+}
+
+/// The index of the `FILE` record of descriptor `fd`.
+fn fd_at(recs: &[Record], fd: i32) -> usize {
+    recs.iter()
+        .position(|r| {
+            r.kind == rec::FILE
+                && img::CkptFileRec::read_from_prefix(&r.payload).is_ok_and(|(f, _)| f.fd == fd)
+        })
+        .unwrap_or_else(|| panic!("the synthetic image has no fd {fd}"))
+}
+
+/// Changes the fixed part of record `i`, a `T`.
+fn edit<T: FromBytes + IntoBytes + Immutable + KnownLayout>(
+    recs: &mut [Record],
+    i: usize,
+    f: impl FnOnce(&mut T),
+) {
+    let p = &mut recs[i].payload;
+    let (mut v, _) = T::read_from_prefix(p).expect("a record of the synthetic image");
+    f(&mut v);
+    p[..size_of::<T>()].copy_from_slice(v.as_bytes());
+}
+
+/// Changes the fixed part of the `n`th record of type `kind`, a `T`.
+fn edit_nth<T: FromBytes + IntoBytes + Immutable + KnownLayout>(
+    recs: &mut [Record],
+    kind: u32,
+    n: usize,
+    f: impl FnOnce(&mut T),
+) {
+    let i = nth(recs, kind, n);
+    edit(recs, i, f);
+}
+
+/// The `TAIL` counts the records before it.
+fn fix_tail(recs: &mut [Record]) {
+    let n = recs.len() - 1;
+    edit(recs, n, |t: &mut img::CkptTailRec| t.nr_records = n as u64);
+}
+
+type Edit = fn(&mut Vec<Record>);
+
+/// (name, what is changed, a part of the reason of the refusal).
+const CASES: &[(&str, Edit, &str)] = &[
+    (
+        "epoll-watches-itself",
+        |r| {
+            let i = nth(r, rec::EPOLL, 0);
+            r[i].payload[8..12].copy_from_slice(&9u32.to_ne_bytes());
+        },
+        "EPOLL record 9: item of fd 6 is the epoll itself",
+    ),
+    (
+        "epolls-in-a-loop",
+        |r| {
+            // Epoll 9 watches epoll 17 (fd 15), which watches epoll 9 (fd 10).
+            let i = nth(r, rec::EPOLL, 0);
+            let mut it = img::CkptEpollItem::read_from_bytes(&r[i].payload[8..]).unwrap();
+            (it.obj, it.tfd) = (17, 15);
+            r[i].payload[8..].copy_from_slice(it.as_bytes());
+            (it.obj, it.tfd) = (9, 10);
+            let ep = img::CkptEpollRec {
+                id: 17,
+                nr_items: 1,
+            };
+            let mut f = img::CkptFileRec::read_from_prefix(&r[i + 1].payload)
+                .unwrap()
+                .0;
+            (f.fd, f.obj) = (15, 17);
+            let at = nth(r, rec::XSTATE, 0);
+            r.insert(
+                at,
+                Record {
+                    kind: rec::EPOLL,
+                    payload: [ep.as_bytes(), it.as_bytes()].concat(),
+                },
+            );
+            r.insert(
+                at + 1,
+                Record {
+                    kind: rec::FILE,
+                    payload: f.as_bytes().to_vec(),
+                },
+            );
+        },
+        "epolls watch each other in a loop",
+    ),
+    (
+        "epoll-item-of-no-descriptor",
+        |r| {
+            let i = nth(r, rec::EPOLL, 0);
+            r[i].payload[12..16].copy_from_slice(&99i32.to_ne_bytes());
+        },
+        "EPOLL record 9: item of fd 99, which its table does not have",
+    ),
+    (
+        "epoll-items-beyond-bound",
+        |r| {
+            edit_nth(r, rec::EPOLL, 0, |e: &mut img::CkptEpollRec| {
+                e.nr_items = u32::MAX
+            })
+        },
+        "nr_items 4294967295 is above its maximum 65536",
+    ),
+    (
+        "epoll-record-after-its-file",
+        |r| {
+            // Epoll 9's record moved after its FILE (fd 10).
+            let i = nth(r, rec::EPOLL, 0);
+            r.swap(i, i + 1);
+        },
+        "fd 10 refers to epoll 9 before its EPOLL record",
+    ),
+    (
+        "epoll-record-of-a-fifo-description",
+        |r| {
+            // An epoll record with the id of the FIFO's description (fd 11), after its FILE.
+            let ep = img::CkptEpollRec {
+                id: 10,
+                nr_items: 0,
+            };
+            let at = nth(r, rec::XSTATE, 0);
+            r.insert(
+                at,
+                Record {
+                    kind: rec::EPOLL,
+                    payload: ep.as_bytes().to_vec(),
+                },
+            );
+        },
+        "EPOLL record 10: after fd 11 of description 10, of kind FIFO",
+    ),
+    (
+        "file-data-of-undeclared-file",
+        |r| {
+            let i = nth(r, rec::FILE_DATA, 0);
+            edit(r, i, |d: &mut img::CkptFileDataRec| d.id = 99);
+        },
+        "FILE_DATA record of file 99: not right after its DELETED or MEMFD record",
+    ),
+    (
+        "file-data-overlapping",
+        |r| {
+            let i = nth(r, rec::FILE_DATA, 1);
+            edit(r, i, |d: &mut img::CkptFileDataRec| d.offset = 2);
+        },
+        "offset 2 overlaps or precedes the data before it",
+    ),
+    (
+        "file-data-offset-overflows",
+        |r| {
+            let i = nth(r, rec::FILE_DATA, 1);
+            edit(r, i, |d: &mut img::CkptFileDataRec| d.offset = u64::MAX - 2);
+        },
+        "beyond its size 12298",
+    ),
+    (
+        "file-data-after-its-file",
+        |r| {
+            // The memfd's data moved after its FILE.
+            let i = nth(r, rec::FILE_DATA, 2);
+            r.swap(i, i + 1);
+        },
+        "FILE_DATA record of file 15: not right after",
+    ),
+    (
+        "memfd-unknown-seals",
+        |r| {
+            edit_nth(r, rec::MEMFD, 0, |m: &mut img::CkptMemfdRec| {
+                m.seals |= 0x4000
+            })
+        },
+        "MEMFD record 15: unknown seals",
+    ),
+    (
+        "memfd-name-too-long",
+        |r| {
+            edit_nth(r, rec::MEMFD, 0, |m: &mut img::CkptMemfdRec| {
+                m.name_len = 300
+            })
+        },
+        "name_len 300 is above its maximum 249",
+    ),
+    (
+        "memfd-as-a-deleted-file",
+        |r| {
+            // The memfd's FILE (fd 13) says it is the deleted file's description.
+            let i = fd_at(r, 13);
+            edit(r, i, |f: &mut img::CkptFileRec| f.obj = 12);
+        },
+        "fd 13 is description 12 of kind MEMFD (object 15), which fd 12 has as kind DELETED",
+    ),
+    (
+        "deleted-twice",
+        |r| {
+            let i = nth(r, rec::DELETED, 0);
+            let d = r[i].clone();
+            r.insert(i + 4, d);
+        },
+        "DELETED record 13 appears twice",
+    ),
+    (
+        "deleted-not-a-regular-file",
+        |r| {
+            edit_nth(r, rec::DELETED, 0, |d: &mut img::CkptDeletedRec| {
+                d.mode = libc::S_IFDIR | 0o700
+            })
+        },
+        "DELETED record 13: mode 0o40700 is not a regular file's",
+    ),
+    (
+        "udp-family-unknown",
+        |r| {
+            edit_nth(r, rec::INET_SOCK, 1, |s: &mut img::CkptInetSockRec| {
+                s.family = 99
+            })
+        },
+        "inet socket 16: family 99 is not AF_INET or AF_INET6",
+    ),
+    (
+        "udp-state-unknown",
+        |r| {
+            edit_nth(r, rec::INET_SOCK, 1, |s: &mut img::CkptInetSockRec| {
+                s.state = 7
+            })
+        },
+        "inet socket 16: state 7 unknown",
+    ),
+    (
+        "udp-listening",
+        |r| {
+            edit_nth(r, rec::INET_SOCK, 1, |s: &mut img::CkptInetSockRec| {
+                s.state = img::inet_state::LISTENING
+            })
+        },
+        "inet socket 16: listening, yet not TCP",
+    ),
+    (
+        "inet-reserved",
+        |r| {
+            edit_nth(r, rec::INET_SOCK, 1, |s: &mut img::CkptInetSockRec| {
+                s.__reserved[1] = 1
+            })
+        },
+        "INET_SOCK record: reserved field __reserved is 0x1",
+    ),
+    (
+        "fifo-on-an-anonymous-pipe",
+        |r| {
+            // The FIFO (fd 11) names the PIPE record of the anonymous pipe of fd 3.
+            let i = fd_at(r, 11);
+            edit(r, i, |f: &mut img::CkptFileRec| f.pipe = 1);
+        },
+        "fd 11 has PIPE record 1 as a FIFO, which fd 3 has as an anonymous pipe",
+    ),
+    (
+        "fifo-of-a-file-mode",
+        |r| {
+            let i = fd_at(r, 11);
+            edit(r, i, |f: &mut img::CkptFileRec| {
+                f.mode = libc::S_IFREG | 0o600
+            });
+        },
+        "FILE record: fd 11: a FIFO of mode 0o100600",
+    ),
+    (
+        "pipe-reserved",
+        |r| edit_nth(r, rec::PIPE, 1, |p: &mut img::CkptPipeRec| p.__reserved = 3),
+        "PIPE record: reserved field __reserved is 0x3",
+    ),
+    (
+        "file-reserved",
+        |r| {
+            let i = fd_at(r, 14);
+            edit(r, i, |f: &mut img::CkptFileRec| f.__reserved = 1);
+        },
+        "FILE record: reserved field __reserved is 0x1",
+    ),
+    (
+        "cloexec-not-0-or-1",
+        |r| {
+            let i = fd_at(r, 14);
+            edit(r, i, |f: &mut img::CkptFileRec| f.cloexec = 7);
+        },
+        "FILE record: fd 14: cloexec 7 is not 0 or 1",
+    ),
+    (
+        "file-kind-unknown",
+        |r| {
+            let i = fd_at(r, 14);
+            edit(r, i, |f: &mut img::CkptFileRec| f.kind = 99);
+        },
+        "FILE record: fd 14 of kind 99 and INET_SOCK record 16 disagree",
+    ),
+    (
+        "posix-timer-unknown-flags",
+        |r| {
+            edit_nth(r, rec::POSIX_TIMER, 0, |t: &mut img::CkptPosixTimerRec| {
+                t.flags = 2
+            })
+        },
+        "POSIX_TIMER 0: unknown flags 0x2",
+    ),
+    (
+        "posix-timer-clock-unknown",
+        |r| {
+            edit_nth(r, rec::POSIX_TIMER, 0, |t: &mut img::CkptPosixTimerRec| {
+                t.clock = libc::CLOCK_PROCESS_CPUTIME_ID
+            })
+        },
+        "POSIX_TIMER 0: clock 2 is not",
+    ),
+    (
+        "posix-timer-pending-past-interval",
+        |r| {
+            edit_nth(r, rec::POSIX_TIMER, 0, |t: &mut img::CkptPosixTimerRec| {
+                (t.flags, t.value_ns) = (img::CKPT_POSIX_TIMER_PENDING, t.interval_ns + 1)
+            })
+        },
+        "a pending signal, and 30000001 ns to the next expiry, more than its interval",
+    ),
+];
+
+/// The hostile images: (name, bytes, a part of the reason `rstr` must give).
+pub fn images() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let seed = crate::mutate::split(&crate::synth::image()).expect("the synthetic image");
+    CASES
+        .iter()
+        .map(|&(name, change, reason)| {
+            let mut recs = seed.clone();
+            change(&mut recs);
+            fix_tail(&mut recs);
+            (name, crate::mutate::encode(&recs), reason)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use ckptlib::image::RecordReader;
+    use ckptlib::restart::scan;
+
+    #[test]
+    fn each_hostile_image_is_refused_for_its_reason() {
+        let all = super::images();
+        assert_eq!(all.len(), super::CASES.len());
+        for (name, bytes, reason) in all {
+            let e = scan(&mut RecordReader::new(Cursor::new(&bytes[..])))
+                .map(|_| ())
+                .expect_err(name);
+            let e = format!("{e:#}");
+            assert!(e.contains(reason), "{name}: {e}\n  lacks: {reason}");
+        }
+    }
+}
