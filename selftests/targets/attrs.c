@@ -51,18 +51,6 @@
 #define LOCKED_LEN (64 << 10)
 #define PLAIN_LEN (16 << 10)
 
-static int errors;
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			errors++;                                            \
-			fprintf(stderr, "attrs: line %d: ", __LINE__);       \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
-
 /* What one thread is given, and checked for after the restart. */
 struct want {
 	const char *name;
