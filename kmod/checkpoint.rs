@@ -209,7 +209,9 @@ fn write_task(
         let Some(mm) = task.mm() else {
             refuse!(ESRCH, "task {pid} is exiting");
         };
-        memory::checkpoint(&mm, task.data_limit(), objs, w).context(fmt!("task {pid}"))?;
+        let lock_limit = crate::attrs::lock_limit(task, pid)?;
+        memory::checkpoint(&mm, task.data_limit(), lock_limit, objs, w)
+            .context(fmt!("task {pid}"))?;
     }
     regs::checkpoint_regs(task, w).context(fmt!("task {pid}"))
 }

@@ -77,9 +77,9 @@ static_assert(offsetof(struct ckpt_h_fd, pipe_id) == 8 &&
 	      offsetof(struct ckpt_h_fd, fs_magic) == 16);
 static_assert(offsetof(struct ckpt_h_fd, unlinked) == 24 &&
 	      offsetof(struct ckpt_h_fd, owner) == 36 && offsetof(struct ckpt_h_fd, signum) == 44);
-static_assert(sizeof(struct ckpt_h_locked) == 24);
+static_assert(sizeof(struct ckpt_h_locked) == 20);
 static_assert(offsetof(struct ckpt_h_locked, other_ns) == 8 &&
-	      offsetof(struct ckpt_h_locked, seccomp_mode) == 20);
+	      offsetof(struct ckpt_h_locked, seccomp_mode) == 16);
 static_assert(sizeof(struct ckpt_h_pending) == 16);
 static_assert(sizeof(struct ckpt_h_vma_extra) == 48);
 
@@ -129,7 +129,6 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked
 	}
 #endif
 	out->mdwe = task->mm && mm_flags_test(MMF_HAS_MDWE, task->mm);
-	out->ioprio = task->io_context ? task->io_context->ioprio : 0;
 	/* The pid namespace is checked on its own (ckpt_helper_task_tree). */
 	a = task->nsproxy;
 	b = current->nsproxy;
@@ -1672,6 +1671,73 @@ int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals)
 	return 0;
 }
 
+static_assert(offsetof(struct ckpt_h_sched, ioprio) == 12 &&
+	      offsetof(struct ckpt_h_sched, nr_cpus) == 28 && sizeof(struct ckpt_h_sched) == 32);
+static_assert(CONFIG_NR_CPUS <= CKPT_MAX_CPUS);
+
+/*
+ * @task's policy, priority, I/O priority and CPU affinity: cpus_mask, copied under
+ * pi_lock (what __set_cpus_allowed_ptr() changes it under) into @words u64 at @mask
+ * (CPU n is bit n % 64 of word n / 64). -E2BIG if they cannot hold nr_cpu_ids CPUs.
+ */
+int ckpt_helper_task_sched(struct task_struct *task, struct ckpt_h_sched *out, u64 *mask,
+			   u32 words)
+{
+	unsigned long flags;
+	unsigned int cpu;
+
+	memset(out, 0, sizeof(*out));
+	out->nr_cpus = nr_cpu_ids;
+	if ((u64)words * 64 < nr_cpu_ids)
+		return -E2BIG;
+	memset(mask, 0, words * sizeof(*mask));
+	raw_spin_lock_irqsave(&task->pi_lock, flags);
+	out->policy = task->policy;
+	out->rt_priority = task->rt_priority;
+	out->reset_on_fork = task->sched_reset_on_fork;
+	out->user_cpus = task->user_cpus_ptr != NULL;
+	out->all_cpus = cpumask_subset(cpu_possible_mask, &task->cpus_mask);
+	for_each_cpu(cpu, &task->cpus_mask)
+		mask[cpu / 64] |= 1ULL << (cpu % 64);
+#ifdef CONFIG_UCLAMP_TASK
+	out->uclamp = task->uclamp_req[UCLAMP_MIN].user_defined ||
+		      task->uclamp_req[UCLAMP_MAX].user_defined;
+#endif
+	raw_spin_unlock_irqrestore(&task->pi_lock, flags);
+	task_lock(task);
+	out->ioprio = task->io_context ? task->io_context->ioprio : 0;
+	task_unlock(task);
+	return 0;
+}
+
+/* @mm's def_flags (VM_LOCKED after mlockall(MCL_FUTURE)), read under its mmap lock. */
+u64 ckpt_helper_mm_def_flags(struct mm_struct *mm)
+{
+	u64 flags;
+
+	mmap_read_lock(mm);
+	flags = mm->def_flags;
+	mmap_read_unlock(mm);
+	return flags;
+}
+
+/*
+ * mlockall(MCL_FUTURE) of the caller, as apply_mlockall_flags() (static) sets it: every
+ * area mapped from now on is locked. Rust checked can_do_mlock() first, as mlockall does.
+ */
+int ckpt_helper_mm_lock_future(void)
+{
+	struct mm_struct *mm = current->mm;
+
+	if (!mm)
+		return -EINVAL;
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	vma_flags_clear_mask(&mm->def_vma_flags, VMA_LOCKED_MASK);
+	vma_flags_set(&mm->def_vma_flags, VMA_LOCKED_BIT);
+	mmap_write_unlock(mm);
+	return 0;
+}
 
 /* ---- inotify ---------------------------------------------------------- */
 

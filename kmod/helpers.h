@@ -28,7 +28,6 @@ struct ckpt_h_locked {
 	u32 sem_undo;		/* SysV semaphore undo list in use */
 	u32 other_ns;		/* namespaces (but pid) differ from the caller's */
 	u32 mdwe;		/* PR_SET_MDWE: memory-deny-write-execute */
-	u32 ioprio;		/* ioprio_set: the io_context's priority, else 0 */
 	u32 seccomp_mode;	/* task->seccomp.mode */
 };
 
@@ -350,6 +349,21 @@ struct file *ckpt_helper_task_file(struct task_struct *task, u32 fd);
 void ckpt_helper_file_inode(struct file *file, struct ckpt_h_inode *out);
 int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals);
 
+/* A thread's scheduling and I/O facts (TASK_ATTRS; Rust decides). */
+struct ckpt_h_sched {
+	u32 policy;		/* task->policy */
+	u32 rt_priority;
+	u32 reset_on_fork;
+	u32 ioprio;		/* ioprio_set: the io_context's own priority, else 0 */
+	u32 user_cpus;		/* sched_setaffinity was called (user_cpus_ptr) */
+	u32 all_cpus;		/* cpus_mask holds every possible CPU */
+	u32 uclamp;		/* a utilisation clamp of its own (sched_setattr) */
+	u32 nr_cpus;		/* nr_cpu_ids */
+};
+int ckpt_helper_task_sched(struct task_struct *task, struct ckpt_h_sched *out, u64 *mask,
+			   u32 words);
+u64 ckpt_helper_mm_def_flags(struct mm_struct *mm);
+int ckpt_helper_mm_lock_future(void);
 /*
  * inotify (kmod/inotify.rs): one watch, followed in the buffer by path_len bytes
  * of path (from the root of its filesystem), padded to 8.

@@ -14,6 +14,7 @@
 mod uapi;
 
 mod anonfd;
+mod attrs;
 mod checkpoint;
 mod creds;
 mod deleted;

@@ -23,7 +23,7 @@ use crate::sys::{
     file::FileRef,
     mm::{
         current, vm, MmRef, PageBatch, PageKind, Special, Vma, MAP_ANONYMOUS, MAP_FIXED,
-        MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
+        MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
     },
 };
 use crate::uapi::image::{self as img, rec, vma_kind};
@@ -78,10 +78,11 @@ fn classify(v: &Vma, mm: &img::CkptMmRec) -> CkptResult<u32> {
             "memory {s:#x}-{e:#x}: registered with userfaultfd, not supported yet"
         );
     }
-    if vm_flags & vm::LOCKED != 0 {
+    if vm_flags & vm::LOCKONFAULT != 0 {
         refuse!(
             EOPNOTSUPP,
-            "memory {s:#x}-{e:#x}: mlock()ed memory not supported yet"
+            "memory {s:#x}-{e:#x}: locked on fault (mlock2(MLOCK_ONFAULT) or \
+             mlockall(MCL_ONFAULT)): not supported (a restart locks its pages in at once)"
         );
     }
     Ok(match &v.file {
@@ -123,6 +124,7 @@ fn keep(kind: u32, page: PageKind) -> bool {
 pub(crate) fn checkpoint(
     mm: &MmRef,
     data_limit: u64,
+    lock_limit: Option<u64>,
     objs: &mut Objects,
     w: &mut ImageWriter,
 ) -> CkptResult {
@@ -159,6 +161,12 @@ pub(crate) fn checkpoint(
     };
     m.nr_vmas = vmas.len() as u32;
     m.exe_vma = exe_vma;
+    m.flags = lock_flags(mm.def_flags())?;
+    let locked_bytes = (vmas.iter().map(|v| &v.rec).filter(|r| locked(r)))
+        .map(|r| r.end - r.start)
+        .sum();
+    refusal(check_lock_limit(locked_bytes, m.flags, lock_limit))
+        .context(fmt!("restart would refuse its locked memory"))?;
     // What the restart checks of these records depends on the state alone: refuse now what
     // it would refuse (more areas than it takes, a layout it rejects).
     let task_size = sys::mm::current::task_size();
@@ -447,6 +455,12 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
     if !matches!(v.kind, vma_kind::ANON_PRIVATE..=vma_kind::VVAR_VCLOCK) {
         refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: unknown kind {}", v.kind);
     }
+    if v.vm_flags & vm::LOCKONFAULT != 0 {
+        refuse!(
+            EINVAL,
+            "VMA record {s:#x}-{e:#x}: locked on fault, which no restart makes"
+        );
+    }
     // Its bound (`CKPT_PATH_MAX`) is the record's rule, checked as it is read.
     if is_file(v.kind) != (v.path_len > 0) {
         refuse!(
@@ -535,6 +549,7 @@ pub(crate) fn plan(
         prev_end = r.end;
         vmas.push(Planned { r, file }, GFP_KERNEL_ACCOUNT)?;
     }
+    check_lockable(&mm, &vmas)?;
     if let Some(p) = exe_area(&mm, &vmas) {
         let Some(f) = p.file.as_ref().filter(|_| is_file(p.r.kind)) else {
             refuse!(
@@ -714,6 +729,10 @@ pub(crate) fn replace(plan: &Plan, mine: &[Vma]) -> CkptResult {
     for p in plan.vmas.iter().filter(|p| !is_special(p.r.kind)) {
         let r = &p.r;
         let mut flags = MAP_FIXED;
+        if locked(r) {
+            // Locked as mlock() would: populated at once, counted in `locked_vm`.
+            flags |= MAP_LOCKED;
+        }
         flags |= match r.kind {
             vma_kind::ANON_SHARED => MAP_SHARED,
             vma_kind::FILE_SHARED => MAP_SHARED,
@@ -808,6 +827,73 @@ pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr
         }
         rd.end(&h)?;
     }
+}
+
+/// `CKPT_MM_LOCK_FUTURE` for an mm's `def_flags` after `mlockall(MCL_FUTURE)`, or why it
+/// cannot be saved.
+fn lock_flags(def_flags: u64) -> CkptResult<u32> {
+    if def_flags & vm::LOCKONFAULT != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "memory: mlockall(MCL_FUTURE | MCL_ONFAULT) (areas locked on fault): not supported"
+        );
+    }
+    Ok(if def_flags & vm::LOCKED != 0 {
+        img::CKPT_MM_LOCK_FUTURE
+    } else {
+        0
+    })
+}
+
+/// An area mapped locked (`VM_LOCKED`: `mlock`, `mlockall(MCL_CURRENT)`, `MAP_LOCKED`, or
+/// mapped after `mlockall(MCL_FUTURE)`); the vDSO and vvar never are.
+fn locked(r: &img::CkptVmaRec) -> bool {
+    r.vm_flags & vm::LOCKED != 0 && !is_special(r.kind)
+}
+
+/// The caller may lock what the image locks, as `mmap(MAP_LOCKED)` and `mlockall` would
+/// let it (its `RLIMIT_MEMLOCK`, set from the image by `rstr`, or `CAP_IPC_LOCK`): checked
+/// now, while a refusal still reaches `rstr`.
+fn check_lockable(mm: &img::CkptMmRec, vmas: &[Planned]) -> CkptResult {
+    let bytes = (vmas.iter().filter(|p| locked(&p.r)))
+        .map(|p| p.r.end - p.r.start)
+        .sum();
+    let limit = (!sys::attrs::current::ipc_lock_capable()).then(sys::task::current::memlock_limit);
+    check_lock_limit(bytes, mm.flags, limit)
+}
+
+/// `bytes` of locked memory, and `mlockall(MCL_FUTURE)` in `mm_flags`, within what a task
+/// may lock (`limit`: its `RLIMIT_MEMLOCK`, `None` with `CAP_IPC_LOCK`), as
+/// `mmap(MAP_LOCKED)` and `mlockall` decide (`can_do_mlock`, `mlock_future_ok` with
+/// nothing locked yet: `rstr` locks nothing).
+fn check_lock_limit(bytes: u64, mm_flags: u32, limit: Option<u64>) -> CkptResult {
+    let future = mm_flags & img::CKPT_MM_LOCK_FUTURE != 0;
+    let Some(memlock) = limit else {
+        return Ok(());
+    };
+    if (bytes == 0 && !future) || (memlock != 0 && bytes / PAGE_SIZE <= memlock / PAGE_SIZE) {
+        return Ok(());
+    }
+    refuse!(
+        EPERM,
+        "MM record: {bytes} bytes of mlock()ed memory{}, over RLIMIT_MEMLOCK ({memlock}) \
+         without CAP_IPC_LOCK",
+        if future {
+            " and mlockall(MCL_FUTURE)"
+        } else {
+            ""
+        }
+    );
+}
+
+/// Locks every area the restored process maps from now on, if the image's did
+/// (`mlockall(MCL_FUTURE)`, [`check_lockable`]). Done once every area of the image is
+/// mapped, and `rstr`'s own are gone: neither is locked by it.
+pub(crate) fn set_lock_future(plan: &Plan) -> CkptResult {
+    if plan.mm.flags & img::CKPT_MM_LOCK_FUTURE == 0 {
+        return Ok(());
+    }
+    sys::attrs::current::lock_future().context(fmt!("mlockall(MCL_FUTURE)"))
 }
 
 /// The planned area that maps the executable file, if the memory has one.
@@ -937,5 +1023,30 @@ mod tests {
         let mut m = good_mm();
         m.nr_vmas = sys::mm::MAX_MAP_COUNT + 1;
         assert!(!check(&m));
+    }
+
+    #[test]
+    fn locking_is_saved_but_on_fault() {
+        assert_eq!(lock_flags(0).ok(), Some(0));
+        assert_eq!(lock_flags(vm::LOCKED).ok(), Some(img::CKPT_MM_LOCK_FUTURE));
+        assert!(lock_flags(vm::LOCKED | vm::LOCKONFAULT).is_err());
+        let mut r = img::CkptVmaRec::new_zeroed();
+        (r.start, r.end, r.kind) = (0x10000, 0x20000, vma_kind::ANON_PRIVATE);
+        r.vm_flags = vm::LOCKED;
+        assert!(locked(&r));
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+        r.vm_flags |= vm::LOCKONFAULT;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_err());
+        r.vm_flags = vm::LOCKED;
+        r.kind = vma_kind::VDSO;
+        assert!(!locked(&r));
+        // Within RLIMIT_MEMLOCK, or with CAP_IPC_LOCK (no limit); a limit of 0 locks nothing.
+        let future = img::CKPT_MM_LOCK_FUTURE;
+        assert!(check_lock_limit(0, 0, Some(0)).is_ok());
+        assert!(check_lock_limit(8192, 0, Some(8192)).is_ok());
+        assert!(check_lock_limit(8192, future, Some(4096)).is_err());
+        assert!(check_lock_limit(0, future, Some(0)).is_err());
+        assert!(check_lock_limit(0, future, Some(4096)).is_ok());
+        assert!(check_lock_limit(1 << 30, future, None).is_ok());
     }
 }

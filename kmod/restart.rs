@@ -143,6 +143,7 @@ fn become_image(
     let r = regs::read(rd, &h)?;
     memory::set_layout(plan)?;
     memory::set_exe(plan)?;
+    memory::set_lock_future(plan)?;
     session.memory_done()?;
     finish(r, args)
 }

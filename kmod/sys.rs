@@ -9,6 +9,7 @@
 //! (declared for C in `uapi/linux/checkpoint_image.h`), or, for the few facts that are not
 //! a record, a struct whose field offsets are asserted on both sides.
 
+pub(crate) mod attrs;
 pub(crate) mod cpu;
 pub(crate) mod epoll;
 pub(crate) mod file;

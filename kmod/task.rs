@@ -10,11 +10,11 @@ use kernel::bindings;
 use kernel::prelude::*;
 use zerocopy::FromZeros;
 
-use crate::creds;
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::sys::task::{TaskRef, Unsupported};
 use crate::uapi::image::{self as img, rec};
+use crate::{attrs, creds};
 
 /// What of `u` this version cannot save, as words for the refusal; `None` if nothing.
 fn unsupported_use(u: &Unsupported) -> Option<&'static str> {
@@ -37,10 +37,6 @@ fn unsupported_use(u: &Unsupported) -> Option<&'static str> {
         (
             u.other_ns,
             "namespaces (other than pid) other than the caller's",
-        ),
-        (
-            u.policy != bindings::SCHED_NORMAL || u.reset_on_fork,
-            "a scheduling policy other than SCHED_OTHER, or SCHED_RESET_ON_FORK",
         ),
         (
             u.seccomp_mode != bindings::SECCOMP_MODE_DISABLED,
@@ -71,7 +67,6 @@ fn unsupported_use(u: &Unsupported) -> Option<&'static str> {
             tif(bindings::TIF_NOTSC),
             "a disabled time-stamp counter (PR_SET_TSC)",
         ),
-        (u.ioprio != 0, "an I/O priority (ioprio_set)"),
     ];
     refusals
         .into_iter()
@@ -84,6 +79,7 @@ pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
     if let Some(what) = unsupported_use(&task.unsupported()) {
         refuse!(EOPNOTSUPP, "pid {pid} uses {what}: not supported yet");
     }
+    attrs::check_supported(task, pid)?;
     let mut t = img::CkptTaskRec::new_zeroed();
     task.info(None, &mut t).context(fmt!("pid {pid}"))?;
     if t.dumpable == 2 {
@@ -102,6 +98,7 @@ pub(crate) fn checkpoint(task: &TaskRef, ns: Option<&TaskRef>, w: &mut ImageWrit
     task.info(ns, &mut t)
         .context(fmt!("the root of the pid namespace is gone"))?;
     w.fixed(rec::TASK, &t)?;
+    attrs::checkpoint(task, t.pid, w)?;
 
     creds::checkpoint(task, w)?;
 
@@ -120,10 +117,7 @@ mod tests {
             sem_undo: false,
             other_ns: false,
             mdwe: false,
-            ioprio: 0,
             seccomp_mode: bindings::SECCOMP_MODE_DISABLED,
-            policy: bindings::SCHED_NORMAL,
-            reset_on_fork: false,
             flags: 0,
             atomic_flags: 0,
             tif: 0,
@@ -147,8 +141,8 @@ mod tests {
     #[test]
     fn each_raw_fact_is_refused() {
         let cases: [(Set, &str); 8] = [
-            (|u| u.policy = bindings::SCHED_FIFO, "scheduling policy"),
-            (|u| u.reset_on_fork = true, "SCHED_RESET_ON_FORK"),
+            (|u| u.itimer_cpu = true, "ITIMER_VIRTUAL"),
+            (|u| u.mdwe = true, "PR_SET_MDWE"),
             (
                 |u| u.seccomp_mode = bindings::SECCOMP_MODE_FILTER,
                 "seccomp",

@@ -519,3 +519,24 @@ class Tree:
         r = self.report(name)
         os.kill(r["pid"], sig)
         return self.reports([name], f"{name} to handle signal {sig}", lambda _, s: s[key] == r[key] + 1)[name]
+
+
+def rewrite_records(image, kind, change):
+    """Rewrites IMAGE in place: the payload of every record of type KIND (a number,
+    uapi/image.rs `rec`) becomes CHANGE(payload), of the same length."""
+    import struct
+    with open(image, "rb") as f:
+        data = bytearray(f.read())
+    at = 0
+    while at + 8 <= len(data):
+        k, n = struct.unpack_from("<II", data, at)
+        if k == kind:
+            new = change(bytes(data[at + 8:at + 8 + n]))
+            assert len(new) == n, "a rewritten record keeps its length"
+            data[at + 8:at + 8 + n] = new
+        at += 8 + n + (-n % 8)
+    with open(image, "wb") as f:
+        f.write(data)
+
+
+TASK_ATTRS = 16   # uapi/image.rs rec::TASK_ATTRS

@@ -22,7 +22,7 @@ def image_is_complete_and_describes_process():
         recs = show_json(img)
         kinds = [r["type"] for r in recs]
         assert kinds[0] == "HEADER" and kinds[-1] == "TAIL", kinds
-        order = ["HEADER", "TREE", "TASK", "CREDS", "RLIMITS", "FS", "SIGHAND", "SIGNALS"]
+        order = ["HEADER", "TREE", "TASK", "TASK_ATTRS", "CREDS", "RLIMITS", "FS", "SIGHAND", "SIGNALS"]
         assert kinds[:len(order)] == order, kinds
         assert kinds.index("XSTATE") < kinds.index("MM") < kinds.index("VMA") < kinds.index("REGS")
         h = recs[0]

@@ -329,8 +329,11 @@ def refused_with_reason(name, prefix, mode, what):
 
 
 def scheduling_policy_refused_with_reason():
-    refused_with_reason("sched", ("chrt", "--batch", "0"), "idle",
-                        "a scheduling policy other than SCHED_OTHER, or SCHED_RESET_ON_FORK")
+    """Other policies are saved (test_attrs.py); SCHED_DEADLINE is not."""
+    refused_with_reason("sched", ("chrt", "--reset-on-fork", "--deadline", "--sched-runtime", "50000000",
+                                  "--sched-deadline", "100000000", "--sched-period", "100000000", "0"),
+                        "idle", "SCHED_DEADLINE (its runtime, deadline and period, and the CPU "
+                        "bandwidth the kernel admitted it for, are not saved)")
 
 
 def mdwe_refused_with_reason():
@@ -342,7 +345,6 @@ def task_flags_refused_with_reason():
     refused_with_reason("mce", (), "mce", "a machine-check kill policy (PR_MCE_KILL)")
     refused_with_reason("ioflusher", (), "ioflusher", "PR_SET_IO_FLUSHER")
     refused_with_reason("notsc", (), "notsc", "a disabled time-stamp counter (PR_SET_TSC)")
-    refused_with_reason("ioprio", ("ionice", "-c", "3"), "idle", "an I/O priority (ioprio_set)")
 
 
 TESTS = [

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import scratch, sh_unprivileged, skip, CKPT, RSTR, TARGET, Target, image_records, records, run, sh, show_json, wait_for  # noqa: E402
+from ktap import scratch, sh_unprivileged, skip, CKPT, RSTR, TARGET, Target, image_records, records, rewrite_records, run, TASK_ATTRS, sh, show_json, wait_for  # noqa: E402
 
 fresh = scratch("ckpt-restart-")
 
@@ -328,6 +328,9 @@ def rseq_area_follows_the_new_cpu():
     wait_for(lambda: (f := fields()) and f["rseq_cpu"] == "0" and f["cpu"] == "0",
              "the target to run on cpu 0 with its rseq area saying so")
     img = checkpoint_and_kill(d, t)
+    # The affinity it chose (cpu 0) is restored: made one nobody chose (every cpu), the
+    # process starts where rstr runs, as one that never set it would.
+    rewrite_records(img, TASK_ATTRS, lambda p: p[:8] + (p[8] & ~2).to_bytes(1, "little") + p[9:])
     last = t.counter()
     sh(RSTR, "--detach", img, preexec_fn=lambda: os.sched_setaffinity(0, {1}))
     try:

@@ -12,7 +12,7 @@
 //! ```text
 //! HEADER TREE
 //! then for each live task, in TREE order:
-//!   TASK CREDS RLIMITS [FS] [SIGHAND] SIGNALS SIGINFO* [ITIMERS POSIX_TIMER*]
+//!   TASK TASK_ATTRS CREDS RLIMITS [FS] [SIGHAND] SIGNALS SIGINFO* [ITIMERS POSIX_TIMER*]
 //!   [PIPE* FILE*] XSTATE                                                      <- rstr
 //!   [MM VMA* PAGES*] REGS                                                     <- the module
 //! TAIL
@@ -95,6 +95,7 @@ pub mod rec {
     pub const FILE_DATA: u32 = 43;
     pub const DELETED: u32 = 45;
     pub const MEMFD: u32 = 44;
+    pub const TASK_ATTRS: u32 = 16;
     pub const INOTIFY: u32 = 47;
     pub const INOTIFY_WATCH: u32 = 48;
     pub const FILE_LOCK: u32 = 39;
@@ -133,6 +134,7 @@ pub mod rec {
             FILE_DATA => "FILE_DATA",
             DELETED => "DELETED",
             MEMFD => "MEMFD",
+            TASK_ATTRS => "TASK_ATTRS",
             INOTIFY => "INOTIFY",
             INOTIFY_WATCH => "INOTIFY_WATCH",
             FILE_LOCK => "FILE_LOCK",
@@ -831,8 +833,13 @@ pub struct CkptMmRec {
     /// The area (index among the `VMA` records that follow) mapping the executable
     /// file, `/proc/PID/exe`; [`CKPT_NO_EXE`] for a memory without one.
     pub exe_vma: u32,
-    pub __reserved: u32,
+    /// [`CKPT_MM_LOCK_FUTURE`] or 0.
+    pub flags: u32,
 }
+
+/// [`CkptMmRec::flags`]: `mlockall(MCL_FUTURE)` (`mm->def_flags` has `VM_LOCKED`): every
+/// area mapped from now on is locked. The areas locked already say so in their `vm_flags`.
+pub const CKPT_MM_LOCK_FUTURE: u32 = 1;
 
 /// [`CkptMmRec::exe_vma`] of a memory with no executable file.
 pub const CKPT_NO_EXE: u32 = u32::MAX;
@@ -1248,7 +1255,12 @@ impl Record for CkptMmRec {
                 count: u64::from(self.nr_vmas),
             });
         }
-        reserved_zero(self.__reserved)?;
+        if self.flags & !CKPT_MM_LOCK_FUTURE != 0 {
+            return Err(FieldError::Reserved {
+                field: "flags",
+                value: u64::from(self.flags),
+            });
+        }
         Ok(0)
     }
 
@@ -1355,6 +1367,58 @@ impl Record for CkptMemfdRec {
     /// The name.
     fn trailer_len(&self) -> Result<usize, FieldError> {
         bounded("name_len", self.name_len, 0, CKPT_MEMFD_NAME_MAX)
+    }
+}
+
+/// The most CPUs an affinity mask of a `TASK_ATTRS` record holds (the kernel's largest
+/// `CONFIG_NR_CPUS`).
+pub const CKPT_MAX_CPUS: u32 = 8192;
+/// [`CkptTaskAttrsRec::flags`]: `SCHED_RESET_ON_FORK`.
+pub const CKPT_ATTRS_RESET_ON_FORK: u32 = 1 << 0;
+/// [`CkptTaskAttrsRec::flags`]: the affinity is the thread's own (set by `sched_setaffinity`,
+/// by it or an ancestor, or narrower than every CPU): restart sets it. Without it the thread
+/// could run on every CPU and takes those of the machine it is restarted on.
+pub const CKPT_ATTRS_AFFINITY: u32 = 1 << 1;
+/// Every [`CkptTaskAttrsRec::flags`] bit.
+pub const CKPT_ATTRS_FLAGS: u32 = (1 << 2) - 1;
+
+/// `TASK_ATTRS`: a thread's scheduling and I/O attributes, right after its `TASK` record;
+/// followed by `cpus_words` `u64` of CPU affinity (`cpus_mask`: bit `n % 64` of word `n / 64`
+/// is CPU `n`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptTaskAttrsRec {
+    /// `SCHED_OTHER` (0), `SCHED_FIFO` (1), `SCHED_RR` (2), `SCHED_BATCH` (3) or
+    /// `SCHED_IDLE` (5); never `SCHED_DEADLINE`, refused at checkpoint.
+    pub policy: u32,
+    /// `sched_priority`: 1 to 99 for `SCHED_FIFO` and `SCHED_RR`, else 0.
+    pub rt_priority: u32,
+    /// `CKPT_ATTRS_*` bits.
+    pub flags: u32,
+    /// The I/O priority of its own (`ioprio_set`; class, hint and level as
+    /// `ioprio_get(IOPRIO_WHO_PROCESS)` returns them), 0 for none (it follows the nice value).
+    pub ioprio: u32,
+    /// CPU ids of the checkpointing kernel (`nr_cpu_ids`), 1 to [`CKPT_MAX_CPUS`].
+    pub nr_cpus: u32,
+    /// Words of mask that follow: `nr_cpus` bits, rounded up.
+    pub cpus_words: u32,
+}
+
+impl Record for CkptTaskAttrsRec {
+    const KIND: u32 = rec::TASK_ATTRS;
+
+    /// The affinity mask.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        let n = bounded("nr_cpus", self.nr_cpus, 1, CKPT_MAX_CPUS)?;
+        let words = n.div_ceil(64) as u32;
+        bounded("cpus_words", self.cpus_words, words, words)?;
+        if self.flags & !CKPT_ATTRS_FLAGS != 0 {
+            return Err(FieldError::Reserved {
+                field: "flags",
+                value: u64::from(self.flags),
+            });
+        }
+        Ok(words as usize * size_of::<u64>())
     }
 }
 

@@ -39,6 +39,7 @@ pub(crate) mod vm {
     pub(crate) const UFFD_MISSING: u64 = 1 << bindings::VMA_UFFD_MISSING_BIT;
     pub(crate) const UFFD_WP: u64 = 1 << bindings::VMA_UFFD_WP_BIT;
     pub(crate) const LOCKED: u64 = 1 << bindings::VMA_LOCKED_BIT;
+    pub(crate) const LOCKONFAULT: u64 = 1 << bindings::VMA_LOCKONFAULT_BIT;
 }
 
 // `PROT_*` and `MAP_*` of `mmap(2)`: the kernel crate's bindings do not include the uapi
@@ -51,6 +52,7 @@ pub(crate) const MAP_PRIVATE: u32 = 0x02;
 pub(crate) const MAP_FIXED: u32 = 0x10;
 pub(crate) const MAP_ANONYMOUS: u32 = 0x20;
 pub(crate) const MAP_GROWSDOWN: u32 = 0x0100;
+pub(crate) const MAP_LOCKED: u32 = 0x2000;
 
 // `PROT_*` are the low `VM_*` bits (`calc_vm_prot_bits` relies on it too).
 const _: () = assert!(
@@ -319,7 +321,7 @@ impl MmRef {
         Some(MmRef(unsafe { ARef::from_raw(mm.cast()) }))
     }
 
-    fn raw(&self) -> *mut bindings::mm_struct {
+    pub(super) fn raw(&self) -> *mut bindings::mm_struct {
         self.0.as_raw()
     }
 
@@ -362,7 +364,7 @@ impl MmRef {
                 auxv_words: AUXV_WORDS as u32,
                 auxv,
                 exe_vma: img::CKPT_NO_EXE,
-                __reserved: 0,
+                flags: 0,
             };
             (rec, (*mm).context.vdso as usize as u64)
         }

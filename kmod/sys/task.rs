@@ -43,7 +43,6 @@ struct LockedFacts {
     sem_undo: u32,
     other_ns: u32,
     mdwe: u32,
-    ioprio: u32,
     seccomp_mode: u32,
 }
 
@@ -57,13 +56,8 @@ pub(crate) struct Unsupported {
     pub(crate) other_ns: bool,
     /// `PR_SET_MDWE`.
     pub(crate) mdwe: bool,
-    /// `ioprio_set`: the task's I/O priority, 0 for none of its own.
-    pub(crate) ioprio: u32,
     /// `task->seccomp.mode` (`bindings::SECCOMP_MODE_*`).
     pub(crate) seccomp_mode: u32,
-    /// `task->policy` and `sched_reset_on_fork`.
-    pub(crate) policy: u32,
-    pub(crate) reset_on_fork: bool,
     /// `task->flags` (`bindings::PF_*`), `task->atomic_flags` (`bindings::PFA_*` bits),
     /// `thread_info.flags` (`bindings::TIF_*` bits) and `thread_info.syscall_work`.
     pub(crate) flags: u32,
@@ -173,8 +167,8 @@ const _: () = {
     assert!(offset_of!(FdFacts, pipe_id) == 8 && offset_of!(FdFacts, fs_magic) == 16);
     assert!(offset_of!(FdFacts, unlinked) == 24 && offset_of!(FdFacts, owner) == 36);
     assert!(offset_of!(FdFacts, signum) == 44);
-    assert!(size_of::<LockedFacts>() == 24);
-    assert!(offset_of!(LockedFacts, other_ns) == 8 && offset_of!(LockedFacts, seccomp_mode) == 20);
+    assert!(size_of::<LockedFacts>() == 20);
+    assert!(offset_of!(LockedFacts, other_ns) == 8 && offset_of!(LockedFacts, seccomp_mode) == 16);
     assert!(size_of::<PendingSets>() == 16);
 };
 
@@ -370,6 +364,15 @@ pub(crate) mod current {
     /// The caller's `RLIMIT_DATA` soft limit, in bytes (`u64::MAX`: none).
     pub(crate) fn data_limit() -> u64 {
         TaskRef::current().data_limit()
+    }
+
+    /// The caller's `RLIMIT_MEMLOCK` soft limit: the bytes it may lock.
+    pub(crate) fn memlock_limit() -> u64 {
+        let mut r = <img::CkptRlimitsRec as zerocopy::FromZeros>::new_zeroed();
+        TaskRef::current().rlimits(&mut r);
+        r.rlim
+            .get(bindings::RLIMIT_MEMLOCK as usize)
+            .map_or(u64::MAX, |l| l.cur)
     }
 
     /// The caller's `RLIMIT_NOFILE` soft limit: the open files it may hold.
@@ -631,12 +634,10 @@ impl TaskRef {
         // SAFETY: the task is valid; `l` is writable.
         unsafe { ckpt_helper_task_unsupported(self.raw(), &mut l) };
         let t = self.raw();
-        // SAFETY: the task is valid and stopped: its policy, flags and thread flags are
-        // changed only by itself or by system calls naming it, read once here.
-        let (policy, reset_on_fork, flags, atomic_flags, tif, syscall_work) = unsafe {
+        // SAFETY: the task is valid and stopped: its flags and thread flags are changed only
+        // by itself or by system calls naming it, read once here.
+        let (flags, atomic_flags, tif, syscall_work) = unsafe {
             (
-                read_once(&raw const (*t).policy),
-                (*t).sched_reset_on_fork() != 0,
                 read_once(&raw const (*t).flags),
                 read_once(&raw const (*t).atomic_flags),
                 read_once(&raw const (*t).thread_info.flags),
@@ -648,10 +649,7 @@ impl TaskRef {
             sem_undo: l.sem_undo != 0,
             other_ns: l.other_ns != 0,
             mdwe: l.mdwe != 0,
-            ioprio: l.ioprio,
             seccomp_mode: l.seccomp_mode,
-            policy,
-            reset_on_fork,
             flags,
             atomic_flags,
             tif,

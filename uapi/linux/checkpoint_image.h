@@ -63,6 +63,7 @@
 #define CKPT_REC_FILE_DATA	43
 #define CKPT_REC_DELETED	45
 #define CKPT_REC_MEMFD		44
+#define CKPT_REC_TASK_ATTRS	16
 #define CKPT_REC_INOTIFY	47
 #define CKPT_REC_INOTIFY_WATCH	48
 #define CKPT_REC_FILE_LOCK	39
@@ -532,11 +533,13 @@ struct ckpt_mm_rec {
 	__u32 auxv_words;
 	__u64 auxv[CKPT_AUXV_WORDS];
 	__u32 exe_vma;
-	__u32 __reserved;
+	__u32 flags;
 };
 
 /* ckpt_mm_rec.exe_vma of a memory without an executable */
 #define CKPT_NO_EXE		0xFFFFFFFFU
+/* ckpt_mm_rec.flags: mlockall(MCL_FUTURE) */
+#define CKPT_MM_LOCK_FUTURE	1
 
 /* ckpt_vma_rec.kind */
 #define CKPT_VMA_ANON_PRIVATE	1
@@ -635,6 +638,25 @@ struct ckpt_memfd_rec {
 };
 
 #define CKPT_MEMFD_NAME_MAX	249
+
+#define CKPT_MAX_CPUS			8192
+/* ckpt_task_attrs_rec.flags */
+#define CKPT_ATTRS_RESET_ON_FORK	(1U << 0)
+#define CKPT_ATTRS_AFFINITY		(1U << 1)
+#define CKPT_ATTRS_FLAGS		((1U << 2) - 1)
+
+/*
+ * TASK_ATTRS: a thread's scheduling and I/O attributes, after its TASK;
+ * @cpus_words __u64 of CPU affinity mask follow.
+ */
+struct ckpt_task_attrs_rec {
+	__u32 policy;
+	__u32 rt_priority;
+	__u32 flags;
+	__u32 ioprio;
+	__u32 nr_cpus;
+	__u32 cpus_words;
+};
 
 /* What a FILE_LOCK record's lock is. */
 #define CKPT_LOCK_FLOCK		1

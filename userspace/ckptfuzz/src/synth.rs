@@ -42,6 +42,9 @@ pub fn image() -> Vec<u8> {
     (t.dumpable, t.exit_signal, t.umask, t.vdso_base) = (1, 17, 0o22, 0x7fff_f7fc_1000);
     t.comm[..6].copy_from_slice(b"target");
     put(rec::TASK, t.as_bytes(), &[]);
+    let mut a = img::CkptTaskAttrsRec::new_zeroed();
+    (a.nr_cpus, a.cpus_words, a.flags) = (1, 1, img::CKPT_ATTRS_AFFINITY);
+    put(rec::TASK_ATTRS, a.as_bytes(), 1u64.as_bytes());
     let mut c = img::CkptCredsRec::new_zeroed();
     c.ngroups = 1;
     put(rec::CREDS, c.as_bytes(), 65534u32.as_bytes());
@@ -313,22 +316,23 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 51);
+        assert_eq!(kinds.len(), 52);
+        assert_eq!(kinds[3], "TASK_ATTRS");
         assert_eq!(
-            (&kinds[9], &kinds[10]),
+            (&kinds[10], &kinds[11]),
             (&"ITIMERS".into(), &"POSIX_TIMER".into())
         );
-        assert_eq!(kinds[15], "UNIX_SOCK");
-        assert_eq!(kinds[16], "SKB");
+        assert_eq!(kinds[16], "UNIX_SOCK");
+        assert_eq!(kinds[17], "SKB");
         assert_eq!(
-            (&kinds[21], &kinds[23], &kinds[25]),
+            (&kinds[22], &kinds[24], &kinds[26]),
             (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
         );
         assert_eq!(
-            (&kinds[27], &kinds[29], &kinds[48]),
+            (&kinds[28], &kinds[30], &kinds[49]),
             (&"INET_SOCK".into(), &"FOWN".into(), &"PAGES".into())
         );
-        let new: Vec<_> = kinds[30..43].iter().map(|k| k.as_str().unwrap()).collect();
+        let new: Vec<_> = kinds[31..44].iter().map(|k| k.as_str().unwrap()).collect();
         assert_eq!(
             new,
             [

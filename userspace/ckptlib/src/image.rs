@@ -317,6 +317,8 @@ pub enum Rec {
         data: img::CkptFileDataRec,
         bytes: Vec<u8>,
     },
+    /// A thread's scheduling and I/O attributes.
+    TaskAttrs(crate::attrs::TaskAttrs),
     Inotify(img::CkptInotifyRec),
     InotifyWatch {
         watch: img::CkptInotifyWatchRec,
@@ -368,6 +370,7 @@ impl Rec {
             Rec::Deleted(_) => rec::DELETED,
             Rec::Memfd { .. } => rec::MEMFD,
             Rec::FileData { .. } => rec::FILE_DATA,
+            Rec::TaskAttrs(_) => rec::TASK_ATTRS,
             Rec::Inotify(_) => rec::INOTIFY,
             Rec::InotifyWatch { .. } => rec::INOTIFY_WATCH,
             Rec::FileLock(_) => rec::FILE_LOCK,
@@ -551,6 +554,15 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 data,
                 bytes: bytes.to_vec(),
             }
+        }
+        rec::TASK_ATTRS => {
+            let (a, rest) = fixed::<img::CkptTaskAttrsRec>(p)?;
+            // `fixed` checked the length: whole words.
+            let cpus = rest
+                .chunks_exact(8)
+                .map(|w| u64::from_ne_bytes(w.try_into().expect("8 bytes")))
+                .collect();
+            Rec::TaskAttrs(crate::attrs::TaskAttrs { rec: a, cpus })
         }
         rec::INOTIFY => Rec::Inotify(fixed(p)?.0),
         rec::INOTIFY_WATCH => {

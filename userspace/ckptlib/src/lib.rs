@@ -7,6 +7,7 @@
 pub mod abi;
 
 pub mod anonfd;
+pub mod attrs;
 pub mod checkpoint;
 pub mod cli;
 pub mod deleted;

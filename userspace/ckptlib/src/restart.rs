@@ -52,6 +52,8 @@ pub struct UnixImage {
 #[derive(Debug, Clone)]
 pub struct TaskImage {
     pub task: img::CkptTaskRec,
+    /// Its scheduling and I/O attributes ([`crate::attrs`]).
+    pub attrs: crate::attrs::TaskAttrs,
     pub creds: img::CkptCredsRec,
     pub groups: Vec<u32>,
     pub rlimits: img::CkptRlimitsRec,
@@ -355,6 +357,9 @@ fn read_task<R: Read + Seek>(
         task.dumpable
     );
 
+    let attrs = expect!(rd, rec::TASK_ATTRS, Rec::TaskAttrs(a) => a);
+    attrs.check(task.pid)?;
+
     let (creds, groups) = expect!(rd, rec::CREDS, Rec::Creds { creds, groups } => (creds, groups));
 
     let rlimits = *expect!(rd, rec::RLIMITS, Rec::Rlimits(r) => r);
@@ -617,6 +622,7 @@ fn read_task<R: Read + Seek>(
 
     Ok(TaskImage {
         task,
+        attrs,
         creds,
         groups,
         rlimits,

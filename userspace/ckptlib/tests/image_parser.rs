@@ -49,6 +49,9 @@ fn task_records(pid: i32, first: bool) -> Vec<Raw> {
     t.comm[..4].copy_from_slice(b"test");
     let mut out = Vec::new();
     out.push(raw(rec::TASK, &t, &[]));
+    let mut a = img::CkptTaskAttrsRec::new_zeroed();
+    (a.nr_cpus, a.cpus_words) = (64, 1);
+    out.push(raw(rec::TASK_ATTRS, &a, 3u64.as_bytes()));
     let mut c = img::CkptCredsRec::new_zeroed();
     let groups: &[u32] = if first { &[10, 20] } else { &[] };
     c.ngroups = groups.len() as u32;

@@ -27,6 +27,7 @@
 //! `unsafe` block is in [`sys`].
 
 mod anonfd;
+mod attrs;
 mod creds;
 mod deleted;
 mod epoll;

@@ -55,6 +55,7 @@ pub struct Own<'a> {
     pub tgid: i32,
     pub tid: i32,
     pub task: &'a img::CkptTaskRec,
+    pub attrs: &'a ckptlib::attrs::TaskAttrs,
     pub signals: &'a img::CkptSignalsRec,
     pub pending: &'a [img::CkptSiginfoRec],
 }

@@ -68,6 +68,7 @@ pub fn run(opt: Options) -> Result<ExitCode> {
     ckptlib::phase::mark("scanned");
     let plan = plan::plan(&image.tree)?;
     task::check_vm_children(&image, &plan)?;
+    crate::attrs::check(&image)?;
     let pidns = opt.pidns || image.container;
     ensure!(
         !image.container || image.tree[0].pid == 1,

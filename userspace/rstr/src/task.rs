@@ -35,7 +35,7 @@ use crate::sys::board::{Board, BOARD_CREATED, BOARD_JOINED};
 use crate::sys::clone::clone_process;
 use crate::sys::cpu::{self, XsaveArea};
 use crate::thread::{Kind, ThreadStart, SHARE_FILES, SHARE_FS, SHARE_SIGHAND};
-use crate::{creds, fs, memory, signals, sys, timers};
+use crate::{attrs, creds, fs, memory, signals, sys, timers};
 
 /// What every process of the restart shares, read-only (inherited across `fork`).
 pub struct Ctx<'a> {
@@ -351,6 +351,7 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
         tgid: me,
         tid: me,
         task: &t.task,
+        attrs: &t.attrs,
         signals: &t.signals,
         pending: &t.pending,
     };
@@ -400,6 +401,8 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     }
     // Every task exists, our threads too: owners can be set (with their uids).
     crate::fown::restore(ctx.image, i)?;
+    // Its threads are started: they do not inherit these, each sets its own.
+    attrs::apply(own).context("scheduling attributes")?;
 
     // Credentials, then what a change of credentials resets (commit_creds sets dumpable
     // to the suid_dumpable sysctl and clears the parent-death signal).

@@ -19,6 +19,7 @@ use anyhow::Result;
 use ckptlib::abi::{self, image as img};
 use ckptlib::restart::TaskImage;
 
+use crate::attrs;
 use crate::creds;
 use crate::memory;
 use crate::per_task::{self, join, Failed, Own};
@@ -32,6 +33,7 @@ pub struct ThreadStart {
     tid: i32,
     tgid: i32,
     task: img::CkptTaskRec,
+    attrs: ckptlib::attrs::TaskAttrs,
     creds: img::CkptCredsRec,
     groups: Vec<u32>,
     /// Whether `groups` differ from the process's when it starts the task (and so the
@@ -112,6 +114,7 @@ impl ThreadStart {
             tid: t.task.pid,
             tgid: t.task.tgid,
             task: t.task,
+            attrs: t.attrs.clone(),
             creds: t.creds,
             groups: t.groups.clone(),
             groups_differ: creds::groups_differ(&t.groups)?,
@@ -147,11 +150,15 @@ fn thread_main(s: &'static ThreadStart) -> ! {
         tgid: s.tgid,
         tid: s.tid,
         task: &s.task,
+        attrs: &s.attrs,
         signals: &s.signals,
         pending: &s.pending,
     };
     let said = |e: Failed| [e.step, ": ", e.errno.desc()];
-    if let Err(e) = per_task::before_creds(own).and_then(|()| memory::register_rseq(&s.task)) {
+    let before = per_task::before_creds(own)
+        .and_then(|()| memory::register_rseq(&s.task))
+        .and_then(|()| attrs::apply(own));
+    if let Err(e) = before {
         let [a, b, c] = said(e);
         fail(&["thread: ", a, b, c]);
     }

@@ -272,6 +272,8 @@ pub enum Decoded {
         nr_vmas: u32,
         /// The area mapping the executable file (`/proc/PID/exe`), if any.
         exe_vma: Option<u32>,
+        /// `mlockall(MCL_FUTURE)`.
+        lock_future: bool,
         auxv: Vec<(u64, String)>,
     },
     Vma {
@@ -343,6 +345,7 @@ pub enum Decoded {
         len: usize,
     },
     InetSock(crate::inet::Shown),
+    TaskAttrs(crate::attrs::Shown),
     FileLock(crate::locks::Shown),
     Fown(crate::fown::Shown),
 }
@@ -611,6 +614,7 @@ impl From<&Rec> for Decoded {
                 env_end: hex(m.env_end),
                 nr_vmas: m.nr_vmas,
                 exe_vma: (m.exe_vma != img::CKPT_NO_EXE).then_some(m.exe_vma),
+                lock_future: m.flags & img::CKPT_MM_LOCK_FUTURE != 0,
                 auxv: m.auxv[..m.auxv_words as usize]
                     .chunks_exact(2)
                     .map(|w| (w[0], hex(w[1])))
@@ -657,6 +661,7 @@ impl From<&Rec> for Decoded {
                 }
             }
             Rec::InetSock(r) => Decoded::InetSock(crate::inet::show(r)),
+            Rec::TaskAttrs(a) => Decoded::TaskAttrs(crate::attrs::show(a)),
             Rec::FileLock(l) => Decoded::FileLock(crate::locks::show(l)),
             Rec::Fown(r) => Decoded::Fown(crate::fown::show(r)),
             Rec::Deleted(d) => Decoded::Deleted {

@@ -331,6 +331,49 @@ pub fn exit_group(code: i32) -> ! {
     unreachable!("exit_group returned")
 }
 
+/// `SCHED_RESET_ON_FORK`, or'ed into the policy of `sched_setscheduler`.
+const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
+
+/// `sched_setscheduler(0, policy, {prio})` of the calling thread, with
+/// `SCHED_RESET_ON_FORK` if `reset_on_fork`; its nice value stays (the legacy call keeps it).
+pub fn set_scheduler(policy: u32, prio: u32, reset_on_fork: bool) -> Result<(), Errno> {
+    let rof = if reset_on_fork {
+        SCHED_RESET_ON_FORK
+    } else {
+        0
+    };
+    let policy = policy | rof;
+    let param = libc::sched_param {
+        sched_priority: prio as i32,
+    };
+    let p = &raw const param as u64;
+    // SAFETY: the kernel reads `param` during the call only; `pid` 0 is the calling thread.
+    unsafe { syscall3(libc::SYS_sched_setscheduler, 0, policy.into(), p) }.map(drop)
+}
+
+/// `sched_setaffinity(0, ...)` of the calling thread to the CPUs of `words` (bit `n % 64`
+/// of word `n / 64` is CPU `n`).
+pub fn set_affinity(words: &[u64]) -> Result<(), Errno> {
+    let (len, p) = (size_of_val(words) as u64, words.as_ptr() as u64);
+    // SAFETY: the kernel reads `len` bytes of `words`, borrowed for the call.
+    unsafe { syscall3(libc::SYS_sched_setaffinity, 0, len, p) }.map(drop)
+}
+
+/// `IOPRIO_WHO_PROCESS`: `who` is a thread id, 0 the calling thread.
+const IOPRIO_WHO_PROCESS: u64 = 1;
+
+/// The calling thread's own I/O priority (`ioprio_get`, raw: 0 for none of its own).
+pub fn ioprio_get() -> Result<u32, Errno> {
+    // SAFETY: integer arguments.
+    unsafe { syscall3(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0, 0) }.map(|v| v as u32)
+}
+
+/// `ioprio_set` of the calling thread.
+pub fn ioprio_set(prio: u32) -> Result<(), Errno> {
+    // SAFETY: integer arguments.
+    unsafe { syscall3(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio.into()) }.map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
