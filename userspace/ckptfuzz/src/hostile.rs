@@ -68,6 +68,30 @@ type Edit = fn(&mut Vec<Record>);
 /// (name, what is changed, a part of the reason of the refusal).
 const CASES: &[(&str, Edit, &str)] = &[
     (
+        "inotify-watches-out-of-order",
+        |r| {
+            edit_nth(
+                r,
+                rec::INOTIFY_WATCH,
+                1,
+                |w: &mut img::CkptInotifyWatchRec| w.wd = 1,
+            )
+        },
+        "after watch 1: not in increasing order",
+    ),
+    (
+        "inotify-mask-beyond",
+        |r| {
+            edit_nth(
+                r,
+                rec::INOTIFY_WATCH,
+                0,
+                |w: &mut img::CkptInotifyWatchRec| w.mask |= libc::IN_MASK_ADD,
+            )
+        },
+        "it must name events, and nothing beyond",
+    ),
+    (
         "epoll-watches-itself",
         |r| {
             let i = nth(r, rec::EPOLL, 0);
@@ -78,20 +102,20 @@ const CASES: &[(&str, Edit, &str)] = &[
     (
         "epolls-in-a-loop",
         |r| {
-            // Epoll 9 watches epoll 17 (fd 15), which watches epoll 9 (fd 10).
+            // Epoll 9 watches epoll 30 (fd 30), which watches epoll 9 (fd 10).
             let i = nth(r, rec::EPOLL, 0);
             let mut it = img::CkptEpollItem::read_from_bytes(&r[i].payload[8..]).unwrap();
-            (it.obj, it.tfd) = (17, 15);
+            (it.obj, it.tfd) = (30, 30);
             r[i].payload[8..].copy_from_slice(it.as_bytes());
             (it.obj, it.tfd) = (9, 10);
             let ep = img::CkptEpollRec {
-                id: 17,
+                id: 30,
                 nr_items: 1,
             };
             let mut f = img::CkptFileRec::read_from_prefix(&r[i + 1].payload)
                 .unwrap()
                 .0;
-            (f.fd, f.obj) = (15, 17);
+            (f.fd, f.obj) = (30, 30);
             let at = nth(r, rec::XSTATE, 0);
             r.insert(
                 at,

@@ -289,6 +289,29 @@ fn kinds_of_files(put: &mut impl FnMut(u32, &[u8], &[u8])) {
         file(14, file_kind::INET_SOCKET, 16, 0, b"").as_bytes(),
         &[],
     );
+
+    let i = img::CkptInotifyRec {
+        id: 17,
+        nr_watches: 2,
+    };
+    put(rec::INOTIFY, i.as_bytes(), &[]);
+    let watches: [(i32, u32, &[u8]); 2] = [
+        (1, libc::IN_CREATE | libc::IN_DELETE, b"/tmp"),
+        (3, libc::IN_MODIFY | libc::IN_ONESHOT, b"/tmp/synth.fifo"),
+    ];
+    for (wd, mask, path) in watches {
+        let w = img::CkptInotifyWatchRec {
+            wd,
+            mask,
+            ino: 2,
+            dev: 0x801,
+            path_len: path.len() as u32,
+        };
+        put(rec::INOTIFY_WATCH, w.as_bytes(), path);
+    }
+    let mut f = file(15, file_kind::INOTIFY, 17, 0, b"");
+    f.flags = libc::O_NONBLOCK as u32;
+    put(rec::FILE, f.as_bytes(), &[]);
 }
 
 #[cfg(test)]
@@ -316,7 +339,7 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 52);
+        assert_eq!(kinds.len(), 56);
         assert_eq!(kinds[3], "TASK_ATTRS");
         assert_eq!(
             (&kinds[10], &kinds[11]),
@@ -329,10 +352,10 @@ mod tests {
             (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
         );
         assert_eq!(
-            (&kinds[28], &kinds[30], &kinds[49]),
+            (&kinds[28], &kinds[30], &kinds[53]),
             (&"INET_SOCK".into(), &"FOWN".into(), &"PAGES".into())
         );
-        let new: Vec<_> = kinds[31..44].iter().map(|k| k.as_str().unwrap()).collect();
+        let new: Vec<_> = kinds[31..48].iter().map(|k| k.as_str().unwrap()).collect();
         assert_eq!(
             new,
             [
@@ -348,9 +371,14 @@ mod tests {
                 "FILE_DATA",
                 "FILE",
                 "INET_SOCK",
+                "FILE",
+                "INOTIFY",
+                "INOTIFY_WATCH",
+                "INOTIFY_WATCH",
                 "FILE"
             ]
         );
+        assert_eq!(image.inotify[&17].watches[1].wd, 3);
         assert_eq!(image.anonfds.len(), 3);
         assert_eq!(image.fowns[&8].rec.signum, libc::SIGRTMIN() + 1);
         assert_eq!(image.inet[&8].port, 6379);
@@ -365,10 +393,10 @@ mod tests {
         let m = image.deleted[&15].memfd.as_ref().unwrap();
         assert_eq!(m.name, "synth");
         let files = t.files.as_ref().unwrap();
-        let kinds: Vec<u32> = files[files.len() - 5..]
+        let kinds: Vec<u32> = files[files.len() - 6..]
             .iter()
             .map(|f| f.rec.kind)
             .collect();
-        assert_eq!(kinds, [9, 11, 13, 12, 10]);
+        assert_eq!(kinds, [9, 11, 13, 12, 10, 14]);
     }
 }
