@@ -16,6 +16,7 @@
  *                                        others, which are socket pairs, pipes and
  *                                        eventfds in equal parts, each socket with a
  *                                        queued message, each pipe with queued bytes
+ *   bench_load STATUS --pipes N          the same without sockets: pipes and eventfds
  *
  * STATUS is written only once everything is in place: every process of the
  * tree forked, every thread started. No pipe or other descriptor but STATUS,
@@ -98,8 +99,11 @@ static void watch(int ep, int fd)
 	}
 }
 
-/* n descriptors: one epoll and, round-robin, socket pairs, pipes and eventfds it watches. */
-static void open_fds(int n)
+/*
+ * n descriptors: one epoll and, round-robin, socket pairs (with `sockets`), pipes and
+ * eventfds it watches.
+ */
+static void open_fds(int n, int sockets)
 {
 	struct rlimit rl = { .rlim_cur = (rlim_t)n + 64, .rlim_max = (rlim_t)n + 64 };
 	int ep, made = 1, kind = 0, two[2];
@@ -112,7 +116,7 @@ static void open_fds(int n)
 	if (ep < 0)
 		exit(10);
 	while (made < n) {
-		int k = kind++ % 3;
+		int k = sockets ? kind++ % 3 : 1 + kind++ % 2;
 
 		if (k == 2 || n - made < 2) {
 			int e = eventfd(made, EFD_NONBLOCK);
@@ -144,11 +148,11 @@ static void *thread_main(void *arg)
 int main(int argc, char **argv)
 {
 	unsigned long long counter = 0;
-	int fd, i, tree = 0, threads = 0, fds = 0;
+	int fd, i, tree = 0, threads = 0, fds = 0, sockets = 1;
 	char line[64];
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_load STATUS [--anon MIB | --sparse MIB PCT | --tree N | --threads N | --fds N]\n");
+		fprintf(stderr, "usage: bench_load STATUS [--anon MIB | --sparse MIB PCT | --tree N | --threads N | --fds N | --pipes N]\n");
 		return 2;
 	}
 	for (i = 2; i < argc; i++) {
@@ -164,13 +168,16 @@ int main(int argc, char **argv)
 			threads = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--fds") && i + 1 < argc) {
 			fds = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--pipes") && i + 1 < argc) {
+			fds = atoi(argv[++i]);
+			sockets = 0;
 		} else {
 			fprintf(stderr, "bench_load: unknown argument %s\n", argv[i]);
 			return 2;
 		}
 	}
 	if (fds > 0)
-		open_fds(fds);
+		open_fds(fds, sockets);
 	if (tree > 1) {
 		int ready[2];
 		char c;
