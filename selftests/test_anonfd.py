@@ -19,11 +19,6 @@ fresh = scratch("ckpt-anonfd-")
 ANONFD = target("anonfd")
 
 
-def stderr_of(t):
-    with open(t.stderr) as f:
-        return f.read().strip()
-
-
 def state_comes_back_and_the_program_checks_it():
     """The eventfds, timerfds and signalfd of anonfd.c's `state` mode, checkpointed with
     --kill and restarted: the image holds one record per open file description, the
@@ -73,7 +68,7 @@ def state_comes_back_and_the_program_checks_it():
         os.kill(parent, signal.SIGUSR2)
         os.kill(child, signal.SIGUSR2)
         got = t.reports(["child"], "the child to write to the shared eventfd", lambda _, c: c["wrote"] != 0)["child"]
-        assert got["wrote"] == 7, f"the child's write failed: {got}; {stderr_of(t)}"
+        assert got["wrote"] == 7, f"the child's write failed: {got}; {t.stderr_text()}"
         got = t.reports(["parent"], "the parent to check its descriptors",
                         lambda _, p: p.get("checked") == 1)["parent"]
         # The 2 s timer had what the image says left, counted from the restart: no more,
@@ -83,7 +78,7 @@ def state_comes_back_and_the_program_checks_it():
         since = time.monotonic() - before_restart
         assert saved - since <= left <= saved, (f"the 2 s timer had {left:.3f} s left, {saved:.3f} s when saved, "
                                                 f"{since:.3f} s since the restart began")
-        assert got["errors"] == 0, f"{got['errors']} checks failed after the restart: {stderr_of(t)}"
+        assert got["errors"] == 0, f"{got['errors']} checks failed after the restart: {t.stderr_text()}"
         assert got["ticks"] >= periodic["ticks"] and got["more"] >= 5, (got, periodic)
 
 

@@ -20,14 +20,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ktap  # noqa: E402
-from ktap import (CKPT, RSTR, TASK_ATTRS, records, rewrite_records, run, running, scratch, sh,  # noqa: E402
+from ktap import (NOBODY, NOBODY_CR, CKPT, RSTR, TASK_ATTRS, records, rewrite_records, run, running, scratch, sh,  # noqa: E402
                   show_json, skip, stat, target, wait_for)
 
 fresh = scratch("ckpt-attrs-")
 ATTRS = target("attrs")
-NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
-NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
 VM_LOCKED = 0x2000
 # What attrs.c gives each thread: (policy, priority, reset_on_fork, CPUs, ioprio shown).
 AS_ROOT = [("SCHED_FIFO", 7, True, "0", "be/3"), ("SCHED_RR", 3, False, "1", "rt/2"),
@@ -39,11 +36,6 @@ AS_USER = [("SCHED_BATCH", 0, False, "0", "be/5"), ("SCHED_FIFO", 5, False, "1",
 def two_cpus():
     if len(os.sched_getaffinity(0)) < 2:
         skip("the guest has one CPU: affinities cannot differ")
-
-
-def stderr_of(t):
-    with open(t.stderr) as f:
-        return f.read().strip()
 
 
 def started(t):
@@ -74,7 +66,7 @@ def after_restart(t, pid, tids, want):
         assert got == {"0": "0", "1": "1", "0-1": "0,1"}[cpus], f"thread {tid}: CPUs {got}"
     os.kill(pid, signal.SIGUSR2)
     r = t.reports(["attrs"], "the process to check its attributes", lambda n, r: r.get("checked") == 1)
-    assert r["attrs"]["errors"] == 0, f"checks failed: {stderr_of(t)}"
+    assert r["attrs"]["errors"] == 0, f"checks failed: {t.stderr_text()}"
 
 
 def attributes_come_back_per_thread():

@@ -15,13 +15,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ktap  # noqa: E402
-from ktap import CKPT, RSTR, records, run, running, scratch, sh, show_json, target  # noqa: E402
+from ktap import NOBODY, NOBODY_CR, CKPT, RSTR, records, run, running, scratch, sh, show_json, target  # noqa: E402
 
 fresh = scratch("ckpt-epoll-")
 EPOLL = target("epoll")
-NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
-NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
 # EPOLLIN | EPOLLERR | EPOLLHUP, as the kernel keeps an EPOLLIN item; EPOLLONESHOT, EPOLLET.
 IN, ONESHOT, ET = 0x19, 0x40000000, 0x80000000
 
@@ -39,11 +36,6 @@ class NobodyTree(ktap.Tree):
                                          stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         self.root = self.proc.pid
         self.pids = {self.root}
-
-
-def stderr_of(t):
-    with open(t.stderr) as f:
-        return f.read().strip()
 
 
 def check_image(recs, r):
@@ -94,10 +86,10 @@ def state(tree, checkpoint, restart):
         assert running(parent) and running(child), "both processes are back"
         os.kill(child, signal.SIGUSR2)
         got = t.reports(["child"], "the child to check the shared epoll", lambda _, c: c.get("checked") == 1)
-        assert got["child"]["errors"] == 0, f"the child's checks failed: {stderr_of(t)}"
+        assert got["child"]["errors"] == 0, f"the child's checks failed: {t.stderr_text()}"
         os.kill(parent, signal.SIGUSR2)
         got = t.reports(["parent"], "the parent to check its epolls", lambda _, p: p.get("checked") == 1)["parent"]
-        assert got["errors"] == 0, f"{got['errors']} checks failed after the restart: {stderr_of(t)}"
+        assert got["errors"] == 0, f"{got['errors']} checks failed after the restart: {t.stderr_text()}"
         # fdinfo after the restart: the fired one-shot eventfd disarmed again exactly; the
         # fired one-shot pipe, ready for nothing, armed for EPOLLERR | EPOLLHUP only
         # (Documentation/files.rst).

@@ -17,19 +17,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ktap  # noqa: E402
-from ktap import CKPT, RSTR, records, run, running, scratch, sh, show_json, stat, target, wait_for  # noqa: E402
+from ktap import CKPT, records, run, running, scratch, sh, show_json, target  # noqa: E402
 
 fresh = scratch("ckpt-fown-")
 FOWN = target("fown")
 SIGRTMIN = signal.SIGRTMIN
-NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
-NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
-
-
-def stderr_of(t):
-    with open(t.stderr) as f:
-        return f.read().strip()
 
 
 def write_to(pid, fd, data=b"x"):
@@ -101,7 +93,7 @@ def after_restart(t, n, with_nobody):
     os.kill(t.report("parent")["pid"], signal.SIGUSR2)
     got = t.reports(["parent"], "the parent to check its descriptors",
                     lambda _, r: r["checked"] == 1, timeout=90)["parent"]
-    assert got["errors"] == 0, f"checks failed: {stderr_of(t)}"
+    assert got["errors"] == 0, f"checks failed: {t.stderr_text()}"
     exercise(t, n, with_nobody)
 
 
@@ -124,18 +116,7 @@ def owners_as_nobody():
         r = started(t, ["parent", "child"])
         os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
         exercise(t, 1, False)
-        img = os.path.join(d, "img")
-        mode = os.stat("/dev/checkpoint").st_mode
-        os.chmod("/dev/checkpoint", 0o666)
-        try:
-            sh(*NOBODY, CKPT, "--kill", str(t.root), "-o", img)
-            t.proc.wait(timeout=60)
-            wait_for(lambda: all(stat(x["pid"]) is None for x in r.values()), "the tree to go")
-            checked_image(img, r)
-            _, out, _ = sh(*NOBODY_CR, RSTR, "--detach", img)
-        finally:
-            os.chmod("/dev/checkpoint", mode & 0o777)
-        assert re.fullmatch(r"\d+\n?", out), out
+        t.checkpoint_restart_as_nobody([x["pid"] for x in r.values()], lambda img: checked_image(img, r))
         after_restart(t, 2, False)
 
 

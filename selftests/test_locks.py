@@ -25,14 +25,6 @@ fresh = scratch("ckpt-locks-")
 LOCKS = target("locks")
 EOF = 0x7fffffffffffffff
 F_RDLCK, F_WRLCK, F_UNLCK = 0, 1, 2
-NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
-NOBODY_CR = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-             "--inh-caps=+checkpoint_restore", "--ambient-caps=+checkpoint_restore"]
-
-
-def stderr_of(t):
-    with open(t.stderr) as f:
-        return f.read().strip()
 
 
 def waiting(pid):
@@ -90,7 +82,7 @@ def after_restart(t, parent, child):
     os.kill(parent, signal.SIGUSR2)
     got = t.reports(["parent", "child"], "the parent to relock and the child to get its lock",
                     lambda n, r: r.get("checked", 1) == 1 and r.get("got", 1) == 1)
-    assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, stderr_of(t)
+    assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, t.stderr_text()
 
 
 def locks_exclude_others_after_restart():
@@ -109,18 +101,7 @@ def locks_as_nobody():
     with ktap.Tree("state", d, 65534, binary=LOCKS) as t:
         parent, child = started(t)
         os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
-        img = os.path.join(d, "img")
-        mode = os.stat("/dev/checkpoint").st_mode
-        os.chmod("/dev/checkpoint", 0o666)
-        try:
-            sh(*NOBODY, CKPT, "--kill", str(parent["pid"]), "-o", img)
-            t.proc.wait(timeout=60)
-            wait_for(lambda: stat(parent["pid"]) is None and stat(child) is None, "the tree to go")
-            checked_image(img, parent)
-            _, out, _ = sh(*NOBODY_CR, RSTR, "--detach", img)
-        finally:
-            os.chmod("/dev/checkpoint", mode & 0o777)
-        assert re.fullmatch(r"\d+\n?", out), out
+        t.checkpoint_restart_as_nobody([parent["pid"], child], lambda img: checked_image(img, parent))
         after_restart(t, parent["pid"], child)
 
 
@@ -164,7 +145,7 @@ def a_lock_taken_meanwhile_fails_the_restart():
         t.restart(img)
         os.kill(pid, signal.SIGUSR2)
         got = t.reports(["grab"], "the check", lambda n, r: r["checked"] == 1)["grab"]
-        assert got["errors"] == 0, stderr_of(t)
+        assert got["errors"] == 0, t.stderr_text()
 
 
 def fs_type(path):
@@ -201,7 +182,7 @@ def a_flock_on_9p_comes_back():
                 pass
         os.kill(pid, signal.SIGUSR2)
         got = t.reports(["grab"], "the check", lambda n, r: r["checked"] == 1)["grab"]
-        assert got["errors"] == 0, stderr_of(t)
+        assert got["errors"] == 0, t.stderr_text()
 
 
 TESTS = [

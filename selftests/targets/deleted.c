@@ -43,28 +43,6 @@ static char pattern(long i)
 	return 'A' + (i * 11 + i / 17) % 26;
 }
 
-static void wait_sig(int which)
-{
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, which);
-	if (sigwait(&set, &sig))
-		die("sigwait");
-}
-
-static void block_signals(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		die("sigprocmask");
-}
-
 /* Writes LEN bytes of the pattern at OFF. */
 static void fill(int fd, long off, long len)
 {
@@ -109,7 +87,7 @@ static void state(const char *uid)
 	/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
 	if (prctl(PR_SET_DUMPABLE, 1))
 		die("PR_SET_DUMPABLE");
-	block_signals();
+	block_usr_signals();
 	umask(0);
 	snprintf(path, sizeof(path), "%s/data", dir);
 	snprintf(conf, sizeof(conf), "%s/conf", dir);
@@ -185,7 +163,7 @@ static void big(const char *mib)
 	char path[4200];
 	int fd;
 
-	block_signals();
+	block_usr_signals();
 	snprintf(path, sizeof(path), "%s/bigdata", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)

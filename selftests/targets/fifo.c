@@ -45,17 +45,6 @@ static char pattern(int i)
 	return 'a' + (i * 7 + i / 13) % 26;
 }
 
-static void wait_sig(int which)
-{
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, which);
-	if (sigwait(&set, &sig))
-		die("sigwait");
-}
-
 /* Reads LEN bytes from the FIFO FD (non-blocking or not), waiting up to 10 s for them. */
 static int read_all(int fd, char *buf, int len)
 {
@@ -112,7 +101,6 @@ static void state(const char *uid)
 	static char buf[SAVED + 16];
 	char path[4200], gpath[4200], small[64];
 	struct stat st;
-	sigset_t set;
 	int r, gone, n, i, bad;
 	pid_t child;
 
@@ -123,11 +111,7 @@ static void state(const char *uid)
 		if (prctl(PR_SET_DUMPABLE, 1))
 			die("PR_SET_DUMPABLE");
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		die("sigprocmask");
+	block_usr_signals();
 	snprintf(path, sizeof(path), "%s/fifo", dir);
 	snprintf(gpath, sizeof(gpath), "%s/gone", dir);
 	if (mkfifo(path, 0600) || mkfifo(gpath, 0640))

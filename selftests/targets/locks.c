@@ -39,17 +39,6 @@
 
 
 
-static void wait_sig(int which)
-{
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, which);
-	if (sigwait(&set, &sig))
-		die("sigwait");
-}
-
 static int open_in(const char *name, int flags)
 {
 	char path[4200];
@@ -100,17 +89,6 @@ static void drop_to(const char *uid)
 	/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
 	if (prctl(PR_SET_DUMPABLE, 1))
 		die("PR_SET_DUMPABLE");
-}
-
-static void block_usr(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		die("sigprocmask");
 }
 
 static void __attribute__((noreturn)) state(void)
@@ -236,7 +214,7 @@ int main(int argc, char **argv)
 	dir = argv[2];
 	if (argc > 3)
 		drop_to(argv[3]);
-	block_usr();
+	block_usr_signals();
 	if (!strcmp(argv[1], "state"))
 		state();
 	if (!strcmp(argv[1], "probe"))

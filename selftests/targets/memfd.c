@@ -43,17 +43,6 @@ static char pattern(long i)
 	return 'a' + (i * 13 + i / 19) % 26;
 }
 
-static void wait_sig(int which)
-{
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, which);
-	if (sigwait(&set, &sig))
-		die("sigwait");
-}
-
 static void fill(int fd, long off, long len)
 {
 	static char buf[65536];
@@ -93,7 +82,6 @@ int main(int argc, char **argv)
 	char link[64], name[256];
 	struct stat st, before;
 	int m, plain, seals;
-	sigset_t set;
 	pid_t child;
 	ssize_t n;
 
@@ -107,11 +95,7 @@ int main(int argc, char **argv)
 	/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
 	if (prctl(PR_SET_DUMPABLE, 1))
 		die("PR_SET_DUMPABLE");
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		die("sigprocmask");
+	block_usr_signals();
 	m = memfd_create("ckpt-memfd", MFD_ALLOW_SEALING);
 	plain = memfd_create("plain", 0);
 	if (m < 0 || plain < 0)

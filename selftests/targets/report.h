@@ -4,13 +4,15 @@
  * nap(): DIR, where each process reports, and the report itself, one line of "key value"
  * pairs starting with "pid P", replaced whole (written aside, then renamed) so that a
  * reader never sees half a line; CHECK(), which prints a check that fails on stderr
- * ("PROGRAM: PID: line N: ...") and counts it in `errors`.
+ * ("PROGRAM: PID: line N: ...") and counts it in `errors`; SIGUSR1 and SIGUSR2 blocked
+ * and waited for, by which the tests tell a process when to check.
  */
 #ifndef SELFTESTS_TARGETS_REPORT_H
 #define SELFTESTS_TARGETS_REPORT_H
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +58,30 @@ static void report(const char *name, const char *fmt, ...)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || write(fd, line, n) != n || close(fd) || rename(tmp, path))
 		die(path);
+}
+
+/* Blocks SIGUSR1 and SIGUSR2, which wait_sig() then takes. */
+static __attribute__((unused)) void block_usr_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		die("sigprocmask");
+}
+
+/* Waits for the blocked signal @which (sigwait retries after a stop, as sigwaitinfo does not). */
+static __attribute__((unused)) void wait_sig(int which)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, which);
+	if (sigwait(&set, &sig))
+		die("sigwait");
 }
 
 #endif
