@@ -766,6 +766,12 @@ void ckpt_helper_put_pages(struct page **pages, u32 n)
 			put_page(pages[i]);
 }
 
+/* get_page() is inline: one more reference on @page. */
+void ckpt_helper_get_page(struct page *page)
+{
+	get_page(page);
+}
+
 /*
  * The pages of @file's page cache from @index on, without allocating anything
  * for a hole: a hole is NULL. A shmem page that is out in swap (a value entry
@@ -812,8 +818,11 @@ u32 ckpt_helper_page_flags(struct page *page)
 
 	if (is_zero_page(page) || is_huge_zero_folio(page_folio(page)))
 		flags |= CKPT_H_PAGE_ZERO;
-	if (PageAnon(page))
+	if (PageAnon(page)) {
 		flags |= CKPT_H_PAGE_ANON;
+		if (folio_maybe_mapped_shared(page_folio(page)))
+			flags |= CKPT_H_PAGE_SHARED;
+	}
 	return flags;
 }
 

@@ -15,11 +15,22 @@ pub(crate) struct ImageWriter {
     out: Output,
     /// Records written, for the `TAIL`.
     count: u64,
+    /// Bytes written: the offset of the next record from the image's first byte.
+    written: u64,
 }
 
 impl ImageWriter {
     pub(crate) fn new(out: Output) -> Self {
-        ImageWriter { out, count: 0 }
+        ImageWriter {
+            out,
+            count: 0,
+            written: 0,
+        }
+    }
+
+    /// The offset of the next record from the image's first byte.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
     }
 
     /// Writes a record whose payload is `parts`, one after the other.
@@ -48,6 +59,7 @@ impl ImageWriter {
                 .map_err(write_failed)?;
         }
         self.count += 1;
+        self.written += (size_of::<img::CkptHdr>() + len + pad) as u64;
         Ok(())
     }
 
@@ -83,6 +95,7 @@ impl ImageWriter {
         self.out.write(head.as_bytes()).map_err(write_failed)?;
         self.out.write_pages(batch, range).map_err(write_failed)?;
         self.count += 1;
+        self.written += (size_of::<img::CkptHdr>() + len) as u64;
         Ok(())
     }
 
@@ -173,6 +186,25 @@ impl ImageReader {
     /// Reads `buf.len()` more payload bytes.
     pub(crate) fn bytes(&mut self, buf: &mut [u8]) -> CkptResult {
         self.input.read_exact(buf).map_err(truncated)
+    }
+
+    /// The offset in the image file of what is read next.
+    pub(crate) fn pos(&self) -> u64 {
+        self.input.pos()
+    }
+
+    /// A reader of the same file from offset `pos` on (the contents of a `PAGES_REF`).
+    pub(crate) fn at(&self, pos: u64) -> CkptResult<ImageReader> {
+        let Ok(pos) = i64::try_from(pos) else {
+            refuse!(EINVAL, "image offset {pos:#x} out of range");
+        };
+        Ok(ImageReader::new(self.input.at(pos)))
+    }
+
+    /// Passes over `len` more payload bytes without reading them: a truncated image shows
+    /// at the next read.
+    pub(crate) fn skip(&mut self, len: usize) {
+        self.input.skip(len);
     }
 
     /// Reads `len` more payload bytes straight into the caller's memory at `uaddr`.

@@ -9,10 +9,13 @@
 //! skipped, file-backed private areas save only their copied-on-write (anonymous) pages, and
 //! shared file mappings save nothing (the file holds the data).
 
+use kernel::alloc::KVVec;
 use kernel::bindings;
 use kernel::fs::file::flags::{O_LARGEFILE, O_NOCTTY, O_NONBLOCK, O_RDONLY, O_RDWR};
 use kernel::prelude::*;
-use zerocopy::IntoBytes;
+use kernel::rbtree::RBTree;
+use kernel::uaccess::{UserPtr, UserSlice};
+use zerocopy::{FromZeros, IntoBytes};
 
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::{ImageReader, ImageWriter};
@@ -22,11 +25,12 @@ use crate::sys::{
     self,
     file::FileRef,
     mm::{
-        current, vm, MmRef, PageBatch, PageKind, Special, Vma, MAP_ANONYMOUS, MAP_FIXED,
+        current, vm, MmRef, PageBatch, PageKind, PageRef, Special, Vma, MAP_ANONYMOUS, MAP_FIXED,
         MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
     },
 };
 use crate::uapi::image::{self as img, rec, vma_kind};
+use crate::uapi::{CkptArea, CKPT_RESTART_MAX_KEPT};
 
 /// Pages asked of `get_user_pages_remote` at a time, and the most in one `PAGES` record.
 const BATCH: usize = img::CKPT_PAGES_PER_RECORD as usize;
@@ -225,7 +229,7 @@ pub(crate) fn checkpoint(
         if !takes_pages(kind) || (kind == vma_kind::ANON_SHARED && !mine.contains(&v.shm_id)) {
             continue;
         }
-        save_pages(mm, v, kind, &mut batch, w)?;
+        save_pages(mm, v, kind, &mut batch, &mut objs.shared_pages, w)?;
     }
     Ok(())
 }
@@ -239,12 +243,51 @@ fn refusal(r: CkptResult) -> CkptResult {
     })
 }
 
-/// Saves the pages of one area that [`keep`] selects, a run of consecutive pages per record.
+/// The anonymous pages that more than one memory of a checkpoint may map (shared
+/// copy-on-write since a `fork`), each with the offset in the image where its contents
+/// were written: the first memory that has one saves it, the others refer to it
+/// (`PAGES_REF`). Each page is held (a reference) until the checkpoint ends, so that its
+/// identity cannot go to another page meanwhile.
+pub(crate) struct SharedPages {
+    map: RBTree<usize, (PageRef, u64)>,
+    count: usize,
+}
+
+/// The most pages [`SharedPages`] keeps (4 GiB of memory); past it, pages are saved again.
+const SHARED_PAGES_MAX: usize = 1 << 20;
+
+impl SharedPages {
+    pub(crate) fn new() -> Self {
+        SharedPages {
+            map: RBTree::new(),
+            count: 0,
+        }
+    }
+
+    /// Where the contents of page `key` are in the image, if they are.
+    fn find(&self, key: Option<usize>) -> Option<u64> {
+        self.map.get(&key?).map(|(_, at)| *at)
+    }
+
+    /// Records that the contents of `page` are at offset `at` of the image.
+    fn add(&mut self, page: PageRef, at: u64) -> CkptResult {
+        if self.count < SHARED_PAGES_MAX {
+            self.map
+                .try_create_and_insert(page.key(), (page, at), GFP_KERNEL_ACCOUNT)?;
+            self.count += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Saves the pages of one area that [`keep`] selects, a run of consecutive pages per record:
+/// `PAGES` with their contents, or `PAGES_REF` for the pages `shared` has saved already.
 fn save_pages(
     mm: &MmRef,
     v: &Vma,
     kind: u32,
     batch: &mut PageBatch,
+    shared: &mut SharedPages,
     w: &mut ImageWriter,
 ) -> CkptResult {
     let (start, end) = (v.rec.start, v.rec.end);
@@ -289,9 +332,53 @@ fn save_pages(
             while i < got && keep(kind, batch.kind(i)) {
                 i += 1;
             }
-            w.pages(addr + first as u64 * PAGE_SIZE, batch, first..i)?;
+            save_run(addr, batch, first..i, shared, w)?;
         }
         addr += got as u64 * PAGE_SIZE;
+    }
+    Ok(())
+}
+
+/// Saves the pages `run` of `batch` (mapped from `addr` on, each one to save): the ones
+/// saved already as `PAGES_REF` records, one per run whose contents follow each other in
+/// the image, the others as `PAGES` records, which `shared` then knows.
+fn save_run(
+    addr: u64,
+    batch: &PageBatch,
+    run: core::ops::Range<usize>,
+    shared: &mut SharedPages,
+    w: &mut ImageWriter,
+) -> CkptResult {
+    let at = |i: usize| addr + i as u64 * PAGE_SIZE;
+    let saved = |shared: &SharedPages, i: usize| shared.find(batch.shared_key(i));
+    let mut i = run.start;
+    while i < run.end {
+        let first = i;
+        if let Some(src) = saved(shared, i) {
+            i += 1;
+            while i < run.end && saved(shared, i) == Some(src + (i - first) as u64 * PAGE_SIZE) {
+                i += 1;
+            }
+            let r = img::CkptPagesRefRec {
+                addr: at(first),
+                nr_pages: (i - first) as u32,
+                __reserved: 0,
+                src,
+            };
+            w.fixed(rec::PAGES_REF, &r)?;
+            continue;
+        }
+        while i < run.end && saved(shared, i).is_none() {
+            i += 1;
+        }
+        let data_at =
+            w.written() + (size_of::<img::CkptHdr>() + size_of::<img::CkptPagesRec>()) as u64;
+        w.pages(at(first), batch, first..i)?;
+        for j in first..i {
+            if let Some(page) = batch.shared(j) {
+                shared.add(page, data_at + (j - first) as u64 * PAGE_SIZE)?;
+            }
+        }
     }
     Ok(())
 }
@@ -308,6 +395,17 @@ pub(crate) struct Planned {
 pub(crate) struct Plan {
     mm: img::CkptMmRec,
     vmas: KVec<Planned>,
+    /// The areas the caller has mapped already ([`mark_kept`]), in address order.
+    kept: KVVec<CkptArea>,
+}
+
+impl Plan {
+    /// Whether the caller mapped area `p` already ([`mark_kept`]).
+    fn is_kept(&self, p: &Planned) -> bool {
+        self.kept
+            .binary_search_by_key(&p.r.start, |a| a.start)
+            .is_ok()
+    }
 }
 
 fn is_special(kind: u32) -> bool {
@@ -561,7 +659,134 @@ pub(crate) fn plan(
         };
         check_exe_file(&p.r, f)?;
     }
-    Ok(Plan { mm, vmas })
+    Ok(Plan {
+        mm,
+        vmas,
+        kept: KVVec::new(),
+    })
+}
+
+/// Reads the `nr` areas at `ptr` the caller says it has already mapped
+/// ([`CkptRestartArgs::kept`](crate::uapi::CkptRestartArgs::kept)).
+pub(crate) fn read_kept(ptr: u64, nr: u32) -> CkptResult<KVVec<CkptArea>> {
+    if nr > CKPT_RESTART_MAX_KEPT {
+        refuse!(EINVAL, "{nr} kept areas, at most {CKPT_RESTART_MAX_KEPT}");
+    }
+    let mut kept = KVVec::with_capacity(nr as usize, GFP_KERNEL_ACCOUNT)?;
+    let mut rd = UserSlice::new(
+        UserPtr::from_addr(ptr as usize),
+        nr as usize * size_of::<CkptArea>(),
+    )
+    .reader();
+    for _ in 0..nr {
+        let mut a = CkptArea::new_zeroed();
+        rd.read_slice(a.as_mut_bytes())?;
+        kept.push(a, GFP_KERNEL_ACCOUNT)?;
+    }
+    Ok(kept)
+}
+
+/// Whether an area of kind `kind` with `vm_flags` may be kept as the caller mapped it: the
+/// private anonymous ones `rstr` maps itself (not a stack, which grows down, nor a locked
+/// area, which the module maps `MAP_LOCKED`).
+fn keepable(kind: u32, vm_flags: u64) -> bool {
+    matches!(kind, vma_kind::ANON_PRIVATE | vma_kind::HEAP) && vm_flags & vm::LOCKED == 0
+}
+
+/// Marks the areas of `plan` that the caller has already mapped (`kept`, in address order),
+/// each exactly an area of the image that may be kept; changes nothing in the caller.
+pub(crate) fn mark_kept(plan: &mut Plan, kept: KVVec<CkptArea>) -> CkptResult {
+    let mut prev_end = 0;
+    let mut vmas = plan.vmas.iter_mut();
+    for a in kept.iter() {
+        if a.start < prev_end || a.start >= a.end {
+            refuse!(
+                EINVAL,
+                "kept area {:#x}-{:#x}: empty, or not after the one before",
+                a.start,
+                a.end
+            );
+        }
+        // Both lists are in address order: one pass.
+        let Some(p) = vmas
+            .find(|p| p.r.start >= a.start)
+            .filter(|p| p.r.start == a.start)
+        else {
+            refuse!(
+                EINVAL,
+                "kept area {:#x}-{:#x} is no area of the image",
+                a.start,
+                a.end
+            );
+        };
+        if p.r.end != a.end || !keepable(p.r.kind, p.r.vm_flags) {
+            refuse!(
+                EINVAL,
+                "kept area {:#x}-{:#x}: the image's area there is {:#x}-{:#x} of kind {}, \
+                 not a private anonymous area that can be kept",
+                a.start,
+                a.end,
+                p.r.start,
+                p.r.end,
+                p.r.kind
+            );
+        }
+        prev_end = a.end;
+    }
+    plan.kept = kept;
+    Ok(())
+}
+
+/// The caller's own mappings over each kept area of `plan` must be what the image has
+/// there: private anonymous memory with the image's protection, covering it whole.
+fn check_kept(plan: &Plan, mine: &[Vma]) -> CkptResult {
+    for p in plan.vmas.iter().filter(|p| plan.is_kept(p)) {
+        let (s, e) = (p.r.start, p.r.end);
+        let mut at = s;
+        for v in mine.iter().filter(|v| v.rec.end > s && v.rec.start < e) {
+            let f = v.rec.vm_flags;
+            let anon_private = v.file.is_none()
+                && !v.shared_anon()
+                && v.special == Special::None
+                && f & (vm::SHARED | vm::GROWSDOWN | vm::LOCKED | vm::IO | vm::PFNMAP) == 0;
+            if v.rec.start > at || !anon_private || prot(f) != p.r.prot {
+                refuse!(
+                    EINVAL,
+                    "kept area {s:#x}-{e:#x}: the caller's memory there is not private \
+                     anonymous memory with protection {:#x}, whole",
+                    p.r.prot
+                );
+            }
+            at = v.rec.end;
+        }
+        if at < e {
+            refuse!(
+                EINVAL,
+                "kept area {s:#x}-{e:#x}: the caller has nothing mapped from {at:#x}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The parts of `[s, e)` outside every kept area of `plan`, in order.
+fn outside_kept(
+    plan: &Plan,
+    s: u64,
+    e: u64,
+    mut each: impl FnMut(u64, u64) -> CkptResult,
+) -> CkptResult {
+    let mut at = s;
+    for k in plan.kept.iter().filter(|k| k.end > s && k.start < e) {
+        if k.start > at {
+            each(at, k.start)?;
+        }
+        at = at.max(k.end);
+    }
+    if at < e {
+        each(at, e)?;
+    }
+    Ok(())
 }
 
 /// The executable's file must be one `prctl(PR_SET_MM_EXE_FILE)` would take: a regular
@@ -716,17 +941,24 @@ pub(crate) fn check_specials(plan: &Plan) -> CkptResult<KVec<Vma>> {
             p.r.end
         );
     }
+    check_kept(plan, &mine)?;
     Ok(mine)
 }
 
 /// The point of no return: unmaps every area of the caller (`mine`, as [`check_specials`]
-/// listed them) but its special mappings, then maps every area of the plan at its place.
+/// listed them) but its special mappings and the kept areas, then maps every other area of
+/// the plan at its place.
 pub(crate) fn replace(plan: &Plan, mine: &[Vma]) -> CkptResult {
     for v in mine.iter().filter(|v| v.special == Special::None) {
-        let (s, e) = (v.rec.start, v.rec.end);
-        current::munmap(s, e - s).context(fmt!("unmapping {s:#x}-{e:#x}"))?;
+        outside_kept(plan, v.rec.start, v.rec.end, |s, e| {
+            current::munmap(s, e - s).context(fmt!("unmapping {s:#x}-{e:#x}"))
+        })?;
     }
-    for p in plan.vmas.iter().filter(|p| !is_special(p.r.kind)) {
+    for p in plan
+        .vmas
+        .iter()
+        .filter(|p| !is_special(p.r.kind) && !plan.is_kept(p))
+    {
         let r = &p.r;
         let mut flags = MAP_FIXED;
         if locked(r) {
@@ -771,62 +1003,91 @@ pub(crate) fn replace(plan: &Plan, mine: &[Vma]) -> CkptResult {
 pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr> {
     let mut bounce = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL_ACCOUNT)?;
     loop {
+        let here = rd.pos();
         let h = rd.header()?;
-        if h.kind != rec::PAGES {
-            return Ok(h);
-        }
-        // `prefix` checked the count (1 to `CKPT_PAGES_PER_RECORD`), the reserved field
-        // and the length against the count.
-        let pg: img::CkptPagesRec = rd.prefix(&h)?;
-        let n = u64::from(pg.nr_pages);
-        let end = pg.addr.saturating_add(n * PAGE_SIZE);
+        // `prefix` and `fixed` checked the count (1 to `CKPT_PAGES_PER_RECORD`), the
+        // reserved field and the length against the count.
+        let (addr, n, what, from) = match h.kind {
+            rec::PAGES => {
+                let pg: img::CkptPagesRec = rd.prefix(&h)?;
+                (pg.addr, u64::from(pg.nr_pages), "PAGES", None)
+            }
+            rec::PAGES_REF => {
+                let pg: img::CkptPagesRefRec = rd.fixed(&h)?;
+                let n = u64::from(pg.nr_pages);
+                // Contents saved before this record: an image refers only backwards.
+                if pg.src.checked_add(n * PAGE_SIZE).is_none_or(|e| e > here) {
+                    refuse!(
+                        EINVAL,
+                        "PAGES_REF record {:#x}: contents at {:#x} are not before it (at {here:#x})",
+                        pg.addr,
+                        pg.src
+                    );
+                }
+                (pg.addr, n, "PAGES_REF", Some(pg.src))
+            }
+            _ => return Ok(h),
+        };
+        let end = addr.saturating_add(n * PAGE_SIZE);
         let Some(p) = plan
             .vmas
             .iter()
-            .find(|p| p.r.start <= pg.addr && end <= p.r.end)
+            .find(|p| p.r.start <= addr && end <= p.r.end)
         else {
             refuse!(
                 EINVAL,
-                "PAGES record {:#x}-{end:#x}: not inside one memory area",
-                pg.addr
+                "{what} record {addr:#x}-{end:#x}: not inside one memory area"
             );
         };
-        if pg.addr % PAGE_SIZE != 0 || !takes_pages(p.r.kind) {
+        if addr % PAGE_SIZE != 0 || !takes_pages(p.r.kind) {
             refuse!(
                 EINVAL,
-                "PAGES record {:#x}-{end:#x}: misaligned, or in an area without pages",
-                pg.addr
+                "{what} record {addr:#x}-{end:#x}: misaligned, or in an area without pages"
             );
         }
-        let writable = p.r.prot & PROT_WRITE != 0;
-        if writable {
-            if let Err(e) = rd.bytes_to_user(pg.addr, (n * PAGE_SIZE) as usize) {
-                // A copy into an area just mapped for it fails with EFAULT: say when it is
-                // for want of memory (a full memory cgroup).
-                let at = (0..n).map(|i| pg.addr + i * PAGE_SIZE);
-                if let Some(a) = at
-                    .take_while(|_| e.errno == EFAULT)
-                    .find(|&a| current::fault_in_write(a) == Err(ENOMEM))
-                {
-                    refuse!(
-                        ENOMEM,
-                        "pages {:#x}-{end:#x}: no memory for page {a:#x} (out of memory, or \
-                         the memory cgroup's limit)",
-                        pg.addr
-                    );
-                }
-                return Err(e).context(fmt!("pages {:#x}-{end:#x}", pg.addr));
-            }
-        } else {
-            // Read-only memory: through a bounce page, written as ptrace pokes.
-            for i in 0..n {
-                rd.bytes(&mut bounce)?;
-                current::poke(pg.addr + i * PAGE_SIZE, &bounce)
-                    .context(fmt!("page {:#x}", pg.addr + i * PAGE_SIZE))?;
-            }
+        match from {
+            // The caller put these pages there itself (`rstr`, before its children were
+            // created, or as its parent left them).
+            None if plan.is_kept(p) => rd.skip((n * PAGE_SIZE) as usize),
+            None => copy_in(rd, p, addr, n, &mut bounce)?,
+            Some(_) if plan.is_kept(p) => {}
+            Some(src) => copy_in(&mut rd.at(src)?, p, addr, n, &mut bounce)?,
         }
-        rd.end(&h)?;
+        if from.is_none() {
+            rd.end(&h)?;
+        }
     }
+}
+
+/// Reads `n` pages from `rd` into area `p` of the caller's memory at `addr`.
+fn copy_in(rd: &mut ImageReader, p: &Planned, addr: u64, n: u64, bounce: &mut [u8]) -> CkptResult {
+    let end = addr + n * PAGE_SIZE;
+    if p.r.prot & PROT_WRITE == 0 {
+        // Read-only memory: through a bounce page, written as ptrace pokes.
+        for i in 0..n {
+            rd.bytes(bounce)?;
+            current::poke(addr + i * PAGE_SIZE, bounce)
+                .context(fmt!("page {:#x}", addr + i * PAGE_SIZE))?;
+        }
+        return Ok(());
+    }
+    if let Err(e) = rd.bytes_to_user(addr, (n * PAGE_SIZE) as usize) {
+        // A copy into an area just mapped for it fails with EFAULT: say when it is for want
+        // of memory (a full memory cgroup).
+        let at = (0..n).map(|i| addr + i * PAGE_SIZE);
+        if let Some(a) = at
+            .take_while(|_| e.errno == EFAULT)
+            .find(|&a| current::fault_in_write(a) == Err(ENOMEM))
+        {
+            refuse!(
+                ENOMEM,
+                "pages {addr:#x}-{end:#x}: no memory for page {a:#x} (out of memory, or the \
+                 memory cgroup's limit)"
+            );
+        }
+        return Err(e).context(fmt!("pages {addr:#x}-{end:#x}"));
+    }
+    Ok(())
 }
 
 /// `CKPT_MM_LOCK_FUTURE` for an mm's `def_flags` after `mlockall(MCL_FUTURE)`, or why it
@@ -1048,5 +1309,85 @@ mod tests {
         assert!(check_lock_limit(0, future, Some(0)).is_err());
         assert!(check_lock_limit(0, future, Some(4096)).is_ok());
         assert!(check_lock_limit(1 << 30, future, None).is_ok());
+    }
+
+    /// A plan of three areas: private anonymous, a heap, a stack.
+    fn three_areas() -> Plan {
+        let mut vmas = KVec::new();
+        for (start, end, kind) in [
+            (0x1000u64, 0x4000u64, vma_kind::ANON_PRIVATE),
+            (0x4000, 0x8000, vma_kind::HEAP),
+            (0x9000, 0xa000, vma_kind::STACK),
+        ] {
+            let mut r = img::CkptVmaRec::new_zeroed();
+            (r.start, r.end, r.kind) = (start, end, kind);
+            let p = Planned { r, file: None };
+            assert!(vmas.push(p, GFP_KERNEL).is_ok());
+        }
+        Plan {
+            mm: good_mm(),
+            vmas,
+            kept: KVVec::new(),
+        }
+    }
+
+    fn area(start: u64, end: u64) -> CkptArea {
+        CkptArea { start, end }
+    }
+
+    fn list(areas: &[CkptArea]) -> KVVec<CkptArea> {
+        let mut v = KVVec::new();
+        for a in areas {
+            assert!(v.push(*a, GFP_KERNEL).is_ok());
+        }
+        v
+    }
+
+    #[test]
+    fn kept_areas_are_whole_private_anonymous_areas_in_order() {
+        let mut plan = three_areas();
+        assert!(mark_kept(
+            &mut plan,
+            list(&[area(0x1000, 0x4000), area(0x4000, 0x8000)])
+        )
+        .is_ok());
+        assert!(plan.is_kept(&plan.vmas[0]) && plan.is_kept(&plan.vmas[1]));
+        assert!(!plan.is_kept(&plan.vmas[2]));
+        for bad in [
+            [area(0x1000, 0x3000)], // part of an area
+            [area(0x2000, 0x4000)], // not at an area's start
+            [area(0x9000, 0xa000)], // a stack
+            [area(0x5000, 0x5000)], // empty
+            [area(0xb000, 0xc000)], // no area there
+        ] {
+            assert!(mark_kept(&mut three_areas(), list(&bad)).is_err());
+        }
+        let backwards = [area(0x4000, 0x8000), area(0x1000, 0x4000)];
+        assert!(mark_kept(&mut three_areas(), list(&backwards)).is_err());
+        let twice = [area(0x1000, 0x4000), area(0x1000, 0x4000)];
+        assert!(mark_kept(&mut three_areas(), list(&twice)).is_err());
+        let mut locked = three_areas();
+        locked.vmas[0].r.vm_flags = vm::LOCKED;
+        assert!(mark_kept(&mut locked, list(&[area(0x1000, 0x4000)])).is_err());
+    }
+
+    #[test]
+    fn unmapped_around_the_kept_areas() {
+        let mut plan = three_areas();
+        assert!(mark_kept(&mut plan, list(&[area(0x4000, 0x8000)])).is_ok());
+        let mut pieces = KVec::new();
+        let r = outside_kept(&plan, 0x0, 0xa000, |s, e| {
+            assert!(pieces.push((s, e), GFP_KERNEL).is_ok());
+            Ok(())
+        });
+        assert!(r.is_ok());
+        assert_eq!(pieces.as_slice(), &[(0x0, 0x4000), (0x8000, 0xa000)]);
+        pieces.clear();
+        assert!(outside_kept(&plan, 0x5000, 0x6000, |s, e| {
+            assert!(pieces.push((s, e), GFP_KERNEL).is_ok());
+            Ok(())
+        })
+        .is_ok());
+        assert!(pieces.is_empty());
     }
 }

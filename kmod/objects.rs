@@ -36,6 +36,8 @@ pub(crate) struct Objects {
     pub(crate) locks: crate::locks::Saved,
     /// The owners of open file descriptions (`F_SETOWN`) met.
     pub(crate) fown: crate::fown::Owners,
+    /// Pages shared copy-on-write between the memories saved ([`crate::memory`]).
+    pub(crate) shared_pages: crate::memory::SharedPages,
 }
 
 impl Objects {
@@ -48,6 +50,7 @@ impl Objects {
             deleted: crate::deleted::Budget::from_flags(0),
             locks: crate::locks::Saved::new(),
             fown: crate::fown::Owners::new(),
+            shared_pages: crate::memory::SharedPages::new(),
         }
     }
 

@@ -6,7 +6,9 @@
 //! module cannot (pid, credentials, files, signal handlers, pending signals, the vDSO's
 //! place) and loaded the image's FPU state with `XRSTOR`. The module reads the task's own
 //! records from the offset `rstr` gives: `MM`, `VMA`s, `PAGES`, `REGS` (only `REGS` for a
-//! thread whose memory another task restores). Every task belongs to a [`Session`].
+//! thread whose memory another task restores). The private anonymous areas `rstr` has
+//! already mapped at their place (`kept`, so that a parent's pages stay shared with its
+//! children) are kept as they are. Every task belongs to a [`Session`].
 //!
 //! Two phases. First everything that can be checked is checked and every mapped file is
 //! opened, changing nothing: a failure returns an error and a reason to `rstr`. Then the
@@ -29,11 +31,13 @@ use crate::{memory, regs, signal};
 
 /// Runs the restart; the value is what the caller's `ax` must hold when it returns.
 pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u64> {
-    if args.flags & !(CKPT_RESTART_SHARED_MM | CKPT_RESTART_STOPPED) != 0 || args.__reserved != 0 {
+    if args.flags & !(CKPT_RESTART_SHARED_MM | CKPT_RESTART_STOPPED) != 0 {
+        refuse!(EINVAL, "unknown flags {:#x}", args.flags);
+    }
+    if args.nr_kept != 0 && args.flags & CKPT_RESTART_SHARED_MM != 0 {
         refuse!(
             EINVAL,
-            "unknown flags {:#x} or non-zero reserved field",
-            args.flags
+            "kept areas given by a task whose memory another task restores"
         );
     }
     if args.nr_close as usize > args.close_fds.len() {
@@ -124,7 +128,9 @@ fn check(
     }
     session.check_sharers(args.mm_sharers)?;
     let may_set_exe = session.may_set_exe();
-    let plan = memory::plan(rd, &mut |id, size| session.shm(id, size), may_set_exe)?;
+    let kept = memory::read_kept(args.kept, args.nr_kept)?;
+    let mut plan = memory::plan(rd, &mut |id, size| session.shm(id, size), may_set_exe)?;
+    memory::mark_kept(&mut plan, kept)?;
     let mine = memory::check_specials(&plan)?;
     Ok(Some((plan, mine)))
 }

@@ -18,7 +18,7 @@ use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 pub mod image;
 
 /// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
-pub const CKPT_ABI_VERSION: u32 = 2;
+pub const CKPT_ABI_VERSION: u32 = 3;
 
 /// Version of the image format the module writes and reads.
 pub const CKPT_IMAGE_VERSION: u32 = 5;
@@ -130,9 +130,28 @@ pub struct CkptRestartArgs {
     /// How many other tasks of the session share the caller's memory and restart with
     /// [`CKPT_RESTART_SHARED_MM`]: the caller replaces the memory once they all wait.
     pub mm_sharers: u32,
-    /// Must be 0.
-    pub __reserved: u32,
+    /// Entries of `kept` (at most [`CKPT_RESTART_MAX_KEPT`]); 0 with
+    /// [`CKPT_RESTART_SHARED_MM`].
+    pub nr_kept: u32,
+    /// User pointer to `nr_kept` [`CkptArea`]s, in address order: private anonymous areas of
+    /// the image (`VMA` records of kind `ANON_PRIVATE` or `HEAP`, not locked) that the caller
+    /// has already mapped at their place, with the image's contents and protection. The
+    /// module keeps them as they are and skips their `PAGES`: `rstr` maps them before it
+    /// creates the children, which inherit them copy-on-write, so that the pages a parent
+    /// and its children share stay shared.
+    pub kept: u64,
 }
+
+/// One area of [`CkptRestartArgs::kept`]: `[start, end)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptArea {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// The most entries of [`CkptRestartArgs::kept`]: the kernel's default `vm.max_map_count`.
+pub const CKPT_RESTART_MAX_KEPT: u32 = 65530;
 
 /// [`CkptRestartArgs::flags`]: the caller shares its memory (`CLONE_VM`) with another task
 /// of the session, which restores it; the image has only this task's `REGS` at `pos`.

@@ -90,6 +90,7 @@ pub mod rec {
     pub const MM: u32 = 50;
     pub const VMA: u32 = 51;
     pub const PAGES: u32 = 52;
+    pub const PAGES_REF: u32 = 53;
     pub const REGS: u32 = 60;
     pub const INET_SOCK: u32 = 38;
     pub const FILE_DATA: u32 = 43;
@@ -129,6 +130,7 @@ pub mod rec {
             MM => "MM",
             VMA => "VMA",
             PAGES => "PAGES",
+            PAGES_REF => "PAGES_REF",
             REGS => "REGS",
             INET_SOCK => "INET_SOCK",
             FILE_DATA => "FILE_DATA",
@@ -844,6 +846,9 @@ pub const CKPT_MM_LOCK_FUTURE: u32 = 1;
 /// [`CkptMmRec::exe_vma`] of a memory with no executable file.
 pub const CKPT_NO_EXE: u32 = u32::MAX;
 
+/// The bit of [`CkptVmaRec::vm_flags`] of a locked area (the kernel's `VM_LOCKED`).
+pub const CKPT_VM_LOCKED: u64 = 0x2000;
+
 /// Kinds of memory areas.
 pub mod vma_kind {
     pub const ANON_PRIVATE: u32 = 1;
@@ -889,6 +894,19 @@ pub struct CkptPagesRec {
     pub addr: u64,
     pub nr_pages: u32,
     pub __reserved: u32,
+}
+
+/// `PAGES_REF`: `nr_pages` pages starting at `addr` whose contents are those saved earlier
+/// in the image at offset `src` (from the image's first byte, inside the payload of an
+/// earlier `PAGES` record): pages a process shares copy-on-write with one saved before it
+/// (its parent, since a `fork`) are written once.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptPagesRefRec {
+    pub addr: u64,
+    pub nr_pages: u32,
+    pub __reserved: u32,
+    pub src: u64,
 }
 
 /// `REGS`: the general registers, as `struct user_regs_struct` (x86-64), and how the task
@@ -1285,6 +1303,16 @@ impl Record for CkptPagesRec {
     fn trailer_len(&self) -> Result<usize, FieldError> {
         reserved_zero(self.__reserved)?;
         Ok(bounded("nr_pages", self.nr_pages, 1, CKPT_PAGES_PER_RECORD)? * CKPT_PAGE_SIZE as usize)
+    }
+}
+
+impl Record for CkptPagesRefRec {
+    const KIND: u32 = rec::PAGES_REF;
+
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved)?;
+        bounded("nr_pages", self.nr_pages, 1, CKPT_PAGES_PER_RECORD)?;
+        Ok(0)
     }
 }
 

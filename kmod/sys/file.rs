@@ -371,6 +371,21 @@ impl Input {
         Ok(())
     }
 
+    /// The offset of what is read next.
+    pub(crate) fn pos(&self) -> u64 {
+        self.pos as u64
+    }
+
+    /// A reader of the same file from `pos` on.
+    pub(crate) fn at(&self, pos: i64) -> Input {
+        Input::new_at(self.file.clone_ref(), pos)
+    }
+
+    /// Moves on `len` bytes (at most a payload's length: no overflow).
+    pub(crate) fn skip(&mut self, len: usize) {
+        self.pos = self.pos.saturating_add(len as i64);
+    }
+
     /// Fills `buf`, or fails with `ENODATA` if the file ends first.
     pub(crate) fn read_exact(&mut self, buf: &mut [u8]) -> Result {
         let (file, pos) = (self.file.raw(), &mut self.pos);

@@ -39,6 +39,7 @@ pub(crate) mod vm {
     pub(crate) const UFFD_MISSING: u64 = 1 << bindings::VMA_UFFD_MISSING_BIT;
     pub(crate) const UFFD_WP: u64 = 1 << bindings::VMA_UFFD_WP_BIT;
     pub(crate) const LOCKED: u64 = 1 << bindings::VMA_LOCKED_BIT;
+    const _: () = assert!(LOCKED == crate::uapi::image::CKPT_VM_LOCKED);
     pub(crate) const LOCKONFAULT: u64 = 1 << bindings::VMA_LOCKONFAULT_BIT;
 }
 
@@ -114,6 +115,7 @@ extern "C" {
         pages: *mut *mut bindings::page,
     ) -> isize;
     fn ckpt_helper_put_pages(pages: *const *mut bindings::page, n: u32);
+    fn ckpt_helper_get_page(page: *mut bindings::page);
     fn ckpt_helper_page_flags(page: *mut bindings::page) -> u32;
     fn ckpt_helper_task_size() -> u64;
     fn ckpt_helper_set_mm_layout(m: *const img::CkptMmRec) -> i32;
@@ -123,6 +125,7 @@ extern "C" {
 /// `ckpt_helper_page_flags` bits (`CKPT_H_PAGE_*` of helpers.h).
 const PAGE_ZERO: u32 = 1;
 const PAGE_ANON: u32 = 2;
+const PAGE_SHARED: u32 = 4;
 
 /// A special mapping, recognised by the name its `vm_ops` give it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -504,6 +507,33 @@ impl PageBatch {
         Ok(got)
     }
 
+    /// The identity of page `i` (compared, never followed), if it is anonymous memory that
+    /// more than one memory may map.
+    pub(crate) fn shared_key(&self, i: usize) -> Option<usize> {
+        let page = *self.pages.get(i)?;
+        // SAFETY: the page is referenced by the type invariant.
+        (!page.is_null() && unsafe { ckpt_helper_page_flags(page) } & PAGE_SHARED != 0)
+            .then_some(page as usize)
+    }
+
+    /// Page `i`, if it is anonymous memory that more than one memory may map (shared
+    /// copy-on-write since a `fork`): a reference on it, which keeps it from being freed
+    /// or moved.
+    pub(crate) fn shared(&self, i: usize) -> Option<PageRef> {
+        let page = *self.pages.get(i)?;
+        if page.is_null() {
+            return None;
+        }
+        // SAFETY: the page is referenced by the type invariant.
+        if unsafe { ckpt_helper_page_flags(page) } & PAGE_SHARED == 0 {
+            return None;
+        }
+        // SAFETY: as above; the new reference is the `PageRef`'s.
+        unsafe { ckpt_helper_get_page(page) };
+        // INVARIANT: the reference just taken.
+        Some(PageRef(page))
+    }
+
     /// The pages, for writing them out; absent pages are NULL.
     pub(super) fn raw(&self) -> &[*mut bindings::page] {
         &self.pages
@@ -513,6 +543,28 @@ impl PageBatch {
         // SAFETY: each page carries a reference we own; after this, none is left.
         unsafe { ckpt_helper_put_pages(self.pages.as_ptr(), self.pages.len() as u32) };
         self.pages.clear();
+    }
+}
+
+/// One reference on a page, which stays the same page while it is held: the key of a
+/// page shared between the memories of a checkpoint.
+///
+/// # Invariants
+///
+/// `self.0` is a page on which this value holds one reference.
+pub(crate) struct PageRef(*mut bindings::page);
+
+impl PageRef {
+    /// The page's identity, compared, never followed.
+    pub(crate) fn key(&self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl Drop for PageRef {
+    fn drop(&mut self) {
+        // SAFETY: the reference is ours by the type invariant; it is not used after this.
+        unsafe { ckpt_helper_put_pages(&self.0, 1) };
     }
 }
 

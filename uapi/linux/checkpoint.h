@@ -12,7 +12,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CKPT_ABI_VERSION	2
+#define CKPT_ABI_VERSION	3
 #define CKPT_IMAGE_VERSION	5
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
@@ -72,8 +72,18 @@ struct ckpt_restart_args {
 	__u64 blocked;		/* signal mask of the restored task */
 	__u64 pos;		/* offset of the task's records read by the module */
 	__u32 mm_sharers;	/* threads that restart sharing the caller's memory */
-	__u32 __reserved;	/* 0 */
+	__u32 nr_kept;		/* entries of @kept, at most CKPT_RESTART_MAX_KEPT */
+	__u64 kept;		/* user pointer to struct ckpt_area[nr_kept]: private
+				 * anonymous areas already in place, kept as they are */
 };
+
+/* An area of ckpt_restart_args.kept: [start, end). */
+struct ckpt_area {
+	__u64 start;
+	__u64 end;
+};
+
+#define CKPT_RESTART_MAX_KEPT	65530
 
 #define CKPT_RESTART_SHARED_MM	(1ULL << 0)	/* another task restores our memory */
 #define CKPT_RESTART_STOPPED	(1ULL << 1)	/* stop (SIGSTOP) once the session goes */

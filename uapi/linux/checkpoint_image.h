@@ -58,6 +58,7 @@
 #define CKPT_REC_MM		50
 #define CKPT_REC_VMA		51
 #define CKPT_REC_PAGES		52
+#define CKPT_REC_PAGES_REF	53
 #define CKPT_REC_REGS		60
 #define CKPT_REC_INET_SOCK	38
 #define CKPT_REC_FILE_DATA	43
@@ -540,6 +541,7 @@ struct ckpt_mm_rec {
 #define CKPT_NO_EXE		0xFFFFFFFFU
 /* ckpt_mm_rec.flags: mlockall(MCL_FUTURE) */
 #define CKPT_MM_LOCK_FUTURE	1
+#define CKPT_VM_LOCKED		0x2000ULL	/* VM_LOCKED in ckpt_vma_rec.vm_flags */
 
 /* ckpt_vma_rec.kind */
 #define CKPT_VMA_ANON_PRIVATE	1
@@ -574,6 +576,18 @@ struct ckpt_pages_rec {
 	__u64 addr;
 	__u32 nr_pages;
 	__u32 __reserved;
+};
+
+/*
+ * PAGES_REF: nr_pages pages starting at addr whose contents were saved earlier in
+ * the image, at offset src from its first byte (pages shared copy-on-write with a
+ * process saved before).
+ */
+struct ckpt_pages_ref_rec {
+	__u64 addr;
+	__u32 nr_pages;
+	__u32 __reserved;
+	__u64 src;
 };
 
 /*

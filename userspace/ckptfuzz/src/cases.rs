@@ -282,7 +282,7 @@ fn arg_sets(rng: &mut Rng, name: &str) -> Vec<Set> {
                 "fd" | "err_fd" => Val::Fd(*rng.pick(&FDS)),
                 "close_fds" => Val::Fd(*rng.pick(&FDS)),
                 "reason" => Val::Ptr(reason_ptr(rng)),
-                "tasks" => Val::Ptr(match rng.below(6) {
+                "tasks" | "kept" => Val::Ptr(match rng.below(6) {
                     0 => Ptr::Raw(0),
                     1 => Ptr::Raw(*rng.pick(&KERNEL_ADDRS)),
                     2 => Ptr::ReadOnly,

@@ -68,6 +68,24 @@ type Edit = fn(&mut Vec<Record>);
 /// (name, what is changed, a part of the reason of the refusal).
 const CASES: &[(&str, Edit, &str)] = &[
     (
+        "pages-ref-forward",
+        |r| {
+            edit_nth(r, rec::PAGES_REF, 0, |p: &mut img::CkptPagesRefRec| {
+                p.src = 1 << 40
+            })
+        },
+        "its contents at 0x10000000000 are not before it",
+    ),
+    (
+        "pages-ref-wraps",
+        |r| {
+            edit_nth(r, rec::PAGES_REF, 0, |p: &mut img::CkptPagesRefRec| {
+                p.src = u64::MAX - 100
+            })
+        },
+        "are not before it",
+    ),
+    (
         "inotify-watches-out-of-order",
         |r| {
             edit_nth(

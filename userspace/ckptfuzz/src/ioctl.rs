@@ -719,7 +719,8 @@ impl<'a> Worker<'a> {
                     blocked: 0,
                     pos: 0,
                     mm_sharers: 0,
-                    __reserved: 0,
+                    nr_kept: 0,
+                    kept: 0,
                 };
                 self.apply(&mut args, sets);
                 let reason = args.reason;

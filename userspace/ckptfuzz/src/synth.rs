@@ -193,6 +193,14 @@ pub fn image() -> Vec<u8> {
         __reserved: 0,
     };
     put(rec::PAGES, pg.as_bytes(), &[0xa5; 4096]);
+    // The area's second page has the first one's contents (`src` set by `refer_back`).
+    let pr = img::CkptPagesRefRec {
+        addr: 0x10_1000,
+        nr_pages: 1,
+        __reserved: 0,
+        src: 0,
+    };
+    put(rec::PAGES_REF, pr.as_bytes(), &[]);
     let mut r = img::CkptRegsRec::new_zeroed();
     (r.ip, r.sp, r.cs, r.ss, r.flags) = (0x40_0100, 0x10_1ff0, 0x33, 0x2b, 0x202);
     put(rec::REGS, r.as_bytes(), &[]);
@@ -202,7 +210,26 @@ pub fn image() -> Vec<u8> {
     };
     w.write(rec::TAIL, &[tail.as_bytes()])
         .expect("an in-memory write");
-    w.into_inner()
+    refer_back(w.into_inner())
+}
+
+/// Points each `PAGES_REF` record of `image` at the contents of the `PAGES` record before it.
+fn refer_back(mut image: Vec<u8>) -> Vec<u8> {
+    let (mut at, mut data) = (0, 0u64);
+    while at + 8 <= image.len() {
+        let kind = u32::from_ne_bytes(image[at..at + 4].try_into().unwrap());
+        let len = u32::from_ne_bytes(image[at + 4..at + 8].try_into().unwrap()) as usize;
+        let payload = at + 8;
+        match kind {
+            rec::PAGES => data = (payload + size_of::<img::CkptPagesRec>()) as u64,
+            rec::PAGES_REF => {
+                image[payload + 16..payload + 24].copy_from_slice(&data.to_ne_bytes())
+            }
+            _ => {}
+        }
+        at = payload + len + img::record_pad(len);
+    }
+    image
 }
 
 /// An epoll watching the eventfd (fd 6), a FIFO by path with a byte in it, a deleted file
@@ -339,7 +366,7 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 56);
+        assert_eq!(kinds.len(), 57);
         assert_eq!(kinds[3], "TASK_ATTRS");
         assert_eq!(
             (&kinds[10], &kinds[11]),

@@ -134,8 +134,31 @@ impl<R: Read + Seek> RecordReader<R> {
     /// checks it). Fails if the stream ends inside it. Over a `BufReader`, a payload of up to
     /// 64 KiB is skipped inside the buffer, with no system call; a larger one costs one `lseek`.
     pub fn skip_payload(&mut self, hdr: &img::CkptHdr) -> Result<()> {
-        let len = hdr.len as u64 + img::record_pad(hdr.len as usize) as u64;
-        let here = self.offset + size_of::<img::CkptHdr>() as u64;
+        self.skip_rest(hdr, 0)
+    }
+
+    /// The first `n` bytes of the payload of the record whose header was just read; the
+    /// rest is skipped as [`Self::skip_payload`] skips a payload.
+    pub fn payload_prefix(&mut self, hdr: &img::CkptHdr, n: usize) -> Result<Vec<u8>> {
+        ensure!(
+            hdr.len as usize >= n,
+            "record {} at offset {}: {} bytes, shorter than its {n}-byte struct",
+            rec::name(hdr.kind),
+            self.offset,
+            hdr.len
+        );
+        let mut prefix = vec![0u8; n];
+        let got = read_full(&mut self.inner, &mut prefix)?;
+        ensure!(got == n, "truncated image at offset {}", self.offset);
+        self.skip_rest(hdr, n as u64)?;
+        Ok(prefix)
+    }
+
+    /// Skips the payload of the record whose header was just read, of which `done` bytes
+    /// were read already.
+    fn skip_rest(&mut self, hdr: &img::CkptHdr, done: u64) -> Result<()> {
+        let len = hdr.len as u64 + img::record_pad(hdr.len as usize) as u64 - done;
+        let here = self.offset + size_of::<img::CkptHdr>() as u64 + done;
         let end = match self.end {
             Some(e) => e,
             None => {
@@ -305,6 +328,7 @@ pub enum Rec {
         pages: img::CkptPagesRec,
         data: Vec<u8>,
     },
+    PagesRef(img::CkptPagesRefRec),
     Regs(Box<img::CkptRegsRec>),
     /// A TCP or UDP socket.
     InetSock(img::CkptInetSockRec),
@@ -365,6 +389,7 @@ impl Rec {
             Rec::Mm(_) => rec::MM,
             Rec::Vma { .. } => rec::VMA,
             Rec::Pages { .. } => rec::PAGES,
+            Rec::PagesRef(_) => rec::PAGES_REF,
             Rec::Regs(_) => rec::REGS,
             Rec::InetSock(_) => rec::INET_SOCK,
             Rec::Deleted(_) => rec::DELETED,
@@ -539,6 +564,7 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 data: data.to_vec(),
             }
         }
+        rec::PAGES_REF => Rec::PagesRef(fixed(p)?.0),
         rec::REGS => Rec::Regs(Box::new(fixed(p)?.0)),
         rec::DELETED => Rec::Deleted(fixed(p)?.0),
         rec::MEMFD => {
@@ -587,7 +613,10 @@ pub fn tree_entries(payload: &[u8]) -> Result<(img::CkptTreeRec, Vec<img::CkptTr
 
 /// The records that the module reads and checks itself at restart.
 fn module_record(kind: u32) -> bool {
-    matches!(kind, rec::MM | rec::VMA | rec::PAGES | rec::REGS)
+    matches!(
+        kind,
+        rec::MM | rec::VMA | rec::PAGES | rec::PAGES_REF | rec::REGS
+    )
 }
 
 /// Reads a whole image record by record, each parsed and checked, and the order and
@@ -753,7 +782,72 @@ impl<'a, R: Read> ImageReader<'a, R> {
     }
 }
 
+/// A `PAGES` record as `rstr` needs it: where its pages go and where their contents are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRun {
+    pub addr: u64,
+    pub nr_pages: u32,
+    /// Offset in the image of the first page's contents.
+    pub data_at: u64,
+}
+
 impl<R: Read + Seek> ImageReader<'_, R> {
+    /// As [`Self::next_skipping_module_records`], but `MM` and `VMA` are decoded, and of a
+    /// `PAGES` record only its fixed part is read, its contents skipped: the record comes
+    /// back as [`Rec::Skipped`] with its [`PageRun`]; a `PAGES_REF` comes with the run of
+    /// the contents it refers to.
+    pub fn next_memory_record(&mut self) -> Result<Option<(Rec, Option<PageRun>)>> {
+        let mut run = None;
+        let r = self.step(|rd, h| match h.kind {
+            rec::MM | rec::VMA => rd.payload(h).map(Some),
+            rec::PAGES_REF => {
+                let here = rd.offset();
+                let p = rd.payload(h)?;
+                let (pg, _) = fixed::<img::CkptPagesRefRec>(&p)?;
+                let len = u64::from(pg.nr_pages) * img::CKPT_PAGE_SIZE as u64;
+                ensure!(
+                    pg.addr % img::CKPT_PAGE_SIZE as u64 == 0
+                        && pg.src.checked_add(len).is_some_and(|e| e <= here),
+                    "PAGES_REF record {:#x}: misaligned, or its contents at {:#x} are not before it",
+                    pg.addr,
+                    pg.src
+                );
+                run = Some(PageRun {
+                    addr: pg.addr,
+                    nr_pages: pg.nr_pages,
+                    data_at: pg.src,
+                });
+                Ok(Some(p))
+            }
+            rec::PAGES => {
+                let fixed = size_of::<img::CkptPagesRec>();
+                let data_at = rd.offset() + (size_of::<img::CkptHdr>() + fixed) as u64;
+                let p = rd.payload_prefix(h, fixed)?;
+                let pg = img::CkptPagesRec::read_from_bytes(&p).expect("size checked");
+                let want = pg.payload_len().map_err(|e| anyhow!("PAGES record: {e}"))?;
+                ensure!(
+                    want == h.len as usize,
+                    "PAGES record: {} bytes, its fields announce {want}",
+                    h.len
+                );
+                ensure!(
+                    pg.addr % img::CKPT_PAGE_SIZE as u64 == 0,
+                    "PAGES record {:#x}: not page-aligned",
+                    pg.addr
+                );
+                run = Some(PageRun {
+                    addr: pg.addr,
+                    nr_pages: pg.nr_pages,
+                    data_at,
+                });
+                Ok(None)
+            }
+            k if module_record(k) => rd.skip_payload(h).map(|()| None),
+            _ => rd.payload(h).map(Some),
+        })?;
+        Ok(r.map(|r| (r, run)))
+    }
+
     /// As [`Self::next_record`], but the module's records (`MM` to `REGS`) are only framed and
     /// skipped, as [`Rec::Skipped`]: `rstr` hands them to the module, which checks them.
     pub fn next_skipping_module_records(&mut self) -> Result<Option<Rec>> {

@@ -17,7 +17,7 @@ use crate::abi::image::{self as img, file_kind, rec};
 use crate::abi::CKPT_IMAGE_VERSION;
 use crate::anonfd::AnonFd;
 use crate::epoll::EpollImage;
-use crate::image::{ImageReader, Rec, RecordReader};
+use crate::image::{ImageReader, PageRun, Rec, RecordReader};
 use crate::inotify::InotifyImage;
 
 /// One open file to reopen.
@@ -73,6 +73,8 @@ pub struct TaskImage {
     pub kernel_pos: u64,
     /// Whether they start with `MM`: this task restores the memory its threads share.
     pub owns_mm: bool,
+    /// That memory (empty unless `owns_mm`).
+    pub memory: Memory,
 }
 
 /// A whole image, scanned: every record checked for framing, the records `rstr` needs
@@ -104,9 +106,12 @@ pub struct Image {
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
 /// of the image is expected.
 fn next<R: Read + Seek>(rd: &mut ImageReader<R>) -> Result<Rec> {
-    let r = rd
-        .next_skipping_module_records()?
-        .context("truncated image: it ends early")?;
+    failed(rd.next_skipping_module_records()?)
+}
+
+/// The record read, where one of the image is expected.
+fn failed(r: Option<Rec>) -> Result<Rec> {
+    let r = r.context("truncated image: it ends early")?;
     if let Rec::Error { error, reason } = &r {
         bail!(
             "the image records a failed checkpoint (errno {}): {reason}",
@@ -114,6 +119,14 @@ fn next<R: Read + Seek>(rd: &mut ImageReader<R>) -> Result<Rec> {
         );
     }
     Ok(r)
+}
+
+/// As [`next`], with the memory records as [`ImageReader::next_memory_record`] reads them.
+fn next_memory<R: Read + Seek>(rd: &mut ImageReader<R>) -> Result<(Rec, Option<PageRun>)> {
+    match rd.next_memory_record()? {
+        Some((r, run)) => Ok((failed(Some(r))?, run)),
+        None => failed(None).map(|r| (r, None)),
+    }
 }
 
 fn unexpected(want: u32, r: &Rec) -> anyhow::Error {
@@ -602,16 +615,20 @@ fn read_task<R: Read + Seek>(
          its restart does not restore timers",
         e.pid
     );
-    let mut kind = next(rd)?.kind();
+    let (mut r, mut run) = next_memory(rd)?;
+    let mut kind = r.kind();
+    let mut memory = Memory::default();
     if owns_mm {
         ensure!(kind == rec::MM, "expected MM, found {}", rec::name(kind));
         while kind != rec::REGS {
             ensure!(
-                matches!(kind, rec::MM | rec::VMA | rec::PAGES),
+                matches!(kind, rec::MM | rec::VMA | rec::PAGES | rec::PAGES_REF),
                 "unexpected {} among the memory records",
                 rec::name(kind)
             );
-            kind = next(rd)?.kind();
+            memory.add(&r, run)?;
+            (r, run) = next_memory(rd)?;
+            kind = r.kind();
         }
     }
     ensure!(
@@ -637,7 +654,50 @@ fn read_task<R: Read + Seek>(
         xsave,
         kernel_pos,
         owns_mm,
+        memory,
     })
+}
+
+/// A process's memory as `rstr` maps part of it itself (rstr's `cow.rs`): its areas and
+/// where the contents of its saved pages are in the image. The module checks the rest.
+#[derive(Debug, Clone, Default)]
+pub struct Memory {
+    /// The `VMA` records, in address order.
+    pub areas: Vec<img::CkptVmaRec>,
+    /// The `PAGES` records, in address order (checked), disjoint.
+    pub pages: Vec<PageRun>,
+}
+
+impl Memory {
+    fn add(&mut self, r: &Rec, run: Option<PageRun>) -> Result<()> {
+        if let Rec::Vma { vma, .. } = r {
+            let page = img::CKPT_PAGE_SIZE as u64;
+            let prev_end = self.areas.last().map_or(0, |a| a.end);
+            ensure!(
+                vma.start < vma.end
+                    && vma.start % page == 0
+                    && vma.end % page == 0
+                    && vma.start >= prev_end,
+                "VMA record {:#x}-{:#x}: empty, misaligned, or not after the one before",
+                vma.start,
+                vma.end
+            );
+            self.areas.push(*vma);
+        }
+        if let Some(run) = run {
+            let prev_end = self.pages.last().map_or(0, |p| {
+                p.addr
+                    .saturating_add(u64::from(p.nr_pages) * img::CKPT_PAGE_SIZE as u64)
+            });
+            ensure!(
+                run.addr >= prev_end,
+                "PAGES record {:#x}: not after the one before",
+                run.addr
+            );
+            self.pages.push(run);
+        }
+        Ok(())
+    }
 }
 
 fn read_file(

@@ -28,6 +28,7 @@
 
 mod anonfd;
 mod attrs;
+mod cow;
 mod creds;
 mod deleted;
 mod epoll;

@@ -49,9 +49,11 @@ pub fn rseq_ok(t: &img::CkptTaskRec) -> bool {
 /// Registers the task's rseq area at the image's address: a scratch page is mapped there
 /// first, because the kernel writes the area as soon as it is registered; the module
 /// replaces that page with the image's own, and the kernel keeps updating the restored area
-/// from then on. A process unregisters glibc's own area first ([`crate::task`]); a thread
-/// started by its process has none. Raw system calls only: threads run it.
-pub fn register_rseq(t: &img::CkptTaskRec) -> Result<(), Failed> {
+/// from then on. A page `rstr` has already mapped with the image's contents (`held`,
+/// [`crate::cow`]) is used as it is. A process unregisters glibc's own area first
+/// ([`crate::task`]); a thread started by its process has none. Raw system calls only:
+/// threads run it.
+pub fn register_rseq(t: &img::CkptTaskRec, held: bool) -> Result<(), Failed> {
     if t.rseq == 0 {
         return Ok(());
     }
@@ -63,7 +65,7 @@ pub fn register_rseq(t: &img::CkptTaskRec) -> Result<(), Failed> {
     }
     let page = t.rseq & !4095;
     let collides = "the image's rseq area collides with rstr's own memory: try again";
-    if raw::map_scratch_page(page).step(collides)? != page {
+    if !held && raw::map_scratch_page(page).step(collides)? != page {
         return Err(Failed {
             step: collides,
             errno: nix::errno::Errno::EEXIST,

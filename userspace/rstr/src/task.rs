@@ -7,6 +7,8 @@
 //! 2. Once every process exists (a barrier shared by all), it joins its group; once all have
 //!    (a second barrier), ghosts and zombies exit: zombies with the image's status, so that
 //!    their parent finds them dead and unreaped.
+//! 0. Before anything, it maps its private memory itself ([`cow`]), so that its children
+//!    inherit it copy-on-write.
 //! 3. It restores what is its own with system calls: descriptors ([`files`], if it owns its
 //!    table), root and cwd ([`fs`], if it owns its fs context), limits, handlers
 //!    ([`signals`]), what every task restores ([`per_task`]), the vDSO and rseq
@@ -35,7 +37,7 @@ use crate::sys::board::{Board, BOARD_CREATED, BOARD_JOINED};
 use crate::sys::clone::clone_process;
 use crate::sys::cpu::{self, XsaveArea};
 use crate::thread::{Kind, ThreadStart, SHARE_FILES, SHARE_FS, SHARE_SIGHAND};
-use crate::{attrs, creds, fs, memory, signals, sys, timers};
+use crate::{attrs, cow, creds, fs, memory, signals, sys, timers};
 
 /// What every process of the restart shares, read-only (inherited across `fork`).
 pub struct Ctx<'a> {
@@ -180,6 +182,14 @@ fn run(ctx: &Ctx, n: usize) -> Result<Infallible> {
     if let What::Task(i) = node.what {
         if ctx.image.tree[i].flags & img::CKPT_TASK_SUBREAPER != 0 {
             prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+        }
+        // Before any child exists: they inherit it copy-on-write. A process with no child
+        // that inherited nothing shares nothing: the module restores its memory.
+        let forks = !node.early.is_empty() || !node.late.is_empty();
+        if let Some(t) = ctx.image.tasks[i].as_ref().filter(|t| t.owns_mm) {
+            if forks || cow::inherited() {
+                cow::prepare(t, sys::borrow(ctx.own[0]))?;
+            }
         }
     }
     if node.own_group {
@@ -365,7 +375,7 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     memory::move_vdso(t)?;
     // rseq: ours goes, the image's comes.
     sys::unregister_own_rseq()?;
-    memory::register_rseq(&t.task).with_context(|| {
+    memory::register_rseq(&t.task, cow::holds(t.task.rseq)).with_context(|| {
         format!(
             "the image's rseq area {:#x} of {} bytes",
             t.task.rseq, t.task.rseq_len
@@ -376,6 +386,8 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     // a chosen pid needs CAP_CHECKPOINT_RESTORE); each sets its own credentials and waits in
     // the module for our memory.
     let threads = prepare_threads(ctx, i)?;
+    // Alive until the ioctl, which reads it.
+    let kept = cow::held();
     let mut reason = [0u8; 513];
     let mut args = abi::CkptRestartArgs {
         fd: ctx.own[0],
@@ -392,7 +404,8 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
         blocked: t.signals.blocked,
         pos: t.kernel_pos,
         mm_sharers: threads.len() as u32,
-        __reserved: 0,
+        nr_kept: kept.len() as u32,
+        kept: kept.as_ptr() as u64,
     };
     args.close_fds[..3].copy_from_slice(&ctx.own);
     let area = XsaveArea::new(&t.xsave)?;

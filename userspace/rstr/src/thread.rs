@@ -48,6 +48,8 @@ pub struct ThreadStart {
     /// Clone flags and exit signal: a thread, or a process sharing our memory.
     clone_flags: u64,
     exit_signal: i32,
+    /// Its rseq area is in memory already in place ([`crate::cow::holds`]).
+    rseq_held: bool,
 }
 
 /// What to start.
@@ -102,7 +104,8 @@ impl ThreadStart {
             blocked: t.signals.blocked,
             pos: t.kernel_pos,
             mm_sharers: 0,
-            __reserved: 0,
+            nr_kept: 0,
+            kept: 0,
         };
         args.close_fds[..close.len()].copy_from_slice(close);
         // The module writes its reason there; the task does not read it (the process's
@@ -126,6 +129,7 @@ impl ThreadStart {
             report,
             clone_flags,
             exit_signal,
+            rseq_held: crate::cow::holds(t.task.rseq),
         })
     }
 
@@ -156,7 +160,7 @@ fn thread_main(s: &'static ThreadStart) -> ! {
     };
     let said = |e: Failed| [e.step, ": ", e.errno.desc()];
     let before = per_task::before_creds(own)
-        .and_then(|()| memory::register_rseq(&s.task))
+        .and_then(|()| memory::register_rseq(&s.task, s.rseq_held))
         .and_then(|()| attrs::apply(own));
     if let Err(e) = before {
         let [a, b, c] = said(e);

@@ -292,6 +292,12 @@ pub enum Decoded {
         nr_pages: u32,
         fnv1a64: String,
     },
+    PagesRef {
+        addr: String,
+        nr_pages: u32,
+        /// Offset in the image of the contents, saved with another memory.
+        src: u64,
+    },
     Regs {
         ip: String,
         sp: String,
@@ -635,6 +641,11 @@ impl From<&Rec> for Decoded {
                 addr: hex(pages.addr),
                 nr_pages: pages.nr_pages,
                 fnv1a64: hex(fnv1a64(data)),
+            },
+            Rec::PagesRef(r) => Decoded::PagesRef {
+                addr: hex(r.addr),
+                nr_pages: r.nr_pages,
+                src: r.src,
             },
             Rec::Regs(g) => {
                 let names = [

@@ -12,6 +12,7 @@
 //! - [`cpu`]: the FPU state and the final restart ioctl;
 //! - [`timers`]: `timer_create`, `timer_settime`, `setitimer`;
 //! - [`anonfd`]: signal sets of signalfds, the expirations of timerfds;
+//! - [`mem`]: the image's private memory that `rstr` maps itself ([`crate::cow`]);
 //! - here: descriptors by number, signal dispositions, limits, the vDSO and glibc's rseq
 //!   area, the report line, the session ioctls.
 
@@ -22,6 +23,7 @@ pub mod cpu;
 pub mod fown;
 pub mod inet;
 pub mod inotify;
+pub mod mem;
 pub mod raw;
 pub mod timers;
 
