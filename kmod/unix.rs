@@ -30,8 +30,8 @@
 
 use kernel::alloc::VVec;
 use kernel::bindings::{
-    self, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, PIPEFS_MAGIC, SOCK_RCVBUF_LOCK,
-    SOCK_SNDBUF_LOCK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK,
+    self, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, ANON_INODE_FS_MAGIC, PIPEFS_MAGIC,
+    SOCK_RCVBUF_LOCK, SOCK_SNDBUF_LOCK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK,
 };
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
@@ -442,6 +442,10 @@ fn messages(
 /// with what it is for any other (a descriptor of the tree must hold it).
 fn flight_kind(o: &OpenFd, p: &[u8]) -> core::result::Result<u32, &'static str> {
     let e = &o.facts;
+    // Whatever mode the kernel gives them.
+    if e.fs_magic == u64::from(ANON_INODE_FS_MAGIC) {
+        return Err("an anonymous inode (eventfd, epoll, timerfd, ...)");
+    }
     let kind = match o.rec.mode & S_IFMT {
         S_IFIFO if e.fs_magic == u64::from(PIPEFS_MAGIC) && e.pipe_id != 0 => {
             return Ok(file_kind::PIPE)
@@ -451,7 +455,7 @@ fn flight_kind(o: &OpenFd, p: &[u8]) -> core::result::Result<u32, &'static str> 
         S_IFREG => file_kind::REGULAR,
         S_IFDIR => file_kind::DIRECTORY,
         S_IFCHR => file_kind::CHARDEV,
-        _ => return Err("an anonymous inode or block device"),
+        _ => return Err("a block device or file of no type"),
     };
     if e.unlinked != 0 {
         return Err("a deleted file");

@@ -110,7 +110,7 @@ def socket_in_its_own_queue_is_refused():
 
 
 def eventfd_only_in_flight_is_refused():
-    refused("unheld", "unix socket with an anonymous inode or block device in flight (SCM_RIGHTS) that no descriptor of the tree holds")
+    refused("unheld", "unix socket with an anonymous inode (eventfd, epoll, timerfd, ...) in flight (SCM_RIGHTS) that no descriptor of the tree holds")
 
 
 TESTS = [
