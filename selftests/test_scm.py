@@ -7,7 +7,7 @@ again by rstr and sent again with each message, in order. The program checks it 
 the restart (selftests/targets/scm.c): the messages in order with their boundaries and
 descriptors, a pipe's write end that writes to the read end kept, a regular file shared
 with a descriptor held (kcmp, a shared offset) and one only the message held at its
-offset. A socket in flight in its own queue and an eventfd only a message holds are
+offset, an eventfd and a unix socket held by descriptors too (the same files). A socket in flight in its own queue and an eventfd only a message holds are
 refused at checkpoint with the reason.
 """
 import os
@@ -39,9 +39,10 @@ def checked_image(img, d):
     "held" a descriptor's description."""
     recs = show_json(img)
     fds = records(recs, "SKB_FDS")
-    assert sorted((f["skb"], len(f["objs"])) for f in fds) == [(0, 3), (1, 1)], fds
+    assert sorted((f["skb"], len(f["objs"])) for f in fds) == [(0, 3), (1, 1), (2, 2)], fds
     dgram = next(f for f in fds if len(f["objs"]) == 3)
     stream = next(f for f in fds if len(f["objs"]) == 1)
+    third = next(f for f in fds if len(f["objs"]) == 2)
     files = records(recs, "FILE")
     flight = {f["obj"]: f for f in files if f["fd"] == -1}
     held = [f for f in files if f["fd"] >= 0 and f["path"] == os.path.join(d, "data")]
@@ -52,10 +53,13 @@ def checked_image(img, d):
     assert h not in flight or (flight[h]["pos"], flight[h]["path"]) == (7, held[0]["path"]), flight
     assert flight[w]["kind"] == "pipe" and flight[o]["kind"] == "regular", flight
     assert flight[o]["pos"] == 3 and flight[o]["path"] == os.path.join(d, "data"), flight[o]
+    # The eventfd and the socket of the third message are saved with their descriptors.
+    kinds = {f["obj"]: f["kind"] for f in files if f["fd"] >= 0}
+    assert [kinds.get(x) for x in third["objs"]] == ["eventfd", "unix-socket"], (third, kinds)
     reader = [f for f in files if f["fd"] >= 0 and f["kind"] == "pipe"]
     assert len(reader) == 1 and reader[0]["pipe"] == flight[w]["pipe"], "the pipe's read end is the same pipe"
     skbs = [r for r in recs if r["type"] == "SKB"]
-    assert sorted(s["len"] for s in skbs) == [2, 2, 2, 5, 6], f"ab, cd, ef; first, second: {skbs}"
+    assert sorted(s["len"] for s in skbs) == [2, 2, 2, 5, 5, 6], f"ab, cd, ef; first, second, third: {skbs}"
 
 
 def checked_after(t, pid):

@@ -9,14 +9,17 @@
  *                         offset 7, kept open, and "only" at offset 3; makes a pipe. On a
  *                         datagram socket pair it queues message "first" carrying the
  *                         pipe's write end, "held" and "only", then "second" carrying
- *                         nothing; on a stream pair, "ab", then "cd" carrying "held",
+ *                         nothing, then "third" carrying an eventfd (count 5) and a
+ *                         stream socket of another pair, both held; on a stream pair, "ab", then "cd" carrying "held",
  *                         then "ef". It closes the pipe's write end and "only" (held by
  *                         the messages alone from then on), reports "ready 1", waits for
  *                         SIGUSR2 and checks: the messages in order with their
  *                         boundaries and descriptors; the pipe's write end writes to the
  *                         read end it kept; the received "held" is the description it
  *                         holds (kcmp, and a seek through one moves the other); "only"
- *                         is at offset 3 and reads DATA from there; the stream reads
+ *                         is at offset 3 and reads DATA from there; the eventfd and the
+ *                         socket received are the ones held (the socket still reaches
+ *                         its peer, the eventfd reads 5); the stream reads
  *                         "abcd" with its descriptor, then "ef". Reports "checked 1
  *                         errors E".
  *   scm cycle DIR         a socket pair whose second end is in flight in its own receive
@@ -28,6 +31,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/kcmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,13 +107,19 @@ static int open_data(off_t at)
 	return fd;
 }
 
+/* Whether A and B are one open file description (kcmp). */
+static int same_file(int a, int b)
+{
+	return syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, a, b) == 0;
+}
+
 /* Whether A and B are one open file description, by kcmp() and by a shared offset. */
 static int same_description(int a, int b)
 {
 	off_t was = lseek(a, 0, SEEK_CUR);
 	int shared;
 
-	if (syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, a, b) != 0)
+	if (!same_file(a, b))
 		return 0;
 	lseek(a, 15, SEEK_SET);
 	shared = lseek(b, 0, SEEK_CUR) == 15;
@@ -119,17 +129,24 @@ static int same_description(int a, int b)
 
 static void __attribute__((noreturn)) state(void)
 {
-	int dg[2], st[2], p[2], held, only, got[4], n, flags;
+	int dg[2], st[2], other[2], p[2], held, only, efd, got[4], n, flags;
+	uint64_t count = 0;
 	char buf[64], in[16];
 	ssize_t len;
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, dg) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) || pipe2(p, O_CLOEXEC))
 		die("socketpair");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other))
+		die("socketpair");
+	efd = eventfd(5, EFD_CLOEXEC);
+	if (efd < 0)
+		die("eventfd");
 	held = open_data(7);
 	only = open_data(3);
 	send_fds(dg[0], "first", 5, (int[]){ p[1], held, only }, 3);
 	send_fds(dg[0], "second", 6, NULL, 0);
+	send_fds(dg[0], "third", 5, (int[]){ efd, other[0] }, 2);
 	send_fds(st[0], "ab", 2, NULL, 0);
 	send_fds(st[0], "cd", 2, (int[]){ held }, 1);
 	send_fds(st[0], "ef", 2, NULL, 0);
@@ -159,7 +176,17 @@ static void __attribute__((noreturn)) state(void)
 	CHECK(len == 6 && !memcmp(buf, "second", 6) && n == 0,
 	      "second message: %zd bytes, %d descriptors", len, n);
 	len = recv_fds(dg[1], buf, sizeof(buf), got, &n, &flags);
-	CHECK(len == -EAGAIN, "nothing after the second message: %zd", len);
+	CHECK(len == 5 && !memcmp(buf, "third", 5) && n == 2,
+	      "third message: %zd bytes, %d descriptors", len, n);
+	if (n == 2) {
+		CHECK(same_file(got[0], efd) && read(got[0], &count, 8) == 8 && count == 5,
+		      "the eventfd held, its count 5: %llu", (unsigned long long)count);
+		CHECK(same_file(got[1], other[0]) && write(got[1], "s", 1) == 1 &&
+		      read(other[1], in, 1) == 1 && in[0] == 's',
+		      "the socket held, still connected to its peer");
+	}
+	len = recv_fds(dg[1], buf, sizeof(buf), got, &n, &flags);
+	CHECK(len == -EAGAIN, "nothing after the third message: %zd", len);
 
 	len = recv_fds(st[1], buf, sizeof(buf), got, &n, &flags);
 	CHECK(len == 4 && !memcmp(buf, "abcd", 4), "stream: %zd bytes first", len);
