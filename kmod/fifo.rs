@@ -41,7 +41,7 @@ pub(crate) fn checkpoint(
     if linked {
         reopenable(fmt!("fd {fd}: FIFO"), path)?;
     }
-    let pipe = save_pipe(task, objs, w, fd, o.facts.pipe_id, buf)?;
+    let pipe = save_pipe(objs, w, fd, o.facts.pipe_id, buf, |b| task.pipe_data(fd, b))?;
     o.rec.kind = file_kind::FIFO;
     o.rec.pipe = pipe;
     o.rec.pos = 0;

@@ -117,7 +117,7 @@ fn check_fd(o: &OpenFd) -> CkptResult {
 
 /// Refuses a regular file, directory or device of a kernel-internal mount: a memfd, or a
 /// shared memory object opened through `/proc/PID/map_files`. Their paths name no file.
-fn check_internal(fd: u32, e: &FdFacts, p: &[u8]) -> CkptResult {
+pub(crate) fn check_internal(fd: u32, e: &FdFacts, p: &[u8]) -> CkptResult {
     if e.internal != 0 {
         let kind = if p.starts_with(b"/memfd:") {
             "memfd"
@@ -138,7 +138,7 @@ fn check_internal(fd: u32, e: &FdFacts, p: &[u8]) -> CkptResult {
 /// Refuses a second open file description of one end of a pipe (a pipe end reopened
 /// through `/proc/PID/fd`), and a pipe opened for reading and writing: `rstr` makes each
 /// pipe with `pipe()`, one description per end.
-fn check_pipe_end(objs: &mut Objects, o: &OpenFd, pipe: u32) -> CkptResult {
+pub(crate) fn check_pipe_end(objs: &mut Objects, o: &OpenFd, pipe: u32) -> CkptResult {
     let fd = o.fd;
     let acc = o.rec.flags & O_ACCMODE;
     if acc == O_RDWR {
@@ -172,25 +172,24 @@ pub(crate) fn made_again(w: &mut ImageWriter, o: &mut OpenFd, kind: u32, pipe: u
 const PIPE_CAPACITY_MAX: u32 = 1 << 30;
 
 /// The most a pipe's saved contents may hold (a pipe of `/proc/sys/fs/pipe-max-size`).
-const PIPE_MAX: usize = 1 << 20;
+pub(crate) const PIPE_MAX: usize = 1 << 20;
 
-/// Writes the `PIPE` record of the pipe or FIFO `pipe_id` open at `fd` the first time it
-/// is met (its contents and capacity, through `buf`); returns the pipe's id.
+/// Writes the `PIPE` record of the pipe or FIFO `pipe_id` open at `fd` (or carried in
+/// flight by the socket at `fd`) the first time it is met (its contents and capacity, read
+/// by `read` into `buf`); returns the pipe's id.
 pub(crate) fn save_pipe(
-    task: &TaskRef,
     objs: &mut Objects,
     w: &mut ImageWriter,
     fd: u32,
     pipe_id: u64,
     buf: &mut VVec<u8>,
+    read: impl FnOnce(&mut VVec<u8>) -> kernel::error::Result<u32>,
 ) -> CkptResult<u32> {
     let pipe = objs.id(pipe_id)?;
     if !objs.first_save(pipe_id) {
         return Ok(pipe);
     }
-    let capacity = task
-        .pipe_data(fd, buf)
-        .context(fmt!("fd {fd}: pipe contents"))?;
+    let capacity = read(buf).context(fmt!("fd {fd}: pipe contents"))?;
     if capacity > PIPE_CAPACITY_MAX {
         refuse!(
             EOPNOTSUPP,
@@ -253,6 +252,7 @@ pub(crate) fn checkpoint(
         from = fd + 1;
         o.rec.fd = fd as i32;
         o.rec.obj = objs.id(o.facts.file_id)?;
+        objs.unix.held(o.facts.file_id)?;
         crate::locks::check_leases(task, &o, &path[..o.rec.path_len as usize])?;
         check_fd(&o)?;
         fown = crate::fown::checkpoint(task, ns, &mut objs.fown, &o)?;
@@ -276,7 +276,9 @@ pub(crate) fn checkpoint(
         if o.rec.mode & S_IFMT == S_IFIFO && o.facts.pipe_id != 0 {
             let pipe = objs.id(o.facts.pipe_id)?;
             check_pipe_end(objs, &o, pipe)?;
-            save_pipe(task, objs, w, fd, o.facts.pipe_id, &mut pipe_buf)?;
+            save_pipe(objs, w, fd, o.facts.pipe_id, &mut pipe_buf, |b| {
+                task.pipe_data(fd, b)
+            })?;
             // A pipe is made again by `pipe()`.
             made_again(w, &mut o, file_kind::PIPE, pipe)?;
             continue;

@@ -244,19 +244,28 @@ out:
 int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 size,
 			       u32 *capacity)
 {
-	unsigned int n = fd, tail;
-	struct pipe_inode_info *pipe;
+	unsigned int n = fd;
 	struct file *file;
-	u32 len = 0;
-	int ret = 0;
+	int ret;
 
 	file = fget_task_next(task, &n);
 	if (!file)
 		return -EBADF;
-	if (n != fd || !S_ISFIFO(file_inode(file)->i_mode) || !file_inode(file)->i_pipe) {
-		fput(file);
+	ret = n == fd ? ckpt_helper_file_pipe_data(file, buf, size, capacity) : -EINVAL;
+	fput(file);
+	return ret;
+}
+
+/* What is buffered in the pipe or FIFO @file, unread; -E2BIG if over @size. */
+int ckpt_helper_file_pipe_data(struct file *file, void *buf, u32 size, u32 *capacity)
+{
+	struct pipe_inode_info *pipe;
+	unsigned int tail;
+	u32 len = 0;
+	int ret = 0;
+
+	if (!S_ISFIFO(file_inode(file)->i_mode) || !file_inode(file)->i_pipe)
 		return -EINVAL;
-	}
 	pipe = file_inode(file)->i_pipe;
 	pipe_lock(pipe);
 	*capacity = pipe->max_usage * PAGE_SIZE;
@@ -274,7 +283,6 @@ int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 
 		len += b->len;
 	}
 	pipe_unlock(pipe);
-	fput(file);
 	return ret ? ret : len;
 }
 
@@ -556,24 +564,18 @@ int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_file
 			     struct ckpt_h_fd *out, char *path, u32 path_size)
 {
 	struct files_struct *files;
-	struct fown_struct *o;
-	struct inode *inode;
 	struct file *file;
 	unsigned int n = *fd;
-	int len;
+	int ret;
 
-	memset(rec, 0, sizeof(*rec));
-	memset(out, 0, sizeof(*out));
 	file = fget_task_next(task, &n);
-	if (!file)
+	if (!file) {
+		memset(rec, 0, sizeof(*rec));
+		memset(out, 0, sizeof(*out));
 		return 0;
+	}
 	*fd = n;
-	inode = file_inode(file);
-	rec->mode = inode->i_mode;
-	rec->flags = file->f_flags;
-	rec->pos = file->f_pos;
-	if (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode))
-		rec->rdev = new_encode_dev(inode->i_rdev);
+	ret = ckpt_helper_file_facts(file, rec, out, path, path_size);
 	task_lock(task);
 	files = task->files;
 	if (files) {
@@ -582,6 +584,29 @@ int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_file
 		rcu_read_unlock();
 	}
 	task_unlock(task);
+	fput(file);
+	return ret;
+}
+
+/*
+ * What ckpt_helper_task_next_fd() says of a descriptor, of the open file @file itself
+ * (one a message carries in flight): no descriptor number, no close-on-exec bit.
+ */
+int ckpt_helper_file_facts(struct file *file, struct ckpt_file_rec *rec,
+			   struct ckpt_h_fd *out, char *path, u32 path_size)
+{
+	struct fown_struct *o;
+	struct inode *inode;
+	int len;
+
+	memset(rec, 0, sizeof(*rec));
+	memset(out, 0, sizeof(*out));
+	inode = file_inode(file);
+	rec->mode = inode->i_mode;
+	rec->flags = file->f_flags;
+	rec->pos = file->f_pos;
+	if (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode))
+		rec->rdev = new_encode_dev(inode->i_rdev);
 	out->unlinked = d_unlinked(file->f_path.dentry);
 	out->fs_magic = inode->i_sb->s_magic;
 	out->file_id = (unsigned long)file;
@@ -600,7 +625,6 @@ int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_file
 		out->signum = READ_ONCE(o->signum);
 	}
 	len = path_to_buf(&file->f_path, path, path_size);
-	fput(file);
 	if (len < 0)
 		return len;
 	rec->path_len = len;
@@ -1165,7 +1189,8 @@ static_assert(offsetof(struct ckpt_h_unix, foreign) == 100 &&
  * listening socket's (by @out->state, not sk_state read again) only counted.
  */
 static int unix_queue(struct sock *sk, struct sock *peer, struct ckpt_h_unix *out,
-		      void *buf, u32 size, u32 *lens, u32 max_msgs)
+		      void *buf, u32 size, u32 *lens, u32 max_msgs,
+		      struct ckpt_h_unix_fds *fds)
 {
 	bool stream = sk->sk_type == SOCK_STREAM;
 	struct unix_sock *u = unix_sk(sk);
@@ -1187,8 +1212,6 @@ static int unix_queue(struct sock *sk, struct sock *peer, struct ckpt_h_unix *ou
 			continue;
 		if (skb->sk != peer)
 			out->foreign++;
-		if (UNIXCB(skb).fp)
-			out->with_fds++;
 		if (off > skb->len) {
 			ret = -EINVAL;
 			break;
@@ -1201,9 +1224,30 @@ static int unix_queue(struct sock *sk, struct sock *peer, struct ckpt_h_unix *ou
 		ret = skb_copy_bits(skb, off, buf + out->bytes, len);
 		if (ret)
 			break;
-		if (!stream)
+		/* A stream's skbs too, as long as they fit: Rust needs them with fds. */
+		if (out->queued <= max_msgs) {
 			lens[out->queued - 1] = len;
+			fds->counts[out->queued - 1] = 0;
+		}
 		out->bytes += len;
+		/*
+		 * The files in flight: the skb holds them (and its fp list) while it is queued,
+		 * under the queue's lock here; a reference on each for Rust. A stream reader
+		 * detaches them at its first read of the skb, so a consumed part has none.
+		 */
+		if (UNIXCB(skb).fp) {
+			struct scm_fp_list *fp = UNIXCB(skb).fp;
+			int i;
+
+			out->with_fds++;
+			if (out->queued > max_msgs || fp->count > fds->max_files - fds->nr_files) {
+				ret = -EMFILE;
+				break;
+			}
+			fds->counts[out->queued - 1] = fp->count;
+			for (i = 0; i < fp->count; i++)
+				fds->files[fds->nr_files++] = get_file(fp->fp[i]);
+		}
 	}
 	spin_unlock(&sk->sk_receive_queue.lock);
 	mutex_unlock(&u->iolock);
@@ -1220,7 +1264,7 @@ static int unix_queue(struct sock *sk, struct sock *peer, struct ckpt_h_unix *ou
  */
 int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *out,
 			  void *buf, u32 size, u32 *lens, u32 max_msgs, char *path,
-			  u32 path_size)
+			  u32 path_size, struct ckpt_h_unix_fds *fds)
 {
 	struct unix_address *addr;
 	struct sock *sk, *peer;
@@ -1231,6 +1275,7 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
+	fds->nr_files = 0;
 	file = fget_task_next(task, &n);
 	if (!file)
 		return -EBADF;
@@ -1302,10 +1347,20 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *
 			out->path_len = ret;
 		}
 	}
-	ret = unix_queue(sk, peer, out, buf, size, lens, max_msgs);
+	ret = unix_queue(sk, peer, out, buf, size, lens, max_msgs, fds);
 out:
 	fput(file);
 	return ret;
+}
+
+/* The struct sock of the unix socket @file (identity only), 0 for another file. */
+u64 ckpt_helper_file_unix_sock(struct file *file)
+{
+	struct socket *sock = sock_from_file(file);
+
+	if (!sock || !sock->sk || sock->sk->sk_family != AF_UNIX)
+		return 0;
+	return (unsigned long)sock->sk;
 }
 
 /* ---- eventfd, timerfd, signalfd -------------------------------------- */

@@ -76,6 +76,7 @@ int ckpt_helper_task_relatives(struct task_struct *task, struct pid_namespace *n
 			       s32 *out, u32 max);
 int ckpt_helper_task_pipe_data(struct task_struct *task, u32 fd, void *buf, u32 size,
 			       u32 *capacity);
+int ckpt_helper_file_pipe_data(struct file *file, void *buf, u32 size, u32 *capacity);
 void ckpt_helper_task_rlimits(struct task_struct *task, struct ckpt_rlimits_rec *out);
 
 /*
@@ -98,6 +99,8 @@ int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_signals_rec *
 			     u32 max);
 int ckpt_helper_task_next_fd(struct task_struct *task, u32 *fd, struct ckpt_file_rec *rec,
 			     struct ckpt_h_fd *out, char *path, u32 path_size);
+int ckpt_helper_file_facts(struct file *file, struct ckpt_file_rec *rec,
+			   struct ckpt_h_fd *out, char *path, u32 path_size);
 int ckpt_helper_task_regset(struct task_struct *task, u32 note_type, void **data);
 void *ckpt_helper_charge_to_root(void);
 void ckpt_helper_charge_restore(void *old);
@@ -223,9 +226,21 @@ struct ckpt_h_unix {
 #define CKPT_H_UNIX_OPT_RIGHTS_NOTRUNC	(1 << 4)	/* scm_rights_notrunc: SO_RIGHTS_NOTRUNC */
 #define CKPT_H_UNIX_OPT_OOBINLINE	(1 << 5)	/* SOCK_URGINLINE: SO_OOBINLINE */
 
+/*
+ * The descriptors in flight in a unix socket's receive queue: a reference on each file
+ * into files (at most max_files), how many each message carries into counts (as lens).
+ */
+struct ckpt_h_unix_fds {
+	struct file **files;
+	u32 *counts;
+	u32 max_files;
+	u32 nr_files;
+};
+
 int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *out,
 			  void *buf, u32 size, u32 *lens, u32 max_msgs, char *path,
-			  u32 path_size);
+			  u32 path_size, struct ckpt_h_unix_fds *fds);
+u64 ckpt_helper_file_unix_sock(struct file *file);
 /* eventfd, timerfd, signalfd: their show_fdinfo text. */
 int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,
 			    u32 size, s64 *real_ns);

@@ -8,14 +8,17 @@
 //! neither connected nor listening, listening stream or seqpacket sockets with an empty
 //! backlog, and the connections accepted from one of them (they share its name's id);
 //! their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
-//! `SO_RCVBUF` when the program set them. `rstr` makes them again
+//! `SO_RCVBUF` when the program set them; the descriptors each queued message carries in
+//! flight (`SCM_RIGHTS`: `SKB_FDS` records naming their descriptions, those that no
+//! descriptor holds saved by `FILE` records of their own). `rstr` makes them again
 //! (`userspace/rstr/src/unix.rs`; Documentation/files.rst, "Unix sockets").
 //!
 //! Refused, with the fd: another family (but `AF_INET` and `AF_INET6`, which go to
 //! [`crate::inet`]); a peer outside the tree, closed, or not accepted
 //! yet; connections not accepted yet; a connected socket with a name no listening socket
 //! of the tree has (bound before it connected, or accepted from a listener since closed);
-//! descriptors in flight (`SCM_RIGHTS`); `MSG_OOB` data; messages from another socket
+//! descriptors in flight that only a descriptor could save and none holds, and unix
+//! sockets in flight whose queue carries descriptors too; `MSG_OOB` data; messages from another socket
 //! than the peer; the socket options that change what is read (`SO_PASSCRED`,
 //! `SO_PASSSEC`, `SO_PASSPIDFD`, `SO_PASSRIGHTS` off, `SO_PEEK_OFF`, `SO_RCVTIMEO` or
 //! `SO_SNDTIMEO` of 2^32 ms or more (shorter ones are saved), `SO_RCVLOWAT`, a socket filter, `SO_TIMESTAMP`, `SO_TIMESTAMPNS`,
@@ -27,18 +30,19 @@
 
 use kernel::alloc::VVec;
 use kernel::bindings::{
-    self, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, SOCK_RCVBUF_LOCK, SOCK_SNDBUF_LOCK,
+    self, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, ANON_INODE_FS_MAGIC, PIPEFS_MAGIC,
+    SOCK_RCVBUF_LOCK, SOCK_SNDBUF_LOCK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK,
 };
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use zerocopy::IntoBytes;
 
-use crate::error::{refuse, CkptResult};
+use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::inet::timeo_ms;
 use crate::objects::Objects;
 use crate::sys::task::{
-    OpenFd, TaskRef, UnixFacts, UNIX_OPT_INQ, UNIX_OPT_OOBINLINE, UNIX_OPT_RIGHTS_NOTRUNC,
+    OpenFd, TaskRef, UnixFacts, UnixFds, UNIX_OPT_INQ, UNIX_OPT_OOBINLINE, UNIX_OPT_RIGHTS_NOTRUNC,
     UNIX_OPT_TIMESTAMP, UNIX_OPT_TIMESTAMPING, UNIX_OPT_TIMESTAMPNS, UNIX_PATH_BOUND,
     UNIX_PATH_GONE,
 };
@@ -48,21 +52,40 @@ const SOCK_STREAM: u32 = bindings::sock_type_SOCK_STREAM;
 const SOCK_DGRAM: u32 = bindings::sock_type_SOCK_DGRAM;
 const SOCK_SEQPACKET: u32 = bindings::sock_type_SOCK_SEQPACKET;
 
+/// The most descriptors in flight saved in one socket's receive queue.
+const FLIGHT_MAX: usize = 4096;
+
 /// The buffers of one socket's state, allocated once per checkpoint of a descriptor table.
 pub(crate) struct Saver {
     facts: UnixFacts,
     data: VVec<u8>,
     lens: KVec<u32>,
     path: KVec<u8>,
+    /// The files in flight in the queue, with how many each skb carries.
+    fds: UnixFds,
+    /// The messages saved: length and number of descriptors carried.
+    msgs: KVec<(u32, u32)>,
+    /// The object id of each file in flight, in queue order.
+    ids: KVec<u32>,
+    /// The path of a file in flight.
+    fpath: KVec<u8>,
+    /// What a pipe in flight buffers, allocated at the first one.
+    pipe: Option<VVec<u8>>,
 }
 
 impl Saver {
     pub(crate) fn new() -> CkptResult<Self> {
+        let msgs = img::CKPT_UNIX_MSGS_MAX as usize;
         Ok(Saver {
             facts: UnixFacts::default(),
             data: VVec::with_capacity(img::CKPT_UNIX_QUEUE_MAX as usize, GFP_KERNEL_ACCOUNT)?,
-            lens: KVec::with_capacity(img::CKPT_UNIX_MSGS_MAX as usize, GFP_KERNEL_ACCOUNT)?,
+            lens: KVec::with_capacity(msgs, GFP_KERNEL_ACCOUNT)?,
             path: KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?,
+            fds: UnixFds::new(FLIGHT_MAX, msgs)?,
+            msgs: KVec::with_capacity(msgs, GFP_KERNEL_ACCOUNT)?,
+            ids: KVec::with_capacity(FLIGHT_MAX, GFP_KERNEL_ACCOUNT)?,
+            fpath: KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?,
+            pipe: None,
         })
     }
 }
@@ -82,6 +105,18 @@ pub(crate) struct Peers {
     accepted: RBTree<u64, (i32, u32)>,
     /// The task whose descriptors are being saved.
     pid: i32,
+    /// The open file descriptions that descriptors of the tree hold.
+    held: RBTree<u64, ()>,
+    /// The descriptions in flight saved with a `FILE` record of their own (fd
+    /// [`img::CKPT_FD_IN_FLIGHT`]).
+    flights: RBTree<u64, ()>,
+    /// Descriptions in flight that only a descriptor's records can save: the pid and fd of
+    /// the socket that first carries each, and what it is.
+    unheld: RBTree<u64, (i32, u32, &'static str)>,
+    /// The sockets saved whose receive queue carries descriptors.
+    with_fds: RBTree<u64, ()>,
+    /// The unix sockets carried in flight: the pid and fd of the socket that carries each.
+    carried: RBTree<u64, (i32, u32)>,
 }
 
 impl Peers {
@@ -92,7 +127,21 @@ impl Peers {
             listening: RBTree::new(),
             accepted: RBTree::new(),
             pid: 0,
+            held: RBTree::new(),
+            flights: RBTree::new(),
+            unheld: RBTree::new(),
+            with_fds: RBTree::new(),
+            carried: RBTree::new(),
         }
+    }
+
+    /// Notes that a descriptor of the tree holds the open file description `file`.
+    pub(crate) fn held(&mut self, file: u64) -> CkptResult {
+        if self.held.get(&file).is_none() {
+            self.held
+                .try_create_and_insert(file, (), GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(())
     }
 
     /// The descriptors saved from now on are those of task `pid`.
@@ -100,9 +149,27 @@ impl Peers {
         self.pid = pid;
     }
 
-    /// Refuses a socket whose peer is held by no descriptor of the tree, and a connected
-    /// socket with a name that no listening socket of the tree has.
+    /// Refuses a socket whose peer is held by no descriptor of the tree, a connected
+    /// socket with a name that no listening socket of the tree has, a description in flight
+    /// that only a descriptor could save and none holds, a unix socket in flight whose own
+    /// queue carries descriptors (a cycle for the kernel's garbage collector).
     pub(crate) fn check(&self) -> CkptResult {
+        for (file, &(pid, fd, what)) in self.unheld.iter() {
+            if self.held.get(file).is_none() {
+                refuse!(
+                    EOPNOTSUPP,
+                    "task {pid}: fd {fd}: unix socket with {what} in flight (SCM_RIGHTS) that no descriptor of the tree holds; not supported yet"
+                );
+            }
+        }
+        for (sk, &(pid, fd)) in self.carried.iter() {
+            if self.with_fds.get(sk).is_some() {
+                refuse!(
+                    EOPNOTSUPP,
+                    "task {pid}: fd {fd}: unix socket with a unix socket in flight (SCM_RIGHTS) that has descriptors in flight itself; not supported yet"
+                );
+            }
+        }
         for (peer, &(pid, fd)) in self.wanted.iter() {
             if self.met.get(peer).is_none() {
                 refuse!(
@@ -172,13 +239,6 @@ fn check_options(fd: u32, u: &UnixFacts) -> CkptResult {
             EOPNOTSUPP,
             "fd {fd}: unix socket with SO_PASSCRED, SO_PASSSEC or SO_PASSPIDFD set, or SO_PASSRIGHTS off (flags {:#x}); not saved yet",
             u.scm_flags
-        );
-    }
-    if u.fds_in_flight != 0 || u.with_fds != 0 {
-        refuse!(
-            EOPNOTSUPP,
-            "fd {fd}: unix socket with {} file descriptors in flight (SCM_RIGHTS) in its receive queue; not supported yet",
-            u.fds_in_flight
         );
     }
     if u.oob != 0 {
@@ -338,6 +398,159 @@ fn check_state(fd: u32, u: &UnixFacts) -> CkptResult {
     Ok(())
 }
 
+/// The messages of a queue to save, as (length, descriptors carried), into `out`: a
+/// datagram or seqpacket socket's as they are (`lens`, `counts`); a stream's `bytes` in
+/// runs: each skb that carries descriptors alone (a reader gets them with its bytes, and
+/// its read ends there), the skbs between merged (`lens` may miss the last skbs, which carry
+/// none: the rest of `bytes`).
+fn messages(
+    stream: bool,
+    bytes: u32,
+    lens: &[u32],
+    counts: &[u32],
+    out: &mut KVec<(u32, u32)>,
+) -> CkptResult {
+    out.clear();
+    if !stream {
+        for (&len, &n) in lens.iter().zip(counts) {
+            out.push((len, n), GFP_KERNEL_ACCOUNT)?;
+        }
+        return Ok(());
+    }
+    let (mut run, mut seen) = (0u32, 0u32);
+    for (&len, &n) in lens.iter().zip(counts) {
+        seen = seen.checked_add(len).ok_or(EINVAL)?;
+        if n == 0 {
+            run += len;
+            continue;
+        }
+        if run != 0 {
+            out.push((run, 0), GFP_KERNEL_ACCOUNT)?;
+        }
+        out.push((len, n), GFP_KERNEL_ACCOUNT)?;
+        run = 0;
+    }
+    run += bytes.checked_sub(seen).ok_or(EINVAL)?;
+    if run != 0 {
+        out.push((run, 0), GFP_KERNEL_ACCOUNT)?;
+    }
+    Ok(())
+}
+
+/// What a description in flight that no descriptor may hold is saved as, by its own `FILE`
+/// record: a regular file, directory or device by path, an anonymous pipe's end; `Err`
+/// with what it is for any other (a descriptor of the tree must hold it).
+fn flight_kind(o: &OpenFd, p: &[u8]) -> core::result::Result<u32, &'static str> {
+    let e = &o.facts;
+    // Whatever mode the kernel gives them.
+    if e.fs_magic == u64::from(ANON_INODE_FS_MAGIC) {
+        return Err("an anonymous inode (eventfd, epoll, timerfd, ...)");
+    }
+    let kind = match o.rec.mode & S_IFMT {
+        S_IFIFO if e.fs_magic == u64::from(PIPEFS_MAGIC) && e.pipe_id != 0 => {
+            return Ok(file_kind::PIPE)
+        }
+        S_IFIFO => return Err("a FIFO"),
+        S_IFSOCK => return Err("a socket"),
+        S_IFREG => file_kind::REGULAR,
+        S_IFDIR => file_kind::DIRECTORY,
+        S_IFCHR => file_kind::CHARDEV,
+        _ => return Err("a block device or file of no type"),
+    };
+    if e.unlinked != 0 {
+        return Err("a deleted file");
+    }
+    if e.internal != 0 || p.first() != Some(&b'/') || core::str::from_utf8(p).is_err() {
+        return Err("a file that no path reopens (memfd, shared memory)");
+    }
+    if kind == file_kind::CHARDEV && crate::sys::file::is_pty_master(o.rec.rdev) {
+        return Err("a pseudo-terminal master");
+    }
+    Ok(kind)
+}
+
+/// Saves what the queue of the socket at `fd` carries in flight (`fds`): the object id of
+/// each file into `ids`; a `FILE` record of fd [`img::CKPT_FD_IN_FLIGHT`] (after its pipe's
+/// `PIPE` record) for each description that [`flight_kind`] saves and no descriptor met so
+/// far holds; the others are left to the descriptors that must hold them
+/// ([`Peers::check`]).
+fn in_flight(
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+    fds: &UnixFds,
+    ids: &mut KVec<u32>,
+    path: &mut [u8],
+    pipe_buf: &mut Option<VVec<u8>>,
+    fd: u32,
+) -> CkptResult {
+    ids.clear();
+    for (i, f) in fds.files.iter().enumerate() {
+        let mut o = f
+            .open_fd(path)
+            .context(fmt!("fd {fd}: descriptor {i} in flight"))?;
+        o.fd = fd;
+        let file_id = o.facts.file_id;
+        ids.push(objs.id(file_id)?, GFP_KERNEL_ACCOUNT)?;
+        let pid = objs.unix.pid;
+        let sk = f.unix_sock();
+        if sk != 0 && objs.unix.carried.get(&sk).is_none() {
+            objs.unix
+                .carried
+                .try_create_and_insert(sk, (pid, fd), GFP_KERNEL_ACCOUNT)?;
+        }
+        let peers = &objs.unix;
+        if peers.held.get(&file_id).is_some()
+            || peers.flights.get(&file_id).is_some()
+            || peers.unheld.get(&file_id).is_some()
+        {
+            continue;
+        }
+        let p = &path[..o.rec.path_len as usize];
+        let kind = match flight_kind(&o, p) {
+            Ok(kind) => kind,
+            Err(what) => {
+                objs.unix.unheld.try_create_and_insert(
+                    file_id,
+                    (pid, fd, what),
+                    GFP_KERNEL_ACCOUNT,
+                )?;
+                continue;
+            }
+        };
+        if o.facts.owned != 0 || o.facts.signum != 0 {
+            refuse!(
+                EOPNOTSUPP,
+                "fd {fd}: unix socket with a descriptor in flight (SCM_RIGHTS) with an owner or signal (F_SETOWN, F_SETSIG) that no descriptor of the tree holds; not supported yet"
+            );
+        }
+        objs.unix
+            .flights
+            .try_create_and_insert(file_id, (), GFP_KERNEL_ACCOUNT)?;
+        o.rec.fd = img::CKPT_FD_IN_FLIGHT;
+        o.rec.cloexec = 0;
+        o.rec.obj = objs.id(file_id)?;
+        if kind == file_kind::PIPE {
+            let pipe = objs.id(o.facts.pipe_id)?;
+            crate::files::check_pipe_end(objs, &o, pipe)
+                .context(fmt!("descriptor {i} in flight"))?;
+            let buf = match pipe_buf {
+                Some(b) => b,
+                None => pipe_buf.insert(VVec::with_capacity(
+                    crate::files::PIPE_MAX,
+                    GFP_KERNEL_ACCOUNT,
+                )?),
+            };
+            crate::files::save_pipe(objs, w, fd, o.facts.pipe_id, buf, |b| f.pipe_data(b))?;
+            crate::files::made_again(w, &mut o, file_kind::PIPE, pipe)?;
+        } else {
+            o.rec.kind = kind;
+            o.rec.pipe = 0;
+            w.record(rec::FILE, &[o.rec.as_bytes(), p])?;
+        }
+    }
+    Ok(())
+}
+
 /// The `UNIX_SOCK` record (once per socket) and `FILE` record of the socket open at `o`.
 pub(crate) fn checkpoint(
     task: &TaskRef,
@@ -348,8 +561,21 @@ pub(crate) fn checkpoint(
 ) -> CkptResult {
     let fd = o.fd;
     let s = saver;
-    match task.unix_socket(fd, &mut s.facts, &mut s.data, &mut s.lens, &mut s.path) {
+    let read = task.unix_socket(
+        fd,
+        &mut s.facts,
+        &mut s.data,
+        &mut s.lens,
+        &mut s.path,
+        &mut s.fds,
+    );
+    match read {
         Ok(()) => {}
+        Err(e) if e == EMFILE => refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with more than {FLIGHT_MAX} descriptors in flight (SCM_RIGHTS), or some past its first {} skbs; not supported yet",
+            img::CKPT_UNIX_MSGS_MAX
+        ),
         Err(e) if e == E2BIG => refuse!(
             EOPNOTSUPP,
             "fd {fd}: unix socket with more than {} bytes or {} messages queued; not supported yet",
@@ -416,11 +642,18 @@ pub(crate) fn checkpoint(
             0
         };
         let stream = u.sock_type == SOCK_STREAM;
-        let nr_skbs = if stream {
-            u32::from(u.bytes != 0)
-        } else {
-            s.lens.len() as u32
-        };
+        messages(stream, u.bytes, &s.lens, &s.fds.counts, &mut s.msgs)?;
+        let nr_skbs = s.msgs.len() as u32;
+        if !s.fds.files.is_empty() {
+            let peers = &mut objs.unix;
+            if peers.with_fds.get(&u.sock).is_none() {
+                peers
+                    .with_fds
+                    .try_create_and_insert(u.sock, (), GFP_KERNEL_ACCOUNT)?;
+            }
+        }
+        // The descriptions in flight first: their records come before the socket's.
+        in_flight(objs, w, &s.fds, &mut s.ids, &mut s.fpath, &mut s.pipe, fd)?;
         let r = img::CkptUnixSockRec {
             id,
             sock_type: u.sock_type,
@@ -452,17 +685,28 @@ pub(crate) fn checkpoint(
         };
         w.record(rec::UNIX_SOCK, &[r.as_bytes(), name])?;
         let mut at = 0usize;
-        let whole = [s.data.len() as u32];
-        let lens: &[u32] = if stream {
-            &whole[..nr_skbs as usize]
-        } else {
-            &s.lens
-        };
-        for &len in lens {
+        for &(len, _) in s.msgs.iter() {
             let end = at + len as usize;
+            let data = s.data.get(at..end).ok_or(EINVAL)?;
             let skb = img::CkptSkbRec { len, __reserved: 0 };
-            w.record(rec::SKB, &[skb.as_bytes(), &s.data[at..end]])?;
+            w.record(rec::SKB, &[skb.as_bytes(), data])?;
             at = end;
+        }
+        let mut first = 0usize;
+        for (i, &(_, nr_fds)) in s.msgs.iter().enumerate() {
+            if nr_fds == 0 {
+                continue;
+            }
+            let end = first + nr_fds as usize;
+            let ids = s.ids.get(first..end).ok_or(EINVAL)?;
+            let f = img::CkptSkbFdsRec {
+                sock: id,
+                skb: i as u32,
+                nr_fds,
+                __reserved: 0,
+            };
+            w.record(rec::SKB_FDS, &[f.as_bytes(), ids.as_bytes()])?;
+            first = end;
         }
     }
     crate::files::made_again(w, o, file_kind::UNIX_SOCKET, id)
@@ -502,7 +746,7 @@ mod tests {
     #[test]
     fn options_are_checked() {
         assert!(check_options(3, &pair_end()).is_ok());
-        let changes: [fn(&mut UnixFacts); 14] = [
+        let changes: [fn(&mut UnixFacts); 13] = [
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMP,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMP | UNIX_OPT_TIMESTAMPNS,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMPING,
@@ -511,7 +755,6 @@ mod tests {
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_OOBINLINE,
             |u: &mut UnixFacts| u.scm_flags |= 1,
             |u: &mut UnixFacts| u.scm_flags = 0,
-            |u: &mut UnixFacts| u.fds_in_flight = 1,
             |u: &mut UnixFacts| u.oob = 1,
             |u: &mut UnixFacts| u.peek_off = 0,
             |u: &mut UnixFacts| u.sndtimeo = 1 << 62,
@@ -523,6 +766,23 @@ mod tests {
             change(&mut u);
             assert!(check_options(3, &u).is_err());
         }
+    }
+
+    #[test]
+    fn stream_runs_end_at_descriptors() {
+        let mut out = KVec::new();
+        // Datagrams as they are.
+        assert!(messages(false, 5, &[2, 3], &[0, 1], &mut out).is_ok());
+        assert_eq!(&out[..], &[(2, 0), (3, 1)]);
+        // A stream: the skb with fds alone, the others merged, the unlisted rest last.
+        assert!(messages(true, 20, &[1, 2, 3, 4], &[0, 0, 2, 0], &mut out).is_ok());
+        assert_eq!(&out[..], &[(3, 0), (3, 2), (14, 0)]);
+        assert!(messages(true, 6, &[6], &[0], &mut out).is_ok());
+        assert_eq!(&out[..], &[(6, 0)]);
+        assert!(messages(true, 0, &[], &[], &mut out).is_ok());
+        assert!(out.is_empty());
+        // Lengths beyond the bytes read: refused.
+        assert!(messages(true, 2, &[3], &[1], &mut out).is_err());
     }
 
     #[test]

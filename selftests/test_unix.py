@@ -156,10 +156,6 @@ def peer_outside_the_tree_refused():
         theirs.close()
 
 
-def descriptor_in_flight_refused():
-    refused("rights", "unix socket with 1 file descriptors in flight (SCM_RIGHTS)")
-
-
 def netlink_socket_refused():
     refused("netlink", "socket of family AF_NETLINK not supported yet")
 
@@ -204,8 +200,7 @@ if __name__ == "__main__":
         sockets_keep_their_data_and_boundaries,
         queued_under_a_lowered_sndbuf,
         peer_outside_the_tree_refused,
-        descriptor_in_flight_refused,
-        netlink_socket_refused,
+            netlink_socket_refused,
         backlog_not_accepted_refused,
         passcred_refused,
         read_options_refused,

@@ -101,6 +101,7 @@ pub mod rec {
     pub const INOTIFY_WATCH: u32 = 48;
     pub const FILE_LOCK: u32 = 39;
     pub const FOWN: u32 = 46;
+    pub const SKB_FDS: u32 = 49;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -141,6 +142,7 @@ pub mod rec {
             INOTIFY_WATCH => "INOTIFY_WATCH",
             FILE_LOCK => "FILE_LOCK",
             FOWN => "FOWN",
+            SKB_FDS => "SKB_FDS",
             _ => "UNKNOWN",
         }
     }
@@ -462,6 +464,8 @@ pub mod file_kind {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptFileRec {
+    /// The descriptor; [`CKPT_FD_IN_FLIGHT`] for an open file description that only
+    /// messages of a unix socket's receive queue hold (`SCM_RIGHTS`, see [`CkptSkbFdsRec`]).
     pub fd: i32,
     /// One of [`file_kind`].
     pub kind: u32,
@@ -575,6 +579,31 @@ pub struct CkptUnixSockRec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptSkbRec {
     pub len: u32,
+    pub __reserved: u32,
+}
+
+/// [`CkptFileRec::fd`] of a description no descriptor of the tree has, that messages in
+/// flight carry: written with the descriptors of the table being saved, before the
+/// `UNIX_SOCK` whose messages carry it; of kind [`file_kind::REGULAR`],
+/// [`file_kind::DIRECTORY`], [`file_kind::CHARDEV`] or [`file_kind::PIPE`] only, never
+/// close-on-exec.
+pub const CKPT_FD_IN_FLIGHT: i32 = -1;
+/// The most descriptors one message carries (`SCM_MAX_FD`).
+pub const CKPT_SKB_FDS_MAX: u32 = 253;
+
+/// `SKB_FDS`: the open file descriptions that message `skb` (an index into the `SKB`
+/// records of socket `sock`) carries in flight (`SCM_RIGHTS`), in the order they were
+/// sent; followed by `nr_fds` `u32`s, each the `obj` of a `FILE` record of the image
+/// (a descriptor's, or one of fd [`CKPT_FD_IN_FLIGHT`]). Right after the `SKB` records of
+/// its socket (or its other `SKB_FDS`), in increasing `skb`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSkbFdsRec {
+    /// The `UNIX_SOCK`'s id.
+    pub sock: u32,
+    pub skb: u32,
+    /// At most [`CKPT_SKB_FDS_MAX`], at least 1.
+    pub nr_fds: u32,
     pub __reserved: u32,
 }
 
@@ -1189,6 +1218,16 @@ impl Record for CkptSkbRec {
     fn trailer_len(&self) -> Result<usize, FieldError> {
         reserved_zero(self.__reserved)?;
         bounded("len", self.len, 0, CKPT_UNIX_QUEUE_MAX)
+    }
+}
+
+impl Record for CkptSkbFdsRec {
+    const KIND: u32 = rec::SKB_FDS;
+
+    /// The descriptions' ids.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved)?;
+        Ok(bounded("nr_fds", self.nr_fds, 1, CKPT_SKB_FDS_MAX)? * 4)
     }
 }
 

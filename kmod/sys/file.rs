@@ -9,6 +9,7 @@
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
+use kernel::alloc::VVec;
 use kernel::bindings;
 use kernel::fs::{File, LocalFile};
 use kernel::prelude::*;
@@ -35,6 +36,20 @@ extern "C" {
     fn ckpt_helper_file_may_exec(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_inode(file: *mut bindings::file, out: *mut InodeFacts);
     fn ckpt_helper_file_shmem_seals(file: *mut bindings::file, seals: *mut u32) -> i32;
+    fn ckpt_helper_file_facts(
+        file: *mut bindings::file,
+        rec: *mut crate::uapi::image::CkptFileRec,
+        out: *mut super::task::FdFacts,
+        path: *mut u8,
+        path_size: u32,
+    ) -> i32;
+    fn ckpt_helper_file_pipe_data(
+        file: *mut bindings::file,
+        buf: *mut u8,
+        size: u32,
+        capacity: *mut u32,
+    ) -> i32;
+    fn ckpt_helper_file_unix_sock(file: *mut bindings::file) -> u64;
 }
 
 /// An open file's inode, as `ckpt_helper_file_inode` reads it (`struct ckpt_h_inode`).
@@ -109,6 +124,58 @@ impl FileRef {
     pub(crate) fn shm_create(size: u64) -> Result<FileRef> {
         // SAFETY: the helper checks the size; it returns a new reference or an ERR_PTR.
         unsafe { FileRef::from_err_ptr(ckpt_helper_shm_create(size)) }
+    }
+
+    /// What a descriptor of it would show (`fd` 0, not close-on-exec): its `FILE` record's
+    /// kernel fields and its facts, its path into `path`.
+    pub(crate) fn open_fd(&self, path: &mut [u8]) -> Result<super::task::OpenFd> {
+        let mut o = super::task::OpenFd {
+            fd: 0,
+            rec: zerocopy::FromZeros::new_zeroed(),
+            facts: super::task::FdFacts::default(),
+        };
+        let size = u32::try_from(path.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the file is valid while `self` holds its reference; the out-pointers are
+        // writable, `path` for `size` bytes.
+        let ret = unsafe {
+            ckpt_helper_file_facts(
+                self.raw(),
+                &mut o.rec,
+                &mut o.facts,
+                path.as_mut_ptr(),
+                size,
+            )
+        };
+        check(ret as isize)?;
+        if o.rec.path_len >= size {
+            return Err(EINVAL);
+        }
+        Ok(o)
+    }
+
+    /// What is buffered in this pipe, into `buf` (whose capacity is the most taken: `E2BIG`
+    /// beyond); returns the pipe's capacity in bytes. `EINVAL` if it is no pipe.
+    pub(crate) fn pipe_data(&self, buf: &mut VVec<u8>) -> Result<u32> {
+        let mut capacity = 0;
+        buf.clear();
+        let room = u32::try_from(buf.capacity()).map_err(|_| EINVAL)?;
+        // SAFETY: the file is valid while referenced; `buf` has room for `room` bytes.
+        let ret = unsafe {
+            ckpt_helper_file_pipe_data(self.raw(), buf.as_mut_ptr(), room, &mut capacity)
+        };
+        let n = check(ret as isize)?;
+        if n > room as usize {
+            return Err(EINVAL);
+        }
+        // SAFETY: the helper initialised `n <= room` bytes.
+        unsafe { buf.inc_len(n) };
+        Ok(capacity)
+    }
+
+    /// The `struct sock` of this unix socket (identity only), 0 if it is no unix socket.
+    pub(crate) fn unix_sock(&self) -> u64 {
+        // SAFETY: the file is valid while referenced.
+        unsafe { ckpt_helper_file_unix_sock(self.raw()) }
     }
 
     /// Another reference on the same file (`get_file`).

@@ -19,6 +19,7 @@ use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::task::Task;
 
+use super::file::FileRef;
 use super::mm::MmRef;
 use super::{check, fill_growing};
 use crate::uapi::image as img;
@@ -939,6 +940,7 @@ extern "C" {
         max_msgs: u32,
         path: *mut u8,
         path_size: u32,
+        fds: *mut UnixFdsRaw,
     ) -> i32;
 
     fn ckpt_helper_task_fdinfo(
@@ -951,11 +953,44 @@ extern "C" {
     ) -> i32;
 }
 
+/// `struct ckpt_h_unix_fds`: where the helper puts the files a queue has in flight.
+#[repr(C)]
+struct UnixFdsRaw {
+    files: *mut *mut bindings::file,
+    counts: *mut u32,
+    max_files: u32,
+    nr_files: u32,
+}
+
+/// The descriptors in flight in a unix socket's receive queue, as
+/// [`TaskRef::unix_socket`] reads them.
+pub(crate) struct UnixFds {
+    /// Room for the helper's pointers.
+    raw: KVec<*mut bindings::file>,
+    /// The files, referenced, in queue order.
+    pub(crate) files: KVec<FileRef>,
+    /// How many files each message carries, as the lengths of [`TaskRef::unix_socket`].
+    pub(crate) counts: KVec<u32>,
+}
+
+impl UnixFds {
+    /// Room for `max_files` files in flight and `max_msgs` messages.
+    pub(crate) fn new(max_files: usize, max_msgs: usize) -> Result<Self> {
+        Ok(UnixFds {
+            raw: KVec::with_capacity(max_files, GFP_KERNEL_ACCOUNT)?,
+            files: KVec::with_capacity(max_files, GFP_KERNEL_ACCOUNT)?,
+            counts: KVec::with_capacity(max_msgs, GFP_KERNEL_ACCOUNT)?,
+        })
+    }
+}
+
 impl TaskRef {
     /// The unix socket open at `fd`: its facts into `out`, its receive queue into `buf`
-    /// (whose capacity is the most taken: `E2BIG` beyond), a datagram or seqpacket socket's
-    /// message lengths into `lens` (as many as its capacity), the path of the file it is
-    /// bound to into `path`. `ENOTSOCK` if `fd` is no socket.
+    /// (whose capacity is the most taken: `E2BIG` beyond), the lengths of its messages
+    /// (a stream's skbs) into `lens` (as many as its capacity: `E2BIG` beyond for a datagram
+    /// or seqpacket socket), the path of the file it is bound to into `path`, the files in
+    /// flight into `fds` (`EMFILE` beyond their room, or for a stream with fds in an skb past
+    /// the room of `lens`). `ENOTSOCK` if `fd` is no socket.
     pub(crate) fn unix_socket(
         &self,
         fd: u32,
@@ -963,14 +998,26 @@ impl TaskRef {
         buf: &mut VVec<u8>,
         lens: &mut KVec<u32>,
         path: &mut [u8],
+        fds: &mut UnixFds,
     ) -> Result {
         buf.clear();
         lens.clear();
+        fds.files.clear();
+        fds.counts.clear();
         let room = u32::try_from(buf.capacity()).map_err(|_| EINVAL)?;
-        let max_msgs = u32::try_from(lens.capacity()).map_err(|_| EINVAL)?;
+        let max_msgs =
+            u32::try_from(lens.capacity().min(fds.counts.capacity())).map_err(|_| EINVAL)?;
         let path_size = u32::try_from(path.len()).map_err(|_| EINVAL)?;
+        let max_files = fds.raw.capacity().min(fds.files.capacity());
+        let mut raw = UnixFdsRaw {
+            files: fds.raw.as_mut_ptr(),
+            counts: fds.counts.as_mut_ptr(),
+            max_files: u32::try_from(max_files).map_err(|_| EINVAL)?,
+            nr_files: 0,
+        };
         // SAFETY: the task is valid; `out` is writable; `buf` has room for `room` bytes,
-        // `lens` for `max_msgs` entries, `path` for `path_size` bytes.
+        // `lens` and `counts` for `max_msgs` entries, `path` for `path_size` bytes, `raw`
+        // for `max_files` pointers.
         let ret = unsafe {
             ckpt_helper_task_unix(
                 self.raw(),
@@ -982,27 +1029,42 @@ impl TaskRef {
                 max_msgs,
                 path.as_mut_ptr(),
                 path_size,
+                &mut raw,
             )
         };
+        // The references taken, whatever the result: released with `fds.files`.
+        for i in 0..(raw.nr_files as usize).min(max_files) {
+            // SAFETY: the helper wrote `nr_files` pointers, each a reference taken for us,
+            // in an ioctl (outside any `fdget_pos` region).
+            if let Some(f) = unsafe { FileRef::from_raw(*fds.raw.as_ptr().add(i)) } {
+                // Within the capacity reserved: no allocation.
+                let _ = fds.files.push(f, GFP_KERNEL_ACCOUNT);
+            }
+        }
         check(ret as isize)?;
-        // Message lengths of a datagram or seqpacket socket's queue; not of a listening one.
-        let msgs = out.sock != 0
-            && out.sock_type != bindings::sock_type_SOCK_STREAM
-            && out.state != img::unix_state::LISTENING;
+        let listening = out.state == img::unix_state::LISTENING;
         if out.bytes > room
             || out.path_len >= path_size
             || out.name_len as usize > out.name.len()
-            || (msgs && out.queued > max_msgs)
+            || raw.nr_files as usize > max_files
+            || (out.sock != 0
+                && out.sock_type != bindings::sock_type_SOCK_STREAM
+                && !listening
+                && out.queued > max_msgs)
         {
             return Err(EINVAL);
         }
-        // SAFETY: the helper initialised `bytes <= room` bytes of `buf` and, for `msgs`,
-        // `queued <= max_msgs` entries of `lens`.
+        let msgs = if out.sock != 0 && !listening {
+            out.queued.min(max_msgs) as usize
+        } else {
+            0
+        };
+        // SAFETY: the helper initialised `bytes <= room` bytes of `buf` and the first
+        // `min(queued, max_msgs)` entries of `lens` and `counts` of a socket not listening.
         unsafe {
             buf.inc_len(out.bytes as usize);
-            if msgs {
-                lens.inc_len(out.queued as usize);
-            }
+            lens.inc_len(msgs);
+            fds.counts.inc_len(msgs);
         }
         Ok(())
     }

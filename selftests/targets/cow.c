@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <grp.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -95,11 +93,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dir = argv[2];
-	if (argc > 3 && (setgroups(0, NULL) || setgid(atoi(argv[3])) || setuid(atoi(argv[3]))))
-		die("dropping to UID");
-	/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
-	if (prctl(PR_SET_DUMPABLE, 1))
-		die("PR_SET_DUMPABLE");
+	if (argc > 3)
+		drop_to(argv[3]);
 	block_usr_signals();
 	area = mmap(NULL, AREA_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);

@@ -82,15 +82,6 @@ static int flock_nb(int fd, int op)
 	return flock(fd, op | LOCK_NB) ? errno : 0;
 }
 
-static void drop_to(const char *uid)
-{
-	if (setgroups(0, NULL) || setgid(atoi(uid)) || setuid(atoi(uid)))
-		die("dropping to UID");
-	/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
-	if (prctl(PR_SET_DUMPABLE, 1))
-		die("PR_SET_DUMPABLE");
-}
-
 static void __attribute__((noreturn)) state(void)
 {
 	int ex, sh, px, ofd, shared;

@@ -12,10 +12,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "status.h"
@@ -82,6 +84,16 @@ static __attribute__((unused)) void wait_sig(int which)
 	sigaddset(&set, which);
 	if (sigwait(&set, &sig))
 		die("sigwait");
+}
+
+/* Becomes user UID (its gid too, no supplementary groups), still traceable by that user. */
+static __attribute__((unused)) void drop_to(const char *uid)
+{
+	if (setgroups(0, NULL) || setgid(atoi(uid)) || setuid(atoi(uid)))
+		die("dropping to UID");
+	/* setuid cleared the dumpable flag, which ckpt (ptrace) needs of its own user. */
+	if (prctl(PR_SET_DUMPABLE, 1))
+		die("PR_SET_DUMPABLE");
 }
 
 #endif

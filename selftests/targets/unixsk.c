@@ -23,7 +23,6 @@
  *                       each client connecting to either name gets "served " and what
  *                       it sent.
  *   unixsk outside DIR FD   holds FD, a socket whose peer the test keeps
- *   unixsk rights DIR   a socket pair with a descriptor in flight (SCM_RIGHTS)
  *   unixsk netlink DIR  an AF_NETLINK socket (TCP and UDP ones are test_inet.py's)
  *   unixsk backlog DIR  a listening socket with a connection not accepted yet
  *   unixsk passcred DIR a socket pair, one end with SO_PASSCRED
@@ -458,28 +457,6 @@ int main(int argc, char **argv)
 		buffers_mode();
 	if (!strcmp(argv[1], "outside") && argc == 4)
 		hold(atoi(argv[3]));
-	if (!strcmp(argv[1], "rights")) {
-		char c = 'r';
-		int sv[2], pp[2];
-		union {
-			struct cmsghdr h;
-			char b[CMSG_SPACE(sizeof(int))];
-		} u = { 0 };
-		struct iovec iov = { &c, 1 };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-				    .msg_controllen = sizeof(u.b) };
-		struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-
-		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || pipe(pp))
-			die("socketpair");
-		h->cmsg_level = SOL_SOCKET;
-		h->cmsg_type = SCM_RIGHTS;
-		h->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(h), &pp[0], sizeof(int));
-		if (sendmsg(sv[0], &m, 0) != 1)
-			die("sendmsg");
-		hold(sv[1]);
-	}
 	if (!strcmp(argv[1], "backlog")) {
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
 		int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);

@@ -69,6 +69,7 @@
 #define CKPT_REC_INOTIFY_WATCH	48
 #define CKPT_REC_FILE_LOCK	39
 #define CKPT_REC_FOWN		46
+#define CKPT_REC_SKB_FDS	49
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -285,7 +286,7 @@ struct ckpt_posix_timer_rec {
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
-	__s32 fd;
+	__s32 fd;		/* CKPT_FD_IN_FLIGHT: a description only messages hold */
 	__u32 kind;
 	__u32 flags;
 	__u32 cloexec;
@@ -350,6 +351,27 @@ struct ckpt_unix_sock_rec {
 /* SKB: one queued message of the UNIX_SOCK before it; followed by len bytes. */
 struct ckpt_skb_rec {
 	__u32 len;
+	__u32 __reserved;
+};
+
+/*
+ * ckpt_file_rec.fd of a description that only messages of a unix socket's
+ * receive queue hold (SCM_RIGHTS): written before the UNIX_SOCK whose
+ * messages carry it; a regular file, directory, device or pipe end only.
+ */
+#define CKPT_FD_IN_FLIGHT	(-1)
+#define CKPT_SKB_FDS_MAX	253	/* SCM_MAX_FD */
+
+/*
+ * SKB_FDS: the descriptions message skb (an index into the SKB records of
+ * socket sock) carries in flight, in the order sent; followed by nr_fds
+ * __u32 FILE obj ids. Right after the SKB records of its socket, in
+ * increasing skb.
+ */
+struct ckpt_skb_fds_rec {
+	__u32 sock;
+	__u32 skb;
+	__u32 nr_fds;
 	__u32 __reserved;
 };
 

@@ -377,6 +377,78 @@ const CASES: &[(&str, Edit, &str)] = &[
         },
         "a pending signal, and 30000001 ns to the next expiry, more than its interval",
     ),
+    (
+        "skb-fds-names-no-description",
+        |r| {
+            let i = nth(r, rec::SKB_FDS, 0);
+            let n = r[i].payload.len();
+            r[i].payload[n - 4..].copy_from_slice(&77u32.to_ne_bytes());
+        },
+        "message 0 carries description 77, which no FILE record has",
+    ),
+    (
+        "skb-fds-too-many",
+        |r| {
+            edit_nth(r, rec::SKB_FDS, 0, |f: &mut img::CkptSkbFdsRec| {
+                f.nr_fds = 254
+            })
+        },
+        "nr_fds",
+    ),
+    (
+        "skb-fds-none",
+        |r| {
+            edit_nth(r, rec::SKB_FDS, 0, |f: &mut img::CkptSkbFdsRec| {
+                f.nr_fds = 0
+            })
+        },
+        "nr_fds",
+    ),
+    (
+        "skb-fds-beyond-the-queue",
+        |r| edit_nth(r, rec::SKB_FDS, 0, |f: &mut img::CkptSkbFdsRec| f.skb = 1),
+        "message 1 out of order or beyond its 1 messages",
+    ),
+    (
+        "skb-fds-of-another-socket",
+        |r| edit_nth(r, rec::SKB_FDS, 0, |f: &mut img::CkptSkbFdsRec| f.sock = 20),
+        "SKB_FDS record of unix socket 20: not right after its UNIX_SOCK and SKB records",
+    ),
+    (
+        "skb-fds-description-0",
+        |r| {
+            let i = nth(r, rec::SKB_FDS, 0);
+            let n = r[i].payload.len();
+            r[i].payload[n - 4..].copy_from_slice(&0u32.to_ne_bytes());
+        },
+        "SKB_FDS record of unix socket 19: description 0",
+    ),
+    (
+        "in-flight-file-of-a-socket",
+        |r| {
+            let i = fd_at(r, img::CKPT_FD_IN_FLIGHT);
+            edit(r, i, |f: &mut img::CkptFileRec| {
+                f.kind = img::file_kind::UNIX_SOCKET
+            });
+        },
+        "FILE record of description 18 in flight: kind 8 is not a regular file",
+    ),
+    (
+        "in-flight-file-close-on-exec",
+        |r| {
+            let i = fd_at(r, img::CKPT_FD_IN_FLIGHT);
+            edit(r, i, |f: &mut img::CkptFileRec| f.cloexec = 1);
+        },
+        "FILE record of description 18 in flight: close-on-exec",
+    ),
+    (
+        "in-flight-pipe-without-its-pipe",
+        |r| {
+            let i = fd_at(r, img::CKPT_FD_IN_FLIGHT);
+            edit(r, i, |f: &mut img::CkptFileRec| f.pipe = 99);
+        },
+        "refers to pipe 99 before its PIPE record",
+    ),
 ];
 
 /// The hostile images: (name, bytes, a part of the reason `rstr` must give).

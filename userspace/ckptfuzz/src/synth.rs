@@ -5,7 +5,8 @@
 //! signal, an interval timer and two POSIX timers, a pipe, a file, a unix socket pair
 //! with a queued message each way, an eventfd, a timerfd and a signalfd, a listening TCP
 //! socket, an epoll watching the eventfd, a FIFO, a deleted file with a hole, a sealed
-//! memfd, a UDP socket, its memory of an
+//! memfd, a UDP socket, a datagram pair whose message carries a pipe's write end (only
+//! in flight) and /dev/null's description (fd 0), its memory of an
 //! anonymous area with one page, a mapped file and its vDSO, then its registers.
 
 use zerocopy::{FromZeros, IntoBytes};
@@ -339,6 +340,44 @@ fn kinds_of_files(put: &mut impl FnMut(u32, &[u8], &[u8])) {
     let mut f = file(15, file_kind::INOTIFY, 17, 0, b"");
     f.flags = libc::O_NONBLOCK as u32;
     put(rec::FILE, f.as_bytes(), &[]);
+
+    // A pipe's write end that only a message holds, then a datagram pair (fds 16, 17)
+    // whose one message carries it and /dev/null's description (fd 0) in flight.
+    let p = img::CkptPipeRec {
+        id: 18,
+        capacity: 65536,
+        len: 0,
+        __reserved: 0,
+    };
+    put(rec::PIPE, p.as_bytes(), &[]);
+    let mut f = file(img::CKPT_FD_IN_FLIGHT, file_kind::PIPE, 18, 18, b"");
+    (f.flags, f.mode) = (libc::O_WRONLY as u32, libc::S_IFIFO | 0o600);
+    put(rec::FILE, f.as_bytes(), &[]);
+    for (id, peer, fd) in [(19u32, 20u32, 16), (20, 19, 17)] {
+        let mut u = img::CkptUnixSockRec::new_zeroed();
+        (u.id, u.peer, u.sock_type) = (id, peer, libc::SOCK_DGRAM as u32);
+        (u.state, u.nr_skbs) = (img::unix_state::CONNECTED, u32::from(id == 19));
+        put(rec::UNIX_SOCK, u.as_bytes(), &[]);
+        if id == 19 {
+            let skb = img::CkptSkbRec {
+                len: 3,
+                __reserved: 0,
+            };
+            put(rec::SKB, skb.as_bytes(), b"fds");
+            let r = img::CkptSkbFdsRec {
+                sock: 19,
+                skb: 0,
+                nr_fds: 2,
+                __reserved: 0,
+            };
+            put(rec::SKB_FDS, r.as_bytes(), [18u32, 1].as_bytes());
+        }
+        put(
+            rec::FILE,
+            file(fd, file_kind::UNIX_SOCKET, id, id, b"").as_bytes(),
+            &[],
+        );
+    }
 }
 
 #[cfg(test)]
@@ -366,7 +405,7 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 57);
+        assert_eq!(kinds.len(), 65);
         assert_eq!(kinds[3], "TASK_ATTRS");
         assert_eq!(
             (&kinds[10], &kinds[11]),
@@ -379,7 +418,7 @@ mod tests {
             (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
         );
         assert_eq!(
-            (&kinds[28], &kinds[30], &kinds[53]),
+            (&kinds[28], &kinds[30], &kinds[61]),
             (&"INET_SOCK".into(), &"FOWN".into(), &"PAGES".into())
         );
         let new: Vec<_> = kinds[31..48].iter().map(|k| k.as_str().unwrap()).collect();
@@ -405,6 +444,21 @@ mod tests {
                 "FILE"
             ]
         );
+        let fds: Vec<_> = kinds[48..57].iter().map(|k| k.as_str().unwrap()).collect();
+        assert_eq!(
+            fds,
+            [
+                "PIPE",
+                "FILE",
+                "UNIX_SOCK",
+                "SKB",
+                "SKB_FDS",
+                "FILE",
+                "UNIX_SOCK",
+                "FILE",
+                "XSTATE"
+            ]
+        );
         assert_eq!(image.inotify[&17].watches[1].wd, 3);
         assert_eq!(image.anonfds.len(), 3);
         assert_eq!(image.fowns[&8].rec.signum, libc::SIGRTMIN() + 1);
@@ -420,10 +474,18 @@ mod tests {
         let m = image.deleted[&15].memfd.as_ref().unwrap();
         assert_eq!(m.name, "synth");
         let files = t.files.as_ref().unwrap();
-        let kinds: Vec<u32> = files[files.len() - 6..]
+        let kinds: Vec<u32> = files[files.len() - 8..]
             .iter()
             .map(|f| f.rec.kind)
             .collect();
-        assert_eq!(kinds, [9, 11, 13, 12, 10, 14]);
+        assert_eq!(kinds, [9, 11, 13, 12, 10, 14, 8, 8]);
+        // The pipe end in flight is no descriptor's: a description of its own.
+        assert_eq!(image.flights.len(), 1);
+        assert_eq!(
+            image.flights[0].rec.fd,
+            ckptlib::abi::image::CKPT_FD_IN_FLIGHT
+        );
+        assert_eq!(image.unix[&19].fds, [vec![18, 1]]);
+        assert!(image.unix[&20].fds.is_empty());
     }
 }

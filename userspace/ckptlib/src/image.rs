@@ -307,6 +307,12 @@ pub enum Rec {
         /// The message.
         data: Vec<u8>,
     },
+    /// The descriptions a message carries in flight (`SCM_RIGHTS`).
+    SkbFds {
+        fds: img::CkptSkbFdsRec,
+        /// Their `FILE.obj` ids, in the order sent.
+        objs: Vec<u32>,
+    },
     /// An eventfd, timerfd or signalfd.
     Anonfd(crate::anonfd::AnonFd),
     /// An epoll's interest list.
@@ -383,6 +389,7 @@ impl Rec {
             Rec::File { .. } => rec::FILE,
             Rec::UnixSock { .. } => rec::UNIX_SOCK,
             Rec::Skb { .. } => rec::SKB,
+            Rec::SkbFds { .. } => rec::SKB_FDS,
             Rec::Anonfd(a) => a.kind(),
             Rec::Epoll { .. } => rec::EPOLL,
             Rec::Xstate { .. } => rec::XSTATE,
@@ -529,6 +536,14 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 skb,
                 data: data.to_vec(),
             }
+        }
+        rec::SKB_FDS => {
+            let (fds, rest) = fixed::<img::CkptSkbFdsRec>(p)?;
+            let objs = rest
+                .chunks_exact(4)
+                .map(|c| u32::from_ne_bytes(c.try_into().expect("4 bytes")))
+                .collect();
+            Rec::SkbFds { fds, objs }
         }
         rec::EVENTFD => Rec::Anonfd(crate::anonfd::AnonFd::Eventfd(fixed(p)?.0)),
         rec::TIMERFD => Rec::Anonfd(crate::anonfd::AnonFd::Timerfd(fixed(p)?.0)),

@@ -92,6 +92,11 @@ impl Refs {
         Ok(())
     }
 
+    /// Whether a `FILE` record read so far is of description `obj`.
+    pub fn described(&self, obj: u32) -> bool {
+        self.descs.contains_key(&obj)
+    }
+
     /// Checks a `FILE` record against the descriptions and pipes of the ones before it.
     pub fn file(&mut self, f: &img::CkptFileRec) -> Result<()> {
         let fd = f.fd;

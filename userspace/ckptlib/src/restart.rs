@@ -40,8 +40,12 @@ pub struct UnixImage {
     pub sock: img::CkptUnixSockRec,
     /// The name to bind: a path, or an abstract name starting with a NUL; empty for none.
     pub name: Vec<u8>,
-    /// Its receive queue, oldest first: one entry per message (a stream's bytes in one).
+    /// Its receive queue, oldest first: one entry per message (a stream's bytes in runs,
+    /// each skb that carries descriptors alone).
     pub queue: Vec<Vec<u8>>,
+    /// The descriptions each message of `queue` carries in flight (`SCM_RIGHTS`), by
+    /// `FILE.obj`, in the order sent; empty for most.
+    pub fds: Vec<Vec<u32>>,
     /// The id of the open file description (`FILE.obj`) that is this socket, once a `FILE`
     /// record names it; 0 before. One description only: `rstr` makes the socket once.
     pub obj: u32,
@@ -101,6 +105,9 @@ pub struct Image {
     pub inotify: HashMap<u32, InotifyImage>,
     /// Owners and signals of descriptions (`FOWN`), by description (`FILE.obj`).
     pub fowns: HashMap<u32, crate::fown::Fown>,
+    /// The descriptions that only messages in flight hold (`FILE` records of fd
+    /// [`img::CKPT_FD_IN_FLIGHT`]), in image order.
+    pub flights: Vec<OpenFile>,
 }
 
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
@@ -210,11 +217,13 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         epolls,
         deleted,
         inotify,
-        refs: _,
+        refs,
         locks: _,
         fowns,
+        flights,
     } = objs;
     crate::unix::check_pairs(&unix)?;
+    crate::unix::check_in_flight(&unix, &refs)?;
     crate::fown::check_owners(&tree, &fowns)?;
     crate::epoll::fill_order(&epolls)?;
     Ok(Image {
@@ -230,6 +239,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         deleted,
         inotify,
         fowns,
+        flights,
     })
 }
 
@@ -312,6 +322,7 @@ struct Objects {
     refs: crate::refs::Refs,
     locks: crate::locks::Seen,
     fowns: HashMap<u32, crate::fown::Fown>,
+    flights: Vec<OpenFile>,
 }
 
 fn read_task<R: Read + Seek>(
@@ -332,6 +343,7 @@ fn read_task<R: Read + Seek>(
         refs,
         locks: seen_locks,
         fowns,
+        flights,
     } = objs;
     // An object's records come with the first task that has it.
     let mut first = |kind: u32, id: u32| seen.insert((kind, id));
@@ -431,12 +443,15 @@ fn read_task<R: Read + Seek>(
     let mut files = Vec::new();
     let mut saved_epolls = Vec::new();
     let mut locks = Vec::new();
+    // The socket whose SKB_FDS may come next, and the message after its last one.
+    let mut fds_for: Option<(u32, u32)> = None;
     while table
         && matches!(
             r,
             Rec::File { .. }
                 | Rec::Pipe { .. }
                 | Rec::UnixSock { .. }
+                | Rec::SkbFds { .. }
                 | Rec::Anonfd(_)
                 | Rec::InetSock(_)
                 | Rec::Epoll { .. }
@@ -449,7 +464,31 @@ fn read_task<R: Read + Seek>(
         )
     {
         refs.record(&r)?;
+        let after_skbs = fds_for.take();
         match r {
+            Rec::SkbFds { fds, objs } => {
+                let (sock, from) = after_skbs.filter(|&(sock, _)| sock == fds.sock).with_context(
+                    || {
+                        format!(
+                            "SKB_FDS record of unix socket {}: not right after its UNIX_SOCK and SKB records",
+                            fds.sock
+                        )
+                    },
+                )?;
+                let u = unix.get_mut(&sock).expect("read just before");
+                ensure!(
+                    fds.skb >= from && (fds.skb as usize) < u.queue.len(),
+                    "SKB_FDS record of unix socket {sock}: message {} out of order or beyond its {} messages",
+                    fds.skb,
+                    u.queue.len()
+                );
+                ensure!(
+                    objs.iter().all(|&o| o != 0),
+                    "SKB_FDS record of unix socket {sock}: description 0"
+                );
+                u.fds[fds.skb as usize] = objs;
+                fds_for = Some((sock, fds.skb + 1));
+            }
             Rec::Pipe { pipe: p, data } => {
                 ensure!(
                     p.capacity <= 1 << 30,
@@ -497,11 +536,13 @@ fn read_task<R: Read + Seek>(
                 let u = UnixImage {
                     sock,
                     name,
+                    fds: vec![Vec::new(); queue.len()],
                     queue,
                     obj: 0,
                 };
                 crate::unix::check_socket(&u)?;
                 unix.insert(sock.id, u);
+                fds_for = Some((sock.id, 0));
             }
             Rec::Anonfd(a) => {
                 a.check()?;
@@ -553,7 +594,11 @@ fn read_task<R: Read + Seek>(
                     file.obj
                 );
                 crate::deleted::check_file(&file, deleted)?;
-                files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
+                if file.fd == img::CKPT_FD_IN_FLIGHT {
+                    flights.push(crate::unix::read_flight(file, &path, pipes)?);
+                } else {
+                    files.push(read_file(file, &path, pipes, unix, anonfds, files.last())?)
+                }
             }
             Rec::Deleted(d) => crate::deleted::add_file(deleted, d)?,
             Rec::Memfd { memfd, name } => crate::deleted::add_memfd(deleted, memfd, &name)?,
@@ -700,7 +745,7 @@ impl Memory {
     }
 }
 
-fn read_file(
+pub(crate) fn read_file(
     f: img::CkptFileRec,
     path: &[u8],
     pipes: &HashMap<u32, PipeImage>,
@@ -879,6 +924,7 @@ mod tests {
             sock,
             name: Vec::new(),
             queue: Vec::new(),
+            fds: Vec::new(),
             obj: 0,
         };
         let mut unix = HashMap::from([(7, u)]);

@@ -6,9 +6,9 @@
 
 use std::collections::HashMap;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 
-use crate::abi::image::{self as img, unix_state};
+use crate::abi::image::{self as img, file_kind, unix_state};
 use crate::restart::UnixImage;
 
 use img::unix_mirrored_shutdown as mirrored;
@@ -197,6 +197,53 @@ pub fn check_pairs(unix: &HashMap<u32, UnixImage>) -> Result<()> {
     Ok(())
 }
 
+/// A `FILE` record of fd [`img::CKPT_FD_IN_FLIGHT`]: a description only messages in flight
+/// hold, of a kind `rstr` makes from the record alone (a regular file, directory or device
+/// by path, an anonymous pipe's end), never close-on-exec.
+pub fn read_flight(
+    f: img::CkptFileRec,
+    path: &[u8],
+    pipes: &HashMap<u32, crate::restart::PipeImage>,
+) -> Result<crate::restart::OpenFile> {
+    let obj = f.obj;
+    ensure!(
+        matches!(
+            f.kind,
+            file_kind::REGULAR | file_kind::DIRECTORY | file_kind::CHARDEV | file_kind::PIPE
+        ),
+        "FILE record of description {obj} in flight: kind {} is not a regular file, directory, device or pipe",
+        f.kind
+    );
+    ensure!(
+        f.cloexec == 0,
+        "FILE record of description {obj} in flight: close-on-exec"
+    );
+    let mut f = f;
+    // `read_file` checks the rest as a descriptor's (number 0: no order, no table).
+    f.fd = 0;
+    let (mut unix, anonfds) = (HashMap::new(), HashMap::new());
+    let mut o = crate::restart::read_file(f, path, pipes, &mut unix, &anonfds, None)
+        .with_context(|| format!("description {obj} in flight"))?;
+    o.rec.fd = img::CKPT_FD_IN_FLIGHT;
+    Ok(o)
+}
+
+/// Every description a message carries is one the image has (a descriptor's `FILE`, or one
+/// in flight).
+pub fn check_in_flight(unix: &HashMap<u32, UnixImage>, refs: &crate::refs::Refs) -> Result<()> {
+    for u in unix.values() {
+        for (i, objs) in u.fds.iter().enumerate() {
+            if let Some(o) = objs.iter().find(|&&o| !refs.described(o)) {
+                bail!(
+                    "SKB_FDS record of unix socket {}: message {i} carries description {o}, which no FILE record has",
+                    u.sock.id
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +263,7 @@ mod tests {
             sock: s,
             name: Vec::new(),
             queue: Vec::new(),
+            fds: Vec::new(),
             obj: 0,
         }
     }

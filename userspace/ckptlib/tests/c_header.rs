@@ -104,7 +104,8 @@ fn probe(header: &str, structs: &[Struct], consts: &[Const]) -> String {
 #define FIELD(s, f, ok) printf("field %s.%s %zu %zu %d\n", #s, #f, offsetof(struct s, f), \
 			       sizeof(((struct s *)0)->f), (int)(ok))
 #define STRUCT(s) printf("struct %s %zu %zu\n", #s, sizeof(struct s), _Alignof(struct s))
-#define INT(c) printf("const %s %llu\n", #c, (unsigned long long)(c))
+#define INT(c) ((c) < 0 ? printf("const %s %lld\n", #c, (long long)(c)) \
+		       : printf("const %s %llu\n", #c, (unsigned long long)(c)))
 #define STR(c) printf("const %s %s\n", #c, c)
 #define BYTES(c) bytes(#c, c, sizeof(c) - 1)
 static __attribute__((unused)) void bytes(const char *name, const char *v, size_t n)

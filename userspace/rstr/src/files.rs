@@ -296,6 +296,22 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
             next = at + 1;
         }
     }
+    // The descriptions only messages in flight hold, then the messages that carry them.
+    for f in &image.flights {
+        if fds.contains_key(&f.rec.obj) {
+            continue;
+        }
+        let what = || format!("description {} in flight", f.rec.obj);
+        let fd = if f.rec.kind == file_kind::PIPE {
+            pipe_end(image, f, &mut pipes).with_context(what)?
+        } else {
+            open_file(f).with_context(what)?
+        };
+        let at = park_at(fd.as_fd(), next)?;
+        fds.insert(f.rec.obj, at);
+        next = at + 1;
+    }
+    crate::unix::fill_deferred(image, &mut sockets, &fds)?;
     deleted.finish()?;
     // Every object exists: the epolls' items can be added.
     crate::epoll::fill(image, &fds, &given_at)?;
@@ -471,7 +487,8 @@ pub fn room_for(image: &Image, top: RawFd) -> Result<()> {
         .flatten()
         .filter_map(|t| t.files.as_ref())
         .map(Vec::len)
-        .sum();
+        .sum::<usize>()
+        + image.flights.len();
     let need = u64::try_from(top).unwrap_or(0) + 3 + files as u64 + 16;
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit(RLIMIT_NOFILE)")?;
     if need <= soft {

@@ -22,7 +22,7 @@
 //! `SO_*BUFFORCE` is tried when the limits (`net.core.wmem_max`) cap the plain ones.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileTypeExt;
 
 use anyhow::{bail, ensure, Context, Result};
@@ -31,8 +31,9 @@ use ckptlib::restart::{Image, OpenFile, UnixImage};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::socket::{
-    bind, connect, getsockopt, recv, send, setsockopt, shutdown, socket, socketpair, sockopt,
-    AddressFamily, GetSockOpt, MsgFlags, SetSockOpt, Shutdown, SockFlag, SockType, UnixAddr,
+    bind, connect, getsockopt, recv, send, sendmsg, setsockopt, shutdown, socket, socketpair,
+    sockopt, AddressFamily, ControlMessage, GetSockOpt, MsgFlags, SetSockOpt, Shutdown, SockFlag,
+    SockType, UnixAddr,
 };
 
 /// The sockets made ahead of their own descriptor: the other end of a pair, a listener
@@ -42,6 +43,9 @@ use nix::sys::socket::{
 pub struct Made {
     ends: HashMap<u32, OwnedFd>,
     listeners: HashMap<u32, OwnedFd>,
+    /// The pairs whose queues carry descriptors in flight, by socket id and its peer's:
+    /// filled once every object is made ([`fill_deferred`]).
+    deferred: Vec<(OwnedFd, u32, OwnedFd, u32)>,
 }
 
 impl Made {
@@ -101,7 +105,7 @@ fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
             }
             let (a, b) = socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
                 .context("socketpair")?;
-            fill(&a, u, &b, p)?;
+            fill_or_defer(&a, u, &b, p, made)?;
             made.ends.insert(p.sock.id, b);
             Ok(a)
         }
@@ -139,15 +143,54 @@ fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
     }
 }
 
+/// [`fill`]s the pair now, or once every object is made if a queue of it carries
+/// descriptors in flight (copies of both ends kept in `made` until then).
+fn fill_or_defer(
+    a: &OwnedFd,
+    u: &UnixImage,
+    b: &OwnedFd,
+    p: &UnixImage,
+    made: &mut Made,
+) -> Result<()> {
+    let carries = |x: &UnixImage| x.fds.iter().any(|f| !f.is_empty());
+    if !carries(u) && !carries(p) {
+        return fill(a, u, b, p, &HashMap::new());
+    }
+    let (ca, cb) = (
+        a.try_clone().context("dup of a socket")?,
+        b.try_clone().context("dup of its peer")?,
+    );
+    made.deferred.push((ca, u.sock.id, cb, p.sock.id));
+    Ok(())
+}
+
+/// Fills the pairs whose queues carry descriptors in flight, now that every object of the
+/// image is made, at its parked descriptor (`parked`, by `FILE.obj`).
+pub fn fill_deferred(image: &Image, made: &mut Made, parked: &HashMap<u32, RawFd>) -> Result<()> {
+    for (a, u, b, p) in made.deferred.drain(..) {
+        let (u, p) = (&image.unix[&u], &image.unix[&p]);
+        fill(&a, u, &b, p, parked).with_context(|| format!("unix socket {}", u.sock.id))?;
+    }
+    Ok(())
+}
+
 /// Sets `a` (socket `u`) and `b` (its peer `p`) as they were: what each had to read, sent
-/// by the other, with room enough in the sender's buffer; then the buffer sizes saved (the
-/// kernel lets `SO_SNDBUF` be lowered below what is queued) and the shutdown state.
-fn fill(a: &OwnedFd, u: &UnixImage, b: &OwnedFd, p: &UnixImage) -> Result<()> {
+/// by the other, with room enough in the sender's buffer, each message with the
+/// descriptors it carried (`parked`: the objects, by `FILE.obj`); then the buffer sizes
+/// saved (the kernel lets `SO_SNDBUF` be lowered below what is queued) and the shutdown
+/// state.
+fn fill(
+    a: &OwnedFd,
+    u: &UnixImage,
+    b: &OwnedFd,
+    p: &UnixImage,
+    parked: &HashMap<u32, RawFd>,
+) -> Result<()> {
     let peer = || format!("its peer {}", p.sock.id);
     room(b, p, u)?;
     room(a, u, p).with_context(peer)?;
-    refill(b, u)?;
-    refill(a, p).with_context(peer)?;
+    refill(b, u, parked)?;
+    refill(a, p, parked).with_context(peer)?;
     buffers(a, u)?;
     buffers(b, p).with_context(peer)?;
     apply_shutdown(a, u.sock.shutdown)?;
@@ -224,7 +267,7 @@ fn accepted(image: &Image, id: u32, listener: &OwnedFd, made: &mut Made) -> Resu
         got[..n] == token,
         "the connection accepted from its listener is another process's (it connected during the restart): restart refused"
     );
-    fill(&s, server, &c, client)?;
+    fill_or_defer(&s, server, &c, client, made)?;
     made.ends.insert(server.sock.id, s);
     made.ends.insert(client.sock.id, c);
     Ok(())
@@ -279,16 +322,37 @@ where
     Ok(())
 }
 
+/// The descriptors to send again with message `i` of `u`: the parked objects it carried.
+fn carried(u: &UnixImage, i: usize, parked: &HashMap<u32, RawFd>) -> Result<Vec<RawFd>> {
+    let objs = u.fds.get(i).map_or(&[][..], Vec::as_slice);
+    objs.iter()
+        .map(|o| {
+            parked.get(o).copied().with_context(|| {
+                format!("message {i} carries description {o}, which was not made (given by --fd?)")
+            })
+        })
+        .collect()
+}
+
 /// Sends `u`'s saved queue from `from`, its peer: a stream's bytes until all are sent, each
-/// message of a datagram or seqpacket socket whole. Never blocks: a queue that no longer
-/// fits fails with the numbers.
-fn refill(from: &OwnedFd, u: &UnixImage) -> Result<()> {
+/// message of a datagram or seqpacket socket whole, each with the descriptors it carried
+/// in flight (`SCM_RIGHTS`, with the message's first bytes). Never blocks: a queue that no
+/// longer fits fails with the numbers.
+fn refill(from: &OwnedFd, u: &UnixImage, parked: &HashMap<u32, RawFd>) -> Result<()> {
     let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
     let stream = u.sock.sock_type as i32 == libc::SOCK_STREAM;
     for (i, m) in u.queue.iter().enumerate() {
         let mut at = 0;
+        let mut fds = carried(u, i, parked)?;
         loop {
-            let n = match send(from.as_raw_fd(), &m[at..], flags) {
+            let sent = if fds.is_empty() {
+                send(from.as_raw_fd(), &m[at..], flags)
+            } else {
+                let iov = [std::io::IoSlice::new(&m[at..])];
+                let cmsg = [ControlMessage::ScmRights(&fds)];
+                sendmsg::<()>(from.as_raw_fd(), &iov, &cmsg, flags, None)
+            };
+            let n = match sent {
                 Ok(n) => n,
                 Err(Errno::EINTR) => continue,
                 Err(e) => {
@@ -301,6 +365,8 @@ fn refill(from: &OwnedFd, u: &UnixImage) -> Result<()> {
                 }
             };
             at += n;
+            // Sent with the first bytes: not again.
+            fds.clear();
             if !stream {
                 ensure!(
                     n == m.len(),

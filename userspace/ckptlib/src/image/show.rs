@@ -139,6 +139,11 @@ pub enum Decoded {
         len: u32,
         fnv1a64: String,
     },
+    SkbFds {
+        sock: u32,
+        skb: u32,
+        objs: Vec<u32>,
+    },
     Eventfd {
         id: u32,
         count: u64,
@@ -476,6 +481,11 @@ impl From<&Rec> for Decoded {
             Rec::Skb { skb, data } => Decoded::Skb {
                 len: skb.len,
                 fnv1a64: hex(fnv1a64(data)),
+            },
+            Rec::SkbFds { fds, objs } => Decoded::SkbFds {
+                sock: fds.sock,
+                skb: fds.skb,
+                objs: objs.clone(),
             },
             Rec::Task(t) => Decoded::Task {
                 pid: t.pid,
