@@ -4,7 +4,6 @@
 //! the known images of ckptlib's view tests: what it prints (the library's view, exactly),
 //! its exit status, and that the record dump `ckpt show IMAGE [--json]` is unchanged.
 
-#[allow(dead_code)]
 #[path = "../../ckptlib/tests/common/views_image.rs"]
 mod views_image;
 
@@ -70,7 +69,10 @@ fn a_failed_image_exits_non_zero_with_its_error() {
     let o = ckpt_show(&img, &["--errors", "--json"]);
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!((&v["complete"], &v["errors"][0]["errno"]), (&false.into(), &95.into()));
+    assert_eq!(
+        (&v["complete"], &v["errors"][0]["errno"]),
+        (&false.into(), &95.into())
+    );
     // Another view shows the tree, then fails as the record dump does.
     let o = ckpt_show(&img, &["--ps"]);
     assert_eq!(o.status.code(), Some(1));
@@ -95,7 +97,11 @@ fn views_read_standard_input_and_one_at_a_time() {
     assert_eq!(v["processes"][0]["threads"], serde_json::json!([100, 101]));
     let img = scratch("two", &bytes);
     let o = ckpt_show(&img, &["--ps", "--mems"]);
-    assert_eq!(o.status.code(), Some(2), "two views at once are refused: {o:?}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "two views at once are refused: {o:?}"
+    );
 }
 
 #[test]
@@ -108,7 +114,12 @@ fn the_record_dump_is_unchanged() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 55, "one object per record");
-    assert_eq!((&lines[0]["type"], &lines[54]["type"]), (&"HEADER".into(), &"TAIL".into()));
+    assert_eq!(
+        (&lines[0]["type"], &lines[54]["type"]),
+        (&"HEADER".into(), &"TAIL".into())
+    );
     let o = ckpt_show(&img, &[]);
-    assert!(stdout(&o).lines().any(|l| l.starts_with("FILE    fd 5 regular /tmp/data pos 1234")));
+    assert!(stdout(&o)
+        .lines()
+        .any(|l| l.starts_with("FILE    fd 5 regular /tmp/data pos 1234")));
 }

@@ -429,13 +429,13 @@ impl Contents {
         let object = key.and_then(|k| self.objects.get(&k));
         let (peers, queued_bytes) = match object {
             Some(Rec::Pipe { pipe, .. }) => (
-                refs(&|g| {
-                    matches!(g.kind, file_kind::PIPE | file_kind::FIFO) && g.pipe == pipe.id
-                }),
+                refs(&|g| matches!(g.kind, file_kind::PIPE | file_kind::FIFO) && g.pipe == pipe.id),
                 Some(u64::from(pipe.len)),
             ),
             Some(Rec::UnixSock { sock, .. }) => (
-                refs(&|g| g.kind == file_kind::UNIX_SOCKET && sock.peer != 0 && g.pipe == sock.peer),
+                refs(&|g| {
+                    g.kind == file_kind::UNIX_SOCKET && sock.peer != 0 && g.pipe == sock.peer
+                }),
                 self.queued.get(&sock.id).map(|q| q.1),
             ),
             _ => (Vec::new(), None),
@@ -548,7 +548,8 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 const CUT: &str = "not in the image, which ends before its records (see --errors)";
 
 fn name(comm: &Option<String>) -> String {
-    comm.as_deref().map_or_else(String::new, |c| format!(" ({c})"))
+    comm.as_deref()
+        .map_or_else(String::new, |c| format!(" ({c})"))
 }
 
 /// `--ps`: the tree of processes.
@@ -598,8 +599,7 @@ impl Ps {
             } else {
                 ""
             }
-        )
-        ;
+        );
         let _ = writeln!(
             s,
             "{:>7} {:>7} {:>7} {:>7} {:>4} {:<8} {:>6}  COMMAND",
@@ -851,7 +851,10 @@ impl Fd {
             }) => format!("{clock}, next in {value} s, every {interval} s, {ticks} unread"),
             Some(Decoded::Signalfd { mask, .. }) => format!("signals {mask}"),
             Some(Decoded::InetSock(i)) => {
-                let peer = i.peer.as_ref().map_or(String::new(), |p| format!(" to {p}"));
+                let peer = i
+                    .peer
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(" to {p}"));
                 format!("{} {} {}{peer}", i.protocol, i.state, i.addr)
             }
             Some(Decoded::Epoll { items, .. }) => format!(

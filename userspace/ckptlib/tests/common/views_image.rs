@@ -157,7 +157,11 @@ fn records(fail: bool) -> Vec<Raw> {
     ];
     let mut out = vec![
         raw(rec::HEADER, &h, &[]),
-        raw(rec::TREE, &img::CkptTreeRec { nr: 5, flags: 0 }, entries.as_bytes()),
+        raw(
+            rec::TREE,
+            &img::CkptTreeRec { nr: 5, flags: 0 },
+            entries.as_bytes(),
+        ),
     ];
 
     out.extend(task(PARENT, PARENT, 1, b"parent", true, true));
@@ -168,9 +172,25 @@ fn records(fail: bool) -> Vec<Raw> {
         __reserved: 0,
     };
     out.push(raw(rec::PIPE, &pipe, b"hello"));
-    out.push(file(0, file_kind::CHARDEV, libc::O_RDWR, 1, 0, 0, b"/dev/null"));
+    out.push(file(
+        0,
+        file_kind::CHARDEV,
+        libc::O_RDWR,
+        1,
+        0,
+        0,
+        b"/dev/null",
+    ));
     out.push(file(3, file_kind::PIPE, libc::O_RDONLY, 2, 1, 0, b""));
-    out.push(file(5, file_kind::REGULAR, libc::O_RDWR, 3, 0, 1234, b"/tmp/data"));
+    out.push(file(
+        5,
+        file_kind::REGULAR,
+        libc::O_RDWR,
+        3,
+        0,
+        1234,
+        b"/tmp/data",
+    ));
     out.extend(unix(7, 8, b"abcdef"));
     out.push(file(6, file_kind::UNIX_SOCKET, libc::O_RDWR, 4, 7, 0, b""));
     out.push(xstate());
@@ -200,7 +220,15 @@ fn records(fail: bool) -> Vec<Raw> {
     out.extend(child);
     out.extend(unix(8, 7, b""));
     out.push(file(3, file_kind::PIPE, libc::O_WRONLY, 5, 1, 0, b""));
-    out.push(file(5, file_kind::REGULAR, libc::O_RDWR, 3, 0, 1234, b"/tmp/data"));
+    out.push(file(
+        5,
+        file_kind::REGULAR,
+        libc::O_RDWR,
+        3,
+        0,
+        1234,
+        b"/tmp/data",
+    ));
     out.push(file(6, file_kind::UNIX_SOCKET, libc::O_RDWR, 6, 8, 0, b""));
     out.push(xstate());
     out.extend(memory(
