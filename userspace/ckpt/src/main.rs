@@ -76,6 +76,10 @@ enum Command {
     /// what it could read (and, for a view, what it shows of that part). At most one
     /// view at a time; the field names of each view's --json are listed in
     /// Documentation/image.rst, "Views".
+    ///
+    /// Examples: `ckpt show IMAGE --ps` (which processes, as a tree); `ckpt show IMAGE --mems
+    /// --json | jq '.processes[].pages_saved'`; a refused checkpoint written to standard
+    /// output keeps its ERROR record: `ckpt PID > IMAGE || ckpt show IMAGE --errors`.
     #[command(group(clap::ArgGroup::new("view").multiple(false)))]
     Show {
         /// The image; `-` reads standard input.

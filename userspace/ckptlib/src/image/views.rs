@@ -981,7 +981,10 @@ impl Summary {
             "image version {}, kernel {}, {} in {}{}",
             self.image_version
                 .map_or_else(|| "?".to_string(), |v| v.to_string()),
-            self.kernel_release.as_deref().unwrap_or("?"),
+            self.kernel_release
+                .as_deref()
+                .filter(|k| !k.is_empty())
+                .unwrap_or("?"),
             plural(self.tasks as u64, "task", "tasks"),
             plural(self.processes as u64, "process", "processes"),
             if self.container { " (container)" } else { "" }
