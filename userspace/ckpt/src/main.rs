@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 
 use ckptlib::checkpoint::{self, StoppedTree};
 use ckptlib::device::Device;
-use ckptlib::image::{self, Decoded, Rec};
+use ckptlib::image::{self, views, Decoded, Rec};
 use output::Output;
 
 /// Checkpoint a process with the in-kernel checkpoint/restart module (ckpt.ko).
@@ -68,17 +68,48 @@ struct CheckpointArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Decode an image record by record (like CRIU's crit), for people or with --json.
+    /// Decode an image: record by record (like CRIU's crit), or as one of the views below
+    /// (like crit x), for people or with --json.
     ///
     /// Checks the framing and every length as it goes; an image that is truncated,
     /// corrupt or that ends with an ERROR record makes it exit non-zero after printing
-    /// what it could read.
+    /// what it could read (and, for a view, what it shows of that part). At most one
+    /// view at a time; the field names of each view's --json are listed in
+    /// Documentation/image.rst, "Views".
+    ///
+    /// Examples: `ckpt show IMAGE --ps` (which processes, as a tree); `ckpt show IMAGE --mems
+    /// --json | jq '.processes[].pages_saved'`; a refused checkpoint written to standard
+    /// output keeps its ERROR record: `ckpt PID > IMAGE || ckpt show IMAGE --errors`.
+    #[command(group(clap::ArgGroup::new("view").multiple(false)))]
     Show {
         /// The image; `-` reads standard input.
         image: PathBuf,
-        /// One JSON object per record, one per line.
+        /// One JSON object per record, one per line; with a view, the view as one JSON
+        /// object.
         #[arg(long)]
         json: bool,
+        /// The process tree, as `ps f` draws it: pid, parent, process group, session,
+        /// threads, state (running, stopped by a signal, zombie), uid and command.
+        #[arg(long, group = "view")]
+        ps: bool,
+        /// Per process, its memory areas: start-end, size, protection, kind (anonymous,
+        /// file, heap, stack, vdso...), file, and how many pages of it the image holds.
+        #[arg(long, group = "view")]
+        mems: bool,
+        /// Per process, its descriptors: number, kind, access, offset, the id of its
+        /// open file description, and what it is (a file's path; a pipe's bytes queued and
+        /// its other ends; a socket's state, peer and queue; an eventfd's count...).
+        #[arg(long, group = "view")]
+        fds: bool,
+        /// How many records of each kind and their bytes, the total, the image version,
+        /// how the image ends (TAIL, ERROR) and the pages of memory saved.
+        #[arg(long, group = "view")]
+        summary: bool,
+        /// Why the checkpoint failed: the image's ERROR record (errno, reason, the task
+        /// whose records it cut short), or where a truncated or corrupt image stops
+        /// being readable. Exits non-zero if there is one, 0 for a complete image.
+        #[arg(long, group = "view")]
+        errors: bool,
     },
     /// Ask the loaded module for its ABI and image format versions.
     ///
@@ -99,7 +130,29 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Version { json }) => version(json),
-        Some(Command::Show { image, json }) => show(&image, json),
+        Some(Command::Show {
+            image,
+            json,
+            ps,
+            mems,
+            fds,
+            summary,
+            errors,
+        }) => {
+            let view = [
+                (ps, View::Ps),
+                (mems, View::Mems),
+                (fds, View::Fds),
+                (summary, View::Summary),
+                (errors, View::Errors),
+            ]
+            .into_iter()
+            .find_map(|(on, v)| on.then_some(v));
+            match view {
+                None => show(&image, json),
+                Some(v) => show_view(&image, v, json),
+            }
+        }
         None => {
             let Some(pid) = cli.checkpoint.pid else {
                 bail!("which process? usage: ckpt [--kill] PID [-o IMAGE] (see ckpt --help)")
@@ -163,13 +216,60 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(path: &PathBuf, json: bool) -> Result<ExitCode> {
+/// The image to show, buffered: a file, or standard input for `-`.
+fn open_image(path: &PathBuf) -> Result<io::BufReader<Box<dyn io::Read>>> {
     let input: Box<dyn io::Read> = if path.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
         Box::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
     };
-    let mut records = image::RecordReader::new(io::BufReader::with_capacity(1 << 20, input));
+    Ok(io::BufReader::with_capacity(1 << 20, input))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum View {
+    Ps,
+    Mems,
+    Fds,
+    Summary,
+    Errors,
+}
+
+/// One view of the image (ckptlib::image::views), as text or one JSON object. Exits as
+/// the record dump does, non-zero for an image that is not complete; `--errors` only
+/// through its exit status.
+fn show_view(path: &PathBuf, view: View, json: bool) -> Result<ExitCode> {
+    let c = views::Contents::read(open_image(path)?);
+    fn put<T: serde::Serialize>(v: &T, text: impl FnOnce(&T) -> String, json: bool) -> Result<()> {
+        let s = if json {
+            serde_json::to_string(v)? + "\n"
+        } else {
+            text(v)
+        };
+        io::stdout().lock().write_all(s.as_bytes())?;
+        Ok(())
+    }
+    match view {
+        View::Ps => put(&c.ps(), views::Ps::text, json)?,
+        View::Mems => put(&c.mems(), views::Mems::text, json)?,
+        View::Fds => put(&c.fds(), views::Fds::text, json)?,
+        View::Summary => put(&c.summary(), views::Summary::text, json)?,
+        View::Errors => {
+            let e = c.errors();
+            put(&e, views::Errors::text, json)?;
+            return Ok(if e.complete {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+    }
+    c.check()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(path: &PathBuf, json: bool) -> Result<ExitCode> {
+    let mut records = image::RecordReader::new(open_image(path)?);
     // Every check is the reader's: it fails on the first record that is wrong, after the
     // records before it are printed.
     let mut rd = image::ImageReader::new(&mut records);

@@ -23,6 +23,7 @@ use zerocopy::{FromBytes, IntoBytes};
 use crate::abi::image::{self as img, rec, Record as _};
 
 mod show;
+pub mod views;
 pub use show::{Decoded, Sigaction, TreeTask};
 
 /// One record: its type and its payload, padding removed.

@@ -13,7 +13,7 @@ fn hex(v: u64) -> String {
     format!("{v:#x}")
 }
 
-fn vma_kind_name(k: u32) -> &'static str {
+pub(super) fn vma_kind_name(k: u32) -> &'static str {
     match k {
         vma_kind::ANON_PRIVATE => "anon-private",
         vma_kind::ANON_SHARED => "anon-shared",
@@ -29,7 +29,7 @@ fn vma_kind_name(k: u32) -> &'static str {
     }
 }
 
-fn file_kind_name(k: u32) -> &'static str {
+pub(super) fn file_kind_name(k: u32) -> &'static str {
     match k {
         file_kind::REGULAR => "regular",
         file_kind::CHARDEV => "chardev",
@@ -361,7 +361,7 @@ pub enum Decoded {
     Fown(crate::fown::Shown),
 }
 
-fn prot_str(p: u32) -> String {
+pub(super) fn prot_str(p: u32) -> String {
     let mut s = String::new();
     s.push(if p & 1 != 0 { 'r' } else { '-' });
     s.push(if p & 2 != 0 { 'w' } else { '-' });
