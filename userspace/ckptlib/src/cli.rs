@@ -41,10 +41,8 @@ pub fn parse<C: Parser>() -> C {
     if let Some(dir) = matches.get_one::<PathBuf>(GENERATE_DOCS) {
         let cmd = C::command();
         let name = cmd.get_name().to_owned();
-        std::process::exit(match run(&name, || manual::generate(cmd, dir)) {
-            code if code == ExitCode::SUCCESS => 0,
-            _ => 1,
-        });
+        let done = run(&name, || manual::generate(cmd, dir)) == ExitCode::SUCCESS;
+        std::process::exit(if done { 0 } else { 1 });
     }
     C::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut C::command()).exit())
 }
