@@ -36,6 +36,7 @@ use output::Output;
 /// incomplete image.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about, args_conflicts_with_subcommands = true)]
+#[command(after_long_help = include_str!("after-help.txt"))]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -123,7 +124,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = ckptlib::cli::parse();
     ckptlib::cli::run("ckpt", || run(cli))
 }
 

@@ -87,6 +87,7 @@ use clap::Parser;
 /// stops (Ctrl-Z) rstr stops too, and `fg` continues both.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
+#[command(after_long_help = include_str!("after-help.txt"))]
 struct Cli {
     /// The image to restart from; `-` reads it from standard input.
     image: PathBuf,
@@ -107,7 +108,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = ckptlib::cli::parse();
     ckptlib::cli::run("rstr", || {
         supervise::run(supervise::Options {
             image: cli.image,
