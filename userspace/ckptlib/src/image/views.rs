@@ -227,6 +227,8 @@ impl Contents {
                     Rec::File { file, path } => t.files.push((file, lossy(&path))),
                     Rec::Vma { vma, path } => t.vmas.push((vma, lossy(&path))),
                     Rec::Pages { pages, .. } => t.pages.push((pages.addr, pages.nr_pages)),
+                    // Its contents saved with another memory's, but its own page.
+                    Rec::PagesRef(r) => t.pages.push((r.addr, r.nr_pages)),
                     Rec::Xstate { .. } => t.xstate = true,
                     Rec::Regs(_) => t.regs = true,
                     _ => {}
