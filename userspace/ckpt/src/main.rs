@@ -69,8 +69,7 @@ struct CheckpointArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Decode an image: record by record (like CRIU's crit), or as one of the views below
-    /// (like crit x), for people or with --json.
+    /// Decode an image, record by record or as a view (as CRIU's crit and crit x do).
     ///
     /// Checks the framing and every length as it goes; an image that is truncated,
     /// corrupt or that ends with an ERROR record makes it exit non-zero after printing
