@@ -18,7 +18,7 @@ use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 pub mod image;
 
 /// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
-pub const CKPT_ABI_VERSION: u32 = 3;
+pub const CKPT_ABI_VERSION: u32 = 4;
 
 /// Version of the image format the module writes and reads.
 pub const CKPT_IMAGE_VERSION: u32 = 6;
@@ -69,6 +69,45 @@ pub struct CkptCheckpointArgs {
     /// The module checks that the list is the whole tree: no thread, child or sharer of
     /// an object (fd table, fs, signal handlers) is left out.
     pub tasks: u64,
+    /// Where the module writes its log, lines of text (what it saved, why it refused); read
+    /// only when `log_level` is not 0. A file, pipe or socket open for writing.
+    pub log_fd: i32,
+    /// [`CKPT_LOG_NONE`], [`CKPT_LOG_INFO`] or [`CKPT_LOG_DEBUG`].
+    pub log_level: u32,
+    /// Address of a [`CkptStats`] the module updates as it goes (after each record), so that
+    /// another thread of the caller can show progress; 0 for none.
+    pub stats: u64,
+}
+
+/// [`CkptCheckpointArgs::log_level`], [`CkptRestartArgs::log_level`]: no log.
+pub const CKPT_LOG_NONE: u32 = 0;
+/// One line per task (what was saved or restored: records, areas, pages, descriptors) and
+/// one per refusal.
+pub const CKPT_LOG_INFO: u32 = 1;
+/// Also one line per descriptor and per memory area.
+pub const CKPT_LOG_DEBUG: u32 = 2;
+
+/// Figures of a checkpoint, updated by the module while it writes the image
+/// ([`CkptCheckpointArgs::stats`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptStats {
+    /// Live tasks whose records are all written.
+    pub tasks: u64,
+    /// Descriptors saved (`FILE` records of a descriptor).
+    pub files: u64,
+    /// Memory areas saved (`VMA` records).
+    pub vmas: u64,
+    /// Pages looked at: every page of the areas whose contents are saved.
+    pub pages_scanned: u64,
+    /// Pages whose contents the image holds (`PAGES`).
+    pub pages_written: u64,
+    /// Pages written as a reference to contents saved earlier (`PAGES_REF`).
+    pub pages_shared: u64,
+    /// Records written.
+    pub records: u64,
+    /// Bytes of image written.
+    pub bytes: u64,
 }
 
 /// [`CkptCheckpointArgs::flags`]: `pid` is the init of a pid namespace; pids are saved as
@@ -86,6 +125,14 @@ pub const CKPT_CHECKPOINT_REFUSE: u64 = 1 << 1;
 /// records, then succeed (no `TAIL`: this is not an image). `ckpt` runs `rstr`'s plan of the
 /// tree on them first, to refuse at checkpoint a tree that restart could not build.
 pub const CKPT_CHECKPOINT_TREE_ONLY: u64 = 1 << 2;
+
+/// [`CkptCheckpointArgs::flags`]: a dry run. The module checks the tree as for a checkpoint
+/// and walks all of its state, but writes nothing (`fd` must be -1) and reads no page, and
+/// does not stop at the first thing it cannot save: every reason found goes to `reason`,
+/// one per line (the last line says how many more did not fit). Succeeds when a
+/// checkpoint would; fails with `EOPNOTSUPP` otherwise. Not with `CKPT_CHECKPOINT_REFUSE`
+/// or `CKPT_CHECKPOINT_TREE_ONLY`.
+pub const CKPT_CHECKPOINT_CHECK: u64 = 1 << 3;
 
 /// [`CkptCheckpointArgs::flags`] bits 32 to 63: the most bytes, in MiB, of content of
 /// deleted files (and memfds) one image may hold, data only (holes are not counted); 0 for
@@ -140,6 +187,10 @@ pub struct CkptRestartArgs {
     /// creates the children, which inherit them copy-on-write, so that the pages a parent
     /// and its children share stay shared.
     pub kept: u64,
+    /// As [`CkptCheckpointArgs::log_fd`]: what the module restored, and why it failed.
+    pub log_fd: i32,
+    /// As [`CkptCheckpointArgs::log_level`].
+    pub log_level: u32,
 }
 
 /// One area of [`CkptRestartArgs::kept`]: `[start, end)`.

@@ -12,7 +12,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CKPT_ABI_VERSION	3
+#define CKPT_ABI_VERSION	4
 #define CKPT_IMAGE_VERSION	6
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
@@ -43,11 +43,31 @@ struct ckpt_checkpoint_args {
 	__u32 reason_len;
 	__u32 nr_tasks;		/* 1..CKPT_MAX_TASKS */
 	__u64 tasks;		/* user pointer to __s32[nr_tasks] */
+	__s32 log_fd;		/* the module's log, lines of text */
+	__u32 log_level;	/* CKPT_LOG_*; 0: @log_fd unused */
+	__u64 stats;		/* user pointer to struct ckpt_stats, or 0 */
+};
+
+#define CKPT_LOG_NONE	0
+#define CKPT_LOG_INFO	1	/* a line per task and per refusal */
+#define CKPT_LOG_DEBUG	2	/* and per descriptor and memory area */
+
+/* Figures of a checkpoint, updated by the module after each record. */
+struct ckpt_stats {
+	__u64 tasks;
+	__u64 files;
+	__u64 vmas;
+	__u64 pages_scanned;
+	__u64 pages_written;	/* PAGES */
+	__u64 pages_shared;	/* PAGES_REF */
+	__u64 records;
+	__u64 bytes;
 };
 
 #define CKPT_CHECKPOINT_CONTAINER	(1ULL << 0)	/* @pid is a pid namespace's init */
 #define CKPT_CHECKPOINT_REFUSE		(1ULL << 1)	/* end the image with @reason */
 #define CKPT_CHECKPOINT_TREE_ONLY	(1ULL << 2)	/* HEADER and TREE only */
+#define CKPT_CHECKPOINT_CHECK		(1ULL << 3)	/* dry run: every reason, no image */
 #define CKPT_MAX_TASKS			(1U << 16)
 /* flags bits 32..63: deleted files' content limit in MiB (0: the default) */
 #define CKPT_CHECKPOINT_DELETED_MAX_SHIFT	32
@@ -75,6 +95,8 @@ struct ckpt_restart_args {
 	__u32 nr_kept;		/* entries of @kept, at most CKPT_RESTART_MAX_KEPT */
 	__u64 kept;		/* user pointer to struct ckpt_area[nr_kept]: private
 				 * anonymous areas already in place, kept as they are */
+	__s32 log_fd;		/* as ckpt_checkpoint_args */
+	__u32 log_level;
 };
 
 /* An area of ckpt_restart_args.kept: [start, end). */

@@ -199,14 +199,13 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
     // A file appears when the image is complete (a failed or killed ckpt leaves the old
     // one as it was; killed, it also leaves IMAGE.partial-PID).
     let out = Output::open(&args.output)?;
-    checkpoint::checkpoint(
-        &dev,
-        &target,
-        args.container,
-        refusal.as_deref(),
-        out.fd(),
-        args.deleted_max,
-    )?;
+    let opts = checkpoint::Options {
+        container: args.container,
+        refusal: refusal.as_deref(),
+        deleted_max: args.deleted_max,
+        ..Default::default()
+    };
+    checkpoint::checkpoint(&dev, &target, &opts, out.fd())?;
     out.commit()?;
     ckptlib::phase::mark("checkpointed");
     if args.kill {

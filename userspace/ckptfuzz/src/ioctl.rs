@@ -721,6 +721,8 @@ impl<'a> Worker<'a> {
                     mm_sharers: 0,
                     nr_kept: 0,
                     kept: 0,
+                    log_fd: -1,
+                    log_level: abi::CKPT_LOG_NONE,
                 };
                 self.apply(&mut args, sets);
                 let reason = args.reason;
@@ -745,6 +747,9 @@ impl<'a> Worker<'a> {
                     reason_len: REASON_ROOM as u32,
                     nr_tasks: 1,
                     tasks: self.tasks.as_ptr() as u64,
+                    log_fd: -1,
+                    log_level: abi::CKPT_LOG_NONE,
+                    stats: 0,
                 };
                 self.apply(&mut args, sets);
                 if reason_is_ours(args.reason, &self.reason[..]) {

@@ -352,34 +352,84 @@ impl Drop for Stopped {
     }
 }
 
-/// Asks the module to write the image of the stopped tree to `out`; `container` if its
-/// root is the init of a pid namespace to be saved whole. With a `refusal` (state only the
-/// caller sees, such as SysV IPC in use), the module ends the image with it and fails.
-/// `deleted_max`: the most bytes of deleted files' data the image may hold (else 64 MiB).
+/// How to take a checkpoint, beyond the tree and where the image goes.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// The tree's root is the init of a pid namespace, saved whole.
+    pub container: bool,
+    /// State only the caller sees (such as SysV IPC in use) that cannot be saved: the
+    /// module ends the image with it and fails.
+    pub refusal: Option<&'a str>,
+    /// The most bytes of deleted files' data the image may hold (else 64 MiB).
+    pub deleted_max: Option<u64>,
+    /// Where the module writes its log lines, and of which level (`CKPT_LOG_*`).
+    pub log: Option<(BorrowedFd<'a>, u32)>,
+    /// Figures the module keeps up to date while it writes.
+    pub stats: Option<&'a crate::sys::LiveStats>,
+}
+
+impl Options<'_> {
+    fn flags(&self) -> Result<u64> {
+        let mut flags = match self.deleted_max {
+            Some(bytes) => crate::deleted::limit_flags(bytes)?,
+            None => 0,
+        };
+        if self.container {
+            flags |= abi::CKPT_CHECKPOINT_CONTAINER;
+        }
+        if self.refusal.is_some() {
+            flags |= abi::CKPT_CHECKPOINT_REFUSE;
+        }
+        Ok(flags)
+    }
+}
+
+/// Asks the module to write the image of the stopped tree to `out`.
 pub fn checkpoint(
     dev: &Device,
     tree: &StoppedTree,
-    container: bool,
-    refusal: Option<&str>,
+    opts: &Options<'_>,
     out: BorrowedFd<'_>,
-    deleted_max: Option<u64>,
 ) -> Result<()> {
-    let limit = match deleted_max {
-        Some(bytes) => crate::deleted::limit_flags(bytes)?,
-        None => 0,
+    let mut reason = [0u8; abi::image::CKPT_REASON_MAX as usize + 1];
+    call(dev, tree, opts.flags()?, opts, Some(out), &mut reason)
+}
+
+/// Room for the reasons of a check: 128 of the longest, more of the usual.
+const CHECK_ROOM: usize = 128 * (abi::image::CKPT_REASON_MAX as usize + 1);
+
+/// A dry run of the checkpoint (`CKPT_CHECKPOINT_CHECK`): every reason the module finds not
+/// to checkpoint the stopped tree, none if it would; nothing is written. `opts.refusal` is
+/// not given to the module (the caller adds it to the list).
+pub fn check(dev: &Device, tree: &StoppedTree, opts: &Options<'_>) -> Result<Vec<String>> {
+    let opts = Options {
+        refusal: None,
+        ..*opts
     };
-    let flags = limit
-        | if container {
-            abi::CKPT_CHECKPOINT_CONTAINER
-        } else {
-            0
+    let flags = opts.flags()? | abi::CKPT_CHECKPOINT_CHECK;
+    let mut reason = vec![0u8; CHECK_ROOM];
+    let tids = tree.tids();
+    let log = opts.log;
+    match crate::sys::checkpoint(
+        dev.file().as_fd(),
+        tids,
+        None,
+        flags,
+        &mut reason,
+        log,
+        opts.stats,
+    ) {
+        Ok(()) => Ok(Vec::new()),
+        Err(nix::Error::EOPNOTSUPP) => Ok(crate::image::c_str(&reason)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()),
+        Err(e) => {
+            let why = crate::image::c_str(&reason);
+            bail!("check of {} failed: {why}: {} ({e:?})", tree.root(), e.desc())
         }
-        | if refusal.is_some() {
-            abi::CKPT_CHECKPOINT_REFUSE
-        } else {
-            0
-        };
-    call(dev, tree, flags, refusal, out)
+    }
 }
 
 /// The `TREE` record's entries of the stopped tree, as the module checks and writes them
@@ -398,7 +448,16 @@ pub fn tree_entries(
     if container {
         flags |= abi::CKPT_CHECKPOINT_CONTAINER;
     }
-    call(dev, tree, flags, None, std::os::fd::AsFd::as_fd(&f))?;
+    let mut reason = [0u8; abi::image::CKPT_REASON_MAX as usize + 1];
+    let opts = Options::default();
+    call(
+        dev,
+        tree,
+        flags,
+        &opts,
+        Some(std::os::fd::AsFd::as_fd(&f)),
+        &mut reason,
+    )?;
     f.rewind()?;
     let mut rd = crate::image::RecordReader::new(std::io::BufReader::new(f));
     for kind in [abi::image::rec::HEADER, abi::image::rec::TREE] {
@@ -417,19 +476,27 @@ fn call(
     dev: &Device,
     tree: &StoppedTree,
     flags: u64,
-    refusal: Option<&str>,
-    out: BorrowedFd<'_>,
+    opts: &Options<'_>,
+    out: Option<BorrowedFd<'_>>,
+    reason: &mut [u8],
 ) -> Result<()> {
-    let mut reason = [0u8; abi::image::CKPT_REASON_MAX as usize + 1];
-    if let Some(r) = refusal {
+    if let Some(r) = opts.refusal.filter(|_| flags & abi::CKPT_CHECKPOINT_REFUSE != 0) {
         let n = r.len().min(reason.len() - 1);
         reason[..n].copy_from_slice(&r.as_bytes()[..n]);
     }
     let tids = tree.tids();
-    match crate::sys::checkpoint(dev.file().as_fd(), tids, out, flags, &mut reason) {
+    match crate::sys::checkpoint(
+        dev.file().as_fd(),
+        tids,
+        out,
+        flags,
+        reason,
+        opts.log,
+        opts.stats,
+    ) {
         Ok(_) => Ok(()),
         Err(e) => {
-            let why = crate::image::c_str(&reason);
+            let why = crate::image::c_str(reason);
             if why.is_empty() {
                 bail!("checkpoint of {} failed: {}", tree.root(), e.desc())
             }

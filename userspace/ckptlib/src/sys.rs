@@ -26,27 +26,61 @@ pub fn version(dev: BorrowedFd<'_>) -> nix::Result<abi::CkptVersion> {
     Ok(raw)
 }
 
-/// `CKPT_IOC_CHECKPOINT` of the tasks `tids` (the root first) into `out`; on failure the
-/// module writes its reason, NUL-terminated, into `reason`.
+/// The figures the module updates while a checkpoint runs (`struct ckpt_stats`), readable
+/// by other threads meanwhile: the kernel stores into it from the ioctl's thread.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct LiveStats([std::sync::atomic::AtomicU64; 8]);
+
+const _: () = assert!(size_of::<LiveStats>() == size_of::<abi::CkptStats>());
+
+impl LiveStats {
+    /// The figures as they are now.
+    pub fn get(&self) -> abi::CkptStats {
+        let v: [u64; 8] =
+            std::array::from_fn(|i| self.0[i].load(std::sync::atomic::Ordering::Relaxed));
+        abi::CkptStats {
+            tasks: v[0],
+            files: v[1],
+            vmas: v[2],
+            pages_scanned: v[3],
+            pages_written: v[4],
+            pages_shared: v[5],
+            records: v[6],
+            bytes: v[7],
+        }
+    }
+}
+
+/// `CKPT_IOC_CHECKPOINT` of the tasks `tids` (the root first) into `out` (none for
+/// `CKPT_CHECKPOINT_CHECK`); on failure the module writes its reason (reasons, one per line,
+/// for a check), NUL-terminated, into `reason`. With `log`, it writes its log lines to that
+/// descriptor, of the level given; with `stats`, it keeps them up to date.
 pub fn checkpoint(
     dev: BorrowedFd<'_>,
     tids: &[i32],
-    out: BorrowedFd<'_>,
+    out: Option<BorrowedFd<'_>>,
     flags: u64,
     reason: &mut [u8],
+    log: Option<(BorrowedFd<'_>, u32)>,
+    stats: Option<&LiveStats>,
 ) -> nix::Result<()> {
     let args = abi::CkptCheckpointArgs {
         pid: tids.first().copied().unwrap_or(0),
-        fd: out.as_raw_fd(),
+        fd: out.map_or(-1, |f| f.as_raw_fd()),
         flags,
         reason: reason.as_mut_ptr() as u64,
         reason_len: u32::try_from(reason.len()).map_err(|_| nix::Error::EINVAL)?,
         nr_tasks: u32::try_from(tids.len()).map_err(|_| nix::Error::EINVAL)?,
         tasks: tids.as_ptr() as u64,
+        log_fd: log.map_or(-1, |(f, _)| f.as_raw_fd()),
+        log_level: log.map_or(abi::CKPT_LOG_NONE, |(_, l)| l),
+        stats: stats.map_or(0, |s| s as *const LiveStats as u64),
     };
     // SAFETY: `args` is a valid struct of the size the ioctl number encodes; the module writes
-    // at most `reason_len` bytes at `reason` and reads `nr_tasks` pids at `tasks`, both
-    // borrowed for the length of the call.
+    // at most `reason_len` bytes at `reason`, reads `nr_tasks` pids at `tasks` and stores
+    // into the `LiveStats` (atomics: shared writes are sound), all borrowed for the length of
+    // the call.
     unsafe { ioc_checkpoint(dev.as_raw_fd(), &args) }.map(|_| ())
 }
 

@@ -406,6 +406,8 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
         mm_sharers: threads.len() as u32,
         nr_kept: kept.len() as u32,
         kept: kept.as_ptr() as u64,
+        log_fd: -1,
+        log_level: abi::CKPT_LOG_NONE,
     };
     args.close_fds[..3].copy_from_slice(&ctx.own);
     let area = XsaveArea::new(&t.xsave)?;

@@ -106,6 +106,8 @@ impl ThreadStart {
             mm_sharers: 0,
             nr_kept: 0,
             kept: 0,
+            log_fd: -1,
+            log_level: abi::CKPT_LOG_NONE,
         };
         args.close_fds[..close.len()].copy_from_slice(close);
         // The module writes its reason there; the task does not read it (the process's
