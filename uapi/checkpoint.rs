@@ -90,7 +90,9 @@ pub const CKPT_LOG_DEBUG: u32 = 2;
 /// Figures of a checkpoint, updated by the module while it writes the image
 /// ([`CkptCheckpointArgs::stats`]).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct CkptStats {
     /// Live tasks whose records are all written.
     pub tasks: u64,

@@ -427,7 +427,11 @@ pub fn check(dev: &Device, tree: &StoppedTree, opts: &Options<'_>) -> Result<Vec
             .collect()),
         Err(e) => {
             let why = crate::image::c_str(&reason);
-            bail!("check of {} failed: {why}: {} ({e:?})", tree.root(), e.desc())
+            bail!(
+                "check of {} failed: {why}: {} ({e:?})",
+                tree.root(),
+                e.desc()
+            )
         }
     }
 }
@@ -480,7 +484,10 @@ fn call(
     out: Option<BorrowedFd<'_>>,
     reason: &mut [u8],
 ) -> Result<()> {
-    if let Some(r) = opts.refusal.filter(|_| flags & abi::CKPT_CHECKPOINT_REFUSE != 0) {
+    if let Some(r) = opts
+        .refusal
+        .filter(|_| flags & abi::CKPT_CHECKPOINT_REFUSE != 0)
+    {
         let n = r.len().min(reason.len() - 1);
         reason[..n].copy_from_slice(&r.as_bytes()[..n]);
     }
