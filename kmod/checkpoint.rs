@@ -13,11 +13,12 @@ use kernel::uaccess::{UserPtr, UserSlice};
 
 use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::ImageWriter;
+use crate::log::Log;
 use crate::sys::{self, file::FileRef, file::Output};
 use crate::tree::{Member, Tree};
 use crate::uapi::image::{self as img, rec};
 use crate::uapi::{
-    CkptCheckpointArgs, CKPT_CHECKPOINT_CONTAINER, CKPT_CHECKPOINT_REFUSE,
+    CkptCheckpointArgs, CKPT_CHECKPOINT_CHECK, CKPT_CHECKPOINT_CONTAINER, CKPT_CHECKPOINT_REFUSE,
     CKPT_CHECKPOINT_TREE_ONLY, CKPT_MAX_TASKS,
 };
 use crate::{files, memory, regs, signal, task, timers};
@@ -27,16 +28,19 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     let known = CKPT_CHECKPOINT_CONTAINER
         | CKPT_CHECKPOINT_REFUSE
         | CKPT_CHECKPOINT_TREE_ONLY
+        | CKPT_CHECKPOINT_CHECK
         | !0u64 << crate::uapi::CKPT_CHECKPOINT_DELETED_MAX_SHIFT;
-    let both = CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
-    if args.flags & !known != 0 || args.flags & both == both {
+    let modes = CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY | CKPT_CHECKPOINT_CHECK;
+    if args.flags & !known != 0 || (args.flags & modes).count_ones() > 1 {
         refuse!(
             EINVAL,
-            "unknown flags {:#x}, or CKPT_CHECKPOINT_REFUSE with CKPT_CHECKPOINT_TREE_ONLY",
+            "unknown flags {:#x}, or more than one of CKPT_CHECKPOINT_REFUSE, \
+             CKPT_CHECKPOINT_TREE_ONLY and CKPT_CHECKPOINT_CHECK",
             args.flags
         );
     }
     let tree_only = args.flags & CKPT_CHECKPOINT_TREE_ONLY != 0;
+    let dry_run = args.flags & CKPT_CHECKPOINT_CHECK != 0;
     let refusal = match args.flags & CKPT_CHECKPOINT_REFUSE {
         0 => None,
         _ => Some(caller_refusal(args)?),
@@ -48,12 +52,24 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
             args.nr_tasks
         );
     }
-    let Some(file) = FileRef::fget(args.fd) else {
-        refuse!(EBADF, "image fd {} is not open", args.fd);
+    let file = match (dry_run, FileRef::fget(args.fd)) {
+        (true, _) if args.fd != -1 => refuse!(
+            EINVAL,
+            "CKPT_CHECKPOINT_CHECK writes no image: the image fd must be -1, not {}",
+            args.fd
+        ),
+        (true, _) => None,
+        (false, None) => refuse!(EBADF, "image fd {} is not open", args.fd),
+        (false, Some(f)) if !f.writable() => {
+            refuse!(EBADF, "image fd {} is not open for writing", args.fd)
+        }
+        (false, Some(f)) => Some(f),
     };
-    if !file.writable() {
-        refuse!(EBADF, "image fd {} is not open for writing", args.fd);
-    }
+    let log = Log::open(args.log_fd, args.log_level)?;
+    let stats = match args.stats {
+        0 => None,
+        p => Some(UserPtr::from_addr(p as usize)),
+    };
     let n = args.nr_tasks as usize;
     let mut tids = KVec::from_elem(0i32, n, GFP_KERNEL_ACCOUNT)?;
     UserSlice::new(UserPtr::from_addr(args.tasks as usize), n * 4)
@@ -68,16 +84,43 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
         );
     }
     let container = args.flags & CKPT_CHECKPOINT_CONTAINER != 0;
-    let mut tree = Tree::collect(&tids, container)?;
-    tree.objects.deleted = crate::deleted::Budget::from_flags(args.flags);
-
-    let mut w = ImageWriter::new(Output::new(file));
-    let result = write_image(&mut tree, &mut w, refusal.as_deref(), tree_only);
-    if let Err(e) = &result {
-        // Best effort: the stream ends with the reason instead of a TAIL.
-        let _ = write_error(&mut w, e);
+    let mut w = ImageWriter::new(file.map(Output::new), stats, log);
+    let result = Tree::collect(&tids, container).and_then(|mut tree| {
+        tree.objects.deleted = crate::deleted::Budget::from_flags(args.flags);
+        write_image(&mut tree, &mut w, refusal.as_deref(), tree_only)
+    });
+    match &result {
+        Err(e) => {
+            w.log.failure(fmt!("checkpoint of {} refused", args.pid), e);
+            if !w.dry_run() {
+                // Best effort: the stream ends with the reason instead of a TAIL.
+                let _ = write_error(&mut w, e);
+            }
+        }
+        Ok(()) => w.log.info(fmt!(
+            "checkpoint of {}: {} tasks, {} records, {} bytes",
+            args.pid,
+            w.stats.tasks,
+            w.stats.records,
+            w.stats.bytes
+        )),
     }
-    result
+    result?;
+    match w.reasons() {
+        None => Ok(()),
+        Some((list, more)) => Err(found(list, more)),
+    }
+}
+
+/// The failure of a dry run that found reasons: all of them, as lines, in one reason (the
+/// caller's buffer takes what fits; the last line says how many more there were).
+fn found(list: &[u8], more: usize) -> CkptError {
+    let text = core::str::from_utf8(list).unwrap_or("(reasons not UTF-8)");
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    match more {
+        0 => CkptError::new(EOPNOTSUPP, fmt!("{text}")),
+        n => CkptError::new(EOPNOTSUPP, fmt!("{text}\n... and {n} more")),
+    }
 }
 
 /// The reason of a [`CKPT_CHECKPOINT_REFUSE`]: the caller's NUL-terminated string, cut to
@@ -147,9 +190,9 @@ fn write_image(
     }
     // After the TREE: what cannot be saved is said by the image's ERROR record too.
     for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
-        task::check_supported(&m.task, m.entry.pid)?;
+        w.go_on(task::check_supported(&m.task, m.entry.pid))?;
     }
-    tree.check_vm_children()?;
+    w.go_on(tree.check_vm_children())?;
     if let Some(r) = refusal {
         refuse!(
             EOPNOTSUPP,
@@ -164,10 +207,16 @@ fn write_image(
         if m.info.zombie != 0 {
             continue;
         }
+        w.set_task(m.entry.pid);
         write_task(m, ns.as_ref(), &mut tree.objects, w)?;
+        w.stats.tasks += 1;
+        w.publish()?;
     }
-    tree.objects.unix.check()?;
-    tree.objects.fown.check(&tree.members)?;
+    w.set_task(0);
+    let unix = tree.objects.unix.check();
+    w.go_on(unix)?;
+    let fown = tree.objects.fown.check(&tree.members);
+    w.go_on(fown)?;
 
     let tail = img::CkptTailRec {
         magic: img::CKPT_TAIL_MAGIC,
@@ -185,23 +234,30 @@ fn write_task(
 ) -> CkptResult {
     let (task, i) = (&m.task, &m.info);
     let pid = m.entry.pid;
-    task::checkpoint(task, ns, w)?;
+    let start = w.stats;
+    // Each step's failure ends the checkpoint, or in a dry run is noted and the next step
+    // taken (the steps save separate state: one refusal does not hide the next).
+    let r = task::checkpoint(task, ns, w);
+    w.go_on(r).context(fmt!("task {pid}"))?;
     if objs.first_save(i.fs) {
-        files::checkpoint_fs(task, w).context(fmt!("task {pid}"))?;
+        let r = files::checkpoint_fs(task, w);
+        w.go_on(r).context(fmt!("task {pid}"))?;
     }
-    signal::checkpoint(task, objs.first_save(i.sighand), i.leader != 0, w)
-        .context(fmt!("task {pid}"))?;
+    let r = signal::checkpoint(task, objs.first_save(i.sighand), i.leader != 0, w);
+    w.go_on(r).context(fmt!("task {pid}"))?;
     // Taken here: a process that finds its memory saved already shares its parent's.
     let owns_mm = objs.first_save(i.mm);
     if i.leader != 0 {
-        timers::checkpoint(task, ns, pid, !owns_mm, w)?;
+        let r = timers::checkpoint(task, ns, pid, !owns_mm, w);
+        w.go_on(r)?;
     }
     if objs.first_save(i.files) {
         objs.unix.set_task(pid);
         objs.fown.set_task(pid);
-        files::checkpoint(task, ns, objs, w).context(fmt!("task {pid}"))?;
-        crate::locks::checkpoint(task, i.files, pid, !owns_mm, objs, w)
-            .context(fmt!("task {pid}"))?;
+        let r = files::checkpoint(task, ns, objs, w);
+        w.go_on(r).context(fmt!("task {pid}"))?;
+        let r = crate::locks::checkpoint(task, i.files, pid, !owns_mm, objs, w);
+        w.go_on(r).context(fmt!("task {pid}"))?;
     }
     let xstate = regs::xstate(task)?;
     regs::checkpoint_xstate(&xstate, w)?;
@@ -210,10 +266,23 @@ fn write_task(
             refuse!(ESRCH, "task {pid} is exiting");
         };
         let lock_limit = crate::attrs::lock_limit(task, pid)?;
-        memory::checkpoint(&mm, task.data_limit(), lock_limit, objs, w)
-            .context(fmt!("task {pid}"))?;
+        let r = memory::checkpoint(&mm, task.data_limit(), lock_limit, objs, w);
+        w.go_on(r).context(fmt!("task {pid}"))?;
     }
-    regs::checkpoint_regs(task, w).context(fmt!("task {pid}"))
+    let r = regs::checkpoint_regs(task, w);
+    w.go_on(r).context(fmt!("task {pid}"))?;
+    let s = &w.stats;
+    w.log.info(fmt!(
+        "task {pid}: {} records, {} bytes: {} areas, {} pages saved of {} ({} shared), {} files",
+        s.records - start.records,
+        s.bytes - start.bytes,
+        s.vmas - start.vmas,
+        s.pages_written - start.pages_written,
+        s.pages_scanned - start.pages_scanned,
+        s.pages_shared - start.pages_shared,
+        s.files - start.files
+    ));
+    Ok(())
 }
 
 fn write_error(w: &mut ImageWriter, e: &CkptError) -> CkptResult {

@@ -253,89 +253,129 @@ pub(crate) fn checkpoint(
         o.rec.fd = fd as i32;
         o.rec.obj = objs.id(o.facts.file_id)?;
         objs.unix.held(o.facts.file_id)?;
-        crate::locks::check_leases(task, &o, &path[..o.rec.path_len as usize])?;
-        check_fd(&o)?;
-        fown = crate::fown::checkpoint(task, ns, &mut objs.fown, &o)?;
-        let name = &path[..o.rec.path_len as usize];
-        if let Some(kind) = crate::anonfd::kind_of(o.facts.fs_magic, name) {
-            crate::anonfd::checkpoint(task, objs, w, &mut o, kind)?;
-            continue;
+        let saved = save_fd(
+            task,
+            ns,
+            objs,
+            w,
+            &mut o,
+            &path,
+            &mut pipe_buf,
+            &mut unix_saver,
+            &mut fown,
+        );
+        if saved.is_err() {
+            fown = None;
         }
-        if crate::epoll::is_epoll(o.facts.fs_magic, name) {
-            crate::epoll::checkpoint(task, objs, w, &mut o)?;
-            continue;
+        w.go_on(saved)?;
+        if w.log.wants(crate::uapi::CKPT_LOG_DEBUG) {
+            let p = show(&path[..o.rec.path_len as usize]);
+            w.log.debug(fmt!(
+                "task {}: fd {fd}: kind {} file {} {p}",
+                w.task(),
+                o.rec.kind,
+                o.rec.obj
+            ));
         }
-        if crate::inotify::is_inotify(o.facts.fs_magic, name) {
-            crate::inotify::checkpoint(task, objs, w, &mut o)?;
-            continue;
-        }
-        if o.rec.mode & S_IFMT == S_IFIFO && o.facts.fs_magic != u64::from(PIPEFS_MAGIC) {
-            crate::fifo::checkpoint(task, objs, w, &mut o, name, &mut pipe_buf)?;
-            continue;
-        }
-        if o.rec.mode & S_IFMT == S_IFIFO && o.facts.pipe_id != 0 {
-            let pipe = objs.id(o.facts.pipe_id)?;
-            check_pipe_end(objs, &o, pipe)?;
-            save_pipe(objs, w, fd, o.facts.pipe_id, &mut pipe_buf, |b| {
-                task.pipe_data(fd, b)
-            })?;
-            // A pipe is made again by `pipe()`.
-            made_again(w, &mut o, file_kind::PIPE, pipe)?;
-            continue;
-        }
-        if o.rec.mode & S_IFMT == S_IFSOCK {
-            let saver = match &mut unix_saver {
-                Some(s) => s,
-                None => unix_saver.insert(crate::unix::Saver::new()?),
-            };
-            crate::unix::checkpoint(task, objs, w, saver, &mut o)?;
-            continue;
-        }
-        let p = &path[..o.rec.path_len as usize];
-        let kind = match kind_of(o.rec.mode) {
-            Ok(kind) => kind,
-            Err(Unsaved::Fifo) => refuse!(
-                EOPNOTSUPP,
-                "fd {fd}: named pipe (FIFO) not supported yet ({})",
-                show(p)
-            ),
-            Err(Unsaved::Socket) => refuse!(EOPNOTSUPP, "fd {fd}: socket not supported yet"),
-            Err(Unsaved::BlockDevice) => refuse!(
-                EOPNOTSUPP,
-                "fd {fd}: block device not supported yet ({})",
-                show(p)
-            ),
-            Err(Unsaved::Other) => refuse!(EOPNOTSUPP, "fd {fd}: {} not supported yet", show(p)),
-        };
-        if crate::deleted::is_deleted(&o) {
-            crate::deleted::checkpoint(task, objs, w, &mut o, p)?;
-            continue;
-        }
-        if crate::memfd::is_memfd(&o, p) {
-            crate::memfd::checkpoint(task, objs, w, &mut o, p)?;
-            continue;
-        }
-        if o.facts.unlinked != 0 {
-            refuse!(
-                EOPNOTSUPP,
-                "fd {fd}: {} is deleted; deleted files are not supported yet",
-                show(p)
-            );
-        }
-        if kind == file_kind::CHARDEV && crate::sys::file::is_pty_master(o.rec.rdev) {
-            refuse!(
-                EOPNOTSUPP,
-                "fd {fd}: pseudo-terminal master ({}): not supported yet (reopened, it would be a new terminal)",
-                show(p)
-            );
-        }
-        // Anonymous inodes not saved (inotify, ...) and files outside our root.
-        reopenable(fmt!("fd {fd}"), p)?;
-        check_internal(fd, &o.facts, p)?;
-        o.rec.kind = kind;
-        w.record(rec::FILE, &[o.rec.as_bytes(), p])?;
     }
     crate::fown::write(&mut fown, w)
+}
+
+/// One descriptor's records (`FILE` and those of its kind), its owner in `fown`.
+#[allow(clippy::too_many_arguments)]
+fn save_fd(
+    task: &TaskRef,
+    ns: Option<&TaskRef>,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+    o: &mut OpenFd,
+    path: &[u8],
+    pipe_buf: &mut VVec<u8>,
+    unix_saver: &mut Option<crate::unix::Saver>,
+    fown: &mut Option<img::CkptFownRec>,
+) -> CkptResult {
+    let fd = o.fd;
+    crate::locks::check_leases(task, o, &path[..o.rec.path_len as usize])?;
+    check_fd(o)?;
+    *fown = crate::fown::checkpoint(task, ns, &mut objs.fown, o)?;
+    let name = &path[..o.rec.path_len as usize];
+    if let Some(kind) = crate::anonfd::kind_of(o.facts.fs_magic, name) {
+        crate::anonfd::checkpoint(task, objs, w, o, kind)?;
+        return Ok(());
+    }
+    if crate::epoll::is_epoll(o.facts.fs_magic, name) {
+        crate::epoll::checkpoint(task, objs, w, o)?;
+        return Ok(());
+    }
+    if crate::inotify::is_inotify(o.facts.fs_magic, name) {
+        crate::inotify::checkpoint(task, objs, w, o)?;
+        return Ok(());
+    }
+    if o.rec.mode & S_IFMT == S_IFIFO && o.facts.fs_magic != u64::from(PIPEFS_MAGIC) {
+        crate::fifo::checkpoint(task, objs, w, o, name, pipe_buf)?;
+        return Ok(());
+    }
+    if o.rec.mode & S_IFMT == S_IFIFO && o.facts.pipe_id != 0 {
+        let pipe = objs.id(o.facts.pipe_id)?;
+        check_pipe_end(objs, o, pipe)?;
+        save_pipe(objs, w, fd, o.facts.pipe_id, pipe_buf, |b| {
+            task.pipe_data(fd, b)
+        })?;
+        // A pipe is made again by `pipe()`.
+        made_again(w, o, file_kind::PIPE, pipe)?;
+        return Ok(());
+    }
+    if o.rec.mode & S_IFMT == S_IFSOCK {
+        let saver = match unix_saver {
+            Some(s) => s,
+            None => unix_saver.insert(crate::unix::Saver::new()?),
+        };
+        crate::unix::checkpoint(task, objs, w, saver, o)?;
+        return Ok(());
+    }
+    let p = &path[..o.rec.path_len as usize];
+    let kind = match kind_of(o.rec.mode) {
+        Ok(kind) => kind,
+        Err(Unsaved::Fifo) => refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: named pipe (FIFO) not supported yet ({})",
+            show(p)
+        ),
+        Err(Unsaved::Socket) => refuse!(EOPNOTSUPP, "fd {fd}: socket not supported yet"),
+        Err(Unsaved::BlockDevice) => refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: block device not supported yet ({})",
+            show(p)
+        ),
+        Err(Unsaved::Other) => refuse!(EOPNOTSUPP, "fd {fd}: {} not supported yet", show(p)),
+    };
+    if crate::deleted::is_deleted(o) {
+        crate::deleted::checkpoint(task, objs, w, o, p)?;
+        return Ok(());
+    }
+    if crate::memfd::is_memfd(o, p) {
+        crate::memfd::checkpoint(task, objs, w, o, p)?;
+        return Ok(());
+    }
+    if o.facts.unlinked != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {} is deleted; deleted files are not supported yet",
+            show(p)
+        );
+    }
+    if kind == file_kind::CHARDEV && crate::sys::file::is_pty_master(o.rec.rdev) {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: pseudo-terminal master ({}): not supported yet (reopened, it would be a new terminal)",
+            show(p)
+        );
+    }
+    // Anonymous inodes not saved (inotify, ...) and files outside our root.
+    reopenable(fmt!("fd {fd}"), p)?;
+    check_internal(fd, &o.facts, p)?;
+    o.rec.kind = kind;
+    w.record(rec::FILE, &[o.rec.as_bytes(), p])
 }
 
 #[kunit_tests(ckpt_files)]

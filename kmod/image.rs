@@ -5,32 +5,158 @@
 use kernel::prelude::*;
 use zerocopy::{FromBytes, IntoBytes};
 
+use kernel::str::CString;
+use kernel::uaccess::{UserPtr, UserSlice};
+
 use crate::error::{refuse, CkptError, CkptResult};
+use crate::log::Log;
 use crate::sys::file::{Input, Output};
 use crate::sys::mm::PageBatch;
 use crate::uapi::image::{self as img, rec};
+use crate::uapi::CkptStats;
 
-/// Writes records in order to the image file.
+/// Writes records in order to the image file (or, for a dry run, counts them and writes
+/// nothing), keeps the figures of [`CkptStats`] and, for a dry run, the reasons found.
 pub(crate) struct ImageWriter {
-    out: Output,
-    /// Records written, for the `TAIL`.
-    count: u64,
+    /// `None` for a dry run (`CKPT_CHECKPOINT_CHECK`).
+    out: Option<Output>,
     /// Bytes written: the offset of the next record from the image's first byte.
     written: u64,
+    /// Records and bytes written, and what the rest of the module counts.
+    pub(crate) stats: CkptStats,
+    /// Where [`ImageWriter::stats`] is copied after each record, if the caller wants them.
+    user_stats: Option<UserPtr>,
+    pub(crate) log: Log,
+    /// The live task whose records are being written, for the reasons of a dry run.
+    task: i32,
+    /// A dry run's reasons, one per line; how many did not fit in [`REASONS_MAX`].
+    reasons: Option<(KVVec<u8>, usize)>,
 }
 
+/// The most bytes of reasons a dry run keeps (the caller's buffer may be smaller).
+const REASONS_MAX: usize = 256 << 10;
+
 impl ImageWriter {
-    pub(crate) fn new(out: Output) -> Self {
+    /// A writer to `out`, or a dry run's for `None`.
+    pub(crate) fn new(out: Option<Output>, user_stats: Option<UserPtr>, log: Log) -> Self {
+        let reasons = match out {
+            None => Some((KVVec::new(), 0)),
+            Some(_) => None,
+        };
         ImageWriter {
             out,
-            count: 0,
             written: 0,
+            stats: CkptStats::default(),
+            user_stats,
+            log,
+            task: 0,
+            reasons,
         }
     }
 
     /// The offset of the next record from the image's first byte.
     pub(crate) fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Whether this is a dry run: nothing is written, no page is read.
+    pub(crate) fn dry_run(&self) -> bool {
+        self.reasons.is_some()
+    }
+
+    /// The live task whose records are being written (0 between tasks).
+    pub(crate) fn task(&self) -> i32 {
+        self.task
+    }
+
+    /// The live task whose records come next.
+    pub(crate) fn set_task(&mut self, pid: i32) {
+        self.task = pid;
+    }
+
+    /// What a dry run does with a failure: keeps its reason (prefixed with the task's pid
+    /// unless it names a task already) and goes on. Fails with it otherwise, and on what a
+    /// dry run cannot go on after (no memory, a signal, a fault on the caller's buffers).
+    pub(crate) fn go_on(&mut self, r: CkptResult) -> CkptResult {
+        let Err(e) = r else {
+            return Ok(());
+        };
+        let task = self.task;
+        let Some((list, more)) = self.reasons.as_mut() else {
+            return Err(e);
+        };
+        if [ENOMEM, EINTR, ERESTARTSYS, EFAULT].contains(&e.errno) {
+            return Err(e);
+        }
+        let reason = e
+            .reason
+            .as_ref()
+            .map_or(&b"(no reason: out of memory)"[..], |r| r.to_bytes());
+        let named = reason.starts_with(b"pid ") || reason.starts_with(b"task ");
+        let mut line = KVVec::new();
+        if !named && task != 0 {
+            let prefix = CString::try_from_fmt(fmt!("task {task}: "))?;
+            line.extend_from_slice(prefix.to_bytes(), GFP_KERNEL_ACCOUNT)?;
+        }
+        line.extend_from_slice(reason, GFP_KERNEL_ACCOUNT)?;
+        line.push(b'\n', GFP_KERNEL_ACCOUNT)?;
+        // The same reason twice (one object refused in each task sharing it) is said once.
+        let seen = list
+            .split_inclusive(|&b| b == b'\n')
+            .any(|l| l == line.as_slice());
+        if !seen {
+            self.log.info(fmt!(
+                "refused: {}",
+                core::str::from_utf8(&line[..line.len() - 1]).unwrap_or("?")
+            ));
+            if list.len() + line.len() <= REASONS_MAX {
+                list.extend_from_slice(&line, GFP_KERNEL_ACCOUNT)?;
+            } else {
+                *more += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The reasons a dry run found, one per line, none if a checkpoint would succeed.
+    pub(crate) fn reasons(&self) -> Option<(&[u8], usize)> {
+        self.reasons
+            .as_ref()
+            .filter(|(l, more)| !l.is_empty() || *more > 0)
+            .map(|(l, more)| (l.as_slice(), *more))
+    }
+
+    /// Copies [`ImageWriter::stats`] to the caller's buffer, if it gave one.
+    pub(crate) fn publish(&mut self) -> CkptResult {
+        if let Some(p) = self.user_stats {
+            UserSlice::new(p, size_of::<CkptStats>())
+                .writer()
+                .write_slice(self.stats.as_bytes())
+                .map_err(|e| {
+                    CkptError::new(e, fmt!("the stats buffer of the caller is not writable"))
+                })?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, buf: &[u8]) -> CkptResult {
+        match self.out.as_mut() {
+            Some(out) => out.write(buf).map_err(write_failed),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a record of `len` bytes of payload (and its padding) as written.
+    fn wrote(&mut self, kind: u32, len: usize) -> CkptResult {
+        self.stats.records += 1;
+        self.written += (size_of::<img::CkptHdr>() + len + img::record_pad(len)) as u64;
+        self.stats.bytes = self.written;
+        match kind {
+            rec::FILE => self.stats.files += 1,
+            rec::VMA => self.stats.vmas += 1,
+            _ => {}
+        }
+        self.publish()
     }
 
     /// Writes a record whose payload is `parts`, one after the other.
@@ -48,19 +174,15 @@ impl ImageWriter {
             kind,
             len: len as u32,
         };
-        self.out.write(hdr.as_bytes()).map_err(write_failed)?;
+        self.write(hdr.as_bytes())?;
         for p in parts {
-            self.out.write(p).map_err(write_failed)?;
+            self.write(p)?;
         }
         let pad = img::record_pad(len);
         if pad > 0 {
-            self.out
-                .write(&[0u8; img::CKPT_RECORD_ALIGN][..pad])
-                .map_err(write_failed)?;
+            self.write(&[0u8; img::CKPT_RECORD_ALIGN][..pad])?;
         }
-        self.count += 1;
-        self.written += (size_of::<img::CkptHdr>() + len + pad) as u64;
-        Ok(())
+        self.wrote(kind, len)
     }
 
     /// Writes a fixed-size record.
@@ -91,17 +213,18 @@ impl ImageWriter {
             len: len as u32,
         };
         // The payload is 8-byte aligned: a 16-byte struct and whole pages, no padding.
-        self.out.write(hdr.as_bytes()).map_err(write_failed)?;
-        self.out.write(head.as_bytes()).map_err(write_failed)?;
-        self.out.write_pages(batch, range).map_err(write_failed)?;
-        self.count += 1;
-        self.written += (size_of::<img::CkptHdr>() + len) as u64;
-        Ok(())
+        self.write(hdr.as_bytes())?;
+        self.write(head.as_bytes())?;
+        if let Some(out) = self.out.as_mut() {
+            out.write_pages(batch, range).map_err(write_failed)?;
+        }
+        self.stats.pages_written += n as u64;
+        self.wrote(rec::PAGES, len)
     }
 
     /// Records written so far.
     pub(crate) fn count(&self) -> u64 {
-        self.count
+        self.stats.records
     }
 }
 

@@ -29,6 +29,7 @@ mod inet;
 mod inotify;
 mod limits;
 mod locks;
+mod log;
 mod memfd;
 mod memory;
 mod objects;

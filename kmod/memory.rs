@@ -17,7 +17,7 @@ use kernel::rbtree::RBTree;
 use kernel::uaccess::{UserPtr, UserSlice};
 use zerocopy::{FromZeros, IntoBytes};
 
-use crate::error::{refuse, CkptResult, Context};
+use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::{ImageReader, ImageWriter};
 use crate::limits;
 use crate::objects::Objects;
@@ -137,7 +137,15 @@ pub(crate) fn checkpoint(
     let vmas = mm.vmas().context(fmt!("memory areas"))?;
     let mut kinds = KVec::with_capacity(vmas.len(), GFP_KERNEL_ACCOUNT)?;
     for v in vmas.iter() {
-        kinds.push(classify(v, &m)?, GFP_KERNEL_ACCOUNT)?;
+        // An area a dry run refused has no kind: nothing more of it is looked at.
+        let kind = match classify(v, &m) {
+            Ok(kind) => kind,
+            Err(e) => {
+                w.go_on(Err(e))?;
+                REFUSED
+            }
+        };
+        kinds.push(kind, GFP_KERNEL_ACCOUNT)?;
     }
 
     // rstr places its own vDSO where the image's was: there must be one, where the kernel
@@ -148,19 +156,24 @@ pub(crate) fn checkpoint(
         .find(|(_, &k)| k == vma_kind::VDSO)
         .map(|(v, _)| v.rec.start);
     if vdso.is_none() || vdso != Some(vdso_at) {
-        refuse!(
+        w.go_on(Err(CkptError::new(
             EOPNOTSUPP,
-            "memory: the vDSO is unmapped or moved ({:#x}, the kernel has it at {:#x}); not supported yet",
-            vdso.unwrap_or(0),
-            vdso_at
-        );
+            fmt!(
+                "memory: the vDSO is unmapped or moved ({:#x}, the kernel has it at {:#x}); not supported yet",
+                vdso.unwrap_or(0),
+                vdso_at
+            ),
+        )))?;
     }
     let exe_vma = match vmas.iter().position(|v| v.exe) {
         Some(i) => i as u32,
-        None if mm.has_exe() => refuse!(
-            EOPNOTSUPP,
-            "its executable file (/proc/PID/exe) is not mapped: not supported yet"
-        ),
+        None if mm.has_exe() => {
+            w.go_on(Err(CkptError::new(
+                EOPNOTSUPP,
+                fmt!("its executable file (/proc/PID/exe) is not mapped: not supported yet"),
+            )))?;
+            img::CKPT_NO_EXE
+        }
         None => img::CKPT_NO_EXE,
     };
     m.nr_vmas = vmas.len() as u32;
@@ -169,52 +182,25 @@ pub(crate) fn checkpoint(
     let locked_bytes = (vmas.iter().map(|v| &v.rec).filter(|r| locked(r)))
         .map(|r| r.end - r.start)
         .sum();
-    refusal(check_lock_limit(locked_bytes, m.flags, lock_limit))
-        .context(fmt!("restart would refuse its locked memory"))?;
+    let r = refusal(check_lock_limit(locked_bytes, m.flags, lock_limit))
+        .context(fmt!("restart would refuse its locked memory"));
+    w.go_on(r)?;
     // What the restart checks of these records depends on the state alone: refuse now what
     // it would refuse (more areas than it takes, a layout it rejects).
     let task_size = sys::mm::current::task_size();
-    refusal(check_mm(&m, task_size, sys::mm::AUXV_WORDS, data_limit))
-        .context(fmt!("restart would refuse this memory"))?;
+    let r = refusal(check_mm(&m, task_size, sys::mm::AUXV_WORDS, data_limit))
+        .context(fmt!("restart would refuse this memory"));
+    w.go_on(r)?;
     w.fixed(rec::MM, &m)?;
 
     let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?;
     let mut prev_end = 0;
     for (v, &kind) in vmas.iter().zip(kinds.iter()) {
-        let len = match &v.file {
-            Some(f) if kind == vma_kind::FILE_PRIVATE || kind == vma_kind::FILE_SHARED => {
-                f.path(&mut path).context(fmt!(
-                    "memory {:#x}-{:#x}: file path",
-                    v.rec.start,
-                    v.rec.end
-                ))?
-            }
-            _ => 0,
-        };
-        let p = &path[..len];
-        if len > 0 && (p[0] != b'/' || p.ends_with(b" (deleted)")) {
-            refuse!(
-                EOPNOTSUPP,
-                "memory {:#x}-{:#x}: mapped file {} cannot be reopened by path; not supported yet",
-                v.rec.start,
-                v.rec.end,
-                core::str::from_utf8(p).unwrap_or("?")
-            );
+        if kind == REFUSED {
+            continue;
         }
-        let shared = kind == vma_kind::ANON_SHARED;
-        let r = img::CkptVmaRec {
-            prot: prot(v.rec.vm_flags),
-            kind,
-            path_len: len as u32,
-            shm: if shared { objs.id(v.shm_id)? } else { 0 },
-            shm_size: if shared { v.rec.shm_size } else { 0 },
-            ..v.rec
-        };
-        // A shared anonymous area grown with mremap past its object, for one.
-        refusal(check_vma(&r, prev_end, task_size))
-            .context(fmt!("restart would refuse this area"))?;
-        prev_end = r.end;
-        w.record(rec::VMA, &[r.as_bytes(), p])?;
+        let saved = save_vma(v, kind, &mut path, &mut prev_end, task_size, objs, w);
+        w.go_on(saved)?;
     }
 
     // The shared objects whose pages this memory saves: those no earlier memory mapped.
@@ -229,9 +215,69 @@ pub(crate) fn checkpoint(
         if !takes_pages(kind) || (kind == vma_kind::ANON_SHARED && !mine.contains(&v.shm_id)) {
             continue;
         }
-        save_pages(mm, v, kind, &mut batch, &mut objs.shared_pages, w)?;
+        let pages = w.stats.pages_written;
+        w.stats.pages_scanned += (v.rec.end - v.rec.start) / PAGE_SIZE;
+        // A dry run reads no page.
+        if !w.dry_run() {
+            save_pages(mm, v, kind, &mut batch, &mut objs.shared_pages, w)?;
+        }
+        w.log.debug(fmt!(
+            "task {}: memory {:#x}-{:#x} kind {kind}: {} pages saved",
+            w.task(),
+            v.rec.start,
+            v.rec.end,
+            w.stats.pages_written - pages
+        ));
     }
     Ok(())
+}
+
+/// The kind of an area a dry run refused (not a `vma_kind`).
+const REFUSED: u32 = u32::MAX;
+
+/// One area's `VMA` record; `prev_end` the end of the one before it.
+fn save_vma(
+    v: &Vma,
+    kind: u32,
+    path: &mut [u8],
+    prev_end: &mut u64,
+    task_size: u64,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+) -> CkptResult {
+    let len = match &v.file {
+        Some(f) if kind == vma_kind::FILE_PRIVATE || kind == vma_kind::FILE_SHARED => {
+            f.path(path).context(fmt!(
+                "memory {:#x}-{:#x}: file path",
+                v.rec.start,
+                v.rec.end
+            ))?
+        }
+        _ => 0,
+    };
+    let p = &path[..len];
+    if len > 0 && (p[0] != b'/' || p.ends_with(b" (deleted)")) {
+        refuse!(
+            EOPNOTSUPP,
+            "memory {:#x}-{:#x}: mapped file {} cannot be reopened by path; not supported yet",
+            v.rec.start,
+            v.rec.end,
+            core::str::from_utf8(p).unwrap_or("?")
+        );
+    }
+    let shared = kind == vma_kind::ANON_SHARED;
+    let r = img::CkptVmaRec {
+        prot: prot(v.rec.vm_flags),
+        kind,
+        path_len: len as u32,
+        shm: if shared { objs.id(v.shm_id)? } else { 0 },
+        shm_size: if shared { v.rec.shm_size } else { 0 },
+        ..v.rec
+    };
+    // A shared anonymous area grown with mremap past its object, for one.
+    refusal(check_vma(&r, *prev_end, task_size)).context(fmt!("restart would refuse this area"))?;
+    *prev_end = r.end;
+    w.record(rec::VMA, &[r.as_bytes(), p])
 }
 
 /// A restart check failed at checkpoint: the state is not supported (`EOPNOTSUPP`), the
@@ -365,6 +411,7 @@ fn save_run(
                 __reserved: 0,
                 src,
             };
+            w.stats.pages_shared += r.nr_pages as u64;
             w.fixed(rec::PAGES_REF, &r)?;
             continue;
         }
@@ -998,9 +1045,29 @@ pub(crate) fn replace(plan: &Plan, mine: &[Vma]) -> CkptResult {
     Ok(())
 }
 
+/// What [`fill`] did, for the log.
+#[derive(Default)]
+pub(crate) struct Filled {
+    /// Pages copied in from the image.
+    pub(crate) copied: u64,
+    /// Pages of the image left as the caller had them (kept areas).
+    pub(crate) kept: u64,
+}
+
+impl Plan {
+    /// Areas of the plan, and how many of them the caller keeps.
+    pub(crate) fn areas(&self) -> (usize, usize) {
+        (self.vmas.len(), self.kept.len())
+    }
+}
+
 /// Reads `PAGES` records into the new memory until the first record of another type,
 /// whose header is returned.
-pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr> {
+pub(crate) fn fill(
+    rd: &mut ImageReader,
+    plan: &Plan,
+    done: &mut Filled,
+) -> CkptResult<img::CkptHdr> {
     let mut bounce = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL_ACCOUNT)?;
     loop {
         let here = rd.pos();
@@ -1044,6 +1111,11 @@ pub(crate) fn fill(rd: &mut ImageReader, plan: &Plan) -> CkptResult<img::CkptHdr
                 EINVAL,
                 "{what} record {addr:#x}-{end:#x}: misaligned, or in an area without pages"
             );
+        }
+        if plan.is_kept(p) {
+            done.kept += n;
+        } else {
+            done.copied += n;
         }
         match from {
             // The caller put these pages there itself (`rstr`, before its children were

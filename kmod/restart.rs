@@ -23,6 +23,7 @@ use kernel::str::CString;
 
 use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::ImageReader;
+use crate::log::Log;
 use crate::session::Session;
 use crate::sys::file::{FileRef, Input, Output};
 use crate::sys::task::current;
@@ -64,17 +65,25 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
             _ => refuse!(EBADF, "error fd {fd} is not open for writing"),
         },
     };
+    let mut log = Log::open(args.log_fd, args.log_level)?;
+    let pid = kernel::current!().pid();
     let mut rd = ImageReader::new(Input::new_at(file, pos));
     session.join()?;
 
     // Phase 1: check, change nothing. A refusal fails the session: it can never go.
-    let plan = check(session, &mut rd, args).inspect_err(|_| session.fail())?;
+    let plan = check(session, &mut rd, args).inspect_err(|e| {
+        session.fail();
+        log.failure(fmt!("pid {pid}: restart refused"), e);
+    })?;
 
     // Phase 2: no way back.
     let result = match &plan {
-        Some((plan, mine)) => become_image(session, &mut rd, plan, mine, args),
+        Some((plan, mine)) => become_image(session, &mut rd, plan, mine, args, &mut log),
         None => become_thread(session, &mut rd, args),
     };
+    if result.is_ok() && plan.is_none() {
+        log.info(fmt!("pid {pid}: restored a thread (registers) at {pos:#x}"));
+    }
     let result = result.and_then(|ax| {
         session.ready();
         if let Some(out) = report.as_mut() {
@@ -95,10 +104,10 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
     if let Err(e) = &result {
         // Killed while waiting for the go included: the others must not wait for it.
         session.fail();
+        log.failure(fmt!("pid {pid}: restart failed, killed"), e);
         if let Some(out) = report.as_mut() {
             // One line, written at once: tasks of a tree share the pipe.
             let reason = e.reason.as_ref().and_then(|r| r.to_str().ok());
-            let pid = kernel::current!().pid();
             if let Ok(line) =
                 CString::try_from_fmt(fmt!("pid {pid}: {}\n", reason.unwrap_or("restart failed")))
             {
@@ -142,10 +151,19 @@ fn become_image(
     plan: &memory::Plan,
     mine: &[crate::sys::mm::Vma],
     args: &CkptRestartArgs,
+    log: &mut Log,
 ) -> CkptResult<u64> {
     session.wait_sharers(args.mm_sharers)?;
     memory::replace(plan, mine)?;
-    let h = memory::fill(rd, plan)?;
+    let mut done = memory::Filled::default();
+    let h = memory::fill(rd, plan, &mut done)?;
+    let (areas, kept) = plan.areas();
+    log.info(fmt!(
+        "pid {}: restored {areas} areas ({kept} kept as rstr mapped them), {} pages read, {} pages kept",
+        kernel::current!().pid(),
+        done.copied,
+        done.kept
+    ));
     let r = regs::read(rd, &h)?;
     memory::set_layout(plan)?;
     memory::set_exe(plan)?;

@@ -8,6 +8,7 @@ pub mod abi;
 
 pub mod anonfd;
 pub mod attrs;
+pub mod check;
 pub mod checkpoint;
 pub mod cli;
 pub mod deleted;
