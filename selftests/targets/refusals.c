@@ -22,6 +22,7 @@
  * mremap past its object; info addr=), thread-files (a thread that unshared its
  * descriptor table: rstr's plan cannot build it; info tid=), vm-umask (a
  * CLONE_VM child with a umask of its own; info child=), plain (nothing of these).
+ * Several modes separated by commas set up each (memfd,gsbase,grown,sem).
  */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
@@ -129,6 +130,8 @@ int main(int argc, char **argv)
 	mode = argv[2];
 	n += snprintf(info + n, sizeof(info) - n, "pid=%d\n", getpid());
 
+	/* Several modes at once, separated by commas (for ckpt check). */
+	for (mode = strtok(strdup(argv[2]), ","); mode; mode = strtok(NULL, ",")) {
 	if (!strcmp(mode, "memfd")) {
 		int m = memfd_create("ckpt-test", 0), w;
 
@@ -255,6 +258,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "plain")) {
 		return 2;
 	}
+	}
+	mode = argv[2];
 
 	fd = open(status, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)

@@ -45,17 +45,28 @@ impl Reason {
             match word {
                 "task" | "pid" if r.task.is_none() => r.task = value.parse().ok(),
                 "fd" if r.fd.is_none() => r.fd = value.parse().ok(),
-                "memory" | "pages" if r.area.is_none() => {
-                    let hex = |s: &str| s.starts_with("0x") && s.contains('-');
-                    if hex(value) {
-                        r.area = Some(value.trim_end_matches(':').to_string());
-                    }
-                }
                 _ => {}
+            }
+            // An area is named as a range, `memory 0xA-0xB` or `VMA record 0xA-0xB`.
+            if r.area.is_none() {
+                r.area = part
+                    .split_whitespace()
+                    .map(|w| w.trim_end_matches([':', ',', ';']))
+                    .find(|w| is_range(w))
+                    .map(str::to_string);
             }
         }
         r
     }
+}
+
+/// `0xA-0xB`.
+fn is_range(w: &str) -> bool {
+    let hex = |s: &str| {
+        s.strip_prefix("0x")
+            .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    w.split_once('-').is_some_and(|(a, b)| hex(a) && hex(b))
 }
 
 /// How one requirement of the machine stands.
@@ -249,6 +260,11 @@ mod tests {
         assert_eq!(r.area.as_deref(), Some("0x7f00-0x8000"));
         let r = Reason::parse("pid 5 uses POSIX timers (timer_create): not supported yet");
         assert_eq!((r.task, r.fd), (Some(5), None));
+        let r = Reason::parse(
+            "task 3: restart would refuse this area: VMA record 0x10-0x20: object too small",
+        );
+        assert_eq!(r.area.as_deref(), Some("0x10-0x20"));
+        assert_eq!(Reason::parse("task 3: 0x10-zz").area, None);
         let r = Reason::parse("SysV shared memory segment 3 is attached");
         assert_eq!((r.task, r.fd, r.area), (None, None, None));
         assert_eq!(r.reason, "SysV shared memory segment 3 is attached");
