@@ -279,7 +279,14 @@ fn arg_sets(rng: &mut Rng, name: &str) -> Vec<Set> {
             let slot = rng.pick(&slots);
             let base = slot.name.split('[').next().unwrap_or("");
             let val = match base {
-                "fd" | "err_fd" => Val::Fd(*rng.pick(&FDS)),
+                "fd" | "err_fd" | "log_fd" => Val::Fd(*rng.pick(&FDS)),
+                // The kernel writes there: never into the worker's own memory.
+                "stats" => Val::Ptr(match rng.below(4) {
+                    0 => Ptr::Raw(0),
+                    1 => Ptr::Raw(*rng.pick(&KERNEL_ADDRS)),
+                    2 => Ptr::ReadOnly,
+                    _ => Ptr::Raw(0x1000),
+                }),
                 "close_fds" => Val::Fd(*rng.pick(&FDS)),
                 "reason" => Val::Ptr(reason_ptr(rng)),
                 "tasks" | "kept" => Val::Ptr(match rng.below(6) {
