@@ -770,14 +770,15 @@ mod tests {
     #[test]
     fn options_are_checked() {
         assert!(check_options(3, &pair_end()).is_ok());
-        let changes: [fn(&mut UnixFacts); 13] = [
+        let changes: [fn(&mut UnixFacts); 14] = [
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMP,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMP | UNIX_OPT_TIMESTAMPNS,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMPING,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_INQ,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_RIGHTS_NOTRUNC,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_OOBINLINE,
-            |u: &mut UnixFacts| u.scm_flags |= 1,
+            |u: &mut UnixFacts| u.scm_flags |= SCM_SEC_ON,
+            |u: &mut UnixFacts| u.scm_flags |= SCM_PIDFD_ON,
             |u: &mut UnixFacts| u.scm_flags = 0,
             |u: &mut UnixFacts| u.oob = 1,
             |u: &mut UnixFacts| u.peek_off = 0,
@@ -790,6 +791,10 @@ mod tests {
             change(&mut u);
             assert!(check_options(3, &u).is_err());
         }
+        // SO_PASSCRED is saved (its queue is checked where the messages are counted).
+        let mut u = pair_end();
+        u.scm_flags |= SCM_CREDS_ON;
+        assert!(check_options(3, &u).is_ok());
     }
 
     #[test]

@@ -206,9 +206,8 @@ def passcred_queued_refused():
             "credentials (SCM_CREDENTIALS) are not saved; not supported yet")
 
 
-def passsec_passpidfd_refused():
-    refused("sockopt", "unix socket with SO_PASSSEC set (security labels, SCM_SECURITY); not saved yet",
-            "SO_PASSSEC", tag="SO_PASSSEC")
+def passpidfd_refused():
+    """(SO_PASSSEC, refused too, cannot be set: the guest kernel has no CONFIG_SECURITY_NETWORK.)"""
     refused("sockopt", "unix socket with SO_PASSPIDFD set (SCM_PIDFD); not saved yet",
             "SO_PASSPIDFD", tag="SO_PASSPIDFD")
 
@@ -250,7 +249,7 @@ if __name__ == "__main__":
         passcred_root,
         passcred_nobody,
         passcred_queued_refused,
-        passsec_passpidfd_refused,
+        passpidfd_refused,
         read_options_refused,
         shut_down_listener_refused,
         path_of_108_bytes_refused,
