@@ -8,7 +8,7 @@
 //! neither connected nor listening, listening stream or seqpacket sockets with an empty
 //! backlog, and the connections accepted from one of them (they share its name's id);
 //! their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
-//! `SO_RCVBUF` when the program set them; the descriptors each queued message carries in
+//! `SO_RCVBUF` when the program set them, `SO_PASSCRED` (on an empty receive queue); the descriptors each queued message carries in
 //! flight (`SCM_RIGHTS`: `SKB_FDS` records naming their descriptions, those that no
 //! descriptor holds saved by `FILE` records of their own). `rstr` makes them again
 //! (`userspace/rstr/src/unix.rs`; Documentation/files.rst, "Unix sockets").
@@ -19,7 +19,8 @@
 //! of the tree has (bound before it connected, or accepted from a listener since closed);
 //! descriptors in flight that only a descriptor could save and none holds, and unix
 //! sockets in flight whose queue carries descriptors too; `MSG_OOB` data; messages from another socket
-//! than the peer; the socket options that change what is read (`SO_PASSCRED`,
+//! than the peer; `SO_PASSCRED` with messages queued (their senders' credentials are not
+//! saved; on an empty queue it is saved); the socket options that change what is read (
 //! `SO_PASSSEC`, `SO_PASSPIDFD`, `SO_PASSRIGHTS` off, `SO_PEEK_OFF`, `SO_RCVTIMEO` or
 //! `SO_SNDTIMEO` of 2^32 ms or more (shorter ones are saved), `SO_RCVLOWAT`, a socket filter, `SO_TIMESTAMP`, `SO_TIMESTAMPNS`,
 //! `SO_TIMESTAMPING`, `SO_INQ`, `SO_RIGHTS_NOTRUNC`, `SO_OOBINLINE`); a listening or
@@ -227,18 +228,31 @@ fn type_name(t: u32) -> &'static str {
     }
 }
 
-/// The `SO_PASS*` flags of `sk_scm_recv_flags` that are not saved: any but `SO_PASSRIGHTS`
-/// (bit 3), which every unix socket has unless turned off.
-const SCM_UNSAVED: u32 = 0b0111;
+/// The `SO_PASS*` bits of `sk_scm_recv_flags`: `SO_PASSCRED` (saved), `SO_PASSSEC` and
+/// `SO_PASSPIDFD` (refused), `SO_PASSRIGHTS`, which every unix socket has unless turned off.
+const SCM_CREDS_ON: u32 = 0b0001;
+const SCM_SEC_ON: u32 = 0b0010;
+const SCM_PIDFD_ON: u32 = 0b0100;
 const SCM_RIGHTS_ON: u32 = 0b1000;
 
 /// Refuses the socket options and queued things of `u` that are not saved.
 fn check_options(fd: u32, u: &UnixFacts) -> CkptResult {
-    if u.scm_flags & SCM_UNSAVED != 0 || u.scm_flags & SCM_RIGHTS_ON == 0 {
+    if u.scm_flags & SCM_SEC_ON != 0 {
         refuse!(
             EOPNOTSUPP,
-            "fd {fd}: unix socket with SO_PASSCRED, SO_PASSSEC or SO_PASSPIDFD set, or SO_PASSRIGHTS off (flags {:#x}); not saved yet",
-            u.scm_flags
+            "fd {fd}: unix socket with SO_PASSSEC set (security labels, SCM_SECURITY); not saved yet"
+        );
+    }
+    if u.scm_flags & SCM_PIDFD_ON != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with SO_PASSPIDFD set (SCM_PIDFD); not saved yet"
+        );
+    }
+    if u.scm_flags & SCM_RIGHTS_ON == 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: unix socket with SO_PASSRIGHTS off; not saved yet"
         );
     }
     if u.oob != 0 {
@@ -644,6 +658,16 @@ pub(crate) fn checkpoint(
         let stream = u.sock_type == SOCK_STREAM;
         messages(stream, u.bytes, &s.lens, &s.fds.counts, &mut s.msgs)?;
         let nr_skbs = s.msgs.len() as u32;
+        // Each queued message carries its sender's pid, uid and gid, which SO_PASSCRED
+        // hands to the reader (SCM_CREDENTIALS): `rstr` cannot send them again as the
+        // sender (the refill is its own send, from its own pid).
+        let passcred = u.scm_flags & SCM_CREDS_ON != 0;
+        if passcred && nr_skbs != 0 {
+            refuse!(
+                EOPNOTSUPP,
+                "fd {fd}: unix socket with SO_PASSCRED set and {nr_skbs} messages queued: their senders' credentials (SCM_CREDENTIALS) are not saved; not supported yet"
+            );
+        }
         if !s.fds.files.is_empty() {
             let peers = &mut objs.unix;
             if peers.with_fds.get(&u.sock).is_none() {
@@ -678,7 +702,7 @@ pub(crate) fn checkpoint(
             listener,
             name_len: name.len() as u32,
             nr_skbs,
-            __reserved: 0,
+            flags: if passcred { img::CKPT_UNIX_PASSCRED } else { 0 },
             // Checked by `check_options`: both fit.
             rcvtimeo_ms: timeo_ms(u.rcvtimeo, u.hz).unwrap_or(0),
             sndtimeo_ms: timeo_ms(u.sndtimeo, u.hz).unwrap_or(0),
@@ -746,14 +770,15 @@ mod tests {
     #[test]
     fn options_are_checked() {
         assert!(check_options(3, &pair_end()).is_ok());
-        let changes: [fn(&mut UnixFacts); 13] = [
+        let changes: [fn(&mut UnixFacts); 14] = [
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMP,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMP | UNIX_OPT_TIMESTAMPNS,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_TIMESTAMPING,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_INQ,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_RIGHTS_NOTRUNC,
             |u: &mut UnixFacts| u.read_opts = UNIX_OPT_OOBINLINE,
-            |u: &mut UnixFacts| u.scm_flags |= 1,
+            |u: &mut UnixFacts| u.scm_flags |= SCM_SEC_ON,
+            |u: &mut UnixFacts| u.scm_flags |= SCM_PIDFD_ON,
             |u: &mut UnixFacts| u.scm_flags = 0,
             |u: &mut UnixFacts| u.oob = 1,
             |u: &mut UnixFacts| u.peek_off = 0,
@@ -766,6 +791,10 @@ mod tests {
             change(&mut u);
             assert!(check_options(3, &u).is_err());
         }
+        // SO_PASSCRED is saved (its queue is checked where the messages are counted).
+        let mut u = pair_end();
+        u.scm_flags |= SCM_CREDS_ON;
+        assert!(check_options(3, &u).is_ok());
     }
 
     #[test]

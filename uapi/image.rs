@@ -521,6 +521,9 @@ pub mod unix_state {
 /// [`CkptUnixSockRec::shutdown`] bits, as the kernel's `sk_shutdown`.
 pub const CKPT_UNIX_RCV_SHUTDOWN: u32 = 1;
 pub const CKPT_UNIX_SEND_SHUTDOWN: u32 = 2;
+/// `CkptUnixSockRec.flags`: `SO_PASSCRED` is on (its receive queue is empty: the
+/// credentials of queued messages are not saved).
+pub const CKPT_UNIX_PASSCRED: u32 = 1;
 
 /// The shutdown bits a connected stream or seqpacket peer has when the socket has `bits`:
 /// `shutdown()` on either end sets the mirrored bits on the other.
@@ -566,7 +569,8 @@ pub struct CkptUnixSockRec {
     pub listener: u32,
     pub name_len: u32,
     pub nr_skbs: u32,
-    pub __reserved: u32,
+    /// [`CKPT_UNIX_PASSCRED`]; other bits 0.
+    pub flags: u32,
     /// `SO_RCVTIMEO` and `SO_SNDTIMEO` in milliseconds (rounded up), 0 for none (appended:
     /// the record had no free field for them).
     pub rcvtimeo_ms: u32,
@@ -1196,10 +1200,10 @@ impl Record for CkptUnixSockRec {
 
     /// The name.
     fn trailer_len(&self) -> Result<usize, FieldError> {
-        if self.__reserved != 0 {
+        if self.flags & !CKPT_UNIX_PASSCRED != 0 {
             return Err(FieldError::Reserved {
-                field: "__reserved",
-                value: u64::from(self.__reserved),
+                field: "flags",
+                value: u64::from(self.flags),
             });
         }
         bounded("nr_skbs", self.nr_skbs, 0, CKPT_UNIX_MSGS_MAX)?;

@@ -57,6 +57,9 @@
 #ifndef SO_RIGHTS_NOTRUNC
 #define SO_RIGHTS_NOTRUNC 85
 #endif
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static volatile sig_atomic_t usr1;
@@ -435,6 +438,56 @@ static __attribute__((noreturn)) void buffers_mode(void)
 	}
 }
 
+/*
+ * A seqpacket pair whose end r has SO_PASSCRED on, its queue empty, as user UID if given.
+ * On SIGUSR1 it checks the option is still on, sends a message from the other end and
+ * checks the SCM_CREDENTIALS it carries: this process's pid, uid and gid. It reports
+ * "ready 1 verified V errors E what W".
+ */
+static __attribute__((noreturn)) void passcred_mode(const char *uid)
+{
+	int sv[2], on = 1, v, verified = 0;
+	socklen_t sl = sizeof(int);
+
+	if (uid)
+		drop_to(uid);
+	signal(SIGUSR1, on_usr1);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) ||
+	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)))
+		die("passcred");
+	for (int count = 1;; count++) {
+		if (usr1 && !verified) {
+			union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(struct ucred))]; } c;
+			char m[8];
+			struct iovec iov = { m, sizeof(m) };
+			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+					     .msg_control = c.b, .msg_controllen = sizeof(c.b) };
+			struct cmsghdr *h;
+			struct ucred cr;
+
+			if (getsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &v, &sl) || v != 1)
+				bad("SO_PASSCRED is %ld after restart (errno %ld)", v, errno);
+			if (write(sv[1], "creds", 5) != 5)
+				bad("send: errno %ld", errno, 0);
+			if (recvmsg(sv[0], &mh, 0) != 5)
+				bad("recvmsg: errno %ld", errno, 0);
+			h = CMSG_FIRSTHDR(&mh);
+			if (!h || h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_CREDENTIALS) {
+				bad("no SCM_CREDENTIALS (%ld, %ld)", h ? h->cmsg_type : -1, 0);
+			} else {
+				memcpy(&cr, CMSG_DATA(h), sizeof(cr));
+				if (cr.pid != getpid())
+					bad("SCM_CREDENTIALS pid %ld, want %ld", cr.pid, getpid());
+				if (cr.uid != getuid() || cr.gid != getgid())
+					bad("SCM_CREDENTIALS uid %ld, want %ld", cr.uid, getuid());
+			}
+			verified = 1;
+		}
+		report("passcred", "ready 1 verified %d errors %d what %s", verified, errors, what);
+		nap(20);
+	}
+}
+
 /* Holds FD and counts: a refused checkpoint must leave it running. */
 static __attribute__((noreturn)) void hold(int fd)
 {
@@ -467,14 +520,18 @@ int main(int argc, char **argv)
 			die("backlog");
 		hold(l);
 	}
-	if (!strcmp(argv[1], "passcred")) {
+	if (!strcmp(argv[1], "passcredq")) {
+		/* SO_PASSCRED with a message queued: its sender's credentials are not saved. */
 		int sv[2], on = 1;
 
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) ||
-		    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)))
-			die("passcred");
+		    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) ||
+		    write(sv[1], "x", 1) != 1)
+			die("passcredq");
 		hold(sv[0]);
 	}
+	if (!strcmp(argv[1], "passcred"))
+		passcred_mode(argc > 3 ? argv[3] : NULL);
 	if (!strcmp(argv[1], "sockopt") && argc == 4) {
 		/* A stream pair's end with the option argv[3] set: refused by its name. */
 		static const struct { const char *name; int opt, val; } opts[] = {
@@ -485,6 +542,8 @@ int main(int argc, char **argv)
 			{ "SO_INQ", SO_INQ, 1 },
 			{ "SO_RIGHTS_NOTRUNC", SO_RIGHTS_NOTRUNC, 1 },
 			{ "SO_OOBINLINE", SO_OOBINLINE, 1 },
+			{ "SO_PASSSEC", SO_PASSSEC, 1 },
+			{ "SO_PASSPIDFD", SO_PASSPIDFD, 1 },
 		};
 		int sv[2];
 

@@ -323,6 +323,7 @@ struct ckpt_pipe_rec {
 /* ckpt_unix_sock_rec.shutdown */
 #define CKPT_UNIX_RCV_SHUTDOWN	1
 #define CKPT_UNIX_SEND_SHUTDOWN	2
+#define CKPT_UNIX_PASSCRED	1	/* ckpt_unix_sock_rec.flags: SO_PASSCRED on */
 
 /*
  * UNIX_SOCK: a unix domain socket some descriptor of the image has open,
@@ -343,7 +344,7 @@ struct ckpt_unix_sock_rec {
 	__u32 listener;
 	__u32 name_len;
 	__u32 nr_skbs;
-	__u32 __reserved;
+	__u32 flags;		/* CKPT_UNIX_PASSCRED */
 	__u32 rcvtimeo_ms;	/* SO_RCVTIMEO, ms rounded up, 0: none (appended) */
 	__u32 sndtimeo_ms;	/* SO_SNDTIMEO */
 };

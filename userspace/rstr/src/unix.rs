@@ -283,9 +283,13 @@ fn addr_of(name: &[u8]) -> Result<UnixAddr> {
 }
 
 /// `SO_SNDBUF` and `SO_RCVBUF` as the image has them (the kernel's doubled values), where
-/// the program had set them; `SO_RCVTIMEO` and `SO_SNDTIMEO`.
+/// the program had set them; `SO_RCVTIMEO` and `SO_SNDTIMEO`; `SO_PASSCRED` (after the
+/// refill: the image has it only on an empty receive queue).
 fn buffers(s: &OwnedFd, u: &UnixImage) -> Result<()> {
     crate::inet::set_timeouts(s, u.sock.rcvtimeo_ms, u.sock.sndtimeo_ms)?;
+    if u.sock.flags & img::CKPT_UNIX_PASSCRED != 0 {
+        setsockopt(s, sockopt::PassCred, &true).context("SO_PASSCRED")?;
+    }
     buffer(
         s,
         u.sock.sndbuf,

@@ -132,6 +132,8 @@ pub enum Decoded {
         /// The name, an abstract one shown with `@` for its NUL.
         name: String,
         nr_skbs: u32,
+        /// `SO_PASSCRED` on.
+        passcred: bool,
         rcvtimeo_ms: u32,
         sndtimeo_ms: u32,
     },
@@ -475,6 +477,7 @@ impl From<&Rec> for Decoded {
                     _ => lossy(name),
                 },
                 nr_skbs: u.nr_skbs,
+                passcred: u.flags & img::CKPT_UNIX_PASSCRED != 0,
                 rcvtimeo_ms: u.rcvtimeo_ms,
                 sndtimeo_ms: u.sndtimeo_ms,
             },
