@@ -382,3 +382,51 @@ fn truncated(e: Error) -> CkptError {
         CkptError::from(e)
     }
 }
+
+#[kunit_tests(ckpt_image)]
+mod tests {
+    use super::*;
+
+    fn refused(what: &str) -> CkptResult {
+        Err(CkptError::new(EOPNOTSUPP, fmt!("{what}")))
+    }
+
+    #[test]
+    fn a_dry_run_keeps_every_reason_once() {
+        let mut w = ImageWriter::new(None, None, Log::none());
+        assert!(w.dry_run());
+        assert!(w.reasons().is_none());
+        w.set_task(7);
+        assert!(w.go_on(refused("fd 3: socket not supported yet")).is_ok());
+        // Named already: no second prefix.
+        assert!(w.go_on(refused("pid 7 uses POSIX timers")).is_ok());
+        // Shared by two tasks: said once.
+        assert!(w.go_on(refused("fd 3: socket not supported yet")).is_ok());
+        w.set_task(0);
+        assert!(w.go_on(refused("unix socket peer outside")).is_ok());
+        assert!(w.go_on(Ok(())).is_ok());
+        let (list, more) = w.reasons().unwrap();
+        assert_eq!(
+            list,
+            &b"task 7: fd 3: socket not supported yet\npid 7 uses POSIX timers\nunix socket peer outside\n"[..]
+        );
+        assert_eq!(more, 0);
+        // What a dry run cannot go on after ends it.
+        let e = w.go_on(Err(CkptError::new(ENOMEM, fmt!("no memory"))));
+        assert_eq!(e.err().map(|e| e.errno), Some(ENOMEM));
+        // It wrote nothing and counts what it would have.
+        assert!(w.record(rec::TAIL, &[&[0u8; 12]]).is_ok());
+        assert_eq!((w.count(), w.written()), (1, 8 + 16));
+    }
+
+    #[test]
+    fn a_checkpoint_stops_at_the_first_reason() {
+        // No output file can be made here; a writer with one is what `dry_run` is not.
+        let mut w = ImageWriter::new(None, None, Log::none());
+        w.reasons = None;
+        assert!(!w.dry_run());
+        let e = w.go_on(refused("fd 3: socket not supported yet"));
+        assert_eq!(e.err().map(|e| e.errno), Some(EOPNOTSUPP));
+        assert!(w.reasons().is_none());
+    }
+}

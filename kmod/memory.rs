@@ -411,7 +411,7 @@ fn save_run(
                 __reserved: 0,
                 src,
             };
-            w.stats.pages_shared += r.nr_pages as u64;
+            w.stats.pages_shared += u64::from(r.nr_pages);
             w.fixed(rec::PAGES_REF, &r)?;
             continue;
         }

@@ -132,132 +132,132 @@ int main(int argc, char **argv)
 
 	/* Several modes at once, separated by commas (for ckpt check). */
 	for (mode = strtok(strdup(argv[2]), ","); mode; mode = strtok(NULL, ",")) {
-	if (!strcmp(mode, "memfd")) {
-		int m = memfd_create("ckpt-test", 0), w;
+		if (!strcmp(mode, "memfd")) {
+			int m = memfd_create("ckpt-test", 0), w;
 
-		/* Left open for writing only: its content cannot be read back. */
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", m);
-		if (m < 0 || write(m, "memfd contents", 14) != 14)
-			return 3;
-		w = open(path, O_WRONLY);
-		if (w < 0 || close(m))
-			return 3;
-		n += snprintf(info + n, sizeof(info) - n, "fd=%d\n", w);
-	} else if (!strcmp(mode, "devzero")) {
-		int z;
+			/* Left open for writing only: its content cannot be read back. */
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", m);
+			if (m < 0 || write(m, "memfd contents", 14) != 14)
+				return 3;
+			w = open(path, O_WRONLY);
+			if (w < 0 || close(m))
+				return 3;
+			n += snprintf(info + n, sizeof(info) - n, "fd=%d\n", w);
+		} else if (!strcmp(mode, "devzero")) {
+			int z;
 
-		mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (mem == MAP_FAILED)
-			return 3;
-		fill(mem);
-		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
-			 (unsigned long)mem, (unsigned long)mem + 4096);
-		z = open(path, O_RDWR);
-		if (z < 0)
-			return 4;
-		n += snprintf(info + n, sizeof(info) - n, "fd=%d\naddr=%p\n", z, (void *)mem);
-	} else if (!strcmp(mode, "pipe2")) {
-		int p[2], again;
+			mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			if (mem == MAP_FAILED)
+				return 3;
+			fill(mem);
+			snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+				 (unsigned long)mem, (unsigned long)mem + 4096);
+			z = open(path, O_RDWR);
+			if (z < 0)
+				return 4;
+			n += snprintf(info + n, sizeof(info) - n, "fd=%d\naddr=%p\n", z, (void *)mem);
+		} else if (!strcmp(mode, "pipe2")) {
+			int p[2], again;
 
-		if (pipe(p) || write(p[1], "hi", 2) != 2)
-			return 3;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
-		again = open(path, O_RDONLY);
-		if (again < 0)
-			return 4;
-		n += snprintf(info + n, sizeof(info) - n, "fd=%d\nfirst=%d\n", again, p[0]);
-	} else if (!strcmp(mode, "rmcwd")) {
-		snprintf(path, sizeof(path), "%s.dir", status);
-		if (mkdir(path, 0755) || chdir(path) || rmdir(path))
-			return 3;
-		n += snprintf(info + n, sizeof(info) - n, "dir=%s\n", path);
-	} else if (!strcmp(mode, "shm")) {
-		int r = attach_shm(info, n, sizeof(info));
+			if (pipe(p) || write(p[1], "hi", 2) != 2)
+				return 3;
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+			again = open(path, O_RDONLY);
+			if (again < 0)
+				return 4;
+			n += snprintf(info + n, sizeof(info) - n, "fd=%d\nfirst=%d\n", again, p[0]);
+		} else if (!strcmp(mode, "rmcwd")) {
+			snprintf(path, sizeof(path), "%s.dir", status);
+			if (mkdir(path, 0755) || chdir(path) || rmdir(path))
+				return 3;
+			n += snprintf(info + n, sizeof(info) - n, "dir=%s\n", path);
+		} else if (!strcmp(mode, "shm")) {
+			int r = attach_shm(info, n, sizeof(info));
 
-		if (r < 0)
-			return 3;
-		n += r;
-	} else if (!strcmp(mode, "shm-child")) {
-		int r = attach_shm(info, n, sizeof(info));
-		pid_t child;
+			if (r < 0)
+				return 3;
+			n += r;
+		} else if (!strcmp(mode, "shm-child")) {
+			int r = attach_shm(info, n, sizeof(info));
+			pid_t child;
 
-		if (r < 0)
-			return 3;
-		n += r;
-		child = fork();
-		if (child < 0)
-			return 4;
-		if (child == 0) {
-			/* The child counts into STATUS.child, the parent waits for it. */
-			snprintf(path, sizeof(path), "%s.child", status);
-			status = strdup(path);
-			n = snprintf(info, sizeof(info), "pid=%d\naddr=%p\n", getpid(), (void *)mem);
-		} else {
-			n += snprintf(info + n, sizeof(info) - n, "child=%d\n", child);
+			if (r < 0)
+				return 3;
+			n += r;
+			child = fork();
+			if (child < 0)
+				return 4;
+			if (child == 0) {
+				/* The child counts into STATUS.child, the parent waits for it. */
+				snprintf(path, sizeof(path), "%s.child", status);
+				status = strdup(path);
+				n = snprintf(info, sizeof(info), "pid=%d\naddr=%p\n", getpid(), (void *)mem);
+			} else {
+				n += snprintf(info + n, sizeof(info) - n, "child=%d\n", child);
+			}
+		} else if (!strcmp(mode, "msg")) {
+			struct { long type; char text[8]; } m = { 1, "queued" };
+			int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+
+			if (id < 0 || msgsnd(id, &m, sizeof(m.text), 0))
+				return 3;
+			n += snprintf(info + n, sizeof(info) - n, "msqid=%d\n", id);
+		} else if (!strcmp(mode, "sem")) {
+			struct sembuf op = { .sem_num = 1, .sem_op = 1 };
+			int id = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+
+			if (id < 0 || semop(id, &op, 1))
+				return 3;
+			n += snprintf(info + n, sizeof(info) - n, "semid=%d\n", id);
+		} else if (!strcmp(mode, "async")) {
+			struct sigaction sa = { .sa_handler = on_sig, .sa_flags = SA_RESTART };
+			int p[2], o[2];
+
+			sigemptyset(&sa.sa_mask);
+			sigaction(SIGUSR1, &sa, NULL);
+			if (pipe(p) || fcntl(p[0], F_SETOWN, getpid()) || fcntl(p[0], F_SETSIG, SIGUSR1) ||
+			    fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK))
+				return 3;
+			/* Owned by the parent, outside the tree (no O_ASYNC: it is never signalled). */
+			if (pipe(o) || fcntl(o[0], F_SETOWN, getppid()))
+				return 3;
+			/* Input makes SIGUSR1: one now, to show the setup works. */
+			if (write(p[1], "x", 1) != 1)
+				return 4;
+			n += snprintf(info + n, sizeof(info) - n, "fd=%d\nwfd=%d\nofd=%d\nowner=%d\n",
+				      p[0], p[1], o[0], getppid());
+		} else if (!strcmp(mode, "gsbase")) {
+			if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)&gs_word))
+				return 3;
+			n += snprintf(info + n, sizeof(info) - n, "gs_base=%p\n", (void *)&gs_word);
+		} else if (!strcmp(mode, "grown")) {
+			void *g;
+
+			mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			if (mem == MAP_FAILED)
+				return 3;
+			fill(mem);
+			/* The area grows, its shared object does not: the new page is past its end. */
+			g = mremap(mem, 4096, 8192, MREMAP_MAYMOVE);
+			if (g == MAP_FAILED)
+				return 4;
+			mem = g;
+			n += snprintf(info + n, sizeof(info) - n, "addr=%p\n", g);
+		} else if (!strcmp(mode, "vm-umask")) {
+			/* Made once the status file is open: the same descriptors as its parent. */
+		} else if (!strcmp(mode, "thread-files")) {
+			pthread_t t;
+
+			if (pthread_create(&t, NULL, unshare_files, NULL))
+				return 3;
+			while (!thread_tid)
+				usleep(1000);
+			if (thread_tid < 0)
+				return 4;
+			n += snprintf(info + n, sizeof(info) - n, "tid=%d\n", (int)thread_tid);
+		} else if (strcmp(mode, "plain")) {
+			return 2;
 		}
-	} else if (!strcmp(mode, "msg")) {
-		struct { long type; char text[8]; } m = { 1, "queued" };
-		int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-
-		if (id < 0 || msgsnd(id, &m, sizeof(m.text), 0))
-			return 3;
-		n += snprintf(info + n, sizeof(info) - n, "msqid=%d\n", id);
-	} else if (!strcmp(mode, "sem")) {
-		struct sembuf op = { .sem_num = 1, .sem_op = 1 };
-		int id = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
-
-		if (id < 0 || semop(id, &op, 1))
-			return 3;
-		n += snprintf(info + n, sizeof(info) - n, "semid=%d\n", id);
-	} else if (!strcmp(mode, "async")) {
-		struct sigaction sa = { .sa_handler = on_sig, .sa_flags = SA_RESTART };
-		int p[2], o[2];
-
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGUSR1, &sa, NULL);
-		if (pipe(p) || fcntl(p[0], F_SETOWN, getpid()) || fcntl(p[0], F_SETSIG, SIGUSR1) ||
-		    fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK))
-			return 3;
-		/* Owned by the parent, outside the tree (no O_ASYNC: it is never signalled). */
-		if (pipe(o) || fcntl(o[0], F_SETOWN, getppid()))
-			return 3;
-		/* Input makes SIGUSR1: one now, to show the setup works. */
-		if (write(p[1], "x", 1) != 1)
-			return 4;
-		n += snprintf(info + n, sizeof(info) - n, "fd=%d\nwfd=%d\nofd=%d\nowner=%d\n",
-			      p[0], p[1], o[0], getppid());
-	} else if (!strcmp(mode, "gsbase")) {
-		if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)&gs_word))
-			return 3;
-		n += snprintf(info + n, sizeof(info) - n, "gs_base=%p\n", (void *)&gs_word);
-	} else if (!strcmp(mode, "grown")) {
-		void *g;
-
-		mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (mem == MAP_FAILED)
-			return 3;
-		fill(mem);
-		/* The area grows, its shared object does not: the new page is past its end. */
-		g = mremap(mem, 4096, 8192, MREMAP_MAYMOVE);
-		if (g == MAP_FAILED)
-			return 4;
-		mem = g;
-		n += snprintf(info + n, sizeof(info) - n, "addr=%p\n", g);
-	} else if (!strcmp(mode, "vm-umask")) {
-		/* Made once the status file is open: the same descriptors as its parent. */
-	} else if (!strcmp(mode, "thread-files")) {
-		pthread_t t;
-
-		if (pthread_create(&t, NULL, unshare_files, NULL))
-			return 3;
-		while (!thread_tid)
-			usleep(1000);
-		if (thread_tid < 0)
-			return 4;
-		n += snprintf(info + n, sizeof(info) - n, "tid=%d\n", (int)thread_tid);
-	} else if (strcmp(mode, "plain")) {
-		return 2;
-	}
 	}
 	mode = argv[2];
 
