@@ -65,7 +65,7 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
         }
         (false, Some(f)) => Some(f),
     };
-    let log = Log::open(args.log_fd, args.log_level)?;
+    let mut log = Log::open(args.log_fd, args.log_level)?;
     let stats = match args.stats {
         0 => None,
         p => Some(UserPtr::from_addr(p as usize)),
@@ -84,11 +84,13 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
         );
     }
     let container = args.flags & CKPT_CHECKPOINT_CONTAINER != 0;
+    // Before the tree is checked (the caller's rights over it among the rest), nothing is
+    // written to the image: its reason goes back to the caller, and to the log.
+    let mut tree = Tree::collect(&tids, container)
+        .inspect_err(|e| log.failure(fmt!("checkpoint of {} refused", args.pid), e))?;
+    tree.objects.deleted = crate::deleted::Budget::from_flags(args.flags);
     let mut w = ImageWriter::new(file.map(Output::new), stats, log);
-    let result = Tree::collect(&tids, container).and_then(|mut tree| {
-        tree.objects.deleted = crate::deleted::Budget::from_flags(args.flags);
-        write_image(&mut tree, &mut w, refusal.as_deref(), tree_only)
-    });
+    let result = write_image(&mut tree, &mut w, refusal.as_deref(), tree_only);
     match &result {
         Err(e) => {
             w.log.failure(fmt!("checkpoint of {} refused", args.pid), e);
