@@ -144,6 +144,50 @@ def supported_tree_passes():
         p.kill()
 
 
+def log_file_holds_the_modules_lines():
+    """ckpt --log-file: ckpt's steps with the time, and the module's own lines (a line per
+    task with what it saved, per descriptor and per area; the reason of a refusal)."""
+    p = Proc("log", "plain")
+    try:
+        log = os.path.join(p.dir, "log")
+        img = os.path.join(p.dir, "img")
+        sh(CKPT, str(p.pid), "-o", img, "--log-file", log, timeout=120)
+        text = open(log).read()
+        assert oct(os.stat(log).st_mode & 0o777) == "0o600", oct(os.stat(log).st_mode)
+        lines = text.splitlines()
+        assert lines[0].startswith("[") and f"ckpt: checkpoint of {p.pid} to {img}" in lines[0], text
+        task = [l for l in lines if l.startswith(f"task {p.pid}: ") and " records, " in l]
+        assert len(task) == 1, text
+        _, out, _ = sh(CKPT, "show", img, "--summary", "--json")
+        pages = json.loads(out)["pages_saved"]
+        assert f" {pages} pages saved of " in task[0], (pages, task[0])
+        # Per descriptor (the status file is open) and per area, at the debug level.
+        assert any(l.startswith(f"task {p.pid}: fd ") for l in lines), text
+        assert any(l.startswith(f"task {p.pid}: memory 0x") for l in lines), text
+        assert lines[-1].endswith(f"ckpt: checkpoint of {p.pid} done"), text
+        # -v: the per-task line on stderr, not the per-descriptor ones.
+        _, _, err = sh(CKPT, "-v", str(p.pid), "-o", img, timeout=120)
+        assert f"task {p.pid}: " in err and " records, " in err, err
+        assert f"task {p.pid}: fd " not in err, err
+        # Without either, nothing on stderr.
+        _, _, err = sh(CKPT, str(p.pid), "-o", img, timeout=120)
+        assert err == "", err
+    finally:
+        p.kill()
+    q = Proc("log-refused", SEVERAL)
+    try:
+        log = os.path.join(q.dir, "log")
+        st, _, err = sh(CKPT, str(q.pid), "-o", os.path.join(q.dir, "img"), "--log-file", log,
+                        check=False, timeout=120)
+        assert st == 1, err
+        text = open(log).read()
+        assert f"checkpoint of {q.pid} refused: " in text, text
+        reason = err.strip().split(": error: ", 1)[1]
+        assert f"ckpt: error: {reason}" in text, (reason, text)
+    finally:
+        q.kill()
+
+
 def machine_check():
     st, out, err = sh(CKPT, "check", "--json", check=False, timeout=60)
     v = json.loads(out)
@@ -167,4 +211,4 @@ def machine_check():
 
 if __name__ == "__main__":
     sys.exit(run([several_reasons_at_once, several_reasons_as_nobody, supported_tree_passes,
-                  machine_check]))
+                  log_file_holds_the_modules_lines, machine_check]))

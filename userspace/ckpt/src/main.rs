@@ -65,6 +65,70 @@ struct CheckpointArgs {
     /// refused with the file's name.
     #[arg(long, value_name = "SIZE", value_parser = ckptlib::deleted::parse_size)]
     deleted_max: Option<u64>,
+    /// Say what is done on standard error: ckpt's steps and the module's line per task
+    /// (-v), and per descriptor and memory area (-vv), written by the module itself.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Append ckpt's steps, with the time, and every line of the module (what it saved,
+    /// per task, descriptor and area, or why it refused) to FILE, made 0600 if new.
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+}
+
+/// Where ckpt's own lines and the module's go (`-v`, `--log-file`).
+struct Logging {
+    file: Option<File>,
+    verbose: u8,
+    stderr: io::Stderr,
+}
+
+impl Logging {
+    fn open(path: Option<&PathBuf>, verbose: u8) -> Result<Logging> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = match path {
+            None => None,
+            Some(p) => Some(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o600)
+                    .open(p)
+                    .with_context(|| format!("cannot open the log file {}", p.display()))?,
+            ),
+        };
+        Ok(Logging {
+            file,
+            verbose,
+            stderr: io::stderr(),
+        })
+    }
+
+    /// One line of ckpt's: to the log file with the time (seconds since the epoch), and to
+    /// standard error with -v.
+    fn line(&self, what: &str) {
+        if let Some(mut f) = self.file.as_ref() {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let _ = writeln!(f, "[{}.{:06}] ckpt: {what}", t.as_secs(), t.subsec_micros());
+        }
+        if self.verbose > 0 {
+            eprintln!("ckpt: {what}");
+        }
+    }
+
+    /// Where the module writes its lines, and which: all of them to the log file, else
+    /// to standard error as -v asks.
+    fn module(&self) -> Option<(std::os::fd::BorrowedFd<'_>, u32)> {
+        use ckptlib::abi::{CKPT_LOG_DEBUG, CKPT_LOG_INFO};
+        use std::os::fd::AsFd;
+        match (&self.file, self.verbose) {
+            (Some(f), _) => Some((f.as_fd(), CKPT_LOG_DEBUG)),
+            (None, 0) => None,
+            (None, 1) => Some((self.stderr.as_fd(), CKPT_LOG_INFO)),
+            (None, _) => Some((self.stderr.as_fd(), CKPT_LOG_DEBUG)),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -301,6 +365,17 @@ fn check_tree(pid: i32, json: bool, container: bool, deleted_max: Option<u64>) -
 }
 
 fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
+    let log = Logging::open(args.log_file.as_ref(), args.verbose)?;
+    log.line(&format!("checkpoint of {pid} to {}", args.output.display()));
+    let r = take_logged(pid, args, &log);
+    match &r {
+        Ok(_) => log.line(&format!("checkpoint of {pid} done")),
+        Err(e) => log.line(&format!("error: {e:#}")),
+    }
+    r
+}
+
+fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCode> {
     ckptlib::phase::mark("start");
     let dev = Device::open()?;
     let to_stdout = args.output.as_os_str() == "-";
@@ -309,6 +384,11 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
     }
     let target = StoppedTree::seize(pid)?;
     ckptlib::phase::mark("seized");
+    log.line(&format!(
+        "stopped {} tasks of {} processes",
+        target.tids().len(),
+        target.procs().len()
+    ));
     // SysV IPC the tree uses by id is invisible to the module: read it here. Then the tree
     // as rstr would build it again: a tree it cannot build is refused now, not at restart.
     let mut refusal = ckptlib::sysvipc::refusal(target.procs())?;
@@ -327,6 +407,7 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
         container: args.container,
         refusal: refusal.as_deref(),
         deleted_max: args.deleted_max,
+        log: log.module(),
         ..Default::default()
     };
     checkpoint::checkpoint(&dev, &target, &opts, out.fd())?;
@@ -335,6 +416,7 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
     if args.kill {
         target.kill()?;
         ckptlib::phase::mark("killed");
+        log.line("killed the tree");
     }
     Ok(ExitCode::SUCCESS)
 }
