@@ -188,6 +188,31 @@ def log_file_holds_the_modules_lines():
         q.kill()
 
 
+def stats_match_the_image():
+    """ckpt --stats=json: the module's figures are the image's (records, bytes, pages, areas),
+    the tree's tasks, and the frozen time is within the total."""
+    p = Proc("stats", "plain")
+    try:
+        img = os.path.join(p.dir, "img")
+        _, _, err = sh(CKPT, "--stats=json", str(p.pid), "-o", img, timeout=120)
+        st = json.loads(err.strip().splitlines()[-1])
+        _, out, _ = sh(CKPT, "show", img, "--summary", "--json")
+        summary = json.loads(out)
+        assert st["image_bytes"] == os.path.getsize(img) == summary["bytes"], (st, summary)
+        assert st["records"] == summary["records"], (st, summary)
+        assert st["pages_written"] == summary["pages_saved"] > 0, (st, summary)
+        assert st["pages_shared"] == 0 and st["tasks"] == 1, st
+        kinds = {k["kind"]: k["count"] for k in summary["kinds"]}
+        assert st["vmas"] == kinds["VMA"] and st["files"] == kinds["FILE"], (st, kinds)
+        assert st["pages_scanned"] >= st["pages_written"], st
+        assert 0 < st["frozen_ms"] <= st["total_ms"], st
+        _, _, err = sh(CKPT, "--stats", str(p.pid), "-o", img, timeout=120)
+        assert "frozen time:" in err and "tasks:          1" in err, err
+        p.runs_on()
+    finally:
+        p.kill()
+
+
 def machine_check():
     st, out, err = sh(CKPT, "check", "--json", check=False, timeout=60)
     v = json.loads(out)
@@ -211,4 +236,4 @@ def machine_check():
 
 if __name__ == "__main__":
     sys.exit(run([several_reasons_at_once, several_reasons_as_nobody, supported_tree_passes,
-                  log_file_holds_the_modules_lines, machine_check]))
+                  log_file_holds_the_modules_lines, stats_match_the_image, machine_check]))

@@ -73,6 +73,18 @@ struct CheckpointArgs {
     /// per task, descriptor and area, or why it refused) to FILE, made 0600 if new.
     #[arg(long, value_name = "FILE")]
     log_file: Option<PathBuf>,
+    /// Print the checkpoint's figures on standard error once it is done, as text or
+    /// (`--stats=json`) one JSON object: frozen time (the tree stopped), total time,
+    /// tasks, descriptors, memory areas, pages looked at, written and shared, records and
+    /// image bytes, as the module counted them.
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "text")]
+    stats: Option<StatsFormat>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum StatsFormat {
+    Text,
+    Json,
 }
 
 /// Where ckpt's own lines and the module's go (`-v`, `--log-file`).
@@ -376,6 +388,7 @@ fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
 }
 
 fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     ckptlib::phase::mark("start");
     let dev = Device::open()?;
     let to_stdout = args.output.as_os_str() == "-";
@@ -383,6 +396,7 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
         bail!("refusing to write a binary image to a terminal: use -o IMAGE or a pipe");
     }
     let target = StoppedTree::seize(pid)?;
+    let frozen = std::time::Instant::now();
     ckptlib::phase::mark("seized");
     log.line(&format!(
         "stopped {} tasks of {} processes",
@@ -403,12 +417,13 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
     // A file appears when the image is complete (a failed or killed ckpt leaves the old
     // one as it was; killed, it also leaves IMAGE.partial-PID).
     let out = Output::open(&args.output)?;
+    let stats = ckptlib::sys::LiveStats::default();
     let opts = checkpoint::Options {
         container: args.container,
         refusal: refusal.as_deref(),
         deleted_max: args.deleted_max,
         log: log.module(),
-        ..Default::default()
+        stats: Some(&stats),
     };
     checkpoint::checkpoint(&dev, &target, &opts, out.fd())?;
     out.commit()?;
@@ -417,8 +432,56 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
         target.kill()?;
         ckptlib::phase::mark("killed");
         log.line("killed the tree");
+    } else {
+        drop(target);
+    }
+    let frozen = frozen.elapsed();
+    if let Some(format) = args.stats {
+        print_stats(format, &stats.get(), frozen, started.elapsed())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--stats`: the module's figures and the times, on standard error.
+fn print_stats(
+    format: StatsFormat,
+    s: &ckptlib::abi::CkptStats,
+    frozen: std::time::Duration,
+    total: std::time::Duration,
+) -> Result<()> {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let text = match format {
+        StatsFormat::Json => serde_json::json!({
+            "frozen_ms": ms(frozen),
+            "total_ms": ms(total),
+            "tasks": s.tasks,
+            "files": s.files,
+            "vmas": s.vmas,
+            "pages_scanned": s.pages_scanned,
+            "pages_written": s.pages_written,
+            "pages_shared": s.pages_shared,
+            "records": s.records,
+            "image_bytes": s.bytes,
+        })
+        .to_string(),
+        StatsFormat::Text => format!(
+            "frozen time:    {:.3} ms\ntotal time:     {:.3} ms\ntasks:          {}\n\
+             descriptors:    {}\nmemory areas:   {}\npages scanned:  {}\n\
+             pages written:  {}\npages shared:   {}\nrecords:        {}\nimage bytes:    {}",
+            ms(frozen),
+            ms(total),
+            s.tasks,
+            s.files,
+            s.vmas,
+            s.pages_scanned,
+            s.pages_written,
+            s.pages_shared,
+            s.records,
+            s.bytes
+        ),
+    };
+    writeln!(io::stderr().lock(), "{text}")?;
+    Ok(())
 }
 
 /// The image to show, buffered: a file, or standard input for `-`.
