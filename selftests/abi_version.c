@@ -154,7 +154,24 @@ TEST_F(child, checkpoint_refuses_bad_arguments)
 
 	expect_refusal(_metadata, self->dev, &a, EINVAL, "unknown flags");
 	a.flags = CKPT_CHECKPOINT_REFUSE | CKPT_CHECKPOINT_TREE_ONLY;
-	expect_refusal(_metadata, self->dev, &a, EINVAL, "REFUSE with CKPT_CHECKPOINT_TREE_ONLY");
+	expect_refusal(_metadata, self->dev, &a, EINVAL, "more than one of CKPT_CHECKPOINT_REFUSE");
+	a.flags = CKPT_CHECKPOINT_CHECK | CKPT_CHECKPOINT_TREE_ONLY;
+	expect_refusal(_metadata, self->dev, &a, EINVAL, "more than one of CKPT_CHECKPOINT_REFUSE");
+	/* A dry run writes no image: it takes no image descriptor. */
+	a.flags = CKPT_CHECKPOINT_CHECK;
+	expect_refusal(_metadata, self->dev, &a, EINVAL, "the image fd must be -1");
+	a.fd = -1;
+	a.log_level = CKPT_LOG_DEBUG + 1;
+	a.log_fd = 2;
+	expect_refusal(_metadata, self->dev, &a, EINVAL, "log level 3");
+	a.log_level = CKPT_LOG_INFO;
+	a.log_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	expect_refusal(_metadata, self->dev, &a, EBADF, "is not open for writing");
+	close(a.log_fd);
+	a.log_fd = -1;
+	expect_refusal(_metadata, self->dev, &a, EBADF, "log fd -1 is not open for writing");
+	a.log_level = CKPT_LOG_NONE;
+	a.fd = self->out;
 	a.flags = 0;
 	a.nr_tasks = 0;
 	expect_refusal(_metadata, self->dev, &a, EINVAL, "0 tasks");
