@@ -20,9 +20,8 @@ use crate::uapi::CkptStats;
 pub(crate) struct ImageWriter {
     /// `None` for a dry run (`CKPT_CHECKPOINT_CHECK`).
     out: Option<Output>,
-    /// Bytes written: the offset of the next record from the image's first byte.
-    written: u64,
-    /// Records and bytes written, and what the rest of the module counts.
+    /// Records and bytes written (`bytes`: the offset of the next record from the image's
+    /// first byte), and what the rest of the module counts.
     pub(crate) stats: CkptStats,
     /// Where [`ImageWriter::stats`] is copied after each record, if the caller wants them.
     user_stats: Option<UserPtr>,
@@ -45,7 +44,6 @@ impl ImageWriter {
         };
         ImageWriter {
             out,
-            written: 0,
             stats: CkptStats::default(),
             user_stats,
             log,
@@ -56,7 +54,7 @@ impl ImageWriter {
 
     /// The offset of the next record from the image's first byte.
     pub(crate) fn written(&self) -> u64 {
-        self.written
+        self.stats.bytes
     }
 
     /// Whether this is a dry run: nothing is written, no page is read.
@@ -100,7 +98,7 @@ impl ImageWriter {
         }
         line.extend_from_slice(reason, GFP_KERNEL_ACCOUNT)?;
         line.push(b'\n', GFP_KERNEL_ACCOUNT)?;
-        // The same reason twice (one object refused in each task sharing it) is said once.
+        // An identical reason (the same line from another step or check) is said once.
         let seen = list
             .split_inclusive(|&b| b == b'\n')
             .any(|l| l == line.as_slice());
@@ -149,8 +147,7 @@ impl ImageWriter {
     /// Counts a record of `len` bytes of payload (and its padding) as written.
     fn wrote(&mut self, kind: u32, len: usize) -> CkptResult {
         self.stats.records += 1;
-        self.written += (size_of::<img::CkptHdr>() + len + img::record_pad(len)) as u64;
-        self.stats.bytes = self.written;
+        self.stats.bytes += (size_of::<img::CkptHdr>() + len + img::record_pad(len)) as u64;
         match kind {
             rec::FILE => self.stats.files += 1,
             rec::VMA => self.stats.vmas += 1,
@@ -400,7 +397,7 @@ mod tests {
         assert!(w.go_on(refused("fd 3: socket not supported yet")).is_ok());
         // Named already: no second prefix.
         assert!(w.go_on(refused("pid 7 uses POSIX timers")).is_ok());
-        // Shared by two tasks: said once.
+        // The same reason again: said once.
         assert!(w.go_on(refused("fd 3: socket not supported yet")).is_ok());
         w.set_task(0);
         assert!(w.go_on(refused("unix socket peer outside")).is_ok());

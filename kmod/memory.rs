@@ -447,6 +447,11 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// Areas of the plan, and how many of them the caller keeps.
+    pub(crate) fn areas(&self) -> (usize, usize) {
+        (self.vmas.len(), self.kept.len())
+    }
+
     /// Whether the caller mapped area `p` already ([`mark_kept`]).
     fn is_kept(&self, p: &Planned) -> bool {
         self.kept
@@ -1052,13 +1057,6 @@ pub(crate) struct Filled {
     pub(crate) copied: u64,
     /// Pages of the image left as the caller had them (kept areas).
     pub(crate) kept: u64,
-}
-
-impl Plan {
-    /// Areas of the plan, and how many of them the caller keeps.
-    pub(crate) fn areas(&self) -> (usize, usize) {
-        (self.vmas.len(), self.kept.len())
-    }
 }
 
 /// Reads `PAGES` records into the new memory until the first record of another type,

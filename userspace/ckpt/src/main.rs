@@ -327,16 +327,9 @@ fn check_tree(pid: i32, json: bool, container: bool, deleted_max: Option<u64>) -
     if let Some(r) = ckptlib::sysvipc::refusal(target.procs())? {
         lines.push(r);
     }
-    match checkpoint::tree_entries(&dev, &target, container) {
-        Ok(entries) => {
-            if let Err(e) = plan::plan(&entries) {
-                lines.push(format!("{e:#}: restart could not rebuild this tree"));
-            }
-        }
-        // The tree itself is refused (another namespace, a task not stopped...): the dry
-        // run would say the same, and nothing more.
-        Err(e) => bail!("{e:#}"),
-    }
+    // A tree the module refuses itself (another namespace, a task not stopped...) fails
+    // here: the dry run would say the same, and nothing more.
+    lines.extend(plan_refusal(&dev, &target, container)?);
     let opts = checkpoint::Options {
         container,
         deleted_max,
@@ -408,11 +401,7 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
     let mut refusal = ckptlib::sysvipc::refusal(target.procs())?;
     if refusal.is_none() {
         // A tree the module refuses is refused again, with its ERROR record, below.
-        if let Ok(entries) = checkpoint::tree_entries(&dev, &target, args.container) {
-            if let Err(e) = plan::plan(&entries) {
-                refusal = Some(format!("{e:#}: restart could not rebuild this tree"));
-            }
-        }
+        refusal = plan_refusal(&dev, &target, args.container).unwrap_or(None);
     }
     // A file appears when the image is complete (a failed or killed ckpt leaves the old
     // one as it was; killed, it also leaves IMAGE.partial-PID).
@@ -440,6 +429,15 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
         print_stats(format, &stats.get(), frozen, started.elapsed())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why rstr could not rebuild the stopped tree, planned from the `TREE` the module writes
+/// of it; an error if the module refuses the tree itself.
+fn plan_refusal(dev: &Device, target: &StoppedTree, container: bool) -> Result<Option<String>> {
+    let entries = checkpoint::tree_entries(dev, target, container)?;
+    Ok(plan::plan(&entries)
+        .err()
+        .map(|e| format!("{e:#}: restart could not rebuild this tree")))
 }
 
 /// `--stats`: the module's figures and the times, on standard error.

@@ -408,17 +408,7 @@ pub fn check(dev: &Device, tree: &StoppedTree, opts: &Options<'_>) -> Result<Vec
     };
     let flags = opts.flags()? | abi::CKPT_CHECKPOINT_CHECK;
     let mut reason = vec![0u8; CHECK_ROOM];
-    let tids = tree.tids();
-    let log = opts.log;
-    match crate::sys::checkpoint(
-        dev.file().as_fd(),
-        tids,
-        None,
-        flags,
-        &mut reason,
-        log,
-        opts.stats,
-    ) {
+    match ioctl(dev, tree, flags, &opts, None, &mut reason) {
         Ok(()) => Ok(Vec::new()),
         Err(nix::Error::EOPNOTSUPP) => Ok(crate::image::c_str(&reason)
             .lines()
@@ -476,6 +466,34 @@ pub fn tree_entries(
     unreachable!()
 }
 
+/// `CKPT_IOC_CHECKPOINT` of the stopped tree with `flags` and `opts`; the caller's refusal
+/// goes to the module in `reason`, which receives the module's reasons.
+fn ioctl(
+    dev: &Device,
+    tree: &StoppedTree,
+    flags: u64,
+    opts: &Options<'_>,
+    out: Option<BorrowedFd<'_>>,
+    reason: &mut [u8],
+) -> nix::Result<()> {
+    if let Some(r) = opts
+        .refusal
+        .filter(|_| flags & abi::CKPT_CHECKPOINT_REFUSE != 0)
+    {
+        let n = r.len().min(reason.len() - 1);
+        reason[..n].copy_from_slice(&r.as_bytes()[..n]);
+    }
+    crate::sys::checkpoint(
+        dev.file().as_fd(),
+        tree.tids(),
+        out,
+        flags,
+        reason,
+        opts.log,
+        opts.stats,
+    )
+}
+
 fn call(
     dev: &Device,
     tree: &StoppedTree,
@@ -484,23 +502,7 @@ fn call(
     out: Option<BorrowedFd<'_>>,
     reason: &mut [u8],
 ) -> Result<()> {
-    if let Some(r) = opts
-        .refusal
-        .filter(|_| flags & abi::CKPT_CHECKPOINT_REFUSE != 0)
-    {
-        let n = r.len().min(reason.len() - 1);
-        reason[..n].copy_from_slice(&r.as_bytes()[..n]);
-    }
-    let tids = tree.tids();
-    match crate::sys::checkpoint(
-        dev.file().as_fd(),
-        tids,
-        out,
-        flags,
-        reason,
-        opts.log,
-        opts.stats,
-    ) {
+    match ioctl(dev, tree, flags, opts, out, reason) {
         Ok(_) => Ok(()),
         Err(e) => {
             let why = crate::image::c_str(reason);
