@@ -16,6 +16,50 @@ use crate::sys::file::{FileRef, Output};
 use crate::sys::task::current::ChargeToRoot;
 use crate::uapi::{CKPT_LOG_DEBUG, CKPT_LOG_INFO, CKPT_LOG_NONE};
 
+/// Writes `line` and a newline with one write, best effort.
+fn write_line(out: &mut Output, line: fmt::Arguments<'_>) {
+    if let Ok(s) = CString::try_from_fmt(fmt!("{line}\n")) {
+        // Charged to the root: a task restored into a full memory cgroup still says why.
+        let _root = ChargeToRoot::new();
+        let _ = out.write(s.to_bytes());
+    }
+}
+
+/// The report descriptor of a restart (`err_fd`): the lines `rstr` reads to learn that a
+/// task is restored (`OK PID COPIED KEPT`), how far its pages are (`P PID COPIED`), or why
+/// it failed once it could no longer be told (`pid N: reason`). Written as the log is.
+pub(crate) struct Report {
+    /// `None` for `err_fd` -1, or once the task is restored.
+    out: Option<Output>,
+}
+
+impl Report {
+    /// The report of `fd`; -1 for none.
+    pub(crate) fn open(fd: i32) -> CkptResult<Report> {
+        match fd {
+            -1 => Ok(Report { out: None }),
+            fd => match FileRef::fget(fd) {
+                Some(f) if f.writable() => Ok(Report {
+                    out: Some(Output::new(f)),
+                }),
+                _ => refuse!(EBADF, "error fd {fd} is not open for writing"),
+            },
+        }
+    }
+
+    /// Writes `line` and a newline.
+    pub(crate) fn line(&mut self, line: fmt::Arguments<'_>) {
+        if let Some(out) = self.out.as_mut() {
+            write_line(out, line);
+        }
+    }
+
+    /// Lets the descriptor go: nothing more is written.
+    pub(crate) fn close(&mut self) {
+        self.out = None;
+    }
+}
+
 /// Where an ioctl's log lines go, and which.
 pub(crate) struct Log {
     /// `None` at [`CKPT_LOG_NONE`].
@@ -62,13 +106,8 @@ impl Log {
         if !self.wants(level) {
             return;
         }
-        let Some(out) = self.out.as_mut() else {
-            return;
-        };
-        if let Ok(s) = CString::try_from_fmt(fmt!("{line}\n")) {
-            // Charged to the root: a task restored into a full memory cgroup still logs why.
-            let _root = ChargeToRoot::new();
-            let _ = out.write(s.to_bytes());
+        if let Some(out) = self.out.as_mut() {
+            write_line(out, line);
         }
     }
 

@@ -30,7 +30,7 @@ use crate::sys::{
     },
 };
 use crate::uapi::image::{self as img, rec, vma_kind};
-use crate::uapi::{CkptArea, CKPT_RESTART_MAX_KEPT};
+use crate::uapi::{CkptArea, CKPT_RESTART_MAX_KEPT, CKPT_RESTART_PROGRESS_PAGES};
 
 /// Pages asked of `get_user_pages_remote` at a time, and the most in one `PAGES` record.
 const BATCH: usize = img::CKPT_PAGES_PER_RECORD as usize;
@@ -1061,10 +1061,13 @@ pub(crate) struct Filled {
 
 /// Reads `PAGES` records into the new memory until the first record of another type,
 /// whose header is returned.
+/// `progress` is told the pages copied so far each time they pass a multiple of
+/// [`CKPT_RESTART_PROGRESS_PAGES`].
 pub(crate) fn fill(
     rd: &mut ImageReader,
     plan: &Plan,
     done: &mut Filled,
+    progress: &mut dyn FnMut(u64),
 ) -> CkptResult<img::CkptHdr> {
     let mut bounce = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL_ACCOUNT)?;
     loop {
@@ -1125,6 +1128,10 @@ pub(crate) fn fill(
         }
         if from.is_none() {
             rd.end(&h)?;
+        }
+        let step = CKPT_RESTART_PROGRESS_PAGES;
+        if !plan.is_kept(p) && (done.copied - n) / step != done.copied / step {
+            progress(done.copied);
         }
     }
 }

@@ -14,25 +14,27 @@
 //! opened, changing nothing: a failure returns an error and a reason to `rstr`. Then the
 //! caller's memory is replaced; from there on a failure cannot be returned to code that no
 //! longer exists, so the reason goes to `err_fd` and the caller is killed: no half-restored
-//! process ever runs. On success `err_fd` receives `OK\n` and the task waits for the session's
-//! go; then `rstr`'s own descriptors are closed and the ioctl "returns" into the restored
+//! process ever runs. On success `err_fd` receives `OK PID COPIED KEPT` and the task waits
+//! for the session's go; then `rstr`'s own descriptors are closed and the ioctl "returns" into the restored
 //! registers.
 
 use kernel::prelude::*;
-use kernel::str::CString;
 
 use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::ImageReader;
-use crate::log::Log;
+use crate::log::{Log, Report};
+use crate::memory::{self, Filled};
 use crate::session::Session;
-use crate::sys::file::{FileRef, Input, Output};
+use crate::sys::file::{FileRef, Input};
 use crate::sys::task::current;
-use crate::uapi::{CkptRestartArgs, CKPT_RESTART_SHARED_MM, CKPT_RESTART_STOPPED};
-use crate::{memory, regs, signal};
+use crate::uapi::{
+    CkptRestartArgs, CKPT_RESTART_PROGRESS, CKPT_RESTART_SHARED_MM, CKPT_RESTART_STOPPED,
+};
+use crate::{regs, signal};
 
 /// Runs the restart; the value is what the caller's `ax` must hold when it returns.
 pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u64> {
-    if args.flags & !(CKPT_RESTART_SHARED_MM | CKPT_RESTART_STOPPED) != 0 {
+    if args.flags & !(CKPT_RESTART_SHARED_MM | CKPT_RESTART_STOPPED | CKPT_RESTART_PROGRESS) != 0 {
         refuse!(EINVAL, "unknown flags {:#x}", args.flags);
     }
     if args.nr_kept != 0 && args.flags & CKPT_RESTART_SHARED_MM != 0 {
@@ -58,13 +60,7 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
     if !file.readable() {
         refuse!(EBADF, "image fd {} is not open for reading", args.fd);
     }
-    let mut report = match args.err_fd {
-        -1 => None,
-        fd => match FileRef::fget(fd) {
-            Some(f) if f.writable() => Some(Output::new(f)),
-            _ => refuse!(EBADF, "error fd {fd} is not open for writing"),
-        },
-    };
+    let mut report = Report::open(args.err_fd)?;
     let mut log = Log::open(args.log_fd, args.log_level)?;
     let pid = kernel::current!().pid();
     let mut rd = ImageReader::new(Input::new_at(file, pos));
@@ -78,19 +74,18 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
 
     // Phase 2: no way back.
     let result = match &plan {
-        Some((plan, mine)) => become_image(session, &mut rd, plan, mine, args, &mut log),
-        None => become_thread(session, &mut rd, args),
+        Some((plan, mine)) => {
+            become_image(session, &mut rd, plan, mine, args, &mut log, &mut report)
+        }
+        None => become_thread(session, &mut rd, args).map(|ax| (ax, Filled::default())),
     };
     if result.is_ok() && plan.is_none() {
         log.info(fmt!("pid {pid}: restored a thread (registers) at {pos:#x}"));
     }
-    let result = result.and_then(|ax| {
+    let result = result.and_then(|(ax, done)| {
         session.ready();
-        if let Some(out) = report.as_mut() {
-            let _root = current::ChargeToRoot::new();
-            let _ = out.write(b"OK\n");
-        }
-        drop(report.take());
+        report.line(fmt!("OK {pid} {} {}", done.copied, done.kept));
+        report.close();
         session.wait_go(|| {
             for &fd in &args.close_fds[..args.nr_close as usize] {
                 let _ = current::close_fd(fd);
@@ -105,16 +100,9 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
         // Killed while waiting for the go included: the others must not wait for it.
         session.fail();
         log.failure(fmt!("pid {pid}: restart failed, killed"), e);
-        if let Some(out) = report.as_mut() {
-            // One line, written at once: tasks of a tree share the pipe.
-            let reason = e.reason.as_ref().and_then(|r| r.to_str().ok());
-            if let Ok(line) =
-                CString::try_from_fmt(fmt!("pid {pid}: {}\n", reason.unwrap_or("restart failed")))
-            {
-                let _root = current::ChargeToRoot::new();
-                let _ = out.write(line.to_bytes());
-            }
-        }
+        // One line, written at once: tasks of a tree share the pipe.
+        let reason = e.reason.as_ref().and_then(|r| r.to_str().ok());
+        report.line(fmt!("pid {pid}: {}", reason.unwrap_or("restart failed")));
         current::kill_self();
     }
     // Past the point of no return the caller's memory is the image's: the reason went to
@@ -152,11 +140,18 @@ fn become_image(
     mine: &[crate::sys::mm::Vma],
     args: &CkptRestartArgs,
     log: &mut Log,
-) -> CkptResult<u64> {
+    report: &mut Report,
+) -> CkptResult<(u64, Filled)> {
     session.wait_sharers(args.mm_sharers)?;
     memory::replace(plan, mine)?;
-    let mut done = memory::Filled::default();
-    let h = memory::fill(rd, plan, &mut done)?;
+    let mut done = Filled::default();
+    let pid = kernel::current!().pid();
+    let progress = args.flags & CKPT_RESTART_PROGRESS != 0;
+    let h = memory::fill(rd, plan, &mut done, &mut |copied| {
+        if progress {
+            report.line(fmt!("P {pid} {copied}"));
+        }
+    })?;
     let (areas, kept) = plan.areas();
     log.info(fmt!(
         "pid {}: restored {areas} areas ({kept} kept as rstr mapped them), {} pages read, {} pages kept",
@@ -169,7 +164,7 @@ fn become_image(
     memory::set_exe(plan)?;
     memory::set_lock_future(plan)?;
     session.memory_done()?;
-    finish(r, args)
+    Ok((finish(r, args)?, done))
 }
 
 /// A thread of a restored process: its memory is restored by the task that owns it.

@@ -284,7 +284,7 @@ def wait_for(cond, what, timeout=30.0):
 class Target:
     """A running selftests/targets/target process, with its status files in a fresh dir."""
 
-    def __init__(self, tmp, *opts, user=None):
+    def __init__(self, tmp, *opts, user=None, group=None):
         self.status = os.path.join(tmp, "status")
         # A target started before in this directory left its files: read_info() would
         # take the old one's for this one's, which may not have started yet.
@@ -294,6 +294,8 @@ class Target:
         kw = {}
         if user is not None:
             kw["user"] = user
+        if group is not None:
+            kw.update(group=group, extra_groups=[])
         self.proc = subprocess.Popen([TARGET, self.status, *opts], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
         self.pid = self.proc.pid

@@ -18,7 +18,7 @@ use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 pub mod image;
 
 /// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
-pub const CKPT_ABI_VERSION: u32 = 4;
+pub const CKPT_ABI_VERSION: u32 = 5;
 
 /// Version of the image format the module writes and reads.
 pub const CKPT_IMAGE_VERSION: u32 = 6;
@@ -158,8 +158,10 @@ pub const CKPT_RESTART_MAX_CLOSE: usize = 16;
 pub struct CkptRestartArgs {
     /// The image, open for reading.
     pub fd: i32,
-    /// Receives `OK` when the task is restored (and waits for the go of the session), or
-    /// the reason of a late failure (the caller is then killed); -1 for none.
+    /// Receives `OK PID COPIED KEPT` when the task is restored (and waits for the go of
+    /// the session), `P PID COPIED` while its pages are read with
+    /// [`CKPT_RESTART_PROGRESS`], or the reason of a late failure (the caller is then
+    /// killed); -1 for none. One line per write, each shorter than `PIPE_BUF`.
     pub err_fd: i32,
     /// `CKPT_RESTART_*`.
     pub flags: u64,
@@ -212,6 +214,12 @@ pub const CKPT_RESTART_SHARED_MM: u64 = 1 << 0;
 /// [`CkptRestartArgs::flags`]: the task was stopped (group stop): it stops again (`SIGSTOP`)
 /// when the session goes.
 pub const CKPT_RESTART_STOPPED: u64 = 1 << 1;
+/// [`CkptRestartArgs::flags`]: while it reads the task's pages, the module writes
+/// `P PID COPIED\n` to `err_fd` every [`CKPT_RESTART_PROGRESS_PAGES`] pages copied in (the
+/// count so far), for a progress bar.
+pub const CKPT_RESTART_PROGRESS: u64 = 1 << 2;
+/// Pages between two progress lines of [`CKPT_RESTART_PROGRESS`] (1 MiB).
+pub const CKPT_RESTART_PROGRESS_PAGES: u64 = 256;
 
 /// Argument of [`CKPT_IOC_RESTART_BEGIN`].
 #[repr(C)]

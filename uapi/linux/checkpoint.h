@@ -12,7 +12,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CKPT_ABI_VERSION	4
+#define CKPT_ABI_VERSION	5
 #define CKPT_IMAGE_VERSION	6
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
@@ -83,7 +83,7 @@ struct ckpt_stats {
  */
 struct ckpt_restart_args {
 	__s32 fd;
-	__s32 err_fd;		/* gets "OK\n", or "pid N: reason\n" of a late failure */
+	__s32 err_fd;		/* "OK PID COPIED KEPT\n", or "pid N: reason\n" of a late failure */
 	__u64 flags;		/* CKPT_RESTART_* */
 	__u64 reason;		/* user pointer, reason of an early failure */
 	__u32 reason_len;
@@ -109,6 +109,8 @@ struct ckpt_area {
 
 #define CKPT_RESTART_SHARED_MM	(1ULL << 0)	/* another task restores our memory */
 #define CKPT_RESTART_STOPPED	(1ULL << 1)	/* stop (SIGSTOP) once the session goes */
+#define CKPT_RESTART_PROGRESS	(1ULL << 2)	/* "P PID COPIED\n" lines to err_fd */
+#define CKPT_RESTART_PROGRESS_PAGES	256	/* pages between two of them */
 
 /* A restart session: @nr_tasks tasks will call CKPT_IOC_RESTART on this open file. */
 struct ckpt_session_args {

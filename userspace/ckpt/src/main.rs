@@ -20,6 +20,8 @@ use clap::{Args, Parser, Subcommand};
 use ckptlib::checkpoint::{self, StoppedTree};
 use ckptlib::device::Device;
 use ckptlib::image::{self, views, Decoded, Rec};
+use ckptlib::logging::{Logging, Watch};
+use ckptlib::progress::Progress;
 use output::Output;
 
 /// Checkpoint a process with the in-kernel checkpoint/restart module (ckpt.ko).
@@ -65,82 +67,8 @@ struct CheckpointArgs {
     /// refused with the file's name.
     #[arg(long, value_name = "SIZE", value_parser = ckptlib::deleted::parse_size)]
     deleted_max: Option<u64>,
-    /// Say what is done on standard error: ckpt's steps and the module's line per task
-    /// (-v), and per descriptor and memory area (-vv), written by the module itself.
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
-    /// Append ckpt's steps, with the time, and every line of the module (what it saved,
-    /// per task, descriptor and area, or why it refused) to FILE, made 0600 if new.
-    #[arg(long, value_name = "FILE")]
-    log_file: Option<PathBuf>,
-    /// Print the checkpoint's figures on standard error once it is done, as text or
-    /// (`--stats=json`) one JSON object: frozen time (the tree stopped), total time,
-    /// tasks, descriptors, memory areas, pages looked at, written and shared, records and
-    /// image bytes, as the module counted them.
-    #[arg(long, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "text")]
-    stats: Option<StatsFormat>,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum StatsFormat {
-    Text,
-    Json,
-}
-
-/// Where ckpt's own lines and the module's go (`-v`, `--log-file`).
-struct Logging {
-    file: Option<File>,
-    verbose: u8,
-    stderr: io::Stderr,
-}
-
-impl Logging {
-    fn open(path: Option<&PathBuf>, verbose: u8) -> Result<Logging> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = match path {
-            None => None,
-            Some(p) => Some(
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .create(true)
-                    .mode(0o600)
-                    .open(p)
-                    .with_context(|| format!("cannot open the log file {}", p.display()))?,
-            ),
-        };
-        Ok(Logging {
-            file,
-            verbose,
-            stderr: io::stderr(),
-        })
-    }
-
-    /// One line of ckpt's: to the log file with the time (seconds since the epoch), and to
-    /// standard error with -v.
-    fn line(&self, what: &str) {
-        if let Some(mut f) = self.file.as_ref() {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            let _ = writeln!(f, "[{}.{:06}] ckpt: {what}", t.as_secs(), t.subsec_micros());
-        }
-        if self.verbose > 0 {
-            eprintln!("ckpt: {what}");
-        }
-    }
-
-    /// Where the module writes its lines, and which: all of them to the log file, else
-    /// to standard error as -v asks.
-    fn module(&self) -> Option<(std::os::fd::BorrowedFd<'_>, u32)> {
-        use ckptlib::abi::{CKPT_LOG_DEBUG, CKPT_LOG_INFO};
-        use std::os::fd::AsFd;
-        match (&self.file, self.verbose) {
-            (Some(f), _) => Some((f.as_fd(), CKPT_LOG_DEBUG)),
-            (None, 0) => None,
-            (None, 1) => Some((self.stderr.as_fd(), CKPT_LOG_INFO)),
-            (None, _) => Some((self.stderr.as_fd(), CKPT_LOG_DEBUG)),
-        }
-    }
+    #[command(flatten)]
+    watch: Watch,
 }
 
 #[derive(Subcommand, Debug)]
@@ -370,7 +298,7 @@ fn check_tree(pid: i32, json: bool, container: bool, deleted_max: Option<u64>) -
 }
 
 fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
-    let log = Logging::open(args.log_file.as_ref(), args.verbose)?;
+    let log = Logging::open("ckpt", &args.watch)?;
     log.line(&format!("checkpoint of {pid} to {}", args.output.display()));
     let r = take_logged(pid, args, &log);
     match &r {
@@ -414,7 +342,13 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
         log: log.module(),
         stats: Some(&stats),
     };
-    checkpoint::checkpoint(&dev, &target, &opts, out.fd())?;
+    with_progress(
+        &args.watch,
+        target.procs(),
+        target.tids().len(),
+        &stats,
+        || checkpoint::checkpoint(&dev, &target, &opts, out.fd()),
+    )?;
     out.commit()?;
     ckptlib::phase::mark("checkpointed");
     if args.kill {
@@ -425,7 +359,7 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
         drop(target);
     }
     let frozen = frozen.elapsed();
-    if let Some(format) = args.stats {
+    if let Some(format) = args.watch.stats {
         print_stats(format, &stats.get(), frozen, started.elapsed())?;
     }
     Ok(ExitCode::SUCCESS)
@@ -442,44 +376,73 @@ fn plan_refusal(dev: &Device, target: &StoppedTree, container: bool) -> Result<O
 
 /// `--stats`: the module's figures and the times, on standard error.
 fn print_stats(
-    format: StatsFormat,
+    format: ckptlib::logging::StatsFormat,
     s: &ckptlib::abi::CkptStats,
     frozen: std::time::Duration,
     total: std::time::Duration,
 ) -> Result<()> {
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-    let text = match format {
-        StatsFormat::Json => serde_json::json!({
-            "frozen_ms": ms(frozen),
-            "total_ms": ms(total),
-            "tasks": s.tasks,
-            "files": s.files,
-            "vmas": s.vmas,
-            "pages_scanned": s.pages_scanned,
-            "pages_written": s.pages_written,
-            "pages_shared": s.pages_shared,
-            "records": s.records,
-            "image_bytes": s.bytes,
-        })
-        .to_string(),
-        StatsFormat::Text => format!(
-            "frozen time:    {:.3} ms\ntotal time:     {:.3} ms\ntasks:          {}\n\
-             descriptors:    {}\nmemory areas:   {}\npages scanned:  {}\n\
-             pages written:  {}\npages shared:   {}\nrecords:        {}\nimage bytes:    {}",
-            ms(frozen),
-            ms(total),
-            s.tasks,
-            s.files,
-            s.vmas,
-            s.pages_scanned,
-            s.pages_written,
-            s.pages_shared,
-            s.records,
-            s.bytes
-        ),
+    let ms = |d: std::time::Duration| serde_json::json!(d.as_secs_f64() * 1e3);
+    ckptlib::logging::print_stats(
+        format,
+        &[
+            ("frozen_ms", "frozen time", ms(frozen)),
+            ("total_ms", "total time", ms(total)),
+            ("tasks", "tasks", s.tasks.into()),
+            ("files", "descriptors", s.files.into()),
+            ("vmas", "memory areas", s.vmas.into()),
+            ("pages_scanned", "pages scanned", s.pages_scanned.into()),
+            ("pages_written", "pages written", s.pages_written.into()),
+            ("pages_shared", "pages shared", s.pages_shared.into()),
+            ("records", "records", s.records.into()),
+            ("image_bytes", "image bytes", s.bytes.into()),
+        ],
+    )
+}
+
+/// Shows the progress of the checkpoint running in `work` from the module's figures
+/// (`stats`), against the memory the tree's processes hold (`procs`), if a bar is wanted.
+fn with_progress<T>(
+    watch: &Watch,
+    procs: &[i32],
+    tasks: usize,
+    stats: &ckptlib::sys::LiveStats,
+    work: impl FnOnce() -> T,
+) -> T {
+    let total = procs.iter().map(|&p| memory_of(p)).sum();
+    let bar = Progress::new("checkpoint", total, watch.progress());
+    if !bar.shown() {
+        return work();
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let s = stats.get();
+                bar.set(s.bytes, || format!("tasks {}/{tasks}", s.tasks));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let r = work();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        r
+    })
+}
+
+/// The memory of process `pid` a checkpoint saves, about: its anonymous and shared
+/// memory resident (`RssAnon`, `RssShmem` of /proc/PID/status), in bytes.
+fn memory_of(pid: i32) -> u64 {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return 0;
     };
-    writeln!(io::stderr().lock(), "{text}")?;
-    Ok(())
+    status
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("RssAnon:")
+                .or_else(|| l.strip_prefix("RssShmem:"))
+        })
+        .filter_map(|v| v.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+        .sum::<u64>()
+        * 1024
 }
 
 /// The image to show, buffered: a file, or standard input for `-`.

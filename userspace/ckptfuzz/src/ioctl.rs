@@ -292,7 +292,7 @@ fn supervise(
             }
             late.push_str(&String::from_utf8_lossy(&chunk[..n]));
         }
-        if late.contains("OK\n") && !killed {
+        if restored(&late) && !killed {
             let _ = kill(worker, Signal::SIGKILL);
             killed = true;
         }
@@ -395,7 +395,7 @@ fn supervise(
     match in_flight {
         Some((case, _)) => {
             let o = match status {
-                _ if late.contains("OK\n") => Outcome::Restored,
+                _ if restored(&late) => Outcome::Restored,
                 _ if parked => Outcome::Parked,
                 WaitStatus::Signaled(_, Signal::SIGKILL, _) if !late.is_empty() => {
                     Outcome::Late(late.trim().to_string())
@@ -857,4 +857,9 @@ fn send(fd: &OwnedFd, tag: u32, outcome: u32, case: u64, errno: i32, extra: u32,
     m.reason[..n].copy_from_slice(&reason.as_bytes()[..n]);
     // Smaller than PIPE_BUF: written whole or not at all; a parent gone is no error here.
     let _ = nix::unistd::write(fd, m.as_bytes());
+}
+
+/// Whether the module's report lines say a task was restored (`OK PID COPIED KEPT`).
+fn restored(late: &str) -> bool {
+    late.lines().any(|l| l == "OK" || l.starts_with("OK "))
 }

@@ -53,16 +53,64 @@ pub fn open_image(path: &Path) -> Result<File> {
     Ok(tmp)
 }
 
-/// Moves `rstr`'s own descriptors (the image, the device, the report pipe's write end) to
-/// the lowest free numbers from `top`, above every descriptor of the image, at the same
-/// numbers in every process of the tree: the numbers, which stay open until each process
-/// hands them to the restart ioctl (which closes them).
-pub fn move_own(own: [BorrowedFd; 3], top: RawFd) -> Result<[RawFd; 3]> {
-    let mut moved = [0; 3];
-    for (m, fd) in moved.iter_mut().zip(own) {
-        *m = fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(top)).context("moving rstr's descriptors")?;
+/// `rstr`'s own descriptors, at the same numbers in every process of the tree, open until
+/// each task hands them to its restart ioctl (which closes them), and what the module is to
+/// report through them.
+#[derive(Clone, Copy, Debug)]
+pub struct OwnFds {
+    /// The image.
+    pub image: RawFd,
+    /// The device: the restart session.
+    pub dev: RawFd,
+    /// The report pipe's write end (`err_fd`).
+    pub report: RawFd,
+    /// The module's log (`log_fd`) and its level; -1 and `CKPT_LOG_NONE` for none.
+    pub log: RawFd,
+    pub log_level: u32,
+    /// Progress lines wanted on the report pipe (`CKPT_RESTART_PROGRESS`).
+    pub progress: bool,
+}
+
+impl OwnFds {
+    /// The descriptors, to keep open until the restart ioctl and close then.
+    pub fn all(&self) -> Vec<RawFd> {
+        let mut v = vec![self.image, self.dev, self.report];
+        if self.log >= 0 {
+            v.push(self.log);
+        }
+        v
     }
-    Ok(moved)
+
+    /// The restart flags they ask for.
+    pub fn flags(&self) -> u64 {
+        if self.progress {
+            ckptlib::abi::CKPT_RESTART_PROGRESS
+        } else {
+            0
+        }
+    }
+}
+
+/// Moves `rstr`'s own descriptors (the image, the device, the report pipe's write end, the
+/// module's log) to the lowest free numbers from `top`, above every descriptor of the
+/// image, at the same numbers in every process of the tree.
+pub fn move_own(
+    [image, dev, report]: [BorrowedFd; 3],
+    log: Option<(BorrowedFd, u32)>,
+    progress: bool,
+    top: RawFd,
+) -> Result<OwnFds> {
+    let up = |fd: BorrowedFd| {
+        fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(top)).context("moving rstr's descriptors")
+    };
+    Ok(OwnFds {
+        image: up(image)?,
+        dev: up(dev)?,
+        report: up(report)?,
+        log: log.map(|(fd, _)| up(fd)).transpose()?.unwrap_or(-1),
+        log_level: log.map_or(ckptlib::abi::CKPT_LOG_NONE, |(_, l)| l),
+        progress,
+    })
 }
 
 /// One `--fd [PID:]FD=RSTRFD`: descriptor `fd` of process `pid` (of every process of the

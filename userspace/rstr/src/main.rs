@@ -105,6 +105,8 @@ struct Cli {
     /// Repeatable. E.g. `rstr --fd 1=5 IMAGE 5>>log`, `rstr --fd 4242:3=0 IMAGE </dev/null`.
     #[arg(long = "fd", value_name = "[PID:]FD=RSTRFD")]
     fds: Vec<files::FdSpec>,
+    #[command(flatten)]
+    watch: ckptlib::logging::Watch,
 }
 
 fn main() -> ExitCode {
@@ -115,6 +117,7 @@ fn main() -> ExitCode {
             detach: cli.detach,
             pidns: cli.pidns,
             fds: cli.fds,
+            watch: cli.watch,
         })
     })
 }

@@ -32,6 +32,8 @@ use crate::sys::clone::{clone_process, CLONE_NEWPID};
 use crate::sys::cpu::cpu_xsave;
 use crate::sys::Ended;
 use crate::{creds, plan, signals, sys, task};
+use ckptlib::logging::Logging;
+use ckptlib::progress::Progress;
 
 /// What the command line asks for.
 pub struct Options {
@@ -39,11 +41,23 @@ pub struct Options {
     pub detach: bool,
     pub pidns: bool,
     pub fds: Vec<FdSpec>,
+    pub watch: ckptlib::logging::Watch,
 }
 
 /// Restarts the image `opt` names: the exit code of the restored root, or success once the
 /// tree runs with `detach`.
 pub fn run(opt: Options) -> Result<ExitCode> {
+    let log = Logging::open("rstr", &opt.watch)?;
+    log.line(&format!("restart from {}", opt.image.display()));
+    let r = run_logged(opt, &log);
+    if let Err(e) = &r {
+        log.line(&format!("error: {e:#}"));
+    }
+    r
+}
+
+fn run_logged(opt: Options, log: &Logging) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     ckptlib::phase::mark("start");
     // Before anything is opened: a descriptor of ours must not take a number the user meant.
     let inherited = files::at_start(opt.fds)?;
@@ -66,6 +80,18 @@ pub fn run(opt: Options) -> Result<ExitCode> {
         check_xstate(t, xcr0, xsize).with_context(|| format!("task {}", t.task.pid))?;
     }
     ckptlib::phase::mark("scanned");
+    let pages: u64 = image
+        .tasks
+        .iter()
+        .flatten()
+        .filter(|t| t.owns_mm)
+        .flat_map(|t| &t.memory.pages)
+        .map(|r| u64::from(r.nr_pages))
+        .sum();
+    log.line(&format!(
+        "image of {} tasks, {pages} pages of memory",
+        image.tasks.iter().flatten().count()
+    ));
     let plan = plan::plan(&image.tree)?;
     task::check_vm_children(&image, &plan)?;
     crate::attrs::check(&image)?;
@@ -86,12 +112,19 @@ pub fn run(opt: Options) -> Result<ExitCode> {
     let top = files::highest_fd(&image) + 1;
     files::room_for(&image, top)?;
     let (rd_end, wr_end) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+    let bar = Progress::new(
+        "restart",
+        pages * u64::from(img::CKPT_PAGE_SIZE),
+        opt.watch.progress(),
+    );
     let moved = files::move_own(
         [image_file.as_fd(), dev.file().as_fd(), wr_end.as_fd()],
+        log.module(),
+        bar.shown(),
         top,
     )?;
     let given = files::choose(&image, &inherited)?;
-    let parked = files::park(&image, moved.iter().max().unwrap() + 1, &given)?;
+    let parked = files::park(&image, moved.all().iter().max().unwrap() + 1, &given)?;
     // The locks of the descriptions, before any process of the tree exists.
     crate::locks::take_shared(&image, &parked)?;
     let board = Board::new()?;
@@ -130,14 +163,31 @@ pub fn run(opt: Options) -> Result<ExitCode> {
     drop(wr_end);
     // Our copy of the moved report descriptor: only the tree writes to it, and the reader
     // must see the end of the pipe once every task has closed its own.
-    sys::close(moved[2]).context("closing rstr's report descriptor")?;
+    sys::close(moved.report).context("closing rstr's report descriptor")?;
+    if moved.log >= 0 {
+        sys::close(moved.log).context("closing rstr's log descriptor")?;
+    }
+    log.line(&format!(
+        "created the first process, {live} tasks to restore"
+    ));
 
     ckptlib::phase::mark("cloned");
-    if let Err(e) = wait_ready(rd_end, live, first, &image, pidns) {
+    let mut done = Restored::default();
+    if let Err(e) = wait_ready(rd_end, live, first, &image, pidns, &mut |d| {
+        done = *d;
+        bar.set((d.copied + d.kept) * u64::from(img::CKPT_PAGE_SIZE), || {
+            format!("tasks {}/{live}", d.tasks)
+        });
+    }) {
         kill_all(first, pidns);
         return Err(e);
     }
+    bar.finish();
     ckptlib::phase::mark("ready");
+    log.line(&format!(
+        "{} tasks restored: {} pages read, {} pages kept",
+        done.tasks, done.copied, done.kept
+    ));
     let shown = if pidns && !image.container {
         outer_pid_of_root(first, root).unwrap_or(first)
     } else {
@@ -153,6 +203,25 @@ pub fn run(opt: Options) -> Result<ExitCode> {
         return Err(e);
     }
     ckptlib::phase::mark("go");
+    log.line("the tree runs");
+    if let Some(format) = opt.watch.stats {
+        let ms = |d: std::time::Duration| serde_json::json!(d.as_secs_f64() * 1e3);
+        ckptlib::logging::print_stats(
+            format,
+            &[
+                ("restore_ms", "restore time", ms(started.elapsed())),
+                ("tasks", "tasks", done.tasks.into()),
+                ("pages", "pages", pages.into()),
+                ("pages_read", "pages read", done.copied.into()),
+                ("pages_kept", "pages kept", done.kept.into()),
+                (
+                    "image_bytes",
+                    "image bytes",
+                    image_file.metadata().map_or(0, |m| m.len()).into(),
+                ),
+            ],
+        )?;
+    }
     if !pidns {
         prctl::set_child_subreaper(false).context("PR_SET_CHILD_SUBREAPER")?;
     }
@@ -177,7 +246,7 @@ pub fn run(opt: Options) -> Result<ExitCode> {
 fn ns_init(ctx: &task::Ctx) -> ! {
     let root = ctx.plan.nodes[0].pid;
     if let Err(e) = task::spawn(ctx, 0) {
-        let _ = sys::report_line(ctx.own[2], 1, &format!("{e:#}"));
+        let _ = sys::report_line(ctx.own.report, 1, &format!("{e:#}"));
         sys::exit_now(1)
     }
     // The init keeps no descriptor: none of rstr's, none of the caller's (a pipe it held
@@ -210,8 +279,90 @@ fn outer_pid_of_root(init: i32, root: i32) -> Option<i32> {
 
 /// Reads the tree's report lines until `live` tasks said `OK`; any other line is a failure.
 /// Also fails if the first process (the root, or the namespace's init) dies first.
-fn wait_ready(report: OwnedFd, live: u32, first: i32, image: &Image, pidns: bool) -> Result<()> {
-    let mut ok = 0;
+/// What the tasks restored so far reported (`OK PID COPIED KEPT` lines, with `P PID COPIED`
+/// lines in between for the pages of a task being read).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Restored {
+    pub tasks: u32,
+    pub copied: u64,
+    pub kept: u64,
+}
+
+/// One line of the report pipe.
+#[derive(Debug, PartialEq, Eq)]
+enum Report<'a> {
+    /// Task `pid` is restored: `copied` pages read from the image, `kept` as rstr mapped
+    /// them.
+    Ok { pid: i32, copied: u64, kept: u64 },
+    /// Task `pid` has read `copied` pages so far.
+    Pages { pid: i32, copied: u64 },
+    /// The reason a task failed.
+    Failed(&'a str),
+}
+
+impl<'a> Report<'a> {
+    fn parse(line: &'a str) -> Report<'a> {
+        let words: Vec<&str> = line.split(' ').collect();
+        let num = |i: usize| words.get(i).and_then(|w| w.parse::<u64>().ok());
+        let pid = words.get(1).and_then(|w| w.parse::<i32>().ok());
+        match (words[0], pid, words.len()) {
+            ("OK", Some(pid), 4) => match (num(2), num(3)) {
+                (Some(copied), Some(kept)) => Report::Ok { pid, copied, kept },
+                _ => Report::Failed(line),
+            },
+            ("P", Some(pid), 3) => match num(2) {
+                Some(copied) => Report::Pages { pid, copied },
+                None => Report::Failed(line),
+            },
+            _ => Report::Failed(line),
+        }
+    }
+}
+
+/// Sums the report lines: the pages of the tasks still being read, by pid, and what the
+/// restored ones said.
+#[derive(Default)]
+struct Tally {
+    reading: HashMap<i32, u64>,
+    restored: Restored,
+}
+
+impl Tally {
+    /// Takes in one line; its reason if it says a task failed.
+    fn add<'a>(&mut self, line: &'a str) -> Option<&'a str> {
+        match Report::parse(line) {
+            Report::Ok { pid, copied, kept } => {
+                self.reading.remove(&pid);
+                self.restored.tasks += 1;
+                self.restored.copied += copied;
+                self.restored.kept += kept;
+            }
+            Report::Pages { pid, copied } => {
+                self.reading.insert(pid, copied);
+            }
+            Report::Failed(why) => return Some(why),
+        }
+        None
+    }
+
+    /// Everything so far: the tasks restored, and the pages of the others being read.
+    fn now(&self) -> Restored {
+        Restored {
+            copied: self.restored.copied + self.reading.values().sum::<u64>(),
+            ..self.restored
+        }
+    }
+}
+
+fn wait_ready(
+    report: OwnedFd,
+    live: u32,
+    first: i32,
+    image: &Image,
+    pidns: bool,
+    progress: &mut dyn FnMut(&Restored),
+) -> Result<()> {
+    let mut tally = Tally::default();
     let mut rd = io::BufReader::new(File::from(report));
     let mut line = String::new();
     // A death seen while nothing was to read. The task that died may have written its
@@ -229,7 +380,7 @@ fn wait_ready(report: OwnedFd, live: u32, first: i32, image: &Image, pidns: bool
             Err(e) => Err(e).context("poll of the report pipe"),
         }
     };
-    while ok < live {
+    while tally.restored.tasks < live {
         if !readable(&rd, 500)? {
             if died.is_none() {
                 died = dead(first, image, pidns);
@@ -255,10 +406,10 @@ fn wait_ready(report: OwnedFd, live: u32, first: i32, image: &Image, pidns: bool
                 None => bail!("restart failed: every task died before it was restored"),
             }
         }
-        match line.trim_end() {
-            "OK" => ok += 1,
-            why => bail!("restart failed: {why}"),
+        if let Some(why) = tally.add(line.trim_end()) {
+            bail!("restart failed: {why}");
         }
+        progress(&tally.now());
     }
     Ok(())
 }
@@ -452,5 +603,48 @@ impl Drop for Foreground {
         // rstr blocks every signal (SIGTTOU too): a background group may take the
         // terminal back. Nothing to do if it fails: the terminal is gone.
         let _ = tcsetpgrp(sys::borrow(self.fd), self.own);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_lines_parse() {
+        assert_eq!(
+            Report::parse("OK 42 300 12"),
+            Report::Ok {
+                pid: 42,
+                copied: 300,
+                kept: 12
+            }
+        );
+        assert_eq!(
+            Report::parse("P 42 256"),
+            Report::Pages {
+                pid: 42,
+                copied: 256
+            }
+        );
+        for bad in ["OK", "OK 42", "OK 42 x 1", "P 42", "pid 42: no memory", ""] {
+            assert_eq!(Report::parse(bad), Report::Failed(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tally_counts_reading_tasks_until_they_are_restored() {
+        let mut t = Tally::default();
+        assert_eq!(t.add("P 7 256"), None);
+        assert_eq!(t.add("P 8 256"), None);
+        assert_eq!(t.add("P 7 512"), None);
+        assert_eq!(t.now().copied, 768);
+        assert_eq!(t.add("OK 7 600 10"), None);
+        let n = t.now();
+        assert_eq!((n.tasks, n.copied, n.kept), (1, 856, 10));
+        assert_eq!(
+            t.add("pid 8: reading page 0x1000"),
+            Some("pid 8: reading page 0x1000")
+        );
     }
 }

@@ -19,7 +19,6 @@
 //! Every failure is reported as one line on the report pipe; `rstr` then kills the tree.
 
 use std::convert::Infallible;
-use std::os::fd::RawFd;
 
 use anyhow::{ensure, Context, Result};
 use nix::sys::prctl;
@@ -30,7 +29,7 @@ use ckptlib::abi::{self, image as img};
 use ckptlib::image::c_str;
 use ckptlib::restart::{Image, TaskImage};
 
-use crate::files::{self, Parked};
+use crate::files::{self, OwnFds, Parked};
 use crate::per_task::{self, Own};
 use crate::plan::{Id, Plan, What};
 use crate::sys::board::{Board, BOARD_CREATED, BOARD_JOINED};
@@ -45,9 +44,9 @@ pub struct Ctx<'a> {
     pub plan: &'a Plan,
     pub parked: &'a Parked,
     pub board: &'a Board,
-    /// The image, the device (the session) and the report pipe, at the same numbers in
-    /// every process.
-    pub own: [RawFd; 3],
+    /// The image, the device (the session), the report pipe and the log, at the same
+    /// numbers in every process.
+    pub own: OwnFds,
     /// The group `rstr` is in: the root's, when its leader is not in the image.
     pub outer_pgid: i32,
 }
@@ -129,7 +128,7 @@ pub fn node_main(ctx: &Ctx, n: usize) -> ! {
         Ok(never) => match never {},
         Err(e) => (format!("{e:#}"), errno_of(&e)),
     };
-    if sys::report_line(ctx.own[2], pid, &err.0) {
+    if sys::report_line(ctx.own.report, pid, &err.0) {
         sys::exit_now(1)
     }
     // The report could not be written (out of memory, most likely): the errno of the failure
@@ -188,7 +187,7 @@ fn run(ctx: &Ctx, n: usize) -> Result<Infallible> {
         let forks = !node.early.is_empty() || !node.late.is_empty();
         if let Some(t) = ctx.image.tasks[i].as_ref().filter(|t| t.owns_mm) {
             if forks || cow::inherited() {
-                cow::prepare(t, sys::borrow(ctx.own[0]))?;
+                cow::prepare(t, sys::borrow(ctx.own.image))?;
             }
         }
     }
@@ -285,13 +284,14 @@ fn lowest_nice(image: &Image, plan: &Plan, i: usize) -> i32 {
 fn prepare_threads(ctx: &Ctx, i: usize) -> Result<Vec<ThreadStart>> {
     let e = &ctx.image.tree[i];
     let own = ctx.own;
+    let close = own.all();
     let mut threads = Vec::new();
     for (ti, te) in ctx.image.tree.iter().enumerate() {
         if te.tgid == e.pid && te.pid != e.pid {
             let tt = ctx.image.tasks[ti]
                 .as_ref()
                 .context("a thread without records")?;
-            threads.push(ThreadStart::new(tt, Kind::Thread, own, &own)?);
+            threads.push(ThreadStart::new(tt, Kind::Thread, own, &close)?);
         }
     }
     for &ci in ctx.plan.vm_children.get(&i).into_iter().flatten() {
@@ -314,7 +314,7 @@ fn prepare_threads(ctx: &Ctx, i: usize) -> Result<Vec<ThreadStart>> {
             exit_signal: ce.exit_signal,
             stopped: ce.flags & img::CKPT_TASK_STOPPED != 0,
         };
-        threads.push(ThreadStart::new(ct, kind, own, &own)?);
+        threads.push(ThreadStart::new(ct, kind, own, &close)?);
     }
     Ok(threads)
 }
@@ -342,7 +342,7 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     let plan = ctx.plan;
     if plan.owns_files[i] {
         let files = t.files.as_deref().unwrap_or(&[]);
-        files::install(files, e.files, ctx.parked, &ctx.own)?;
+        files::install(files, e.files, ctx.parked, &ctx.own.all())?;
         files::unpark(ctx.parked)?;
     }
     if plan.owns_fs[i] {
@@ -389,27 +389,29 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     // Alive until the ioctl, which reads it.
     let kept = cow::held();
     let mut reason = [0u8; 513];
+    let close = ctx.own.all();
     let mut args = abi::CkptRestartArgs {
-        fd: ctx.own[0],
-        err_fd: ctx.own[2],
-        flags: if e.flags & img::CKPT_TASK_STOPPED != 0 {
-            abi::CKPT_RESTART_STOPPED
-        } else {
-            0
-        },
+        fd: ctx.own.image,
+        err_fd: ctx.own.report,
+        flags: ctx.own.flags()
+            | if e.flags & img::CKPT_TASK_STOPPED != 0 {
+                abi::CKPT_RESTART_STOPPED
+            } else {
+                0
+            },
         reason: reason.as_mut_ptr() as u64,
         reason_len: reason.len() as u32,
-        nr_close: 3,
+        nr_close: close.len() as u32,
         close_fds: [0; abi::CKPT_RESTART_MAX_CLOSE],
         blocked: t.signals.blocked,
         pos: t.kernel_pos,
         mm_sharers: threads.len() as u32,
         nr_kept: kept.len() as u32,
         kept: kept.as_ptr() as u64,
-        log_fd: -1,
-        log_level: abi::CKPT_LOG_NONE,
+        log_fd: ctx.own.log,
+        log_level: ctx.own.log_level,
     };
-    args.close_fds[..3].copy_from_slice(&ctx.own);
+    args.close_fds[..close.len()].copy_from_slice(&close);
     let area = XsaveArea::new(&t.xsave)?;
     for th in threads {
         th.spawn()?;
@@ -439,7 +441,7 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
         timers::restore(me, timers)?;
     }
 
-    let err = cpu::restart(&area, ctx.own[1], &args);
+    let err = cpu::restart(&area, ctx.own.dev, &args);
     // Only a failure before anything was changed comes back here.
     let why = format!("{} ({})", c_str(&reason), std::io::Error::from(err));
     Err(RestartFailed(err, why).into())

@@ -21,6 +21,7 @@ use ckptlib::restart::TaskImage;
 
 use crate::attrs;
 use crate::creds;
+use crate::files::OwnFds;
 use crate::memory;
 use crate::per_task::{self, join, Failed, Own};
 use crate::sys::clone::{self, Stack};
@@ -77,8 +78,8 @@ const THREAD: u64 = clone::CLONE_VM
 impl ThreadStart {
     /// Prepares the start of task `t`, a thread of the caller or a process sharing its
     /// memory, which is to close `close` (the descriptors of `rstr`'s, `own`: the image,
-    /// the device, the report pipe) in its restart ioctl.
-    pub fn new(t: &TaskImage, kind: Kind, own: [RawFd; 3], close: &[RawFd]) -> Result<ThreadStart> {
+    /// the device, the report pipe, the log) in its restart ioctl.
+    pub fn new(t: &TaskImage, kind: Kind, own: OwnFds, close: &[RawFd]) -> Result<ThreadStart> {
         let (clone_flags, exit_signal, stopped) = match kind {
             Kind::Thread => (THREAD, 0, false),
             Kind::Process {
@@ -87,11 +88,11 @@ impl ThreadStart {
                 stopped,
             } => (clone::CLONE_VM | shares, exit_signal, stopped),
         };
-        let [image, dev, report] = own;
         let mut args = abi::CkptRestartArgs {
-            fd: image,
-            err_fd: report,
-            flags: abi::CKPT_RESTART_SHARED_MM
+            fd: own.image,
+            err_fd: own.report,
+            flags: own.flags()
+                | abi::CKPT_RESTART_SHARED_MM
                 | if stopped {
                     abi::CKPT_RESTART_STOPPED
                 } else {
@@ -106,8 +107,8 @@ impl ThreadStart {
             mm_sharers: 0,
             nr_kept: 0,
             kept: 0,
-            log_fd: -1,
-            log_level: abi::CKPT_LOG_NONE,
+            log_fd: own.log,
+            log_level: own.log_level,
         };
         args.close_fds[..close.len()].copy_from_slice(close);
         // The module writes its reason there; the task does not read it (the process's
@@ -127,8 +128,8 @@ impl ThreadStart {
             pending: t.pending.clone(),
             xsave: XsaveArea::new(&t.xsave)?,
             args,
-            dev,
-            report,
+            dev: own.dev,
+            report: own.report,
             clone_flags,
             exit_signal,
             rseq_held: crate::cow::holds(t.task.rseq),
