@@ -5,8 +5,11 @@
 //!
 //! Saved: socket pairs and connected sockets whose peer is in the tree (both ends are
 //! saved, each with what is queued for it to read; the peer id pairs them up), sockets
-//! neither connected nor listening, listening stream or seqpacket sockets with an empty
-//! backlog, and the connections accepted from one of them (they share its name's id);
+//! neither connected nor listening, listening stream or seqpacket sockets, and the
+//! connections accepted from one of them (they share its name's id); the connections a
+//! listener has not accepted yet, each a `UNIX_SOCK` of state `EMBRYO` right after the
+//! listener's, with its place in the backlog and what its client sent (`SKB` records), the
+//! client being a socket of the tree connected to it (an empty receive queue, checked);
 //! their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
 //! `SO_RCVBUF` when the program set them, `SO_PASSCRED` (on an empty receive queue); the descriptors each queued message carries in
 //! flight (`SCM_RIGHTS`: `SKB_FDS` records naming their descriptions, those that no
@@ -14,8 +17,10 @@
 //! (`userspace/rstr/src/unix.rs`; Documentation/files.rst, "Unix sockets").
 //!
 //! Refused, with the fd: another family (but `AF_INET` and `AF_INET6`, which go to
-//! [`crate::inet`]); a peer outside the tree, closed, or not accepted
-//! yet; connections not accepted yet; a connected socket with a name no listening socket
+//! [`crate::inet`]); a peer outside the tree or closed; a connection not accepted yet
+//! whose client is outside the tree or closed, or whose queue carries descriptors in
+//! flight or messages with `SO_PASSCRED` (taken from the listener); a socket connected to a
+//! connection not accepted yet of a listener outside the tree; a connected socket with a name no listening socket
 //! of the tree has (bound before it connected, or accepted from a listener since closed);
 //! descriptors in flight that only a descriptor could save and none holds, and unix
 //! sockets in flight whose queue carries descriptors too; `MSG_OOB` data; messages from another socket
@@ -985,7 +990,8 @@ mod tests {
         u.peer_shutdown = img::CKPT_UNIX_RCV_SHUTDOWN;
         assert!(check_state(3, &u).is_ok());
         let changes: [fn(&mut UnixFacts); 4] = [
-            |u: &mut UnixFacts| u.peer_embryo = 1,
+            // A connection not accepted yet sent it something: it cannot.
+            |u: &mut UnixFacts| (u.peer_embryo, u.queued) = (1, 1),
             |u: &mut UnixFacts| u.peer_dead = 1,
             |u: &mut UnixFacts| u.peer_back = 0,
             |u: &mut UnixFacts| u.foreign = 1,
@@ -995,10 +1001,14 @@ mod tests {
             change(&mut u);
             assert!(check_state(3, &u).is_err());
         }
+        // Connected to a connection not accepted yet, nothing queued: saved.
+        let mut u = pair_end();
+        u.peer_embryo = 1;
+        assert!(check_state(3, &u).is_ok());
         let mut l = pair_end();
         (l.state, l.peer, l.queued) = (unix_state::LISTENING, 0, 1);
-        // a connection not accepted.
-        assert!(check_state(3, &l).is_err());
+        // Connections not accepted yet: saved with the listener (`embryo`).
+        assert!(check_state(3, &l).is_ok());
         l.queued = 0;
         assert!(check_state(3, &l).is_ok());
         // Shut down: not rebuilt.

@@ -195,7 +195,7 @@ def embryos_kept(ty, nobody):
             t.restart(img)
         embryos = sorted((s for s in socks if s["state"] == "not-accepted"), key=lambda s: s["backlog"])
         assert [s["backlog"] for s in embryos] == [0, 1, 2], socks
-        assert {s["name"] for s in embryos} == {os.path.join(d, "embryos")}, embryos
+        assert {s["name"] for s in embryos} == {os.path.join(d, "embryos.sock")}, embryos
         assert [s["shutdown"] for s in embryos] == ["none", "rd", "none"], embryos
         clients = {s["id"]: s for s in socks if s["state"] == "connected"}
         assert all(clients[e["peer"]]["peer"] == e["id"] for e in embryos), socks

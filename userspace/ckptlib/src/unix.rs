@@ -184,10 +184,7 @@ fn check_embryos(unix: &HashMap<u32, UnixImage>) -> Result<()> {
             );
         }
     }
-    for e in unix
-        .values()
-        .filter(|e| e.sock.state == unix_state::EMBRYO)
-    {
+    for e in unix.values().filter(|e| e.sock.state == unix_state::EMBRYO) {
         let s = &e.sock;
         let Some(l) = listener_of(unix, s.listener) else {
             bail!(
@@ -377,6 +374,14 @@ mod tests {
         }
     }
 
+    /// A listener of type `ty` bound to `/s`, of name id 7.
+    fn listening(id: u32, ty: i32) -> UnixImage {
+        let mut l = sock(id, 0, ty);
+        l.sock.state = unix_state::LISTENING;
+        (l.name, l.sock.name_len, l.sock.listener) = (b"/s".to_vec(), 2, 7);
+        l
+    }
+
     #[test]
     fn a_pair_checks() {
         let mut m = HashMap::new();
@@ -434,9 +439,7 @@ mod tests {
     #[test]
     fn an_accepted_connection_checks() {
         let mut m = HashMap::new();
-        let mut l = sock(1, 0, libc::SOCK_STREAM);
-        l.sock.state = unix_state::LISTENING;
-        (l.name, l.sock.name_len, l.sock.listener) = (b"/s".to_vec(), 2, 7);
+        let mut l = listening(1, libc::SOCK_STREAM);
         let mut a = sock(2, 3, libc::SOCK_STREAM);
         (a.name, a.sock.name_len, a.sock.listener) = (b"/s".to_vec(), 2, 7);
         let c = sock(3, 2, libc::SOCK_STREAM);
@@ -463,6 +466,66 @@ mod tests {
         // A name without a listener's id.
         a.sock.listener = 0;
         assert!(check_socket(&a).is_err());
+    }
+
+    #[test]
+    fn connections_not_accepted_check() {
+        let mut m = HashMap::new();
+        m.insert(1, listening(1, libc::SOCK_SEQPACKET));
+        for (e, c, place) in [(2, 3, 0), (4, 5, 1)] {
+            let mut u = sock(e, c, libc::SOCK_SEQPACKET);
+            u.sock.state = unix_state::EMBRYO;
+            (u.name, u.sock.name_len, u.sock.listener) = (b"/s".to_vec(), 2, 7);
+            u.sock.backlog = place;
+            u.sock.nr_skbs = 1;
+            u.queue.push(b"hi".to_vec());
+            u.fds.push(Vec::new());
+            check_socket(&u).unwrap();
+            m.insert(e, u);
+            m.insert(c, sock(c, e, libc::SOCK_SEQPACKET));
+        }
+        check_pairs(&m).unwrap();
+        let order: Vec<u32> = embryos_of(&m, 7).iter().map(|e| e.sock.id).collect();
+        assert_eq!(order, [2, 4]);
+        let broken: [fn(&mut HashMap<u32, UnixImage>); 6] = [
+            // Two at one place.
+            |m| m.get_mut(&4).unwrap().sock.backlog = 0,
+            // A hole.
+            |m| m.get_mut(&4).unwrap().sock.backlog = 2,
+            // Its client not connected back.
+            |m| m.get_mut(&3).unwrap().sock.peer = 4,
+            // Something queued for its client.
+            |m| {
+                let c = m.get_mut(&3).unwrap();
+                (c.sock.nr_skbs, c.queue) = (1, vec![b"x".to_vec()]);
+            },
+            // Not the mirrored shutdown.
+            |m| m.get_mut(&3).unwrap().sock.shutdown = img::CKPT_UNIX_SEND_SHUTDOWN,
+            // No listener.
+            |m| {
+                m.remove(&1);
+            },
+        ];
+        for b in broken {
+            let mut bad = m.clone();
+            b(&mut bad);
+            assert!(check_pairs(&bad).is_err());
+        }
+        // A client that shut down for writing: the connection's mirror.
+        let mut ok = m.clone();
+        ok.get_mut(&3).unwrap().sock.shutdown = img::CKPT_UNIX_SEND_SHUTDOWN;
+        ok.get_mut(&2).unwrap().sock.shutdown = img::CKPT_UNIX_RCV_SHUTDOWN;
+        check_pairs(&ok).unwrap();
+        // A datagram one, one without a name or with buffers of its own: refused alone.
+        let mut e = m[&2].clone();
+        e.sock.sock_type = libc::SOCK_DGRAM as u32;
+        assert!(check_socket(&e).is_err());
+        let mut e = m[&2].clone();
+        (e.name, e.sock.name_len) = (Vec::new(), 0);
+        assert!(check_socket(&e).is_err());
+        let mut e = m[&2].clone();
+        e.sock.sndbuf = 4096;
+        assert!(check_socket(&e).is_err());
     }
 
     #[test]

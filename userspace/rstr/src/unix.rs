@@ -151,7 +151,10 @@ fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
                 for e in embryos {
                     let place = e.sock.backlog;
                     embryo(image, e, made).with_context(|| {
-                        format!("its connection {place} not accepted yet, unix socket {}", e.sock.id)
+                        format!(
+                            "its connection {place} not accepted yet, unix socket {}",
+                            e.sock.id
+                        )
                     })?;
                 }
                 if room != backlog {
