@@ -996,6 +996,10 @@ impl TaskRef {
     /// With `embryo` `Some(i)`, the same of the connection not accepted yet at place `i`
     /// (0 first) in the backlog of the listening socket at `fd`: `ENOENT` past its end,
     /// `EINVAL` if `fd` is no listening unix socket.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the helper's buffers, each reused across sockets by the caller"
+    )]
     pub(crate) fn unix_socket(
         &self,
         fd: u32,
