@@ -1255,19 +1255,47 @@ static int unix_queue(struct sock *sk, struct sock *peer, struct ckpt_h_unix *ou
 }
 
 /*
+ * The connection not accepted yet at place @index (0 first) of the listening socket
+ * @listener's backlog, referenced (sock_hold), or NULL past its end: the skb that
+ * unix_stream_connect() queued on the listener is the new socket's, which it holds
+ * while it is queued, under the queue's lock.
+ */
+static struct sock *unix_embryo(struct sock *listener, u32 index)
+{
+	struct sock *embryo = NULL;
+	struct sk_buff *skb;
+	u32 i = 0;
+
+	spin_lock(&listener->sk_receive_queue.lock);
+	skb_queue_walk(&listener->sk_receive_queue, skb) {
+		if (i++ == index) {
+			embryo = skb->sk;
+			sock_hold(embryo);
+			break;
+		}
+	}
+	spin_unlock(&listener->sk_receive_queue.lock);
+	return embryo;
+}
+
+/*
  * The unix socket open at @task's @fd: its facts into @out (only family and type for
  * another family), its receive queue into @buf (at most @size bytes; a datagram or
  * seqpacket socket's message lengths into @lens, at most @max_msgs), the path of the
  * file it is bound to into @path. -ENOTSOCK for no socket, -E2BIG over the bounds.
  * The peer and the name are read under the socket's state lock (as unix_getname()
  * and unix_peer_get() do), the queue as recvmsg() reads it.
+ * With @embryo not 0, the same of connection @embryo - 1 not accepted yet in the
+ * backlog of the listening socket at @fd instead: -ENOENT past its end, -EINVAL if
+ * @fd is no listening unix socket.
  */
-int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *out,
-			  void *buf, u32 size, u32 *lens, u32 max_msgs, char *path,
-			  u32 path_size, struct ckpt_h_unix_fds *fds)
+int ckpt_helper_task_unix(struct task_struct *task, u32 fd, u32 embryo,
+			  struct ckpt_h_unix *out, void *buf, u32 size, u32 *lens,
+			  u32 max_msgs, char *path, u32 path_size,
+			  struct ckpt_h_unix_fds *fds)
 {
+	struct sock *sk, *peer, *held = NULL;
 	struct unix_address *addr;
-	struct sock *sk, *peer;
 	struct unix_sock *u;
 	struct socket *sock;
 	struct file *file;
@@ -1289,6 +1317,18 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *
 	out->type = sk->sk_type;
 	if (sk->sk_family != AF_UNIX)
 		goto out;
+	if (embryo) {
+		if (READ_ONCE(sk->sk_state) != TCP_LISTEN) {
+			ret = -EINVAL;
+			goto out;
+		}
+		held = unix_embryo(sk, embryo - 1);
+		if (!held) {
+			ret = -ENOENT;
+			goto out;
+		}
+		sk = held;
+	}
 	u = unix_sk(sk);
 	out->sock = (unsigned long)sk;
 
@@ -1349,6 +1389,8 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *
 	}
 	ret = unix_queue(sk, peer, out, buf, size, lens, max_msgs, fds);
 out:
+	if (held)
+		sock_put(held);
 	fput(file);
 	return ret;
 }

@@ -237,9 +237,11 @@ struct ckpt_h_unix_fds {
 	u32 nr_files;
 };
 
-int ckpt_helper_task_unix(struct task_struct *task, u32 fd, struct ckpt_h_unix *out,
-			  void *buf, u32 size, u32 *lens, u32 max_msgs, char *path,
-			  u32 path_size, struct ckpt_h_unix_fds *fds);
+/* embryo: 0 for the socket at fd, else 1 + the place of a connection in its backlog. */
+int ckpt_helper_task_unix(struct task_struct *task, u32 fd, u32 embryo,
+			  struct ckpt_h_unix *out, void *buf, u32 size, u32 *lens,
+			  u32 max_msgs, char *path, u32 path_size,
+			  struct ckpt_h_unix_fds *fds);
 u64 ckpt_helper_file_unix_sock(struct file *file);
 /* eventfd, timerfd, signalfd: their show_fdinfo text. */
 int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,

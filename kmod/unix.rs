@@ -5,8 +5,11 @@
 //!
 //! Saved: socket pairs and connected sockets whose peer is in the tree (both ends are
 //! saved, each with what is queued for it to read; the peer id pairs them up), sockets
-//! neither connected nor listening, listening stream or seqpacket sockets with an empty
-//! backlog, and the connections accepted from one of them (they share its name's id);
+//! neither connected nor listening, listening stream or seqpacket sockets, and the
+//! connections accepted from one of them (they share its name's id); the connections a
+//! listener has not accepted yet, each a `UNIX_SOCK` of state `EMBRYO` right after the
+//! listener's, with its place in the backlog and what its client sent (`SKB` records), the
+//! client being a socket of the tree connected to it (an empty receive queue, checked);
 //! their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
 //! `SO_RCVBUF` when the program set them, `SO_PASSCRED` (on an empty receive queue); the descriptors each queued message carries in
 //! flight (`SCM_RIGHTS`: `SKB_FDS` records naming their descriptions, those that no
@@ -14,8 +17,10 @@
 //! (`userspace/rstr/src/unix.rs`; Documentation/files.rst, "Unix sockets").
 //!
 //! Refused, with the fd: another family (but `AF_INET` and `AF_INET6`, which go to
-//! [`crate::inet`]); a peer outside the tree, closed, or not accepted
-//! yet; connections not accepted yet; a connected socket with a name no listening socket
+//! [`crate::inet`]); a peer outside the tree or closed; a connection not accepted yet
+//! whose client is outside the tree or closed, or whose queue carries descriptors in
+//! flight or messages with `SO_PASSCRED` (taken from the listener); a socket connected to a
+//! connection not accepted yet of a listener outside the tree; a connected socket with a name no listening socket
 //! of the tree has (bound before it connected, or accepted from a listener since closed);
 //! descriptors in flight that only a descriptor could save and none holds, and unix
 //! sockets in flight whose queue carries descriptors too; `MSG_OOB` data; messages from another socket
@@ -118,6 +123,13 @@ pub(crate) struct Peers {
     with_fds: RBTree<u64, ()>,
     /// The unix sockets carried in flight: the pid and fd of the socket that carries each.
     carried: RBTree<u64, (i32, u32)>,
+    /// The connections not accepted yet that sockets of the tree are connected to: the pid
+    /// and fd of the socket. Each must be in the backlog of a listener saved.
+    embryo_peers: RBTree<u64, (i32, u32)>,
+    /// The sockets that made the connections not accepted yet of the listeners saved: the
+    /// pid and fd of the listener and the connection's place in its backlog. Each must be
+    /// a socket of the tree.
+    clients: RBTree<u64, (i32, u32, u32)>,
 }
 
 impl Peers {
@@ -133,6 +145,8 @@ impl Peers {
             unheld: RBTree::new(),
             with_fds: RBTree::new(),
             carried: RBTree::new(),
+            embryo_peers: RBTree::new(),
+            clients: RBTree::new(),
         }
     }
 
@@ -168,6 +182,22 @@ impl Peers {
                 refuse!(
                     EOPNOTSUPP,
                     "task {pid}: fd {fd}: unix socket with a unix socket in flight (SCM_RIGHTS) that has descriptors in flight itself; not supported yet"
+                );
+            }
+        }
+        for (embryo, &(pid, fd)) in self.embryo_peers.iter() {
+            if self.met.get(embryo).is_none() {
+                refuse!(
+                    EOPNOTSUPP,
+                    "task {pid}: fd {fd}: unix socket connected to a connection not accepted yet of a listening socket outside the checkpointed tree; not supported yet"
+                );
+            }
+        }
+        for (client, &(pid, fd, place)) in self.clients.iter() {
+            if self.met.get(client).is_none() {
+                refuse!(
+                    EOPNOTSUPP,
+                    "task {pid}: fd {fd}: listening unix socket whose connection {place} not accepted yet was made by a socket outside the checkpointed tree; not supported yet"
                 );
             }
         }
@@ -352,15 +382,8 @@ fn check_state(fd: u32, u: &UnixFacts) -> CkptResult {
         );
     }
     match u.state {
-        unix_state::LISTENING => {
-            if u.queued != 0 {
-                refuse!(
-                    EOPNOTSUPP,
-                    "fd {fd}: listening unix socket with {} connections not accepted yet in its backlog; not supported yet",
-                    u.queued
-                );
-            }
-        }
+        // Its connections not accepted yet are saved by `embryo`.
+        unix_state::LISTENING => {}
         unix_state::CONNECTED => {
             // First: a closed peer was orphaned, and has no socket either.
             if u.peer_dead != 0 {
@@ -369,10 +392,12 @@ fn check_state(fd: u32, u: &UnixFacts) -> CkptResult {
                     "fd {fd}: unix {ty} socket whose peer was closed; not supported yet"
                 );
             }
-            if u.peer_embryo != 0 {
+            // Nothing but the connection could send to it, which no descriptor has.
+            if u.peer_embryo != 0 && u.queued != 0 {
                 refuse!(
                     EOPNOTSUPP,
-                    "fd {fd}: unix {ty} socket connected to a connection not accepted yet; not supported yet"
+                    "fd {fd}: unix {ty} socket connected to a connection not accepted yet, with {} messages queued for it; not supported yet",
+                    u.queued
                 );
             }
             if u.peer_back == 0 {
@@ -577,6 +602,7 @@ pub(crate) fn checkpoint(
     let s = saver;
     let read = task.unix_socket(
         fd,
+        None,
         &mut s.facts,
         &mut s.data,
         &mut s.lens,
@@ -638,7 +664,15 @@ pub(crate) fn checkpoint(
             .met
             .try_create_and_insert(u.sock, (), GFP_KERNEL_ACCOUNT)?;
         let peer = if u.state == unix_state::CONNECTED {
-            if peers.wanted.get(&u.peer).is_none() {
+            // Its peer is saved with the listener in whose backlog it is.
+            if u.peer_embryo != 0 {
+                if peers.embryo_peers.get(&u.peer).is_none() {
+                    let first = (peers.pid, fd);
+                    peers
+                        .embryo_peers
+                        .try_create_and_insert(u.peer, first, GFP_KERNEL_ACCOUNT)?;
+                }
+            } else if peers.wanted.get(&u.peer).is_none() {
                 let first = (peers.pid, fd);
                 peers
                     .wanted
@@ -708,14 +742,7 @@ pub(crate) fn checkpoint(
             sndtimeo_ms: timeo_ms(u.sndtimeo, u.hz).unwrap_or(0),
         };
         w.record(rec::UNIX_SOCK, &[r.as_bytes(), name])?;
-        let mut at = 0usize;
-        for &(len, _) in s.msgs.iter() {
-            let end = at + len as usize;
-            let data = s.data.get(at..end).ok_or(EINVAL)?;
-            let skb = img::CkptSkbRec { len, __reserved: 0 };
-            w.record(rec::SKB, &[skb.as_bytes(), data])?;
-            at = end;
-        }
+        skbs(w, &s.msgs, &s.data)?;
         let mut first = 0usize;
         for (i, &(_, nr_fds)) in s.msgs.iter().enumerate() {
             if nr_fds == 0 {
@@ -732,8 +759,147 @@ pub(crate) fn checkpoint(
             w.record(rec::SKB_FDS, &[f.as_bytes(), ids.as_bytes()])?;
             first = end;
         }
+        if r.state == unix_state::LISTENING {
+            let (sock_type, addr, scm_flags) = (r.sock_type, s.facts.addr, s.facts.scm_flags);
+            let mut place = 0;
+            while embryo(task, objs, w, s, fd, place, (sock_type, addr, scm_flags))? {
+                place += 1;
+            }
+        }
     }
     crate::files::made_again(w, o, file_kind::UNIX_SOCKET, id)
+}
+
+/// Saves the connection not accepted yet at `place` in the backlog of the listening socket
+/// at `fd` (of type, name and `SO_PASS*` flags `listener`), if there is one: its
+/// `UNIX_SOCK` record of state [`unix_state::EMBRYO`] with what the socket that made it
+/// sent (`SKB` records). That socket must be one of the tree ([`Peers::check`]), which
+/// `rstr` connects again, in the order of the backlog, and sends the data from.
+fn embryo(
+    task: &TaskRef,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+    s: &mut Saver,
+    fd: u32,
+    place: u32,
+    listener: (u32, u64, u32),
+) -> CkptResult<bool> {
+    let read = task.unix_socket(
+        fd,
+        Some(place),
+        &mut s.facts,
+        &mut s.data,
+        &mut s.lens,
+        &mut s.path,
+        &mut s.fds,
+    );
+    let what = "listening unix socket whose connection";
+    match read {
+        Ok(()) => {}
+        Err(e) if e == ENOENT => return Ok(false),
+        Err(e) if e == E2BIG || e == EMFILE => refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {what} {place} not accepted yet has more than {} bytes or {} messages queued, or {FLIGHT_MAX} descriptors in flight; not supported yet",
+            img::CKPT_UNIX_QUEUE_MAX,
+            img::CKPT_UNIX_MSGS_MAX
+        ),
+        Err(e) => return Err(e.into()),
+    }
+    let e = &s.facts;
+    let (sock_type, addr, scm_flags) = listener;
+    // Made by unix_stream_connect() with the listener's type and name.
+    if e.sock == 0 || e.state != unix_state::CONNECTED || e.sock_type != sock_type || e.addr != addr
+    {
+        return Err(EINVAL.into());
+    }
+    if e.peer_dead != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {what} {place} not accepted yet was closed by the socket that made it; not supported yet"
+        );
+    }
+    if e.peer_back == 0 || e.peer_shutdown != img::unix_mirrored_shutdown(e.shutdown) {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {what} {place} not accepted yet is no longer connected back by the socket that made it, or not with the mirrored shutdown state; not supported yet"
+        );
+    }
+    if e.foreign != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {what} {place} not accepted yet has messages queued from another socket than the one that made it; not supported yet"
+        );
+    }
+    if e.with_fds != 0 || !s.fds.files.is_empty() {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {what} {place} not accepted yet has descriptors in flight (SCM_RIGHTS) queued; not supported yet"
+        );
+    }
+    // It took the listener's SO_PASS* flags when it was made: `rstr` makes it so again.
+    if e.scm_flags != scm_flags {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {what} {place} not accepted yet has other SO_PASSCRED, SO_PASSSEC, SO_PASSPIDFD or SO_PASSRIGHTS options than the listener has now; not supported yet"
+        );
+    }
+    check_options(fd, e).context(fmt!("fd {fd}: {what} {place} not accepted yet"))?;
+    let name = checked_name(fd, e, &s.path[..e.path_len as usize])?;
+    let stream = sock_type == SOCK_STREAM;
+    messages(stream, e.bytes, &s.lens, &s.fds.counts, &mut s.msgs)?;
+    let nr_skbs = s.msgs.len() as u32;
+    if scm_flags & SCM_CREDS_ON != 0 && nr_skbs != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: {what} {place} not accepted yet has SO_PASSCRED set (from its listener) and {nr_skbs} messages queued: their senders' credentials (SCM_CREDENTIALS) are not saved; not supported yet"
+        );
+    }
+    let id = objs.id(e.sock)?;
+    if !objs.first_save(e.sock) {
+        return Err(EINVAL.into());
+    }
+    let peers = &mut objs.unix;
+    peers
+        .met
+        .try_create_and_insert(e.sock, (), GFP_KERNEL_ACCOUNT)?;
+    if peers.clients.get(&e.peer).is_none() {
+        let first = (peers.pid, fd, place);
+        peers
+            .clients
+            .try_create_and_insert(e.peer, first, GFP_KERNEL_ACCOUNT)?;
+    }
+    let r = img::CkptUnixSockRec {
+        id,
+        sock_type,
+        state: unix_state::EMBRYO,
+        peer: objs.id(e.peer)?,
+        shutdown: e.shutdown,
+        backlog: place,
+        sndbuf: 0,
+        rcvbuf: 0,
+        listener: objs.id(e.addr)?,
+        name_len: name.len() as u32,
+        nr_skbs,
+        flags: 0,
+        rcvtimeo_ms: 0,
+        sndtimeo_ms: 0,
+    };
+    w.record(rec::UNIX_SOCK, &[r.as_bytes(), name])?;
+    skbs(w, &s.msgs, &s.data)?;
+    Ok(true)
+}
+
+/// The `SKB` records of the messages `msgs` of a queue, whose bytes are `data`.
+fn skbs(w: &mut ImageWriter, msgs: &[(u32, u32)], data: &[u8]) -> CkptResult {
+    let mut at = 0usize;
+    for &(len, _) in msgs {
+        let end = at + len as usize;
+        let bytes = data.get(at..end).ok_or(EINVAL)?;
+        let skb = img::CkptSkbRec { len, __reserved: 0 };
+        w.record(rec::SKB, &[skb.as_bytes(), bytes])?;
+        at = end;
+    }
+    Ok(())
 }
 
 #[kunit_tests(ckpt_unix)]
@@ -824,7 +990,8 @@ mod tests {
         u.peer_shutdown = img::CKPT_UNIX_RCV_SHUTDOWN;
         assert!(check_state(3, &u).is_ok());
         let changes: [fn(&mut UnixFacts); 4] = [
-            |u: &mut UnixFacts| u.peer_embryo = 1,
+            // A connection not accepted yet sent it something: it cannot.
+            |u: &mut UnixFacts| (u.peer_embryo, u.queued) = (1, 1),
             |u: &mut UnixFacts| u.peer_dead = 1,
             |u: &mut UnixFacts| u.peer_back = 0,
             |u: &mut UnixFacts| u.foreign = 1,
@@ -834,10 +1001,14 @@ mod tests {
             change(&mut u);
             assert!(check_state(3, &u).is_err());
         }
+        // Connected to a connection not accepted yet, nothing queued: saved.
+        let mut u = pair_end();
+        u.peer_embryo = 1;
+        assert!(check_state(3, &u).is_ok());
         let mut l = pair_end();
         (l.state, l.peer, l.queued) = (unix_state::LISTENING, 0, 1);
-        // a connection not accepted.
-        assert!(check_state(3, &l).is_err());
+        // Connections not accepted yet: saved with the listener (`embryo`).
+        assert!(check_state(3, &l).is_ok());
         l.queued = 0;
         assert!(check_state(3, &l).is_ok());
         // Shut down: not rebuilt.

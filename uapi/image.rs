@@ -516,6 +516,11 @@ pub mod unix_state {
     pub const CONNECTED: u32 = 1;
     /// Listening (`listen`), with `backlog`; bound to `name`.
     pub const LISTENING: u32 = 2;
+    /// A connection not accepted yet, in the backlog of the listening socket of name id
+    /// `listener` (whose name it has), at place `backlog` (0 first, as `accept` returns
+    /// them); connected to `peer`, the socket that connected. No descriptor has it: its
+    /// record follows its listener's (image version 7).
+    pub const EMBRYO: u32 = 3;
 }
 
 /// [`CkptUnixSockRec::shutdown`] bits, as the kernel's `sk_shutdown`.
@@ -542,7 +547,8 @@ pub const fn unix_mirrored_shutdown(bits: u32) -> u32 {
 }
 
 /// `UNIX_SOCK`: a unix domain socket some descriptor of the image has open, written before
-/// the first `FILE` that refers to it; followed by `name_len` bytes of the name it is bound
+/// the first `FILE` that refers to it (or a connection not accepted yet in the backlog of
+/// one, [`unix_state::EMBRYO`], after its listener's records); followed by `name_len` bytes of the name it is bound
 /// to (`sun_path`: an absolute path without its NUL, or an abstract name starting with a
 /// NUL), then by `nr_skbs` `SKB` records: what is queued in its receive queue, unread,
 /// oldest first (one per message of a datagram or seqpacket socket; a stream's bytes in one).
@@ -558,7 +564,8 @@ pub struct CkptUnixSockRec {
     pub peer: u32,
     /// [`CKPT_UNIX_RCV_SHUTDOWN`] and [`CKPT_UNIX_SEND_SHUTDOWN`].
     pub shutdown: u32,
-    /// `listen`'s backlog, for a listening socket; else 0.
+    /// `listen`'s backlog, for a listening socket; for a connection not accepted yet
+    /// ([`unix_state::EMBRYO`]), its place in its listener's backlog (0 first); else 0.
     pub backlog: u32,
     /// `sk_sndbuf` when the program set it (`SO_SNDBUF`), else 0.
     pub sndbuf: u32,

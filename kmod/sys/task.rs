@@ -933,6 +933,7 @@ extern "C" {
     fn ckpt_helper_task_unix(
         task: TaskPtr,
         fd: u32,
+        embryo: u32,
         out: *mut UnixFacts,
         buf: *mut u8,
         size: u32,
@@ -991,9 +992,18 @@ impl TaskRef {
     /// or seqpacket socket), the path of the file it is bound to into `path`, the files in
     /// flight into `fds` (`EMFILE` beyond their room, or for a stream with fds in an skb past
     /// the room of `lens`). `ENOTSOCK` if `fd` is no socket.
+    ///
+    /// With `embryo` `Some(i)`, the same of the connection not accepted yet at place `i`
+    /// (0 first) in the backlog of the listening socket at `fd`: `ENOENT` past its end,
+    /// `EINVAL` if `fd` is no listening unix socket.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the helper's buffers, each reused across sockets by the caller"
+    )]
     pub(crate) fn unix_socket(
         &self,
         fd: u32,
+        embryo: Option<u32>,
         out: &mut UnixFacts,
         buf: &mut VVec<u8>,
         lens: &mut KVec<u32>,
@@ -1009,6 +1019,10 @@ impl TaskRef {
             u32::try_from(lens.capacity().min(fds.counts.capacity())).map_err(|_| EINVAL)?;
         let path_size = u32::try_from(path.len()).map_err(|_| EINVAL)?;
         let max_files = fds.raw.capacity().min(fds.files.capacity());
+        let embryo = match embryo {
+            Some(i) => i.checked_add(1).ok_or(EINVAL)?,
+            None => 0,
+        };
         let mut raw = UnixFdsRaw {
             files: fds.raw.as_mut_ptr(),
             counts: fds.counts.as_mut_ptr(),
@@ -1022,6 +1036,7 @@ impl TaskRef {
             ckpt_helper_task_unix(
                 self.raw(),
                 fd,
+                embryo,
                 out,
                 buf.as_mut_ptr(),
                 room,

@@ -24,7 +24,18 @@
  *                       it sent.
  *   unixsk outside DIR FD   holds FD, a socket whose peer the test keeps
  *   unixsk netlink DIR  an AF_NETLINK socket (TCP and UDP ones are test_inet.py's)
- *   unixsk backlog DIR  a listening socket with a connection not accepted yet
+ *   unixsk embryos DIR TYPE [UID]
+ *                       as user UID if given, a stream (TYPE "stream") or seqpacket
+ *                       listening socket bound to DIR/embryos.sock (backlog 2) and three
+ *                       clients of it, none accepted: each sends its own data (a stream's
+ *                       10, 5000, 70000 bytes; seqpacket messages of 1 and 3, 100 and 300,
+ *                       70000 and 5 bytes), the second is then shut down for writing. It
+ *                       reports "ready 1"; on SIGUSR1 it accepts three connections and
+ *                       checks that each is the next client's (its data, the shutdown of
+ *                       the second, a reply each client reads), that no fourth waits,
+ *                       and reports "verified 1 errors E what W".
+ *   unixsk backlog DIR  a listening socket bound to DIR/backlog, for a client the test
+ *                       connects from outside the tree
  *   unixsk passcred DIR a socket pair, one end with SO_PASSCRED
  *                       These report "fd N count C" and count.
  */
@@ -488,6 +499,78 @@ static __attribute__((noreturn)) void passcred_mode(const char *uid)
 	}
 }
 
+/* What each client of embryos_mode sends, as message lengths (a stream's one run each). */
+static const size_t emb_stream[3][2] = { { 10 }, { 5000 }, { 70000 } };
+static const size_t emb_seq[3][2] = { { 1, 3 }, { 100, 300 }, { 70000, 5 } };
+
+static __attribute__((noreturn)) void embryos_mode(const char *type, const char *uid)
+{
+	int seq = !strcmp(type, "seqpacket"), ty = seq ? SOCK_SEQPACKET : SOCK_STREAM;
+	const size_t (*lens)[2] = seq ? emb_seq : emb_stream;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int l, c[3], verified = 0;
+
+	if (uid)
+		drop_to(uid);
+	signal(SIGUSR1, on_usr1);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/embryos.sock", dir);
+	l = socket(AF_UNIX, ty, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 2))
+		die("embryos: listener");
+	for (int i = 0; i < 3; i++) {
+		c[i] = socket(AF_UNIX, ty, 0);
+		if (c[i] < 0 || connect(c[i], (struct sockaddr *)&a, sizeof(a)))
+			die("embryos: connect");
+		for (int m = 0; m < 2 && lens[i][m]; m++)
+			send_msg(c[i], lens[i][m]);
+	}
+	if (shutdown(c[1], SHUT_WR))
+		die("embryos: shutdown");
+	for (;;) {
+		if (usr1 && !verified) {
+			for (int i = 0; i < 3; i++) {
+				struct pollfd p = { .fd = l, .events = POLLIN };
+				char rep[16], got[16];
+				int k, m = snprintf(rep, sizeof(rep), "reply-%d", i);
+
+				k = poll(&p, 1, 5000) == 1 ? accept(l, NULL, NULL) : -1;
+				if (k < 0) {
+					bad("accept %ld: errno %ld", i, errno);
+					break;
+				}
+				for (int j = 0; j < 2 && lens[i][j]; j++) {
+					if (seq)
+						expect_msg(k, lens[i][j]);
+					else
+						expect_stream(k, lens[i][j], 0);
+				}
+				if (i == 1) {
+					if (recv(k, got, 1, MSG_DONTWAIT) != 0)
+						bad("connection %ld: no end of file (shut down for writing)", i, 0);
+				} else {
+					expect_empty(k, i);
+				}
+				if (write(k, rep, m) != m)
+					bad("reply %ld: errno %ld", i, errno);
+				p.fd = c[i];
+				if (poll(&p, 1, 2000) != 1 ||
+				    recv(c[i], got, sizeof(got), MSG_DONTWAIT) != m || memcmp(got, rep, m))
+					bad("client %ld: not the reply of connection %ld", i, i);
+				close(k);
+			}
+			{
+				struct pollfd p = { .fd = l, .events = POLLIN };
+
+				if (poll(&p, 1, 0) != 0)
+					bad("a fourth connection waits (%ld)", p.revents, 0);
+			}
+			verified = 1;
+		}
+		report("embryos", "ready 1 verified %d errors %d what %s", verified, errors, what);
+		nap(20);
+	}
+}
+
 /* Holds FD and counts: a refused checkpoint must leave it running. */
 static __attribute__((noreturn)) void hold(int fd)
 {
@@ -510,13 +593,14 @@ int main(int argc, char **argv)
 		buffers_mode();
 	if (!strcmp(argv[1], "outside") && argc == 4)
 		hold(atoi(argv[3]));
+	if (!strcmp(argv[1], "embryos") && argc >= 4)
+		embryos_mode(argv[3], argc > 4 ? argv[4] : NULL);
 	if (!strcmp(argv[1], "backlog")) {
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
-		int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+		int l = socket(AF_UNIX, SOCK_STREAM, 0);
 
 		snprintf(a.sun_path, sizeof(a.sun_path), "%s/backlog", dir);
-		if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4) ||
-		    connect(c, (struct sockaddr *)&a, sizeof(a)))
+		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4))
 			die("backlog");
 		hold(l);
 	}

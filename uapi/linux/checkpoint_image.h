@@ -319,6 +319,7 @@ struct ckpt_pipe_rec {
 #define CKPT_UNIX_STATE_UNCONNECTED	0
 #define CKPT_UNIX_STATE_CONNECTED	1
 #define CKPT_UNIX_STATE_LISTENING	2
+#define CKPT_UNIX_STATE_EMBRYO		3	/* not accepted yet: backlog is its place */
 
 /* ckpt_unix_sock_rec.shutdown */
 #define CKPT_UNIX_RCV_SHUTDOWN	1

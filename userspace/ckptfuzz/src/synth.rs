@@ -6,7 +6,8 @@
 //! with a queued message each way, an eventfd, a timerfd and a signalfd, a listening TCP
 //! socket, an epoll watching the eventfd, a FIFO, a deleted file with a hole, a sealed
 //! memfd, a UDP socket, a datagram pair whose message carries a pipe's write end (only
-//! in flight) and /dev/null's description (fd 0), its memory of an
+//! in flight) and /dev/null's description (fd 0), a seqpacket listener with a connection
+//! not accepted yet (`unix_state::EMBRYO`) whose client is fd 19, its memory of an
 //! anonymous area with one page, a mapped file and its vDSO, then its registers.
 
 use zerocopy::{FromZeros, IntoBytes};
@@ -378,6 +379,39 @@ fn kinds_of_files(put: &mut impl FnMut(u32, &[u8], &[u8])) {
             &[],
         );
     }
+    // A seqpacket listener (name id 22, fd 18) with a connection not accepted yet (23)
+    // right after it, before the listener's FILE as the module writes them, whose client
+    // (24) is fd 19 and sent it one message.
+    let name = b"/tmp/synth.sock";
+    for (id, state, peer, desc) in [
+        (21u32, img::unix_state::LISTENING, 0u32, None),
+        (23, img::unix_state::EMBRYO, 24, Some((18, 21))),
+        (24, img::unix_state::CONNECTED, 23, Some((19, 24))),
+    ] {
+        let mut u = img::CkptUnixSockRec::new_zeroed();
+        (u.id, u.peer, u.sock_type, u.state) = (id, peer, libc::SOCK_SEQPACKET as u32, state);
+        let named = id != 24;
+        if named {
+            (u.listener, u.name_len) = (22, name.len() as u32);
+        }
+        u.backlog = u32::from(id == 21) * 4;
+        u.nr_skbs = u32::from(id == 23);
+        put(rec::UNIX_SOCK, u.as_bytes(), if named { name } else { b"" });
+        if id == 23 {
+            let skb = img::CkptSkbRec {
+                len: 2,
+                __reserved: 0,
+            };
+            put(rec::SKB, skb.as_bytes(), b"hi");
+        }
+        if let Some((fd, obj)) = desc {
+            put(
+                rec::FILE,
+                file(fd, file_kind::UNIX_SOCKET, obj, obj, b"").as_bytes(),
+                &[],
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -405,7 +439,7 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 65);
+        assert_eq!(kinds.len(), 71);
         assert_eq!(kinds[3], "TASK_ATTRS");
         assert_eq!(
             (&kinds[10], &kinds[11]),
@@ -418,7 +452,7 @@ mod tests {
             (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
         );
         assert_eq!(
-            (&kinds[28], &kinds[30], &kinds[61]),
+            (&kinds[28], &kinds[30], &kinds[67]),
             (&"INET_SOCK".into(), &"FOWN".into(), &"PAGES".into())
         );
         let new: Vec<_> = kinds[31..48].iter().map(|k| k.as_str().unwrap()).collect();
@@ -444,7 +478,7 @@ mod tests {
                 "FILE"
             ]
         );
-        let fds: Vec<_> = kinds[48..57].iter().map(|k| k.as_str().unwrap()).collect();
+        let fds: Vec<_> = kinds[48..63].iter().map(|k| k.as_str().unwrap()).collect();
         assert_eq!(
             fds,
             [
@@ -453,6 +487,12 @@ mod tests {
                 "UNIX_SOCK",
                 "SKB",
                 "SKB_FDS",
+                "FILE",
+                "UNIX_SOCK",
+                "FILE",
+                "UNIX_SOCK",
+                "UNIX_SOCK",
+                "SKB",
                 "FILE",
                 "UNIX_SOCK",
                 "FILE",
@@ -474,7 +514,7 @@ mod tests {
         let m = image.deleted[&15].memfd.as_ref().unwrap();
         assert_eq!(m.name, "synth");
         let files = t.files.as_ref().unwrap();
-        let kinds: Vec<u32> = files[files.len() - 8..]
+        let kinds: Vec<u32> = files[files.len() - 10..files.len() - 2]
             .iter()
             .map(|f| f.rec.kind)
             .collect();
@@ -487,5 +527,12 @@ mod tests {
         );
         assert_eq!(image.unix[&19].fds, [vec![18, 1]]);
         assert!(image.unix[&20].fds.is_empty());
+        // The connection not accepted yet, in its listener's backlog.
+        let embryos = ckptlib::unix::embryos_of(&image.unix, 22);
+        assert_eq!(embryos.len(), 1);
+        assert_eq!(
+            (embryos[0].sock.peer, &embryos[0].queue),
+            (24, &vec![b"hi".to_vec()])
+        );
     }
 }

@@ -76,16 +76,44 @@ pub fn check_socket(u: &UnixImage) -> Result<()> {
                 s.backlog
             );
         }
+        unix_state::EMBRYO => {
+            ensure!(
+                s.sock_type as i32 != libc::SOCK_DGRAM,
+                "unix socket {id}: a datagram connection not accepted yet"
+            );
+            ensure!(
+                s.peer != 0 && s.peer != id,
+                "unix socket {id}: not accepted yet, connected to {}",
+                s.peer
+            );
+            ensure!(
+                !u.name.is_empty() && s.listener != 0,
+                "unix socket {id}: not accepted yet, without its listener's name"
+            );
+            ensure!(
+                s.backlog <= i32::MAX as u32,
+                "unix socket {id}: place {} in its listener's backlog out of range",
+                s.backlog
+            );
+            ensure!(
+                s.sndbuf == 0 && s.rcvbuf == 0 && s.flags == 0,
+                "unix socket {id}: not accepted yet, with buffer sizes or SO_PASSCRED of its own"
+            );
+            ensure!(
+                s.rcvtimeo_ms == 0 && s.sndtimeo_ms == 0,
+                "unix socket {id}: not accepted yet, with timeouts of its own"
+            );
+        }
         unix_state::UNCONNECTED => {}
         st => bail!("unix socket {id}: state {st} unknown"),
     }
-    if s.state != unix_state::CONNECTED {
+    if !matches!(s.state, unix_state::CONNECTED | unix_state::EMBRYO) {
         ensure!(
             s.peer == 0 && s.nr_skbs == 0 && s.shutdown == 0,
             "unix socket {id}: not connected, yet a peer, a queue or a shutdown state"
         );
     }
-    if s.state != unix_state::LISTENING {
+    if !matches!(s.state, unix_state::LISTENING | unix_state::EMBRYO) {
         ensure!(
             s.backlog == 0,
             "unix socket {id}: a backlog but not listening"
@@ -126,10 +154,84 @@ pub fn listener_of(unix: &HashMap<u32, UnixImage>, name: u32) -> Option<&UnixIma
         .find(|l| l.sock.state == unix_state::LISTENING && l.sock.listener == name)
 }
 
+/// The connections not accepted yet in the backlog of the listener of name id `name`, in
+/// the order `accept` returns them.
+pub fn embryos_of(unix: &HashMap<u32, UnixImage>, name: u32) -> Vec<&UnixImage> {
+    let mut v: Vec<&UnixImage> = unix
+        .values()
+        .filter(|e| e.sock.state == unix_state::EMBRYO && e.sock.listener == name)
+        .collect();
+    v.sort_unstable_by_key(|e| e.sock.backlog);
+    v
+}
+
+/// Each connection not accepted yet is in the backlog of a listener of the image, of its
+/// type and name, at a place of its own (0, 1, ... in each backlog), connected to a socket
+/// with no name, nothing queued for it, connected back to it with the mirrored shutdown
+/// state.
+fn check_embryos(unix: &HashMap<u32, UnixImage>) -> Result<()> {
+    for l in unix
+        .values()
+        .filter(|l| l.sock.state == unix_state::LISTENING)
+    {
+        for (i, e) in embryos_of(unix, l.sock.listener).iter().enumerate() {
+            ensure!(
+                e.sock.backlog as usize == i,
+                "unix socket {}: at place {} in the backlog of listener {}, not {i}",
+                e.sock.id,
+                e.sock.backlog,
+                l.sock.id
+            );
+        }
+    }
+    for e in unix.values().filter(|e| e.sock.state == unix_state::EMBRYO) {
+        let s = &e.sock;
+        let Some(l) = listener_of(unix, s.listener) else {
+            bail!(
+                "unix socket {}: not accepted yet by a listener of name {} the image lacks",
+                s.id,
+                s.listener
+            )
+        };
+        ensure!(
+            l.sock.sock_type == s.sock_type && l.name == e.name,
+            "unix socket {}: not accepted yet by listener {} of another type or name",
+            s.id,
+            l.sock.id
+        );
+        let Some(c) = unix.get(&s.peer) else {
+            bail!(
+                "unix socket {}: not accepted yet, made by {} which is not in the image",
+                s.id,
+                s.peer
+            )
+        };
+        ensure!(
+            e.fds.iter().all(Vec::is_empty),
+            "unix socket {}: not accepted yet, with descriptors in flight",
+            s.id
+        );
+        let c = &c.sock;
+        ensure!(
+            c.state == unix_state::CONNECTED
+                && c.peer == s.id
+                && c.sock_type == s.sock_type
+                && c.listener == 0
+                && c.name_len == 0
+                && c.nr_skbs == 0
+                && c.shutdown == mirrored(s.shutdown),
+            "unix socket {}: not accepted yet, made by {} which is not connected back to it alone (of its type, no name, nothing queued, the mirrored shutdown state)",
+            s.id,
+            c.id
+        );
+    }
+    Ok(())
+}
+
 /// Each connected socket's peer is in the image, connected back to it, of its type, with
 /// the mirrored shutdown state of a stream or seqpacket connection; an accepted one's
 /// listener is in the image, of its type and name, and its peer has no name; no two
-/// listeners share a name.
+/// listeners share a name; the connections not accepted yet as [`check_embryos`] has them.
 pub fn check_pairs(unix: &HashMap<u32, UnixImage>) -> Result<()> {
     let mut names = HashMap::new();
     for l in unix
@@ -157,6 +259,10 @@ pub fn check_pairs(unix: &HashMap<u32, UnixImage>) -> Result<()> {
             )
         };
         let p = &p.sock;
+        if p.state == unix_state::EMBRYO {
+            // Checked with the connection.
+            continue;
+        }
         ensure!(
             p.state == unix_state::CONNECTED && p.peer == s.id && p.sock_type == s.sock_type,
             "unix socket {}: its peer {} is not connected back to it, or of another type",
@@ -194,7 +300,7 @@ pub fn check_pairs(unix: &HashMap<u32, UnixImage>) -> Result<()> {
             );
         }
     }
-    Ok(())
+    check_embryos(unix)
 }
 
 /// A `FILE` record of fd [`img::CKPT_FD_IN_FLIGHT`]: a description only messages in flight
@@ -268,6 +374,14 @@ mod tests {
         }
     }
 
+    /// A listener of type `ty` bound to `/s`, of name id 7.
+    fn listening(id: u32, ty: i32) -> UnixImage {
+        let mut l = sock(id, 0, ty);
+        l.sock.state = unix_state::LISTENING;
+        (l.name, l.sock.name_len, l.sock.listener) = (b"/s".to_vec(), 2, 7);
+        l
+    }
+
     #[test]
     fn a_pair_checks() {
         let mut m = HashMap::new();
@@ -325,9 +439,7 @@ mod tests {
     #[test]
     fn an_accepted_connection_checks() {
         let mut m = HashMap::new();
-        let mut l = sock(1, 0, libc::SOCK_STREAM);
-        l.sock.state = unix_state::LISTENING;
-        (l.name, l.sock.name_len, l.sock.listener) = (b"/s".to_vec(), 2, 7);
+        let mut l = listening(1, libc::SOCK_STREAM);
         let mut a = sock(2, 3, libc::SOCK_STREAM);
         (a.name, a.sock.name_len, a.sock.listener) = (b"/s".to_vec(), 2, 7);
         let c = sock(3, 2, libc::SOCK_STREAM);
@@ -354,6 +466,66 @@ mod tests {
         // A name without a listener's id.
         a.sock.listener = 0;
         assert!(check_socket(&a).is_err());
+    }
+
+    #[test]
+    fn connections_not_accepted_check() {
+        let mut m = HashMap::new();
+        m.insert(1, listening(1, libc::SOCK_SEQPACKET));
+        for (e, c, place) in [(2, 3, 0), (4, 5, 1)] {
+            let mut u = sock(e, c, libc::SOCK_SEQPACKET);
+            u.sock.state = unix_state::EMBRYO;
+            (u.name, u.sock.name_len, u.sock.listener) = (b"/s".to_vec(), 2, 7);
+            u.sock.backlog = place;
+            u.sock.nr_skbs = 1;
+            u.queue.push(b"hi".to_vec());
+            u.fds.push(Vec::new());
+            check_socket(&u).unwrap();
+            m.insert(e, u);
+            m.insert(c, sock(c, e, libc::SOCK_SEQPACKET));
+        }
+        check_pairs(&m).unwrap();
+        let order: Vec<u32> = embryos_of(&m, 7).iter().map(|e| e.sock.id).collect();
+        assert_eq!(order, [2, 4]);
+        let broken: [fn(&mut HashMap<u32, UnixImage>); 6] = [
+            // Two at one place.
+            |m| m.get_mut(&4).unwrap().sock.backlog = 0,
+            // A hole.
+            |m| m.get_mut(&4).unwrap().sock.backlog = 2,
+            // Its client not connected back.
+            |m| m.get_mut(&3).unwrap().sock.peer = 4,
+            // Something queued for its client.
+            |m| {
+                let c = m.get_mut(&3).unwrap();
+                (c.sock.nr_skbs, c.queue) = (1, vec![b"x".to_vec()]);
+            },
+            // Not the mirrored shutdown.
+            |m| m.get_mut(&3).unwrap().sock.shutdown = img::CKPT_UNIX_SEND_SHUTDOWN,
+            // No listener.
+            |m| {
+                m.remove(&1);
+            },
+        ];
+        for b in broken {
+            let mut bad = m.clone();
+            b(&mut bad);
+            assert!(check_pairs(&bad).is_err());
+        }
+        // A client that shut down for writing: the connection's mirror.
+        let mut ok = m.clone();
+        ok.get_mut(&3).unwrap().sock.shutdown = img::CKPT_UNIX_SEND_SHUTDOWN;
+        ok.get_mut(&2).unwrap().sock.shutdown = img::CKPT_UNIX_RCV_SHUTDOWN;
+        check_pairs(&ok).unwrap();
+        // A datagram one, one without a name or with buffers of its own: refused alone.
+        let mut e = m[&2].clone();
+        e.sock.sock_type = libc::SOCK_DGRAM as u32;
+        assert!(check_socket(&e).is_err());
+        let mut e = m[&2].clone();
+        (e.name, e.sock.name_len) = (Vec::new(), 0);
+        assert!(check_socket(&e).is_err());
+        let mut e = m[&2].clone();
+        e.sock.sndbuf = 4096;
+        assert!(check_socket(&e).is_err());
     }
 
     #[test]

@@ -11,6 +11,11 @@
 //!   for each end to read is sent again from the other end, message by message (a stream's
 //!   bytes at once), so it lands in the right receive queue with its boundaries; then each
 //!   end's shutdown state is applied, after the data;
+//! - the connections a listening socket had not accepted yet, right after those accepted,
+//!   in the order of its backlog: the socket that had connected (its peer) connects again
+//!   without waiting, sends what the connection had queued (message by message) and is shut
+//!   down as it was; nothing is accepted, so `accept` returns them in their order with
+//!   their data (`listen` first with a backlog that holds them all, then with the saved one);
 //! - a listening socket with `socket`, `bind` on its name and `listen` with its backlog; a
 //!   socket file left at its path is removed first if, and only if, it is a socket nobody
 //!   listens on (`connect` is refused): anything else at the path fails the restart;
@@ -119,7 +124,13 @@ fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
             if u.sock.state == unix_state::LISTENING {
                 let backlog = i32::try_from(u.sock.backlog)
                     .with_context(|| format!("backlog {}", u.sock.backlog))?;
-                crate::sys::listen(s.as_fd(), backlog).context("listen")?;
+                let embryos = ckptlib::unix::embryos_of(&image.unix, u.sock.listener);
+                // Room for its connections not accepted yet, whatever the backlog is now
+                // (`listen` may have lowered it since they connected).
+                let room = i32::try_from(embryos.len())
+                    .unwrap_or(i32::MAX)
+                    .max(backlog);
+                crate::sys::listen(s.as_fd(), room).context("listen")?;
                 let copy = s.try_clone().context("dup of the listener")?;
                 made.listeners.insert(u.sock.listener, copy);
                 // Its accepted connections at once, before others can connect to it.
@@ -135,6 +146,19 @@ fn make(image: &Image, id: u32, made: &mut Made) -> Result<OwnedFd> {
                 for a in ids {
                     accepted(image, a, &s, made)
                         .with_context(|| format!("its accepted connection, unix socket {a}"))?;
+                }
+                // Then those not accepted yet, in the order of its backlog.
+                for e in embryos {
+                    let place = e.sock.backlog;
+                    embryo(image, e, made).with_context(|| {
+                        format!(
+                            "its connection {place} not accepted yet, unix socket {}",
+                            e.sock.id
+                        )
+                    })?;
+                }
+                if room != backlog {
+                    crate::sys::listen(s.as_fd(), backlog).context("listen, again")?;
                 }
             }
             Ok(s)
@@ -269,6 +293,39 @@ fn accepted(image: &Image, id: u32, listener: &OwnedFd, made: &mut Made) -> Resu
     );
     fill_or_defer(&s, server, &c, client, made)?;
     made.ends.insert(server.sock.id, s);
+    made.ends.insert(client.sock.id, c);
+    Ok(())
+}
+
+/// Makes the connection `e` not accepted yet again, in the backlog of its listener (made
+/// just before, named `e.name`): its peer, the socket that connected, connects to the
+/// name without waiting and sends what `e` had queued, then is shut down as it was (which
+/// the connection mirrors). Nothing is queued for the peer (checked by
+/// [`ckptlib::unix::check_pairs`]). The peer into `made`.
+fn embryo(image: &Image, e: &UnixImage, made: &mut Made) -> Result<()> {
+    let client = image
+        .unix
+        .get(&e.sock.peer)
+        .with_context(|| format!("its peer {} has no UNIX_SOCK record", e.sock.peer))?;
+    let c = socket(
+        AddressFamily::Unix,
+        sock_type(e)?,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .context("socket")?;
+    match connect(c.as_raw_fd(), &addr_of(&e.name)?) {
+        Ok(()) => {}
+        Err(Errno::EAGAIN) => bail!(
+            "connect to its listener: its backlog is full (another process connected to it during the restart)"
+        ),
+        Err(e) => return Err(e).context("connect to its listener"),
+    }
+    let peer = || format!("from its peer {}", client.sock.id);
+    room(&c, client, e).with_context(peer)?;
+    refill(&c, e, &HashMap::new()).with_context(peer)?;
+    buffers(&c, client).with_context(peer)?;
+    apply_shutdown(&c, client.sock.shutdown).with_context(peer)?;
     made.ends.insert(client.sock.id, c);
     Ok(())
 }

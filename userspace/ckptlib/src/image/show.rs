@@ -458,6 +458,8 @@ impl From<&Rec> for Decoded {
                     img::unix_state::UNCONNECTED => "unconnected",
                     img::unix_state::CONNECTED => "connected",
                     img::unix_state::LISTENING => "listening",
+                    // `backlog`: its place in its listener's backlog.
+                    img::unix_state::EMBRYO => "not-accepted",
                     _ => "unknown",
                 },
                 peer: u.peer,
