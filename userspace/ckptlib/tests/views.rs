@@ -232,7 +232,7 @@ fn summary_counts_every_record_and_byte() {
     let text = s.text();
     assert!(
         text.starts_with(
-            "image version 6, kernel 6.12.0-test, 5 tasks in 4 processes\n\
+            "image version 7, kernel 6.12.0-test, 5 tasks in 4 processes\n\
              ends with: its TAIL: complete\n\
              RECORD            COUNT        BYTES\n\
              HEADER                1          120\n"
