@@ -193,7 +193,7 @@ fn write_image(
     // After the TREE: what cannot be saved is said by the image's ERROR record too.
     for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
         w.go_on(task::check_supported(&m.task, m.entry.pid))?;
-        w.go_on(ns::check_task(tree, &m.task, m.entry.pid))?;
+        w.go_on(ns::check_task(tree, m))?;
     }
     w.go_on(tree.check_vm_children())?;
     // A container's other namespaces, right after the TREE: before any task's records.

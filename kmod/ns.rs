@@ -17,8 +17,8 @@ use zerocopy::FromZeros;
 
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
-use crate::sys::task::{IpcCounts, NsIds, TaskRef};
-use crate::tree::Tree;
+use crate::sys::task::{IpcCounts, NsIds};
+use crate::tree::{Member, Tree};
 use crate::uapi::image::{self as img, rec};
 
 /// The kinds (bits, by [`NsIds::KINDS`] index) a container may have of its own.
@@ -73,8 +73,19 @@ fn refusal(t: &NsIds, caller: &NsIds, init: Option<&NsIds>) -> Option<Refusal> {
     (from_init != 0).then(|| Refusal::Nested(from_init.trailing_zeros() as usize))
 }
 
-/// Refuses a live task of `tree` whose namespaces cannot be saved.
-pub(crate) fn check_task(tree: &Tree, task: &TaskRef, pid: i32) -> CkptResult {
+/// Refuses a live task of `tree` whose namespaces cannot be saved, or, in a container,
+/// whose process group or session is outside it.
+pub(crate) fn check_task(tree: &Tree, m: &Member) -> CkptResult {
+    let (task, pid) = (&m.task, m.entry.pid);
+    // Pids outside the container read 0 in its namespace: a group or session there cannot
+    // be joined from inside the new namespace the restart makes.
+    if tree.container && (m.entry.pgid == 0 || m.entry.sid == 0) {
+        refuse!(
+            EOPNOTSUPP,
+            "process {pid}: its process group or session is outside the container, which a \
+             restart cannot join (start the container's init in a session of its own, setsid)"
+        );
+    }
     let caller = NsIds::current();
     let init = tree.ns().map(|t| t.namespaces());
     match refusal(&task.namespaces(), &caller, init.as_ref()) {

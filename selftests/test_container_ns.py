@@ -168,27 +168,49 @@ def plain_tree_in_its_own_uts_refused():
         assert running(t.root)
 
 
-def unshare_container_restarts():
-    """util-linux's `unshare --fork --pid --uts --ipc` running sh in a session of its own
-    (setsid: the restart cannot put a container's init back into a group outside it), which
-    names its UTS namespace box5 and execs sleep (pid 1 of the container): checkpointed with --container,
-    killed (the namespaces go), restarted; inside, the name is box5, the IPC namespace new."""
-    d = fresh("unshare")
-    host_ipc, host_name = ns_inode("self", "ipc"), os.uname().nodename
+def unshare(d, *prefix):
+    """util-linux's unshare --fork --pid --uts --ipc running PREFIX sh, which names its UTS
+    namespace box5 and execs sleep, pid 1 of the container: (unshare's Popen, sleep's pid)."""
     script = "echo box5 > /proc/sys/kernel/hostname && exec sleep 1000"
     with open(os.path.join(d, "stderr"), "w") as err:
-        launcher = subprocess.Popen(["unshare", "--fork", "--pid", "--uts", "--ipc", "setsid", "sh", "-c", script],
+        launcher = subprocess.Popen(["unshare", "--fork", "--pid", "--uts", "--ipc", *prefix, "sh", "-c", script],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                     start_new_session=True)
-    init = new_init = None
+
+    def sleeping():
+        for c in open(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read().split():
+            if open(f"/proc/{c}/comm").read().strip() == "sleep":
+                return int(c)
+        return None
     try:
-        def sleeping():
-            for c in open(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read().split():
-                if open(f"/proc/{c}/comm").read().strip() == "sleep":
-                    return int(c)
-            return None
         init = wait_for(sleeping, "sleep, the container's init")
-        assert nspid(init)[-1] == 1
+    except BaseException:
+        launcher.kill()
+        launcher.wait()
+        raise
+    assert nspid(init)[-1] == 1
+    return launcher, init
+
+
+def kill_all(launcher, *pids):
+    for p in pids:
+        if p and running(p):
+            os.kill(p, signal.SIGKILL)
+    if launcher.poll() is None:
+        launcher.kill()
+        launcher.wait()
+
+
+def unshare_container_restarts():
+    """util-linux's `unshare --fork --pid --uts --ipc` running sh in a session of its own
+    (setsid), which names its UTS namespace box5 and execs sleep (pid 1 of the container):
+    checkpointed with --container, killed (the namespaces go), restarted; inside, the name
+    is box5, the IPC namespace new; the host's name is unchanged."""
+    d = fresh("unshare")
+    host_ipc, host_name = ns_inode("self", "ipc"), os.uname().nodename
+    launcher, init = unshare(d, "setsid")
+    new_init = None
+    try:
         old_uts, old_ipc = ns_inode(init, "uts"), ns_inode(init, "ipc")
         img = os.path.join(d, "img")
         sh(CKPT, "--kill", "--container", str(init), "-o", img, timeout=120)
@@ -202,12 +224,28 @@ def unshare_container_restarts():
         assert open(f"/proc/{new_init}/comm").read().strip() == "sleep" and running(new_init)
         assert os.uname().nodename == host_name
     finally:
-        for p in (new_init, init):
-            if p and running(p):
-                os.kill(p, signal.SIGKILL)
-        if launcher.poll() is None:
-            launcher.kill()
-            launcher.wait()
+        kill_all(launcher, new_init, init)
+
+
+def init_in_an_outer_session_refused():
+    """The same container without setsid: its init's group and session are outside it,
+    which rstr cannot join from the new namespace; ckpt refuses it (not rstr, later), and
+    the container runs on."""
+    d = fresh("outer-session")
+    launcher, init = unshare(d)
+    try:
+        reason = ("process 1: its process group or session is outside the container, "
+                  "which a restart cannot join (start the container's init in a session of "
+                  "its own, setsid)")
+        img = os.path.join(d, "img")
+        status, _, err = sh(CKPT, "--container", str(init), "-o", img, check=False, timeout=120)
+        assert status != 0 and reason in err, err
+        assert not os.path.exists(img)
+        st, v = check_json(init, "--container")
+        assert st == 1 and reason in [x["reason"] for x in v["reasons"]], v
+        assert running(init)
+    finally:
+        kill_all(launcher, init)
 
 
 TESTS = [
@@ -217,6 +255,7 @@ TESTS = [
     nested_uts_refused,
     plain_tree_in_its_own_uts_refused,
     unshare_container_restarts,
+    init_in_an_outer_session_refused,
 ]
 if __name__ == "__main__":
     only = [t for t in TESTS if t.__name__ in sys.argv[1:]]
