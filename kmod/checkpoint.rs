@@ -21,7 +21,7 @@ use crate::uapi::{
     CkptCheckpointArgs, CKPT_CHECKPOINT_CHECK, CKPT_CHECKPOINT_CONTAINER, CKPT_CHECKPOINT_REFUSE,
     CKPT_CHECKPOINT_TREE_ONLY, CKPT_MAX_TASKS,
 };
-use crate::{files, memory, regs, signal, task, timers};
+use crate::{files, memory, ns, regs, signal, task, timers};
 use zerocopy::IntoBytes;
 
 pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
@@ -193,8 +193,12 @@ fn write_image(
     // After the TREE: what cannot be saved is said by the image's ERROR record too.
     for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
         w.go_on(task::check_supported(&m.task, m.entry.pid))?;
+        w.go_on(ns::check_task(tree, m))?;
     }
     w.go_on(tree.check_vm_children())?;
+    // A container's other namespaces, right after the TREE: before any task's records.
+    let r = ns::checkpoint(tree, w);
+    w.go_on(r)?;
     if let Some(r) = refusal {
         refuse!(
             EOPNOTSUPP,

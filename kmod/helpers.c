@@ -16,6 +16,7 @@
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/hrtimer.h>
+#include <linux/ipc_namespace.h>
 #include <linux/nsproxy.h>
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
@@ -49,6 +50,7 @@
 #include <linux/uio.h>
 #include <linux/user_namespace.h>
 #include <linux/utsname.h>
+#include <linux/uts_namespace.h>
 #include <asm/fpu/xcr.h>
 #include <asm/fsgsbase.h>
 #include <asm/ptrace.h>
@@ -77,9 +79,13 @@ static_assert(offsetof(struct ckpt_h_fd, pipe_id) == 8 &&
 	      offsetof(struct ckpt_h_fd, fs_magic) == 16);
 static_assert(offsetof(struct ckpt_h_fd, unlinked) == 24 &&
 	      offsetof(struct ckpt_h_fd, owner) == 36 && offsetof(struct ckpt_h_fd, signum) == 44);
-static_assert(sizeof(struct ckpt_h_locked) == 20);
-static_assert(offsetof(struct ckpt_h_locked, other_ns) == 8 &&
-	      offsetof(struct ckpt_h_locked, seccomp_mode) == 16);
+static_assert(sizeof(struct ckpt_h_locked) == 16);
+static_assert(offsetof(struct ckpt_h_locked, mdwe) == 8 &&
+	      offsetof(struct ckpt_h_locked, seccomp_mode) == 12);
+static_assert(sizeof(struct ckpt_h_ns) == 56 && sizeof(struct ckpt_h_ipc) == 16);
+static_assert(sizeof(struct ckpt_uts_ns_rec) == 144 &&
+	      sizeof(((struct ckpt_uts_ns_rec *)0)->nodename) == sizeof(utsname()->nodename) &&
+	      sizeof(((struct ckpt_uts_ns_rec *)0)->domainname) == sizeof(utsname()->domainname));
 static_assert(sizeof(struct ckpt_h_pending) == 16);
 static_assert(sizeof(struct ckpt_h_vma_extra) == 48);
 
@@ -111,7 +117,6 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked
 {
 	struct sighand_struct *sighand = lock_sighand(task);
 	struct signal_struct *sig = task->signal;
-	struct nsproxy *a, *b;
 
 	memset(out, 0, sizeof(*out));
 	if (sighand) {
@@ -129,20 +134,78 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked
 	}
 #endif
 	out->mdwe = task->mm && mm_flags_test(MMF_HAS_MDWE, task->mm);
-	/* The pid namespace is checked on its own (ckpt_helper_task_tree). */
-	a = task->nsproxy;
-	b = current->nsproxy;
-	out->other_ns = !a || a->uts_ns != b->uts_ns || a->ipc_ns != b->ipc_ns ||
-			a->mnt_ns != b->mnt_ns || a->net_ns != b->net_ns ||
-			a->cgroup_ns != b->cgroup_ns
-#ifdef CONFIG_TIME_NS
-			|| a->time_ns != b->time_ns
-#endif
-			;
 	task_unlock(task);
 #ifdef CONFIG_SECCOMP
 	out->seccomp_mode = READ_ONCE(task->seccomp.mode);
 #endif
+}
+
+/*
+ * @task's namespaces but pid (the pid namespace is checked on its own,
+ * ckpt_helper_task_tree), @task NULL for the caller's; nsproxy is stable under
+ * task_lock. The user namespace is the one of its credentials.
+ */
+void ckpt_helper_task_ns(struct task_struct *task, struct ckpt_h_ns *out)
+{
+	struct nsproxy *n;
+
+	memset(out, 0, sizeof(*out));
+	if (!task)
+		task = current;
+	task_lock(task);
+	n = task->nsproxy;
+	if (n) {
+		out->ids[CKPT_H_NS_UTS] = (unsigned long)n->uts_ns;
+		out->ids[CKPT_H_NS_IPC] = (unsigned long)n->ipc_ns;
+		out->ids[CKPT_H_NS_MNT] = (unsigned long)n->mnt_ns;
+		out->ids[CKPT_H_NS_NET] = (unsigned long)n->net_ns;
+		out->ids[CKPT_H_NS_CGROUP] = (unsigned long)n->cgroup_ns;
+#ifdef CONFIG_TIME_NS
+		out->ids[CKPT_H_NS_TIME] = (unsigned long)n->time_ns;
+#endif
+	}
+	task_unlock(task);
+	rcu_read_lock();
+	out->ids[CKPT_H_NS_USER] = (unsigned long)__task_cred(task)->user_ns;
+	rcu_read_unlock();
+}
+
+/*
+ * The names of @task's UTS namespace into @uts (flags left to Rust) and the counts
+ * of what its IPC namespace holds; -ESRCH once it has exited. Under task_lock,
+ * which keeps its nsproxy and with it both namespaces. uts_sem, which
+ * sethostname() takes, is not exported: the names are copied without it. Only a
+ * task in that namespace can change them, and every task of the tree is stopped.
+ * The IPC counts are read once each (ids[].rwsem and mq_lock are private to
+ * ipc/): a snapshot, taken while the tree is stopped. IPC_SEM_IDS, IPC_MSG_IDS
+ * and IPC_SHM_IDS are ipc/util.h's 0, 1 and 2.
+ */
+int ckpt_helper_task_uts_ipc(struct task_struct *task, struct ckpt_uts_ns_rec *uts,
+			     struct ckpt_h_ipc *ipc)
+{
+	struct nsproxy *n;
+
+	memset(uts, 0, sizeof(*uts));
+	memset(ipc, 0, sizeof(*ipc));
+	task_lock(task);
+	n = task->nsproxy;
+	if (!n) {
+		task_unlock(task);
+		return -ESRCH;
+	}
+	/* NUL-padded: what follows the NUL in the kernel's copy is not always zero. */
+	strscpy_pad(uts->nodename, n->uts_ns->name.nodename, sizeof(uts->nodename));
+	strscpy_pad(uts->domainname, n->uts_ns->name.domainname, sizeof(uts->domainname));
+#ifdef CONFIG_SYSVIPC
+	ipc->sem = READ_ONCE(n->ipc_ns->ids[0].in_use);
+	ipc->msg = READ_ONCE(n->ipc_ns->ids[1].in_use);
+	ipc->shm = READ_ONCE(n->ipc_ns->ids[2].in_use);
+#endif
+#ifdef CONFIG_POSIX_MQUEUE
+	ipc->mqueues = READ_ONCE(n->ipc_ns->mq_queues_count);
+#endif
+	task_unlock(task);
+	return 0;
 }
 
 /*

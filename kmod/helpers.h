@@ -26,9 +26,25 @@ struct task_struct;
 struct ckpt_h_locked {
 	u32 itimer_cpu;		/* ITIMER_VIRTUAL or ITIMER_PROF armed */
 	u32 sem_undo;		/* SysV semaphore undo list in use */
-	u32 other_ns;		/* namespaces (but pid) differ from the caller's */
 	u32 mdwe;		/* PR_SET_MDWE: memory-deny-write-execute */
 	u32 seccomp_mode;	/* task->seccomp.mode */
+};
+
+/*
+ * A task's namespaces but pid, by the addresses of their structs (identity only, never
+ * dereferenced by Rust), all 0 once it has exited: CKPT_H_NS_* index them.
+ */
+enum {
+	CKPT_H_NS_UTS, CKPT_H_NS_IPC, CKPT_H_NS_MNT, CKPT_H_NS_NET, CKPT_H_NS_CGROUP,
+	CKPT_H_NS_TIME, CKPT_H_NS_USER, CKPT_H_NS_KINDS
+};
+struct ckpt_h_ns {
+	u64 ids[CKPT_H_NS_KINDS];
+};
+
+/* What an IPC namespace holds (ids[].in_use, mq_queues_count). */
+struct ckpt_h_ipc {
+	u32 shm, msg, sem, mqueues;
 };
 
 /*
@@ -68,6 +84,9 @@ struct ckpt_h_pending {
 
 ssize_t ckpt_helper_kernel_release(char *buf, size_t len);
 void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked *out);
+void ckpt_helper_task_ns(struct task_struct *task, struct ckpt_h_ns *out);
+int ckpt_helper_task_uts_ipc(struct task_struct *task, struct ckpt_uts_ns_rec *uts,
+			     struct ckpt_h_ipc *ipc);
 void ckpt_helper_task_info(struct task_struct *task, struct pid_namespace *ns,
 			   struct ckpt_task_rec *out);
 void ckpt_helper_task_tree(struct task_struct *task, struct pid_namespace *ns,

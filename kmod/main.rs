@@ -32,6 +32,7 @@ mod locks;
 mod log;
 mod memfd;
 mod memory;
+mod ns;
 mod objects;
 mod regs;
 mod restart;

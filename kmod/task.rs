@@ -35,10 +35,6 @@ fn unsupported_use(u: &Unsupported) -> Option<&'static str> {
         ),
         (u.sem_undo, "SysV semaphores with undo (SEM_UNDO)"),
         (
-            u.other_ns,
-            "namespaces (other than pid) other than the caller's",
-        ),
-        (
             u.seccomp_mode != bindings::SECCOMP_MODE_DISABLED,
             "seccomp (strict mode or filters)",
         ),
@@ -115,7 +111,6 @@ mod tests {
         Unsupported {
             itimer_cpu: false,
             sem_undo: false,
-            other_ns: false,
             mdwe: false,
             seccomp_mode: bindings::SECCOMP_MODE_DISABLED,
             flags: 0,

@@ -102,6 +102,7 @@ pub mod rec {
     pub const FILE_LOCK: u32 = 39;
     pub const FOWN: u32 = 46;
     pub const SKB_FDS: u32 = 49;
+    pub const UTS_NS: u32 = 55;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -143,6 +144,7 @@ pub mod rec {
             FILE_LOCK => "FILE_LOCK",
             FOWN => "FOWN",
             SKB_FDS => "SKB_FDS",
+            UTS_NS => "UTS_NS",
             _ => "UNKNOWN",
         }
     }
@@ -216,6 +218,33 @@ pub struct CkptTreeRec {
 
 /// [`CkptTreeRec::flags`]: the image is a whole pid namespace; the first task is its init.
 pub const CKPT_TREE_CONTAINER: u32 = 1;
+
+/// Bytes of a UTS name with its NUL (`__NEW_UTS_LEN + 1`).
+pub const CKPT_UTS_LEN: usize = 65;
+
+/// `UTS_NS`: the namespaces other than pid a container has of its own, and the names of its
+/// UTS namespace. In a container image only (one, right after the `TREE`); the module
+/// refuses every other kind of namespace that differs from the checkpointer's.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptUtsNsRec {
+    /// [`CKPT_NS_UTS`], [`CKPT_NS_IPC`] or 0.
+    pub flags: u32,
+    pub __reserved: u32,
+    /// `uname -n` of the container's UTS namespace, NUL-terminated and NUL-padded; all
+    /// zero without [`CKPT_NS_UTS`].
+    pub nodename: [u8; 65],
+    /// `domainname` of it, likewise.
+    pub domainname: [u8; 65],
+    pub __pad: [u8; 6],
+}
+
+/// [`CkptUtsNsRec::flags`]: the container has a UTS namespace of its own (rstr makes its
+/// init with `CLONE_NEWUTS` and sets the names).
+pub const CKPT_NS_UTS: u32 = 1;
+/// [`CkptUtsNsRec::flags`]: the container has an IPC namespace of its own, which held no
+/// SysV IPC object and no POSIX message queue (rstr makes its init with `CLONE_NEWIPC`).
+pub const CKPT_NS_IPC: u32 = 2;
 
 /// One task of the tree. Pids are as seen in the image's pid namespace (the checkpointer's,
 /// or the container's); a parent, group or session outside the tree keeps its number,
@@ -1117,6 +1146,28 @@ impl Record for CkptTreeRec {
     /// The entries, one per task.
     fn trailer_len(&self) -> Result<usize, FieldError> {
         Ok(bounded("nr", self.nr, 1, super::CKPT_MAX_TASKS)? * size_of::<CkptTreeEntry>())
+    }
+}
+
+impl Record for CkptUtsNsRec {
+    const KIND: u32 = rec::UTS_NS;
+
+    /// Nothing follows; checks the flags and the padding.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved)?;
+        if self.flags & !(CKPT_NS_UTS | CKPT_NS_IPC) != 0 {
+            return Err(FieldError::Reserved {
+                field: "flags",
+                value: u64::from(self.flags),
+            });
+        }
+        if self.__pad != [0; 6] {
+            return Err(FieldError::Reserved {
+                field: "__pad",
+                value: 0,
+            });
+        }
+        Ok(0)
     }
 }
 

@@ -42,7 +42,6 @@ pub(crate) struct TaskState {
 struct LockedFacts {
     itimer_cpu: u32,
     sem_undo: u32,
-    other_ns: u32,
     mdwe: u32,
     seccomp_mode: u32,
 }
@@ -53,8 +52,6 @@ pub(crate) struct Unsupported {
     pub(crate) itimer_cpu: bool,
     /// A SysV semaphore undo list in use.
     pub(crate) sem_undo: bool,
-    /// Namespaces (but pid) differ from the caller's.
-    pub(crate) other_ns: bool,
     /// `PR_SET_MDWE`.
     pub(crate) mdwe: bool,
     /// `task->seccomp.mode` (`bindings::SECCOMP_MODE_*`).
@@ -65,6 +62,38 @@ pub(crate) struct Unsupported {
     pub(crate) atomic_flags: usize,
     pub(crate) tif: usize,
     pub(crate) syscall_work: usize,
+}
+
+/// A task's namespaces but pid (`ckpt_helper_task_ns`), by the addresses of their structs,
+/// compared, never followed; indexed by [`NsIds::KINDS`], all 0 once the task has exited.
+#[repr(C)]
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NsIds(pub(crate) [u64; 7]);
+
+impl NsIds {
+    /// The kinds, in the order of `CKPT_H_NS_*` (`helpers.h`), as refusals name them.
+    pub(crate) const KINDS: [&'static str; 7] =
+        ["UTS", "IPC", "mount", "network", "cgroup", "time", "user"];
+    pub(crate) const UTS: usize = 0;
+    pub(crate) const IPC: usize = 1;
+
+    /// The caller's.
+    pub(crate) fn current() -> Self {
+        let mut n = Self::default();
+        // SAFETY: a NULL task is the caller; `n` is a writable `struct ckpt_h_ns`.
+        unsafe { ckpt_helper_task_ns(ptr::null_mut(), &mut n) };
+        n
+    }
+}
+
+/// What an IPC namespace holds (`ids[].in_use`, `mq_queues_count`).
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IpcCounts {
+    pub(crate) shm: u32,
+    pub(crate) msg: u32,
+    pub(crate) sem: u32,
+    pub(crate) mqueues: u32,
 }
 
 /// What the tree's consistency is decided on, besides a task's `TREE` entry
@@ -168,8 +197,9 @@ const _: () = {
     assert!(offset_of!(FdFacts, pipe_id) == 8 && offset_of!(FdFacts, fs_magic) == 16);
     assert!(offset_of!(FdFacts, unlinked) == 24 && offset_of!(FdFacts, owner) == 36);
     assert!(offset_of!(FdFacts, signum) == 44);
-    assert!(size_of::<LockedFacts>() == 20);
-    assert!(offset_of!(LockedFacts, other_ns) == 8 && offset_of!(LockedFacts, seccomp_mode) == 16);
+    assert!(size_of::<LockedFacts>() == 16);
+    assert!(offset_of!(LockedFacts, mdwe) == 8 && offset_of!(LockedFacts, seccomp_mode) == 12);
+    assert!(size_of::<NsIds>() == 56 && size_of::<IpcCounts>() == 16);
     assert!(size_of::<PendingSets>() == 16);
 };
 
@@ -185,6 +215,12 @@ type NsPtr = *mut bindings::pid_namespace;
 extern "C" {
     fn ckpt_helper_task_unsupported(task: TaskPtr, out: *mut LockedFacts);
     fn ckpt_helper_task_info(task: TaskPtr, ns: NsPtr, out: *mut img::CkptTaskRec);
+    fn ckpt_helper_task_ns(task: TaskPtr, out: *mut NsIds);
+    fn ckpt_helper_task_uts_ipc(
+        task: TaskPtr,
+        uts: *mut img::CkptUtsNsRec,
+        ipc: *mut IpcCounts,
+    ) -> i32;
     fn ckpt_helper_task_tree(
         task: TaskPtr,
         ns: NsPtr,
@@ -648,7 +684,6 @@ impl TaskRef {
         Unsupported {
             itimer_cpu: l.itimer_cpu != 0,
             sem_undo: l.sem_undo != 0,
-            other_ns: l.other_ns != 0,
             mdwe: l.mdwe != 0,
             seccomp_mode: l.seccomp_mode,
             flags,
@@ -656,6 +691,25 @@ impl TaskRef {
             tif,
             syscall_work,
         }
+    }
+
+    /// Its namespaces but pid.
+    pub(crate) fn namespaces(&self) -> NsIds {
+        let mut n = NsIds::default();
+        // SAFETY: the task is valid while referenced; `n` is a writable `struct ckpt_h_ns`.
+        unsafe { ckpt_helper_task_ns(self.raw(), &mut n) };
+        n
+    }
+
+    /// The names of its UTS namespace into `uts` (its flags 0), and what its IPC namespace
+    /// holds. `ESRCH` once it has exited.
+    pub(crate) fn uts_ipc(&self, uts: &mut img::CkptUtsNsRec) -> Result<IpcCounts> {
+        let mut ipc = IpcCounts::default();
+        // SAFETY: the task is valid while referenced; `uts` is a writable record of the C
+        // layout, `ipc` a writable `struct ckpt_h_ipc`.
+        let ret = unsafe { ckpt_helper_task_uts_ipc(self.raw(), uts, &mut ipc) };
+        check(ret as isize)?;
+        Ok(ipc)
     }
 
     /// The `TASK` record of this task. `ESRCH` once the task of `ns` is reaped.

@@ -70,6 +70,7 @@
 #define CKPT_REC_FILE_LOCK	39
 #define CKPT_REC_FOWN		46
 #define CKPT_REC_SKB_FDS	49
+#define CKPT_REC_UTS_NS		55
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -114,6 +115,26 @@ struct ckpt_tree_rec {
 
 /* ckpt_tree_rec.flags */
 #define CKPT_TREE_CONTAINER	1
+
+/* Bytes of a UTS name with its NUL (__NEW_UTS_LEN + 1). */
+#define CKPT_UTS_LEN		65
+
+/*
+ * UTS_NS: the namespaces other than pid a container has of its own, and the
+ * names of its UTS namespace. In a container image only (one, right after
+ * the TREE).
+ */
+struct ckpt_uts_ns_rec {
+	__u32 flags;			/* CKPT_NS_* */
+	__u32 __reserved;
+	char nodename[65];		/* NUL-terminated, NUL-padded; zero without CKPT_NS_UTS */
+	char domainname[65];
+	__u8 __pad[6];
+};
+
+/* ckpt_uts_ns_rec.flags */
+#define CKPT_NS_UTS		1	/* a UTS namespace of its own */
+#define CKPT_NS_IPC		2	/* an IPC namespace of its own, with no object in it */
 
 /*
  * One task of the tree. Pids are as seen in the image's pid namespace (the

@@ -59,7 +59,8 @@ struct CheckpointArgs {
     #[arg(long)]
     kill: bool,
     /// PID is the init of a pid namespace: save the whole namespace, pids as seen inside
-    /// it. `rstr` brings it back in a new pid namespace.
+    /// it, and the UTS namespace (host and domain names) and empty IPC namespace the
+    /// container may have of its own. `rstr` brings it back in new ones.
     #[arg(long)]
     container: bool,
     /// The most data of deleted files (unlinked while open) the image may hold, in all

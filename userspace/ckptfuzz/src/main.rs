@@ -277,7 +277,10 @@ fn real_main() -> Result<bool> {
             seed,
         } => {
             std::fs::create_dir_all(&output)?;
-            let mut seeds = vec![("synth".to_string(), synth::image())];
+            let mut seeds = vec![
+                ("synth".to_string(), synth::image()),
+                ("synth-container".to_string(), synth::container_image()),
+            ];
             for p in &images {
                 let name = p
                     .file_name()

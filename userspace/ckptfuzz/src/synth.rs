@@ -9,6 +9,8 @@
 //! in flight) and /dev/null's description (fd 0), a seqpacket listener with a connection
 //! not accepted yet (`unix_state::EMBRYO`) whose client is fd 19, its memory of an
 //! anonymous area with one page, a mapped file and its vDSO, then its registers.
+//! [`container_image`] is the same process as a container's init, with its own UTS and
+//! IPC namespaces (a `UTS_NS` record after the `TREE`).
 
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -20,6 +22,16 @@ const PID: i32 = 4242;
 
 /// The image's bytes.
 pub fn image() -> Vec<u8> {
+    build(false)
+}
+
+/// The same process saved as a container (`ckpt --container`) with a UTS and an IPC
+/// namespace of its own.
+pub fn container_image() -> Vec<u8> {
+    build(true)
+}
+
+fn build(container: bool) -> Vec<u8> {
     let mut w = RecordWriter::new(Vec::new());
     let mut put = |kind: u32, fixed: &[u8], rest: &[u8]| {
         w.write(kind, &[fixed, rest]).expect("an in-memory write");
@@ -33,11 +45,23 @@ pub fn image() -> Vec<u8> {
     let mut e = img::CkptTreeEntry::new_zeroed();
     (e.pid, e.tgid, e.ppid, e.pgid, e.sid, e.exit_signal) = (PID, PID, 1, PID, PID, 17);
     (e.mm, e.files, e.fs, e.sighand) = (1, 1, 1, 1);
+    let flags = if container {
+        img::CKPT_TREE_CONTAINER
+    } else {
+        0
+    };
     put(
         rec::TREE,
-        img::CkptTreeRec { nr: 1, flags: 0 }.as_bytes(),
+        img::CkptTreeRec { nr: 1, flags }.as_bytes(),
         e.as_bytes(),
     );
+    if container {
+        let mut u = img::CkptUtsNsRec::new_zeroed();
+        u.flags = img::CKPT_NS_UTS | img::CKPT_NS_IPC;
+        u.nodename[..5].copy_from_slice(b"synth");
+        u.domainname[..7].copy_from_slice(b"example");
+        put(rec::UTS_NS, u.as_bytes(), &[]);
+    }
 
     let mut t = img::CkptTaskRec::new_zeroed();
     (t.pid, t.tgid, t.ppid, t.pgid, t.sid) = (PID, PID, 1, PID, PID);
@@ -420,6 +444,40 @@ mod tests {
 
     use ckptlib::image::{Decoded, ImageReader, RecordReader};
     use ckptlib::restart::scan;
+
+    #[test]
+    fn the_container_image_has_its_namespaces() {
+        let bytes = super::container_image();
+        let image = scan(&mut RecordReader::new(Cursor::new(&bytes[..]))).unwrap();
+        assert!(image.container);
+        let ns = image.namespaces.unwrap();
+        let uts = ns.uts.unwrap();
+        assert!(ns.ipc);
+        assert_eq!(
+            (&uts.nodename[..], &uts.domainname[..]),
+            (&b"synth"[..], &b"example"[..])
+        );
+        let records = |bytes: &[u8]| {
+            let mut rd = RecordReader::new(bytes);
+            let mut rd = ImageReader::new(&mut rd);
+            let mut kinds = Vec::new();
+            while let Some(r) = rd.next_record().unwrap() {
+                kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap());
+            }
+            kinds
+        };
+        let kinds = records(&bytes);
+        // The plain image's records and the UTS_NS.
+        assert_eq!(kinds.len(), records(&super::image()).len() + 1);
+        assert_eq!(kinds[2]["type"], "UTS_NS");
+        assert_eq!(kinds[2]["nodename"], "synth");
+        // The plain image has none: it is the container's alone.
+        let plain = super::image();
+        assert!(scan(&mut RecordReader::new(Cursor::new(&plain[..])))
+            .unwrap()
+            .namespaces
+            .is_none());
+    }
 
     #[test]
     fn the_image_reads_and_scans() {

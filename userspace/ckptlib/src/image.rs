@@ -272,6 +272,8 @@ pub enum Rec {
         tree: img::CkptTreeRec,
         entries: Vec<img::CkptTreeEntry>,
     },
+    /// Its names checked: NUL-terminated, NUL-padded, all zero without `CKPT_NS_UTS`.
+    UtsNs(img::CkptUtsNsRec),
     Task(img::CkptTaskRec),
     Creds {
         creds: img::CkptCredsRec,
@@ -377,6 +379,7 @@ impl Rec {
             Rec::Tail(_) => rec::TAIL,
             Rec::Error { .. } => rec::ERROR,
             Rec::Tree { .. } => rec::TREE,
+            Rec::UtsNs(_) => rec::UTS_NS,
             Rec::Task(_) => rec::TASK,
             Rec::Creds { .. } => rec::CREDS,
             Rec::Rlimits(_) => rec::RLIMITS,
@@ -445,6 +448,19 @@ fn fixed<T: img::Record>(payload: &[u8]) -> Result<(T, &[u8])> {
     Ok((v, rest))
 }
 
+/// A name of a `UTS_NS` record: the bytes before its NUL, which must be there, with only
+/// NULs after it.
+pub fn uts_name(field: &[u8; img::CKPT_UTS_LEN]) -> Result<&[u8]> {
+    let Some(len) = field.iter().position(|&b| b == 0) else {
+        bail!("not NUL-terminated");
+    };
+    ensure!(
+        field[len..].iter().all(|&b| b == 0),
+        "bytes after its NUL (at {len})"
+    );
+    Ok(&field[..len])
+}
+
 /// A path of a record: no NUL inside.
 fn path(kind: u32, bytes: &[u8]) -> Result<Vec<u8>> {
     ensure!(
@@ -486,6 +502,17 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 .map_err(|_| anyhow!("TREE record: misaligned entries"))?
                 .to_vec();
             Rec::Tree { tree, entries }
+        }
+        rec::UTS_NS => {
+            let (u, _) = fixed::<img::CkptUtsNsRec>(p)?;
+            for (what, name) in [("nodename", &u.nodename), ("domainname", &u.domainname)] {
+                let n = uts_name(name).with_context(|| format!("UTS_NS record: {what}"))?;
+                ensure!(
+                    u.flags & img::CKPT_NS_UTS != 0 || n.is_empty(),
+                    "UTS_NS record: a {what} without CKPT_NS_UTS"
+                );
+            }
+            Rec::UtsNs(u)
         }
         rec::TASK => Rec::Task(fixed(p)?.0),
         rec::CREDS => {
@@ -644,6 +671,9 @@ pub struct ImageReader<'a, R> {
     header: Option<img::CkptHeaderRec>,
     /// Whether the `TREE` was read.
     tree: bool,
+    /// The `TREE`'s index and whether it is a container's: only then, and only right after
+    /// it, may a `UTS_NS` come.
+    container_tree: Option<u64>,
     /// Records announced and not yet read: (type, how many, the type announcing them).
     run: Option<(u32, u32, u32)>,
     /// The types of records that come only where another announces them, with that one.
@@ -658,6 +688,7 @@ impl<'a, R: Read> ImageReader<'a, R> {
             rd,
             header: None,
             tree: false,
+            container_tree: None,
             run: None,
             announced: Vec::new(),
             end: None,
@@ -776,7 +807,14 @@ impl<'a, R: Read> ImageReader<'a, R> {
                     tree.nr
                 );
                 self.tree = true;
+                if tree.flags & img::CKPT_TREE_CONTAINER != 0 {
+                    self.container_tree = Some(index);
+                }
             }
+            Rec::UtsNs(_) => ensure!(
+                self.container_tree == Some(index - 1),
+                "a UTS_NS record not right after the TREE of a container"
+            ),
             Rec::Tail(t) => {
                 ensure!(
                     t.nr_records == index,

@@ -87,6 +87,9 @@ pub struct TaskImage {
 pub struct Image {
     pub header: img::CkptHeaderRec,
     pub container: bool,
+    /// A container's namespaces of its own besides pid (its `UTS_NS`); `None` for a plain
+    /// tree.
+    pub namespaces: Option<Namespaces>,
     pub tree: Vec<img::CkptTreeEntry>,
     /// One per `tree` entry; `None` for a zombie.
     pub tasks: Vec<Option<TaskImage>>,
@@ -162,6 +165,39 @@ fn utf8_path(bytes: &[u8], what: &str) -> Result<String> {
         .to_owned())
 }
 
+/// The namespaces besides pid a container has of its own, from its `UTS_NS` record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Namespaces {
+    /// A UTS namespace of its own, with these names (`sethostname`, `setdomainname`).
+    pub uts: Option<UtsNames>,
+    /// An IPC namespace of its own (empty when saved).
+    pub ipc: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UtsNames {
+    pub nodename: Vec<u8>,
+    pub domainname: Vec<u8>,
+}
+
+impl Namespaces {
+    /// From a `UTS_NS` record, which [`crate::image::parse`] checked.
+    pub fn from_rec(u: &img::CkptUtsNsRec) -> Result<Self> {
+        let uts = if u.flags & img::CKPT_NS_UTS != 0 {
+            Some(UtsNames {
+                nodename: crate::image::uts_name(&u.nodename)?.to_vec(),
+                domainname: crate::image::uts_name(&u.domainname)?.to_vec(),
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            uts,
+            ipc: u.flags & img::CKPT_NS_IPC != 0,
+        })
+    }
+}
+
 /// Reads and checks a whole image from a seekable file.
 pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     let rd = &mut ImageReader::new(records);
@@ -184,6 +220,14 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     );
     let (t, tree) = expect!(rd, rec::TREE, Rec::Tree { tree, entries } => (tree, entries));
     check_tree(&tree)?;
+    let container = t.flags & img::CKPT_TREE_CONTAINER != 0;
+    // A container's other namespaces come right after the TREE.
+    let namespaces = if container {
+        let u = expect!(rd, rec::UTS_NS, Rec::UtsNs(u) => u);
+        Some(Namespaces::from_rec(&u).context("UTS_NS record")?)
+    } else {
+        None
+    };
 
     let mut seen = HashSet::new();
     let mut objs = Objects::default();
@@ -228,7 +272,8 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     crate::epoll::fill_order(&epolls)?;
     Ok(Image {
         header,
-        container: t.flags & img::CKPT_TREE_CONTAINER != 0,
+        container,
+        namespaces,
         tree,
         tasks,
         pipes,

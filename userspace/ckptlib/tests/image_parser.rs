@@ -528,3 +528,78 @@ fn mutated_images_never_panic_the_readers() {
     eprintln!("mutated images: {refused} refused, {accepted} accepted");
     assert!(refused > 1000, "{refused} refused, {accepted} accepted");
 }
+
+/// The records of [`records`] as a container's: the `TREE` flagged, a `UTS_NS` after it.
+fn container_records(u: &img::CkptUtsNsRec) -> Vec<Raw> {
+    let mut recs = records();
+    let (_, tree) = &mut recs[1];
+    tree[4..8].copy_from_slice(img::CKPT_TREE_CONTAINER.as_bytes());
+    recs.insert(2, raw(rec::UTS_NS, u, &[]));
+    recs
+}
+
+fn uts_ns(flags: u32, nodename: &[u8], domainname: &[u8]) -> img::CkptUtsNsRec {
+    let mut u = img::CkptUtsNsRec::new_zeroed();
+    u.flags = flags;
+    u.nodename[..nodename.len()].copy_from_slice(nodename);
+    u.domainname[..domainname.len()].copy_from_slice(domainname);
+    u
+}
+
+#[test]
+fn a_container_image_has_its_uts_ns_right_after_the_tree() {
+    let both = img::CKPT_NS_UTS | img::CKPT_NS_IPC;
+    let i = scan_bytes(&image(&container_records(&uts_ns(both, b"box", b"dom")))).unwrap();
+    let ns = i.namespaces.unwrap();
+    assert!(i.container && ns.ipc);
+    let uts = ns.uts.unwrap();
+    assert_eq!(
+        (&uts.nodename[..], &uts.domainname[..]),
+        (&b"box"[..], &b"dom"[..])
+    );
+    // IPC alone: no names.
+    let i = scan_bytes(&image(&container_records(&uts_ns(
+        img::CKPT_NS_IPC,
+        b"",
+        b"",
+    ))))
+    .unwrap();
+    assert_eq!(i.namespaces.unwrap().uts, None);
+    // A name filling all 64 bytes is the longest there is.
+    let long = [b'a'; 64];
+    assert!(scan_bytes(&image(&container_records(&uts_ns(both, &long, b"")))).is_ok());
+
+    let full = [b'a'; 65];
+    refused(
+        &container_records(&uts_ns(both, &full, b"")),
+        "nodename: not NUL-terminated",
+    );
+    let mut u = uts_ns(both, b"box", b"dom");
+    u.domainname[10] = b'x';
+    refused(
+        &container_records(&u),
+        "domainname: bytes after its NUL (at 3)",
+    );
+    refused(
+        &container_records(&uts_ns(img::CKPT_NS_IPC, b"box", b"")),
+        "a nodename without CKPT_NS_UTS",
+    );
+    refused(
+        &container_records(&uts_ns(4, b"", b"")),
+        "UTS_NS record: reserved field flags is 0x4",
+    );
+    // In a plain image, or anywhere but right after the TREE.
+    let mut recs = records();
+    recs.insert(2, raw(rec::UTS_NS, &uts_ns(both, b"box", b""), &[]));
+    refused(
+        &recs,
+        "a UTS_NS record not right after the TREE of a container",
+    );
+    let mut recs = container_records(&uts_ns(both, b"box", b""));
+    let u = recs.remove(2);
+    recs.insert(3, u);
+    refused(
+        &recs,
+        "a UTS_NS record not right after the TREE of a container",
+    );
+}

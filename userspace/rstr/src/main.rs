@@ -68,7 +68,8 @@ use clap::Parser;
 /// With --pidns (always for an image made with `ckpt --container`) the tree comes back in
 /// a new pid namespace, where the image's pids are free: a container's init is pid 1 there;
 /// for another image rstr adds a small init as pid 1, and the pid printed is the root's as
-/// seen from outside.
+/// seen from outside. A container that had a UTS or IPC namespace of its own gets a new one,
+/// with its host and domain names set before any of its processes runs.
 ///
 /// Restart needs /dev/checkpoint (`insmod ckpt.ko`) and the right to choose pids
 /// (CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN). Each process gets only the credentials the

@@ -28,7 +28,7 @@ use ckptlib::restart::{check_xstate, scan, Image};
 
 use crate::files::{self, FdSpec, Inherited};
 use crate::sys::board::Board;
-use crate::sys::clone::{clone_process, CLONE_NEWPID};
+use crate::sys::clone::{clone_process, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWUTS};
 use crate::sys::cpu::cpu_xsave;
 use crate::sys::Ended;
 use crate::{creds, plan, signals, sys, task};
@@ -146,10 +146,10 @@ fn run_logged(opt: Options, log: &Logging) -> Result<ExitCode> {
         prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
     }
     let first = if pidns {
-        let init = clone_process(0, CLONE_NEWPID, libc::SIGCHLD)?;
+        let init = clone_process(0, CLONE_NEWPID | ns_flags(&image), libc::SIGCHLD)?;
         if init == 0 {
             if image.container {
-                task::node_main(&ctx, 0)
+                container_init(&ctx)
             }
             ns_init(&ctx)
         }
@@ -238,6 +238,31 @@ fn run_logged(opt: Options, log: &Logging) -> Result<ExitCode> {
         Status::Exited(c) => ExitCode::from(c as u8),
         Status::Killed(s) => ExitCode::from(128u8.wrapping_add(s as u8)),
     })
+}
+
+/// The `clone` flags of the namespaces besides pid a container's image has of its own.
+fn ns_flags(image: &Image) -> u64 {
+    let Some(ns) = &image.namespaces else {
+        return 0;
+    };
+    let uts = if ns.uts.is_some() { CLONE_NEWUTS } else { 0 };
+    let ipc = if ns.ipc { CLONE_NEWIPC } else { 0 };
+    uts | ipc
+}
+
+/// A container's init, the first process in its new namespaces: it gives its UTS namespace
+/// the image's names before it restores itself (the tree's first process: no task of the
+/// tree runs before), then restores itself.
+fn container_init(ctx: &task::Ctx) -> ! {
+    if let Some(uts) = ctx.image.namespaces.as_ref().and_then(|n| n.uts.as_ref()) {
+        if let Err(e) = sys::set_uts_names(&uts.nodename, &uts.domainname) {
+            let pid = ctx.plan.nodes[0].pid;
+            let why = format!("the container's UTS namespace: {e:#}");
+            let _ = sys::report_line(ctx.own.report, pid, &why);
+            sys::exit_now(1)
+        }
+    }
+    task::node_main(ctx, 0)
 }
 
 /// The init `rstr` adds to a new pid namespace for an image that has none: it creates the

@@ -114,6 +114,14 @@ pub enum Decoded {
         container: bool,
         tasks: Vec<TreeTask>,
     },
+    UtsNs {
+        /// A UTS namespace of its own, and its names.
+        uts: bool,
+        nodename: String,
+        domainname: String,
+        /// An IPC namespace of its own.
+        ipc: bool,
+    },
     Pipe {
         id: u32,
         capacity: u32,
@@ -399,6 +407,12 @@ impl From<&Rec> for Decoded {
             Rec::Error { error, reason } => Decoded::Error {
                 errno: error.error,
                 reason: reason.clone(),
+            },
+            Rec::UtsNs(u) => Decoded::UtsNs {
+                uts: u.flags & img::CKPT_NS_UTS != 0,
+                nodename: lossy(crate::image::uts_name(&u.nodename).unwrap_or(b"")),
+                domainname: lossy(crate::image::uts_name(&u.domainname).unwrap_or(b"")),
+                ipc: u.flags & img::CKPT_NS_IPC != 0,
             },
             Rec::Tree { tree, entries } => Decoded::Tree {
                 container: tree.flags & img::CKPT_TREE_CONTAINER != 0,

@@ -13,7 +13,7 @@
 //! - [`timers`]: `timer_create`, `timer_settime`, `setitimer`;
 //! - [`anonfd`]: signal sets of signalfds, the expirations of timerfds;
 //! - [`mem`]: the image's private memory that `rstr` maps itself ([`crate::cow`]);
-//! - here: descriptors by number, signal dispositions, limits, the vDSO and glibc's rseq
+//! - here: the names of a container's UTS namespace, descriptors by number, signal dispositions, limits, the vDSO and glibc's rseq
 //!   area, the report line, the session ioctls.
 
 pub mod anonfd;
@@ -47,6 +47,17 @@ fn check(ret: libc::c_long, what: impl std::fmt::Display) -> Result<libc::c_long
     } else {
         Ok(ret)
     }
+}
+
+/// Sets the host name and the NIS domain name of the caller's UTS namespace (names of at
+/// most 64 bytes, without their NUL).
+pub fn set_uts_names(nodename: &[u8], domainname: &[u8]) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    nix::unistd::sethostname(std::ffi::OsStr::from_bytes(nodename))
+        .map_err(|e| anyhow::Error::new(e).context("sethostname"))?;
+    // SAFETY: `domainname` is valid for reads of its length, which the kernel copies.
+    let ret = unsafe { libc::setdomainname(domainname.as_ptr().cast(), domainname.len()) };
+    check(ret.into(), "setdomainname").map(|_| ())
 }
 
 /// Descriptor `fd` of this process, borrowed for one call.
