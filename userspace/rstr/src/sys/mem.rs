@@ -89,21 +89,26 @@ mod tests {
 
     #[test]
     fn map_update_discard() {
-        // A place nothing uses: mapped by the kernel's choice, then freed.
-        // SAFETY: a new mapping where the kernel chooses: it replaces nothing.
-        let probe = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                3 * 4096,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        } as u64;
-        unmap(probe, 3 * 4096).unwrap();
         let rw = (libc::PROT_READ | libc::PROT_WRITE) as u32;
-        map_fixed(probe, 2 * 4096, rw).unwrap();
+        // A place nothing uses: mapped by the kernel's choice, then freed. Another test's
+        // thread may map something there in between: then another place.
+        let probe = (0..100)
+            .find_map(|_| {
+                // SAFETY: a new mapping where the kernel chooses: it replaces nothing.
+                let probe = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        3 * 4096,
+                        libc::PROT_NONE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                        -1,
+                        0,
+                    )
+                } as u64;
+                unmap(probe, 3 * 4096).unwrap();
+                map_fixed(probe, 2 * 4096, rw).ok().map(|()| probe)
+            })
+            .expect("a free place for two pages");
         assert_eq!(map_fixed(probe + 4096, 2 * 4096, rw), Err(Errno::EEXIST));
         let page = [7u8; 4096];
         assert!(holds(probe, &[0u8; 4096]));
