@@ -110,19 +110,40 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     result?;
     match w.reasons() {
         None => Ok(()),
-        Some((list, more)) => Err(found(list, more)),
+        Some((list, more)) => {
+            let (shown, more) = fitting(list, more, args.reason_len as usize);
+            let text = core::str::from_utf8(shown).unwrap_or("(reasons not UTF-8)");
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            Err(match more {
+                0 => CkptError::new(EOPNOTSUPP, fmt!("{text}")),
+                n => CkptError::new(EOPNOTSUPP, fmt!("{text}\n... and {n} more")),
+            })
+        }
     }
 }
 
-/// The failure of a dry run that found reasons: all of them, as lines, in one reason (the
-/// caller's buffer takes what fits; the last line says how many more there were).
-fn found(list: &[u8], more: usize) -> CkptError {
-    let text = core::str::from_utf8(list).unwrap_or("(reasons not UTF-8)");
-    let text = text.strip_suffix('\n').unwrap_or(text);
-    match more {
-        0 => CkptError::new(EOPNOTSUPP, fmt!("{text}")),
-        n => CkptError::new(EOPNOTSUPP, fmt!("{text}\n... and {n} more")),
+/// Room kept in the caller's reason buffer for the last line, `... and N more`.
+const MORE_ROOM: usize = 32;
+
+/// The whole lines of a dry run's reasons (`list`, `more` that did not fit in it) that the
+/// caller's buffer of `room` bytes takes with a NUL and, if some are left out, the line that
+/// says how many: those lines, and how many are left out.
+fn fitting(list: &[u8], mut more: usize, room: usize) -> (&[u8], usize) {
+    let tail = if more > 0 { MORE_ROOM } else { 0 };
+    if list.len() + tail < room {
+        return (list, more);
     }
+    let limit = room.saturating_sub(MORE_ROOM + 1);
+    let mut end = 0;
+    // Every line ends with a newline; once one is past the limit, so are the rest.
+    for (i, _) in list.iter().enumerate().filter(|(_, &b)| b == b'\n') {
+        if i < limit {
+            end = i + 1;
+        } else {
+            more += 1;
+        }
+    }
+    (&list[..end], more)
 }
 
 /// The reason of a [`CKPT_CHECKPOINT_REFUSE`]: the caller's NUL-terminated string, cut to
@@ -299,4 +320,24 @@ fn write_error(w: &mut ImageWriter, e: &CkptError) -> CkptResult {
         len: reason.len() as u32,
     };
     w.record(rec::ERROR, &[r.as_bytes(), reason])
+}
+
+#[kunit_tests(ckpt_checkpoint)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_run_reasons_fit_the_callers_buffer() {
+        let list = b"task 1: a\ntask 2: bb\ntask 3: ccc\n";
+        // All of it, and its NUL.
+        assert_eq!(fitting(list, 0, list.len() + 1), (&list[..], 0));
+        // Lines left out are counted, with room kept for the line that says so.
+        let room = MORE_ROOM + 1 + 10;
+        assert_eq!(fitting(list, 0, room), (&list[..10], 2));
+        assert_eq!(fitting(list, 5, room), (&list[..10], 7));
+        // Not even one line: only the count.
+        assert_eq!(fitting(list, 0, 8), (&list[..0], 3));
+        // Already short, with its count: kept as it is when the count line fits too.
+        assert_eq!(fitting(list, 4, 200), (&list[..], 4));
+    }
 }
