@@ -328,15 +328,17 @@ mod tests {
 
     #[test]
     fn dry_run_reasons_fit_the_callers_buffer() {
-        let list = b"task 1: a\ntask 2: bb\ntask 3: ccc\n";
+        let list = b"task 1: a\ntask 2: bb\ntask 3: ccc\ntask 4: dddd\ntask 5: eeeee\n";
+        assert_eq!(list.len(), 60);
         // All of it, and its NUL.
-        assert_eq!(fitting(list, 0, list.len() + 1), (&list[..], 0));
+        assert_eq!(fitting(list, 0, 61), (&list[..], 0));
         // Lines left out are counted, with room kept for the line that says so.
-        let room = MORE_ROOM + 1 + 10;
-        assert_eq!(fitting(list, 0, room), (&list[..10], 2));
-        assert_eq!(fitting(list, 5, room), (&list[..10], 7));
+        assert_eq!(fitting(list, 0, 60), (&list[..21], 3));
+        let room = MORE_ROOM + 1 + 21;
+        assert_eq!(fitting(list, 0, room), (&list[..21], 3));
+        assert_eq!(fitting(list, 5, room), (&list[..21], 8));
         // Not even one line: only the count.
-        assert_eq!(fitting(list, 0, 8), (&list[..0], 3));
+        assert_eq!(fitting(list, 0, 8), (&list[..0], 5));
         // Already short, with its count: kept as it is when the count line fits too.
         assert_eq!(fitting(list, 4, 200), (&list[..], 4));
     }

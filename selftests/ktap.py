@@ -87,9 +87,15 @@ def scratch(prefix):
     """A fresh directory for one test file's processes and images (under scratch_root()),
     readable by the user the unprivileged tests use; returns a function making one
     subdirectory per test."""
+    import atexit
+    import shutil
     import tempfile
     top = tempfile.mkdtemp(prefix=prefix, dir=scratch_root())
     os.chmod(top, 0o755)
+    # The guest's tmpfs holds every test file's images: each file's go when it ends
+    # (CKPT_TEST_KEEP=1 keeps them to look at).
+    if not os.environ.get("CKPT_TEST_KEEP"):
+        atexit.register(shutil.rmtree, top, ignore_errors=True)
 
     def fresh(name):
         d = os.path.join(top, name)

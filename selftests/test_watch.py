@@ -45,7 +45,7 @@ def on_a_terminal(*args):
 
 
 def memory_checked(t):
-    """The restored target's 32 MiB pattern holds, checked by the target itself."""
+    """The restored target's 12 MiB pattern holds, checked by the target itself."""
     before = (t.line() or {}).get("verified", 0)
     os.kill(t.pid, signal.SIGUSR1)
     wait_for(lambda: (t.line() or {}).get("verified", 0) > before, "the memory check",
@@ -70,7 +70,7 @@ def checkpoint_stats(d, t):
 
 def progress_bar_on_a_terminal():
     d = fresh("bar")
-    t = Target(d, "--mem", "32", "--signals")
+    t = Target(d, "--mem", "12", "--signals")
     img = os.path.join(d, "img")
     st, _, tty = on_a_terminal(CKPT, "--kill", str(t.pid), "-o", img)
     t.proc.wait(timeout=10)
@@ -90,7 +90,7 @@ def progress_bar_on_a_terminal():
 
 def no_bar_on_a_pipe_nor_with_quiet():
     d = fresh("quiet")
-    t = Target(d, "--mem", "32")
+    t = Target(d, "--mem", "12")
     img = os.path.join(d, "img")
     _, _, err = sh(CKPT, str(t.pid), "-o", img)
     assert err == "", f"ckpt wrote on a pipe: {err!r}"
