@@ -435,13 +435,10 @@ fn memory_of(pid: i32) -> u64 {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return 0;
     };
-    status
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("RssAnon:")
-                .or_else(|| l.strip_prefix("RssShmem:"))
-        })
-        .filter_map(|v| v.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+    ["RssAnon", "RssShmem"]
+        .iter()
+        .filter_map(|k| ckptlib::procfs::field(&status, k)?.strip_suffix("kB"))
+        .filter_map(|v| v.trim().parse::<u64>().ok())
         .sum::<u64>()
         * 1024
 }
