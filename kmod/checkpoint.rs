@@ -177,6 +177,12 @@ fn write_image(
     tree_only: bool,
 ) -> CkptResult {
     let root_xstate = regs::xstate(&tree.members[0].task)?;
+    // The vDSO the tree's programs use: the first live task's (every memory of one kernel
+    // has the same).
+    let (vdso_size, vvar_size, vdso_hash) = match tree.members.iter().find(|m| m.info.zombie == 0) {
+        Some(m) => memory::vdso_facts(&m.task)?,
+        None => (0, 0, 0),
+    };
     let mut h = img::CkptHeaderRec {
         magic: img::CKPT_IMAGE_MAGIC,
         image_version: crate::uapi::CKPT_IMAGE_VERSION,
@@ -188,6 +194,10 @@ fn write_image(
         nr_tasks: tree.members.len() as u32,
         __reserved: 0,
         kernel_release: [0; 64],
+        cpuid: sys::cpu::cpuid_words(),
+        vdso_size,
+        vvar_size,
+        vdso_hash,
     };
     sys::uts::kernel_release(&mut h.kernel_release);
     w.fixed(rec::HEADER, &h)?;

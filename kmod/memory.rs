@@ -24,6 +24,7 @@ use crate::objects::Objects;
 use crate::sys::{
     self,
     file::FileRef,
+    task::TaskRef,
     mm::{
         current, vm, MmRef, PageBatch, PageKind, PageRef, Special, Vma, MAP_ANONYMOUS, MAP_FIXED,
         MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
@@ -120,6 +121,38 @@ fn keep(kind: u32, page: PageKind) -> bool {
         vma_kind::FILE_PRIVATE => page == PageKind::Anon,
         _ => false,
     }
+}
+
+/// What the `HEADER` says of the vDSO of `task`'s memory (`vdso_size`, `vvar_size`,
+/// `vdso_hash`), all 0 if it has no memory or no vDSO: the restart compares them with its
+/// own, since programs keep pointers into the vDSO's code and the vvar data it reads.
+pub(crate) fn vdso_facts(task: &TaskRef) -> CkptResult<(u32, u32, u64)> {
+    let Some(mm) = task.mm() else {
+        return Ok((0, 0, 0));
+    };
+    let vmas = mm.vmas().context(fmt!("memory areas"))?;
+    drop(mm);
+    let size = |v: &Vma| v.rec.end - v.rec.start;
+    let vvar: u64 = vmas
+        .iter()
+        .filter(|v| matches!(v.special, Special::Vvar | Special::VvarVclock))
+        .map(size)
+        .sum();
+    let Some(vdso) = vmas.iter().find(|v| v.special == Special::Vdso) else {
+        return Ok((0, vvar as u32, 0));
+    };
+    let len = size(vdso);
+    if len > u64::from(img::CKPT_VDSO_MAX) {
+        refuse!(
+            EOPNOTSUPP,
+            "memory: a vDSO of {len} bytes (at most {} are compared at restart)",
+            img::CKPT_VDSO_MAX
+        );
+    }
+    let mut text = KVec::from_elem(0u8, len as usize, GFP_KERNEL_ACCOUNT)?;
+    task.peek(vdso.rec.start, &mut text)
+        .context(fmt!("reading the vDSO at {:#x}", vdso.rec.start))?;
+    Ok((len as u32, vvar as u32, img::fnv1a64(&text)))
 }
 
 /// `MM`, `VMA`s and `PAGES` of a memory; `data_limit` is its owner's `RLIMIT_DATA`, which

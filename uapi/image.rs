@@ -186,7 +186,54 @@ pub struct CkptHeaderRec {
     pub __reserved: u32,
     /// `uname -r` of the checkpointing kernel, NUL-padded.
     pub kernel_release: [u8; 64],
+    /// The CPUID words of the checkpointing CPU that tell which instructions a program may
+    /// use: word `i` is the register [`cpuid_word`]`(i)` names. A program chooses its code
+    /// by them once (glibc's `ifunc`s at start-up), so the restarting CPU must have them all.
+    pub cpuid: [u32; CKPT_CPUID_WORDS],
+    /// Bytes of the vDSO's text (`[vdso]`) of the first task with a memory; 0 if none.
+    pub vdso_size: u32,
+    /// Bytes of the vvar areas (`[vvar]`, `[vvar_vclock]`) beside it.
+    pub vvar_size: u32,
+    /// [`fnv1a64`] of the vDSO's text: programs keep pointers into it, so the restarting
+    /// kernel's must be the same code.
+    pub vdso_hash: u64,
 }
+
+/// Words in [`CkptHeaderRec::cpuid`].
+pub const CKPT_CPUID_WORDS: usize = 10;
+
+/// The CPUID word `cpuid[i]` of the `HEADER` holds: (leaf, sub-leaf, register: 0 EAX, 1 EBX,
+/// 2 ECX, 3 EDX). Words of a leaf beyond the CPU's highest are 0.
+pub const fn cpuid_word(i: usize) -> (u32, u32, u32) {
+    match i {
+        0 => (0x1, 0, 2),
+        1 => (0x1, 0, 3),
+        2 => (0x7, 0, 1),
+        3 => (0x7, 0, 2),
+        4 => (0x7, 0, 3),
+        5 => (0x7, 1, 0),
+        6 => (0xd, 1, 0),
+        7 => (0x8000_0001, 0, 2),
+        8 => (0x8000_0001, 0, 3),
+        9 => (0x8000_0008, 0, 1),
+        _ => (0, 0, 0),
+    }
+}
+
+/// 64-bit FNV-1a of the bytes: the hash `HEADER.vdso_hash` holds.
+pub const fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
+/// The most vDSO text `HEADER.vdso_hash` covers; a larger one is refused at checkpoint.
+pub const CKPT_VDSO_MAX: u32 = 64 << 10;
 
 /// `TAIL`: the image is complete.
 #[repr(C)]

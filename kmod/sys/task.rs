@@ -872,6 +872,28 @@ impl TaskRef {
         Ok(RegsetBuf { ptr, len })
     }
 
+    /// Reads `buf.len()` bytes at `addr` of this task's memory even where it is not
+    /// readable, as ptrace's peek does (`access_process_vm` with `FOLL_FORCE`); `EFAULT`
+    /// if not all of it is mapped.
+    pub(crate) fn peek(&self, addr: u64, buf: &mut [u8]) -> Result {
+        let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the task is valid by the type invariant; without `FOLL_WRITE` the call
+        // writes at most `len` bytes into `buf`, which is writable for that many.
+        let n = unsafe {
+            bindings::access_process_vm(
+                self.raw().cast(),
+                addr as usize,
+                buf.as_mut_ptr().cast(),
+                len,
+                bindings::FOLL_FORCE,
+            )
+        };
+        if n != len {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+
     /// The task's memory, if it has any.
     pub(crate) fn mm(&self) -> Option<MmRef> {
         // SAFETY: the task is valid by the type invariant.

@@ -24,6 +24,8 @@
 #define CKPT_PATH_MAX		4095
 #define CKPT_REASON_MAX		512
 #define CKPT_PAGE_SIZE		4096
+#define CKPT_CPUID_WORDS	10
+#define CKPT_VDSO_MAX		(64 << 10)
 #define CKPT_PAGES_PER_RECORD	1024
 #define CKPT_AUXV_WORDS		64
 #define CKPT_NSIG		64
@@ -90,6 +92,10 @@ struct ckpt_header_rec {
 	__u32 nr_tasks;
 	__u32 __reserved;
 	__u8 kernel_release[64];
+	__u32 cpuid[CKPT_CPUID_WORDS];	/* the words ckpt_cpuid_word() names */
+	__u32 vdso_size;	/* bytes of [vdso] text, 0 if none */
+	__u32 vvar_size;	/* bytes of [vvar] and [vvar_vclock] */
+	__u64 vdso_hash;	/* 64-bit FNV-1a of the vDSO text */
 };
 
 /* TAIL: the image is complete. */

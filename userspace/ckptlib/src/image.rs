@@ -248,15 +248,9 @@ pub fn c_str(bytes: &[u8]) -> String {
 }
 
 /// FNV-1a (64 bit) of a byte string: a cheap fingerprint of page contents for `ckpt show`
-/// and for tests, which compute the same of the contents they expect.
-pub fn fnv1a64(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in data {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+/// and for tests, which compute the same of the contents they expect; the `HEADER`'s
+/// `vdso_hash` (the module computes it with the same definition).
+pub use img::fnv1a64;
 
 /// A record, parsed and checked: its fixed part and what its fields announce after it.
 #[derive(Clone, Debug, PartialEq, Eq)]

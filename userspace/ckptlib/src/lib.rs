@@ -11,6 +11,7 @@ pub mod attrs;
 pub mod check;
 pub mod checkpoint;
 pub mod cli;
+pub mod compat;
 pub mod deleted;
 pub mod device;
 pub mod epoll;

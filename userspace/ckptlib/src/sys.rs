@@ -18,6 +18,42 @@ nix::ioctl_write_ptr_bad!(
     abi::CkptCheckpointArgs
 );
 
+/// XCR0: the state components the kernel enabled for XSAVE (0 without OSXSAVE).
+pub fn xcr0() -> u64 {
+    // CPUID 1, ECX bit 27: the kernel set CR4.OSXSAVE, without which XGETBV faults.
+    if std::arch::x86_64::__cpuid_count(1, 0).ecx & (1 << 27) == 0 {
+        return 0;
+    }
+    let (lo, hi): (u32, u32);
+    // SAFETY: XGETBV(0) only reads XCR0, available with CR4.OSXSAVE (checked above); it
+    // touches no memory.
+    unsafe {
+        std::arch::asm!("xgetbv", in("ecx") 0, out("eax") lo, out("edx") hi, options(nomem, nostack));
+    }
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// The CPUID words a `HEADER` records (`abi::image::cpuid_word`), as this process reads
+/// them; a word of a leaf beyond the CPU's highest basic or extended leaf is 0.
+pub fn cpuid_words() -> [u32; abi::image::CKPT_CPUID_WORDS] {
+    use std::arch::x86_64::__cpuid_count;
+    let max_basic = __cpuid_count(0, 0).eax;
+    let max_ext = __cpuid_count(0x8000_0000, 0).eax;
+    std::array::from_fn(|i| {
+        let (leaf, sub, reg) = abi::image::cpuid_word(i);
+        let max = if leaf >= 0x8000_0000 {
+            max_ext
+        } else {
+            max_basic
+        };
+        if leaf > max {
+            return 0;
+        }
+        let r = __cpuid_count(leaf, sub);
+        [r.eax, r.ebx, r.ecx, r.edx][reg as usize]
+    })
+}
+
 /// `CKPT_IOC_VERSION` on the device open at `dev`.
 pub fn version(dev: BorrowedFd<'_>) -> nix::Result<abi::CkptVersion> {
     let mut raw = abi::CkptVersion::new_zeroed();

@@ -21,6 +21,7 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::{getpgid, getpgrp, getpid, getsid, pipe2, tcgetpgrp, tcsetpgrp, Pid};
 
 use ckptlib::abi::{self, image as img};
+use ckptlib::compat::{self, Machine};
 use ckptlib::device::Device;
 use ckptlib::image::RecordReader;
 use ckptlib::procfs;
@@ -75,6 +76,12 @@ fn run_logged(opt: Options, log: &Logging) -> Result<ExitCode> {
         &image_file,
     )))
     .context("reading the image")?;
+    // Before any process exists: the programs must find the CPU and vDSO they chose.
+    let (was, here) = (Machine::of_image(&image.header), Machine::here()?);
+    compat::check(&was, &here)?;
+    for note in compat::notes(&was, &here) {
+        log.line(&note);
+    }
     let (xcr0, xsize) = cpu_xsave();
     for t in image.tasks.iter().flatten() {
         check_xstate(t, xcr0, xsize).with_context(|| format!("task {}", t.task.pid))?;

@@ -102,6 +102,11 @@ pub enum Decoded {
         time_ns: u64,
         nr_tasks: u32,
         kernel_release: String,
+        /// The instruction sets of `compat::FEATURES` the CPU had.
+        cpu_features: Vec<&'static str>,
+        vdso_size: u32,
+        vvar_size: u32,
+        vdso_hash: String,
     },
     Tail {
         nr_records: u64,
@@ -400,6 +405,10 @@ impl From<&Rec> for Decoded {
                 time_ns: h.time_ns,
                 nr_tasks: h.nr_tasks,
                 kernel_release: c_str(&h.kernel_release),
+                cpu_features: crate::compat::features(&h.cpuid),
+                vdso_size: h.vdso_size,
+                vvar_size: h.vvar_size,
+                vdso_hash: hex(h.vdso_hash),
             },
             Rec::Tail(t) => Decoded::Tail {
                 nr_records: t.nr_records,

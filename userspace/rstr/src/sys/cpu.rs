@@ -10,15 +10,9 @@ use ckptlib::abi;
 
 /// XCR0 and the XSAVE area size it needs on this CPU.
 pub fn cpu_xsave() -> (u64, usize) {
-    let (lo, hi): (u32, u32);
-    // SAFETY: XGETBV(0) is available wherever the kernel enabled XSAVE, which the image's
-    // XSTATE record implies (the module refuses to checkpoint without it).
-    unsafe {
-        core::arch::asm!("xgetbv", in("ecx") 0, out("eax") lo, out("edx") hi, options(nomem, nostack));
-    }
     // CPUID leaf 0xD, sub-leaf 0: EBX is the XSAVE area size for the features XCR0 enables.
     let size = core::arch::x86_64::__cpuid_count(0xd, 0).ebx as usize;
-    ((u64::from(hi) << 32) | u64::from(lo), size)
+    (ckptlib::sys::xcr0(), size)
 }
 
 #[repr(C, align(64))]
