@@ -24,11 +24,11 @@ use crate::objects::Objects;
 use crate::sys::{
     self,
     file::FileRef,
-    task::TaskRef,
     mm::{
         current, vm, MmRef, PageBatch, PageKind, PageRef, Special, Vma, MAP_ANONYMOUS, MAP_FIXED,
         MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
     },
+    task::TaskRef,
 };
 use crate::uapi::image::{self as img, rec, vma_kind};
 use crate::uapi::{CkptArea, CKPT_RESTART_MAX_KEPT, CKPT_RESTART_PROGRESS_PAGES};

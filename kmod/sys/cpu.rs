@@ -24,7 +24,11 @@ pub(crate) fn cpuid_words() -> [u32; img::CKPT_CPUID_WORDS] {
     let mut words = [0; img::CKPT_CPUID_WORDS];
     for (i, w) in words.iter_mut().enumerate() {
         let (leaf, sub, reg) = img::cpuid_word(i);
-        let max = if leaf >= 0x8000_0000 { max_ext } else { max_basic };
+        let max = if leaf >= 0x8000_0000 {
+            max_ext
+        } else {
+            max_basic
+        };
         if leaf > max {
             continue;
         }

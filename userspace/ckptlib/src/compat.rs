@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Whether this machine can run an image's programs: what the `HEADER` records of the
-//! checkpointing CPU and kernel, compared with this machine (Documentation/migration.rst,
-//! "Compatibility").
+//! checkpointing CPU and kernel, compared with this machine (Documentation/restart.rst,
+//! "Restarting on another machine").
 //!
 //! A program looks at its CPU once, when it starts: glibc picks `memcpy` and friends by
 //! CPUID and XCR0 (its `ifunc`s), keeps pointers into the vDSO's code, and reads the vvar
