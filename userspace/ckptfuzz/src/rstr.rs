@@ -256,9 +256,24 @@ fn one(opts: &Opts, file: &Path) -> Result<Outcome> {
             "rstr exited {status} with no reason"
         )));
     }
-    Ok(Outcome::Refused(
-        err.lines().last().unwrap_or("").to_string(),
-    ))
+    Ok(Outcome::Refused(reason(&err)))
+}
+
+/// rstr's reason on one line: its last `rstr: error:` line with the indented lines that follow
+/// it (a list of mismatches, say) joined by `; `, else the last line of what it printed.
+fn reason(err: &str) -> String {
+    let lines: Vec<&str> = err.lines().collect();
+    match lines.iter().rposition(|l| l.starts_with("rstr: error:")) {
+        Some(at) => {
+            let mut text = lines[at].to_string();
+            for l in lines[at + 1..].iter().take_while(|l| l.starts_with(' ')) {
+                text.push_str("; ");
+                text.push_str(l.trim());
+            }
+            text
+        }
+        None => lines.last().unwrap_or(&"").to_string(),
+    }
 }
 
 /// Whether a process with this pid runs (not a zombie).
@@ -396,4 +411,24 @@ pub fn where_hung() -> String {
         ));
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason;
+
+    #[test]
+    fn a_reason_of_several_lines_is_kept_whole() {
+        let err = "rstr: note: x\nrstr: error: this machine cannot run it\n  the vDSO differs\n  avx2 missing\n";
+        assert_eq!(
+            reason(err),
+            "rstr: error: this machine cannot run it; the vDSO differs; avx2 missing"
+        );
+        assert_eq!(
+            reason("rstr: error: bad record\n"),
+            "rstr: error: bad record"
+        );
+        assert_eq!(reason("something\nelse"), "else");
+        assert_eq!(reason(""), "");
+    }
 }
