@@ -111,6 +111,10 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    if let Err(e) = randomized() {
+        eprintln!("rstr: error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let cli: Cli = ckptlib::cli::parse();
     ckptlib::cli::run("rstr", || {
         supervise::run(supervise::Options {
@@ -121,4 +125,30 @@ fn main() -> ExitCode {
             watch: cli.watch,
         })
     })
+}
+
+/// Makes sure rstr runs with a randomized address space layout: started without it
+/// (`setarch -R`, a debugger, a shell whose personality has `ADDR_NO_RANDOMIZE`), rstr's
+/// own program, stack and libraries sit exactly where a program checkpointed the same way
+/// had its own, and the image's memory (its rseq area first) collides with them. Then the
+/// flag is cleared and rstr executes itself again with the same arguments and descriptors;
+/// each restored task gets the image's personality back (`per_task`), so a target that ran
+/// without randomization keeps running without it.
+fn randomized() -> anyhow::Result<()> {
+    use anyhow::Context;
+    use nix::sys::personality::{self, Persona};
+    use std::os::unix::process::CommandExt;
+
+    let persona = personality::get().context("personality")?;
+    if !persona.contains(Persona::ADDR_NO_RANDOMIZE) {
+        return Ok(());
+    }
+    personality::set(persona - Persona::ADDR_NO_RANDOMIZE).context("personality")?;
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| "rstr".into());
+    let e = std::process::Command::new("/proc/self/exe")
+        .arg0(arg0)
+        .args(args)
+        .exec();
+    Err(e).context("executing rstr again with a randomized address space layout")
 }
