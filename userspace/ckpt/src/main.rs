@@ -383,13 +383,17 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
             frozen.elapsed()
         }
         Dest::Stream(s) => {
-            let sent = s.finish(done)?;
+            let not_killed = "the tree was not killed: it runs on";
+            let sent = if args.kill {
+                s.finish(done).context(not_killed)?
+            } else {
+                s.finish(done)?
+            };
             ckptlib::phase::mark("checkpointed");
             log.line("the image is sent, waiting for the receiver's ACK");
             let frozen = if args.kill {
                 // Killed only once the receiver has the image whole and checked.
-                sent.acknowledged()
-                    .context("the tree was not killed: it runs on")?;
+                sent.acknowledged().context(not_killed)?;
                 release(target, true, log)?;
                 frozen.elapsed()
             } else {
@@ -447,16 +451,16 @@ fn print_stats(
 ) -> Result<()> {
     let ms = |d: std::time::Duration| serde_json::json!(d.as_secs_f64() * 1e3);
     let mut figures = vec![
-            ("frozen_ms", "frozen time", ms(frozen)),
-            ("total_ms", "total time", ms(total)),
-            ("tasks", "tasks", s.tasks.into()),
-            ("files", "descriptors", s.files.into()),
-            ("vmas", "memory areas", s.vmas.into()),
-            ("pages_scanned", "pages scanned", s.pages_scanned.into()),
-            ("pages_written", "pages written", s.pages_written.into()),
-            ("pages_shared", "pages shared", s.pages_shared.into()),
-            ("records", "records", s.records.into()),
-            ("image_bytes", "image bytes", s.bytes.into()),
+        ("frozen_ms", "frozen time", ms(frozen)),
+        ("total_ms", "total time", ms(total)),
+        ("tasks", "tasks", s.tasks.into()),
+        ("files", "descriptors", s.files.into()),
+        ("vmas", "memory areas", s.vmas.into()),
+        ("pages_scanned", "pages scanned", s.pages_scanned.into()),
+        ("pages_written", "pages written", s.pages_written.into()),
+        ("pages_shared", "pages shared", s.pages_shared.into()),
+        ("records", "records", s.records.into()),
+        ("image_bytes", "image bytes", s.bytes.into()),
     ];
     if let Some(w) = wire {
         figures.push(("bytes_on_wire", "bytes on the wire", w.into()));

@@ -129,7 +129,7 @@ fn frame(
 fn answer(conn: &TcpStream) -> Result<Frame<'static>> {
     conn.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     let mut r = Reader::new(conn)?;
-    Ok(match r.next()? {
+    Ok(match r.frame()? {
         Frame::Ack => Frame::Ack,
         Frame::Refuse(reason) => Frame::Refuse(reason),
         other => bail!("{other:?} where ACK or REFUSE was expected"),

@@ -273,7 +273,7 @@ impl<R: Read> Reader<R> {
 
     /// The next frame, checked; an error names the frame, its kind and its offset. END is
     /// checked against the DATA frames read before it.
-    pub fn next(&mut self) -> Result<Frame<'_>> {
+    pub fn frame(&mut self) -> Result<Frame<'_>> {
         let (seq, at) = (self.seq, self.offset);
         let mut h = [0; FRAME_HEADER_LEN];
         let got = read_full(&mut self.r, &mut h)?;
@@ -364,11 +364,13 @@ impl<R: Read> Reader<R> {
     pub fn image_into(&mut self, out: &mut impl Write) -> Result<u64> {
         loop {
             let (seq, at) = (self.seq, self.offset);
-            match self.next()? {
+            match self.frame()? {
                 Frame::Data(d) => out.write_all(d)?,
                 Frame::End { bytes, .. } => return Ok(bytes),
                 Frame::Error(reason) => bail!("the sender failed: {reason}"),
-                other => bail!("frame {seq} at byte {at}: {other:?} where DATA or END was expected"),
+                other => {
+                    bail!("frame {seq} at byte {at}: {other:?} where DATA or END was expected")
+                }
             }
         }
     }
@@ -409,7 +411,14 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for len in [1, 100, MAX_DATA - 1, MAX_DATA, MAX_DATA + 1, 3 * MAX_DATA + 17] {
+        for len in [
+            1,
+            100,
+            MAX_DATA - 1,
+            MAX_DATA,
+            MAX_DATA + 1,
+            3 * MAX_DATA + 17,
+        ] {
             let img = image(len);
             assert_eq!(received(&streamed(&img)).unwrap(), img, "{len} bytes");
         }
@@ -424,15 +433,15 @@ mod tests {
         w.released(false).unwrap();
         w.error(&"é".repeat(MAX_TEXT)).unwrap();
         let mut r = Reader::new(&w.w[..]).unwrap();
-        assert_eq!(r.next().unwrap(), Frame::Ack);
-        assert_eq!(r.next().unwrap(), Frame::Refuse("no room".into()));
-        assert_eq!(r.next().unwrap(), Frame::Released { killed: true });
-        assert_eq!(r.next().unwrap(), Frame::Released { killed: false });
-        let Frame::Error(e) = r.next().unwrap() else {
+        assert_eq!(r.frame().unwrap(), Frame::Ack);
+        assert_eq!(r.frame().unwrap(), Frame::Refuse("no room".into()));
+        assert_eq!(r.frame().unwrap(), Frame::Released { killed: true });
+        assert_eq!(r.frame().unwrap(), Frame::Released { killed: false });
+        let Frame::Error(e) = r.frame().unwrap() else {
             panic!()
         };
         assert_eq!(e, "é".repeat(MAX_TEXT / 2), "cut at a character boundary");
-        assert!(r.next().unwrap_err().to_string().contains("cut short"));
+        assert!(r.frame().unwrap_err().to_string().contains("cut short"));
     }
 
     #[test]
@@ -441,7 +450,10 @@ mod tests {
         w.data(b"part").unwrap();
         w.error("pid 42 fd 3: a socket of another kind").unwrap();
         let e = received(&w.w).unwrap_err().to_string();
-        assert_eq!(e, "the sender failed: pid 42 fd 3: a socket of another kind");
+        assert_eq!(
+            e,
+            "the sender failed: pid 42 fd 3: a socket of another kind"
+        );
     }
 
     #[test]
@@ -516,7 +528,13 @@ mod tests {
 
     #[test]
     fn an_oversized_length_is_refused_before_reading() {
-        for (kind, len) in [(1, MAX_DATA as u32 + 1), (1, u32::MAX), (3, 5000), (2, 15), (4, 1)] {
+        for (kind, len) in [
+            (1, MAX_DATA as u32 + 1),
+            (1, u32::MAX),
+            (3, 5000),
+            (2, 15),
+            (4, 1),
+        ] {
             let mut s = header().to_vec();
             s.extend(frame_header(kind, 0, len, 0));
             // No payload follows: a reader that trusted the length would say "cut short".
@@ -547,14 +565,20 @@ mod tests {
         let mut s = w.w;
         s.extend(&end.w[HEADER_LEN + FRAME_HEADER_LEN + 3..]);
         let e = received(&s).unwrap_err().to_string();
-        assert!(e.starts_with("frame 2 (END at byte 62): the image was 3 bytes in 1 DATA frames"), "{e}");
+        assert!(
+            e.starts_with("frame 2 (END at byte 62): the image was 3 bytes in 1 DATA frames"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_magic_or_version_is_refused() {
         let mut s = streamed(&image(10));
         s[..8].copy_from_slice(b"CKPTIMG\0");
-        assert!(received(&s).unwrap_err().to_string().contains("not an image stream"));
+        assert!(received(&s)
+            .unwrap_err()
+            .to_string()
+            .contains("not an image stream"));
         let mut s = streamed(&image(10));
         s[8] = 2;
         assert_eq!(

@@ -99,7 +99,7 @@ impl Conn {
     /// nothing is restarted: the tree may still run at the source.
     pub fn ack_and_wait(&mut self, pids: &[i32], log: &Logging) -> Result<()> {
         self.writer.ack().context("sending ACK")?;
-        let killed = match self.reader.next() {
+        let killed = match self.reader.frame() {
             Ok(Frame::Released { killed }) => killed,
             Ok(other) => bail!("{other:?} from {} where RELEASED was expected", self.peer),
             Err(e) => {

@@ -117,11 +117,7 @@ struct Checked {
 }
 
 /// Reads the image and makes every check that needs no process.
-fn checked(
-    image_file: &File,
-    pidns: bool,
-    log: &Logging,
-) -> Result<Checked> {
+fn checked(image_file: &File, pidns: bool, log: &Logging) -> Result<Checked> {
     // Buffered: the scan reads every record header and skips the module's payloads; small
     // ones are skipped inside the buffer, with no system call.
     let image = scan(&mut RecordReader::new(io::BufReader::with_capacity(
@@ -314,10 +310,13 @@ fn restart(
                 ),
             ]
             .into_iter()
-            .chain(
-                conn.as_ref()
-                    .map(|c| ("bytes_on_wire", "bytes on the wire", c.bytes_on_wire().into())),
-            )
+            .chain(conn.as_ref().map(|c| {
+                (
+                    "bytes_on_wire",
+                    "bytes on the wire",
+                    c.bytes_on_wire().into(),
+                )
+            }))
             .collect::<Vec<_>>(),
         )?;
     }
