@@ -17,7 +17,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import (CKPT, NOBODY, NOBODY_CR, RSTR, SLOW, TARGET, Target, device_open_to_all,  # noqa: E402
-                  kill_reaped, run, scratch, sh, stat)
+                  kill_reaped, run, scratch, sh, stat, wait_for)
 
 fresh = scratch("ckpt-stream-")
 TIMEOUT = 120 * SLOW
@@ -196,10 +196,37 @@ def a_cut_stream_is_refused_and_the_target_lives():
             r"byte \d+, inside frame \d+ \(DATA at byte \d+\), \d+ of its \d+ bytes: it was cut short")
 
 
+def a_refused_checkpoint_reaches_rstr_as_error():
+    """The module refuses the tree (an armed ITIMER_PROF): ckpt sends ERROR with the
+    module's reason, rstr fails with it, and the process runs on."""
+    d = fresh("error")
+    ready = os.path.join(d, "ready")
+    code = ("import signal, sys, time; signal.signal(signal.SIGPROF, lambda *a: None); "
+            "signal.setitimer(signal.ITIMER_PROF, 100); open(sys.argv[1], 'w').close(); "
+            "time.sleep(600)")
+    p = subprocess.Popen([sys.executable, "-c", code, ready], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: os.path.exists(ready), "python to start")
+        rstr, port = listen(())
+        ckpt = send((), p.pid, port)
+        out, err = rstr.communicate(timeout=TIMEOUT)
+        c_out, c_err = ckpt.communicate(timeout=TIMEOUT)
+        reason = f"pid {p.pid} uses an armed ITIMER_VIRTUAL or ITIMER_PROF"
+        assert ckpt.returncode == 1 and reason in c_err, c_err
+        assert rstr.returncode == 1 and out == "", (out, err)
+        assert re.search(r"is refused: the sender failed: .*" + reason, err), err
+        assert p.poll() is None, "the refused process runs on"
+    finally:
+        p.kill()
+        p.wait()
+
+
 TESTS = [
     streamed_and_killed_after_ack,
     a_flipped_byte_is_refused_and_the_target_lives,
     a_cut_stream_is_refused_and_the_target_lives,
+    a_refused_checkpoint_reaches_rstr_as_error,
     streamed_as_nobody,
 ]
 if __name__ == "__main__":

@@ -333,7 +333,10 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
     }
     // Before the tree is stopped: a receiver that is not there leaves it untouched.
     let sender = args.to.as_deref().map(send::Sender::connect).transpose()?;
-    let target = StoppedTree::seize(pid)?;
+    let target = match StoppedTree::seize(pid) {
+        Ok(t) => t,
+        Err(e) => return Err(send::failed(sender, e)),
+    };
     let frozen = std::time::Instant::now();
     ckptlib::phase::mark("seized");
     log.line(&format!(
@@ -343,7 +346,10 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
     ));
     // SysV IPC the tree uses by id is invisible to the module: read it here. Then the tree
     // as rstr would build it again: a tree it cannot build is refused now, not at restart.
-    let mut refusal = ckptlib::sysvipc::refusal(target.procs())?;
+    let mut refusal = match ckptlib::sysvipc::refusal(target.procs()) {
+        Ok(r) => r,
+        Err(e) => return Err(send::failed(sender, e)),
+    };
     if refusal.is_none() {
         // A tree the module refuses is refused again, with its ERROR record, below.
         refusal = plan_refusal(&dev, &target, args.container).unwrap_or(None);

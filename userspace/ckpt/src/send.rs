@@ -92,6 +92,18 @@ impl Sender {
     }
 }
 
+/// `e` ended the checkpoint before the module wrote anything: the receiver, if any, gets
+/// it in an ERROR frame. Returns the error to report.
+pub fn failed(sender: Option<Sender>, e: anyhow::Error) -> anyhow::Error {
+    match sender {
+        Some(s) => match s.finish(Err(e)) {
+            Err(e) => e,
+            Ok(_) => unreachable!("finish of a failed checkpoint fails"),
+        },
+        None => e,
+    }
+}
+
 /// The framing thread: the pipe's bytes as DATA frames of up to [`MAX_DATA`], then, once
 /// the pipe ends, END or ERROR as the checkpoint's outcome says. On a send error it stops
 /// reading, so that the module's next write fails instead of waiting.
