@@ -126,18 +126,20 @@ def migrated(user_ckpt=(), user_rstr=(), as_user=None):
     d = fresh("kill" if as_user is None else "nobody")
     if as_user is not None:
         os.chown(d, as_user, as_user)
-    t = Target(d, "--mem", "16", "--signals", user=as_user)
+    t = Target(d, "--mem", "16", "--signals", user=as_user, group=as_user)
     try:
         t.verify()
         rstr, port = listen(user_rstr)
         ckpt = send(user_ckpt, t.pid, port)
+        c_out, c_err = ckpt.communicate(timeout=TIMEOUT)
+        if ckpt.returncode != 0:
+            rstr.kill()
+            assert False, f"ckpt failed: {c_err}; rstr: {rstr.communicate()}"
         # Killed only after the ACK; its parent (this test) reaps it so the pid is free.
         t.proc.wait(timeout=TIMEOUT)
         out, err = rstr.communicate(timeout=TIMEOUT)
         assert rstr.returncode == 0, f"rstr failed: {err}"
         assert out.strip() == str(t.pid), f"rstr printed {out!r}, the pid was {t.pid}"
-        c_out, c_err = ckpt.communicate(timeout=TIMEOUT)
-        assert ckpt.returncode == 0, f"ckpt failed: {c_err}"
         sent, got = stats(c_err), stats(err)
         assert sent["bytes_on_wire"] == got["bytes_on_wire"], (sent, got)
         assert sent["bytes_on_wire"] > sent["image_bytes"] == got["image_bytes"] > 16 << 20, (sent, got)
@@ -160,10 +162,10 @@ def streamed_as_nobody():
         migrated(NOBODY, NOBODY_CR, 65534)
 
 
-def refused(proxy_args, expect):
+def refused(name, proxy_args, expect):
     """Through a Proxy(**PROXY_ARGS(image size)): rstr refuses with EXPECT (a regex),
     creates nothing, and ckpt leaves the target running with its memory."""
-    d = fresh("refused")
+    d = fresh(name)
     t = Target(d, "--mem", "16", "--signals")
     try:
         t.verify()
@@ -185,13 +187,13 @@ def refused(proxy_args, expect):
 
 
 def a_flipped_byte_is_refused_and_the_target_lives():
-    refused(lambda size: {"flip": size // 2},
+    refused("flip", lambda size: {"flip": size // 2},
             r"rstr: error: the image streamed from 127\.0\.0\.1:\d+ is refused: frame \d+ "
             r"\(DATA at byte \d+\), image bytes \d+\.\.\d+: its payload's CRC does not match")
 
 
 def a_cut_stream_is_refused_and_the_target_lives():
-    refused(lambda size: {"cut": size // 2},
+    refused("cut", lambda size: {"cut": size // 2},
             r"rstr: error: the image streamed from 127\.0\.0\.1:\d+ is refused: the stream ends at "
             r"byte \d+, inside frame \d+ \(DATA at byte \d+\), \d+ of its \d+ bytes: it was cut short")
 
@@ -230,4 +232,5 @@ TESTS = [
     streamed_as_nobody,
 ]
 if __name__ == "__main__":
-    sys.exit(run(TESTS))
+    names = sys.argv[1:]
+    sys.exit(run([t for t in TESTS if not names or t.__name__ in names]))
