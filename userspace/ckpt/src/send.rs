@@ -6,7 +6,7 @@
 //! reason when the checkpoint fails. Nothing is written to a file on either side.
 
 use std::io::Read;
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -19,6 +19,8 @@ use ckptlib::stream::{Frame, Reader, Writer, MAX_DATA};
 
 /// How long the receiver may take to answer END (it checks the whole image first).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long an address of the receiver may take to accept the connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection to a receiver, while the module writes the image into `pipe`.
 pub struct Sender {
@@ -39,7 +41,7 @@ pub struct Sent {
 impl Sender {
     /// Connects to `to` (HOST:PORT) and starts the thread that frames the image.
     pub fn connect(to: &str) -> Result<Sender> {
-        let conn = TcpStream::connect(to).with_context(|| format!("cannot connect to {to}"))?;
+        let conn = connect(to)?;
         conn.set_nodelay(true).context("TCP_NODELAY")?;
         let (rd, wr) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
         // Fewer, larger reads; the default size if the limit forbids it.
@@ -90,6 +92,24 @@ impl Sender {
             writer,
         })
     }
+}
+
+/// A connection to the first address of `to` that answers within [`CONNECT_TIMEOUT`].
+fn connect(to: &str) -> Result<TcpStream> {
+    let addrs: Vec<_> = to
+        .to_socket_addrs()
+        .with_context(|| format!("cannot connect to {to}: expected HOST:PORT"))?
+        .collect();
+    let mut last = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, CONNECT_TIMEOUT) {
+            Ok(c) => return Ok(c),
+            Err(e) => last = Some(anyhow!("{a}: {e}")),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| anyhow!("no address"))
+        .context(format!("cannot connect to {to}")))
 }
 
 /// `e` ended the checkpoint before the module wrote anything: the receiver, if any, gets
