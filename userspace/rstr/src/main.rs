@@ -43,6 +43,7 @@ mod memfd;
 mod memory;
 mod per_task;
 mod plan;
+mod receive;
 mod signals;
 mod supervise;
 mod sys;
@@ -91,7 +92,19 @@ use clap::Parser;
 #[command(after_long_help = include_str!("after-help.txt"))]
 struct Cli {
     /// The image to restart from; `-` reads it from standard input.
-    image: PathBuf,
+    #[arg(required_unless_present = "listen", conflicts_with = "listen")]
+    image: Option<PathBuf>,
+    /// Receive the image over TCP from `ckpt --to HOST:PORT` instead of a file: listen on
+    /// ADDR (default 127.0.0.1; 0.0.0.0 for every interface) and PORT (0: any free one),
+    /// print `listening on ADDR:PORT` on standard error, accept one connection and check
+    /// every frame of the stream as it comes (CRC32 of each, then the length and CRC32 of
+    /// the whole image). A damaged or cut stream is refused, with its frame and offset, and
+    /// nothing is restarted. Once the image is whole and passes the checks made before any
+    /// process exists, rstr answers ACK (ckpt --kill kills the tree only then) and builds
+    /// the tree when ckpt says the old one is released. E.g. `rstr -d --listen
+    /// 0.0.0.0:7777` here, `ckpt --kill 4242 --to thishost:7777` on the old machine.
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = receive::parse_listen)]
+    listen: Option<std::net::SocketAddr>,
     /// Leave the restarted tree running, print the root's pid and exit.
     #[arg(short, long)]
     detach: bool,
@@ -119,6 +132,7 @@ fn main() -> ExitCode {
     ckptlib::cli::run("rstr", || {
         supervise::run(supervise::Options {
             image: cli.image,
+            listen: cli.listen,
             detach: cli.detach,
             pidns: cli.pidns,
             fds: cli.fds,
