@@ -30,6 +30,7 @@ use nix::sys::stat::{fstat, major, minor, Mode};
 use nix::unistd::{dup, isatty, lseek, pipe2, write, Whence};
 
 use ckptlib::abi::image::{file_kind, CkptFileRec};
+use ckptlib::abi::CkptObjFd;
 use ckptlib::restart::{decode_dev, Image, OpenFile};
 use ckptlib::terminal::terminal_kind;
 
@@ -257,6 +258,11 @@ pub struct Parked {
     /// Descriptors given one of rstr's own instead (a terminal, `--fd`), by (files table
     /// id, fd): the parked copy of rstr's descriptor.
     pub given: HashMap<(u32, RawFd), RawFd>,
+    /// The memfds and deleted files memory areas map, by id, at parked numbers of their
+    /// own that [`unpark`] leaves open: every task hands the table to its restart ioctl
+    /// (`CkptRestartArgs::objs`), which maps them and closes them after the go, as `rstr`'s
+    /// own descriptors ([`OwnFds`]).
+    pub mapped: Vec<CkptObjFd>,
     /// The lowest and one past the highest parked number.
     pub range: (RawFd, RawFd),
 }
@@ -360,12 +366,29 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
         next = at + 1;
     }
     crate::unix::fill_deferred(image, &mut sockets, &fds)?;
-    deleted.finish()?;
+    // The memfds and deleted files memory maps, made if no descriptor made them; each at a
+    // descriptor of the parked range that no unpark closes: the restart ioctl maps them
+    // and closes them ([`Parked::mapped`]).
+    let areas = image.tasks.iter().flatten().flat_map(|t| &t.memory.mapped);
+    for (id, path) in areas.clone() {
+        deleted.mapped(image, *id, path)?;
+    }
+    let made = deleted.finish()?;
+    let mut mapped = Vec::new();
+    for (id, _) in areas {
+        if mapped.iter().any(|m: &CkptObjFd| m.id == *id) {
+            continue;
+        }
+        let at = park_at(made[id].as_fd(), next)?;
+        next = at + 1;
+        mapped.push(CkptObjFd { id: *id, fd: at });
+    }
     // Every object exists: the epolls' items can be added.
     crate::epoll::fill(image, &fds, &given_at)?;
     Ok(Parked {
         fds,
         given: given_at,
+        mapped,
         range: (base, next),
     })
 }
