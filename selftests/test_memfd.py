@@ -5,7 +5,11 @@ in FILE_DATA records without the holes), made again by rstr (memfd_create, data,
 then the seals) and checked by the program itself after the restart
 (selftests/targets/memfd.c): name, content, hole, seals, writes and resizes still
 refused, a memfd made without MFD_ALLOW_SEALING still not sealable, offset, one memfd
-shared with a child.
+shared with a child. memfds reached through their mappings only (the descriptor closed):
+each area names the memfd's id (the VMA's shm) and the memfd is saved once; after the
+restart the shared areas share the file again (a write through one is seen through
+another of the same memfd, by a child, by pread), a private area keeps its own written
+page. Also as uid 65534.
 """
 import os
 import signal
@@ -67,9 +71,61 @@ def memfds_as_nobody():
         after_restart(t, parent, child)
 
 
+def mapped_started(t):
+    r = t.reports(["parent", "child"], "the processes to map their memfds")
+    t.watch([r["child"]["pid"]])
+    return r["parent"]["pid"], r["child"]["pid"], r["parent"]["with"]
+
+
+def checked_mapped_image(img, with_fd):
+    """One MEMFD per memfd; shared-only has no FILE, its areas (shared, private, the
+    child's) name it; with-fd has its FILE and its area names the same id."""
+    recs = show_json(img)
+    memfds = {m["name"]: m for m in records(recs, "MEMFD")}
+    assert sorted(memfds) == ["shared-only", "with-fd"], memfds
+    only, with_ = memfds["shared-only"]["id"], memfds["with-fd"]["id"]
+    files = [f for f in records(recs, "FILE") if f["kind"] == "memfd"]
+    assert {f["pipe"] for f in files} == {with_} and {f["fd"] for f in files} == {with_fd}, files
+    areas = [v for v in records(recs, "VMA") if v["path"].startswith("/memfd:")]
+    kinds = sorted((v["shm"] == only, v["kind"]) for v in areas)
+    assert kinds == [(False, "file-shared"), (False, "file-shared"), (True, "file-private"),
+                     (True, "file-private"), (True, "file-shared"), (True, "file-shared")], areas
+    assert all(v["shm"] in (only, with_) for v in areas), areas
+
+
+def mapped_after_restart(t, parent, child):
+    assert running(parent) and running(child), "both processes are back"
+    os.kill(parent, signal.SIGUSR2)
+    got = t.reports(["parent", "child"], "the processes to check their mappings",
+                    lambda n, r: r["checked"] == 1)
+    assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, f"checks failed: {t.stderr_text()}"
+
+
+def mapped_memfds_stay_shared():
+    d = fresh("mapped")
+    with ktap.Tree("mapped", d, binary=MEMFD) as t:
+        parent, child, with_fd = mapped_started(t)
+        img, _ = t.checkpoint([parent, child])
+        checked_mapped_image(img, with_fd)
+        t.restart(img)
+        mapped_after_restart(t, parent, child)
+
+
+def mapped_memfds_as_nobody():
+    d = fresh("mapped-nobody")
+    os.chown(d, 65534, 65534)
+    with ktap.Tree("mapped", d, 65534, binary=MEMFD) as t:
+        parent, child, with_fd = mapped_started(t)
+        os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
+        t.checkpoint_restart_as_nobody([parent, child], lambda img: checked_mapped_image(img, with_fd))
+        mapped_after_restart(t, parent, child)
+
+
 TESTS = [
     memfds_come_back_sealed,
     memfds_as_nobody,
+    mapped_memfds_stay_shared,
+    mapped_memfds_as_nobody,
 ]
 if __name__ == "__main__":
     sys.exit(run(TESTS))

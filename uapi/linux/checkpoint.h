@@ -100,7 +100,7 @@ struct ckpt_restart_args {
 	__u32 nr_objs;		/* entries of @objs, at most CKPT_RESTART_MAX_OBJS */
 	__u32 __reserved;	/* 0 */
 	__u64 objs;		/* user pointer to struct ckpt_obj_fd[nr_objs]: memfds and
-				 * deleted files rstr made, mapped by the areas naming them;
+				 * deleted files rstr made, mapped by the areas naming them,
 				 * closed after the go */
 };
 
