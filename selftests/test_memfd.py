@@ -51,24 +51,36 @@ def after_restart(t, parent, child):
     assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, f"checks failed: {t.stderr_text()}"
 
 
+def round_trip(mode, name, uid, started, check_image, after):
+    """Runs memfd MODE in a fresh directory (as UID if not None), checkpoints and restarts
+    its tree (as uid 65534 the project's way), CHECK_IMAGE(img, info) between, then
+    AFTER(t, parent, child)."""
+    d = fresh(name)
+    args = [] if uid is None else [uid]
+    if uid is not None:
+        os.chown(d, uid, uid)
+    with ktap.Tree(mode, d, *args, binary=MEMFD) as t:
+        parent, child, info = started(t)
+        if uid is None:
+            img, _ = t.checkpoint([parent, child])
+            check_image(img, info)
+            t.restart(img)
+        else:
+            os.chown(t.stderr, uid, uid)  # the restart reopens the tree's stderr as the user
+            t.checkpoint_restart_as_nobody([parent, child], lambda img: check_image(img, info))
+        after(t, parent, child)
+
+
+def state_started(t):
+    return (*started(t), None)
+
+
 def memfds_come_back_sealed():
-    d = fresh("state")
-    with ktap.Tree("state", d, binary=MEMFD) as t:
-        parent, child = started(t)
-        img, _ = t.checkpoint([parent, child])
-        checked_image(img)
-        t.restart(img)
-        after_restart(t, parent, child)
+    round_trip("state", "state", None, state_started, lambda img, _: checked_image(img), after_restart)
 
 
 def memfds_as_nobody():
-    d = fresh("nobody")
-    os.chown(d, 65534, 65534)
-    with ktap.Tree("state", d, 65534, binary=MEMFD) as t:
-        parent, child = started(t)
-        os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
-        t.checkpoint_restart_as_nobody([parent, child], checked_image)
-        after_restart(t, parent, child)
+    round_trip("state", "nobody", 65534, state_started, lambda img, _: checked_image(img), after_restart)
 
 
 def mapped_started(t):
@@ -93,32 +105,12 @@ def checked_mapped_image(img, with_fd):
     assert all(v["shm"] in (only, with_) for v in areas), areas
 
 
-def mapped_after_restart(t, parent, child):
-    assert running(parent) and running(child), "both processes are back"
-    os.kill(parent, signal.SIGUSR2)
-    got = t.reports(["parent", "child"], "the processes to check their mappings",
-                    lambda n, r: r["checked"] == 1)
-    assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, f"checks failed: {t.stderr_text()}"
-
-
 def mapped_memfds_stay_shared():
-    d = fresh("mapped")
-    with ktap.Tree("mapped", d, binary=MEMFD) as t:
-        parent, child, with_fd = mapped_started(t)
-        img, _ = t.checkpoint([parent, child])
-        checked_mapped_image(img, with_fd)
-        t.restart(img)
-        mapped_after_restart(t, parent, child)
+    round_trip("mapped", "mapped", None, mapped_started, checked_mapped_image, after_restart)
 
 
 def mapped_memfds_as_nobody():
-    d = fresh("mapped-nobody")
-    os.chown(d, 65534, 65534)
-    with ktap.Tree("mapped", d, 65534, binary=MEMFD) as t:
-        parent, child, with_fd = mapped_started(t)
-        os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
-        t.checkpoint_restart_as_nobody([parent, child], lambda img: checked_mapped_image(img, with_fd))
-        mapped_after_restart(t, parent, child)
+    round_trip("mapped", "mapped-nobody", 65534, mapped_started, checked_mapped_image, after_restart)
 
 
 TESTS = [

@@ -87,6 +87,20 @@ static void check_content(int m, int plain)
 	CHECK(pread(plain, buf, 5, 0) == 5 && !memcmp(buf, "plain", 5), "plain content");
 }
 
+/* Forks the child, which reports "ready 1" and returns (0) once it gets SIGUSR1. */
+static pid_t fork_child(void)
+{
+	pid_t child = fork();
+
+	if (child < 0)
+		die("fork");
+	if (!child) {
+		report("child", "ready 1 checked 0");
+		wait_sig(SIGUSR1);
+	}
+	return child;
+}
+
 #define MAPPED (2 * 4096)
 
 /* Whether @len bytes at @p hold the pattern shifted by @seed. */
@@ -128,12 +142,8 @@ static void __attribute__((noreturn)) mapped(void)
 	/* Private page 0 copied on write, page 1 still the file's. */
 	memset(private, 'P', 4096);
 	memcpy(with, "before", 6);
-	child = fork();
-	if (child < 0)
-		die("fork");
+	child = fork_child();
 	if (!child) {
-		report("child", "ready 1 checked 0");
-		wait_sig(SIGUSR1);
 		/* The parent wrote pattern 5 through its own mapping of the same memfd. */
 		CHECK(differ_mem(shared, MAPPED, 5) == 0, "child: the parent's write is not seen");
 		report("child", "ready 1 checked 1 errors %d", errors);
@@ -193,12 +203,8 @@ int main(int argc, char **argv)
 	if (ftruncate(m, SIZE) || lseek(m, 777, SEEK_SET) != 777 ||
 	    fcntl(m, F_ADD_SEALS, SEALS) || write(plain, "plain", 5) != 5 || fstat(m, &before))
 		die("memfd setup");
-	child = fork();
-	if (child < 0)
-		die("fork");
+	child = fork_child();
 	if (!child) {
-		report("child", "ready 1 checked 0");
-		wait_sig(SIGUSR1);
 		check_content(m, plain);
 		/* The parent's F_SEAL_SEAL, added after the restart: one memfd for both. */
 		CHECK(fcntl(m, F_GET_SEALS) == (SEALS | F_SEAL_SEAL), "child: seals %#x",
