@@ -68,8 +68,8 @@ pub(crate) enum Place {
     Area(u64, u64),
 }
 
-impl core::fmt::Display for Place {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl kernel::fmt::Display for Place {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
         match *self {
             Place::Fd(fd) => write!(f, "fd {fd}"),
             Place::Area(s, e) => write!(f, "memory {s:#x}-{e:#x}"),

@@ -19,9 +19,9 @@ use crate::error::{refuse, CkptResult, Context};
 use crate::files::show;
 use crate::image::ImageWriter;
 use crate::memfd;
+use crate::memory::needs_write;
 use crate::objects::Objects;
 use crate::sys::file::FileRef;
-use crate::memory::needs_write;
 use crate::sys::mm::{vm, Vma};
 use crate::sys::task::current;
 use crate::uapi::image as img;
@@ -91,7 +91,10 @@ impl ObjFds {
     /// number (not yet looked at: [`Self::file`]).
     pub(crate) fn read(ptr: u64, nr: u32) -> CkptResult<ObjFds> {
         if nr > CKPT_RESTART_MAX_OBJS {
-            refuse!(EINVAL, "{nr} mapped objects, at most {CKPT_RESTART_MAX_OBJS}");
+            refuse!(
+                EINVAL,
+                "{nr} mapped objects, at most {CKPT_RESTART_MAX_OBJS}"
+            );
         }
         let table: KVVec<CkptObjFd> = crate::memory::read_array(ptr, nr)?;
         for (i, o) in table.iter().enumerate() {
@@ -118,7 +121,12 @@ impl ObjFds {
     /// must be what the area's path says (a memfd, or a deleted regular file on a mount of
     /// its own, unlinked) and open as the mapping needs it (readable; writable for a shared
     /// writable area, and then not sealed against writes).
-    pub(crate) fn file(&self, r: &img::CkptVmaRec, path: &[u8], buf: &mut [u8]) -> CkptResult<FileRef> {
+    pub(crate) fn file(
+        &self,
+        r: &img::CkptVmaRec,
+        path: &[u8],
+        buf: &mut [u8],
+    ) -> CkptResult<FileRef> {
         let (s, e, id) = (r.start, r.end, r.shm);
         let Some(o) = self.0.iter().find(|o| o.id == id) else {
             refuse!(
@@ -159,10 +167,16 @@ impl ObjFds {
             refuse!(
                 EACCES,
                 "memory {s:#x}-{e:#x}: mapped object {id}: fd {fd} is not open for {}",
-                if write { "reading and writing" } else { "reading" }
+                if write {
+                    "reading and writing"
+                } else {
+                    "reading"
+                }
             );
         }
-        if write && memfd && f.shmem_seals().unwrap_or(0) & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0
+        if write
+            && memfd
+            && f.shmem_seals().unwrap_or(0) & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0
         {
             refuse!(
                 EPERM,

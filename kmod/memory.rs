@@ -15,11 +15,11 @@ use kernel::fs::file::flags::{O_LARGEFILE, O_NOCTTY, O_NONBLOCK, O_RDONLY, O_RDW
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::uaccess::{UserPtr, UserSlice};
-use zerocopy::{FromBytes, FromZeros, IntoBytes};
+use zerocopy::{FromBytes, IntoBytes};
 
+use crate::deleted::original_path;
 use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::{ImageReader, ImageWriter};
-use crate::deleted::original_path;
 use crate::limits;
 use crate::mapped::{Mapped, ObjFds};
 use crate::objects::Objects;
@@ -231,9 +231,10 @@ pub(crate) fn checkpoint(
     // rstr reads them; each such area names its file's id.
     let mut mapped = KVec::with_capacity(vmas.len(), GFP_KERNEL_ACCOUNT)?;
     for (v, kind) in vmas.iter().zip(kinds.iter_mut()) {
-        let m = match is_file(*kind) {
-            true => crate::mapped::save(v, &mut path, objs, w),
-            false => Ok(Mapped::default()),
+        let m = if is_file(*kind) {
+            crate::mapped::save(v, &mut path, objs, w)
+        } else {
+            Ok(Mapped::default())
         };
         let m = match m {
             Ok(m) => m,
@@ -290,7 +291,10 @@ const REFUSED: u32 = u32::MAX;
 
 /// One area's `VMA` record (`obj`: the memfd or deleted file it maps, if it does);
 /// `prev_end` the end of the one before it.
-#[allow(clippy::too_many_arguments, reason = "the area's parts and the writer's state")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the area's parts and the writer's state"
+)]
 fn save_vma(
     v: &Vma,
     kind: u32,
@@ -311,9 +315,10 @@ fn save_vma(
         }
         _ => 0,
     };
-    let p = match obj.deleted {
-        true => original_path(&path[..len]),
-        false => &path[..len],
+    let p = if obj.deleted {
+        original_path(&path[..len])
+    } else {
+        &path[..len]
     };
     if obj.id == 0 && len > 0 && (p[0] != b'/' || p.ends_with(b" (deleted)")) {
         refuse!(

@@ -187,7 +187,7 @@ static void big(const char *mib)
 		pause();
 }
 
-static void mapped(const char *uid)
+static void unlinked_mapping(const char *uid)
 {
 	char path[4200], *shared, *private;
 	long i, bad;
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "big") && argc > 3)
 		big(argv[3]);
 	if (!strcmp(argv[1], "mapped"))
-		mapped(argc > 3 ? argv[3] : NULL);
+		unlinked_mapping(argc > 3 ? argv[3] : NULL);
 	fprintf(stderr, "deleted: unknown mode %s\n", argv[1]);
 	return 2;
 }

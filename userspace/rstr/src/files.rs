@@ -547,7 +547,8 @@ pub fn unpark(parked: &Parked) -> Result<()> {
 
 /// The highest descriptor number any task of the image uses.
 /// Raises rstr's `RLIMIT_NOFILE` so that its three descriptors at `top` and every parked
-/// object above them fit (at most one per `FILE` record of the image, and some spare): up to
+/// object above them fit (at most one per `FILE` record of the image and per mapped memfd
+/// or deleted file, and some spare): up to
 /// the hard limit, beyond it where rstr may (`CAP_SYS_RESOURCE`). Each process of the tree
 /// sets the image's limits again once its descriptors are in place.
 pub fn room_for(image: &Image, top: RawFd) -> Result<()> {
@@ -559,7 +560,13 @@ pub fn room_for(image: &Image, top: RawFd) -> Result<()> {
         .filter_map(|t| t.files.as_ref())
         .map(Vec::len)
         .sum::<usize>()
-        + image.flights.len();
+        + image.flights.len()
+        + image
+            .tasks
+            .iter()
+            .flatten()
+            .map(|t| t.memory.mapped.len())
+            .sum::<usize>();
     let need = u64::try_from(top).unwrap_or(0) + 3 + files as u64 + 16;
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit(RLIMIT_NOFILE)")?;
     if need <= soft {
