@@ -109,7 +109,7 @@ def checked_mapped_image(img, d):
     assert not [f for f in records(recs, "FILE") if f["kind"] == "deleted"], "a descriptor of it"
     areas = [v for v in records(recs, "VMA") if v["shm"] == dels[0]["id"]]
     assert sorted(v["kind"] for v in areas) == ["file-private", "file-shared"], areas
-    assert all(v["path"] == os.path.join(d, "mapped") for v in areas), areas
+    assert all(v["path"] == os.path.join(d, "mapdata") for v in areas), areas
 
 
 def mapped_deleted_file(uid=None):
@@ -130,7 +130,7 @@ def mapped_deleted_file(uid=None):
         os.kill(pid, signal.SIGUSR2)
         got = t.reports(["mapped"], "the process to check its mappings", lambda _, r: r["checked"] == 1)
         assert got["mapped"]["errors"] == 0, t.stderr_text()
-        assert "mapped" not in os.listdir(d), "the file was linked again"
+        assert "mapdata" not in os.listdir(d), "the file was linked again"
 
 
 def mapped_deleted_files_stay_shared():

@@ -17,7 +17,7 @@
  *                            "checked 1 errors E".
  *   deleted big DIR MIB      an unlinked file of MIB MiB of data (no hole); on SIGUSR2
  *                            checks all of it: "checked 1 errors E".
- *   deleted mapped DIR [UID] DIR/mapped (2 pages of the pattern, mode 0600) mapped
+ *   deleted mapped DIR [UID] DIR/mapdata (2 pages of the pattern, mode 0600) mapped
  *                            MAP_SHARED and MAP_PRIVATE, page 0 of the private mapping
  *                            written apart, then unlinked and its descriptor closed: only
  *                            the mappings hold it. On SIGUSR2 checks both, then writes
@@ -196,10 +196,10 @@ static void unlinked_mapping(const char *uid)
 	if (uid)
 		drop_to(uid);
 	block_usr_signals();
-	snprintf(path, sizeof(path), "%s/mapped", dir);
+	snprintf(path, sizeof(path), "%s/mapdata", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
-		die("create mapped");
+		die("create mapdata");
 	fill(fd, 0, 8192);
 	shared = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	private = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -207,7 +207,7 @@ static void unlinked_mapping(const char *uid)
 		die("mmap");
 	memset(private, 'p', 4096);
 	if (unlink(path) || close(fd))
-		die("unlink mapped");
+		die("unlink mapdata");
 	report("mapped", "ready 1 checked 0");
 	wait_sig(SIGUSR2);
 	for (i = bad = 0; i < 8192; i++)
