@@ -1447,6 +1447,30 @@ mod tests {
     }
 
     #[test]
+    fn file_areas_may_name_a_mapped_object_others_may_not() {
+        let mut r = img::CkptVmaRec::new_zeroed();
+        (r.start, r.end, r.kind, r.path_len) = (0x10000, 0x12000, vma_kind::FILE_SHARED, 9);
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+        // A memfd or deleted file by its id, with no size of its own.
+        r.shm = 7;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+        r.kind = vma_kind::FILE_PRIVATE;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+        r.shm_size = 0x2000;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_err());
+        // Private anonymous memory names no object.
+        (r.kind, r.path_len, r.shm_size) = (vma_kind::ANON_PRIVATE, 0, 0);
+        assert!(check_vma(&r, 0, TASK_SIZE).is_err());
+        r.shm = 0;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+        // Shared anonymous memory names its object, which holds it.
+        r.kind = vma_kind::ANON_SHARED;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_err());
+        (r.shm, r.shm_size) = (3, 0x2000);
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+    }
+
+    #[test]
     fn locking_is_saved_but_on_fault() {
         assert_eq!(lock_flags(0).ok(), Some(0));
         assert_eq!(lock_flags(vm::LOCKED).ok(), Some(img::CKPT_MM_LOCK_FUTURE));
