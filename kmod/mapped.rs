@@ -110,10 +110,12 @@ impl ObjFds {
         Ok(ObjFds(table))
     }
 
-    /// Closes every descriptor of the table (after the go, with `close_fds`).
+    /// Closes every descriptor of the table (after the go, with `close_fds`), keeping the
+    /// POSIX locks the caller holds on their files through its own descriptors: `rstr`
+    /// took them before the call, and a `close` would drop them.
     pub(crate) fn close_all(&self) {
         for o in self.0.iter() {
-            let _ = current::close_fd(o.fd);
+            current::put_fd_keeping_locks(o.fd);
         }
     }
 

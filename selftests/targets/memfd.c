@@ -23,7 +23,8 @@
  *                          private mapping's unwritten page 1 and the child (after
  *                          SIGUSR1) must see, while private page 0 keeps its own; a write
  *                          through with-fd's mapping is read with pread, and a pwrite
- *                          seen through the mapping. "checked 1 errors E" for each.
+ *                          seen through the mapping; the child sees the parent's POSIX lock
+ *                          on with-fd's bytes 0-9, taken before. "checked 1 errors E".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -124,6 +125,7 @@ static void fill_mem(char *p, long len, int seed)
 /* memfd mapped: memfds reached through their mappings, one with no descriptor left. */
 static void __attribute__((noreturn)) mapped(void)
 {
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 10 };
 	char *shared, *private, *with, buf[8];
 	int m, w;
 	pid_t child;
@@ -142,10 +144,16 @@ static void __attribute__((noreturn)) mapped(void)
 	/* Private page 0 copied on write, page 1 still the file's. */
 	memset(private, 'P', 4096);
 	memcpy(with, "before", 6);
+	if (fcntl(w, F_SETLK, &lock))
+		die("F_SETLK");
 	child = fork_child();
 	if (!child) {
 		/* The parent wrote pattern 5 through its own mapping of the same memfd. */
 		CHECK(differ_mem(shared, MAPPED, 5) == 0, "child: the parent's write is not seen");
+		/* The parent's lock survived the closing of the restart's own descriptors. */
+		CHECK(fcntl(w, F_GETLK, &lock) == 0 && lock.l_type == F_WRLCK &&
+		      lock.l_pid == getppid(), "child: the parent's lock on with-fd is gone (%d %d)",
+		      lock.l_type, lock.l_pid);
 		report("child", "ready 1 checked 1 errors %d", errors);
 		for (;;)
 			pause();
