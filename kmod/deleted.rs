@@ -49,8 +49,8 @@ impl Budget {
         if total > self.limit {
             refuse!(
                 EFBIG,
-                "fd {}: {} {}: its data takes the deleted files of the image to more than {} bytes, the limit for deleted files and memfds (raise it with ckpt --deleted-max SIZE)",
-                f.fd,
+                "{}: {} {}: its data takes the deleted files of the image to more than {} bytes, the limit for deleted files and memfds (raise it with ckpt --deleted-max SIZE)",
+                f.at,
                 f.what,
                 show(f.path),
                 self.limit
@@ -61,9 +61,25 @@ impl Budget {
     }
 }
 
+/// Where a file whose data is saved was met: at a descriptor, or mapped by a memory area.
+#[derive(Clone, Copy)]
+pub(crate) enum Place {
+    Fd(u32),
+    Area(u64, u64),
+}
+
+impl kernel::fmt::Display for Place {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        match *self {
+            Place::Fd(fd) => write!(f, "fd {fd}"),
+            Place::Area(s, e) => write!(f, "memory {s:#x}-{e:#x}"),
+        }
+    }
+}
+
 /// A file whose data is saved, as refusals name it.
 pub(crate) struct Named<'a> {
-    pub(crate) fd: u32,
+    pub(crate) at: Place,
     /// "deleted file", "memfd".
     pub(crate) what: &'static str,
     pub(crate) path: &'a [u8],
@@ -92,7 +108,7 @@ pub(crate) fn save_data(
     budget: &mut Budget,
     f: &Named<'_>,
 ) -> CkptResult {
-    let fd = f.fd;
+    let fd = f.at;
     let chunk = img::CKPT_FILE_DATA_CHUNK as usize;
     let mut buf = KVVec::from_elem(0u8, chunk, GFP_KERNEL_ACCOUNT)?;
     let mut at = 0i64;
@@ -101,11 +117,11 @@ pub(crate) fn save_data(
         let data = match file.seek_data(at, false) {
             Ok(d) => d,
             Err(e) if e == ENXIO => break,
-            Err(e) => return Err(e).context(fmt!("fd {fd}: SEEK_DATA at {at}")),
+            Err(e) => return Err(e).context(fmt!("{fd}: SEEK_DATA at {at}")),
         };
         let hole = file
             .seek_data(data, true)
-            .context(fmt!("fd {fd}: SEEK_HOLE at {data}"))?
+            .context(fmt!("{fd}: SEEK_HOLE at {data}"))?
             .min(size);
         if data >= size || hole <= data {
             break;
@@ -117,12 +133,12 @@ pub(crate) fn save_data(
             // A large file (up to `ckpt --deleted-max`) is read here: the caller may be
             // killed meanwhile.
             if current::fatal_signal_pending() {
-                refuse!(EINTR, "fd {fd}: killed while its data was saved");
+                refuse!(EINTR, "{fd}: killed while its data was saved");
             }
             let n = ((hole - off) as usize).min(chunk);
             input
                 .read_exact(&mut buf[..n])
-                .context(fmt!("fd {fd}: reading {n} bytes at {off}"))?;
+                .context(fmt!("{fd}: reading {n} bytes at {off}"))?;
             let r = img::CkptFileDataRec {
                 id,
                 len: n as u32,
@@ -147,13 +163,30 @@ pub(crate) fn checkpoint(
 ) -> CkptResult {
     let fd = o.fd;
     let p = original_path(path);
-    reopenable(fmt!("fd {fd}: deleted file"), p)?;
     let file = task.file(fd).context(fmt!("fd {fd}"))?;
+    let id = save(&file, Place::Fd(fd), objs, w, p)?;
+    o.rec.kind = file_kind::DELETED;
+    o.rec.pipe = id;
+    o.rec.path_len = p.len() as u32;
+    w.record(rec::FILE, &[o.rec.as_bytes(), p])
+}
+
+/// The `DELETED` and `FILE_DATA` records of the deleted file `file`, whose path was `p`,
+/// met at `at` (a descriptor or a memory area that maps it), the first time its inode is
+/// met; returns its id.
+pub(crate) fn save(
+    file: &FileRef,
+    at: Place,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+    p: &[u8],
+) -> CkptResult<u32> {
+    reopenable(fmt!("{at}: deleted file"), p)?;
     let inode = file.inode();
     if inode.nlink != 0 {
         refuse!(
             EOPNOTSUPP,
-            "fd {fd}: {} was removed but its file has {} other links: a copy would be another file; not supported yet",
+            "{at}: {} was removed but its file has {} other links: a copy would be another file; not supported yet",
             show(p),
             inode.nlink
         );
@@ -163,16 +196,12 @@ pub(crate) fn checkpoint(
         if !file.readable() {
             refuse!(
                 EOPNOTSUPP,
-                "fd {fd}: deleted file {} is open for writing only: its content cannot be read; not supported yet",
+                "{at}: deleted file {} is open for writing only: its content cannot be read; not supported yet",
                 show(p)
             );
         }
         if inode.size < 0 {
-            refuse!(
-                EINVAL,
-                "fd {fd}: deleted file {} has a negative size",
-                show(p)
-            );
+            refuse!(EINVAL, "{at}: deleted file {} has a negative size", show(p));
         }
         let r = img::CkptDeletedRec {
             id,
@@ -183,16 +212,13 @@ pub(crate) fn checkpoint(
         };
         w.record(rec::DELETED, &[r.as_bytes()])?;
         let named = Named {
-            fd,
+            at,
             what: "deleted file",
             path: p,
         };
-        save_data(&file, id, inode.size, w, &mut objs.deleted, &named)?;
+        save_data(file, id, inode.size, w, &mut objs.deleted, &named)?;
     }
-    o.rec.kind = file_kind::DELETED;
-    o.rec.pipe = id;
-    o.rec.path_len = p.len() as u32;
-    w.record(rec::FILE, &[o.rec.as_bytes(), p])
+    Ok(id)
 }
 
 #[kunit_tests(ckpt_deleted)]

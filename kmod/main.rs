@@ -30,6 +30,7 @@ mod inotify;
 mod limits;
 mod locks;
 mod log;
+mod mapped;
 mod memfd;
 mod memory;
 mod ns;

@@ -10,18 +10,19 @@
 use kernel::prelude::*;
 use zerocopy::IntoBytes;
 
-use crate::deleted::{original_path, save_data, Named};
+use crate::deleted::{original_path, save_data, Named, Place};
 use crate::error::{refuse, CkptResult, Context};
 use crate::files::show;
 use crate::image::ImageWriter;
 use crate::objects::Objects;
+use crate::sys::file::FileRef;
 use crate::sys::task::{OpenFd, TaskRef};
 use crate::uapi::image::{self as img, file_kind, rec};
 
 use kernel::bindings::{HUGETLBFS_MAGIC, S_IFMT, S_IFREG};
 
 /// What `d_path` shows of a memfd: `/memfd:NAME (deleted)`.
-const PREFIX: &[u8] = b"/memfd:";
+pub(crate) const PREFIX: &[u8] = b"/memfd:";
 
 /// Whether the descriptor is a memfd (a regular file of a kernel-internal mount, by the
 /// name memfds have).
@@ -45,18 +46,35 @@ pub(crate) fn checkpoint(
     path: &[u8],
 ) -> CkptResult {
     let fd = o.fd;
-    if o.facts.fs_magic == u64::from(HUGETLBFS_MAGIC) {
+    let file = task.file(fd).context(fmt!("fd {fd}"))?;
+    let id = save(&file, o.facts.fs_magic, Place::Fd(fd), objs, w, path)?;
+    o.rec.kind = file_kind::MEMFD;
+    o.rec.pipe = id;
+    w.record(rec::FILE, &[o.rec.as_bytes(), path])
+}
+
+/// The `MEMFD` and `FILE_DATA` records of the memfd `file` (of filesystem `fs_magic`,
+/// whose path is `path`), met at `at` (a descriptor or a memory area that maps it), the
+/// first time its inode is met; returns its id.
+pub(crate) fn save(
+    file: &FileRef,
+    fs_magic: u64,
+    at: Place,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+    path: &[u8],
+) -> CkptResult<u32> {
+    if fs_magic == u64::from(HUGETLBFS_MAGIC) {
         refuse!(
             EOPNOTSUPP,
-            "fd {fd}: hugetlb memfd {} (MFD_HUGETLB): not supported yet",
+            "{at}: hugetlb memfd {} (MFD_HUGETLB): not supported yet",
             show(path)
         );
     }
-    let file = task.file(fd).context(fmt!("fd {fd}"))?;
     let Ok(seals) = file.shmem_seals() else {
         refuse!(
             EOPNOTSUPP,
-            "fd {fd}: {}: a file of a kernel-internal mount that is not a memfd; not supported yet",
+            "{at}: {}: a file of a kernel-internal mount that is not a memfd; not supported yet",
             show(path)
         );
     };
@@ -64,7 +82,7 @@ pub(crate) fn checkpoint(
     if name.len() > img::CKPT_MEMFD_NAME_MAX as usize || core::str::from_utf8(name).is_err() {
         refuse!(
             EOPNOTSUPP,
-            "fd {fd}: memfd {}: its name is not UTF-8 or longer than {}; not supported yet",
+            "{at}: memfd {}: its name is not UTF-8 or longer than {}; not supported yet",
             show(path),
             img::CKPT_MEMFD_NAME_MAX
         );
@@ -75,12 +93,12 @@ pub(crate) fn checkpoint(
         if !file.readable() {
             refuse!(
                 EOPNOTSUPP,
-                "fd {fd}: memfd {} is open for writing only: its content cannot be read; not supported yet",
+                "{at}: memfd {} is open for writing only: its content cannot be read; not supported yet",
                 show(path)
             );
         }
         if inode.size < 0 {
-            refuse!(EINVAL, "fd {fd}: memfd {} has a negative size", show(path));
+            refuse!(EINVAL, "{at}: memfd {} has a negative size", show(path));
         }
         let r = img::CkptMemfdRec {
             id,
@@ -91,15 +109,13 @@ pub(crate) fn checkpoint(
         };
         w.record(rec::MEMFD, &[r.as_bytes(), name])?;
         let named = Named {
-            fd,
+            at,
             what: "memfd",
             path,
         };
-        save_data(&file, id, inode.size, w, &mut objs.deleted, &named)?;
+        save_data(file, id, inode.size, w, &mut objs.deleted, &named)?;
     }
-    o.rec.kind = file_kind::MEMFD;
-    o.rec.pipe = id;
-    w.record(rec::FILE, &[o.rec.as_bytes(), path])
+    Ok(id)
 }
 
 #[kunit_tests(ckpt_memfd)]

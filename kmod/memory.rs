@@ -15,11 +15,13 @@ use kernel::fs::file::flags::{O_LARGEFILE, O_NOCTTY, O_NONBLOCK, O_RDONLY, O_RDW
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::uaccess::{UserPtr, UserSlice};
-use zerocopy::{FromZeros, IntoBytes};
+use zerocopy::{FromBytes, IntoBytes};
 
+use crate::deleted::original_path;
 use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::{ImageReader, ImageWriter};
 use crate::limits;
+use crate::mapped::{Mapped, ObjFds};
 use crate::objects::Objects;
 use crate::sys::{
     self,
@@ -226,15 +228,34 @@ pub(crate) fn checkpoint(
     let r = refusal(check_mm(&m, task_size, sys::mm::AUXV_WORDS, data_limit))
         .context(fmt!("restart would refuse this memory"));
     w.go_on(r)?;
+    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?;
+    // The memfds and deleted files the areas map: saved (once) before the MM record, where
+    // rstr reads them; each such area names its file's id.
+    let mut mapped = KVec::with_capacity(vmas.len(), GFP_KERNEL_ACCOUNT)?;
+    for (v, kind) in vmas.iter().zip(kinds.iter_mut()) {
+        let m = if is_file(*kind) {
+            crate::mapped::save(v, &mut path, objs, w)
+        } else {
+            Ok(Mapped::default())
+        };
+        let m = match m {
+            Ok(m) => m,
+            Err(e) => {
+                w.go_on(Err(e))?;
+                *kind = REFUSED;
+                Mapped::default()
+            }
+        };
+        mapped.push(m, GFP_KERNEL_ACCOUNT)?;
+    }
     w.fixed(rec::MM, &m)?;
 
-    let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?;
     let mut prev_end = 0;
-    for (v, &kind) in vmas.iter().zip(kinds.iter()) {
+    for ((v, &kind), &obj) in vmas.iter().zip(kinds.iter()).zip(mapped.iter()) {
         if kind == REFUSED {
             continue;
         }
-        let saved = save_vma(v, kind, &mut path, &mut prev_end, task_size, objs, w);
+        let saved = save_vma(v, kind, obj, &mut path, &mut prev_end, task_size, objs, w);
         w.go_on(saved)?;
     }
 
@@ -270,10 +291,16 @@ pub(crate) fn checkpoint(
 /// The kind of an area a dry run refused (not a `vma_kind`).
 const REFUSED: u32 = u32::MAX;
 
-/// One area's `VMA` record; `prev_end` the end of the one before it.
+/// One area's `VMA` record (`obj`: the memfd or deleted file it maps, if it does);
+/// `prev_end` the end of the one before it.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the area's parts and the writer's state"
+)]
 fn save_vma(
     v: &Vma,
     kind: u32,
+    obj: Mapped,
     path: &mut [u8],
     prev_end: &mut u64,
     task_size: u64,
@@ -290,8 +317,12 @@ fn save_vma(
         }
         _ => 0,
     };
-    let p = &path[..len];
-    if len > 0 && (p[0] != b'/' || p.ends_with(b" (deleted)")) {
+    let p = if obj.deleted {
+        original_path(&path[..len])
+    } else {
+        &path[..len]
+    };
+    if obj.id == 0 && len > 0 && (p[0] != b'/' || p.ends_with(b" (deleted)")) {
         refuse!(
             EOPNOTSUPP,
             "memory {:#x}-{:#x}: mapped file {} cannot be reopened by path; not supported yet",
@@ -304,8 +335,8 @@ fn save_vma(
     let r = img::CkptVmaRec {
         prot: prot(v.rec.vm_flags),
         kind,
-        path_len: len as u32,
-        shm: if shared { objs.id(v.shm_id)? } else { 0 },
+        path_len: p.len() as u32,
+        shm: if shared { objs.id(v.shm_id)? } else { obj.id },
         shm_size: if shared { v.rec.shm_size } else { 0 },
         ..v.rec
     };
@@ -657,13 +688,20 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
     if is_file(v.kind) && v.pgoff.checked_mul(PAGE_SIZE).is_none() {
         refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: file offset overflows");
     }
+    // A file area names a memfd or deleted file (`shm`), or none; only shared anonymous
+    // memory has a size.
     let shared = v.kind == vma_kind::ANON_SHARED;
     let in_object = v
         .pgoff
         .checked_mul(PAGE_SIZE)
         .and_then(|o| o.checked_add(e - s))
         .is_some_and(|end| end <= v.shm_size && v.shm_size <= task_size);
-    if shared != (v.shm != 0) || (shared && (!in_object || v.shm_size % PAGE_SIZE != 0)) {
+    let names_ok = if shared {
+        v.shm != 0 && in_object && v.shm_size % PAGE_SIZE == 0
+    } else {
+        v.shm_size == 0 && (v.shm == 0 || is_file(v.kind))
+    };
+    if !names_ok {
         refuse!(
             EINVAL,
             "VMA record {s:#x}-{e:#x}: shared memory object {} of {} bytes does not fit it",
@@ -682,6 +720,7 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
 pub(crate) fn plan(
     rd: &mut ImageReader,
     shm: &mut dyn FnMut(u32, u64) -> CkptResult<FileRef>,
+    objects: &ObjFds,
     may_set_exe: bool,
 ) -> CkptResult<Plan> {
     let task_size = sys::mm::current::task_size();
@@ -702,6 +741,7 @@ pub(crate) fn plan(
     }
     let mut vmas = KVec::with_capacity(mm.nr_vmas as usize, GFP_KERNEL_ACCOUNT)?;
     let mut path = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?;
+    let mut scratch = KVec::from_elem(0u8, img::CKPT_PATH_MAX as usize + 1, GFP_KERNEL_ACCOUNT)?;
     let mut opened = Opened::new()?;
     let mut prev_end = 0;
     for _ in 0..mm.nr_vmas {
@@ -720,7 +760,11 @@ pub(crate) fn plan(
         let n = r.path_len as usize;
         rd.bytes(&mut path[..n])?;
         rd.end(&h)?;
-        let file = if is_file(r.kind) {
+        let file = if is_file(r.kind) && r.shm != 0 {
+            let f = objects.file(&r, &path[..n], &mut scratch)?;
+            check_exec(&r, &f, &path[..n])?;
+            Some(f)
+        } else if is_file(r.kind) {
             Some(opened.open(&r, &mut path[..n + 1])?)
         } else if r.kind == vma_kind::ANON_SHARED {
             Some(shm(r.shm, r.shm_size).context(fmt!(
@@ -759,18 +803,24 @@ pub(crate) fn read_kept(ptr: u64, nr: u32) -> CkptResult<KVVec<CkptArea>> {
     if nr > CKPT_RESTART_MAX_KEPT {
         refuse!(EINVAL, "{nr} kept areas, at most {CKPT_RESTART_MAX_KEPT}");
     }
-    let mut kept = KVVec::with_capacity(nr as usize, GFP_KERNEL_ACCOUNT)?;
+    read_array(ptr, nr)
+}
+
+/// Reads an array of `nr` structs of the restart's arguments at user address `ptr`
+/// (its bound checked by the caller).
+pub(crate) fn read_array<T: FromBytes + IntoBytes>(ptr: u64, nr: u32) -> CkptResult<KVVec<T>> {
+    let mut all = KVVec::with_capacity(nr as usize, GFP_KERNEL_ACCOUNT)?;
     let mut rd = UserSlice::new(
         UserPtr::from_addr(ptr as usize),
-        nr as usize * size_of::<CkptArea>(),
+        nr as usize * size_of::<T>(),
     )
     .reader();
     for _ in 0..nr {
-        let mut a = CkptArea::new_zeroed();
+        let mut a = T::new_zeroed();
         rd.read_slice(a.as_mut_bytes())?;
-        kept.push(a, GFP_KERNEL_ACCOUNT)?;
+        all.push(a, GFP_KERNEL_ACCOUNT)?;
     }
-    Ok(kept)
+    Ok(all)
 }
 
 /// Whether an area of kind `kind` with `vm_flags` may be kept as the caller mapped it: the
@@ -944,7 +994,7 @@ impl Opened {
 
 /// Whether area `r` writes through to its file, or may be made to (`mprotect`: its file
 /// was open for writing, `VM_MAYWRITE`): it needs the file open for writing.
-fn needs_write(r: &img::CkptVmaRec) -> bool {
+pub(crate) fn needs_write(r: &img::CkptVmaRec) -> bool {
     r.kind == vma_kind::FILE_SHARED && (r.prot & PROT_WRITE != 0 || r.vm_flags & vm::MAYWRITE != 0)
 }
 
@@ -1397,6 +1447,30 @@ mod tests {
         let mut m = good_mm();
         m.nr_vmas = sys::mm::MAX_MAP_COUNT + 1;
         assert!(!check(&m));
+    }
+
+    #[test]
+    fn file_areas_may_name_a_mapped_object_others_may_not() {
+        let mut r = img::CkptVmaRec::new_zeroed();
+        (r.start, r.end, r.kind, r.path_len) = (0x10000, 0x12000, vma_kind::FILE_SHARED, 9);
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+        // A memfd or deleted file by its id, with no size of its own.
+        r.shm = 7;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+        r.kind = vma_kind::FILE_PRIVATE;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+        r.shm_size = 0x2000;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_err());
+        // Private anonymous memory names no object.
+        (r.kind, r.path_len, r.shm_size) = (vma_kind::ANON_PRIVATE, 0, 0);
+        assert!(check_vma(&r, 0, TASK_SIZE).is_err());
+        r.shm = 0;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
+        // Shared anonymous memory names its object, which holds it.
+        r.kind = vma_kind::ANON_SHARED;
+        assert!(check_vma(&r, 0, TASK_SIZE).is_err());
+        (r.shm, r.shm_size) = (3, 0x2000);
+        assert!(check_vma(&r, 0, TASK_SIZE).is_ok());
     }
 
     #[test]

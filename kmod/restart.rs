@@ -23,6 +23,7 @@ use kernel::prelude::*;
 use crate::error::{refuse, CkptError, CkptResult, Context};
 use crate::image::ImageReader;
 use crate::log::{Log, Report};
+use crate::mapped::ObjFds;
 use crate::memory::{self, Filled};
 use crate::session::Session;
 use crate::sys::file::{FileRef, Input};
@@ -51,6 +52,11 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
             args.close_fds.len()
         );
     }
+    if args.__reserved != 0 {
+        refuse!(EINVAL, "reserved field {:#x} is not 0", args.__reserved);
+    }
+    // Read now: the caller's memory, where the table is, is replaced before it is closed.
+    let objs = ObjFds::read(args.objs, args.nr_objs)?;
     let Ok(pos) = i64::try_from(args.pos) else {
         refuse!(EINVAL, "image offset {:#x} out of range", args.pos);
     };
@@ -67,7 +73,7 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
     session.join()?;
 
     // Phase 1: check, change nothing. A refusal fails the session: it can never go.
-    let plan = check(session, &mut rd, args).inspect_err(|e| {
+    let plan = check(session, &mut rd, args, &objs).inspect_err(|e| {
         session.fail();
         log.failure(fmt!("pid {pid}: restart refused"), e);
     })?;
@@ -90,6 +96,7 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
             for &fd in &args.close_fds[..args.nr_close as usize] {
                 let _ = current::close_fd(fd);
             }
+            objs.close_all();
         })?;
         if args.flags & CKPT_RESTART_STOPPED != 0 {
             current::stop_self();
@@ -119,6 +126,7 @@ fn check(
     session: &Session,
     rd: &mut ImageReader,
     args: &CkptRestartArgs,
+    objs: &ObjFds,
 ) -> CkptResult<Option<(memory::Plan, KVec<crate::sys::mm::Vma>)>> {
     if args.flags & CKPT_RESTART_SHARED_MM != 0 {
         return Ok(None);
@@ -126,7 +134,8 @@ fn check(
     session.check_sharers(args.mm_sharers)?;
     let may_set_exe = session.may_set_exe();
     let kept = memory::read_kept(args.kept, args.nr_kept)?;
-    let mut plan = memory::plan(rd, &mut |id, size| session.shm(id, size), may_set_exe)?;
+    let shm = &mut |id, size| session.shm(id, size);
+    let mut plan = memory::plan(rd, shm, objs, may_set_exe)?;
     memory::mark_kept(&mut plan, kept)?;
     let mine = memory::check_specials(&plan)?;
     Ok(Some((plan, mine)))

@@ -6,7 +6,9 @@ again with O_TMPFILE in its directory and reopens every description; checked by 
 program itself after the restart (selftests/targets/deleted.c): content, a hole kept
 (st_blocks small), mode, owner, link count 0, offsets and flags, a description shared
 by fork. The limit on deleted files' data refuses with its option's name, and the option
-raises it.
+raises it. A deleted file only mapped (its descriptor closed), shared and private: saved
+once, its areas naming it, made again in its directory; the shared area writes through to
+the file the private one maps, whose own page stays its own (also as uid 65534).
 """
 import os
 import signal
@@ -99,8 +101,50 @@ def the_limit_refuses_and_the_option_raises_it():
         assert got["errors"] == 0, t.stderr_text()
 
 
+def checked_mapped_image(img, d):
+    """One DELETED record, no FILE of it; both areas name it with the path it had."""
+    recs = show_json(img)
+    dels = records(recs, "DELETED")
+    assert len(dels) == 1 and dels[0]["size"] == 8192, dels
+    assert not [f for f in records(recs, "FILE") if f["kind"] == "deleted"], "a descriptor of it"
+    areas = [v for v in records(recs, "VMA") if v["shm"] == dels[0]["id"]]
+    assert sorted(v["kind"] for v in areas) == ["file-private", "file-shared"], areas
+    assert all(v["path"] == os.path.join(d, "mapdata") for v in areas), areas
+
+
+def mapped_deleted_file(uid=None):
+    d = fresh("mapped" if uid is None else "mapped-nobody")
+    args = [] if uid is None else [uid]
+    if uid is not None:
+        os.chown(d, uid, uid)
+    with ktap.Tree("mapped", d, *args, binary=DELETED) as t:
+        pid = t.reports(["mapped"], "the process to map its file")["mapped"]["pid"]
+        if uid is None:
+            img, _ = t.checkpoint([pid])
+            checked_mapped_image(img, d)
+            t.restart(img)
+        else:
+            os.chown(t.stderr, uid, uid)
+            t.checkpoint_restart_as_nobody([pid], lambda img: checked_mapped_image(img, d))
+        assert running(pid), "the process is back"
+        os.kill(pid, signal.SIGUSR2)
+        got = t.reports(["mapped"], "the process to check its mappings", lambda _, r: r["checked"] == 1)
+        assert got["mapped"]["errors"] == 0, t.stderr_text()
+        assert "mapdata" not in os.listdir(d), "the file was linked again"
+
+
+def mapped_deleted_files_stay_shared():
+    mapped_deleted_file()
+
+
+def mapped_deleted_files_as_nobody():
+    mapped_deleted_file(65534)
+
+
 TESTS = [
     deleted_files_come_back,
+    mapped_deleted_files_stay_shared,
+    mapped_deleted_files_as_nobody,
     deleted_files_as_nobody,
     the_limit_refuses_and_the_option_raises_it,
 ]

@@ -145,6 +145,16 @@ def ioctl_cases_as_an_ordinary_user():
     assert "VMA records, found MEMFD" in hostile["memfd-record-among-the-areas"], hostile
     assert "expected the REGS record, found FILE_DATA" in \
         hostile["file-data-record-for-the-registers"], hostile
+    # Areas naming a memfd or deleted file: the restart's table of mapped objects must have
+    # it, at an open descriptor, of the kind the area's path says; the table is bounded.
+    for name, errno, text in (
+            ("mapped-object-not-in-the-table", 22, "table of mapped objects does not have"),
+            ("mapped-object-at-a-closed-fd", 9, "fd 1000 is not open"),
+            ("mapped-memfd-is-a-directory", 22, "is not a memfd"),
+            ("mapped-deleted-file-is-a-memfd", 22, "is not an unlinked regular file"),
+            ("too-many-mapped-objects", 22, "mapped objects, at most")):
+        assert hostile[name].startswith(f"Refused {{ errno: {errno},") and text in hostile[name], \
+            (name, hostile[name])
     # The device is root's again.
     assert os.stat("/dev/checkpoint").st_uid == dev.st_uid
 

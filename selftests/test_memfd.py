@@ -5,7 +5,11 @@ in FILE_DATA records without the holes), made again by rstr (memfd_create, data,
 then the seals) and checked by the program itself after the restart
 (selftests/targets/memfd.c): name, content, hole, seals, writes and resizes still
 refused, a memfd made without MFD_ALLOW_SEALING still not sealable, offset, one memfd
-shared with a child.
+shared with a child. memfds reached through their mappings only (the descriptor closed):
+each area names the memfd's id (the VMA's shm) and the memfd is saved once; after the
+restart the shared areas share the file again (a write through one is seen through
+another of the same memfd, by a child, by pread), a private area keeps its own written
+page. Also as uid 65534.
 """
 import os
 import signal
@@ -47,29 +51,73 @@ def after_restart(t, parent, child):
     assert got["parent"]["errors"] == 0 and got["child"]["errors"] == 0, f"checks failed: {t.stderr_text()}"
 
 
+def round_trip(mode, name, uid, started, check_image, after):
+    """Runs memfd MODE in a fresh directory (as UID if not None), checkpoints and restarts
+    its tree (as uid 65534 the project's way), CHECK_IMAGE(img, info) between, then
+    AFTER(t, parent, child)."""
+    d = fresh(name)
+    args = [] if uid is None else [uid]
+    if uid is not None:
+        os.chown(d, uid, uid)
+    with ktap.Tree(mode, d, *args, binary=MEMFD) as t:
+        parent, child, info = started(t)
+        if uid is None:
+            img, _ = t.checkpoint([parent, child])
+            check_image(img, info)
+            t.restart(img)
+        else:
+            os.chown(t.stderr, uid, uid)  # the restart reopens the tree's stderr as the user
+            t.checkpoint_restart_as_nobody([parent, child], lambda img: check_image(img, info))
+        after(t, parent, child)
+
+
+def state_started(t):
+    return (*started(t), None)
+
+
 def memfds_come_back_sealed():
-    d = fresh("state")
-    with ktap.Tree("state", d, binary=MEMFD) as t:
-        parent, child = started(t)
-        img, _ = t.checkpoint([parent, child])
-        checked_image(img)
-        t.restart(img)
-        after_restart(t, parent, child)
+    round_trip("state", "state", None, state_started, lambda img, _: checked_image(img), after_restart)
 
 
 def memfds_as_nobody():
-    d = fresh("nobody")
-    os.chown(d, 65534, 65534)
-    with ktap.Tree("state", d, 65534, binary=MEMFD) as t:
-        parent, child = started(t)
-        os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
-        t.checkpoint_restart_as_nobody([parent, child], checked_image)
-        after_restart(t, parent, child)
+    round_trip("state", "nobody", 65534, state_started, lambda img, _: checked_image(img), after_restart)
+
+
+def mapped_started(t):
+    r = t.reports(["parent", "child"], "the processes to map their memfds")
+    t.watch([r["child"]["pid"]])
+    return r["parent"]["pid"], r["child"]["pid"], r["parent"]["with"]
+
+
+def checked_mapped_image(img, with_fd):
+    """One MEMFD per memfd; shared-only has no FILE, its areas (shared, private, the
+    child's) name it; with-fd has its FILE and its area names the same id."""
+    recs = show_json(img)
+    memfds = {m["name"]: m for m in records(recs, "MEMFD")}
+    assert sorted(memfds) == ["shared-only", "with-fd"], memfds
+    only, with_ = memfds["shared-only"]["id"], memfds["with-fd"]["id"]
+    files = [f for f in records(recs, "FILE") if f["kind"] == "memfd"]
+    assert {f["pipe"] for f in files} == {with_} and {f["fd"] for f in files} == {with_fd}, files
+    areas = [v for v in records(recs, "VMA") if v["path"].startswith("/memfd:")]
+    kinds = sorted((v["shm"] == only, v["kind"]) for v in areas)
+    assert kinds == [(False, "file-shared"), (False, "file-shared"), (True, "file-private"),
+                     (True, "file-private"), (True, "file-shared"), (True, "file-shared")], areas
+    assert all(v["shm"] in (only, with_) for v in areas), areas
+
+
+def mapped_memfds_stay_shared():
+    round_trip("mapped", "mapped", None, mapped_started, checked_mapped_image, after_restart)
+
+
+def mapped_memfds_as_nobody():
+    round_trip("mapped", "mapped-nobody", 65534, mapped_started, checked_mapped_image, after_restart)
 
 
 TESTS = [
     memfds_come_back_sealed,
     memfds_as_nobody,
+    mapped_memfds_stay_shared,
+    mapped_memfds_as_nobody,
 ]
 if __name__ == "__main__":
     sys.exit(run(TESTS))

@@ -18,10 +18,10 @@ use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 pub mod image;
 
 /// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
-pub const CKPT_ABI_VERSION: u32 = 5;
+pub const CKPT_ABI_VERSION: u32 = 6;
 
 /// Version of the image format the module writes and reads.
-pub const CKPT_IMAGE_VERSION: u32 = 8;
+pub const CKPT_IMAGE_VERSION: u32 = 9;
 
 /// The ioctl "type" byte of `/dev/checkpoint`.
 pub const CKPT_IOC_MAGIC: u32 = 0xCB;
@@ -195,7 +195,29 @@ pub struct CkptRestartArgs {
     pub log_fd: i32,
     /// As [`CkptCheckpointArgs::log_level`].
     pub log_level: u32,
+    /// Entries of `objs` (at most [`CKPT_RESTART_MAX_OBJS`]).
+    pub nr_objs: u32,
+    /// Must be 0.
+    pub __reserved: u32,
+    /// User pointer to `nr_objs` [`CkptObjFd`]s: the file objects of the image (memfds,
+    /// deleted files) that `rstr` made again, each at one of the caller's descriptors. A
+    /// `VMA` record that names an object (`shm` of a file area) maps the file open at its
+    /// descriptor; the module takes it with `fget` and closes every descriptor of the
+    /// table after the go, as `close_fds`. Also given with [`CKPT_RESTART_SHARED_MM`]
+    /// (only closed then).
+    pub objs: u64,
 }
+
+/// One entry of [`CkptRestartArgs::objs`]: the image's object `id` is open at `fd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptObjFd {
+    pub id: u32,
+    pub fd: i32,
+}
+
+/// The most entries of [`CkptRestartArgs::objs`].
+pub const CKPT_RESTART_MAX_OBJS: u32 = 4096;
 
 /// One area of [`CkptRestartArgs::kept`]: `[start, end)`.
 #[repr(C)]

@@ -997,7 +997,12 @@ pub struct CkptVmaRec {
     pub kind: u32,
     pub path_len: u32,
     /// For [`vma_kind::ANON_SHARED`]: the id of the shared memory object, the same in
-    /// every area (of every process) that maps it; else 0.
+    /// every area (of every process) that maps it. For [`vma_kind::FILE_SHARED`] and
+    /// [`vma_kind::FILE_PRIVATE`]: 0 for a file reopened by its path, or the id of the
+    /// memfd or deleted file mapped (its `MEMFD` or `DELETED` record, before the `MM`
+    /// record at the latest), which `rstr` makes and hands to the module
+    /// ([`super::CkptRestartArgs::objs`]); `path` is then what `d_path` showed (for a
+    /// deleted file, the path it had, without `" (deleted)"`). Else 0.
     pub shm: u32,
     /// For [`vma_kind::ANON_SHARED`]: the object's size in bytes; else 0.
     pub shm_size: u64,
@@ -1476,8 +1481,10 @@ impl Record for CkptInetSockRec {
     }
 }
 
-/// `DELETED`: an unlinked regular file (its inode) some descriptor has open, before its
-/// `FILE_DATA` records and the first `FILE` (kind [`file_kind::DELETED`]) naming it.
+/// `DELETED`: an unlinked regular file (its inode) some descriptor has open or some memory
+/// area maps, before its `FILE_DATA` records and the first `FILE` (kind
+/// [`file_kind::DELETED`]) or `VMA` naming it (a mapped one's records come right before
+/// the `MM` record of the first memory that maps it, unless a `FILE` came first).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptDeletedRec {
@@ -1502,9 +1509,10 @@ pub struct CkptFileDataRec {
     pub offset: u64,
 }
 
-/// `MEMFD`: a memfd some descriptor has open, before its `FILE_DATA` records and the
-/// first `FILE` (kind [`file_kind::MEMFD`]) naming it; followed by `name_len` bytes of
-/// name (what `memfd_create` was given).
+/// `MEMFD`: a memfd some descriptor has open or some memory area maps, before its
+/// `FILE_DATA` records and the first `FILE` (kind [`file_kind::MEMFD`]) or `VMA` naming
+/// it (placed as a mapped [`CkptDeletedRec`]'s); followed by `name_len` bytes of name
+/// (what `memfd_create` was given).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptMemfdRec {

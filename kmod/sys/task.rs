@@ -346,6 +346,21 @@ pub(crate) mod current {
         check(unsafe { bindings::close_fd(fd) } as isize).map(|_| ())
     }
 
+    /// Takes descriptor `fd` out of the caller's table and puts its file
+    /// (`file_close_fd`), without what `close` does on the way (`filp_close`): it keeps the
+    /// POSIX locks the caller's table holds on the file through other descriptors, which a
+    /// `close` of any descriptor of it drops. Nothing if `fd` is not open.
+    pub(crate) fn put_fd_keeping_locks(fd: i32) {
+        let Ok(fd) = u32::try_from(fd) else {
+            return;
+        };
+        // SAFETY: `file_close_fd` accepts any number; it returns NULL or the file it took
+        // out of the table, with the table's reference, now the caller's.
+        let f = unsafe { bindings::file_close_fd(fd) };
+        // SAFETY: NULL or a reference this thread owns; an ioctl holds no `fdget_pos` region.
+        drop(unsafe { FileRef::from_raw(f) });
+    }
+
     /// While it lives, the caller's `__GFP_ACCOUNT` allocations are charged to the root
     /// memory cgroup (no limit): for the one line a restarting task reports, whose pipe page
     /// its own full cgroup would refuse, losing the reason of the failure.

@@ -17,6 +17,13 @@
  *                            "checked 1 errors E".
  *   deleted big DIR MIB      an unlinked file of MIB MiB of data (no hole); on SIGUSR2
  *                            checks all of it: "checked 1 errors E".
+ *   deleted mapped DIR [UID] DIR/mapdata (2 pages of the pattern, mode 0600) mapped
+ *                            MAP_SHARED and MAP_PRIVATE, page 0 of the private mapping
+ *                            written apart, then unlinked and its descriptor closed: only
+ *                            the mappings hold it. On SIGUSR2 checks both, then writes
+ *                            through the shared mapping, which the private mapping's
+ *                            unwritten page 1 (the same file) must show, page 0 keeping
+ *                            its own: "checked 1 errors E".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +32,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -179,10 +187,49 @@ static void big(const char *mib)
 		pause();
 }
 
+static void unlinked_mapping(const char *uid)
+{
+	char path[4200], *shared, *private;
+	long i, bad;
+	int fd;
+
+	if (uid)
+		drop_to(uid);
+	block_usr_signals();
+	snprintf(path, sizeof(path), "%s/mapdata", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		die("create mapdata");
+	fill(fd, 0, 8192);
+	shared = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	private = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (shared == MAP_FAILED || private == MAP_FAILED)
+		die("mmap");
+	memset(private, 'p', 4096);
+	if (unlink(path) || close(fd))
+		die("unlink mapdata");
+	report("mapped", "ready 1 checked 0");
+	wait_sig(SIGUSR2);
+	for (i = bad = 0; i < 8192; i++)
+		bad += shared[i] != pattern(i);
+	CHECK(bad == 0, "shared mapping: %ld bytes differ", bad);
+	CHECK(private[0] == 'p' && private[4095] == 'p', "private page 0 lost its own content");
+	for (i = bad = 0; i < 4096; i++)
+		bad += private[4096 + i] != pattern(4096 + i);
+	CHECK(bad == 0, "private page 1: %ld bytes differ from the file", bad);
+	memset(shared, 's', 8192);
+	CHECK(private[4096] == 's' && private[8191] == 's',
+	      "a write through the shared mapping is not in the file (private page 1)");
+	CHECK(private[0] == 'p', "private page 0 changed with the file");
+	report("mapped", "ready 1 checked 1 errors %d", errors);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: deleted state DIR [UID] | big DIR MIB\n");
+		fprintf(stderr, "usage: deleted state DIR [UID] | big DIR MIB | mapped DIR [UID]\n");
 		return 2;
 	}
 	dir = argv[2];
@@ -190,6 +237,8 @@ int main(int argc, char **argv)
 		state(argc > 3 ? argv[3] : NULL);
 	if (!strcmp(argv[1], "big") && argc > 3)
 		big(argv[3]);
+	if (!strcmp(argv[1], "mapped"))
+		unlinked_mapping(argc > 3 ? argv[3] : NULL);
 	fprintf(stderr, "deleted: unknown mode %s\n", argv[1]);
 	return 2;
 }

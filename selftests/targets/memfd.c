@@ -14,6 +14,17 @@
  *                          resizes are still refused, mode and offset, and sends SIGUSR1
  *                          to the child, which checks what it reads and that it sees the
  *                          F_SEAL_SEAL the parent added (one memfd); "checked 1 errors E".
+ *   memfd mapped DIR [UID] memfd "shared-only" (2 pages) mapped MAP_SHARED and MAP_PRIVATE,
+ *                          its fd closed, a pattern written through the shared mapping and
+ *                          page 0 of the private one written apart; memfd "with-fd" mapped
+ *                          shared, its fd kept. Forks a child that shares the shared-only
+ *                          mapping. After SIGUSR2 the parent checks the contents, then
+ *                          writes a new pattern through its shared mapping, which its
+ *                          private mapping's unwritten page 1 and the child (after
+ *                          SIGUSR1) must see, while private page 0 keeps its own; a write
+ *                          through with-fd's mapping is read with pread, and a pwrite
+ *                          seen through the mapping; the child sees the parent's POSIX lock
+ *                          on with-fd's bytes 0-9, taken before. "checked 1 errors E".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -77,6 +88,99 @@ static void check_content(int m, int plain)
 	CHECK(pread(plain, buf, 5, 0) == 5 && !memcmp(buf, "plain", 5), "plain content");
 }
 
+/* Forks the child, which reports "ready 1" and returns (0) once it gets SIGUSR1. */
+static pid_t fork_child(void)
+{
+	pid_t child = fork();
+
+	if (child < 0)
+		die("fork");
+	if (!child) {
+		report("child", "ready 1 checked 0");
+		wait_sig(SIGUSR1);
+	}
+	return child;
+}
+
+#define MAPPED (2 * 4096)
+
+/* Whether @len bytes at @p hold the pattern shifted by @seed. */
+static long differ_mem(const char *p, long len, int seed)
+{
+	long i, bad = 0;
+
+	for (i = 0; i < len; i++)
+		bad += p[i] != pattern(i + seed);
+	return bad;
+}
+
+static void fill_mem(char *p, long len, int seed)
+{
+	long i;
+
+	for (i = 0; i < len; i++)
+		p[i] = pattern(i + seed);
+}
+
+/* memfd mapped: memfds reached through their mappings, one with no descriptor left. */
+static void __attribute__((noreturn)) mapped(void)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 10 };
+	char *shared, *private, *with, buf[8];
+	int m, w;
+	pid_t child;
+
+	m = memfd_create("shared-only", 0);
+	w = memfd_create("with-fd", 0);
+	if (m < 0 || w < 0 || ftruncate(m, MAPPED) || ftruncate(w, 4096))
+		die("memfd setup");
+	shared = mmap(NULL, MAPPED, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	private = mmap(NULL, MAPPED, PROT_READ | PROT_WRITE, MAP_PRIVATE, m, 0);
+	with = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, w, 0);
+	if (shared == MAP_FAILED || private == MAP_FAILED || with == MAP_FAILED)
+		die("mmap");
+	close(m);
+	fill_mem(shared, MAPPED, 0);
+	/* Private page 0 copied on write, page 1 still the file's. */
+	memset(private, 'P', 4096);
+	memcpy(with, "before", 6);
+	if (fcntl(w, F_SETLK, &lock))
+		die("F_SETLK");
+	child = fork_child();
+	if (!child) {
+		/* The parent wrote pattern 5 through its own mapping of the same memfd. */
+		CHECK(differ_mem(shared, MAPPED, 5) == 0, "child: the parent's write is not seen");
+		/* The parent's lock survived the closing of the restart's own descriptors. */
+		CHECK(fcntl(w, F_GETLK, &lock) == 0 && lock.l_type == F_WRLCK &&
+		      lock.l_pid == getppid(), "child: the parent's lock on with-fd is gone (%d %d)",
+		      lock.l_type, lock.l_pid);
+		report("child", "ready 1 checked 1 errors %d", errors);
+		for (;;)
+			pause();
+	}
+	report("parent", "ready 1 child %d checked 0 with %d", child, w);
+	wait_sig(SIGUSR2);
+
+	/* After the restart. */
+	CHECK(differ_mem(shared, MAPPED, 0) == 0, "shared mapping content");
+	CHECK(private[0] == 'P' && private[4095] == 'P', "private page 0 lost its own content");
+	CHECK(differ_mem(private + 4096, 4096, 4096) == 0, "private page 1 is not the file's");
+	fill_mem(shared, MAPPED, 5);
+	CHECK(differ_mem(private + 4096, 4096, 4096 + 5) == 0,
+	      "a write through the shared mapping is not in the file (private page 1)");
+	CHECK(private[0] == 'P', "private page 0 changed with the file");
+	CHECK(!memcmp(with, "before", 6), "with-fd mapping content");
+	memcpy(with, "after!", 6);
+	CHECK(pread(w, buf, 6, 0) == 6 && !memcmp(buf, "after!", 6),
+	      "a write through the mapping is not read by the fd");
+	CHECK(pwrite(w, "pwrite", 6, 0) == 6 && !memcmp(with, "pwrite", 6),
+	      "a pwrite is not seen through the mapping");
+	kill(child, SIGUSR1);
+	report("parent", "ready 1 child %d checked 1 errors %d", child, errors);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	char link[64], name[256];
@@ -85,8 +189,8 @@ int main(int argc, char **argv)
 	pid_t child;
 	ssize_t n;
 
-	if (argc < 3 || strcmp(argv[1], "state")) {
-		fprintf(stderr, "usage: memfd state DIR [UID]\n");
+	if (argc < 3 || (strcmp(argv[1], "state") && strcmp(argv[1], "mapped"))) {
+		fprintf(stderr, "usage: memfd state|mapped DIR [UID]\n");
 		return 2;
 	}
 	dir = argv[2];
@@ -96,6 +200,8 @@ int main(int argc, char **argv)
 	if (prctl(PR_SET_DUMPABLE, 1))
 		die("PR_SET_DUMPABLE");
 	block_usr_signals();
+	if (!strcmp(argv[1], "mapped"))
+		mapped();
 	m = memfd_create("ckpt-memfd", MFD_ALLOW_SEALING);
 	plain = memfd_create("plain", 0);
 	if (m < 0 || plain < 0)
@@ -105,12 +211,8 @@ int main(int argc, char **argv)
 	if (ftruncate(m, SIZE) || lseek(m, 777, SEEK_SET) != 777 ||
 	    fcntl(m, F_ADD_SEALS, SEALS) || write(plain, "plain", 5) != 5 || fstat(m, &before))
 		die("memfd setup");
-	child = fork();
-	if (child < 0)
-		die("fork");
+	child = fork_child();
 	if (!child) {
-		report("child", "ready 1 checked 0");
-		wait_sig(SIGUSR1);
 		check_content(m, plain);
 		/* The parent's F_SEAL_SEAL, added after the restart: one memfd for both. */
 		CHECK(fcntl(m, F_GET_SEALS) == (SEALS | F_SEAL_SEAL), "child: seals %#x",

@@ -12,8 +12,8 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CKPT_ABI_VERSION	5
-#define CKPT_IMAGE_VERSION	8
+#define CKPT_ABI_VERSION	6
+#define CKPT_IMAGE_VERSION	9
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
 
@@ -97,7 +97,20 @@ struct ckpt_restart_args {
 				 * anonymous areas already in place, kept as they are */
 	__s32 log_fd;		/* as ckpt_checkpoint_args */
 	__u32 log_level;
+	__u32 nr_objs;		/* entries of @objs, at most CKPT_RESTART_MAX_OBJS */
+	__u32 __reserved;	/* 0 */
+	__u64 objs;		/* user pointer to struct ckpt_obj_fd[nr_objs]: memfds and
+				 * deleted files rstr made, mapped by the areas naming them,
+				 * closed after the go */
 };
+
+/* An entry of ckpt_restart_args.objs: the image's object @id is open at @fd. */
+struct ckpt_obj_fd {
+	__u32 id;
+	__s32 fd;
+};
+
+#define CKPT_RESTART_MAX_OBJS	4096
 
 /* An area of ckpt_restart_args.kept: [start, end). */
 struct ckpt_area {

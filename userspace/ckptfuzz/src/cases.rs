@@ -50,9 +50,15 @@ pub enum Ptr {
     ReadOnly,
     /// The worker's array of thread ids for a checkpoint, plus a few bytes.
     Tasks(u64),
+    /// The worker's table of one mapped object (`CkptRestartArgs::objs`): id
+    /// [`MAPPED_ID`] at this descriptor.
+    Objects(Fd),
     /// Any other address: null, low, kernel, `TASK_SIZE`.
     Raw(u64),
 }
+
+/// The object id of the worker's table of mapped objects ([`Ptr::Objects`]).
+pub const MAPPED_ID: u32 = 7;
 
 /// A value for one field of an argument struct.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -289,7 +295,7 @@ fn arg_sets(rng: &mut Rng, name: &str) -> Vec<Set> {
                 }),
                 "close_fds" => Val::Fd(*rng.pick(&FDS)),
                 "reason" => Val::Ptr(reason_ptr(rng)),
-                "tasks" | "kept" => Val::Ptr(match rng.below(6) {
+                "tasks" | "kept" | "objs" => Val::Ptr(match rng.below(6) {
                     0 => Ptr::Raw(0),
                     1 => Ptr::Raw(*rng.pick(&KERNEL_ADDRS)),
                     2 => Ptr::ReadOnly,
@@ -578,6 +584,26 @@ fn hostile_cases(seeds: &Seeds, root_file: Option<&str>) -> Result<Vec<Case>> {
     let fs = vma_kind::FILE_SHARED;
     let area = |kind, prot, path: &str| with_area(seeds, LOW, LOW + 0x1000, kind, prot, path);
     let shadow = area(fp, 1, "/etc/shadow")?;
+    // An area mapping a memfd or deleted file the restart's table must hold.
+    let mapped = |path: &str| {
+        edited(seeds, |mm, recs| {
+            mm.nr_vmas += 1;
+            if mm.exe_vma != img::CKPT_NO_EXE {
+                mm.exe_vma += 1;
+            }
+            let mut r = vma_record(LOW, LOW + 0x1000, fs, 3, path);
+            let at = std::mem::offset_of!(img::CkptVmaRec, shm);
+            r.payload[at..at + 4].copy_from_slice(&MAPPED_ID.to_ne_bytes());
+            recs.insert(1, r);
+        })
+    };
+    let table = |fd: Fd| {
+        vec![
+            set("CkptRestartArgs", "nr_objs", Val::Num(1)),
+            set("CkptRestartArgs", "objs", Val::Ptr(Ptr::Objects(fd))),
+        ]
+    };
+    let memfd_area = mapped("/memfd:fuzz (deleted)")?;
     let eacces = libc::EACCES;
     let einval = libc::EINVAL;
     let mut out = vec![
@@ -713,6 +739,38 @@ fn hostile_cases(seeds: &Seeds, root_file: Option<&str>) -> Result<Vec<Case>> {
                 )],
             ),
             Want::Refused(einval, "descriptors to close"),
+        ),
+        (
+            "mapped-object-not-in-the-table",
+            restart(memfd_area.clone(), vec![]),
+            Want::Refused(einval, "table of mapped objects does not have"),
+        ),
+        (
+            "mapped-object-at-a-closed-fd",
+            restart(memfd_area.clone(), table(Fd::Raw(1000))),
+            Want::Refused(libc::EBADF, "fd 1000 is not open"),
+        ),
+        (
+            "mapped-memfd-is-a-directory",
+            restart(memfd_area.clone(), table(Fd::Dir)),
+            Want::Refused(einval, "is not a memfd"),
+        ),
+        (
+            "mapped-deleted-file-is-a-memfd",
+            restart(mapped("/tmp/gone")?, table(Fd::Image)),
+            Want::Refused(einval, "is not an unlinked regular file"),
+        ),
+        (
+            "too-many-mapped-objects",
+            restart(
+                memfd_area,
+                vec![set(
+                    "CkptRestartArgs",
+                    "nr_objs",
+                    Val::Num(u64::from(abi::CKPT_RESTART_MAX_OBJS) + 1),
+                )],
+            ),
+            Want::Refused(einval, "mapped objects, at most"),
         ),
         (
             "restart-without-session",

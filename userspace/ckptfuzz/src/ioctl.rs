@@ -568,6 +568,8 @@ struct Worker<'a> {
     tasks: Box<[i32]>,
     child: Option<Pid>,
     ioctl_buf: Box<[u8; 1 << 14]>,
+    /// The table of mapped objects of [`Ptr::Objects`].
+    objs: Box<[abi::CkptObjFd; 1]>,
 }
 
 impl<'a> Worker<'a> {
@@ -650,6 +652,7 @@ impl<'a> Worker<'a> {
             tasks: vec![0; CKPT_MAX_TASKS as usize].into_boxed_slice(),
             child: None,
             ioctl_buf: Box::new([0; 1 << 14]),
+            objs: Box::new([abi::CkptObjFd { id: 0, fd: -1 }]),
         };
         Ok(w)
     }
@@ -688,6 +691,14 @@ impl<'a> Worker<'a> {
             Val::Ptr(Ptr::Buffer(off)) => self.reason.as_ptr() as u64 + off.min(7),
             Val::Ptr(Ptr::ReadOnly) => self.read_only,
             Val::Ptr(Ptr::Tasks(off)) => self.tasks.as_ptr() as u64 + off.min(7),
+            Val::Ptr(Ptr::Objects(f)) => {
+                let fd = self.fd(f);
+                self.objs[0] = abi::CkptObjFd {
+                    id: crate::cases::MAPPED_ID,
+                    fd,
+                };
+                self.objs.as_ptr() as u64
+            }
             Val::Ptr(Ptr::Raw(a)) => a,
             Val::Pid(CasePid::Child) => self.child.map_or(0, |p| p.as_raw()) as u32 as u64,
             Val::Pid(CasePid::Own) => std::process::id() as u64,
@@ -723,6 +734,9 @@ impl<'a> Worker<'a> {
                     kept: 0,
                     log_fd: -1,
                     log_level: abi::CKPT_LOG_NONE,
+                    nr_objs: 0,
+                    __reserved: 0,
+                    objs: 0,
                 };
                 self.apply(&mut args, sets);
                 let reason = args.reason;

@@ -145,17 +145,20 @@ pub fn check_file(f: &img::CkptFileRec, files: &HashMap<u32, DeletedImage>) -> R
         file_kind::MEMFD => true,
         _ => return Ok(()),
     };
+    known(files, f.pipe, memfd, &format!("FILE record: fd {}", f.fd))?;
+    ensure!(f.pos >= 0, "FILE record: fd {}: offset {}", f.fd, f.pos);
+    Ok(())
+}
+
+/// The file `id` named by `who` (a `FILE` or `VMA` record) came before, a memfd or a
+/// deleted file as `memfd` says.
+pub fn known(files: &HashMap<u32, DeletedImage>, id: u32, memfd: bool, who: &str) -> Result<()> {
     ensure!(
-        files
-            .get(&f.pipe)
-            .is_some_and(|d| d.memfd.is_some() == memfd),
-        "FILE record: fd {} refers to {} {} before its {} record",
-        f.fd,
+        files.get(&id).is_some_and(|d| d.memfd.is_some() == memfd),
+        "{who} refers to {} {id} before its {} record",
         if memfd { "memfd" } else { "deleted file" },
-        f.pipe,
         if memfd { "MEMFD" } else { "DELETED" }
     );
-    ensure!(f.pos >= 0, "FILE record: fd {}: offset {}", f.fd, f.pos);
     Ok(())
 }
 

@@ -694,9 +694,33 @@ fn read_task<R: Read + Seek>(
         header.xfeatures
     );
 
-    // The module's part: MM VMA* PAGES* REGS, or REGS alone; skipped here.
-    let kernel_pos = rd.offset();
+    // The memfds and deleted files that this memory maps and no descriptor saved before
+    // (rstr makes them with the others); then the module's part: MM VMA* PAGES* REGS, or
+    // REGS alone.
     let owns_mm = first(rec::MM, e.mm);
+    let mut kernel_pos = rd.offset();
+    let (mut r, mut run) = next_memory(rd)?;
+    while matches!(
+        r,
+        Rec::Deleted(_) | Rec::Memfd { .. } | Rec::FileData { .. }
+    ) {
+        ensure!(
+            owns_mm,
+            "{} record of task {}, whose memory is saved with another task",
+            rec::name(r.kind()),
+            e.pid
+        );
+        refs.record(&r)?;
+        match r {
+            Rec::Deleted(d) => crate::deleted::add_file(deleted, d)?,
+            Rec::Memfd { memfd, name } => crate::deleted::add_memfd(deleted, memfd, &name)?,
+            Rec::FileData { data, bytes } => crate::deleted::add_data(deleted, data, bytes)?,
+            _ => unreachable!("matched above"),
+        }
+        kernel_pos = rd.offset();
+        (r, run) = next_memory(rd)?;
+    }
+    refs.record(&r)?;
     // The module refuses it too: a CLONE_VM child is restored by its parent's path
     // (rstr's thread.rs), which creates no timers.
     ensure!(
@@ -705,7 +729,6 @@ fn read_task<R: Read + Seek>(
          its restart does not restore timers",
         e.pid
     );
-    let (mut r, mut run) = next_memory(rd)?;
     let mut kind = r.kind();
     let mut memory = Memory::default();
     if owns_mm {
@@ -716,7 +739,7 @@ fn read_task<R: Read + Seek>(
                 "unexpected {} among the memory records",
                 rec::name(kind)
             );
-            memory.add(&r, run)?;
+            memory.add(&r, run, deleted)?;
             (r, run) = next_memory(rd)?;
             kind = r.kind();
         }
@@ -756,11 +779,32 @@ pub struct Memory {
     pub areas: Vec<img::CkptVmaRec>,
     /// The `PAGES` records, in address order (checked), disjoint.
     pub pages: Vec<PageRun>,
+    /// The memfds and deleted files its areas map (a `VMA`'s `shm`), each once, with the
+    /// path of the first area: a deleted file is made again in its directory.
+    pub mapped: Vec<(u32, String)>,
 }
 
 impl Memory {
-    fn add(&mut self, r: &Rec, run: Option<PageRun>) -> Result<()> {
-        if let Rec::Vma { vma, .. } = r {
+    fn add(
+        &mut self,
+        r: &Rec,
+        run: Option<PageRun>,
+        files: &HashMap<u32, crate::deleted::DeletedImage>,
+    ) -> Result<()> {
+        if let Rec::Vma { vma, path } = r {
+            let file_area = matches!(
+                vma.kind,
+                img::vma_kind::FILE_SHARED | img::vma_kind::FILE_PRIVATE
+            );
+            if file_area && vma.shm != 0 {
+                let memfd = path.starts_with(b"/memfd:");
+                let who = format!("VMA record {:#x}-{:#x}", vma.start, vma.end);
+                crate::deleted::known(files, vma.shm, memfd, &who)?;
+                if !self.mapped.iter().any(|(id, _)| *id == vma.shm) {
+                    let p = utf8_path(path, &format!("VMA record {:#x}", vma.start))?;
+                    self.mapped.push((vma.shm, p));
+                }
+            }
             let page = img::CKPT_PAGE_SIZE as u64;
             let prev_end = self.areas.last().map_or(0, |a| a.end);
             ensure!(

@@ -603,3 +603,53 @@ fn a_container_image_has_its_uts_ns_right_after_the_tree() {
         "a UTS_NS record not right after the TREE of a container",
     );
 }
+
+/// The records with a memfd (id 40) only memory maps: its `MEMFD` and `FILE_DATA` before
+/// the `MM`, and the file area naming it (`shm`) with its path.
+fn mapped_memfd_records(name: &[u8], shm: u32) -> Vec<Raw> {
+    let mut recs = records();
+    let mm = index_of(rec::MM, 0);
+    let m = img::CkptMemfdRec {
+        id: 40,
+        seals: 0,
+        mode: libc::S_IFREG | 0o600,
+        name_len: name.len() as u32,
+        size: 4096,
+    };
+    let d = img::CkptFileDataRec {
+        id: 40,
+        len: 4,
+        offset: 0,
+    };
+    recs.insert(mm, raw(rec::MEMFD, &m, name));
+    recs.insert(mm + 1, raw(rec::FILE_DATA, &d, b"data"));
+    let vma = index_of(rec::VMA, 1) + 2;
+    let (_, payload) = &mut recs[vma];
+    let (mut v, _) = <img::CkptVmaRec as zerocopy::FromBytes>::read_from_prefix(payload).unwrap();
+    let path = b"/memfd:m (deleted)";
+    (v.kind, v.shm, v.path_len) = (vma_kind::FILE_SHARED, shm, path.len() as u32);
+    *payload = [v.as_bytes(), path].concat();
+    recs
+}
+
+#[test]
+fn a_memfd_only_mapped_comes_before_the_memory_that_maps_it() {
+    let bytes = image(&mapped_memfd_records(b"m", 40));
+    read_all(&bytes).unwrap();
+    let im = scan_bytes(&bytes).unwrap();
+    let p = im.tasks[0].as_ref().unwrap();
+    assert_eq!(p.memory.mapped, [(40, "/memfd:m (deleted)".to_string())]);
+    assert_eq!(im.deleted[&40].data, [(0, b"data".to_vec())]);
+    // The module reads from the MM, after them.
+    let mut rd = RecordReader::new(&bytes[p.kernel_pos as usize..]);
+    assert_eq!(rd.next_record().unwrap().unwrap().kind, rec::MM);
+    // An area naming an object no record made.
+    let err = format!(
+        "{:#}",
+        scan_bytes(&image(&mapped_memfd_records(b"m", 41))).unwrap_err()
+    );
+    assert!(
+        err.contains("refers to memfd 41 before its MEMFD record"),
+        "{err}"
+    );
+}

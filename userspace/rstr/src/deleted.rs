@@ -32,17 +32,49 @@ impl Made {
         Made(HashMap::new())
     }
 
+    /// The file `id`, made with `make` from its record the first time it is asked for.
+    fn get_or_make(
+        &mut self,
+        image: &Image,
+        id: u32,
+        make: impl FnOnce(&DeletedImage) -> Result<OwnedFd>,
+    ) -> Result<&OwnedFd> {
+        Ok(match self.0.entry(id) {
+            Entry::Occupied(e) => &e.into_mut().0,
+            Entry::Vacant(v) => {
+                let d = &image.deleted[&id];
+                let seals = d.memfd.as_ref().map_or(0, |m| m.seals);
+                &v.insert((make(d)?, d.rec.mode, seals)).0
+            }
+        })
+    }
+
+    /// Makes the file `id` that memory areas map (the first of them at `path`), if no
+    /// descriptor made it: a memfd by its name, a deleted file in the directory of `path`.
+    pub fn mapped(&mut self, image: &Image, id: u32, path: &str) -> Result<()> {
+        let what = format!("mapped {path}");
+        let dir = Path::new(path).parent().unwrap_or(Path::new("/"));
+        self.get_or_make(image, id, |d| match &d.memfd {
+            Some(m) => crate::memfd::make(&m.name, d, &what),
+            None => make(d, dir, &what),
+        })?;
+        Ok(())
+    }
+
     /// Gives each file its mode, then each memfd its seals, once every description of it
-    /// is open (a write seal comes after the writes, an exec seal after the mode).
-    pub fn finish(self) -> Result<()> {
+    /// is open (a write seal comes after the writes, an exec seal after the mode); returns
+    /// the files by id.
+    pub fn finish(self) -> Result<HashMap<u32, OwnedFd>> {
+        let mut fds = HashMap::new();
         for (id, (fd, mode, seals)) in self.0 {
             fchmod(&fd, Mode::from_bits_truncate(mode & 0o7777))
                 .with_context(|| format!("file {id}: mode {:#o}", mode & 0o7777))?;
             if seals != 0 {
                 crate::memfd::seal(&fd, seals).with_context(|| format!("memfd {id}"))?;
             }
+            fds.insert(id, fd);
         }
-        Ok(())
+        Ok(fds)
     }
 }
 
@@ -103,14 +135,7 @@ pub fn open_with(
     make: impl FnOnce(&DeletedImage) -> Result<OwnedFd>,
 ) -> Result<OwnedFd> {
     let r = &f.rec;
-    let file = match made.0.entry(r.pipe) {
-        Entry::Occupied(e) => &e.into_mut().0,
-        Entry::Vacant(v) => {
-            let d = &image.deleted[&r.pipe];
-            let seals = d.memfd.as_ref().map_or(0, |m| m.seals);
-            &v.insert((make(d)?, d.rec.mode, seals)).0
-        }
-    };
+    let file = made.get_or_make(image, r.pipe, make)?;
     let saved = OFlag::from_bits_retain(r.flags as i32)
         - (OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_TRUNC | OFlag::O_CLOEXEC);
     let flags = saved | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;

@@ -30,6 +30,7 @@ use nix::sys::stat::{fstat, major, minor, Mode};
 use nix::unistd::{dup, isatty, lseek, pipe2, write, Whence};
 
 use ckptlib::abi::image::{file_kind, CkptFileRec};
+use ckptlib::abi::CkptObjFd;
 use ckptlib::restart::{decode_dev, Image, OpenFile};
 use ckptlib::terminal::terminal_kind;
 
@@ -263,6 +264,11 @@ pub struct Parked {
     /// Descriptors given one of rstr's own instead (a terminal, `--fd`), by (files table
     /// id, fd): the parked copy of rstr's descriptor.
     pub given: HashMap<(u32, RawFd), RawFd>,
+    /// The memfds and deleted files memory areas map, by id, at parked numbers of their
+    /// own that [`unpark`] leaves open: every task hands the table to its restart ioctl
+    /// (`CkptRestartArgs::objs`), which maps them and closes them after the go, as `rstr`'s
+    /// own descriptors ([`OwnFds`]).
+    pub mapped: Vec<CkptObjFd>,
     /// The lowest and one past the highest parked number.
     pub range: (RawFd, RawFd),
 }
@@ -366,12 +372,29 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
         next = at + 1;
     }
     crate::unix::fill_deferred(image, &mut sockets, &fds)?;
-    deleted.finish()?;
+    // The memfds and deleted files memory maps, made if no descriptor made them; each at a
+    // descriptor of the parked range that no unpark closes: the restart ioctl maps them
+    // and closes them ([`Parked::mapped`]).
+    let areas = image.tasks.iter().flatten().flat_map(|t| &t.memory.mapped);
+    for (id, path) in areas.clone() {
+        deleted.mapped(image, *id, path)?;
+    }
+    let made = deleted.finish()?;
+    let mut mapped = Vec::new();
+    for (id, _) in areas {
+        if mapped.iter().any(|m: &CkptObjFd| m.id == *id) {
+            continue;
+        }
+        let at = park_at(made[id].as_fd(), next)?;
+        next = at + 1;
+        mapped.push(CkptObjFd { id: *id, fd: at });
+    }
     // Every object exists: the epolls' items can be added.
     crate::epoll::fill(image, &fds, &given_at)?;
     Ok(Parked {
         fds,
         given: given_at,
+        mapped,
         range: (base, next),
     })
 }
@@ -530,7 +553,8 @@ pub fn unpark(parked: &Parked) -> Result<()> {
 
 /// The highest descriptor number any task of the image uses.
 /// Raises rstr's `RLIMIT_NOFILE` so that its three descriptors at `top` and every parked
-/// object above them fit (at most one per `FILE` record of the image, and some spare): up to
+/// object above them fit (at most one per `FILE` record of the image and per mapped memfd
+/// or deleted file, and some spare): up to
 /// the hard limit, beyond it where rstr may (`CAP_SYS_RESOURCE`). Each process of the tree
 /// sets the image's limits again once its descriptors are in place.
 pub fn room_for(image: &Image, top: RawFd) -> Result<()> {
@@ -542,7 +566,13 @@ pub fn room_for(image: &Image, top: RawFd) -> Result<()> {
         .filter_map(|t| t.files.as_ref())
         .map(Vec::len)
         .sum::<usize>()
-        + image.flights.len();
+        + image.flights.len()
+        + image
+            .tasks
+            .iter()
+            .flatten()
+            .map(|t| t.memory.mapped.len())
+            .sum::<usize>();
     let need = u64::try_from(top).unwrap_or(0) + 3 + files as u64 + 16;
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit(RLIMIT_NOFILE)")?;
     if need <= soft {

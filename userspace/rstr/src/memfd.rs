@@ -12,6 +12,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{Context, Result};
+use ckptlib::deleted::DeletedImage;
 use ckptlib::restart::{Image, OpenFile};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
@@ -43,17 +44,21 @@ pub fn open(image: &Image, f: &OpenFile, made: &mut Made) -> Result<OwnedFd> {
     let what = format!("fd {}: memfd {}", f.rec.fd, f.path);
     open_with(image, f, made, &what, |d| {
         let name = d.memfd.as_ref().map_or("", |m| m.name.as_str());
-        let fd = create(name).with_context(|| format!("{what}: memfd_create"))?;
-        fill(&fd, d, &what)?;
-        Ok(fd)
+        make(name, d, &what)
     })
+}
+
+/// A new memfd named `name` with the data of `d`.
+pub fn make(name: &str, d: &DeletedImage, what: &str) -> Result<OwnedFd> {
+    let fd = create(name).with_context(|| format!("{what}: memfd_create"))?;
+    fill(&fd, d, what)?;
+    Ok(fd)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ckptlib::abi::image::CkptDeletedRec;
-    use ckptlib::deleted::DeletedImage;
     use nix::sys::uio::{pread, pwrite};
 
     #[test]

@@ -291,7 +291,13 @@ fn prepare_threads(ctx: &Ctx, i: usize) -> Result<Vec<ThreadStart>> {
             let tt = ctx.image.tasks[ti]
                 .as_ref()
                 .context("a thread without records")?;
-            threads.push(ThreadStart::new(tt, Kind::Thread, own, &close)?);
+            threads.push(ThreadStart::new(
+                tt,
+                Kind::Thread,
+                own,
+                &close,
+                &ctx.parked.mapped,
+            )?);
         }
     }
     for &ci in ctx.plan.vm_children.get(&i).into_iter().flatten() {
@@ -314,7 +320,7 @@ fn prepare_threads(ctx: &Ctx, i: usize) -> Result<Vec<ThreadStart>> {
             exit_signal: ce.exit_signal,
             stopped: ce.flags & img::CKPT_TASK_STOPPED != 0,
         };
-        threads.push(ThreadStart::new(ct, kind, own, &close)?);
+        threads.push(ThreadStart::new(ct, kind, own, &close, &ctx.parked.mapped)?);
     }
     Ok(threads)
 }
@@ -410,6 +416,9 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
         kept: kept.as_ptr() as u64,
         log_fd: ctx.own.log,
         log_level: ctx.own.log_level,
+        nr_objs: ctx.parked.mapped.len() as u32,
+        __reserved: 0,
+        objs: ctx.parked.mapped.as_ptr() as u64,
     };
     args.close_fds[..close.len()].copy_from_slice(&close);
     let area = XsaveArea::new(&t.xsave)?;

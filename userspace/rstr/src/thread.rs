@@ -78,8 +78,15 @@ const THREAD: u64 = clone::CLONE_VM
 impl ThreadStart {
     /// Prepares the start of task `t`, a thread of the caller or a process sharing its
     /// memory, which is to close `close` (the descriptors of `rstr`'s, `own`: the image,
-    /// the device, the report pipe, the log) in its restart ioctl.
-    pub fn new(t: &TaskImage, kind: Kind, own: OwnFds, close: &[RawFd]) -> Result<ThreadStart> {
+    /// the device, the report pipe, the log) and the mapped objects `objs` in its restart
+    /// ioctl (`objs` lives in the memory it shares, until the ioctl has read it).
+    pub fn new(
+        t: &TaskImage,
+        kind: Kind,
+        own: OwnFds,
+        close: &[RawFd],
+        objs: &[abi::CkptObjFd],
+    ) -> Result<ThreadStart> {
         let (clone_flags, exit_signal, stopped) = match kind {
             Kind::Thread => (THREAD, 0, false),
             Kind::Process {
@@ -109,6 +116,9 @@ impl ThreadStart {
             kept: 0,
             log_fd: own.log,
             log_level: own.log_level,
+            nr_objs: objs.len() as u32,
+            __reserved: 0,
+            objs: objs.as_ptr() as u64,
         };
         args.close_fds[..close.len()].copy_from_slice(close);
         // The module writes its reason there; the task does not read it (the process's

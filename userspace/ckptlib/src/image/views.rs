@@ -676,7 +676,8 @@ pub struct Area {
     pub path: String,
     /// Offset in the file, in pages.
     pub pgoff: u64,
-    /// The shared anonymous memory object it maps, else 0.
+    /// The shared anonymous memory object it maps, or for a file area the memfd or deleted
+    /// file (its `MEMFD` or `DELETED` record's id), else 0.
     pub shm: u32,
     /// Pages of its contents in the image (pages that exist nowhere else: image.rst,
     /// "What is stored of memory").
