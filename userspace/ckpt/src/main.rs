@@ -59,8 +59,9 @@ struct CheckpointArgs {
     #[arg(long)]
     kill: bool,
     /// PID is the init of a pid namespace: save the whole namespace, pids as seen inside
-    /// it, and the UTS namespace (host and domain names) and empty IPC namespace the
-    /// container may have of its own. `rstr` brings it back in new ones.
+    /// it, and the UTS namespace (host and domain names), empty IPC namespace and network
+    /// namespace (only lo, with its default addresses, up or down) the container may have
+    /// of its own. `rstr` brings it back in new ones.
     #[arg(long)]
     container: bool,
     /// The most data of deleted files (unlinked while open) the image may hold, in all

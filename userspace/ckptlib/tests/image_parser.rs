@@ -566,7 +566,10 @@ fn a_container_image_has_its_uts_ns_right_after_the_tree() {
     .unwrap();
     assert_eq!(i.namespaces.unwrap().uts, None);
     // A network namespace of its own, with lo up or down.
-    for (flags, up) in [(img::CKPT_NS_NET, false), (img::CKPT_NS_NET | img::CKPT_NS_LO_UP, true)] {
+    for (flags, up) in [
+        (img::CKPT_NS_NET, false),
+        (img::CKPT_NS_NET | img::CKPT_NS_LO_UP, true),
+    ] {
         let i = scan_bytes(&image(&container_records(&uts_ns(flags, b"", b"")))).unwrap();
         let ns = i.namespaces.unwrap();
         assert_eq!(ns.net, Some(ckptlib::restart::NetNs { lo_up: up }));

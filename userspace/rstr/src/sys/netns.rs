@@ -31,8 +31,7 @@ pub fn enter_new() -> Result<Outer> {
 impl Outer {
     /// Moves the calling thread back into this namespace.
     pub fn back(self) -> Result<()> {
-        setns(&self.0, CloneFlags::CLONE_NEWNET)
-            .context("setns back into rstr's network namespace")
+        setns(&self.0, CloneFlags::CLONE_NEWNET).context("setns back into rstr's network namespace")
     }
 }
 
