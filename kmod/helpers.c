@@ -265,13 +265,15 @@ int ckpt_helper_task_netns(struct task_struct *task, struct ckpt_h_netns *out)
 			strscpy_pad(out->devs[i].name, dev->name, sizeof(out->devs[i].name));
 			out->devs[i].flags = READ_ONCE(dev->flags);
 		}
-		if (in_dev)
+		if (in_dev) {
 			in_dev_for_each_ifa_rcu(ifa, in_dev)
 				netns_addr(out, i, AF_INET, &ifa->ifa_local, 4, ifa->ifa_prefixlen);
+		}
 #if IS_ENABLED(CONFIG_IPV6)
-		if (idev)
+		if (idev) {
 			list_for_each_entry_rcu(ifp, &idev->addr_list, if_list)
 				netns_addr(out, i, AF_INET6, &ifp->addr, 16, ifp->prefix_len);
+		}
 #endif
 		i++;
 	}

@@ -131,11 +131,9 @@ impl fmt::Display for SockAddr<'_> {
             v6: self.v6,
             addr: self.addr,
         };
-        if self.v6 {
-            write!(f, "[{a}]:{}", self.port)
-        } else {
-            write!(f, "{a}:{}", self.port)
-        }
+        f.write_str(if self.v6 { "[" } else { "" })?;
+        fmt::Display::fmt(&a, f)?;
+        write!(f, "{}:{}", if self.v6 { "]" } else { "" }, self.port)
     }
 }
 
@@ -254,7 +252,7 @@ fn family_name(i: &InetFacts) -> &'static str {
 /// socket of a container's own network namespace (`own_net`), by [`NETNS_RULE`].
 fn check(fd: u32, i: &InetFacts, own_net: bool) -> CkptResult {
     let netns = own_net.then_some(&NETNS_RULE);
-    if let Some(&(_, why)) = RULES.iter().chain(netns).find(|(applies, _)| applies(i)) {
+    if let Some(&(_, why)) = Iterator::chain(RULES.iter(), netns).find(|(applies, _)| applies(i)) {
         let (fam, proto) = (family_name(i), protocol_name(i));
         if i.num != 0 {
             let local = SockAddr {
@@ -472,7 +470,9 @@ mod tests {
         i.rcv_saddr[..4].copy_from_slice(&[10, 9, 9, 9]);
         assert!(check(3, &i, false).is_ok());
         let r = reason_in_netns(&i);
-        assert!(r.to_bytes().starts_with(b"fd 3: AF_INET TCP socket 10.9.9.9:6379: bound to an address"));
+        assert!(r
+            .to_bytes()
+            .starts_with(b"fd 3: AF_INET TCP socket 10.9.9.9:6379: bound to an address"));
         let mut v6 = listener();
         (v6.family, v6.rcv_saddr) = (AF_INET6, [0; 16]);
         assert!(check(3, &v6, true).is_ok());

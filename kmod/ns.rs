@@ -14,9 +14,9 @@
 
 use kernel::fmt;
 
+use crate::files::show;
 use kernel::bindings;
 use kernel::prelude::*;
-use crate::files::show;
 use zerocopy::FromZeros;
 
 use crate::error::{refuse, CkptResult, Context};
@@ -220,7 +220,8 @@ impl fmt::Display for AddrOn<'_> {
             v6: a.family == AF_INET6,
             addr: &a.addr,
         };
-        write!(f, "{ip}/{}", a.prefixlen)?;
+        fmt::Display::fmt(&ip, f)?;
+        write!(f, "/{}", a.prefixlen)?;
         match self.0.devs().get(a.dev as usize) {
             Some(d) => write!(f, " on {}", show(dev_name(d))),
             None => Ok(()),
@@ -364,8 +365,10 @@ mod tests {
     }
 
     fn lo(flags: u32) -> NetNsFacts {
-        let mut n = NetNsFacts::default();
-        n.nr_devs = 1;
+        let mut n = NetNsFacts {
+            nr_devs: 1,
+            ..Default::default()
+        };
         n.devs[0].name[..2].copy_from_slice(b"lo");
         n.devs[0].flags = IFF_LOOPBACK | flags;
         n

@@ -69,6 +69,10 @@ impl NetNsFacts {
     }
 }
 
+#[allow(
+    improper_ctypes,
+    reason = "pointers to bindgen structs with empty members"
+)]
 extern "C" {
     fn ckpt_helper_task_netns(task: *mut bindings::task_struct, out: *mut NetNsFacts) -> i32;
 }
