@@ -5,7 +5,8 @@ the host and domain names come back in a new UTS namespace, the tree in a new IP
 a TCP server on the container's loopback in a new network namespace with lo up; what cannot
 be saved is refused with its reason (SysV objects in the container's IPC namespace, a task in
 another UTS or network namespace than its init, a plain tree in a namespace of its own, a
-device other than lo, an address other than lo's defaults, a socket bound to one).
+device other than lo, an address other than lo's defaults, a socket bound to one, a
+route).
 
 The containers are selftests/targets/containerns.c (each process checks its own uname()
 and IPC namespace and reports the errors it found), and util-linux's unshare running sh and
@@ -395,6 +396,19 @@ def net_address_refused():
         kill_all(launcher, init)
 
 
+def net_route_refused():
+    """A route added through lo (which rstr would not make again; the module cannot read the
+    FIB, ckpt reads /proc/PID/net/route): refused naming it, by ckpt and ckpt check."""
+    d = fresh("net-route")
+    launcher, init = net_server(d, setup="ip route add 10.0.0.0/8 dev lo &&")
+    try:
+        refused_with(d, init, "the container's network namespace has route 10.0.0.0/8 dev lo: "
+                     "routes of its own are not saved yet")
+        assert ask(init, "still") == "still"
+    finally:
+        kill_all(launcher, init)
+
+
 def nested_net_refused():
     """A child of the container's init in a network namespace of its own: refused naming it."""
     d = fresh("net-nested")
@@ -424,6 +438,7 @@ TESTS = [
     net_container_restarts,
     net_device_refused,
     net_address_refused,
+    net_route_refused,
     nested_net_refused,
 ]
 if __name__ == "__main__":

@@ -257,6 +257,9 @@ fn check_tree(pid: i32, json: bool, container: bool, deleted_max: Option<u64>) -
     if let Some(r) = ckptlib::sysvipc::refusal(target.procs())? {
         lines.push(r);
     }
+    if container {
+        lines.extend(ckptlib::netns::refusal(pid)?);
+    }
     // A tree the module refuses itself (another namespace, a task not stopped...) fails
     // here: the dry run would say the same, and nothing more.
     lines.extend(plan_refusal(&dev, &target, container)?);
@@ -329,6 +332,10 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
     // SysV IPC the tree uses by id is invisible to the module: read it here. Then the tree
     // as rstr would build it again: a tree it cannot build is refused now, not at restart.
     let mut refusal = ckptlib::sysvipc::refusal(target.procs())?;
+    // So are the routes of a container's own network namespace.
+    if refusal.is_none() && args.container {
+        refusal = ckptlib::netns::refusal(pid)?;
+    }
     if refusal.is_none() {
         // A tree the module refuses is refused again, with its ERROR record, below.
         refusal = plan_refusal(&dev, &target, args.container).unwrap_or(None);
