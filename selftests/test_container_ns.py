@@ -350,6 +350,34 @@ def net_container_restarts():
         kill_all(launcher, new_init, init)
 
 
+def net_container_lo_down_restarts():
+    """The same container without `ip link set lo up` (sleep as its init): saved with its
+    network namespace and lo down (CKPT_NS_NET without CKPT_NS_LO_UP); restarted in a new
+    namespace whose lo is down too and has no address."""
+    d = fresh("net-down")
+    host_net = ns_inode("self", "net")
+    launcher, init = unshare(d, "setsid", net=True)
+    new_init = None
+    try:
+        old_net = ns_inode(init, "net")
+        img = os.path.join(d, "img")
+        sh(CKPT, "--kill", "--container", str(init), "-o", img, timeout=120)
+        launcher.wait(timeout=60)
+        wait_for(lambda: not in_namespace("net", old_net),
+                 "the container's network namespace to be left by every process")
+        ns = records(show_json(img), "UTS_NS")
+        assert len(ns) == 1 and (ns[0]["net"], ns[0]["lo_up"]) == (True, False), ns
+        _, out, _ = sh(RSTR, "--detach", img, timeout=120)
+        new_init = int(out)
+        assert ns_inode(new_init, "net") not in (host_net, old_net), "a new network namespace"
+        _, link, _ = sh("nsenter", "-t", str(new_init), "-n", "ip", "-o", "link", "show")
+        assert len(link.splitlines()) == 1 and ",UP" not in link, f"lo alone, down: {link}"
+        _, addrs, _ = sh("nsenter", "-t", str(new_init), "-n", "ip", "-o", "addr", "show")
+        assert addrs.strip() == "", f"no address: {addrs}"
+    finally:
+        kill_all(launcher, new_init, init)
+
+
 def refused_with(d, init, *reasons):
     """ckpt --container INIT fails naming the first of REASONS, leaving no image in D;
     ckpt check --container lists every one; the container runs on."""
@@ -436,6 +464,7 @@ TESTS = [
     unshare_container_restarts,
     init_in_an_outer_session_refused,
     net_container_restarts,
+    net_container_lo_down_restarts,
     net_device_refused,
     net_address_refused,
     net_route_refused,
