@@ -308,6 +308,20 @@ def net_server(d, setup="", host="127.0.0.1"):
     return launcher, init
 
 
+def kill_and_restart(d, launcher, init):
+    """ckpt --kill --container INIT; once no process is left in its network namespace, rstr
+    --detach: (the image's UTS_NS records, the restored init's pid)."""
+    old_net = ns_inode(init, "net")
+    img = os.path.join(d, "img")
+    sh(CKPT, "--kill", "--container", str(init), "-o", img, timeout=120)
+    launcher.wait(timeout=60)
+    wait_for(lambda: not in_namespace("net", old_net),
+             "the container's network namespace to be left by every process")
+    ns = records(show_json(img), "UTS_NS")
+    _, out, _ = sh(RSTR, "--detach", img, timeout=120)
+    return ns, int(out)
+
+
 def net_container_restarts():
     """`unshare --fork --pid --uts --ipc --net` running, in a session of its own, a python
     TCP server on 127.0.0.1 of its loopback (lo brought up by `ip link set lo up`), which
@@ -323,16 +337,9 @@ def net_container_restarts():
         old_net = ns_inode(init, "net")
         assert old_net != host_net
         assert ask(init, "alpha") == "alpha"
-        img = os.path.join(d, "img")
-        sh(CKPT, "--kill", "--container", str(init), "-o", img, timeout=120)
-        launcher.wait(timeout=60)
-        wait_for(lambda: not in_namespace("net", old_net),
-                 "the container's network namespace to be left by every process")
-        ns = records(show_json(img), "UTS_NS")
+        ns, new_init = kill_and_restart(d, launcher, init)
         assert len(ns) == 1 and ns[0]["nodename"] == os.uname().nodename, ns
         assert (ns[0]["uts"], ns[0]["ipc"], ns[0]["net"], ns[0]["lo_up"]) == (True,) * 4, ns
-        _, out, _ = sh(RSTR, "--detach", img, timeout=120)
-        new_init = int(out)
         net = ns_inode(new_init, "net")
         assert net not in (host_net, old_net), "a new network namespace"
         assert ns_inode("self", "net") == host_net
@@ -360,15 +367,8 @@ def net_container_lo_down_restarts():
     new_init = None
     try:
         old_net = ns_inode(init, "net")
-        img = os.path.join(d, "img")
-        sh(CKPT, "--kill", "--container", str(init), "-o", img, timeout=120)
-        launcher.wait(timeout=60)
-        wait_for(lambda: not in_namespace("net", old_net),
-                 "the container's network namespace to be left by every process")
-        ns = records(show_json(img), "UTS_NS")
+        ns, new_init = kill_and_restart(d, launcher, init)
         assert len(ns) == 1 and (ns[0]["net"], ns[0]["lo_up"]) == (True, False), ns
-        _, out, _ = sh(RSTR, "--detach", img, timeout=120)
-        new_init = int(out)
         assert ns_inode(new_init, "net") not in (host_net, old_net), "a new network namespace"
         _, link, _ = sh("nsenter", "-t", str(new_init), "-n", "ip", "-o", "link", "show")
         assert len(link.splitlines()) == 1 and ",UP" not in link, f"lo alone, down: {link}"
