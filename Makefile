@@ -8,6 +8,7 @@
 #   make stress     1000 checkpoint/restart cycles of one process, 8 loops for 10 minutes
 #   make fuzz       libFuzzer on the image parser, then ckpt-fuzz in the debug guest
 #   make demo       boot the test VM and show the module at work
+#   make demo-migrate  two VMs: a program streamed over TCP from one to the other
 #   make KDIR=/path/to/linux   build the module against your own CONFIG_RUST=y kernel
 #   make install    install what make built (DESTDIR, PREFIX; Documentation/install.rst)
 #
@@ -160,6 +161,10 @@ fuzz:
 demo: setup all
 	$(TOP)/scripts/vm run -- $(TOP)/scripts/demo
 
+# Two guests joined by a network: a program moves from one to the other over TCP.
+demo-migrate: setup all
+	$(TOP)/scripts/migrate
+
 # Benchmark against CRIU, in a guest booted on a Debian trixie root (Documentation/benchmarks.rst).
 bench: setup all
 	BENCH_BIG=$(BENCH_BIG) $(TOP)/scripts/bench
@@ -170,5 +175,5 @@ clean:
 	$(CARGO) clean
 	rm -rf $(TOP)/out
 
-.PHONY: all setup kernel module userspace selftests lint test-host check check-debug stress fuzz demo bench clean \
+.PHONY: all setup kernel module userspace selftests lint test-host check check-debug stress fuzz demo demo-migrate bench clean \
 	install install-module install-tools install-dkms docs uninstall

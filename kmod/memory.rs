@@ -92,7 +92,9 @@ fn classify(v: &Vma, mm: &img::CkptMmRec) -> CkptResult<u32> {
     }
     Ok(match &v.file {
         _ if v.shared_anon() => vma_kind::ANON_SHARED,
-        Some(_) if vm_flags & vm::SHARED != 0 => vma_kind::FILE_SHARED,
+        // `MAP_SHARED` of a file open read-only keeps only `VM_MAYSHARE` (`mmap` drops
+        // `VM_SHARED` and `VM_MAYWRITE`): shared all the same, and restored as such.
+        Some(_) if vm_flags & vm::MAYSHARE != 0 => vma_kind::FILE_SHARED,
         Some(_) => vma_kind::FILE_PRIVATE,
         None if s <= mm.start_brk && mm.brk <= e && mm.start_brk < e => vma_kind::HEAP,
         None if vm_flags & vm::GROWSDOWN != 0 => vma_kind::STACK,
@@ -940,9 +942,10 @@ impl Opened {
     }
 }
 
-/// Whether area `r` writes through to its file: it needs the file open for writing.
+/// Whether area `r` writes through to its file, or may be made to (`mprotect`: its file
+/// was open for writing, `VM_MAYWRITE`): it needs the file open for writing.
 fn needs_write(r: &img::CkptVmaRec) -> bool {
-    r.kind == vma_kind::FILE_SHARED && r.prot & PROT_WRITE != 0
+    r.kind == vma_kind::FILE_SHARED && (r.prot & PROT_WRITE != 0 || r.vm_flags & vm::MAYWRITE != 0)
 }
 
 /// An executable area must map a file `mmap` would let the caller execute: `mmap` refuses

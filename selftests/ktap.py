@@ -290,7 +290,7 @@ def wait_for(cond, what, timeout=30.0):
 class Target:
     """A running selftests/targets/target process, with its status files in a fresh dir."""
 
-    def __init__(self, tmp, *opts, user=None, group=None):
+    def __init__(self, tmp, *opts, user=None, group=None, prefix=()):
         self.status = os.path.join(tmp, "status")
         # A target started before in this directory left its files: read_info() would
         # take the old one's for this one's, which may not have started yet.
@@ -302,7 +302,8 @@ class Target:
             kw["user"] = user
         if group is not None:
             kw.update(group=group, extra_groups=[])
-        self.proc = subprocess.Popen([TARGET, self.status, *opts], stdin=subprocess.DEVNULL,
+        # PREFIX: a command that executes the target in the same process (`setarch -R`).
+        self.proc = subprocess.Popen([*prefix, TARGET, self.status, *opts], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
         self.pid = self.proc.pid
         self.info = wait_for(lambda: read_info(self.status), "the target to start")

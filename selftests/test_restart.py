@@ -343,6 +343,61 @@ def rseq_area_follows_the_new_cpu():
         kill_pid(t.pid)
 
 
+ADDR_NO_RANDOMIZE = 0x0040000
+
+
+def personality(pid):
+    with open(f"/proc/{pid}/personality") as f:
+        return int(f.read(), 16)
+
+
+def spans(pid):
+    """The address ranges of /proc/PID/maps with their permissions, neighbours with the same
+    permissions as one (a heap right after the data, as without randomization, may come back
+    as one area with it)."""
+    out = []
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            r, perms = line.split()[:2]
+            start, end = (int(x, 16) for x in r.split("-"))
+            if out and out[-1][1] == start and out[-1][2] == perms:
+                out[-1] = (out[-1][0], end, perms)
+            else:
+                out.append((start, end, perms))
+    return out
+
+
+def without_randomization_restarts_without_it():
+    """A program started without address space randomization (`setarch -R`, as under gdb)
+    and restarted by an rstr started the same way: rstr's own memory would sit where the
+    program's was (its rseq area, its libraries); rstr starts itself again randomized, and
+    the program comes back with its memory and its personality, still not randomized."""
+    d = fresh("norandom")
+    t = Target(d, "--mem", "16", "--signals", prefix=("setarch", "-R"))
+    s = subprocess.Popen(["setarch", "-R", "sleep", "1000"])
+    try:
+        # Asleep in clock_nanosleep (230): setarch executed sleep, which loaded its libraries.
+        wait_for(lambda: open(f"/proc/{s.pid}/syscall").read().split()[0] == "230",
+                 "sleep to sleep")
+        assert personality(t.pid) & ADDR_NO_RANDOMIZE and personality(s.pid) & ADDR_NO_RANDOMIZE
+        maps_before = {p: spans(p) for p in (t.pid, s.pid)}
+        img = checkpoint_and_kill(d, t)
+        simg = os.path.join(d, "sleep.img")
+        sh(CKPT, "--kill", str(s.pid), "-o", simg)
+        s.wait(timeout=10)
+        for i in (img, simg):
+            sh("setarch", "-R", RSTR, "--detach", i)
+        for p in (t.pid, s.pid):
+            assert not dead(p), f"pid {p} did not come back"
+            assert personality(p) & ADDR_NO_RANDOMIZE, f"pid {p}: {personality(p):#x}"
+            assert spans(p) == maps_before[p], (p, maps_before[p], spans(p))
+        st = t.verify()
+        assert st["bad"] == 0, f"{st['bad']} words of the 16 MiB pattern changed"
+    finally:
+        for p in (t.pid, s.pid):
+            kill_pid(p)
+
+
 def restart_twice_from_one_image():
     d = fresh("twice")
     t = Target(d)
@@ -498,6 +553,7 @@ TESTS = [
     fpu_registers_intact,
     python_program_continues,
     rseq_area_follows_the_new_cpu,
+    without_randomization_restarts_without_it,
     restart_twice_from_one_image,
     checkpoint_twice_while_running,
     taken_pid_refused,

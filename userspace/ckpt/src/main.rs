@@ -13,6 +13,7 @@ use std::process::ExitCode;
 mod plan;
 
 mod output;
+mod send;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -55,7 +56,16 @@ struct CheckpointArgs {
     /// failed checkpoint leaves an old IMAGE as it was.
     #[arg(short, long, value_name = "IMAGE", default_value = "-")]
     output: PathBuf,
-    /// Kill every checkpointed process once the image is complete (they run on otherwise).
+    /// Stream the image over TCP to `rstr --listen PORT` on HOST, with no file on either
+    /// side: framed, each frame and the whole image under a CRC32, so that a damaged or
+    /// cut transfer is refused, never restarted. ckpt exits 0 only once rstr acknowledged
+    /// the image whole and checked; with --kill the tree is killed only then, and left
+    /// running otherwise (the error says why). E.g. `rstr --listen 0.0.0.0:7777` on the
+    /// new machine, then `ckpt --kill 4242 --to newhost:7777` (Documentation/migration.rst).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "output")]
+    to: Option<String>,
+    /// Kill every checkpointed process once the image is complete (they run on otherwise);
+    /// with --to, once the receiver acknowledged it.
     #[arg(long)]
     kill: bool,
     /// PID is the init of a pid namespace: save the whole namespace, pids as seen inside
@@ -304,7 +314,11 @@ fn check_tree(pid: i32, json: bool, container: bool, deleted_max: Option<u64>) -
 
 fn take(pid: i32, args: &CheckpointArgs) -> Result<ExitCode> {
     let log = Logging::open("ckpt", &args.watch)?;
-    log.line(&format!("checkpoint of {pid} to {}", args.output.display()));
+    let dest = match &args.to {
+        Some(to) => format!("{to} (streamed)"),
+        None => args.output.display().to_string(),
+    };
+    log.line(&format!("checkpoint of {pid} to {dest}"));
     let r = take_logged(pid, args, &log);
     match &r {
         Ok(_) => log.line(&format!("checkpoint of {pid} done")),
@@ -317,11 +331,16 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
     let started = std::time::Instant::now();
     ckptlib::phase::mark("start");
     let dev = Device::open()?;
-    let to_stdout = args.output.as_os_str() == "-";
+    let to_stdout = args.output.as_os_str() == "-" && args.to.is_none();
     if to_stdout && io::stdout().is_terminal() {
         bail!("refusing to write a binary image to a terminal: use -o IMAGE or a pipe");
     }
-    let target = StoppedTree::seize(pid)?;
+    // Before the tree is stopped: a receiver that is not there leaves it untouched.
+    let sender = args.to.as_deref().map(send::Sender::connect).transpose()?;
+    let target = match StoppedTree::seize(pid) {
+        Ok(t) => t,
+        Err(e) => return Err(send::failed(sender, e)),
+    };
     let frozen = std::time::Instant::now();
     ckptlib::phase::mark("seized");
     log.line(&format!(
@@ -331,10 +350,16 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
     ));
     // SysV IPC the tree uses by id is invisible to the module: read it here. Then the tree
     // as rstr would build it again: a tree it cannot build is refused now, not at restart.
-    let mut refusal = ckptlib::sysvipc::refusal(target.procs())?;
+    let mut refusal = match ckptlib::sysvipc::refusal(target.procs()) {
+        Ok(r) => r,
+        Err(e) => return Err(send::failed(sender, e)),
+    };
     // So are the routes of a container's own network namespace.
     if refusal.is_none() && args.container {
-        refusal = ckptlib::netns::refusal(pid)?;
+        refusal = match ckptlib::netns::refusal(pid) {
+            Ok(r) => r,
+            Err(e) => return Err(send::failed(sender, e)),
+        };
     }
     if refusal.is_none() {
         // A tree the module refuses is refused again, with its ERROR record, below.
@@ -342,7 +367,10 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
     }
     // A file appears when the image is complete (a failed or killed ckpt leaves the old
     // one as it was; killed, it also leaves IMAGE.partial-PID).
-    let out = Output::open(&args.output)?;
+    let out = match sender {
+        Some(s) => Dest::Stream(s),
+        None => Dest::File(Output::open(&args.output)?),
+    };
     let stats = ckptlib::sys::LiveStats::default();
     let opts = checkpoint::Options {
         container: args.container,
@@ -351,27 +379,74 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
         log: log.module(),
         stats: Some(&stats),
     };
-    with_progress(
+    let fd = match &out {
+        Dest::File(o) => o.fd(),
+        Dest::Stream(s) => s.fd(),
+    };
+    let done = with_progress(
         &args.watch,
         target.procs(),
         target.tids().len(),
         &stats,
-        || checkpoint::checkpoint(&dev, &target, &opts, out.fd()),
-    )?;
-    out.commit()?;
-    ckptlib::phase::mark("checkpointed");
-    if args.kill {
+        || checkpoint::checkpoint(&dev, &target, &opts, fd),
+    );
+    let mut wire = None;
+    let frozen = match out {
+        Dest::File(o) => {
+            done?;
+            o.commit()?;
+            ckptlib::phase::mark("checkpointed");
+            release(target, args.kill, log)?;
+            frozen.elapsed()
+        }
+        Dest::Stream(s) => {
+            let not_killed = "the tree was not killed: it runs on";
+            let sent = if args.kill {
+                s.finish(done).context(not_killed)?
+            } else {
+                s.finish(done)?
+            };
+            ckptlib::phase::mark("checkpointed");
+            log.line("the image is sent, waiting for the receiver's ACK");
+            let frozen = if args.kill {
+                // Killed only once the receiver has the image whole and checked.
+                sent.acknowledged().context(not_killed)?;
+                release(target, true, log)?;
+                frozen.elapsed()
+            } else {
+                // A copy: the tree runs on at once, whatever the receiver answers.
+                release(target, false, log)?;
+                let frozen = frozen.elapsed();
+                sent.acknowledged()?;
+                frozen
+            };
+            log.line("the receiver acknowledged the image");
+            wire = Some(sent.released(args.kill)?);
+            frozen
+        }
+    };
+    if let Some(format) = args.watch.stats {
+        print_stats(format, &stats.get(), frozen, started.elapsed(), wire)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the image goes.
+enum Dest {
+    File(Output),
+    Stream(send::Sender),
+}
+
+/// The image is complete (and with a stream, acknowledged): the tree is killed or runs on.
+fn release(target: StoppedTree, kill: bool, log: &Logging) -> Result<()> {
+    if kill {
         target.kill()?;
         ckptlib::phase::mark("killed");
         log.line("killed the tree");
     } else {
         drop(target);
     }
-    let frozen = frozen.elapsed();
-    if let Some(format) = args.watch.stats {
-        print_stats(format, &stats.get(), frozen, started.elapsed())?;
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Why rstr could not rebuild the stopped tree, planned from the `TREE` the module writes
@@ -389,23 +464,25 @@ fn print_stats(
     s: &ckptlib::abi::CkptStats,
     frozen: std::time::Duration,
     total: std::time::Duration,
+    wire: Option<u64>,
 ) -> Result<()> {
     let ms = |d: std::time::Duration| serde_json::json!(d.as_secs_f64() * 1e3);
-    ckptlib::logging::print_stats(
-        format,
-        &[
-            ("frozen_ms", "frozen time", ms(frozen)),
-            ("total_ms", "total time", ms(total)),
-            ("tasks", "tasks", s.tasks.into()),
-            ("files", "descriptors", s.files.into()),
-            ("vmas", "memory areas", s.vmas.into()),
-            ("pages_scanned", "pages scanned", s.pages_scanned.into()),
-            ("pages_written", "pages written", s.pages_written.into()),
-            ("pages_shared", "pages shared", s.pages_shared.into()),
-            ("records", "records", s.records.into()),
-            ("image_bytes", "image bytes", s.bytes.into()),
-        ],
-    )
+    let mut figures = vec![
+        ("frozen_ms", "frozen time", ms(frozen)),
+        ("total_ms", "total time", ms(total)),
+        ("tasks", "tasks", s.tasks.into()),
+        ("files", "descriptors", s.files.into()),
+        ("vmas", "memory areas", s.vmas.into()),
+        ("pages_scanned", "pages scanned", s.pages_scanned.into()),
+        ("pages_written", "pages written", s.pages_written.into()),
+        ("pages_shared", "pages shared", s.pages_shared.into()),
+        ("records", "records", s.records.into()),
+        ("image_bytes", "image bytes", s.bytes.into()),
+    ];
+    if let Some(w) = wire {
+        figures.push(("bytes_on_wire", "bytes on the wire", w.into()));
+    }
+    ckptlib::logging::print_stats(format, &figures)
 }
 
 /// Shows the progress of the checkpoint running in `work` from the module's figures

@@ -28,6 +28,7 @@ pub mod procfs;
 pub mod progress;
 pub mod refs;
 pub mod restart;
+pub mod stream;
 pub mod sys;
 pub mod sysvipc;
 pub mod terminal;

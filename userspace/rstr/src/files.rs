@@ -46,11 +46,17 @@ pub fn open_image(path: &Path) -> Result<File> {
     if f.stream_position().is_ok() {
         return Ok(f);
     }
-    let mut tmp =
-        File::from(memfd_create("rstr-image", MFdFlags::MFD_CLOEXEC).context("memfd_create")?);
+    let mut tmp = memory_file()?;
     io::copy(&mut f, &mut tmp).context("copying the image from its pipe")?;
     tmp.rewind()?;
     Ok(tmp)
+}
+
+/// An unnamed memory file for an image read from a pipe or a connection.
+pub fn memory_file() -> Result<File> {
+    Ok(File::from(
+        memfd_create("rstr-image", MFdFlags::MFD_CLOEXEC).context("memfd_create")?,
+    ))
 }
 
 /// `rstr`'s own descriptors, at the same numbers in every process of the tree, open until

@@ -43,6 +43,7 @@ mod memfd;
 mod memory;
 mod per_task;
 mod plan;
+mod receive;
 mod signals;
 mod supervise;
 mod sys;
@@ -92,7 +93,19 @@ use clap::Parser;
 #[command(after_long_help = include_str!("after-help.txt"))]
 struct Cli {
     /// The image to restart from; `-` reads it from standard input.
-    image: PathBuf,
+    #[arg(required_unless_present = "listen", conflicts_with = "listen")]
+    image: Option<PathBuf>,
+    /// Receive the image over TCP from `ckpt --to HOST:PORT` instead of a file: listen on
+    /// ADDR (default 127.0.0.1; 0.0.0.0 for every interface) and PORT (0: any free one),
+    /// print `listening on ADDR:PORT` on standard error, accept one connection and check
+    /// every frame of the stream as it comes (CRC32 of each, then the length and CRC32 of
+    /// the whole image). A damaged or cut stream is refused, with its frame and offset, and
+    /// nothing is restarted. Once the image is whole and passes the checks made before any
+    /// process exists, rstr answers ACK (ckpt --kill kills the tree only then) and builds
+    /// the tree when ckpt says the old one is released. E.g. `rstr -d --listen
+    /// 0.0.0.0:7777` here, `ckpt --kill 4242 --to thishost:7777` on the old machine.
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = receive::parse_listen)]
+    listen: Option<std::net::SocketAddr>,
     /// Leave the restarted tree running, print the root's pid and exit.
     #[arg(short, long)]
     detach: bool,
@@ -112,14 +125,45 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    if let Err(e) = randomized() {
+        eprintln!("rstr: error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let cli: Cli = ckptlib::cli::parse();
     ckptlib::cli::run("rstr", || {
         supervise::run(supervise::Options {
             image: cli.image,
+            listen: cli.listen,
             detach: cli.detach,
             pidns: cli.pidns,
             fds: cli.fds,
             watch: cli.watch,
         })
     })
+}
+
+/// Makes sure rstr runs with a randomized address space layout: started without it
+/// (`setarch -R`, a debugger, a shell whose personality has `ADDR_NO_RANDOMIZE`), rstr's
+/// own program, stack and libraries sit exactly where a program checkpointed the same way
+/// had its own, and the image's memory (its rseq area first) collides with them. Then the
+/// flag is cleared and rstr executes itself again with the same arguments and descriptors;
+/// each restored task gets the image's personality back (`per_task`), so a target that ran
+/// without randomization keeps running without it.
+fn randomized() -> anyhow::Result<()> {
+    use anyhow::Context;
+    use nix::sys::personality::{self, Persona};
+    use std::os::unix::process::CommandExt;
+
+    let persona = personality::get().context("personality")?;
+    if !persona.contains(Persona::ADDR_NO_RANDOMIZE) {
+        return Ok(());
+    }
+    personality::set(persona - Persona::ADDR_NO_RANDOMIZE).context("personality")?;
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| "rstr".into());
+    let e = std::process::Command::new("/proc/self/exe")
+        .arg0(arg0)
+        .args(args)
+        .exec();
+    Err(e).context("executing rstr again with a randomized address space layout")
 }

@@ -38,7 +38,9 @@ use ckptlib::progress::Progress;
 
 /// What the command line asks for.
 pub struct Options {
-    pub image: PathBuf,
+    pub image: Option<PathBuf>,
+    /// `--listen`: the image comes over TCP (crate::receive).
+    pub listen: Option<std::net::SocketAddr>,
     pub detach: bool,
     pub pidns: bool,
     pub fds: Vec<FdSpec>,
@@ -49,7 +51,11 @@ pub struct Options {
 /// tree runs with `detach`.
 pub fn run(opt: Options) -> Result<ExitCode> {
     let log = Logging::open("rstr", &opt.watch)?;
-    log.line(&format!("restart from {}", opt.image.display()));
+    match (&opt.image, &opt.listen) {
+        (_, Some(addr)) => log.line(&format!("restart from a stream, listening on {addr}")),
+        (Some(image), None) => log.line(&format!("restart from {}", image.display())),
+        (None, None) => bail!("no image: name one, or --listen [ADDR:]PORT"),
+    }
     let r = run_logged(opt, &log);
     if let Err(e) = &r {
         log.line(&format!("error: {e:#}"));
@@ -57,23 +63,66 @@ pub fn run(opt: Options) -> Result<ExitCode> {
     r
 }
 
-fn run_logged(opt: Options, log: &Logging) -> Result<ExitCode> {
+fn run_logged(mut opt: Options, log: &Logging) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     ckptlib::phase::mark("start");
     // Before anything is opened: a descriptor of ours must not take a number the user meant.
-    let inherited = files::at_start(opt.fds)?;
+    let inherited = files::at_start(std::mem::take(&mut opt.fds))?;
     let dev = Device::open()?;
     ensure!(
         dev.version().features & abi::CKPT_FEATURE_RESTART != 0,
         "the loaded module cannot restart (features {:#x})",
         dev.version().features
     );
-    let image_file = files::open_image(&opt.image)?;
+    let (image_file, mut conn) = match (&opt.listen, &opt.image) {
+        (Some(addr), _) => {
+            let (f, c) = crate::receive::receive(*addr, log)?;
+            (f, Some(c))
+        }
+        (None, Some(path)) => (files::open_image(path)?, None),
+        (None, None) => unreachable!("refused above"),
+    };
+    let checked = checked(&image_file, opt.pidns, log);
+    let ready = match (checked, &mut conn) {
+        (Err(e), Some(c)) => {
+            c.refuse(&e);
+            return Err(e);
+        }
+        (r, _) => r?,
+    };
+    // The image is whole and fit to restart here: the sender may let the tree go.
+    if let Some(c) = &mut conn {
+        let pids: Vec<i32> = if ready.pidns {
+            Vec::new()
+        } else {
+            ready.image.tree.iter().map(|t| t.pid).collect()
+        };
+        c.ack_and_wait(&pids, log)?;
+    }
+    sys::session_begin(dev.file().as_fd(), ready.live)?;
+    restart(&opt, log, started, inherited, dev, image_file, ready, conn)
+}
+
+/// An image read and checked, before any process exists.
+struct Checked {
+    image: Image,
+    /// The plan of its tree.
+    plan: plan::Plan,
+    /// It comes back in a new pid namespace.
+    pidns: bool,
+    /// Its live tasks.
+    live: u32,
+    /// The lowest descriptor above all of the image's.
+    top: RawFd,
+}
+
+/// Reads the image and makes every check that needs no process.
+fn checked(image_file: &File, pidns: bool, log: &Logging) -> Result<Checked> {
     // Buffered: the scan reads every record header and skips the module's payloads; small
     // ones are skipped inside the buffer, with no system call.
     let image = scan(&mut RecordReader::new(io::BufReader::with_capacity(
         64 << 10,
-        &image_file,
+        image_file,
     )))
     .context("reading the image")?;
     // Before any process exists: the programs must find the CPU and vDSO they chose.
@@ -87,14 +136,7 @@ fn run_logged(opt: Options, log: &Logging) -> Result<ExitCode> {
         check_xstate(t, xcr0, xsize).with_context(|| format!("task {}", t.task.pid))?;
     }
     ckptlib::phase::mark("scanned");
-    let pages: u64 = image
-        .tasks
-        .iter()
-        .flatten()
-        .filter(|t| t.owns_mm)
-        .flat_map(|t| &t.memory.pages)
-        .map(|r| u64::from(r.nr_pages))
-        .sum();
+    let pages = pages_of(&image);
     log.line(&format!(
         "image of {} tasks, {pages} pages of memory",
         image.tasks.iter().flatten().count()
@@ -102,7 +144,7 @@ fn run_logged(opt: Options, log: &Logging) -> Result<ExitCode> {
     let plan = plan::plan(&image.tree)?;
     task::check_vm_children(&image, &plan)?;
     crate::attrs::check(&image)?;
-    let pidns = opt.pidns || image.container;
+    let pidns = pidns || image.container;
     ensure!(
         !image.container || image.tree[0].pid == 1,
         "a container image whose init is not pid 1"
@@ -113,11 +155,51 @@ fn run_logged(opt: Options, log: &Logging) -> Result<ExitCode> {
         "choosing pid {root} needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN)"
     );
     let live = image.tasks.iter().flatten().count() as u32;
-    sys::session_begin(dev.file().as_fd(), live)?;
-
     // Our descriptors go above every descriptor of the image, the parked objects above them.
     let top = files::highest_fd(&image) + 1;
     files::room_for(&image, top)?;
+    Ok(Checked {
+        image,
+        plan,
+        pidns,
+        live,
+        top,
+    })
+}
+
+/// The pages of memory the image holds.
+fn pages_of(image: &Image) -> u64 {
+    image
+        .tasks
+        .iter()
+        .flatten()
+        .filter(|t| t.owns_mm)
+        .flat_map(|t| &t.memory.pages)
+        .map(|r| u64::from(r.nr_pages))
+        .sum()
+}
+
+/// Builds the checked tree, lets it go and waits for it (or not, with `detach`).
+// What run_logged opened and checked, handed on whole: a struct of them would be used once.
+#[allow(clippy::too_many_arguments)]
+fn restart(
+    opt: &Options,
+    log: &Logging,
+    started: std::time::Instant,
+    inherited: Inherited,
+    dev: Device,
+    image_file: File,
+    ready: Checked,
+    conn: Option<crate::receive::Conn>,
+) -> Result<ExitCode> {
+    let Checked {
+        image,
+        plan,
+        pidns,
+        live,
+        top,
+    } = ready;
+    let (pages, root) = (pages_of(&image), plan.nodes[0].pid);
     let (rd_end, wr_end) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
     let bar = Progress::new(
         "restart",
@@ -236,7 +318,16 @@ fn run_logged(opt: Options, log: &Logging) -> Result<ExitCode> {
                     "image bytes",
                     image_file.metadata().map_or(0, |m| m.len()).into(),
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(conn.as_ref().map(|c| {
+                (
+                    "bytes_on_wire",
+                    "bytes on the wire",
+                    c.bytes_on_wire().into(),
+                )
+            }))
+            .collect::<Vec<_>>(),
         )?;
     }
     if !pidns {
