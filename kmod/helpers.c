@@ -16,7 +16,9 @@
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/hrtimer.h>
+#include <linux/inetdevice.h>
 #include <linux/ipc_namespace.h>
+#include <linux/netdevice.h>
 #include <linux/nsproxy.h>
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
@@ -57,6 +59,8 @@
 #include <asm/segment.h>
 #include <linux/memcontrol.h>
 #include <linux/sched/task_stack.h>
+#include <net/addrconf.h>
+#include <net/net_namespace.h>
 
 #include "helpers.h"
 
@@ -86,6 +90,10 @@ static_assert(sizeof(struct ckpt_h_ns) == 56 && sizeof(struct ckpt_h_ipc) == 16)
 static_assert(sizeof(struct ckpt_uts_ns_rec) == 144 &&
 	      sizeof(((struct ckpt_uts_ns_rec *)0)->nodename) == sizeof(utsname()->nodename) &&
 	      sizeof(((struct ckpt_uts_ns_rec *)0)->domainname) == sizeof(utsname()->domainname));
+static_assert(sizeof(struct ckpt_h_netns) == 360 &&
+	      offsetof(struct ckpt_h_netns, addrs) == 104 &&
+	      offsetof(struct ckpt_h_netaddr, family) == 20 &&
+	      sizeof(((struct ckpt_h_netdev *)0)->name) == IFNAMSIZ);
 static_assert(sizeof(struct ckpt_h_pending) == 16);
 static_assert(sizeof(struct ckpt_h_vma_extra) == 48);
 
@@ -205,6 +213,73 @@ int ckpt_helper_task_uts_ipc(struct task_struct *task, struct ckpt_uts_ns_rec *u
 	ipc->mqueues = READ_ONCE(n->ipc_ns->mq_queues_count);
 #endif
 	task_unlock(task);
+	return 0;
+}
+
+/* One address of a device into @out (if it has room) and the count. */
+static void netns_addr(struct ckpt_h_netns *out, u32 dev, u32 family, const void *addr,
+		       u32 len, u32 prefixlen)
+{
+	struct ckpt_h_netaddr *a;
+
+	if (out->nr_addrs < CKPT_H_NET_ADDRS) {
+		a = &out->addrs[out->nr_addrs];
+		memcpy(a->addr, addr, len);
+		a->dev = dev;
+		a->family = family;
+		a->prefixlen = prefixlen;
+	}
+	out->nr_addrs++;
+}
+
+/*
+ * The devices of @task's network namespace and their IPv4 and IPv6 addresses (Rust
+ * decides what may be saved); -ESRCH once it has exited. task_lock keeps its nsproxy
+ * and with it the namespace; the device list (for_each_netdev_rcu, a macro), the IPv4
+ * addresses (in_dev_for_each_ifa_rcu) and the IPv6 ones (idev->addr_list, which addrconf
+ * also walks under RCU) are read under RCU: a snapshot, taken while the tree is stopped.
+ */
+int ckpt_helper_task_netns(struct task_struct *task, struct ckpt_h_netns *out)
+{
+	struct net_device *dev;
+	struct nsproxy *n;
+	u32 i = 0;
+
+	memset(out, 0, sizeof(*out));
+	task_lock(task);
+	n = task->nsproxy;
+	if (!n) {
+		task_unlock(task);
+		return -ESRCH;
+	}
+	rcu_read_lock();
+	for_each_netdev_rcu(n->net_ns, dev) {
+		struct in_device *in_dev = __in_dev_get_rcu(dev);
+		struct in_ifaddr *ifa;
+#if IS_ENABLED(CONFIG_IPV6)
+		struct inet6_dev *idev = __in6_dev_get(dev);
+		struct inet6_ifaddr *ifp;
+#endif
+
+		if (i < CKPT_H_NET_DEVS) {
+			strscpy_pad(out->devs[i].name, dev->name, sizeof(out->devs[i].name));
+			out->devs[i].flags = READ_ONCE(dev->flags);
+		}
+		if (in_dev) {
+			in_dev_for_each_ifa_rcu(ifa, in_dev)
+				netns_addr(out, i, AF_INET, &ifa->ifa_local, 4, ifa->ifa_prefixlen);
+		}
+#if IS_ENABLED(CONFIG_IPV6)
+		if (idev) {
+			list_for_each_entry_rcu(ifp, &idev->addr_list, if_list)
+				netns_addr(out, i, AF_INET6, &ifp->addr, 16, ifp->prefix_len);
+		}
+#endif
+		i++;
+	}
+	rcu_read_unlock();
+	task_unlock(task);
+	out->nr_devs = i;
 	return 0;
 }
 

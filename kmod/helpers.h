@@ -42,6 +42,30 @@ struct ckpt_h_ns {
 	u64 ids[CKPT_H_NS_KINDS];
 };
 
+/*
+ * The devices of a network namespace and their addresses, read under RCU: nr_devs and
+ * nr_addrs count them all, the first CKPT_H_NET_DEVS and CKPT_H_NET_ADDRS are described.
+ */
+#define CKPT_H_NET_DEVS		4
+#define CKPT_H_NET_ADDRS	8
+struct ckpt_h_netdev {
+	char name[16];		/* IFNAMSIZ, NUL-terminated */
+	u32 flags;		/* dev->flags: IFF_UP, IFF_LOOPBACK... */
+	u32 __pad;
+};
+struct ckpt_h_netaddr {
+	u8 addr[16];		/* ifa_local (4 bytes) or the IPv6 address */
+	u32 dev;		/* its device's place among all (devs[] holds the first ones) */
+	u32 family;		/* AF_INET or AF_INET6 */
+	u32 prefixlen;
+	u32 __pad;
+};
+struct ckpt_h_netns {
+	u32 nr_devs, nr_addrs;
+	struct ckpt_h_netdev devs[CKPT_H_NET_DEVS];
+	struct ckpt_h_netaddr addrs[CKPT_H_NET_ADDRS];
+};
+
 /* What an IPC namespace holds (ids[].in_use, mq_queues_count). */
 struct ckpt_h_ipc {
 	u32 shm, msg, sem, mqueues;
@@ -87,6 +111,7 @@ void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked
 void ckpt_helper_task_ns(struct task_struct *task, struct ckpt_h_ns *out);
 int ckpt_helper_task_uts_ipc(struct task_struct *task, struct ckpt_uts_ns_rec *uts,
 			     struct ckpt_h_ipc *ipc);
+int ckpt_helper_task_netns(struct task_struct *task, struct ckpt_h_netns *out);
 void ckpt_helper_task_info(struct task_struct *task, struct pid_namespace *ns,
 			   struct ckpt_task_rec *out);
 void ckpt_helper_task_tree(struct task_struct *task, struct pid_namespace *ns,

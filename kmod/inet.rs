@@ -23,7 +23,7 @@ use crate::error::{refuse, CkptResult};
 use crate::image::ImageWriter;
 use crate::objects::Objects;
 use crate::sys::inet::*;
-use crate::sys::task::{OpenFd, TaskRef};
+use crate::sys::task::{NsIds, OpenFd, TaskRef};
 use crate::uapi::image::{self as img, file_kind, inet_state, rec};
 
 const SOCK_STREAM: u32 = bindings::sock_type_SOCK_STREAM;
@@ -75,18 +75,17 @@ fn protocol_name(i: &InetFacts) -> &'static str {
     }
 }
 
-/// An address and port as people write them: `127.0.0.1:6379`, `[::1]:6379`.
-pub(crate) struct SockAddr<'a> {
+/// An address as people write them: `127.0.0.1`, `::1`.
+pub(crate) struct IpAddr<'a> {
     pub(crate) v6: bool,
     pub(crate) addr: &'a [u8; 16],
-    pub(crate) port: u32,
 }
 
-impl fmt::Display for SockAddr<'_> {
+impl fmt::Display for IpAddr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let a = self.addr;
         if !self.v6 {
-            return write!(f, "{}.{}.{}.{}:{}", a[0], a[1], a[2], a[3], self.port);
+            return write!(f, "{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
         }
         let g: [u16; 8] = core::array::from_fn(|k| u16::from_be_bytes([a[2 * k], a[2 * k + 1]]));
         // The longest run of two or more zero groups is written `::` (RFC 5952).
@@ -101,7 +100,6 @@ impl fmt::Display for SockAddr<'_> {
                 best = run;
             }
         }
-        f.write_str("[")?;
         let mut k = 0;
         // Ends: every round moves `k` on by at least one group.
         while k < 8 {
@@ -116,8 +114,41 @@ impl fmt::Display for SockAddr<'_> {
             write!(f, "{:x}", g[k])?;
             k += 1;
         }
-        write!(f, "]:{}", self.port)
+        Ok(())
     }
+}
+
+/// An address and port as people write them: `127.0.0.1:6379`, `[::1]:6379`.
+pub(crate) struct SockAddr<'a> {
+    pub(crate) v6: bool,
+    pub(crate) addr: &'a [u8; 16],
+    pub(crate) port: u32,
+}
+
+impl fmt::Display for SockAddr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = IpAddr {
+            v6: self.v6,
+            addr: self.addr,
+        };
+        f.write_str(if self.v6 { "[" } else { "" })?;
+        fmt::Display::fmt(&a, f)?;
+        write!(f, "{}:{}", if self.v6 { "]" } else { "" }, self.port)
+    }
+}
+
+/// Whether a socket's local address is one a container's new network namespace has: the
+/// any address or loopback (`127.0.0.0/8`, `::1`, and both as IPv4-mapped IPv6).
+fn on_loopback_or_any(i: &InetFacts) -> bool {
+    let a = &i.rcv_saddr;
+    let v4 = |b: &[u8]| b == [0; 4] || b[0] == 127;
+    if i.family != AF_INET6 {
+        return v4(&a[..4]);
+    }
+    let mut one = [0u8; 16];
+    one[15] = 1;
+    let mapped = a[..10] == [0; 10] && a[10..12] == [0xff, 0xff];
+    *a == [0; 16] || *a == one || (mapped && v4(&a[12..]))
 }
 
 /// `retrans_to_secs()` of `net/ipv4/tcp.c` (static there): the seconds `getsockopt`
@@ -194,6 +225,12 @@ const RULES: &[(Applies, Why)] = &[
     (|i| i.udp_flags != 0 || i.encap_type != 0 || i.gso_size != 0, |i, f| write!(f, "with UDP_CORK, UDP_SEGMENT, UDP_GRO, UDP_ENCAP or UDP_NO_CHECK6_* set (flags {:#x}); not saved yet", i.udp_flags)),
 ];
 
+/// What `rstr` could not make again in a container's own network namespace, which has only
+/// `lo` with its default addresses ([`crate::ns`]).
+#[rustfmt::skip]
+const NETNS_RULE: (Applies, Why) =
+    (|i| !on_loopback_or_any(i), |_, f| f.write_str("bound to an address that the container's network namespace, restored with only lo, will not have (only loopback and the any address are); not supported yet"));
+
 /// The reason of a rule, for `refuse!`.
 struct Reason<'a>(&'a InetFacts, Why);
 
@@ -211,9 +248,11 @@ fn family_name(i: &InetFacts) -> &'static str {
     }
 }
 
-/// Refuses the socket at `fd` by the first of [`RULES`] that applies.
-fn check(fd: u32, i: &InetFacts) -> CkptResult {
-    if let Some(&(_, why)) = RULES.iter().find(|(applies, _)| applies(i)) {
+/// Refuses the socket at `fd` by the first of [`RULES`] that applies, and then, for a
+/// socket of a container's own network namespace (`own_net`), by [`NETNS_RULE`].
+fn check(fd: u32, i: &InetFacts, own_net: bool) -> CkptResult {
+    let netns = own_net.then_some(&NETNS_RULE);
+    if let Some(&(_, why)) = Iterator::chain(RULES.iter(), netns).find(|(applies, _)| applies(i)) {
         let (fam, proto) = (family_name(i), protocol_name(i));
         if i.num != 0 {
             let local = SockAddr {
@@ -350,7 +389,10 @@ pub(crate) fn checkpoint(
     let fd = o.fd;
     let mut i = InetFacts::default();
     task.inet_socket(fd, &mut i)?;
-    check(fd, &i)?;
+    // The tree's checks let a task have a network namespace other than the caller's only
+    // as a container's own, which restart makes with only lo.
+    let own_net = task.namespaces().0[NsIds::NET] != NsIds::current().0[NsIds::NET];
+    check(fd, &i, own_net)?;
     if objs.first_save(o.facts.file_id) {
         let r = record(o.rec.obj, &i);
         w.record(rec::INET_SOCK, &[r.as_bytes()])?;
@@ -374,13 +416,13 @@ mod tests {
     }
 
     fn reason(i: &InetFacts) -> Option<CString> {
-        check(3, i).err().and_then(|e| e.reason)
+        check(3, i, false).err().and_then(|e| e.reason)
     }
 
     #[test]
     fn a_listener_passes_and_its_backlog_refuses() {
         let mut i = listener();
-        assert!(check(3, &i).is_ok());
+        assert!(check(3, &i, false).is_ok());
         i.ack_backlog = 2;
         let r = reason(&i).unwrap();
         assert_eq!(
@@ -408,13 +450,44 @@ mod tests {
         for change in changes {
             let mut i = listener();
             change(&mut i);
-            assert!(check(3, &i).is_err());
+            assert!(check(3, &i, false).is_err());
         }
         let mut u = listener();
         (u.sock_type, u.protocol, u.state, u.rcv_queue) = (SOCK_DGRAM, IPPROTO_UDP, TCP_CLOSE, 1);
-        assert!(check(3, &u).is_err());
+        assert!(check(3, &u, false).is_err());
         u.rcv_queue = 0;
-        assert!(check(3, &u).is_ok());
+        assert!(check(3, &u, false).is_ok());
+    }
+
+    #[test]
+    fn in_a_containers_network_namespace_only_loopback_and_any() {
+        let mut i = listener();
+        assert!(check(3, &i, true).is_ok());
+        i.rcv_saddr[..4].copy_from_slice(&[127, 0, 0, 9]);
+        assert!(check(3, &i, true).is_ok());
+        i.rcv_saddr[..4].copy_from_slice(&[0, 0, 0, 0]);
+        assert!(check(3, &i, true).is_ok());
+        i.rcv_saddr[..4].copy_from_slice(&[10, 9, 9, 9]);
+        assert!(check(3, &i, false).is_ok());
+        let r = reason_in_netns(&i);
+        assert!(r
+            .to_bytes()
+            .starts_with(b"fd 3: AF_INET TCP socket 10.9.9.9:6379: bound to an address"));
+        let mut v6 = listener();
+        (v6.family, v6.rcv_saddr) = (AF_INET6, [0; 16]);
+        assert!(check(3, &v6, true).is_ok());
+        v6.rcv_saddr[15] = 1;
+        assert!(check(3, &v6, true).is_ok());
+        v6.rcv_saddr[10..].copy_from_slice(&[0xff, 0xff, 127, 0, 0, 1]);
+        assert!(check(3, &v6, true).is_ok());
+        v6.rcv_saddr[12] = 10;
+        assert!(check(3, &v6, true).is_err());
+        v6.rcv_saddr = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        assert!(check(3, &v6, true).is_err());
+    }
+
+    fn reason_in_netns(i: &InetFacts) -> CString {
+        check(3, i, true).err().and_then(|e| e.reason).unwrap()
     }
 
     #[test]

@@ -4,25 +4,31 @@
 //! `UTS_NS` record of a container.
 //!
 //! A plain tree must share every namespace with the caller. A container (`ckpt --container`,
-//! its init the root of the tree) may have a UTS and an IPC namespace of its own, shared by
-//! every task of the tree: the names of the UTS namespace are saved; the IPC namespace is
-//! accepted only empty (no SysV shared memory, message queue or semaphore set, no POSIX
-//! message queue), since the module cannot reach what `ipc/` keeps. `rstr` creates both
-//! with `clone` flags and sets the names before any task of the tree runs.
+//! its init the root of the tree) may have a UTS, an IPC and a network namespace of its
+//! own, shared by every task of the tree: the names of the UTS namespace are saved; the IPC
+//! namespace is accepted only empty (no SysV shared memory, message queue or semaphore set,
+//! no POSIX message queue), since the module cannot reach what `ipc/` keeps; the network
+//! namespace only with `lo` as its one device, with no address but its default ones, and
+//! whether `lo` is up is saved. `rstr` creates them with `clone` flags, sets the names and
+//! brings `lo` up before any task of the tree runs.
 
 use kernel::fmt;
 
+use crate::files::show;
+use kernel::bindings;
 use kernel::prelude::*;
 use zerocopy::FromZeros;
 
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
+use crate::inet::IpAddr;
+use crate::sys::netns::{NetDev, NetNsFacts};
 use crate::sys::task::{IpcCounts, NsIds};
 use crate::tree::{Member, Tree};
 use crate::uapi::image::{self as img, rec};
 
 /// The kinds (bits, by [`NsIds::KINDS`] index) a container may have of its own.
-const OWN: u32 = (1 << NsIds::UTS) | (1 << NsIds::IPC);
+const OWN: u32 = (1 << NsIds::UTS) | (1 << NsIds::IPC) | (1 << NsIds::NET);
 
 /// The kinds where `a` and `b` differ, as bits.
 fn differ(a: &NsIds, b: &NsIds) -> u32 {
@@ -93,7 +99,8 @@ pub(crate) fn check_task(tree: &Tree, m: &Member) -> CkptResult {
         Some(Refusal::Other(kinds)) if init.is_none() && kinds & !OWN == 0 => refuse!(
             EOPNOTSUPP,
             "pid {pid} uses namespaces other than the caller's ({}): not supported yet (a \
-             container, ckpt --container, may have a UTS and an IPC namespace of its own)",
+             container, ckpt --container, may have a UTS, an IPC and a network namespace of \
+             its own)",
             Kinds(kinds)
         ),
         Some(Refusal::Other(kinds)) => refuse!(
@@ -141,9 +148,123 @@ impl fmt::Display for Held {
     }
 }
 
+const IFF_UP: u32 = bindings::net_device_flags_IFF_UP;
+const IFF_LOOPBACK: u32 = bindings::net_device_flags_IFF_LOOPBACK;
+const AF_INET6: u32 = bindings::AF_INET6;
+
+/// A device's name, the bytes before its NUL.
+fn dev_name(d: &NetDev) -> &[u8] {
+    let len = d.name.iter().position(|&b| b == 0).unwrap_or(d.name.len());
+    &d.name[..len]
+}
+
+/// Whether an address is one the kernel gives `lo` itself when it comes up, which the
+/// restored namespace's `lo` gets again: `127.0.0.1/8`, `::1/128`.
+fn lo_default(family: u32, addr: &[u8; 16], prefixlen: u32) -> bool {
+    let mut one = [0u8; 16];
+    if family == AF_INET6 {
+        one[15] = 1;
+        return *addr == one && prefixlen == 128;
+    }
+    one[..4].copy_from_slice(&[127, 0, 0, 1]);
+    *addr == one && prefixlen == 8
+}
+
+/// Why a container's own network namespace cannot be saved.
+#[derive(Debug, PartialEq, Eq)]
+enum NetRefusal {
+    /// A device other than `lo` (its place among those described).
+    Device(usize),
+    /// More devices than described, none of them named (never with `lo` described).
+    Devices(u32),
+    /// An address that is not one of `lo`'s defaults (its place among those described).
+    Address(usize),
+    /// `lo` is down and has a default address, which a new `lo` that is down has not.
+    DownWithAddress(usize),
+}
+
+/// Whether the network namespace `n` holds only `lo` with its default addresses: then
+/// whether `lo` is up.
+fn net_saved(n: &NetNsFacts) -> Result<bool, NetRefusal> {
+    let devs = n.devs();
+    let lo = |d: &NetDev| dev_name(d) == b"lo" && d.flags & IFF_LOOPBACK != 0;
+    if let Some(k) = devs.iter().position(|d| !lo(d)) {
+        return Err(NetRefusal::Device(k));
+    }
+    // Names are unique: a second device, if any, is described and not lo.
+    if n.nr_devs as usize > devs.len() {
+        return Err(NetRefusal::Devices(n.nr_devs));
+    }
+    let up = devs.first().is_some_and(|d| d.flags & IFF_UP != 0);
+    let addrs = n.addrs();
+    if let Some(k) = addrs
+        .iter()
+        .position(|a| !lo_default(a.family, &a.addr, a.prefixlen))
+    {
+        return Err(NetRefusal::Address(k));
+    }
+    // Default addresses are two at most, both described.
+    if !up && !addrs.is_empty() {
+        return Err(NetRefusal::DownWithAddress(0));
+    }
+    Ok(up)
+}
+
+/// An address and its prefix, with its device: `10.0.0.1/24 on lo`.
+struct AddrOn<'a>(&'a NetNsFacts, usize);
+
+impl fmt::Display for AddrOn<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = &self.0.addrs[self.1];
+        let ip = IpAddr {
+            v6: a.family == AF_INET6,
+            addr: &a.addr,
+        };
+        fmt::Display::fmt(&ip, f)?;
+        write!(f, "/{}", a.prefixlen)?;
+        match self.0.devs().get(a.dev as usize) {
+            Some(d) => write!(f, " on {}", show(dev_name(d))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Refuses a container's own network namespace `n` that holds more than [`net_saved`]
+/// accepts; else whether its `lo` is up.
+fn net_check(n: &NetNsFacts) -> CkptResult<bool> {
+    let prefix = "the container's network namespace";
+    match net_saved(n) {
+        Ok(up) => Ok(up),
+        Err(NetRefusal::Device(k)) => refuse!(
+            EOPNOTSUPP,
+            "{prefix} has device {}: only a network namespace whose one device is lo is \
+             saved yet (veth pairs and other devices are not supported yet)",
+            show(dev_name(&n.devs[k]))
+        ),
+        Err(NetRefusal::Devices(nr)) => refuse!(
+            EOPNOTSUPP,
+            "{prefix} has {nr} devices: only a network namespace whose one device is lo is \
+             saved yet"
+        ),
+        Err(NetRefusal::Address(k)) => refuse!(
+            EOPNOTSUPP,
+            "{prefix} has address {}: only lo's default addresses (127.0.0.1/8, ::1/128) \
+             are saved yet",
+            AddrOn(n, k)
+        ),
+        Err(NetRefusal::DownWithAddress(k)) => refuse!(
+            EOPNOTSUPP,
+            "{prefix}: lo is down but has address {}, which a restored lo that is down \
+             would not have: not supported yet (bring lo up, or leave it down from the start)",
+            AddrOn(n, k)
+        ),
+    }
+}
+
 /// The `UTS_NS` record of a container (nothing for a plain tree): which namespaces it has
-/// of its own, and the names of its UTS namespace. Refuses an IPC namespace of its own
-/// that holds anything.
+/// of its own, the names of its UTS namespace and whether the `lo` of its network
+/// namespace is up. Refuses an IPC namespace of its own that holds anything, and a network
+/// namespace of its own that holds more than `lo` and its default addresses.
 pub(crate) fn checkpoint(tree: &Tree, w: &mut ImageWriter) -> CkptResult {
     let Some(init) = tree.ns() else {
         return Ok(());
@@ -167,12 +288,20 @@ pub(crate) fn checkpoint(tree: &Tree, w: &mut ImageWriter) -> CkptResult {
     if own & (1 << NsIds::IPC) != 0 {
         r.flags |= img::CKPT_NS_IPC;
     }
+    if own & (1 << NsIds::NET) != 0 {
+        let facts = init.netns().context(fmt!("the container's init"))?;
+        r.flags |= img::CKPT_NS_NET;
+        if net_check(&facts)? {
+            r.flags |= img::CKPT_NS_LO_UP;
+        }
+    }
     w.fixed(rec::UTS_NS, &r)
 }
 
 #[kunit_tests(ckpt_ns)]
 mod tests {
     use super::*;
+    use kernel::str::CString;
 
     fn ids(base: u64) -> NsIds {
         NsIds([
@@ -216,6 +345,16 @@ mod tests {
             refusal(&t, &caller, Some(&init)),
             Some(Refusal::Nested(NsIds::IPC))
         );
+        // A network namespace of its own too, shared by every task.
+        let mut net = init;
+        net.0[NsIds::NET] = 3;
+        assert_eq!(refusal(&net, &caller, Some(&net)), None);
+        t = net;
+        t.0[NsIds::NET] = caller.0[NsIds::NET];
+        assert_eq!(
+            refusal(&t, &caller, Some(&net)),
+            Some(Refusal::Nested(NsIds::NET))
+        );
         // A mount namespace of its own stays refused, named alone.
         t = init;
         t.0[2] = 9;
@@ -223,5 +362,69 @@ mod tests {
             refusal(&t, &caller, Some(&init)),
             Some(Refusal::Other(1 << 2))
         );
+    }
+
+    fn lo(flags: u32) -> NetNsFacts {
+        let mut n = NetNsFacts {
+            nr_devs: 1,
+            ..Default::default()
+        };
+        n.devs[0].name[..2].copy_from_slice(b"lo");
+        n.devs[0].flags = IFF_LOOPBACK | flags;
+        n
+    }
+
+    fn add(n: &mut NetNsFacts, dev: u32, family: u32, addr: &[u8], prefixlen: u32) {
+        let a = &mut n.addrs[n.nr_addrs as usize];
+        a.addr[..addr.len()].copy_from_slice(addr);
+        (a.dev, a.family, a.prefixlen) = (dev, family, prefixlen);
+        n.nr_addrs += 1;
+    }
+
+    fn why(n: &NetNsFacts) -> CString {
+        net_check(n).err().and_then(|e| e.reason).unwrap()
+    }
+
+    #[test]
+    fn a_network_namespace_with_lo_alone_is_saved() {
+        // New: lo down, no address.
+        assert_eq!(net_saved(&lo(0)), Ok(false));
+        let mut n = lo(IFF_UP);
+        add(&mut n, 0, bindings::AF_INET, &[127, 0, 0, 1], 8);
+        let mut one = [0u8; 16];
+        one[15] = 1;
+        add(&mut n, 0, AF_INET6, &one, 128);
+        assert_eq!(net_saved(&n), Ok(true));
+        // Another address on lo is named with its device.
+        add(&mut n, 0, bindings::AF_INET, &[10, 9, 9, 9], 32);
+        assert_eq!(net_saved(&n), Err(NetRefusal::Address(2)));
+        assert_eq!(
+            why(&n).to_bytes(),
+            b"the container's network namespace has address 10.9.9.9/32 on lo: only lo's \
+              default addresses (127.0.0.1/8, ::1/128) are saved yet"
+        );
+        // 127.0.0.1 with another prefix is not the default.
+        let mut n = lo(IFF_UP);
+        add(&mut n, 0, bindings::AF_INET, &[127, 0, 0, 1], 16);
+        assert_eq!(net_saved(&n), Err(NetRefusal::Address(0)));
+        // Down, with the address an earlier up left.
+        let mut n = lo(0);
+        add(&mut n, 0, bindings::AF_INET, &[127, 0, 0, 1], 8);
+        assert_eq!(net_saved(&n), Err(NetRefusal::DownWithAddress(0)));
+    }
+
+    #[test]
+    fn another_device_is_named() {
+        let mut n = lo(IFF_UP);
+        n.nr_devs = 2;
+        n.devs[1].name[..5].copy_from_slice(b"veth0");
+        assert_eq!(net_saved(&n), Err(NetRefusal::Device(1)));
+        assert!(why(&n)
+            .to_bytes()
+            .starts_with(b"the container's network namespace has device veth0: "));
+        // A device called lo that is no loopback is not lo.
+        let mut n = lo(0);
+        n.devs[0].flags = 0;
+        assert_eq!(net_saved(&n), Err(NetRefusal::Device(0)));
     }
 }

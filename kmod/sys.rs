@@ -18,6 +18,7 @@ pub(crate) mod inet;
 pub(crate) mod inotify;
 pub(crate) mod locks;
 pub(crate) mod mm;
+pub(crate) mod netns;
 pub(crate) mod task;
 pub(crate) mod timers;
 pub(crate) mod uts;

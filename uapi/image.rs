@@ -275,7 +275,7 @@ pub const CKPT_UTS_LEN: usize = 65;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptUtsNsRec {
-    /// [`CKPT_NS_UTS`], [`CKPT_NS_IPC`] or 0.
+    /// [`CKPT_NS_UTS`], [`CKPT_NS_IPC`], [`CKPT_NS_NET`] (with [`CKPT_NS_LO_UP`]), or 0.
     pub flags: u32,
     pub __reserved: u32,
     /// `uname -n` of the container's UTS namespace, NUL-terminated and NUL-padded; all
@@ -292,6 +292,13 @@ pub const CKPT_NS_UTS: u32 = 1;
 /// [`CkptUtsNsRec::flags`]: the container has an IPC namespace of its own, which held no
 /// SysV IPC object and no POSIX message queue (rstr makes its init with `CLONE_NEWIPC`).
 pub const CKPT_NS_IPC: u32 = 2;
+/// [`CkptUtsNsRec::flags`]: the container has a network namespace of its own, which had no
+/// device but `lo` and no address but lo's default ones (`127.0.0.1/8`, `::1`); rstr makes
+/// its init with `CLONE_NEWNET`.
+pub const CKPT_NS_NET: u32 = 4;
+/// [`CkptUtsNsRec::flags`], only with [`CKPT_NS_NET`]: its `lo` was up (rstr brings it up
+/// before any task of the tree runs).
+pub const CKPT_NS_LO_UP: u32 = 8;
 
 /// One task of the tree. Pids are as seen in the image's pid namespace (the checkpointer's,
 /// or the container's); a parent, group or session outside the tree keeps its number,
@@ -1207,7 +1214,10 @@ impl Record for CkptUtsNsRec {
     /// Nothing follows; checks the flags and the padding.
     fn trailer_len(&self) -> Result<usize, FieldError> {
         reserved_zero(self.__reserved)?;
-        if self.flags & !(CKPT_NS_UTS | CKPT_NS_IPC) != 0 {
+        let known = CKPT_NS_UTS | CKPT_NS_IPC | CKPT_NS_NET | CKPT_NS_LO_UP;
+        // lo's state means nothing without a network namespace of its own.
+        let lo_alone = self.flags & (CKPT_NS_NET | CKPT_NS_LO_UP) == CKPT_NS_LO_UP;
+        if self.flags & !known != 0 || lo_alone {
             return Err(FieldError::Reserved {
                 field: "flags",
                 value: u64::from(self.flags),

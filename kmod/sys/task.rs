@@ -76,6 +76,7 @@ impl NsIds {
         ["UTS", "IPC", "mount", "network", "cgroup", "time", "user"];
     pub(crate) const UTS: usize = 0;
     pub(crate) const IPC: usize = 1;
+    pub(crate) const NET: usize = 3;
 
     /// The caller's.
     pub(crate) fn current() -> Self {

@@ -141,6 +141,8 @@ struct ckpt_uts_ns_rec {
 /* ckpt_uts_ns_rec.flags */
 #define CKPT_NS_UTS		1	/* a UTS namespace of its own */
 #define CKPT_NS_IPC		2	/* an IPC namespace of its own, with no object in it */
+#define CKPT_NS_NET		4	/* a network namespace of its own: lo only, default addresses */
+#define CKPT_NS_LO_UP		8	/* with CKPT_NS_NET: its lo was up */
 
 /*
  * One task of the tree. Pids are as seen in the image's pid namespace (the

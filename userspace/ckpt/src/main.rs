@@ -69,8 +69,9 @@ struct CheckpointArgs {
     #[arg(long)]
     kill: bool,
     /// PID is the init of a pid namespace: save the whole namespace, pids as seen inside
-    /// it, and the UTS namespace (host and domain names) and empty IPC namespace the
-    /// container may have of its own. `rstr` brings it back in new ones.
+    /// it, and the UTS namespace (host and domain names), empty IPC namespace and network
+    /// namespace (only lo, with its default addresses, up or down) the container may have
+    /// of its own. `rstr` brings it back in new ones.
     #[arg(long)]
     container: bool,
     /// The most data of deleted files (unlinked while open) the image may hold, in all
@@ -266,6 +267,9 @@ fn check_tree(pid: i32, json: bool, container: bool, deleted_max: Option<u64>) -
     if let Some(r) = ckptlib::sysvipc::refusal(target.procs())? {
         lines.push(r);
     }
+    if container {
+        lines.extend(ckptlib::netns::refusal(pid)?);
+    }
     // A tree the module refuses itself (another namespace, a task not stopped...) fails
     // here: the dry run would say the same, and nothing more.
     lines.extend(plan_refusal(&dev, &target, container)?);
@@ -350,6 +354,13 @@ fn take_logged(pid: i32, args: &CheckpointArgs, log: &Logging) -> Result<ExitCod
         Ok(r) => r,
         Err(e) => return Err(send::failed(sender, e)),
     };
+    // So are the routes of a container's own network namespace.
+    if refusal.is_none() && args.container {
+        refusal = match ckptlib::netns::refusal(pid) {
+            Ok(r) => r,
+            Err(e) => return Err(send::failed(sender, e)),
+        };
+    }
     if refusal.is_none() {
         // A tree the module refuses is refused again, with its ERROR record, below.
         refusal = plan_refusal(&dev, &target, args.container).unwrap_or(None);

@@ -22,6 +22,7 @@ pub mod inotify;
 pub mod layout;
 pub mod locks;
 pub mod logging;
+pub mod netns;
 pub mod phase;
 pub mod procfs;
 pub mod progress;

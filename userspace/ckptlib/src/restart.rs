@@ -172,6 +172,15 @@ pub struct Namespaces {
     pub uts: Option<UtsNames>,
     /// An IPC namespace of its own (empty when saved).
     pub ipc: bool,
+    /// A network namespace of its own (only `lo`, with its default addresses, when saved).
+    pub net: Option<NetNs>,
+}
+
+/// What a container's own network namespace held besides `lo` and its default addresses:
+/// nothing (the module refused any more), so only whether `lo` was up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetNs {
+    pub lo_up: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,6 +203,9 @@ impl Namespaces {
         Ok(Self {
             uts,
             ipc: u.flags & img::CKPT_NS_IPC != 0,
+            net: (u.flags & img::CKPT_NS_NET != 0).then_some(NetNs {
+                lo_up: u.flags & img::CKPT_NS_LO_UP != 0,
+            }),
         })
     }
 }

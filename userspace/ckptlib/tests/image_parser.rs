@@ -565,6 +565,16 @@ fn a_container_image_has_its_uts_ns_right_after_the_tree() {
     ))))
     .unwrap();
     assert_eq!(i.namespaces.unwrap().uts, None);
+    // A network namespace of its own, with lo up or down.
+    for (flags, up) in [
+        (img::CKPT_NS_NET, false),
+        (img::CKPT_NS_NET | img::CKPT_NS_LO_UP, true),
+    ] {
+        let i = scan_bytes(&image(&container_records(&uts_ns(flags, b"", b"")))).unwrap();
+        let ns = i.namespaces.unwrap();
+        assert_eq!(ns.net, Some(ckptlib::restart::NetNs { lo_up: up }));
+        assert!(!ns.ipc && ns.uts.is_none());
+    }
     // A name filling all 64 bytes is the longest there is.
     let long = [b'a'; 64];
     assert!(scan_bytes(&image(&container_records(&uts_ns(both, &long, b"")))).is_ok());
@@ -585,8 +595,13 @@ fn a_container_image_has_its_uts_ns_right_after_the_tree() {
         "a nodename without CKPT_NS_UTS",
     );
     refused(
-        &container_records(&uts_ns(4, b"", b"")),
-        "UTS_NS record: reserved field flags is 0x4",
+        &container_records(&uts_ns(16, b"", b"")),
+        "UTS_NS record: reserved field flags is 0x10",
+    );
+    // lo's state only with a network namespace of its own.
+    refused(
+        &container_records(&uts_ns(img::CKPT_NS_LO_UP, b"", b"")),
+        "UTS_NS record: reserved field flags is 0x8",
     );
     // In a plain image, or anywhere but right after the TREE.
     let mut recs = records();

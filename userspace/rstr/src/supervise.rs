@@ -213,6 +213,8 @@ fn restart(
         top,
     )?;
     let given = files::choose(&image, &inherited)?;
+    // A container's own network namespace, before its sockets are made in it.
+    let outer_net = container_net(&image)?;
     let parked = files::park(&image, moved.all().iter().max().unwrap() + 1, &given)?;
     // The locks of the descriptions, before any process of the tree exists.
     crate::locks::take_shared(&image, &parked)?;
@@ -249,6 +251,14 @@ fn restart(
             p => p,
         }
     };
+    // The init is in the new network namespace: rstr goes back to its own (which it
+    // would otherwise keep alive after the container).
+    if let Some(outer) = outer_net {
+        if let Err(e) = outer.back() {
+            kill_all(first, pidns);
+            return Err(e);
+        }
+    }
     drop(wr_end);
     // Our copy of the moved report descriptor: only the tree writes to it, and the reader
     // must see the end of the pipe once every task has closed its own.
@@ -346,6 +356,24 @@ fn ns_flags(image: &Image) -> u64 {
     let uts = if ns.uts.is_some() { CLONE_NEWUTS } else { 0 };
     let ipc = if ns.ipc { CLONE_NEWIPC } else { 0 };
     uts | ipc
+}
+
+/// For a container with a network namespace of its own: moves rstr into a new one, with
+/// its `lo` up if it was, where the image's sockets are then made and the container's init
+/// is cloned (so the namespace is not one of [`ns_flags`]); returns rstr's own, to go back
+/// to once the init exists.
+fn container_net(image: &Image) -> Result<Option<sys::netns::Outer>> {
+    let Some(net) = image.namespaces.as_ref().and_then(|n| n.net.as_ref()) else {
+        return Ok(None);
+    };
+    let outer = sys::netns::enter_new().context("the container's network namespace")?;
+    if net.lo_up {
+        if let Err(e) = sys::netns::lo_up() {
+            let _ = outer.back();
+            return Err(e.context("the container's network namespace"));
+        }
+    }
+    Ok(Some(outer))
 }
 
 /// A container's init, the first process in its new namespaces: it gives its UTS namespace

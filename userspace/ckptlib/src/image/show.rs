@@ -126,6 +126,9 @@ pub enum Decoded {
         domainname: String,
         /// An IPC namespace of its own.
         ipc: bool,
+        /// A network namespace of its own (lo only), and whether its lo was up.
+        net: bool,
+        lo_up: bool,
     },
     Pipe {
         id: u32,
@@ -422,6 +425,8 @@ impl From<&Rec> for Decoded {
                 nodename: lossy(crate::image::uts_name(&u.nodename).unwrap_or(b"")),
                 domainname: lossy(crate::image::uts_name(&u.domainname).unwrap_or(b"")),
                 ipc: u.flags & img::CKPT_NS_IPC != 0,
+                net: u.flags & img::CKPT_NS_NET != 0,
+                lo_up: u.flags & img::CKPT_NS_LO_UP != 0,
             },
             Rec::Tree { tree, entries } => Decoded::Tree {
                 container: tree.flags & img::CKPT_TREE_CONTAINER != 0,

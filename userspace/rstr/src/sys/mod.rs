@@ -13,6 +13,7 @@
 //! - [`timers`]: `timer_create`, `timer_settime`, `setitimer`;
 //! - [`anonfd`]: signal sets of signalfds, the expirations of timerfds;
 //! - [`mem`]: the image's private memory that `rstr` maps itself ([`crate::cow`]);
+//! - [`netns`]: a container's new network namespace and its `lo`;
 //! - here: the names of a container's UTS namespace, descriptors by number, signal dispositions, limits, the vDSO and glibc's rseq
 //!   area, the report line, the session ioctls.
 
@@ -24,6 +25,7 @@ pub mod fown;
 pub mod inet;
 pub mod inotify;
 pub mod mem;
+pub mod netns;
 pub mod raw;
 pub mod timers;
 
