@@ -79,6 +79,16 @@ impl Plan {
     pub fn nr_processes(&self) -> u32 {
         self.nodes.len() as u32
     }
+
+    /// The processes that go on to restore themselves (no ghost, no zombie): what the
+    /// barrier after the descriptor tables counts.
+    pub fn nr_restored(&self, tree: &[CkptTreeEntry]) -> u32 {
+        let live = |n: &&Node| match n.what {
+            What::Task(i) => tree[i].flags & img::CKPT_TASK_ZOMBIE == 0,
+            What::Ghost => false,
+        };
+        self.nodes.iter().filter(live).count() as u32
+    }
 }
 
 fn is_process(e: &CkptTreeEntry) -> bool {

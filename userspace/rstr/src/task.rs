@@ -10,7 +10,7 @@
 //! 0. Before anything, it maps its private memory itself ([`cow`]), so that its children
 //!    inherit it copy-on-write.
 //! 3. It restores what is its own with system calls: descriptors ([`files`], if it owns its
-//!    table), root and cwd ([`fs`], if it owns its fs context), limits, handlers
+//!    table; a third barrier waits for every table to be whole), root and cwd ([`fs`], if it owns its fs context), limits, handlers
 //!    ([`signals`]), what every task restores ([`per_task`]), the vDSO and rseq
 //!    ([`memory`]), credentials ([`creds`]); starts its threads ([`crate::thread`]); and
 //!    calls the restart ioctl, which does not return until every task of the tree is
@@ -32,7 +32,7 @@ use ckptlib::restart::{Image, TaskImage};
 use crate::files::{self, OwnFds, Parked};
 use crate::per_task::{self, Own};
 use crate::plan::{Id, Plan, What};
-use crate::sys::board::{Board, BOARD_CREATED, BOARD_JOINED};
+use crate::sys::board::{Board, BOARD_CREATED, BOARD_FILES, BOARD_JOINED};
 use crate::sys::clone::clone_process;
 use crate::sys::cpu::{self, XsaveArea};
 use crate::thread::{Kind, ThreadStart, SHARE_FILES, SHARE_FS, SHARE_SIGHAND};
@@ -351,6 +351,12 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
         files::install(files, e.files, ctx.parked, &ctx.own.all())?;
         files::unpark(ctx.parked)?;
     }
+    // A process that shares its owner's table (CLONE_FILES) must not open anything while
+    // the owner installs it: a descriptor it opened would take a number the owner is about
+    // to dup3 to (EBUSY while the other's open holds it). Every table is complete before any
+    // process goes on.
+    ctx.board
+        .barrier(BOARD_FILES, plan.nr_restored(&ctx.image.tree));
     if plan.owns_fs[i] {
         fs::enter_root(t)?;
     }

@@ -10,7 +10,8 @@ use anyhow::Result;
 /// The barriers, by index.
 pub const BOARD_CREATED: usize = 0;
 pub const BOARD_JOINED: usize = 1;
-const WORDS: usize = 2;
+pub const BOARD_FILES: usize = 2;
+const WORDS: usize = 3;
 
 /// The shared counters.
 ///
