@@ -31,6 +31,53 @@ pub fn container_image() -> Vec<u8> {
     build(true)
 }
 
+/// Streams of `image` as `ckpt --to` sends them and `rstr --listen` answers
+/// (`ckptlib::stream`), for the `stream_reader` fuzzer: its first bytes (as many as fit in
+/// `max_len`) in DATA frames of a few sizes and END; a sender's ERROR; a receiver's ACK
+/// and RELEASED; a REFUSE.
+pub fn streams(image: &[u8], max_len: usize) -> Vec<(&'static str, Vec<u8>)> {
+    use ckptlib::stream::{Writer, FRAME_HEADER_LEN, HEADER_LEN};
+    fn stream(f: impl FnOnce(&mut Writer<&mut Vec<u8>>) -> std::io::Result<()>) -> Vec<u8> {
+        let mut s = Vec::new();
+        let mut w = Writer::new(&mut s).expect("an in-memory write");
+        f(&mut w).expect("an in-memory write");
+        s
+    }
+    let mut out = Vec::new();
+    for (name, piece) in [("data-4096", 4096), ("data-500", 500), ("data-61", 61)] {
+        // The header, the frames of n image bytes and END fit in max_len.
+        let fit = |n: usize| HEADER_LEN + n + (n.div_ceil(piece) + 1) * FRAME_HEADER_LEN + 16;
+        let n = (0..=image.len())
+            .rev()
+            .find(|&n| fit(n) <= max_len)
+            .unwrap_or(0);
+        let s = stream(|w| {
+            image[..n].chunks(piece).try_for_each(|p| w.data(p))?;
+            w.end()
+        });
+        out.push((name, s));
+    }
+    out.push((
+        "error",
+        stream(|w| {
+            w.data(&image[..image.len().min(100)])?;
+            w.error("pid 4242 fd 3: a socket of a kind not saved")
+        }),
+    ));
+    out.push((
+        "ack-released",
+        stream(|w| {
+            w.ack()?;
+            w.released(true)
+        }),
+    ));
+    out.push((
+        "refuse",
+        stream(|w| w.refuse("image version 8: this rstr reads 9")),
+    ));
+    out
+}
+
 fn build(container: bool) -> Vec<u8> {
     let mut w = RecordWriter::new(Vec::new());
     let mut put = |kind: u32, fixed: &[u8], rest: &[u8]| {
@@ -477,6 +524,32 @@ mod tests {
             .unwrap()
             .namespaces
             .is_none());
+    }
+
+    #[test]
+    fn the_streams_read_back() {
+        use ckptlib::stream::{Frame, Reader};
+        let image = super::image();
+        let streams = super::streams(&image, 8192);
+        assert_eq!(streams.len(), 6);
+        for (name, s) in &streams {
+            assert!(s.len() <= 8192, "{name}: {} bytes", s.len());
+            let mut r = Reader::new(&s[..]).unwrap();
+            if name.starts_with("data-") {
+                let mut out = Vec::new();
+                let n = r.image_into(&mut out).unwrap();
+                assert!(n > 6000 && image.starts_with(&out), "{name}: {n} bytes");
+            } else if *name == "error" {
+                assert!(r.frame().is_ok());
+                let Frame::Error(e) = r.frame().unwrap() else {
+                    panic!("{name}")
+                };
+                assert!(e.starts_with("pid 4242 fd 3:"));
+            } else {
+                while r.frame().is_ok() {}
+            }
+            assert_eq!(r.bytes_on_wire(), s.len() as u64, "{name}: read whole");
+        }
     }
 
     #[test]
