@@ -110,6 +110,14 @@ static pid_t fork_child(void)
 	return child;
 }
 
+/* The child's checks are done: it reports them and waits to be killed. */
+static void __attribute__((noreturn)) child_checked(void)
+{
+	report("child", "ready 1 checked 1 errors %d", errors);
+	for (;;)
+		pause();
+}
+
 #define MAPPED (2 * 4096)
 
 /* Whether @len bytes at @p hold the pattern shifted by @seed. */
@@ -162,9 +170,7 @@ static void __attribute__((noreturn)) mapped(void)
 		CHECK(fcntl(w, F_GETLK, &lock) == 0 && lock.l_type == F_WRLCK &&
 		      lock.l_pid == getppid(), "child: the parent's lock on with-fd is gone (%d %d)",
 		      lock.l_type, lock.l_pid);
-		report("child", "ready 1 checked 1 errors %d", errors);
-		for (;;)
-			pause();
+		child_checked();
 	}
 	report("parent", "ready 1 child %d checked 0 with %d", child, w);
 	wait_sig(SIGUSR2);
@@ -233,9 +239,7 @@ static void __attribute__((noreturn)) threads(void)
 		/* The second thread of the parent wrote pattern 7 through its mapping. */
 		CHECK(differ_mem(threaded, MAPPED, 7) == 0,
 		      "child: the second thread's write is not seen");
-		report("child", "ready 1 checked 1 errors %d", errors);
-		for (;;)
-			pause();
+		child_checked();
 	}
 	report("parent", "ready 1 child %d checked 0 thread %d", child, second_tid);
 	wait_sig(SIGUSR2);
@@ -294,9 +298,7 @@ int main(int argc, char **argv)
 		/* The parent's F_SEAL_SEAL, added after the restart: one memfd for both. */
 		CHECK(fcntl(m, F_GET_SEALS) == (SEALS | F_SEAL_SEAL), "child: seals %#x",
 		      fcntl(m, F_GET_SEALS));
-		report("child", "ready 1 checked 1 errors %d", errors);
-		for (;;)
-			pause();
+		child_checked();
 	}
 	report("parent", "ready 1 child %d checked 0 m %d plain %d", child, m, plain);
 	wait_sig(SIGUSR2);
