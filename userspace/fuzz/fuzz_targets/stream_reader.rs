@@ -140,13 +140,7 @@ fuzz_target!(|data: &[u8]| {
     let fixed = crcs_fixed(data);
     LARGEST.store(0, Ordering::Relaxed);
     let step = data.len() % 13 + 1;
-    read_all(
-        &fixed,
-        Trickle {
-            data: &fixed,
-            step,
-        },
-    );
+    read_all(&fixed, Trickle { data: &fixed, step });
     let most = raw.max(LARGEST.load(Ordering::Relaxed));
     assert!(
         most <= MAX_DATA,
