@@ -9,7 +9,9 @@ shared with a child. memfds reached through their mappings only (the descriptor 
 each area names the memfd's id (the VMA's shm) and the memfd is saved once; after the
 restart the shared areas share the file again (a write through one is seen through
 another of the same memfd, by a child, by pread), a private area keeps its own written
-page. Also as uid 65534.
+page. A memfd only a shared mapping holds, used by a process's two threads and a forked
+child: after the restart the second thread writes through it, and the first thread and the
+child see the write. Also as uid 65534.
 """
 import os
 import signal
@@ -113,11 +115,47 @@ def mapped_memfds_as_nobody():
     round_trip("mapped", "mapped-nobody", 65534, mapped_started, checked_mapped_image, after_restart)
 
 
+def threads_started(t):
+    r = t.reports(["parent", "child"], "the threads and the child to map their memfd")
+    t.watch([r["child"]["pid"], r["parent"]["thread"]])
+    return r["parent"]["pid"], r["child"]["pid"], r["parent"]["thread"]
+
+
+def checked_threads_image(img, thread):
+    """The memfd once, with no FILE; two shared areas name it, the process's (one address
+    space for both threads) and the child's; the second thread is a task of the process."""
+    recs = show_json(img)
+    memfds = records(recs, "MEMFD")
+    assert [m["name"] for m in memfds] == ["threaded"], memfds
+    assert not [f for f in records(recs, "FILE") if f["kind"] == "memfd"], records(recs, "FILE")
+    areas = [v for v in records(recs, "VMA") if v["path"].startswith("/memfd:")]
+    assert [(v["kind"], v["shm"]) for v in areas] == [("file-shared", memfds[0]["id"])] * 2, areas
+    tasks = {t["pid"]: t for t in records(recs, "TASK")}
+    assert thread in tasks and len(tasks) == 3, tasks
+
+
+def threads_after_restart(t, parent, child):
+    thread = t.report("parent")["thread"]
+    assert os.path.exists(f"/proc/{parent}/task/{thread}"), "the second thread is back"
+    after_restart(t, parent, child)
+
+
+def mapped_memfd_two_threads_and_a_child():
+    round_trip("threads", "threads", None, threads_started, checked_threads_image, threads_after_restart)
+
+
+def mapped_memfd_two_threads_and_a_child_as_nobody():
+    round_trip("threads", "threads-nobody", 65534, threads_started, checked_threads_image,
+               threads_after_restart)
+
+
 TESTS = [
     memfds_come_back_sealed,
     memfds_as_nobody,
     mapped_memfds_stay_shared,
     mapped_memfds_as_nobody,
+    mapped_memfd_two_threads_and_a_child,
+    mapped_memfd_two_threads_and_a_child_as_nobody,
 ]
 if __name__ == "__main__":
     sys.exit(run(TESTS))

@@ -25,11 +25,19 @@
  *                          through with-fd's mapping is read with pread, and a pwrite
  *                          seen through the mapping; the child sees the parent's POSIX lock
  *                          on with-fd's bytes 0-9, taken before. "checked 1 errors E".
+ *   memfd threads DIR [UID] memfd "threaded" (2 pages) mapped MAP_SHARED, its fd closed,
+ *                          a pattern written through it; a second thread, then a forked
+ *                          child sharing the mapping. After SIGUSR2 the first thread checks
+ *                          the contents and lets the second write a new pattern through the
+ *                          mapping, which the second checks it read before, the first then
+ *                          reads, and the child (after SIGUSR1) must see. "checked 1
+ *                          errors E", the parent's with "thread TID".
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +110,14 @@ static pid_t fork_child(void)
 	return child;
 }
 
+/* The child's checks are done: it reports them and waits to be killed. */
+static void __attribute__((noreturn)) child_checked(void)
+{
+	report("child", "ready 1 checked 1 errors %d", errors);
+	for (;;)
+		pause();
+}
+
 #define MAPPED (2 * 4096)
 
 /* Whether @len bytes at @p hold the pattern shifted by @seed. */
@@ -154,9 +170,7 @@ static void __attribute__((noreturn)) mapped(void)
 		CHECK(fcntl(w, F_GETLK, &lock) == 0 && lock.l_type == F_WRLCK &&
 		      lock.l_pid == getppid(), "child: the parent's lock on with-fd is gone (%d %d)",
 		      lock.l_type, lock.l_pid);
-		report("child", "ready 1 checked 1 errors %d", errors);
-		for (;;)
-			pause();
+		child_checked();
 	}
 	report("parent", "ready 1 child %d checked 0 with %d", child, w);
 	wait_sig(SIGUSR2);
@@ -181,6 +195,70 @@ static void __attribute__((noreturn)) mapped(void)
 		pause();
 }
 
+/* memfd threads: the first thread's word to the second, the second's answer and tid. */
+static char *threaded;
+static int go, wrote, second_tid;
+
+static void *second_thread(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&second_tid, gettid(), __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
+		nap(10);
+	/* After the restart: the same memfd through this thread's view of the mapping. */
+	CHECK(differ_mem(threaded, MAPPED, 0) == 0, "second thread: mapping content");
+	fill_mem(threaded, MAPPED, 7);
+	__atomic_store_n(&wrote, 1, __ATOMIC_RELEASE);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* memfd threads: a memfd only a shared mapping holds, used by two threads and a child. */
+static void __attribute__((noreturn)) threads(void)
+{
+	pthread_t t;
+	pid_t child;
+	int m, i;
+
+	m = memfd_create("threaded", 0);
+	if (m < 0 || ftruncate(m, MAPPED))
+		die("memfd setup");
+	threaded = mmap(NULL, MAPPED, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	if (threaded == MAP_FAILED)
+		die("mmap");
+	close(m);
+	fill_mem(threaded, MAPPED, 0);
+	errno = pthread_create(&t, NULL, second_thread, NULL);
+	if (errno)
+		die("pthread_create");
+	while (!__atomic_load_n(&second_tid, __ATOMIC_ACQUIRE))
+		nap(1);
+	child = fork_child();
+	if (!child) {
+		/* The second thread of the parent wrote pattern 7 through its mapping. */
+		CHECK(differ_mem(threaded, MAPPED, 7) == 0,
+		      "child: the second thread's write is not seen");
+		child_checked();
+	}
+	report("parent", "ready 1 child %d checked 0 thread %d", child, second_tid);
+	wait_sig(SIGUSR2);
+
+	/* After the restart. */
+	CHECK(differ_mem(threaded, MAPPED, 0) == 0, "first thread: mapping content");
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 3000 && !__atomic_load_n(&wrote, __ATOMIC_ACQUIRE); i++)
+		nap(10);
+	CHECK(__atomic_load_n(&wrote, __ATOMIC_ACQUIRE), "the second thread did not write");
+	CHECK(differ_mem(threaded, MAPPED, 7) == 0,
+	      "first thread: the second thread's write is not seen");
+	kill(child, SIGUSR1);
+	report("parent", "ready 1 child %d checked 1 errors %d thread %d", child, errors,
+	       second_tid);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	char link[64], name[256];
@@ -189,8 +267,9 @@ int main(int argc, char **argv)
 	pid_t child;
 	ssize_t n;
 
-	if (argc < 3 || (strcmp(argv[1], "state") && strcmp(argv[1], "mapped"))) {
-		fprintf(stderr, "usage: memfd state|mapped DIR [UID]\n");
+	if (argc < 3 ||
+	    (strcmp(argv[1], "state") && strcmp(argv[1], "mapped") && strcmp(argv[1], "threads"))) {
+		fprintf(stderr, "usage: memfd state|mapped|threads DIR [UID]\n");
 		return 2;
 	}
 	dir = argv[2];
@@ -202,6 +281,8 @@ int main(int argc, char **argv)
 	block_usr_signals();
 	if (!strcmp(argv[1], "mapped"))
 		mapped();
+	if (!strcmp(argv[1], "threads"))
+		threads();
 	m = memfd_create("ckpt-memfd", MFD_ALLOW_SEALING);
 	plain = memfd_create("plain", 0);
 	if (m < 0 || plain < 0)
@@ -217,9 +298,7 @@ int main(int argc, char **argv)
 		/* The parent's F_SEAL_SEAL, added after the restart: one memfd for both. */
 		CHECK(fcntl(m, F_GET_SEALS) == (SEALS | F_SEAL_SEAL), "child: seals %#x",
 		      fcntl(m, F_GET_SEALS));
-		report("child", "ready 1 checked 1 errors %d", errors);
-		for (;;)
-			pause();
+		child_checked();
 	}
 	report("parent", "ready 1 child %d checked 0 m %d plain %d", child, m, plain);
 	wait_sig(SIGUSR2);

@@ -878,7 +878,7 @@ mod tests {
         assert_eq!(&k[..2], [rec::EPOLL, rec::MM]);
         let k = kinds("memfd-record-among-the-areas");
         assert_eq!(&k[..2], [rec::MM, rec::MEMFD]);
-        assert_eq!(k.iter().filter(|&&x| x == rec::VMA).count(), 2);
+        assert_eq!(k.iter().filter(|&&x| x == rec::VMA).count(), 3);
         let k = kinds("file-data-record-for-the-registers");
         assert_eq!(k.last(), Some(&rec::FILE_DATA));
     }

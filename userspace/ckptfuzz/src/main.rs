@@ -151,6 +151,10 @@ enum Cmd {
         mutants: u64,
         #[arg(long, value_parser = parse_seed, default_value = "1")]
         seed: u64,
+        /// Write instead streams of the images (`ckpt --to`'s format) for `stream_reader`,
+        /// each at most this many bytes.
+        #[arg(long, value_name = "MAX_LEN")]
+        stream: Option<usize>,
     },
 }
 
@@ -275,8 +279,23 @@ fn real_main() -> Result<bool> {
             images,
             mutants,
             seed,
+            stream,
         } => {
             std::fs::create_dir_all(&output)?;
+            if let Some(max_len) = stream {
+                let mut n = 0;
+                for (image, bytes) in [
+                    ("synth", synth::image()),
+                    ("container", synth::container_image()),
+                ] {
+                    for (name, s) in synth::streams(&bytes, max_len) {
+                        std::fs::write(output.join(format!("{image}-{name}.strm")), s)?;
+                        n += 1;
+                    }
+                }
+                println!("# ckpt-fuzz corpus: {n} streams in {}", output.display());
+                return Ok(true);
+            }
             let mut seeds = vec![
                 ("synth".to_string(), synth::image()),
                 ("synth-container".to_string(), synth::container_image()),

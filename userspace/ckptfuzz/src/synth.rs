@@ -8,9 +8,10 @@
 //! memfd, a UDP socket, a datagram pair whose message carries a pipe's write end (only
 //! in flight) and /dev/null's description (fd 0), a seqpacket listener with a connection
 //! not accepted yet (`unix_state::EMBRYO`) whose client is fd 19, its memory of an
-//! anonymous area with one page, a mapped file and its vDSO, then its registers.
-//! [`container_image`] is the same process as a container's init, with its own UTS and
-//! IPC namespaces (a `UTS_NS` record after the `TREE`).
+//! anonymous area with one page, a mapped file, a shared writable area of a memfd no
+//! descriptor holds (the `VMA`'s `shm` names its `MEMFD`) and its vDSO, then its registers.
+//! [`container_image`] is the same process as a container's init, with its own UTS, IPC
+//! and network namespaces, `lo` up (a `UTS_NS` record after the `TREE`).
 
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -19,6 +20,8 @@ use ckptlib::abi::CKPT_IMAGE_VERSION;
 use ckptlib::image::RecordWriter;
 
 const PID: i32 = 4242;
+/// The id of the memfd only a `VMA` names (its `shm`).
+const MAPPED_MEMFD: u32 = 30;
 
 /// The image's bytes.
 pub fn image() -> Vec<u8> {
@@ -29,6 +32,53 @@ pub fn image() -> Vec<u8> {
 /// namespace of its own.
 pub fn container_image() -> Vec<u8> {
     build(true)
+}
+
+/// Streams of `image` as `ckpt --to` sends them and `rstr --listen` answers
+/// (`ckptlib::stream`), for the `stream_reader` fuzzer: its first bytes (as many as fit in
+/// `max_len`) in DATA frames of a few sizes and END; a sender's ERROR; a receiver's ACK
+/// and RELEASED; a REFUSE.
+pub fn streams(image: &[u8], max_len: usize) -> Vec<(&'static str, Vec<u8>)> {
+    use ckptlib::stream::{Writer, FRAME_HEADER_LEN, HEADER_LEN};
+    fn stream(f: impl FnOnce(&mut Writer<&mut Vec<u8>>) -> std::io::Result<()>) -> Vec<u8> {
+        let mut s = Vec::new();
+        let mut w = Writer::new(&mut s).expect("an in-memory write");
+        f(&mut w).expect("an in-memory write");
+        s
+    }
+    let mut out = Vec::new();
+    for (name, piece) in [("data-4096", 4096), ("data-500", 500), ("data-61", 61)] {
+        // The header, the frames of n image bytes and END fit in max_len.
+        let fit = |n: usize| HEADER_LEN + n + (n.div_ceil(piece) + 1) * FRAME_HEADER_LEN + 16;
+        let n = (0..=image.len())
+            .rev()
+            .find(|&n| fit(n) <= max_len)
+            .unwrap_or(0);
+        let s = stream(|w| {
+            image[..n].chunks(piece).try_for_each(|p| w.data(p))?;
+            w.end()
+        });
+        out.push((name, s));
+    }
+    out.push((
+        "error",
+        stream(|w| {
+            w.data(&image[..image.len().min(100)])?;
+            w.error("pid 4242 fd 3: a socket of a kind not saved")
+        }),
+    ));
+    out.push((
+        "ack-released",
+        stream(|w| {
+            w.ack()?;
+            w.released(true)
+        }),
+    ));
+    out.push((
+        "refuse",
+        stream(|w| w.refuse("image version 8: this rstr reads 9")),
+    ));
+    out
 }
 
 fn build(container: bool) -> Vec<u8> {
@@ -57,7 +107,7 @@ fn build(container: bool) -> Vec<u8> {
     );
     if container {
         let mut u = img::CkptUtsNsRec::new_zeroed();
-        u.flags = img::CKPT_NS_UTS | img::CKPT_NS_IPC;
+        u.flags = img::CKPT_NS_UTS | img::CKPT_NS_IPC | img::CKPT_NS_NET | img::CKPT_NS_LO_UP;
         u.nodename[..5].copy_from_slice(b"synth");
         u.domainname[..7].copy_from_slice(b"example");
         put(rec::UTS_NS, u.as_bytes(), &[]);
@@ -187,6 +237,22 @@ fn build(container: bool) -> Vec<u8> {
     o.flags = img::CKPT_FOWN_ASYNC;
     put(rec::FOWN, o.as_bytes(), &[]);
     kinds_of_files(&mut put);
+    // A memfd that only a shared writable area maps (its descriptor closed), before MM.
+    let name = b"synth-map";
+    let m = img::CkptMemfdRec {
+        id: MAPPED_MEMFD,
+        seals: 0,
+        mode: libc::S_IFREG | 0o600,
+        name_len: name.len() as u32,
+        size: 4096,
+    };
+    put(rec::MEMFD, m.as_bytes(), name);
+    let r = img::CkptFileDataRec {
+        id: MAPPED_MEMFD,
+        len: 4,
+        offset: 0,
+    };
+    put(rec::FILE_DATA, r.as_bytes(), b"map!");
     let x = img::CkptXstateRec {
         xstate_bv: 3,
         size: 576,
@@ -200,7 +266,7 @@ fn build(container: bool) -> Vec<u8> {
     (m.start_stack, m.arg_start, m.arg_end) =
         (0x7fff_f000_0000, 0x7fff_f000_0100, 0x7fff_f000_0200);
     (m.env_start, m.env_end) = (0x7fff_f000_0200, 0x7fff_f000_0300);
-    (m.nr_vmas, m.auxv_words, m.exe_vma) = (3, 4, 1);
+    (m.nr_vmas, m.auxv_words, m.exe_vma) = (4, 4, 1);
     (m.auxv[0], m.auxv[1]) = (6, 4096);
     put(rec::MM, m.as_bytes(), &[]);
     let mut v = img::CkptVmaRec::new_zeroed();
@@ -210,6 +276,18 @@ fn build(container: bool) -> Vec<u8> {
     (v.start, v.end, v.kind, v.prot, v.path_len) =
         (0x40_0000, 0x40_1000, vma_kind::FILE_PRIVATE, 5, 9);
     put(rec::VMA, v.as_bytes(), b"/bin/true");
+    let path = b"/memfd:synth-map (deleted)";
+    let mut v = img::CkptVmaRec::new_zeroed();
+    (v.start, v.end, v.kind, v.prot, v.path_len) = (
+        0x50_0000,
+        0x50_1000,
+        vma_kind::FILE_SHARED,
+        3,
+        path.len() as u32,
+    );
+    // VM_READ, VM_WRITE, VM_SHARED, VM_MAYREAD, VM_MAYWRITE, VM_MAYSHARE.
+    (v.vm_flags, v.shm) = (0xbb, MAPPED_MEMFD);
+    put(rec::VMA, v.as_bytes(), path);
     let mut v = img::CkptVmaRec::new_zeroed();
     (v.start, v.end, v.kind, v.prot) = (0x7fff_f7fc_1000, 0x7fff_f7fc_3000, vma_kind::VDSO, 5);
     put(rec::VMA, v.as_bytes(), &[]);
@@ -442,6 +520,7 @@ fn kinds_of_files(put: &mut impl FnMut(u32, &[u8], &[u8])) {
 mod tests {
     use std::io::Cursor;
 
+    use ckptlib::abi::image as img;
     use ckptlib::image::{Decoded, ImageReader, RecordReader};
     use ckptlib::restart::scan;
 
@@ -453,6 +532,7 @@ mod tests {
         let ns = image.namespaces.unwrap();
         let uts = ns.uts.unwrap();
         assert!(ns.ipc);
+        assert_eq!(ns.net, Some(ckptlib::restart::NetNs { lo_up: true }));
         assert_eq!(
             (&uts.nodename[..], &uts.domainname[..]),
             (&b"synth"[..], &b"example"[..])
@@ -479,6 +559,60 @@ mod tests {
             .is_none());
     }
 
+    /// ckpt-fuzz's mutants of the seeds reach the mapped memfd's VMA and the net flags.
+    #[test]
+    fn mutants_change_the_mapped_area_and_the_net_flags() {
+        use crate::mutate::{split, Op};
+        let hits = |image: &[u8], kind: u32, field: &str, pick: &dyn Fn(&[u8]) -> bool| {
+            let recs = split(image).unwrap();
+            (0..20_000)
+                .filter(|&i| {
+                    crate::rstr::case_of(&recs, 7, i).1.iter().any(|op| {
+                        let Op::Field { rec, field: f, .. } = op else {
+                            return false;
+                        };
+                        recs.get(*rec)
+                            .is_some_and(|r| r.kind == kind && f == field && pick(&r.payload))
+                    })
+                })
+                .count()
+        };
+        let at = std::mem::offset_of!(img::CkptVmaRec, shm);
+        let mapped = |p: &[u8]| p[at..at + 4] == super::MAPPED_MEMFD.to_ne_bytes();
+        let image = super::image();
+        assert!(hits(&image, img::rec::VMA, "VMA.shm", &mapped) > 0);
+        let container = super::container_image();
+        let net = img::CKPT_NS_NET | img::CKPT_NS_LO_UP;
+        let own_net = |p: &[u8]| u32::from_ne_bytes(p[..4].try_into().unwrap()) & net == net;
+        assert!(hits(&container, img::rec::UTS_NS, "UTS_NS.flags", &own_net) > 0);
+    }
+
+    #[test]
+    fn the_streams_read_back() {
+        use ckptlib::stream::{Frame, Reader};
+        let image = super::image();
+        let streams = super::streams(&image, 8192);
+        assert_eq!(streams.len(), 6);
+        for (name, s) in &streams {
+            assert!(s.len() <= 8192, "{name}: {} bytes", s.len());
+            let mut r = Reader::new(&s[..]).unwrap();
+            if name.starts_with("data-") {
+                let mut out = Vec::new();
+                let n = r.image_into(&mut out).unwrap();
+                assert!(n > 6000 && image.starts_with(&out), "{name}: {n} bytes");
+            } else if *name == "error" {
+                assert!(r.frame().is_ok());
+                let Frame::Error(e) = r.frame().unwrap() else {
+                    panic!("{name}")
+                };
+                assert!(e.starts_with("pid 4242 fd 3:"));
+            } else {
+                while r.frame().is_ok() {}
+            }
+            assert_eq!(r.bytes_on_wire(), s.len() as u64, "{name}: read whole");
+        }
+    }
+
     #[test]
     fn the_image_reads_and_scans() {
         let bytes = super::image();
@@ -497,7 +631,7 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 71);
+        assert_eq!(kinds.len(), 74);
         assert_eq!(kinds[3], "TASK_ATTRS");
         assert_eq!(
             (&kinds[10], &kinds[11]),
@@ -510,7 +644,7 @@ mod tests {
             (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
         );
         assert_eq!(
-            (&kinds[28], &kinds[30], &kinds[67]),
+            (&kinds[28], &kinds[30], &kinds[70]),
             (&"INET_SOCK".into(), &"FOWN".into(), &"PAGES".into())
         );
         let new: Vec<_> = kinds[31..48].iter().map(|k| k.as_str().unwrap()).collect();
@@ -554,8 +688,12 @@ mod tests {
                 "FILE",
                 "UNIX_SOCK",
                 "FILE",
-                "XSTATE"
+                "MEMFD"
             ]
+        );
+        assert_eq!(
+            (&kinds[63], &kinds[64]),
+            (&"FILE_DATA".into(), &"XSTATE".into())
         );
         assert_eq!(image.inotify[&17].watches[1].wd, 3);
         assert_eq!(image.anonfds.len(), 3);
@@ -571,6 +709,27 @@ mod tests {
         );
         let m = image.deleted[&15].memfd.as_ref().unwrap();
         assert_eq!(m.name, "synth");
+        // The memfd only an area maps: named by the VMA's shm, no FILE has it.
+        let mapped = &image.deleted[&super::MAPPED_MEMFD];
+        assert_eq!(mapped.memfd.as_ref().unwrap().name, "synth-map");
+        assert_eq!(
+            t.memory.mapped,
+            [(
+                super::MAPPED_MEMFD,
+                "/memfd:synth-map (deleted)".to_string()
+            )]
+        );
+        let v = &t.memory.areas[2];
+        assert_eq!(
+            (v.kind, v.shm, v.prot),
+            (img::vma_kind::FILE_SHARED, super::MAPPED_MEMFD, 3)
+        );
+        assert!(t
+            .files
+            .as_ref()
+            .unwrap()
+            .iter()
+            .all(|f| f.rec.obj != super::MAPPED_MEMFD));
         let files = t.files.as_ref().unwrap();
         let kinds: Vec<u32> = files[files.len() - 10..files.len() - 2]
             .iter()

@@ -308,6 +308,9 @@ impl<R: Read> Reader<R> {
             lengths.start(),
             lengths.end()
         );
+        // Exactly the payload: a growing Vec would double past MAX_DATA.
+        self.buf.clear();
+        self.buf.reserve_exact(len);
         self.buf.resize(len, 0);
         let got = read_full(&mut self.r, &mut self.buf)?;
         ensure!(
@@ -422,6 +425,17 @@ mod tests {
             let img = image(len);
             assert_eq!(received(&streamed(&img)).unwrap(), img, "{len} bytes");
         }
+    }
+
+    #[test]
+    fn the_buffer_holds_one_payload_at_most() {
+        let mut w = Writer::new(Vec::new()).unwrap();
+        w.data(&image(MAX_DATA * 3 / 4)).unwrap();
+        w.data(&image(MAX_DATA)).unwrap();
+        let mut r = Reader::new(&w.w[..]).unwrap();
+        r.frame().unwrap();
+        r.frame().unwrap();
+        assert!(r.buf.capacity() <= MAX_DATA, "{}", r.buf.capacity());
     }
 
     #[test]
