@@ -5,7 +5,6 @@
 //! into a pipe; a thread reads it and sends it as DATA frames, then END, or ERROR with the
 //! reason when the checkpoint fails. Nothing is written to a file on either side.
 
-use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::mpsc;
@@ -15,6 +14,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
+use ckptlib::image::read_full;
 use ckptlib::stream::{Frame, Reader, Writer, MAX_DATA};
 
 /// How long the receiver may take to answer END (it checks the whole image first).
@@ -134,15 +134,8 @@ fn frame(
 ) -> Result<Writer<TcpStream>> {
     let mut buf = vec![0; MAX_DATA];
     loop {
-        let mut got = 0;
-        while got < buf.len() {
-            match pipe.read(&mut buf[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e).context("reading the image from the module's pipe"),
-            }
-        }
+        let got =
+            read_full(&mut pipe, &mut buf).context("reading the image from the module's pipe")?;
         if got == 0 {
             break;
         }

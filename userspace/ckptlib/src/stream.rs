@@ -17,6 +17,7 @@
 //! frame, its kind and its offset in the stream, and no length is trusted before its
 //! header's CRC is (nothing is allocated from a damaged length).
 
+use crate::image::read_full;
 use std::io::{self, Read, Write};
 
 use anyhow::{bail, ensure, Result};
@@ -111,20 +112,6 @@ fn header() -> [u8; HEADER_LEN] {
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
-}
-
-/// Reads as much of `buf` as the stream has: fewer bytes only at its end.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 /// A text payload, cut to [`MAX_TEXT`] bytes at a character boundary (never empty).

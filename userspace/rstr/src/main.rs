@@ -125,12 +125,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    if let Err(e) = randomized() {
-        eprintln!("rstr: error: {e:#}");
-        return ExitCode::FAILURE;
-    }
     let cli: Cli = ckptlib::cli::parse();
     ckptlib::cli::run("rstr", || {
+        randomized()?;
         supervise::run(supervise::Options {
             image: cli.image,
             listen: cli.listen,

@@ -112,6 +112,8 @@ struct Checked {
     pidns: bool,
     /// Its live tasks.
     live: u32,
+    /// The pages of memory it holds.
+    pages: u64,
     /// The lowest descriptor above all of the image's.
     top: RawFd,
 }
@@ -136,7 +138,14 @@ fn checked(image_file: &File, pidns: bool, log: &Logging) -> Result<Checked> {
         check_xstate(t, xcr0, xsize).with_context(|| format!("task {}", t.task.pid))?;
     }
     ckptlib::phase::mark("scanned");
-    let pages = pages_of(&image);
+    let pages: u64 = image
+        .tasks
+        .iter()
+        .flatten()
+        .filter(|t| t.owns_mm)
+        .flat_map(|t| &t.memory.pages)
+        .map(|r| u64::from(r.nr_pages))
+        .sum();
     log.line(&format!(
         "image of {} tasks, {pages} pages of memory",
         image.tasks.iter().flatten().count()
@@ -163,20 +172,9 @@ fn checked(image_file: &File, pidns: bool, log: &Logging) -> Result<Checked> {
         plan,
         pidns,
         live,
+        pages,
         top,
     })
-}
-
-/// The pages of memory the image holds.
-fn pages_of(image: &Image) -> u64 {
-    image
-        .tasks
-        .iter()
-        .flatten()
-        .filter(|t| t.owns_mm)
-        .flat_map(|t| &t.memory.pages)
-        .map(|r| u64::from(r.nr_pages))
-        .sum()
 }
 
 /// Builds the checked tree, lets it go and waits for it (or not, with `detach`).
@@ -197,9 +195,10 @@ fn restart(
         plan,
         pidns,
         live,
+        pages,
         top,
     } = ready;
-    let (pages, root) = (pages_of(&image), plan.nodes[0].pid);
+    let root = plan.nodes[0].pid;
     let (rd_end, wr_end) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
     let bar = Progress::new(
         "restart",
