@@ -177,8 +177,10 @@ static void handle(int sig)
 
 static __attribute__((noreturn)) void loop(void);
 
-/* Forks B, which forks C ("late") and exits: C, orphaned, falls back to the nearest
- * subreaper (or init), waits for that, and reports. */
+/*
+ * Forks B, which forks C ("late") and exits: C, orphaned, falls back to the nearest
+ * subreaper (or init), waits for that, and reports.
+ */
 static void late_orphan(void)
 {
 	pid_t b = fork(), me;
