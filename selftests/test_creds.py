@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ktap import scratch, CKPT, RSTR, records, run, sh, show_json, target, wait_for  # noqa: E402
+from ktap import scratch, CKPT, RSTR, records, run, sh, show_json, stat, target, wait_for  # noqa: E402
 
 fresh = scratch("ckpt-creds-")
 CREDS = target("creds")
@@ -18,7 +18,7 @@ NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 PROC_KEYS = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
              "NoNewPrivs")
 REPORT_KEYS = ("pdeathsig", "securebits", "keepcaps", "dumpable", "no_new_privs", "nice",
-               "timerslack", "thp")
+               "timerslack", "thp", "subreaper")
 CAP_CHOWN, CAP_KILL, CAP_NET_BIND_SERVICE, CAP_NET_RAW = 0, 5, 10, 13
 CAP_SYS_MODULE, CAP_SYS_BOOT = 16, 22
 
@@ -237,6 +237,28 @@ def pdeath_signal_set_after_reparenting():
         t.kill()
 
 
+def child_subreaper_restored():
+    """The orphan tree's root set PR_SET_CHILD_SUBREAPER: after restart PR_GET_CHILD_SUBREAPER
+    reads 1 in it (0 in its child), and a process orphaned after the restart (signal 41: the
+    root forks B, B forks C and exits) is reparented to the restored root, not to init."""
+    d = fresh("subreaper")
+    t = Creds(d, "orphan", roles=("root", "orphan"))
+    try:
+        assert (t.reports["root"]["subreaper"], t.reports["orphan"]["subreaper"]) == (1, 0), t.reports
+        restarted_equal(t, d, as_root)
+        tree = records(show_json(os.path.join(d, "img")), "TREE")[0]["tasks"]
+        assert {x["pid"]: x["subreaper"] for x in tree} == {t.pid: True, t.pids["orphan"]: False}, tree
+        assert t.state()[2]["subreaper"] == 1, "the restored root is no subreaper"
+        os.kill(t.pid, 41)
+        late = wait_for(lambda: report(t.status, "late"), "the orphan made after the restart")
+        t.pids["late"] = late["pid"]
+        assert late["ppid"] == t.pid, (f"the orphan made after the restart went to "
+                                       f"{late['ppid']}, not to the restored root {t.pid}")
+        assert stat(late["pid"])[1] == t.pid, stat(late["pid"])
+    finally:
+        t.kill()
+
+
 def not_dumpable_stays_so():
     d = fresh("nodump")
 
@@ -354,6 +376,7 @@ TESTS = [
     nobody_restarts_itself_with_checkpoint_restore,
     pdeath_signal_restored,
     pdeath_signal_set_after_reparenting,
+    child_subreaper_restored,
     not_dumpable_stays_so,
     nice_and_timer_slack_restored_per_thread,
     thread_keeps_its_own_credentials,

@@ -6,8 +6,9 @@ O_NOATIME, O_DIRECT, O_PATH) and socket timeouts (SO_RCVTIMEO, SO_SNDTIMEO), che
 program itself after the restart (selftests/targets/fown.c): a write to a pipe or a unix
 socket delivers the F_SETSIG signal, with si_fd, to the owner (a process, a thread, a
 process group); an owner set by uid 65534 still may not signal root's process; the flags,
-owners and timeouts read back the same, a recv times out as it did. An owner outside the
-tree is refused with its reason.
+owners and timeouts read back the same, a recv times out as it did; the O_DIRECT descriptor
+(the guest's tmpfs takes O_DIRECT) is there before, in the image and after, and reads. An
+owner outside the tree is refused with its reason.
 """
 import os
 import re
@@ -60,11 +61,30 @@ def exercise(t, n, with_nobody):
         assert t.report("parent")["sig4"] == 0, "uid 65534's owner signals root's process"
 
 
+def direct_opened(d, p):
+    """The parent's O_DIRECT descriptor of DIR/plain exists: the guest's tmpfs (the scratch
+    directory) takes O_DIRECT since Linux 6.6; another CKPT_TEST_TMP may not, which this
+    process's own open tells, and the test then skips."""
+    try:
+        os.close(os.open(os.path.join(d, "plain"), os.O_RDONLY | os.O_DIRECT))
+    except OSError as e:
+        assert p["direct"] == -1, p
+        ktap.skip(f"the filesystem of {d} refuses O_DIRECT ({e.strerror}): nothing to save")
+    assert p["direct"] >= 0, f"the target could not open DIR/plain O_DIRECT: {p}"
+    with open(f"/proc/{p['pid']}/fdinfo/{p['direct']}") as f:
+        flags = int(next(line for line in f if line.startswith("flags:")).split()[1], 8)
+    assert flags & os.O_DIRECT, f"fd {p['direct']} has no O_DIRECT: {flags:#o}"
+
+
 def checked_image(img, r):
     recs = show_json(img)
     fowns = {f["obj"]: f for f in records(recs, "FOWN")}
     files = records(recs, "FILE")
     p = r["parent"]
+    # One description (the child and "nobody" inherited it), saved with O_DIRECT.
+    direct = {f["obj"]: f for f in files if f["fd"] == p["direct"] and f["path"].endswith("/plain")}
+    assert len(direct) == 1, (p["direct"], files)
+    assert int(next(iter(direct.values()))["flags"], 8) & os.O_DIRECT, direct
     by_fd = {f["fd"]: f for f in files if f["obj"] in fowns}
     want = {
         p["p"]: ("process", p["pid"], SIGRTMIN + 1, True),
@@ -102,6 +122,7 @@ def owners_come_back():
     os.chmod(d, 0o777)  # the nobody process reports there too
     with ktap.Tree("state", d, binary=FOWN) as t:
         r = started(t, ["parent", "child", "nobody"])
+        direct_opened(d, r["parent"])
         exercise(t, 1, True)
         img, _ = t.checkpoint([x["pid"] for x in r.values()])
         checked_image(img, r)
@@ -114,6 +135,7 @@ def owners_as_nobody():
     os.chown(d, 65534, 65534)
     with ktap.Tree("state", d, 65534, binary=FOWN) as t:
         r = started(t, ["parent", "child"])
+        direct_opened(d, r["parent"])
         os.chown(t.stderr, 65534, 65534)  # the restart reopens the tree's stderr as the user
         exercise(t, 1, False)
         t.checkpoint_restart_as_nobody([x["pid"] for x in r.values()], lambda img: checked_image(img, r))

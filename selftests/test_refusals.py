@@ -284,6 +284,25 @@ vm_child_with_its_own_umask_refused = refusal(
     be the parent's. The module compares them at checkpoint, as rstr did at restart.""")
 
 
+def fanotify_still_marks(p):
+    """The group is there, with its mark on the status directory (fdinfo lists it)."""
+    fd = p.info["fd"]
+    assert os.readlink(f"/proc/{p.pid}/fd/{fd}") == "anon_inode:[fanotify]"
+    with open(f"/proc/{p.pid}/fdinfo/{fd}") as f:
+        marks = [line for line in f if line.startswith("fanotify ino:")]
+    assert len(marks) == 1, marks
+    assert os.stat(p.info["dir"]).st_ino == int(marks[0].split()[1].split(":")[1], 16), marks
+
+
+fanotify_refused = refusal(
+    "fanotify_refused", "fanotify",
+    lambda p: [f"task {p.pid}: fd {p.info['fd']}: anon_inode:[fanotify] not supported yet"],
+    before=fanotify_still_marks, after=fanotify_still_marks,
+    doc="""A fanotify group (fanotify_init, as root: CAP_SYS_ADMIN) with a mark on a
+    directory: its marks, permission events and the descriptors it hands out are not
+    saved, so the checkpoint refuses it naming the fd.""")
+
+
 def timer_refusal_ends_the_image_with_its_reason():
     """The module's refusals of unsupported task state (timers...) come after the TREE now,
     so the image's ERROR record says them too."""
@@ -322,6 +341,7 @@ if __name__ == "__main__":
         tree_restart_cannot_build_refused,
         timer_refusal_ends_the_image_with_its_reason,
         vm_child_with_its_own_umask_refused,
+        fanotify_refused,
     ]
     names = sys.argv[1:]
     sys.exit(run([t for t in tests if not names or t.__name__ in names]))

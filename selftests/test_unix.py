@@ -11,7 +11,8 @@ each with its data and its client. SO_PASSCRED on an empty
 queue is kept (as root and as 65534): a message sent after restart carries the sender's
 credentials. A peer outside the tree, a
 descriptor in flight, an AF_NETLINK socket, a connection not accepted yet whose client is
-outside the tree, SO_PASSCRED
+outside the tree or whose queue carries a descriptor (SCM_RIGHTS), an unconnected datagram
+socket with messages queued, SO_PASSCRED
 with messages queued, SO_PASSSEC, SO_PASSPIDFD, each
 option that changes what is read, a shut down listening or unconnected socket, a path name
 of 108 bytes, a closed peer and an O_PATH descriptor of a socket file are refused naming
@@ -238,6 +239,35 @@ def backlog_client_outside_refused():
             c.close()
 
 
+def ss_unix(path):
+    """The words of ss's one line of the unix socket bound to PATH."""
+    _, out, _ = sh("ss", "-x", "-a", "-n", "-H", "src", path)
+    assert len(out.splitlines()) == 1, out
+    return out.split()
+
+
+def embryo_with_descriptors_in_flight_refused():
+    """A connection not accepted yet whose client sent a descriptor (SCM_RIGHTS) on it: its
+    queue is not saved with descriptors; the refusal names the listener's fd and the
+    connection's place in the backlog."""
+    def waiting(d):
+        # ss's Recv-Q of a listening socket: the connections in its backlog.
+        assert ss_unix(os.path.join(d, "embryofds"))[:3] == ["u_str", "LISTEN", "1"]
+    refused("embryofds", "listening unix socket whose connection 0 not accepted yet has "
+            "descriptors in flight (SCM_RIGHTS) queued; not supported yet", before=waiting)
+
+
+def unconnected_datagram_with_messages_queued_refused():
+    """A bound datagram socket connected to nothing, with two messages another socket sent
+    it (sendto): who sent them is not saved."""
+    def queued(d):
+        # Its queue is not empty: ss's Recv-Q of a datagram socket is the length of the
+        # first message waiting ("first"); the refusal counts them.
+        assert ss_unix(os.path.join(d, "dgram"))[:3] == ["u_dgr", "UNCONN", "5"]
+    refused("dgramqueued", "unconnected unix datagram socket with 2 messages queued from other "
+            "sockets; not supported yet", before=queued)
+
+
 def passcred_kept(nobody):
     """SO_PASSCRED on a seqpacket end with nothing queued is saved and set again; a message
     sent after restart carries the sender's pid, uid and gid (SCM_CREDENTIALS). As root
@@ -321,6 +351,8 @@ if __name__ == "__main__":
         embryos_stream_nobody,
         embryos_seqpacket_nobody,
         backlog_client_outside_refused,
+        embryo_with_descriptors_in_flight_refused,
+        unconnected_datagram_with_messages_queued_refused,
         passcred_root,
         passcred_nobody,
         passcred_queued_refused,

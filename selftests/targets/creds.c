@@ -9,8 +9,10 @@
  * step on stderr), then it sleeps in a loop. SIGUSR2 makes it write
  * STATUS.ROLE ("key value" lines, written to a temporary file and renamed):
  * its pid, ppid, PR_GET_PDEATHSIG, PR_GET_SECUREBITS, PR_GET_KEEPCAPS,
- * PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS, the SIGUSR1 and signal 40 it got, and
- * how many reports it wrote. It writes one report as soon as it is set up.
+ * PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS, PR_GET_CHILD_SUBREAPER, the SIGUSR1 and
+ * signal 40 it got, and how many reports it wrote. It writes one report as soon as it
+ * is set up. Signal 41 makes it fork B, which forks C ("late") and exits (reaped):
+ * C waits for B's exit, then reports, its ppid the subreaper it fell back to.
  *
  *   idle       nothing (the caller chose the credentials, e.g. with setpriv)
  *   keepcaps   PR_SET_KEEPCAPS 1, which needs no capability
@@ -84,12 +86,13 @@
 #define PR_THP_DISABLE_EXCEPT_ADVISED (1 << 1)
 #endif
 #define RT40 40
+#define RT41 41
 #define BIT(c) (1ULL << (c))
 
 static const char *status;
 static __thread const char *role = "root";
 /* Bumped by SIGUSR2, whichever thread gets it: every thread then reports. */
-static volatile sig_atomic_t report_gen, usr1, rt40;
+static volatile sig_atomic_t report_gen, usr1, rt40, rt41;
 
 static void die(const char *what)
 {
@@ -129,10 +132,11 @@ static void report(void)
 {
 	static __thread int reports;
 	char path[4000], tmp[4096];
-	int pdeath = -1;
+	int pdeath = -1, subreaper = -1;
 	FILE *f;
 
 	prctl(PR_GET_PDEATHSIG, &pdeath);
+	prctl(PR_GET_CHILD_SUBREAPER, &subreaper);
 	snprintf(path, sizeof(path), "%s.%s", status, role);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
@@ -140,13 +144,13 @@ static void report(void)
 		die(tmp);
 	fprintf(f, "pid %d\ntid %ld\nppid %d\npdeathsig %d\nsecurebits %d\nkeepcaps %d\n"
 		"dumpable %d\nno_new_privs %d\nnice %ld\ntimerslack %d\nthp %d\n"
-		"usr1 %d\nrt40 %d\nreports %d\n",
+		"subreaper %d\nusr1 %d\nrt40 %d\nreports %d\n",
 		getpid(), syscall(SYS_gettid), getppid(), pdeath, prctl(PR_GET_SECUREBITS, 0, 0, 0, 0),
 		prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
 		prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
 		20 - syscall(SYS_getpriority, PRIO_PROCESS, 0),
 		prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0),
-		usr1, rt40, ++reports);
+		subreaper, usr1, rt40, ++reports);
 	if (fclose(f) || rename(tmp, path))
 		die(path);
 }
@@ -159,6 +163,8 @@ static void on_signal(int sig)
 		usr1++;
 	else if (sig == RT40)
 		rt40++;
+	else if (sig == RT41)
+		rt41++;
 }
 
 static void handle(int sig)
@@ -169,14 +175,45 @@ static void handle(int sig)
 	ok(sigaction(sig, &sa, NULL), "sigaction");
 }
 
+static __attribute__((noreturn)) void loop(void);
+
+/*
+ * Forks B, which forks C ("late") and exits: C, orphaned, falls back to the nearest
+ * subreaper (or init), waits for that, and reports.
+ */
+static void late_orphan(void)
+{
+	pid_t b = fork(), me;
+
+	ok(b, "fork");
+	if (b == 0) {
+		me = getpid();
+		ok(b = fork(), "fork");
+		if (b == 0) {
+			struct timespec ts = { 0, 1000 * 1000 };
+
+			while (getppid() == me)
+				nanosleep(&ts, NULL);
+			role = "late";
+			loop();
+		}
+		_exit(0);
+	}
+	ok(waitpid(b, NULL, 0), "waitpid");
+}
+
 static __attribute__((noreturn)) void loop(void)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int last_usr1 = 0, last_rt40 = 0, last_gen = report_gen;
+	int last_usr1 = 0, last_rt40 = 0, last_gen = report_gen, last_rt41 = rt41;
 
 	report();
 	for (;;) {
 		nanosleep(&ts, NULL);
+		if (rt41 != last_rt41) {
+			last_rt41 = rt41;
+			late_orphan();
+		}
 		if (report_gen != last_gen || usr1 != last_usr1 || rt40 != last_rt40) {
 			last_gen = report_gen;
 			last_usr1 = usr1;
@@ -313,6 +350,7 @@ int main(int argc, char **argv)
 	handle(SIGUSR1);
 	handle(SIGUSR2);
 	handle(RT40);
+	handle(RT41);
 	if (!strcmp(mode, "keepcaps"))
 		ok(prctl(PR_SET_KEEPCAPS, 1), "PR_SET_KEEPCAPS 1");
 	else if (!strcmp(mode, "setuid"))

@@ -13,8 +13,8 @@
  *       a unix datagram socket with SO_RCVTIMEO 200 ms, a UDP socket on 127.0.0.1 with
  *           SO_RCVTIMEO 300 ms and SO_SNDTIMEO 700 ms
  *       DIR/plain O_RDWR | O_APPEND | O_NONBLOCK (and F_SETOWN(self), no O_ASYNC),
- *           O_RDONLY | O_NOATIME, O_RDONLY | O_DIRECT (where the filesystem takes it),
- *           O_PATH; DIR itself O_PATH | O_DIRECTORY
+ *           O_RDONLY | O_NOATIME, O_RDONLY | O_DIRECT ("direct": its fd, -1 where the
+ *           filesystem refuses O_DIRECT), O_PATH; DIR itself O_PATH | O_DIRECTORY
  *     (RT is SIGRTMIN.) The child, in the parent's group, holds the socket's peer and
  *     writes a byte to it on SIGUSR1. Run as root (no UID), a third process "nobody"
  *     drops to uid 65534 and holds pipe D (write end dw) owned by the parent (F_SETOWN by
@@ -23,7 +23,8 @@
  *     signal and keeps si_fd ("sigK N fdK F"); pipes and the socket are drained after each.
  *     On SIGUSR2 the parent checks that F_GETFL, F_GETOWN_EX and F_GETSIG of each
  *     descriptor are what they were, the timeouts (getsockopt, and a recv that times out
- *     in about that time), the O_PATH descriptors: "checked N errors E".
+ *     in about that time), the O_PATH descriptors, that the O_DIRECT one still has
+ *     O_DIRECT and reads DIR/plain with an aligned read: "checked N errors E".
  *   fown outside DIR       one process, a pipe F_SETOWN to its parent (outside the tree),
  *                          without O_ASYNC.
  */
@@ -207,6 +208,8 @@ int main(int argc, char **argv)
 	pid_t child, nobody = 0;
 	char path[4200];
 	struct stat st;
+	/* An O_DIRECT read's buffer, length and offset: aligned to the page. */
+	static char aligned[4096] __attribute__((aligned(4096)));
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: fown state|outside DIR [UID]\n");
@@ -294,7 +297,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		static const char fmt[] = "ready 1 child %d nobody %d p %d w %d q %d qw %d s %d direct %d udp %d sig1 %d fd1 %d sig2 %d fd2 %d sig3 %d fd3 %d sig4 %d checked %d errors %d";
 
-		report("parent", fmt, child, nobody, p[0], p[1], q[0], q[1], sv[0], direct >= 0,
+		report("parent", fmt, child, nobody, p[0], p[1], q[0], q[1], sv[0], direct,
 		       ntohs(a.sin_port), (int)count[1], (int)last_fd[1], (int)count[2],
 		       (int)last_fd[2], (int)count[3], (int)last_fd[3], (int)count[4], checked,
 		       errors);
@@ -324,6 +327,11 @@ int main(int argc, char **argv)
 		      "plain through the O_PATH directory");
 		CHECK(fstat(opath, &st) == 0 && st.st_size == 5, "fstat of the O_PATH file");
 		CHECK(read(opath, path, 1) < 0 && errno == EBADF, "an O_PATH file reads");
+		if (direct >= 0) {
+			CHECK(fcntl(direct, F_GETFL) & O_DIRECT, "O_DIRECT lost");
+			CHECK(pread(direct, aligned, sizeof(aligned), 0) == 5 &&
+			      !memcmp(aligned, "plain", 5), "an O_DIRECT read of plain");
+		}
 		/* A recv without its timeout would wait for ever: only with it. */
 		if (check_timeo(tv[0], SO_RCVTIMEO, 200, "unix SO_RCVTIMEO"))
 			check_recv_times_out(tv[0], 200, "unix");

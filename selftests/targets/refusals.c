@@ -21,12 +21,14 @@
  * base set with arch_prctl), grown (shared anonymous memory grown with
  * mremap past its object; info addr=), thread-files (a thread that unshared its
  * descriptor table: rstr's plan cannot build it; info tid=), vm-umask (a
- * CLONE_VM child with a umask of its own; info child=), plain (nothing of these).
+ * CLONE_VM child with a umask of its own; info child=), fanotify (a fanotify group with a
+ * mark on STATUS's directory, as root: info fd=, dir=), plain (nothing of these).
  * Several modes separated by commas set up each (memfd,gsbase,grown,sem).
  */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <errno.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <sched.h>
 #include <fcntl.h>
@@ -35,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
@@ -243,6 +246,15 @@ int main(int argc, char **argv)
 				return 4;
 			mem = g;
 			n += snprintf(info + n, sizeof(info) - n, "addr=%p\n", g);
+		} else if (!strcmp(mode, "fanotify")) {
+			char *d = dirname(strdup(status));
+			int f = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC, O_RDONLY);
+
+			/* Opens of the files in STATUS's directory are its events. */
+			if (f < 0 || fanotify_mark(f, FAN_MARK_ADD, FAN_OPEN | FAN_EVENT_ON_CHILD,
+						   AT_FDCWD, d))
+				return 3;
+			n += snprintf(info + n, sizeof(info) - n, "fd=%d\ndir=%s\n", f, d);
 		} else if (!strcmp(mode, "vm-umask")) {
 			/* Made once the status file is open: the same descriptors as its parent. */
 		} else if (!strcmp(mode, "thread-files")) {

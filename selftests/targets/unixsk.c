@@ -37,6 +37,14 @@
  *   unixsk backlog DIR  a listening socket bound to DIR/backlog, for a client the test
  *                       connects from outside the tree
  *   unixsk passcred DIR a socket pair, one end with SO_PASSCRED
+ *   unixsk embryofds DIR
+ *                       a listening stream socket bound to DIR/embryofds and a client of
+ *                       it, not accepted, that sent "fds" carrying a pipe's read end
+ *                       (SCM_RIGHTS), then closed the pipe: the listener is held
+ *   unixsk dgramqueued DIR
+ *                       a datagram socket bound to DIR/dgram, connected to nothing, with
+ *                       messages of 5 and 6 bytes queued from another (unbound) socket,
+ *                       which it keeps: the bound one is held
  *                       These report "fd N count C" and count.
  */
 #define _GNU_SOURCE
@@ -613,6 +621,41 @@ int main(int argc, char **argv)
 		    write(sv[1], "x", 1) != 1)
 			die("passcredq");
 		hold(sv[0]);
+	}
+	if (!strcmp(argv[1], "embryofds")) {
+		/* A connection not accepted yet whose queue carries a descriptor. */
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+		struct iovec iov = { .iov_base = "fds", .iov_len = 3 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		int l, k, pp[2];
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s/embryofds", dir);
+		l = listener(&a, sizeof(a), 4);
+		k = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (k < 0 || connect(k, (struct sockaddr *)&a, sizeof(a)) || pipe(pp))
+			die("embryofds");
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &pp[0], sizeof(int));
+		if (sendmsg(k, &m, 0) != 3 || close(pp[0]) || close(pp[1]))
+			die("embryofds sendmsg");
+		hold(l);
+	}
+	if (!strcmp(argv[1], "dgramqueued")) {
+		/* Unconnected, bound: what others sent it with sendto waits in its queue. */
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int g = socket(AF_UNIX, SOCK_DGRAM, 0), from = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s/dgram", dir);
+		if (g < 0 || from < 0 || bind(g, (struct sockaddr *)&a, sizeof(a)) ||
+		    sendto(from, "first", 5, 0, (struct sockaddr *)&a, sizeof(a)) != 5 ||
+		    sendto(from, "second", 6, 0, (struct sockaddr *)&a, sizeof(a)) != 6)
+			die("dgramqueued");
+		hold(g);
 	}
 	if (!strcmp(argv[1], "passcred"))
 		passcred_mode(argc > 3 ? argv[3] : NULL);
