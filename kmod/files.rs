@@ -42,30 +42,61 @@ pub(crate) fn show(path: &[u8]) -> &str {
 pub(crate) fn checkpoint_fs(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
     let mut root = path_buf()?;
     let mut cwd = path_buf()?;
-    let (rl, root_gone) = task
+    let (rl, root_dir) = task
         .fs_path(FsPath::Root, &mut root)
         .context(fmt!("root directory"))?;
-    let (cl, cwd_gone) = task
+    let (mut cl, cwd_dir) = task
         .fs_path(FsPath::Cwd, &mut cwd)
         .context(fmt!("working directory"))?;
-    for (gone, what, p) in [
-        (root_gone, "root directory", &root[..rl]),
-        (cwd_gone, "working directory", &cwd[..cl]),
-    ] {
-        if gone {
+    if root_dir.unlinked != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "root directory {} was removed: it cannot be entered again at restart",
+            show(&root[..rl])
+        );
+    }
+    reopenable(fmt!("root directory"), &root[..rl])?;
+    let mut fs = img::CkptFsRec {
+        root_len: rl as u32,
+        cwd_len: 0,
+        flags: 0,
+        cwd_mode: 0,
+        cwd_uid: 0,
+        cwd_gid: 0,
+    };
+    if cwd_dir.unlinked != 0 {
+        // Empty for good (a removed directory takes no new entry): rstr makes an empty one
+        // where it was, enters it and removes it. Where it was must still be there.
+        cl = match removed_path(&cwd[..cl]) {
+            Some(l) => l,
+            None => refuse!(
+                EOPNOTSUPP,
+                "working directory {} was removed, but its path does not say so",
+                show(&cwd[..cl])
+            ),
+        };
+        if cwd_dir.parent_unlinked != 0 {
             refuse!(
                 EOPNOTSUPP,
-                "{what} {} was removed: it cannot be entered again at restart",
-                show(p)
+                "working directory {} was removed, and so was the directory it was in: there is nowhere to make it again at restart",
+                show(&cwd[..cl])
             );
         }
-        reopenable(fmt!("{what}"), p)?;
+        fs.flags = img::CKPT_FS_CWD_REMOVED;
+        fs.cwd_mode = cwd_dir.mode & 0o7777;
+        fs.cwd_uid = cwd_dir.uid;
+        fs.cwd_gid = cwd_dir.gid;
     }
-    let fs = img::CkptFsRec {
-        root_len: rl as u32,
-        cwd_len: cl as u32,
-    };
+    reopenable(fmt!("working directory"), &cwd[..cl])?;
+    fs.cwd_len = cl as u32;
     w.record(rec::FS, &[fs.as_bytes(), &root[..rl], &cwd[..cl]])
+}
+
+/// The length of a removed directory's path without the `" (deleted)"` that `d_path`
+/// appends; `None` if it has none.
+fn removed_path(p: &[u8]) -> Option<usize> {
+    const DELETED: &[u8] = b" (deleted)";
+    p.ends_with(DELETED).then(|| p.len() - DELETED.len())
 }
 
 /// Refuses a path that `rstr` could not take back: not absolute (outside the caller's root)
@@ -381,6 +412,14 @@ fn save_fd(
 #[kunit_tests(ckpt_files)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_removed_directory_path_loses_its_suffix() {
+        assert_eq!(removed_path(b"/tmp/gone (deleted)"), Some(9));
+        assert_eq!(removed_path(b"/tmp/a (deleted) (deleted)"), Some(16));
+        assert_eq!(removed_path(b"/tmp/here"), None);
+        assert_eq!(removed_path(b" (deleted)"), Some(0));
+    }
 
     #[test]
     fn file_types_are_classified() {

@@ -546,18 +546,28 @@ static int task_fs_get(struct task_struct *task, int pwd, struct path *path)
 }
 
 /*
- * @task's working directory (@pwd) or root: its path into @buf, and whether it was
- * removed into *@unlinked. Returns the path's length.
+ * @task's working directory (@pwd) or root: its path into @buf (with d_path's
+ * " (deleted)" if it was removed), and into @out whether it and the directory it was in
+ * were removed, its mode and owner. Returns the path's length.
  */
 int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len,
-			     u32 *unlinked)
+			     struct ckpt_h_fs_dir *out)
 {
+	struct inode *inode;
+	struct dentry *parent;
 	struct path path;
 	int ret = task_fs_get(task, pwd, &path);
 
 	if (ret)
 		return ret;
-	*unlinked = d_unlinked(path.dentry);
+	inode = d_inode(path.dentry);
+	out->unlinked = d_unlinked(path.dentry);
+	parent = dget_parent(path.dentry);
+	out->parent_unlinked = parent != path.dentry && d_unlinked(parent);
+	dput(parent);
+	out->mode = inode->i_mode;
+	out->uid = from_kuid_munged(current_user_ns(), inode->i_uid);
+	out->gid = from_kgid_munged(current_user_ns(), inode->i_gid);
 	ret = path_to_buf(&path, buf, len);
 	path_put(&path);
 	return ret;

@@ -135,8 +135,17 @@ struct ckpt_h_access {
 };
 
 void ckpt_helper_task_access(struct task_struct *task, struct ckpt_h_access *out);
+/* A task's root or working directory (ckpt_helper_task_fs_path). */
+struct ckpt_h_fs_dir {
+	u32 unlinked;		/* the directory was removed */
+	u32 parent_unlinked;	/* so was the directory it was in */
+	u32 mode;		/* its inode's i_mode */
+	u32 uid;		/* its owner, in the caller's user namespace */
+	u32 gid;
+};
+
 int ckpt_helper_task_fs_path(struct task_struct *task, int pwd, char *buf, int len,
-			     u32 *unlinked);
+			     struct ckpt_h_fs_dir *out);
 void ckpt_helper_task_sigactions(struct task_struct *task, struct ckpt_sighand_rec *out);
 int ckpt_helper_task_signals(struct task_struct *task, struct ckpt_signals_rec *out,
 			     struct ckpt_h_pending *pending, struct ckpt_siginfo_rec *infos,

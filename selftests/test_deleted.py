@@ -79,6 +79,56 @@ def deleted_files_as_nobody():
         after_restart(t, parent, child)
 
 
+def removed_cwd(uid=None):
+    """A process whose working directory was removed (and its CLONE_FS child) comes back in
+    a removed directory of the same mode and owner at the same path, as uid UID too."""
+    d = fresh("rmcwd" if uid is None else "rmcwd-nobody")
+    args = () if uid is None else (uid,)
+    if uid is not None:
+        os.chown(d, uid, uid)
+    with ktap.Tree("rmcwd", d, *args, binary=DELETED) as t:
+        r = t.reports(["rmcwd"], "the process to leave its directory removed")["rmcwd"]
+        pid, child = r["pid"], r["child"]
+        assert r["errors"] == 0, t.stderr_text()
+        t.watch([child])
+        gone = os.path.join(d, "gone")
+        assert os.readlink(f"/proc/{pid}/cwd") == f"{gone} (deleted)" and not os.path.exists(gone)
+        before = os.stat(f"/proc/{pid}/cwd")
+
+        def image(img):
+            fs = [f for f in records(show_json(img), "FS") if f["cwd"] == gone]
+            want = f"0751 {before.st_uid}:{before.st_gid}"
+            assert len(fs) == 1 and fs[0].get("cwd_removed") == want, (fs, want)
+
+        if uid is None:
+            img, _ = t.checkpoint([pid, child])
+            image(img)
+            t.restart(img)
+        else:
+            os.chown(t.stderr, uid, uid)
+            t.checkpoint_restart_as_nobody([pid, child], image)
+        assert running(pid) and running(child), "both processes are back"
+        for p in (pid, child):
+            assert os.readlink(f"/proc/{p}/cwd") == f"{gone} (deleted)", os.readlink(f"/proc/{p}/cwd")
+        after = os.stat(f"/proc/{pid}/cwd")
+        assert (after.st_mode, after.st_uid, after.st_gid, after.st_nlink) == \
+            (before.st_mode, before.st_uid, before.st_gid, 0), (before, after)
+        assert not os.path.exists(gone), "the directory made again was left at its path"
+        os.kill(pid, signal.SIGUSR2)
+        got = t.reports(["rmcwd"], "the process to check its directory",
+                        lambda _, r: r["checked"] == 1)["rmcwd"]
+        assert got["errors"] == 0, f"checks failed: {t.stderr_text()}"
+        assert sorted(os.listdir(d)) == ["img", "rmcwd", "stderr"], os.listdir(d)
+
+
+def removed_working_directory_comes_back():
+    removed_cwd()
+
+
+def removed_working_directory_as_nobody():
+    removed_cwd(65534)
+
+
 def the_limit_refuses_and_the_option_raises_it():
     """A deleted file of 2 MiB of data: refused under --deleted-max 1M with the file, the
     limit and the option named (no image, the process runs on); taken with 4M, restarted,
@@ -147,6 +197,8 @@ TESTS = [
     mapped_deleted_files_as_nobody,
     deleted_files_as_nobody,
     the_limit_refuses_and_the_option_raises_it,
+    removed_working_directory_comes_back,
+    removed_working_directory_as_nobody,
 ]
 if __name__ == "__main__":
     sys.exit(run(TESTS))

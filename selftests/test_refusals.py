@@ -157,9 +157,10 @@ second_description_of_a_pipe_end_refused = refusal(
     "second_description_of_a_pipe_end_refused", "pipe2",
     lambda p: [f"task {p.pid}: fd {p.info['fd']}: pipe ",
                "a second open file description of its read end"])
-removed_working_directory_refused = refusal(
-    "removed_working_directory_refused", "rmcwd",
-    lambda p: [f"task {p.pid}: working directory {p.info['dir']} (deleted) was removed"],
+removed_working_directory_and_parent_refused = refusal(
+    "removed_working_directory_and_parent_refused", "rmcwd",
+    lambda p: [f"task {p.pid}: working directory {p.info['dir']} was removed, "
+               "and so was the directory it was in"],
     before=cwd_removed)
 attached_sysv_shm_refused = refusal(
     "attached_sysv_shm_refused", "shm",
@@ -329,7 +330,7 @@ if __name__ == "__main__":
         memfd_refused,
         shared_memory_fd_refused,
         second_description_of_a_pipe_end_refused,
-        removed_working_directory_refused,
+        removed_working_directory_and_parent_refused,
         attached_sysv_shm_refused,
         inherited_sysv_shm_refused_by_the_module,
         sysv_message_queue_refused,

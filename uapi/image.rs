@@ -410,12 +410,23 @@ pub struct CkptRlimitsRec {
 }
 
 /// `FS`: followed by `root_len` bytes of root path, then `cwd_len` bytes of cwd path.
+/// With `CKPT_FS_CWD_REMOVED` in `flags`, the working directory had been removed (the path is
+/// where it was, without `" (deleted)"`): `rstr` makes an empty directory there with
+/// `cwd_mode`, `cwd_uid` and `cwd_gid`, enters it and removes it again.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptFsRec {
     pub root_len: u32,
     pub cwd_len: u32,
+    pub flags: u32,
+    /// The permission bits of a removed working directory (0 otherwise).
+    pub cwd_mode: u32,
+    pub cwd_uid: u32,
+    pub cwd_gid: u32,
 }
+
+/// `CkptFsRec::flags`: the working directory had been removed.
+pub const CKPT_FS_CWD_REMOVED: u32 = 1;
 
 /// One signal's disposition, as `struct k_sigaction` (x86-64 layout).
 #[repr(C)]

@@ -175,6 +175,21 @@ pub(crate) struct Access {
     pub(crate) exec_capable: u32,
 }
 
+/// A task's root or working directory (`ckpt_helper_task_fs_path`), besides its path.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct FsDir {
+    /// The directory was removed (its path ends with `" (deleted)"`).
+    pub(crate) unlinked: u32,
+    /// So was the directory it was in.
+    pub(crate) parent_unlinked: u32,
+    /// Its inode's `i_mode`.
+    pub(crate) mode: u32,
+    /// Its owner and group, in the caller's user namespace.
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+}
+
 /// What `ckpt_helper_task_signals` read under the task's `siglock`: the task's pending sets.
 #[repr(C)]
 #[derive(Default)]
@@ -248,7 +263,7 @@ extern "C" {
         pwd: i32,
         buf: *mut u8,
         len: i32,
-        unlinked: *mut u32,
+        out: *mut FsDir,
     ) -> i32;
     fn ckpt_helper_task_sigactions(task: TaskPtr, out: *mut img::CkptSighandRec);
     fn ckpt_helper_task_signals(
@@ -808,16 +823,17 @@ impl TaskRef {
         unsafe { ckpt_helper_task_rlimits(self.raw(), out) };
     }
 
-    /// The root or working directory, into `buf`: its length, and whether it was removed.
-    pub(crate) fn fs_path(&self, which: FsPath, buf: &mut [u8]) -> Result<(usize, bool)> {
+    /// The root or working directory, into `buf`: its length, whether it was removed, its
+    /// mode and owner.
+    pub(crate) fn fs_path(&self, which: FsPath, buf: &mut [u8]) -> Result<(usize, FsDir)> {
         let pwd = i32::from(matches!(which, FsPath::Cwd));
         let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
-        let mut unlinked = 0;
-        // SAFETY: the task is valid; `buf` is writable for `len` bytes, `unlinked` for one.
-        let ret = unsafe {
-            ckpt_helper_task_fs_path(self.raw(), pwd, buf.as_mut_ptr(), len, &mut unlinked)
-        };
-        Ok((check(ret as isize)?, unlinked != 0))
+        let mut dir = FsDir::default();
+        // SAFETY: the task is valid; `buf` is writable for `len` bytes; `dir` is a writable
+        // struct of the C layout.
+        let ret =
+            unsafe { ckpt_helper_task_fs_path(self.raw(), pwd, buf.as_mut_ptr(), len, &mut dir) };
+        Ok((check(ret as isize)?, dir))
     }
 
     /// The dispositions of signals 1 to 64.

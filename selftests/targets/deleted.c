@@ -24,11 +24,19 @@
  *                            through the shared mapping, which the private mapping's
  *                            unwritten page 1 (the same file) must show, page 0 keeping
  *                            its own: "checked 1 errors E".
+ *   deleted rmcwd DIR [UID]  makes DIR/gone (mode 0751), enters it and removes it: its
+ *                            working directory is removed. Also forks a child sharing it
+ *                            (CLONE_FS). On SIGUSR2 checks "." is still a directory
+ *                            removed (link count 0, mode 0751, its owner, no entry, a
+ *                            file cannot be made in it: ENOENT) and that the child's
+ *                            fs context is still the same one: "checked 1 errors E".
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,10 +234,80 @@ static void unlinked_mapping(const char *uid)
 		pause();
 }
 
+/* The checks of a removed working directory, from DIR/gone's expected owner. */
+static void check_removed_cwd(uid_t uid, gid_t gid)
+{
+	struct stat st;
+	DIR *d;
+	int fd, entries = 0;
+
+	CHECK(stat(".", &st) == 0 && S_ISDIR(st.st_mode), "\".\" is not a directory");
+	CHECK(st.st_nlink == 0, "\".\" has %ld links, not 0", (long)st.st_nlink);
+	CHECK((st.st_mode & 07777) == 0751, "\".\" has mode %o", st.st_mode & 07777);
+	CHECK(st.st_uid == uid && st.st_gid == gid, "\".\" is %d:%d, not %d:%d", st.st_uid,
+	      st.st_gid, uid, gid);
+	d = opendir(".");
+	CHECK(d != NULL, "opendir .: %s", strerror(errno));
+	if (d) {
+		struct dirent *e;
+
+		while ((e = readdir(d)))
+			entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+		closedir(d);
+	}
+	CHECK(entries == 0, "\".\" has %d entries", entries);
+	fd = open("new", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd < 0 && errno == ENOENT, "a file made in the removed directory (%d, %s)", fd,
+	      strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static int cwd_child(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
+static void removed_cwd(const char *uid)
+{
+	static char stack[64 << 10];
+	char path[4200], link[4200], cpath[64], clink[4200];
+	ssize_t n;
+	pid_t child;
+
+	if (uid)
+		drop_to(uid);
+	block_usr_signals();
+	snprintf(path, sizeof(path), "%s/gone", dir);
+	if (mkdir(path, 0751) || chmod(path, 0751) || chdir(path) || rmdir(path))
+		die("mkdir, chdir, rmdir gone");
+	child = clone(cwd_child, stack + sizeof(stack), CLONE_FS | SIGCHLD, NULL);
+	if (child < 0)
+		die("clone");
+	check_removed_cwd(getuid(), getgid());
+	report("rmcwd", "ready 1 child %d checked 0 errors %d", child, errors);
+	wait_sig(SIGUSR2);
+	check_removed_cwd(getuid(), getgid());
+	/* The child shares our fs context: its cwd is ours (the same removed directory). */
+	n = readlink("/proc/self/cwd", link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = 0;
+	snprintf(cpath, sizeof(cpath), "/proc/%d/cwd", child);
+	n = readlink(cpath, clink, sizeof(clink) - 1);
+	clink[n > 0 ? n : 0] = 0;
+	CHECK(n > 0 && !strcmp(link, clink), "the child's cwd %s is not ours %s", clink, link);
+	CHECK(strstr(link, "(deleted)") != NULL, "our cwd %s is not removed", link);
+	report("rmcwd", "ready 1 child %d checked 1 errors %d", child, errors);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: deleted state DIR [UID] | big DIR MIB | mapped DIR [UID]\n");
+		fprintf(stderr, "usage: deleted state DIR [UID] | big DIR MIB | mapped DIR [UID] | rmcwd DIR [UID]\n");
 		return 2;
 	}
 	dir = argv[2];
@@ -239,6 +317,8 @@ int main(int argc, char **argv)
 		big(argv[3]);
 	if (!strcmp(argv[1], "mapped"))
 		unlinked_mapping(argc > 3 ? argv[3] : NULL);
+	if (!strcmp(argv[1], "rmcwd"))
+		removed_cwd(argc > 3 ? argv[3] : NULL);
 	fprintf(stderr, "deleted: unknown mode %s\n", argv[1]);
 	return 2;
 }

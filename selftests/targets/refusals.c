@@ -13,7 +13,7 @@
  * MODE: memfd (a memfd with contents, open for writing only), devzero (an fd on its own shared
  * anonymous memory, through /proc/self/map_files), pipe2 (a second open file
  * description of a pipe's read end, through /proc/self/fd), rmcwd (its working
- * directory removed), shm (a SysV shared memory segment attached), shm-child (the
+ * directory removed, and the directory it was in), shm (a SysV shared memory segment attached), shm-child (the
  * same, attached by the parent before fork: the child's pid is in no ipc record;
  * info child=), msg (a SysV message queue it sent to), sem (a SysV semaphore it
  * changed), async (O_ASYNC pipe owned by itself, F_SETSIG SIGUSR1, and a pipe owned by
@@ -170,10 +170,15 @@ int main(int argc, char **argv)
 				return 4;
 			n += snprintf(info + n, sizeof(info) - n, "fd=%d\nfirst=%d\n", again, p[0]);
 		} else if (!strcmp(mode, "rmcwd")) {
+			char sub[4300];
+
+			/* Removed, and so is the directory it was in: nowhere to make it again. */
 			snprintf(path, sizeof(path), "%s.dir", status);
-			if (mkdir(path, 0755) || chdir(path) || rmdir(path))
+			snprintf(sub, sizeof(sub), "%s/in", path);
+			if (mkdir(path, 0755) || mkdir(sub, 0755) || chdir(sub) || rmdir(sub) ||
+			    rmdir(path))
 				return 3;
-			n += snprintf(info + n, sizeof(info) - n, "dir=%s\n", path);
+			n += snprintf(info + n, sizeof(info) - n, "dir=%s\n", sub);
 		} else if (!strcmp(mode, "shm")) {
 			int r = attach_shm(info, n, sizeof(info));
 

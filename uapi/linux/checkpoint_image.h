@@ -234,7 +234,15 @@ struct ckpt_rlimits_rec {
 struct ckpt_fs_rec {
 	__u32 root_len;
 	__u32 cwd_len;
+	__u32 flags;		/* CKPT_FS_CWD_REMOVED */
+	__u32 cwd_mode;		/* a removed working directory's permission bits */
+	__u32 cwd_uid;		/* and its owner and group */
+	__u32 cwd_gid;
 };
+
+/* ckpt_fs_rec.flags: the working directory had been removed; rstr makes an empty one at
+ * its path with its mode and owner, enters it and removes it. */
+#define CKPT_FS_CWD_REMOVED	1
 
 /* One signal's disposition, as struct k_sigaction (x86-64 layout). */
 struct ckpt_sigaction {

@@ -132,6 +132,10 @@ fn build(container: bool) -> Vec<u8> {
     let fs = img::CkptFsRec {
         root_len: 1,
         cwd_len: 4,
+        flags: 0,
+        cwd_mode: 0,
+        cwd_uid: 0,
+        cwd_gid: 0,
     };
     put(rec::FS, fs.as_bytes(), b"//tmp");
     put(

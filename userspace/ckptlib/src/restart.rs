@@ -53,6 +53,62 @@ pub struct UnixImage {
 
 /// What `rstr` restores of one live task itself, checked; `None` fields are objects saved
 /// with an earlier task that shares them.
+/// A process's root and working directory (the `FS` record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsImage {
+    pub root: String,
+    pub cwd: String,
+    /// The working directory had been removed: `rstr` makes an empty directory at `cwd`
+    /// with this mode, owner and group, enters it and removes it.
+    pub cwd_removed: Option<RemovedDir>,
+}
+
+/// The mode, owner and group of a removed directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemovedDir {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl FsImage {
+    fn checked(fs: &img::CkptFsRec, root: &[u8], cwd: &[u8]) -> Result<Self> {
+        ensure!(
+            fs.flags & !img::CKPT_FS_CWD_REMOVED == 0,
+            "FS record: unknown flags {:#x}",
+            fs.flags
+        );
+        let cwd = utf8_path(cwd, "FS cwd")?;
+        let cwd_removed = if fs.flags & img::CKPT_FS_CWD_REMOVED != 0 {
+            ensure!(
+                fs.cwd_mode & !0o7777 == 0,
+                "FS record: removed working directory's mode {:#o} has more than permission bits",
+                fs.cwd_mode
+            );
+            ensure!(
+                cwd.len() > 1 && !cwd.ends_with('/'),
+                "FS record: removed working directory {cwd:?} has no parent"
+            );
+            Some(RemovedDir {
+                mode: fs.cwd_mode,
+                uid: fs.cwd_uid,
+                gid: fs.cwd_gid,
+            })
+        } else {
+            ensure!(
+                fs.cwd_mode == 0 && fs.cwd_uid == 0 && fs.cwd_gid == 0,
+                "FS record: a removed directory's mode and owner for a working directory that is there"
+            );
+            None
+        };
+        Ok(FsImage {
+            root: utf8_path(root, "FS root")?,
+            cwd,
+            cwd_removed,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TaskImage {
     pub task: img::CkptTaskRec,
@@ -62,7 +118,7 @@ pub struct TaskImage {
     pub groups: Vec<u32>,
     pub rlimits: img::CkptRlimitsRec,
     /// Root and working directory.
-    pub fs: Option<(String, String)>,
+    pub fs: Option<FsImage>,
     pub sighand: Option<img::CkptSighandRec>,
     pub signals: img::CkptSignalsRec,
     pub pending: Vec<img::CkptSiginfoRec>,
@@ -453,8 +509,8 @@ fn read_task<R: Read + Seek>(
     }
 
     let fs = if first(rec::FS, e.fs) {
-        let (root, cwd) = expect!(rd, rec::FS, Rec::Fs { root, cwd, .. } => (root, cwd));
-        Some((utf8_path(&root, "FS root")?, utf8_path(&cwd, "FS cwd")?))
+        let (fs, root, cwd) = expect!(rd, rec::FS, Rec::Fs { fs, root, cwd } => (fs, root, cwd));
+        Some(FsImage::checked(&fs, &root, &cwd)?)
     } else {
         None
     };
@@ -1007,6 +1063,40 @@ pub fn decode_dev(rdev: u32) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_removed_working_directory_is_checked() {
+        let rec = |flags, cwd_mode, cwd_uid| img::CkptFsRec {
+            root_len: 1,
+            cwd_len: 0,
+            flags,
+            cwd_mode,
+            cwd_uid,
+            cwd_gid: 7,
+        };
+        let removed = FsImage::checked(
+            &rec(img::CKPT_FS_CWD_REMOVED, 0o751, 65534),
+            b"/",
+            b"/tmp/gone",
+        );
+        assert_eq!(
+            removed.unwrap().cwd_removed,
+            Some(RemovedDir {
+                mode: 0o751,
+                uid: 65534,
+                gid: 7
+            })
+        );
+        let err = |r: Result<FsImage>| format!("{:#}", r.unwrap_err());
+        assert!(err(FsImage::checked(&rec(2, 0, 0), b"/", b"/tmp")).contains("unknown flags 0x2"));
+        assert!(
+            err(FsImage::checked(&rec(1, 0o40751, 0), b"/", b"/tmp/gone"))
+                .contains("permission bits")
+        );
+        assert!(err(FsImage::checked(&rec(1, 0o751, 0), b"/", b"/")).contains("no parent"));
+        // Mode and owner only with the flag.
+        assert!(err(FsImage::checked(&rec(0, 0o751, 0), b"/", b"/tmp")).contains("is there"));
+    }
 
     #[test]
     fn dev_numbers_decode_like_the_kernel() {

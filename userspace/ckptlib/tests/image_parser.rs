@@ -61,6 +61,10 @@ fn task_records(pid: i32, first: bool) -> Vec<Raw> {
         let fs = img::CkptFsRec {
             root_len: 1,
             cwd_len: 4,
+            flags: 0,
+            cwd_mode: 0,
+            cwd_uid: 0,
+            cwd_gid: 0,
         };
         out.push(raw(rec::FS, &fs, b"//tmp"));
         out.push(raw(rec::SIGHAND, &img::CkptSighandRec::new_zeroed(), &[]));
@@ -236,7 +240,11 @@ fn a_whole_image_reads_and_scans() {
     let p = im.tasks[0].as_ref().unwrap();
     assert_eq!(p.groups, [10, 20]);
     assert_eq!(p.pending.len(), 2);
-    assert_eq!(p.fs, Some(("/".into(), "/tmp".into())));
+    let fs = p.fs.as_ref().unwrap();
+    assert_eq!(
+        (&fs.root[..], &fs.cwd[..], fs.cwd_removed),
+        ("/", "/tmp", None)
+    );
     assert_eq!(p.files.as_ref().unwrap().len(), 2);
     assert_eq!(im.pipes[&1].data, b"hello");
     assert!(p.owns_mm);
@@ -448,6 +456,10 @@ fn each_record_length_rule() {
     let fs = img::CkptFsRec {
         root_len: 1,
         cwd_len: 4095,
+        flags: 0,
+        cwd_mode: 0,
+        cwd_uid: 0,
+        cwd_gid: 0,
     };
     assert_eq!(fs.trailer_len(), Ok(4096));
     let t = img::CkptTreeRec {

@@ -357,9 +357,11 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     // process goes on.
     ctx.board
         .barrier(BOARD_FILES, plan.nr_restored(&ctx.image.tree));
-    if plan.owns_fs[i] {
-        fs::enter_root(t)?;
-    }
+    let cwd = if plan.owns_fs[i] {
+        fs::enter_root(t)?
+    } else {
+        fs::Cwd::None
+    };
     for (n, l) in t.rlimits.rlim.iter().enumerate() {
         sys::set_rlimit(n as u32, l.cur, l.max)
             .with_context(|| format!("resource limit {n} to {}/{}", l.cur, l.max))?;
@@ -443,9 +445,7 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
         wait_for_parent(t.task.ppid)?;
     }
     per_task::after_creds(own)?;
-    if plan.owns_fs[i] {
-        fs::enter_cwd(t)?;
-    }
+    fs::enter_cwd(cwd)?;
     // Its POSIX locks, once nothing of this process closes a descriptor of the image's
     // files any more (a close drops the process's POSIX locks on that file).
     if plan.owns_files[i] {

@@ -224,6 +224,10 @@ pub enum Decoded {
     Fs {
         root: String,
         cwd: String,
+        /// The working directory had been removed: its mode, owner and group, as
+        /// `0755 1000:1000`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cwd_removed: Option<String>,
     },
     Sighand {
         /// Only the signals whose disposition is not the default.
@@ -558,9 +562,11 @@ impl From<&Rec> for Decoded {
             Rec::Rlimits(r) => Decoded::Rlimits {
                 rlim: r.rlim.iter().map(|l| (l.cur, l.max)).collect(),
             },
-            Rec::Fs { root, cwd, .. } => Decoded::Fs {
+            Rec::Fs { fs, root, cwd } => Decoded::Fs {
                 root: lossy(root),
                 cwd: lossy(cwd),
+                cwd_removed: (fs.flags & img::CKPT_FS_CWD_REMOVED != 0)
+                    .then(|| format!("{:04o} {}:{}", fs.cwd_mode, fs.cwd_uid, fs.cwd_gid)),
             },
             Rec::Sighand(h) => Decoded::Sighand {
                 actions: h

@@ -68,6 +68,10 @@ fn task(pid: i32, tgid: i32, ppid: i32, comm: &[u8], fs: bool, sighand: bool) ->
         let fs = img::CkptFsRec {
             root_len: 1,
             cwd_len: 4,
+            flags: 0,
+            cwd_mode: 0,
+            cwd_uid: 0,
+            cwd_gid: 0,
         };
         out.push(raw(rec::FS, &fs, b"//tmp"));
     }
