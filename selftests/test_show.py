@@ -142,9 +142,10 @@ def views_of_a_tree_of_uid_65534():
 
 
 def errors_of_a_refused_checkpoint():
-    """The child's working directory was removed: ckpt refuses the tree. Written to a
-    file through standard output (or a pipe), the image ends with its ERROR record, which
-    --errors shows with the task whose records it ended; the processes run on."""
+    """The child's working directory was removed with its parent: ckpt refuses the tree.
+    Written to a file through standard output (or a pipe), the image ends with its ERROR
+    record, which --errors shows with the task whose records it ended; the processes run
+    on."""
     d = fresh("refuse")
     with ktap.Tree("refuse", d, binary=VIEWS) as t:
         r = started(t)

@@ -14,8 +14,9 @@
  *                           "child": grandchild, wfd, touched (its own pages written, the
  *                           parent's included: a child's copy is saved as its own);
  *                           "grandchild": ready.
- *   views refuse DIR        the same, but the child's working directory is DIR/gone,
- *                           removed: the checkpoint is refused among the child's records.
+ *   views refuse DIR        the same, but the child's working directory is DIR/gone/in,
+ *                           removed with DIR/gone: the checkpoint is refused among the
+ *                           child's records.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -98,8 +99,10 @@ int main(int argc, char **argv)
 		for (i = 0; i < CHILD_TOUCHED; i++)
 			area[child_pages[i] * PAGE] = 1;
 		if (refuse) {
+			/* Removed with the directory it was in: nowhere to make it again. */
 			snprintf(path, sizeof(path), "%s/gone", dir);
-			if (mkdir(path, 0755) || chdir(path) || rmdir(path))
+			if (mkdir(path, 0755) || chdir(path) || mkdir("in", 0755) || chdir("in") ||
+			    rmdir("../in") || rmdir(path))
 				die(path);
 		}
 		grandchild = fork();
