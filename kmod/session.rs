@@ -255,6 +255,23 @@ impl Session {
                 ),
                 None => refuse!(EINVAL, "no restart session on this open file"),
             }
+        }
+        let table: KVVec<CkptPeerCred> = crate::memory::read_array(args.peers, args.nr_peers)?;
+        let r = self.set_peers(&table);
+        if r.is_err() {
+            self.fail();
+        }
+        r
+    }
+
+    /// Checks every entry of `table` against the caller's credentials, then, in a session
+    /// whose tasks have all joined and not gone, sets each.
+    fn set_peers(&self, table: &[CkptPeerCred]) -> CkptResult {
+        for e in table {
+            check_peer(e)?;
+        }
+        {
+            let s = self.state.lock();
             if s.failed {
                 refuse!(ECANCELED, "{FAILED}");
             }
@@ -268,12 +285,7 @@ impl Session {
                 );
             }
         }
-        let table: KVVec<CkptPeerCred> = crate::memory::read_array(args.peers, args.nr_peers)?;
-        let r = table.iter().try_for_each(|e| self.peer(e));
-        if r.is_err() {
-            self.fail();
-        }
-        r
+        table.iter().try_for_each(|e| self.peer(e))
     }
 
     /// One entry of [`Self::peers`].
@@ -498,5 +510,60 @@ impl Session {
                 s = self.state.lock();
             }
         }
+    }
+}
+
+#[kunit_tests(ckpt_session)]
+mod tests {
+    use super::*;
+
+    fn may(own: bool, cap: bool) -> peer::IdsMay {
+        let (own, cap) = (u32::from(own), u32::from(cap));
+        peer::IdsMay {
+            uid_valid: 1,
+            gid_valid: 1,
+            uid_own: own,
+            gid_own: own,
+            setuid: cap,
+            setgid: cap,
+        }
+    }
+
+    #[test]
+    fn peer_ids_are_the_callers_or_capable() {
+        assert!(decide_ids(3, 65534, 65534, &may(true, false)).is_ok());
+        assert!(decide_ids(3, 0, 0, &may(false, true)).is_ok());
+        // Another uid, no CAP_SETUID: refused (an ordinary user naming root).
+        assert!(decide_ids(3, 0, 65534, &may(false, false)).is_err());
+        let mut m = may(true, false);
+        m.gid_own = 0;
+        assert!(decide_ids(3, 65534, 0, &m).is_err());
+        m.setgid = 1;
+        assert!(decide_ids(3, 65534, 0, &m).is_ok());
+        m.uid_valid = 0;
+        assert!(decide_ids(3, 65534, 0, &m).is_err());
+    }
+
+    #[test]
+    fn peer_entries_are_checked() {
+        let e = CkptPeerCred {
+            fd: 3,
+            embryo: 0,
+            pid: 5,
+            flags: 0,
+            uid: 0,
+            gid: 0,
+        };
+        // A pid without credentials, unknown flags, a negative pid: refused before any
+        // credential is looked at.
+        assert!(check_peer(&e).is_err());
+        assert!(check_peer(&CkptPeerCred { flags: 4, ..e }).is_err());
+        assert!(check_peer(&CkptPeerCred { pid: 0, ..e }).is_ok());
+        let neg = CkptPeerCred {
+            pid: -1,
+            flags: CKPT_PEER_CRED,
+            ..e
+        };
+        assert!(check_peer(&neg).is_err());
     }
 }
