@@ -1347,13 +1347,13 @@ impl Record for CkptUnixSockRec {
         {
             return Err(FieldError::Reserved {
                 field: "peer_pid",
-                value: self.peer_pid as u32 as u64,
+                value: u64::from(self.peer_pid as u32),
             });
         }
         if self.peer_pid < 0 {
             return Err(FieldError::Below {
                 field: "peer_pid",
-                value: self.peer_pid as u32 as u64,
+                value: u64::from(self.peer_pid as u32),
                 min: 0,
             });
         }
