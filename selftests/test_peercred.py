@@ -29,10 +29,13 @@ def creds(r, name):
 
 def kept(name, auid=None, buid=None, by_nobody=False):
     d = fresh(name)
-    args = [str(u) for u in (auid, buid) if u is not None]
+    # AUID first (0 stays root) when B is to become BUID.
+    args = [str(auid or 0), str(buid)] if buid is not None else [str(auid)] if auid is not None else []
     if auid is not None:
         os.chown(d, auid, auid)
-    with Tree("peercred", d, *args, binary=PEERCRED) as t:
+    elif buid is not None:
+        os.chmod(d, 0o777)  # B, another user, reports there
+    with Tree("pair", d, *args, binary=PEERCRED) as t:
         if auid is not None:
             os.chown(t.stderr, auid, auid)
         r = t.reports(["a", "b"], "the sockets to be connected", lambda _, r: r["ready"] == 1)
@@ -63,7 +66,7 @@ def kept(name, auid=None, buid=None, by_nobody=False):
         assert got == sorted([want_a] * 5 + [want_b] * 2), socks
         for p in (a["pid"], b["pid"]):
             os.kill(p, signal.SIGUSR1)
-        r = t.reports(["a", "b"], "the peer credentials to be read again", lambda _, r: r["checked"] == 1)
+        r = t.reports(["a", "b"], "the peer credentials to be read again", lambda _, r: r.get("checked") == 1)
         a2, b2 = r["a"], r["b"]
         assert a2["errors"] == 0 and b2["errors"] == 0, (a2, b2, t.stderr_text())
         for n in ("pair", "listener", "accepted"):

@@ -3,7 +3,7 @@
  * The peer credentials (SO_PEERCRED) of unix sockets, which selftests/test_peercred.py
  * checkpoints and restarts.
  *
- *   peercred DIR [AUID [BUID]]   process A (as AUID if given) makes a stream socket pair
+ *   peercred pair DIR [AUID [BUID]]   process A (as AUID if given) makes a stream socket pair
  *                  and a stream socket listening at DIR/l, then forks B (which becomes
  *                  BUID if given). B keeps the pair's second end, connects twice to DIR/l
  *                  and writes a byte on the pair; A keeps the first end, reads that byte
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -66,12 +67,12 @@ int main(int argc, char **argv)
 	char line[900];
 	pid_t b;
 
-	if (argc < 2)
+	if (argc < 3 || strcmp(argv[1], "pair"))
 		return 2;
-	dir = argv[1];
+	dir = argv[2];
 	block_usr_signals();
-	if (argc > 2)
-		drop_to(argv[2]);
+	if (argc > 3)
+		drop_to(argv[3]);
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/l", dir);
 	unlink(addr.sun_path);
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
@@ -79,6 +80,9 @@ int main(int argc, char **argv)
 	l = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (l < 0 || bind(l, (struct sockaddr *)&addr, sizeof(addr)) || listen(l, 4))
 		die("listen");
+	/* B may be another user: it connects to it. */
+	if (chmod(addr.sun_path, 0777))
+		die("chmod");
 	me = self();
 	b = fork();
 	if (b < 0)
@@ -88,8 +92,8 @@ int main(int argc, char **argv)
 
 		close(sp[0]);
 		close(l);
-		if (argc > 3)
-			drop_to(argv[3]);
+		if (argc > 4)
+			drop_to(argv[4]);
 		c1 = socket(AF_UNIX, SOCK_STREAM, 0);
 		c2 = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (c1 < 0 || c2 < 0 ||
