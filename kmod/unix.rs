@@ -11,7 +11,9 @@
 //! listener's, with its place in the backlog and what its client sent (`SKB` records), the
 //! client being a socket of the tree connected to it (an empty receive queue, checked);
 //! their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
-//! `SO_RCVBUF` when the program set them, `SO_PASSCRED` (on an empty receive queue); the descriptors each queued message carries in
+//! `SO_RCVBUF` when the program set them, `SO_PASSCRED` (on an empty receive queue), the
+//! peer credentials (`SO_PEERCRED`: pid and effective ids, which `rstr` has the module set
+//! again, [`crate::session::Session::peers`]); the descriptors each queued message carries in
 //! flight (`SCM_RIGHTS`: `SKB_FDS` records naming their descriptions, those that no
 //! descriptor holds saved by `FILE` records of their own). `rstr` makes them again
 //! (`userspace/rstr/src/unix.rs`; Documentation/files.rst, "Unix sockets").
