@@ -587,7 +587,11 @@ def task_killed_before_go_ends_the_session():
                     if len(w) > 2 and w[0] == "16" and int(w[2], 16) == int(go, 16):
                         return int(e)
                 return None
-            coordinator = wait_for(at_go, "rstr to reach CKPT_IOC_RESTART_GO", timeout=120)
+            # strace delays each of rstr's ioctls, six before the go (CKPT_IOC_RESTART_PEERS
+            # the last): about two minutes.
+            t0 = time.monotonic()
+            coordinator = wait_for(at_go, "rstr to reach CKPT_IOC_RESTART_GO", timeout=400)
+            print(f"# rstr reached the go after {time.monotonic() - t0:.1f} s")
             held = time.monotonic()
             # rstr goes only once every task said OK: each is asleep in its restart ioctl,
             # waiting for the go (its registers, and so /proc/PID/syscall, are the image's
