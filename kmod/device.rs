@@ -76,6 +76,13 @@ impl MiscDevice for CkptDevice {
                     .map_err(|e| e.errno)
             }
             uapi::CKPT_IOC_RESTART_GO => me.session.go().map(|()| 0).map_err(|e| e.errno),
+            uapi::CKPT_IOC_RESTART_PEERS => {
+                let args: uapi::CkptPeersArgs = read_args(user)?;
+                me.session
+                    .peers(&args)
+                    .map(|()| 0)
+                    .map_err(|e| report(e, args.reason, args.reason_len))
+            }
             _ => Err(ENOTTY),
         }
     }

@@ -361,7 +361,7 @@ fn save_fd(
             Some(s) => s,
             None => unix_saver.insert(crate::unix::Saver::new()?),
         };
-        crate::unix::checkpoint(task, objs, w, saver, o)?;
+        crate::unix::checkpoint(task, ns, objs, w, saver, o)?;
         return Ok(());
     }
     let p = &path[..o.rec.path_len as usize];

@@ -1322,7 +1322,7 @@ int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace
 #include <net/tcp_states.h>
 #include "af_unix.h"
 
-static_assert(sizeof(struct ckpt_h_unix) == 264);
+static_assert(sizeof(struct ckpt_h_unix) == 280);
 static_assert(CKPT_UNIX_RCV_SHUTDOWN == RCV_SHUTDOWN && CKPT_UNIX_SEND_SHUTDOWN == SEND_SHUTDOWN);
 static_assert(offsetof(struct ckpt_h_unix, family) == 24 &&
 	      offsetof(struct ckpt_h_unix, backlog) == 56 &&
@@ -1435,11 +1435,13 @@ static struct sock *unix_embryo(struct sock *listener, u32 index)
  * and unix_peer_get() do), the queue as recvmsg() reads it.
  * With @embryo not 0, the same of connection @embryo - 1 not accepted yet in the
  * backlog of the listening socket at @fd instead: -ENOENT past its end, -EINVAL if
- * @fd is no listening unix socket.
+ * @fd is no listening unix socket. The peer credentials (sk_peer_pid as seen in @ns,
+ * sk_peer_cred's euid and egid in the caller's user namespace, as SO_PEERCRED shows
+ * them) are read under sk_peer_lock.
  */
 int ckpt_helper_task_unix(struct task_struct *task, u32 fd, u32 embryo,
-			  struct ckpt_h_unix *out, void *buf, u32 size, u32 *lens,
-			  u32 max_msgs, char *path, u32 path_size,
+			  struct pid_namespace *ns, struct ckpt_h_unix *out, void *buf,
+			  u32 size, u32 *lens, u32 max_msgs, char *path, u32 path_size,
 			  struct ckpt_h_unix_fds *fds)
 {
 	struct sock *sk, *peer, *held = NULL;
@@ -1503,6 +1505,15 @@ int ckpt_helper_task_unix(struct task_struct *task, u32 fd, u32 embryo,
 	}
 	unix_state_unlock(sk);
 
+	spin_lock(&sk->sk_peer_lock);
+	out->cred_pid = sk->sk_peer_pid ? pid_nr_ns(sk->sk_peer_pid, ns) : 0;
+	if (sk->sk_peer_cred) {
+		out->has_cred = 1;
+		out->cred_uid = from_kuid_munged(current_user_ns(), sk->sk_peer_cred->euid);
+		out->cred_gid = from_kgid_munged(current_user_ns(), sk->sk_peer_cred->egid);
+	}
+	spin_unlock(&sk->sk_peer_lock);
+
 	out->backlog = READ_ONCE(sk->sk_max_ack_backlog);
 	out->sndbuf = READ_ONCE(sk->sk_sndbuf);
 	out->rcvbuf = READ_ONCE(sk->sk_rcvbuf);
@@ -1551,6 +1562,115 @@ u64 ckpt_helper_file_unix_sock(struct file *file)
 	if (!sock || !sock->sk || sock->sk->sk_family != AF_UNIX)
 		return 0;
 	return (unsigned long)sock->sk;
+}
+
+/*
+ * Whether @uid and @gid may be set as peer credentials by the caller: as
+ * scm_check_creds() lets SCM_CREDENTIALS name them (Rust decides).
+ */
+void ckpt_helper_ids_may(u32 uid, u32 gid, struct ckpt_h_ids_may *out)
+{
+	const struct cred *cred = current_cred();
+	kuid_t k = make_kuid(cred->user_ns, uid);
+	kgid_t g = make_kgid(cred->user_ns, gid);
+
+	out->uid_valid = uid_valid(k);
+	out->gid_valid = gid_valid(g);
+	out->uid_own = uid_eq(k, cred->uid) || uid_eq(k, cred->euid) || uid_eq(k, cred->suid);
+	out->gid_own = gid_eq(g, cred->gid) || gid_eq(g, cred->egid) || gid_eq(g, cred->sgid);
+	out->setuid = ns_capable(cred->user_ns, CAP_SETUID);
+	out->setgid = ns_capable(cred->user_ns, CAP_SETGID);
+}
+
+/*
+ * New credentials for a socket's peer: the caller's (user namespace, security
+ * label) with every uid @uid and every gid @gid, no supplementary group and no
+ * capability. Checked by the caller (ckpt_helper_ids_may); NULL without memory.
+ */
+const struct cred *ckpt_helper_peer_cred(u32 uid, u32 gid)
+{
+	struct group_info *groups;
+	struct cred *new;
+
+	groups = groups_alloc(0);
+	if (!groups)
+		return NULL;
+	new = prepare_creds();
+	if (!new) {
+		put_group_info(groups);
+		return NULL;
+	}
+	new->uid = new->euid = new->suid = new->fsuid = make_kuid(new->user_ns, uid);
+	new->gid = new->egid = new->sgid = new->fsgid = make_kgid(new->user_ns, gid);
+	set_groups(new, groups);
+	put_group_info(groups);
+	new->cap_inheritable = CAP_EMPTY_SET;
+	new->cap_permitted = CAP_EMPTY_SET;
+	new->cap_effective = CAP_EMPTY_SET;
+	new->cap_bset = CAP_EMPTY_SET;
+	new->cap_ambient = CAP_EMPTY_SET;
+	return new;
+}
+
+/* put_cred() (inline). */
+void ckpt_helper_put_cred(const struct cred *cred)
+{
+	put_cred(cred);
+}
+
+/* The caller's thread-group pid, referenced, and its number in its own pid namespace. */
+struct pid *ckpt_helper_current_tgid(s32 *nr)
+{
+	*nr = task_tgid_vnr(current);
+	return get_pid(task_tgid(current));
+}
+
+/*
+ * Whether @pid is registered in pidfs (a pidfd of it was made once): SO_PEERPIDFD of a
+ * unix socket counts on it (PIDFD_STALE); pidfs_register_pid() is not exported.
+ */
+int ckpt_helper_pid_registered(struct pid *pid)
+{
+	return !IS_ERR_OR_NULL(READ_ONCE(pid->attr));
+}
+
+/*
+ * Sets the peer credentials of the unix socket @file (with @embryo not 0, of the
+ * connection @embryo - 1 not accepted yet of the listening socket @file): @pid and
+ * @cred, either NULL, each referenced anew here; the old ones are put, as
+ * update_peercred() does, under sk_peer_lock. -ENOTSOCK for another file, -ENOENT past
+ * the backlog's end, -EINVAL if @embryo names a connection of a socket not listening.
+ */
+int ckpt_helper_unix_set_peer(struct file *file, u32 embryo, struct pid *pid,
+			      const struct cred *cred)
+{
+	struct socket *sock = sock_from_file(file);
+	struct sock *sk, *held = NULL;
+	const struct cred *old_cred;
+	struct pid *old_pid;
+
+	if (!sock || !sock->sk || sock->sk->sk_family != AF_UNIX)
+		return -ENOTSOCK;
+	sk = sock->sk;
+	if (embryo) {
+		if (READ_ONCE(sk->sk_state) != TCP_LISTEN)
+			return -EINVAL;
+		held = unix_embryo(sk, embryo - 1);
+		if (!held)
+			return -ENOENT;
+		sk = held;
+	}
+	spin_lock(&sk->sk_peer_lock);
+	old_pid = sk->sk_peer_pid;
+	old_cred = sk->sk_peer_cred;
+	sk->sk_peer_pid = get_pid(pid);
+	sk->sk_peer_cred = cred ? get_cred(cred) : NULL;
+	spin_unlock(&sk->sk_peer_lock);
+	put_pid(old_pid);
+	put_cred(old_cred);
+	if (held)
+		sock_put(held);
+	return 0;
 }
 
 /* ---- eventfd, timerfd, signalfd -------------------------------------- */

@@ -265,6 +265,9 @@ struct ckpt_h_unix {
 	u32 read_opts;		/* CKPT_H_UNIX_OPT_*: options that change what is read */
 	u64 rcvtimeo, sndtimeo;	/* sk_rcvtimeo, sk_sndtimeo: jiffies, LONG_MAX for none */
 	u32 hz;			/* HZ */
+	s32 cred_pid;		/* sk_peer_pid in the namespace asked, 0: none or not there */
+	u32 has_cred;		/* sk_peer_cred is set */
+	u32 cred_uid, cred_gid;	/* its euid, egid in the caller's user namespace */
 	u32 __reserved2;
 };
 
@@ -292,9 +295,22 @@ struct ckpt_h_unix_fds {
 
 /* embryo: 0 for the socket at fd, else 1 + the place of a connection in its backlog. */
 int ckpt_helper_task_unix(struct task_struct *task, u32 fd, u32 embryo,
-			  struct ckpt_h_unix *out, void *buf, u32 size, u32 *lens,
-			  u32 max_msgs, char *path, u32 path_size,
+			  struct pid_namespace *ns, struct ckpt_h_unix *out, void *buf,
+			  u32 size, u32 *lens, u32 max_msgs, char *path, u32 path_size,
 			  struct ckpt_h_unix_fds *fds);
+/* Peer credentials at restart (kmod/session.rs decides, these only do). */
+struct ckpt_h_ids_may {
+	u32 uid_valid, gid_valid;	/* the ids map in the caller's user namespace */
+	u32 uid_own, gid_own;		/* one of the caller's real, effective, saved ids */
+	u32 setuid, setgid;		/* CAP_SETUID, CAP_SETGID in its user namespace */
+};
+void ckpt_helper_ids_may(u32 uid, u32 gid, struct ckpt_h_ids_may *out);
+const struct cred *ckpt_helper_peer_cred(u32 uid, u32 gid);
+void ckpt_helper_put_cred(const struct cred *cred);
+struct pid *ckpt_helper_current_tgid(s32 *nr);
+int ckpt_helper_pid_registered(struct pid *pid);
+int ckpt_helper_unix_set_peer(struct file *file, u32 embryo, struct pid *pid,
+			      const struct cred *cred);
 u64 ckpt_helper_file_unix_sock(struct file *file);
 /* eventfd, timerfd, signalfd: their show_fdinfo text. */
 int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,

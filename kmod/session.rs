@@ -21,8 +21,11 @@ use kernel::time::msecs_to_jiffies;
 use crate::error::{refuse, CkptResult};
 use crate::limits;
 use crate::sys::file::FileRef;
+use crate::sys::peer::{self, PeerCred, PidRef};
 use crate::sys::task::{current, ExeGrant, TaskRef};
-use crate::uapi::CKPT_MAX_TASKS;
+use crate::uapi::{
+    CkptPeerCred, CkptPeersArgs, CKPT_MAX_TASKS, CKPT_PEER_CRED, CKPT_RESTART_MAX_PEERS,
+};
 
 /// Tasks restoring one address space: its owner and the threads that share it.
 struct MmGroup {
@@ -53,6 +56,10 @@ struct State {
     /// [`limits::check_open_files`]).
     shms: RBTree<u32, (u64, FileRef)>,
     nr_shms: u64,
+    /// The processes of the tasks that joined, by pid in their own pid namespace (the
+    /// image's numbers): the only pids a socket's peer credentials may name
+    /// ([`Session::peers`]).
+    pids: RBTree<i32, PidRef>,
 }
 
 #[pin_data]
@@ -61,6 +68,57 @@ pub(crate) struct Session {
     state: Mutex<State>,
     #[pin]
     cond: CondVar,
+}
+
+/// Checks an entry of `CKPT_IOC_RESTART_PEERS` against the caller's credentials: its pid
+/// (0 for none, looked up in the session by the caller) and the uid and gid to set, if any.
+fn check_peer(e: &CkptPeerCred) -> CkptResult<(i32, Option<(u32, u32)>)> {
+    let fd = e.fd;
+    if e.flags & !CKPT_PEER_CRED != 0 {
+        refuse!(
+            EINVAL,
+            "fd {fd}: unknown peer credential flags {:#x}",
+            e.flags
+        );
+    }
+    if e.pid < 0 {
+        refuse!(EINVAL, "fd {fd}: peer pid {}", e.pid);
+    }
+    if e.flags & CKPT_PEER_CRED == 0 {
+        if (e.pid, e.uid, e.gid) != (0, 0, 0) {
+            refuse!(
+                EINVAL,
+                "fd {fd}: a peer pid, uid or gid without CKPT_PEER_CRED"
+            );
+        }
+        return Ok((0, None));
+    }
+    decide_ids(fd, e.uid, e.gid, &peer::ids_may(e.uid, e.gid))?;
+    Ok((e.pid, Some((e.uid, e.gid))))
+}
+
+/// Whether the caller may name `uid` and `gid` as credentials, by what the kernel says of
+/// them (`may`): as `scm_check_creds` decides for `SCM_CREDENTIALS`.
+fn decide_ids(fd: i32, uid: u32, gid: u32, may: &peer::IdsMay) -> CkptResult {
+    if may.uid_valid == 0 || may.gid_valid == 0 {
+        refuse!(
+            EINVAL,
+            "fd {fd}: peer uid {uid} or gid {gid} has no mapping in the caller's user namespace"
+        );
+    }
+    if may.uid_own == 0 && may.setuid == 0 {
+        refuse!(
+            EPERM,
+            "fd {fd}: peer uid {uid} is none of the caller's uids, and the caller lacks CAP_SETUID"
+        );
+    }
+    if may.gid_own == 0 && may.setgid == 0 {
+        refuse!(
+            EPERM,
+            "fd {fd}: peer gid {gid} is none of the caller's gids, and the caller lacks CAP_SETGID"
+        );
+    }
+    Ok(())
 }
 
 /// The reason of every refusal a failed session makes.
@@ -84,6 +142,7 @@ impl Session {
                 mms: RBTree::new(),
                 shms: RBTree::new(),
                 nr_shms: 0,
+                pids: RBTree::new(),
             }),
             cond <- new_condvar!(),
         })
@@ -154,8 +213,120 @@ impl Session {
         if s.failed {
             refuse!(ECANCELED, "{FAILED}");
         }
+        // Its process, once for all its threads (at most `expected` entries).
+        let (nr, pid) = PidRef::current_tgid()?;
+        if s.pids.get(&nr).is_none() {
+            s.pids.try_create_and_insert(nr, pid, GFP_KERNEL_ACCOUNT)?;
+        }
         s.joined += 1;
         Ok(())
+    }
+
+    /// `CKPT_IOC_RESTART_PEERS`: the coordinator, once every task joined and before the
+    /// go, sets the peer credentials of the unix sockets at its descriptors. Each entry is
+    /// checked as the kernel checks `SCM_CREDENTIALS` (`scm_check_creds`): a uid that is
+    /// one of the caller's real, effective or saved uids, or `CAP_SETUID` in its user
+    /// namespace (gids likewise, `CAP_SETGID`); a pid of a process of this session only,
+    /// registered in pidfs (`SO_PEERPIDFD`), or none. The first refused entry fails the
+    /// call (with the descriptor in the reason) and the session; those before it are
+    /// set, which matters not: the session never goes.
+    pub(crate) fn peers(&self, args: &CkptPeersArgs) -> CkptResult {
+        if args.flags != 0 || args.__reserved != 0 {
+            refuse!(
+                EINVAL,
+                "unknown flags {:#x} or reserved field not 0",
+                args.flags
+            );
+        }
+        if args.nr_peers > CKPT_RESTART_MAX_PEERS {
+            refuse!(
+                EINVAL,
+                "{} peer credentials, at most {CKPT_RESTART_MAX_PEERS}",
+                args.nr_peers
+            );
+        }
+        {
+            let s = self.state.lock();
+            match &s.coordinator {
+                Some(c) if c.is_current() => {}
+                Some(_) => refuse!(
+                    EPERM,
+                    "only the coordinator of the restart session sets peer credentials"
+                ),
+                None => refuse!(EINVAL, "no restart session on this open file"),
+            }
+        }
+        let table: KVVec<CkptPeerCred> = crate::memory::read_array(args.peers, args.nr_peers)?;
+        let r = self.set_peers(&table);
+        if r.is_err() {
+            self.fail();
+        }
+        r
+    }
+
+    /// Checks every entry of `table` against the caller's credentials, then, in a session
+    /// whose tasks have all joined and not gone, sets each.
+    fn set_peers(&self, table: &[CkptPeerCred]) -> CkptResult {
+        for e in table {
+            check_peer(e)?;
+        }
+        {
+            let s = self.state.lock();
+            if s.failed {
+                refuse!(ECANCELED, "{FAILED}");
+            }
+            if s.go || s.joined != s.expected {
+                refuse!(
+                    EBUSY,
+                    "{} of {} tasks joined the restart session{}",
+                    s.joined,
+                    s.expected,
+                    if s.go { ", and gone already" } else { "" }
+                );
+            }
+        }
+        table.iter().try_for_each(|e| self.peer(e))
+    }
+
+    /// One entry of [`Self::peers`].
+    fn peer(&self, e: &CkptPeerCred) -> CkptResult {
+        let fd = e.fd;
+        let Some(file) = FileRef::fget(fd) else {
+            refuse!(EBADF, "peer credentials: fd {fd} is not open");
+        };
+        let (pid, cred) = check_peer(e)?;
+        let cred = match cred {
+            Some((uid, gid)) => Some(PeerCred::new(uid, gid)?),
+            None => None,
+        };
+        // Under the lock, the socket takes its own reference on the pid the session holds.
+        let s = self.state.lock();
+        let pid = match pid {
+            0 => None,
+            nr => match s.pids.get(&nr) {
+                Some(p) if p.registered() => Some(p),
+                Some(_) => refuse!(
+                    EINVAL,
+                    "fd {fd}: peer pid {nr} was never given a pidfd (pidfd_open): SO_PEERPIDFD could not name it"
+                ),
+                None => refuse!(
+                    EPERM,
+                    "fd {fd}: peer pid {nr} is no process of this restart session"
+                ),
+            },
+        };
+        match peer::set_unix_peer(&file, e.embryo, pid, cred.as_ref()) {
+            Ok(()) => Ok(()),
+            Err(err) if err == ENOTSOCK => {
+                refuse!(EINVAL, "fd {fd}: peer credentials of what is no unix socket")
+            }
+            Err(err) if err == ENOENT || err == EINVAL => refuse!(
+                EINVAL,
+                "fd {fd}: peer credentials of connection {} not accepted yet, which it does not have",
+                e.embryo.wrapping_sub(1)
+            ),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// A task of the session failed after it joined: the session can never go, so it
@@ -339,5 +510,60 @@ impl Session {
                 s = self.state.lock();
             }
         }
+    }
+}
+
+#[kunit_tests(ckpt_session)]
+mod tests {
+    use super::*;
+
+    fn may(own: bool, cap: bool) -> peer::IdsMay {
+        let (own, cap) = (u32::from(own), u32::from(cap));
+        peer::IdsMay {
+            uid_valid: 1,
+            gid_valid: 1,
+            uid_own: own,
+            gid_own: own,
+            setuid: cap,
+            setgid: cap,
+        }
+    }
+
+    #[test]
+    fn peer_ids_are_the_callers_or_capable() {
+        assert!(decide_ids(3, 65534, 65534, &may(true, false)).is_ok());
+        assert!(decide_ids(3, 0, 0, &may(false, true)).is_ok());
+        // Another uid, no CAP_SETUID: refused (an ordinary user naming root).
+        assert!(decide_ids(3, 0, 65534, &may(false, false)).is_err());
+        let mut m = may(true, false);
+        m.gid_own = 0;
+        assert!(decide_ids(3, 65534, 0, &m).is_err());
+        m.setgid = 1;
+        assert!(decide_ids(3, 65534, 0, &m).is_ok());
+        m.uid_valid = 0;
+        assert!(decide_ids(3, 65534, 0, &m).is_err());
+    }
+
+    #[test]
+    fn peer_entries_are_checked() {
+        let e = CkptPeerCred {
+            fd: 3,
+            embryo: 0,
+            pid: 5,
+            flags: 0,
+            uid: 0,
+            gid: 0,
+        };
+        // A pid without credentials, unknown flags, a negative pid: refused before any
+        // credential is looked at.
+        assert!(check_peer(&e).is_err());
+        assert!(check_peer(&CkptPeerCred { flags: 4, ..e }).is_err());
+        assert!(check_peer(&CkptPeerCred { pid: 0, ..e }).is_ok());
+        let neg = CkptPeerCred {
+            pid: -1,
+            flags: CKPT_PEER_CRED,
+            ..e
+        };
+        assert!(check_peer(&neg).is_err());
     }
 }

@@ -19,6 +19,7 @@ pub(crate) mod inotify;
 pub(crate) mod locks;
 pub(crate) mod mm;
 pub(crate) mod netns;
+pub(crate) mod peer;
 pub(crate) mod task;
 pub(crate) mod timers;
 pub(crate) mod uts;

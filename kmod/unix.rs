@@ -11,7 +11,9 @@
 //! listener's, with its place in the backlog and what its client sent (`SKB` records), the
 //! client being a socket of the tree connected to it (an empty receive queue, checked);
 //! their name (a path or an abstract name), the shutdown state, `SO_SNDBUF` and
-//! `SO_RCVBUF` when the program set them, `SO_PASSCRED` (on an empty receive queue); the descriptors each queued message carries in
+//! `SO_RCVBUF` when the program set them, `SO_PASSCRED` (on an empty receive queue), the
+//! peer credentials (`SO_PEERCRED`: pid and effective ids, which `rstr` has the module set
+//! again, [`crate::session::Session::peers`]); the descriptors each queued message carries in
 //! flight (`SCM_RIGHTS`: `SKB_FDS` records naming their descriptions, those that no
 //! descriptor holds saved by `FILE` records of their own). `rstr` makes them again
 //! (`userspace/rstr/src/unix.rs`; Documentation/files.rst, "Unix sockets").
@@ -590,9 +592,11 @@ fn in_flight(
     Ok(())
 }
 
-/// The `UNIX_SOCK` record (once per socket) and `FILE` record of the socket open at `o`.
+/// The `UNIX_SOCK` record (once per socket) and `FILE` record of the socket open at `o`;
+/// pids as seen in the pid namespace of `ns`.
 pub(crate) fn checkpoint(
     task: &TaskRef,
+    ns: Option<&TaskRef>,
     objs: &mut Objects,
     w: &mut ImageWriter,
     saver: &mut Saver,
@@ -603,6 +607,7 @@ pub(crate) fn checkpoint(
     let read = task.unix_socket(
         fd,
         None,
+        ns,
         &mut s.facts,
         &mut s.data,
         &mut s.lens,
@@ -689,6 +694,7 @@ pub(crate) fn checkpoint(
         } else {
             0
         };
+        let peer_cred = peer_cred(u);
         let stream = u.sock_type == SOCK_STREAM;
         messages(stream, u.bytes, &s.lens, &s.fds.counts, &mut s.msgs)?;
         let nr_skbs = s.msgs.len() as u32;
@@ -736,10 +742,14 @@ pub(crate) fn checkpoint(
             listener,
             name_len: name.len() as u32,
             nr_skbs,
-            flags: if passcred { img::CKPT_UNIX_PASSCRED } else { 0 },
+            flags: if passcred { img::CKPT_UNIX_PASSCRED } else { 0 } | peer_cred.0,
             // Checked by `check_options`: both fit.
             rcvtimeo_ms: timeo_ms(u.rcvtimeo, u.hz).unwrap_or(0),
             sndtimeo_ms: timeo_ms(u.sndtimeo, u.hz).unwrap_or(0),
+            peer_pid: peer_cred.1,
+            peer_uid: peer_cred.2,
+            peer_gid: peer_cred.3,
+            __reserved: 0,
         };
         w.record(rec::UNIX_SOCK, &[r.as_bytes(), name])?;
         skbs(w, &s.msgs, &s.data)?;
@@ -762,7 +772,16 @@ pub(crate) fn checkpoint(
         if r.state == unix_state::LISTENING {
             let (sock_type, addr, scm_flags) = (r.sock_type, s.facts.addr, s.facts.scm_flags);
             let mut place = 0;
-            while embryo(task, objs, w, s, fd, place, (sock_type, addr, scm_flags))? {
+            while embryo(
+                task,
+                ns,
+                objs,
+                w,
+                s,
+                fd,
+                place,
+                (sock_type, addr, scm_flags),
+            )? {
                 place += 1;
             }
         }
@@ -775,8 +794,10 @@ pub(crate) fn checkpoint(
 /// `UNIX_SOCK` record of state [`unix_state::EMBRYO`] with what the socket that made it
 /// sent (`SKB` records). That socket must be one of the tree ([`Peers::check`]), which
 /// `rstr` connects again, in the order of the backlog, and sends the data from.
+#[allow(clippy::too_many_arguments)]
 fn embryo(
     task: &TaskRef,
+    ns: Option<&TaskRef>,
     objs: &mut Objects,
     w: &mut ImageWriter,
     s: &mut Saver,
@@ -787,6 +808,7 @@ fn embryo(
     let read = task.unix_socket(
         fd,
         Some(place),
+        ns,
         &mut s.facts,
         &mut s.data,
         &mut s.lens,
@@ -845,6 +867,7 @@ fn embryo(
     }
     check_options(fd, e).context(fmt!("fd {fd}: {what} {place} not accepted yet"))?;
     let name = checked_name(fd, e, &s.path[..e.path_len as usize])?;
+    let peer_cred = peer_cred(e);
     let stream = sock_type == SOCK_STREAM;
     messages(stream, e.bytes, &s.lens, &s.fds.counts, &mut s.msgs)?;
     let nr_skbs = s.msgs.len() as u32;
@@ -880,13 +903,32 @@ fn embryo(
         listener: objs.id(e.addr)?,
         name_len: name.len() as u32,
         nr_skbs,
-        flags: 0,
+        flags: peer_cred.0,
         rcvtimeo_ms: 0,
         sndtimeo_ms: 0,
+        peer_pid: peer_cred.1,
+        peer_uid: peer_cred.2,
+        peer_gid: peer_cred.3,
+        __reserved: 0,
     };
     w.record(rec::UNIX_SOCK, &[r.as_bytes(), name])?;
     skbs(w, &s.msgs, &s.data)?;
     Ok(true)
+}
+
+/// The peer credentials of `u` as its record holds them: `flags` ([`img::CKPT_UNIX_PEERCRED`]
+/// or 0), pid, uid and gid; none (all 0) when the socket holds no credentials, whatever
+/// its pid (the kernel sets both at once).
+fn peer_cred(u: &UnixFacts) -> (u32, i32, u32, u32) {
+    if u.has_cred == 0 {
+        return (0, 0, 0, 0);
+    }
+    (
+        img::CKPT_UNIX_PEERCRED,
+        u.cred_pid.max(0),
+        u.cred_uid,
+        u.cred_gid,
+    )
 }
 
 /// The `SKB` records of the messages `msgs` of a queue, whose bytes are `data`.
@@ -931,6 +973,20 @@ mod tests {
         (u.sock, u.peer, u.peer_back) = (1, 2, 1);
         (u.scm_flags, u.peek_off, u.rcvlowat, u.hz) = (SCM_RIGHTS_ON, -1, 1, 250);
         u
+    }
+
+    #[test]
+    fn peer_credentials_are_recorded() {
+        let mut u = pair_end();
+        assert_eq!(peer_cred(&u), (0, 0, 0, 0));
+        // A pid without credentials: not kept (the kernel never sets one alone).
+        u.cred_pid = 7;
+        assert_eq!(peer_cred(&u), (0, 0, 0, 0));
+        (u.has_cred, u.cred_uid, u.cred_gid) = (1, 65534, 100);
+        assert_eq!(peer_cred(&u), (img::CKPT_UNIX_PEERCRED, 7, 65534, 100));
+        // Not visible in the tree's namespace.
+        u.cred_pid = 0;
+        assert_eq!(peer_cred(&u), (img::CKPT_UNIX_PEERCRED, 0, 65534, 100));
     }
 
     #[test]

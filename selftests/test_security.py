@@ -536,6 +536,32 @@ def _wchan(pid):
         return ""
 
 
+def peer_credentials_checked_as_scm_credentials():
+    """CKPT_IOC_RESTART_PEERS called directly by an ordinary user on a session it began:
+    the peer credentials of a socket pair's end may not name uid 0 nor gid 0 (it has no
+    CAP_SETUID, CAP_SETGID): refused naming the fd, the socket still naming the caller; a
+    process that holds the session's open file but is not its coordinator is refused; its
+    own uid and gid pass the checks, and then the session, whose task has not joined,
+    sets nothing (pid 1 is no process of the session either)."""
+    for uid, gid, what in (("0", "65534", "peer uid 0 is none of the caller's uids, and the caller lacks CAP_SETUID"),
+                           ("65534", "0", "peer gid 0 is none of the caller's gids, and the caller lacks CAP_SETGID")):
+        lines = harness("peers", uid, gid, "0")
+        child = [d for d in lines if d.get("word") == "child"][0]
+        assert child["ret"] == "-1" and child["errno"] == "EPERM", lines
+        assert "only the coordinator of the restart session" in child["reason"], child
+        call = [d for d in lines if d.get("word") == "call"][0]
+        assert call["ret"] == "-1" and call["errno"] == "EPERM", call
+        assert what in call["reason"] and call["reason"].startswith("fd "), call
+        after = [d for d in lines if d.get("word") == "after"][0]
+        assert (after["uid"], after["gid"]) == ("65534", "65534"), after
+    lines = harness("peers", "65534", "65534", "1")
+    call = [d for d in lines if d.get("word") == "call"][0]
+    assert call["ret"] == "-1" and call["errno"] == "EBUSY", call
+    assert "0 of 1 tasks joined the restart session" in call["reason"], call
+    after = [d for d in lines if d.get("word") == "after"][0]
+    assert (after["uid"], after["gid"]) == ("65534", "65534"), after
+
+
 def task_killed_before_go_ends_the_session():
     """A restored tree of 3 processes, every one restored and waiting (each said OK), rstr
     held at the entry of CKPT_IOC_RESTART_GO (strace delays it): SIGKILL to one child.
@@ -561,7 +587,11 @@ def task_killed_before_go_ends_the_session():
                     if len(w) > 2 and w[0] == "16" and int(w[2], 16) == int(go, 16):
                         return int(e)
                 return None
-            coordinator = wait_for(at_go, "rstr to reach CKPT_IOC_RESTART_GO", timeout=120)
+            # strace delays each of rstr's ioctls, six before the go (CKPT_IOC_RESTART_PEERS
+            # the last): about two minutes.
+            t0 = time.monotonic()
+            coordinator = wait_for(at_go, "rstr to reach CKPT_IOC_RESTART_GO", timeout=400)
+            print(f"# rstr reached the go after {time.monotonic() - t0:.1f} s")
             held = time.monotonic()
             # rstr goes only once every task said OK: each is asleep in its restart ioctl,
             # waiting for the go (its registers, and so /proc/PID/syscall, are the image's
@@ -698,6 +728,7 @@ TESTS = [
     others_process_refused,
     setuid_program_refused,
     own_process_image_0600_restart_needs_capability,
+    peer_credentials_checked_as_scm_credentials,
     task_killed_before_go_ends_the_session,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]

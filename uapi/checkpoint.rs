@@ -18,7 +18,7 @@ use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 pub mod image;
 
 /// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
-pub const CKPT_ABI_VERSION: u32 = 6;
+pub const CKPT_ABI_VERSION: u32 = 7;
 
 /// Version of the image format the module writes and reads.
 pub const CKPT_IMAGE_VERSION: u32 = 10;
@@ -253,6 +253,50 @@ pub struct CkptSessionArgs {
     pub flags: u32,
 }
 
+/// Argument of [`CKPT_IOC_RESTART_PEERS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptPeersArgs {
+    /// Entries of `peers` (at most [`CKPT_RESTART_MAX_PEERS`]).
+    pub nr_peers: u32,
+    /// Must be 0.
+    pub flags: u32,
+    /// User pointer to `nr_peers` [`CkptPeerCred`]s.
+    pub peers: u64,
+    /// Buffer for the reason of a refusal (NUL-terminated), which names the descriptor.
+    pub reason: u64,
+    pub reason_len: u32,
+    /// Must be 0.
+    pub __reserved: u32,
+}
+
+/// One entry of [`CkptPeersArgs::peers`]: the peer credentials (`SO_PEERCRED`) the unix
+/// socket open at the caller's `fd` gets (or, with `embryo` not 0, its connection
+/// `embryo - 1` not accepted yet).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptPeerCred {
+    pub fd: i32,
+    /// 0 for the socket at `fd`; else 1 + the place of a connection in the backlog of the
+    /// listening socket at `fd` (0 first).
+    pub embryo: u32,
+    /// A process of the session (its pid in the session's tasks' pid namespace), 0 for none.
+    pub pid: i32,
+    /// [`CKPT_PEER_CRED`]: `uid` and `gid` are the credentials; else 0, and the socket has
+    /// none (nor a pid).
+    pub flags: u32,
+    /// Effective uid and gid, in the caller's user namespace: one of the caller's real,
+    /// effective or saved ids unless it has `CAP_SETUID` (`CAP_SETGID`) there.
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// [`CkptPeerCred::flags`]: the entry has credentials.
+pub const CKPT_PEER_CRED: u32 = 1;
+
+/// The most entries of [`CkptPeersArgs::peers`].
+pub const CKPT_RESTART_MAX_PEERS: u32 = 1 << 20;
+
 /// Direction bits of an ioctl number, as `<asm-generic/ioctl.h>` defines them.
 pub const IOC_NONE: u32 = 0;
 /// Userspace writes, the kernel reads.
@@ -301,6 +345,16 @@ pub const CKPT_IOC_RESTART_BEGIN: u32 = ioc(
     CKPT_IOC_MAGIC,
     0x03,
     core::mem::size_of::<CkptSessionArgs>(),
+);
+
+/// `_IOW(CKPT_IOC_MAGIC, 0x05, struct ckpt_peers_args)`: the coordinator of a session
+/// whose tasks have all joined, before the go, sets the peer credentials of the unix
+/// sockets it holds to those of the image (`rstr` made them itself, so they name it).
+pub const CKPT_IOC_RESTART_PEERS: u32 = ioc(
+    IOC_WRITE,
+    CKPT_IOC_MAGIC,
+    0x05,
+    core::mem::size_of::<CkptPeersArgs>(),
 );
 
 /// `_IO(CKPT_IOC_MAGIC, 0x04)`: let every task of the session return into its restored

@@ -623,6 +623,11 @@ pub const CKPT_UNIX_SEND_SHUTDOWN: u32 = 2;
 /// `CkptUnixSockRec.flags`: `SO_PASSCRED` is on (its receive queue is empty: the
 /// credentials of queued messages are not saved).
 pub const CKPT_UNIX_PASSCRED: u32 = 1;
+/// `CkptUnixSockRec.flags`: the socket holds peer credentials (`sk_peer_cred`, what
+/// `SO_PEERCRED` shows): `peer_uid` and `peer_gid` are theirs. Without it the socket has
+/// none (made by `socket()`, or a datagram socket connected with `connect`: `SO_PEERCRED`
+/// shows uid and gid -1) and `peer_pid` is 0 (image version 10).
+pub const CKPT_UNIX_PEERCRED: u32 = 2;
 
 /// The shutdown bits a connected stream or seqpacket peer has when the socket has `bits`:
 /// `shutdown()` on either end sets the mirrored bits on the other.
@@ -670,12 +675,21 @@ pub struct CkptUnixSockRec {
     pub listener: u32,
     pub name_len: u32,
     pub nr_skbs: u32,
-    /// [`CKPT_UNIX_PASSCRED`]; other bits 0.
+    /// [`CKPT_UNIX_PASSCRED`], [`CKPT_UNIX_PEERCRED`]; other bits 0.
     pub flags: u32,
     /// `SO_RCVTIMEO` and `SO_SNDTIMEO` in milliseconds (rounded up), 0 for none (appended:
     /// the record had no free field for them).
     pub rcvtimeo_ms: u32,
     pub sndtimeo_ms: u32,
+    /// The peer's process as `SO_PEERCRED` names it (`sk_peer_pid`: who made the pair,
+    /// connected, or listened), as a pid of the checkpointed tree's pid namespace; 0 for
+    /// none or not visible there (image version 10, as the next two).
+    pub peer_pid: i32,
+    /// With [`CKPT_UNIX_PEERCRED`]: the effective uid and gid of `sk_peer_cred`, in the
+    /// checkpointer's user namespace (what `SO_PEERCRED` shows it); else 0.
+    pub peer_uid: u32,
+    pub peer_gid: u32,
+    pub __reserved: u32,
 }
 
 /// `SKB`: one message queued in the receive queue of the `UNIX_SOCK` before it; followed
@@ -1331,10 +1345,27 @@ impl Record for CkptUnixSockRec {
 
     /// The name.
     fn trailer_len(&self) -> Result<usize, FieldError> {
-        if self.flags & !CKPT_UNIX_PASSCRED != 0 {
+        if self.flags & !(CKPT_UNIX_PASSCRED | CKPT_UNIX_PEERCRED) != 0 {
             return Err(FieldError::Reserved {
                 field: "flags",
                 value: u64::from(self.flags),
+            });
+        }
+        reserved_zero(self.__reserved)?;
+        // No credentials: no pid, no ids.
+        if self.flags & CKPT_UNIX_PEERCRED == 0
+            && (self.peer_pid, self.peer_uid, self.peer_gid) != (0, 0, 0)
+        {
+            return Err(FieldError::Reserved {
+                field: "peer_pid",
+                value: u64::from(self.peer_pid as u32),
+            });
+        }
+        if self.peer_pid < 0 {
+            return Err(FieldError::Below {
+                field: "peer_pid",
+                value: u64::from(self.peer_pid as u32),
+                min: 0,
             });
         }
         bounded("nr_skbs", self.nr_skbs, 0, CKPT_UNIX_MSGS_MAX)?;

@@ -574,6 +574,11 @@ impl TaskRef {
         self.0.as_ptr()
     }
 
+    /// Whether this is the calling task.
+    pub(crate) fn is_current(&self) -> bool {
+        core::ptr::eq(self.raw(), Self::current().raw())
+    }
+
     /// Runs `f` with the pid namespace that numbers pids: the one of `ns`, the caller's if
     /// `None`. `ESRCH` once the task of `ns` is reaped (its pid, and with it its namespace,
     /// detached).
@@ -997,6 +1002,13 @@ pub(crate) struct UnixFacts {
     pub(crate) sndtimeo: u64,
     /// `HZ`: the unit of the jiffies fields.
     pub(crate) hz: u32,
+    /// `sk_peer_pid` in the pid namespace asked, 0 for none or not visible there.
+    pub(crate) cred_pid: i32,
+    /// `sk_peer_cred` is set: `cred_uid` and `cred_gid` are its effective ids in the
+    /// caller's user namespace (what `SO_PEERCRED` shows).
+    pub(crate) has_cred: u32,
+    pub(crate) cred_uid: u32,
+    pub(crate) cred_gid: u32,
     pub(crate) __reserved2: u32,
 }
 
@@ -1019,7 +1031,7 @@ pub(crate) const UNIX_PATH_BOUND: u32 = 1;
 pub(crate) const UNIX_PATH_GONE: u32 = 2;
 
 const _: () = {
-    assert!(size_of::<UnixFacts>() == 264);
+    assert!(size_of::<UnixFacts>() == 280);
     assert!(offset_of!(UnixFacts, family) == 24 && offset_of!(UnixFacts, backlog) == 56);
     assert!(offset_of!(UnixFacts, scm_flags) == 72 && offset_of!(UnixFacts, foreign) == 100);
     assert!(offset_of!(UnixFacts, name_len) == 116 && offset_of!(UnixFacts, name) == 128);
@@ -1042,6 +1054,7 @@ extern "C" {
         task: TaskPtr,
         fd: u32,
         embryo: u32,
+        ns: NsPtr,
         out: *mut UnixFacts,
         buf: *mut u8,
         size: u32,
@@ -1112,6 +1125,7 @@ impl TaskRef {
         &self,
         fd: u32,
         embryo: Option<u32>,
+        ns: Option<&TaskRef>,
         out: &mut UnixFacts,
         buf: &mut VVec<u8>,
         lens: &mut KVec<u32>,
@@ -1137,14 +1151,15 @@ impl TaskRef {
             max_files: u32::try_from(max_files).map_err(|_| EINVAL)?,
             nr_files: 0,
         };
-        // SAFETY: the task is valid; `out` is writable; `buf` has room for `room` bytes,
-        // `lens` and `counts` for `max_msgs` entries, `path` for `path_size` bytes, `raw`
-        // for `max_files` pointers.
-        let ret = unsafe {
+        // SAFETY: the task and the namespace are valid; `out` is writable; `buf` has room
+        // for `room` bytes, `lens` and `counts` for `max_msgs` entries, `path` for
+        // `path_size` bytes, `raw` for `max_files` pointers.
+        let ret = Self::with_ns(ns, |ns| unsafe {
             ckpt_helper_task_unix(
                 self.raw(),
                 fd,
                 embryo,
+                ns,
                 out,
                 buf.as_mut_ptr(),
                 room,
@@ -1154,7 +1169,7 @@ impl TaskRef {
                 path_size,
                 &mut raw,
             )
-        };
+        })?;
         // The references taken, whatever the result: released with `fds.files`.
         for i in 0..(raw.nr_files as usize).min(max_files) {
             // SAFETY: the helper wrote `nr_files` pointers, each a reference taken for us,

@@ -32,6 +32,10 @@
  *                                     (PTRACE_INTERRUPT) and checkpoints it into IMG
  *   security idle CMD ACK             what the child execs: says 'r' on fd ACK, then
  *                                     answers on fd ACK each byte read from fd CMD
+ *   security peers UID GID PID        a session of 1 task, and CKPT_IOC_RESTART_PEERS of
+ *                                     pid PID, UID and GID for a socket pair's end, from
+ *                                     a child (not the coordinator), then from itself;
+ *                                     prints the end's SO_PEERCRED after ("after")
  *
  * Every result is a "key=value" line on stdout: ret, errno (its name), reason; and what
  * the test checks besides: file_nr (allocated files of /proc/sys/fs/file-nr), mapped (the
@@ -51,6 +55,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -277,6 +282,54 @@ static void sessions(const char *img, __u32 n)
 	printf("closed file_nr=%ld\n", file_nr());
 }
 
+/*
+ * CKPT_IOC_RESTART_PEERS on a session of one task begun here: the peer credentials
+ * UID and GID (and pid PID) for one end of a socket pair; then the same from a child,
+ * which is not the coordinator.
+ */
+static void peers(__u32 uid, __u32 gid, __s32 pid)
+{
+	struct ckpt_session_args s = { .nr_tasks = 1 };
+	char reason[CKPT_REASON_MAX + 1];
+	struct ckpt_peer_cred e;
+	struct ckpt_peers_args a;
+	int dev, sp[2], ret;
+	pid_t c;
+
+	dev = open(DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
+		die("peers");
+	if (ioctl(dev, CKPT_IOC_RESTART_BEGIN, &s))
+		die("CKPT_IOC_RESTART_BEGIN");
+	e = (struct ckpt_peer_cred){ .fd = sp[0], .pid = pid, .flags = CKPT_PEER_CRED,
+				     .uid = uid, .gid = gid };
+	a = (struct ckpt_peers_args){ .nr_peers = 1, .peers = (uintptr_t)&e,
+				      .reason = (uintptr_t)reason, .reason_len = sizeof(reason) };
+	c = fork();
+	if (c < 0)
+		die("fork");
+	if (c == 0) {
+		reason[0] = 0;
+		ret = ioctl(dev, CKPT_IOC_RESTART_PEERS, &a);
+		result("child", ret, errno, reason);
+		fflush(stdout);
+		_exit(0);
+	}
+	if (waitpid(c, NULL, 0) != c)
+		die("waitpid");
+	reason[0] = 0;
+	ret = ioctl(dev, CKPT_IOC_RESTART_PEERS, &a);
+	result("call", ret, errno, reason);
+	{
+		struct ucred u;
+		socklen_t len = sizeof(u);
+
+		if (getsockopt(sp[0], SOL_SOCKET, SO_PEERCRED, &u, &len))
+			die("SO_PEERCRED");
+		printf("after pid=%d uid=%u gid=%u\n", u.pid, u.uid, u.gid);
+	}
+}
+
 static const char *exec_prog;
 
 /*
@@ -467,6 +520,8 @@ int main(int argc, char **argv)
 		take(argv[2], !strcmp(argv[3], "nondumpable") ? 'd' : 'p');
 	else if (argc == 5 && !strcmp(argv[1], "checkpoint") && !strcmp(argv[3], "exec"))
 		take(argv[2], 'x');
+	else if (argc == 5 && !strcmp(argv[1], "peers"))
+		peers(strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0), atoi(argv[4]));
 	else if (argc == 4 && !strcmp(argv[1], "idle"))
 		idle(atoi(argv[2]), atoi(argv[3]));
 	else {

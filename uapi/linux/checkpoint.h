@@ -12,7 +12,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CKPT_ABI_VERSION	6
+#define CKPT_ABI_VERSION	7
 #define CKPT_IMAGE_VERSION	10
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
@@ -131,10 +131,38 @@ struct ckpt_session_args {
 	__u32 flags;		/* 0 */
 };
 
+/* Argument of CKPT_IOC_RESTART_PEERS. */
+struct ckpt_peers_args {
+	__u32 nr_peers;		/* at most CKPT_RESTART_MAX_PEERS */
+	__u32 flags;		/* 0 */
+	__u64 peers;		/* user pointer to struct ckpt_peer_cred[nr_peers] */
+	__u64 reason;		/* buffer for the reason of a refusal */
+	__u32 reason_len;
+	__u32 __reserved;	/* 0 */
+};
+
+/*
+ * An entry of ckpt_peers_args.peers: the peer credentials (SO_PEERCRED) of the
+ * unix socket at the caller's @fd (or of its connection @embryo - 1 not accepted
+ * yet): @pid, a process of the session (0: none), @uid and @gid with CKPT_PEER_CRED.
+ */
+struct ckpt_peer_cred {
+	__s32 fd;
+	__u32 embryo;
+	__s32 pid;
+	__u32 flags;		/* CKPT_PEER_CRED */
+	__u32 uid;
+	__u32 gid;
+};
+
+#define CKPT_PEER_CRED		1
+#define CKPT_RESTART_MAX_PEERS	(1 << 20)
+
 #define CKPT_IOC_VERSION	_IOR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)
 #define CKPT_IOC_CHECKPOINT	_IOW(CKPT_IOC_MAGIC, 0x01, struct ckpt_checkpoint_args)
 #define CKPT_IOC_RESTART	_IOW(CKPT_IOC_MAGIC, 0x02, struct ckpt_restart_args)
 #define CKPT_IOC_RESTART_BEGIN	_IOW(CKPT_IOC_MAGIC, 0x03, struct ckpt_session_args)
 #define CKPT_IOC_RESTART_GO	_IO(CKPT_IOC_MAGIC, 0x04)
+#define CKPT_IOC_RESTART_PEERS	_IOW(CKPT_IOC_MAGIC, 0x05, struct ckpt_peers_args)
 
 #endif /* _UAPI_LINUX_CHECKPOINT_H */

@@ -362,6 +362,7 @@ struct ckpt_pipe_rec {
 #define CKPT_UNIX_RCV_SHUTDOWN	1
 #define CKPT_UNIX_SEND_SHUTDOWN	2
 #define CKPT_UNIX_PASSCRED	1	/* ckpt_unix_sock_rec.flags: SO_PASSCRED on */
+#define CKPT_UNIX_PEERCRED	2	/* ckpt_unix_sock_rec.flags: peer credentials held */
 
 /*
  * UNIX_SOCK: a unix domain socket some descriptor of the image has open,
@@ -382,9 +383,13 @@ struct ckpt_unix_sock_rec {
 	__u32 listener;
 	__u32 name_len;
 	__u32 nr_skbs;
-	__u32 flags;		/* CKPT_UNIX_PASSCRED */
+	__u32 flags;		/* CKPT_UNIX_PASSCRED, CKPT_UNIX_PEERCRED */
 	__u32 rcvtimeo_ms;	/* SO_RCVTIMEO, ms rounded up, 0: none (appended) */
 	__u32 sndtimeo_ms;	/* SO_SNDTIMEO */
+	__s32 peer_pid;		/* SO_PEERCRED's pid, tree's pid namespace; 0: none (v10) */
+	__u32 peer_uid;		/* with CKPT_UNIX_PEERCRED: its euid and egid */
+	__u32 peer_gid;
+	__u32 __reserved;
 };
 
 /* SKB: one queued message of the UNIX_SOCK before it; followed by len bytes. */

@@ -96,7 +96,7 @@ pub fn check_socket(u: &UnixImage) -> Result<()> {
                 s.backlog
             );
             ensure!(
-                s.sndbuf == 0 && s.rcvbuf == 0 && s.flags == 0,
+                s.sndbuf == 0 && s.rcvbuf == 0 && s.flags & img::CKPT_UNIX_PASSCRED == 0,
                 "unix socket {id}: not accepted yet, with buffer sizes or SO_PASSCRED of its own"
             );
             ensure!(

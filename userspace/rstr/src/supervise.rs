@@ -286,6 +286,12 @@ fn restart(
         "{} tasks restored: {} pages read, {} pages kept",
         done.tasks, done.copied, done.kept
     ));
+    // Every task joined: the sockets rstr made name the tree's peers again, not rstr.
+    let peers = crate::unix::peers(&image, &parked.fds);
+    if let Err(e) = sys::session_peers(dev.file().as_fd(), &peers) {
+        kill_all(first, pidns);
+        return Err(e);
+    }
     let shown = if pidns && !image.container {
         outer_pid_of_root(first, root).unwrap_or(first)
     } else {

@@ -438,6 +438,8 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     // Its threads are started: they do not inherit these, each sets its own.
     attrs::apply(own).context("scheduling attributes")?;
 
+    // Known to pidfs before any socket names it as its peer (unix::peers).
+    sys::register_own_pid()?;
     // Credentials, then what a change of credentials resets (commit_creds sets dumpable
     // to the suid_dumpable sysctl and clears the parent-death signal).
     creds::set_credentials(t)?;

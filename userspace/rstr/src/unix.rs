@@ -26,12 +26,15 @@
 //! where the program had set them (the kernel lets them be lowered below what is queued);
 //! `SO_*BUFFORCE` is tried when the limits (`net.core.wmem_max`) cap the plain ones.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileTypeExt;
 
 use anyhow::{bail, ensure, Context, Result};
-use ckptlib::abi::image::{self as img, unix_state};
+use ckptlib::abi::{
+    self,
+    image::{self as img, unix_state},
+};
 use ckptlib::restart::{Image, OpenFile, UnixImage};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -496,5 +499,102 @@ fn stale(addr: &UnixAddr, ty: SockType) -> Result<bool> {
         // EPROTOTYPE: a socket of another type is bound there, alive.
         Ok(()) | Err(Errno::EAGAIN) | Err(Errno::EPROTOTYPE) => Ok(false),
         Err(e) => Err(e).context("connect, to tell whether the socket file is stale"),
+    }
+}
+
+/// The peer credentials (`SO_PEERCRED`) of every unix socket `rstr` made, as the image
+/// has them, for `CKPT_IOC_RESTART_PEERS` once every task has joined the session: each
+/// socket at its parked descriptor (`parked`, by file object), and each connection not
+/// accepted yet through its listener's. `rstr` made them all, so until then they name
+/// `rstr` and its credentials. A peer pid that is no live process of the image (one that
+/// exited, or outside the tree) becomes 0, as the kernel shows a peer whose pid is not in
+/// the reader's namespace.
+pub fn peers(image: &Image, parked: &HashMap<u32, RawFd>) -> Vec<abi::CkptPeerCred> {
+    let live: HashSet<i32> = image
+        .tree
+        .iter()
+        .zip(&image.tasks)
+        .filter(|(e, t)| t.is_some() && e.pid == e.tgid)
+        .map(|(e, _)| e.pid)
+        .collect();
+    let mut done = HashSet::new();
+    let mut out = Vec::new();
+    let files = image
+        .tasks
+        .iter()
+        .flatten()
+        .filter_map(|t| t.files.as_ref())
+        .flatten();
+    for f in files {
+        if f.rec.kind != img::file_kind::UNIX_SOCKET || !done.insert(f.rec.pipe) {
+            continue;
+        }
+        let (Some(u), Some(&fd)) = (image.unix.get(&f.rec.pipe), parked.get(&f.rec.obj)) else {
+            continue;
+        };
+        out.push(peer_entry(&u.sock, fd, 0, &live));
+        if u.sock.state == unix_state::LISTENING {
+            for e in ckptlib::unix::embryos_of(&image.unix, u.sock.listener) {
+                out.push(peer_entry(&e.sock, fd, e.sock.backlog + 1, &live));
+            }
+        }
+    }
+    out
+}
+
+/// The entry of socket `s` at `fd` (`embryo`: 0, or 1 + its place in the backlog of the
+/// listener at `fd`), its pid kept if it is one of the `live` processes.
+fn peer_entry(
+    s: &img::CkptUnixSockRec,
+    fd: RawFd,
+    embryo: u32,
+    live: &HashSet<i32>,
+) -> abi::CkptPeerCred {
+    let mut e = abi::CkptPeerCred {
+        fd,
+        embryo,
+        pid: 0,
+        flags: 0,
+        uid: 0,
+        gid: 0,
+    };
+    if s.flags & img::CKPT_UNIX_PEERCRED != 0 {
+        e.flags = abi::CKPT_PEER_CRED;
+        e.pid = if live.contains(&s.peer_pid) {
+            s.peer_pid
+        } else {
+            0
+        };
+        (e.uid, e.gid) = (s.peer_uid, s.peer_gid);
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zerocopy::FromZeros;
+
+    #[test]
+    fn peer_entries_keep_live_pids_only() {
+        let mut s = img::CkptUnixSockRec::new_zeroed();
+        let live = HashSet::from([10, 11]);
+        // No credentials: none set (the kernel's own state of a socket()).
+        let e = peer_entry(&s, 5, 0, &live);
+        assert_eq!(
+            (e.fd, e.embryo, e.flags, e.pid, e.uid, e.gid),
+            (5, 0, 0, 0, 0, 0)
+        );
+        s.flags = img::CKPT_UNIX_PEERCRED;
+        (s.peer_pid, s.peer_uid, s.peer_gid) = (11, 65534, 65534);
+        let e = peer_entry(&s, 5, 3, &live);
+        assert_eq!(
+            (e.embryo, e.flags, e.pid, e.uid, e.gid),
+            (3, abi::CKPT_PEER_CRED, 11, 65534, 65534)
+        );
+        // A pid that is no live process of the image: 0, its ids kept.
+        s.peer_pid = 12;
+        let e = peer_entry(&s, 5, 0, &live);
+        assert_eq!((e.flags, e.pid, e.uid), (abi::CKPT_PEER_CRED, 0, 65534));
     }
 }

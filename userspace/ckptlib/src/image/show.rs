@@ -89,6 +89,14 @@ pub struct EpollItem {
     pub data: String,
 }
 
+/// The peer credentials of a `UNIX_SOCK` record, decoded.
+#[derive(Debug, Serialize)]
+pub struct PeerCred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// A decoded record, for `ckpt show`.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
@@ -152,6 +160,9 @@ pub enum Decoded {
         passcred: bool,
         rcvtimeo_ms: u32,
         sndtimeo_ms: u32,
+        /// The peer credentials (`SO_PEERCRED`): none, or pid (0: none, or not in the
+        /// tree's pid namespace), uid and gid.
+        peer_cred: Option<PeerCred>,
     },
     Skb {
         len: u32,
@@ -514,6 +525,11 @@ impl From<&Rec> for Decoded {
                 passcred: u.flags & img::CKPT_UNIX_PASSCRED != 0,
                 rcvtimeo_ms: u.rcvtimeo_ms,
                 sndtimeo_ms: u.sndtimeo_ms,
+                peer_cred: (u.flags & img::CKPT_UNIX_PEERCRED != 0).then_some(PeerCred {
+                    pid: u.peer_pid,
+                    uid: u.peer_uid,
+                    gid: u.peer_gid,
+                }),
             },
             Rec::Skb { skb, data } => Decoded::Skb {
                 len: skb.len,

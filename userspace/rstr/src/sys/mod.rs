@@ -32,7 +32,7 @@ pub mod timers;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use nix::errno::Errno;
 
 use ckptlib::abi;
@@ -319,6 +319,52 @@ pub fn session_begin(dev: BorrowedFd, nr_tasks: u32) -> Result<()> {
     // SAFETY: `args` is a valid struct of the size the ioctl number encodes.
     unsafe { ioc_restart_begin(dev.as_raw_fd(), &args) }
         .map_err(|e| anyhow::anyhow!("CKPT_IOC_RESTART_BEGIN: {}", e.desc()))?;
+    Ok(())
+}
+
+nix::ioctl_write_ptr_bad!(
+    ioc_restart_peers,
+    abi::CKPT_IOC_RESTART_PEERS,
+    abi::CkptPeersArgs
+);
+
+/// Sets the peer credentials of the unix sockets at our descriptors (`peers`), once every
+/// task of the session has joined it; the module's reason on a refusal.
+pub fn session_peers(dev: BorrowedFd, peers: &[abi::CkptPeerCred]) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut reason = [0u8; 513];
+    let args = abi::CkptPeersArgs {
+        nr_peers: u32::try_from(peers.len()).context("too many peer credentials")?,
+        flags: 0,
+        peers: peers.as_ptr() as u64,
+        reason: reason.as_mut_ptr() as u64,
+        reason_len: reason.len() as u32,
+        __reserved: 0,
+    };
+    // SAFETY: `args` is a valid struct of the size the ioctl number encodes; `peers` and
+    // `reason` outlive the call, with the lengths given.
+    unsafe { ioc_restart_peers(dev.as_raw_fd(), &args) }.map_err(|e| {
+        anyhow::anyhow!(
+            "CKPT_IOC_RESTART_PEERS: {} ({})",
+            ckptlib::image::c_str(&reason),
+            e.desc()
+        )
+    })?;
+    Ok(())
+}
+
+/// Makes a pidfd of our own process and closes it: pidfs then knows our pid, which
+/// `SO_PEERPIDFD` of a unix socket naming us needs (the module checks it, as it cannot
+/// register a pid itself).
+pub fn register_own_pid() -> Result<()> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: `pidfd_open` of our own pid with no flags; it returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("pidfd_open of our own pid");
+    }
+    // SAFETY: the new descriptor, which nothing else owns; closed at once.
+    drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) });
     Ok(())
 }
 
