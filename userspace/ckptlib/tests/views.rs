@@ -246,7 +246,7 @@ fn summary_counts_every_record_and_byte() {
         "{text}"
     );
     assert!(
-        text.ends_with("\ntotal                55        43128\nmemory: 7 pages saved (28 KiB)\n"),
+        text.ends_with("\ntotal                55        43160\nmemory: 7 pages saved (28 KiB)\n"),
         "{text}"
     );
     let v = to_json(&s);
