@@ -67,14 +67,15 @@ pub(crate) fn checkpoint_fs(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
     if cwd_dir.unlinked != 0 {
         // Empty for good (a removed directory takes no new entry): rstr makes an empty one
         // where it was, enters it and removes it. Where it was must still be there.
-        cl = match removed_path(&cwd[..cl]) {
-            Some(l) => l,
-            None => refuse!(
+        let was = crate::deleted::original_path(&cwd[..cl]).len();
+        if was == cl {
+            refuse!(
                 EOPNOTSUPP,
                 "working directory {} was removed, but its path does not say so",
                 show(&cwd[..cl])
-            ),
-        };
+            );
+        }
+        cl = was;
         if cwd_dir.parent_unlinked != 0 {
             refuse!(
                 EOPNOTSUPP,
@@ -90,13 +91,6 @@ pub(crate) fn checkpoint_fs(task: &TaskRef, w: &mut ImageWriter) -> CkptResult {
     reopenable(fmt!("working directory"), &cwd[..cl])?;
     fs.cwd_len = cl as u32;
     w.record(rec::FS, &[fs.as_bytes(), &root[..rl], &cwd[..cl]])
-}
-
-/// The length of a removed directory's path without the `" (deleted)"` that `d_path`
-/// appends; `None` if it has none.
-fn removed_path(p: &[u8]) -> Option<usize> {
-    const DELETED: &[u8] = b" (deleted)";
-    p.ends_with(DELETED).then(|| p.len() - DELETED.len())
 }
 
 /// Refuses a path that `rstr` could not take back: not absolute (outside the caller's root)
@@ -412,14 +406,6 @@ fn save_fd(
 #[kunit_tests(ckpt_files)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_removed_directory_path_loses_its_suffix() {
-        assert_eq!(removed_path(b"/tmp/gone (deleted)"), Some(9));
-        assert_eq!(removed_path(b"/tmp/a (deleted) (deleted)"), Some(16));
-        assert_eq!(removed_path(b"/tmp/here"), None);
-        assert_eq!(removed_path(b" (deleted)"), Some(0));
-    }
 
     #[test]
     fn file_types_are_classified() {
