@@ -11,6 +11,7 @@ printed, and the kernel log clean.
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,8 +48,12 @@ def assert_healthy(since):
         assert p.returncode == 1, f"kernel log:\n{p.stdout}"
 
 
+def kmsg_since(since):
+    return subprocess.run(["dmesg"], capture_output=True, text=True).stdout.splitlines()[since:]
+
+
 def kmsg_lines():
-    return len(subprocess.run(["dmesg"], capture_output=True, text=True).stdout.splitlines())
+    return len(kmsg_since(0))
 
 
 def partials(d):
@@ -344,8 +349,18 @@ def memory_cgroup_limit_hit_during_restart():
     with open(os.path.join(root, "cgroup.subtree_control"), "w") as f:
         f.write("+memory")
     cg = os.path.join(root, f"ckpt-faults-{os.getpid()}")
+    # rstr runs from a copy in a tmpfs of its own, made out here: the guest's root is 9p,
+    # and a page of rstr's code that the cgroup's reclaim drops must be read from 9p again
+    # when it faults, a read that can fail for want of memory in the cgroup, and the kernel
+    # answers such a failed read with SIGBUS (rstr was killed by it once, before it could
+    # say anything). tmpfs pages stay (no swap), charged to this test's cgroup, not rstr's.
+    bindir = os.path.join(d, "bin")
+    os.mkdir(bindir)
+    sh("mount", "-t", "tmpfs", "-o", "size=64m", "rstr-bin", bindir)
     os.mkdir(cg)
     try:
+        rstr = os.path.join(bindir, "rstr")
+        shutil.copy(RSTR, rstr)
         with open(os.path.join(cg, "memory.max"), "w") as f:
             f.write(str(24 << 20))
         if os.path.exists(os.path.join(cg, "memory.swap.max")):
@@ -356,8 +371,11 @@ def memory_cgroup_limit_hit_during_restart():
         # instead (with a victim, it would SIGKILL the largest task, rstr or the one being
         # restored, and nothing could say why).
         status, out, err = sh("sh", "-c", 'echo $$ > "$1/cgroup.procs" && echo -1000 > /proc/self/oom_score_adj'
-                              ' && exec "$2" --detach "$3"', "sh", cg, RSTR, img, check=False, timeout=300)
+                              ' && exec "$2" --detach "$3"', "sh", cg, rstr, img, check=False, timeout=300)
         print(f"# rstr exited {status}: {err.strip()}")
+        if status < 0:
+            print("# the kernel log since the test began:\n" +
+                  "\n".join("#   " + ln for ln in kmsg_since(since)))
         assert status != 0, f"rstr restored 64 MiB in a 24 MiB cgroup: {out}"
         assert re.search(r"pid \d+: pages 0x\w+-0x\w+: no memory for page 0x\w+ \(out of memory, or "
                          r"the memory cgroup's limit\)", err), err
@@ -371,6 +389,7 @@ def memory_cgroup_limit_hit_during_restart():
         wait_for(lambda: not open(os.path.join(cg, "cgroup.procs")).read().strip(),
                  "the cgroup to empty", timeout=60)
         os.rmdir(cg)
+        sh("umount", bindir)
     assert not os.path.exists(cg)
     # The image was not the problem: it restarts outside the cgroup.
     _, out, _ = sh(RSTR, "--detach", img, timeout=300)
