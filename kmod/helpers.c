@@ -40,6 +40,7 @@
 #include <linux/futex.h>
 #include <linux/sched/exec_state.h>
 #include <linux/seccomp.h>
+#include <linux/sched/cputime.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -83,9 +84,9 @@ static_assert(offsetof(struct ckpt_h_fd, pipe_id) == 8 &&
 	      offsetof(struct ckpt_h_fd, fs_magic) == 16);
 static_assert(offsetof(struct ckpt_h_fd, unlinked) == 24 &&
 	      offsetof(struct ckpt_h_fd, owner) == 36 && offsetof(struct ckpt_h_fd, signum) == 44);
-static_assert(sizeof(struct ckpt_h_locked) == 16);
-static_assert(offsetof(struct ckpt_h_locked, mdwe) == 8 &&
-	      offsetof(struct ckpt_h_locked, seccomp_mode) == 12);
+static_assert(sizeof(struct ckpt_h_locked) == 12);
+static_assert(offsetof(struct ckpt_h_locked, mdwe) == 4 &&
+	      offsetof(struct ckpt_h_locked, seccomp_mode) == 8);
 static_assert(sizeof(struct ckpt_h_ns) == 56 && sizeof(struct ckpt_h_ipc) == 16);
 static_assert(sizeof(struct ckpt_uts_ns_rec) == 144 &&
 	      sizeof(((struct ckpt_uts_ns_rec *)0)->nodename) == sizeof(utsname()->nodename) &&
@@ -123,14 +124,7 @@ static struct sighand_struct *lock_sighand(struct task_struct *task);
  */
 void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked *out)
 {
-	struct sighand_struct *sighand = lock_sighand(task);
-	struct signal_struct *sig = task->signal;
-
 	memset(out, 0, sizeof(*out));
-	if (sighand) {
-		out->itimer_cpu = sig->it[0].expires || sig->it[1].expires;
-		spin_unlock_irq(&sighand->siglock);
-	}
 	task_lock(task);
 #ifdef CONFIG_SYSVIPC
 	if (task->sysvsem.undo_list) {
@@ -1207,7 +1201,12 @@ static_assert(sizeof(struct ckpt_h_itimer_real) == 24 &&
 	      offsetof(struct ckpt_h_itimer_real, sigalrm_pending) == 20);
 static_assert(sizeof(struct ckpt_h_posix_timer) == 72);
 static_assert(offsetof(struct ckpt_h_posix_timer, target) == 16 &&
-	      offsetof(struct ckpt_h_posix_timer, disarmed) == 28);
+	      offsetof(struct ckpt_h_posix_timer, disarmed) == 28 &&
+	      offsetof(struct ckpt_h_posix_timer, clock_pid) == 68);
+static_assert(sizeof(struct ckpt_h_itimers_cpu) == 72 &&
+	      offsetof(struct ckpt_h_itimers_cpu, now) == 32 &&
+	      offsetof(struct ckpt_h_itimers_cpu, sampled) == 64);
+static_assert(CPUCLOCK_PROF == 0 && CPUCLOCK_VIRT == 1 && CPUCLOCK_SCHED == 2);
 static_assert(offsetof(struct ckpt_h_posix_timer, overrun_last) == 32 &&
 	      offsetof(struct ckpt_h_posix_timer, value) == 56);
 
@@ -1230,6 +1229,116 @@ void ckpt_helper_task_itimer_real(struct task_struct *task, struct ckpt_h_itimer
 	/* Only a dequeue from shared_pending re-arms it (dequeue_signal()). */
 	out->sigalrm_pending = sigismember(&sig->shared_pending.signal, SIGALRM);
 	spin_unlock_irq(&sighand->siglock);
+}
+
+/* @t's own CPU clocks, as cpu_clock_sample() reads them of a task that is not running. */
+static void thread_sample(struct task_struct *t, u64 *now)
+{
+	u64 utime, stime;
+
+	task_cputime(t, &utime, &stime);
+	now[CPUCLOCK_PROF] = utime + stime;
+	now[CPUCLOCK_VIRT] = utime;
+	/* task_sched_runtime() adds only the part of a running task's slice not yet counted. */
+	now[CPUCLOCK_SCHED] = READ_ONCE(t->se.sum_exec_runtime);
+}
+
+/*
+ * The CPU clocks of @task's process, under its siglock, as cpu_clock_sample_group() reads
+ * them: the group's running totals once a process timer has started them (what its timers
+ * expire against), else the sum of its threads' and its dead threads' times
+ * (thread_group_cputime(): the siglock keeps the thread list and the dead threads' sums).
+ * False where task_cputime() is not inline (CONFIG_VIRT_CPU_ACCOUNTING_GEN: not exported).
+ */
+static bool group_sample(struct task_struct *task, u64 *now)
+{
+#ifdef CONFIG_VIRT_CPU_ACCOUNTING_GEN
+	return false;
+#else
+	struct signal_struct *sig = task->signal;
+	struct task_struct *t;
+
+	if (READ_ONCE(sig->posix_cputimers.timers_active)) {
+		struct task_cputime_atomic *a = &sig->cputimer.cputime_atomic;
+
+		now[CPUCLOCK_VIRT] = atomic64_read(&a->utime);
+		now[CPUCLOCK_PROF] = now[CPUCLOCK_VIRT] + atomic64_read(&a->stime);
+		now[CPUCLOCK_SCHED] = atomic64_read(&a->sum_exec_runtime);
+		return true;
+	}
+	now[CPUCLOCK_VIRT] = sig->utime;
+	now[CPUCLOCK_PROF] = sig->utime + sig->stime;
+	now[CPUCLOCK_SCHED] = sig->sum_sched_runtime;
+	for_each_thread(task, t) {
+		u64 s[CPUCLOCK_MAX];
+
+		thread_sample(t, s);
+		now[CPUCLOCK_PROF] += s[CPUCLOCK_PROF];
+		now[CPUCLOCK_VIRT] += s[CPUCLOCK_VIRT];
+		now[CPUCLOCK_SCHED] += s[CPUCLOCK_SCHED];
+	}
+	return true;
+#endif
+}
+
+/*
+ * ITIMER_PROF and ITIMER_VIRTUAL of @task's process as get_cpu_itimer() reads them (under
+ * siglock): their expiries on the process's clocks, intervals, and the clocks now.
+ */
+void ckpt_helper_task_itimers_cpu(struct task_struct *task, struct ckpt_h_itimers_cpu *out)
+{
+	struct sighand_struct *sighand = lock_sighand(task);
+	struct signal_struct *sig = task->signal;
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	out->tick_ns = TICK_NSEC;
+	if (!sighand)
+		return;
+	for (i = 0; i < 2; i++) {
+		out->expires[i] = sig->it[i].expires;
+		out->incr[i] = sig->it[i].incr;
+	}
+	out->sampled = group_sample(task, out->now);
+	spin_unlock_irq(&sighand->siglock);
+}
+
+/*
+ * A CPU-clock timer of @task's process (under RCU and its it_lock): the pid in @ns of the
+ * process or thread whose clock it is, if that is this process or a live thread of it
+ * (else 0: another process's clock, or a thread that exited), and its time left against
+ * that clock (@group: the process's clocks, sampled before).
+ */
+static void cpu_timer(struct task_struct *task, struct k_itimer *timer, struct pid_namespace *ns,
+		      const u64 *group, struct ckpt_h_posix_timer *o)
+{
+	struct cpu_timer *ctmr = &timer->it.cpu;
+	clockid_t which = CPUCLOCK_WHICH(timer->it_clock);
+	u64 thread[CPUCLOCK_MAX], expires;
+	const u64 *now = group;
+
+	if (which >= CPUCLOCK_MAX || !ctmr->pid)
+		return;
+	if (CPUCLOCK_PERTHREAD(timer->it_clock)) {
+		struct task_struct *t = pid_task(ctmr->pid, PIDTYPE_PID);
+
+		if (!t || (t->flags & PF_EXITING) || t->signal != task->signal)
+			return;
+		thread_sample(t, thread);
+		now = thread;
+	} else if (ctmr->pid != task_tgid(task)) {
+		return;
+	}
+	o->clock_pid = pid_nr_ns(ctmr->pid, ns);
+	o->kind = CKPT_H_TIMER_CPU;
+	/*
+	 * posix_cpu_timer_get() goes by the expiry alone: none is disarmed (a fired one-shot
+	 * has none, cpu_timer_fire()), and a SIGEV_NONE timer has one while never
+	 * POSIX_TIMER_ARMED (posix_cpu_timer_set()).
+	 */
+	expires = cpu_timer_getexpires(ctmr);
+	o->disarmed = !expires;
+	o->remaining = expires ? (s64)(expires - now[which]) : 0;
 }
 
 /*
@@ -1258,10 +1367,17 @@ static pid_t timer_target(struct task_struct *task, struct k_itimer *timer,
 int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace *ns,
 				  struct ckpt_h_posix_timer *out, u32 max)
 {
+	struct sighand_struct *sighand = lock_sighand(task);
+	u64 group[CPUCLOCK_MAX];
+	bool sampled = false;
 	struct k_itimer *timer;
 	u32 n = 0;
 	int ret = 0;
 
+	if (sighand) {
+		sampled = group_sample(task, group);
+		spin_unlock_irq(&sighand->siglock);
+	}
 	rcu_read_lock();
 	hlist_for_each_entry_rcu(timer, &task->signal->posix_timers, list) {
 		struct ckpt_h_posix_timer *o = &out[n];
@@ -1295,11 +1411,17 @@ int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace
 		case CLOCK_MONOTONIC:
 		case CLOCK_BOOTTIME:
 		case CLOCK_TAI:
-			/* it_pid, not it_process, for these (posix-cpu-timers.c uses that). */
 			o->target = timer_target(task, timer, ns);
-			o->hrtimer = 1;
+			o->kind = CKPT_H_TIMER_HRTIMER;
 			o->remaining =
 				ktime_to_ns(__hrtimer_get_remaining(&timer->it.real.timer, false));
+			break;
+		default:
+			/* it_pid is whom it signals, it.cpu.pid whose clock it is. */
+			if (timer->it_clock < 0 && sampled) {
+				o->target = timer_target(task, timer, ns);
+				cpu_timer(task, timer, ns, group, o);
+			}
 			break;
 		}
 		spin_unlock_irq(&timer->it_lock);

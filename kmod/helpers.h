@@ -24,7 +24,6 @@ struct task_struct;
 
 /* What only a lock tells of state the checkpoint cannot save yet (Rust decides). */
 struct ckpt_h_locked {
-	u32 itimer_cpu;		/* ITIMER_VIRTUAL or ITIMER_PROF armed */
 	u32 sem_undo;		/* SysV semaphore undo list in use */
 	u32 mdwe;		/* PR_SET_MDWE: memory-deny-write-execute */
 	u32 seccomp_mode;	/* task->seccomp.mode */
@@ -216,22 +215,47 @@ struct ckpt_h_itimer_real {
 	u32 sigalrm_pending;	/* for the process or one of its threads: its dequeue re-arms */
 };
 
-/* One timer_create() timer, read under its it_lock. */
-struct ckpt_h_posix_timer {
-	s32 id, clock, notify, signo;
-	s32 target;		/* pid_nr_ns(it_pid) */
-	u32 hrtimer;		/* a clock whose timer is it.real (REALTIME, MONOTONIC, BOOTTIME, TAI) */
-	u32 armed;		/* it_status is POSIX_TIMER_ARMED */
-	u32 disarmed;		/* it_status is POSIX_TIMER_DISARMED */
-	s64 overrun_last;	/* it_overrun_last: what timer_getoverrun() returns */
-	s64 remaining;		/* for an hrtimer clock: __hrtimer_get_remaining(timer, false), ns */
-	s64 interval;		/* it_interval, ns */
-	u64 value;		/* sigev_value */
-	u32 pending;		/* its own signal (sigq) is queued, and not stale */
+/*
+ * ITIMER_VIRTUAL and ITIMER_PROF of a process (signal->it[], under siglock), and its CPU
+ * clocks then, as posix-cpu-timers samples them (cpu_clock_sample_group()).
+ */
+struct ckpt_h_itimers_cpu {
+	u64 expires[2];		/* it[CPUCLOCK_PROF], it[CPUCLOCK_VIRT]: on the clock, 0 if disarmed */
+	u64 incr[2];		/* their intervals, ns */
+	u64 now[3];		/* the process's clocks: CPUCLOCK_PROF, _VIRT, _SCHED, ns */
+	u64 tick_ns;		/* TICK_NSEC: what getitimer() says of an expired one */
+	u32 sampled;		/* now[] was read (never with CONFIG_VIRT_CPU_ACCOUNTING_GEN) */
 	u32 __pad;
 };
 
+/* ckpt_h_posix_timer::kind (kmod/sys/timers.rs has them too) */
+#define CKPT_H_TIMER_HRTIMER	1
+#define CKPT_H_TIMER_CPU	2
+
+/*
+ * One timer_create() timer, read under its it_lock. For kind HRTIMER (REALTIME,
+ * MONOTONIC, BOOTTIME, TAI) and CPU (a CPU clock of this process or of a live thread of
+ * it, sampled), target and remaining are read: remaining is __hrtimer_get_remaining(timer,
+ * false), or the CPU timer's expiry less its clock's sample (what posix_cpu_timer_get()
+ * compares), <= 0 once expired; clock_pid is the CPU clock's process or thread in @ns.
+ * A CPU timer is disarmed when it has no expiry (as posix_cpu_timer_get() tells).
+ */
+struct ckpt_h_posix_timer {
+	s32 id, clock, notify, signo;
+	s32 target;		/* pid_nr_ns(it_pid) */
+	u32 kind;		/* CKPT_H_TIMER_*, or 0 */
+	u32 armed;		/* it_status is POSIX_TIMER_ARMED */
+	u32 disarmed;		/* it_status is POSIX_TIMER_DISARMED */
+	s64 overrun_last;	/* it_overrun_last: what timer_getoverrun() returns */
+	s64 remaining;		/* ns */
+	s64 interval;		/* it_interval, ns */
+	u64 value;		/* sigev_value */
+	u32 pending;		/* its own signal (sigq) is queued, and not stale */
+	s32 clock_pid;
+};
+
 void ckpt_helper_task_itimer_real(struct task_struct *task, struct ckpt_h_itimer_real *out);
+void ckpt_helper_task_itimers_cpu(struct task_struct *task, struct ckpt_h_itimers_cpu *out);
 int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace *ns,
 				  struct ckpt_h_posix_timer *out, u32 max);
 /* Unix sockets (kmod/unix.rs): what a socket's fd shows, read under its locks. */

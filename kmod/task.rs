@@ -28,11 +28,6 @@ fn unsupported_use(u: &Unsupported) -> Option<&'static str> {
         || tif(bindings::TIF_SPEC_L1D_FLUSH);
     let dispatch = 1 << bindings::syscall_work_bit_SYSCALL_WORK_BIT_SYSCALL_USER_DISPATCH;
     let refusals = [
-        (
-            u.itimer_cpu,
-            "an armed ITIMER_VIRTUAL or ITIMER_PROF (the process's CPU clock they count \
-             on is not reachable from a module)",
-        ),
         (u.sem_undo, "SysV semaphores with undo (SEM_UNDO)"),
         (
             u.seccomp_mode != bindings::SECCOMP_MODE_DISABLED,
@@ -109,7 +104,6 @@ mod tests {
 
     fn plain() -> Unsupported {
         Unsupported {
-            itimer_cpu: false,
             sem_undo: false,
             mdwe: false,
             seccomp_mode: bindings::SECCOMP_MODE_DISABLED,
@@ -135,8 +129,7 @@ mod tests {
 
     #[test]
     fn each_raw_fact_is_refused() {
-        let cases: [(Set, &str); 8] = [
-            (|u| u.itimer_cpu = true, "ITIMER_VIRTUAL"),
+        let cases: [(Set, &str); 7] = [
             (|u| u.mdwe = true, "PR_SET_MDWE"),
             (
                 |u| u.seccomp_mode = bindings::SECCOMP_MODE_FILTER,

@@ -12,9 +12,12 @@
 //! it. `rstr` recreates the timers with the same ids (`PR_TIMER_CREATE_RESTORE_IDS`) and
 //! arms them with these relative times (Documentation/files.rst, "Timers").
 //!
-//! `ITIMER_VIRTUAL` and `ITIMER_PROF` are refused in [`crate::task`], and so are timers on
-//! CPU-time clocks here: the process's CPU clock (`thread_group_sample_cputime`) is not
-//! exported. Alarm clocks are refused too.
+//! `ITIMER_VIRTUAL`, `ITIMER_PROF` and timers on CPU clocks (the process's, or one of its
+//! threads') are saved the same way: their expiry is a point on the clock, so the time left
+//! is that less the clock's reading now, read as `posix-cpu-timers.c` reads it (the C
+//! helper's `group_sample`, `thread_sample`). Restarted, they count from the new process's
+//! clock. A timer on another process's CPU clock, or on a thread that exited, and alarm
+//! clocks are refused.
 
 use kernel::bindings;
 use kernel::prelude::*;
@@ -22,7 +25,7 @@ use kernel::prelude::*;
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::sys::task::TaskRef;
-use crate::sys::timers::{ItimerReal, PosixTimer};
+use crate::sys::timers::{ItimerReal, ItimersCpu, PosixTimer, TIMER_CPU, TIMER_HRTIMER};
 use crate::uapi::image::{self as img, rec};
 
 /// `sigev_notify` of a timer signalling one thread.
@@ -56,6 +59,36 @@ fn itimer_real(r: &ItimerReal) -> (u64, u64) {
     (value as u64, r.interval)
 }
 
+/// `ITIMER_PROF` and `ITIMER_VIRTUAL` (in that order) as `getitimer` reads them: time to the
+/// next expiry and interval in ns. One that is due already reads a tick (`TICK_NSEC`), as
+/// `get_cpu_itimer` says: its signal is about to come. `None` if one is armed and the clocks
+/// could not be read.
+fn itimers_cpu(c: &ItimersCpu) -> Option<[(u64, u64); 2]> {
+    let mut out = [(0, 0); 2];
+    for (i, o) in out.iter_mut().enumerate() {
+        let (expires, incr) = (c.expires[i], c.incr[i]);
+        // CPUCLOCK_PROF is 0, CPUCLOCK_VIRT 1: `it[]` and `now[]` share the index.
+        let value = match expires {
+            0 => 0,
+            _ if c.sampled == 0 => return None,
+            e if e <= c.now[i] => c.tick_ns.max(1),
+            e => e - c.now[i],
+        };
+        *o = (value, incr);
+    }
+    Some(out)
+}
+
+/// The clock a CPU-clock timer is recreated on: the process's own (pid 0, as
+/// `CLOCK_PROCESS_CPUTIME_ID` gives) or its thread `clock_pid`'s, of the same kind
+/// (`CPUCLOCK_PROF`, `_VIRT`, `_SCHED`) as `clock`, in the kernel's encoding
+/// (`make_process_cpuclock`, `make_thread_cpuclock`).
+fn cpu_clock(clock: i32, clock_pid: i32) -> i32 {
+    let thread = clock & bindings::CPUCLOCK_PERTHREAD_MASK as i32;
+    let pid = if thread != 0 { clock_pid } else { 0 };
+    ((!pid) << 3) | (clock & bindings::CPUCLOCK_CLOCK_MASK as i32) | thread
+}
+
 /// A timer's time to its next expiry in ns, as `common_timer_get` computes it (without
 /// moving the timer forward).
 fn posix_value(t: &PosixTimer) -> u64 {
@@ -77,11 +110,11 @@ fn posix_value(t: &PosixTimer) -> u64 {
 
 /// The `POSIX_TIMER` record of `t`, or what of it cannot be saved.
 fn posix_record(t: &PosixTimer) -> Result<img::CkptPosixTimerRec, &'static str> {
-    if t.hrtimer == 0 {
+    if t.kind != TIMER_HRTIMER && t.kind != TIMER_CPU {
         return Err(match t.clock {
             c if c < 0 => {
-                "a CPU-time clock (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID or \
-                 clock_getcpuclockid), whose time is not reachable from a module"
+                "the CPU clock of another process or of a thread that exited (or of a kernel \
+                 whose CPU accounting, CONFIG_VIRT_CPU_ACCOUNTING_GEN, a module cannot read)"
             }
             c if c == bindings::CLOCK_REALTIME_ALARM as i32
                 || c == bindings::CLOCK_BOOTTIME_ALARM as i32 =>
@@ -110,9 +143,19 @@ fn posix_record(t: &PosixTimer) -> Result<img::CkptPosixTimerRec, &'static str> 
     if t.id < 0 || t.interval < 0 {
         return Err("a negative id or interval");
     }
+    let clock = if t.kind == TIMER_CPU {
+        if t.clock & bindings::CPUCLOCK_CLOCK_MASK as i32 >= bindings::CPUCLOCK_MAX as i32
+            || t.clock_pid <= 0
+        {
+            return Err("an unknown CPU clock");
+        }
+        cpu_clock(t.clock, t.clock_pid)
+    } else {
+        t.clock
+    };
     Ok(img::CkptPosixTimerRec {
         id: t.id,
-        clock: t.clock,
+        clock,
         notify: t.notify,
         signo: if signals { t.signo } else { 0 },
         tid: if t.notify == SIGEV_THREAD_ID {
@@ -145,10 +188,19 @@ pub(crate) fn checkpoint(
     w: &mut ImageWriter,
 ) -> CkptResult {
     let (real_value_ns, real_interval_ns) = itimer_real(&task.itimer_real());
+    let Some([prof, virt]) = itimers_cpu(&task.itimers_cpu()) else {
+        refuse!(
+            EOPNOTSUPP,
+            "pid {pid} uses an armed ITIMER_VIRTUAL or ITIMER_PROF, and this kernel's CPU \
+             accounting (CONFIG_VIRT_CPU_ACCOUNTING_GEN) keeps the process's CPU time out of a \
+             module's reach: not supported"
+        );
+    };
     let mut raw = KVec::new();
     task.posix_timers(ns, img::CKPT_MAX_POSIX_TIMERS, &mut raw)
         .context(fmt!("pid {pid}: POSIX timers"))?;
-    if real_value_ns == 0 && real_interval_ns == 0 && raw.is_empty() {
+    let interval_timers = [(real_value_ns, real_interval_ns), prof, virt];
+    if interval_timers.iter().all(|&t| t == (0, 0)) && raw.is_empty() {
         return Ok(());
     }
     if shares_mm {
@@ -180,6 +232,10 @@ pub(crate) fn checkpoint(
     let i = img::CkptItimersRec {
         real_value_ns,
         real_interval_ns,
+        virt_value_ns: virt.0,
+        virt_interval_ns: virt.1,
+        prof_value_ns: prof.0,
+        prof_interval_ns: prof.1,
         nr_posix: recs.len() as u32,
         __reserved: 0,
     };
@@ -202,7 +258,7 @@ mod tests {
             clock: bindings::CLOCK_MONOTONIC as i32,
             notify: bindings::SIGEV_SIGNAL as i32,
             signo: 10,
-            hrtimer: 1,
+            kind: TIMER_HRTIMER,
             armed: 1,
             remaining,
             interval,
@@ -277,8 +333,8 @@ mod tests {
         t.target = 0;
         assert!(posix_record(&t).unwrap_err().contains("exited"));
         let mut t = timer(MS, 0);
-        (t.clock, t.hrtimer) = (-6, 0);
-        assert!(posix_record(&t).unwrap_err().contains("CPU-time"));
+        (t.clock, t.kind) = (-6, 0);
+        assert!(posix_record(&t).unwrap_err().contains("another process"));
         t.clock = bindings::CLOCK_BOOTTIME_ALARM as i32;
         assert!(posix_record(&t).unwrap_err().contains("alarm"));
         let mut t = timer(MS, 0);
@@ -288,6 +344,59 @@ mod tests {
         assert_eq!(posix_record(&t).unwrap().signo, 0);
         t.notify = 3;
         assert!(posix_record(&t).unwrap_err().contains("notification"));
+    }
+
+    #[test]
+    fn cpu_itimers_as_getitimer_reads_them() {
+        let c = ItimersCpu {
+            // PROF due 30 ms of CPU time on, VIRT due already (its signal is coming).
+            expires: [530 * MS as u64, 90 * MS as u64],
+            incr: [50 * MS as u64, 0],
+            now: [500 * MS as u64, 100 * MS as u64, 501 * MS as u64],
+            tick_ns: 4 * MS as u64,
+            sampled: 1,
+            __pad: 0,
+        };
+        let [prof, virt] = itimers_cpu(&c).unwrap();
+        assert_eq!(prof, (30 * MS as u64, 50 * MS as u64));
+        assert_eq!(virt, (4 * MS as u64, 0));
+        // Disarmed with an interval kept (setitimer with a zero value): read as such.
+        let c2 = ItimersCpu {
+            expires: [0, 0],
+            incr: [0, 7],
+            sampled: 0,
+            ..c
+        };
+        assert_eq!(itimers_cpu(&c2), Some([(0, 0), (0, 7)]));
+        // Armed and the clocks unread: nothing can be said of it.
+        assert!(itimers_cpu(&ItimersCpu { sampled: 0, ..c }).is_none());
+    }
+
+    #[test]
+    fn cpu_clock_timers_keep_their_clock_and_time_left() {
+        let mut t = timer(20 * MS, 0);
+        // CLOCK_PROCESS_CPUTIME_ID as timer_create keeps it (PROCESS_CLOCK: pid 0, SCHED),
+        // and as clock_getcpuclockid(getpid()) gives it (pid 321): both the process's own.
+        for clock in [-6, ((!321) << 3) | 2] {
+            (t.clock, t.kind, t.clock_pid) = (clock, TIMER_CPU, 321);
+            let r = posix_record(&t).unwrap();
+            assert_eq!((r.clock, r.value_ns), (-6, 20 * MS as u64));
+        }
+        // A thread's PROF clock (CLOCK_THREAD_CPUTIME_ID is SCHED | 4): named by its tid.
+        t.clock = ((!0) << 3) | 4;
+        t.clock_pid = 322;
+        assert_eq!(posix_record(&t).unwrap().clock, ((!322) << 3) | 4);
+        // Fired and its signal not delivered: moved on as bump_cpu_timer moves it.
+        let mut t = timer(-70 * MS, 30 * MS);
+        (t.clock, t.kind, t.clock_pid, t.armed) = (-6, TIMER_CPU, 321, 0);
+        assert_eq!(posix_record(&t).unwrap().value_ns, 20 * MS as u64);
+        // A SIGEV_NONE one-shot is never POSIX_TIMER_ARMED; its expiry tells it is armed.
+        let mut none = timer(900 * MS, 0);
+        none.notify = bindings::SIGEV_NONE as i32;
+        (none.clock, none.kind, none.clock_pid, none.armed) = (-6, TIMER_CPU, 321, 0);
+        assert_eq!(posix_record(&none).unwrap().value_ns, 900 * MS as u64);
+        t.clock = -5; // which 3: no such clock
+        assert!(posix_record(&t).unwrap_err().contains("unknown CPU clock"));
     }
 
     #[test]

@@ -185,16 +185,17 @@ def pipe_saved_with_contents():
         t.kill()
 
 
-def armed_timer_refused_with_reason():
+def task_state_refused_with_reason():
     d = fresh("itimer")
-    code = ("import signal, sys, time; signal.signal(signal.SIGPROF, lambda *a: None); "
-            "signal.setitimer(signal.ITIMER_PROF, 100); open(sys.argv[1], 'w').close(); time.sleep(600)")
+    code = ("import ctypes, sys, time; "
+            "assert ctypes.CDLL(None, use_errno=True).prctl(65, 1, 0, 0, 0) == 0; "  # PR_SET_MDWE
+            "open(sys.argv[1], 'w').close(); time.sleep(600)")
     p = subprocess.Popen([sys.executable, "-c", code, os.path.join(d, "ready")],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: os.path.exists(os.path.join(d, "ready")), "python to start")
         status, _, err = sh(CKPT, str(p.pid), "-o", os.path.join(d, "img"), check=False)
-        assert status != 0 and f"pid {p.pid} uses an armed ITIMER_VIRTUAL or ITIMER_PROF" in err, err
+        assert status != 0 and f"pid {p.pid} uses memory-deny-write-execute (PR_SET_MDWE)" in err, err
         assert p.poll() is None, "the refused process runs on"
     finally:
         p.kill()
@@ -388,7 +389,7 @@ sys.exit(run([
     image_streams_through_a_pipe,
     socket_refused_with_reason,
     pipe_saved_with_contents,
-    armed_timer_refused_with_reason,
+    task_state_refused_with_reason,
     signals_and_handlers_saved,
     open_file_saved,
     unprivileged_checkpoint_rejected,

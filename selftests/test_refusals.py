@@ -304,21 +304,21 @@ fanotify_refused = refusal(
     saved, so the checkpoint refuses it naming the fd.""")
 
 
-def timer_refusal_ends_the_image_with_its_reason():
-    """The module's refusals of unsupported task state (timers...) come after the TREE now,
+def task_state_refusal_ends_the_image_with_its_reason():
+    """The module's refusals of unsupported task state (here PR_SET_MDWE) come after the TREE,
     so the image's ERROR record says them too."""
     d = fresh("itimer")
-    code = ("import signal, sys, time; signal.signal(signal.SIGPROF, lambda *a: None); "
-            "signal.setitimer(signal.ITIMER_PROF, 100); open(sys.argv[1], 'w').close(); "
-            "time.sleep(600)")
+    code = ("import ctypes, sys, time; "
+            "assert ctypes.CDLL(None, use_errno=True).prctl(65, 1, 0, 0, 0) == 0; "  # PR_SET_MDWE
+            "open(sys.argv[1], 'w').close(); time.sleep(600)")
     p = subprocess.Popen([sys.executable, "-c", code, os.path.join(d, "ready")],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     p.dir, p.pid = d, p.pid
     try:
         wait_for(lambda: os.path.exists(os.path.join(d, "ready")), "python to start")
-        refused(p, [f"pid {p.pid} uses an armed ITIMER_VIRTUAL or ITIMER_PROF (the process's CPU clock "
-                    "they count on is not reachable from a module): not supported"])
+        refused(p, [f"pid {p.pid} uses memory-deny-write-execute (PR_SET_MDWE), which would forbid "
+                    "the restart its own mappings: not supported"])
         assert p.poll() is None, "the refused process runs on"
     finally:
         p.kill()
@@ -340,7 +340,7 @@ if __name__ == "__main__":
         gs_base_refused_at_checkpoint,
         shared_memory_grown_past_its_object_refused,
         tree_restart_cannot_build_refused,
-        timer_refusal_ends_the_image_with_its_reason,
+        task_state_refusal_ends_the_image_with_its_reason,
         vm_child_with_its_own_umask_refused,
         fanotify_refused,
     ]

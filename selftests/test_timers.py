@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Timers: ITIMER_REAL and POSIX timers keep firing after a restart, with the same ids, the
-time that was left and their sigev value; what cannot be saved (ITIMER_PROF, a CPU-time
-clock) is refused at checkpoint with its reason (selftests/targets/timers.c).
+time that was left and their sigev value; so do ITIMER_VIRTUAL, ITIMER_PROF and POSIX timers
+on the process's and a thread's CPU clocks; what cannot be saved (another process's CPU clock,
+an exited thread's) is refused at checkpoint with its reason (selftests/targets/timers.c).
 
 The one-shot timer is due 7 s after it was armed, plus the time the process did not run
 (checkpoint, kill, restart: the longest gap of its main loop): re-armed from zero at restart
@@ -83,16 +84,82 @@ def timers_keep_firing_after_restart():
         assert done["oneshot_left_ms"] == 0, done
 
 
-def cpu_timers_refused_with_reason():
-    for mode, why in [("prof", "uses an armed ITIMER_VIRTUAL or ITIMER_PROF"),
-                      ("cpuclock", "(timer_create) uses a CPU-time clock")]:
+def cpu_timers_keep_counting_after_restart():
+    """ITIMER_VIRTUAL, ITIMER_PROF, a POSIX timer on the process's CPU clock and one on a
+    spinning thread's (signalling that thread) fire on after restart with their intervals
+    and ids; the time left of a far one-shot on the process's clock is what it was, counted
+    on from the new process's clock (its time left plus the CPU time stays constant)."""
+    d = fresh("cpu")
+    with Tree("cpu", d, binary=TIMERS) as t:
+        before = t.reports(["timers"], "the CPU timers to fire",
+                           lambda _, r: r.get("ready") == 1 and min(r["vt"], r["prof"], r["pcpu"],
+                                                                    r["tcpu"]) >= 3)["timers"]
+        assert before["bad"] == 0, before
+        # The far one-shot: time left plus CPU time is the arming point, constant.
+        again = t.reports(["timers"], "another report",
+                          lambda _, r: r["cpu_ms"] >= before["cpu_ms"] + 100)["timers"]
+        assert abs(again["far_sum_ms"] - before["far_sum_ms"]) <= 20, (before, again)
+
+        img, _ = t.checkpoint([before["pid"]])
+        recs = show_json(img)
+        last = t.report("timers")
+        it = records(recs, "ITIMERS")
+        assert len(it) == 1, it
+        it = it[0]
+        assert (it["virt_interval_ns"], it["prof_interval_ns"]) == (30_000_000, 50_000_000), it
+        assert 0 < it["virt_value_ns"] <= 30_000_000 and 0 < it["prof_value_ns"] <= 50_000_000, it
+        assert (it["real_value_ns"], it["real_interval_ns"]) == (0, 0), it
+        pt = {r["id"]: r for r in records(recs, "POSIX_TIMER")}
+        p, q, far = pt[before["pcpu_id"]], pt[before["tcpu_id"]], pt[before["far_id"]]
+        assert (p["clock_name"], p["notify"], p["value"], p["interval_ns"]) == \
+            ("process-cputime", "signal", "0x5eed0004", 40_000_000), p
+        assert 0 < p["value_ns"] <= 40_000_000, p
+        assert (q["clock_name"], q["clock_tid"], q["notify"], q["tid"]) == \
+            ("thread-cputime", before["spinner"], "thread-id", before["spinner"]), q
+        assert q["interval_ns"] == 60_000_000 and 0 < q["value_ns"] <= 60_000_000, q
+        assert (far["clock_name"], far["notify"], far["interval_ns"]) == ("process-cputime", "none", 0), far
+        saved_ms = far["value_ns"] // 1_000_000
+        # The last report came before the freeze; the CPU time between them is small.
+        assert last["far_left_ms"] - 3000 <= saved_ms <= last["far_left_ms"] + 5, (saved_ms, last)
+
+        os.unlink(os.path.join(d, "timers"))
+        t.restart(img)
+        after = t.reports(["timers"], "the CPU timers to fire after restart",
+                          lambda _, r: r["vt"] >= last["vt"] + 5 and r["prof"] >= last["prof"] + 5
+                          and r["pcpu"] >= last["pcpu"] + 5 and r["tcpu"] >= last["tcpu"] + 5,
+                          timeout=120)["timers"]
+        assert after["pid"] == before["pid"] and after["spinner"] == before["spinner"], after
+        ids = ("pcpu_id", "tcpu_id", "far_id")
+        assert tuple(after[k] for k in ids) == tuple(before[k] for k in ids), (before, after)
+        assert (after["virt_err"], after["prof_err"]) == (0, 0), after
+        assert (after["virt_iv_us"], after["prof_iv_us"]) == (30_000, 50_000), after
+        assert (after["pcpu_iv_ms"], after["tcpu_iv_ms"]) == (40, 60), after
+        assert after["bad"] == 0, f"a CPU timer's signal with a wrong value, id, code or thread: {after}"
+        # The far one-shot was armed, in the restored process, with the time that was left:
+        # its sum is that plus the CPU time the new process had used by then (its creation
+        # by rstr), and it stays constant from there.
+        armed_at = after["far_sum_ms"] - saved_ms
+        print(f"# far one-shot: {saved_ms} ms of CPU time left when saved; restored process "
+              f"armed it at {armed_at} ms of its CPU time, and had used {after['cpu_ms']} ms "
+              "by this report", flush=True)
+        assert 0 <= armed_at <= 3000, (saved_ms, after)
+        later = t.reports(["timers"], "a later report",
+                          lambda _, r: r["cpu_ms"] >= after["cpu_ms"] + 100)["timers"]
+        assert abs(later["far_sum_ms"] - after["far_sum_ms"]) <= 20, (after, later)
+
+
+def cpu_clock_of_another_process_or_an_exited_thread_refused():
+    """A timer on the parent's CPU clock (outside the tree) and one on the clock of a
+    thread that exited are refused at checkpoint, with the timer's id and why."""
+    for mode in ("otherclock", "exitedclock"):
         d = fresh(mode)
         with Tree(mode, d, binary=TIMERS) as t:
             r = t.reports(["timers"], f"timers {mode} to start", lambda _, r: r["ready"] == 1)["timers"]
             img = os.path.join(d, "img")
             status, _, err = sh(CKPT, str(r["pid"]), "-o", img, check=False)
-            assert status != 0 and f"pid {r['pid']}" in err and why in err, (mode, err)
-            assert "not supported yet" in err, err
+            why = (f"pid {r['pid']}: POSIX timer 0 (timer_create) uses the CPU clock of another "
+                   "process or of a thread that exited")
+            assert status != 0 and why in err and "not supported yet" in err, (mode, err)
             assert not os.path.exists(img), "no partial image is left behind"
             assert t.proc.poll() is None, "the refused process runs on"
 
@@ -174,7 +241,8 @@ def blocked_timer_signal_delivered_once():
 if __name__ == "__main__":
     sys.exit(run([
         timers_keep_firing_after_restart,
-        cpu_timers_refused_with_reason,
+        cpu_timers_keep_counting_after_restart,
+        cpu_clock_of_another_process_or_an_exited_thread_refused,
         timer_of_an_exited_thread_refused_at_checkpoint,
         stale_timer_signal_stays_dropped,
         blocked_timer_signal_delivered_once,

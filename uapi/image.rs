@@ -470,8 +470,9 @@ pub struct CkptSiginfoRec {
 }
 
 /// `ITIMERS`: a process's timers, with the records of its thread-group leader (after its
-/// `SIGINFO`s), only if it has an `ITIMER_REAL` armed or with an interval, or `timer_create`
-/// timers; `nr_posix` `POSIX_TIMER` records follow, in increasing `id`.
+/// `SIGINFO`s), only if it has an interval timer (`ITIMER_REAL`, `_VIRTUAL`, `_PROF`) armed
+/// or with an interval, or `timer_create` timers; `nr_posix` `POSIX_TIMER` records follow,
+/// in increasing `id`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptItimersRec {
@@ -479,6 +480,16 @@ pub struct CkptItimersRec {
     pub real_value_ns: u64,
     /// `ITIMER_REAL`'s interval (`it_real_incr`), 0 for none.
     pub real_interval_ns: u64,
+    /// `ITIMER_VIRTUAL`: nanoseconds of the process's user CPU time to its next expiry, 0
+    /// if disarmed.
+    pub virt_value_ns: u64,
+    /// `ITIMER_VIRTUAL`'s interval, 0 for none.
+    pub virt_interval_ns: u64,
+    /// `ITIMER_PROF`: nanoseconds of the process's user and system CPU time to its next
+    /// expiry, 0 if disarmed.
+    pub prof_value_ns: u64,
+    /// `ITIMER_PROF`'s interval, 0 for none.
+    pub prof_interval_ns: u64,
     pub nr_posix: u32,
     pub __reserved: u32,
 }
@@ -489,7 +500,10 @@ pub struct CkptItimersRec {
 pub struct CkptPosixTimerRec {
     /// The timer's id (`timer_t`), `0..=INT_MAX`.
     pub id: i32,
-    /// `CLOCK_REALTIME`, `CLOCK_MONOTONIC`, `CLOCK_BOOTTIME` or `CLOCK_TAI`.
+    /// `CLOCK_REALTIME`, `CLOCK_MONOTONIC`, `CLOCK_BOOTTIME` or `CLOCK_TAI`; or a CPU
+    /// clock in the kernel's encoding (negative: `(~pid << 3) | which`, `which` 0 for
+    /// `CPUCLOCK_PROF`, 1 `_VIRT`, 2 `_SCHED`, plus 4 for a thread's): the process's own
+    /// with pid 0 (`CLOCK_PROCESS_CPUTIME_ID` is `_SCHED`), or one of its threads' by tid.
     pub clock: i32,
     /// `sigev_notify`: `SIGEV_SIGNAL`, `SIGEV_NONE`, `SIGEV_THREAD` or
     /// `SIGEV_SIGNAL | SIGEV_THREAD_ID`.

@@ -40,7 +40,6 @@ pub(crate) struct TaskState {
 #[repr(C)]
 #[derive(Default)]
 struct LockedFacts {
-    itimer_cpu: u32,
     sem_undo: u32,
     mdwe: u32,
     seccomp_mode: u32,
@@ -48,8 +47,6 @@ struct LockedFacts {
 
 /// The raw facts of a task's state that this version cannot save; `crate::task` decides.
 pub(crate) struct Unsupported {
-    /// `ITIMER_VIRTUAL` or `ITIMER_PROF` armed.
-    pub(crate) itimer_cpu: bool,
     /// A SysV semaphore undo list in use.
     pub(crate) sem_undo: bool,
     /// `PR_SET_MDWE`.
@@ -213,8 +210,8 @@ const _: () = {
     assert!(offset_of!(FdFacts, pipe_id) == 8 && offset_of!(FdFacts, fs_magic) == 16);
     assert!(offset_of!(FdFacts, unlinked) == 24 && offset_of!(FdFacts, owner) == 36);
     assert!(offset_of!(FdFacts, signum) == 44);
-    assert!(size_of::<LockedFacts>() == 16);
-    assert!(offset_of!(LockedFacts, mdwe) == 8 && offset_of!(LockedFacts, seccomp_mode) == 12);
+    assert!(size_of::<LockedFacts>() == 12);
+    assert!(offset_of!(LockedFacts, mdwe) == 4 && offset_of!(LockedFacts, seccomp_mode) == 8);
     assert!(size_of::<NsIds>() == 56 && size_of::<IpcCounts>() == 16);
     assert!(size_of::<PendingSets>() == 16);
 };
@@ -718,7 +715,6 @@ impl TaskRef {
             )
         };
         Unsupported {
-            itimer_cpu: l.itimer_cpu != 0,
             sem_undo: l.sem_undo != 0,
             mdwe: l.mdwe != 0,
             seccomp_mode: l.seccomp_mode,

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Timers of a stopped process, as raw facts: its `ITIMER_REAL` (`ckpt_helper_task_itimer_real`,
-//! under siglock as `do_getitimer` reads it) and its `timer_create` timers
+//! under siglock as `do_getitimer` reads it), `ITIMER_PROF` and `ITIMER_VIRTUAL` with the
+//! process's CPU clocks (`ckpt_helper_task_itimers_cpu`, as `get_cpu_itimer`), and its
+//! `timer_create` timers
 //! (`ckpt_helper_task_posix_timers`, each under its `it_lock` as `/proc/PID/timers` reads
 //! them). What they mean is decided in `crate::timers`.
 
@@ -27,6 +29,31 @@ pub(crate) struct ItimerReal {
     pub(crate) sigalrm_pending: u32,
 }
 
+/// `ITIMER_PROF` and `ITIMER_VIRTUAL` of a process and its CPU clocks when they were read
+/// (`struct ckpt_h_itimers_cpu`, under siglock).
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub(crate) struct ItimersCpu {
+    /// `it[CPUCLOCK_PROF]`, `it[CPUCLOCK_VIRT]`: the expiry on the process's clock, in ns,
+    /// 0 if disarmed.
+    pub(crate) expires: [u64; 2],
+    /// Their intervals in ns, 0 for none.
+    pub(crate) incr: [u64; 2],
+    /// The process's clocks (`CPUCLOCK_PROF`, `_VIRT`, `_SCHED`) in ns.
+    pub(crate) now: [u64; 3],
+    /// `TICK_NSEC`.
+    pub(crate) tick_ns: u64,
+    /// `now` was read (not where the kernel's CPU accounting keeps it out of reach).
+    pub(crate) sampled: u32,
+    pub(crate) __pad: u32,
+}
+
+/// [`PosixTimer::kind`] (`CKPT_H_TIMER_*` of helpers.h): a clock whose timer is an hrtimer
+/// (`CLOCK_REALTIME`, `_MONOTONIC`, `_BOOTTIME`, `_TAI`).
+pub(crate) const TIMER_HRTIMER: u32 = 1;
+/// [`PosixTimer::kind`]: a CPU clock of the process or of one of its live threads, sampled.
+pub(crate) const TIMER_CPU: u32 = 2;
+
 /// One `timer_create` timer (`struct ckpt_h_posix_timer`).
 #[repr(C)]
 #[derive(Default, Clone, Copy)]
@@ -36,19 +63,23 @@ pub(crate) struct PosixTimer {
     /// `it_sigev_notify`.
     pub(crate) notify: i32,
     pub(crate) signo: i32,
-    /// For an hrtimer clock: the pid or thread signalled, in the image's pid namespace
-    /// (0 if it has none there: it exited).
+    /// For a timer of kind [`TIMER_HRTIMER`] or [`TIMER_CPU`]: the pid or thread signalled,
+    /// in the image's pid namespace (0 if it has none there: it exited).
     pub(crate) target: i32,
-    /// The clock's timer is an hrtimer (`CLOCK_REALTIME`, `_MONOTONIC`, `_BOOTTIME`, `_TAI`):
-    /// `target` and `remaining` are read only for those.
-    pub(crate) hrtimer: u32,
+    /// [`TIMER_HRTIMER`], [`TIMER_CPU`], or 0 for another clock (or a CPU clock of another
+    /// process, of a thread that exited, or not sampled): `target` and `remaining` are
+    /// read only for the first two.
+    pub(crate) kind: u32,
     /// `it_status` is `POSIX_TIMER_ARMED`.
     pub(crate) armed: u32,
-    /// `it_status` is `POSIX_TIMER_DISARMED` (else `POSIX_TIMER_REQUEUE_PENDING`).
+    /// `it_status` is `POSIX_TIMER_DISARMED` (else `POSIX_TIMER_REQUEUE_PENDING`); for a
+    /// [`TIMER_CPU`] one: it has no expiry (`posix_cpu_timer_get` goes by that alone: a
+    /// `SIGEV_NONE` CPU timer is never `POSIX_TIMER_ARMED`).
     pub(crate) disarmed: u32,
     /// `it_overrun_last`.
     pub(crate) overrun_last: i64,
-    /// `__hrtimer_get_remaining(timer, false)` in nanoseconds.
+    /// Nanoseconds to the expiry, <= 0 once past: `__hrtimer_get_remaining(timer, false)`,
+    /// or for a CPU clock the expiry less the clock's sample (`posix_cpu_timer_get`).
     pub(crate) remaining: i64,
     /// `it_interval` in nanoseconds.
     pub(crate) interval: i64,
@@ -56,7 +87,9 @@ pub(crate) struct PosixTimer {
     pub(crate) value: u64,
     /// Its own signal (`sigq`) is queued and not stale, read under `it_lock`.
     pub(crate) pending: u32,
-    pub(crate) __pad: u32,
+    /// For [`TIMER_CPU`]: the pid, in the image's pid namespace, of the process (this one)
+    /// or the thread (one of its live threads) whose clock it is.
+    pub(crate) clock_pid: i32,
 }
 
 const _: () = {
@@ -64,6 +97,9 @@ const _: () = {
     assert!(size_of::<PosixTimer>() == 72 && offset_of!(PosixTimer, pending) == 64);
     assert!(offset_of!(PosixTimer, target) == 16 && offset_of!(PosixTimer, disarmed) == 28);
     assert!(offset_of!(PosixTimer, overrun_last) == 32 && offset_of!(PosixTimer, value) == 56);
+    assert!(offset_of!(PosixTimer, clock_pid) == 68);
+    assert!(size_of::<ItimersCpu>() == 72 && offset_of!(ItimersCpu, now) == 32);
+    assert!(offset_of!(ItimersCpu, sampled) == 64);
 };
 
 // Only pointers to these C structs cross (see `super::task`).
@@ -73,6 +109,7 @@ const _: () = {
 )]
 extern "C" {
     fn ckpt_helper_task_itimer_real(task: *mut bindings::task_struct, out: *mut ItimerReal);
+    fn ckpt_helper_task_itimers_cpu(task: *mut bindings::task_struct, out: *mut ItimersCpu);
     fn ckpt_helper_task_posix_timers(
         task: *mut bindings::task_struct,
         ns: *mut bindings::pid_namespace,
@@ -88,6 +125,15 @@ impl TaskRef {
         // SAFETY: the task is valid (type invariant of `TaskRef`); `out` is writable and of
         // the C layout.
         unsafe { ckpt_helper_task_itimer_real(self.raw(), &mut out) };
+        out
+    }
+
+    /// The `ITIMER_PROF` and `ITIMER_VIRTUAL` of this task's process, with its CPU clocks.
+    pub(crate) fn itimers_cpu(&self) -> ItimersCpu {
+        let mut out = ItimersCpu::default();
+        // SAFETY: the task is valid (type invariant of `TaskRef`); `out` is writable and of
+        // the C layout.
+        unsafe { ckpt_helper_task_itimers_cpu(self.raw(), &mut out) };
         out
     }
 

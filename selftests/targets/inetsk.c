@@ -98,7 +98,6 @@ static struct opt opts[] = {
 	{ &tn, "tn.SO_REUSEPORT", SOL_SOCKET, SO_REUSEPORT, 0 },
 };
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NOPTS ((int)ARRAY_SIZE(opts))
 
 static int get(int fd, int level, int name)

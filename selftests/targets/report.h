@@ -22,6 +22,8 @@
 
 #include "status.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 static const char *dir;
 static int errors __attribute__((unused));
 

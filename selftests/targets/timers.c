@@ -9,8 +9,18 @@
  *                      runs there); a SIGEV_NONE one every 50 ms, read with timer_gettime.
  *                      Timer ids are not the first ones (timers made before are deleted),
  *                      so a process that got new timers would not have them.
- *   timers prof DIR    ITIMER_PROF armed (refused at checkpoint).
- *   timers cpuclock DIR  a POSIX timer on CLOCK_PROCESS_CPUTIME_ID (refused).
+ *   timers cpu DIR     CPU-time timers while a thread spins in user mode: ITIMER_VIRTUAL
+ *                      every 30 ms and ITIMER_PROF every 50 ms of CPU time (SIGVTALRM,
+ *                      SIGPROF counted); a POSIX timer on CLOCK_PROCESS_CPUTIME_ID every
+ *                      40 ms (SIGEV_SIGNAL, sigev value checked), one on the spinning
+ *                      thread's CPU clock every 60 ms signalling that thread
+ *                      (SIGEV_THREAD_ID, checked where it runs), and a SIGEV_NONE one-shot
+ *                      on the process's clock 1000 s of CPU time ahead, whose time left
+ *                      plus the process's CPU time stays the same while it runs.
+ *   timers otherclock DIR  a POSIX timer on the parent's CPU clock (clock_getcpuclockid):
+ *                      refused at checkpoint.
+ *   timers exitedclock DIR  a POSIX timer on the CPU clock of a thread that exited since:
+ *                      refused at checkpoint.
  *   timers exited DIR  a periodic SIGEV_THREAD_ID timer aimed at a thread that exited
  *                      (refused: nothing to restore it to).
  *   timers stale DIR   SIGRTMIN and SIGRTMIN+1 blocked, a 1 ms one-shot timer for each
@@ -92,17 +102,22 @@ static void on_timer(int sig, siginfo_t *si, void *uc)
 	}
 }
 
-static timer_t make_timer(int notify, int sig, void *value)
+static timer_t new_timer(clockid_t clock, int notify, int sig, void *value, pid_t tid)
 {
 	struct sigevent sev = { .sigev_notify = notify, .sigev_signo = sig };
 	timer_t t;
 
 	sev.sigev_value.sival_ptr = value;
 	if (notify == SIGEV_THREAD_ID)
-		sev.sigev_notify_thread_id = worker_tid;
-	if (timer_create(CLOCK_MONOTONIC, &sev, &t))
+		sev.sigev_notify_thread_id = tid;
+	if (timer_create(clock, &sev, &t))
 		die("timer_create");
 	return t;
+}
+
+static timer_t make_timer(int notify, int sig, void *value)
+{
+	return new_timer(CLOCK_MONOTONIC, notify, sig, value, worker_tid);
 }
 
 /* The thread a SIGEV_THREAD_ID timer signals. */
@@ -383,6 +398,123 @@ static void blocked(void)
 	}
 }
 
+#define CPU_VALUE	((void *)0x5eed0004)
+#define TCPU_VALUE	((void *)0x5eed0005)
+
+static timer_t pcpu_timer, tcpu_timer, far_timer;
+static volatile sig_atomic_t vt, prof, pcpu, tcpu;
+static volatile pid_t spinner_tid;
+
+static void on_cpu(int sig, siginfo_t *si, void *uc)
+{
+	if (sig == SIGVTALRM && si->si_code == SI_KERNEL)
+		vt++;
+	else if (sig == SIGPROF && si->si_code == SI_KERNEL)
+		prof++;
+	else if (sig == SIGRTMIN + 7 && si->si_code == SI_TIMER &&
+		 si->si_value.sival_ptr == CPU_VALUE && si->si_timerid == (int)(intptr_t)pcpu_timer)
+		pcpu++;
+	else if (sig == SIGRTMIN + 8 && si->si_code == SI_TIMER &&
+		 si->si_value.sival_ptr == TCPU_VALUE &&
+		 si->si_timerid == (int)(intptr_t)tcpu_timer && syscall(SYS_gettid) == spinner_tid)
+		tcpu++;
+	else
+		bad++;
+}
+
+/* Burns user CPU time: what ITIMER_VIRTUAL and the CPU clocks count. */
+static void *spinner(void *arg)
+{
+	volatile unsigned long n = 0;
+
+	spinner_tid = syscall(SYS_gettid);
+	for (;;)
+		n++;
+	return NULL;
+}
+
+static int64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	if (clock_gettime(c, &ts))
+		die("clock_gettime");
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t left_ns(timer_t t, int64_t *interval)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	if (timer_gettime(t, &its))
+		return -1;
+	*interval = its.it_interval.tv_sec * 1000000000LL + its.it_interval.tv_nsec;
+	return its.it_value.tv_sec * 1000000000LL + its.it_value.tv_nsec;
+}
+
+static void cpu(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_cpu, .sa_flags = SA_SIGINFO };
+	struct itimerval virt = { { 0, 30000 }, { 0, 30000 } };
+	struct itimerval profv = { { 0, 50000 }, { 0, 50000 } };
+	struct itimerspec far = { .it_value = { 1000, 0 } };
+	clockid_t spin_clock;
+	pthread_t th;
+	int s[] = { SIGVTALRM, SIGPROF, SIGRTMIN + 7, SIGRTMIN + 8 };
+
+	sigemptyset(&sa.sa_mask);
+	for (unsigned int i = 0; i < ARRAY_SIZE(s); i++)
+		if (sigaction(s[i], &sa, NULL))
+			die("sigaction");
+	if (pthread_create(&th, NULL, spinner, NULL))
+		die("pthread_create");
+	while (!spinner_tid)
+		nap(1);
+	if (pthread_getcpuclockid(th, &spin_clock))
+		die("pthread_getcpuclockid");
+	pcpu_timer = new_timer(CLOCK_PROCESS_CPUTIME_ID, SIGEV_SIGNAL, SIGRTMIN + 7, CPU_VALUE, 0);
+	tcpu_timer = new_timer(spin_clock, SIGEV_THREAD_ID, SIGRTMIN + 8, TCPU_VALUE, spinner_tid);
+	far_timer = new_timer(CLOCK_PROCESS_CPUTIME_ID, SIGEV_NONE, 0, NULL, 0);
+	arm(pcpu_timer, 40, 40);
+	arm(tcpu_timer, 60, 60);
+	if (timer_settime(far_timer, 0, &far, NULL))
+		die("timer_settime");
+	if (setitimer(ITIMER_VIRTUAL, &virt, NULL) || setitimer(ITIMER_PROF, &profv, NULL))
+		die("setitimer");
+	for (;;) {
+		struct itimerval v, p;
+		int64_t pcpu_iv = 0, tcpu_iv = 0, far_iv = 0, far_left, cpu_now;
+		char line[600];
+		int ve, pe, n;
+
+		memset(&v, 0, sizeof(v));
+		memset(&p, 0, sizeof(p));
+		nap(50);
+		ve = getitimer(ITIMER_VIRTUAL, &v) ? errno : 0;
+		pe = getitimer(ITIMER_PROF, &p) ? errno : 0;
+		far_left = left_ns(far_timer, &far_iv);
+		cpu_now = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+		left_ns(pcpu_timer, &pcpu_iv);
+		left_ns(tcpu_timer, &tcpu_iv);
+		n = snprintf(line, sizeof(line), "vt %d prof %d pcpu %d tcpu %d bad %d ",
+			     (int)vt, (int)prof, (int)pcpu, (int)tcpu, (int)bad);
+		n += snprintf(line + n, sizeof(line) - n, "pcpu_id %d tcpu_id %d far_id %d ",
+			      (int)(intptr_t)pcpu_timer, (int)(intptr_t)tcpu_timer,
+			      (int)(intptr_t)far_timer);
+		n += snprintf(line + n, sizeof(line) - n, "spinner %d virt_err %d prof_err %d ",
+			      (int)spinner_tid, ve, pe);
+		n += snprintf(line + n, sizeof(line) - n, "virt_iv_us %ld prof_iv_us %ld ",
+			      (long)v.it_interval.tv_usec, (long)p.it_interval.tv_usec);
+		n += snprintf(line + n, sizeof(line) - n, "pcpu_iv_ms %lld tcpu_iv_ms %lld ",
+			      (long long)(pcpu_iv / 1000000), (long long)(tcpu_iv / 1000000));
+		snprintf(line + n, sizeof(line) - n, "far_left_ms %lld cpu_ms %lld far_sum_ms %lld",
+			 (long long)(far_left / 1000000), (long long)(cpu_now / 1000000),
+			 (long long)((far_left + cpu_now) / 1000000));
+		report("timers", "ready 1 %s", line);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3)
@@ -396,19 +528,24 @@ int main(int argc, char **argv)
 		stale();
 	} else if (!strcmp(argv[1], "blocked")) {
 		blocked();
-	} else if (!strcmp(argv[1], "prof")) {
-		struct itimerval prof = { { 100, 0 }, { 100, 0 } };
+	} else if (!strcmp(argv[1], "cpu")) {
+		cpu();
+	} else if (!strcmp(argv[1], "otherclock")) {
+		clockid_t c;
 
-		signal(SIGPROF, SIG_IGN);
-		if (setitimer(ITIMER_PROF, &prof, NULL))
-			die("setitimer");
-	} else if (!strcmp(argv[1], "cpuclock")) {
-		struct sigevent sev = { .sigev_notify = SIGEV_NONE };
-		timer_t t;
+		if (clock_getcpuclockid(getppid(), &c))
+			die("clock_getcpuclockid");
+		arm(new_timer(c, SIGEV_NONE, 0, NULL, 0), 100000, 0);
+	} else if (!strcmp(argv[1], "exitedclock")) {
+		clockid_t c;
+		pthread_t th;
 
-		if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &t))
-			die("timer_create");
-		arm(t, 100000, 0);
+		if (pthread_create(&th, NULL, exits, NULL) || pthread_getcpuclockid(th, &c))
+			die("pthread_create");
+		arm(new_timer(c, SIGEV_NONE, 0, NULL, 0), 100000, 0);
+		may_exit = 1;
+		if (pthread_join(th, NULL))
+			die("pthread_join");
 	} else {
 		return 2;
 	}

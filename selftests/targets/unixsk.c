@@ -79,7 +79,6 @@
 #ifndef SO_PASSPIDFD
 #define SO_PASSPIDFD 76
 #endif
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static volatile sig_atomic_t usr1;
 

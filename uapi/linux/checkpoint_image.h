@@ -283,6 +283,10 @@ struct ckpt_siginfo_rec {
 struct ckpt_itimers_rec {
 	__u64 real_value_ns;	/* ITIMER_REAL: to the next expiry, 0 if disarmed */
 	__u64 real_interval_ns;
+	__u64 virt_value_ns;	/* ITIMER_VIRTUAL: user CPU time to the next expiry */
+	__u64 virt_interval_ns;
+	__u64 prof_value_ns;	/* ITIMER_PROF: user and system CPU time to the next expiry */
+	__u64 prof_interval_ns;
 	__u32 nr_posix;
 	__u32 __reserved;
 };
@@ -290,7 +294,7 @@ struct ckpt_itimers_rec {
 /* POSIX_TIMER: one timer_create() timer of the process. */
 struct ckpt_posix_timer_rec {
 	__s32 id;
-	__s32 clock;
+	__s32 clock;		/* or a CPU clock: (~pid << 3) | which (| 4: a thread's) */
 	__s32 notify;		/* sigev_notify */
 	__s32 signo;		/* 1..64; 0 for SIGEV_NONE */
 	__s32 tid;		/* SIGEV_THREAD_ID's thread, else 0 */

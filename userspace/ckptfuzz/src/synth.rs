@@ -152,16 +152,21 @@ fn build(container: bool) -> Vec<u8> {
     let it = img::CkptItimersRec {
         real_value_ns: 15_000_000,
         real_interval_ns: 20_000_000,
+        virt_value_ns: 3_000_000,
+        virt_interval_ns: 10_000_000,
+        prof_value_ns: 0,
+        prof_interval_ns: 0,
         nr_posix: 2,
         __reserved: 0,
     };
     put(rec::ITIMERS, it.as_bytes(), &[]);
     let mut pt = img::CkptPosixTimerRec::new_zeroed();
-    (pt.id, pt.clock, pt.notify, pt.signo) = (0, 1, 0, 34);
+    // The first on the process's CPU clock (CLOCK_PROCESS_CPUTIME_ID), the second monotonic.
+    (pt.id, pt.clock, pt.notify, pt.signo) = (0, -6, 0, 34);
     (pt.value, pt.value_ns, pt.interval_ns) = (0xc0ffee, 12_000_000, 30_000_000);
     put(rec::POSIX_TIMER, pt.as_bytes(), &[]);
     // SIGEV_THREAD_ID to the process's only thread, one-shot.
-    (pt.id, pt.notify, pt.tid, pt.interval_ns) = (5, 4, PID, 0);
+    (pt.id, pt.clock, pt.notify, pt.tid, pt.interval_ns) = (5, 1, 4, PID, 0);
     put(rec::POSIX_TIMER, pt.as_bytes(), &[]);
     let p = img::CkptPipeRec {
         id: 1,
@@ -627,6 +632,10 @@ mod tests {
         assert_eq!(t.pending.len(), 1);
         let timers = t.timers.as_ref().unwrap();
         assert_eq!((timers.posix.len(), timers.posix[1].tid), (2, super::PID));
+        assert_eq!(
+            (timers.posix[0].clock, timers.virt.value_ns),
+            (-6, 3_000_000)
+        );
         assert_eq!(image.unix[&4].queue, [b"pong!".to_vec()]);
         assert_eq!(image.unix[&3].sock.peer, 4);
         let mut rd = RecordReader::new(&bytes[..]);

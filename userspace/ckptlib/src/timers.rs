@@ -4,7 +4,7 @@
 //! after it, every field checked ([`Timers::check`], and [`check_targets`] once the whole
 //! tree is read), so that `rstr` passes only values the kernel takes as the image means them.
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 use crate::abi::image as img;
 
@@ -19,14 +19,93 @@ pub const CLOCKS: [i32; 4] = [
 /// `sigev_notify` of a timer signalling one thread, as the kernel keeps it.
 pub const SIGEV_THREAD_ID: i32 = libc::SIGEV_SIGNAL | libc::SIGEV_THREAD_ID;
 
-/// `ITIMER_REAL` and the `timer_create` timers of one process, checked.
+/// One interval timer (`setitimer`): nanoseconds to the next expiry (0: disarmed) and the
+/// interval, of its clock (wall time for `ITIMER_REAL`, the process's CPU time for the
+/// others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Itimer {
+    pub value_ns: u64,
+    pub interval_ns: u64,
+}
+
+impl Itimer {
+    fn checked(what: &str, value_ns: u64, interval_ns: u64) -> Result<Itimer> {
+        ns(&format!("{what} value"), value_ns)?;
+        ns(&format!("{what} interval"), interval_ns)?;
+        Ok(Itimer {
+            value_ns,
+            interval_ns,
+        })
+    }
+
+    /// Armed, or disarmed with an interval (`getitimer` shows it): something to set.
+    pub fn is_set(&self) -> bool {
+        self.value_ns != 0 || self.interval_ns != 0
+    }
+}
+
+/// The interval timers and the `timer_create` timers of one process, checked.
 #[derive(Debug, Clone)]
 pub struct Timers {
-    /// `ITIMER_REAL`: nanoseconds to the next expiry (0: disarmed) and the interval.
-    pub real_value_ns: u64,
-    pub real_interval_ns: u64,
+    pub real: Itimer,
+    pub virt: Itimer,
+    pub prof: Itimer,
     /// In increasing id.
     pub posix: Vec<img::CkptPosixTimerRec>,
+}
+
+/// A CPU clock of a saved timer, from the kernel's encoding (`make_process_cpuclock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuClock {
+    /// `CPUCLOCK_PROF` (0: user and system time), `_VIRT` (1: user time) or `_SCHED` (2: run
+    /// time, what `CLOCK_PROCESS_CPUTIME_ID` counts).
+    pub which: i32,
+    /// A thread's clock (its tid), else the process's own.
+    pub thread: Option<i32>,
+}
+
+/// The CPU clock `clock` names, if it is one (negative); an error if it is not one an image
+/// may hold: the process's own (pid 0) or a thread's (pid > 0), of a known kind.
+pub fn cpu_clock(clock: i32) -> Result<Option<CpuClock>> {
+    if clock >= 0 {
+        return Ok(None);
+    }
+    let which = clock & 3;
+    let pid = !(clock >> 3);
+    ensure!(which < 3, "CPU clock {clock}: kind {which} is unknown");
+    let thread = if clock & 4 != 0 {
+        ensure!(
+            pid > 0,
+            "CPU clock {clock}: a thread's clock without its thread"
+        );
+        Some(pid)
+    } else {
+        ensure!(
+            pid == 0,
+            "CPU clock {clock}: process {pid}'s, not the process's own"
+        );
+        None
+    };
+    Ok(Some(CpuClock { which, thread }))
+}
+
+/// What `ckpt show` calls a timer's clock.
+pub fn clock_name(clock: i32) -> &'static str {
+    match (clock, cpu_clock(clock)) {
+        (libc::CLOCK_REALTIME, _) => "realtime",
+        (libc::CLOCK_MONOTONIC, _) => "monotonic",
+        (libc::CLOCK_BOOTTIME, _) => "boottime",
+        (libc::CLOCK_TAI, _) => "tai",
+        (_, Ok(Some(c))) => match (c.thread.is_some(), c.which) {
+            (false, 0) => "process-prof",
+            (false, 1) => "process-virt",
+            (false, _) => "process-cputime",
+            (true, 0) => "thread-prof",
+            (true, 1) => "thread-virt",
+            (true, _) => "thread-cputime",
+        },
+        _ => "unknown",
+    }
 }
 
 /// A time of the image in nanoseconds, which the kernel keeps as a signed `ktime_t`.
@@ -42,9 +121,11 @@ fn ns(what: &str, v: u64) -> Result<u64> {
 fn check_posix(t: &img::CkptPosixTimerRec) -> Result<()> {
     let id = t.id;
     ensure!(id >= 0, "POSIX_TIMER record: id {id} is negative");
+    let cpu = cpu_clock(t.clock).with_context(|| format!("POSIX_TIMER {id}"))?;
     ensure!(
-        CLOCKS.contains(&t.clock),
-        "POSIX_TIMER {id}: clock {} is not CLOCK_REALTIME, _MONOTONIC, _BOOTTIME or _TAI",
+        cpu.is_some() || CLOCKS.contains(&t.clock),
+        "POSIX_TIMER {id}: clock {} is not CLOCK_REALTIME, _MONOTONIC, _BOOTTIME, _TAI or a \
+         CPU clock",
         t.clock
     );
     match t.notify {
@@ -104,8 +185,14 @@ impl Timers {
             e.pid,
             e.tgid
         );
-        ns("ITIMER_REAL value", i.real_value_ns)?;
-        ns("ITIMER_REAL interval", i.real_interval_ns)?;
+        let real = Itimer::checked("ITIMER_REAL", i.real_value_ns, i.real_interval_ns)?;
+        let virt = Itimer::checked("ITIMER_VIRTUAL", i.virt_value_ns, i.virt_interval_ns)?;
+        let prof = Itimer::checked("ITIMER_PROF", i.prof_value_ns, i.prof_interval_ns)?;
+        ensure!(
+            i.__reserved == 0,
+            "ITIMERS record: reserved bits {:#x} set",
+            i.__reserved
+        );
         for t in &posix {
             check_posix(t)?;
         }
@@ -118,38 +205,44 @@ impl Timers {
             );
         }
         Ok(Timers {
-            real_value_ns: i.real_value_ns,
-            real_interval_ns: i.real_interval_ns,
+            real,
+            virt,
+            prof,
             posix,
         })
     }
 
     /// Whether anything is to be restored.
     pub fn is_empty(&self) -> bool {
-        self.real_value_ns == 0 && self.real_interval_ns == 0 && self.posix.is_empty()
+        !self.real.is_set() && !self.virt.is_set() && !self.prof.is_set() && self.posix.is_empty()
     }
 }
 
-/// Every `SIGEV_THREAD_ID` timer signals a live thread of its own process in the image.
-/// `timers` is one per `tree` entry.
+/// Every `SIGEV_THREAD_ID` timer signals, and every timer on a thread's CPU clock counts, a
+/// live thread of its own process in the image. `timers` is one per `tree` entry.
 pub fn check_targets<'a>(
     tree: &[img::CkptTreeEntry],
     timers: impl Iterator<Item = Option<&'a Timers>>,
 ) -> Result<()> {
     for (e, t) in tree.iter().zip(timers) {
         for p in t.into_iter().flat_map(|t| &t.posix) {
-            if p.notify != SIGEV_THREAD_ID {
-                continue;
+            let signalled = (p.notify == SIGEV_THREAD_ID).then_some(("signals", p.tid));
+            // Checked by `Timers::check` already.
+            let clock = cpu_clock(p.clock).ok().flatten().and_then(|c| c.thread);
+            for (what, tid) in signalled
+                .into_iter()
+                .chain(clock.map(|t| ("counts the CPU time of", t)))
+            {
+                ensure!(
+                    tree.iter().any(|o| o.pid == tid
+                        && o.tgid == e.pid
+                        && o.flags & img::CKPT_TASK_ZOMBIE == 0),
+                    "POSIX_TIMER {} of process {}: {what} thread {tid}, which is not one of \
+                     its live threads",
+                    p.id,
+                    e.pid,
+                );
             }
-            ensure!(
-                tree.iter().any(|o| o.pid == p.tid
-                    && o.tgid == e.pid
-                    && o.flags & img::CKPT_TASK_ZOMBIE == 0),
-                "POSIX_TIMER {} of process {}: thread {} is not one of its live threads",
-                p.id,
-                e.pid,
-                p.tid
-            );
         }
     }
     Ok(())
@@ -203,9 +296,12 @@ mod tests {
     #[test]
     fn each_bad_field_is_refused() {
         type Set = fn(&mut img::CkptPosixTimerRec);
-        let cases: [(Set, &str); 12] = [
+        let cases: [(Set, &str); 15] = [
             (|t| t.id = -1, "negative"),
             (|t| t.clock = libc::CLOCK_PROCESS_CPUTIME_ID, "clock"),
+            (|t| t.clock = ((!321) << 3) | 2, "process 321's"),
+            (|t| t.clock = -5, "kind 3"),
+            (|t| t.clock = ((!0) << 3) | 4, "without its thread"),
             (|t| t.notify = 3, "unknown"),
             (|t| t.signo = 65, "1..64"),
             (|t| t.signo = 0, "1..64"),
@@ -224,7 +320,7 @@ mod tests {
             let mut t = timer(1);
             set(&mut t);
             let e = Timers::check(&leader(), itimers(), vec![t]).unwrap_err();
-            assert!(e.to_string().contains(want), "{e} lacks {want}");
+            assert!(format!("{e:#}").contains(want), "{e:#} lacks {want}");
         }
         let mut t = timer(1);
         (t.notify, t.signo) = (libc::SIGEV_NONE, 10);
@@ -240,6 +336,32 @@ mod tests {
         let mut i = itimers();
         i.real_interval_ns = 1 << 63;
         assert!(Timers::check(&leader(), i, vec![]).is_err());
+        let mut i = itimers();
+        i.prof_value_ns = 1 << 63;
+        let e = Timers::check(&leader(), i, vec![]).unwrap_err();
+        assert!(e.to_string().contains("ITIMER_PROF"), "{e}");
+        let mut i = itimers();
+        i.__reserved = 1;
+        assert!(Timers::check(&leader(), i, vec![]).is_err());
+    }
+
+    #[test]
+    fn cpu_clocks_decode_as_the_kernel_encodes_them() {
+        // CLOCK_PROCESS_CPUTIME_ID as timer_create keeps it: pid 0, CPUCLOCK_SCHED.
+        let c = cpu_clock(-6).unwrap().unwrap();
+        assert_eq!((c.which, c.thread), (2, None));
+        assert_eq!(clock_name(-6), "process-cputime");
+        let c = cpu_clock(((!322) << 3) | 4 | 1).unwrap().unwrap();
+        assert_eq!((c.which, c.thread), (1, Some(322)));
+        assert_eq!(clock_name(((!322) << 3) | 4 | 1), "thread-virt");
+        assert_eq!(cpu_clock(libc::CLOCK_MONOTONIC).unwrap(), None);
+        assert_eq!(clock_name(libc::CLOCK_MONOTONIC), "monotonic");
+        assert_eq!(clock_name(-5), "unknown");
+        let mut i = itimers();
+        (i.virt_value_ns, i.virt_interval_ns, i.prof_interval_ns) = (3, 4, 5);
+        let t = Timers::check(&leader(), i, vec![]).unwrap();
+        assert_eq!((t.virt.value_ns, t.virt.interval_ns), (3, 4));
+        assert!(t.prof.is_set() && !t.is_empty());
     }
 
     #[test]
@@ -260,6 +382,19 @@ mod tests {
         let mut dead = tree;
         dead[1].flags = img::CKPT_TASK_ZOMBIE;
         assert!(check_targets(&dead, [Some(&ok), None, None].into_iter()).is_err());
+        // A thread's CPU clock: the thread must be one of the process's, alive.
+        let mut t = timer(0);
+        t.clock = ((!101) << 3) | 4 | 2;
+        let ok = Timers::check(&l, itimers(), vec![t]).unwrap();
+        assert!(check_targets(&tree, [Some(&ok), None, None].into_iter()).is_ok());
+        assert!(check_targets(&dead, [Some(&ok), None, None].into_iter()).is_err());
+        t.clock = ((!200) << 3) | 4 | 2;
+        let bad = Timers::check(&l, itimers(), vec![t]).unwrap();
+        let e = check_targets(&tree, [Some(&bad), None, None].into_iter()).unwrap_err();
+        assert!(
+            e.to_string().contains("counts the CPU time of thread 200"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,9 +2,15 @@
 
 //! A process's timers (saved by kmod/timers.rs, checked by [`ckptlib::timers`]): its
 //! `timer_create` timers recreated with the same ids (`PR_TIMER_CREATE_RESTORE_IDS`), then
-//! armed with the time that was left and their interval, then `ITIMER_REAL`; all of it
-//! the last thing the process does before its restart ioctl, once its threads exist (a
-//! `SIGEV_THREAD_ID` timer names one).
+//! armed with the time that was left and their interval, then `ITIMER_VIRTUAL`,
+//! `ITIMER_PROF` and `ITIMER_REAL`; all of it the last thing the process does before its
+//! restart ioctl, once its threads exist (a `SIGEV_THREAD_ID` timer names one, and so does
+//! a timer on a thread's CPU clock).
+//!
+//! A timer on a CPU clock counts the new process's CPU time from there: the CPU time its
+//! restart ioctl takes after that (loading its memory, in the kernel) counts too, so one
+//! on a clock that counts system time (`ITIMER_PROF`, `CLOCK_PROCESS_CPUTIME_ID`, ...)
+//! expires that much early; `ITIMER_VIRTUAL` and the `_VIRT` clocks count user time only.
 //!
 //! A timer that expires before the restart is done neither kills the process nor is lost:
 //! the process runs with every signal blocked ([`crate::signals::block_all`]) until the
@@ -23,7 +29,7 @@ use anyhow::{ensure, Context, Result};
 use ckptlib::abi::image::{CkptPosixTimerRec, CKPT_POSIX_TIMER_PENDING};
 use ckptlib::timers::{split_ns, split_us, Timers};
 
-use crate::sys::timers::{self as sys, Arm, Notify};
+use crate::sys::timers::{self as sys, Arm, Itimer, Notify};
 
 /// Recreates and arms the timers of this process (`pid`, for the reasons).
 pub fn restore(pid: i32, t: &Timers) -> Result<()> {
@@ -41,9 +47,15 @@ pub fn restore(pid: i32, t: &Timers) -> Result<()> {
         sys::timer_settime(p.id, how, split_ns(value), split_ns(p.interval_ns))
             .with_context(|| format!("pid {pid}: POSIX timer {}: timer_settime", p.id))?;
     }
-    if t.real_value_ns != 0 || t.real_interval_ns != 0 {
-        sys::set_itimer_real(split_us(t.real_value_ns), split_us(t.real_interval_ns))
-            .with_context(|| format!("pid {pid}: setitimer(ITIMER_REAL)"))?;
+    for (which, it) in [
+        (Itimer::Virtual, t.virt),
+        (Itimer::Prof, t.prof),
+        (Itimer::Real, t.real),
+    ] {
+        if it.is_set() {
+            sys::set_itimer(which, split_us(it.value_ns), split_us(it.interval_ns))
+                .with_context(|| format!("pid {pid}: setitimer({})", which.name()))?;
+        }
     }
     Ok(())
 }

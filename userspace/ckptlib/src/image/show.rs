@@ -247,12 +247,19 @@ pub enum Decoded {
     Itimers {
         real_value_ns: u64,
         real_interval_ns: u64,
+        virt_value_ns: u64,
+        virt_interval_ns: u64,
+        prof_value_ns: u64,
+        prof_interval_ns: u64,
         nr_posix: u32,
     },
     PosixTimer {
         id: i32,
         clock: i32,
         clock_name: &'static str,
+        /// The thread whose CPU clock it is on.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        clock_tid: Option<i32>,
         notify: &'static str,
         signo: i32,
         tid: i32,
@@ -606,18 +613,20 @@ impl From<&Rec> for Decoded {
             Rec::Itimers(i) => Decoded::Itimers {
                 real_value_ns: i.real_value_ns,
                 real_interval_ns: i.real_interval_ns,
+                virt_value_ns: i.virt_value_ns,
+                virt_interval_ns: i.virt_interval_ns,
+                prof_value_ns: i.prof_value_ns,
+                prof_interval_ns: i.prof_interval_ns,
                 nr_posix: i.nr_posix,
             },
             Rec::PosixTimer(t) => Decoded::PosixTimer {
                 id: t.id,
                 clock: t.clock,
-                clock_name: match t.clock {
-                    libc::CLOCK_REALTIME => "realtime",
-                    libc::CLOCK_MONOTONIC => "monotonic",
-                    libc::CLOCK_BOOTTIME => "boottime",
-                    libc::CLOCK_TAI => "tai",
-                    _ => "unknown",
-                },
+                clock_name: crate::timers::clock_name(t.clock),
+                clock_tid: crate::timers::cpu_clock(t.clock)
+                    .ok()
+                    .flatten()
+                    .and_then(|c| c.thread),
                 notify: match t.notify {
                     libc::SIGEV_SIGNAL => "signal",
                     libc::SIGEV_NONE => "none",

@@ -127,12 +127,35 @@ fn timeval((sec, usec): (u64, u32)) -> libc::timeval {
     }
 }
 
-/// `setitimer(ITIMER_REAL, {interval, value})`; times as seconds and microseconds.
-pub fn set_itimer_real(value: (u64, u32), interval: (u64, u32)) -> Result<(), Errno> {
+/// The interval timers of `setitimer`.
+#[derive(Clone, Copy, Debug)]
+pub enum Itimer {
+    Real,
+    Virtual,
+    Prof,
+}
+
+impl Itimer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Itimer::Real => "ITIMER_REAL",
+            Itimer::Virtual => "ITIMER_VIRTUAL",
+            Itimer::Prof => "ITIMER_PROF",
+        }
+    }
+}
+
+/// `setitimer(which, {interval, value})`; times as seconds and microseconds.
+pub fn set_itimer(which: Itimer, value: (u64, u32), interval: (u64, u32)) -> Result<(), Errno> {
+    let which = match which {
+        Itimer::Real => libc::ITIMER_REAL,
+        Itimer::Virtual => libc::ITIMER_VIRTUAL,
+        Itimer::Prof => libc::ITIMER_PROF,
+    };
     let v = libc::itimerval {
         it_interval: timeval(interval),
         it_value: timeval(value),
     };
     // SAFETY: the kernel reads `v`, which outlives the call; no old value is asked for.
-    Errno::result(unsafe { libc::setitimer(libc::ITIMER_REAL, &v, std::ptr::null_mut()) }).map(drop)
+    Errno::result(unsafe { libc::setitimer(which, &v, std::ptr::null_mut()) }).map(drop)
 }
