@@ -83,6 +83,12 @@ impl MiscDevice for CkptDevice {
                     .map(|()| 0)
                     .map_err(|e| report(e, args.reason, args.reason_len))
             }
+            uapi::CKPT_IOC_RESTART_TIMER => {
+                let args: uapi::CkptTimerArgs = read_args(user)?;
+                crate::timers::restart_overrun(&me.session, &args)
+                    .map(|()| 0)
+                    .map_err(|e| e.errno)
+            }
             _ => Err(ENOTTY),
         }
     }

@@ -1431,6 +1431,31 @@ int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace
 	return ret ? ret : n;
 }
 
+/*
+ * Sets it_overrun_last, what timer_getoverrun() returns, of the timer @id of the caller's
+ * own process (found as /proc/PID/timers walks them: under RCU, the timer under its
+ * it_lock, valid ones only). -ENOENT if it has none of that id.
+ */
+int ckpt_helper_set_timer_overrun(s32 id, s64 overrun)
+{
+	struct k_itimer *timer;
+	int ret = -ENOENT;
+
+	rcu_read_lock();
+	hlist_for_each_entry_rcu(timer, &current->signal->posix_timers, list) {
+		spin_lock_irq(&timer->it_lock);
+		if (posixtimer_valid(timer) && timer->it_id == id) {
+			timer->it_overrun_last = overrun;
+			ret = 0;
+		}
+		spin_unlock_irq(&timer->it_lock);
+		if (!ret)
+			break;
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
 /* ---- Unix sockets --------------------------------------------------- */
 
 /*

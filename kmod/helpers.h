@@ -256,6 +256,7 @@ struct ckpt_h_posix_timer {
 
 void ckpt_helper_task_itimer_real(struct task_struct *task, struct ckpt_h_itimer_real *out);
 void ckpt_helper_task_itimers_cpu(struct task_struct *task, struct ckpt_h_itimers_cpu *out);
+int ckpt_helper_set_timer_overrun(s32 id, s64 overrun);
 int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace *ns,
 				  struct ckpt_h_posix_timer *out, u32 max);
 /* Unix sockets (kmod/unix.rs): what a socket's fd shows, read under its locks. */

@@ -192,6 +192,25 @@ impl Session {
         Ok(())
     }
 
+    /// Whether tasks are being restored in this session: it was begun, has not gone nor
+    /// failed (what a task may change of its own process's state before its restart).
+    pub(crate) fn restoring(&self) -> CkptResult {
+        let s = self.state.lock();
+        if s.coordinator.is_none() {
+            refuse!(
+                EINVAL,
+                "no restart session on this open file (CKPT_IOC_RESTART_BEGIN first)"
+            );
+        }
+        if s.go {
+            refuse!(EBUSY, "the restart session has gone already");
+        }
+        if s.failed {
+            refuse!(ECANCELED, "{FAILED}");
+        }
+        Ok(())
+    }
+
     /// The caller joins the session as one of its tasks: one was begun, has not gone yet
     /// nor failed, and has room for it. A task that fails after joining calls
     /// [`Self::fail`].

@@ -24,8 +24,12 @@ use kernel::prelude::*;
 
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
+use crate::session::Session;
 use crate::sys::task::TaskRef;
-use crate::sys::timers::{ItimerReal, ItimersCpu, PosixTimer, TIMER_CPU, TIMER_HRTIMER};
+use crate::sys::timers::{
+    set_own_timer_overrun, ItimerReal, ItimersCpu, PosixTimer, TIMER_CPU, TIMER_HRTIMER,
+};
+use crate::uapi;
 use crate::uapi::image::{self as img, rec};
 
 /// `sigev_notify` of a timer signalling one thread.
@@ -244,6 +248,25 @@ pub(crate) fn checkpoint(
         w.fixed(rec::POSIX_TIMER, r)?;
     }
     Ok(())
+}
+
+/// `CKPT_IOC_RESTART_TIMER`: while its session restores tasks, the caller sets the overrun
+/// of one of its process's POSIX timers, as the image saved it (`rstr` does it right after
+/// it recreated the timers). Only its own process's timers, and only a count the kernel
+/// could have reached (`0..=INT_MAX`, as `timer_getoverrun` returns it).
+pub(crate) fn restart_overrun(session: &Session, a: &uapi::CkptTimerArgs) -> CkptResult {
+    if a.flags != 0 || a.__reserved != 0 {
+        refuse!(
+            EINVAL,
+            "unknown flags {:#x} or reserved field not 0",
+            a.flags
+        );
+    }
+    if a.id < 0 || a.overrun < 0 {
+        refuse!(EINVAL, "POSIX timer {}: overrun {}", a.id, a.overrun);
+    }
+    session.restoring()?;
+    Ok(set_own_timer_overrun(a.id, a.overrun)?)
 }
 
 #[kunit_tests(ckpt_timers)]

@@ -562,6 +562,22 @@ def peer_credentials_checked_as_scm_credentials():
     assert (after["uid"], after["gid"]) == ("65534", "65534"), after
 
 
+def timer_overrun_only_in_a_session_of_ones_own():
+    """CKPT_IOC_RESTART_TIMER called directly by an ordinary user: refused without a
+    session (EINVAL); in a session it began, it sets timer_getoverrun of its own timer;
+    a negative overrun and unknown flags are refused (EINVAL), an id it has no timer of
+    (ENOENT), and a child, whose process has no timers, cannot reach its parent's (ENOENT):
+    the parent's overrun stays what it set."""
+    lines = harness("timer")
+    got = {d["word"]: d for d in lines}
+    assert (got["nosession"]["ret"], got["nosession"]["errno"]) == ("-1", "EINVAL"), lines
+    assert got["own"]["ret"] == "0" and got["got"]["overrun"] == "5", lines
+    for word, errno in (("negative", "EINVAL"), ("flags", "EINVAL"), ("missing", "ENOENT"),
+                        ("child", "ENOENT")):
+        assert (got[word]["ret"], got[word]["errno"]) == ("-1", errno), (word, lines)
+    assert got["kept"]["overrun"] == "5", lines
+
+
 def task_killed_before_go_ends_the_session():
     """A restored tree of 3 processes, every one restored and waiting (each said OK), rstr
     held at the entry of CKPT_IOC_RESTART_GO (strace delays it): SIGKILL to one child.
@@ -729,6 +745,7 @@ TESTS = [
     setuid_program_refused,
     own_process_image_0600_restart_needs_capability,
     peer_credentials_checked_as_scm_credentials,
+    timer_overrun_only_in_a_session_of_ones_own,
     task_killed_before_go_ends_the_session,
 ]
 only = [t for t in TESTS if t.__name__ in sys.argv[1:]]

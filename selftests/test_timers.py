@@ -36,7 +36,10 @@ def timers_keep_firing_after_restart():
         assert len(it) == 1 and it[0]["real_interval_ns"] == 20_000_000, it
         assert 0 < it[0]["real_value_ns"] <= 20_000_000, it
         pt = {r["id"]: r for r in records(recs, "POSIX_TIMER")}
-        assert sorted(pt) == [2, 4, 5, 6], pt
+        assert sorted(pt) == [2, 4, 5, 6, 7], pt
+        # The lagging timer: its overrun as its one delivery left it, and its signal pending.
+        assert before["lag_id"] == 7 and before["lag_overrun"] == before["lag_first"] > 0, before
+        assert pt[7]["overrun"] == before["lag_overrun"] and pt[7]["pending"], pt[7]
         tids = {r["pid"] for r in records(recs, "TASK")} - {before["pid"]}
         assert pt[5]["notify"] == "thread-id" and {pt[5]["tid"]} == tids, (pt[5], tids)
         assert (pt[6]["notify"], pt[6]["signo"], pt[6]["interval_ns"]) == ("none", 0, 50_000_000), pt
@@ -63,6 +66,8 @@ def timers_keep_firing_after_restart():
         assert tuple(after[k] for k in ids) == (2, 4, 5, 6), after
         errs = ("periodic_err", "oneshot_err", "silent_err", "real_err")
         assert tuple(after[k] for k in errs) == (0, 0, 0, 0), after
+        # timer_getoverrun says what it said (CKPT_IOC_RESTART_TIMER), not 0.
+        assert after["lag_overrun"] == before["lag_overrun"], (before, after)
         assert (after["periodic_iv_ms"], after["silent_iv_ms"], after["real_iv_us"]) == (30, 50, 20000), after
         assert 0 < after["silent_left_us"] <= 50_000, after
         # The thread's timer signals that thread, as before.

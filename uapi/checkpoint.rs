@@ -18,7 +18,7 @@ use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 pub mod image;
 
 /// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
-pub const CKPT_ABI_VERSION: u32 = 7;
+pub const CKPT_ABI_VERSION: u32 = 8;
 
 /// Version of the image format the module writes and reads.
 pub const CKPT_IMAGE_VERSION: u32 = 11;
@@ -294,6 +294,21 @@ pub struct CkptPeerCred {
 /// [`CkptPeerCred::flags`]: the entry has credentials.
 pub const CKPT_PEER_CRED: u32 = 1;
 
+/// Argument of [`CKPT_IOC_RESTART_TIMER`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptTimerArgs {
+    /// A `timer_create` timer of the caller's process.
+    pub id: i32,
+    /// What `timer_getoverrun` is to return for it until its next signal's delivery,
+    /// `0..=INT_MAX`.
+    pub overrun: i32,
+    /// Must be 0.
+    pub flags: u32,
+    /// Must be 0.
+    pub __reserved: u32,
+}
+
 /// The most entries of [`CkptPeersArgs::peers`].
 pub const CKPT_RESTART_MAX_PEERS: u32 = 1 << 20;
 
@@ -355,6 +370,16 @@ pub const CKPT_IOC_RESTART_PEERS: u32 = ioc(
     CKPT_IOC_MAGIC,
     0x05,
     core::mem::size_of::<CkptPeersArgs>(),
+);
+
+/// `_IOW(CKPT_IOC_MAGIC, 0x06, struct ckpt_timer_args)`: a task being restored in a
+/// session that has begun and not gone sets the overrun (`timer_getoverrun`) of one of its
+/// process's POSIX timers, which no system call sets. `ENOENT`: no such timer.
+pub const CKPT_IOC_RESTART_TIMER: u32 = ioc(
+    IOC_WRITE,
+    CKPT_IOC_MAGIC,
+    0x06,
+    core::mem::size_of::<CkptTimerArgs>(),
 );
 
 /// `_IO(CKPT_IOC_MAGIC, 0x04)`: let every task of the session return into its restored

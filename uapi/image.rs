@@ -512,7 +512,7 @@ pub struct CkptPosixTimerRec {
     pub signo: i32,
     /// For `SIGEV_THREAD_ID`: the thread signalled (a task of the image), else 0.
     pub tid: i32,
-    /// What `timer_getoverrun` returned (not restored: it reads 0 until the next expiry).
+    /// What `timer_getoverrun` returned, `0..=INT_MAX`; restored (`CKPT_IOC_RESTART_TIMER`).
     pub overrun: i32,
     /// `sigev_value`.
     pub value: u64,

@@ -110,6 +110,7 @@ const _: () = {
 extern "C" {
     fn ckpt_helper_task_itimer_real(task: *mut bindings::task_struct, out: *mut ItimerReal);
     fn ckpt_helper_task_itimers_cpu(task: *mut bindings::task_struct, out: *mut ItimersCpu);
+    fn ckpt_helper_set_timer_overrun(id: i32, overrun: i64) -> core::ffi::c_int;
     fn ckpt_helper_task_posix_timers(
         task: *mut bindings::task_struct,
         ns: *mut bindings::pid_namespace,
@@ -166,4 +167,13 @@ impl TaskRef {
             )
         })?
     }
+}
+
+/// Sets what `timer_getoverrun` returns for the caller's own process's timer `id` (its
+/// `it_overrun_last`, until its next signal's delivery sets it again). `ENOENT` if the
+/// process has no such timer.
+pub(crate) fn set_own_timer_overrun(id: i32, overrun: i32) -> Result {
+    // SAFETY: the helper walks the caller's own timers under RCU and each one's lock; it
+    // takes plain values.
+    kernel::error::to_result(unsafe { ckpt_helper_set_timer_overrun(id, i64::from(overrun)) })
 }

@@ -36,6 +36,13 @@
  *                                     pid PID, UID and GID for a socket pair's end, from
  *                                     a child (not the coordinator), then from itself;
  *                                     prints the end's SO_PEERCRED after ("after")
+ *   security timer                    CKPT_IOC_RESTART_TIMER with no session ("nosession"),
+ *                                     then in a session it began: on a timer of its own
+ *                                     ("own", then its timer_getoverrun: "got"), a
+ *                                     negative overrun ("negative"), flags ("flags"), an
+ *                                     id it has not ("missing"), and from a child, which
+ *                                     has no timers, on the parent's ("child"; "kept":
+ *                                     the parent's overrun after)
  *
  * Every result is a "key=value" line on stdout: ret, errno (its name), reason; and what
  * the test checks besides: file_nr (allocated files of /proc/sys/fs/file-nr), mapped (the
@@ -58,6 +65,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/checkpoint.h>
@@ -330,6 +338,53 @@ static void peers(__u32 uid, __u32 gid, __s32 pid)
 	}
 }
 
+static void timer_overrun(void)
+{
+	struct ckpt_session_args s = { .nr_tasks = 1 };
+	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	struct ckpt_timer_args a = { .overrun = 5 };
+	timer_t t;
+	int dev, ret;
+	pid_t c;
+
+	dev = open(DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0 || timer_create(CLOCK_MONOTONIC, &sev, &t))
+		die("timer");
+	a.id = (int)(intptr_t)t;
+	ret = ioctl(dev, CKPT_IOC_RESTART_TIMER, &a);
+	result("nosession", ret, errno, "");
+	if (ioctl(dev, CKPT_IOC_RESTART_BEGIN, &s))
+		die("CKPT_IOC_RESTART_BEGIN");
+	ret = ioctl(dev, CKPT_IOC_RESTART_TIMER, &a);
+	result("own", ret, errno, "");
+	printf("got overrun=%d\n", timer_getoverrun(t));
+	a.overrun = -1;
+	ret = ioctl(dev, CKPT_IOC_RESTART_TIMER, &a);
+	result("negative", ret, errno, "");
+	a.overrun = 7;
+	a.flags = 1;
+	ret = ioctl(dev, CKPT_IOC_RESTART_TIMER, &a);
+	result("flags", ret, errno, "");
+	a.flags = 0;
+	a.id += 1000;
+	ret = ioctl(dev, CKPT_IOC_RESTART_TIMER, &a);
+	result("missing", ret, errno, "");
+	a.id -= 1000;
+	fflush(stdout);
+	c = fork();
+	if (c < 0)
+		die("fork");
+	if (c == 0) {
+		ret = ioctl(dev, CKPT_IOC_RESTART_TIMER, &a);
+		result("child", ret, errno, "");
+		fflush(stdout);
+		_exit(0);
+	}
+	if (waitpid(c, NULL, 0) != c)
+		die("waitpid");
+	printf("kept overrun=%d\n", timer_getoverrun(t));
+}
+
 static const char *exec_prog;
 
 /*
@@ -522,6 +577,8 @@ int main(int argc, char **argv)
 		take(argv[2], 'x');
 	else if (argc == 5 && !strcmp(argv[1], "peers"))
 		peers(strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0), atoi(argv[4]));
+	else if (argc == 2 && !strcmp(argv[1], "timer"))
+		timer_overrun();
 	else if (argc == 4 && !strcmp(argv[1], "idle"))
 		idle(atoi(argv[2]), atoi(argv[3]));
 	else {

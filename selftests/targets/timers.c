@@ -8,7 +8,9 @@
  *                      40 ms signalling a thread (SIGEV_THREAD_ID, the handler checks it
  *                      runs there); a SIGEV_NONE one every 50 ms, read with timer_gettime.
  *                      Timer ids are not the first ones (timers made before are deleted),
- *                      so a process that got new timers would not have them.
+ *                      so a process that got new timers would not have them. One more
+ *                      every 10 ms with its signal blocked, taken once after 100 ms: its
+ *                      overrun (timer_getoverrun) is what that delivery left.
  *   timers cpu DIR     CPU-time timers while a thread spins in user mode: ITIMER_VIRTUAL
  *                      every 30 ms and ITIMER_PROF every 50 ms of CPU time (SIGVTALRM,
  *                      SIGPROF counted); a POSIX timer on CLOCK_PROCESS_CPUTIME_ID every
@@ -144,10 +146,20 @@ static void run(void)
 {
 	struct sigaction sa = { .sa_handler = on_alrm };
 	struct itimerval real = { { 0, 20000 }, { 0, 20000 } };
-	timer_t spare[3];
+	struct timespec zero = { 0, 0 };
+	timer_t spare[3], lag;
 	int64_t armed, last, gap = 0, t;
 	long turns = 0;
 	pthread_t th;
+	sigset_t lagged;
+	siginfo_t si;
+	int lag_first;
+
+	/* Blocked in every thread: the lagging timer's signal is only ever taken below. */
+	sigemptyset(&lagged);
+	sigaddset(&lagged, SIGRTMIN + 9);
+	if (sigprocmask(SIG_BLOCK, &lagged, NULL))
+		die("sigprocmask");
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGALRM, &sa, NULL))
@@ -175,6 +187,17 @@ static void run(void)
 			die("timer_delete");
 	arm(to_thread, 40, 40);
 	arm(silent, 50, 50);
+	/*
+	 * Id 7, every 10 ms, its signal blocked: taken once after 100 ms, with some nine
+	 * expiries overrun, which timer_getoverrun() says from then on (its next signal stays
+	 * pending: nothing delivers it again).
+	 */
+	lag = make_timer(SIGEV_SIGNAL, SIGRTMIN + 9, NULL);
+	arm(lag, 10, 10);
+	nap(100);
+	if (sigtimedwait(&lagged, &si, &zero) != SIGRTMIN + 9)
+		die("sigtimedwait");
+	lag_first = si.si_overrun;
 
 	if (setitimer(ITIMER_REAL, &real, NULL))
 		die("setitimer");
@@ -222,6 +245,8 @@ static void run(void)
 			      (long long)o.it_value.tv_sec * 1000 + o.it_value.tv_nsec / 1000000);
 		n += snprintf(line + n, sizeof(line) - n, "real_err %d real_iv_us %ld ", re,
 			      r.it_interval.tv_sec * 1000000 + r.it_interval.tv_usec);
+		n += snprintf(line + n, sizeof(line) - n, "lag_id %d lag_first %d lag_overrun %d ",
+			      (int)(intptr_t)lag, lag_first, timer_getoverrun(lag));
 		snprintf(line + n, sizeof(line) - n, "since_arm_ms %lld gap_ms %lld late_ms %lld",
 			 (long long)((t - armed) / 1000000), (long long)(gap / 1000000),
 			 fired ? (long long)((fired_ns - due) / 1000000) : 0LL);

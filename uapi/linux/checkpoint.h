@@ -12,7 +12,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CKPT_ABI_VERSION	7
+#define CKPT_ABI_VERSION	8
 #define CKPT_IMAGE_VERSION	11
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
@@ -158,11 +158,23 @@ struct ckpt_peer_cred {
 #define CKPT_PEER_CRED		1
 #define CKPT_RESTART_MAX_PEERS	(1 << 20)
 
+/*
+ * Argument of CKPT_IOC_RESTART_TIMER: the overrun (timer_getoverrun()) of the caller's
+ * process's POSIX timer @id, 0..INT_MAX, until its next signal's delivery.
+ */
+struct ckpt_timer_args {
+	__s32 id;
+	__s32 overrun;
+	__u32 flags;		/* 0 */
+	__u32 __reserved;	/* 0 */
+};
+
 #define CKPT_IOC_VERSION	_IOR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)
 #define CKPT_IOC_CHECKPOINT	_IOW(CKPT_IOC_MAGIC, 0x01, struct ckpt_checkpoint_args)
 #define CKPT_IOC_RESTART	_IOW(CKPT_IOC_MAGIC, 0x02, struct ckpt_restart_args)
 #define CKPT_IOC_RESTART_BEGIN	_IOW(CKPT_IOC_MAGIC, 0x03, struct ckpt_session_args)
 #define CKPT_IOC_RESTART_GO	_IO(CKPT_IOC_MAGIC, 0x04)
 #define CKPT_IOC_RESTART_PEERS	_IOW(CKPT_IOC_MAGIC, 0x05, struct ckpt_peers_args)
+#define CKPT_IOC_RESTART_TIMER	_IOW(CKPT_IOC_MAGIC, 0x06, struct ckpt_timer_args)
 
 #endif /* _UAPI_LINUX_CHECKPOINT_H */

@@ -298,7 +298,7 @@ struct ckpt_posix_timer_rec {
 	__s32 notify;		/* sigev_notify */
 	__s32 signo;		/* 1..64; 0 for SIGEV_NONE */
 	__s32 tid;		/* SIGEV_THREAD_ID's thread, else 0 */
-	__s32 overrun;		/* timer_getoverrun(), not restored */
+	__s32 overrun;		/* timer_getoverrun(), restored by ioctl */
 	__u64 value;		/* sigev_value */
 	__u64 value_ns;		/* to the next expiry, 0 if disarmed */
 	__u64 interval_ns;

@@ -455,7 +455,7 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     }
     // Last: what keeps running from here on counts down towards the restored process.
     if let Some(timers) = &t.timers {
-        timers::restore(me, timers)?;
+        timers::restore(me, timers, ctx.own.dev)?;
     }
 
     let err = cpu::restart(&area, ctx.own.dev, &args);

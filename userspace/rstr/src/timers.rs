@@ -24,6 +24,8 @@
 //! timer. A periodic one is armed at an absolute time one interval before its saved next
 //! expiry, already past: it fires now, and that delivery re-arms it on the saved phase.
 
+use std::os::fd::RawFd;
+
 use anyhow::{ensure, Context, Result};
 
 use ckptlib::abi::image::{CkptPosixTimerRec, CKPT_POSIX_TIMER_PENDING};
@@ -32,7 +34,7 @@ use ckptlib::timers::{split_ns, split_us, Timers};
 use crate::sys::timers::{self as sys, Arm, Itimer, Notify};
 
 /// Recreates and arms the timers of this process (`pid`, for the reasons).
-pub fn restore(pid: i32, t: &Timers) -> Result<()> {
+pub fn restore(pid: i32, t: &Timers, dev: RawFd) -> Result<()> {
     if !t.posix.is_empty() {
         create(t).with_context(|| format!("pid {pid}: POSIX timers"))?;
     }
@@ -46,6 +48,17 @@ pub fn restore(pid: i32, t: &Timers) -> Result<()> {
         };
         sys::timer_settime(p.id, how, split_ns(value), split_ns(p.interval_ns))
             .with_context(|| format!("pid {pid}: POSIX timer {}: timer_settime", p.id))?;
+    }
+    // After timer_settime, which resets it (posix_timer_set_common): a timer that fires
+    // from here on (one whose signal was pending fires at once) sets it again when its
+    // signal is delivered, as it would have.
+    for p in t.posix.iter().filter(|p| p.overrun != 0) {
+        sys::set_overrun(dev, p.id, p.overrun).with_context(|| {
+            format!(
+                "pid {pid}: POSIX timer {}: CKPT_IOC_RESTART_TIMER (its overrun)",
+                p.id
+            )
+        })?;
     }
     for (which, it) in [
         (Itimer::Virtual, t.virt),

@@ -159,3 +159,23 @@ pub fn set_itimer(which: Itimer, value: (u64, u32), interval: (u64, u32)) -> Res
     // SAFETY: the kernel reads `v`, which outlives the call; no old value is asked for.
     Errno::result(unsafe { libc::setitimer(which, &v, std::ptr::null_mut()) }).map(drop)
 }
+
+nix::ioctl_write_ptr_bad!(
+    ioc_restart_timer,
+    ckptlib::abi::CKPT_IOC_RESTART_TIMER,
+    ckptlib::abi::CkptTimerArgs
+);
+
+/// `CKPT_IOC_RESTART_TIMER` on the session's device `dev`: what `timer_getoverrun` returns
+/// for our process's timer `id`, which no system call sets.
+pub fn set_overrun(dev: std::os::fd::RawFd, id: i32, overrun: i32) -> Result<(), Errno> {
+    let args = ckptlib::abi::CkptTimerArgs {
+        id,
+        overrun,
+        flags: 0,
+        __reserved: 0,
+    };
+    // SAFETY: `args` is a valid struct of the size the ioctl number encodes; `dev` is the
+    // caller's open device (a bad descriptor fails with EBADF).
+    unsafe { ioc_restart_timer(dev, &args) }.map(drop)
+}
