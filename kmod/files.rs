@@ -127,6 +127,8 @@ fn check_fd(o: &OpenFd) -> CkptResult {
     let what = match o.rec.mode & S_IFMT {
         S_IFIFO => "pipe or FIFO",
         S_IFREG | S_IFDIR | S_IFCHR if e.internal != 0 => "memfd or shared memory object",
+        // A removed directory (`crate::deleted::checkpoint_dir`), `O_PATH` too.
+        S_IFDIR if e.unlinked != 0 => return Ok(()),
         S_IFREG | S_IFDIR | S_IFCHR if e.unlinked != 0 => "deleted file",
         S_IFREG | S_IFDIR | S_IFCHR | S_IFSOCK | S_IFLNK => return Ok(()),
         _ => "anonymous inode or block device",
@@ -378,14 +380,19 @@ fn save_fd(
         crate::deleted::checkpoint(task, objs, w, o, p)?;
         return Ok(());
     }
+    if crate::deleted::is_removed_dir(o) {
+        crate::deleted::checkpoint_dir(task, objs, w, o, p)?;
+        return Ok(());
+    }
     if crate::memfd::is_memfd(o, p) {
         crate::memfd::checkpoint(task, objs, w, o, p)?;
         return Ok(());
     }
     if o.facts.unlinked != 0 {
+        // Regular files and directories are saved above: a device node.
         refuse!(
             EOPNOTSUPP,
-            "fd {fd}: {} is deleted; deleted files are not supported yet",
+            "fd {fd}: {} is deleted; deleted files other than regular files and directories are not supported yet",
             show(p)
         );
     }

@@ -21,7 +21,7 @@ pub mod image;
 pub const CKPT_ABI_VERSION: u32 = 7;
 
 /// Version of the image format the module writes and reads.
-pub const CKPT_IMAGE_VERSION: u32 = 10;
+pub const CKPT_IMAGE_VERSION: u32 = 11;
 
 /// The ioctl "type" byte of `/dev/checkpoint`.
 pub const CKPT_IOC_MAGIC: u32 = 0xCB;

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define CKPT_ABI_VERSION	7
-#define CKPT_IMAGE_VERSION	10
+#define CKPT_IMAGE_VERSION	11
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
 
