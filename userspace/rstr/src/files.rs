@@ -441,7 +441,7 @@ pub fn open_flags(r: &CkptFileRec) -> OFlag {
     let mut flags = OFlag::from_bits_retain(r.flags as i32)
         - (OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_TRUNC | OFlag::O_CLOEXEC);
     flags |= OFlag::O_NOCTTY;
-    if r.kind == file_kind::DIRECTORY || r.kind == file_kind::REMOVED_DIR {
+    if r.kind == file_kind::DIRECTORY {
         flags |= OFlag::O_DIRECTORY;
     }
     flags

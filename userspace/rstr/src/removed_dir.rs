@@ -29,7 +29,8 @@ use ckptlib::restart::{Image, OpenFile, RemovedDir};
 
 /// An empty directory at `path` (or beside it), with `dir`'s mode and owner, removed: the
 /// descriptor it was made with (`O_RDONLY | O_DIRECTORY`, close-on-exec) and one more
-/// opened with each of `opens`, before it was removed.
+/// opened with each of `opens` (no `O_DIRECTORY` needed: `"."` is the directory itself, and
+/// the flags stay as they were), before it was removed.
 pub fn make(path: &str, dir: RemovedDir, opens: &[OFlag]) -> Result<(OwnedFd, Vec<OwnedFd>)> {
     let (parent, _) = path.rsplit_once('/').context("a path without a parent")?;
     let parent = if parent.is_empty() { "/" } else { parent };
@@ -59,7 +60,7 @@ pub fn make(path: &str, dir: RemovedDir, opens: &[OFlag]) -> Result<(OwnedFd, Ve
         let descs = opens
             .iter()
             .map(|&flags| {
-                openat(&fd, ".", flags | OFlag::O_DIRECTORY, Mode::empty())
+                openat(&fd, ".", flags, Mode::empty())
                     .with_context(|| format!("opening {made} with flags {:#o}", flags.bits()))
             })
             .collect::<Result<Vec<_>>>()?;
