@@ -134,7 +134,8 @@ def removed_dir_fds(uid=None):
     one, a second description, all shared with a forked child) comes back removed at the
     same path: one REMOVED_DIR record, the FILEs naming it with the path it had; after the
     restart the processes check link count 0, mode, owner, one inode, offsets, flags, the
-    /proc/self/fd link, only . and .., ENOENT on create, and a flag and offset change seen
+    /proc/self/fd link, ENOENT on create and on getdents (as on any removed directory),
+    and a flag and offset change seen
     through the shared description (as uid UID too)."""
     d = fresh("rmdirfd" if uid is None else "rmdirfd-nobody")
     args = () if uid is None else (uid,)

@@ -38,8 +38,9 @@
  *                            "ready 1". On SIGUSR2 the parent checks each descriptor
  *                            (link count 0, mode 0751, owner, one inode, the offsets and
  *                            flags it had, /proc/self/fd/N reads "DIR/held (deleted)",
- *                            only . and .. from the start, ENOENT on creating a file in
- *                            it), then sets O_NONBLOCK on RD and rewinds it and sends the
+ *                            ENOENT on creating a file in it, and on getdents as a
+ *                            removed directory gives before and after), then sets
+ *                            O_NONBLOCK on RD and rewinds it and sends the
  *                            child SIGUSR1, which must see both on its RD:
  *                            "checked 1 errors E" in both reports.
  */
@@ -317,7 +318,7 @@ static void removed_cwd(const char *uid)
 		pause();
 }
 
-/* The names getdents64 gives from @fd's offset on, but . and ..; -1 if it fails. */
+/* The names getdents64 gives from @fd's offset on, but . and ..; -errno if it fails. */
 static int dir_entries(int fd, int *dots)
 {
 	char buf[4096];
@@ -342,7 +343,7 @@ static int dir_entries(int fd, int *dots)
 			at += e->reclen;
 		}
 	}
-	return n < 0 ? -1 : others;
+	return n < 0 ? -errno : others;
 }
 
 /* Descriptor @fd (@what) of the removed directory @path: as it was before. */
@@ -401,6 +402,9 @@ static void removed_dir_fds(const char *uid)
 	other_flags = fcntl(other, F_GETFL);
 	if (rd_at <= 0 || rmdir(path))
 		die("rmdir held");
+	/* A removed directory lists nothing, not even . and ..: getdents fails. */
+	if (dir_entries(other, &dots) != -ENOENT || lseek(other, 0, SEEK_CUR) != 0)
+		die("getdents of the removed directory");
 	child = fork();
 	if (child < 0)
 		die("fork");
@@ -412,6 +416,7 @@ static void removed_dir_fds(const char *uid)
 		      fcntl(rd, F_GETFL), rd_flags | O_NONBLOCK);
 		CHECK(lseek(rd, 0, SEEK_CUR) == 0, "child: offset %ld, not 0",
 		      (long)lseek(rd, 0, SEEK_CUR));
+		CHECK(fstat(rd, &st) == 0, "child: fstat: %m");
 		check_removed_fd(opath, "child: O_PATH", path, st.st_dev, st.st_ino, path_flags);
 		report("rmdirchild", "ready 1 checked 1 errors %d", errors);
 		for (;;)
@@ -421,7 +426,8 @@ static void removed_dir_fds(const char *uid)
 	       opath, other, (long)rd_at);
 	wait_sig(SIGUSR2);
 
-	/* After the restart. */
+	/* After the restart: one directory (a new inode) at all three. */
+	CHECK(fstat(rd, &st) == 0, "fstat: %m");
 	check_removed_fd(rd, "O_RDONLY", path, st.st_dev, st.st_ino, rd_flags);
 	check_removed_fd(opath, "O_PATH", path, st.st_dev, st.st_ino, path_flags);
 	check_removed_fd(other, "second description", path, st.st_dev, st.st_ino, other_flags);
@@ -430,9 +436,9 @@ static void removed_dir_fds(const char *uid)
 	CHECK(lseek(other, 0, SEEK_CUR) == 0, "the second description's offset %ld, not 0",
 	      (long)lseek(other, 0, SEEK_CUR));
 	n = dir_entries(rd, &dots);
-	CHECK(n == 0 && dots == 0, "at its offset: %d entries, %d dots, not the end", n, dots);
+	CHECK(n == -ENOENT, "getdents at its offset: %d, not -ENOENT (%d dots)", n, dots);
 	n = dir_entries(other, &dots);
-	CHECK(n == 0 && dots == 2, "from the start: %d entries and %d of . and ..", n, dots);
+	CHECK(n == -ENOENT, "getdents from the start: %d, not -ENOENT (%d dots)", n, dots);
 	CHECK(lseek(rd, 0, SEEK_SET) == 0, "rewinding: %m");
 	CHECK(fcntl(rd, F_SETFL, rd_flags | O_NONBLOCK) == 0, "F_SETFL: %m");
 	kill(child, SIGUSR1);
