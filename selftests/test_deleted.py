@@ -10,6 +10,7 @@ raises it. A deleted file only mapped (its descriptor closed), shared and privat
 once, its areas naming it, made again in its directory; the shared area writes through to
 the file the private one maps, whose own page stays its own (also as uid 65534).
 """
+import json
 import os
 import signal
 import sys
@@ -165,6 +166,15 @@ def removed_dir_fds(uid=None):
             assert len({f["obj"] for f in files}) == 3, files
             rd = [f for f in files if f["fd"] == p["rd"]]
             assert all(f["pos"] == p["at"] for f in rd), (rd, p["at"])
+            # ckpt show --fds: the kind, and the directory's record with each descriptor.
+            _, out, _ = sh(CKPT, "show", img, "--fds", "--json")
+            view = {q["pid"]: q for q in json.loads(out)["processes"]}
+            fds = {f["fd"]: f for f in view[pid]["fds"]}
+            for fd in ("rd", "path", "other"):
+                f = fds[p[fd]]
+                assert f["kind"] == "removed-dir" and f["path"] == held, f
+                assert f["object_record"]["type"] == "REMOVED_DIR", f
+                assert f["object_record"]["mode"] == "0751", f
 
         if uid is None:
             img, _ = t.checkpoint([pid, child])
