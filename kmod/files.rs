@@ -425,4 +425,38 @@ mod tests {
         // An anonymous inode has no file type.
         assert_eq!(kind_of(0o600), Err(Unsaved::Other));
     }
+
+    #[test]
+    fn a_removed_directory_is_saved_o_path_too() {
+        use zerocopy::FromZeros;
+        let fd = |mode, flags, unlinked, internal| OpenFd {
+            fd: 3,
+            rec: img::CkptFileRec {
+                mode,
+                flags,
+                ..img::CkptFileRec::new_zeroed()
+            },
+            facts: FdFacts {
+                unlinked,
+                internal,
+                ..FdFacts::default()
+            },
+        };
+        let dir = fd(S_IFDIR | 0o751, O_PATH, 1, 0);
+        assert!(crate::deleted::is_removed_dir(&dir) && !crate::deleted::is_deleted(&dir));
+        assert!(check_fd(&dir).is_ok());
+        assert!(check_fd(&fd(S_IFDIR | 0o751, 0, 1, 0)).is_ok());
+        // A directory still there, and a removed regular file, are not removed directories.
+        assert!(!crate::deleted::is_removed_dir(&fd(
+            S_IFDIR | 0o755,
+            0,
+            0,
+            0
+        )));
+        let file = fd(S_IFREG | 0o600, O_PATH, 1, 0);
+        assert!(!crate::deleted::is_removed_dir(&file) && crate::deleted::is_deleted(&file));
+        // O_PATH of a deleted regular file stays refused; of a kernel-internal one too.
+        assert!(check_fd(&file).is_err());
+        assert!(check_fd(&fd(S_IFDIR | 0o700, O_PATH, 1, 1)).is_err());
+    }
 }
