@@ -8,6 +8,12 @@
 //! had (without `" (deleted)"`), whose directory `rstr` makes the file again in
 //! (`O_TMPFILE`). The data of all deleted files of one image is limited
 //! ([`Budget`], `ckpt --deleted-max`).
+//!
+//! A directory removed while open has no content to save (a removed directory takes no
+//! new entry): one `REMOVED_DIR` record per inode (its permission bits and owner), and
+//! each open file description a `FILE` of kind [`file_kind::REMOVED_DIR`] with the path it
+//! had, where `rstr` makes an empty directory again, opens it and removes it. The directory
+//! it was in must still be there.
 
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
@@ -22,7 +28,7 @@ use crate::sys::task::{current, OpenFd, TaskRef};
 use crate::uapi::image::{self as img, file_kind, rec};
 use crate::uapi::{CKPT_CHECKPOINT_DELETED_MAX_SHIFT, CKPT_DELETED_MAX_DEFAULT};
 
-use kernel::bindings::{S_IFMT, S_IFREG};
+use kernel::bindings::{S_IFDIR, S_IFMT, S_IFREG};
 
 /// How many bytes of deleted files' data the image may still take.
 pub(crate) struct Budget {
@@ -98,6 +104,53 @@ pub(crate) fn is_deleted(o: &OpenFd) -> bool {
     o.facts.unlinked != 0 && o.rec.mode & S_IFMT == S_IFREG && o.facts.internal == 0
 }
 
+/// Whether a descriptor is one of a removed directory.
+pub(crate) fn is_removed_dir(o: &OpenFd) -> bool {
+    o.facts.unlinked != 0 && o.rec.mode & S_IFMT == S_IFDIR && o.facts.internal == 0
+}
+
+/// The `REMOVED_DIR` record of the removed directory open at `o` (the first time its inode
+/// is met), then the `FILE` record of this description, with the path it had (`path`, as
+/// `d_path` shows it). Refused if the directory it was in was removed too.
+pub(crate) fn checkpoint_dir(
+    task: &TaskRef,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+    o: &mut OpenFd,
+    path: &[u8],
+) -> CkptResult {
+    let fd = o.fd;
+    let p = original_path(path);
+    if p.len() == path.len() {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: directory {} was removed, but its path does not say so",
+            show(path)
+        );
+    }
+    reopenable(fmt!("fd {fd}: removed directory"), p)?;
+    let file = task.file(fd).context(fmt!("fd {fd}"))?;
+    if file.parent_removed() {
+        refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: directory {} was removed, and so was the directory it was in: there is nowhere to make it again at restart",
+            show(p)
+        );
+    }
+    let inode = file.inode();
+    let id = objs.id(inode.id)?;
+    if objs.first_save(inode.id) {
+        let r = img::CkptRemovedDirRec {
+            id,
+            mode: inode.mode & 0o7777,
+            uid: inode.uid,
+            gid: inode.gid,
+        };
+        w.record(rec::REMOVED_DIR, &[r.as_bytes()])?;
+    }
+    file_of(w, o, file_kind::REMOVED_DIR, id, p)
+}
+
 /// Writes the `FILE_DATA` records of `file` (of `size` bytes): every data extent, in
 /// chunks of [`img::CKPT_FILE_DATA_CHUNK`].
 pub(crate) fn save_data(
@@ -165,7 +218,19 @@ pub(crate) fn checkpoint(
     let p = original_path(path);
     let file = task.file(fd).context(fmt!("fd {fd}"))?;
     let id = save(&file, Place::Fd(fd), objs, w, p)?;
-    o.rec.kind = file_kind::DELETED;
+    file_of(w, o, file_kind::DELETED, id, p)
+}
+
+/// The `FILE` record of the description `o` of the object `id` of its own record (a
+/// deleted file, a memfd, a removed directory), of `kind`, with the path `p`.
+pub(crate) fn file_of(
+    w: &mut ImageWriter,
+    o: &mut OpenFd,
+    kind: u32,
+    id: u32,
+    p: &[u8],
+) -> CkptResult {
+    o.rec.kind = kind;
     o.rec.pipe = id;
     o.rec.path_len = p.len() as u32;
     w.record(rec::FILE, &[o.rec.as_bytes(), p])

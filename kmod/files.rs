@@ -127,6 +127,8 @@ fn check_fd(o: &OpenFd) -> CkptResult {
     let what = match o.rec.mode & S_IFMT {
         S_IFIFO => "pipe or FIFO",
         S_IFREG | S_IFDIR | S_IFCHR if e.internal != 0 => "memfd or shared memory object",
+        // A removed directory (`crate::deleted::checkpoint_dir`), `O_PATH` too.
+        S_IFDIR if e.unlinked != 0 => return Ok(()),
         S_IFREG | S_IFDIR | S_IFCHR if e.unlinked != 0 => "deleted file",
         S_IFREG | S_IFDIR | S_IFCHR | S_IFSOCK | S_IFLNK => return Ok(()),
         _ => "anonymous inode or block device",
@@ -378,14 +380,19 @@ fn save_fd(
         crate::deleted::checkpoint(task, objs, w, o, p)?;
         return Ok(());
     }
+    if crate::deleted::is_removed_dir(o) {
+        crate::deleted::checkpoint_dir(task, objs, w, o, p)?;
+        return Ok(());
+    }
     if crate::memfd::is_memfd(o, p) {
         crate::memfd::checkpoint(task, objs, w, o, p)?;
         return Ok(());
     }
     if o.facts.unlinked != 0 {
+        // Regular files and directories are saved above: a device node.
         refuse!(
             EOPNOTSUPP,
-            "fd {fd}: {} is deleted; deleted files are not supported yet",
+            "fd {fd}: {} is deleted; deleted files other than regular files and directories are not supported yet",
             show(p)
         );
     }
@@ -417,5 +424,39 @@ mod tests {
         assert_eq!(kind_of(S_IFBLK | 0o660), Err(Unsaved::BlockDevice));
         // An anonymous inode has no file type.
         assert_eq!(kind_of(0o600), Err(Unsaved::Other));
+    }
+
+    #[test]
+    fn a_removed_directory_is_saved_o_path_too() {
+        use zerocopy::FromZeros;
+        let fd = |mode, flags, unlinked, internal| OpenFd {
+            fd: 3,
+            rec: img::CkptFileRec {
+                mode,
+                flags,
+                ..img::CkptFileRec::new_zeroed()
+            },
+            facts: FdFacts {
+                unlinked,
+                internal,
+                ..FdFacts::default()
+            },
+        };
+        let dir = fd(S_IFDIR | 0o751, O_PATH, 1, 0);
+        assert!(crate::deleted::is_removed_dir(&dir) && !crate::deleted::is_deleted(&dir));
+        assert!(check_fd(&dir).is_ok());
+        assert!(check_fd(&fd(S_IFDIR | 0o751, 0, 1, 0)).is_ok());
+        // A directory still there, and a removed regular file, are not removed directories.
+        assert!(!crate::deleted::is_removed_dir(&fd(
+            S_IFDIR | 0o755,
+            0,
+            0,
+            0
+        )));
+        let file = fd(S_IFREG | 0o600, O_PATH, 1, 0);
+        assert!(!crate::deleted::is_removed_dir(&file) && crate::deleted::is_deleted(&file));
+        // O_PATH of a deleted regular file stays refused; of a kernel-internal one too.
+        assert!(check_fd(&file).is_err());
+        assert!(check_fd(&fd(S_IFDIR | 0o700, O_PATH, 1, 1)).is_err());
     }
 }

@@ -2181,6 +2181,20 @@ void ckpt_helper_file_inode(struct file *file, struct ckpt_h_inode *out)
 }
 
 /*
+ * Whether the directory @file's dentry was in was removed too (a removed directory's
+ * parent), under a reference on it.
+ */
+int ckpt_helper_file_parent_unlinked(struct file *file)
+{
+	struct dentry *dentry = file->f_path.dentry;
+	struct dentry *parent = dget_parent(dentry);
+	int ret = parent != dentry && d_unlinked(parent);
+
+	dput(parent);
+	return ret;
+}
+
+/*
  * memfd_get_seals() (not exported), for a shmem file: its seals into *@seals; -EINVAL for
  * a file that is not shmem's (hugetlbfs memfds are told apart by their s_magic).
  */

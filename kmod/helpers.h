@@ -460,6 +460,7 @@ struct ckpt_h_inode {
 };
 struct file *ckpt_helper_task_file(struct task_struct *task, u32 fd);
 void ckpt_helper_file_inode(struct file *file, struct ckpt_h_inode *out);
+int ckpt_helper_file_parent_unlinked(struct file *file);
 int ckpt_helper_file_shmem_seals(struct file *file, u32 *seals);
 
 /* A thread's scheduling and I/O facts (TASK_ATTRS; Rust decides). */

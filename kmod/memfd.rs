@@ -48,9 +48,7 @@ pub(crate) fn checkpoint(
     let fd = o.fd;
     let file = task.file(fd).context(fmt!("fd {fd}"))?;
     let id = save(&file, o.facts.fs_magic, Place::Fd(fd), objs, w, path)?;
-    o.rec.kind = file_kind::MEMFD;
-    o.rec.pipe = id;
-    w.record(rec::FILE, &[o.rec.as_bytes(), path])
+    crate::deleted::file_of(w, o, file_kind::MEMFD, id, path)
 }
 
 /// The `MEMFD` and `FILE_DATA` records of the memfd `file` (of filesystem `fs_magic`,

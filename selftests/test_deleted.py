@@ -10,6 +10,7 @@ raises it. A deleted file only mapped (its descriptor closed), shared and privat
 once, its areas naming it, made again in its directory; the shared area writes through to
 the file the private one maps, whose own page stays its own (also as uid 65534).
 """
+import json
 import os
 import signal
 import sys
@@ -129,6 +130,86 @@ def removed_working_directory_as_nobody():
     removed_cwd(65534)
 
 
+def removed_dir_fds(uid=None):
+    """A directory held open and removed (an O_RDONLY descriptor read to its end, an O_PATH
+    one, a second description, all shared with a forked child) comes back removed at the
+    same path: one REMOVED_DIR record, the FILEs naming it with the path it had; after the
+    restart the processes check link count 0, mode, owner, one inode, offsets, flags, the
+    /proc/self/fd link, ENOENT on create and on getdents (as on any removed directory),
+    and a flag and offset change seen
+    through the shared description (as uid UID too)."""
+    d = fresh("rmdirfd" if uid is None else "rmdirfd-nobody")
+    args = () if uid is None else (uid,)
+    if uid is not None:
+        os.chown(d, uid, uid)
+    with ktap.Tree("rmdirfd", d, *args, binary=DELETED) as t:
+        r = t.reports(["rmdirfd", "rmdirchild"], "the processes to hold the directory removed")
+        p = r["rmdirfd"]
+        pid, child = p["pid"], p["child"]
+        t.watch([child])
+        held = os.path.join(d, "held")
+        for fd in ("rd", "path", "other"):
+            link = os.readlink(f"/proc/{pid}/fd/{p[fd]}")
+            assert link == f"{held} (deleted)", (fd, link)
+        assert not os.path.exists(held)
+        before = os.stat(f"/proc/{pid}/fd/{p['rd']}")
+
+        def image(img):
+            recs = show_json(img)
+            dirs = records(recs, "REMOVED_DIR")
+            want = {"mode": "0751", "uid": before.st_uid, "gid": before.st_gid}
+            assert len(dirs) == 1 and {k: dirs[0][k] for k in want} == want, (dirs, want)
+            files = [f for f in records(recs, "FILE") if f["kind"] == "removed-dir"]
+            # Three descriptions, each in both processes, naming the one directory.
+            assert len(files) == 6 and {f["path"] for f in files} == {held}, files
+            assert {f["pipe"] for f in files} == {dirs[0]["id"]}, files
+            assert len({f["obj"] for f in files}) == 3, files
+            rd = [f for f in files if f["fd"] == p["rd"]]
+            assert all(f["pos"] == p["at"] for f in rd), (rd, p["at"])
+            # ckpt show --fds: the kind, and the directory's record with each descriptor.
+            _, out, _ = sh(CKPT, "show", img, "--fds", "--json")
+            view = {q["pid"]: q for q in json.loads(out)["processes"]}
+            fds = {f["fd"]: f for f in view[pid]["fds"]}
+            for fd in ("rd", "path", "other"):
+                f = fds[p[fd]]
+                assert f["kind"] == "removed-dir" and f["path"] == held, f
+                assert f["object_record"]["type"] == "REMOVED_DIR", f
+                assert f["object_record"]["mode"] == "0751", f
+
+        if uid is None:
+            img, _ = t.checkpoint([pid, child])
+            image(img)
+            t.restart(img)
+        else:
+            os.chown(t.stderr, uid, uid)
+            t.checkpoint_restart_as_nobody([pid, child], image)
+        assert running(pid) and running(child), "both processes are back"
+        for q in (pid, child):
+            for fd in ("rd", "path", "other"):
+                link = os.readlink(f"/proc/{q}/fd/{p[fd]}")
+                assert link == f"{held} (deleted)", (q, fd, link)
+        after = os.stat(f"/proc/{pid}/fd/{p['rd']}")
+        assert (after.st_mode, after.st_uid, after.st_gid, after.st_nlink) == \
+            (before.st_mode, before.st_uid, before.st_gid, 0), (before, after)
+        assert not os.path.exists(held), "the directory made again was left at its path"
+        os.kill(pid, signal.SIGUSR2)
+        got = t.reports(["rmdirfd"], "the process to check its directory",
+                        lambda _, r: r["checked"] == 1)["rmdirfd"]
+        assert got["errors"] == 0, f"checks failed: {t.stderr_text()}"
+        got = t.reports(["rmdirchild"], "the child to see the shared description",
+                        lambda _, r: r["checked"] == 1)["rmdirchild"]
+        assert got["errors"] == 0, f"checks failed: {t.stderr_text()}"
+        assert sorted(os.listdir(d)) == ["img", "rmdirchild", "rmdirfd", "stderr"], os.listdir(d)
+
+
+def removed_directory_held_open_comes_back():
+    removed_dir_fds()
+
+
+def removed_directory_held_open_as_nobody():
+    removed_dir_fds(65534)
+
+
 def the_limit_refuses_and_the_option_raises_it():
     """A deleted file of 2 MiB of data: refused under --deleted-max 1M with the file, the
     limit and the option named (no image, the process runs on); taken with 4M, restarted,
@@ -199,6 +280,8 @@ TESTS = [
     the_limit_refuses_and_the_option_raises_it,
     removed_working_directory_comes_back,
     removed_working_directory_as_nobody,
+    removed_directory_held_open_comes_back,
+    removed_directory_held_open_as_nobody,
 ]
 if __name__ == "__main__":
     sys.exit(run(TESTS))

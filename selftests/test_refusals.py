@@ -162,6 +162,15 @@ removed_working_directory_and_parent_refused = refusal(
     lambda p: [f"task {p.pid}: working directory {p.info['dir']} was removed, "
                "and so was the directory it was in"],
     before=cwd_removed)
+removed_directory_fd_and_parent_refused = refusal(
+    "removed_directory_fd_and_parent_refused", "rmdirfd",
+    lambda p: [f"task {p.pid}: fd {p.info['fd']}: directory {p.info['dir']} was removed, "
+               "and so was the directory it was in: there is nowhere to make it again"],
+    before=cwd_removed)
+deleted_device_node_refused = refusal(
+    "deleted_device_node_refused", "rmnode",
+    lambda p: [f"task {p.pid}: fd {p.info['fd']}: {p.info['path']} (deleted) is deleted; "
+               "deleted files other than regular files and directories are not supported yet"])
 attached_sysv_shm_refused = refusal(
     "attached_sysv_shm_refused", "shm",
     lambda p: [f"pid {p.pid} uses SysV shared memory segment {p.info['shmid']}",
@@ -331,6 +340,8 @@ if __name__ == "__main__":
         shared_memory_fd_refused,
         second_description_of_a_pipe_end_refused,
         removed_working_directory_and_parent_refused,
+        removed_directory_fd_and_parent_refused,
+        deleted_device_node_refused,
         attached_sysv_shm_refused,
         inherited_sysv_shm_refused_by_the_module,
         sysv_message_queue_refused,

@@ -103,6 +103,7 @@ pub mod rec {
     pub const FOWN: u32 = 46;
     pub const SKB_FDS: u32 = 49;
     pub const UTS_NS: u32 = 55;
+    pub const REMOVED_DIR: u32 = 42;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -145,6 +146,7 @@ pub mod rec {
             FOWN => "FOWN",
             SKB_FDS => "SKB_FDS",
             UTS_NS => "UTS_NS",
+            REMOVED_DIR => "REMOVED_DIR",
             _ => "UNKNOWN",
         }
     }
@@ -566,6 +568,10 @@ pub mod file_kind {
     /// An inotify instance (`inotify_init1(2)`), recreated with its watches from its
     /// `INOTIFY` and `INOTIFY_WATCH` records; events queued at checkpoint are dropped.
     pub const INOTIFY: u32 = 14;
+    /// A directory removed (`rmdir`) while open, whose parent is still there: made again
+    /// empty by `rstr` at its path from its `REMOVED_DIR` record (`pipe` is its id),
+    /// opened with the saved flags and removed again.
+    pub const REMOVED_DIR: u32 = 15;
 }
 
 /// `FILE`: one file descriptor; followed by `path_len` bytes of path.
@@ -592,7 +598,8 @@ pub struct CkptFileRec {
     pub obj: u32,
     /// For [`file_kind::PIPE`] and [`file_kind::FIFO`]: the pipe's id (its `PIPE` record
     /// comes first); for [`file_kind::DELETED`]: the file's id (its `DELETED` record); for
-    /// [`file_kind::UNIX_SOCKET`]: the socket's id (its `UNIX_SOCK` record comes first); else 0.
+    /// [`file_kind::UNIX_SOCKET`]: the socket's id (its `UNIX_SOCK` record comes first); for
+    /// [`file_kind::REMOVED_DIR`]: the directory's id (its `REMOVED_DIR` record); else 0.
     pub pipe: u32,
     pub __reserved: u32,
 }
@@ -1597,6 +1604,24 @@ pub const CKPT_MEMFD_NAME_MAX: u32 = 249;
 
 /// The most bytes one `FILE_DATA` record holds.
 pub const CKPT_FILE_DATA_CHUNK: u32 = 1 << 20;
+
+/// `REMOVED_DIR`: a directory removed while some descriptor has it open (its inode: the id
+/// all its descriptions name), before the first `FILE` (kind [`file_kind::REMOVED_DIR`])
+/// naming it. Empty for good (a removed directory takes no new entry).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptRemovedDirRec {
+    pub id: u32,
+    /// Its permission bits (`i_mode & 07777`).
+    pub mode: u32,
+    /// Owner and group, in the checkpointer's user namespace.
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Record for CkptRemovedDirRec {
+    const KIND: u32 = rec::REMOVED_DIR;
+}
 
 impl Record for CkptDeletedRec {
     const KIND: u32 = rec::DELETED;

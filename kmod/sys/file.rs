@@ -35,6 +35,7 @@ extern "C" {
     fn ckpt_helper_file_noexec(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_may_exec(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_inode(file: *mut bindings::file, out: *mut InodeFacts);
+    fn ckpt_helper_file_parent_unlinked(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_shmem_seals(file: *mut bindings::file, seals: *mut u32) -> i32;
     fn ckpt_helper_file_facts(
         file: *mut bindings::file,
@@ -274,6 +275,14 @@ impl FileRef {
         // SAFETY: the file is valid while `self` lives; `out` is writable.
         unsafe { ckpt_helper_file_inode(self.raw(), &mut out) };
         out
+    }
+
+    /// Whether the directory the file's dentry was in was removed (for a removed
+    /// directory: whether there is still a place to make it again).
+    pub(crate) fn parent_removed(&self) -> bool {
+        // SAFETY: the file is valid while `self` lives; the helper takes its own reference
+        // on the parent.
+        unsafe { ckpt_helper_file_parent_unlinked(self.raw()) != 0 }
     }
 
     /// The seals of a shmem file (a memfd), as `F_GET_SEALS`; `EINVAL` for another file.

@@ -30,6 +30,19 @@
  *                            removed (link count 0, mode 0751, its owner, no entry, a
  *                            file cannot be made in it: ENOENT) and that the child's
  *                            fs context is still the same one: "checked 1 errors E".
+ *   deleted rmdirfd DIR [UID] makes DIR/held (mode 0751) and holds it open: RD
+ *                            (O_RDONLY | O_DIRECTORY, read to its end), PATH
+ *                            (O_PATH | O_DIRECTORY) and a second description OTHER
+ *                            (O_RDONLY, never read); removes it and forks a child
+ *                            sharing the descriptions. Reports "rmdirfd" and "rmdirchild"
+ *                            "ready 1". On SIGUSR2 the parent checks each descriptor
+ *                            (link count 0, mode 0751, owner, one inode, the offsets and
+ *                            flags it had, /proc/self/fd/N reads "DIR/held (deleted)",
+ *                            ENOENT on creating a file in it, and on getdents as a
+ *                            removed directory gives before and after), then sets
+ *                            O_NONBLOCK on RD and rewinds it and sends the
+ *                            child SIGUSR1, which must see both on its RD:
+ *                            "checked 1 errors E" in both reports.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -44,6 +57,7 @@
 #include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -304,10 +318,139 @@ static void removed_cwd(const char *uid)
 		pause();
 }
 
+/* The names getdents64 gives from @fd's offset on, but . and ..; -errno if it fails. */
+static int dir_entries(int fd, int *dots)
+{
+	char buf[4096];
+	long n, at;
+	int others = 0;
+
+	*dots = 0;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (at = 0; at < n;) {
+			struct {
+				unsigned long long ino;
+				long long off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *e = (void *)(buf + at);
+
+			if (!strcmp(e->name, ".") || !strcmp(e->name, ".."))
+				++*dots;
+			else
+				others++;
+			at += e->reclen;
+		}
+	}
+	return n < 0 ? -errno : others;
+}
+
+/* Descriptor @fd (@what) of the removed directory @path: as it was before. */
+static void check_removed_fd(int fd, const char *what, const char *path, dev_t dev,
+			     ino_t ino, int flags)
+{
+	char proc[64], link[4200], want[4300];
+	struct stat st;
+	ssize_t n;
+	int made;
+
+	CHECK(fstat(fd, &st) == 0 && S_ISDIR(st.st_mode), "%s: not a directory (%m)", what);
+	CHECK(st.st_nlink == 0, "%s: %ld links, not 0", what, (long)st.st_nlink);
+	CHECK((st.st_mode & 07777) == 0751, "%s: mode %o", what, st.st_mode & 07777);
+	CHECK(st.st_uid == getuid() && st.st_gid == getgid(), "%s: owner %d:%d", what, st.st_uid,
+	      st.st_gid);
+	CHECK(st.st_dev == dev && st.st_ino == ino, "%s: another directory than the first's", what);
+	CHECK(fcntl(fd, F_GETFL) == flags, "%s: flags %#o, not %#o", what, fcntl(fd, F_GETFL),
+	      flags);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = 0;
+	snprintf(want, sizeof(want), "%s (deleted)", path);
+	CHECK(!strcmp(link, want), "%s: %s reads %s, not %s", what, proc, link, want);
+	made = openat(fd, "x", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(made < 0 && errno == ENOENT, "%s: a file made in it (%d, %s)", what, made,
+	      strerror(errno));
+	if (made >= 0)
+		close(made);
+}
+
+static void removed_dir_fds(const char *uid)
+{
+	char path[4200];
+	int rd, opath, other, rd_flags, path_flags, other_flags, dots, n;
+	off_t rd_at;
+	struct stat st;
+	pid_t child;
+
+	if (uid)
+		drop_to(uid);
+	block_usr_signals();
+	snprintf(path, sizeof(path), "%s/held", dir);
+	if (mkdir(path, 0751) || chmod(path, 0751))
+		die("mkdir held");
+	rd = open(path, O_RDONLY | O_DIRECTORY);
+	opath = open(path, O_PATH | O_DIRECTORY);
+	other = open(path, O_RDONLY);
+	if (rd < 0 || opath < 0 || other < 0 || fstat(rd, &st))
+		die("open held");
+	if (dir_entries(rd, &dots) != 0 || dots != 2)
+		die("reading held");
+	rd_at = lseek(rd, 0, SEEK_CUR);
+	rd_flags = fcntl(rd, F_GETFL);
+	path_flags = fcntl(opath, F_GETFL);
+	other_flags = fcntl(other, F_GETFL);
+	if (rd_at <= 0 || rmdir(path))
+		die("rmdir held");
+	/* A removed directory lists nothing, not even . and ..: getdents fails. */
+	if (dir_entries(other, &dots) != -ENOENT || lseek(other, 0, SEEK_CUR) != 0)
+		die("getdents of the removed directory");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (!child) {
+		report("rmdirchild", "ready 1 checked 0");
+		wait_sig(SIGUSR1);
+		/* The parent set O_NONBLOCK and rewound: on the description we share. */
+		CHECK(fcntl(rd, F_GETFL) == (rd_flags | O_NONBLOCK), "child: flags %#o, not %#o",
+		      fcntl(rd, F_GETFL), rd_flags | O_NONBLOCK);
+		CHECK(lseek(rd, 0, SEEK_CUR) == 0, "child: offset %ld, not 0",
+		      (long)lseek(rd, 0, SEEK_CUR));
+		CHECK(fstat(rd, &st) == 0, "child: fstat: %m");
+		check_removed_fd(opath, "child: O_PATH", path, st.st_dev, st.st_ino, path_flags);
+		report("rmdirchild", "ready 1 checked 1 errors %d", errors);
+		for (;;)
+			pause();
+	}
+	report("rmdirfd", "ready 1 child %d checked 0 rd %d path %d other %d at %ld", child, rd,
+	       opath, other, (long)rd_at);
+	wait_sig(SIGUSR2);
+
+	/* After the restart: one directory (a new inode) at all three. */
+	CHECK(fstat(rd, &st) == 0, "fstat: %m");
+	check_removed_fd(rd, "O_RDONLY", path, st.st_dev, st.st_ino, rd_flags);
+	check_removed_fd(opath, "O_PATH", path, st.st_dev, st.st_ino, path_flags);
+	check_removed_fd(other, "second description", path, st.st_dev, st.st_ino, other_flags);
+	CHECK(lseek(rd, 0, SEEK_CUR) == rd_at, "offset %ld, not %ld", (long)lseek(rd, 0, SEEK_CUR),
+	      (long)rd_at);
+	CHECK(lseek(other, 0, SEEK_CUR) == 0, "the second description's offset %ld, not 0",
+	      (long)lseek(other, 0, SEEK_CUR));
+	n = dir_entries(rd, &dots);
+	CHECK(n == -ENOENT, "getdents at its offset: %d, not -ENOENT (%d dots)", n, dots);
+	n = dir_entries(other, &dots);
+	CHECK(n == -ENOENT, "getdents from the start: %d, not -ENOENT (%d dots)", n, dots);
+	CHECK(lseek(rd, 0, SEEK_SET) == 0, "rewinding: %m");
+	CHECK(fcntl(rd, F_SETFL, rd_flags | O_NONBLOCK) == 0, "F_SETFL: %m");
+	kill(child, SIGUSR1);
+	report("rmdirfd", "ready 1 child %d checked 1 errors %d", child, errors);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: deleted state DIR [UID] | big DIR MIB | mapped DIR [UID] | rmcwd DIR [UID]\n");
+		fprintf(stderr, "usage: deleted state DIR [UID] | big DIR MIB | mapped DIR [UID] | rmcwd DIR [UID] | rmdirfd DIR [UID]\n");
 		return 2;
 	}
 	dir = argv[2];
@@ -319,6 +462,8 @@ int main(int argc, char **argv)
 		unlinked_mapping(argc > 3 ? argv[3] : NULL);
 	if (!strcmp(argv[1], "rmcwd"))
 		removed_cwd(argc > 3 ? argv[3] : NULL);
+	if (!strcmp(argv[1], "rmdirfd"))
+		removed_dir_fds(argc > 3 ? argv[3] : NULL);
 	fprintf(stderr, "deleted: unknown mode %s\n", argv[1]);
 	return 2;
 }

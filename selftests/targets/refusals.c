@@ -13,7 +13,9 @@
  * MODE: memfd (a memfd with contents, open for writing only), devzero (an fd on its own shared
  * anonymous memory, through /proc/self/map_files), pipe2 (a second open file
  * description of a pipe's read end, through /proc/self/fd), rmcwd (its working
- * directory removed, and the directory it was in), shm (a SysV shared memory segment attached), shm-child (the
+ * directory removed, and the directory it was in), rmdirfd (a directory held open and
+ * removed, and the directory it was in: info fd=, dir=), rmnode (a character device node,
+ * /dev/null's number, held open and unlinked, as root: info fd=, path=), shm (a SysV shared memory segment attached), shm-child (the
  * same, attached by the parent before fork: the child's pid is in no ipc record;
  * info child=), msg (a SysV message queue it sent to), sem (a SysV semaphore it
  * changed), async (O_ASYNC pipe owned by itself, F_SETSIG SIGUSR1, and a pipe owned by
@@ -45,6 +47,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,6 +182,29 @@ int main(int argc, char **argv)
 			    rmdir(path))
 				return 3;
 			n += snprintf(info + n, sizeof(info) - n, "dir=%s\n", sub);
+		} else if (!strcmp(mode, "rmdirfd")) {
+			char sub[4300];
+			int fd;
+
+			/* Held open and removed with the directory it was in. */
+			snprintf(path, sizeof(path), "%s.held", status);
+			snprintf(sub, sizeof(sub), "%s/in", path);
+			if (mkdir(path, 0755) || mkdir(sub, 0755))
+				return 3;
+			fd = open(sub, O_RDONLY | O_DIRECTORY);
+			if (fd < 0 || rmdir(sub) || rmdir(path))
+				return 4;
+			n += snprintf(info + n, sizeof(info) - n, "fd=%d\ndir=%s\n", fd, sub);
+		} else if (!strcmp(mode, "rmnode")) {
+			int fd;
+
+			snprintf(path, sizeof(path), "%s.node", status);
+			if (mknod(path, S_IFCHR | 0600, makedev(1, 3)))
+				return 3;
+			fd = open(path, O_RDONLY);
+			if (fd < 0 || unlink(path))
+				return 4;
+			n += snprintf(info + n, sizeof(info) - n, "fd=%d\npath=%s\n", fd, path);
 		} else if (!strcmp(mode, "shm")) {
 			int r = attach_shm(info, n, sizeof(info));
 

@@ -73,6 +73,7 @@
 #define CKPT_REC_FOWN		46
 #define CKPT_REC_SKB_FDS	49
 #define CKPT_REC_UTS_NS		55
+#define CKPT_REC_REMOVED_DIR	42
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -324,6 +325,7 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_DELETED	13
 #define CKPT_FILE_MEMFD		12
 #define CKPT_FILE_INOTIFY	14
+#define CKPT_FILE_REMOVED_DIR	15
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {
@@ -701,6 +703,15 @@ struct ckpt_deleted_rec {
 	__u32 uid;
 	__u32 gid;
 	__u64 size;
+};
+
+/* A directory removed while open (its parent still there), before the first FILE naming
+ * it; rstr makes it again empty at its path, opens it and removes it. */
+struct ckpt_removed_dir_rec {
+	__u32 id;
+	__u32 mode;		/* permission bits only */
+	__u32 uid;		/* owner, in the checkpointer's user namespace */
+	__u32 gid;
 };
 
 /* @len bytes of file @id's content at @offset follow; the rest is holes. */

@@ -276,6 +276,35 @@ const CASES: &[(&str, Edit, &str)] = &[
         "DELETED record 13: mode 0o40700 is not a regular file's",
     ),
     (
+        "removed-dir-before-its-record",
+        |r| {
+            // The removed directory's FILEs (fds 20 and 21) come before its record.
+            let i = nth(r, rec::REMOVED_DIR, 0);
+            let d = r.remove(i);
+            r.insert(i + 2, d);
+        },
+        "fd 20 refers to removed directory 26 before its REMOVED_DIR record",
+    ),
+    (
+        "removed-dir-open-for-writing",
+        |r| {
+            let i = fd_at(r, 21);
+            edit(r, i, |f: &mut img::CkptFileRec| {
+                f.flags = libc::O_RDWR as u32
+            });
+        },
+        "fd 21: a removed directory open for writing",
+    ),
+    (
+        "removed-dir-mode-with-type",
+        |r| {
+            edit_nth(r, rec::REMOVED_DIR, 0, |d: &mut img::CkptRemovedDirRec| {
+                d.mode = libc::S_IFDIR | 0o751
+            })
+        },
+        "REMOVED_DIR record 26: mode 0o40751 has more than permission bits",
+    ),
+    (
         "udp-family-unknown",
         |r| {
             edit_nth(r, rec::INET_SOCK, 1, |s: &mut img::CkptInetSockRec| {

@@ -523,6 +523,24 @@ fn kinds_of_files(put: &mut impl FnMut(u32, &[u8], &[u8])) {
             );
         }
     }
+    // A removed directory (id 26) open twice: read at fd 20 (description 25, offset 2,
+    // past `.` and `..`) and O_PATH at fd 21 (description 27).
+    let d = img::CkptRemovedDirRec {
+        id: 26,
+        mode: 0o751,
+        uid: 65534,
+        gid: 65534,
+    };
+    put(rec::REMOVED_DIR, d.as_bytes(), &[]);
+    let gone = b"/tmp/synth.rmdir";
+    for (fd, obj, flags, pos) in [
+        (20, 25, libc::O_RDONLY | libc::O_DIRECTORY, 2),
+        (21, 27, libc::O_PATH | libc::O_DIRECTORY, 0),
+    ] {
+        let mut f = file(fd, file_kind::REMOVED_DIR, obj, 26, gone);
+        (f.mode, f.flags, f.pos) = (libc::S_IFDIR | 0o751, flags as u32, pos);
+        put(rec::FILE, f.as_bytes(), gone);
+    }
 }
 
 #[cfg(test)]
@@ -644,7 +662,7 @@ mod tests {
         while let Some(r) = rd.next_record().unwrap() {
             kinds.push(serde_json::to_value(Decoded::from(&r)).unwrap()["type"].clone());
         }
-        assert_eq!(kinds.len(), 74);
+        assert_eq!(kinds.len(), 77);
         assert_eq!(kinds[3], "TASK_ATTRS");
         assert_eq!(
             (&kinds[10], &kinds[11]),
@@ -657,7 +675,7 @@ mod tests {
             (&"EVENTFD".into(), &"TIMERFD".into(), &"SIGNALFD".into())
         );
         assert_eq!(
-            (&kinds[28], &kinds[30], &kinds[70]),
+            (&kinds[28], &kinds[30], &kinds[73]),
             (&"INET_SOCK".into(), &"FOWN".into(), &"PAGES".into())
         );
         let new: Vec<_> = kinds[31..48].iter().map(|k| k.as_str().unwrap()).collect();
@@ -683,7 +701,7 @@ mod tests {
                 "FILE"
             ]
         );
-        let fds: Vec<_> = kinds[48..63].iter().map(|k| k.as_str().unwrap()).collect();
+        let fds: Vec<_> = kinds[48..66].iter().map(|k| k.as_str().unwrap()).collect();
         assert_eq!(
             fds,
             [
@@ -701,11 +719,14 @@ mod tests {
                 "FILE",
                 "UNIX_SOCK",
                 "FILE",
+                "REMOVED_DIR",
+                "FILE",
+                "FILE",
                 "MEMFD"
             ]
         );
         assert_eq!(
-            (&kinds[63], &kinds[64]),
+            (&kinds[66], &kinds[67]),
             (&"FILE_DATA".into(), &"XSTATE".into())
         );
         assert_eq!(image.inotify[&17].watches[1].wd, 3);
@@ -744,11 +765,31 @@ mod tests {
             .iter()
             .all(|f| f.rec.obj != super::MAPPED_MEMFD));
         let files = t.files.as_ref().unwrap();
-        let kinds: Vec<u32> = files[files.len() - 10..files.len() - 2]
+        let kinds: Vec<u32> = files[files.len() - 12..files.len() - 4]
             .iter()
             .map(|f| f.rec.kind)
             .collect();
         assert_eq!(kinds, [9, 11, 13, 12, 10, 14, 8, 8]);
+        // The removed directory: one object, two descriptions.
+        let rmdir: Vec<_> = files[files.len() - 2..]
+            .iter()
+            .map(|f| (f.rec.fd, f.rec.kind, f.rec.obj, f.rec.pipe, &f.path[..]))
+            .collect();
+        assert_eq!(
+            rmdir,
+            [
+                (20, 15, 25, 26, "/tmp/synth.rmdir"),
+                (21, 15, 27, 26, "/tmp/synth.rmdir")
+            ]
+        );
+        assert_eq!(
+            image.removed_dirs[&26],
+            ckptlib::restart::RemovedDir {
+                mode: 0o751,
+                uid: 65534,
+                gid: 65534
+            }
+        );
         // The pipe end in flight is no descriptor's: a description of its own.
         assert_eq!(image.flights.len(), 1);
         assert_eq!(

@@ -337,6 +337,8 @@ pub enum Rec {
     /// A TCP or UDP socket.
     InetSock(img::CkptInetSockRec),
     Deleted(img::CkptDeletedRec),
+    /// A directory removed while open.
+    RemovedDir(img::CkptRemovedDirRec),
     Memfd {
         memfd: img::CkptMemfdRec,
         name: Vec<u8>,
@@ -399,6 +401,7 @@ impl Rec {
             Rec::Regs(_) => rec::REGS,
             Rec::InetSock(_) => rec::INET_SOCK,
             Rec::Deleted(_) => rec::DELETED,
+            Rec::RemovedDir(_) => rec::REMOVED_DIR,
             Rec::Memfd { .. } => rec::MEMFD,
             Rec::FileData { .. } => rec::FILE_DATA,
             Rec::TaskAttrs(_) => rec::TASK_ATTRS,
@@ -605,6 +608,7 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
         rec::PAGES_REF => Rec::PagesRef(fixed(p)?.0),
         rec::REGS => Rec::Regs(Box::new(fixed(p)?.0)),
         rec::DELETED => Rec::Deleted(fixed(p)?.0),
+        rec::REMOVED_DIR => Rec::RemovedDir(fixed(p)?.0),
         rec::MEMFD => {
             let (memfd, name) = fixed::<img::CkptMemfdRec>(p)?;
             Rec::Memfd {

@@ -48,6 +48,7 @@ fn kind_name(kind: u32) -> &'static str {
         file_kind::FIFO => "FIFO",
         file_kind::MEMFD => "MEMFD",
         file_kind::DELETED => "DELETED",
+        file_kind::REMOVED_DIR => "REMOVED_DIR",
         file_kind::INOTIFY => "INOTIFY",
         _ => "unknown",
     }

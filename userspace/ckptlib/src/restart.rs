@@ -51,8 +51,6 @@ pub struct UnixImage {
     pub obj: u32,
 }
 
-/// What `rstr` restores of one live task itself, checked; `None` fields are objects saved
-/// with an earlier task that shares them.
 /// A process's root and working directory (the `FS` record).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsImage {
@@ -71,6 +69,69 @@ pub struct RemovedDir {
     pub gid: u32,
 }
 
+/// Whether an absolute path names something in a directory (where a removed directory is
+/// made again): not `/`, not ending with `/`.
+fn has_parent(p: &str) -> bool {
+    p.len() > 1 && !p.ends_with('/')
+}
+
+/// Adds a `REMOVED_DIR` record: a new id, permission bits only.
+fn add_removed_dir(dirs: &mut HashMap<u32, RemovedDir>, r: &img::CkptRemovedDirRec) -> Result<()> {
+    ensure!(
+        r.mode & !0o7777 == 0,
+        "REMOVED_DIR record {}: mode {:#o} has more than permission bits",
+        r.id,
+        r.mode
+    );
+    let dir = RemovedDir {
+        mode: r.mode,
+        uid: r.uid,
+        gid: r.gid,
+    };
+    ensure!(
+        dirs.insert(r.id, dir).is_none(),
+        "REMOVED_DIR record {} appears twice",
+        r.id
+    );
+    Ok(())
+}
+
+/// Checks a `FILE` of kind `REMOVED_DIR`: its directory's record came first; a directory's
+/// mode, opened for reading (or `O_PATH`), a path with a parent (where it is made again),
+/// an offset within reason.
+fn check_removed_dir_file(
+    f: &img::CkptFileRec,
+    path: &[u8],
+    dirs: &HashMap<u32, RemovedDir>,
+) -> Result<()> {
+    if f.kind != file_kind::REMOVED_DIR {
+        return Ok(());
+    }
+    let fd = f.fd;
+    ensure!(
+        dirs.contains_key(&f.pipe),
+        "FILE record: fd {fd} refers to removed directory {} before its REMOVED_DIR record",
+        f.pipe
+    );
+    ensure!(
+        f.mode & libc::S_IFMT == libc::S_IFDIR,
+        "FILE record: fd {fd}: a removed directory of mode {:#o}",
+        f.mode
+    );
+    ensure!(
+        f.flags & libc::O_ACCMODE as u32 == libc::O_RDONLY as u32,
+        "FILE record: fd {fd}: a removed directory open for writing (flags {:#o})",
+        f.flags
+    );
+    let p = utf8_path(path, &format!("fd {fd}"))?;
+    ensure!(
+        has_parent(&p),
+        "FILE record: fd {fd}: removed directory {p:?} has no parent"
+    );
+    ensure!(f.pos >= 0, "FILE record: fd {fd}: offset {}", f.pos);
+    Ok(())
+}
+
 impl FsImage {
     fn checked(fs: &img::CkptFsRec, root: &[u8], cwd: &[u8]) -> Result<Self> {
         ensure!(
@@ -86,7 +147,7 @@ impl FsImage {
                 fs.cwd_mode
             );
             ensure!(
-                cwd.len() > 1 && !cwd.ends_with('/'),
+                has_parent(&cwd),
                 "FS record: removed working directory {cwd:?} has no parent"
             );
             Some(RemovedDir {
@@ -109,6 +170,8 @@ impl FsImage {
     }
 }
 
+/// What `rstr` restores of one live task itself, checked; `None` fields are objects saved
+/// with an earlier task that shares them.
 #[derive(Debug, Clone)]
 pub struct TaskImage {
     pub task: img::CkptTaskRec,
@@ -160,6 +223,8 @@ pub struct Image {
     pub epolls: HashMap<u32, EpollImage>,
     /// Deleted files, by id (their `FILE` records' `pipe`).
     pub deleted: HashMap<u32, crate::deleted::DeletedImage>,
+    /// Directories removed while open, by id (their `FILE` records' `pipe`).
+    pub removed_dirs: HashMap<u32, RemovedDir>,
     /// inotify descriptions, by id (their `FILE` records' `obj`).
     pub inotify: HashMap<u32, InotifyImage>,
     /// Owners and signals of descriptions (`FOWN`), by description (`FILE.obj`).
@@ -328,6 +393,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         inet,
         epolls,
         deleted,
+        removed_dirs,
         inotify,
         refs,
         locks: _,
@@ -350,6 +416,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         inet,
         epolls,
         deleted,
+        removed_dirs,
         inotify,
         fowns,
         flights,
@@ -430,6 +497,7 @@ struct Objects {
     inet: HashMap<u32, img::CkptInetSockRec>,
     epolls: HashMap<u32, EpollImage>,
     deleted: HashMap<u32, crate::deleted::DeletedImage>,
+    removed_dirs: HashMap<u32, RemovedDir>,
     inotify: HashMap<u32, InotifyImage>,
     /// What the records say of one another ([`crate::refs`]).
     refs: crate::refs::Refs,
@@ -452,6 +520,7 @@ fn read_task<R: Read + Seek>(
         inet,
         epolls,
         deleted,
+        removed_dirs,
         inotify,
         refs,
         locks: seen_locks,
@@ -569,6 +638,7 @@ fn read_task<R: Read + Seek>(
                 | Rec::InetSock(_)
                 | Rec::Epoll { .. }
                 | Rec::Deleted(_)
+                | Rec::RemovedDir(_)
                 | Rec::Memfd { .. }
                 | Rec::FileData { .. }
                 | Rec::Inotify(_)
@@ -707,6 +777,7 @@ fn read_task<R: Read + Seek>(
                     file.obj
                 );
                 crate::deleted::check_file(&file, deleted)?;
+                check_removed_dir_file(&file, &path, removed_dirs)?;
                 if file.fd == img::CKPT_FD_IN_FLIGHT {
                     flights.push(crate::unix::read_flight(file, &path, pipes)?);
                 } else {
@@ -714,6 +785,7 @@ fn read_task<R: Read + Seek>(
                 }
             }
             Rec::Deleted(d) => crate::deleted::add_file(deleted, d)?,
+            Rec::RemovedDir(d) => add_removed_dir(removed_dirs, &d)?,
             Rec::Memfd { memfd, name } => crate::deleted::add_memfd(deleted, memfd, &name)?,
             Rec::FileData { data, bytes } => crate::deleted::add_data(deleted, data, bytes)?,
             Rec::Inotify(i) => {
@@ -961,7 +1033,10 @@ pub(crate) fn read_file(
             String::new()
         }
         // A deleted file's or memfd's id is checked against its record by the caller.
-        file_kind::DELETED | file_kind::MEMFD => utf8_path(path, &format!("fd {}", f.fd))?,
+        // A removed directory's is checked by the caller (`check_removed_dir_file`).
+        file_kind::DELETED | file_kind::MEMFD | file_kind::REMOVED_DIR => {
+            utf8_path(path, &format!("fd {}", f.fd))?
+        }
         file_kind::REGULAR | file_kind::CHARDEV | file_kind::DIRECTORY => {
             ensure!(f.pipe == 0, "FILE record: fd {} names a pipe", f.fd);
             utf8_path(path, &format!("fd {}", f.fd))?
@@ -1063,6 +1138,51 @@ pub fn decode_dev(rdev: u32) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_removed_directory_held_open_is_checked() {
+        use zerocopy::FromZeros;
+        let mut dirs = HashMap::new();
+        let r = |id, mode| img::CkptRemovedDirRec {
+            id,
+            mode,
+            uid: 65534,
+            gid: 7,
+        };
+        let err = |r: Result<()>| format!("{:#}", r.unwrap_err());
+        add_removed_dir(&mut dirs, &r(4, 0o751)).unwrap();
+        assert_eq!(
+            dirs[&4],
+            RemovedDir {
+                mode: 0o751,
+                uid: 65534,
+                gid: 7
+            }
+        );
+        assert!(err(add_removed_dir(&mut dirs, &r(4, 0o751))).contains("appears twice"));
+        assert!(err(add_removed_dir(&mut dirs, &r(5, 0o40751))).contains("permission bits"));
+        let mut f = img::CkptFileRec::new_zeroed();
+        (f.fd, f.kind, f.pipe, f.mode) = (3, file_kind::REMOVED_DIR, 4, libc::S_IFDIR | 0o751);
+        f.flags = (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_PATH) as u32;
+        f.pos = 2;
+        check_removed_dir_file(&f, b"/tmp/gone", &dirs).unwrap();
+        // Another kind is not this check's.
+        let mut other = f;
+        other.kind = file_kind::DIRECTORY;
+        check_removed_dir_file(&other, b"", &dirs).unwrap();
+        let with = |edit: fn(&mut img::CkptFileRec), path: &[u8]| {
+            let mut g = f;
+            edit(&mut g);
+            err(check_removed_dir_file(&g, path, &dirs))
+        };
+        assert!(with(|g| g.pipe = 9, b"/tmp/gone").contains("before its REMOVED_DIR record"));
+        assert!(with(|g| g.mode = libc::S_IFREG | 0o600, b"/tmp/gone").contains("of mode"));
+        assert!(with(|g| g.flags = libc::O_RDWR as u32, b"/tmp/gone").contains("for writing"));
+        assert!(with(|g| g.pos = -1, b"/tmp/gone").contains("offset -1"));
+        assert!(with(|_| (), b"/").contains("no parent"));
+        assert!(with(|_| (), b"/tmp/").contains("no parent"));
+        assert!(with(|_| (), b"tmp/gone").contains("not absolute"));
+    }
 
     #[test]
     fn a_removed_working_directory_is_checked() {

@@ -293,6 +293,7 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
     // Each FIFO's holder: open until every description of it is.
     let mut fifos = crate::fifo::Holders::new();
     let mut deleted = crate::deleted::Made::new();
+    let mut removed_dirs = crate::removed_dir::Made::new();
     let tables = image
         .tree
         .iter()
@@ -330,6 +331,9 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
                     .with_context(|| format!("process {}", e.pid))?
             } else if f.rec.kind == file_kind::DELETED {
                 crate::deleted::open(image, f, &mut deleted)
+                    .with_context(|| format!("process {}", e.pid))?
+            } else if f.rec.kind == file_kind::REMOVED_DIR {
+                crate::removed_dir::open(image, f, &mut removed_dirs)
                     .with_context(|| format!("process {}", e.pid))?
             } else if f.rec.kind == file_kind::MEMFD {
                 crate::memfd::open(image, f, &mut deleted)
@@ -433,7 +437,7 @@ fn open_file(f: &OpenFile) -> Result<OwnedFd> {
 /// The flags to reopen a file with: the image's status flags and access mode, without the
 /// ones that only act at creation (`O_CREAT`, `O_EXCL`, `O_TRUNC`; close-on-exec is the
 /// descriptor's, set when installed), never taking a controlling terminal.
-fn open_flags(r: &CkptFileRec) -> OFlag {
+pub fn open_flags(r: &CkptFileRec) -> OFlag {
     let mut flags = OFlag::from_bits_retain(r.flags as i32)
         - (OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_TRUNC | OFlag::O_CLOEXEC);
     flags |= OFlag::O_NOCTTY;

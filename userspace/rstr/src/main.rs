@@ -44,6 +44,7 @@ mod memory;
 mod per_task;
 mod plan;
 mod receive;
+mod removed_dir;
 mod signals;
 mod supervise;
 mod sys;

@@ -43,6 +43,7 @@ pub(super) fn file_kind_name(k: u32) -> &'static str {
         file_kind::EPOLL => "epoll",
         file_kind::FIFO => "fifo",
         file_kind::DELETED => "deleted",
+        file_kind::REMOVED_DIR => "removed-dir",
         file_kind::MEMFD => "memfd",
         file_kind::INOTIFY => "inotify",
         _ => "unknown",
@@ -365,6 +366,12 @@ pub enum Decoded {
         uid: u32,
         gid: u32,
         size: u64,
+    },
+    RemovedDir {
+        id: u32,
+        mode: String,
+        uid: u32,
+        gid: u32,
     },
     Memfd {
         id: u32,
@@ -755,6 +762,12 @@ impl From<&Rec> for Decoded {
                 uid: d.uid,
                 gid: d.gid,
                 size: d.size,
+            },
+            Rec::RemovedDir(d) => Decoded::RemovedDir {
+                id: d.id,
+                mode: format!("{:04o}", d.mode),
+                uid: d.uid,
+                gid: d.gid,
             },
             Rec::Memfd { memfd, name } => Decoded::Memfd {
                 id: memfd.id,

@@ -98,6 +98,7 @@ fn object_id(r: &Rec) -> Option<u32> {
         Rec::Epoll { epoll, .. } => epoll.id,
         Rec::Inotify(i) => i.id,
         Rec::Deleted(d) => d.id,
+        Rec::RemovedDir(d) => d.id,
         Rec::Memfd { memfd, .. } => memfd.id,
         _ => return None,
     })
@@ -109,6 +110,7 @@ fn object_key(f: &img::CkptFileRec) -> Option<(u32, u32)> {
         file_kind::PIPE | file_kind::FIFO => (rec::PIPE, f.pipe),
         file_kind::UNIX_SOCKET => (rec::UNIX_SOCK, f.pipe),
         file_kind::DELETED => (rec::DELETED, f.pipe),
+        file_kind::REMOVED_DIR => (rec::REMOVED_DIR, f.pipe),
         file_kind::MEMFD => (rec::MEMFD, f.pipe),
         file_kind::EVENTFD => (rec::EVENTFD, f.obj),
         file_kind::TIMERFD => (rec::TIMERFD, f.obj),
