@@ -10,7 +10,9 @@ checkpointed with --kill and restarted, then used by a client as before:
 - a shell pipeline through a named pipe (FIFO): a writer loop, `cat`, and the numbers
   keep flowing into the output file with none lost and none repeated;
 - `tail -f` (an inotify watch on the file it follows): lines appended after the restart
-  are printed, none before them twice.
+  are printed, none before them twice;
+- a shell looping in a directory it removed (and holds open): it goes on there, the
+  directory still removed.
 
 Each test skips if its program is not installed; what it asserts is what the client reads.
 """
@@ -224,6 +226,37 @@ def fifo_pipeline_keeps_flowing():
 
 
 
+def shell_in_a_removed_directory_goes_on():
+    """sh makes a directory, enters it, holds it open at fd 3 and removes it (a build
+    script's pattern), then loops: each turn appends its count and what stat (coreutils)
+    says of "." and of fd 3 (links, mode) and whether a file can be made there. After
+    checkpoint --kill and restart the loop goes on in a removed directory as before: same
+    figures, counts consecutive, still nothing can be made there."""
+    need("sh", "stat", "sleep")
+    d = fresh("rmcwd")
+    out = os.path.join(d, "out")
+    script = ('mkdir gone && cd gone && exec 3< . && rmdir "$PWD" && i=0; '
+              'while [ $i -lt 100000 ]; do i=$((i+1)); '
+              'm=$( (: > x) 2>/dev/null && echo made || echo refused); '
+              'echo "$i $(stat -c %h.%a .) $(stat -L -c %h.%a /dev/fd/3) $m" >> "$OUT"; '
+              'sleep 0.05; done')
+    with Program(d, ["sh", "-c", script], env={**os.environ, "OUT": out}) as prog:
+        def lines():
+            with open(out) as f:
+                return [ln.split() for ln in f.read().splitlines() if ln]
+        wait_for(lambda: os.path.exists(out) and len(lines()) >= 5, f"the loop to run: {prog.text()}")
+        assert lines()[-1][1:] == ["0.755", "0.755", "refused"], lines()[-1]
+        prog.checkpoint_restart()
+        before = len(lines())
+        wait_for(lambda: len(lines()) >= before + 10, f"the loop to go on after the restart: "
+                 f"{prog.text()[-500:]}", timeout=120)
+        got = lines()
+        assert [int(ln[0]) for ln in got] == list(range(1, len(got) + 1)), got[before - 3:before + 3]
+        assert all(ln[1:] == ["0.755", "0.755", "refused"] for ln in got), \
+            [ln for ln in got if ln[1:] != ["0.755", "0.755", "refused"]][:5]
+        assert not os.path.exists(os.path.join(d, "gone")), os.listdir(d)
+
+
 def tail_follows_after_restart():
     """tail -f (coreutils) follows a file through an inotify watch: after checkpoint --kill
     and restart (the image holds the watch), the lines appended are printed once each,
@@ -248,4 +281,4 @@ def tail_follows_after_restart():
 
 if __name__ == "__main__":
     sys.exit(run([redis_keeps_its_10000_keys, asyncio_server_keeps_serving, fifo_pipeline_keeps_flowing,
-                  tail_follows_after_restart]))
+                  shell_in_a_removed_directory_goes_on, tail_follows_after_restart]))
