@@ -89,13 +89,13 @@ def timers_keep_firing_after_restart():
         assert done["oneshot_left_ms"] == 0, done
 
 
-def cpu_timers_keep_counting_after_restart():
-    """ITIMER_VIRTUAL, ITIMER_PROF, a POSIX timer on the process's CPU clock and one on a
-    spinning thread's (signalling that thread) fire on after restart with their intervals
-    and ids; the time left of a far one-shot on the process's clock is what it was, counted
-    on from the new process's clock (its time left plus the CPU time stays constant)."""
-    d = fresh("cpu")
-    with Tree("cpu", d, binary=TIMERS) as t:
+def cpu_timers(uid=None):
+    """The CPU-time timers of `timers cpu` across a checkpoint and restart (as UID with
+    cpu_timers_as_nobody's rules if given)."""
+    d = fresh("cpu" if uid is None else "cpu-nobody")
+    if uid is not None:
+        os.chown(d, uid, uid)
+    with Tree("cpu", d, *([] if uid is None else [str(uid)]), binary=TIMERS) as t:
         before = t.reports(["timers"], "the CPU timers to fire",
                            lambda _, r: r.get("ready") == 1 and min(r["vt"], r["prof"], r["pcpu"],
                                                                     r["tcpu"]) >= 3)["timers"]
@@ -104,31 +104,39 @@ def cpu_timers_keep_counting_after_restart():
         again = t.reports(["timers"], "another report",
                           lambda _, r: r["cpu_ms"] >= before["cpu_ms"] + 100)["timers"]
         assert abs(again["far_sum_ms"] - before["far_sum_ms"]) <= 20, (before, again)
+        seen = {}
 
-        img, _ = t.checkpoint([before["pid"]])
-        recs = show_json(img)
-        last = t.report("timers")
-        it = records(recs, "ITIMERS")
-        assert len(it) == 1, it
-        it = it[0]
-        assert (it["virt_interval_ns"], it["prof_interval_ns"]) == (30_000_000, 50_000_000), it
-        assert 0 < it["virt_value_ns"] <= 30_000_000 and 0 < it["prof_value_ns"] <= 50_000_000, it
-        assert (it["real_value_ns"], it["real_interval_ns"]) == (0, 0), it
-        pt = {r["id"]: r for r in records(recs, "POSIX_TIMER")}
-        p, q, far = pt[before["pcpu_id"]], pt[before["tcpu_id"]], pt[before["far_id"]]
-        assert (p["clock_name"], p["notify"], p["value"], p["interval_ns"]) == \
-            ("process-cputime", "signal", "0x5eed0004", 40_000_000), p
-        assert 0 < p["value_ns"] <= 40_000_000, p
-        assert (q["clock_name"], q["clock_tid"], q["notify"], q["tid"]) == \
-            ("thread-cputime", before["spinner"], "thread-id", before["spinner"]), q
-        assert q["interval_ns"] == 60_000_000 and 0 < q["value_ns"] <= 60_000_000, q
-        assert (far["clock_name"], far["notify"], far["interval_ns"]) == ("process-cputime", "none", 0), far
-        saved_ms = far["value_ns"] // 1_000_000
-        # The last report came before the freeze; the CPU time between them is small.
-        assert last["far_left_ms"] - 3000 <= saved_ms <= last["far_left_ms"] + 5, (saved_ms, last)
+        def image(img):
+            recs = show_json(img)
+            last = seen["last"] = t.report("timers")
+            it = records(recs, "ITIMERS")
+            assert len(it) == 1, it
+            it = it[0]
+            assert (it["virt_interval_ns"], it["prof_interval_ns"]) == (30_000_000, 50_000_000), it
+            assert 0 < it["virt_value_ns"] <= 30_000_000 and 0 < it["prof_value_ns"] <= 50_000_000, it
+            assert (it["real_value_ns"], it["real_interval_ns"]) == (0, 0), it
+            pt = {r["id"]: r for r in records(recs, "POSIX_TIMER")}
+            p, q, far = pt[before["pcpu_id"]], pt[before["tcpu_id"]], pt[before["far_id"]]
+            assert (p["clock_name"], p["notify"], p["value"], p["interval_ns"]) == \
+                ("process-cputime", "signal", "0x5eed0004", 40_000_000), p
+            assert 0 < p["value_ns"] <= 40_000_000, p
+            assert (q["clock_name"], q["clock_tid"], q["notify"], q["tid"]) == \
+                ("thread-cputime", before["spinner"], "thread-id", before["spinner"]), q
+            assert q["interval_ns"] == 60_000_000 and 0 < q["value_ns"] <= 60_000_000, q
+            assert (far["clock_name"], far["notify"], far["interval_ns"]) == ("process-cputime", "none", 0), far
+            saved_ms = seen["saved_ms"] = far["value_ns"] // 1_000_000
+            # The last report came before the freeze; the CPU time between them is small.
+            assert last["far_left_ms"] - 3000 <= saved_ms <= last["far_left_ms"] + 5, (saved_ms, last)
+            os.unlink(os.path.join(d, "timers"))
 
-        os.unlink(os.path.join(d, "timers"))
-        t.restart(img)
+        if uid is None:
+            img, _ = t.checkpoint([before["pid"]])
+            image(img)
+            t.restart(img)
+        else:
+            os.chown(t.stderr, uid, uid)
+            t.checkpoint_restart_as_nobody([before["pid"]], image)
+        last, saved_ms = seen["last"], seen["saved_ms"]
         after = t.reports(["timers"], "the CPU timers to fire after restart",
                           lambda _, r: r["vt"] >= last["vt"] + 5 and r["prof"] >= last["prof"] + 5
                           and r["pcpu"] >= last["pcpu"] + 5 and r["tcpu"] >= last["tcpu"] + 5,
@@ -151,6 +159,19 @@ def cpu_timers_keep_counting_after_restart():
         later = t.reports(["timers"], "a later report",
                           lambda _, r: r["cpu_ms"] >= after["cpu_ms"] + 100)["timers"]
         assert abs(later["far_sum_ms"] - after["far_sum_ms"]) <= 20, (after, later)
+
+
+def cpu_timers_keep_counting_after_restart():
+    """ITIMER_VIRTUAL, ITIMER_PROF, a POSIX timer on the process's CPU clock and one on a
+    spinning thread's (signalling that thread) fire on after restart with their intervals
+    and ids; the time left of a far one-shot on the process's clock is what it was, counted
+    on from the new process's clock (its time left plus the CPU time stays constant)."""
+    cpu_timers()
+
+
+def cpu_timers_as_nobody():
+    """The same as uid 65534: ckpt with no capability, rstr with CAP_CHECKPOINT_RESTORE."""
+    cpu_timers(65534)
 
 
 def cpu_clock_of_another_process_or_an_exited_thread_refused():
@@ -247,6 +268,7 @@ if __name__ == "__main__":
     sys.exit(run([
         timers_keep_firing_after_restart,
         cpu_timers_keep_counting_after_restart,
+        cpu_timers_as_nobody,
         cpu_clock_of_another_process_or_an_exited_thread_refused,
         timer_of_an_exited_thread_refused_at_checkpoint,
         stale_timer_signal_stays_dropped,

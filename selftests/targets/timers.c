@@ -11,7 +11,7 @@
  *                      so a process that got new timers would not have them. One more
  *                      every 10 ms with its signal blocked, taken once after 100 ms: its
  *                      overrun (timer_getoverrun) is what that delivery left.
- *   timers cpu DIR     CPU-time timers while a thread spins in user mode: ITIMER_VIRTUAL
+ *   timers cpu DIR [UID]  (as UID if given) CPU-time timers while a thread spins in user mode: ITIMER_VIRTUAL
  *                      every 30 ms and ITIMER_PROF every 50 ms of CPU time (SIGVTALRM,
  *                      SIGPROF counted); a POSIX timer on CLOCK_PROCESS_CPUTIME_ID every
  *                      40 ms (SIGEV_SIGNAL, sigev value checked), one on the spinning
@@ -542,9 +542,11 @@ static void cpu(void)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3)
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[1], "cpu")))
 		return 2;
 	dir = argv[2];
+	if (argc == 4)
+		drop_to(argv[3]);
 	if (!strcmp(argv[1], "run")) {
 		run();
 	} else if (!strcmp(argv[1], "exited")) {
