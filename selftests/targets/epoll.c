@@ -118,6 +118,17 @@ static long long fdinfo_events(int ep, int tfd)
 	return events;
 }
 
+/* SIGUSR2 blocked, for wait_usr2(). */
+static void block_usr2(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		die("sigprocmask");
+}
+
 static void wait_usr2(void)
 {
 	sigset_t set;
@@ -138,13 +149,9 @@ static void state(void)
 	unsigned int got;
 	uint64_t v;
 	char buf[16];
-	sigset_t set;
 	pid_t child;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR2);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		die("sigprocmask");
+	block_usr2();
 
 	main_ep = epoll_create1(EPOLL_CLOEXEC);
 	e3 = efd(3);
@@ -299,13 +306,9 @@ static void moved(void)
 {
 	int ep, a, b, c, e, d, n, all;
 	unsigned int got;
-	sigset_t set;
 	uint64_t v;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR2);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		die("sigprocmask");
+	block_usr2();
 	ep = epoll_create1(0);
 	if (ep < 0)
 		die("epoll_create1");
