@@ -3,19 +3,21 @@
 //! epoll descriptors: one `EPOLL` record per open file description, before the first
 //! `FILE` that refers to it (by its `obj`), with the instance's interest list.
 //!
-//! The interest list is private to `fs/eventpoll.c`; what an out-of-tree module reaches of
-//! it is what `ep_show_fdinfo` prints under the epoll's mutex, one line per item:
-//! `tfd: %8d events: %8x data: %16llx  pos:%lli ino:%llx sdev:%x`, read through
-//! `ckpt_helper_task_fdinfo` and parsed here strictly (a line not of that form refuses the
-//! descriptor). An item is keyed by its file and the descriptor number `tfd` it was added
-//! with, in the table of whoever added it; it outlives a `close` of that number while the
-//! file lives on elsewhere (a `dup`, another process). Each item's number is looked up in
-//! the table of the task the epoll is saved with: the file open there must be the one the
-//! item watches (`ckpt_helper_task_epoll_target` looks for this epoll's item with that
-//! number on the file's own list of items), or the checkpoint is refused. The record names
-//! the target by the object id of its `FILE` and by `tfd`; `rstr` makes the epoll with
-//! `epoll_create1` and adds each item with `epoll_ctl(EPOLL_CTL_ADD)` at that number
-//! (`userspace/rstr/src/epoll.rs`).
+//! The interest list is private to `fs/eventpoll.c`: `ckpt_helper_task_epoll_items` walks
+//! it as `ep_show_fdinfo` does for `/proc/PID/fdinfo` (the epoll's tree of items under its
+//! mutex; `struct eventpoll` and `struct epitem` come from the kernel's source at build
+//! time, Kbuild) and gives each item's file (by identity), the descriptor number `tfd` it
+//! was added with, its events and data. An item is keyed by its file and that number, in
+//! the table of whoever added it; it outlives a `close` (or a `dup2` over it) of that
+//! number while the file lives on elsewhere, and the number may hold another file or
+//! nothing by now. Each item's file is looked for in the table of the task the epoll is
+//! saved with: at `tfd` first (the helper tells), else at any descriptor of that table
+//! ([`Table`]); a file open at none of them (another process's only, in a message in
+//! flight, only mapped) refuses the checkpoint. The record names the target by the object
+//! id of its `FILE` and by `tfd`: two items of one number (the file closed there and
+//! another added at it since) are told apart by their targets. `rstr` makes the epoll with
+//! `epoll_create1` and adds each item with `epoll_ctl(EPOLL_CTL_ADD)` with its target put
+//! at `tfd` for the call (`userspace/rstr/src/epoll.rs`).
 
 use kernel::prelude::*;
 use zerocopy::IntoBytes;
@@ -23,6 +25,7 @@ use zerocopy::IntoBytes;
 use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::objects::Objects;
+use crate::sys::epoll::EpollItem;
 use crate::sys::task::{OpenFd, TaskRef};
 use crate::uapi::image::{self as img, file_kind, rec};
 
@@ -35,145 +38,84 @@ pub(crate) fn is_epoll(fs_magic: u64, path: &[u8]) -> bool {
     fs_magic == u64::from(ANON_INODE_FS_MAGIC) && path == b"anon_inode:[eventpoll]"
 }
 
-/// One line of `ep_show_fdinfo`.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-struct Item {
-    tfd: i32,
-    events: u32,
-    data: u64,
-    ino: u64,
-    sdev: u32,
-}
+/// The open files of a task's descriptor table, by identity: `(file, fd)` pairs sorted,
+/// read once for the first item whose number no longer holds its file.
+struct Table(KVVec<(u64, u32)>);
 
-/// A value printed with a field width (`%8d`, `%16llx`): right-aligned with spaces to
-/// `width` characters, or longer without any.
-fn padded(s: &str, width: usize) -> Option<&str> {
-    let v = s.trim_start_matches(' ');
-    (!v.is_empty() && s.len() == width.max(v.len())).then_some(v)
-}
-
-/// Lower-case hexadecimal digits (`%x`) of a value of at most `max` digits.
-fn hex(s: &str, max: usize) -> Option<u64> {
-    if s.is_empty() || s.len() > max || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    u64::from_str_radix(s, 16).ok()
-}
-
-/// Decimal digits, with a minus sign where `signed`.
-fn dec(s: &str, signed: bool) -> Option<i64> {
-    let digits = if signed {
-        s.strip_prefix('-').unwrap_or(s)
-    } else {
-        s
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse::<i64>().ok()
-}
-
-fn parse_line(line: &str) -> Option<Item> {
-    let rest = line.strip_prefix("tfd: ")?;
-    let (tfd, rest) = rest.split_once(" events: ")?;
-    let (events, rest) = rest.split_once(" data: ")?;
-    let (data, rest) = rest.split_once("  pos:")?;
-    let (pos, rest) = rest.split_once(" ino:")?;
-    let (ino, sdev) = rest.split_once(" sdev:")?;
-    // A descriptor number is an `int` the kernel looked up: never negative.
-    let tfd = i32::try_from(dec(padded(tfd, 8)?, false)?).ok()?;
-    let events = u32::try_from(hex(padded(events, 8)?, 8)?).ok()?;
-    let data = hex(padded(data, 16)?, 16)?;
-    // The target's offset: not saved (the target's own record has it).
-    dec(pos, true)?;
-    let ino = hex(ino, 16)?;
-    let sdev = u32::try_from(hex(sdev, 8)?).ok()?;
-    Some(Item {
-        tfd,
-        events,
-        data,
-        ino,
-        sdev,
-    })
-}
-
-/// The items of an epoll's `show_fdinfo` text, into `out` (at most
-/// [`img::CKPT_EPOLL_ITEMS_MAX`]): `None` if a line is not one, or there are more.
-fn parse(text: &[u8], out: &mut KVVec<Item>) -> Option<CkptResult> {
-    out.clear();
-    let s = core::str::from_utf8(text).ok()?;
-    if s.is_empty() {
-        return Some(Ok(()));
-    }
-    // Every line ends with a newline: nothing may follow the last.
-    for line in s.strip_suffix('\n')?.split('\n') {
-        if out.len() >= img::CKPT_EPOLL_ITEMS_MAX as usize {
-            return None;
+impl Table {
+    fn read(task: &TaskRef) -> CkptResult<Table> {
+        let mut v = KVVec::new();
+        let mut from = 0;
+        while let Some((fd, id)) = task.next_file_id(from) {
+            v.push((id, fd), GFP_KERNEL_ACCOUNT)?;
+            from = fd + 1;
         }
-        let item = parse_line(line)?;
-        if let Err(e) = out.push(item, GFP_KERNEL_ACCOUNT) {
-            return Some(Err(e.into()));
-        }
+        Ok(Table::of(v))
     }
-    Some(Ok(()))
-}
 
-/// The most a `show_fdinfo` text of [`img::CKPT_EPOLL_ITEMS_MAX`] items takes: a line is at
-/// most 118 bytes (every number at its widest).
-const TEXT_MAX: usize = img::CKPT_EPOLL_ITEMS_MAX as usize * 128;
+    /// The table of these `(file, fd)` pairs.
+    fn of(mut v: KVVec<(u64, u32)>) -> Table {
+        // By file, then number: the first of a file is its lowest.
+        v.sort_unstable();
+        Table(v)
+    }
 
-/// The `show_fdinfo` text of the epoll at `fd`, into `buf`, grown (doubling) until it fits.
-fn read_text(task: &TaskRef, fd: u32, buf: &mut KVVec<u8>) -> CkptResult<usize> {
-    let mut size = 4096;
-    loop {
-        buf.clear();
-        buf.resize(size, 0, GFP_KERNEL_ACCOUNT)?;
-        match task.fdinfo(fd, file_kind::EPOLL, buf) {
-            Ok((text, _)) => return Ok(text.len()),
-            Err(e) if e == E2BIG && size < TEXT_MAX => size *= 2,
-            Err(e) if e == E2BIG => refuse!(
-                EOPNOTSUPP,
-                "fd {fd}: epoll with more than {} items: not supported yet",
-                img::CKPT_EPOLL_ITEMS_MAX
-            ),
-            Err(e) => return Err(e.into()),
-        }
+    /// The lowest descriptor holding `file`.
+    fn find(&self, file: u64) -> Option<u32> {
+        let i = self.0.partition_point(|e| e.0 < file);
+        self.0.get(i).filter(|e| e.0 == file).map(|e| e.1)
     }
 }
 
-/// The reason an item is refused for: its number holds another file by now (closed, or
-/// `dup2`'ed over, since `EPOLL_CTL_ADD`), or two items have that number (one file was
-/// closed there since, the other added after).
-fn replaced(fd: u32, tfd: u32) -> CkptResult {
-    refuse!(
-        EOPNOTSUPP,
-        "fd {fd}: epoll watches fd {tfd}, which was closed or replaced since EPOLL_CTL_ADD; not supported yet"
-    )
+/// Where an item's file is in the table: `Ok(fd)` for the descriptor that holds it (its own
+/// number if that holds it still), or the refusal that names the epoll, the number and why.
+fn place(fd: u32, it: &EpollItem, table: Option<&Table>) -> CkptResult<u32> {
+    let tfd = it.tfd as u32;
+    if it.at_tfd != 0 {
+        return Ok(tfd);
+    }
+    match table.and_then(|t| t.find(it.file_id)) {
+        Some(at) => Ok(at),
+        None => refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: epoll watches fd {tfd}, which was closed or replaced since EPOLL_CTL_ADD, \
+             and its file is open at no other descriptor of this process (only in another \
+             process, in a message in flight or a memory mapping): not supported"
+        ),
+    }
 }
 
-/// The items of the epoll at `fd` as `EPOLL` items: each one's target, the file open at
-/// its number in `task`, checked to be the item's own and named by its object id.
+/// The items of the epoll at `fd` as `EPOLL` items: each one's target found in `task`'s
+/// table ([`place`]) and named by its object id.
 fn items(
     task: &TaskRef,
     objs: &mut Objects,
+    w: &mut ImageWriter,
     fd: u32,
-    items: &[Item],
+    items: &[EpollItem],
 ) -> CkptResult<KVVec<img::CkptEpollItem>> {
     let mut out = KVVec::with_capacity(items.len(), GFP_KERNEL_ACCOUNT)?;
-    let mut tfds = KVVec::with_capacity(items.len(), GFP_KERNEL_ACCOUNT)?;
+    let mut table = None;
     for it in items {
-        let tfd = it.tfd as u32;
-        let t = task
-            .epoll_target(fd, tfd)
-            .context(fmt!("fd {fd}: epoll item of fd {tfd}"))?;
-        if t.open == 0 || t.watched == 0 || t.ino != it.ino || t.sdev != it.sdev {
-            replaced(fd, tfd)?;
+        let tfd = it.tfd;
+        // The kernel took the number from a descriptor table: never negative.
+        if tfd < 0 {
+            return Err(EINVAL.into());
         }
-        tfds.push(tfd, GFP_KERNEL_ACCOUNT)?;
+        if it.at_tfd == 0 && table.is_none() {
+            table = Some(Table::read(task).context(fmt!("fd {fd}: epoll item of fd {tfd}"))?);
+        }
+        let at = place(fd, it, table.as_ref())?;
+        if at != tfd as u32 && w.log.wants(crate::uapi::CKPT_LOG_DEBUG) {
+            w.log.debug(fmt!(
+                "task {}: fd {fd}: epoll item of fd {tfd}: its file is at fd {at}",
+                w.task()
+            ));
+        }
         out.push(
             img::CkptEpollItem {
-                obj: objs.id(t.file_id)?,
-                tfd: it.tfd,
+                obj: objs.id(it.file_id)?,
+                tfd,
                 events: it.events,
                 __reserved: 0,
                 data: it.data,
@@ -181,14 +123,8 @@ fn items(
             GFP_KERNEL_ACCOUNT,
         )?;
     }
-    // Two items of one number: neighbours once sorted.
-    tfds.sort_unstable();
-    if let Some(w) = tfds.windows(2).find(|w| w[0] == w[1]) {
-        replaced(fd, w[0])?;
-    }
     Ok(out)
 }
-
 /// The `EPOLL` record of the epoll open at descriptor `o`, once per open file description,
 /// then its `FILE` record (no path, no offset).
 pub(crate) fn checkpoint(
@@ -200,19 +136,16 @@ pub(crate) fn checkpoint(
     let fd = o.fd;
     crate::anonfd::check_flags(fd, "epoll", o.rec.flags)?;
     if objs.first_save(o.facts.file_id) {
-        let mut buf = KVVec::new();
-        let len = read_text(task, fd, &mut buf).context(fmt!("fd {fd}: epoll items"))?;
-        let mut parsed = KVVec::new();
-        match parse(&buf[..len], &mut parsed) {
-            Some(r) => r?,
-            None => refuse!(
+        let mut raw = KVVec::new();
+        match task.epoll_items(fd, &mut raw, img::CKPT_EPOLL_ITEMS_MAX) {
+            Err(e) if e == E2BIG => refuse!(
                 EOPNOTSUPP,
-                "fd {fd}: epoll: its items (fdinfo) are not in the form this version reads, or more than {}: {}",
-                img::CKPT_EPOLL_ITEMS_MAX,
-                core::str::from_utf8(&buf[..len.min(200)]).unwrap_or("(not UTF-8)")
+                "fd {fd}: epoll with more than {} items: not supported yet",
+                img::CKPT_EPOLL_ITEMS_MAX
             ),
+            r => r.context(fmt!("fd {fd}: epoll items"))?,
         }
-        let out = items(task, objs, fd, &parsed)?;
+        let out = items(task, objs, w, fd, &raw)?;
         let r = img::CkptEpollRec {
             id: o.rec.obj,
             nr_items: out.len() as u32,
@@ -234,64 +167,32 @@ mod tests {
         assert!(!is_epoll(0xEF53, b"anon_inode:[eventpoll]"));
     }
 
-    #[test]
-    fn fdinfo_lines_parse() {
-        // As ep_show_fdinfo prints them: widths 8, 8 and 16, two spaces before pos.
-        let l = "tfd:        5 events:       19 data:                7  pos:0 ino:3f sdev:f";
-        let it = parse_line(l).unwrap();
-        assert_eq!(
-            it,
-            Item {
-                tfd: 5,
-                events: 0x19,
-                data: 7,
-                ino: 0x3f,
-                sdev: 0xf
-            }
-        );
-        let l = "tfd: 123456789 events: 80000019 data: ffffffffffffffff  pos:-1 ino:1a2b3c4d5e sdev:800001";
-        let it = parse_line(l).unwrap();
-        assert_eq!(
-            (it.tfd, it.events, it.data),
-            (123_456_789, 0x8000_0019, u64::MAX)
-        );
-        assert_eq!((it.ino, it.sdev), (0x1a_2b3c_4d5e, 0x80_0001));
-    }
-
-    #[test]
-    fn torn_or_foreign_lines_are_refused() {
-        let good = "tfd:        5 events:       19 data:                7  pos:0 ino:3f sdev:f";
-        assert!(parse_line(good).is_some());
-        for bad in [
-            // One space before pos, a padding short by one, upper-case hex, a sign.
-            "tfd:        5 events:       19 data:                7 pos:0 ino:3f sdev:f",
-            "tfd:       5 events:       19 data:                7  pos:0 ino:3f sdev:f",
-            "tfd:        5 events:       1F data:                7  pos:0 ino:3f sdev:f",
-            "tfd:       -5 events:       19 data:                7  pos:0 ino:3f sdev:f",
-            // 9 hex digits of events, a missing field, something after.
-            "tfd:        5 events: 100000019 data:                7  pos:0 ino:3f sdev:f",
-            "tfd:        5 events:       19 data:                7  pos:0 ino:3f",
-            "tfd:        5 events:       19 data:                7  pos:0 ino:3f sdev:f x",
-            "",
-        ] {
-            assert!(parse_line(bad).is_none());
+    fn item(file_id: u64, tfd: i32, at_tfd: bool) -> EpollItem {
+        EpollItem {
+            file_id,
+            tfd,
+            at_tfd: at_tfd.into(),
+            ..Default::default()
         }
     }
 
     #[test]
-    fn whole_texts_parse_line_by_line() {
+    fn an_items_file_is_found_at_its_number_or_any_other() {
+        // Files 0x100 at 3 and 7, 0x200 at 5.
         let mut v = KVVec::new();
-        assert!(matches!(parse(b"", &mut v), Some(Ok(()))) && v.is_empty());
-        let t = b"tfd:        4 events:       19 data:                4  pos:0 ino:7 sdev:e\n\
-                  tfd:        6 events: 40000000 data:        deadbeef0  pos:0 ino:7 sdev:e\n";
-        assert!(matches!(parse(t, &mut v), Some(Ok(()))));
-        assert_eq!(v.len(), 2);
-        assert_eq!(
-            (v[1].tfd, v[1].events, v[1].data),
-            (6, 0x4000_0000, 0xd_eadb_eef0)
-        );
-        // No newline at the end: torn.
-        let t = b"tfd:        4 events:       19 data:                4  pos:0 ino:7 sdev:e";
-        assert!(parse(t, &mut v).is_none());
+        for e in [(0x200, 5), (0x100, 7), (0x100, 3)] {
+            v.push(e, GFP_KERNEL).unwrap();
+        }
+        let t = Table::of(v);
+        assert_eq!(t.find(0x100), Some(3));
+        assert_eq!(t.find(0x200), Some(5));
+        assert_eq!(t.find(0x300), None);
+        // At its number: no table needed.
+        assert_eq!(place(4, &item(0x100, 9, true), None).ok(), Some(9));
+        // Closed at 9, dup'ed to 3 and 7 before: the lowest.
+        assert_eq!(place(4, &item(0x100, 9, false), Some(&t)).ok(), Some(3));
+        // Open nowhere in this table: refused.
+        assert!(place(4, &item(0x300, 9, false), Some(&t)).is_err());
+        assert!(place(4, &item(0x300, 9, false), None).is_err());
     }
 }

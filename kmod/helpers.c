@@ -1834,7 +1834,9 @@ static_assert(CKPT_TFD_TIMER_CANCEL_ON_SET == TFD_TIMER_CANCEL_ON_SET);
  * the anon_inode filesystem, which only fs/timerfd.c and fs/signalfd.c give
  * (anon_inode_getfile_fmode("[timerfd]", ...)); it is the name /proc/PID/fd
  * shows. Rust then parses their show_fdinfo text strictly, so another file
- * with that name would be refused, not misread.
+ * with that name would be refused, not misread. An epoll (CKPT_FILE_EPOLL) and
+ * an inotify instance are told the same way, by the names only fs/eventpoll.c
+ * and fs/notify/inotify give.
  */
 static bool ckpt_anon_is(struct file *file, u32 kind)
 {
@@ -1870,8 +1872,7 @@ static bool ckpt_anon_is(struct file *file, u32 kind)
  * show_fdinfo reads it under the locks that file takes (the context's wait
  * queue lock for an eventfd's count, a timer's remaining time and interval).
  * The show_fdinfo of these types only prints into the seq_file (seq_printf,
- * seq_putc): a seq_file over @buf, with no operations, is all it needs. An
- * epoll's (CKPT_FILE_EPOLL) prints its interest list under the epoll's mutex.
+ * seq_putc): a seq_file over @buf, with no operations, is all it needs.
  * *@real_ns is CLOCK_REALTIME right after. Returns the text's length.
  */
 int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,
@@ -2085,39 +2086,44 @@ out:
 /* ---- epoll ------------------------------------------------------------ */
 
 /*
- * Private to fs/eventpoll.c: an item of an interest list, linked on its target
- * file's f_ep list (fllink, under the file's f_lock). The definition is taken
- * from the kernel's fs/eventpoll.c at build time (Kbuild), not mirrored by
- * hand; only ep and ffd are read, pointers compared, never followed.
+ * Private to fs/eventpoll.c: an epoll instance (the private_data of its file)
+ * and an item of its interest list, on its rbtree (rbn) keyed by ffd, the file
+ * watched and the descriptor number it was added with. Both definitions are
+ * taken from the kernel's fs/eventpoll.c at build time (Kbuild), not mirrored
+ * by hand; of an item only ffd and event are read, and ffd.file is compared,
+ * never followed.
  */
 struct eppoll_entry;
-struct eventpoll;
 struct wakeup_source;
 #include "epitem.h"
+#include "eventpoll_struct.h"
 
 static_assert(CKPT_EPOLL_PRIVATE_BITS ==
 	      (__force u32)(EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE));
-static_assert(sizeof(struct ckpt_h_epoll_target) == 32);
+static_assert(sizeof(struct ckpt_h_epoll_item) == 32 &&
+	      offsetof(struct ckpt_h_epoll_item, data) == 16);
 
 /*
- * What @task's descriptor @tfd holds, for an item of the epoll at its @epfd
- * that was added with descriptor number @tfd (show_fdinfo's tfd): the file
- * open there and whether that file has an item of this epoll with that number.
- * An item keys on the file and the number it was added with: after a close (or
- * dup2 over it) the item stays while the file lives elsewhere, and the number
- * may hold another file. Each of a file's items is on its f_ep list, which
- * f_lock protects; an item's ep and ffd never change. -EINVAL if @epfd is not
- * an epoll; out->open is 0 if @tfd is not open.
+ * The interest list of the epoll at @task's @epfd into @out (at most @max
+ * items; -E2BIG if it has more), walked as ep_show_fdinfo walks it for
+ * /proc/PID/fdinfo: the rbtree under ep->mtx, which every change of the list
+ * (epoll_ctl, the close of a watched file's last reference) takes, and under
+ * which an item's event is changed. Each item: the file it watches (identity
+ * only), the number it was added with, its events and data, and whether
+ * @task's descriptor of that number holds that file now (a close or a dup2
+ * over it since EPOLL_CTL_ADD leaves the item while the file lives on
+ * elsewhere). -EINVAL if @epfd is not an epoll (only fs/eventpoll.c makes
+ * anonymous inodes named [eventpoll]). Returns the number of items.
  */
-int ckpt_helper_task_epoll_target(struct task_struct *task, u32 epfd, u32 tfd,
-				  struct ckpt_h_epoll_target *out)
+int ckpt_helper_task_epoll_items(struct task_struct *task, u32 epfd,
+				 struct ckpt_h_epoll_item *out, u32 max)
 {
 	struct file *ep_file, *file;
 	unsigned int n = epfd;
-	struct epitem *epi;
-	struct inode *inode;
+	struct eventpoll *ep;
+	struct rb_node *rbp;
+	int count = 0;
 
-	memset(out, 0, sizeof(*out));
 	ep_file = fget_task_next(task, &n);
 	if (!ep_file)
 		return -EBADF;
@@ -2125,30 +2131,50 @@ int ckpt_helper_task_epoll_target(struct task_struct *task, u32 epfd, u32 tfd,
 		fput(ep_file);
 		return -EINVAL;
 	}
-	n = tfd;
-	file = fget_task_next(task, &n);
-	if (file && n == tfd) {
-		inode = file_inode(file);
-		out->file = (unsigned long)file;
-		out->ino = inode->i_ino;
-		out->sdev = inode->i_sb->s_dev;
-		out->open = 1;
-		spin_lock(&file->f_lock);
-		if (file->f_ep) {
-			hlist_for_each_entry(epi, file->f_ep, fllink) {
-				if (epi->ep == ep_file->private_data &&
-				    epi->ffd.fd == (int)tfd) {
-					out->watched = 1;
-					break;
-				}
-			}
+	ep = ep_file->private_data;
+	mutex_lock(&ep->mtx);
+	for (rbp = rb_first_cached(&ep->rbr); rbp; rbp = rb_next(rbp)) {
+		struct epitem *epi = rb_entry(rbp, struct epitem, rbn);
+		struct ckpt_h_epoll_item *it;
+
+		if (count == max) {
+			count = -E2BIG;
+			break;
 		}
-		spin_unlock(&file->f_lock);
+		it = &out[count++];
+		memset(it, 0, sizeof(*it));
+		it->file = (unsigned long)epi->ffd.file;
+		it->tfd = epi->ffd.fd;
+		it->events = (__force u32)epi->event.events;
+		it->data = epi->event.data;
+		n = epi->ffd.fd;
+		file = fget_task_next(task, &n);
+		if (file) {
+			it->at_tfd = n == (unsigned int)epi->ffd.fd && file == epi->ffd.file;
+			fput(file);
+		}
 	}
-	if (file)
-		fput(file);
+	mutex_unlock(&ep->mtx);
 	fput(ep_file);
-	return 0;
+	return count;
+}
+
+/*
+ * The open file of @task's first descriptor from *@fd on, as an identity
+ * (never followed), its number into *@fd; 0 when there is none.
+ */
+u64 ckpt_helper_task_next_file_id(struct task_struct *task, u32 *fd)
+{
+	unsigned int n = *fd;
+	struct file *file = fget_task_next(task, &n);
+	u64 id;
+
+	if (!file)
+		return 0;
+	*fd = n;
+	id = (unsigned long)file;
+	fput(file);
+	return id;
 }
 
 /* The file open at @task's @fd, with a reference; NULL if none is. */

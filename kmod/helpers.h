@@ -340,18 +340,19 @@ u64 ckpt_helper_file_unix_sock(struct file *file);
 /* eventfd, timerfd, signalfd: their show_fdinfo text. */
 int ckpt_helper_task_fdinfo(struct task_struct *task, u32 fd, u32 kind, char *buf,
 			    u32 size, s64 *real_ns);
-/* epoll (kmod/epoll.rs): the file an item's descriptor holds, and whether it is watched. */
-struct ckpt_h_epoll_target {
-	u64 file;		/* the struct file at the descriptor: identity only */
-	u64 ino;		/* its inode's i_ino */
-	u32 sdev;		/* its inode's i_sb->s_dev */
-	u32 open;		/* the descriptor is open */
-	u32 watched;		/* the epoll has an item for this file and descriptor */
+/* epoll (kmod/epoll.rs): its items, read under its mutex; the files of a table. */
+struct ckpt_h_epoll_item {
+	u64 file;		/* the struct file watched: identity only */
+	s32 tfd;		/* the descriptor number of EPOLL_CTL_ADD */
+	u32 events;		/* epitem event.events */
+	u64 data;		/* epitem event.data */
+	u32 at_tfd;		/* the task's descriptor tfd holds that file */
 	u32 __pad;
 };
 
-int ckpt_helper_task_epoll_target(struct task_struct *task, u32 epfd, u32 tfd,
-				  struct ckpt_h_epoll_target *out);
+int ckpt_helper_task_epoll_items(struct task_struct *task, u32 epfd,
+				 struct ckpt_h_epoll_item *out, u32 max);
+u64 ckpt_helper_task_next_file_id(struct task_struct *task, u32 *fd);
 
 /* TCP and UDP sockets (kmod/inet.rs): what a socket's fd shows, read under lock_sock. */
 struct ckpt_h_inet {

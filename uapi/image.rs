@@ -913,14 +913,17 @@ pub struct CkptEpollRec {
     pub nr_items: u32,
 }
 
-/// One item of an epoll's interest list: the file it watches, by the number it was added
-/// with, in the descriptor table of the task the `EPOLL` record is saved with.
+/// One item of an epoll's interest list: the file it watches and the number it was added
+/// with (its key, with the file), in the descriptor table of the task the `EPOLL` record
+/// is saved with.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptEpollItem {
-    /// The `obj` of the watched file's `FILE` record (of descriptor `tfd` of that table).
+    /// The `obj` of the watched file's `FILE` record: of a descriptor of that table, `tfd`
+    /// or (`tfd` closed or replaced since `EPOLL_CTL_ADD`) another.
     pub obj: u32,
-    /// The descriptor number of `EPOLL_CTL_ADD`, part of the item's key.
+    /// The descriptor number of `EPOLL_CTL_ADD`, part of the item's key; it may hold
+    /// another file of the table, or none.
     pub tfd: i32,
     /// `EPOLL*` events as the kernel keeps them: with `EPOLLERR | EPOLLHUP` it adds, and
     /// only [`CKPT_EPOLL_PRIVATE_BITS`] for an `EPOLLONESHOT` item that fired (disarmed).

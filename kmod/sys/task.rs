@@ -1203,8 +1203,8 @@ impl TaskRef {
         Ok(())
     }
 
-    /// The `show_fdinfo` text of the eventfd, timerfd, signalfd or epoll (`kind`, one of
-    /// `file_kind::EVENTFD`, `TIMERFD`, `SIGNALFD`, `EPOLL`) open at `fd`, into `buf`; with
+    /// The `show_fdinfo` text of the eventfd, timerfd or signalfd (`kind`, one of
+    /// `file_kind::EVENTFD`, `TIMERFD`, `SIGNALFD`) open at `fd`, into `buf`; with
     /// `CLOCK_REALTIME` in nanoseconds right after it was read. `EINVAL` if the file is not
     /// of that kind, `E2BIG` if the text does not fit.
     pub(crate) fn fdinfo<'a>(

@@ -22,10 +22,20 @@
  *                        "checked 1 errors E"; the parent (SIGUSR2 after the child)
  *                        checks everything and reports "checked 1 errors E" and the
  *                        events /proc/self/fdinfo shows for the disarmed items.
- *   epoll replaced DIR   an epoll watches an eventfd at fd T; the eventfd is dup'ed
- *                        elsewhere and another eventfd is dup2'ed over T;
- *   epoll closed DIR     the same, with T closed: both report "fd EPFD tfd T" and
- *                        count ("count N").
+ *   epoll moved DIR      an epoll whose items' numbers were closed or replaced since
+ *                        EPOLL_CTL_ADD: an eventfd of count 1 added at A (0x4001), then
+ *                        dup'ed to B and A closed; an eventfd of count 2 added at C
+ *                        (0x4002), kept at E (dup) and another eventfd of count 0
+ *                        dup2'ed over C, which is then added at C too (0x4003): two items
+ *                        of number C. Reports "ready 1" and the numbers, waits for
+ *                        SIGUSR2, then checks that epoll_wait reports the two ready items
+ *                        with their data, that EPOLL_CTL_MOD and _DEL behave as the
+ *                        kernel keys the items (by file and the number of EPOLL_CTL_ADD),
+ *                        and that closing a file's last descriptor removes its item;
+ *                        reports "checked 1 errors E".
+ *   epoll elsewhere DIR  an epoll watches an eventfd at fd T, which only a child holds
+ *                        by now (the parent closed T, the child its epoll): the parent
+ *                        reports "fd EPFD tfd T" and counts ("count N").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -108,6 +118,17 @@ static long long fdinfo_events(int ep, int tfd)
 	return events;
 }
 
+/* SIGUSR2 blocked, for wait_usr2(). */
+static void block_usr2(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		die("sigprocmask");
+}
+
 static void wait_usr2(void)
 {
 	sigset_t set;
@@ -128,13 +149,9 @@ static void state(void)
 	unsigned int got;
 	uint64_t v;
 	char buf[16];
-	sigset_t set;
 	pid_t child;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR2);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		die("sigprocmask");
+	block_usr2();
 
 	main_ep = epoll_create1(EPOLL_CLOEXEC);
 	e3 = efd(3);
@@ -256,29 +273,128 @@ static void state(void)
 		pause();
 }
 
-/* An epoll whose item's number holds another file (replaced) or none (closed). */
-static void stale(const char *mode)
+/* How many items of TFD /proc/self/fdinfo/EP shows, and of any number (*all). */
+static int fdinfo_items(int ep, int tfd, int *all)
 {
-	int ep, tfd, kept, other, count = 0;
+	char path[64], line[256];
+	int t, n = 0;
+	FILE *f;
+
+	*all = 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ep);
+	f = fopen(path, "r");
+	if (!f)
+		die(path);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "tfd: %d", &t) == 1) {
+			++*all;
+			n += t == tfd;
+		}
+	fclose(f);
+	return n;
+}
+
+/* epoll_ctl OP of FD with data DATA: 0, or the errno it failed with. */
+static int ctl(int ep, int op, int fd, uint64_t data)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = data };
+
+	return epoll_ctl(ep, op, fd, &ev) ? errno : 0;
+}
+
+static void moved(void)
+{
+	int ep, a, b, c, e, d, n, all;
+	unsigned int got;
+	uint64_t v;
+
+	block_usr2();
+	ep = epoll_create1(0);
+	if (ep < 0)
+		die("epoll_create1");
+	a = efd(1);
+	c = efd(2);
+	add(ep, a, EPOLLIN, 0x4001);
+	add(ep, c, EPOLLIN, 0x4002);
+	/* Added at A, now at B only. */
+	b = dup(a);
+	/* Added at C, now at E only; C holds another eventfd, added at C too. */
+	e = dup(c);
+	d = efd(0);
+	if (b < 0 || e < 0 || dup2(d, c) != c || close(d) || close(a))
+		die("dup, dup2, close");
+	add(ep, c, EPOLLIN, 0x4003);
+	report("moved", "ready 1 ep %d a %d b %d c %d e %d", ep, a, b, c, e);
+	wait_usr2();
+
+	n = fdinfo_items(ep, c, &all);
+	CHECK(n == 2 && all == 3, "%d items of fd %d, %d in all", n, c, all);
+	CHECK(fdinfo_items(ep, a, &all) == 1, "no item of fd %d", a);
+	CHECK(fcntl(a, F_GETFD) < 0 && errno == EBADF, "fd %d is open", a);
+	got = ready(ep, 0x4000);
+	CHECK(got == (BIT(1) | BIT(2)), "reports %#x", got);
+	/*
+	 * Items are keyed by file and the number of EPOLL_CTL_ADD: none is of B's file at B
+	 * or of E's at E, A is no descriptor; C's file is the one added at C last.
+	 */
+	n = ctl(ep, EPOLL_CTL_DEL, b, 0);
+	CHECK(n == ENOENT, "DEL of fd %d: %s", b, strerror(n));
+	n = ctl(ep, EPOLL_CTL_MOD, e, 0x4004);
+	CHECK(n == ENOENT, "MOD of fd %d: %s", e, strerror(n));
+	n = ctl(ep, EPOLL_CTL_MOD, a, 0x4004);
+	CHECK(n == EBADF, "MOD of fd %d: %s", a, strerror(n));
+	n = ctl(ep, EPOLL_CTL_ADD, c, 0x4004);
+	CHECK(n == EEXIST, "ADD of fd %d again: %s", c, strerror(n));
+	n = ctl(ep, EPOLL_CTL_MOD, c, 0x4005);
+	CHECK(n == 0, "MOD of fd %d: %s", c, strerror(n));
+	v = 1;
+	CHECK(write(c, &v, sizeof(v)) == sizeof(v), "write fd %d", c);
+	got = ready(ep, 0x4000);
+	CHECK(got == (BIT(1) | BIT(2) | BIT(5)), "reports %#x once fd %d was written", got, c);
+	/* They watch the restored files themselves: reading them makes them not ready. */
+	CHECK(read(b, &v, sizeof(v)) == sizeof(v) && v == 1, "fd %d count %llu", b,
+	      (unsigned long long)v);
+	CHECK(read(e, &v, sizeof(v)) == sizeof(v) && v == 2, "fd %d count %llu", e,
+	      (unsigned long long)v);
+	got = ready(ep, 0x4000);
+	CHECK(got == BIT(5), "reports %#x once fds %d and %d were read", got, b, e);
+	/* A file's last descriptor closed: its item goes, the others stay. */
+	v = 1;
+	CHECK(write(b, &v, sizeof(v)) == sizeof(v) && write(e, &v, sizeof(v)) == sizeof(v),
+	      "write fds %d and %d", b, e);
+	CHECK(close(b) == 0 && ready(ep, 0x4000) == (BIT(2) | BIT(5)),
+	      "the item of fd %d's file is reported after its last close", b);
+	CHECK(close(e) == 0 && ready(ep, 0x4000) == BIT(5),
+	      "the item of fd %d's file is reported after its last close", e);
+	CHECK(fdinfo_items(ep, c, &all) == 1 && all == 1, "%d items left", all);
+	report("moved", "ready 1 checked 1 errors %d", errors);
+	for (;;)
+		pause();
+}
+
+/* An epoll whose item's file only a child holds by now. */
+static void elsewhere(void)
+{
+	int ep, tfd, count = 0;
+	pid_t child;
 
 	ep = epoll_create1(0);
 	tfd = efd(1);
 	if (ep < 0)
 		die("epoll_create1");
 	add(ep, tfd, EPOLLIN, 7);
-	kept = dup(tfd);
-	other = efd(0);
-	if (kept < 0)
-		die("dup");
-	if (!strcmp(mode, "replaced")) {
-		if (dup2(other, tfd) != tfd)
-			die("dup2");
-	} else if (close(tfd)) {
-		die("close");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		close(ep);
+		for (;;)
+			pause();
 	}
-	close(other);
+	if (close(tfd))
+		die("close");
 	for (;;) {
-		report("refused", "fd %d tfd %d count %d", ep, tfd, count++);
+		report("refused", "fd %d tfd %d child %d count %d", ep, tfd, child, count++);
 		nap(20);
 	}
 }
@@ -286,14 +402,16 @@ static void stale(const char *mode)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: epoll state|replaced|closed DIR\n");
+		fprintf(stderr, "usage: epoll state|moved|elsewhere DIR\n");
 		return 2;
 	}
 	dir = argv[2];
 	if (!strcmp(argv[1], "state"))
 		state();
-	else if (!strcmp(argv[1], "replaced") || !strcmp(argv[1], "closed"))
-		stale(argv[1]);
+	else if (!strcmp(argv[1], "moved"))
+		moved();
+	else if (!strcmp(argv[1], "elsewhere"))
+		elsewhere();
 	fprintf(stderr, "epoll: unknown mode %s\n", argv[1]);
 	return 2;
 }

@@ -535,9 +535,10 @@ struct ckpt_epoll_rec {
 };
 
 /*
- * One item: the file watched (the obj of the FILE of descriptor tfd of the
- * table the EPOLL record is saved with), its events as the kernel keeps them
- * and its data.
+ * One item: the file watched (the obj of the FILE of a descriptor of the table
+ * the EPOLL record is saved with: tfd, or another if tfd was closed or replaced
+ * since EPOLL_CTL_ADD), the number it was added with (the item's key, with the
+ * file), its events as the kernel keeps them and its data.
  */
 struct ckpt_epoll_item {
 	__u32 obj;

@@ -153,12 +153,15 @@ const CASES: &[(&str, Edit, &str)] = &[
         "epolls watch each other in a loop",
     ),
     (
-        "epoll-item-of-no-descriptor",
+        "epoll-item-of-no-file-of-its-table",
         |r| {
+            // Its number may hold another file, or none (closed since EPOLL_CTL_ADD): its
+            // target must be a file of the table.
             let i = nth(r, rec::EPOLL, 0);
+            r[i].payload[8..12].copy_from_slice(&77u32.to_ne_bytes());
             r[i].payload[12..16].copy_from_slice(&99i32.to_ne_bytes());
         },
-        "EPOLL record 9: item of fd 99, which its table does not have",
+        "EPOLL record 9: item of fd 99 watches description 77, which its table does not have",
     ),
     (
         "epoll-items-beyond-bound",

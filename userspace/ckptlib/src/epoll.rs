@@ -2,8 +2,10 @@
 
 //! epoll descriptions of an image (`EPOLL` records): what [`crate::image`] parses and
 //! [`crate::restart::scan`] checks before `rstr` makes them again: each item's fields, that
-//! each item's target is the file its descriptor number holds in the table the record is
-//! saved with, and an order to fill them in (an epoll inside another is filled first).
+//! each item's target is a file of the table the record is saved with (at the item's own
+//! number, or at another one when that number was closed or replaced since
+//! `EPOLL_CTL_ADD`), and an order to fill them in (an epoll inside another is filled
+//! first).
 
 use std::collections::HashMap;
 
@@ -20,6 +22,9 @@ pub struct EpollImage {
     /// The `files` id (`TREE` entry) of the task the record came with: item numbers are
     /// that table's.
     pub table: u32,
+    /// For each item, a descriptor of `table` that holds its target: its own number if
+    /// that holds it still, else the lowest that does. Filled by [`Self::check_targets`].
+    pub holders: Vec<i32>,
 }
 
 /// `EPOLL*` bits (`<sys/epoll.h>`; `EPOLLNVAL` is `POLLNVAL`) by name, for people.
@@ -112,7 +117,9 @@ impl EpollImage {
             "EPOLL record {id}: {} items",
             self.items.len()
         );
-        let mut numbers = std::collections::HashSet::new();
+        // An item is keyed by its number and its file: two of one number watch two files
+        // (one closed there since EPOLL_CTL_ADD, the other added at it after).
+        let mut keys = std::collections::HashSet::new();
         for it in &self.items {
             let tfd = it.tfd;
             ensure!(
@@ -124,8 +131,9 @@ impl EpollImage {
                 "EPOLL record {id}: item of fd {tfd}: out of range"
             );
             ensure!(
-                numbers.insert(tfd),
-                "EPOLL record {id}: two items of fd {tfd}"
+                keys.insert((tfd, it.obj)),
+                "EPOLL record {id}: two items of fd {tfd} watching description {}",
+                it.obj
             );
             ensure!(
                 it.events & libc::EPOLLEXCLUSIVE as u32 == 0 || it.events & !EXCLUSIVE_OK == 0,
@@ -164,27 +172,34 @@ impl EpollImage {
         Ok(())
     }
 
-    /// Checks, once the table it was saved with is read (`files`), that each item's number
-    /// holds its target there.
-    pub fn check_targets(&self, files: &[OpenFile]) -> Result<()> {
+    /// Checks, once the table it was saved with is read (`files`), that each item's target
+    /// is one of its files, and notes where ([`Self::holders`]).
+    pub fn check_targets(&mut self, files: &[OpenFile]) -> Result<()> {
+        let mut at: HashMap<i32, u32> = HashMap::with_capacity(files.len());
+        let mut lowest: HashMap<u32, i32> = HashMap::with_capacity(files.len());
+        for f in files {
+            at.insert(f.rec.fd, f.rec.obj);
+            lowest
+                .entry(f.rec.obj)
+                .and_modify(|fd| *fd = (*fd).min(f.rec.fd))
+                .or_insert(f.rec.fd);
+        }
+        self.holders.clear();
         for it in &self.items {
-            let at = files.iter().find(|f| f.rec.fd == it.tfd);
-            match at {
-                Some(f) if f.rec.obj == it.obj => {}
-                Some(f) => bail!(
-                    "EPOLL record {}: item of fd {} watches description {}, but fd {} is description {}",
-                    self.id,
-                    it.tfd,
-                    it.obj,
-                    it.tfd,
-                    f.rec.obj
-                ),
-                None => bail!(
-                    "EPOLL record {}: item of fd {}, which its table does not have",
-                    self.id,
-                    it.tfd
-                ),
-            }
+            let holder = if at.get(&it.tfd) == Some(&it.obj) {
+                it.tfd
+            } else {
+                match lowest.get(&it.obj) {
+                    Some(&fd) => fd,
+                    None => bail!(
+                        "EPOLL record {}: item of fd {} watches description {}, which its table does not have",
+                        self.id,
+                        it.tfd,
+                        it.obj
+                    ),
+                }
+            };
+            self.holders.push(holder);
         }
         Ok(())
     }
@@ -249,6 +264,7 @@ mod tests {
             id,
             items,
             table: 1,
+            holders: Vec::new(),
         }
     }
 
@@ -268,9 +284,18 @@ mod tests {
             .is_err());
         // Bits without a name: kept as the kernel keeps them.
         assert!(epoll(1, vec![item(2, 4, 1 << 20)]).check().is_ok());
+        // Two items of one number: of two files, as the kernel keeps them; not of one.
         assert!(epoll(1, vec![item(2, 4, inout), item(3, 4, inout)])
             .check()
-            .is_err());
+            .is_ok());
+        let err = epoll(1, vec![item(2, 4, inout), item(2, 4, et)])
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("two items of fd 4 watching description 2"),
+            "{err}"
+        );
         assert!(epoll(1, vec![item(2, -1, inout)]).check().is_err());
         assert!(epoll(1, vec![item(1, 4, inout)]).check().is_err());
         assert!(epoll(0, vec![]).check().is_err());
@@ -290,7 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn targets_are_the_files_at_their_numbers() {
+    fn targets_are_files_of_the_table_at_their_numbers_or_others() {
         let file = |fd: i32, obj: u32| {
             let mut rec = img::CkptFileRec::new_zeroed();
             (rec.fd, rec.obj) = (fd, obj);
@@ -299,13 +324,26 @@ mod tests {
                 path: String::new(),
             }
         };
-        let files = [file(3, 1), file(4, 2), file(5, 2)];
-        let e = epoll(1, vec![item(2, 4, 1), item(2, 5, 1)]);
-        assert!(e.check_targets(&files).is_ok());
-        let e = epoll(1, vec![item(2, 3, 1)]);
+        let files = [file(3, 1), file(4, 2), file(5, 2), file(9, 3), file(8, 3)];
+        // At their numbers.
+        let mut e = epoll(1, vec![item(2, 4, 1), item(2, 5, 1)]);
+        e.check_targets(&files).unwrap();
+        assert_eq!(e.holders, [4, 5]);
+        // Number 3 holds description 1 now: description 2 is at 4 and 5, the lowest is
+        // taken; number 7 holds nothing: description 3 is at 8 and 9.
+        let mut e = epoll(1, vec![item(2, 3, 1), item(3, 7, 1), item(1, 3, 1)]);
+        e.check_targets(&files).unwrap();
+        assert_eq!(e.holders, [4, 8, 3]);
+        // A description the table does not have, at a number or not.
+        let mut e = epoll(1, vec![item(7, 3, 1)]);
         let err = e.check_targets(&files).unwrap_err().to_string();
-        assert!(err.contains("fd 3 is description 1"), "{err}");
-        assert!(epoll(1, vec![item(2, 9, 1)]).check_targets(&files).is_err());
+        assert!(
+            err.contains("item of fd 3 watches description 7, which its table does not have"),
+            "{err}"
+        );
+        assert!(epoll(1, vec![item(7, 10, 1)])
+            .check_targets(&files)
+            .is_err());
     }
 
     #[test]

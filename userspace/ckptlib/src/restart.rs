@@ -749,6 +749,7 @@ fn read_task<R: Read + Seek>(
                     id: epoll.id,
                     items,
                     table: e.files,
+                    holders: Vec::new(),
                 };
                 e.check()?;
                 ensure!(
@@ -815,7 +816,10 @@ fn read_task<R: Read + Seek>(
     // The table's end: no FILE_DATA of it may come after.
     refs.record(&r)?;
     for id in saved_epolls {
-        epolls[&id].check_targets(&files)?;
+        epolls
+            .get_mut(&id)
+            .expect("inserted above")
+            .check_targets(&files)?;
     }
     crate::locks::check(&locks, &files, e.pid, seen_locks)?;
     let (xstate, xsave) = match r {

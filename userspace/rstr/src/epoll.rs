@@ -10,7 +10,11 @@
 //! with `epoll_ctl(EPOLL_CTL_ADD)` at its number `tfd`, where `rstr` puts the target for
 //! the call (setting aside, and then putting back, what `rstr` itself has there; `tfd` is
 //! below every parked and moved descriptor). The processes of the tree then inherit the
-//! epoll with its items, and have the target at `tfd` (the checkpoint made sure of it).
+//! epoll with its items. Their tables may hold the target at `tfd`, or (the number closed
+//! or `dup2`'ed over since `EPOLL_CTL_ADD`) at other numbers only, with another file or
+//! nothing at `tfd`: the item is the kernel's own, keyed by the file and the old number, as
+//! it was (`EPOLL_CTL_DEL` of the number the file is at now fails with `ENOENT`, closing
+//! its last descriptor removes it).
 //!
 //! An `EPOLLONESHOT` item that fired before the checkpoint is disarmed: it has its modes
 //! only, and `EPOLL_CTL_ADD` and `EPOLL_CTL_MOD` always add `EPOLLERR | EPOLLHUP`. It is
@@ -60,7 +64,9 @@ pub fn make(f: &OpenFile) -> Result<OwnedFd> {
 
 /// Fills the interest list of every epoll of `image` made at its parked descriptor (`fds`,
 /// by object id), inner ones first; an item's target is the parked object, or `given`
-/// (by files table id and fd) where its descriptor was given one of `rstr`'s own.
+/// (by files table id and fd) where the descriptor of the table that holds it
+/// ([`EpollImage::holders`]: its own number, or another where that was closed or replaced)
+/// was given one of `rstr`'s own.
 pub fn fill(
     image: &Image,
     fds: &HashMap<u32, RawFd>,
@@ -72,9 +78,10 @@ pub fn fill(
         let Some(&at) = fds.get(&id) else { continue };
         // Above every number an item is added at (all below the parked range).
         let ep = Epoll(sys::dup_above(sys::borrow(at), at).context("dup of a parked epoll")?);
-        let target = |it: &CkptEpollItem| -> Result<RawFd> {
-            given
-                .get(&(e.table, it.tfd))
+        let target = |i: usize, it: &CkptEpollItem| -> Result<RawFd> {
+            e.holders
+                .get(i)
+                .and_then(|&at| given.get(&(e.table, at)))
                 .or_else(|| fds.get(&it.obj))
                 .copied()
                 .with_context(|| {
@@ -90,14 +97,19 @@ pub fn fill(
 fn fill_one(
     e: &EpollImage,
     ep: &Epoll,
-    target: impl Fn(&CkptEpollItem) -> Result<RawFd>,
+    target: impl Fn(usize, &CkptEpollItem) -> Result<RawFd>,
 ) -> Result<()> {
-    let (off, on): (Vec<&CkptEpollItem>, Vec<&CkptEpollItem>) =
-        e.items.iter().partition(|it| disarmed(it.events));
-    for it in off.into_iter().chain(on) {
+    // Each with its index, for `target`.
+    type Items<'a> = Vec<(usize, &'a CkptEpollItem)>;
+    let (off, on): (Items, Items) = e
+        .items
+        .iter()
+        .enumerate()
+        .partition(|(_, it)| disarmed(it.events));
+    for (i, it) in off.into_iter().chain(on) {
         let tfd = it.tfd;
         let event = |events: i32| EpollEvent::new(EpollFlags::from_bits_retain(events), it.data);
-        with_at(tfd, target(it)?, || {
+        with_at(tfd, target(i, it)?, || {
             if !disarmed(it.events) {
                 return ep.add(sys::borrow(tfd), event(it.events as i32));
             }
@@ -196,6 +208,7 @@ mod tests {
                 item(c, oneshot | libc::EPOLLET, 7),
             ],
             table: 1,
+            holders: Vec::new(),
         };
         let targets = HashMap::from([
             (a, ready.as_fd().as_raw_fd()),
@@ -203,7 +216,7 @@ mod tests {
             (c, rd.as_raw_fd()),
         ]);
         let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
-        fill_one(&e, &ep, |it| Ok(targets[&it.tfd])).unwrap();
+        fill_one(&e, &ep, |_, it| Ok(targets[&it.tfd])).unwrap();
         assert_eq!(shown(&ep, a), Some(oneshot as u32));
         assert_eq!(shown(&ep, b), Some(0x19));
         assert_eq!(
@@ -220,6 +233,45 @@ mod tests {
         for n in [a, b, c] {
             assert_eq!(fcntl(sys::borrow(n), FcntlArg::F_GETFD), Err(Errno::EBADF));
         }
+    }
+
+    #[test]
+    fn two_items_of_one_number_watch_two_files() {
+        // The file added at 921 was closed there and another added at 921 after: both
+        // items are added at 921, each with its own file there for the call.
+        let n = 921;
+        let first = EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK).unwrap();
+        let second = EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK).unwrap();
+        let e = EpollImage {
+            id: 1,
+            items: vec![item(n, libc::EPOLLIN, 1), item(n, libc::EPOLLIN, 2)],
+            table: 1,
+            holders: Vec::new(),
+        };
+        let at = [first.as_fd().as_raw_fd(), second.as_fd().as_raw_fd()];
+        let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).unwrap();
+        fill_one(&e, &ep, |i, _| Ok(at[i])).unwrap();
+        assert_eq!(fcntl(sys::borrow(n), FcntlArg::F_GETFD), Err(Errno::EBADF));
+        let text =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", ep.0.as_raw_fd())).unwrap();
+        let of_n = text
+            .lines()
+            .filter(|l| {
+                l.strip_prefix("tfd:")
+                    .is_some_and(|r| r.trim_start().starts_with("921 "))
+            })
+            .count();
+        assert_eq!(of_n, 2, "{text}");
+        // Each reports its own data.
+        let mut ev = [EpollEvent::empty(); 4];
+        second.write(1).unwrap();
+        assert_eq!(ep.wait(&mut ev, EpollTimeout::ZERO).unwrap(), 1);
+        assert_eq!(ev[0].data(), 2);
+        first.write(1).unwrap();
+        assert_eq!(ep.wait(&mut ev, EpollTimeout::ZERO).unwrap(), 2);
+        // The number is no descriptor of either now: EPOLL_CTL_DEL of the number that
+        // holds the first file fails, its item is not keyed by it.
+        assert_eq!(ep.delete(first.as_fd()), Err(Errno::ENOENT));
     }
 
     #[test]
