@@ -518,6 +518,18 @@ class Tree:
         assert re.fullmatch(r"\d+\n?", out), out
         return int(out)
 
+    def checkpoint_restart_as(self, uid, pids, check_image):
+        """As root if UID is None (checkpoint, CHECK_IMAGE(img), restart), else as uid 65534
+        (checkpoint_restart_as_nobody, the tree's stderr made the user's first: the restart
+        reopens it as the user)."""
+        if uid is None:
+            img, _ = self.checkpoint(pids)
+            check_image(img)
+            self.restart(img)
+        else:
+            os.chown(self.stderr, uid, uid)
+            self.checkpoint_restart_as_nobody(pids, check_image)
+
     def stderr_text(self):
         """What the tree wrote on its stderr."""
         with open(self.stderr) as f:

@@ -101,13 +101,7 @@ def removed_cwd(uid=None):
             want = f"0751 {before.st_uid}:{before.st_gid}"
             assert len(fs) == 1 and fs[0].get("cwd_removed") == want, (fs, want)
 
-        if uid is None:
-            img, _ = t.checkpoint([pid, child])
-            image(img)
-            t.restart(img)
-        else:
-            os.chown(t.stderr, uid, uid)
-            t.checkpoint_restart_as_nobody([pid, child], image)
+        t.checkpoint_restart_as(uid, [pid, child], image)
         assert running(pid) and running(child), "both processes are back"
         for p in (pid, child):
             assert os.readlink(f"/proc/{p}/cwd") == f"{gone} (deleted)", os.readlink(f"/proc/{p}/cwd")
@@ -176,13 +170,7 @@ def removed_dir_fds(uid=None):
                 assert f["object_record"]["type"] == "REMOVED_DIR", f
                 assert f["object_record"]["mode"] == "0751", f
 
-        if uid is None:
-            img, _ = t.checkpoint([pid, child])
-            image(img)
-            t.restart(img)
-        else:
-            os.chown(t.stderr, uid, uid)
-            t.checkpoint_restart_as_nobody([pid, child], image)
+        t.checkpoint_restart_as(uid, [pid, child], image)
         assert running(pid) and running(child), "both processes are back"
         for q in (pid, child):
             for fd in ("rd", "path", "other"):
@@ -250,13 +238,7 @@ def mapped_deleted_file(uid=None):
         os.chown(d, uid, uid)
     with ktap.Tree("mapped", d, *args, binary=DELETED) as t:
         pid = t.reports(["mapped"], "the process to map its file")["mapped"]["pid"]
-        if uid is None:
-            img, _ = t.checkpoint([pid])
-            checked_mapped_image(img, d)
-            t.restart(img)
-        else:
-            os.chown(t.stderr, uid, uid)
-            t.checkpoint_restart_as_nobody([pid], lambda img: checked_mapped_image(img, d))
+        t.checkpoint_restart_as(uid, [pid], lambda img: checked_mapped_image(img, d))
         assert running(pid), "the process is back"
         os.kill(pid, signal.SIGUSR2)
         got = t.reports(["mapped"], "the process to check its mappings", lambda _, r: r["checked"] == 1)

@@ -63,13 +63,7 @@ def round_trip(mode, name, uid, started, check_image, after):
         os.chown(d, uid, uid)
     with ktap.Tree(mode, d, *args, binary=MEMFD) as t:
         parent, child, info = started(t)
-        if uid is None:
-            img, _ = t.checkpoint([parent, child])
-            check_image(img, info)
-            t.restart(img)
-        else:
-            os.chown(t.stderr, uid, uid)  # the restart reopens the tree's stderr as the user
-            t.checkpoint_restart_as_nobody([parent, child], lambda img: check_image(img, info))
+        t.checkpoint_restart_as(uid, [parent, child], lambda img: check_image(img, info))
         after(t, parent, child)
 
 

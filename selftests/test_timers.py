@@ -129,13 +129,7 @@ def cpu_timers(uid=None):
             assert last["far_left_ms"] - 3000 <= saved_ms <= last["far_left_ms"] + 5, (saved_ms, last)
             os.unlink(os.path.join(d, "timers"))
 
-        if uid is None:
-            img, _ = t.checkpoint([before["pid"]])
-            image(img)
-            t.restart(img)
-        else:
-            os.chown(t.stderr, uid, uid)
-            t.checkpoint_restart_as_nobody([before["pid"]], image)
+        t.checkpoint_restart_as(uid, [before["pid"]], image)
         last, saved_ms = seen["last"], seen["saved_ms"]
         after = t.reports(["timers"], "the CPU timers to fire after restart",
                           lambda _, r: r["vt"] >= last["vt"] + 5 and r["prof"] >= last["prof"] + 5

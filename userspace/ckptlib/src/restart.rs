@@ -234,6 +234,18 @@ pub struct Image {
     pub flights: Vec<OpenFile>,
 }
 
+impl Image {
+    /// Every `FILE` record of the descriptor tables, each table once (with the first task
+    /// that has it), in image order; the descriptions only in flight are not among them.
+    pub fn files(&self) -> impl Iterator<Item = &OpenFile> {
+        self.tasks
+            .iter()
+            .flatten()
+            .filter_map(|t| t.files.as_ref())
+            .flatten()
+    }
+}
+
 /// The next record; the image's end or an `ERROR` record is an error here, where a record
 /// of the image is expected.
 fn next<R: Read + Seek>(rd: &mut ImageReader<R>) -> Result<Rec> {

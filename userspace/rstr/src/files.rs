@@ -563,13 +563,7 @@ pub fn unpark(parked: &Parked) -> Result<()> {
 /// sets the image's limits again once its descriptors are in place.
 pub fn room_for(image: &Image, top: RawFd) -> Result<()> {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    let files: usize = image
-        .tasks
-        .iter()
-        .flatten()
-        .filter_map(|t| t.files.as_ref())
-        .map(Vec::len)
-        .sum::<usize>()
+    let files: usize = image.files().count()
         + image.flights.len()
         + image
             .tasks
@@ -596,16 +590,7 @@ pub fn room_for(image: &Image, top: RawFd) -> Result<()> {
 }
 
 pub fn highest_fd(image: &Image) -> RawFd {
-    image
-        .tasks
-        .iter()
-        .flatten()
-        .filter_map(|t| t.files.as_ref())
-        .flatten()
-        .map(|f| f.rec.fd)
-        .max()
-        .unwrap_or(2)
-        .max(2)
+    image.files().map(|f| f.rec.fd).max().unwrap_or(2).max(2)
 }
 
 #[cfg(test)]

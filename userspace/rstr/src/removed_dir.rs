@@ -101,13 +101,7 @@ pub fn open(image: &Image, f: &OpenFile, made: &mut Made) -> Result<OwnedFd> {
     let id = f.rec.pipe;
     let dir = image.removed_dirs[&id];
     let mut descs: Vec<&OpenFile> = vec![f];
-    let all = image
-        .tasks
-        .iter()
-        .flatten()
-        .filter_map(|t| t.files.as_ref())
-        .flatten();
-    for g in all {
+    for g in image.files() {
         if g.rec.kind == file_kind::REMOVED_DIR
             && g.rec.pipe == id
             && !descs.iter().any(|d| d.rec.obj == g.rec.obj)

@@ -519,13 +519,7 @@ pub fn peers(image: &Image, parked: &HashMap<u32, RawFd>) -> Vec<abi::CkptPeerCr
         .collect();
     let mut done = HashSet::new();
     let mut out = Vec::new();
-    let files = image
-        .tasks
-        .iter()
-        .flatten()
-        .filter_map(|t| t.files.as_ref())
-        .flatten();
-    for f in files {
+    for f in image.files() {
         if f.rec.kind != img::file_kind::UNIX_SOCKET || !done.insert(f.rec.pipe) {
             continue;
         }
