@@ -1299,7 +1299,9 @@ void ckpt_helper_task_itimers_cpu(struct task_struct *task, struct ckpt_h_itimer
 		out->expires[i] = sig->it[i].expires;
 		out->incr[i] = sig->it[i].incr;
 	}
-	out->sampled = group_sample(task, out->now);
+	/* The clocks matter only to an armed one (a thread walk, if no timer started them). */
+	if (out->expires[0] || out->expires[1])
+		out->sampled = group_sample(task, out->now);
 	spin_unlock_irq(&sighand->siglock);
 }
 
@@ -1375,7 +1377,9 @@ int ckpt_helper_task_posix_timers(struct task_struct *task, struct pid_namespace
 	int ret = 0;
 
 	if (sighand) {
-		sampled = group_sample(task, group);
+		/* Taken here, not under a timer's it_lock; only a process with timers needs it. */
+		if (!hlist_empty(&task->signal->posix_timers))
+			sampled = group_sample(task, group);
 		spin_unlock_irq(&sighand->siglock);
 	}
 	rcu_read_lock();
