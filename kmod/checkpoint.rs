@@ -230,6 +230,10 @@ fn write_image(
     // A container's other namespaces, right after the TREE: before any task's records.
     let r = ns::checkpoint(tree, w);
     w.go_on(r)?;
+    if let Some(init) = tree.ns().cloned().filter(ns::own_ipc) {
+        let r = crate::ipc::checkpoint(&init, &mut tree.objects, w);
+        w.go_on(r)?;
+    }
     if let Some(r) = refusal {
         refuse!(
             EOPNOTSUPP,
@@ -254,6 +258,8 @@ fn write_image(
     w.go_on(unix)?;
     let fown = tree.objects.fown.check(&tree.members);
     w.go_on(fown)?;
+    let segments = tree.objects.segments.check();
+    w.go_on(segments)?;
 
     let tail = img::CkptTailRec {
         magic: img::CKPT_TAIL_MAGIC,

@@ -49,6 +49,14 @@ impl Budget {
         Budget { limit, used: 0 }
     }
 
+    /// No limit: for the contents of SysV segments, memory as a process's own is.
+    pub(crate) fn unlimited() -> Budget {
+        Budget {
+            limit: u64::MAX,
+            used: 0,
+        }
+    }
+
     /// Counts `n` more bytes of the file `f`, or refuses them past the limit.
     fn take(&mut self, f: &Named<'_>, n: u64) -> CkptResult {
         let total = self.used.saturating_add(n);
@@ -72,6 +80,8 @@ impl Budget {
 pub(crate) enum Place {
     Fd(u32),
     Area(u64, u64),
+    /// A SysV shared memory segment, by its id.
+    Segment(i32),
 }
 
 impl kernel::fmt::Display for Place {
@@ -79,6 +89,7 @@ impl kernel::fmt::Display for Place {
         match *self {
             Place::Fd(fd) => write!(f, "fd {fd}"),
             Place::Area(s, e) => write!(f, "memory {s:#x}-{e:#x}"),
+            Place::Segment(id) => write!(f, "SysV shared memory segment {id}"),
         }
     }
 }

@@ -2534,3 +2534,215 @@ int ckpt_helper_task_fown(struct task_struct *task, u32 fd, struct pid_namespace
 	fput(file);
 	return 0;
 }
+
+/* ---- SysV IPC of a container's IPC namespace --------------------------- */
+
+/*
+ * Private to ipc/shm.c, msg.c, msgutil.c and sem.c: taken from the kernel's source at
+ * build time (scripts/ipc_private.sh), not mirrored by hand.
+ */
+#include <linux/msg.h>
+#include <linux/hugetlb.h>
+#include "ipc_private.h"
+
+static_assert(sizeof(struct ckpt_h_shm) == 16 && sizeof(struct ckpt_h_msq) == 32);
+static_assert(sizeof(struct ckpt_ipc_perm) == 32 && sizeof(struct ckpt_sysv_msg_rec) == 16);
+
+/* @task's IPC namespace, counted (ckpt_helper_put_ipc_ns), or NULL once it exited. */
+struct ipc_namespace *ckpt_helper_task_ipc_ns(struct task_struct *task)
+{
+	struct ipc_namespace *ns = NULL;
+
+	task_lock(task);
+	if (task->nsproxy)
+		ns = get_ipc_ns(task->nsproxy->ipc_ns);
+	task_unlock(task);
+	return ns;
+}
+
+void ckpt_helper_put_ipc_ns(struct ipc_namespace *ns)
+{
+	put_ipc_ns(ns);
+}
+
+/* The sysctls of @ns (the counts of objects are the caller's). */
+void ckpt_helper_ipc_limits(struct ipc_namespace *ns, struct ckpt_ipc_ns_rec *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->shm_ctlmax = READ_ONCE(ns->shm_ctlmax);
+	out->shm_ctlall = READ_ONCE(ns->shm_ctlall);
+	out->shm_ctlmni = READ_ONCE(ns->shm_ctlmni);
+	out->shm_rmid_forced = READ_ONCE(ns->shm_rmid_forced);
+	out->msg_ctlmax = READ_ONCE(ns->msg_ctlmax);
+	out->msg_ctlmnb = READ_ONCE(ns->msg_ctlmnb);
+	out->msg_ctlmni = READ_ONCE(ns->msg_ctlmni);
+	for (int i = 0; i < 4; i++)
+		out->sem_ctls[i] = READ_ONCE(ns->sem_ctls[i]);
+#ifdef CONFIG_POSIX_MQUEUE
+	out->mq_queues_max = READ_ONCE(ns->mq_queues_max);
+	out->mq_msg_max = READ_ONCE(ns->mq_msg_max);
+	out->mq_msgsize_max = READ_ONCE(ns->mq_msgsize_max);
+	out->mq_msg_default = READ_ONCE(ns->mq_msg_default);
+	out->mq_msgsize_default = READ_ONCE(ns->mq_msgsize_default);
+#endif
+}
+
+/*
+ * The objects of one kind (ipc/util.h's IPC_SEM_IDS 0, IPC_MSG_IDS 1, IPC_SHM_IDS 2) are
+ * read under their ids' rwsem, taken for reading: no object is made, removed or has its
+ * owner or mode changed (IPC_SET) meanwhile, and each one found stays valid.
+ */
+int ckpt_helper_ipc_ids_lock(struct ipc_namespace *ns, int kind)
+{
+	return down_read_killable(&ns->ids[kind].rwsem);
+}
+
+void ckpt_helper_ipc_ids_unlock(struct ipc_namespace *ns, int kind)
+{
+	up_read(&ns->ids[kind].rwsem);
+}
+
+/* Under the ids' rwsem: the object at index *@idx or the next one (*@idx moved to it). */
+struct kern_ipc_perm *ckpt_helper_ipc_next(struct ipc_namespace *ns, int kind, int *idx)
+{
+	return idr_get_next(&ns->ids[kind].ipcs_idr, idx);
+}
+
+/* What every object has, owners in the caller's user namespace. */
+void ckpt_helper_ipc_perm(struct kern_ipc_perm *p, struct ckpt_ipc_perm *out)
+{
+	struct user_namespace *user_ns = current_user_ns();
+
+	memset(out, 0, sizeof(*out));
+	spin_lock(&p->lock);
+	out->key = p->key;
+	out->id = p->id;
+	out->uid = from_kuid_munged(user_ns, p->uid);
+	out->gid = from_kgid_munged(user_ns, p->gid);
+	out->cuid = from_kuid_munged(user_ns, p->cuid);
+	out->cgid = from_kgid_munged(user_ns, p->cgid);
+	out->mode = p->mode;
+	spin_unlock(&p->lock);
+}
+
+/* A segment's size, attaches and whether it is hugetlb; returns its file, counted. */
+struct file *ckpt_helper_shm(struct kern_ipc_perm *p, struct ckpt_h_shm *out)
+{
+	struct shmid_kernel *shp = container_of(p, struct shmid_kernel, shm_perm);
+	struct file *file;
+
+	memset(out, 0, sizeof(*out));
+	spin_lock(&p->lock);
+	out->size = shp->shm_segsz;
+	out->nattch = shp->shm_nattch;
+	file = get_file(shp->shm_file);
+	spin_unlock(&p->lock);
+	out->hugetlb = is_file_hugepages(file);
+	return file;
+}
+
+/*
+ * The segment an attach maps (@file: the attach's own file, a memory area's vm_file, of
+ * ckpt_helper_file_is_sysv_shm): identity only, never dereferenced by Rust; and its id.
+ */
+struct file *ckpt_helper_shm_attach_segment(struct file *file, int *id)
+{
+	struct shm_file_data *sfd = file->private_data;
+
+	*id = sfd->id;
+	return sfd->file;
+}
+
+/* A queue's limit, messages, bytes and longest message. */
+void ckpt_helper_msq(struct kern_ipc_perm *p, struct ckpt_h_msq *out)
+{
+	struct msg_queue *msq = container_of(p, struct msg_queue, q_perm);
+	struct msg_msg *msg;
+
+	memset(out, 0, sizeof(*out));
+	spin_lock(&p->lock);
+	out->qbytes = msq->q_qbytes;
+	out->qnum = msq->q_qnum;
+	out->cbytes = msq->q_cbytes;
+	list_for_each_entry(msg, &msq->q_messages, m_list)
+		out->longest = max_t(u64, out->longest, msg->m_ts);
+	spin_unlock(&p->lock);
+}
+
+/*
+ * The messages of a queue of @qnum messages, first received first, into @buf of @len
+ * bytes: each a struct ckpt_sysv_msg_rec then its text padded to 8 bytes, as the SYSV_MSG
+ * records' payloads. Returns the bytes written; -EAGAIN if the queue no longer has @qnum
+ * messages or they no longer fit (a process outside the tree changed it).
+ */
+long ckpt_helper_msq_copy(struct kern_ipc_perm *p, void *buf, size_t len, u64 qnum)
+{
+	struct msg_queue *msq = container_of(p, struct msg_queue, q_perm);
+	struct msg_msg *msg;
+	size_t used = 0;
+	long ret = 0;
+
+	spin_lock(&p->lock);
+	if (msq->q_qnum != qnum) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	list_for_each_entry(msg, &msq->q_messages, m_list) {
+		struct ckpt_sysv_msg_rec h = { .mtype = msg->m_type, .len = msg->m_ts };
+		size_t left = msg->m_ts, n = min(left, DATALEN_MSG);
+		struct msg_msgseg *seg;
+		char *to;
+
+		if (len - used < sizeof(h) || len - used - sizeof(h) < ALIGN(msg->m_ts, 8)) {
+			ret = -EAGAIN;
+			goto out;
+		}
+		memcpy(buf + used, &h, sizeof(h));
+		to = buf + used + sizeof(h);
+		memcpy(to, msg + 1, n);
+		to += n;
+		left -= n;
+		for (seg = msg->next; seg && left; seg = seg->next) {
+			n = min(left, DATALEN_SEG);
+			memcpy(to, seg + 1, n);
+			to += n;
+			left -= n;
+		}
+		memset(to, 0, ALIGN(msg->m_ts, 8) - msg->m_ts);
+		used += sizeof(h) + ALIGN(msg->m_ts, 8);
+	}
+	ret = used;
+out:
+	spin_unlock(&p->lock);
+	return ret;
+}
+
+/* A set's semaphores, and whether some process has undo adjustments for it. */
+u32 ckpt_helper_sem_nsems(struct kern_ipc_perm *p, u32 *undo)
+{
+	struct sem_array *sma = container_of(p, struct sem_array, sem_perm);
+	u32 n;
+
+	spin_lock(&p->lock);
+	n = sma->sem_nsems;
+	*undo = !list_empty(&sma->list_id);
+	spin_unlock(&p->lock);
+	return n;
+}
+
+/* The values of the @n semaphores of a set of @n (-EINVAL for another count). */
+int ckpt_helper_sem_values(struct kern_ipc_perm *p, s32 *vals, u32 n)
+{
+	struct sem_array *sma = container_of(p, struct sem_array, sem_perm);
+	int ret = 0;
+
+	spin_lock(&p->lock);
+	if (n != sma->sem_nsems) {
+		ret = -EINVAL;
+	} else {
+		for (u32 i = 0; i < n; i++)
+			vals[i] = READ_ONCE(sma->sems[i].semval);
+	}
+	spin_unlock(&p->lock);
+	return ret;
+}

@@ -537,4 +537,34 @@ struct ckpt_h_fown {
 int ckpt_helper_task_fown(struct task_struct *task, u32 fd, struct pid_namespace *ns,
 			  struct ckpt_h_fown *out);
 
+
+/* SysV IPC of a container's IPC namespace (kmod/sys/ipc.rs asserts the layouts). */
+struct ckpt_h_shm {
+	u64 size;
+	u32 nattch;
+	u32 hugetlb;
+};
+
+struct ckpt_h_msq {
+	u64 qbytes, qnum, cbytes, longest;
+};
+
+struct ipc_namespace;
+struct kern_ipc_perm;
+struct ckpt_ipc_ns_rec;
+struct ckpt_ipc_perm;
+struct ipc_namespace *ckpt_helper_task_ipc_ns(struct task_struct *task);
+void ckpt_helper_put_ipc_ns(struct ipc_namespace *ns);
+void ckpt_helper_ipc_limits(struct ipc_namespace *ns, struct ckpt_ipc_ns_rec *out);
+int ckpt_helper_ipc_ids_lock(struct ipc_namespace *ns, int kind);
+void ckpt_helper_ipc_ids_unlock(struct ipc_namespace *ns, int kind);
+struct kern_ipc_perm *ckpt_helper_ipc_next(struct ipc_namespace *ns, int kind, int *idx);
+void ckpt_helper_ipc_perm(struct kern_ipc_perm *p, struct ckpt_ipc_perm *out);
+struct file *ckpt_helper_shm(struct kern_ipc_perm *p, struct ckpt_h_shm *out);
+struct file *ckpt_helper_shm_attach_segment(struct file *file, int *id);
+void ckpt_helper_msq(struct kern_ipc_perm *p, struct ckpt_h_msq *out);
+long ckpt_helper_msq_copy(struct kern_ipc_perm *p, void *buf, size_t len, u64 qnum);
+u32 ckpt_helper_sem_nsems(struct kern_ipc_perm *p, u32 *undo);
+int ckpt_helper_sem_values(struct kern_ipc_perm *p, s32 *vals, u32 n);
+
 #endif

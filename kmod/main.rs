@@ -27,6 +27,7 @@ mod fown;
 mod image;
 mod inet;
 mod inotify;
+mod ipc;
 mod limits;
 mod locks;
 mod log;

@@ -61,11 +61,8 @@ fn classify(v: &Vma, mm: &img::CkptMmRec) -> CkptResult<u32> {
         ),
     }
     if v.file.as_ref().is_some_and(|f| f.is_sysv_shm()) {
-        // Restart would map a new shared object: the segment would be left behind.
-        refuse!(
-            EOPNOTSUPP,
-            "memory {s:#x}-{e:#x}: SysV shared memory segment (shmat) not supported yet"
-        );
+        // Its segment is found in save_vma: one of a container's IPC namespace.
+        return Ok(vma_kind::SYSV_SHM);
     }
     if vm_flags & (vm::IO | vm::PFNMAP | vm::MIXEDMAP) != 0 {
         refuse!(
@@ -332,18 +329,46 @@ fn save_vma(
         );
     }
     let shared = kind == vma_kind::ANON_SHARED;
+    let (shm, shm_size) = if shared {
+        (objs.id(v.shm_id)?, v.rec.shm_size)
+    } else if kind == vma_kind::SYSV_SHM {
+        segment_of(v, objs)?
+    } else {
+        (obj.id, 0)
+    };
     let r = img::CkptVmaRec {
         prot: prot(v.rec.vm_flags),
         kind,
         path_len: p.len() as u32,
-        shm: if shared { objs.id(v.shm_id)? } else { obj.id },
-        shm_size: if shared { v.rec.shm_size } else { 0 },
+        shm,
+        shm_size,
         ..v.rec
     };
     // A shared anonymous area grown with mremap past its object, for one.
     refusal(check_vma(&r, *prev_end, task_size)).context(fmt!("restart would refuse this area"))?;
     *prev_end = r.end;
     w.record(rec::VMA, &[r.as_bytes(), p])
+}
+
+/// The `SYSV_SHM` object an attach `v` maps and its size in whole pages: a segment of the
+/// container's IPC namespace, saved with it ([`crate::ipc`]).
+fn segment_of(v: &Vma, objs: &mut Objects) -> CkptResult<(u32, u64)> {
+    let (s, e) = (v.rec.start, v.rec.end);
+    let Some(f) = v.file.as_ref() else {
+        refuse!(
+            EINVAL,
+            "memory {s:#x}-{e:#x}: a SysV attach without its file"
+        );
+    };
+    let (seg, id) = sys::ipc::attach_segment(f);
+    let Some((obj, size)) = objs.segments.attach(seg) else {
+        refuse!(
+            EOPNOTSUPP,
+            "memory {s:#x}-{e:#x}: SysV shared memory segment {id} (shmat) of an IPC namespace \
+             not saved with the tree: only a container's own (ckpt --container) is saved"
+        );
+    };
+    Ok((obj, size.next_multiple_of(PAGE_SIZE)))
 }
 
 /// A restart check failed at checkpoint: the state is not supported (`EOPNOTSUPP`), the
@@ -668,7 +693,10 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
             v.prot
         );
     }
-    if !matches!(v.kind, vma_kind::ANON_PRIVATE..=vma_kind::VVAR_VCLOCK) {
+    if !matches!(
+        v.kind,
+        vma_kind::ANON_PRIVATE..=vma_kind::VVAR_VCLOCK | vma_kind::SYSV_SHM
+    ) {
         refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: unknown kind {}", v.kind);
     }
     if v.vm_flags & vm::LOCKONFAULT != 0 {
@@ -689,8 +717,8 @@ pub(crate) fn check_vma(v: &img::CkptVmaRec, prev_end: u64, task_size: u64) -> C
         refuse!(EINVAL, "VMA record {s:#x}-{e:#x}: file offset overflows");
     }
     // A file area names a memfd or deleted file (`shm`), or none; only shared anonymous
-    // memory has a size.
-    let shared = v.kind == vma_kind::ANON_SHARED;
+    // memory and SysV segments have a size.
+    let shared = matches!(v.kind, vma_kind::ANON_SHARED | vma_kind::SYSV_SHM);
     let in_object = v
         .pgoff
         .checked_mul(PAGE_SIZE)
@@ -721,6 +749,7 @@ pub(crate) fn plan(
     rd: &mut ImageReader,
     shm: &mut dyn FnMut(u32, u64) -> CkptResult<FileRef>,
     objects: &ObjFds,
+    shm_at: &crate::ipc::ShmAt,
     may_set_exe: bool,
 ) -> CkptResult<Plan> {
     let task_size = sys::mm::current::task_size();
@@ -760,7 +789,9 @@ pub(crate) fn plan(
         let n = r.path_len as usize;
         rd.bytes(&mut path[..n])?;
         rd.end(&h)?;
-        let file = if is_file(r.kind) && r.shm != 0 {
+        let file = if r.kind == vma_kind::SYSV_SHM {
+            Some(shm_at.file(&r)?)
+        } else if is_file(r.kind) && r.shm != 0 {
             let f = objects.file(&r, &path[..n], &mut scratch)?;
             check_exec(&r, &f, &path[..n])?;
             Some(f)
@@ -1104,13 +1135,15 @@ pub(crate) fn replace(plan: &Plan, mine: &[Vma]) -> CkptResult {
             flags |= MAP_LOCKED;
         }
         flags |= match r.kind {
-            vma_kind::ANON_SHARED => MAP_SHARED,
+            // Through the caller's attach: the segment's own `mmap`, attached again.
+            vma_kind::ANON_SHARED | vma_kind::SYSV_SHM => MAP_SHARED,
             vma_kind::FILE_SHARED => MAP_SHARED,
             vma_kind::FILE_PRIVATE => MAP_PRIVATE,
             vma_kind::STACK => MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN,
             _ => MAP_PRIVATE | MAP_ANONYMOUS,
         };
-        let off = if is_file(r.kind) || r.kind == vma_kind::ANON_SHARED {
+        let off = if is_file(r.kind) || matches!(r.kind, vma_kind::ANON_SHARED | vma_kind::SYSV_SHM)
+        {
             r.pgoff * PAGE_SIZE
         } else {
             0

@@ -23,7 +23,7 @@ use crate::error::{refuse, CkptResult, Context};
 use crate::image::ImageWriter;
 use crate::inet::IpAddr;
 use crate::sys::netns::{NetDev, NetNsFacts};
-use crate::sys::task::{IpcCounts, NsIds};
+use crate::sys::task::{NsIds, TaskRef};
 use crate::tree::{Member, Tree};
 use crate::uapi::image::{self as img, rec};
 
@@ -115,36 +115,6 @@ pub(crate) fn check_task(tree: &Tree, m: &Member) -> CkptResult {
             NsIds::KINDS[kind],
             NsIds::KINDS[kind]
         ),
-    }
-}
-
-/// What an IPC namespace holds, as words ("1 SysV shared memory segment, 2 SysV message
-/// queues"); empty if nothing.
-struct Held(IpcCounts);
-
-impl Held {
-    fn is_empty(&self) -> bool {
-        let c = &self.0;
-        c.shm == 0 && c.msg == 0 && c.sem == 0 && c.mqueues == 0
-    }
-}
-
-impl fmt::Display for Held {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.0;
-        let kinds = [
-            (c.shm, "SysV shared memory segment"),
-            (c.msg, "SysV message queue"),
-            (c.sem, "SysV semaphore set"),
-            (c.mqueues, "POSIX message queue"),
-        ];
-        let mut first = true;
-        for (n, what) in kinds.into_iter().filter(|(n, _)| *n != 0) {
-            let s = if n == 1 { "" } else { "s" };
-            write!(f, "{}{n} {what}{s}", if first { "" } else { ", " })?;
-            first = false;
-        }
-        Ok(())
     }
 }
 
@@ -261,6 +231,12 @@ fn net_check(n: &NetNsFacts) -> CkptResult<bool> {
     }
 }
 
+/// Whether the container whose init is `init` has an IPC namespace of its own, whose
+/// objects the image keeps ([`crate::ipc`]).
+pub(crate) fn own_ipc(init: &TaskRef) -> bool {
+    differ(&init.namespaces(), &NsIds::current()) & OWN & (1 << NsIds::IPC) != 0
+}
+
 /// The `UTS_NS` record of a container (nothing for a plain tree): which namespaces it has
 /// of its own, the names of its UTS namespace and whether the `lo` of its network
 /// namespace is up. Refuses an IPC namespace of its own that holds anything, and a network
@@ -271,11 +247,13 @@ pub(crate) fn checkpoint(tree: &Tree, w: &mut ImageWriter) -> CkptResult {
     };
     let own = differ(&init.namespaces(), &NsIds::current()) & OWN;
     let mut r = img::CkptUtsNsRec::new_zeroed();
-    let held = Held(init.uts_ipc(&mut r).context(fmt!("the container's init"))?);
-    if own & (1 << NsIds::IPC) != 0 && !held.is_empty() {
+    let held = init.uts_ipc(&mut r).context(fmt!("the container's init"))?;
+    if own & (1 << NsIds::IPC) != 0 && held.mqueues != 0 {
+        let n = held.mqueues;
+        let s = if n == 1 { "" } else { "s" };
         refuse!(
             EOPNOTSUPP,
-            "the container's IPC namespace holds {held}: saving SysV IPC objects and POSIX \
+            "the container's IPC namespace holds {n} POSIX message queue{s}: saving POSIX \
              message queues is not supported yet"
         );
     }

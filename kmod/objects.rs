@@ -38,6 +38,8 @@ pub(crate) struct Objects {
     pub(crate) fown: crate::fown::Owners,
     /// Pages shared copy-on-write between the memories saved ([`crate::memory`]).
     pub(crate) shared_pages: crate::memory::SharedPages,
+    /// The SysV segments of a container's IPC namespace and their attaches.
+    pub(crate) segments: crate::ipc::Attaches,
 }
 
 impl Objects {
@@ -51,6 +53,7 @@ impl Objects {
             locks: crate::locks::Saved::new(),
             fown: crate::fown::Owners::new(),
             shared_pages: crate::memory::SharedPages::new(),
+            segments: crate::ipc::Attaches::new(),
         }
     }
 

@@ -52,9 +52,6 @@ pub(crate) fn restart(session: &Session, args: &CkptRestartArgs) -> CkptResult<u
             args.close_fds.len()
         );
     }
-    if args.__reserved != 0 {
-        refuse!(EINVAL, "reserved field {:#x} is not 0", args.__reserved);
-    }
     // Read now: the caller's memory, where the table is, is replaced before it is closed.
     let objs = ObjFds::read(args.objs, args.nr_objs)?;
     let Ok(pos) = i64::try_from(args.pos) else {
@@ -134,8 +131,9 @@ fn check(
     session.check_sharers(args.mm_sharers)?;
     let may_set_exe = session.may_set_exe();
     let kept = memory::read_kept(args.kept, args.nr_kept)?;
+    let shm_at = crate::ipc::ShmAt::read(args.shm_at, args.nr_shm_at)?;
     let shm = &mut |id, size| session.shm(id, size);
-    let mut plan = memory::plan(rd, shm, objs, may_set_exe)?;
+    let mut plan = memory::plan(rd, shm, objs, &shm_at, may_set_exe)?;
     memory::mark_kept(&mut plan, kept)?;
     let mine = memory::check_specials(&plan)?;
     Ok(Some((plan, mine)))

@@ -16,6 +16,7 @@ pub(crate) mod file;
 pub(crate) mod fown;
 pub(crate) mod inet;
 pub(crate) mod inotify;
+pub(crate) mod ipc;
 pub(crate) mod locks;
 pub(crate) mod mm;
 pub(crate) mod netns;

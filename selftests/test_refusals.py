@@ -174,7 +174,7 @@ deleted_device_node_refused = refusal(
 attached_sysv_shm_refused = refusal(
     "attached_sysv_shm_refused", "shm",
     lambda p: [f"pid {p.pid} uses SysV shared memory segment {p.info['shmid']}",
-               "SysV IPC is not saved yet"])
+               "SysV IPC is saved only with a container's own IPC namespace"])
 
 
 def inherited_sysv_shm_refused_by_the_module():
@@ -185,8 +185,9 @@ def inherited_sysv_shm_refused_by_the_module():
         child = int(p.info["child"])
         cinfo = wait_for(lambda: read_info(p.status + ".child"), "the child to start")
         addr = int(cinfo["addr"], 16)
-        refused(p, [f"task {child}: memory {addr:#x}-{addr + 4096:#x}: "
-                    "SysV shared memory segment (shmat) not supported yet"], pid=child)
+        refused(p, [f"task {child}: memory {addr:#x}-{addr + 4096:#x}: SysV shared memory "
+                    f"segment {p.info['shmid']} (shmat) of an IPC namespace not saved with the "
+                    "tree: only a container's own (ckpt --container) is saved"], pid=child)
         untouched(p.status + ".child", child)
         untouched(p.status, p.pid)
     finally:
@@ -197,7 +198,7 @@ def inherited_sysv_shm_refused_by_the_module():
 sysv_message_queue_refused = refusal(
     "sysv_message_queue_refused", "msg",
     lambda p: [f"pid {p.pid} uses SysV message queue {int(p.info['msqid'])} (it sent to it last)",
-               "SysV IPC is not saved yet"],
+               "SysV IPC is saved only with a container's own IPC namespace"],
     cleanup=lambda p: libc.msgctl(int(p.info["msqid"]), IPC_RMID, None))
 sysv_semaphore_refused = refusal(
     "sysv_semaphore_refused", "sem",

@@ -18,10 +18,10 @@ use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 pub mod image;
 
 /// Version of this ABI (ioctl numbers and structs). Bumped on any incompatible change.
-pub const CKPT_ABI_VERSION: u32 = 8;
+pub const CKPT_ABI_VERSION: u32 = 9;
 
 /// Version of the image format the module writes and reads.
-pub const CKPT_IMAGE_VERSION: u32 = 11;
+pub const CKPT_IMAGE_VERSION: u32 = 12;
 
 /// The ioctl "type" byte of `/dev/checkpoint`.
 pub const CKPT_IOC_MAGIC: u32 = 0xCB;
@@ -197,8 +197,8 @@ pub struct CkptRestartArgs {
     pub log_level: u32,
     /// Entries of `objs` (at most [`CKPT_RESTART_MAX_OBJS`]).
     pub nr_objs: u32,
-    /// Must be 0.
-    pub __reserved: u32,
+    /// Entries of `shm_at` (at most [`CKPT_RESTART_MAX_SHM_AT`]).
+    pub nr_shm_at: u32,
     /// User pointer to `nr_objs` [`CkptObjFd`]s: the file objects of the image (memfds,
     /// deleted files) that `rstr` made again, each at one of the caller's descriptors. A
     /// `VMA` record that names an object (`shm` of a file area) maps the file open at its
@@ -206,7 +206,27 @@ pub struct CkptRestartArgs {
     /// table after the go, as `close_fds`. Also given with [`CKPT_RESTART_SHARED_MM`]
     /// (only closed then).
     pub objs: u64,
+    /// User pointer to `nr_shm_at` [`CkptShmAt`]s: the caller's own attaches (`shmat`) of
+    /// the SysV segments its image's areas of kind `SYSV_SHM` map, one read-only and one
+    /// writable at most per segment. The module attaches the segment at each such area
+    /// through the caller's attach of the same access (as `fork` copies an attach), before
+    /// the caller's own memory goes. Also given with [`CKPT_RESTART_SHARED_MM`] (unused).
+    pub shm_at: u64,
 }
+
+/// One entry of [`CkptRestartArgs::shm_at`]: the caller attached the segment of the image's
+/// `SYSV_SHM` object `id` at `addr`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptShmAt {
+    pub id: u32,
+    /// Must be 0.
+    pub __reserved: u32,
+    pub addr: u64,
+}
+
+/// The most entries of [`CkptRestartArgs::shm_at`].
+pub const CKPT_RESTART_MAX_SHM_AT: u32 = 4096;
 
 /// One entry of [`CkptRestartArgs::objs`]: the image's object `id` is open at `fd`.
 #[repr(C)]

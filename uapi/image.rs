@@ -104,6 +104,11 @@ pub mod rec {
     pub const SKB_FDS: u32 = 49;
     pub const UTS_NS: u32 = 55;
     pub const REMOVED_DIR: u32 = 42;
+    pub const IPC_NS: u32 = 56;
+    pub const SYSV_SHM: u32 = 57;
+    pub const SYSV_MSQ: u32 = 58;
+    pub const SYSV_MSG: u32 = 59;
+    pub const SYSV_SEM: u32 = 61;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -147,6 +152,11 @@ pub mod rec {
             SKB_FDS => "SKB_FDS",
             UTS_NS => "UTS_NS",
             REMOVED_DIR => "REMOVED_DIR",
+            IPC_NS => "IPC_NS",
+            SYSV_SHM => "SYSV_SHM",
+            SYSV_MSQ => "SYSV_MSQ",
+            SYSV_MSG => "SYSV_MSG",
+            SYSV_SEM => "SYSV_SEM",
             _ => "UNKNOWN",
         }
     }
@@ -292,7 +302,8 @@ pub struct CkptUtsNsRec {
 /// init with `CLONE_NEWUTS` and sets the names).
 pub const CKPT_NS_UTS: u32 = 1;
 /// [`CkptUtsNsRec::flags`]: the container has an IPC namespace of its own, which held no
-/// SysV IPC object and no POSIX message queue (rstr makes its init with `CLONE_NEWIPC`).
+/// POSIX message queue (rstr makes its init with `CLONE_NEWIPC`); its limits and SysV
+/// objects follow in an `IPC_NS` record.
 pub const CKPT_NS_IPC: u32 = 2;
 /// [`CkptUtsNsRec::flags`]: the container has a network namespace of its own, which had no
 /// device but `lo` and no address but lo's default ones (`127.0.0.1/8`, `::1`); rstr makes
@@ -301,6 +312,126 @@ pub const CKPT_NS_NET: u32 = 4;
 /// [`CkptUtsNsRec::flags`], only with [`CKPT_NS_NET`]: its `lo` was up (rstr brings it up
 /// before any task of the tree runs).
 pub const CKPT_NS_LO_UP: u32 = 8;
+
+/// `IPC_NS`: the limits of a container's IPC namespace (its `kernel.*` and `fs.mqueue.*`
+/// sysctls) and how many SysV objects of each kind follow: right after the `UTS_NS` of a
+/// container with [`CKPT_NS_IPC`], then `nr_shm` `SYSV_SHM` (each with its `FILE_DATA`),
+/// `nr_msq` `SYSV_MSQ` (each with its `SYSV_MSG`s) and `nr_sem` `SYSV_SEM` records, in the
+/// order of their ids, before the first `TASK`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptIpcNsRec {
+    /// `kernel.shmmax`, `kernel.shmall`.
+    pub shm_ctlmax: u64,
+    pub shm_ctlall: u64,
+    /// `kernel.shmmni`, `kernel.shm_rmid_forced`.
+    pub shm_ctlmni: u32,
+    pub shm_rmid_forced: u32,
+    /// `kernel.msgmax`, `kernel.msgmnb`, `kernel.msgmni`.
+    pub msg_ctlmax: u32,
+    pub msg_ctlmnb: u32,
+    pub msg_ctlmni: u32,
+    /// `kernel.sem`: SEMMSL, SEMMNS, SEMOPM, SEMMNI.
+    pub sem_ctls: [u32; 4],
+    /// `fs.mqueue.queues_max`, `msg_max`, `msgsize_max`, `msg_default`, `msgsize_default`.
+    pub mq_queues_max: u32,
+    pub mq_msg_max: u32,
+    pub mq_msgsize_max: u32,
+    pub mq_msg_default: u32,
+    pub mq_msgsize_default: u32,
+    pub nr_shm: u32,
+    pub nr_msq: u32,
+    pub nr_sem: u32,
+    pub __reserved: u32,
+}
+
+/// The most SysV objects of one kind an IPC namespace holds (`IPCMNI_EXTEND`, the most
+/// `kernel.{shm,msg,sem}mni` allow).
+pub const CKPT_IPC_OBJS_MAX: u32 = 1 << 24;
+
+/// What every SysV object has (`struct ipc64_perm` as `IPC_STAT` shows it).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptIpcPerm {
+    /// The key it was made with (`IPC_PRIVATE`, 0, for a private or removed one).
+    pub key: i32,
+    /// Its identifier, as `shmget`, `msgget` and `semget` return it (index and sequence
+    /// number): `rstr` makes it again with that identifier (`kernel.*_next_id`).
+    pub id: i32,
+    /// Owner and group, creator and its group, in the checkpointer's user namespace.
+    pub uid: u32,
+    pub gid: u32,
+    pub cuid: u32,
+    pub cgid: u32,
+    /// The permission bits (`0777`); for a segment also [`CKPT_SHM_DEST`] and
+    /// [`CKPT_SHM_LOCKED`].
+    pub mode: u32,
+    pub __reserved: u32,
+}
+
+/// [`CkptIpcPerm::mode`] of a segment removed (`IPC_RMID`) while still attached: it lives
+/// until its last detach.
+pub const CKPT_SHM_DEST: u32 = 0o1000;
+/// [`CkptIpcPerm::mode`] of a segment locked in memory (`SHM_LOCK`).
+pub const CKPT_SHM_LOCKED: u32 = 0o2000;
+
+/// `SYSV_SHM`: a shared memory segment, followed by the `FILE_DATA` records of its contents
+/// (holes left out), which name it by `obj`, as its attaches do (`VMA` records of kind
+/// [`vma_kind::SYSV_SHM`] in `shm`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSysvShmRec {
+    pub perm: CkptIpcPerm,
+    /// `shm_segsz`: bytes.
+    pub size: u64,
+    pub obj: u32,
+    /// `shm_nattch`: the attaches, each a memory area of a task of the tree (a checkpoint
+    /// refuses a segment attached outside the tree).
+    pub nattch: u32,
+}
+
+/// `SYSV_MSQ`: a message queue, followed by its `nr_msgs` messages (`SYSV_MSG`), first to
+/// be received first.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSysvMsqRec {
+    pub perm: CkptIpcPerm,
+    /// `msg_qbytes`: the most bytes it holds.
+    pub qbytes: u64,
+    pub nr_msgs: u32,
+    pub __reserved: u32,
+}
+
+/// The most messages one queue holds in an image.
+pub const CKPT_SYSV_MSGS_MAX: u32 = 1 << 24;
+/// The longest message an image holds (`kernel.msgmax` may be larger: a longer message is
+/// refused at checkpoint).
+pub const CKPT_SYSV_MSG_MAX: u32 = 4 << 20;
+
+/// `SYSV_MSG`: one message, followed by its `len` bytes of text.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSysvMsgRec {
+    /// Its type, positive.
+    pub mtype: i64,
+    pub len: u32,
+    pub __reserved: u32,
+}
+
+/// `SYSV_SEM`: a semaphore set, followed by `nsems` values (`i32`, each in `0..=32767`,
+/// `SEMVMX`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSysvSemRec {
+    pub perm: CkptIpcPerm,
+    pub nsems: u32,
+    pub __reserved: u32,
+}
+
+/// The most semaphores of one set in an image.
+pub const CKPT_SYSV_SEMS_MAX: u32 = 1 << 20;
+/// The largest value of a semaphore (`SEMVMX`).
+pub const CKPT_SEMVMX: i32 = 32767;
 
 /// One task of the tree. Pids are as seen in the image's pid namespace (the checkpointer's,
 /// or the container's); a parent, group or session outside the tree keeps its number,
@@ -1020,6 +1151,9 @@ pub const CKPT_NO_EXE: u32 = u32::MAX;
 
 /// The bit of [`CkptVmaRec::vm_flags`] of a locked area (the kernel's `VM_LOCKED`).
 pub const CKPT_VM_LOCKED: u64 = 0x2000;
+/// The bit of [`CkptVmaRec::vm_flags`] of an area that may be made writable (the kernel's
+/// `VM_MAYWRITE`): a SysV attach without `SHM_RDONLY`.
+pub const CKPT_VM_MAYWRITE: u64 = 0x20;
 
 /// Kinds of memory areas.
 pub mod vma_kind {
@@ -1035,6 +1169,10 @@ pub mod vma_kind {
     pub const VVAR: u32 = 8;
     pub const VVAR_VCLOCK: u32 = 9;
     pub const VSYSCALL: u32 = 10;
+    /// An attach of a SysV shared memory segment (`shmat`): `shm` is the segment's
+    /// `SYSV_SHM` `obj`, `shm_size` its size, `pgoff` the page of it where the area starts;
+    /// no path, no pages (the segment's `FILE_DATA` has them).
+    pub const SYSV_SHM: u32 = 11;
 }
 
 /// `VMA`: one memory area; followed by `path_len` bytes of path (file mappings only).
@@ -1620,6 +1758,65 @@ pub struct CkptRemovedDirRec {
     /// Owner and group, in the checkpointer's user namespace.
     pub uid: u32,
     pub gid: u32,
+}
+
+impl Record for CkptIpcNsRec {
+    const KIND: u32 = rec::IPC_NS;
+
+    /// Nothing follows; checks the counts of objects.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("nr_shm", self.nr_shm, 0, CKPT_IPC_OBJS_MAX)?;
+        bounded("nr_msq", self.nr_msq, 0, CKPT_IPC_OBJS_MAX)?;
+        bounded("nr_sem", self.nr_sem, 0, CKPT_IPC_OBJS_MAX)?;
+        reserved_zero(self.__reserved)?;
+        Ok(0)
+    }
+}
+
+impl Record for CkptSysvShmRec {
+    const KIND: u32 = rec::SYSV_SHM;
+
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.perm.__reserved)?;
+        Ok(0)
+    }
+}
+
+impl Record for CkptSysvMsqRec {
+    const KIND: u32 = rec::SYSV_MSQ;
+
+    /// Nothing follows; checks the count of messages.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("nr_msgs", self.nr_msgs, 0, CKPT_SYSV_MSGS_MAX)?;
+        reserved_zero(self.perm.__reserved)?;
+        reserved_zero(self.__reserved)?;
+        Ok(0)
+    }
+
+    fn followed_by(&self) -> Option<(u32, u32)> {
+        Some((rec::SYSV_MSG, self.nr_msgs))
+    }
+}
+
+impl Record for CkptSysvMsgRec {
+    const KIND: u32 = rec::SYSV_MSG;
+
+    /// The text.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved)?;
+        bounded("len", self.len, 0, CKPT_SYSV_MSG_MAX)
+    }
+}
+
+impl Record for CkptSysvSemRec {
+    const KIND: u32 = rec::SYSV_SEM;
+
+    /// The values.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.perm.__reserved)?;
+        reserved_zero(self.__reserved)?;
+        Ok(bounded("nsems", self.nsems, 1, CKPT_SYSV_SEMS_MAX)? * size_of::<i32>())
+    }
 }
 
 impl Record for CkptRemovedDirRec {

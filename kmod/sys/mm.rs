@@ -31,6 +31,7 @@ pub(crate) mod vm {
     pub(crate) const SHARED: u64 = flags::SHARED as u64;
     pub(crate) const MAYSHARE: u64 = flags::MAYSHARE as u64;
     pub(crate) const MAYWRITE: u64 = flags::MAYWRITE as u64;
+    const _: () = assert!(MAYWRITE == crate::uapi::image::CKPT_VM_MAYWRITE);
     pub(crate) const IO: u64 = flags::IO as u64;
     pub(crate) const PFNMAP: u64 = flags::PFNMAP as u64;
     pub(crate) const MIXEDMAP: u64 = flags::MIXEDMAP as u64;

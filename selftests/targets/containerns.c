@@ -9,17 +9,16 @@
  *	its uname() names, its IPC namespace's inode (/proc/self/ns/ipc) and "errors", the
  *	checks that failed: its names are HOST and DOMAIN, its IPC namespace is not the
  *	host's (inode HOST_IPC, which the test reads). KIND puts something in the container:
- *	"shm" a SysV shared memory segment, "msg" a SysV message queue, "nested" a child in
+ *	"mqueue" a POSIX message queue (/ckpt-test), "nested" a child in
  *	a UTS namespace of its own (child2 calls unshare(CLONE_NEWUTS)).
  *   containerns utsonly DIR HOST
  *	a single process in a UTS namespace of its own (no pid namespace), counting.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <mqueue.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -65,10 +64,14 @@ static int container_init(const char *kind)
 		die("setsid");
 	if (sethostname(host, strlen(host)) || setdomainname(domain, strlen(domain)))
 		die("sethostname");
-	if (!strcmp(kind, "shm") && shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600) < 0)
-		die("shmget");
-	if (!strcmp(kind, "msg") && msgget(IPC_PRIVATE, IPC_CREAT | 0600) < 0)
-		die("msgget");
+	/* Named in the namespace's own mqueue instance; the descriptor is closed. */
+	if (!strcmp(kind, "mqueue")) {
+		mqd_t q = mq_open("/ckpt-test", O_CREAT | O_RDWR, 0600, NULL);
+
+		if (q == (mqd_t)-1)
+			die("mq_open");
+		mq_close(q);
+	}
 	for (int i = 1; i <= 2; i++) {
 		pid_t pid = fork();
 		char name[16];

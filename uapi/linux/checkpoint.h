@@ -12,8 +12,8 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CKPT_ABI_VERSION	8
-#define CKPT_IMAGE_VERSION	11
+#define CKPT_ABI_VERSION	9
+#define CKPT_IMAGE_VERSION	12
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
 
@@ -98,11 +98,26 @@ struct ckpt_restart_args {
 	__s32 log_fd;		/* as ckpt_checkpoint_args */
 	__u32 log_level;
 	__u32 nr_objs;		/* entries of @objs, at most CKPT_RESTART_MAX_OBJS */
-	__u32 __reserved;	/* 0 */
+	__u32 nr_shm_at;	/* entries of @shm_at, at most CKPT_RESTART_MAX_SHM_AT */
 	__u64 objs;		/* user pointer to struct ckpt_obj_fd[nr_objs]: memfds and
 				 * deleted files rstr made, mapped by the areas naming them,
 				 * closed after the go */
+	__u64 shm_at;		/* user pointer to struct ckpt_shm_at[nr_shm_at]: the
+				 * caller's own attaches of the image's SysV segments */
 };
+
+/*
+ * An entry of ckpt_restart_args.shm_at: the caller attached (shmat) the segment of
+ * the image's SYSV_SHM @id at @addr, read-only or not; the module attaches it
+ * the same way at each area of the image's that maps it, then detaches the caller's.
+ */
+struct ckpt_shm_at {
+	__u32 id;
+	__u32 __reserved;	/* 0 */
+	__u64 addr;
+};
+
+#define CKPT_RESTART_MAX_SHM_AT	4096
 
 /* An entry of ckpt_restart_args.objs: the image's object @id is open at @fd. */
 struct ckpt_obj_fd {

@@ -74,6 +74,11 @@
 #define CKPT_REC_SKB_FDS	49
 #define CKPT_REC_UTS_NS		55
 #define CKPT_REC_REMOVED_DIR	42
+#define CKPT_REC_IPC_NS		56
+#define CKPT_REC_SYSV_SHM	57
+#define CKPT_REC_SYSV_MSQ	58
+#define CKPT_REC_SYSV_MSG	59
+#define CKPT_REC_SYSV_SEM	61
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -141,9 +146,87 @@ struct ckpt_uts_ns_rec {
 
 /* ckpt_uts_ns_rec.flags */
 #define CKPT_NS_UTS		1	/* a UTS namespace of its own */
-#define CKPT_NS_IPC		2	/* an IPC namespace of its own, with no object in it */
+#define CKPT_NS_IPC		2	/* an IPC namespace of its own: an IPC_NS record follows */
 #define CKPT_NS_NET		4	/* a network namespace of its own: lo only, default addresses */
 #define CKPT_NS_LO_UP		8	/* with CKPT_NS_NET: its lo was up */
+
+/*
+ * IPC_NS: the sysctls of a container's IPC namespace and how many SysV objects
+ * follow (nr_shm SYSV_SHM each with its FILE_DATA, nr_msq SYSV_MSQ each with its
+ * SYSV_MSG, nr_sem SYSV_SEM), right after UTS_NS with CKPT_NS_IPC.
+ */
+struct ckpt_ipc_ns_rec {
+	__u64 shm_ctlmax;
+	__u64 shm_ctlall;
+	__u32 shm_ctlmni;
+	__u32 shm_rmid_forced;
+	__u32 msg_ctlmax;
+	__u32 msg_ctlmnb;
+	__u32 msg_ctlmni;
+	__u32 sem_ctls[4];		/* SEMMSL, SEMMNS, SEMOPM, SEMMNI */
+	__u32 mq_queues_max;
+	__u32 mq_msg_max;
+	__u32 mq_msgsize_max;
+	__u32 mq_msg_default;
+	__u32 mq_msgsize_default;
+	__u32 nr_shm;
+	__u32 nr_msq;
+	__u32 nr_sem;
+	__u32 __reserved;
+};
+
+#define CKPT_IPC_OBJS_MAX	(1u << 24)
+
+/* What every SysV object has; uids in the checkpointer's user namespace. */
+struct ckpt_ipc_perm {
+	__s32 key;
+	__s32 id;			/* as shmget/msgget/semget return it */
+	__u32 uid;
+	__u32 gid;
+	__u32 cuid;
+	__u32 cgid;
+	__u32 mode;			/* 0777, and for a segment CKPT_SHM_DEST, CKPT_SHM_LOCKED */
+	__u32 __reserved;
+};
+
+#define CKPT_SHM_DEST		01000	/* removed, alive until its last detach */
+#define CKPT_SHM_LOCKED		02000	/* SHM_LOCK */
+
+/* SYSV_SHM: a segment; its FILE_DATA records (id obj) follow. */
+struct ckpt_sysv_shm_rec {
+	struct ckpt_ipc_perm perm;
+	__u64 size;
+	__u32 obj;			/* FILE_DATA id, VMA shm of its attaches */
+	__u32 nattch;
+};
+
+/* SYSV_MSQ: a message queue; nr_msgs SYSV_MSG follow, first received first. */
+struct ckpt_sysv_msq_rec {
+	struct ckpt_ipc_perm perm;
+	__u64 qbytes;
+	__u32 nr_msgs;
+	__u32 __reserved;
+};
+
+#define CKPT_SYSV_MSGS_MAX	(1u << 24)
+#define CKPT_SYSV_MSG_MAX	(4u << 20)
+
+/* SYSV_MSG: one message; len bytes of text follow. */
+struct ckpt_sysv_msg_rec {
+	__s64 mtype;
+	__u32 len;
+	__u32 __reserved;
+};
+
+/* SYSV_SEM: a semaphore set; nsems __s32 values (0..CKPT_SEMVMX) follow. */
+struct ckpt_sysv_sem_rec {
+	struct ckpt_ipc_perm perm;
+	__u32 nsems;
+	__u32 __reserved;
+};
+
+#define CKPT_SYSV_SEMS_MAX	(1u << 20)
+#define CKPT_SEMVMX		32767
 
 /*
  * One task of the tree. Pids are as seen in the image's pid namespace (the
@@ -615,6 +698,7 @@ struct ckpt_mm_rec {
 /* ckpt_mm_rec.flags: mlockall(MCL_FUTURE) */
 #define CKPT_MM_LOCK_FUTURE	1
 #define CKPT_VM_LOCKED		0x2000ULL	/* VM_LOCKED in ckpt_vma_rec.vm_flags */
+#define CKPT_VM_MAYWRITE	0x20ULL		/* VM_MAYWRITE: a SysV attach without SHM_RDONLY */
 
 /* ckpt_vma_rec.kind */
 #define CKPT_VMA_ANON_PRIVATE	1
@@ -627,6 +711,7 @@ struct ckpt_mm_rec {
 #define CKPT_VMA_VVAR		8
 #define CKPT_VMA_VVAR_VCLOCK	9
 #define CKPT_VMA_VSYSCALL	10
+#define CKPT_VMA_SYSV_SHM	11	/* shmat: shm is the SYSV_SHM obj */
 
 /*
  * VMA: one memory area; followed by path_len bytes of path (file mappings

@@ -735,8 +735,9 @@ impl<'a> Worker<'a> {
                     log_fd: -1,
                     log_level: abi::CKPT_LOG_NONE,
                     nr_objs: 0,
-                    __reserved: 0,
+                    nr_shm_at: 0,
                     objs: 0,
+                    shm_at: 0,
                 };
                 self.apply(&mut args, sets);
                 let reason = args.reason;

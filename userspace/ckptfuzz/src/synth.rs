@@ -11,7 +11,9 @@
 //! anonymous area with one page, a mapped file, a shared writable area of a memfd no
 //! descriptor holds (the `VMA`'s `shm` names its `MEMFD`) and its vDSO, then its registers.
 //! [`container_image`] is the same process as a container's init, with its own UTS, IPC
-//! and network namespaces, `lo` up (a `UTS_NS` record after the `TREE`).
+//! and network namespaces, `lo` up (a `UTS_NS` record after the `TREE`), its IPC
+//! namespace holding a locked SysV segment nobody attaches, a queue of two messages and a
+//! set of three semaphores.
 
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -22,6 +24,8 @@ use ckptlib::image::RecordWriter;
 const PID: i32 = 4242;
 /// The id of the memfd only a `VMA` names (its `shm`).
 const MAPPED_MEMFD: u32 = 30;
+/// The object of the container's SysV segment.
+const SYSV_SEGMENT: u32 = 40;
 
 /// The image's bytes.
 pub fn image() -> Vec<u8> {
@@ -111,6 +115,48 @@ fn build(container: bool) -> Vec<u8> {
         u.nodename[..5].copy_from_slice(b"synth");
         u.domainname[..7].copy_from_slice(b"example");
         put(rec::UTS_NS, u.as_bytes(), &[]);
+        let mut n = img::CkptIpcNsRec::new_zeroed();
+        (n.shm_ctlmax, n.shm_ctlall, n.shm_ctlmni) = (1 << 30, 1 << 20, 4096);
+        (n.msg_ctlmax, n.msg_ctlmnb, n.msg_ctlmni) = (8192, 16384, 32000);
+        n.sem_ctls = [32000, 1_024_000_000, 500, 32000];
+        (n.mq_queues_max, n.mq_msg_max, n.mq_msgsize_max) = (256, 10, 8192);
+        (n.mq_msg_default, n.mq_msgsize_default) = (10, 8192);
+        (n.nr_shm, n.nr_msq, n.nr_sem) = (1, 1, 1);
+        put(rec::IPC_NS, n.as_bytes(), &[]);
+        let perm = |key: i32, id: i32, mode: u32| img::CkptIpcPerm {
+            key,
+            id,
+            uid: 1000,
+            gid: 1000,
+            cuid: 0,
+            cgid: 0,
+            mode,
+            __reserved: 0,
+        };
+        let shm = img::CkptSysvShmRec {
+            perm: perm(0x5eed, 0, 0o640 | img::CKPT_SHM_LOCKED),
+            size: 10_000,
+            obj: SYSV_SEGMENT,
+            nattch: 0,
+        };
+        put(rec::SYSV_SHM, shm.as_bytes(), &[]);
+        let r = img::CkptFileDataRec {
+            id: SYSV_SEGMENT,
+            len: 4,
+            offset: 8192,
+        };
+        put(rec::FILE_DATA, r.as_bytes(), b"shm!");
+        let mut q = img::CkptSysvMsqRec::new_zeroed();
+        (q.perm, q.qbytes, q.nr_msgs) = (perm(0, 32768, 0o600), 4096, 2);
+        put(rec::SYSV_MSQ, q.as_bytes(), &[]);
+        for (mtype, text) in [(1i64, &b"first"[..]), (7, b"second message")] {
+            let mut m = img::CkptSysvMsgRec::new_zeroed();
+            (m.mtype, m.len) = (mtype, text.len() as u32);
+            put(rec::SYSV_MSG, m.as_bytes(), text);
+        }
+        let mut e = img::CkptSysvSemRec::new_zeroed();
+        (e.perm, e.nsems) = (perm(0x5e3, 1, 0o666), 3);
+        put(rec::SYSV_SEM, e.as_bytes(), [0i32, 5, 32767].as_bytes());
     }
 
     let mut t = img::CkptTaskRec::new_zeroed();
@@ -574,10 +620,16 @@ mod tests {
             kinds
         };
         let kinds = records(&bytes);
-        // The plain image's records and the UTS_NS.
-        assert_eq!(kinds.len(), records(&super::image()).len() + 1);
+        // The plain image's records, the UTS_NS and the IPC namespace's.
+        assert_eq!(kinds.len(), records(&super::image()).len() + 8);
         assert_eq!(kinds[2]["type"], "UTS_NS");
         assert_eq!(kinds[2]["nodename"], "synth");
+        let ipc = image.ipc.unwrap();
+        assert_eq!(ipc.limits.shm_ctlmni, 4096);
+        assert_eq!(ipc.shm.len(), 1);
+        assert_eq!(ipc.shm[0].data, vec![(8192, b"shm!".to_vec())]);
+        assert_eq!(ipc.msq[0].msgs[1], (7, b"second message".to_vec()));
+        assert_eq!(ipc.sem[0].values, vec![0, 5, 32767]);
         // The plain image has none: it is the container's alone.
         let plain = super::image();
         assert!(scan(&mut RecordReader::new(Cursor::new(&plain[..])))

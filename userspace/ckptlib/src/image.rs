@@ -269,6 +269,19 @@ pub enum Rec {
     },
     /// Its names checked: NUL-terminated, NUL-padded, all zero without `CKPT_NS_UTS`.
     UtsNs(img::CkptUtsNsRec),
+    /// A container's IPC namespace: its limits and how many SysV objects follow.
+    IpcNs(img::CkptIpcNsRec),
+    SysvShm(img::CkptSysvShmRec),
+    SysvMsq(img::CkptSysvMsqRec),
+    SysvMsg {
+        msg: img::CkptSysvMsgRec,
+        text: Vec<u8>,
+    },
+    /// Its values checked: each in `0..=SEMVMX`.
+    SysvSem {
+        sem: img::CkptSysvSemRec,
+        values: Vec<i32>,
+    },
     Task(img::CkptTaskRec),
     Creds {
         creds: img::CkptCredsRec,
@@ -377,6 +390,11 @@ impl Rec {
             Rec::Error { .. } => rec::ERROR,
             Rec::Tree { .. } => rec::TREE,
             Rec::UtsNs(_) => rec::UTS_NS,
+            Rec::IpcNs(_) => rec::IPC_NS,
+            Rec::SysvShm(_) => rec::SYSV_SHM,
+            Rec::SysvMsq(_) => rec::SYSV_MSQ,
+            Rec::SysvMsg { .. } => rec::SYSV_MSG,
+            Rec::SysvSem { .. } => rec::SYSV_SEM,
             Rec::Task(_) => rec::TASK,
             Rec::Creds { .. } => rec::CREDS,
             Rec::Rlimits(_) => rec::RLIMITS,
@@ -511,6 +529,37 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 );
             }
             Rec::UtsNs(u)
+        }
+        rec::IPC_NS => Rec::IpcNs(fixed(p)?.0),
+        rec::SYSV_SHM => Rec::SysvShm(fixed(p)?.0),
+        rec::SYSV_MSQ => Rec::SysvMsq(fixed(p)?.0),
+        rec::SYSV_MSG => {
+            let (msg, text) = fixed::<img::CkptSysvMsgRec>(p)?;
+            ensure!(
+                msg.mtype > 0,
+                "SYSV_MSG record: type {} is not positive",
+                msg.mtype
+            );
+            Rec::SysvMsg {
+                msg,
+                text: text.to_vec(),
+            }
+        }
+        rec::SYSV_SEM => {
+            let (sem, rest) = fixed::<img::CkptSysvSemRec>(p)?;
+            // `fixed` checked the length: `nsems` whole values.
+            let values: Vec<i32> = rest
+                .chunks_exact(4)
+                .map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes")))
+                .collect();
+            if let Some(v) = values.iter().find(|v| !(0..=img::CKPT_SEMVMX).contains(*v)) {
+                bail!(
+                    "SYSV_SEM record {}: value {v} out of 0..={}",
+                    sem.perm.id,
+                    img::CKPT_SEMVMX
+                );
+            }
+            Rec::SysvSem { sem, values }
         }
         rec::TASK => Rec::Task(fixed(p)?.0),
         rec::CREDS => {
@@ -679,6 +728,8 @@ pub struct ImageReader<'a, R> {
     announced: Vec<(u32, u32)>,
     /// The `TAIL` or `ERROR` that ended the image.
     end: Option<u32>,
+    /// A record read and given back ([`Self::unread`]), the next one returned.
+    held: Option<Rec>,
 }
 
 impl<'a, R: Read> ImageReader<'a, R> {
@@ -691,7 +742,15 @@ impl<'a, R: Read> ImageReader<'a, R> {
             run: None,
             announced: Vec::new(),
             end: None,
+            held: None,
         }
+    }
+
+    /// Gives back `r`, the record just read (checked already): the next call of
+    /// [`Self::next_record`] or [`Self::next_skipping_module_records`] returns it again.
+    pub fn unread(&mut self, r: Rec) {
+        debug_assert!(self.held.is_none(), "one record given back at a time");
+        self.held = Some(r);
     }
 
     /// Offset of the next record in the stream.
@@ -706,6 +765,9 @@ impl<'a, R: Read> ImageReader<'a, R> {
 
     /// The next record, or `None` after the `TAIL` (or `ERROR`) at the end of the stream.
     pub fn next_record(&mut self) -> Result<Option<Rec>> {
+        if let Some(r) = self.held.take() {
+            return Ok(Some(r));
+        }
         self.step(|rd, h| rd.payload(h).map(Some))
     }
 
@@ -904,6 +966,9 @@ impl<R: Read + Seek> ImageReader<'_, R> {
     /// As [`Self::next_record`], but the module's records (`MM` to `REGS`) are only framed and
     /// skipped, as [`Rec::Skipped`]: `rstr` hands them to the module, which checks them.
     pub fn next_skipping_module_records(&mut self) -> Result<Option<Rec>> {
+        if let Some(r) = self.held.take() {
+            return Ok(Some(r));
+        }
         self.step(|rd, h| {
             if module_record(h.kind) {
                 rd.skip_payload(h)?;

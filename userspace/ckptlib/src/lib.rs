@@ -19,6 +19,7 @@ pub mod fown;
 pub mod image;
 pub mod inet;
 pub mod inotify;
+pub mod ipc;
 pub mod layout;
 pub mod locks;
 pub mod logging;

@@ -209,6 +209,8 @@ pub struct Image {
     /// A container's namespaces of its own besides pid (its `UTS_NS`); `None` for a plain
     /// tree.
     pub namespaces: Option<Namespaces>,
+    /// The SysV objects of a container's own IPC namespace (its `IPC_NS` and what follows).
+    pub ipc: Option<crate::ipc::IpcImage>,
     pub tree: Vec<img::CkptTreeEntry>,
     /// One per `tree` entry; `None` for a zombie.
     pub tasks: Vec<Option<TaskImage>>,
@@ -373,6 +375,14 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     } else {
         None
     };
+    let ipc = if namespaces.as_ref().is_some_and(|n| n.ipc) {
+        let mut held = None;
+        let i = crate::ipc::read(|| next(rd), |r| held = Some(r))?;
+        rd.unread(held.expect("handed back"));
+        Some(i)
+    } else {
+        None
+    };
 
     let mut seen = HashSet::new();
     let mut objs = Objects::default();
@@ -386,6 +396,17 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
             .with_context(|| format!("task {}", e.pid))?;
         tasks.push(Some(t));
     }
+    let attaches: Vec<(u32, u64, u64)> = tasks
+        .iter()
+        .flatten()
+        .flat_map(|t| t.memory.areas.iter())
+        .filter(|v| v.kind == img::vma_kind::SYSV_SHM)
+        .map(|v| {
+            let from = v.pgoff.saturating_mul(u64::from(img::CKPT_PAGE_SIZE));
+            (v.shm, from, from.saturating_add(v.end - v.start))
+        })
+        .collect();
+    crate::ipc::check_attaches(ipc.as_ref(), &attaches)?;
     crate::timers::check_targets(
         &tree,
         tasks
@@ -420,6 +441,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         header,
         container,
         namespaces,
+        ipc,
         tree,
         tasks,
         pipes,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! SysV IPC that a tree uses in the caller's IPC namespace. Queues, semaphore sets and shared
-//! memory segments are not saved, and nothing ties a task to one it uses by id: the kernel
+//! memory segments of that namespace are not saved (a container's own are: [`crate::ipc`]),
+//! and nothing ties a task to one it uses by id: the kernel
 //! keeps only the pids of their creator and last users (`msg_lspid`/`msg_lrpid`, each
 //! semaphore's `sempid`, `shm_cpid`/`shm_lpid`), private to `ipc/*.c` and shown by
 //! `/proc/sysvipc/*` and `semctl(GETPID)`. A checkpoint whose tree holds one of those pids
@@ -67,7 +68,8 @@ fn find(
 ) -> Option<String> {
     let mine: HashSet<i64> = pids.iter().filter(|&&p| p > 0).map(|&p| p.into()).collect();
     let ours = |p: Option<&i64>| p.filter(|p| mine.contains(p)).copied();
-    const WHY: &str = "SysV IPC is not saved yet (it would be gone, or another, at restart)";
+    const WHY: &str = "SysV IPC is saved only with a container's own IPC namespace \
+                       (ckpt --container): this object would be gone, or another, at restart";
     for r in table(msg) {
         let id = r.get("msqid").copied().unwrap_or(-1);
         for (col, did) in [("lspid", "sent to it"), ("lrpid", "received from it")] {

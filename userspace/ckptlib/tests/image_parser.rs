@@ -541,13 +541,185 @@ fn mutated_images_never_panic_the_readers() {
     assert!(refused > 1000, "{refused} refused, {accepted} accepted");
 }
 
-/// The records of [`records`] as a container's: the `TREE` flagged, a `UTS_NS` after it.
+/// The records of [`records`] as a container's: the `TREE` flagged, a `UTS_NS` after it
+/// (and an empty IPC namespace's `IPC_NS` if it has one of its own).
 fn container_records(u: &img::CkptUtsNsRec) -> Vec<Raw> {
+    let ipc = (u.flags & img::CKPT_NS_IPC != 0).then(|| vec![ipc_ns(0, 0, 0)]);
+    container_with(u, ipc.unwrap_or_default())
+}
+
+/// [`container_records`] with `ipc` after the `UTS_NS`.
+fn container_with(u: &img::CkptUtsNsRec, ipc: Vec<Raw>) -> Vec<Raw> {
     let mut recs = records();
     let (_, tree) = &mut recs[1];
     tree[4..8].copy_from_slice(img::CKPT_TREE_CONTAINER.as_bytes());
     recs.insert(2, raw(rec::UTS_NS, u, &[]));
+    for (i, r) in ipc.into_iter().enumerate() {
+        recs.insert(3 + i, r);
+    }
     recs
+}
+
+fn ipc_ns(nr_shm: u32, nr_msq: u32, nr_sem: u32) -> Raw {
+    let mut n = img::CkptIpcNsRec::new_zeroed();
+    (n.shm_ctlmax, n.shm_ctlmni, n.msg_ctlmax) = (1 << 20, 4096, 8192);
+    (n.nr_shm, n.nr_msq, n.nr_sem) = (nr_shm, nr_msq, nr_sem);
+    raw(rec::IPC_NS, &n, &[])
+}
+
+fn perm(id: i32, mode: u32) -> img::CkptIpcPerm {
+    img::CkptIpcPerm {
+        key: 0x1234 + id,
+        id,
+        uid: 1000,
+        gid: 100,
+        cuid: 0,
+        cgid: 0,
+        mode,
+        __reserved: 0,
+    }
+}
+
+fn shm(id: i32, obj: u32, size: u64, mode: u32) -> Raw {
+    let s = img::CkptSysvShmRec {
+        perm: perm(id, mode),
+        size,
+        obj,
+        nattch: 0,
+    };
+    raw(rec::SYSV_SHM, &s, &[])
+}
+
+fn file_data(id: u32, offset: u64, bytes: &[u8]) -> Raw {
+    let d = img::CkptFileDataRec {
+        id,
+        len: bytes.len() as u32,
+        offset,
+    };
+    raw(rec::FILE_DATA, &d, bytes)
+}
+
+fn msq(id: i32, nr_msgs: u32) -> Raw {
+    let mut q = img::CkptSysvMsqRec::new_zeroed();
+    (q.perm, q.qbytes, q.nr_msgs) = (perm(id, 0o600), 100, nr_msgs);
+    raw(rec::SYSV_MSQ, &q, &[])
+}
+
+fn msg(mtype: i64, text: &[u8]) -> Raw {
+    let mut m = img::CkptSysvMsgRec::new_zeroed();
+    (m.mtype, m.len) = (mtype, text.len() as u32);
+    raw(rec::SYSV_MSG, &m, text)
+}
+
+fn sem(id: i32, values: &[i32]) -> Raw {
+    let mut e = img::CkptSysvSemRec::new_zeroed();
+    (e.perm, e.nsems) = (perm(id, 0o640), values.len() as u32);
+    raw(rec::SYSV_SEM, &e, values.as_bytes())
+}
+
+#[test]
+fn a_container_image_has_its_sysv_objects_after_its_ipc_ns() {
+    let u = uts_ns(img::CKPT_NS_IPC, b"", b"");
+    let objects = || {
+        vec![
+            ipc_ns(2, 1, 1),
+            shm(0, 50, 10_000, 0o640 | img::CKPT_SHM_LOCKED),
+            file_data(50, 0, b"head"),
+            file_data(50, 8192, b"tail"),
+            shm(32769, 51, 1, 0o600),
+            msq(7, 2),
+            msg(3, b"one"),
+            msg(1, b""),
+            sem(65536, &[1, 0, 32767]),
+        ]
+    };
+    let i = scan_bytes(&image(&container_with(&u, objects()))).unwrap();
+    let ipc = i.ipc.unwrap();
+    assert_eq!(ipc.limits.shm_ctlmni, 4096);
+    assert_eq!(ipc.shm.len(), 2);
+    assert_eq!(
+        ipc.shm[0].data,
+        vec![(0, b"head".to_vec()), (8192, b"tail".to_vec())]
+    );
+    assert_eq!((ipc.shm[1].rec.perm.id, ipc.shm[1].data.len()), (32769, 0));
+    assert_eq!(ipc.msq[0].msgs, vec![(3, b"one".to_vec()), (1, Vec::new())]);
+    assert_eq!(ipc.sem[0].values, vec![1, 0, 32767]);
+    assert_eq!(ipc.sem[0].rec.perm.id, 65536);
+    // The tasks follow as in any image.
+    assert_eq!(i.tasks.len(), 3);
+
+    let with = |edit: &dyn Fn(&mut Vec<Raw>)| {
+        let mut o = objects();
+        edit(&mut o);
+        container_with(&u, o)
+    };
+    let scan_refuses = |recs: Vec<Raw>, why: &str| {
+        let err = format!("{:#}", scan_bytes(&image(&recs)).unwrap_err());
+        assert!(err.contains(why), "scan: {err:?} does not say {why:?}");
+    };
+    // Fewer objects than IPC_NS announces, or more.
+    scan_refuses(
+        with(&|o| o[0] = ipc_ns(3, 1, 1)),
+        "IPC_NS announces 3 SYSV_SHM records, found SYSV_MSQ after 2",
+    );
+    scan_refuses(
+        with(&|o| o[0] = ipc_ns(2, 1, 0)),
+        "a SYSV_SEM record beyond what IPC_NS announces",
+    );
+    // No IPC_NS at all in a container with its own IPC namespace.
+    scan_refuses(
+        container_with(&u, Vec::new()),
+        "expected an IPC_NS record after the UTS_NS",
+    );
+    // Two segments at one index (ids 0 and 32768 share index 0).
+    scan_refuses(
+        with(&|o| o[4] = shm(32768, 51, 1, 0o600)),
+        "SYSV_SHM record 32768: a second object at index 0",
+    );
+    scan_refuses(
+        with(&|o| o[4] = shm(32769, 50, 1, 0o600)),
+        "object 50 is 0 or given twice",
+    );
+    scan_refuses(
+        with(&|o| o[1] = shm(0, 50, 10_000, 0o4000)),
+        "SYSV_SHM record 0: mode 0o4000 has unknown bits",
+    );
+    // Removed but unattached, or with a key.
+    scan_refuses(
+        with(&|o| o[4] = shm(32769, 51, 1, 0o600 | img::CKPT_SHM_DEST)),
+        "removed (SHM_DEST) with key",
+    );
+    // Contents beyond the size, overlapping, or of another object.
+    scan_refuses(
+        with(&|o| o[3] = file_data(50, 9998, b"tail")),
+        "4 bytes at 9998, before the data before it (up to 4) or beyond its size 10000",
+    );
+    scan_refuses(
+        with(&|o| o[3] = file_data(50, 2, b"tail")),
+        "before the data before it (up to 4)",
+    );
+    scan_refuses(
+        with(&|o| o[3] = file_data(51, 8192, b"tail")),
+        "FILE_DATA record of file 51 after SYSV_SHM 0 (object 50)",
+    );
+    scan_refuses(
+        with(&|o| o[4] = shm(32769, 51, 0, 0o600)),
+        "size 0 out of range",
+    );
+    // A message type that is not positive, a semaphore value over SEMVMX: the reader.
+    refused(
+        &with(&|o| o[6] = msg(0, b"one")),
+        "SYSV_MSG record: type 0 is not positive",
+    );
+    refused(
+        &with(&|o| o[8] = sem(65536, &[1, 32768, 0])),
+        "SYSV_SEM record 65536: value 32768 out of 0..=32767",
+    );
+    // A queue's messages short of its count.
+    scan_refuses(
+        with(&|o| o[5] = msq(7, 3)),
+        "SYSV_MSQ record 7: expected a SYSV_MSG, found SYSV_SEM",
+    );
 }
 
 fn uts_ns(flags: u32, nodename: &[u8], domainname: &[u8]) -> img::CkptUtsNsRec {

@@ -38,6 +38,7 @@ mod fown;
 mod fs;
 mod inet;
 mod inotify;
+mod ipc;
 mod locks;
 mod memfd;
 mod memory;

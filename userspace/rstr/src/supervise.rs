@@ -292,6 +292,13 @@ fn restart(
         kill_all(first, pidns);
         return Err(e);
     }
+    // Every attach exists: the removed segments can be removed again.
+    if let Some(ipc) = &image.ipc {
+        if let Err(e) = crate::ipc::finish(first, ipc) {
+            kill_all(first, pidns);
+            return Err(e.context("the container's IPC namespace"));
+        }
+    }
     let shown = if pidns && !image.container {
         outer_pid_of_root(first, root).unwrap_or(first)
     } else {
@@ -382,15 +389,21 @@ fn container_net(image: &Image) -> Result<Option<sys::netns::Outer>> {
 }
 
 /// A container's init, the first process in its new namespaces: it gives its UTS namespace
-/// the image's names before it restores itself (the tree's first process: no task of the
+/// the image's names and its IPC namespace the image's objects before it restores itself (the tree's first process: no task of the
 /// tree runs before), then restores itself.
 fn container_init(ctx: &task::Ctx) -> ! {
+    let fail = |why: String| -> ! {
+        let _ = sys::report_line(ctx.own.report, ctx.plan.nodes[0].pid, &why);
+        sys::exit_now(1)
+    };
     if let Some(uts) = ctx.image.namespaces.as_ref().and_then(|n| n.uts.as_ref()) {
         if let Err(e) = sys::set_uts_names(&uts.nodename, &uts.domainname) {
-            let pid = ctx.plan.nodes[0].pid;
-            let why = format!("the container's UTS namespace: {e:#}");
-            let _ = sys::report_line(ctx.own.report, pid, &why);
-            sys::exit_now(1)
+            fail(format!("the container's UTS namespace: {e:#}"))
+        }
+    }
+    if let Some(ipc) = &ctx.image.ipc {
+        if let Err(e) = crate::ipc::restore(ipc) {
+            fail(format!("the container's IPC namespace: {e:#}"))
         }
     }
     task::node_main(ctx, 0)

@@ -400,6 +400,9 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     // a chosen pid needs CAP_CHECKPOINT_RESTORE); each sets its own credentials and waits in
     // the module for our memory.
     let threads = prepare_threads(ctx, i)?;
+    // Its SysV attaches, through which the module maps the image's (as root: the
+    // segments' modes may leave the task's own credentials no access until they are in).
+    let shm_at = crate::ipc::attach(ctx.image, t)?;
     // Alive until the ioctl, which reads it.
     let kept = cow::held();
     let mut reason = [0u8; 513];
@@ -425,8 +428,9 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
         log_fd: ctx.own.log,
         log_level: ctx.own.log_level,
         nr_objs: ctx.parked.mapped.len() as u32,
-        __reserved: 0,
+        nr_shm_at: shm_at.len() as u32,
         objs: ctx.parked.mapped.as_ptr() as u64,
+        shm_at: shm_at.as_ptr() as u64,
     };
     args.close_fds[..close.len()].copy_from_slice(&close);
     let area = XsaveArea::new(&t.xsave)?;

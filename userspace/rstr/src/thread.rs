@@ -117,8 +117,9 @@ impl ThreadStart {
             log_fd: own.log,
             log_level: own.log_level,
             nr_objs: objs.len() as u32,
-            __reserved: 0,
+            nr_shm_at: 0,
             objs: objs.as_ptr() as u64,
+            shm_at: 0,
         };
         args.close_fds[..close.len()].copy_from_slice(close);
         // The module writes its reason there; the task does not read it (the process's

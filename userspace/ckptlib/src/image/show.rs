@@ -99,6 +99,33 @@ pub struct PeerCred {
 }
 
 /// A decoded record, for `ckpt show`.
+/// What every SysV object has, as `ckpt show` prints it.
+#[derive(Debug, Serialize)]
+pub struct IpcPerm {
+    pub key: String,
+    pub id: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cuid: u32,
+    pub cgid: u32,
+    /// The permission bits, octal.
+    pub mode: String,
+}
+
+impl IpcPerm {
+    fn of(p: &img::CkptIpcPerm) -> Self {
+        IpcPerm {
+            key: format!("{:#x}", p.key),
+            id: p.id,
+            uid: p.uid,
+            gid: p.gid,
+            cuid: p.cuid,
+            cgid: p.cgid,
+            mode: format!("{:04o}", p.mode & 0o777),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Decoded {
@@ -127,6 +154,44 @@ pub enum Decoded {
     Tree {
         container: bool,
         tasks: Vec<TreeTask>,
+    },
+    IpcNs {
+        shmmax: u64,
+        shmall: u64,
+        shmmni: u32,
+        shm_rmid_forced: u32,
+        msgmax: u32,
+        msgmnb: u32,
+        msgmni: u32,
+        sem: [u32; 4],
+        mqueue: [u32; 5],
+        nr_shm: u32,
+        nr_msq: u32,
+        nr_sem: u32,
+    },
+    SysvShm {
+        #[serde(flatten)]
+        perm: IpcPerm,
+        size: u64,
+        obj: u32,
+        nattch: u32,
+        removed: bool,
+        locked: bool,
+    },
+    SysvMsq {
+        #[serde(flatten)]
+        perm: IpcPerm,
+        qbytes: u64,
+        nr_msgs: u32,
+    },
+    SysvMsg {
+        mtype: i64,
+        len: u32,
+    },
+    SysvSem {
+        #[serde(flatten)]
+        perm: IpcPerm,
+        values: Vec<i32>,
     },
     UtsNs {
         /// A UTS namespace of its own, and its names.
@@ -448,6 +513,47 @@ impl From<&Rec> for Decoded {
             Rec::Error { error, reason } => Decoded::Error {
                 errno: error.error,
                 reason: reason.clone(),
+            },
+            Rec::IpcNs(n) => Decoded::IpcNs {
+                shmmax: n.shm_ctlmax,
+                shmall: n.shm_ctlall,
+                shmmni: n.shm_ctlmni,
+                shm_rmid_forced: n.shm_rmid_forced,
+                msgmax: n.msg_ctlmax,
+                msgmnb: n.msg_ctlmnb,
+                msgmni: n.msg_ctlmni,
+                sem: n.sem_ctls,
+                mqueue: [
+                    n.mq_queues_max,
+                    n.mq_msg_max,
+                    n.mq_msgsize_max,
+                    n.mq_msg_default,
+                    n.mq_msgsize_default,
+                ],
+                nr_shm: n.nr_shm,
+                nr_msq: n.nr_msq,
+                nr_sem: n.nr_sem,
+            },
+            Rec::SysvShm(s) => Decoded::SysvShm {
+                perm: IpcPerm::of(&s.perm),
+                size: s.size,
+                obj: s.obj,
+                nattch: s.nattch,
+                removed: s.perm.mode & img::CKPT_SHM_DEST != 0,
+                locked: s.perm.mode & img::CKPT_SHM_LOCKED != 0,
+            },
+            Rec::SysvMsq(q) => Decoded::SysvMsq {
+                perm: IpcPerm::of(&q.perm),
+                qbytes: q.qbytes,
+                nr_msgs: q.nr_msgs,
+            },
+            Rec::SysvMsg { msg, .. } => Decoded::SysvMsg {
+                mtype: msg.mtype,
+                len: msg.len,
+            },
+            Rec::SysvSem { sem, values } => Decoded::SysvSem {
+                perm: IpcPerm::of(&sem.perm),
+                values: values.clone(),
             },
             Rec::UtsNs(u) => Decoded::UtsNs {
                 uts: u.flags & img::CKPT_NS_UTS != 0,

@@ -14,6 +14,7 @@
 //! - [`anonfd`]: signal sets of signalfds, the expirations of timerfds;
 //! - [`mem`]: the image's private memory that `rstr` maps itself ([`crate::cow`]);
 //! - [`netns`]: a container's new network namespace and its `lo`;
+//! - [`ipc`]: SysV segments, queues and sets, their ids and creators;
 //! - here: the names of a container's UTS namespace, descriptors by number, signal dispositions, limits, the vDSO and glibc's rseq
 //!   area, the report line, the session ioctls.
 
@@ -24,6 +25,7 @@ pub mod cpu;
 pub mod fown;
 pub mod inet;
 pub mod inotify;
+pub mod ipc;
 pub mod mem;
 pub mod netns;
 pub mod raw;
