@@ -6,11 +6,11 @@
 //! A plain tree must share every namespace with the caller. A container (`ckpt --container`,
 //! its init the root of the tree) may have a UTS, an IPC and a network namespace of its
 //! own, shared by every task of the tree: the names of the UTS namespace are saved; the IPC
-//! namespace is accepted only empty (no SysV shared memory, message queue or semaphore set,
-//! no POSIX message queue), since the module cannot reach what `ipc/` keeps; the network
-//! namespace only with `lo` as its one device, with no address but its default ones, and
-//! whether `lo` is up is saved. `rstr` creates them with `clone` flags, sets the names and
-//! brings `lo` up before any task of the tree runs.
+//! namespace's SysV objects are saved by [`crate::ipc`] and a POSIX message queue in it is
+//! refused; the network namespace is accepted only with `lo` as its one device, with no
+//! address but its default ones, and whether `lo` is up is saved. `rstr` creates them with
+//! `clone` flags, sets the names, makes the SysV objects and brings `lo` up before any task
+//! of the tree runs.
 
 use kernel::fmt;
 

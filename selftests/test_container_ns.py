@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Containers with a UTS, an IPC and a network namespace of their own (ckpt --container):
-the host and domain names come back in a new UTS namespace, the tree in a new IPC namespace,
-a TCP server on the container's loopback in a new network namespace with lo up; what cannot
-be saved is refused with its reason (a POSIX message queue in the container's IPC namespace, a task in
-another UTS or network namespace than its init, a plain tree in a namespace of its own, a
-device other than lo, an address other than lo's defaults, a socket bound to one, a
-route).
+the host and domain names come back in a new UTS namespace, the tree in a new IPC namespace
+(its SysV objects: test_sysvipc.py), a TCP server on the container's loopback in a new
+network namespace with lo up; what cannot be saved is refused with its reason (a POSIX
+message queue in the container's IPC namespace, a task in another UTS or network namespace
+than its init, a plain tree in a namespace of its own, a device other than lo, an address
+other than lo's defaults, a socket bound to one, a route).
 
 The containers are selftests/targets/containerns.c (each process checks its own uname()
 and IPC namespace and reports the errors it found), and util-linux's unshare running sh and

@@ -25,6 +25,7 @@ pub(super) fn vma_kind_name(k: u32) -> &'static str {
         vma_kind::VVAR => "vvar",
         vma_kind::VVAR_VCLOCK => "vvar_vclock",
         vma_kind::VSYSCALL => "vsyscall",
+        vma_kind::SYSV_SHM => "sysv-shm",
         _ => "unknown",
     }
 }
