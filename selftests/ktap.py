@@ -227,6 +227,23 @@ def nspid(pid):
     return [int(x) for x in status_field(pid, "NSpid").split()]
 
 
+def ns_inode(pid, kind):
+    """The inode of PID's namespace of KIND (uts, ipc, net...): its identity."""
+    return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
+
+
+def in_namespace(kind, inode):
+    """The processes whose namespace of KIND is INODE."""
+    out = []
+    for e in os.listdir("/proc"):
+        try:
+            if e.isdigit() and os.stat(f"/proc/{e}/ns/{kind}").st_ino == inode:
+                out.append(int(e))
+        except OSError:
+            pass
+    return out
+
+
 def ns_members(pid):
     """{pid inside: pid outside} of every process in the pid namespace of PID."""
     ns = os.readlink(f"/proc/{pid}/ns/pid")

@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 """Containers with a UTS, an IPC and a network namespace of their own (ckpt --container):
 the host and domain names come back in a new UTS namespace, the tree in a new IPC namespace
-(its SysV objects: test_sysvipc.py), a TCP server on the container's loopback in a new
-network namespace with lo up; what cannot be saved is refused with its reason (a POSIX
-message queue in the container's IPC namespace, a task in another UTS or network namespace
-than its init, a plain tree in a namespace of its own, a device other than lo, an address
-other than lo's defaults, a socket bound to one, a route).
+(its SysV objects, and the refusal of a POSIX message queue: test_sysvipc.py), a TCP server
+on the container's loopback in a new network namespace with lo up; what cannot be saved is
+refused with its reason (a task in another UTS or network namespace than its init, a plain
+tree in a namespace of its own, a device other than lo, an address other than lo's
+defaults, a socket bound to one, a route).
 
 The containers are selftests/targets/containerns.c (each process checks its own uname()
 and IPC namespace and reports the errors it found), and util-linux's unshare running sh and
@@ -22,30 +22,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ktap  # noqa: E402
-from ktap import (CKPT, RSTR, ns_members, nspid, records, run, running, scratch, sh,  # noqa: E402
-                  show_json, target, wait_for)
+from ktap import (CKPT, RSTR, in_namespace, ns_inode, ns_members, nspid, records, run,  # noqa: E402
+                  running, scratch, sh, show_json, target, wait_for)
 
 fresh = scratch("ckpt-containerns-")
 CONTAINERNS = target("containerns")
 NAMES = ["init", "child1", "child2"]
-MQUEUE_REASON = ("the container's IPC namespace holds 1 POSIX message queue: saving POSIX "
-                 "message queues is not supported yet")
-
-
-def ns_inode(pid, kind):
-    return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
-
-
-def in_namespace(kind, inode):
-    """The processes whose namespace of KIND is INODE."""
-    out = []
-    for e in os.listdir("/proc"):
-        try:
-            if e.isdigit() and os.stat(f"/proc/{e}/ns/{kind}").st_ino == inode:
-                out.append(int(e))
-        except OSError:
-            pass
-    return out
 
 
 def assert_namespaces_died(uts, ipc):
@@ -108,26 +90,6 @@ def uts_ipc_container_restarts():
             assert a["ipc"] == ipc, a
         assert os.uname().nodename == host_name, f"the host's name changed: {os.uname().nodename}"
         assert ns_inode("self", "uts") == host_uts
-
-
-def mqueue_refused():
-    """A container whose IPC namespace holds a POSIX message queue (no descriptor of it
-    open) is refused (ckpt and ckpt check), with the count and kind, and no image is left;
-    it counts on. (Its SysV objects are saved: test_sysvipc.py.)"""
-    d = fresh("mqueue")
-    with ktap.Tree("container", d, "box2", "dom", ns_inode("self", "ipc"), "mqueue",
-                   binary=CONTAINERNS) as t:
-        init, r = start(t)
-        t.watch(ns_members(init).values())
-        img = os.path.join(d, "img")
-        status, _, err = sh(CKPT, "--container", str(init), "-o", img, check=False, timeout=120)
-        assert status != 0, "ckpt accepted a container with a POSIX message queue"
-        assert MQUEUE_REASON in err, f"want {MQUEUE_REASON!r}: {err}"
-        assert not os.path.exists(img), "no partial image is left behind"
-        st, v = check_json(init, "--container")
-        assert st == 1 and v["ok"] is False, v
-        assert MQUEUE_REASON in [x["reason"] for x in v["reasons"]], v
-        t.reports(NAMES, "the container to count on", lambda n, x: x["count"] >= r[n]["count"] + 3)
 
 
 def nested_uts_refused():
@@ -448,7 +410,6 @@ def nested_net_refused():
 
 TESTS = [
     uts_ipc_container_restarts,
-    mqueue_refused,
     nested_uts_refused,
     plain_tree_in_its_own_uts_refused,
     unshare_container_restarts,

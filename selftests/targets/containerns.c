@@ -8,15 +8,12 @@
  *	forks two children. Each of the three counts in DIR/NAME (init, child1, child2) with
  *	its uname() names, its IPC namespace's inode (/proc/self/ns/ipc) and "errors", the
  *	checks that failed: its names are HOST and DOMAIN, its IPC namespace is not the
- *	host's (inode HOST_IPC, which the test reads). KIND puts something in the container:
- *	"mqueue" a POSIX message queue (/ckpt-test), "nested" a child in
- *	a UTS namespace of its own (child2 calls unshare(CLONE_NEWUTS)).
+ *	host's (inode HOST_IPC, which the test reads). KIND "nested" puts a child in a UTS
+ *	namespace of its own (child2 calls unshare(CLONE_NEWUTS)).
  *   containerns utsonly DIR HOST
  *	a single process in a UTS namespace of its own (no pid namespace), counting.
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
-#include <mqueue.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,14 +61,6 @@ static int container_init(const char *kind)
 		die("setsid");
 	if (sethostname(host, strlen(host)) || setdomainname(domain, strlen(domain)))
 		die("sethostname");
-	/* Named in the namespace's own mqueue instance; the descriptor is closed. */
-	if (!strcmp(kind, "mqueue")) {
-		mqd_t q = mq_open("/ckpt-test", O_CREAT | O_RDWR, 0600, NULL);
-
-		if (q == (mqd_t)-1)
-			die("mq_open");
-		mq_close(q);
-	}
 	for (int i = 1; i <= 2; i++) {
 		pid_t pid = fork();
 		char name[16];
