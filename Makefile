@@ -93,7 +93,7 @@ DOCS_DIR := $(TOP)/out/docs
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' $(CARGO_DIR)/Cargo.toml 2>/dev/null)
 dkms_src := $(DESTDIR)/usr/src/ckpt-$(VERSION)
 # What the module is built from (kbuild's generated headers in kmod/ left out).
-module_src := Makefile Kbuild dkms.conf scripts/env.sh \
+module_src := Makefile Kbuild dkms.conf scripts/env.sh scripts/ipc_private.sh \
 	$(filter-out kmod/sem_undo_list.h kmod/posix_timer_state.h kmod/epitem.h kmod/eventpoll_struct.h kmod/ipc_private.h, \
 		$(patsubst $(TOP)/%,%,$(wildcard $(TOP)/kmod/*.[ch] $(TOP)/kmod/*.rs $(TOP)/kmod/*/*.rs \
 			$(TOP)/uapi/*.rs $(TOP)/uapi/linux/*.h)))
