@@ -267,6 +267,13 @@ pub(crate) fn checkpoint(
     let mut path = path_buf()?;
     let mut pipe_buf = VVec::with_capacity(PIPE_MAX, GFP_KERNEL_ACCOUNT)?;
     let mut unix_saver = None;
+    // The IPC namespace whose POSIX message queues are saved: a container's own.
+    let ipc = match ns {
+        Some(init) if crate::ns::own_ipc(init) => {
+            Some(crate::sys::ipc::IpcNs::of(init).context(fmt!("the container's init"))?)
+        }
+        _ => None,
+    };
     let mut from = 0;
     let mut fown = None;
     while let Some(mut o) = task
@@ -283,6 +290,7 @@ pub(crate) fn checkpoint(
         let saved = save_fd(
             task,
             ns,
+            ipc.as_ref(),
             objs,
             w,
             &mut o,
@@ -313,6 +321,7 @@ pub(crate) fn checkpoint(
 fn save_fd(
     task: &TaskRef,
     ns: Option<&TaskRef>,
+    ipc: Option<&crate::sys::ipc::IpcNs>,
     objs: &mut Objects,
     w: &mut ImageWriter,
     o: &mut OpenFd,
@@ -336,6 +345,10 @@ fn save_fd(
     }
     if crate::inotify::is_inotify(o.facts.fs_magic, name) {
         crate::inotify::checkpoint(task, objs, w, o)?;
+        return Ok(());
+    }
+    if o.facts.fs_magic == crate::sys::ipc::mq_magic() {
+        crate::ipc::checkpoint_fd(task, ipc, w, o)?;
         return Ok(());
     }
     if o.rec.mode & S_IFMT == S_IFIFO && o.facts.fs_magic != u64::from(PIPEFS_MAGIC) {

@@ -87,7 +87,7 @@ static_assert(offsetof(struct ckpt_h_fd, unlinked) == 24 &&
 static_assert(sizeof(struct ckpt_h_locked) == 12);
 static_assert(offsetof(struct ckpt_h_locked, mdwe) == 4 &&
 	      offsetof(struct ckpt_h_locked, seccomp_mode) == 8);
-static_assert(sizeof(struct ckpt_h_ns) == 56 && sizeof(struct ckpt_h_ipc) == 16);
+static_assert(sizeof(struct ckpt_h_ns) == 56);
 static_assert(sizeof(struct ckpt_uts_ns_rec) == 144 &&
 	      sizeof(((struct ckpt_uts_ns_rec *)0)->nodename) == sizeof(utsname()->nodename) &&
 	      sizeof(((struct ckpt_uts_ns_rec *)0)->domainname) == sizeof(utsname()->domainname));
@@ -173,22 +173,16 @@ void ckpt_helper_task_ns(struct task_struct *task, struct ckpt_h_ns *out)
 }
 
 /*
- * The names of @task's UTS namespace into @uts (flags left to Rust) and the counts
- * of what its IPC namespace holds; -ESRCH once it has exited. Under task_lock,
- * which keeps its nsproxy and with it both namespaces. uts_sem, which
- * sethostname() takes, is not exported: the names are copied without it. Only a
- * task in that namespace can change them, and every task of the tree is stopped.
- * The IPC counts are read once each (ids[].rwsem and mq_lock are private to
- * ipc/): a snapshot, taken while the tree is stopped. IPC_SEM_IDS, IPC_MSG_IDS
- * and IPC_SHM_IDS are ipc/util.h's 0, 1 and 2.
+ * The names of @task's UTS namespace into @uts (flags left to Rust); -ESRCH once it
+ * has exited. Under task_lock, which keeps its nsproxy and with it the namespace.
+ * uts_sem, which sethostname() takes, is not exported: the names are copied without it.
+ * Only a task in that namespace can change them, and every task of the tree is stopped.
  */
-int ckpt_helper_task_uts_ipc(struct task_struct *task, struct ckpt_uts_ns_rec *uts,
-			     struct ckpt_h_ipc *ipc)
+int ckpt_helper_task_uts(struct task_struct *task, struct ckpt_uts_ns_rec *uts)
 {
 	struct nsproxy *n;
 
 	memset(uts, 0, sizeof(*uts));
-	memset(ipc, 0, sizeof(*ipc));
 	task_lock(task);
 	n = task->nsproxy;
 	if (!n) {
@@ -198,14 +192,6 @@ int ckpt_helper_task_uts_ipc(struct task_struct *task, struct ckpt_uts_ns_rec *u
 	/* NUL-padded: what follows the NUL in the kernel's copy is not always zero. */
 	strscpy_pad(uts->nodename, n->uts_ns->name.nodename, sizeof(uts->nodename));
 	strscpy_pad(uts->domainname, n->uts_ns->name.domainname, sizeof(uts->domainname));
-#ifdef CONFIG_SYSVIPC
-	ipc->sem = READ_ONCE(n->ipc_ns->ids[0].in_use);
-	ipc->msg = READ_ONCE(n->ipc_ns->ids[1].in_use);
-	ipc->shm = READ_ONCE(n->ipc_ns->ids[2].in_use);
-#endif
-#ifdef CONFIG_POSIX_MQUEUE
-	ipc->mqueues = READ_ONCE(n->ipc_ns->mq_queues_count);
-#endif
 	task_unlock(task);
 	return 0;
 }
@@ -2538,11 +2524,13 @@ int ckpt_helper_task_fown(struct task_struct *task, u32 fd, struct pid_namespace
 /* ---- SysV IPC of a container's IPC namespace --------------------------- */
 
 /*
- * Private to ipc/shm.c, msg.c, msgutil.c and sem.c: taken from the kernel's source at
- * build time (scripts/ipc_private.sh), not mirrored by hand.
+ * Private to ipc/shm.c, msg.c, msgutil.c, sem.c and mqueue.c: taken from the kernel's
+ * source at build time (scripts/ipc_private.sh), not mirrored by hand.
  */
 #include <linux/msg.h>
 #include <linux/hugetlb.h>
+#include <linux/mqueue.h>
+#include <linux/mount.h>
 #include "ipc_private.h"
 
 static_assert(sizeof(struct ckpt_h_shm) == 16 && sizeof(struct ckpt_h_msq) == 32);
@@ -2669,6 +2657,23 @@ void ckpt_helper_msq(struct kern_ipc_perm *p, struct ckpt_h_msq *out)
 	spin_unlock(&p->lock);
 }
 
+/* Copies one message's text, from its msg_msg and the segments after it, to @to. */
+static void ckpt_msg_text(struct msg_msg *msg, char *to)
+{
+	size_t left = msg->m_ts, n = min(left, DATALEN_MSG);
+	struct msg_msgseg *seg;
+
+	memcpy(to, msg + 1, n);
+	to += n;
+	left -= n;
+	for (seg = msg->next; seg && left; seg = seg->next) {
+		n = min(left, DATALEN_SEG);
+		memcpy(to, seg + 1, n);
+		to += n;
+		left -= n;
+	}
+}
+
 /*
  * The messages of a queue of @qnum messages, first received first, into @buf of @len
  * bytes: each a struct ckpt_sysv_msg_rec then its text padded to 8 bytes, as the SYSV_MSG
@@ -2689,26 +2694,14 @@ long ckpt_helper_msq_copy(struct kern_ipc_perm *p, void *buf, size_t len, u64 qn
 	}
 	list_for_each_entry(msg, &msq->q_messages, m_list) {
 		struct ckpt_sysv_msg_rec h = { .mtype = msg->m_type, .len = msg->m_ts };
-		size_t left = msg->m_ts, n = min(left, DATALEN_MSG);
-		struct msg_msgseg *seg;
-		char *to;
 
 		if (len - used < sizeof(h) || len - used - sizeof(h) < ALIGN(msg->m_ts, 8)) {
 			ret = -EAGAIN;
 			goto out;
 		}
 		memcpy(buf + used, &h, sizeof(h));
-		to = buf + used + sizeof(h);
-		memcpy(to, msg + 1, n);
-		to += n;
-		left -= n;
-		for (seg = msg->next; seg && left; seg = seg->next) {
-			n = min(left, DATALEN_SEG);
-			memcpy(to, seg + 1, n);
-			to += n;
-			left -= n;
-		}
-		memset(to, 0, ALIGN(msg->m_ts, 8) - msg->m_ts);
+		ckpt_msg_text(msg, buf + used + sizeof(h));
+		memset(buf + used + sizeof(h) + msg->m_ts, 0, ALIGN(msg->m_ts, 8) - msg->m_ts);
 		used += sizeof(h) + ALIGN(msg->m_ts, 8);
 	}
 	ret = used;
@@ -2745,4 +2738,172 @@ int ckpt_helper_sem_values(struct kern_ipc_perm *p, s32 *vals, u32 n)
 	}
 	spin_unlock(&p->lock);
 	return ret;
+}
+
+/*
+ * POSIX message queues of an IPC namespace: the files of the root of its mqueue mount.
+ * Its directory's inode lock, taken shared, keeps queues from being made or unlinked
+ * (mq_open with O_CREAT and mq_unlink take it exclusive).
+ */
+static struct dentry *ckpt_mq_root(struct ipc_namespace *ns)
+{
+#ifdef CONFIG_POSIX_MQUEUE
+	return ns->mq_mnt ? ns->mq_mnt->mnt_root : NULL;
+#else
+	return NULL;
+#endif
+}
+
+int ckpt_helper_mq_lock(struct ipc_namespace *ns)
+{
+	struct dentry *root = ckpt_mq_root(ns);
+
+	return root ? inode_lock_shared_killable(d_inode(root)) : 0;
+}
+
+void ckpt_helper_mq_unlock(struct ipc_namespace *ns)
+{
+	struct dentry *root = ckpt_mq_root(ns);
+
+	if (root)
+		inode_unlock_shared(d_inode(root));
+}
+
+/* Under the lock: the @n-th queue of @ns (a positive child of the root), counted; NULL after the last. */
+struct dentry *ckpt_helper_mq_nth(struct ipc_namespace *ns, u32 n)
+{
+	struct dentry *root = ckpt_mq_root(ns), *d, *found = NULL;
+	u32 i = 0;
+
+	if (!root)
+		return NULL;
+	spin_lock(&root->d_lock);
+	hlist_for_each_entry(d, &root->d_children, d_sib) {
+		spin_lock_nested(&d->d_lock, DENTRY_D_LOCK_NESTED);
+		if (d_really_is_positive(d) && i++ == n) {
+			found = dget_dlock(d);
+			spin_unlock(&d->d_lock);
+			break;
+		}
+		spin_unlock(&d->d_lock);
+	}
+	spin_unlock(&root->d_lock);
+	return found;
+}
+
+void ckpt_helper_dput(struct dentry *d)
+{
+	dput(d);
+}
+
+/*
+ * A queue's attributes, owner, mode and name ("/" and at most NAME_MAX bytes, NUL-ended,
+ * into @name of CKPT_MQ_NAME_MAX + 1), whether a process is registered for notification,
+ * and its messages' bytes and longest.
+ */
+void ckpt_helper_mq(struct dentry *d, struct ckpt_h_mq *out, char *name)
+{
+	struct inode *inode = d_inode(d);
+	struct mqueue_inode_info *info = container_of(inode, struct mqueue_inode_info, vfs_inode);
+	struct user_namespace *user_ns = current_user_ns();
+	struct posix_msg_tree_node *leaf;
+	struct rb_node *node;
+	struct msg_msg *msg;
+
+	memset(out, 0, sizeof(*out));
+	name[0] = '/';
+	spin_lock(&d->d_lock);
+	strscpy(name + 1, d->d_name.name, CKPT_MQ_NAME_MAX);
+	spin_unlock(&d->d_lock);
+	out->uid = from_kuid_munged(user_ns, inode->i_uid);
+	out->gid = from_kgid_munged(user_ns, inode->i_gid);
+	out->mode = inode->i_mode;
+	spin_lock(&info->lock);
+	out->maxmsg = info->attr.mq_maxmsg;
+	out->msgsize = info->attr.mq_msgsize;
+	out->curmsgs = info->attr.mq_curmsgs;
+	out->notify = info->notify_owner != NULL;
+	for (node = rb_last(&info->msg_tree); node; node = rb_prev(node)) {
+		leaf = rb_entry(node, struct posix_msg_tree_node, rb_node);
+		list_for_each_entry(msg, &leaf->msg_list, m_list) {
+			out->bytes += msg->m_ts;
+			out->longest = max_t(u64, out->longest, msg->m_ts);
+		}
+	}
+	spin_unlock(&info->lock);
+}
+
+/*
+ * The messages of a queue of @curmsgs messages, first received first (highest priority
+ * first), into @buf of @len bytes: each a struct ckpt_mq_msg_rec then its text padded to 8
+ * bytes. Returns the bytes written; -EAGAIN if the queue changed meanwhile.
+ */
+long ckpt_helper_mq_copy(struct dentry *d, void *buf, size_t len, u64 curmsgs)
+{
+	struct mqueue_inode_info *info = container_of(d_inode(d), struct mqueue_inode_info,
+						      vfs_inode);
+	struct posix_msg_tree_node *leaf;
+	struct rb_node *node;
+	struct msg_msg *msg;
+	size_t used = 0;
+	u64 seen = 0;
+	long ret;
+
+	spin_lock(&info->lock);
+	if (info->attr.mq_curmsgs != curmsgs) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	for (node = rb_last(&info->msg_tree); node; node = rb_prev(node)) {
+		leaf = rb_entry(node, struct posix_msg_tree_node, rb_node);
+		list_for_each_entry(msg, &leaf->msg_list, m_list) {
+			struct ckpt_mq_msg_rec h = { .prio = leaf->priority, .len = msg->m_ts };
+
+			if (len - used < sizeof(h) ||
+			    len - used - sizeof(h) < ALIGN(msg->m_ts, 8)) {
+				ret = -EAGAIN;
+				goto out;
+			}
+			memcpy(buf + used, &h, sizeof(h));
+			ckpt_msg_text(msg, buf + used + sizeof(h));
+			memset(buf + used + sizeof(h) + msg->m_ts, 0,
+			       ALIGN(msg->m_ts, 8) - msg->m_ts);
+			used += sizeof(h) + ALIGN(msg->m_ts, 8);
+			seen++;
+		}
+	}
+	ret = seen == curmsgs ? used : -EAGAIN;
+out:
+	spin_unlock(&info->lock);
+	return ret;
+}
+
+/*
+ * Whether @file is a POSIX message queue: 0 no; 1 a queue of @ns (NULL: none is), its
+ * name copied to @name (as ckpt_helper_mq's); -EXDEV a queue of another IPC namespace;
+ * -ENOENT a queue of @ns unlinked since it was opened.
+ */
+int ckpt_helper_file_mq(struct file *file, struct ipc_namespace *ns, char *name)
+{
+	struct super_block *sb = file_inode(file)->i_sb;
+	struct dentry *root = ns ? ckpt_mq_root(ns) : NULL;
+	struct dentry *d = file->f_path.dentry;
+
+	if (sb->s_magic != MQUEUE_MAGIC)
+		return 0;
+	if (!root || sb != root->d_sb)
+		return -EXDEV;
+	if (!file_inode(file)->i_nlink || d_unhashed(d))
+		return -ENOENT;
+	name[0] = '/';
+	spin_lock(&d->d_lock);
+	strscpy(name + 1, d->d_name.name, CKPT_MQ_NAME_MAX);
+	spin_unlock(&d->d_lock);
+	return 1;
+}
+
+/* The s_magic of an mqueue file's super block (MQUEUE_MAGIC is private to ipc/mqueue.c). */
+u64 ckpt_helper_mq_magic(void)
+{
+	return MQUEUE_MAGIC;
 }

@@ -65,11 +65,6 @@ struct ckpt_h_netns {
 	struct ckpt_h_netaddr addrs[CKPT_H_NET_ADDRS];
 };
 
-/* What an IPC namespace holds (ids[].in_use, mq_queues_count). */
-struct ckpt_h_ipc {
-	u32 shm, msg, sem, mqueues;
-};
-
 /*
  * What the tree's consistency is decided on, besides a task's ckpt_tree_entry: its
  * state and the addresses of the objects it may share (identity only, never
@@ -108,8 +103,7 @@ struct ckpt_h_pending {
 ssize_t ckpt_helper_kernel_release(char *buf, size_t len);
 void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked *out);
 void ckpt_helper_task_ns(struct task_struct *task, struct ckpt_h_ns *out);
-int ckpt_helper_task_uts_ipc(struct task_struct *task, struct ckpt_uts_ns_rec *uts,
-			     struct ckpt_h_ipc *ipc);
+int ckpt_helper_task_uts(struct task_struct *task, struct ckpt_uts_ns_rec *uts);
 int ckpt_helper_task_netns(struct task_struct *task, struct ckpt_h_netns *out);
 void ckpt_helper_task_info(struct task_struct *task, struct pid_namespace *ns,
 			   struct ckpt_task_rec *out);
@@ -566,5 +560,21 @@ void ckpt_helper_msq(struct kern_ipc_perm *p, struct ckpt_h_msq *out);
 long ckpt_helper_msq_copy(struct kern_ipc_perm *p, void *buf, size_t len, u64 qnum);
 u32 ckpt_helper_sem_nsems(struct kern_ipc_perm *p, u32 *undo);
 int ckpt_helper_sem_values(struct kern_ipc_perm *p, s32 *vals, u32 n);
+
+/* POSIX message queues of an IPC namespace (kmod/sys/ipc.rs asserts the layout). */
+struct ckpt_h_mq {
+	u64 maxmsg, msgsize, curmsgs, bytes, longest;
+	u32 uid, gid, mode, notify;
+};
+
+struct dentry;
+int ckpt_helper_mq_lock(struct ipc_namespace *ns);
+void ckpt_helper_mq_unlock(struct ipc_namespace *ns);
+struct dentry *ckpt_helper_mq_nth(struct ipc_namespace *ns, u32 n);
+void ckpt_helper_dput(struct dentry *d);
+void ckpt_helper_mq(struct dentry *d, struct ckpt_h_mq *out, char *name);
+long ckpt_helper_mq_copy(struct dentry *d, void *buf, size_t len, u64 curmsgs);
+int ckpt_helper_file_mq(struct file *file, struct ipc_namespace *ns, char *name);
+u64 ckpt_helper_mq_magic(void);
 
 #endif

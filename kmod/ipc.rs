@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! SysV IPC of a container's IPC namespace: its shared memory segments, message queues and
-//! semaphore sets, and its limits.
+//! semaphore sets, its POSIX message queues, and its limits.
 //!
 //! Saved from the kernel's own objects (`sys::ipc`), with every kind's ids held still while
 //! they are written: the `IPC_NS` record, then each segment (`SYSV_SHM` and the
 //! `FILE_DATA` of its contents), each queue (`SYSV_MSQ` and its messages, `SYSV_MSG`) and
-//! each set (`SYSV_SEM` with its values), in the order of their ids, right after the
-//! `UTS_NS` record. `rstr` makes them again in the container's new IPC namespace with the
+//! each set (`SYSV_SEM` with its values), in the order of their ids, then each POSIX queue
+//! (`MQUEUE` and its messages, `MQ_MSG`), right after the `UTS_NS` record. `rstr` makes them again in the container's new IPC namespace with the
 //! same ids (`kernel.*_next_id`) before any task of it runs, and the restart ioctl attaches
 //! the segments where the tasks had them ([`crate::memory`]).
 //!
@@ -17,20 +17,21 @@
 
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
-use zerocopy::IntoBytes;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::deleted::{save_data, Budget, Named, Place};
 use crate::error::{refuse, CkptResult, Context};
+use crate::files::show;
 use crate::image::ImageWriter;
 use crate::objects::Objects;
 use crate::sys::{
     self,
     file::FileRef,
-    ipc::{IpcNs, Kind, Object},
+    ipc::{IpcNs, Kind, Mq, Object},
     mm::vm,
-    task::{current, TaskRef},
+    task::{current, OpenFd, TaskRef},
 };
-use crate::uapi::image::{self as img, rec};
+use crate::uapi::image::{self as img, file_kind, rec};
 use crate::uapi::{CkptShmAt, CKPT_RESTART_MAX_SHM_AT};
 
 /// The bits of a segment's mode that `IPC_STAT` shows: its permissions, [`img::CKPT_SHM_DEST`]
@@ -100,14 +101,25 @@ pub(crate) fn checkpoint(init: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
     let mut shm = ns.ids(Kind::Shm)?;
     let mut msg = ns.ids(Kind::Msg)?;
     let mut sem = ns.ids(Kind::Sem)?;
+    let mut mq = ns.mqueues()?;
     let mut r = ns.limits();
     r.nr_shm = count(|| shm.next_object().is_some());
     r.nr_msq = count(|| msg.next_object().is_some());
     r.nr_sem = count(|| sem.next_object().is_some());
+    r.nr_mq = count(|| mq.next_queue().is_some());
+    if r.nr_mq > img::CKPT_MQ_QUEUES_MAX {
+        refuse!(
+            EOPNOTSUPP,
+            "the container's IPC namespace holds {} POSIX message queues, an image at most {}",
+            r.nr_mq,
+            img::CKPT_MQ_QUEUES_MAX
+        );
+    }
     w.fixed(rec::IPC_NS, &r)?;
     shm.rewind();
     msg.rewind();
     sem.rewind();
+    mq.rewind();
     while let Some(o) = shm.next_object() {
         save_shm(&o, objs, w)?;
     }
@@ -121,7 +133,42 @@ pub(crate) fn checkpoint(init: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
     while let Some(o) = sem.next_object() {
         save_sem(&o, &mut vals, w)?;
     }
+    drop(sem);
+    while let Some(q) = mq.next_queue() {
+        save_mq(&q, &mut buf, w)?;
+    }
     Ok(())
+}
+
+/// The `FILE` record of descriptor `o` of `task`, a POSIX message queue's: one of the
+/// container's own IPC namespace (`ipc`; `None` for a tree whose namespace is the
+/// caller's), still linked, which `rstr` opens again by its name (the record's path).
+pub(crate) fn checkpoint_fd(
+    task: &TaskRef,
+    ipc: Option<&IpcNs>,
+    w: &mut ImageWriter,
+    o: &mut OpenFd,
+) -> CkptResult {
+    let fd = o.fd;
+    let file = task.file(fd).context(fmt!("fd {fd}"))?;
+    let name = match IpcNs::file_mq(ipc, &file) {
+        Some(Ok(name)) => name,
+        Some(Err(e)) if e == EXDEV => refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: POSIX message queue of an IPC namespace not saved with the tree: only a \
+             container's own (ckpt --container) is saved"
+        ),
+        Some(Err(_)) => refuse!(
+            EOPNOTSUPP,
+            "fd {fd}: POSIX message queue unlinked (mq_unlink) while open: not supported yet"
+        ),
+        None => refuse!(EINVAL, "fd {fd}: not a POSIX message queue"),
+    };
+    let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+    o.rec.kind = file_kind::MQUEUE;
+    o.rec.pos = 0;
+    o.rec.path_len = name.len() as u32;
+    w.record(rec::FILE, &[o.rec.as_bytes(), name])
 }
 
 /// Counts while `more()`.
@@ -200,51 +247,52 @@ fn save_shm(o: &Object<'_>, objs: &mut Objects, w: &mut ImageWriter) -> CkptResu
     Ok(())
 }
 
-/// A queue's `SYSV_MSQ` and `SYSV_MSG` records; `buf` is scratch.
-fn save_msq(o: &Object<'_>, buf: &mut KVVec<u8>, w: &mut ImageWriter) -> CkptResult {
-    let perm = o.perm();
-    check_mode("message queue", &perm, 0o777)?;
-    let mut tries = 0;
-    let (facts, used) = loop {
-        let f = o.msq();
-        if f.longest > u64::from(img::CKPT_SYSV_MSG_MAX)
-            || f.qnum > u64::from(img::CKPT_SYSV_MSGS_MAX)
-        {
-            refuse!(
-                EOPNOTSUPP,
-                "SysV message queue {} (key {:#x}): {} messages, the longest of {} bytes: an \
-                 image holds at most {} messages of at most {} bytes per queue",
-                perm.id,
-                perm.key,
-                f.qnum,
-                f.longest,
-                img::CKPT_SYSV_MSGS_MAX,
-                img::CKPT_SYSV_MSG_MAX
-            );
+/// A queue, as the refusals name it.
+enum QueueName<'a> {
+    Sysv(&'a img::CkptIpcPerm),
+    Posix(&'a [u8]),
+}
+
+impl kernel::fmt::Display for QueueName<'_> {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        match self {
+            QueueName::Sysv(p) => write!(f, "SysV message queue {} (key {:#x})", p.id, p.key),
+            QueueName::Posix(n) => write!(f, "POSIX message queue {}", show(n)),
         }
-        // Each message's record header and its text padded to 8 bytes.
-        let need = f
-            .qnum
-            .checked_mul(size_of::<img::CkptSysvMsgRec>() as u64 + 7)
-            .and_then(|h| h.checked_add(f.cbytes))
+    }
+}
+
+/// Copies a queue's messages into `buf`, under the queue's lock: `look` says how many it
+/// has and their bytes, `copy` copies that many, each text after a header of `hdr` bytes
+/// and padded to 8, or fails with `EAGAIN` when the queue changed since `look`; tried again
+/// then, at most [`MSQ_TRIES`] times. Returns what `look` said last and the bytes copied.
+fn copy_messages<F>(
+    name: QueueName<'_>,
+    hdr: usize,
+    buf: &mut KVVec<u8>,
+    mut look: impl FnMut() -> (F, u64, u64),
+    mut copy: impl FnMut(&mut [u8], u64) -> Result<usize>,
+) -> CkptResult<(F, usize)> {
+    let mut tries = 0;
+    loop {
+        let (facts, n, bytes) = look();
+        let need = n
+            .checked_mul(hdr as u64 + 7)
+            .and_then(|h| h.checked_add(bytes))
             .and_then(|n| usize::try_from(n).ok())
             .filter(|&n| n <= MSQ_COPY_MAX);
         let Some(need) = need else {
             refuse!(
                 EOPNOTSUPP,
-                "SysV message queue {} (key {:#x}): {} messages of {} bytes: a checkpoint copies \
-                 at most {} MiB of one queue",
-                perm.id,
-                perm.key,
-                f.qnum,
-                f.cbytes,
+                "{name}: {n} messages of {bytes} bytes: a checkpoint copies at most {} MiB of \
+                 one queue",
                 MSQ_COPY_MAX >> 20
             );
         };
         buf.clear();
         buf.resize(need, 0, GFP_KERNEL_ACCOUNT)?;
-        match o.msq_copy(buf, f.qnum) {
-            Ok(n) => break (f, n),
+        match copy(buf, n) {
+            Ok(used) => return Ok((facts, used)),
             Err(e) if e == EAGAIN => {}
             Err(e) => return Err(e.into()),
         }
@@ -252,13 +300,42 @@ fn save_msq(o: &Object<'_>, buf: &mut KVVec<u8>, w: &mut ImageWriter) -> CkptRes
         if tries == MSQ_TRIES || current::fatal_signal_pending() {
             refuse!(
                 EAGAIN,
-                "SysV message queue {} (key {:#x}): a process outside the container keeps \
-                 changing it",
-                perm.id,
-                perm.key
+                "{name}: a process outside the container keeps changing it"
             );
         }
-    };
+    }
+}
+
+/// A queue's `SYSV_MSQ` and `SYSV_MSG` records; `buf` is scratch.
+fn save_msq(o: &Object<'_>, buf: &mut KVVec<u8>, w: &mut ImageWriter) -> CkptResult {
+    let perm = o.perm();
+    check_mode("message queue", &perm, 0o777)?;
+    let f = o.msq();
+    if f.longest > u64::from(img::CKPT_SYSV_MSG_MAX) || f.qnum > u64::from(img::CKPT_SYSV_MSGS_MAX)
+    {
+        refuse!(
+            EOPNOTSUPP,
+            "SysV message queue {} (key {:#x}): {} messages, the longest of {} bytes: an image \
+             holds at most {} messages of at most {} bytes per queue",
+            perm.id,
+            perm.key,
+            f.qnum,
+            f.longest,
+            img::CKPT_SYSV_MSGS_MAX,
+            img::CKPT_SYSV_MSG_MAX
+        );
+    }
+    let (facts, used) = copy_messages(
+        QueueName::Sysv(&perm),
+        size_of::<img::CkptSysvMsgRec>(),
+        buf,
+        || {
+            let f = o.msq();
+            let (n, bytes) = (f.qnum, f.cbytes);
+            (f, n, bytes)
+        },
+        |b, n| o.msq_copy(b, n),
+    )?;
     let r = img::CkptSysvMsqRec {
         perm,
         qbytes: facts.qbytes,
@@ -266,31 +343,116 @@ fn save_msq(o: &Object<'_>, buf: &mut KVVec<u8>, w: &mut ImageWriter) -> CkptRes
         __reserved: 0,
     };
     w.fixed(rec::SYSV_MSQ, &r)?;
-    let hdr = size_of::<img::CkptSysvMsgRec>();
+    each_message(
+        QueueName::Sysv(&perm),
+        &buf[..used],
+        facts.qnum,
+        img::CKPT_SYSV_MSG_MAX,
+        |h: &img::CkptSysvMsgRec| h.len,
+        |h, text| w.record(rec::SYSV_MSG, &[h.as_bytes(), text]),
+    )
+}
+
+/// Hands each of the `n` messages a queue's copy `buf` holds to `f`: its header `H` (whose
+/// text's length `len` reads, at most `max`) and its text.
+fn each_message<H: FromBytes + KnownLayout + Immutable>(
+    name: QueueName<'_>,
+    buf: &[u8],
+    n: u64,
+    max: u32,
+    len: impl Fn(&H) -> u32,
+    mut f: impl FnMut(&H, &[u8]) -> CkptResult,
+) -> CkptResult {
+    let hdr = size_of::<H>();
     let mut at = 0;
-    for _ in 0..facts.qnum {
-        let Some((h, _)) = buf
-            .get(at..used)
-            .and_then(|b| img::CkptSysvMsgRec::read_from_prefix(b).ok())
-        else {
-            refuse!(
-                EINVAL,
-                "SysV message queue {}: its copy ends early",
-                perm.id
-            );
+    for _ in 0..n {
+        let Some((h, _)) = buf.get(at..).and_then(|b| H::read_from_prefix(b).ok()) else {
+            refuse!(EINVAL, "{name}: its copy ends early");
         };
-        let len = h.len as usize;
-        let Some(text) = buf.get(at + hdr..at + hdr + len) else {
+        let l = len(&h);
+        if l > max {
             refuse!(
-                EINVAL,
-                "SysV message queue {}: its copy ends early",
-                perm.id
+                EOPNOTSUPP,
+                "{name}: a message of {l} bytes: an image holds messages of at most {max} bytes"
             );
+        }
+        let l = l as usize;
+        let Some(text) = buf.get(at + hdr..at + hdr + l) else {
+            refuse!(EINVAL, "{name}: its copy ends early");
         };
-        w.record(rec::SYSV_MSG, &[h.as_bytes(), text])?;
-        at += hdr + len.next_multiple_of(8);
+        f(&h, text)?;
+        at += hdr + l.next_multiple_of(8);
     }
     Ok(())
+}
+
+/// A POSIX queue's `MQUEUE` and `MQ_MSG` records; `buf` is scratch.
+fn save_mq(q: &Mq, buf: &mut KVVec<u8>, w: &mut ImageWriter) -> CkptResult {
+    let (f, name) = q.facts();
+    let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+    let what = QueueName::Posix(name);
+    if f.notify != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "{what}: a process is registered for its notification (mq_notify): not supported yet"
+        );
+    }
+    if f.mode & 0o7000 != 0 {
+        refuse!(
+            EOPNOTSUPP,
+            "{what}: mode {:#o} has bits this module does not know",
+            f.mode & 0o7777
+        );
+    }
+    let (facts, used) = copy_messages(
+        QueueName::Posix(name),
+        size_of::<img::CkptMqMsgRec>(),
+        buf,
+        || {
+            let (f, _) = q.facts();
+            let (n, bytes) = (f.curmsgs, f.bytes);
+            (f, n, bytes)
+        },
+        |b, n| q.copy(b, n),
+    )?;
+    if facts.notify != 0
+        || facts.maxmsg > u64::from(img::CKPT_MQ_MAXMSG_MAX)
+        || facts.msgsize > u64::from(img::CKPT_MQ_MSGSIZE_MAX)
+        || facts.curmsgs > facts.maxmsg
+    {
+        let notified = if facts.notify != 0 {
+            ", a notification registered"
+        } else {
+            ""
+        };
+        refuse!(
+            EOPNOTSUPP,
+            "{what}: maxmsg {}, msgsize {}, {} messages{notified}: not what an image holds",
+            facts.maxmsg,
+            facts.msgsize,
+            facts.curmsgs
+        );
+    }
+    let r = img::CkptMqueueRec {
+        maxmsg: facts.maxmsg,
+        msgsize: facts.msgsize,
+        uid: facts.uid,
+        gid: facts.gid,
+        mode: facts.mode & 0o777,
+        name_len: name.len() as u32,
+        nr_msgs: facts.curmsgs as u32,
+        __reserved: 0,
+    };
+    w.record(rec::MQUEUE, &[r.as_bytes(), name])?;
+    let max = u32::try_from(facts.msgsize).unwrap_or(u32::MAX);
+    each_message(
+        QueueName::Posix(name),
+        &buf[..used],
+        facts.curmsgs,
+        max,
+        |h: &img::CkptMqMsgRec| h.len,
+        |h, text| w.record(rec::MQ_MSG, &[h.as_bytes(), text]),
+    )
 }
 
 /// A set's `SYSV_SEM` record; `vals` is scratch.

@@ -6,11 +6,11 @@
 //! A plain tree must share every namespace with the caller. A container (`ckpt --container`,
 //! its init the root of the tree) may have a UTS, an IPC and a network namespace of its
 //! own, shared by every task of the tree: the names of the UTS namespace are saved; the IPC
-//! namespace's SysV objects are saved by [`crate::ipc`] and a POSIX message queue in it is
-//! refused; the network namespace is accepted only with `lo` as its one device, with no
-//! address but its default ones, and whether `lo` is up is saved. `rstr` creates them with
-//! `clone` flags, sets the names, makes the SysV objects and brings `lo` up before any task
-//! of the tree runs.
+//! namespace's SysV objects and POSIX message queues are saved by [`crate::ipc`]; the
+//! network namespace is accepted only with `lo` as its one device, with no address but its
+//! default ones, and whether `lo` is up is saved. `rstr` creates them with `clone` flags,
+//! sets the names, makes the IPC objects and brings `lo` up before any task of the tree
+//! runs.
 
 use kernel::fmt;
 
@@ -239,24 +239,15 @@ pub(crate) fn own_ipc(init: &TaskRef) -> bool {
 
 /// The `UTS_NS` record of a container (nothing for a plain tree): which namespaces it has
 /// of its own, the names of its UTS namespace and whether the `lo` of its network
-/// namespace is up. Refuses an IPC namespace of its own that holds anything, and a network
-/// namespace of its own that holds more than `lo` and its default addresses.
+/// namespace is up. Refuses a network namespace of its own that holds more than `lo` and
+/// its default addresses.
 pub(crate) fn checkpoint(tree: &Tree, w: &mut ImageWriter) -> CkptResult {
     let Some(init) = tree.ns() else {
         return Ok(());
     };
     let own = differ(&init.namespaces(), &NsIds::current()) & OWN;
     let mut r = img::CkptUtsNsRec::new_zeroed();
-    let held = init.uts_ipc(&mut r).context(fmt!("the container's init"))?;
-    if own & (1 << NsIds::IPC) != 0 && held.mqueues != 0 {
-        let n = held.mqueues;
-        let s = if n == 1 { "" } else { "s" };
-        refuse!(
-            EOPNOTSUPP,
-            "the container's IPC namespace holds {n} POSIX message queue{s}: saving POSIX \
-             message queues is not supported yet"
-        );
-    }
+    init.uts(&mut r).context(fmt!("the container's init"))?;
     if own & (1 << NsIds::UTS) != 0 {
         r.flags |= img::CKPT_NS_UTS;
     } else {

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # ipc_private.sh SRCTREE OUT: writes OUT, the private structs of the kernel's ipc/*.c that
-# kmod/helpers.c reads (a segment, a message queue and its messages, a semaphore set),
+# kmod/helpers.c reads (a segment, a message queue and its messages, a semaphore set, a
+# POSIX message queue),
 # copied from the source of the kernel the module is built against, never by hand. Each is
 # checked for the fields helpers.c uses: a kernel whose ipc/ changed them fails the build
 # here, with the file and the struct, instead of building a module that reads them wrong.
@@ -54,5 +55,11 @@ define() {
 	echo
 	extract ipc/sem.c "struct sem {" "semval;"
 	extract ipc/sem.c "struct sem_array {" "sem_perm;" "sem_nsems;" "sems\[\];"
+	define ipc/mqueue.c MQUEUE_MAGIC
+	echo
+	extract ipc/mqueue.c "struct posix_msg_tree_node {" "rb_node;" "msg_list;" "priority;"
+	extract ipc/mqueue.c "struct ext_wait_queue {		/* queue of sleeping tasks */" "task;"
+	extract ipc/mqueue.c "struct mqueue_inode_info {" \
+		"lock;" "vfs_inode;" "msg_tree;" "attr;" "notify_owner;"
 } > "$out.tmp"
 mv "$out.tmp" "$out"

@@ -18,9 +18,9 @@ SYSV_SHM, SYSV_MSQ, SYSV_MSG and SYSV_SEM records (ckpt show --json). Before eac
 no process is left in the IPC namespace that was saved: the objects cannot come from a
 namespace the kernel kept.
 
-What a checkpoint cannot save is refused, and the container runs on untouched: a POSIX
-message queue in the namespace, a semaphore adjustment to undo (SEM_UNDO) by a process of
-the container or by one outside it, a segment attached by a process outside the container.
+What a checkpoint cannot save is refused, and the container runs on untouched: a semaphore
+adjustment to undo (SEM_UNDO) by a process of the container or by one outside it, a segment
+attached by a process outside the container. (POSIX message queues: test_mqueue.py.)
 And util-linux's unshare and ipcmk: a container of distribution binaries whose objects ipcs
 shows the same after its restart.
 """
@@ -64,7 +64,7 @@ SYSCTLS = {
 IPC_NS = {"type": "IPC_NS", "shmmax": 123456789, "shmall": 987654, "shmmni": 1000,
           "shm_rmid_forced": 1, "msgmax": 9000, "msgmnb": 20000, "msgmni": 500,
           "sem": [300, 64000, 50, 200], "mqueue": [100, 20, 4096, 5, 2048],
-          "nr_shm": 4, "nr_msq": 1, "nr_sem": 1}
+          "nr_shm": 4, "nr_msq": 1, "nr_sem": 1, "nr_mq": 0}
 # The columns of /proc/sysvipc/* that a restart keeps (not the times and pids).
 KEPT = {
     "shm": ["key", "shmid", "perms", "size", "nattch", "uid", "gid", "cuid", "cgid"],
@@ -345,13 +345,6 @@ def refused(kind, reason_of, wait=(), also=()):
         assert all(running(p) for p in members.values())
 
 
-def posix_message_queue_refused():
-    """A POSIX message queue in the container's IPC namespace (mq_open, closed): refused
-    with its count and kind."""
-    refused("mqueue", lambda _: "the container's IPC namespace holds 1 POSIX message queue: "
-            "saving POSIX message queues is not supported yet")
-
-
 def undo_of_set(r):
     return (f"SysV semaphore set {r['sem']} (key 0x51a5): a process has undo adjustments "
             "(SEM_UNDO) for it: not supported yet")
@@ -446,7 +439,6 @@ def unshare_ipcmk_container_restarts():
 TESTS = [
     container_sysv_objects_restart,
     container_sysv_objects_restart_twice,
-    posix_message_queue_refused,
     semaphore_undo_refused,
     semaphore_undo_outside_refused,
     segment_attached_outside_refused,

@@ -109,6 +109,8 @@ pub mod rec {
     pub const SYSV_MSQ: u32 = 58;
     pub const SYSV_MSG: u32 = 59;
     pub const SYSV_SEM: u32 = 61;
+    pub const MQUEUE: u32 = 62;
+    pub const MQ_MSG: u32 = 63;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -157,6 +159,8 @@ pub mod rec {
             SYSV_MSQ => "SYSV_MSQ",
             SYSV_MSG => "SYSV_MSG",
             SYSV_SEM => "SYSV_SEM",
+            MQUEUE => "MQUEUE",
+            MQ_MSG => "MQ_MSG",
             _ => "UNKNOWN",
         }
     }
@@ -314,10 +318,11 @@ pub const CKPT_NS_NET: u32 = 4;
 pub const CKPT_NS_LO_UP: u32 = 8;
 
 /// `IPC_NS`: the limits of a container's IPC namespace (its `kernel.*` and `fs.mqueue.*`
-/// sysctls) and how many SysV objects of each kind follow: right after the `UTS_NS` of a
+/// sysctls) and how many objects of each kind follow: right after the `UTS_NS` of a
 /// container with [`CKPT_NS_IPC`], then `nr_shm` `SYSV_SHM` (each with its `FILE_DATA`),
 /// `nr_msq` `SYSV_MSQ` (each with its `SYSV_MSG`s) and `nr_sem` `SYSV_SEM` records, in the
-/// order of their ids, before the first `TASK`.
+/// order of their ids, then `nr_mq` `MQUEUE` records (each with its `MQ_MSG`s), before the
+/// first `TASK`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptIpcNsRec {
@@ -342,7 +347,8 @@ pub struct CkptIpcNsRec {
     pub nr_shm: u32,
     pub nr_msq: u32,
     pub nr_sem: u32,
-    pub __reserved: u32,
+    /// POSIX message queues, each an `MQUEUE` record after the SysV objects.
+    pub nr_mq: u32,
 }
 
 /// The most SysV objects of one kind an IPC namespace holds (`IPCMNI_EXTEND`, the most
@@ -432,6 +438,46 @@ pub struct CkptSysvSemRec {
 pub const CKPT_SYSV_SEMS_MAX: u32 = 1 << 20;
 /// The largest value of a semaphore (`SEMVMX`).
 pub const CKPT_SEMVMX: i32 = 32767;
+
+/// `MQUEUE`: a POSIX message queue of a container's IPC namespace, followed by `name_len`
+/// bytes of its name (with its leading `/`, as `mq_open` takes it), then by its `nr_msgs`
+/// messages (`MQ_MSG`), first received first (highest priority first, each priority in the
+/// order sent).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptMqueueRec {
+    /// `mq_maxmsg` and `mq_msgsize` of its `mq_attr`.
+    pub maxmsg: u64,
+    pub msgsize: u64,
+    /// Its owner and group (its creator's, or as `fchown` set them) in the checkpointer's
+    /// user namespace, and its permission bits (`0777`).
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    pub name_len: u32,
+    pub nr_msgs: u32,
+    pub __reserved: u32,
+}
+
+/// The longest name of a POSIX message queue, its `/` included (`NAME_MAX` after it).
+pub const CKPT_MQ_NAME_MAX: u32 = 256;
+/// The largest `mq_maxmsg` and `mq_msgsize` (the kernel's `HARD_MSGMAX`, `HARD_MSGSIZEMAX`).
+pub const CKPT_MQ_MAXMSG_MAX: u32 = 65536;
+pub const CKPT_MQ_MSGSIZE_MAX: u32 = 16 << 20;
+/// The most POSIX message queues of an IPC namespace (`HARD_QUEUESMAX`).
+pub const CKPT_MQ_QUEUES_MAX: u32 = 1024;
+
+/// `MQ_MSG`: one message of a POSIX queue: its priority (below `MQ_PRIO_MAX`, 32768), then
+/// `len` bytes of text (at most the queue's `msgsize`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptMqMsgRec {
+    pub prio: u32,
+    pub len: u32,
+}
+
+/// The priorities of `MQ_MSG` are below this (`MQ_PRIO_MAX`).
+pub const CKPT_MQ_PRIO_MAX: u32 = 32768;
 
 /// One task of the tree. Pids are as seen in the image's pid namespace (the checkpointer's,
 /// or the container's); a parent, group or session outside the tree keeps its number,
@@ -699,6 +745,9 @@ pub mod file_kind {
     /// An inotify instance (`inotify_init1(2)`), recreated with its watches from its
     /// `INOTIFY` and `INOTIFY_WATCH` records; events queued at checkpoint are dropped.
     pub const INOTIFY: u32 = 14;
+    /// A descriptor of a POSIX message queue (`mq_open`) of a container's IPC namespace:
+    /// opened again by its name (`path`, its `MQUEUE` record's) with its flags.
+    pub const MQUEUE: u32 = 16;
     /// A directory removed (`rmdir`) while open, whose parent is still there: made again
     /// empty by `rstr` at its path from its `REMOVED_DIR` record (`pipe` is its id),
     /// opened with the saved flags and removed again.
@@ -1768,7 +1817,7 @@ impl Record for CkptIpcNsRec {
         bounded("nr_shm", self.nr_shm, 0, CKPT_IPC_OBJS_MAX)?;
         bounded("nr_msq", self.nr_msq, 0, CKPT_IPC_OBJS_MAX)?;
         bounded("nr_sem", self.nr_sem, 0, CKPT_IPC_OBJS_MAX)?;
-        reserved_zero(self.__reserved)?;
+        bounded("nr_mq", self.nr_mq, 0, CKPT_MQ_QUEUES_MAX)?;
         Ok(0)
     }
 }
@@ -1805,6 +1854,33 @@ impl Record for CkptSysvMsgRec {
     fn trailer_len(&self) -> Result<usize, FieldError> {
         reserved_zero(self.__reserved)?;
         bounded("len", self.len, 0, CKPT_SYSV_MSG_MAX)
+    }
+}
+
+impl Record for CkptMqueueRec {
+    const KIND: u32 = rec::MQUEUE;
+
+    /// The name; checks the attributes and the count of messages.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        reserved_zero(self.__reserved)?;
+        // Both bounds fit in 32 bits: a larger value is above them.
+        let maxmsg = u32::try_from(self.maxmsg).unwrap_or(u32::MAX);
+        let size = u32::try_from(self.msgsize).unwrap_or(u32::MAX);
+        bounded("maxmsg", maxmsg, 1, CKPT_MQ_MAXMSG_MAX)?;
+        bounded("msgsize", size, 1, CKPT_MQ_MSGSIZE_MAX)?;
+        bounded("nr_msgs", self.nr_msgs, 0, maxmsg)?;
+        bounded("mode", self.mode, 0, 0o777)?;
+        bounded("name_len", self.name_len, 2, CKPT_MQ_NAME_MAX)
+    }
+}
+
+impl Record for CkptMqMsgRec {
+    const KIND: u32 = rec::MQ_MSG;
+
+    /// The text.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        bounded("prio", self.prio, 0, CKPT_MQ_PRIO_MAX - 1)?;
+        bounded("len", self.len, 0, CKPT_MQ_MSGSIZE_MAX)
     }
 }
 

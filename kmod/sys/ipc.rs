@@ -5,7 +5,8 @@
 //!
 //! [`IpcNs`] holds a namespace; [`Ids`] holds the objects of one kind still (their ids'
 //! rwsem, for reading) and hands them out in the order of their index; an [`Object`] is
-//! valid while its [`Ids`] is held.
+//! valid while its [`Ids`] is held. [`Mqueues`] holds the POSIX message queues still (the
+//! lock of their mount's root directory) and hands out each [`Mq`], counted.
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -39,8 +40,30 @@ pub(crate) struct MsqFacts {
     pub(crate) longest: u64,
 }
 
+/// Facts of a POSIX message queue ([`Mq::facts`]); the layout is `struct ckpt_h_mq`.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct MqFacts {
+    pub(crate) maxmsg: u64,
+    pub(crate) msgsize: u64,
+    pub(crate) curmsgs: u64,
+    /// Its messages' bytes, and the longest one's.
+    pub(crate) bytes: u64,
+    pub(crate) longest: u64,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    /// The inode's mode (`S_IFREG` and the permission bits).
+    pub(crate) mode: u32,
+    /// Whether a process is registered for notification (`mq_notify`).
+    pub(crate) notify: u32,
+}
+
+/// The room for a queue's name: `/`, at most `NAME_MAX` bytes, a NUL.
+pub(crate) type MqName = [u8; img::CKPT_MQ_NAME_MAX as usize + 1];
+
 const _: () = {
     assert!(size_of::<ShmFacts>() == 16 && size_of::<MsqFacts>() == 32);
+    assert!(size_of::<MqFacts>() == 56 && size_of::<img::CkptMqMsgRec>() == 8);
     assert!(size_of::<img::CkptIpcPerm>() == 32 && size_of::<img::CkptSysvMsgRec>() == 16);
 };
 
@@ -71,6 +94,24 @@ extern "C" {
     ) -> isize;
     fn ckpt_helper_sem_nsems(p: *mut bindings::kern_ipc_perm, undo: *mut u32) -> u32;
     fn ckpt_helper_sem_values(p: *mut bindings::kern_ipc_perm, vals: *mut i32, n: u32) -> i32;
+    fn ckpt_helper_mq_lock(ns: *mut bindings::ipc_namespace) -> i32;
+    fn ckpt_helper_mq_unlock(ns: *mut bindings::ipc_namespace);
+    fn ckpt_helper_mq_nth(ns: *mut bindings::ipc_namespace, n: u32) -> *mut bindings::dentry;
+    fn ckpt_helper_dput(d: *mut bindings::dentry);
+    fn ckpt_helper_mq(d: *mut bindings::dentry, out: *mut MqFacts, name: *mut u8);
+    fn ckpt_helper_mq_copy(d: *mut bindings::dentry, buf: *mut u8, len: usize, n: u64) -> isize;
+    fn ckpt_helper_file_mq(
+        file: *mut bindings::file,
+        ns: *mut bindings::ipc_namespace,
+        name: *mut u8,
+    ) -> i32;
+    fn ckpt_helper_mq_magic() -> u64;
+}
+
+/// The `s_magic` of the file system of POSIX message queues' files.
+pub(crate) fn mq_magic() -> u64 {
+    // SAFETY: a constant.
+    unsafe { ckpt_helper_mq_magic() }
 }
 
 /// The kinds of SysV objects, as `ipc/util.h` numbers their ids.
@@ -118,6 +159,102 @@ impl IpcNs {
             kind,
             next: 0,
         })
+    }
+}
+
+impl IpcNs {
+    /// Its POSIX message queues, held still (none made or unlinked) until the value is
+    /// dropped; `EINTR` if the caller is killed while it waits for them.
+    pub(crate) fn mqueues(&self) -> Result<Mqueues<'_>> {
+        // SAFETY: the namespace is valid (type invariant).
+        check(unsafe { ckpt_helper_mq_lock(self.0.as_ptr()) } as isize)?;
+        // INVARIANT: the lock of its mqueue root is held, shared.
+        Ok(Mqueues { ns: self, next: 0 })
+    }
+
+    /// Whether `file` is a POSIX message queue: `None` if not; else `Ok(name)` for a queue
+    /// of this namespace still linked, `Err(EXDEV)` for one of another namespace,
+    /// `Err(ENOENT)` for one unlinked.
+    pub(crate) fn file_mq(ns: Option<&IpcNs>, file: &FileRef) -> Option<Result<MqName>> {
+        let mut name = [0u8; img::CKPT_MQ_NAME_MAX as usize + 1];
+        let ns = ns.map_or(core::ptr::null_mut(), |n| n.0.as_ptr());
+        // SAFETY: the file is valid while `file` lives; `ns` is NULL or valid (type
+        // invariant); `name` has the room the helper writes.
+        let r = unsafe { ckpt_helper_file_mq(file.raw(), ns, name.as_mut_ptr()) };
+        match r {
+            0 => None,
+            1 => Some(Ok(name)),
+            e => Some(Err(Error::from_errno(e))),
+        }
+    }
+}
+
+/// The POSIX message queues of a namespace, held still.
+///
+/// # Invariants
+///
+/// The inode lock of `ns`'s mqueue root is held, shared, by this value.
+pub(crate) struct Mqueues<'a> {
+    ns: &'a IpcNs,
+    next: u32,
+}
+
+impl Mqueues<'_> {
+    /// Starts again from the first queue.
+    pub(crate) fn rewind(&mut self) {
+        self.next = 0;
+    }
+
+    /// The next queue, in the order of the root's children; `None` after the last.
+    pub(crate) fn next_queue(&mut self) -> Option<Mq> {
+        // SAFETY: the namespace is valid and the root's lock held (type invariants).
+        let d = unsafe { ckpt_helper_mq_nth(self.ns.0.as_ptr(), self.next) };
+        let d = NonNull::new(d)?;
+        self.next += 1;
+        // INVARIANT: the helper counted the dentry for us.
+        Some(Mq(d))
+    }
+}
+
+impl Drop for Mqueues<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the lock is held by this value (type invariant).
+        unsafe { ckpt_helper_mq_unlock(self.ns.0.as_ptr()) };
+    }
+}
+
+/// A POSIX message queue: the dentry of its file in its namespace's mqueue mount.
+///
+/// # Invariants
+///
+/// The pointer is a positive dentry of an mqueue mount on which this value holds one
+/// reference.
+pub(crate) struct Mq(NonNull<bindings::dentry>);
+
+impl Mq {
+    /// Its attributes, owner, mode and name.
+    pub(crate) fn facts(&self) -> (MqFacts, MqName) {
+        let mut f = MqFacts::default();
+        let mut name = [0u8; img::CKPT_MQ_NAME_MAX as usize + 1];
+        // SAFETY: the dentry is a queue's and valid (type invariant); `f` and `name` have
+        // the layout and room the helper writes.
+        unsafe { ckpt_helper_mq(self.0.as_ptr(), &mut f, name.as_mut_ptr()) };
+        (f, name)
+    }
+
+    /// Of a queue of `n` messages: the payloads of their `MQ_MSG` records, each text padded
+    /// to 8 bytes, into `buf`; the bytes written, or `EAGAIN` if the queue changed.
+    pub(crate) fn copy(&self, buf: &mut [u8], n: u64) -> Result<usize> {
+        // SAFETY: the dentry is a queue's and valid (type invariant); `buf` is writable for
+        // its length.
+        check(unsafe { ckpt_helper_mq_copy(self.0.as_ptr(), buf.as_mut_ptr(), buf.len(), n) })
+    }
+}
+
+impl Drop for Mq {
+    fn drop(&mut self) {
+        // SAFETY: the reference is ours (type invariant).
+        unsafe { ckpt_helper_dput(self.0.as_ptr()) };
     }
 }
 

@@ -84,16 +84,6 @@ impl NsIds {
     }
 }
 
-/// What an IPC namespace holds (`ids[].in_use`, `mq_queues_count`).
-#[repr(C)]
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IpcCounts {
-    pub(crate) shm: u32,
-    pub(crate) msg: u32,
-    pub(crate) sem: u32,
-    pub(crate) mqueues: u32,
-}
-
 /// What the tree's consistency is decided on, besides a task's `TREE` entry
 /// (`ckpt_helper_task_tree`). The `u64` fields are addresses, compared, never followed.
 #[repr(C)]
@@ -212,7 +202,7 @@ const _: () = {
     assert!(offset_of!(FdFacts, signum) == 44);
     assert!(size_of::<LockedFacts>() == 12);
     assert!(offset_of!(LockedFacts, mdwe) == 4 && offset_of!(LockedFacts, seccomp_mode) == 8);
-    assert!(size_of::<NsIds>() == 56 && size_of::<IpcCounts>() == 16);
+    assert!(size_of::<NsIds>() == 56);
     assert!(size_of::<PendingSets>() == 16);
 };
 
@@ -229,11 +219,7 @@ extern "C" {
     fn ckpt_helper_task_unsupported(task: TaskPtr, out: *mut LockedFacts);
     fn ckpt_helper_task_info(task: TaskPtr, ns: NsPtr, out: *mut img::CkptTaskRec);
     fn ckpt_helper_task_ns(task: TaskPtr, out: *mut NsIds);
-    fn ckpt_helper_task_uts_ipc(
-        task: TaskPtr,
-        uts: *mut img::CkptUtsNsRec,
-        ipc: *mut IpcCounts,
-    ) -> i32;
+    fn ckpt_helper_task_uts(task: TaskPtr, uts: *mut img::CkptUtsNsRec) -> i32;
     fn ckpt_helper_task_tree(
         task: TaskPtr,
         ns: NsPtr,
@@ -733,15 +719,14 @@ impl TaskRef {
         n
     }
 
-    /// The names of its UTS namespace into `uts` (its flags 0), and what its IPC namespace
-    /// holds. `ESRCH` once it has exited.
-    pub(crate) fn uts_ipc(&self, uts: &mut img::CkptUtsNsRec) -> Result<IpcCounts> {
-        let mut ipc = IpcCounts::default();
+    /// The names of its UTS namespace into `uts` (its flags 0). `ESRCH` once it has
+    /// exited.
+    pub(crate) fn uts(&self, uts: &mut img::CkptUtsNsRec) -> Result {
         // SAFETY: the task is valid while referenced; `uts` is a writable record of the C
-        // layout, `ipc` a writable `struct ckpt_h_ipc`.
-        let ret = unsafe { ckpt_helper_task_uts_ipc(self.raw(), uts, &mut ipc) };
+        // layout.
+        let ret = unsafe { ckpt_helper_task_uts(self.raw(), uts) };
         check(ret as isize)?;
-        Ok(ipc)
+        Ok(())
     }
 
     /// The `TASK` record of this task. `ESRCH` once the task of `ns` is reaped.

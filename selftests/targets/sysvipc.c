@@ -29,15 +29,13 @@
  *	once, by init on SIGUSR1 (reading the messages takes them; C, attached then
  *	detached with kernel.shm_rmid_forced set, is destroyed): its report's "polled"
  *	counts it, "received" the messages it got as expected, and C must be gone after.
- *	KIND adds what a checkpoint refuses: "mqueue" a POSIX message queue in the
- *	namespace, "undo" a SEM_UNDO adjustment of init's to the set (semaphore 3 is one
+ *	KIND adds what a checkpoint refuses: "undo" a SEM_UNDO adjustment of init's to the set (semaphore 3 is one
  *	less), "outside" an attach of A by the launcher (outside the container), which
  *	joins the container's IPC namespace for it and reports "outsider attached 1",
  *	"outside-undo" a SEM_UNDO adjustment of the launcher's, joined likewise, to the set
  *	(semaphore 2 one more; "outsider undo 1").
  */
 #define _GNU_SOURCE
-#include <mqueue.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/ipc.h>
@@ -708,12 +706,6 @@ static int container_init(void *arg)
 			die("semop");
 		sem_vals[3]--;
 	}
-	if (!strcmp(kind, "mqueue")) {
-		mqd_t q = mq_open("/ckpt-sysvipc", O_CREAT | O_RDWR, 0600, NULL);
-
-		if (q == (mqd_t)-1 || mq_close(q))
-			die("mq_open");
-	}
 	set_sysctls(1);
 	if (pipe(ready) || pipe(go))
 		die("pipe");
@@ -783,7 +775,7 @@ int main(int argc, char **argv)
 	pid_t init;
 
 	if (argc < 4 || strcmp(argv[1], "container")) {
-		fputs("usage: sysvipc container DIR HOST_IPC [mqueue|undo|outside|outside-undo]\n",
+		fputs("usage: sysvipc container DIR HOST_IPC [undo|outside|outside-undo]\n",
 		      stderr);
 		return 2;
 	}

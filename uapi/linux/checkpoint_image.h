@@ -79,6 +79,8 @@
 #define CKPT_REC_SYSV_MSQ	58
 #define CKPT_REC_SYSV_MSG	59
 #define CKPT_REC_SYSV_SEM	61
+#define CKPT_REC_MQUEUE		62
+#define CKPT_REC_MQ_MSG		63
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -151,9 +153,10 @@ struct ckpt_uts_ns_rec {
 #define CKPT_NS_LO_UP		8	/* with CKPT_NS_NET: its lo was up */
 
 /*
- * IPC_NS: the sysctls of a container's IPC namespace and how many SysV objects
- * follow (nr_shm SYSV_SHM each with its FILE_DATA, nr_msq SYSV_MSQ each with its
- * SYSV_MSG, nr_sem SYSV_SEM), right after UTS_NS with CKPT_NS_IPC.
+ * IPC_NS: the sysctls of a container's IPC namespace and how many objects follow
+ * (nr_shm SYSV_SHM each with its FILE_DATA, nr_msq SYSV_MSQ each with its SYSV_MSG,
+ * nr_sem SYSV_SEM, nr_mq MQUEUE each with its MQ_MSG), right after UTS_NS with
+ * CKPT_NS_IPC.
  */
 struct ckpt_ipc_ns_rec {
 	__u64 shm_ctlmax;
@@ -172,7 +175,7 @@ struct ckpt_ipc_ns_rec {
 	__u32 nr_shm;
 	__u32 nr_msq;
 	__u32 nr_sem;
-	__u32 __reserved;
+	__u32 nr_mq;
 };
 
 #define CKPT_IPC_OBJS_MAX	(1u << 24)
@@ -227,6 +230,34 @@ struct ckpt_sysv_sem_rec {
 
 #define CKPT_SYSV_SEMS_MAX	(1u << 20)
 #define CKPT_SEMVMX		32767
+
+/*
+ * MQUEUE: a POSIX message queue (after the SysV sets, nr_mq of IPC_NS); name_len bytes
+ * of its name ("/name") follow, then nr_msgs MQ_MSG, first received first.
+ */
+struct ckpt_mqueue_rec {
+	__u64 maxmsg;
+	__u64 msgsize;
+	__u32 uid;
+	__u32 gid;
+	__u32 mode;
+	__u32 name_len;
+	__u32 nr_msgs;
+	__u32 __reserved;
+};
+
+#define CKPT_MQ_NAME_MAX	256
+#define CKPT_MQ_MAXMSG_MAX	65536
+#define CKPT_MQ_MSGSIZE_MAX	(16u << 20)
+#define CKPT_MQ_QUEUES_MAX	1024
+
+/* MQ_MSG: one message of a POSIX queue; len bytes of text follow. */
+struct ckpt_mq_msg_rec {
+	__u32 prio;
+	__u32 len;
+};
+
+#define CKPT_MQ_PRIO_MAX	32768
 
 /*
  * One task of the tree. Pids are as seen in the image's pid namespace (the
@@ -409,6 +440,7 @@ struct ckpt_posix_timer_rec {
 #define CKPT_FILE_MEMFD		12
 #define CKPT_FILE_INOTIFY	14
 #define CKPT_FILE_REMOVED_DIR	15
+#define CKPT_FILE_MQUEUE	16
 
 /* FILE: one file descriptor; followed by path_len bytes of path. */
 struct ckpt_file_rec {

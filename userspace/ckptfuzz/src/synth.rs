@@ -12,8 +12,8 @@
 //! descriptor holds (the `VMA`'s `shm` names its `MEMFD`) and its vDSO, then its registers.
 //! [`container_image`] is the same process as a container's init, with its own UTS, IPC
 //! and network namespaces, `lo` up (a `UTS_NS` record after the `TREE`), its IPC
-//! namespace holding a locked SysV segment nobody attaches, a queue of two messages and a
-//! set of three semaphores.
+//! namespace holding a locked SysV segment nobody attaches, a queue of two messages, a set
+//! of three semaphores and a POSIX message queue of one message.
 
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -121,7 +121,7 @@ fn build(container: bool) -> Vec<u8> {
         n.sem_ctls = [32000, 1_024_000_000, 500, 32000];
         (n.mq_queues_max, n.mq_msg_max, n.mq_msgsize_max) = (256, 10, 8192);
         (n.mq_msg_default, n.mq_msgsize_default) = (10, 8192);
-        (n.nr_shm, n.nr_msq, n.nr_sem) = (1, 1, 1);
+        (n.nr_shm, n.nr_msq, n.nr_sem, n.nr_mq) = (1, 1, 1, 1);
         put(rec::IPC_NS, n.as_bytes(), &[]);
         let perm = |key: i32, id: i32, mode: u32| img::CkptIpcPerm {
             key,
@@ -157,6 +157,11 @@ fn build(container: bool) -> Vec<u8> {
         let mut e = img::CkptSysvSemRec::new_zeroed();
         (e.perm, e.nsems) = (perm(0x5e3, 1, 0o666), 3);
         put(rec::SYSV_SEM, e.as_bytes(), [0i32, 5, 32767].as_bytes());
+        let mut q = img::CkptMqueueRec::new_zeroed();
+        (q.maxmsg, q.msgsize, q.mode, q.name_len, q.nr_msgs) = (10, 128, 0o640, 6, 1);
+        put(rec::MQUEUE, q.as_bytes(), b"/synth");
+        let m = img::CkptMqMsgRec { prio: 4, len: 5 };
+        put(rec::MQ_MSG, m.as_bytes(), b"posix");
     }
 
     let mut t = img::CkptTaskRec::new_zeroed();
@@ -621,7 +626,7 @@ mod tests {
         };
         let kinds = records(&bytes);
         // The plain image's records, the UTS_NS and the IPC namespace's.
-        assert_eq!(kinds.len(), records(&super::image()).len() + 8);
+        assert_eq!(kinds.len(), records(&super::image()).len() + 10);
         assert_eq!(kinds[2]["type"], "UTS_NS");
         assert_eq!(kinds[2]["nodename"], "synth");
         let ipc = image.ipc.unwrap();
@@ -630,6 +635,7 @@ mod tests {
         assert_eq!(ipc.shm[0].data, vec![(8192, b"shm!".to_vec())]);
         assert_eq!(ipc.msq[0].msgs[1], (7, b"second message".to_vec()));
         assert_eq!(ipc.sem[0].values, vec![0, 5, 32767]);
+        assert_eq!(ipc.mq[0].msgs, vec![(4, b"posix".to_vec())]);
         // The plain image has none: it is the container's alone.
         let plain = super::image();
         assert!(scan(&mut RecordReader::new(Cursor::new(&plain[..])))

@@ -282,6 +282,15 @@ pub enum Rec {
         sem: img::CkptSysvSemRec,
         values: Vec<i32>,
     },
+    /// A POSIX message queue; its name checked: `/`, then bytes other than `/` and NUL.
+    Mqueue {
+        mq: img::CkptMqueueRec,
+        name: Vec<u8>,
+    },
+    MqMsg {
+        msg: img::CkptMqMsgRec,
+        text: Vec<u8>,
+    },
     Task(img::CkptTaskRec),
     Creds {
         creds: img::CkptCredsRec,
@@ -395,6 +404,8 @@ impl Rec {
             Rec::SysvMsq(_) => rec::SYSV_MSQ,
             Rec::SysvMsg { .. } => rec::SYSV_MSG,
             Rec::SysvSem { .. } => rec::SYSV_SEM,
+            Rec::Mqueue { .. } => rec::MQUEUE,
+            Rec::MqMsg { .. } => rec::MQ_MSG,
             Rec::Task(_) => rec::TASK,
             Rec::Creds { .. } => rec::CREDS,
             Rec::Rlimits(_) => rec::RLIMITS,
@@ -560,6 +571,25 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 );
             }
             Rec::SysvSem { sem, values }
+        }
+        rec::MQUEUE => {
+            let (mq, name) = fixed::<img::CkptMqueueRec>(p)?;
+            ensure!(
+                name[0] == b'/' && !name[1..].iter().any(|&b| b == b'/' || b == 0),
+                "MQUEUE record: name {:?} is not / and a file name",
+                String::from_utf8_lossy(name)
+            );
+            Rec::Mqueue {
+                mq,
+                name: name.to_vec(),
+            }
+        }
+        rec::MQ_MSG => {
+            let (msg, text) = fixed::<img::CkptMqMsgRec>(p)?;
+            Rec::MqMsg {
+                msg,
+                text: text.to_vec(),
+            }
         }
         rec::TASK => Rec::Task(fixed(p)?.0),
         rec::CREDS => {

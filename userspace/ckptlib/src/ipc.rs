@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The SysV IPC of a container's IPC namespace, as the image keeps it: the `IPC_NS` record
-//! right after the `UTS_NS`, then its segments (each `SYSV_SHM` with its `FILE_DATA`), its
+//! The IPC of a container's IPC namespace, as the image keeps it: the `IPC_NS` record right
+//! after the `UTS_NS`, then its segments (each `SYSV_SHM` with its `FILE_DATA`), its
 //! message queues (each `SYSV_MSQ` with its `SYSV_MSG`s) and its semaphore sets
-//! (`SYSV_SEM`), each kind in the order of the index of its ids. `rstr` makes them again
-//! with [`IpcImage`] in the container's new IPC namespace before any task of it runs.
+//! (`SYSV_SEM`), each kind in the order of the index of its ids, then its POSIX message
+//! queues (each `MQUEUE` with its `MQ_MSG`s). `rstr` makes them again with [`IpcImage`] in
+//! the container's new IPC namespace before any task of it runs.
 
 use std::collections::HashSet;
 
@@ -41,6 +42,15 @@ pub struct SemImage {
     pub values: Vec<i32>,
 }
 
+/// A POSIX message queue, its name (`/` and a file name) and its messages (priority,
+/// text), first to be received first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MqImage {
+    pub rec: img::CkptMqueueRec,
+    pub name: Vec<u8>,
+    pub msgs: Vec<(u32, Vec<u8>)>,
+}
+
 /// A container's IPC namespace: its limits and objects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpcImage {
@@ -48,6 +58,7 @@ pub struct IpcImage {
     pub shm: Vec<ShmImage>,
     pub msq: Vec<MsqImage>,
     pub sem: Vec<SemImage>,
+    pub mq: Vec<MqImage>,
 }
 
 impl IpcImage {
@@ -191,10 +202,56 @@ pub fn read(mut next: impl FnMut() -> Result<Rec>, unread: impl FnOnce(Rec)) -> 
         sem.push(SemImage { rec: s, values });
         r = next()?;
     }
+    let mut mq: Vec<MqImage> = Vec::new();
+    for _ in 0..limits.nr_mq {
+        let Rec::Mqueue { mq: q, name } = r else {
+            bail!(
+                "IPC_NS announces {} MQUEUE records, found {} after {}",
+                limits.nr_mq,
+                rec::name(r.kind()),
+                mq.len()
+            );
+        };
+        let shown = String::from_utf8_lossy(&name).into_owned();
+        ensure!(
+            !mq.iter().any(|m| m.name == name),
+            "MQUEUE record {shown}: a second queue of that name"
+        );
+        let mut msgs: Vec<(u32, Vec<u8>)> = Vec::with_capacity(q.nr_msgs.min(1024) as usize);
+        for _ in 0..q.nr_msgs {
+            let (msg, text) = match next()? {
+                Rec::MqMsg { msg, text } => (msg, text),
+                r => bail!(
+                    "MQUEUE record {shown}: expected an MQ_MSG, found {}",
+                    rec::name(r.kind())
+                ),
+            };
+            ensure!(
+                text.len() as u64 <= q.msgsize,
+                "MQ_MSG record of queue {shown}: {} bytes, more than its msgsize {}",
+                text.len(),
+                q.msgsize
+            );
+            // First received first: the highest priority first.
+            ensure!(
+                msgs.last().is_none_or(|(p, _)| *p >= msg.prio),
+                "MQ_MSG record of queue {shown}: priority {} after a lower one",
+                msg.prio
+            );
+            msgs.push((msg.prio, text));
+        }
+        mq.push(MqImage { rec: q, name, msgs });
+        r = next()?;
+    }
     ensure!(
         !matches!(
             r,
-            Rec::SysvShm(_) | Rec::SysvMsq(_) | Rec::SysvSem { .. } | Rec::SysvMsg { .. }
+            Rec::SysvShm(_)
+                | Rec::SysvMsq(_)
+                | Rec::SysvSem { .. }
+                | Rec::SysvMsg { .. }
+                | Rec::Mqueue { .. }
+                | Rec::MqMsg { .. }
         ),
         "a {} record beyond what IPC_NS announces",
         rec::name(r.kind())
@@ -205,7 +262,24 @@ pub fn read(mut next: impl FnMut() -> Result<Rec>, unread: impl FnOnce(Rec)) -> 
         shm,
         msq,
         sem,
+        mq,
     })
+}
+
+/// Checks the descriptors of POSIX message queues (`FILE` records of kind `MQUEUE`, as
+/// (fd, path)): each names a queue of the image's IPC namespace.
+pub fn check_mq_files<'a>(
+    ipc: Option<&IpcImage>,
+    files: impl IntoIterator<Item = (i32, &'a str)>,
+) -> Result<()> {
+    for (fd, path) in files {
+        ensure!(
+            ipc.is_some_and(|i| i.mq.iter().any(|q| q.name == path.as_bytes())),
+            "FILE record: fd {fd} opens POSIX message queue {path}, which the image's IPC \
+             namespace has not"
+        );
+    }
+    Ok(())
 }
 
 /// Checks the attaches of every memory (`VMA` records of kind `SYSV_SHM`, as (object,
@@ -258,6 +332,7 @@ mod tests {
             }],
             msq: Vec::new(),
             sem: Vec::new(),
+            mq: Vec::new(),
         }
     }
 

@@ -50,6 +50,7 @@ fn kind_name(kind: u32) -> &'static str {
         file_kind::DELETED => "DELETED",
         file_kind::REMOVED_DIR => "REMOVED_DIR",
         file_kind::INOTIFY => "INOTIFY",
+        file_kind::MQUEUE => "MQUEUE",
         _ => "unknown",
     }
 }

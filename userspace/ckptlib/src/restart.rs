@@ -407,6 +407,15 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         })
         .collect();
     crate::ipc::check_attaches(ipc.as_ref(), &attaches)?;
+    crate::ipc::check_mq_files(
+        ipc.as_ref(),
+        tasks
+            .iter()
+            .flatten()
+            .flat_map(|t| t.files.iter().flatten())
+            .filter(|f| f.rec.kind == file_kind::MQUEUE)
+            .map(|f| (f.rec.fd, f.path.as_str())),
+    )?;
     crate::timers::check_targets(
         &tree,
         tasks
@@ -1069,6 +1078,18 @@ pub(crate) fn read_file(
                 f.flags
             );
             String::new()
+        }
+        // Checked against the image's queues once all is read (`crate::ipc::check_mq_files`).
+        file_kind::MQUEUE => {
+            let known =
+                (libc::O_ACCMODE | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_LARGEFILE) as u32;
+            ensure!(
+                f.pipe == 0 && f.flags & !known == 0 && f.flags & libc::O_ACCMODE as u32 != 3,
+                "FILE record: fd {} of a POSIX message queue has flags {:#o} or names an object",
+                f.fd,
+                f.flags
+            );
+            utf8_path(path, &format!("fd {}", f.fd))?
         }
         // A deleted file's or memfd's id is checked against its record by the caller.
         // A removed directory's is checked by the caller (`check_removed_dir_file`).

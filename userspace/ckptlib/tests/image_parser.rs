@@ -561,10 +561,101 @@ fn container_with(u: &img::CkptUtsNsRec, ipc: Vec<Raw>) -> Vec<Raw> {
 }
 
 fn ipc_ns(nr_shm: u32, nr_msq: u32, nr_sem: u32) -> Raw {
+    ipc_ns_mq(nr_shm, nr_msq, nr_sem, 0)
+}
+
+fn ipc_ns_mq(nr_shm: u32, nr_msq: u32, nr_sem: u32, nr_mq: u32) -> Raw {
     let mut n = img::CkptIpcNsRec::new_zeroed();
     (n.shm_ctlmax, n.shm_ctlmni, n.msg_ctlmax) = (1 << 20, 4096, 8192);
-    (n.nr_shm, n.nr_msq, n.nr_sem) = (nr_shm, nr_msq, nr_sem);
+    (n.nr_shm, n.nr_msq, n.nr_sem, n.nr_mq) = (nr_shm, nr_msq, nr_sem, nr_mq);
     raw(rec::IPC_NS, &n, &[])
+}
+
+fn mqueue(name: &[u8], maxmsg: u64, msgsize: u64, nr_msgs: u32) -> Raw {
+    let mut q = img::CkptMqueueRec::new_zeroed();
+    (q.maxmsg, q.msgsize, q.mode, q.uid) = (maxmsg, msgsize, 0o640, 1000);
+    (q.name_len, q.nr_msgs) = (name.len() as u32, nr_msgs);
+    raw(rec::MQUEUE, &q, name)
+}
+
+fn mq_msg(prio: u32, text: &[u8]) -> Raw {
+    let m = img::CkptMqMsgRec {
+        prio,
+        len: text.len() as u32,
+    };
+    raw(rec::MQ_MSG, &m, text)
+}
+
+/// The container records of `u` with `objects` after its `UTS_NS`, changed by `edit`.
+fn edited_ipc(
+    u: &img::CkptUtsNsRec,
+    mut objects: Vec<Raw>,
+    edit: &dyn Fn(&mut Vec<Raw>),
+) -> Vec<Raw> {
+    edit(&mut objects);
+    container_with(u, objects)
+}
+
+/// `rstr`'s scan refuses the records with a reason containing `why` (the reader, which
+/// checks each record alone, accepts them).
+fn scan_refuses(recs: Vec<Raw>, why: &str) {
+    let err = format!("{:#}", scan_bytes(&image(&recs)).unwrap_err());
+    assert!(err.contains(why), "scan: {err:?} does not say {why:?}");
+}
+
+#[test]
+fn a_container_image_has_its_posix_queues_after_its_sysv_objects() {
+    let u = uts_ns(img::CKPT_NS_IPC, b"", b"");
+    let objects = || {
+        vec![
+            ipc_ns_mq(0, 0, 1, 2),
+            sem(3, &[7]),
+            mqueue(b"/a", 8, 64, 3),
+            mq_msg(9, b"high"),
+            mq_msg(1, b"low"),
+            mq_msg(1, b""),
+            mqueue(b"/b", 1, 1, 0),
+        ]
+    };
+    let i = scan_bytes(&image(&container_with(&u, objects()))).unwrap();
+    let ipc = i.ipc.unwrap();
+    assert_eq!(ipc.mq.len(), 2);
+    assert_eq!(ipc.mq[0].name, b"/a");
+    assert_eq!(
+        ipc.mq[0].msgs,
+        vec![(9, b"high".to_vec()), (1, b"low".to_vec()), (1, Vec::new())]
+    );
+    assert_eq!((ipc.mq[1].rec.maxmsg, ipc.mq[1].msgs.len()), (1, 0));
+
+    let with = |edit: &dyn Fn(&mut Vec<Raw>)| edited_ipc(&u, objects(), edit);
+    scan_refuses(
+        with(&|o| o[4] = mq_msg(10, b"low")),
+        "MQ_MSG record of queue /a: priority 10 after a lower one",
+    );
+    scan_refuses(
+        with(&|o| o[6] = mqueue(b"/a", 1, 1, 0)),
+        "MQUEUE record /a: a second queue of that name",
+    );
+    scan_refuses(
+        with(&|o| o[2] = mqueue(b"/a", 8, 3, 3)),
+        "MQ_MSG record of queue /a: 4 bytes, more than its msgsize 3",
+    );
+    scan_refuses(
+        with(&|o| o[0] = ipc_ns_mq(0, 0, 1, 3)),
+        "IPC_NS announces 3 MQUEUE records",
+    );
+    // The reader's rules: names, attributes, counts, priorities.
+    for (name, why) in [
+        (&b"ab"[..], "is not / and a file name"),
+        (b"/a/b", "is not / and a file name"),
+        (b"/a\0", "is not / and a file name"),
+    ] {
+        refused(&with(&|o| o[2] = mqueue(name, 8, 64, 3)), why);
+    }
+    refused(&with(&|o| o[2] = mqueue(b"/a", 0, 64, 3)), "maxmsg");
+    refused(&with(&|o| o[2] = mqueue(b"/a", 8, 1 << 40, 3)), "msgsize");
+    refused(&with(&|o| o[2] = mqueue(b"/a", 2, 64, 3)), "nr_msgs");
+    refused(&with(&|o| o[3] = mq_msg(32768, b"x")), "prio");
 }
 
 fn perm(id: i32, mode: u32) -> img::CkptIpcPerm {
@@ -648,15 +739,7 @@ fn a_container_image_has_its_sysv_objects_after_its_ipc_ns() {
     // The tasks follow as in any image.
     assert_eq!(i.tasks.len(), 3);
 
-    let with = |edit: &dyn Fn(&mut Vec<Raw>)| {
-        let mut o = objects();
-        edit(&mut o);
-        container_with(&u, o)
-    };
-    let scan_refuses = |recs: Vec<Raw>, why: &str| {
-        let err = format!("{:#}", scan_bytes(&image(&recs)).unwrap_err());
-        assert!(err.contains(why), "scan: {err:?} does not say {why:?}");
-    };
+    let with = |edit: &dyn Fn(&mut Vec<Raw>)| edited_ipc(&u, objects(), edit);
     // Fewer objects than IPC_NS announces, or more.
     scan_refuses(
         with(&|o| o[0] = ipc_ns(3, 1, 1)),

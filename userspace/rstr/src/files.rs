@@ -344,6 +344,8 @@ pub fn park(image: &Image, base: RawFd, given: &HashMap<(u32, RawFd), RawFd>) ->
                 crate::epoll::make(f).with_context(|| format!("process {}", e.pid))?
             } else if f.rec.kind == file_kind::INOTIFY {
                 crate::inotify::make(image, f).with_context(|| format!("process {}", e.pid))?
+            } else if f.rec.kind == file_kind::MQUEUE {
+                crate::ipc::open_mq(f).with_context(|| format!("process {}", e.pid))?
             } else {
                 open_file(f).map_err(|err| {
                     anyhow::anyhow!(

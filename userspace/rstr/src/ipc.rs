@@ -1,22 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The SysV IPC of a container's own IPC namespace, made again with ordinary system calls
-//! (the module cannot reach `ipc/`'s internals): the container's init, first process in
-//! the new namespace, gives it the image's limits and makes every segment, queue and set
-//! with its id, key, creator and owner ([`restore`]) before any task of the tree runs;
+//! The IPC of a container's own IPC namespace, made again with ordinary system calls (the
+//! module cannot reach `ipc/`'s internals): `rstr`, in the new namespace it makes for the
+//! container, makes its POSIX message queues with their messages ([`make_mqueues`]) before
+//! it opens the descriptors of the image (a queue's is opened by name, [`open_mq`]); the
+//! container's init, first process in the new namespace, gives it the image's SysV limits
+//! and makes every segment, queue and set with its id, key, creator and owner
+//! ([`restore`]) before any task of the tree runs;
 //! each task attaches the segments its memory maps ([`attach`]) for the restart ioctl,
 //! which maps them at the image's addresses through those attaches; once every task is
 //! restored, `rstr` removes the segments the image has removed but attached and sets
 //! `kernel.shm_rmid_forced` ([`finish`]).
 
 use std::fs;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{Context, Result};
+use nix::mqueue::{mq_close, mq_open, mq_send, MQ_OFlag, MqAttr};
+use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
+use nix::sys::stat::{fchmod, Mode};
 
 use ckptlib::abi::{self, image as img};
 use ckptlib::ipc::IpcImage;
-use ckptlib::restart::{Image, TaskImage};
+use ckptlib::restart::{Image, OpenFile, TaskImage};
 
 use crate::sys::ipc::{self as sys_ipc, Attach, Kind};
 
@@ -92,8 +98,26 @@ pub fn restore(ipc: &IpcImage) -> Result<()> {
     for (path, want) in &limits {
         write_sysctl(path, &joined(want))?;
     }
-    // POSIX message queues' limits (the namespace has none of its queues: a checkpoint
-    // refuses those); the largest first, so that a default never exceeds its maximum.
+    Ok(())
+}
+
+/// Makes the image's POSIX message queues, with their owners, modes, attributes and
+/// messages, in the caller's (new) IPC namespace, then gives it the image's limits of
+/// POSIX queues; in `rstr` itself, before it parks the queues' descriptors.
+pub fn make_mqueues(ipc: &IpcImage) -> Result<()> {
+    if !ipc.mq.is_empty() {
+        // A queue's bytes count against its owner's RLIMIT_MSGQUEUE, as the caller's
+        // limit: as root, none while they are made.
+        let (cur, max) = getrlimit(Resource::RLIMIT_MSGQUEUE).context("RLIMIT_MSGQUEUE")?;
+        setrlimit(Resource::RLIMIT_MSGQUEUE, RLIM_INFINITY, RLIM_INFINITY)
+            .context("raising RLIMIT_MSGQUEUE")?;
+        let made = ipc.mq.iter().try_for_each(|q| {
+            make_mqueue(q).with_context(|| format!("POSIX message queue {}", show(&q.name)))
+        });
+        setrlimit(Resource::RLIMIT_MSGQUEUE, cur, max).context("RLIMIT_MSGQUEUE back")?;
+        made?;
+    }
+    // The largest first, so that a default never exceeds its maximum.
     let l = &ipc.limits;
     for (path, v) in [
         ("fs/mqueue/msg_max", l.mq_msg_max),
@@ -105,6 +129,61 @@ pub fn restore(ipc: &IpcImage) -> Result<()> {
         write_sysctl(path, &v.to_string())?;
     }
     Ok(())
+}
+
+fn show(name: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(name)
+}
+
+fn make_mqueue(q: &ckptlib::ipc::MqImage) -> Result<()> {
+    let name = std::ffi::CString::new(q.name.clone()).context("a NUL in its name")?;
+    let attr = MqAttr::new(0, q.rec.maxmsg as _, q.rec.msgsize as _, 0);
+    // Made by its owner (the kernel gives it the caller's fsuid and fsgid), only its owner
+    // may use it until its mode is set.
+    let mq = sys_ipc::as_creator(q.rec.uid, q.rec.gid, || {
+        mq_open(
+            name.as_c_str(),
+            MQ_OFlag::O_CREAT
+                | MQ_OFlag::O_EXCL
+                | MQ_OFlag::O_WRONLY
+                | MQ_OFlag::O_NONBLOCK
+                | MQ_OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+            Some(&attr),
+        )
+        .with_context(|| {
+            format!(
+                "mq_open as {}:{} (maxmsg {}, msgsize {})",
+                q.rec.uid, q.rec.gid, q.rec.maxmsg, q.rec.msgsize
+            )
+        })
+    })?;
+    let filled = (|| -> Result<()> {
+        for (i, (prio, text)) in q.msgs.iter().enumerate() {
+            mq_send(&mq, text, *prio)
+                .with_context(|| format!("message {i} of priority {prio}, {} bytes", text.len()))?;
+        }
+        fchmod(mq.as_fd(), Mode::from_bits_truncate(q.rec.mode)).context("fchmod")
+    })();
+    mq_close(mq).context("mq_close")?;
+    filled
+}
+
+/// Opens the POSIX message queue of descriptor `f` (a `FILE` record of kind `MQUEUE`)
+/// again by its name, with its access and `O_NONBLOCK`; in the container's IPC namespace,
+/// once [`make_mqueues`] made it.
+pub fn open_mq(f: &OpenFile) -> Result<OwnedFd> {
+    let flags =
+        MQ_OFlag::from_bits_truncate(f.rec.flags as i32 & (libc::O_ACCMODE | libc::O_NONBLOCK))
+            | MQ_OFlag::O_CLOEXEC;
+    let mq = mq_open(f.path.as_str(), flags, Mode::empty(), None)
+        .with_context(|| format!("fd {}: mq_open of POSIX message queue {}", f.rec.fd, f.path))?;
+    let fd = mq
+        .as_fd()
+        .try_clone_to_owned()
+        .context("dup of a queue's descriptor");
+    mq_close(mq).context("mq_close")?;
+    fd
 }
 
 /// Makes object `p.id` of kind `kind` with `make` (given the key and permission bits),

@@ -29,7 +29,7 @@ use ckptlib::restart::{check_xstate, scan, Image};
 
 use crate::files::{self, FdSpec, Inherited};
 use crate::sys::board::Board;
-use crate::sys::clone::{clone_process, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWUTS};
+use crate::sys::clone::{clone_process, CLONE_NEWPID, CLONE_NEWUTS};
 use crate::sys::cpu::cpu_xsave;
 use crate::sys::Ended;
 use crate::{creds, plan, signals, sys, task};
@@ -214,6 +214,7 @@ fn restart(
     let given = files::choose(&image, &inherited)?;
     // A container's own network namespace, before its sockets are made in it.
     let outer_net = container_net(&image)?;
+    let outer_ipc = container_ipc(&image)?;
     let parked = files::park(&image, moved.all().iter().max().unwrap() + 1, &given)?;
     // The locks of the descriptions, before any process of the tree exists.
     crate::locks::take_shared(&image, &parked)?;
@@ -226,6 +227,11 @@ fn restart(
         board: &board,
         own: moved,
         outer_pgid: getpgrp().as_raw(),
+        outer_ns: [&outer_net, &outer_ipc]
+            .into_iter()
+            .flatten()
+            .map(|o| o.raw())
+            .collect(),
     };
 
     // Every signal stays blocked in the new processes until the module sets their masks.
@@ -250,9 +256,9 @@ fn restart(
             p => p,
         }
     };
-    // The init is in the new network namespace: rstr goes back to its own (which it
-    // would otherwise keep alive after the container).
-    if let Some(outer) = outer_net {
+    // The init is in the new network and IPC namespaces: rstr goes back to its own (which
+    // it would otherwise keep alive after the container).
+    for outer in [outer_net, outer_ipc].into_iter().flatten() {
         if let Err(e) = outer.back() {
             kill_all(first, pidns);
             return Err(e);
@@ -360,14 +366,29 @@ fn restart(
     })
 }
 
-/// The `clone` flags of the namespaces besides pid a container's image has of its own.
+/// The `clone` flags of the namespaces besides pid a container's image has of its own
+/// (but network and IPC: [`container_net`], [`container_ipc`]).
 fn ns_flags(image: &Image) -> u64 {
-    let Some(ns) = &image.namespaces else {
-        return 0;
+    match &image.namespaces {
+        Some(ns) if ns.uts.is_some() => CLONE_NEWUTS,
+        _ => 0,
+    }
+}
+
+/// For a container with an IPC namespace of its own: moves rstr into a new one, where it
+/// makes the image's POSIX message queues (their descriptors are parked there) and the
+/// container's init is cloned, which makes the SysV objects; returns rstr's own, to go
+/// back to once the init exists.
+fn container_ipc(image: &Image) -> Result<Option<sys::netns::Outer>> {
+    let Some(ipc) = &image.ipc else {
+        return Ok(None);
     };
-    let uts = if ns.uts.is_some() { CLONE_NEWUTS } else { 0 };
-    let ipc = if ns.ipc { CLONE_NEWIPC } else { 0 };
-    uts | ipc
+    let outer = sys::netns::enter_new_ipc().context("the container's IPC namespace")?;
+    if let Err(e) = crate::ipc::make_mqueues(ipc) {
+        let _ = outer.back();
+        return Err(e.context("the container's IPC namespace"));
+    }
+    Ok(Some(outer))
 }
 
 /// For a container with a network namespace of its own: moves rstr into a new one, with
@@ -396,6 +417,11 @@ fn container_init(ctx: &task::Ctx) -> ! {
         let _ = sys::report_line(ctx.own.report, ctx.plan.nodes[0].pid, &why);
         sys::exit_now(1)
     };
+    for &fd in &ctx.outer_ns {
+        if let Err(e) = sys::close(fd) {
+            fail(format!("closing rstr's namespace descriptor {fd}: {e}"))
+        }
+    }
     if let Some(uts) = ctx.image.namespaces.as_ref().and_then(|n| n.uts.as_ref()) {
         if let Err(e) = sys::set_uts_names(&uts.nodename, &uts.domainname) {
             fail(format!("the container's UTS namespace: {e:#}"))

@@ -49,6 +49,9 @@ pub struct Ctx<'a> {
     pub own: OwnFds,
     /// The group `rstr` is in: the root's, when its leader is not in the image.
     pub outer_pgid: i32,
+    /// `rstr`'s descriptors of its own namespaces (network, IPC), open while a container's
+    /// init is cloned in the new ones: the init closes them first.
+    pub outer_ns: Vec<std::os::fd::RawFd>,
 }
 
 /// A process that shares its parent's memory is started by the restored parent with

@@ -45,6 +45,7 @@ pub(super) fn file_kind_name(k: u32) -> &'static str {
         file_kind::FIFO => "fifo",
         file_kind::DELETED => "deleted",
         file_kind::REMOVED_DIR => "removed-dir",
+        file_kind::MQUEUE => "mqueue",
         file_kind::MEMFD => "memfd",
         file_kind::INOTIFY => "inotify",
         _ => "unknown",
@@ -169,6 +170,7 @@ pub enum Decoded {
         nr_shm: u32,
         nr_msq: u32,
         nr_sem: u32,
+        nr_mq: u32,
     },
     SysvShm {
         #[serde(flatten)]
@@ -193,6 +195,19 @@ pub enum Decoded {
         #[serde(flatten)]
         perm: IpcPerm,
         values: Vec<i32>,
+    },
+    Mqueue {
+        name: String,
+        maxmsg: u64,
+        msgsize: u64,
+        uid: u32,
+        gid: u32,
+        mode: String,
+        nr_msgs: u32,
+    },
+    MqMsg {
+        prio: u32,
+        len: u32,
     },
     UtsNs {
         /// A UTS namespace of its own, and its names.
@@ -534,6 +549,7 @@ impl From<&Rec> for Decoded {
                 nr_shm: n.nr_shm,
                 nr_msq: n.nr_msq,
                 nr_sem: n.nr_sem,
+                nr_mq: n.nr_mq,
             },
             Rec::SysvShm(s) => Decoded::SysvShm {
                 perm: IpcPerm::of(&s.perm),
@@ -555,6 +571,19 @@ impl From<&Rec> for Decoded {
             Rec::SysvSem { sem, values } => Decoded::SysvSem {
                 perm: IpcPerm::of(&sem.perm),
                 values: values.clone(),
+            },
+            Rec::Mqueue { mq, name } => Decoded::Mqueue {
+                name: lossy(name),
+                maxmsg: mq.maxmsg,
+                msgsize: mq.msgsize,
+                uid: mq.uid,
+                gid: mq.gid,
+                mode: format!("{:04o}", mq.mode),
+                nr_msgs: mq.nr_msgs,
+            },
+            Rec::MqMsg { msg, .. } => Decoded::MqMsg {
+                prio: msg.prio,
+                len: msg.len,
             },
             Rec::UtsNs(u) => Decoded::UtsNs {
                 uts: u.flags & img::CKPT_NS_UTS != 0,

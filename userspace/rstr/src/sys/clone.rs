@@ -35,12 +35,11 @@ pub const CLONE_THREAD: u64 = libc::CLONE_THREAD as u64;
 pub const CLONE_SYSVSEM: u64 = libc::CLONE_SYSVSEM as u64;
 pub const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
 pub const CLONE_NEWUTS: u64 = libc::CLONE_NEWUTS as u64;
-pub const CLONE_NEWIPC: u64 = libc::CLONE_NEWIPC as u64;
 
 /// Forks a child with pid `pid` in the caller's pid namespace (or, with `CLONE_NEWPID` in
-/// `flags` and `pid` 0, as the init of a new one, with `CLONE_NEWUTS` and `CLONE_NEWIPC`
-/// in new UTS and IPC namespaces too; a new network namespace is made before, see
-/// [`super::netns`]); returns 0 in the child, its pid (as the
+/// `flags` and `pid` 0, as the init of a new one, with `CLONE_NEWUTS` in a new UTS
+/// namespace too; new network and IPC namespaces are made before, see [`super::netns`]);
+/// returns 0 in the child, its pid (as the
 /// caller sees it) in the parent. `flags` may add `CLONE_FILES`, `CLONE_FS`, never
 /// `CLONE_VM` (see [`spawn_vm`]).
 pub fn clone_process(pid: i32, flags: u64, exit_signal: i32) -> Result<i32> {

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A container's new network namespace: made for `rstr` itself before the image's sockets
-//! (so that they are made in it, and the container's init inherits it), its `lo` brought
-//! up (`SIOCSIFFLAGS`, which `nix` does not wrap), and `rstr`'s way back to its own.
+//! A container's new network and IPC namespaces: made for `rstr` itself before the image's
+//! sockets and POSIX message queues (so that they are made in them, and the container's
+//! init inherits them), the network namespace's `lo` brought up (`SIOCSIFFLAGS`, which
+//! `nix` does not wrap), and `rstr`'s way back to its own.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use anyhow::{Context, Result};
 use nix::errno::Errno;
@@ -13,25 +14,42 @@ use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 use nix::sys::stat::Mode;
 
-/// The network namespace `rstr` was in before [`enter_new`], to go back to.
-pub struct Outer(OwnedFd);
+/// The namespace `rstr` was in before [`enter_new`] or [`enter_new_ipc`], to go back to.
+pub struct Outer(OwnedFd, CloneFlags, &'static str);
 
-/// Moves the calling thread into a new network namespace; returns the one it leaves.
-pub fn enter_new() -> Result<Outer> {
+/// Moves the calling thread into a new namespace of `kind` (`name` in `/proc/PID/ns/`);
+/// returns the one it leaves.
+fn enter(kind: CloneFlags, name: &'static str) -> Result<Outer> {
     let outer = open(
-        "/proc/thread-self/ns/net",
+        format!("/proc/thread-self/ns/{name}").as_str(),
         OFlag::O_RDONLY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .context("opening rstr's network namespace")?;
-    unshare(CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
-    Ok(Outer(outer))
+    .with_context(|| format!("opening rstr's {name} namespace"))?;
+    unshare(kind).with_context(|| format!("unshare into a new {name} namespace"))?;
+    Ok(Outer(outer, kind, name))
+}
+
+/// Moves the calling thread into a new network namespace; returns the one it leaves.
+pub fn enter_new() -> Result<Outer> {
+    enter(CloneFlags::CLONE_NEWNET, "net")
+}
+
+/// Moves the calling thread into a new IPC namespace; returns the one it leaves.
+pub fn enter_new_ipc() -> Result<Outer> {
+    enter(CloneFlags::CLONE_NEWIPC, "ipc")
 }
 
 impl Outer {
+    /// Its descriptor's number.
+    pub fn raw(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
     /// Moves the calling thread back into this namespace.
     pub fn back(self) -> Result<()> {
-        setns(&self.0, CloneFlags::CLONE_NEWNET).context("setns back into rstr's network namespace")
+        setns(&self.0, self.1)
+            .with_context(|| format!("setns back into rstr's {} namespace", self.2))
     }
 }
 
