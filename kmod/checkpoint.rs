@@ -222,8 +222,10 @@ fn write_image(
         return Ok(());
     }
     // After the TREE: what cannot be saved is said by the image's ERROR record too.
+    // A container's own IPC namespace is saved with its processes' undo adjustments.
+    let own_ipc = tree.ns().is_some_and(ns::own_ipc);
     for m in tree.members.iter().filter(|m| m.info.zombie == 0) {
-        w.go_on(task::check_supported(&m.task, m.entry.pid))?;
+        w.go_on(task::check_supported(&m.task, m.entry.pid, own_ipc))?;
         w.go_on(ns::check_task(tree, m))?;
     }
     w.go_on(tree.check_vm_children())?;
@@ -231,7 +233,8 @@ fn write_image(
     let r = ns::checkpoint(tree, w);
     w.go_on(r)?;
     if let Some(init) = tree.ns().cloned().filter(ns::own_ipc) {
-        let r = crate::ipc::checkpoint(&init, &mut tree.objects, w);
+        let owners = crate::ipc::UndoOwners::of(&tree.members);
+        let r = owners.and_then(|o| crate::ipc::checkpoint(&init, &o, &mut tree.objects, w));
         w.go_on(r)?;
     }
     if let Some(r) = refusal {

@@ -2907,3 +2907,58 @@ u64 ckpt_helper_mq_magic(void)
 {
 	return MQUEUE_MAGIC;
 }
+
+/*
+ * The identity of @task's list of SysV undo adjustments (task->sysvsem.undo_list, shared
+ * by CLONE_SYSVSEM), never dereferenced by Rust; 0 if it has none or an empty one.
+ */
+u64 ckpt_helper_task_undo_list(struct task_struct *task)
+{
+	u64 id = 0;
+
+	task_lock(task);
+#ifdef CONFIG_SYSVIPC
+	if (task->sysvsem.undo_list) {
+		struct sem_undo_list *u = task->sysvsem.undo_list;
+
+		spin_lock(&u->lock);
+		if (!list_empty(&u->list_proc))
+			id = (unsigned long)u;
+		spin_unlock(&u->lock);
+	}
+#endif
+	task_unlock(task);
+	return id;
+}
+
+/*
+ * The @idx-th undo entry of a set of @n semaphores (under its lock, which guards the list
+ * of its entries): the identity of the undo list it belongs to (as
+ * ckpt_helper_task_undo_list's) into @ulp and its @n adjustments into @adj. Returns 1, 0
+ * after the last entry, -EINVAL if the set has not @n semaphores.
+ */
+int ckpt_helper_sem_undo(struct kern_ipc_perm *p, u32 idx, u64 *ulp, s32 *adj, u32 n)
+{
+	struct sem_array *sma = container_of(p, struct sem_array, sem_perm);
+	struct sem_undo *un;
+	int ret = 0;
+	u32 i = 0;
+
+	spin_lock(&p->lock);
+	if (n != sma->sem_nsems) {
+		ret = -EINVAL;
+		goto out;
+	}
+	list_for_each_entry(un, &sma->list_id, list_id) {
+		if (i++ != idx)
+			continue;
+		*ulp = (unsigned long)un->ulp;
+		for (u32 k = 0; k < n; k++)
+			adj[k] = READ_ONCE(un->semadj[k]);
+		ret = 1;
+		break;
+	}
+out:
+	spin_unlock(&p->lock);
+	return ret;
+}

@@ -576,5 +576,7 @@ void ckpt_helper_mq(struct dentry *d, struct ckpt_h_mq *out, char *name);
 long ckpt_helper_mq_copy(struct dentry *d, void *buf, size_t len, u64 curmsgs);
 int ckpt_helper_file_mq(struct file *file, struct ipc_namespace *ns, char *name);
 u64 ckpt_helper_mq_magic(void);
+u64 ckpt_helper_task_undo_list(struct task_struct *task);
+int ckpt_helper_sem_undo(struct kern_ipc_perm *p, u32 idx, u64 *ulp, s32 *adj, u32 n);
 
 #endif

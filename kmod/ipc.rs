@@ -31,6 +31,7 @@ use crate::sys::{
     mm::vm,
     task::{current, OpenFd, TaskRef},
 };
+use crate::tree::Member;
 use crate::uapi::image::{self as img, file_kind, rec};
 use crate::uapi::{CkptShmAt, CKPT_RESTART_MAX_SHM_AT};
 
@@ -94,7 +95,12 @@ impl Attaches {
 }
 
 /// The `IPC_NS` record of the container whose init is `init` and its SysV objects.
-pub(crate) fn checkpoint(init: &TaskRef, objs: &mut Objects, w: &mut ImageWriter) -> CkptResult {
+pub(crate) fn checkpoint(
+    init: &TaskRef,
+    owners: &UndoOwners,
+    objs: &mut Objects,
+    w: &mut ImageWriter,
+) -> CkptResult {
     let ns = IpcNs::of(init).context(fmt!("the container's init"))?;
     // Every kind held at once: the counts of the IPC_NS record stay true while the objects
     // are written.
@@ -131,7 +137,7 @@ pub(crate) fn checkpoint(init: &TaskRef, objs: &mut Objects, w: &mut ImageWriter
     drop(msg);
     let mut vals = KVVec::new();
     while let Some(o) = sem.next_object() {
-        save_sem(&o, &mut vals, w)?;
+        save_sem(&o, owners, &mut vals, w)?;
     }
     drop(sem);
     while let Some(q) = mq.next_queue() {
@@ -455,20 +461,60 @@ fn save_mq(q: &Mq, buf: &mut KVVec<u8>, w: &mut ImageWriter) -> CkptResult {
     )
 }
 
-/// A set's `SYSV_SEM` record; `vals` is scratch.
-fn save_sem(o: &Object<'_>, vals: &mut KVVec<i32>, w: &mut ImageWriter) -> CkptResult {
+/// The processes of the tree with SysV undo adjustments: the identity of each one's undo
+/// list ([`sys::ipc::undo_list`]) and its pid in the image.
+pub(crate) struct UndoOwners(KVec<(u64, i32)>);
+
+impl UndoOwners {
+    /// The lists of `members` that hold adjustments: each a process's, shared by its threads
+    /// (`CLONE_SYSVSEM`, as `pthread_create` makes them), as the restart makes it again.
+    pub(crate) fn of(members: &[Member]) -> CkptResult<UndoOwners> {
+        let mut out = KVec::new();
+        let live = || members.iter().filter(|m| m.info.zombie == 0);
+        for m in live() {
+            let ulp = sys::ipc::undo_list(&m.task);
+            if ulp == 0 {
+                continue;
+            }
+            let (pid, tgid) = (m.entry.pid, m.entry.tgid);
+            if pid != tgid {
+                let leader = live().find(|l| l.entry.pid == tgid);
+                if leader.is_none_or(|l| sys::ipc::undo_list(&l.task) != ulp) {
+                    refuse!(
+                        EOPNOTSUPP,
+                        "pid {pid}, a thread of {tgid}, has SysV undo adjustments (SEM_UNDO) \
+                         of its own (made without CLONE_SYSVSEM): not supported yet"
+                    );
+                }
+                continue;
+            }
+            if let Some(&(_, other)) = out.iter().find(|(u, _)| *u == ulp) {
+                refuse!(
+                    EOPNOTSUPP,
+                    "pids {other} and {pid} share their SysV undo adjustments (SEM_UNDO, \
+                     clone(CLONE_SYSVSEM) without CLONE_THREAD): not supported yet"
+                );
+            }
+            out.push((ulp, pid), GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(UndoOwners(out))
+    }
+
+    fn pid(&self, ulp: u64) -> Option<i32> {
+        self.0.iter().find(|(u, _)| *u == ulp).map(|&(_, p)| p)
+    }
+}
+
+/// A set's `SYSV_SEM` record and its `SEM_UNDO` records; `vals` is scratch.
+fn save_sem(
+    o: &Object<'_>,
+    owners: &UndoOwners,
+    vals: &mut KVVec<i32>,
+    w: &mut ImageWriter,
+) -> CkptResult {
     let perm = o.perm();
     check_mode("semaphore set", &perm, 0o777)?;
     let (nsems, undo) = o.sem_nsems();
-    if undo {
-        refuse!(
-            EOPNOTSUPP,
-            "SysV semaphore set {} (key {:#x}): a process has undo adjustments (SEM_UNDO) for \
-             it: not supported yet",
-            perm.id,
-            perm.key
-        );
-    }
     if nsems == 0 || nsems > img::CKPT_SYSV_SEMS_MAX {
         refuse!(
             EOPNOTSUPP,
@@ -482,12 +528,67 @@ fn save_sem(o: &Object<'_>, vals: &mut KVVec<i32>, w: &mut ImageWriter) -> CkptR
     vals.resize(nsems as usize, 0, GFP_KERNEL_ACCOUNT)?;
     o.sem_values(vals)
         .context(fmt!("SysV semaphore set {}", perm.id))?;
+    // Each undo entry's process and adjustments, `nsems` of them each in `adj`.
+    let mut pids = KVec::new();
+    let mut adj = KVVec::new();
+    if undo {
+        let mut one = KVVec::new();
+        one.resize(nsems as usize, 0, GFP_KERNEL_ACCOUNT)?;
+        // Each list has one entry per set at most: the tree's lists bound the walk.
+        while let Some(ulp) = o.sem_undo(pids.len() as u32, &mut one)? {
+            let Some(pid) = owners.pid(ulp) else {
+                refuse!(
+                    EOPNOTSUPP,
+                    "SysV semaphore set {} (key {:#x}): a process outside the container has \
+                     undo adjustments (SEM_UNDO) for it",
+                    perm.id,
+                    perm.key
+                );
+            };
+            check_undo(&perm, pid, &one, vals)?;
+            pids.push(pid, GFP_KERNEL_ACCOUNT)?;
+            adj.extend_from_slice(&one, GFP_KERNEL_ACCOUNT)?;
+            if pids.len() > owners.0.len() {
+                refuse!(
+                    EAGAIN,
+                    "SysV semaphore set {}: its undo entries changed while it was read",
+                    perm.id
+                );
+            }
+        }
+    }
     let r = img::CkptSysvSemRec {
         perm,
         nsems,
-        __reserved: 0,
+        nr_undo: pids.len() as u32,
     };
-    w.record(rec::SYSV_SEM, &[r.as_bytes(), vals.as_slice().as_bytes()])
+    w.record(rec::SYSV_SEM, &[r.as_bytes(), vals.as_slice().as_bytes()])?;
+    for (pid, a) in pids.iter().zip(adj.chunks(nsems as usize)) {
+        let u = img::CkptSemUndoRec { pid: *pid, nsems };
+        w.record(rec::SEM_UNDO, &[u.as_bytes(), a.as_bytes()])?;
+    }
+    Ok(())
+}
+
+/// An undo entry `adj` of process `pid` for the set of values `vals`: each adjustment
+/// within `SEMVMX` either way, and one the restart can make again: `rstr` raises the value
+/// by the adjustment's size and lowers it back, one of the two with `SEM_UNDO`, which the
+/// value must allow without passing `SEMVMX`.
+fn check_undo(perm: &img::CkptIpcPerm, pid: i32, adj: &[i32], vals: &[i32]) -> CkptResult {
+    for (k, (&a, &v)) in adj.iter().zip(vals).enumerate() {
+        if a.unsigned_abs() > img::CKPT_SEMVMX as u32 || v + a.abs() > img::CKPT_SEMVMX {
+            refuse!(
+                EOPNOTSUPP,
+                "SysV semaphore set {} (key {:#x}): semaphore {k} of value {v} and an undo \
+                 adjustment of {a} by pid {pid}: making that adjustment again would pass \
+                 SEMVMX ({})",
+                perm.id,
+                perm.key,
+                img::CKPT_SEMVMX
+            );
+        }
+    }
+    Ok(())
 }
 
 // ---- Restart --------------------------------------------------------------------------

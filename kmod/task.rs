@@ -17,7 +17,8 @@ use crate::uapi::image::{self as img, rec};
 use crate::{attrs, creds};
 
 /// What of `u` this version cannot save, as words for the refusal; `None` if nothing.
-fn unsupported_use(u: &Unsupported) -> Option<&'static str> {
+/// `undo_saved`: its SysV undo adjustments are saved (a container's own IPC namespace's).
+fn unsupported_use(u: &Unsupported, undo_saved: bool) -> Option<&'static str> {
     let pfa = |bit: u32| u.atomic_flags & (1 << bit) != 0;
     let tif = |bit: u32| u.tif & (1 << bit) != 0;
     let speculation = pfa(bindings::PFA_SPEC_SSB_DISABLE)
@@ -28,7 +29,11 @@ fn unsupported_use(u: &Unsupported) -> Option<&'static str> {
         || tif(bindings::TIF_SPEC_L1D_FLUSH);
     let dispatch = 1 << bindings::syscall_work_bit_SYSCALL_WORK_BIT_SYSCALL_USER_DISPATCH;
     let refusals = [
-        (u.sem_undo, "SysV semaphores with undo (SEM_UNDO)"),
+        (
+            u.sem_undo && !undo_saved,
+            "SysV semaphores with undo (SEM_UNDO) of an IPC namespace not saved with the tree \
+             (a container's own is, ckpt --container)",
+        ),
         (
             u.seccomp_mode != bindings::SECCOMP_MODE_DISABLED,
             "seccomp (strict mode or filters)",
@@ -66,8 +71,9 @@ fn unsupported_use(u: &Unsupported) -> Option<&'static str> {
 }
 
 /// Refuses, with its reason, what this version cannot save, instead of losing it.
-pub(crate) fn check_supported(task: &TaskRef, pid: i32) -> CkptResult {
-    if let Some(what) = unsupported_use(&task.unsupported()) {
+/// What a task uses that a checkpoint cannot save; `undo_saved` as [`unsupported_use`]'s.
+pub(crate) fn check_supported(task: &TaskRef, pid: i32, undo_saved: bool) -> CkptResult {
+    if let Some(what) = unsupported_use(&task.unsupported(), undo_saved) {
         refuse!(EOPNOTSUPP, "pid {pid} uses {what}: not supported yet");
     }
     attrs::check_supported(task, pid)?;
@@ -116,12 +122,20 @@ mod tests {
 
     #[test]
     fn a_plain_task_is_supported() {
-        assert!(unsupported_use(&plain()).is_none());
+        assert!(unsupported_use(&plain(), false).is_none());
         // Flags the checkpoint does not care about.
         let mut u = plain();
         u.flags = bindings::PF_EXITING | bindings::PF_KTHREAD;
         u.tif = 1 << bindings::TIF_NEED_RESCHED;
-        assert!(unsupported_use(&u).is_none());
+        assert!(unsupported_use(&u, false).is_none());
+    }
+
+    #[test]
+    fn undo_adjustments_only_in_a_container_of_its_own_ipc() {
+        let mut u = plain();
+        u.sem_undo = true;
+        assert!(unsupported_use(&u, false).is_some_and(|w| w.contains("SEM_UNDO")));
+        assert!(unsupported_use(&u, true).is_none());
     }
 
     /// Sets one raw fact of a task.
@@ -156,7 +170,7 @@ mod tests {
         for (set, want) in cases {
             let mut u = plain();
             set(&mut u);
-            let got = unsupported_use(&u).unwrap_or("");
+            let got = unsupported_use(&u, true).unwrap_or("");
             assert!(got.contains(want));
         }
     }

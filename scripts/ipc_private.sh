@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # ipc_private.sh SRCTREE OUT: writes OUT, the private structs of the kernel's ipc/*.c that
-# kmod/helpers.c reads (a segment, a message queue and its messages, a semaphore set, a
-# POSIX message queue),
+# kmod/helpers.c reads (a segment, a message queue and its messages, a semaphore set and
+# its undo adjustments, a POSIX message queue),
 # copied from the source of the kernel the module is built against, never by hand. Each is
 # checked for the fields helpers.c uses: a kernel whose ipc/ changed them fails the build
 # here, with the file and the struct, instead of building a module that reads them wrong.
@@ -55,6 +55,7 @@ define() {
 	echo
 	extract ipc/sem.c "struct sem {" "semval;"
 	extract ipc/sem.c "struct sem_array {" "sem_perm;" "sem_nsems;" "sems\[\];"
+	extract ipc/sem.c "struct sem_undo {" "ulp;" "list_id;" "semadj\[\];"
 	define ipc/mqueue.c MQUEUE_MAGIC
 	echo
 	extract ipc/mqueue.c "struct posix_msg_tree_node {" "rb_node;" "msg_list;" "priority;"

@@ -244,6 +244,16 @@ def in_namespace(kind, inode):
     return out
 
 
+def kill_all(launcher, *pids):
+    """Kills PIDS (those still running) and LAUNCHER, the Popen that started a container."""
+    for p in pids:
+        if p and running(p):
+            os.kill(p, signal.SIGKILL)
+    if launcher.poll() is None:
+        launcher.kill()
+        launcher.wait()
+
+
 def ns_members(pid):
     """{pid inside: pid outside} of every process in the pid namespace of PID."""
     ns = os.readlink(f"/proc/{pid}/ns/pid")

@@ -15,15 +15,14 @@ were saved: the names cannot come from a namespace the kernel kept.
 """
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ktap  # noqa: E402
-from ktap import (CKPT, RSTR, in_namespace, ns_inode, ns_members, nspid, records, run,  # noqa: E402
-                  running, scratch, sh, show_json, target, wait_for)
+from ktap import (CKPT, RSTR, in_namespace, kill_all, ns_inode, ns_members, nspid, records,  # noqa: E402
+                  run, running, scratch, sh, show_json, target, wait_for)
 
 fresh = scratch("ckpt-containerns-")
 CONTAINERNS = target("containerns")
@@ -150,15 +149,6 @@ def unshare(d, *prefix, net=False, script="echo box5 > /proc/sys/kernel/hostname
         raise
     assert nspid(init)[-1] == 1
     return launcher, init
-
-
-def kill_all(launcher, *pids):
-    for p in pids:
-        if p and running(p):
-            os.kill(p, signal.SIGKILL)
-    if launcher.poll() is None:
-        launcher.kill()
-        launcher.wait()
 
 
 def unshare_container_restarts():

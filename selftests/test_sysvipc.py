@@ -18,8 +18,9 @@ SYSV_SHM, SYSV_MSQ, SYSV_MSG and SYSV_SEM records (ckpt show --json). Before eac
 no process is left in the IPC namespace that was saved: the objects cannot come from a
 namespace the kernel kept.
 
-What a checkpoint cannot save is refused, and the container runs on untouched: a semaphore
-adjustment to undo (SEM_UNDO) by a process of the container or by one outside it, a segment
+Undo adjustments (SEM_UNDO) of the container's processes come back, and the kernel makes
+them when the process exits. What a checkpoint cannot save is refused, and the container
+runs on untouched: an undo adjustment by a process outside the container, a segment
 attached by a process outside the container. (POSIX message queues: test_mqueue.py.)
 And util-linux's unshare and ipcmk: a container of distribution binaries whose objects ipcs
 shows the same after its restart.
@@ -32,8 +33,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ktap  # noqa: E402
-from ktap import (CKPT, RSTR, in_namespace, ns_inode, ns_members, nspid, records, run,  # noqa: E402
-                  running, scratch, sh, show_json, target, wait_for)
+from ktap import (CKPT, RSTR, in_namespace, kill_all, ns_inode, ns_members, nspid, records,  # noqa: E402
+                  run, running, scratch, sh, show_json, target, wait_for)
 
 fresh = scratch("ckpt-sysvipc-")
 SYSVIPC = target("sysvipc")
@@ -346,16 +347,83 @@ def refused(kind, reason_of, wait=(), also=()):
 
 
 def undo_of_set(r):
-    return (f"SysV semaphore set {r['sem']} (key 0x51a5): a process has undo adjustments "
-            "(SEM_UNDO) for it: not supported yet")
+    return (f"SysV semaphore set {r['sem']} (key 0x51a5): a process outside the container "
+            "has undo adjustments (SEM_UNDO) for it")
 
 
-def semaphore_undo_refused():
-    """A SEM_UNDO adjustment of the init's to the set: refused naming the init, the task
-    that has it (its undo list is checked with its other state, before the namespace's
-    objects are saved); ckpt check names the set too."""
-    refused("undo", lambda _: "pid 1 uses SysV semaphores with undo (SEM_UNDO): not "
-            "supported yet", also=[undo_of_set])
+# A container's python3: a set of two semaphores (10 and 20); the init takes 3 from the
+# first, its child adds 5 to the second, both with SEM_UNDO, so that each has an undo
+# adjustment the kernel makes when it exits (+3 on the first, -5 on the second). Each
+# writes its pid inside the container to ARGV[1].NAME once done.
+UNDO = r"""
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+class Sembuf(ctypes.Structure):
+    _fields_ = [("num", ctypes.c_ushort), ("op", ctypes.c_short), ("flg", ctypes.c_short)]
+def op(num, n):
+    assert libc.semop(sid, ctypes.byref(Sembuf(num, n, 0x1000)), 1) == 0, ctypes.get_errno()
+def done(name):
+    with open(sys.argv[1] + "." + name + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.rename(sys.argv[1] + "." + name + ".tmp", sys.argv[1] + "." + name)
+sid = libc.semget(0x51a9, 2, 0o1600)
+assert sid >= 0 and libc.semctl(sid, 0, 16, 10) == 0 and libc.semctl(sid, 1, 16, 20) == 0
+op(0, -3)
+if os.fork() == 0:
+    op(1, 5)
+    done("child")
+    while True:
+        time.sleep(1)
+done("init")
+while True:
+    time.sleep(1)
+"""
+# GETVAL of both semaphores of the set, in the IPC namespace nsenter joins.
+GETVALS = ("import ctypes; l = ctypes.CDLL(None); s = l.semget(0x51a9, 0, 0); "
+           "print(l.semctl(s, 0, 12), l.semctl(s, 1, 12))")
+
+
+def values(pid):
+    """The set's two values, read in PID's IPC namespace."""
+    return sh("nsenter", "-t", str(pid), "--ipc", "python3", "-c", GETVALS)[1].split()
+
+
+def semaphore_undo_restarts():
+    """Two processes of a container (python3 under util-linux's unshare) with SEM_UNDO
+    adjustments to one set: the image has each one's (SEM_UNDO records of pids 1 and 2),
+    the restart makes them again without changing the values (7 and 25), and once the
+    restored child is killed the kernel undoes its operation: the second semaphore is 20,
+    the first still 7 (the init's adjustment waits for the init)."""
+    d = fresh("undo")
+    at = os.path.join(d, "done")
+    with open(os.path.join(d, "stderr"), "w") as err:
+        launcher = subprocess.Popen(["unshare", "--fork", "--pid", "--ipc", "setsid", "python3",
+                                     "-c", UNDO, at], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    init = new_init = None
+    try:
+        wait_for(lambda: os.path.exists(at + ".init") and os.path.exists(at + ".child"),
+                 "the container's two processes to take their semaphores")
+        (init,) = [int(c) for c in open(f"/proc/{launcher.pid}/task/{launcher.pid}/children")
+                   .read().split()]
+        assert values(init) == ["7", "25"], values(init)
+        old_ipc = ns_inode(init, "ipc")
+        img = os.path.join(d, "img")
+        sh(CKPT, "--kill", "--container", str(init), "-o", img, timeout=120)
+        launcher.wait(timeout=60)
+        assert_ipc_namespace_died(old_ipc)
+        undo = sorted((u["pid"], u["adj"]) for u in records(show_json(img), "SEM_UNDO"))
+        assert undo == [(1, [3, 0]), (2, [0, -5])], undo
+        _, out, _ = sh(RSTR, "--detach", img, timeout=120)
+        new_init = int(out)
+        assert values(new_init) == ["7", "25"], values(new_init)
+        child = ns_members(new_init)[2]
+        os.kill(child, signal.SIGKILL)
+        # A zombie (its parent does not wait): it made its adjustments as it exited.
+        wait_for(lambda: not running(child), "the restored child to die")
+        assert values(new_init) == ["7", "20"], f"the child's undo: {values(new_init)}"
+    finally:
+        kill_all(launcher, new_init, init)
 
 
 def semaphore_undo_outside_refused():
@@ -428,18 +496,13 @@ def unshare_ipcmk_container_restarts():
         assert {k: sysvipc(new_init, k) for k in KEPT} == objects
         assert open(f"/proc/{new_init}/comm").read().strip() == "sleep" and running(new_init)
     finally:
-        for p in (new_init, init):
-            if p and running(p):
-                os.kill(p, signal.SIGKILL)
-        if launcher.poll() is None:
-            launcher.kill()
-            launcher.wait()
+        kill_all(launcher, new_init, init)
 
 
 TESTS = [
     container_sysv_objects_restart,
     container_sysv_objects_restart_twice,
-    semaphore_undo_refused,
+    semaphore_undo_restarts,
     semaphore_undo_outside_refused,
     segment_attached_outside_refused,
     unshare_ipcmk_container_restarts,

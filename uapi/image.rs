@@ -111,6 +111,7 @@ pub mod rec {
     pub const SYSV_SEM: u32 = 61;
     pub const MQUEUE: u32 = 62;
     pub const MQ_MSG: u32 = 63;
+    pub const SEM_UNDO: u32 = 64;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -161,6 +162,7 @@ pub mod rec {
             SYSV_SEM => "SYSV_SEM",
             MQUEUE => "MQUEUE",
             MQ_MSG => "MQ_MSG",
+            SEM_UNDO => "SEM_UNDO",
             _ => "UNKNOWN",
         }
     }
@@ -425,13 +427,24 @@ pub struct CkptSysvMsgRec {
 }
 
 /// `SYSV_SEM`: a semaphore set, followed by `nsems` values (`i32`, each in `0..=32767`,
-/// `SEMVMX`).
+/// `SEMVMX`), then by its `nr_undo` `SEM_UNDO` records.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptSysvSemRec {
     pub perm: CkptIpcPerm,
     pub nsems: u32,
-    pub __reserved: u32,
+    /// The processes of the tree with undo adjustments (`SEM_UNDO`) for it.
+    pub nr_undo: u32,
+}
+
+/// `SEM_UNDO`: the undo adjustments (`semadj`) a process of the tree (`pid`, a thread
+/// group leader) has for the set of the `SYSV_SEM` before it, applied when it exits;
+/// followed by `nsems` (the set's) adjustments (`i32`, each in `-32767..=32767`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptSemUndoRec {
+    pub pid: i32,
+    pub nsems: u32,
 }
 
 /// The most semaphores of one set in an image.
@@ -1890,7 +1903,16 @@ impl Record for CkptSysvSemRec {
     /// The values.
     fn trailer_len(&self) -> Result<usize, FieldError> {
         reserved_zero(self.perm.__reserved)?;
-        reserved_zero(self.__reserved)?;
+        bounded("nr_undo", self.nr_undo, 0, super::CKPT_MAX_TASKS)?;
+        Ok(bounded("nsems", self.nsems, 1, CKPT_SYSV_SEMS_MAX)? * size_of::<i32>())
+    }
+}
+
+impl Record for CkptSemUndoRec {
+    const KIND: u32 = rec::SEM_UNDO;
+
+    /// The adjustments.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
         Ok(bounded("nsems", self.nsems, 1, CKPT_SYSV_SEMS_MAX)? * size_of::<i32>())
     }
 }

@@ -106,6 +106,21 @@ extern "C" {
         name: *mut u8,
     ) -> i32;
     fn ckpt_helper_mq_magic() -> u64;
+    fn ckpt_helper_task_undo_list(task: *mut bindings::task_struct) -> u64;
+    fn ckpt_helper_sem_undo(
+        p: *mut bindings::kern_ipc_perm,
+        idx: u32,
+        ulp: *mut u64,
+        adj: *mut i32,
+        n: u32,
+    ) -> i32;
+}
+
+/// The identity of `task`'s list of SysV undo adjustments (shared by the tasks that
+/// `clone(CLONE_SYSVSEM)` made), compared, never followed; 0 if it has none that holds any.
+pub(crate) fn undo_list(task: &TaskRef) -> u64 {
+    // SAFETY: the task is valid while referenced.
+    unsafe { ckpt_helper_task_undo_list(task.raw()) }
 }
 
 /// The `s_magic` of the file system of POSIX message queues' files.
@@ -359,6 +374,19 @@ impl Object<'_> {
         // SAFETY: the object is a set and valid (type invariant).
         let n = unsafe { ckpt_helper_sem_nsems(self.raw(), &mut undo) };
         (n, undo != 0)
+    }
+
+    /// Of a semaphore set of `adj.len()` semaphores: its `idx`-th undo entry, its
+    /// adjustments into `adj`; the identity of the undo list it is of ([`undo_list`]), or
+    /// `None` after the last.
+    pub(crate) fn sem_undo(&self, idx: u32, adj: &mut [i32]) -> Result<Option<u64>> {
+        let n = u32::try_from(adj.len()).map_err(|_| EINVAL)?;
+        let mut ulp = 0;
+        // SAFETY: the object is a set and valid (type invariant); `adj` is writable for `n`
+        // values.
+        let r = unsafe { ckpt_helper_sem_undo(self.raw(), idx, &mut ulp, adj.as_mut_ptr(), n) };
+        check(r as isize)?;
+        Ok((r == 1).then_some(ulp))
     }
 
     /// Of a semaphore set of `vals.len()` semaphores: their values.

@@ -29,9 +29,9 @@
  *	once, by init on SIGUSR1 (reading the messages takes them; C, attached then
  *	detached with kernel.shm_rmid_forced set, is destroyed): its report's "polled"
  *	counts it, "received" the messages it got as expected, and C must be gone after.
- *	KIND adds what a checkpoint refuses: "undo" a SEM_UNDO adjustment of init's to the set (semaphore 3 is one
- *	less), "outside" an attach of A by the launcher (outside the container), which
- *	joins the container's IPC namespace for it and reports "outsider attached 1",
+ *	KIND adds what a checkpoint refuses: "outside" an attach of A by the launcher
+ *	(outside the container), which joins the container's IPC namespace for it and
+ *	reports "outsider attached 1",
  *	"outside-undo" a SEM_UNDO adjustment of the launcher's, joined likewise, to the set
  *	(semaphore 2 one more; "outsider undo 1").
  */
@@ -699,13 +699,6 @@ static int container_init(void *arg)
 		sem_vals[2]++;
 		wait_semval(2, sem_vals[2]);
 	}
-	if (!strcmp(kind, "undo")) {
-		struct sembuf op = { .sem_num = 3, .sem_op = -1, .sem_flg = SEM_UNDO };
-
-		if (semop(sem_id, &op, 1))
-			die("semop");
-		sem_vals[3]--;
-	}
 	set_sysctls(1);
 	if (pipe(ready) || pipe(go))
 		die("pipe");
@@ -775,7 +768,7 @@ int main(int argc, char **argv)
 	pid_t init;
 
 	if (argc < 4 || strcmp(argv[1], "container")) {
-		fputs("usage: sysvipc container DIR HOST_IPC [undo|outside|outside-undo]\n",
+		fputs("usage: sysvipc container DIR HOST_IPC [outside|outside-undo]\n",
 		      stderr);
 		return 2;
 	}

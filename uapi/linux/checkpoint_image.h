@@ -81,6 +81,7 @@
 #define CKPT_REC_SYSV_SEM	61
 #define CKPT_REC_MQUEUE		62
 #define CKPT_REC_MQ_MSG		63
+#define CKPT_REC_SEM_UNDO	64
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -221,11 +222,17 @@ struct ckpt_sysv_msg_rec {
 	__u32 __reserved;
 };
 
-/* SYSV_SEM: a semaphore set; nsems __s32 values (0..CKPT_SEMVMX) follow. */
+/* SYSV_SEM: a semaphore set; nsems __s32 values (0..CKPT_SEMVMX) follow, then nr_undo SEM_UNDO. */
 struct ckpt_sysv_sem_rec {
 	struct ckpt_ipc_perm perm;
 	__u32 nsems;
-	__u32 __reserved;
+	__u32 nr_undo;
+};
+
+/* SEM_UNDO: a process's undo adjustments for the set before; nsems __s32 follow. */
+struct ckpt_sem_undo_rec {
+	__s32 pid;
+	__u32 nsems;
 };
 
 #define CKPT_SYSV_SEMS_MAX	(1u << 20)

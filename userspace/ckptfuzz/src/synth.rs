@@ -13,7 +13,8 @@
 //! [`container_image`] is the same process as a container's init, with its own UTS, IPC
 //! and network namespaces, `lo` up (a `UTS_NS` record after the `TREE`), its IPC
 //! namespace holding a locked SysV segment nobody attaches, a queue of two messages, a set
-//! of three semaphores and a POSIX message queue of one message.
+//! of three semaphores with the process's undo adjustments and a POSIX message queue of one
+//! message.
 
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -155,8 +156,10 @@ fn build(container: bool) -> Vec<u8> {
             put(rec::SYSV_MSG, m.as_bytes(), text);
         }
         let mut e = img::CkptSysvSemRec::new_zeroed();
-        (e.perm, e.nsems) = (perm(0x5e3, 1, 0o666), 3);
+        (e.perm, e.nsems, e.nr_undo) = (perm(0x5e3, 1, 0o666), 3, 1);
         put(rec::SYSV_SEM, e.as_bytes(), [0i32, 5, 32767].as_bytes());
+        let u = img::CkptSemUndoRec { pid: PID, nsems: 3 };
+        put(rec::SEM_UNDO, u.as_bytes(), [2i32, -5, 0].as_bytes());
         let mut q = img::CkptMqueueRec::new_zeroed();
         (q.maxmsg, q.msgsize, q.mode, q.name_len, q.nr_msgs) = (10, 128, 0o640, 6, 1);
         put(rec::MQUEUE, q.as_bytes(), b"/synth");
@@ -626,7 +629,7 @@ mod tests {
         };
         let kinds = records(&bytes);
         // The plain image's records, the UTS_NS and the IPC namespace's.
-        assert_eq!(kinds.len(), records(&super::image()).len() + 10);
+        assert_eq!(kinds.len(), records(&super::image()).len() + 11);
         assert_eq!(kinds[2]["type"], "UTS_NS");
         assert_eq!(kinds[2]["nodename"], "synth");
         let ipc = image.ipc.unwrap();
@@ -635,6 +638,7 @@ mod tests {
         assert_eq!(ipc.shm[0].data, vec![(8192, b"shm!".to_vec())]);
         assert_eq!(ipc.msq[0].msgs[1], (7, b"second message".to_vec()));
         assert_eq!(ipc.sem[0].values, vec![0, 5, 32767]);
+        assert_eq!(ipc.sem[0].undo, vec![(super::PID, vec![2, -5, 0])]);
         assert_eq!(ipc.mq[0].msgs, vec![(4, b"posix".to_vec())]);
         // The plain image has none: it is the container's alone.
         let plain = super::image();

@@ -287,6 +287,11 @@ pub enum Rec {
         mq: img::CkptMqueueRec,
         name: Vec<u8>,
     },
+    /// Its adjustments checked: each within `SEMVMX` either way.
+    SemUndo {
+        undo: img::CkptSemUndoRec,
+        adj: Vec<i32>,
+    },
     MqMsg {
         msg: img::CkptMqMsgRec,
         text: Vec<u8>,
@@ -406,6 +411,7 @@ impl Rec {
             Rec::SysvSem { .. } => rec::SYSV_SEM,
             Rec::Mqueue { .. } => rec::MQUEUE,
             Rec::MqMsg { .. } => rec::MQ_MSG,
+            Rec::SemUndo { .. } => rec::SEM_UNDO,
             Rec::Task(_) => rec::TASK,
             Rec::Creds { .. } => rec::CREDS,
             Rec::Rlimits(_) => rec::RLIMITS,
@@ -583,6 +589,25 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
                 mq,
                 name: name.to_vec(),
             }
+        }
+        rec::SEM_UNDO => {
+            let (undo, rest) = fixed::<img::CkptSemUndoRec>(p)?;
+            // `fixed` checked the length: `nsems` whole values.
+            let adj: Vec<i32> = rest
+                .chunks_exact(4)
+                .map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes")))
+                .collect();
+            if let Some(a) = adj
+                .iter()
+                .find(|a| a.unsigned_abs() > img::CKPT_SEMVMX as u32)
+            {
+                bail!(
+                    "SEM_UNDO record of pid {}: adjustment {a} beyond SEMVMX ({})",
+                    undo.pid,
+                    img::CKPT_SEMVMX
+                );
+            }
+            Rec::SemUndo { undo, adj }
         }
         rec::MQ_MSG => {
             let (msg, text) = fixed::<img::CkptMqMsgRec>(p)?;

@@ -35,11 +35,13 @@ pub struct MsqImage {
     pub msgs: Vec<(i64, Vec<u8>)>,
 }
 
-/// A semaphore set and its values.
+/// A semaphore set, its values and the undo adjustments (pid, one per semaphore) the
+/// processes of the tree have for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SemImage {
     pub rec: img::CkptSysvSemRec,
     pub values: Vec<i32>,
+    pub undo: Vec<(i32, Vec<i32>)>,
 }
 
 /// A POSIX message queue, its name (`/` and a file name) and its messages (priority,
@@ -199,7 +201,47 @@ pub fn read(mut next: impl FnMut() -> Result<Rec>, unread: impl FnOnce(Rec)) -> 
             );
         };
         check_perm("SYSV_SEM", &s.perm, 0o777, &mut ids)?;
-        sem.push(SemImage { rec: s, values });
+        let mut undo: Vec<(i32, Vec<i32>)> = Vec::new();
+        for _ in 0..s.nr_undo {
+            let (u, adj) = match next()? {
+                Rec::SemUndo { undo, adj } => (undo, adj),
+                r => bail!(
+                    "SYSV_SEM record {}: expected a SEM_UNDO, found {}",
+                    s.perm.id,
+                    rec::name(r.kind())
+                ),
+            };
+            ensure!(
+                u.nsems == s.nsems && !undo.iter().any(|(p, _)| *p == u.pid),
+                "SEM_UNDO record of pid {} for set {}: {} adjustments for {} semaphores, or a \
+                 second record of that pid",
+                u.pid,
+                s.perm.id,
+                u.nsems,
+                s.nsems
+            );
+            // rstr raises each value by an adjustment's size and lowers it back.
+            if let Some((k, v)) = values
+                .iter()
+                .zip(&adj)
+                .map(|(v, a)| v + a.abs())
+                .enumerate()
+                .find(|(_, v)| *v > img::CKPT_SEMVMX)
+            {
+                bail!(
+                    "SEM_UNDO record of pid {} for set {}: semaphore {k} and its adjustment \
+                     add up to {v}, beyond SEMVMX",
+                    u.pid,
+                    s.perm.id
+                );
+            }
+            undo.push((u.pid, adj));
+        }
+        sem.push(SemImage {
+            rec: s,
+            values,
+            undo,
+        });
         r = next()?;
     }
     let mut mq: Vec<MqImage> = Vec::new();
@@ -252,6 +294,7 @@ pub fn read(mut next: impl FnMut() -> Result<Rec>, unread: impl FnOnce(Rec)) -> 
                 | Rec::SysvMsg { .. }
                 | Rec::Mqueue { .. }
                 | Rec::MqMsg { .. }
+                | Rec::SemUndo { .. }
         ),
         "a {} record beyond what IPC_NS announces",
         rec::name(r.kind())
@@ -264,6 +307,23 @@ pub fn read(mut next: impl FnMut() -> Result<Rec>, unread: impl FnOnce(Rec)) -> 
         sem,
         mq,
     })
+}
+
+/// Checks the processes of the undo adjustments: each a live process of `tree` (a thread
+/// group leader, which `rstr` restores them in).
+pub fn check_undo(ipc: Option<&IpcImage>, tree: &[img::CkptTreeEntry]) -> Result<()> {
+    for s in ipc.iter().flat_map(|i| i.sem.iter()) {
+        for (pid, _) in &s.undo {
+            ensure!(
+                tree.iter().any(|e| e.pid == *pid
+                    && e.tgid == *pid
+                    && e.flags & img::CKPT_TASK_ZOMBIE == 0),
+                "SEM_UNDO record for set {}: pid {pid} is no live process of the tree",
+                s.rec.perm.id
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Checks the descriptors of POSIX message queues (`FILE` records of kind `MQUEUE`, as

@@ -407,6 +407,7 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
         })
         .collect();
     crate::ipc::check_attaches(ipc.as_ref(), &attaches)?;
+    crate::ipc::check_undo(ipc.as_ref(), &tree)?;
     crate::ipc::check_mq_files(
         ipc.as_ref(),
         tasks

@@ -703,9 +703,61 @@ fn msg(mtype: i64, text: &[u8]) -> Raw {
 }
 
 fn sem(id: i32, values: &[i32]) -> Raw {
+    sem_undo(id, values, 0)
+}
+
+fn sem_undo(id: i32, values: &[i32], nr_undo: u32) -> Raw {
     let mut e = img::CkptSysvSemRec::new_zeroed();
-    (e.perm, e.nsems) = (perm(id, 0o640), values.len() as u32);
+    (e.perm, e.nsems, e.nr_undo) = (perm(id, 0o640), values.len() as u32, nr_undo);
     raw(rec::SYSV_SEM, &e, values.as_bytes())
+}
+
+fn undo(pid: i32, adj: &[i32]) -> Raw {
+    let u = img::CkptSemUndoRec {
+        pid,
+        nsems: adj.len() as u32,
+    };
+    raw(rec::SEM_UNDO, &u, adj.as_bytes())
+}
+
+#[test]
+fn a_set_has_the_undo_adjustments_of_live_processes_after_it() {
+    let u = uts_ns(img::CKPT_NS_IPC, b"", b"");
+    let objects = || {
+        vec![
+            ipc_ns(0, 0, 1),
+            sem_undo(3, &[5, 0], 1),
+            undo(PID, &[-2, 7]),
+        ]
+    };
+    let i = scan_bytes(&image(&container_with(&u, objects()))).unwrap();
+    assert_eq!(i.ipc.unwrap().sem[0].undo, vec![(PID, vec![-2, 7])]);
+    let with = |edit: &dyn Fn(&mut Vec<Raw>)| edited_ipc(&u, objects(), edit);
+    // A thread, a zombie, a pid not in the tree: not where rstr restores them.
+    for pid in [THREAD, ZOMBIE, 77] {
+        scan_refuses(
+            with(&|o| o[2] = undo(pid, &[-2, 7])),
+            &format!("SEM_UNDO record for set 3: pid {pid} is no live process of the tree"),
+        );
+    }
+    scan_refuses(
+        with(&|o| o[2] = undo(PID, &[-2])),
+        "SEM_UNDO record of pid 100 for set 3: 1 adjustments for 2 semaphores",
+    );
+    // Up to SEMVMX in between is fine.
+    assert!(scan_bytes(&image(&with(&|o| o[2] = undo(PID, &[-32762, 32767])))).is_ok());
+    scan_refuses(
+        with(&|o| o[2] = undo(PID, &[32763, 0])),
+        "semaphore 0 and its adjustment add up to 32768, beyond SEMVMX",
+    );
+    scan_refuses(
+        with(&|o| o[1] = sem_undo(3, &[5, 0], 2)),
+        "SYSV_SEM record 3: expected a SEM_UNDO",
+    );
+    refused(
+        &with(&|o| o[2] = undo(PID, &[-32768, 0])),
+        "SEM_UNDO record of pid 100: adjustment -32768 beyond SEMVMX",
+    );
 }
 
 #[test]

@@ -292,6 +292,27 @@ pub fn attach(image: &Image, t: &TaskImage) -> Result<Vec<abi::CkptShmAt>> {
     Ok(out)
 }
 
+/// Gives the calling process, the tree's process `pid`, its undo adjustments (`SEM_UNDO`)
+/// for the image's sets; before its credentials change (as root: a set's mode may deny
+/// the process's own).
+pub fn apply_undo(image: &Image, pid: i32) -> Result<()> {
+    for s in image.ipc.iter().flat_map(|i| i.sem.iter()) {
+        let Some((_, adj)) = s.undo.iter().find(|(p, _)| *p == pid) else {
+            continue;
+        };
+        for (k, &a) in adj.iter().enumerate().filter(|(_, a)| **a != 0) {
+            let sem = u16::try_from(k).context("a semaphore beyond 65535")?;
+            sys_ipc::sem_adjust(s.rec.perm.id, sem, a).with_context(|| {
+                format!(
+                    "undo adjustment {a} of semaphore {k} of SysV set {}",
+                    s.rec.perm.id
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Once every task of the tree is restored, before it runs: in the container's IPC
 /// namespace (that of its init, `init`), removes the segments the image has removed
 /// (`SHM_DEST`), which live on until their last detach, and sets `kernel.shm_rmid_forced`

@@ -406,6 +406,7 @@ fn restore_process(ctx: &Ctx, i: usize, t: &TaskImage) -> Result<Infallible> {
     // Its SysV attaches, through which the module maps the image's (as root: the
     // segments' modes may leave the task's own credentials no access until they are in).
     let shm_at = crate::ipc::attach(ctx.image, t)?;
+    crate::ipc::apply_undo(ctx.image, t.task.pid)?;
     // Alive until the ioctl, which reads it.
     let kept = cow::held();
     let mut reason = [0u8; 513];

@@ -209,6 +209,10 @@ pub enum Decoded {
         prio: u32,
         len: u32,
     },
+    SemUndo {
+        pid: i32,
+        adj: Vec<i32>,
+    },
     UtsNs {
         /// A UTS namespace of its own, and its names.
         uts: bool,
@@ -580,6 +584,10 @@ impl From<&Rec> for Decoded {
                 gid: mq.gid,
                 mode: format!("{:04o}", mq.mode),
                 nr_msgs: mq.nr_msgs,
+            },
+            Rec::SemUndo { undo, adj } => Decoded::SemUndo {
+                pid: undo.pid,
+                adj: adj.clone(),
             },
             Rec::MqMsg { msg, .. } => Decoded::MqMsg {
                 prio: msg.prio,

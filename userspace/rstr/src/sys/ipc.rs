@@ -144,6 +144,32 @@ pub fn sem_set_all(id: i32, values: &[i32]) -> Result<()> {
     check(ret.into(), "semctl(SETALL)").map(|_| ())
 }
 
+/// Gives the caller an undo adjustment (`semadj`) of `adj` for semaphore `sem` of set
+/// `id` and leaves its value as it is: one `semop` raises the value by `|adj|` and lowers
+/// it back, the one of the two that makes `adj` with `SEM_UNDO` (an undone operation adds
+/// its opposite to the adjustment).
+pub fn sem_adjust(id: i32, sem: u16, adj: i32) -> Result<()> {
+    let n = i16::try_from(adj.unsigned_abs()).context("an adjustment beyond SEMVMX")?;
+    let undo = libc::SEM_UNDO as i16;
+    let (up, down) = if adj > 0 { (0, undo) } else { (undo, 0) };
+    let nowait = libc::IPC_NOWAIT as i16;
+    let mut ops = [
+        libc::sembuf {
+            sem_num: sem,
+            sem_op: n,
+            sem_flg: nowait | up,
+        },
+        libc::sembuf {
+            sem_num: sem,
+            sem_op: -n,
+            sem_flg: nowait | down,
+        },
+    ];
+    // SAFETY: `ops` holds the two operations the call reads.
+    let ret = unsafe { libc::semop(id, ops.as_mut_ptr(), ops.len()) };
+    check(ret.into(), "semop").map(|_| ())
+}
+
 /// An attach of a segment, detached when dropped.
 pub struct Attach {
     pub addr: u64,
