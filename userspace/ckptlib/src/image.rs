@@ -461,6 +461,13 @@ impl Rec {
     }
 }
 
+/// The `i32`s after a record's fixed part, whose length [`fixed`] checked (whole values).
+fn i32s(rest: &[u8]) -> Vec<i32> {
+    rest.chunks_exact(4)
+        .map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes")))
+        .collect()
+}
+
 /// The fixed part of a record's payload and the bytes after it, the payload's length
 /// checked by the record's rule.
 fn fixed<T: img::Record>(payload: &[u8]) -> Result<(T, &[u8])> {
@@ -564,11 +571,7 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
         }
         rec::SYSV_SEM => {
             let (sem, rest) = fixed::<img::CkptSysvSemRec>(p)?;
-            // `fixed` checked the length: `nsems` whole values.
-            let values: Vec<i32> = rest
-                .chunks_exact(4)
-                .map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes")))
-                .collect();
+            let values = i32s(rest);
             if let Some(v) = values.iter().find(|v| !(0..=img::CKPT_SEMVMX).contains(*v)) {
                 bail!(
                     "SYSV_SEM record {}: value {v} out of 0..={}",
@@ -592,11 +595,7 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
         }
         rec::SEM_UNDO => {
             let (undo, rest) = fixed::<img::CkptSemUndoRec>(p)?;
-            // `fixed` checked the length: `nsems` whole values.
-            let adj: Vec<i32> = rest
-                .chunks_exact(4)
-                .map(|c| i32::from_ne_bytes(c.try_into().expect("4 bytes")))
-                .collect();
+            let adj = i32s(rest);
             if let Some(a) = adj
                 .iter()
                 .find(|a| a.unsigned_abs() > img::CKPT_SEMVMX as u32)

@@ -196,13 +196,9 @@ fn create(kind: Kind, p: &img::CkptIpcPerm, make: impl FnOnce(i32) -> Result<i32
         .with_context(|| format!("making it as its creator {}:{}", p.cuid, p.cgid))?;
     anyhow::ensure!(
         id == p.id,
-        "made with id {id}, not the image's {} (kernel.{}_next_id)",
+        "made with id {id}, not the image's {} (/proc/sys/{})",
         p.id,
-        match kind {
-            Kind::Shm => "shm",
-            Kind::Msg => "msg",
-            Kind::Sem => "sem",
-        }
+        kind.next_id()
     );
     Ok(())
 }

@@ -8,6 +8,7 @@ use std::ffi::c_void;
 use anyhow::{Context, Result};
 
 use super::check;
+use super::raw::{setres, Ids};
 
 /// `shmget`, `msgget` or `semget` with `IPC_CREAT | IPC_EXCL`: the new object's id.
 pub fn create(kind: Kind, key: i32, size: u64, nsems: u32, mode: u32) -> Result<i32> {
@@ -231,29 +232,24 @@ impl Drop for Attach {
 /// Runs `f` with effective uid `uid` and gid `gid` in this thread (its real and saved ids
 /// stay), so that what it creates has that creator, then takes back `0`.
 pub fn as_creator<T>(uid: u32, gid: u32, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    let set = |u: u32, g: u32| -> Result<()> {
-        // SAFETY: plain system calls on integers, for this thread only (raw: glibc's
-        // wrappers would change every thread's).
-        let r = unsafe { libc::syscall(libc::SYS_setresgid, -1i32, g, -1i32) };
-        check(r, "setresgid")?;
-        // SAFETY: as above.
-        let r = unsafe { libc::syscall(libc::SYS_setresuid, -1i32, u, -1i32) };
-        check(r, "setresuid").map(|_| ())
+    // Raw calls, for this thread only (glibc's wrappers would change every thread's); -1
+    // leaves the real and saved ids.
+    let effective = |ids: Ids, id: u32, what: &str| {
+        setres(ids, [u32::MAX, id, u32::MAX]).with_context(|| format!("{what} {id}"))
     };
     let back = |r: Result<T>| -> Result<T> {
-        // SAFETY: as above; the saved uid is 0, so the effective one may come back.
-        let u = unsafe { libc::syscall(libc::SYS_setresuid, -1i32, 0u32, -1i32) };
-        check(u, "setresuid back")?;
-        // SAFETY: as above.
-        let g = unsafe { libc::syscall(libc::SYS_setresgid, -1i32, 0u32, -1i32) };
-        check(g, "setresgid back")?;
+        // The saved uid is 0: the effective one may come back, then the group.
+        effective(Ids::User, 0, "setresuid back to")?;
+        effective(Ids::Group, 0, "setresgid back to")?;
         r
     };
     if (uid, gid) == (0, 0) {
         return f();
     }
-    set(0, gid)?;
-    if let Err(e) = set(uid, gid) {
+    // The group first, while the effective uid is still 0.
+    if let Err(e) = effective(Ids::Group, gid, "setresgid")
+        .and_then(|()| effective(Ids::User, uid, "setresuid"))
+    {
         return back(Err(e));
     }
     back(f())
