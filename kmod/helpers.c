@@ -196,6 +196,39 @@ int ckpt_helper_task_uts(struct task_struct *task, struct ckpt_uts_ns_rec *uts)
 	return 0;
 }
 
+/*
+ * The offsets of @task's time namespace (zero in the initial one) and the host's
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME now into @out, and in @pending whether the
+ * namespace its children get differs from its own (an unshare(CLONE_NEWTIME) it has
+ * not forked since); -ESRCH once it has exited. task_lock keeps its nsproxy and with
+ * it the namespaces; the offsets no longer change once a task has entered one.
+ */
+int ckpt_helper_task_timens(struct task_struct *task, struct ckpt_time_ns_rec *out,
+			    bool *pending)
+{
+	struct nsproxy *n;
+
+	memset(out, 0, sizeof(*out));
+	*pending = false;
+	task_lock(task);
+	n = task->nsproxy;
+	if (!n) {
+		task_unlock(task);
+		return -ESRCH;
+	}
+#ifdef CONFIG_TIME_NS
+	out->monotonic_sec = n->time_ns->offsets.monotonic.tv_sec;
+	out->monotonic_nsec = n->time_ns->offsets.monotonic.tv_nsec;
+	out->boottime_sec = n->time_ns->offsets.boottime.tv_sec;
+	out->boottime_nsec = n->time_ns->offsets.boottime.tv_nsec;
+	*pending = n->time_ns_for_children != n->time_ns;
+#endif
+	task_unlock(task);
+	out->host_monotonic = ktime_get_ns();
+	out->host_boottime = ktime_get_boottime_ns();
+	return 0;
+}
+
 /* One address of a device into @out (if it has room) and the count. */
 static void netns_addr(struct ckpt_h_netns *out, u32 dev, u32 family, const void *addr,
 		       u32 len, u32 prefixlen)

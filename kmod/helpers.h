@@ -104,6 +104,8 @@ ssize_t ckpt_helper_kernel_release(char *buf, size_t len);
 void ckpt_helper_task_unsupported(struct task_struct *task, struct ckpt_h_locked *out);
 void ckpt_helper_task_ns(struct task_struct *task, struct ckpt_h_ns *out);
 int ckpt_helper_task_uts(struct task_struct *task, struct ckpt_uts_ns_rec *uts);
+int ckpt_helper_task_timens(struct task_struct *task, struct ckpt_time_ns_rec *out,
+			    bool *pending);
 int ckpt_helper_task_netns(struct task_struct *task, struct ckpt_h_netns *out);
 void ckpt_helper_task_info(struct task_struct *task, struct pid_namespace *ns,
 			   struct ckpt_task_rec *out);

@@ -4,13 +4,15 @@
 //! `UTS_NS` record of a container.
 //!
 //! A plain tree must share every namespace with the caller. A container (`ckpt --container`,
-//! its init the root of the tree) may have a UTS, an IPC and a network namespace of its
-//! own, shared by every task of the tree: the names of the UTS namespace are saved; the IPC
-//! namespace's SysV objects and POSIX message queues are saved by [`crate::ipc`]; the
+//! its init the root of the tree) may have a UTS, an IPC, a network and a time namespace of
+//! its own, shared by every task of the tree: the names of the UTS namespace are saved; the
+//! IPC namespace's SysV objects and POSIX message queues are saved by [`crate::ipc`]; the
 //! network namespace is accepted only with `lo` as its one device, with no address but its
-//! default ones, and whether `lo` is up is saved. `rstr` creates them with `clone` flags,
-//! sets the names, makes the IPC objects and brings `lo` up before any task of the tree
-//! runs.
+//! default ones, and whether `lo` is up is saved; the time namespace's clock offsets are
+//! saved (`TIME_NS`). `rstr` creates them with `clone` flags and `unshare`, sets the names
+//! and the offsets, makes the IPC objects and brings `lo` up before any task of the tree
+//! runs. No task may have called `unshare(CLONE_NEWTIME)` without forking since: the time
+//! namespace its children would get is not saved.
 
 use kernel::fmt;
 
@@ -28,7 +30,7 @@ use crate::tree::{Member, Tree};
 use crate::uapi::image::{self as img, rec};
 
 /// The kinds (bits, by [`NsIds::KINDS`] index) a container may have of its own.
-const OWN: u32 = (1 << NsIds::UTS) | (1 << NsIds::IPC) | (1 << NsIds::NET);
+const OWN: u32 = (1 << NsIds::UTS) | (1 << NsIds::IPC) | (1 << NsIds::NET) | (1 << NsIds::TIME);
 
 /// The kinds where `a` and `b` differ, as bits.
 fn differ(a: &NsIds, b: &NsIds) -> u32 {
@@ -92,6 +94,17 @@ pub(crate) fn check_task(tree: &Tree, m: &Member) -> CkptResult {
              restart cannot join (start the container's init in a session of its own, setsid)"
         );
     }
+    // The time namespace its children would get is the one kind a task can hold apart
+    // from its own (the pid one, which is also such, is the tree's to check).
+    let (_, pending) = task.timens().context(fmt!("pid {pid}"))?;
+    if pending {
+        refuse!(
+            EOPNOTSUPP,
+            "pid {pid} called unshare(CLONE_NEWTIME) and has not forked since: the time \
+             namespace its children would get is not saved (a container's own one is, once \
+             its init is in it)"
+        );
+    }
     let caller = NsIds::current();
     let init = tree.ns().map(|t| t.namespaces());
     match refusal(&task.namespaces(), &caller, init.as_ref()) {
@@ -99,8 +112,8 @@ pub(crate) fn check_task(tree: &Tree, m: &Member) -> CkptResult {
         Some(Refusal::Other(kinds)) if init.is_none() && kinds & !OWN == 0 => refuse!(
             EOPNOTSUPP,
             "pid {pid} uses namespaces other than the caller's ({}): not supported yet (a \
-             container, ckpt --container, may have a UTS, an IPC and a network namespace of \
-             its own)",
+             container, ckpt --container, may have a UTS, an IPC, a network and a time \
+             namespace of its own)",
             Kinds(kinds)
         ),
         Some(Refusal::Other(kinds)) => refuse!(
@@ -239,8 +252,9 @@ pub(crate) fn own_ipc(init: &TaskRef) -> bool {
 
 /// The `UTS_NS` record of a container (nothing for a plain tree): which namespaces it has
 /// of its own, the names of its UTS namespace and whether the `lo` of its network
-/// namespace is up. Refuses a network namespace of its own that holds more than `lo` and
-/// its default addresses.
+/// namespace is up; then, with a time namespace of its own, the `TIME_NS` record of its
+/// offsets. Refuses a network namespace of its own that holds more than `lo` and its
+/// default addresses.
 pub(crate) fn checkpoint(tree: &Tree, w: &mut ImageWriter) -> CkptResult {
     let Some(init) = tree.ns() else {
         return Ok(());
@@ -264,7 +278,17 @@ pub(crate) fn checkpoint(tree: &Tree, w: &mut ImageWriter) -> CkptResult {
             r.flags |= img::CKPT_NS_LO_UP;
         }
     }
-    w.fixed(rec::UTS_NS, &r)
+    let time = if own & (1 << NsIds::TIME) != 0 {
+        r.flags |= img::CKPT_NS_TIME;
+        Some(init.timens().context(fmt!("the container's init"))?.0)
+    } else {
+        None
+    };
+    w.fixed(rec::UTS_NS, &r)?;
+    match time {
+        Some(t) => w.fixed(rec::TIME_NS, &t),
+        None => Ok(()),
+    }
 }
 
 #[kunit_tests(ckpt_ns)]
@@ -296,7 +320,7 @@ mod tests {
     }
 
     #[test]
-    fn a_container_may_own_uts_and_ipc() {
+    fn a_container_may_own_uts_ipc_net_and_time() {
         let caller = ids(100);
         let mut init = caller;
         (init.0[NsIds::UTS], init.0[NsIds::IPC]) = (1, 2);
@@ -323,6 +347,16 @@ mod tests {
         assert_eq!(
             refusal(&t, &caller, Some(&net)),
             Some(Refusal::Nested(NsIds::NET))
+        );
+        // A time namespace of its own too; a task in the caller's is nested.
+        let mut time = init;
+        time.0[NsIds::TIME] = 5;
+        assert_eq!(refusal(&time, &caller, Some(&time)), None);
+        t = time;
+        t.0[NsIds::TIME] = caller.0[NsIds::TIME];
+        assert_eq!(
+            refusal(&t, &caller, Some(&time)),
+            Some(Refusal::Nested(NsIds::TIME))
         );
         // A mount namespace of its own stays refused, named alone.
         t = init;

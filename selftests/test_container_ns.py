@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Containers with a UTS, an IPC and a network namespace of their own (ckpt --container):
+"""Containers with a UTS, an IPC and a network namespace of their own (ckpt --container;
+the time namespace: test_timens.py):
 the host and domain names come back in a new UTS namespace, the tree in a new IPC namespace
 (its SysV objects, and the refusal of a POSIX message queue: test_sysvipc.py), a TCP server
 on the container's loopback in a new network namespace with lo up; what cannot be saved is
@@ -69,7 +70,7 @@ def uts_ipc_container_restarts():
         ns = records(show_json(img), "UTS_NS")
         assert ns == [{"type": "UTS_NS", "uts": True, "nodename": "box1",
                        "domainname": "dom.example", "ipc": True, "net": False,
-                       "lo_up": False}], ns
+                       "lo_up": False, "time": False}], ns
         new_init, _ = t.restart(img)
         assert nspid(new_init)[-1] == 1, nspid(new_init)
         members = wait_for(lambda: (m := ns_members(new_init)) and len(m) == 3 and m,
@@ -115,8 +116,8 @@ def plain_tree_in_its_own_uts_refused():
     with ktap.Tree("utsonly", d, "box4", binary=CONTAINERNS) as t:
         r = t.reports(["utsonly"], "the process to count")["utsonly"]
         reason = (f"pid {t.root} uses namespaces other than the caller's (UTS): not supported "
-                  "yet (a container, ckpt --container, may have a UTS, an IPC and a network "
-                  "namespace of its own)")
+                  "yet (a container, ckpt --container, may have a UTS, an IPC, a network and a "
+                  "time namespace of its own)")
         status, _, err = sh(CKPT, str(t.root), "-o", os.path.join(d, "img"), check=False)
         assert status != 0 and reason in err, err
         st, v = check_json(t.root)

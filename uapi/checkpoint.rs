@@ -21,7 +21,7 @@ pub mod image;
 pub const CKPT_ABI_VERSION: u32 = 9;
 
 /// Version of the image format the module writes and reads.
-pub const CKPT_IMAGE_VERSION: u32 = 12;
+pub const CKPT_IMAGE_VERSION: u32 = 13;
 
 /// The ioctl "type" byte of `/dev/checkpoint`.
 pub const CKPT_IOC_MAGIC: u32 = 0xCB;

@@ -112,6 +112,7 @@ pub mod rec {
     pub const MQUEUE: u32 = 62;
     pub const MQ_MSG: u32 = 63;
     pub const SEM_UNDO: u32 = 64;
+    pub const TIME_NS: u32 = 65;
 
     /// A name for people (`ckpt show`).
     pub const fn name(kind: u32) -> &'static str {
@@ -163,6 +164,7 @@ pub mod rec {
             MQUEUE => "MQUEUE",
             MQ_MSG => "MQ_MSG",
             SEM_UNDO => "SEM_UNDO",
+            TIME_NS => "TIME_NS",
             _ => "UNKNOWN",
         }
     }
@@ -293,7 +295,8 @@ pub const CKPT_UTS_LEN: usize = 65;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct CkptUtsNsRec {
-    /// [`CKPT_NS_UTS`], [`CKPT_NS_IPC`], [`CKPT_NS_NET`] (with [`CKPT_NS_LO_UP`]), or 0.
+    /// [`CKPT_NS_UTS`], [`CKPT_NS_IPC`], [`CKPT_NS_NET`] (with [`CKPT_NS_LO_UP`]),
+    /// [`CKPT_NS_TIME`], or 0.
     pub flags: u32,
     pub __reserved: u32,
     /// `uname -n` of the container's UTS namespace, NUL-terminated and NUL-padded; all
@@ -318,6 +321,33 @@ pub const CKPT_NS_NET: u32 = 4;
 /// [`CkptUtsNsRec::flags`], only with [`CKPT_NS_NET`]: its `lo` was up (rstr brings it up
 /// before any task of the tree runs).
 pub const CKPT_NS_LO_UP: u32 = 8;
+/// [`CkptUtsNsRec::flags`]: the container has a time namespace of its own, whose offsets
+/// follow in a `TIME_NS` record right after this one (rstr makes it with `unshare`, writes
+/// the offsets and clones the init into it).
+pub const CKPT_NS_TIME: u32 = 16;
+
+/// The largest magnitude of a time namespace offset's seconds (`KTIME_SEC_MAX`, which the
+/// kernel's `/proc/PID/timens_offsets` accepts at the most).
+pub const CKPT_TIMENS_SEC_MAX: u64 = i64::MAX as u64 / 1_000_000_000;
+
+/// `TIME_NS`: a container's own time namespace, right after its `UTS_NS` (with
+/// [`CKPT_NS_TIME`]): the offsets its `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` have from the
+/// host's (what `/proc/PID/timens_offsets` shows), and the host's clocks when they were
+/// read, with which a restart keeps the container's clocks from going back.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct CkptTimeNsRec {
+    /// The offsets' seconds, at most [`CKPT_TIMENS_SEC_MAX`] either way.
+    pub monotonic_sec: i64,
+    pub boottime_sec: i64,
+    /// Their nanoseconds, below 1e9 (an offset is `sec + nsec / 1e9`).
+    pub monotonic_nsec: u32,
+    pub boottime_nsec: u32,
+    /// The host's `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME`, in nanoseconds, when the offsets
+    /// were read (the tree stopped).
+    pub host_monotonic: u64,
+    pub host_boottime: u64,
+}
 
 /// `IPC_NS`: the limits of a container's IPC namespace (its `kernel.*` and `fs.mqueue.*`
 /// sysctls) and how many objects of each kind follow: right after the `UTS_NS` of a
@@ -1463,7 +1493,7 @@ impl Record for CkptUtsNsRec {
     /// Nothing follows; checks the flags and the padding.
     fn trailer_len(&self) -> Result<usize, FieldError> {
         reserved_zero(self.__reserved)?;
-        let known = CKPT_NS_UTS | CKPT_NS_IPC | CKPT_NS_NET | CKPT_NS_LO_UP;
+        let known = CKPT_NS_UTS | CKPT_NS_IPC | CKPT_NS_NET | CKPT_NS_LO_UP | CKPT_NS_TIME;
         // lo's state means nothing without a network namespace of its own.
         let lo_alone = self.flags & (CKPT_NS_NET | CKPT_NS_LO_UP) == CKPT_NS_LO_UP;
         if self.flags & !known != 0 || lo_alone {
@@ -1479,6 +1509,11 @@ impl Record for CkptUtsNsRec {
             });
         }
         Ok(0)
+    }
+
+    /// With [`CKPT_NS_TIME`], the `TIME_NS` record of the offsets.
+    fn followed_by(&self) -> Option<(u32, u32)> {
+        Some((rec::TIME_NS, u32::from(self.flags & CKPT_NS_TIME != 0)))
     }
 }
 
@@ -1894,6 +1929,42 @@ impl Record for CkptMqMsgRec {
     fn trailer_len(&self) -> Result<usize, FieldError> {
         bounded("prio", self.prio, 0, CKPT_MQ_PRIO_MAX - 1)?;
         bounded("len", self.len, 0, CKPT_MQ_MSGSIZE_MAX)
+    }
+}
+
+impl Record for CkptTimeNsRec {
+    const KIND: u32 = rec::TIME_NS;
+
+    /// Nothing follows; checks that the offsets are ones the kernel takes and the host's
+    /// clocks are times it can have.
+    fn trailer_len(&self) -> Result<usize, FieldError> {
+        for (field, sec) in [
+            ("monotonic_sec (its magnitude)", self.monotonic_sec),
+            ("boottime_sec (its magnitude)", self.boottime_sec),
+        ] {
+            if sec.unsigned_abs() > CKPT_TIMENS_SEC_MAX {
+                return Err(FieldError::Above {
+                    field,
+                    value: sec.unsigned_abs(),
+                    max: CKPT_TIMENS_SEC_MAX,
+                });
+            }
+        }
+        bounded("monotonic_nsec", self.monotonic_nsec, 0, 999_999_999)?;
+        bounded("boottime_nsec", self.boottime_nsec, 0, 999_999_999)?;
+        for (field, value) in [
+            ("host_monotonic", self.host_monotonic),
+            ("host_boottime", self.host_boottime),
+        ] {
+            if value > i64::MAX as u64 {
+                return Err(FieldError::Above {
+                    field,
+                    value,
+                    max: i64::MAX as u64,
+                });
+            }
+        }
+        Ok(0)
     }
 }
 

@@ -18,6 +18,7 @@ use kernel::pid_namespace::PidNamespace;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::task::Task;
+use zerocopy::FromZeros;
 
 use super::file::FileRef;
 use super::mm::MmRef;
@@ -74,6 +75,7 @@ impl NsIds {
     pub(crate) const UTS: usize = 0;
     pub(crate) const IPC: usize = 1;
     pub(crate) const NET: usize = 3;
+    pub(crate) const TIME: usize = 5;
 
     /// The caller's.
     pub(crate) fn current() -> Self {
@@ -220,6 +222,11 @@ extern "C" {
     fn ckpt_helper_task_info(task: TaskPtr, ns: NsPtr, out: *mut img::CkptTaskRec);
     fn ckpt_helper_task_ns(task: TaskPtr, out: *mut NsIds);
     fn ckpt_helper_task_uts(task: TaskPtr, uts: *mut img::CkptUtsNsRec) -> i32;
+    fn ckpt_helper_task_timens(
+        task: TaskPtr,
+        out: *mut img::CkptTimeNsRec,
+        pending: *mut bool,
+    ) -> i32;
     fn ckpt_helper_task_tree(
         task: TaskPtr,
         ns: NsPtr,
@@ -727,6 +734,19 @@ impl TaskRef {
         let ret = unsafe { ckpt_helper_task_uts(self.raw(), uts) };
         check(ret as isize)?;
         Ok(())
+    }
+
+    /// The offsets of its time namespace with the host's clocks now (a `TIME_NS` record),
+    /// and whether its children would get another time namespace than its own (it called
+    /// `unshare(CLONE_NEWTIME)` and has not forked since). `ESRCH` once it has exited.
+    pub(crate) fn timens(&self) -> Result<(img::CkptTimeNsRec, bool)> {
+        let mut r = img::CkptTimeNsRec::new_zeroed();
+        let mut pending = false;
+        // SAFETY: the task is valid while referenced; `r` is a writable record of the C
+        // layout and `pending` a writable bool.
+        let ret = unsafe { ckpt_helper_task_timens(self.raw(), &mut r, &mut pending) };
+        check(ret as isize)?;
+        Ok((r, pending))
     }
 
     /// The `TASK` record of this task. `ESRCH` once the task of `ns` is reaped.

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #define CKPT_ABI_VERSION	9
-#define CKPT_IMAGE_VERSION	12
+#define CKPT_IMAGE_VERSION	13
 #define CKPT_IOC_MAGIC		0xCB
 #define CKPT_DEVICE_NAME	"checkpoint"
 

@@ -82,6 +82,7 @@
 #define CKPT_REC_MQUEUE		62
 #define CKPT_REC_MQ_MSG		63
 #define CKPT_REC_SEM_UNDO	64
+#define CKPT_REC_TIME_NS	65
 
 /* The header of every record. */
 struct ckpt_hdr {
@@ -152,6 +153,23 @@ struct ckpt_uts_ns_rec {
 #define CKPT_NS_IPC		2	/* an IPC namespace of its own: an IPC_NS record follows */
 #define CKPT_NS_NET		4	/* a network namespace of its own: lo only, default addresses */
 #define CKPT_NS_LO_UP		8	/* with CKPT_NS_NET: its lo was up */
+#define CKPT_NS_TIME		16	/* a time namespace of its own: a TIME_NS record follows */
+
+/* Largest magnitude of a time namespace offset's seconds (KTIME_SEC_MAX). */
+#define CKPT_TIMENS_SEC_MAX	9223372036ULL
+
+/*
+ * TIME_NS: the offsets of a container's own time namespace (as timens_offsets shows
+ * them) and the host's clocks when they were read, right after UTS_NS with CKPT_NS_TIME.
+ */
+struct ckpt_time_ns_rec {
+	__s64 monotonic_sec;		/* magnitude at most CKPT_TIMENS_SEC_MAX */
+	__s64 boottime_sec;
+	__u32 monotonic_nsec;		/* below 1e9 */
+	__u32 boottime_nsec;
+	__u64 host_monotonic;		/* the host's CLOCK_MONOTONIC, ns */
+	__u64 host_boottime;		/* the host's CLOCK_BOOTTIME, ns */
+};
 
 /*
  * IPC_NS: the sysctls of a container's IPC namespace and how many objects follow

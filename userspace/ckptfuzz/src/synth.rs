@@ -112,10 +112,23 @@ fn build(container: bool) -> Vec<u8> {
     );
     if container {
         let mut u = img::CkptUtsNsRec::new_zeroed();
-        u.flags = img::CKPT_NS_UTS | img::CKPT_NS_IPC | img::CKPT_NS_NET | img::CKPT_NS_LO_UP;
+        u.flags = img::CKPT_NS_UTS
+            | img::CKPT_NS_IPC
+            | img::CKPT_NS_NET
+            | img::CKPT_NS_LO_UP
+            | img::CKPT_NS_TIME;
         u.nodename[..5].copy_from_slice(b"synth");
         u.domainname[..7].copy_from_slice(b"example");
         put(rec::UTS_NS, u.as_bytes(), &[]);
+        let t = img::CkptTimeNsRec {
+            monotonic_sec: 86400,
+            boottime_sec: -5,
+            monotonic_nsec: 250_000_000,
+            boottime_nsec: 0,
+            host_monotonic: 10_000_000_000,
+            host_boottime: 12_000_000_000,
+        };
+        put(rec::TIME_NS, t.as_bytes(), &[]);
         let mut n = img::CkptIpcNsRec::new_zeroed();
         (n.shm_ctlmax, n.shm_ctlall, n.shm_ctlmni) = (1 << 30, 1 << 20, 4096);
         (n.msg_ctlmax, n.msg_ctlmnb, n.msg_ctlmni) = (8192, 16384, 32000);
@@ -628,10 +641,18 @@ mod tests {
             kinds
         };
         let kinds = records(&bytes);
-        // The plain image's records, the UTS_NS and the IPC namespace's.
-        assert_eq!(kinds.len(), records(&super::image()).len() + 11);
+        // The plain image's records, the UTS_NS, the TIME_NS and the IPC namespace's.
+        assert_eq!(kinds.len(), records(&super::image()).len() + 12);
         assert_eq!(kinds[2]["type"], "UTS_NS");
         assert_eq!(kinds[2]["nodename"], "synth");
+        assert_eq!(kinds[3]["type"], "TIME_NS");
+        assert_eq!(kinds[3]["monotonic_sec"], 86400);
+        assert_eq!(kinds[3]["boottime_sec"], -5);
+        let time = ns.time.unwrap();
+        assert_eq!(
+            (time.monotonic_nsec, time.host_boottime),
+            (250_000_000, 12_000_000_000)
+        );
         let ipc = image.ipc.unwrap();
         assert_eq!(ipc.limits.shm_ctlmni, 4096);
         assert_eq!(ipc.shm.len(), 1);

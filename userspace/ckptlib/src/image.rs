@@ -269,6 +269,8 @@ pub enum Rec {
     },
     /// Its names checked: NUL-terminated, NUL-padded, all zero without `CKPT_NS_UTS`.
     UtsNs(img::CkptUtsNsRec),
+    /// A container's own time namespace: its offsets, bounded as the kernel takes them.
+    TimeNs(img::CkptTimeNsRec),
     /// A container's IPC namespace: its limits and how many SysV objects follow.
     IpcNs(img::CkptIpcNsRec),
     SysvShm(img::CkptSysvShmRec),
@@ -404,6 +406,7 @@ impl Rec {
             Rec::Error { .. } => rec::ERROR,
             Rec::Tree { .. } => rec::TREE,
             Rec::UtsNs(_) => rec::UTS_NS,
+            Rec::TimeNs(_) => rec::TIME_NS,
             Rec::IpcNs(_) => rec::IPC_NS,
             Rec::SysvShm(_) => rec::SYSV_SHM,
             Rec::SysvMsq(_) => rec::SYSV_MSQ,
@@ -456,6 +459,7 @@ impl Rec {
             Rec::Mm(m) => m.followed_by(),
             Rec::UnixSock { sock, .. } => sock.followed_by(),
             Rec::Inotify(i) => i.followed_by(),
+            Rec::UtsNs(u) => u.followed_by(),
             _ => None,
         }
     }
@@ -554,6 +558,7 @@ pub fn parse(kind: u32, p: &[u8]) -> Result<Rec> {
             }
             Rec::UtsNs(u)
         }
+        rec::TIME_NS => Rec::TimeNs(fixed(p)?.0),
         rec::IPC_NS => Rec::IpcNs(fixed(p)?.0),
         rec::SYSV_SHM => Rec::SysvShm(fixed(p)?.0),
         rec::SYSV_MSQ => Rec::SysvMsq(fixed(p)?.0),
@@ -929,6 +934,10 @@ impl<'a, R: Read> ImageReader<'a, R> {
             Rec::UtsNs(_) => ensure!(
                 self.container_tree == Some(index - 1),
                 "a UTS_NS record not right after the TREE of a container"
+            ),
+            Rec::TimeNs(_) => ensure!(
+                self.container_tree == index.checked_sub(2),
+                "a TIME_NS record not right after the UTS_NS of a container"
             ),
             Rec::Tail(t) => {
                 ensure!(

@@ -309,6 +309,57 @@ pub struct Namespaces {
     pub ipc: bool,
     /// A network namespace of its own (only `lo`, with its default addresses, when saved).
     pub net: Option<NetNs>,
+    /// A time namespace of its own: its offsets, and the host's clocks when they were read.
+    pub time: Option<img::CkptTimeNsRec>,
+}
+
+/// A clock offset of a time namespace: seconds and nanoseconds, as
+/// `/proc/PID/timens_offsets` reads and writes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockOffset {
+    pub sec: i64,
+    pub nsec: u32,
+}
+
+const NSEC: i128 = 1_000_000_000;
+
+impl ClockOffset {
+    fn ns(self) -> i128 {
+        i128::from(self.sec) * NSEC + i128::from(self.nsec)
+    }
+
+    fn from_ns(ns: i128) -> Self {
+        ClockOffset {
+            sec: ns.div_euclid(NSEC) as i64,
+            nsec: ns.rem_euclid(NSEC) as u32,
+        }
+    }
+
+    /// The offset a restored container's clock gets, where it had `self` when the host's
+    /// clock read `host_then` and the host's now reads `host_now`: the same, so that the
+    /// container's clock reads what it would have without the checkpoint, unless the
+    /// host's clock is behind where it was (another boot, another machine); then the one
+    /// that makes the container's clock go on from where it stood, never back.
+    pub fn restored(self, host_then: u64, host_now: u64) -> Self {
+        if host_now >= host_then {
+            return self;
+        }
+        Self::from_ns(self.ns() + i128::from(host_then - host_now))
+    }
+}
+
+/// The offsets of a saved time namespace: (`CLOCK_MONOTONIC`, `CLOCK_BOOTTIME`).
+pub fn time_offsets(t: &img::CkptTimeNsRec) -> (ClockOffset, ClockOffset) {
+    (
+        ClockOffset {
+            sec: t.monotonic_sec,
+            nsec: t.monotonic_nsec,
+        },
+        ClockOffset {
+            sec: t.boottime_sec,
+            nsec: t.boottime_nsec,
+        },
+    )
 }
 
 /// What a container's own network namespace held besides `lo` and its default addresses:
@@ -341,6 +392,7 @@ impl Namespaces {
             net: (u.flags & img::CKPT_NS_NET != 0).then_some(NetNs {
                 lo_up: u.flags & img::CKPT_NS_LO_UP != 0,
             }),
+            time: None,
         })
     }
 }
@@ -371,7 +423,11 @@ pub fn scan<R: Read + Seek>(records: &mut RecordReader<R>) -> Result<Image> {
     // A container's other namespaces come right after the TREE.
     let namespaces = if container {
         let u = expect!(rd, rec::UTS_NS, Rec::UtsNs(u) => u);
-        Some(Namespaces::from_rec(&u).context("UTS_NS record")?)
+        let mut ns = Namespaces::from_rec(&u).context("UTS_NS record")?;
+        if u.flags & img::CKPT_NS_TIME != 0 {
+            ns.time = Some(expect!(rd, rec::TIME_NS, Rec::TimeNs(t) => t));
+        }
+        Some(ns)
     } else {
         None
     };
@@ -1198,6 +1254,33 @@ pub fn decode_dev(rdev: u32) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_offset_is_kept_unless_the_host_clock_is_behind() {
+        let off = |sec, nsec| ClockOffset { sec, nsec };
+        // The same boot: the host's clock went on, the offset stays.
+        assert_eq!(off(86400, 5).restored(1_000, 9_000), off(86400, 5));
+        assert_eq!(off(-3, 0).restored(1_000, 1_000), off(-3, 0));
+        // The host's clock is 2.5 s behind: the container's goes on from where it stood.
+        let then = 10_000_000_000u64;
+        let now = then - 2_500_000_000;
+        assert_eq!(
+            off(86400, 600_000_000).restored(then, now),
+            off(86403, 100_000_000)
+        );
+        // A negative offset moves up through zero, its nanoseconds kept in 0..1e9.
+        assert_eq!(off(-2, 0).restored(then, now), off(0, 500_000_000));
+        assert_eq!(off(-5, 999_999_999).restored(then, then - 1), off(-4, 0));
+        // The container's clock reads the same at checkpoint and right after restart.
+        for (o, now) in [(off(7, 1), 3u64), (off(-1, 2), 999_999_999)] {
+            let r = o.restored(1_000_000_000, now);
+            assert_eq!(
+                i128::from(1_000_000_000u64) + o.ns(),
+                i128::from(now) + r.ns(),
+                "{o:?} from {now}"
+            );
+        }
+    }
 
     #[test]
     fn a_removed_directory_held_open_is_checked() {

@@ -914,8 +914,8 @@ fn a_container_image_has_its_uts_ns_right_after_the_tree() {
         "a nodename without CKPT_NS_UTS",
     );
     refused(
-        &container_records(&uts_ns(16, b"", b"")),
-        "UTS_NS record: reserved field flags is 0x10",
+        &container_records(&uts_ns(32, b"", b"")),
+        "UTS_NS record: reserved field flags is 0x20",
     );
     // lo's state only with a network namespace of its own.
     refused(
@@ -936,6 +936,79 @@ fn a_container_image_has_its_uts_ns_right_after_the_tree() {
         &recs,
         "a UTS_NS record not right after the TREE of a container",
     );
+}
+
+#[test]
+fn a_container_time_namespace_follows_its_uts_ns() {
+    let t = img::CkptTimeNsRec {
+        monotonic_sec: 86400,
+        boottime_sec: -7,
+        monotonic_nsec: 5,
+        boottime_nsec: 999_999_999,
+        host_monotonic: 1 << 40,
+        host_boottime: 1 << 41,
+    };
+    let u = uts_ns(img::CKPT_NS_TIME | img::CKPT_NS_IPC, b"", b"");
+    let with = |t: &img::CkptTimeNsRec, at: usize| {
+        let mut recs = container_records(&u);
+        recs.insert(at, raw(rec::TIME_NS, t, &[]));
+        recs
+    };
+    let i = scan_bytes(&image(&with(&t, 3))).unwrap();
+    let ns = i.namespaces.unwrap();
+    assert_eq!(ns.time, Some(t));
+    assert!(ns.ipc && i.ipc.is_some() && ns.uts.is_none());
+    // The offsets at their bounds.
+    let mut edge = t;
+    (edge.monotonic_sec, edge.boottime_sec) = (
+        img::CKPT_TIMENS_SEC_MAX as i64,
+        -(img::CKPT_TIMENS_SEC_MAX as i64),
+    );
+    edge.host_boottime = i64::MAX as u64;
+    assert!(scan_bytes(&image(&with(&edge, 3))).is_ok());
+    // Missing, late, unannounced, in a plain image.
+    refused(
+        &container_records(&u),
+        "UTS_NS announces 1 more TIME_NS records, found IPC_NS",
+    );
+    refused(
+        &with(&t, 4),
+        "UTS_NS announces 1 more TIME_NS records, found IPC_NS",
+    );
+    let mut recs = container_records(&uts_ns(img::CKPT_NS_IPC, b"", b""));
+    recs.insert(3, raw(rec::TIME_NS, &t, &[]));
+    refused(&recs, "a TIME_NS record that no UTS_NS announces");
+    let mut recs = records();
+    recs.insert(2, raw(rec::TIME_NS, &t, &[]));
+    refused(
+        &recs,
+        "a TIME_NS record not right after the UTS_NS of a container",
+    );
+    // Offsets the kernel would not take, clocks it cannot have.
+    type Edit = fn(&mut img::CkptTimeNsRec);
+    let bad: [(Edit, &str); 4] = [
+        (
+            |t| t.monotonic_nsec = 1_000_000_000,
+            "monotonic_nsec 1000000000 is above its maximum 999999999",
+        ),
+        (
+            |t| t.boottime_sec = -(img::CKPT_TIMENS_SEC_MAX as i64) - 1,
+            "boottime_sec (its magnitude) 9223372037 is above its maximum 9223372036",
+        ),
+        (
+            |t| t.monotonic_sec = i64::MIN,
+            "monotonic_sec (its magnitude) 9223372036854775808 is above its maximum",
+        ),
+        (
+            |t| t.host_monotonic = u64::MAX,
+            "host_monotonic 18446744073709551615 is above its maximum 9223372036854775807",
+        ),
+    ];
+    for (edit, why) in bad {
+        let mut b = t;
+        edit(&mut b);
+        refused(&with(&b, 3), why);
+    }
 }
 
 /// The records with a memfd (id 40) only memory maps: its `MEMFD` and `FILE_DATA` before

@@ -71,9 +71,11 @@ use clap::Parser;
 /// With --pidns (always for an image made with `ckpt --container`) the tree comes back in
 /// a new pid namespace, where the image's pids are free: a container's init is pid 1 there;
 /// for another image rstr adds a small init as pid 1, and the pid printed is the root's as
-/// seen from outside. A container that had a UTS, IPC or network namespace of its own gets a
-/// new one, with its host and domain names set and its lo up if it was, before any of its
-/// processes runs (and its sockets are made in the new network namespace).
+/// seen from outside. A container that had a UTS, IPC, network or time namespace of its own
+/// gets a new one, with its host and domain names, its SysV IPC objects and POSIX message
+/// queues, its lo up if it was and its clock offsets, before any of its processes runs (and
+/// its sockets are made in the new network namespace). Its clocks read what they would
+/// have on the same boot, and never go back on another.
 ///
 /// Restart needs /dev/checkpoint (`insmod ckpt.ko`) and the right to choose pids
 /// (CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN). Each process gets only the credentials the

@@ -215,6 +215,7 @@ fn restart(
     // A container's own network namespace, before its sockets are made in it.
     let outer_net = container_net(&image)?;
     let outer_ipc = container_ipc(&image)?;
+    let outer_time = container_time(&image)?;
     let parked = files::park(&image, moved.all().iter().max().unwrap() + 1, &given)?;
     // The locks of the descriptions, before any process of the tree exists.
     crate::locks::take_shared(&image, &parked)?;
@@ -227,7 +228,7 @@ fn restart(
         board: &board,
         own: moved,
         outer_pgid: getpgrp().as_raw(),
-        outer_ns: [&outer_net, &outer_ipc]
+        outer_ns: [&outer_net, &outer_ipc, &outer_time]
             .into_iter()
             .flatten()
             .map(|o| o.raw())
@@ -256,9 +257,9 @@ fn restart(
             p => p,
         }
     };
-    // The init is in the new network and IPC namespaces: rstr goes back to its own (which
-    // it would otherwise keep alive after the container).
-    for outer in [outer_net, outer_ipc].into_iter().flatten() {
+    // The init is in the new network, IPC and time namespaces: rstr goes back to its own
+    // (which it would otherwise keep alive after the container).
+    for outer in [outer_net, outer_ipc, outer_time].into_iter().flatten() {
         if let Err(e) = outer.back() {
             kill_all(first, pidns);
             return Err(e);
@@ -388,6 +389,22 @@ fn container_ipc(image: &Image) -> Result<Option<sys::netns::Outer>> {
         let _ = outer.back();
         return Err(e.context("the container's IPC namespace"));
     }
+    Ok(Some(outer))
+}
+
+/// For a container with a time namespace of its own: gives rstr's next child (its init) a
+/// new one, with the image's offsets unless the host's clocks are now behind where they
+/// were at checkpoint ([`ckptlib::restart::ClockOffset::restored`]); returns the one rstr's children had, to
+/// go back to once the init exists.
+fn container_time(image: &Image) -> Result<Option<sys::netns::Outer>> {
+    let Some(t) = image.namespaces.as_ref().and_then(|n| n.time.as_ref()) else {
+        return Ok(None);
+    };
+    let (host_mono, host_boot) = sys::netns::host_clocks()?;
+    let (mono, boot) = ckptlib::restart::time_offsets(t);
+    let mono = mono.restored(t.host_monotonic, host_mono);
+    let boot = boot.restored(t.host_boottime, host_boot);
+    let outer = sys::netns::enter_new_time(mono, boot).context("the container's time namespace")?;
     Ok(Some(outer))
 }
 

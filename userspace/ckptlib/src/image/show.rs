@@ -223,6 +223,19 @@ pub enum Decoded {
         /// A network namespace of its own (lo only), and whether its lo was up.
         net: bool,
         lo_up: bool,
+        /// A time namespace of its own (its offsets in the `TIME_NS` after).
+        time: bool,
+    },
+    TimeNs {
+        /// The offsets of its clocks from the host's (`sec + nsec / 1e9`, as
+        /// `/proc/PID/timens_offsets` shows them).
+        monotonic_sec: i64,
+        monotonic_nsec: u32,
+        boottime_sec: i64,
+        boottime_nsec: u32,
+        /// The host's clocks when they were read, in nanoseconds.
+        host_monotonic_ns: u64,
+        host_boottime_ns: u64,
     },
     Pipe {
         id: u32,
@@ -600,6 +613,15 @@ impl From<&Rec> for Decoded {
                 ipc: u.flags & img::CKPT_NS_IPC != 0,
                 net: u.flags & img::CKPT_NS_NET != 0,
                 lo_up: u.flags & img::CKPT_NS_LO_UP != 0,
+                time: u.flags & img::CKPT_NS_TIME != 0,
+            },
+            Rec::TimeNs(t) => Decoded::TimeNs {
+                monotonic_sec: t.monotonic_sec,
+                monotonic_nsec: t.monotonic_nsec,
+                boottime_sec: t.boottime_sec,
+                boottime_nsec: t.boottime_nsec,
+                host_monotonic_ns: t.host_monotonic,
+                host_boottime_ns: t.host_boottime,
             },
             Rec::Tree { tree, entries } => Decoded::Tree {
                 container: tree.flags & img::CKPT_TREE_CONTAINER != 0,
