@@ -89,7 +89,8 @@ pub(crate) fn checkpoint(args: &CkptCheckpointArgs) -> CkptResult {
     let mut tree = Tree::collect(&tids, container)
         .inspect_err(|e| log.failure(fmt!("checkpoint of {} refused", args.pid), e))?;
     tree.objects.deleted = crate::deleted::Budget::from_flags(args.flags);
-    let mut w = ImageWriter::new(file.map(Output::new), stats, log);
+    let out = file.map(Output::for_image).transpose()?;
+    let mut w = ImageWriter::new(out, stats, log);
     let result = write_image(&mut tree, &mut w, refusal.as_deref(), tree_only);
     match &result {
         Err(e) => {

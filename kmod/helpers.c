@@ -942,6 +942,15 @@ long ckpt_helper_get_pages(struct mm_struct *mm, u64 start, u32 n, struct page *
 	return ret;
 }
 
+/* The contents of @n pages, one after the other, into @buf (memcpy_from_page is inline). */
+void ckpt_helper_copy_pages(struct page *const *pages, u32 n, void *buf)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		memcpy_from_page(buf + (size_t)i * PAGE_SIZE, pages[i], 0, PAGE_SIZE);
+}
+
 void ckpt_helper_put_pages(struct page **pages, u32 n)
 {
 	u32 i;

@@ -178,6 +178,7 @@ int ckpt_helper_mm_vmas(struct mm_struct *mm, struct ckpt_vma_rec *recs,
 			struct ckpt_h_vma_extra *extra, u32 max);
 long ckpt_helper_get_pages(struct mm_struct *mm, u64 start, u32 n, struct page **pages);
 long ckpt_helper_cached_pages(struct file *file, u64 index, u32 n, struct page **pages);
+void ckpt_helper_copy_pages(struct page *const *pages, u32 n, void *buf);
 void ckpt_helper_put_pages(struct page **pages, u32 n);
 void ckpt_helper_get_page(struct page *page);
 u32 ckpt_helper_page_flags(struct page *page);

@@ -14,7 +14,7 @@ use kernel::bindings;
 use kernel::fs::{File, LocalFile};
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
-use kernel::uaccess::UserPtr;
+use kernel::uaccess::{UserPtr, UserSlice};
 
 use super::check;
 use super::mm::PageBatch;
@@ -31,6 +31,7 @@ const FMODE_BACKING: u32 = 1 << 24;
 #[expect(improper_ctypes, reason = "pointers to bindgen's kernel structs")]
 extern "C" {
     fn ckpt_helper_shm_create(size: u64) -> *mut bindings::file;
+    fn ckpt_helper_copy_pages(pages: *const *mut bindings::page, n: u32, buf: *mut u8);
     fn ckpt_helper_file_is_sysv_shm(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_noexec(file: *mut bindings::file) -> i32;
     fn ckpt_helper_file_may_exec(file: *mut bindings::file) -> i32;
@@ -308,6 +309,13 @@ impl FileRef {
         check(at as isize).map(|n| n as i64)
     }
 
+    /// The magic number of the file system the file is on (`s_magic`).
+    pub(crate) fn fs_magic(&self) -> u64 {
+        // SAFETY: the file is valid while `self` lives, and with it its inode and the
+        // inode's super block; `s_magic` does not change once the super block is set up.
+        unsafe { (*(*(*self.raw()).f_inode).i_sb).s_magic as u64 }
+    }
+
     fn pos(&self) -> i64 {
         // SAFETY: the file is valid while `self` lives; as `write(2)` on a file shared by
         // threads, the position is read without `f_pos_lock`.
@@ -337,13 +345,35 @@ fn progress(ret: isize) -> Result<usize> {
 pub(crate) struct Output {
     file: FileRef,
     pos: i64,
+    /// Where the pages of [`Output::write_pages`] are copied first on a file system that
+    /// takes a page array a page per request ([`Output::new`]); empty on the others.
+    bounce: KVVec<u8>,
 }
+
+/// Bytes [`Output::write_pages`] copies into its bounce buffer at a time.
+const BOUNCE_SIZE: usize = 1 << 20;
 
 impl Output {
     /// Starts writing at the file's current position.
     pub(crate) fn new(file: FileRef) -> Output {
         let pos = file.pos();
-        Output { file, pos }
+        Output {
+            file,
+            pos,
+            bounce: KVVec::new(),
+        }
+    }
+
+    /// As [`Output::new`], for an image, whose pages [`Output::write_pages`] writes. On 9p
+    /// (the root of a virtme-ng guest), whose virtio transport sends a `bio_vec` array one
+    /// page per request but a kernel buffer a whole message at a time, they go through a
+    /// bounce buffer: 256 MiB of pages went out in 19 s as pages, in 1.9 s as 1 MiB buffers.
+    pub(crate) fn for_image(file: FileRef) -> Result<Output> {
+        let mut out = Output::new(file);
+        if out.file.fs_magic() == u64::from(bindings::V9FS_MAGIC) {
+            out.bounce = KVVec::from_elem(0u8, BOUNCE_SIZE, GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(out)
     }
 
     /// Writes all of `buf`, calling `kernel_write` again after each short write.
@@ -374,6 +404,26 @@ impl Output {
         range: core::ops::Range<usize>,
     ) -> Result {
         let pages = &batch.raw()[range];
+        if !self.bounce.is_empty() {
+            let per = self.bounce.len() / bindings::PAGE_SIZE;
+            for chunk in pages.chunks(per) {
+                let len = chunk.len() * bindings::PAGE_SIZE;
+                // SAFETY: `chunk` holds pages pinned by `batch` while this runs; the bounce
+                // buffer has room for `per >= chunk.len()` pages.
+                unsafe {
+                    ckpt_helper_copy_pages(
+                        chunk.as_ptr(),
+                        chunk.len() as u32,
+                        self.bounce.as_mut_ptr(),
+                    )
+                };
+                let bounce = core::mem::take(&mut self.bounce);
+                let r = self.write(&bounce[..len]);
+                self.bounce = bounce;
+                r?;
+            }
+            return Ok(());
+        }
         let mut bv = KVec::with_capacity(pages.len(), GFP_KERNEL_ACCOUNT)?;
         for &page in pages {
             // What the static inline `bvec_set_page` does.
@@ -425,12 +475,19 @@ impl Drop for Output {
 pub(crate) struct Input {
     file: FileRef,
     pos: i64,
+    /// Where [`Input::read_to_user`] reads first on 9p ([`Output::for_image`] says why),
+    /// made on its first use there.
+    bounce: KVVec<u8>,
 }
 
 impl Input {
     /// Reads from offset `pos` on; the file's own offset is left alone.
     pub(crate) fn new_at(file: FileRef, pos: i64) -> Input {
-        Input { file, pos }
+        Input {
+            file,
+            pos,
+            bounce: KVVec::new(),
+        }
     }
 
     /// Calls `read_once(done)` (one read at offset `done` of the transfer, returning the
@@ -475,8 +532,11 @@ impl Input {
     /// Reads `len` bytes into the calling process's memory at `uaddr`, or fails with
     /// `ENODATA` if the file ends first (`EFAULT` if the memory is not writable).
     pub(crate) fn read_to_user(&mut self, uaddr: u64, len: usize) -> Result {
-        let (file, pos) = (self.file.raw(), &mut self.pos);
         let uaddr = usize::try_from(uaddr).map_err(|_| EFAULT)?;
+        if self.file.fs_magic() == u64::from(bindings::V9FS_MAGIC) {
+            return self.read_to_user_bounced(uaddr, len);
+        }
+        let (file, pos) = (self.file.raw(), &mut self.pos);
         Self::read_all(len, |done| {
             let mut iter = MaybeUninit::<bindings::iov_iter>::uninit();
             let ptr = UserPtr::from_addr(uaddr.wrapping_add(done)).as_mut_ptr();
@@ -496,6 +556,35 @@ impl Input {
             // SAFETY: the file is valid; `iter` was just initialised; `pos` is ours.
             unsafe { bindings::vfs_iter_read(file, iter.as_mut_ptr(), pos, 0) }
         })
+    }
+
+    /// [`Input::read_to_user`] through a kernel buffer of at most [`BOUNCE_SIZE`] bytes: 9p
+    /// reads a kernel buffer a whole message at a time, 256 MiB in 1.5 s where reading into
+    /// the process's memory took 17 s.
+    fn read_to_user_bounced(&mut self, uaddr: usize, len: usize) -> Result {
+        let size = len.min(BOUNCE_SIZE);
+        if self.bounce.len() < size {
+            self.bounce = KVVec::from_elem(0u8, size, GFP_KERNEL_ACCOUNT)?;
+        }
+        let mut bounce = core::mem::take(&mut self.bounce);
+        let mut user = UserSlice::new(UserPtr::from_addr(uaddr), len).writer();
+        let mut done = 0;
+        // Ends: every round moves `n > 0` bytes on, or returns.
+        let r = loop {
+            if done == len {
+                break Ok(());
+            }
+            let n = (len - done).min(bounce.len());
+            if let Err(e) = self.read_exact(&mut bounce[..n]) {
+                break Err(e);
+            }
+            if let Err(e) = user.write_slice(&bounce[..n]) {
+                break Err(e);
+            }
+            done += n;
+        };
+        self.bounce = bounce;
+        r
     }
 }
 
