@@ -346,7 +346,7 @@ pub(crate) struct Output {
     file: FileRef,
     pos: i64,
     /// Where the pages of [`Output::write_pages`] are copied first on a file system that
-    /// takes a page array a page per request ([`Output::new`]); empty on the others.
+    /// takes a page array a page per request ([`Output::for_image`]); empty on the others.
     bounce: KVVec<u8>,
 }
 
@@ -367,7 +367,7 @@ impl Output {
     /// As [`Output::new`], for an image, whose pages [`Output::write_pages`] writes. On 9p
     /// (the root of a virtme-ng guest), whose virtio transport sends a `bio_vec` array one
     /// page per request but a kernel buffer a whole message at a time, they go through a
-    /// bounce buffer: 256 MiB of pages went out in 19 s as pages, in 1.9 s as 1 MiB buffers.
+    /// bounce buffer: 256 MiB of pages went out in 19 s as pages, in 1.0-1.2 s as 1 MiB buffers.
     pub(crate) fn for_image(file: FileRef) -> Result<Output> {
         let mut out = Output::new(file);
         if out.file.fs_magic() == u64::from(bindings::V9FS_MAGIC) {
@@ -559,8 +559,8 @@ impl Input {
     }
 
     /// [`Input::read_to_user`] through a kernel buffer of at most [`BOUNCE_SIZE`] bytes: 9p
-    /// reads a kernel buffer a whole message at a time, 256 MiB in 1.5 s where reading into
-    /// the process's memory took 17 s.
+    /// reads a kernel buffer a whole message at a time: a 256 MiB restart took 2.0-2.4 s so,
+    /// 19-20 s reading into the process's memory.
     fn read_to_user_bounced(&mut self, uaddr: usize, len: usize) -> Result {
         let size = len.min(BOUNCE_SIZE);
         if self.bounce.len() < size {
