@@ -173,6 +173,21 @@ void ckpt_helper_task_ns(struct task_struct *task, struct ckpt_h_ns *out)
 }
 
 /*
+ * Takes @task's task_lock, which keeps its nsproxy and with it its namespaces, and
+ * returns the nsproxy; NULL, with the lock dropped, once the task has exited.
+ */
+static struct nsproxy *lock_task_nsproxy(struct task_struct *task)
+{
+	struct nsproxy *n;
+
+	task_lock(task);
+	n = task->nsproxy;
+	if (!n)
+		task_unlock(task);
+	return n;
+}
+
+/*
  * The names of @task's UTS namespace into @uts (flags left to Rust); -ESRCH once it
  * has exited. Under task_lock, which keeps its nsproxy and with it the namespace.
  * uts_sem, which sethostname() takes, is not exported: the names are copied without it.
@@ -183,12 +198,9 @@ int ckpt_helper_task_uts(struct task_struct *task, struct ckpt_uts_ns_rec *uts)
 	struct nsproxy *n;
 
 	memset(uts, 0, sizeof(*uts));
-	task_lock(task);
-	n = task->nsproxy;
-	if (!n) {
-		task_unlock(task);
+	n = lock_task_nsproxy(task);
+	if (!n)
 		return -ESRCH;
-	}
 	/* NUL-padded: what follows the NUL in the kernel's copy is not always zero. */
 	strscpy_pad(uts->nodename, n->uts_ns->name.nodename, sizeof(uts->nodename));
 	strscpy_pad(uts->domainname, n->uts_ns->name.domainname, sizeof(uts->domainname));
@@ -210,12 +222,9 @@ int ckpt_helper_task_timens(struct task_struct *task, struct ckpt_time_ns_rec *o
 
 	memset(out, 0, sizeof(*out));
 	*pending = false;
-	task_lock(task);
-	n = task->nsproxy;
-	if (!n) {
-		task_unlock(task);
+	n = lock_task_nsproxy(task);
+	if (!n)
 		return -ESRCH;
-	}
 #ifdef CONFIG_TIME_NS
 	out->monotonic_sec = n->time_ns->offsets.monotonic.tv_sec;
 	out->monotonic_nsec = n->time_ns->offsets.monotonic.tv_nsec;
@@ -259,12 +268,9 @@ int ckpt_helper_task_netns(struct task_struct *task, struct ckpt_h_netns *out)
 	u32 i = 0;
 
 	memset(out, 0, sizeof(*out));
-	task_lock(task);
-	n = task->nsproxy;
-	if (!n) {
-		task_unlock(task);
+	n = lock_task_nsproxy(task);
+	if (!n)
 		return -ESRCH;
-	}
 	rcu_read_lock();
 	for_each_netdev_rcu(n->net_ns, dev) {
 		struct in_device *in_dev = __in_dev_get_rcu(dev);
